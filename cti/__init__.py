@@ -1,0 +1,1 @@
+"""The contact-center server core: domain types, events, hub, configuration and wiring."""

@@ -1,0 +1,142 @@
+"""The composition root: the only module that knows every part and builds them.
+
+Constructors do no I/O, so everything is built here at once; the application's cleanup
+context then starts the parts in order and stops them in reverse. ``build_app`` reads nothing
+from the environment: the CLI hands it the settings.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import socket
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import redis.asyncio as redis_asyncio
+from aiohttp import web
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from adapters.webchat.http import setup_webchat
+from adapters.webchat.sessions import ChatSessions
+from context.migrate import upgrade_async
+from context.store import SqlContextStore
+from cti.agents import AgentService
+from cti.clock import Clock, IdSource, SystemClock, UuidIds
+from cti.config import AppConfig
+from cti.domain import jsonable
+from cti.events import AgentStateChanged
+from cti.hub import EventHub
+from cti.routing import Explanation, Offer, RoutingSettings, RoutingStore, WaitingItem
+from cti.service import InteractionService
+from cti.services import Services
+from desktop_api.app import make_app
+from router.engine import RoutingEngine
+from router.memory_store import MemoryRoutingStore
+from router.redis_store import RedisRoutingStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class ServerSettings:
+    db_url: str
+    redis_url: str | None = None
+    node_id: str | None = None
+    migrate: bool = True
+    redis_prefix: str = "cti"
+
+
+def build_app(config: AppConfig, settings: ServerSettings, *, clock: Clock | None = None,
+              ids: IdSource | None = None) -> web.Application:
+    the_clock = clock or SystemClock()
+    the_ids = ids or UuidIds()
+    node_id = settings.node_id or f"{socket.gethostname()}-{secrets.token_hex(3)}"
+    context = SqlContextStore(url=settings.db_url, clock=the_clock, ids=the_ids)
+    redis_client: Any = redis_asyncio.Redis.from_url(settings.redis_url) if settings.redis_url else None
+    routing: RoutingStore = (RedisRoutingStore(redis=redis_client, prefix=settings.redis_prefix)
+                             if redis_client is not None else MemoryRoutingStore())
+    hub = EventHub(node_id=node_id, redis=redis_client, channel=f"{settings.redis_prefix}:events")
+    engine_ref: list[RoutingEngine] = []
+
+    def poke() -> None:
+        for engine in engine_ref:
+            engine.poke()
+
+    interactions = InteractionService(config=config, context=context, routing=routing, hub=hub,
+                                      clock=the_clock, ids=the_ids, poke=poke)
+    agents = AgentService(config=config, routing=routing, context=context, hub=hub, clock=the_clock,
+                          poke=poke)
+
+    async def on_offer(offer: Offer) -> None:
+        await interactions.on_offer(offer)
+
+    async def on_requeue(item: WaitingItem, why: str) -> None:
+        await interactions.on_requeue(item, why)
+
+    async def on_wrap_up_end(agent_id: str) -> None:
+        await hub.publish(AgentStateChanged(at=the_clock.now(), agent_id=agent_id, state="available",
+                                            reason="wrap-up-ended"))
+
+    engine = RoutingEngine(
+        store=routing, clock=the_clock, settings=RoutingSettings(preferred_window=config.preferred_window),
+        offer_timeout=config.offer_timeout, on_offer=on_offer, on_requeue=on_requeue,
+        on_wrap_up_end=on_wrap_up_end)
+    engine_ref.append(engine)
+
+    async def explain(interaction_id: str) -> Explanation:
+        await context.interaction(interaction_id)  # an unknown id is a 404, not a 409
+        return await engine.explain(interaction_id)
+
+    async def queue_stats() -> dict[str, Any]:
+        stats: dict[str, Any] = jsonable(await routing.stats(the_clock.now()))  # type: ignore[attr-defined]
+        stats["queues_configured"] = {
+            q.name: {"skills": dict(q.skills),
+                     "service_targets": {c.value: q.target_for(c) for c in q.service_targets}}
+            for q in config.queues.values()}
+        return stats
+
+    services = Services(
+        config=config, node_id=node_id, clock=the_clock, ids=the_ids, hub=hub, context=context,
+        routing=routing, interactions=interactions, agents=agents, explain=explain,
+        queue_stats=queue_stats, token_secret=config.token_secret or secrets.token_urlsafe(32))
+    chat = ChatSessions(interactions=interactions, context=context, ids=the_ids, queue=config.chat.queue,
+                        skills=config.chat.skills, reconnect_grace=config.chat.reconnect_grace,
+                        default_country_code=config.default_country_code)
+
+    async def lifecycle(_: web.Application) -> AsyncIterator[None]:
+        if settings.migrate:
+            await upgrade_async(settings.db_url)
+        await context.start()
+        await hub.start()
+        await agents.register_all()
+        recovered = await interactions.recover(
+            await context.list_interactions(states=None, agent_id=None, limit=10_000, open_only=True))
+        await engine.start()
+        log.info("server started node=%s db=%s redis=%s recovered=%d", node_id,
+                 safe_url(settings.db_url), bool(redis_client), recovered)
+        try:
+            yield
+        finally:
+            await engine.aclose()
+            await hub.aclose()
+            await context.aclose()
+            if redis_client is not None:
+                await redis_client.aclose()
+
+    app = make_app(services)
+    # The core starts first and stops last: the chat's own context nests inside it.
+    app.cleanup_ctx.append(lifecycle)
+    setup_webchat(app, sessions=chat, hub=hub, agent_name=lambda a: config.agents[a].name
+                  if a in config.agents else a)
+    return app
+
+
+def safe_url(url: str) -> str:
+    """The database URL without its password, for logs."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "<unparseable url>"

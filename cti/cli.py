@@ -1,0 +1,142 @@
+"""The ``cti`` command: serve, migrate the database, ask the router why."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import logging
+import secrets
+import sys
+import urllib.error
+import urllib.request
+from typing import Any
+
+from cti.config import DEMO_CONFIG, ConfigError, hash_password, load_config
+
+DEFAULT_DB = "sqlite+aiosqlite:///cti.db"
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from aiohttp import web
+
+    from cti.app import ServerSettings, build_app, safe_url
+
+    config_path = args.config or DEMO_CONFIG
+    try:
+        config = load_config(config_path)
+    except ConfigError as exc:
+        print(f"cti: {exc}", file=sys.stderr)
+        return 2
+    app = build_app(config, ServerSettings(db_url=args.db, redis_url=args.redis, node_id=args.node_id,
+                                                redis_prefix=args.redis_prefix))
+    print(f"cti: serving on http://{args.host}:{args.port}  database {safe_url(args.db)}"
+          f"{'  redis ' + args.redis if args.redis else ''}")
+    print(f"cti: agent desktop http://{args.host}:{args.port}/agent   chat widget "
+          f"http://{args.host}:{args.port}/chat")
+    if args.config is None:
+        print("cti: demo log-ins (agent id / password):")
+        for agent in config.agents.values():
+            print(f"       {agent.id:<6} / {agent.password:<6} {agent.role.value}, team {agent.team or '-'}")
+    web.run_app(app, host=args.host, port=args.port, print=None, access_log=None)
+    return 0
+
+
+def _db_upgrade(args: argparse.Namespace) -> int:
+    from context.migrate import upgrade
+
+    upgrade(args.db)
+    print("cti: database is at the latest revision")
+    return 0
+
+
+def _request(url: str, *, token: str | None = None, body: dict[str, Any] | None = None) -> Any:
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(url, data=data, method="POST" if body is not None else "GET")
+    req.add_header("Content-Type", "application/json")
+    if token:
+        req.add_header("Authorization", f"Bearer {token}")
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        return json.loads(resp.read())
+
+
+def _explain(args: argparse.Namespace) -> int:
+    password = args.password or getpass.getpass(f"password for {args.user}: ")
+    base = args.url.rstrip("/")
+    try:
+        token = _request(f"{base}/api/login", body={"agent_id": args.user, "password": password})["token"]
+        result = _request(f"{base}/api/routing/explain/{args.interaction_id}", token=token)
+    except urllib.error.HTTPError as exc:
+        print(f"cti: {exc.code} {exc.read().decode(errors='replace')}", file=sys.stderr)
+        return 1
+    except urllib.error.URLError as exc:
+        print(f"cti: cannot reach {base}: {exc.reason}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return 0
+    chosen = result.get("chosen")
+    print(f"interaction {result['interaction_id']}: urgency {result['urgency']:.2f}, rank {result['rank']}")
+    if chosen:
+        reason = chosen["reason"]
+        print(f"  would go to {chosen['agent_id']} by rule {reason['rule']}"
+              f" (skills {reason['skill_match']}, preferred {reason['preferred']})")
+    else:
+        print("  no agent could take it now")
+    for c in result["candidates"]:
+        print(f"  {c['agent_id']:<12} {'eligible' if c['eligible'] else 'no: ' + str(c['why_not'])}")
+    return 0
+
+
+def _hash_password(args: argparse.Namespace) -> int:
+    password = getpass.getpass("password: ")
+    print(hash_password(password, salt=secrets.token_hex(8)))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="cti", description="contact-center server")
+    parser.add_argument("--log-level", default="INFO")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the server")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8080)
+    serve.add_argument("--db", default=DEFAULT_DB, help="SQLAlchemy URL (default: a SQLite file cti.db)")
+    serve.add_argument("--redis", default=None, help="Redis URL, to share routing and events between nodes")
+    serve.add_argument("--config", default=None, help="YAML or TOML file of agents, teams, queues, skills")
+    serve.add_argument("--redis-prefix", default="cti", help="key prefix, to share one Redis between centers")
+    serve.add_argument("--node-id", default=None)
+    serve.set_defaults(func=_serve)
+
+    db = sub.add_parser("db", help="database maintenance")
+    db_sub = db.add_subparsers(dest="db_command", required=True)
+    upgrade = db_sub.add_parser("upgrade", help="apply the migrations")
+    upgrade.add_argument("--db", default=DEFAULT_DB)
+    upgrade.set_defaults(func=_db_upgrade)
+
+    routing = sub.add_parser("routing", help="routing tools")
+    routing_sub = routing.add_subparsers(dest="routing_command", required=True)
+    explain = routing_sub.add_parser("explain", help="who would get this interaction now, and why")
+    explain.add_argument("interaction_id")
+    explain.add_argument("--url", default="http://127.0.0.1:8080")
+    explain.add_argument("--user", default="sam")
+    explain.add_argument("--password", default=None)
+    explain.add_argument("--json", action="store_true")
+    explain.set_defaults(func=_explain)
+
+    hashp = sub.add_parser("hash-password", help="hash a password for the configuration file")
+    hashp.set_defaults(func=_hash_password)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=args.log_level.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    result: int = args.func(args)
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,170 @@
+"""The server configuration: agents, teams, queues, skills and service targets.
+
+Read from a YAML or TOML file once, by the composition root, into frozen dataclasses.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from cti.domain import AgentProfile, Channel, QueueConfig, Role
+
+
+class ConfigError(ValueError):
+    """The configuration file is unreadable or inconsistent; the message says where."""
+
+
+@dataclass(frozen=True, slots=True)
+class TeamConfig:
+    name: str
+    supervisors: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ChatConfig:
+    queue: str
+    skills: Mapping[str, int] = field(default_factory=dict)
+    # A visitor whose socket drops gets this long to come back to the same conversation.
+    reconnect_grace: float = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class AppConfig:
+    agents: Mapping[str, AgentProfile]
+    teams: Mapping[str, TeamConfig]
+    queues: Mapping[str, QueueConfig]
+    chat: ChatConfig
+    offer_timeout: float = 20.0
+    preferred_window: float = 3600.0
+    max_message_chars: int = 4000
+    default_country_code: str = "1"
+    token_secret: str | None = field(default=None, repr=False)
+    token_ttl: float = 12 * 3600.0
+
+    def team_of(self, agent_id: str) -> str | None:
+        agent = self.agents.get(agent_id)
+        return agent.team if agent else None
+
+
+def hash_password(password: str, *, salt: str, iterations: int = 200_000) -> str:
+    digest = hashlib.pbkdf2_hmac("sha256", password.encode(), salt.encode(), iterations)
+    return f"pbkdf2_sha256${iterations}${salt}${digest.hex()}"
+
+
+def check_password(profile: AgentProfile, password: str) -> bool:
+    stored = profile.password
+    if stored.startswith("pbkdf2_sha256$"):
+        _, iterations, salt, _digest = stored.split("$", 3)
+        candidate = hash_password(password, salt=salt, iterations=int(iterations))
+        return hmac.compare_digest(candidate, stored)
+    return bool(stored) and hmac.compare_digest(stored.encode(), password.encode())
+
+
+def _levels(raw: Any, where: str) -> dict[str, int]:
+    if raw is None:
+        return {}
+    if isinstance(raw, list):
+        return {str(name): 1 for name in raw}
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{where}: skills must be a mapping of skill to level")
+    out: dict[str, int] = {}
+    for name, level in raw.items():
+        if not isinstance(level, int) or not 1 <= level <= 10:
+            raise ConfigError(f"{where}: skill {name!r} level must be an integer 1-10")
+        out[str(name)] = level
+    return out
+
+
+def _channel_map(raw: Any, where: str, cast: type[int] | type[float]) -> dict[Channel, Any]:
+    out: dict[Channel, Any] = {}
+    for name, value in (raw or {}).items():
+        try:
+            out[Channel(name)] = cast(value)
+        except ValueError as exc:
+            raise ConfigError(f"{where}: unknown channel or bad value {name!r}: {value!r}") from exc
+    return out
+
+
+def parse_config(data: Mapping[str, Any]) -> AppConfig:
+    teams = {
+        t["name"]: TeamConfig(name=t["name"], supervisors=tuple(t.get("supervisors", ())))
+        for t in data.get("teams", [])
+    }
+    queues: dict[str, QueueConfig] = {}
+    for q in data.get("queues", []):
+        where = f"queue {q.get('name')!r}"
+        if not q.get("name"):
+            raise ConfigError("every queue needs a name")
+        queues[q["name"]] = QueueConfig(
+            name=q["name"],
+            skills=_levels(q.get("skills"), where),
+            service_targets=_channel_map(q.get("service_targets"), where, float),
+            wrap_up_seconds=float(q.get("wrap_up_seconds", 0)),
+            address=q.get("address"),
+        )
+    if not queues:
+        raise ConfigError("the configuration needs at least one queue")
+    agents: dict[str, AgentProfile] = {}
+    for a in data.get("agents", []):
+        where = f"agent {a.get('id')!r}"
+        if not a.get("id"):
+            raise ConfigError("every agent needs an id")
+        try:
+            role = Role(a.get("role", "agent"))
+        except ValueError as exc:
+            raise ConfigError(f"{where}: unknown role {a.get('role')!r}") from exc
+        team = a.get("team")
+        if team is not None and team not in teams:
+            raise ConfigError(f"{where}: unknown team {team!r}")
+        agents[a["id"]] = AgentProfile(
+            id=a["id"], name=a.get("name", a["id"]), role=role, team=team,
+            skills=_levels(a.get("skills"), where),
+            capacity=_channel_map(a.get("capacity", {"voice": 1, "chat": 3, "email": 5}), where, int),
+            password=str(a.get("password", "")),
+            endpoints=dict(a.get("endpoints", {})),
+        )
+    for team in teams.values():
+        for sup in team.supervisors:
+            if sup not in agents:
+                raise ConfigError(f"team {team.name!r}: unknown supervisor {sup!r}")
+    chat_raw = data.get("chat", {})
+    chat_queue = chat_raw.get("queue", next(iter(queues)))
+    if chat_queue not in queues:
+        raise ConfigError(f"chat: unknown queue {chat_queue!r}")
+    routing = data.get("routing", {})
+    return AppConfig(
+        agents=agents, teams=teams, queues=queues,
+        chat=ChatConfig(queue=chat_queue, skills=_levels(chat_raw.get("skills"), "chat"),
+                        reconnect_grace=float(chat_raw.get("reconnect_grace", 60))),
+        offer_timeout=float(routing.get("offer_timeout", 20)),
+        preferred_window=float(routing.get("preferred_window", 3600)),
+        max_message_chars=int(data.get("max_message_chars", 4000)),
+        default_country_code=str(data.get("default_country_code", "1")),
+        token_secret=data.get("token_secret"),
+    )
+
+
+def load_config(path: str | Path) -> AppConfig:
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+        data = tomllib.loads(text) if p.suffix == ".toml" else yaml.safe_load(text)
+    except (OSError, tomllib.TOMLDecodeError, yaml.YAMLError) as exc:
+        raise ConfigError(f"cannot read configuration {p}: {exc}") from exc
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{p}: the top level must be a mapping")
+    try:
+        return parse_config(data)
+    except (KeyError, TypeError) as exc:
+        raise ConfigError(f"{p}: {exc!r}") from exc
+
+
+DEMO_CONFIG = Path(__file__).with_name("demo.yaml")

@@ -1,0 +1,180 @@
+"""Core domain types shared by every package.
+
+Only plain data lives here: no I/O, no clock reads. The packages around the core (router,
+context, adapters, desktop_api) exchange these types and nothing of each other's.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class Channel(enum.StrEnum):
+    VOICE = "voice"
+    CHAT = "chat"
+    EMAIL = "email"
+    SMS = "sms"
+    X = "x"
+    SLACK = "slack"
+
+
+class Direction(enum.StrEnum):
+    INBOUND = "inbound"
+    OUTBOUND = "outbound"
+
+
+class InteractionState(enum.StrEnum):
+    NEW = "new"
+    QUEUED = "queued"
+    OFFERED = "offered"
+    ACTIVE = "active"
+    WRAP_UP = "wrap_up"
+    CLOSED = "closed"
+    ABANDONED = "abandoned"
+
+
+class AgentState(enum.StrEnum):
+    OFFLINE = "offline"
+    AVAILABLE = "available"
+    BUSY = "busy"
+    WRAP_UP = "wrap_up"
+    AWAY = "away"
+
+
+class Role(enum.StrEnum):
+    AGENT = "agent"
+    SUPERVISOR = "supervisor"
+    ADMIN = "admin"
+
+
+class IdentityKind(enum.StrEnum):
+    PHONE = "phone"
+    EMAIL = "email"
+    CHAT = "chat"
+    X = "x"
+    SLACK = "slack"
+
+
+class MessageSender(enum.StrEnum):
+    CUSTOMER = "customer"
+    AGENT = "agent"
+    SYSTEM = "system"
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """One way to reach a customer. ``value`` is already normalised (see ``cti.identities``)."""
+
+    kind: IdentityKind
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class Customer:
+    id: str
+    display_name: str | None
+    identities: tuple[Identity, ...] = ()
+    created_at: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    id: str
+    interaction_id: str
+    sender: MessageSender
+    body: str
+    at: float
+    agent_id: str | None = None
+    channel_ref: str | None = None  # the channel's own id for the message, for idempotency
+
+
+@dataclass(frozen=True, slots=True)
+class Note:
+    id: str
+    interaction_id: str
+    author_id: str
+    body: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class Interaction:
+    """One piece of work for one customer on one channel (a snapshot; changes make new ones)."""
+
+    id: str
+    channel: Channel
+    direction: Direction
+    customer_id: str
+    queue: str
+    state: InteractionState
+    priority: float = 1.0
+    skills: Mapping[str, int] = field(default_factory=dict)
+    arrived_at: float = 0.0
+    queued_at: float | None = None
+    offered_at: float | None = None
+    answered_at: float | None = None
+    ended_at: float | None = None
+    agent_id: str | None = None
+    channel_refs: Mapping[str, str] = field(default_factory=dict)
+    context: Mapping[str, str] = field(default_factory=dict)
+    disposition: str | None = None
+    subject: str | None = None
+    customer_left: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class AgentProfile:
+    """An agent as configured: who they are and what they can take."""
+
+    id: str
+    name: str
+    role: Role
+    team: str | None
+    skills: Mapping[str, int]
+    capacity: Mapping[Channel, int]
+    password: str = field(repr=False, default="")
+    endpoints: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class QueueConfig:
+    name: str
+    skills: Mapping[str, int]
+    # Service target per channel in seconds: answer within N s (voice, chat), first reply
+    # within N s (e-mail). Urgency is measured against this.
+    service_targets: Mapping[Channel, float]
+    wrap_up_seconds: float = 0.0
+    address: str | None = None
+
+    def target_for(self, channel: Channel) -> float:
+        return self.service_targets.get(channel, DEFAULT_SERVICE_TARGETS[channel])
+
+
+DEFAULT_SERVICE_TARGETS: Mapping[Channel, float] = {
+    Channel.VOICE: 20.0,
+    Channel.CHAT: 60.0,
+    Channel.SMS: 900.0,
+    Channel.SLACK: 900.0,
+    Channel.X: 1800.0,
+    Channel.EMAIL: 4 * 3600.0,
+}
+
+
+def jsonable(value: Any) -> Any:
+    """Turn domain dataclasses, enums and mappings into JSON-ready values."""
+    if isinstance(value, enum.Enum):
+        return value.value
+    if hasattr(value, "__dataclass_fields__"):
+        return {
+            name: jsonable(getattr(value, name))
+            for name, f in value.__dataclass_fields__.items()
+            if f.repr
+        }
+    if isinstance(value, Mapping):
+        return {str(jsonable(k)): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | frozenset | set):
+        return [jsonable(v) for v in value]
+    return value

@@ -1,0 +1,138 @@
+"""Domain events: every state change is one of these on the hub.
+
+The agent and supervisor sockets, the wallboard and other nodes all consume the same events.
+Each event serialises to a JSON object whose ``type`` is the class's ``type`` and back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any, ClassVar
+
+from cti.domain import jsonable
+
+
+@dataclass(frozen=True, slots=True)
+class DomainEvent:
+    type: ClassVar[str] = "event"
+    at: float
+
+    def to_dict(self) -> dict[str, Any]:
+        body = {f.name: jsonable(getattr(self, f.name)) for f in fields(self)}
+        return {"type": self.type, **body}
+
+    # The agent the event concerns, so a socket can filter cheaply; None = not agent-specific.
+    def agent(self) -> str | None:
+        return getattr(self, "agent_id", None)
+
+
+@dataclass(frozen=True, slots=True)
+class InteractionQueued(DomainEvent):
+    type: ClassVar[str] = "interaction.queued"
+    interaction: Mapping[str, Any]
+    requeued_because: str | None = None  # "rejected" | "timeout" | "transfer" | None (new)
+
+
+@dataclass(frozen=True, slots=True)
+class InteractionOffered(DomainEvent):
+    type: ClassVar[str] = "interaction.offered"
+    interaction_id: str
+    agent_id: str
+    expires_at: float
+    reason: Mapping[str, Any]
+    screen_pop: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class InteractionAccepted(DomainEvent):
+    type: ClassVar[str] = "interaction.accepted"
+    interaction_id: str
+    agent_id: str
+    interaction: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class OfferWithdrawn(DomainEvent):
+    """The offer to ``agent_id`` ended without an accept (reject, timeout, customer left)."""
+
+    type: ClassVar[str] = "interaction.offer_withdrawn"
+    interaction_id: str
+    agent_id: str
+    why: str
+
+
+@dataclass(frozen=True, slots=True)
+class InteractionTransferred(DomainEvent):
+    type: ClassVar[str] = "interaction.transferred"
+    interaction_id: str
+    agent_id: str  # who transferred it
+    to_queue: str | None
+    to_agent: str | None
+    note: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class InteractionWrapUp(DomainEvent):
+    type: ClassVar[str] = "interaction.wrap_up"
+    interaction_id: str
+    agent_id: str | None
+    why: str  # "customer-left" | "agent-ended"
+
+
+@dataclass(frozen=True, slots=True)
+class InteractionClosed(DomainEvent):
+    type: ClassVar[str] = "interaction.closed"
+    interaction_id: str
+    agent_id: str | None
+    disposition: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class InteractionAbandoned(DomainEvent):
+    type: ClassVar[str] = "interaction.abandoned"
+    interaction_id: str
+    agent_id: str | None  # set if it was offered to someone when the customer left
+    waited: float
+
+
+@dataclass(frozen=True, slots=True)
+class MessageAdded(DomainEvent):
+    type: ClassVar[str] = "message.added"
+    interaction_id: str
+    agent_id: str | None  # the agent working the interaction, who should see it
+    message: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class AgentStateChanged(DomainEvent):
+    type: ClassVar[str] = "agent.state_changed"
+    agent_id: str
+    state: str
+    reason: str | None = None
+    by: str | None = None  # who changed it, when not the agent
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerUpdated(DomainEvent):
+    type: ClassVar[str] = "customer.updated"
+    customer_id: str
+    why: str  # "merged" | "unmerged" | "identity-linked" | "identity-unlinked"
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+
+EVENT_TYPES: Mapping[str, type[DomainEvent]] = {
+    cls.type: cls
+    for cls in (
+        InteractionQueued, InteractionOffered, InteractionAccepted, OfferWithdrawn,
+        InteractionTransferred, InteractionWrapUp, InteractionClosed, InteractionAbandoned,
+        MessageAdded, AgentStateChanged, CustomerUpdated,
+    )
+}
+
+
+def event_from_dict(data: Mapping[str, Any]) -> DomainEvent:
+    """Rebuild an event sent by another node. Raises KeyError/TypeError on a foreign shape."""
+    cls = EVENT_TYPES[data["type"]]
+    kwargs = {f.name: data[f.name] for f in fields(cls) if f.name in data}
+    return cls(**kwargs)

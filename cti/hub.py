@@ -1,0 +1,100 @@
+"""The event hub: in-process fan-out of domain events, optionally bridged across nodes.
+
+Subscribers get their own bounded queue, so a slow WebSocket never blocks routing; when a
+subscriber's queue is full it is told it lagged (it should resync) instead of growing without
+bound. With a Redis URL, each event is also published on a channel and events from the other
+nodes are delivered to local subscribers, so an agent connected to node B sees an offer made
+by the engine on node A.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from cti.events import DomainEvent, event_from_dict
+
+log = logging.getLogger(__name__)
+
+
+class Subscription:
+    def __init__(self, hub: EventHub, maxsize: int) -> None:
+        self._hub = hub
+        self.queue: asyncio.Queue[DomainEvent] = asyncio.Queue(maxsize)
+        self.lagged = False
+
+    def _deliver(self, event: DomainEvent) -> None:
+        try:
+            self.queue.put_nowait(event)
+        except asyncio.QueueFull:
+            self.lagged = True
+
+    async def get(self) -> DomainEvent:
+        return await self.queue.get()
+
+    def close(self) -> None:
+        self._hub._subs.discard(self)
+
+    async def __aiter__(self) -> AsyncIterator[DomainEvent]:
+        while True:
+            yield await self.queue.get()
+
+
+class EventHub:
+    def __init__(self, *, node_id: str, redis: Any | None = None, channel: str = "cti:events") -> None:
+        self._subs: set[Subscription] = set()
+        self._node_id = node_id
+        self._redis = redis
+        self._channel = channel
+        self._task: asyncio.Task[None] | None = None
+        self._ready = asyncio.Event()
+
+    def subscribe(self, maxsize: int = 1000) -> Subscription:
+        sub = Subscription(self, maxsize)
+        self._subs.add(sub)
+        return sub
+
+    def _deliver_local(self, event: DomainEvent) -> None:
+        for sub in list(self._subs):
+            sub._deliver(event)
+
+    async def publish(self, event: DomainEvent) -> None:
+        self._deliver_local(event)
+        if self._redis is not None:
+            payload = json.dumps({"node": self._node_id, "event": event.to_dict()})
+            await self._redis.publish(self._channel, payload)
+
+    async def start(self) -> None:
+        if self._redis is None:
+            return
+        self._task = asyncio.create_task(self._relay(), name="hub-relay")
+        await asyncio.wait_for(self._ready.wait(), timeout=10)
+
+    async def aclose(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _relay(self) -> None:
+        assert self._redis is not None
+        pubsub = self._redis.pubsub()
+        try:
+            await pubsub.subscribe(self._channel)
+            self._ready.set()
+            async for raw in pubsub.listen():
+                if raw.get("type") != "message":
+                    continue
+                try:
+                    data = json.loads(raw["data"])
+                    if data.get("node") == self._node_id:
+                        continue
+                    self._deliver_local(event_from_dict(data["event"]))
+                except (ValueError, KeyError, TypeError):
+                    log.warning("hub: dropped a malformed event from another node")
+        finally:
+            await pubsub.aclose()

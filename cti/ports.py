@@ -1,0 +1,83 @@
+"""The persistence contract the core needs; ``context/`` implements it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from cti.domain import Channel, Customer, Identity, Interaction, Message, Note
+
+
+@dataclass(frozen=True, slots=True)
+class TimelineEntry:
+    """One line of a customer's unified history, across channels."""
+
+    kind: str  # "interaction" (it started) | "message" | "note"
+    id: str  # the interaction, message or note id
+    at: float
+    interaction_id: str
+    channel: Channel
+    customer_id: str  # the customer the entry was recorded for (differs after a merge)
+    summary: str  # message/note body (bounded) or "<channel> <direction> <state>"
+    sender: str | None = None  # customer | agent | system, for messages; author for notes
+    state: str | None = None  # interaction state, for kind == "interaction"
+
+
+@dataclass(frozen=True, slots=True)
+class TimelinePage:
+    entries: Sequence[TimelineEntry]
+    next_cursor: str | None  # opaque; pass as ``before`` for the next (older) page
+
+
+@dataclass(frozen=True, slots=True)
+class MergeRecord:
+    id: str
+    survivor_id: str
+    merged_id: str
+    reason: str
+    actor: str
+    at: float
+    undone_at: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    id: str
+    at: float
+    actor: str
+    action: str
+    target: str
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+
+class ContextStore(Protocol):
+    async def start(self) -> None: ...
+    async def aclose(self) -> None: ...
+
+    # customers
+    async def resolve_customer(self, identities: Sequence[Identity], *, display_name: str | None,
+                               actor: str, reason: str) -> Customer: ...
+    async def customer(self, customer_id: str) -> Customer: ...
+    async def find_customer(self, identity: Identity) -> Customer | None: ...
+    async def link_identities(self, a: Identity, b: Identity, *, actor: str, reason: str) -> Customer: ...
+    async def unlink_identity(self, customer_id: str, identity: Identity, *, actor: str) -> Customer: ...
+    async def merges(self, customer_id: str) -> Sequence[MergeRecord]: ...
+    async def unmerge(self, merge_id: str, *, actor: str) -> tuple[Customer, Customer]: ...
+
+    # interactions
+    async def save_interaction(self, interaction: Interaction) -> None: ...
+    async def interaction(self, interaction_id: str) -> Interaction: ...
+    async def find_interaction_by_ref(self, key: str, value: str) -> Interaction | None: ...
+    async def open_interactions(self, customer_id: str, channel: Channel | None = None) -> Sequence[Interaction]: ...
+    async def add_message(self, message: Message) -> bool: ...
+    async def messages(self, interaction_id: str, *, limit: int = 200) -> Sequence[Message]: ...
+    async def add_note(self, note: Note) -> None: ...
+    async def notes(self, interaction_id: str) -> Sequence[Note]: ...
+    async def timeline(self, customer_id: str, *, limit: int = 50,
+                       before: str | None = None) -> TimelinePage: ...
+
+    # audit
+    async def audit(self, *, actor: str, action: str, target: str,
+                    details: Mapping[str, Any] | None = None) -> None: ...
+    async def audit_log(self, *, limit: int = 100, target: str | None = None) -> Sequence[AuditEntry]: ...

@@ -1,0 +1,297 @@
+"""The interaction service: the one place where an interaction's life cycle is driven.
+
+Channels call ``start_inbound``, ``customer_message`` and ``customer_left``; the routing engine
+calls ``on_offer`` and ``on_requeue``; the desktop API calls the agent actions. Each step loads
+the interaction, applies the pure life cycle, saves it, updates the routing store and publishes
+the domain event, in that order, so every consumer sees the same history.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
+from typing import Any
+
+from cti import lifecycle
+from cti.clock import Clock, IdSource
+from cti.config import AppConfig
+from cti.domain import (
+    AgentState, Channel, Customer, Direction, Identity, Interaction, InteractionState, Message,
+    MessageSender, Note, jsonable,
+)
+from cti.errors import Conflict, Forbidden, InvalidInput, NotFound
+from cti.events import (
+    AgentStateChanged, InteractionAbandoned, InteractionAccepted, InteractionClosed, InteractionOffered,
+    InteractionQueued, InteractionTransferred, InteractionWrapUp, MessageAdded, OfferWithdrawn,
+)
+from cti.hub import EventHub
+from cti.ports import ContextStore
+from cti.routing import Offer, RoutingStore, WaitingItem
+from cti.screenpop import build_screen_pop
+
+log = logging.getLogger(__name__)
+
+SCREEN_POP_TIMELINE = 50
+
+
+class InteractionService:
+    def __init__(self, *, config: AppConfig, context: ContextStore, routing: RoutingStore,
+                 hub: EventHub, clock: Clock, ids: IdSource, poke: Callable[[], None]) -> None:
+        self._config = config
+        self._context = context
+        self._routing = routing
+        self._hub = hub
+        self._clock = clock
+        self._ids = ids
+        self._poke = poke
+
+    # ----- channels ------------------------------------------------------------------------
+
+    async def start_inbound(
+        self, *, channel: Channel, identities: Sequence[Identity], display_name: str | None,
+        queue: str | None = None, channel_refs: Mapping[str, str] | None = None,
+        context: Mapping[str, str] | None = None, priority: float = 1.0,
+        skills: Mapping[str, int] | None = None, subject: str | None = None,
+        direction: Direction = Direction.INBOUND,
+    ) -> tuple[Interaction, Customer]:
+        queue_name = queue or self._config.chat.queue
+        queue_cfg = self._config.queues.get(queue_name)
+        if queue_cfg is None:
+            raise NotFound("queue-not-found", f"no queue {queue_name!r}", queue=queue_name)
+        customer = await self._context.resolve_customer(
+            identities, display_name=display_name, actor="system", reason=f"inbound {channel.value}")
+        now = self._clock.now()
+        interaction = Interaction(
+            id=self._ids.new_id("int"), channel=channel, direction=direction,
+            customer_id=customer.id, queue=queue_name, state=InteractionState.NEW,
+            priority=priority, skills={**queue_cfg.skills, **(skills or {})}, arrived_at=now,
+            channel_refs=dict(channel_refs or {}), context=dict(context or {}), subject=subject,
+        )
+        interaction = lifecycle.apply(interaction, "enqueue", now=now)
+        await self._context.save_interaction(interaction)
+        await self._routing.enqueue(self._waiting_item(interaction, enqueued_at=now))
+        await self._hub.publish(InteractionQueued(at=now, interaction=jsonable(interaction)))
+        log.info("interaction queued id=%s channel=%s queue=%s customer=%s",
+                 interaction.id, channel.value, queue_name, customer.id)
+        self._poke()
+        return interaction, customer
+
+    async def customer_message(self, interaction_id: str, body: str, *,
+                               channel_ref: str | None = None) -> Message | None:
+        """Store a customer's message; returns None when ``channel_ref`` was already stored."""
+        self.check_body(body)
+        interaction = await self._context.interaction(interaction_id)
+        if interaction.state not in lifecycle.OPEN_STATES:
+            raise Conflict("interaction-closed", "the interaction is closed",
+                           interaction_id=interaction_id)
+        message = Message(id=self._ids.new_id("msg"), interaction_id=interaction_id,
+                          sender=MessageSender.CUSTOMER, body=body, at=self._clock.now(),
+                          channel_ref=channel_ref)
+        if not await self._context.add_message(message):
+            return None
+        await self._hub.publish(MessageAdded(at=message.at, interaction_id=interaction_id,
+                                             agent_id=interaction.agent_id, message=jsonable(message)))
+        return message
+
+    async def customer_left(self, interaction_id: str) -> Interaction:
+        interaction = await self._context.interaction(interaction_id)
+        now = self._clock.now()
+        if lifecycle.can(interaction, "abandon"):
+            withdrawn = await self._routing.offer_for(interaction_id)
+            await self._routing.remove(interaction_id)
+            interaction = lifecycle.apply(interaction, "abandon", now=now)
+            await self._context.save_interaction(interaction)
+            waited = now - (interaction.queued_at or interaction.arrived_at)
+            await self._hub.publish(InteractionAbandoned(
+                at=now, interaction_id=interaction_id,
+                agent_id=withdrawn.agent_id if withdrawn else None, waited=waited))
+            self._poke()
+        elif lifecycle.can(interaction, "end"):
+            interaction = replace(lifecycle.apply(interaction, "end", now=now), customer_left=True)
+            await self._context.save_interaction(interaction)
+            await self._hub.publish(InteractionWrapUp(at=now, interaction_id=interaction_id,
+                                                      agent_id=interaction.agent_id, why="customer-left"))
+        elif interaction.state is InteractionState.WRAP_UP and not interaction.customer_left:
+            interaction = replace(interaction, customer_left=True)
+            await self._context.save_interaction(interaction)
+        return interaction
+
+    # ----- routing engine callbacks --------------------------------------------------------
+
+    async def on_offer(self, offer: Offer) -> None:
+        interaction = await self._context.interaction(offer.interaction_id)
+        interaction = lifecycle.apply(interaction, "offer", now=offer.offered_at, agent_id=offer.agent_id)
+        await self._context.save_interaction(interaction)
+        reason = jsonable(offer.reason)
+        pop = await self.screen_pop(interaction, reason=reason)
+        await self._hub.publish(InteractionOffered(
+            at=offer.offered_at, interaction_id=interaction.id, agent_id=offer.agent_id,
+            expires_at=offer.expires_at, reason=reason, screen_pop=pop))
+        log.info("offered id=%s agent=%s rule=%s", interaction.id, offer.agent_id, offer.reason.rule)
+
+    async def on_requeue(self, item: WaitingItem, why: str) -> None:
+        interaction = await self._context.interaction(item.interaction_id)
+        previous_agent = interaction.agent_id
+        if not lifecycle.can(interaction, "requeue"):
+            return
+        now = self._clock.now()
+        interaction = lifecycle.apply(interaction, "requeue", now=now)
+        await self._context.save_interaction(interaction)
+        if previous_agent:
+            await self._hub.publish(OfferWithdrawn(at=now, interaction_id=interaction.id,
+                                                   agent_id=previous_agent, why=why))
+        await self._hub.publish(InteractionQueued(at=now, interaction=jsonable(interaction),
+                                                  requeued_because=why))
+        self._poke()
+
+    # ----- agent actions -------------------------------------------------------------------
+
+    async def accept(self, interaction_id: str, agent_id: str) -> Interaction:
+        await self._context.interaction(interaction_id)  # NotFound before anything else
+        await self._routing.accept(interaction_id, agent_id, now=self._clock.now())
+        interaction = await self._context.interaction(interaction_id)
+        now = self._clock.now()
+        interaction = lifecycle.apply(interaction, "accept", now=now, agent_id=agent_id)
+        await self._context.save_interaction(interaction)
+        await self._hub.publish(InteractionAccepted(at=now, interaction_id=interaction_id,
+                                                    agent_id=agent_id, interaction=jsonable(interaction)))
+        return interaction
+
+    async def reject(self, interaction_id: str, agent_id: str) -> None:
+        await self._context.interaction(interaction_id)
+        item = await self._routing.reject(interaction_id, agent_id, now=self._clock.now())
+        await self.on_requeue(item, "rejected")
+
+    async def reply(self, interaction_id: str, agent_id: str, body: str) -> Message:
+        self.check_body(body)
+        interaction = await self._owned(interaction_id, agent_id, {InteractionState.ACTIVE})
+        if interaction.customer_left:
+            raise Conflict("customer-left", "the customer has left", interaction_id=interaction_id)
+        message = Message(id=self._ids.new_id("msg"), interaction_id=interaction_id,
+                          sender=MessageSender.AGENT, body=body, at=self._clock.now(), agent_id=agent_id)
+        await self._context.add_message(message)
+        await self._hub.publish(MessageAdded(at=message.at, interaction_id=interaction_id,
+                                             agent_id=agent_id, message=jsonable(message)))
+        return message
+
+    async def add_note(self, interaction_id: str, author_id: str, body: str) -> Note:
+        self.check_body(body)
+        await self._context.interaction(interaction_id)
+        note = Note(id=self._ids.new_id("note"), interaction_id=interaction_id, author_id=author_id,
+                    body=body, at=self._clock.now())
+        await self._context.add_note(note)
+        return note
+
+    async def transfer(self, interaction_id: str, agent_id: str, *, to_queue: str | None,
+                       to_agent: str | None, note: str | None) -> Interaction:
+        if (to_queue is None) == (to_agent is None):
+            raise InvalidInput("bad-transfer-target", "give exactly one of queue or agent_id")
+        if to_agent is not None and to_agent not in self._config.agents:
+            raise NotFound("agent-not-found", f"no agent {to_agent!r}", agent_id=to_agent)
+        if to_agent == agent_id:
+            raise InvalidInput("bad-transfer-target", "cannot transfer to yourself")
+        if to_queue is not None and to_queue not in self._config.queues:
+            raise NotFound("queue-not-found", f"no queue {to_queue!r}", queue=to_queue)
+        interaction = await self._owned(interaction_id, agent_id,
+                                        {InteractionState.ACTIVE, InteractionState.WRAP_UP})
+        if interaction.customer_left:
+            raise Conflict("customer-left", "the customer has left", interaction_id=interaction_id)
+        if note:
+            await self.add_note(interaction_id, agent_id, note)
+        now = self._clock.now()
+        await self._routing.release(interaction_id, agent_id, now=now, customer_id=None, wrap_up=0)
+        queue = to_queue or interaction.queue
+        skills = self._config.queues[queue].skills if to_queue else interaction.skills
+        interaction = replace(lifecycle.apply(interaction, "transfer", now=now, queue=queue), skills=skills)
+        await self._context.save_interaction(interaction)
+        # The context and notes stay on the interaction; only the waiting entry is new.
+        await self._routing.enqueue(replace(self._waiting_item(interaction, enqueued_at=now),
+                                            target_agent=to_agent))
+        await self._hub.publish(InteractionTransferred(at=now, interaction_id=interaction_id,
+                                                       agent_id=agent_id, to_queue=to_queue,
+                                                       to_agent=to_agent, note=note))
+        await self._hub.publish(InteractionQueued(at=now, interaction=jsonable(interaction),
+                                                  requeued_because="transfer"))
+        self._poke()
+        return interaction
+
+    async def complete(self, interaction_id: str, agent_id: str, *, disposition: str,
+                       note: str | None) -> Interaction:
+        if not disposition or len(disposition) > 100:
+            raise InvalidInput("bad-disposition", "a disposition of 1-100 characters is required")
+        interaction = await self._owned(interaction_id, agent_id,
+                                        {InteractionState.ACTIVE, InteractionState.WRAP_UP})
+        if note:
+            await self.add_note(interaction_id, agent_id, note)
+        now = self._clock.now()
+        interaction = replace(lifecycle.apply(interaction, "close", now=now), disposition=disposition)
+        await self._context.save_interaction(interaction)
+        wrap = self._config.queues[interaction.queue].wrap_up_seconds \
+            if interaction.queue in self._config.queues else 0.0
+        await self._routing.release(interaction_id, agent_id, now=now,
+                                    customer_id=interaction.customer_id, wrap_up=wrap)
+        await self._hub.publish(InteractionClosed(at=now, interaction_id=interaction_id,
+                                                  agent_id=agent_id, disposition=disposition))
+        agent = await self._routing.agent(agent_id)
+        if agent is not None and agent.state is AgentState.WRAP_UP:
+            await self._hub.publish(AgentStateChanged(at=now, agent_id=agent_id, state=agent.state.value,
+                                                      reason="wrap-up"))
+        self._poke()
+        return interaction
+
+    # ----- reads ---------------------------------------------------------------------------
+
+    async def screen_pop(self, interaction: Interaction, *,
+                         reason: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        customer = await self._context.customer(interaction.customer_id)
+        page = await self._context.timeline(customer.id, limit=SCREEN_POP_TIMELINE)
+        messages = await self._context.messages(interaction.id)
+        notes = await self._context.notes(interaction.id)
+        return build_screen_pop(interaction=interaction, customer=customer, timeline=page.entries,
+                                messages=messages, notes=notes, reason=reason)
+
+    async def _owned(self, interaction_id: str, agent_id: str,
+                     states: set[InteractionState]) -> Interaction:
+        interaction = await self._context.interaction(interaction_id)
+        if interaction.agent_id != agent_id:
+            raise Forbidden("not-your-interaction", "this interaction is not yours",
+                            interaction_id=interaction_id)
+        if interaction.state not in states:
+            raise Conflict("invalid-state", f"the interaction is {interaction.state.value}",
+                           interaction_id=interaction_id, state=interaction.state.value)
+        return interaction
+
+    def check_body(self, body: str) -> None:
+        if not isinstance(body, str) or not body.strip():
+            raise InvalidInput("empty-message", "the message is empty")
+        if len(body) > self._config.max_message_chars:
+            raise InvalidInput("message-too-long",
+                               f"the message exceeds {self._config.max_message_chars} characters",
+                               limit=self._config.max_message_chars, length=len(body))
+
+    def _waiting_item(self, interaction: Interaction, *, enqueued_at: float) -> WaitingItem:
+        queue = self._config.queues[interaction.queue]
+        return WaitingItem(
+            interaction_id=interaction.id, channel=interaction.channel, queue=interaction.queue,
+            customer_id=interaction.customer_id, enqueued_at=enqueued_at,
+            service_target=queue.target_for(interaction.channel), priority=interaction.priority,
+            skills=dict(interaction.skills),
+        )
+
+    async def recover(self, interactions: Sequence[Interaction]) -> int:
+        """Put interactions that were waiting when the server stopped back in the queue."""
+        count = 0
+        for interaction in interactions:
+            if interaction.state in (InteractionState.QUEUED, InteractionState.OFFERED):
+                if await self._routing.offer_for(interaction.id) is not None:
+                    continue
+                if interaction.state is InteractionState.OFFERED:
+                    interaction = lifecycle.apply(interaction, "requeue", now=self._clock.now())
+                    await self._context.save_interaction(interaction)
+                await self._routing.enqueue(self._waiting_item(
+                    interaction, enqueued_at=interaction.queued_at or interaction.arrived_at))
+                count += 1
+        if count:
+            self._poke()
+        return count
