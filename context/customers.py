@@ -1,0 +1,181 @@
+"""Customers: resolution from identities, links and unlinks by hand, merges and their undoing.
+
+Every change runs in one write transaction that locks the root customers it touches (in id
+order) and checks they are still roots; a concurrent change makes it start again (``Retry``),
+and two callers creating the same new identity at once meet on the identities' primary key, the
+loser retrying its lookup (``Database.write``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from context.audit import write_audit
+from context.db import Database, Retry
+from context.merging import identity_json, merge_into, merges_of, unmerge
+from context.models import customers, identities
+from context.queries import lock_customers, owners, require_customer, require_root
+from cti.clock import Clock, IdSource
+from cti.domain import Customer, Identity
+from cti.errors import Conflict, InvalidInput, NotFound
+from cti.ports import MergeRecord
+
+log = logging.getLogger(__name__)
+
+MAX_IDENTITY_VALUE = 255
+MAX_DISPLAY_NAME = 200
+
+
+class Customers:
+    def __init__(self, *, db: Database, clock: Clock, ids: IdSource) -> None:
+        self._db = db
+        self._clock = clock
+        self._ids = ids
+
+    async def customer(self, customer_id: str) -> Customer:
+        async with self._db.read() as conn:
+            return await require_customer(conn, customer_id)
+
+    async def find(self, identity: Identity) -> Customer | None:
+        async with self._db.read() as conn:
+            root = (await owners(conn, [identity])).get(identity)
+            return None if root is None else await require_customer(conn, root)
+
+    async def merges(self, customer_id: str) -> Sequence[MergeRecord]:
+        async with self._db.read() as conn:
+            return await merges_of(conn, await require_root(conn, customer_id))
+
+    async def resolve(self, wanted: Sequence[Identity], *, display_name: str | None, actor: str,
+                      reason: str) -> Customer:
+        wanted = _checked(wanted)
+        if display_name is not None and len(display_name) > MAX_DISPLAY_NAME:
+            raise InvalidInput("bad-display-name", f"display name longer than {MAX_DISPLAY_NAME}")
+
+        async def work(conn: AsyncConnection) -> Customer:
+            owned = await owners(conn, wanted)
+            roots = list(dict.fromkeys(owned[i] for i in wanted if i in owned))
+            if not roots:
+                customer_id = await self._create(conn, wanted, display_name=display_name)
+                log.debug("customer created customer=%s identities=%d", customer_id, len(wanted))
+                return await require_customer(conn, customer_id)
+            survivor = await self._merge_roots(conn, roots, owned, reason=reason, actor=actor)
+            missing = [i for i in wanted if i not in owned]
+            await self._attach(conn, survivor, missing)
+            if display_name:
+                await conn.execute(update(customers)
+                                   .where(customers.c.id == survivor, customers.c.display_name.is_(None))
+                                   .values(display_name=display_name))
+            return await require_customer(conn, survivor)
+
+        return await self._db.write(work)
+
+    async def link(self, a: Identity, b: Identity, *, actor: str, reason: str) -> Customer:
+        pair = _checked([a, b])
+
+        async def work(conn: AsyncConnection) -> Customer:
+            owned = await owners(conn, pair)
+            for identity in pair:
+                if identity not in owned:
+                    raise NotFound("identity-not-found", f"no customer has {identity.kind.value} "
+                                   f"{identity.value!r}", identity=identity_json(identity))
+            roots = list(dict.fromkeys(owned[i] for i in pair))
+            if len(roots) == 1:
+                return await require_customer(conn, roots[0])
+            survivor = await self._merge_roots(conn, roots, owned, reason=reason, actor=actor)
+            merged = next(r for r in roots if r != survivor)
+            await write_audit(conn, clock=self._clock, ids=self._ids, actor=actor, action="identity.link",
+                              target=survivor, details={"a": identity_json(a), "b": identity_json(b),
+                                                        "reason": reason, "merged_id": merged})
+            return await require_customer(conn, survivor)
+
+        return await self._db.write(work)
+
+    async def unlink(self, customer_id: str, identity: Identity, *, actor: str) -> Customer:
+        """Move ``identity`` out of the customer into a new customer of its own; returns the new one."""
+        (identity,) = _checked([identity])
+
+        async def work(conn: AsyncConnection) -> Customer:
+            root = await require_root(conn, customer_id)
+            await self._lock_roots(conn, [root])
+            owner = (await owners(conn, [identity])).get(identity)
+            if owner is None:
+                raise NotFound("identity-not-found", f"no customer has {identity.kind.value} "
+                               f"{identity.value!r}", identity=identity_json(identity))
+            if owner != root:
+                raise Conflict("identity-owned-elsewhere", "the identity belongs to another customer",
+                               identity=identity_json(identity), customer_id=root)
+            count = (await conn.execute(
+                select(func.count()).select_from(identities)
+                .join(customers, customers.c.id == identities.c.customer_id)
+                .where(customers.c.root_id == root))).scalar_one()
+            if count <= 1:
+                raise Conflict("only-identity", "cannot unlink a customer's only identity",
+                               identity=identity_json(identity), customer_id=root)
+            new_id = self._ids.new_id("cus")
+            await conn.execute(insert(customers).values(id=new_id, display_name=None,
+                                                        created_at=self._clock.now(), root_id=new_id))
+            await conn.execute(update(identities).where(identities.c.kind == identity.kind.value,
+                                                        identities.c.value == identity.value)
+                               .values(customer_id=new_id))
+            await write_audit(conn, clock=self._clock, ids=self._ids, actor=actor, action="identity.unlink",
+                              target=root, details={"identity": identity_json(identity),
+                                                    "new_customer_id": new_id})
+            return await require_customer(conn, new_id)
+
+        return await self._db.write(work)
+
+    async def unmerge(self, merge_id: str, *, actor: str) -> tuple[Customer, Customer]:
+        async def work(conn: AsyncConnection) -> tuple[Customer, Customer]:
+            survivor, restored = await unmerge(conn, clock=self._clock, ids=self._ids, merge_id=merge_id,
+                                               actor=actor)
+            log.info("customers unmerged merge=%s survivor=%s restored=%s", merge_id, survivor, restored)
+            return await require_customer(conn, survivor), await require_customer(conn, restored)
+
+        return await self._db.write(work)
+
+    async def _create(self, conn: AsyncConnection, wanted: Sequence[Identity], *,
+                      display_name: str | None) -> str:
+        customer_id = self._ids.new_id("cus")
+        await conn.execute(insert(customers).values(id=customer_id, display_name=display_name or None,
+                                                    created_at=self._clock.now(), root_id=customer_id))
+        await self._attach(conn, customer_id, wanted)
+        return customer_id
+
+    async def _attach(self, conn: AsyncConnection, customer_id: str, new: Sequence[Identity]) -> None:
+        if new:
+            now = self._clock.now()
+            await conn.execute(insert(identities), [
+                {"kind": i.kind.value, "value": i.value, "customer_id": customer_id, "added_at": now}
+                for i in new])
+
+    async def _lock_roots(self, conn: AsyncConnection, roots: Sequence[str]) -> list[tuple[float, str]]:
+        """Lock the roots; start again if one of them stopped being a root meanwhile."""
+        rows = await lock_customers(conn, roots)
+        if len(rows) != len(set(roots)) or any(r.merged_into is not None for r in rows):
+            raise Retry
+        return sorted((r.created_at, r.id) for r in rows)
+
+    async def _merge_roots(self, conn: AsyncConnection, roots: Sequence[str], owned: dict[Identity, str], *,
+                           reason: str, actor: str) -> str:
+        """Lock the roots and merge them into the oldest; returns the survivor."""
+        (_, survivor), *others = await self._lock_roots(conn, roots)
+        for _, merged in others:
+            proof = next(i for i, root in owned.items() if root == merged)
+            merge_id = await merge_into(conn, clock=self._clock, ids=self._ids, survivor_id=survivor,
+                                        merged_id=merged, reason=reason, actor=actor, proof=proof)
+            log.info("customers merged merge=%s survivor=%s merged=%s", merge_id, survivor, merged)
+        return survivor
+
+
+def _checked(wanted: Sequence[Identity]) -> list[Identity]:
+    unique = list(dict.fromkeys(wanted))
+    if not unique:
+        raise InvalidInput("no-identities", "at least one identity is needed")
+    for identity in unique:
+        if not identity.value or len(identity.value) > MAX_IDENTITY_VALUE:
+            raise InvalidInput("invalid-identity", f"empty or too long {identity.kind.value} identity")
+    return unique

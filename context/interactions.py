@@ -1,0 +1,218 @@
+"""Interactions (whole snapshots with their channel references and collected context),
+their messages and notes."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import Row, delete, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from context.db import Database
+from context.models import customers, interaction_context, interaction_refs, interactions, messages, notes
+from cti.domain import Channel, Direction, Interaction, InteractionState, Message, MessageSender, Note
+from cti.errors import InvalidInput, NotFound
+
+CLOSED_STATES = (InteractionState.CLOSED.value, InteractionState.ABANDONED.value)
+MAX_REF_KEY = 64
+MAX_REF_VALUE = 1000
+MAX_CONTEXT_KEY = 128
+_IN_CHUNK = 500  # ids per IN list when loading references and context
+
+_COLUMNS = (
+    "id", "customer_id", "channel", "direction", "queue", "state", "priority", "skills", "arrived_at",
+    "queued_at", "offered_at", "answered_at", "ended_at", "agent_id", "disposition", "subject",
+    "customer_left")
+
+
+class Interactions:
+    def __init__(self, *, db: Database) -> None:
+        self._db = db
+
+    async def save(self, interaction: Interaction) -> None:
+        values = _values(interaction)
+
+        async def work(conn: AsyncConnection) -> None:
+            i = interactions.c
+            existing = (await conn.execute(
+                select(i.customer_id).where(i.id == interaction.id))).scalar_one_or_none()
+            row = dict(values)
+            if existing != interaction.customer_id:
+                row["root_customer_id"] = await _root_for_write(conn, interaction.customer_id)
+            if existing is None:
+                await conn.execute(insert(interactions).values(row))
+            else:
+                await conn.execute(update(interactions).where(i.id == interaction.id).values(row))
+                await conn.execute(delete(interaction_refs)
+                                   .where(interaction_refs.c.interaction_id == interaction.id))
+                await conn.execute(delete(interaction_context)
+                                   .where(interaction_context.c.interaction_id == interaction.id))
+            if interaction.channel_refs:
+                await conn.execute(insert(interaction_refs), [
+                    {"interaction_id": interaction.id, "key": k, "value": v}
+                    for k, v in interaction.channel_refs.items()])
+            if interaction.context:
+                await conn.execute(insert(interaction_context), [
+                    {"interaction_id": interaction.id, "key": k, "value": v}
+                    for k, v in interaction.context.items()])
+
+        await self._db.write(work)
+
+    async def get(self, interaction_id: str) -> Interaction:
+        async with self._db.read() as conn:
+            found = await _load(conn, select(*_selected()).where(interactions.c.id == interaction_id))
+        if not found:
+            raise NotFound("interaction-not-found", f"no interaction {interaction_id!r}",
+                           interaction_id=interaction_id)
+        return found[0]
+
+    async def find_by_ref(self, key: str, value: str) -> Interaction | None:
+        """The newest interaction carrying the channel reference ``key`` = ``value``."""
+        r = interaction_refs.c
+        query = (select(*_selected()).join(interaction_refs, r.interaction_id == interactions.c.id)
+                 .where(r.key == key, r.value == value)
+                 .order_by(interactions.c.arrived_at.desc(), interactions.c.id.desc()).limit(1))
+        async with self._db.read() as conn:
+            found = await _load(conn, query)
+        return found[0] if found else None
+
+    async def open_for(self, customer_id: str, channel: Channel | None) -> Sequence[Interaction]:
+        """Interactions of the customer's whole merge tree not closed or abandoned, newest first."""
+        i = interactions.c
+        root = select(customers.c.root_id).where(customers.c.id == customer_id).scalar_subquery()
+        query = (select(*_selected()).where(i.root_customer_id == root, i.state.not_in(CLOSED_STATES))
+                 .order_by(i.arrived_at.desc(), i.id.desc()))
+        if channel is not None:
+            query = query.where(i.channel == channel.value)
+        async with self._db.read() as conn:
+            return await _load(conn, query)
+
+    async def listing(self, *, states: Sequence[InteractionState] | None, agent_id: str | None,
+                      limit: int, open_only: bool) -> Sequence[Interaction]:
+        if limit < 1:
+            raise InvalidInput("bad-limit", "'limit' must be at least 1")
+        i = interactions.c
+        query = select(*_selected()).order_by(i.arrived_at.desc(), i.id.desc()).limit(limit)
+        if states is not None:
+            query = query.where(i.state.in_([s.value for s in states]))
+        if open_only:
+            query = query.where(i.state.not_in(CLOSED_STATES))
+        if agent_id is not None:
+            query = query.where(i.agent_id == agent_id)
+        async with self._db.read() as conn:
+            return await _load(conn, query)
+
+    async def add_message(self, message: Message) -> bool:
+        if message.channel_ref is not None and len(message.channel_ref) > MAX_REF_VALUE:
+            raise InvalidInput("bad-channel-ref", f"channel_ref longer than {MAX_REF_VALUE}")
+        values = {"id": message.id, "interaction_id": message.interaction_id,
+                  "sender": message.sender.value, "body": message.body, "at": message.at,
+                  "agent_id": message.agent_id, "channel_ref": message.channel_ref}
+
+        async def work(conn: AsyncConnection) -> bool:
+            await _require_interaction(conn, message.interaction_id)
+            dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+            # Nothing is stored when the id or (interaction, channel_ref) is already there.
+            inserted = await conn.execute(dialect.insert(messages).values(values).on_conflict_do_nothing()
+                                          .returning(messages.c.id))
+            return inserted.first() is not None
+
+        return await self._db.write(work)
+
+    async def messages(self, interaction_id: str, *, limit: int) -> Sequence[Message]:
+        """The latest ``limit`` messages, oldest first."""
+        if limit < 1:
+            raise InvalidInput("bad-limit", "'limit' must be at least 1")
+        m = messages.c
+        query = (select(m.id, m.interaction_id, m.sender, m.body, m.at, m.agent_id, m.channel_ref)
+                 .where(m.interaction_id == interaction_id).order_by(m.at.desc(), m.id.desc()).limit(limit))
+        async with self._db.read() as conn:
+            rows = (await conn.execute(query)).all()
+        return [Message(id=r.id, interaction_id=r.interaction_id, sender=MessageSender(r.sender), body=r.body,
+                        at=r.at, agent_id=r.agent_id, channel_ref=r.channel_ref) for r in reversed(rows)]
+
+    async def add_note(self, note: Note) -> None:
+        values = {"id": note.id, "interaction_id": note.interaction_id, "author_id": note.author_id,
+                  "body": note.body, "at": note.at}
+
+        async def work(conn: AsyncConnection) -> None:
+            await _require_interaction(conn, note.interaction_id)
+            dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+            await conn.execute(dialect.insert(notes).values(values).on_conflict_do_nothing())
+
+        await self._db.write(work)
+
+    async def notes(self, interaction_id: str) -> Sequence[Note]:
+        n = notes.c
+        query = (select(n.id, n.interaction_id, n.author_id, n.body, n.at)
+                 .where(n.interaction_id == interaction_id).order_by(n.at, n.id))
+        async with self._db.read() as conn:
+            rows = (await conn.execute(query)).all()
+        return [Note(id=r.id, interaction_id=r.interaction_id, author_id=r.author_id, body=r.body, at=r.at)
+                for r in rows]
+
+
+def _values(interaction: Interaction) -> dict[str, Any]:
+    for key, value in interaction.channel_refs.items():
+        if not key or len(key) > MAX_REF_KEY or len(value) > MAX_REF_VALUE:
+            raise InvalidInput("bad-channel-ref",
+                               f"channel reference {key[:MAX_REF_KEY]!r} is empty or too long")
+    for key in interaction.context:
+        if not key or len(key) > MAX_CONTEXT_KEY:
+            raise InvalidInput("bad-context-key",
+                               f"context key {key[:MAX_CONTEXT_KEY]!r} is empty or too long")
+    values = {name: getattr(interaction, name) for name in _COLUMNS}
+    values.update(channel=interaction.channel.value, direction=interaction.direction.value,
+                  state=interaction.state.value, skills=dict(interaction.skills))
+    return values
+
+
+async def _root_for_write(conn: AsyncConnection, customer_id: str) -> str:
+    """The customer's root, with its row held FOR SHARE (PostgreSQL) so that a merge running at
+    the same time either waits for us or has already re-rooted it."""
+    root: str | None = (await conn.execute(select(customers.c.root_id).where(customers.c.id == customer_id)
+                                           .with_for_update(read=True))).scalar_one_or_none()
+    if root is None:
+        raise NotFound("customer-not-found", f"no customer {customer_id!r}", customer_id=customer_id)
+    return root
+
+
+async def _require_interaction(conn: AsyncConnection, interaction_id: str) -> None:
+    found = (await conn.execute(
+        select(interactions.c.id).where(interactions.c.id == interaction_id))).scalar_one_or_none()
+    if found is None:
+        raise NotFound("interaction-not-found", f"no interaction {interaction_id!r}",
+                       interaction_id=interaction_id)
+
+
+def _selected() -> list[Any]:
+    return [interactions.c[name] for name in _COLUMNS]
+
+
+async def _load(conn: AsyncConnection, query: Any) -> list[Interaction]:
+    rows = (await conn.execute(query)).all()
+    if not rows:
+        return []
+    wanted = [r.id for r in rows]
+    refs: dict[str, dict[str, str]] = {i: {} for i in wanted}
+    collected: dict[str, dict[str, str]] = {i: {} for i in wanted}
+    for start in range(0, len(wanted), _IN_CHUNK):
+        chunk = wanted[start:start + _IN_CHUNK]
+        for table, into in ((interaction_refs, refs), (interaction_context, collected)):
+            t = table.c
+            for r in (await conn.execute(select(t.interaction_id, t.key, t.value)
+                                         .where(t.interaction_id.in_(chunk)).order_by(t.key))).all():
+                into[r.interaction_id][r.key] = r.value
+    return [_interaction(r, refs[r.id], collected[r.id]) for r in rows]
+
+
+def _interaction(r: Row[Any], refs: Mapping[str, str], collected: Mapping[str, str]) -> Interaction:
+    return Interaction(
+        id=r.id, channel=Channel(r.channel), direction=Direction(r.direction), customer_id=r.customer_id,
+        queue=r.queue, state=InteractionState(r.state), priority=r.priority,
+        skills={str(k): int(v) for k, v in (r.skills or {}).items()}, arrived_at=r.arrived_at,
+        queued_at=r.queued_at, offered_at=r.offered_at, answered_at=r.answered_at, ended_at=r.ended_at,
+        agent_id=r.agent_id, channel_refs=refs, context=collected, disposition=r.disposition,
+        subject=r.subject, customer_left=bool(r.customer_left))

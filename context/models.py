@@ -1,0 +1,186 @@
+"""The database schema, as SQLAlchemy declarative models.
+
+Times are float seconds since the epoch, as everywhere in ``cti.domain``. The queries in this
+package use the models' tables through SQLAlchemy Core; the migration in
+``context/migrations/versions`` creates exactly these tables (a test compares the two).
+
+Customer merges are a forest: a merged customer keeps its row with ``merged_into`` pointing at
+the customer it was merged into, and every customer carries the denormalised ``root_id`` of its
+tree, so "who is this customer now" is one indexed lookup. Identities and interactions keep the
+customer they were recorded for (``customer_id``); interactions also carry the denormalised
+``root_customer_id`` that merges and unmerges bulk-update, so a unified timeline is one indexed
+query. Undoing a merge only has to re-root the merged customer's subtree.
+"""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+from sqlalchemy import JSON, Boolean, Double, ForeignKey, Index, Integer, MetaData, String, Table, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+ID = String(64)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class CustomerRow(Base):
+    __tablename__ = "customers"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    display_name: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[float] = mapped_column(Double)
+    # The customer this one was merged into (None for a customer of its own).
+    merged_into: Mapped[str | None] = mapped_column(ID, ForeignKey("customers.id"), index=True)
+    # The top of the merge tree: the customer everyone in the tree is today (itself if unmerged).
+    root_id: Mapped[str] = mapped_column(ID, ForeignKey("customers.id"), index=True)
+
+
+class IdentityRow(Base):
+    __tablename__ = "identities"
+
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    value: Mapped[str] = mapped_column(String(255), primary_key=True)
+    # The customer that brought this identity (merges do not change it; unlinks do).
+    customer_id: Mapped[str] = mapped_column(ID, ForeignKey("customers.id"), index=True)
+    added_at: Mapped[float] = mapped_column(Double)
+
+
+class MergeRow(Base):
+    __tablename__ = "merges"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    survivor_id: Mapped[str] = mapped_column(ID, ForeignKey("customers.id"), index=True)
+    merged_id: Mapped[str] = mapped_column(ID, ForeignKey("customers.id"), index=True)
+    reason: Mapped[str] = mapped_column(Text)
+    actor: Mapped[str] = mapped_column(String(128))
+    at: Mapped[float] = mapped_column(Double)
+    undone_at: Mapped[float | None] = mapped_column(Double)
+    undone_by: Mapped[str | None] = mapped_column(String(128))
+    # The identity that proved the two customers are one person, when there was one.
+    proof_kind: Mapped[str | None] = mapped_column(String(16))
+    proof_value: Mapped[str | None] = mapped_column(String(255))
+
+
+class InteractionRow(Base):
+    __tablename__ = "interactions"
+    __table_args__ = (
+        Index("ix_interactions_root_customer_id_arrived_at", "root_customer_id", "arrived_at", "id"),
+        Index("ix_interactions_state_arrived_at", "state", "arrived_at"),
+        Index("ix_interactions_agent_id_state", "agent_id", "state"),
+    )
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    # The customer the interaction was recorded for; never changed by merges.
+    customer_id: Mapped[str] = mapped_column(ID, ForeignKey("customers.id"), index=True)
+    # Denormalised root of customer_id's merge tree, kept current by merge and unmerge.
+    root_customer_id: Mapped[str] = mapped_column(ID, ForeignKey("customers.id"))
+    channel: Mapped[str] = mapped_column(String(16))
+    direction: Mapped[str] = mapped_column(String(16))
+    queue: Mapped[str] = mapped_column(String(128))
+    state: Mapped[str] = mapped_column(String(16))
+    priority: Mapped[float] = mapped_column(Double)
+    skills: Mapped[dict[str, Any]] = mapped_column(JSON)
+    arrived_at: Mapped[float] = mapped_column(Double)
+    queued_at: Mapped[float | None] = mapped_column(Double)
+    offered_at: Mapped[float | None] = mapped_column(Double)
+    answered_at: Mapped[float | None] = mapped_column(Double)
+    ended_at: Mapped[float | None] = mapped_column(Double)
+    agent_id: Mapped[str | None] = mapped_column(String(128))
+    disposition: Mapped[str | None] = mapped_column(String(200))
+    subject: Mapped[str | None] = mapped_column(Text)
+    customer_left: Mapped[bool] = mapped_column(Boolean)
+
+
+class InteractionRefRow(Base):
+    """The channel's own references of an interaction (Uniqueid, CallSid, Message-ID, ...).
+
+    Not unique on (key, value): a reference such as a chat visitor id or an X conversation id
+    legitimately spans several interactions over time; the lookup takes the newest.
+    """
+
+    __tablename__ = "interaction_refs"
+    __table_args__ = (Index("ix_interaction_refs_key_value", "key", "value"),)
+
+    interaction_id: Mapped[str] = mapped_column(
+        ID, ForeignKey("interactions.id", ondelete="CASCADE"), primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(1000))
+
+
+class InteractionContextRow(Base):
+    """Collected context (IVR digits, chat answers, the page they came from), one row a key."""
+
+    __tablename__ = "interaction_context"
+
+    interaction_id: Mapped[str] = mapped_column(
+        ID, ForeignKey("interactions.id", ondelete="CASCADE"), primary_key=True)
+    key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+class MessageRow(Base):
+    __tablename__ = "messages"
+    __table_args__ = (
+        Index("ix_messages_interaction_id_at", "interaction_id", "at", "id"),
+        # Inbound delivery is idempotent: one message per channel reference and interaction
+        # (NULL references never collide).
+        Index("uq_messages_interaction_id_channel_ref", "interaction_id", "channel_ref", unique=True),
+    )
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    interaction_id: Mapped[str] = mapped_column(ID, ForeignKey("interactions.id", ondelete="CASCADE"))
+    sender: Mapped[str] = mapped_column(String(16))
+    body: Mapped[str] = mapped_column(Text)
+    at: Mapped[float] = mapped_column(Double)
+    agent_id: Mapped[str | None] = mapped_column(String(128))
+    channel_ref: Mapped[str | None] = mapped_column(String(1000))
+
+
+class NoteRow(Base):
+    __tablename__ = "notes"
+    __table_args__ = (Index("ix_notes_interaction_id_at", "interaction_id", "at", "id"),)
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    interaction_id: Mapped[str] = mapped_column(ID, ForeignKey("interactions.id", ondelete="CASCADE"))
+    author_id: Mapped[str] = mapped_column(String(128))
+    body: Mapped[str] = mapped_column(Text)
+    at: Mapped[float] = mapped_column(Double)
+
+
+class AuditRow(Base):
+    __tablename__ = "audit_log"
+    __table_args__ = (
+        Index("ix_audit_log_at", "at", "seq"),
+        Index("ix_audit_log_target_at", "target", "at", "seq"),
+    )
+
+    # Insertion order breaks ties between entries written at the same instant.
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(ID, unique=True)
+    at: Mapped[float] = mapped_column(Double)
+    actor: Mapped[str] = mapped_column(String(128))
+    action: Mapped[str] = mapped_column(String(64))
+    target: Mapped[str] = mapped_column(String(128))
+    details: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+customers = cast(Table, CustomerRow.__table__)
+identities = cast(Table, IdentityRow.__table__)
+merges = cast(Table, MergeRow.__table__)
+interactions = cast(Table, InteractionRow.__table__)
+interaction_refs = cast(Table, InteractionRefRow.__table__)
+interaction_context = cast(Table, InteractionContextRow.__table__)
+messages = cast(Table, MessageRow.__table__)
+notes = cast(Table, NoteRow.__table__)
+audit_log = cast(Table, AuditRow.__table__)

@@ -1,0 +1,81 @@
+"""Small shared reads on customers and identities, used inside other transactions."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import NamedTuple
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from context.models import customers, identities
+from cti.domain import Customer, Identity, IdentityKind
+from cti.errors import NotFound
+
+
+class Locked(NamedTuple):
+    id: str
+    created_at: float
+    merged_into: str | None
+
+
+async def load_customer(conn: AsyncConnection, customer_id: str) -> Customer | None:
+    """The customer ``customer_id`` is today (the root of its merge tree), with every identity
+    of the tree, oldest first; one query, so one consistent picture."""
+    asked = customers.alias("asked")
+    root = customers.alias("root")
+    member = customers.alias("member")
+    i = identities
+    query = (
+        select(root.c.id, root.c.display_name, root.c.created_at, i.c.kind, i.c.value)
+        .select_from(asked.join(root, root.c.id == asked.c.root_id)
+                     .outerjoin(member, member.c.root_id == root.c.id)
+                     .outerjoin(i, i.c.customer_id == member.c.id))
+        .where(asked.c.id == customer_id)
+        .order_by(i.c.added_at, i.c.kind, i.c.value))
+    rows = (await conn.execute(query)).all()
+    if not rows:
+        return None
+    first = rows[0]
+    found = tuple(Identity(IdentityKind(r.kind), r.value) for r in rows if r.kind is not None)
+    return Customer(id=first.id, display_name=first.display_name, identities=found,
+                    created_at=first.created_at)
+
+
+async def require_customer(conn: AsyncConnection, customer_id: str) -> Customer:
+    customer = await load_customer(conn, customer_id)
+    if customer is None:
+        raise NotFound("customer-not-found", f"no customer {customer_id!r}", customer_id=customer_id)
+    return customer
+
+
+async def root_of(conn: AsyncConnection, customer_id: str) -> str | None:
+    return (await conn.execute(
+        select(customers.c.root_id).where(customers.c.id == customer_id))).scalar_one_or_none()
+
+
+async def require_root(conn: AsyncConnection, customer_id: str) -> str:
+    root = await root_of(conn, customer_id)
+    if root is None:
+        raise NotFound("customer-not-found", f"no customer {customer_id!r}", customer_id=customer_id)
+    return root
+
+
+async def owners(conn: AsyncConnection, wanted: Sequence[Identity]) -> dict[Identity, str]:
+    """For each known identity among ``wanted``: the root customer that owns it today."""
+    if not wanted:
+        return {}
+    i = identities
+    query = (select(i.c.kind, i.c.value, customers.c.root_id)
+             .join(customers, customers.c.id == i.c.customer_id)
+             .where(or_(*(and_(i.c.kind == w.kind.value, i.c.value == w.value) for w in wanted))))
+    return {Identity(IdentityKind(r.kind), r.value): r.root_id for r in (await conn.execute(query)).all()}
+
+
+async def lock_customers(conn: AsyncConnection, customer_ids: Sequence[str]) -> list[Locked]:
+    """Lock the rows (PostgreSQL; SQLite's write transaction already holds the database) in id
+    order, so that two transactions locking overlapping sets cannot deadlock."""
+    c = customers.c
+    query = (select(c.id, c.created_at, c.merged_into)
+             .where(c.id.in_(sorted(set(customer_ids)))).order_by(c.id).with_for_update())
+    return [Locked(r.id, r.created_at, r.merged_into) for r in (await conn.execute(query)).all()]

@@ -1,0 +1,130 @@
+"""``SqlContextStore``: the ``cti.ports.ContextStore`` on SQLAlchemy (SQLite or PostgreSQL).
+
+A thin facade: customers and merges live in ``context.customers``, interactions, messages and
+notes in ``context.interactions``, the timeline in ``context.timeline``, the audit log in
+``context.audit``. ``start()`` creates the engine; it does not migrate (``context.migrate`` does,
+and the app runs it first).
+
+Errors (all from ``cti.errors``)::
+
+    NotFound      customer-not-found, interaction-not-found, merge-not-found, identity-not-found
+    Conflict      merge-already-undone, merge-not-current, identity-owned-elsewhere, only-identity,
+                  concurrent-update (a write lost a race too many times in a row)
+    InvalidInput  no-identities, invalid-identity, bad-display-name, bad-limit, bad-cursor,
+                  bad-channel-ref, bad-context-key
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from context.audit import read_audit, write_audit
+from context.customers import Customers
+from context.db import Database
+from context.interactions import Interactions
+from context.timeline import read_timeline
+from cti.clock import Clock, IdSource
+from cti.domain import Channel, Customer, Identity, Interaction, InteractionState, Message, Note
+from cti.ports import AuditEntry, MergeRecord, TimelinePage
+
+__all__ = ["SqlContextStore"]
+
+
+class SqlContextStore:
+    def __init__(self, *, url: str, clock: Clock, ids: IdSource, timeline_body_limit: int = 500,
+                 engine_kwargs: dict[str, Any] | None = None) -> None:
+        self._db = Database(url=url, engine_kwargs=engine_kwargs)
+        self._clock = clock
+        self._ids = ids
+        self._timeline_body_limit = timeline_body_limit
+        self._customers = Customers(db=self._db, clock=clock, ids=ids)
+        self._interactions = Interactions(db=self._db)
+
+    async def start(self) -> None:
+        await self._db.start()
+
+    async def aclose(self) -> None:
+        await self._db.aclose()
+
+    # customers
+
+    async def resolve_customer(self, identities: Sequence[Identity], *, display_name: str | None,
+                               actor: str, reason: str) -> Customer:
+        return await self._customers.resolve(identities, display_name=display_name, actor=actor,
+                                             reason=reason)
+
+    async def customer(self, customer_id: str) -> Customer:
+        return await self._customers.customer(customer_id)
+
+    async def find_customer(self, identity: Identity) -> Customer | None:
+        return await self._customers.find(identity)
+
+    async def link_identities(self, a: Identity, b: Identity, *, actor: str, reason: str) -> Customer:
+        return await self._customers.link(a, b, actor=actor, reason=reason)
+
+    async def unlink_identity(self, customer_id: str, identity: Identity, *, actor: str) -> Customer:
+        """Returns the new customer that now holds ``identity``."""
+        return await self._customers.unlink(customer_id, identity, actor=actor)
+
+    async def merges(self, customer_id: str) -> Sequence[MergeRecord]:
+        return await self._customers.merges(customer_id)
+
+    async def unmerge(self, merge_id: str, *, actor: str) -> tuple[Customer, Customer]:
+        """Returns (survivor, restored)."""
+        return await self._customers.unmerge(merge_id, actor=actor)
+
+    # interactions
+
+    async def save_interaction(self, interaction: Interaction) -> None:
+        await self._interactions.save(interaction)
+
+    async def interaction(self, interaction_id: str) -> Interaction:
+        return await self._interactions.get(interaction_id)
+
+    async def find_interaction_by_ref(self, key: str, value: str) -> Interaction | None:
+        return await self._interactions.find_by_ref(key, value)
+
+    async def open_interactions(self, customer_id: str,
+                                channel: Channel | None = None) -> Sequence[Interaction]:
+        return await self._interactions.open_for(customer_id, channel)
+
+    async def list_interactions(self, *, states: Sequence[InteractionState] | None = None,
+                                agent_id: str | None = None, limit: int = 100,
+                                open_only: bool = False) -> Sequence[Interaction]:
+        """Newest first. Not in ``cti.ports.ContextStore`` yet, but the app and desktop API use it."""
+        return await self._interactions.listing(states=states, agent_id=agent_id, limit=limit,
+                                                open_only=open_only)
+
+    async def add_message(self, message: Message) -> bool:
+        return await self._interactions.add_message(message)
+
+    async def messages(self, interaction_id: str, *, limit: int = 200) -> Sequence[Message]:
+        return await self._interactions.messages(interaction_id, limit=limit)
+
+    async def add_note(self, note: Note) -> None:
+        await self._interactions.add_note(note)
+
+    async def notes(self, interaction_id: str) -> Sequence[Note]:
+        return await self._interactions.notes(interaction_id)
+
+    async def timeline(self, customer_id: str, *, limit: int = 50, before: str | None = None) -> TimelinePage:
+        async with self._db.read() as conn:
+            return await read_timeline(conn, customer_id, limit=limit, before=before,
+                                       body_limit=self._timeline_body_limit)
+
+    # audit
+
+    async def audit(self, *, actor: str, action: str, target: str,
+                    details: Mapping[str, Any] | None = None) -> None:
+        async def work(conn: AsyncConnection) -> None:
+            await write_audit(conn, clock=self._clock, ids=self._ids, actor=actor, action=action,
+                              target=target, details=details)
+
+        await self._db.write(work)
+
+    async def audit_log(self, *, limit: int = 100, target: str | None = None) -> Sequence[AuditEntry]:
+        async with self._db.read() as conn:
+            return await read_audit(conn, limit=limit, target=target)

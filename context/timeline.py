@@ -1,0 +1,154 @@
+"""A customer's unified timeline: interactions, messages and notes across channels, newest first.
+
+One page is one SQL statement: a UNION ALL of three branches (interactions; messages joined to
+their interaction; notes joined to theirs), each filtered on the customer's root through the
+``root_customer_id`` index, each already ordered and cut to the page size, then merged, ordered
+and cut again. Paging is by keyset on (at, id, kind), descending, carried in an opaque cursor.
+
+The plan PostgreSQL 15 chose for a first page and for a page after a cursor, on 1,000 customers
+with 10,000 interactions, 20,000 messages and 10,000 notes after ANALYZE (checked by
+tests/context/test_timeline_plan.py; about 0.7 ms to execute)::
+
+    Limit
+      -> Sort (at DESC, id DESC, kind DESC; top 51 of at most 3 x 51 rows)
+        -> Append
+          -> Limit -> Sort -> Bitmap Heap Scan on interactions
+               <- Bitmap Index Scan on ix_interactions_root_customer_id_arrived_at
+                  (root_customer_id = $0 [AND arrived_at <= cursor])
+          -> Limit -> Sort -> Nested Loop
+               -> Bitmap Index Scan on ix_interactions_root_customer_id_arrived_at
+               -> Bitmap Heap Scan on messages
+                  <- Bitmap Index Scan on uq_messages_interaction_id_channel_ref (interaction_id = i.id)
+          -> Limit -> Sort -> Nested Loop
+               -> Bitmap Index Scan on ix_interactions_root_customer_id_arrived_at
+               -> Index Scan using ix_notes_interaction_id_at (interaction_id = i.id [AND at <= cursor])
+      InitPlan per branch: Index Scan using pk_customers (the customer's root)
+
+No sequential scan anywhere; the cost grows with the customer's own history, not the tables'.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Select,
+    String,
+    Text,
+    cast,
+    func,
+    literal_column,
+    null,
+    or_,
+    select,
+    union_all,
+)
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from context.models import customers, interactions, messages, notes
+from context.queries import require_root
+from cti.domain import Channel
+from cti.errors import InvalidInput
+from cti.ports import TimelineEntry, TimelinePage
+
+MAX_PAGE = 200
+KINDS = ("interaction", "message", "note")
+
+
+@dataclass(frozen=True, slots=True)
+class Cursor:
+    """The last entry of a page: the next page starts strictly after it."""
+
+    at: float
+    id: str
+    kind: str
+
+    def encode(self) -> str:
+        raw = json.dumps([self.at, self.id, self.kind], separators=(",", ":")).encode()
+        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+    @classmethod
+    def decode(cls, text: str) -> Cursor:
+        try:
+            raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+            at, entry_id, kind = json.loads(raw)
+        except (binascii.Error, ValueError, TypeError) as exc:
+            raise InvalidInput("bad-cursor", "the timeline cursor is not one this server made") from exc
+        if not isinstance(at, int | float) or not isinstance(entry_id, str) or kind not in KINDS:
+            raise InvalidInput("bad-cursor", "the timeline cursor is not one this server made")
+        return cls(at=float(at), id=entry_id, kind=kind)
+
+
+def timeline_query(customer_id: str, *, limit: int, before: Cursor | None, body_limit: int) -> Select[Any]:
+    """The statement for one page (``limit`` rows; ask one more to know if there is a next page)."""
+    root = select(customers.c.root_id).where(customers.c.id == customer_id).scalar_subquery()
+    i, m, n = interactions.c, messages.c, notes.c
+    body_cut: ColumnElement[int] = literal_column(str(int(body_limit)), Integer)
+    no_text = cast(null(), Text)
+    started = (
+        select(_kind("interaction"), i.id.label("id"), i.arrived_at.label("at"), i.id.label("interaction_id"),
+               i.channel, i.customer_id, no_text.label("body"), cast(null(), String).label("sender"), i.state,
+               i.direction)
+        .where(i.root_customer_id == root, *_older(i.arrived_at, i.id, "interaction", before))
+        .order_by(i.arrived_at.desc(), i.id.desc()).limit(limit))
+    said = (
+        select(_kind("message"), m.id.label("id"), m.at.label("at"), m.interaction_id, i.channel,
+               i.customer_id, func.substr(m.body, 1, body_cut).label("body"), m.sender.label("sender"),
+               cast(null(), String).label("state"), cast(null(), String).label("direction"))
+        .select_from(messages.join(interactions, i.id == m.interaction_id))
+        .where(i.root_customer_id == root, *_older(m.at, m.id, "message", before))
+        .order_by(m.at.desc(), m.id.desc()).limit(limit))
+    noted = (
+        select(_kind("note"), n.id.label("id"), n.at.label("at"), n.interaction_id, i.channel, i.customer_id,
+               func.substr(n.body, 1, body_cut).label("body"), n.author_id.label("sender"),
+               cast(null(), String).label("state"), cast(null(), String).label("direction"))
+        .select_from(notes.join(interactions, i.id == n.interaction_id))
+        .where(i.root_customer_id == root, *_older(n.at, n.id, "note", before))
+        .order_by(n.at.desc(), n.id.desc()).limit(limit))
+    # SQLite allows ORDER BY / LIMIT in a compound member only inside a subquery.
+    merged = union_all(*(select(branch.subquery()) for branch in (started, said, noted))).subquery("timeline")
+    return select(merged).order_by(merged.c.at.desc(), merged.c.id.desc(), merged.c.kind.desc()).limit(limit)
+
+
+async def read_timeline(conn: AsyncConnection, customer_id: str, *, limit: int, before: str | None,
+                        body_limit: int) -> TimelinePage:
+    if limit < 1:
+        raise InvalidInput("bad-limit", "'limit' must be at least 1")
+    size = min(limit, MAX_PAGE)
+    cursor = Cursor.decode(before) if before is not None else None
+    rows = (await conn.execute(timeline_query(customer_id, limit=size + 1, before=cursor,
+                                              body_limit=body_limit))).all()
+    if not rows:
+        await require_root(conn, customer_id)  # an unknown customer is a 404, not an empty page
+    entries = [_entry(r) for r in rows[:size]]
+    last = entries[-1] if entries else None
+    next_cursor = (Cursor(at=last.at, id=last.id, kind=last.kind).encode()
+                   if last is not None and len(rows) > size else None)
+    return TimelinePage(entries=entries, next_cursor=next_cursor)
+
+
+def _kind(kind: str) -> ColumnElement[str]:
+    return literal_column(f"'{kind}'", String).label("kind")
+
+
+def _older(at: ColumnElement[float], entry_id: ColumnElement[str], kind: str,
+           before: Cursor | None) -> list[ColumnElement[bool]]:
+    """Rows strictly after ``before`` in (at, id, kind) descending order; ``at <= x`` comes first
+    so the index range scan stops there."""
+    if before is None:
+        return []
+    same_at = entry_id <= before.id if kind < before.kind else entry_id < before.id
+    return [at <= before.at, or_(at < before.at, same_at)]
+
+
+def _entry(r: Any) -> TimelineEntry:
+    summary = f"{r.channel} {r.direction} {r.state}" if r.kind == "interaction" else r.body
+    return TimelineEntry(kind=r.kind, id=r.id, at=r.at, interaction_id=r.interaction_id,
+                         channel=Channel(r.channel), customer_id=r.customer_id, summary=summary,
+                         sender=r.sender, state=r.state)

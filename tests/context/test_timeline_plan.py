@@ -1,0 +1,88 @@
+"""The timeline page is one statement that PostgreSQL answers from indexes.
+
+On a few thousand customers' worth of history (generated in the database, then ANALYZEd), the
+plan must reach interactions, messages and notes through their indexes only: no sequential scan
+of any of them, for a first page and for a page after a cursor.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import Connection, create_engine, text
+
+from context.migrate import sync_url, upgrade
+from context.timeline import Cursor, timeline_query
+
+pytestmark = pytest.mark.integration
+
+CUSTOMERS = 1_000
+FILL = """
+INSERT INTO customers (id, display_name, created_at, root_id)
+    SELECT 'cus-' || g, NULL, g, 'cus-' || g FROM generate_series(1, :customers) g;
+INSERT INTO interactions (id, customer_id, root_customer_id, channel, direction, queue, state, priority,
+                          skills, arrived_at, customer_left)
+    SELECT 'int-' || g, 'cus-' || (g % :customers + 1), 'cus-' || (g % :customers + 1),
+           (ARRAY['voice','chat','email','sms'])[g % 4 + 1], 'inbound', 'support', 'closed', 1, '{}', g, false
+    FROM generate_series(1, :customers * 10) g;
+INSERT INTO messages (id, interaction_id, sender, body, at)
+    SELECT 'msg-' || g, 'int-' || (g % (:customers * 10) + 1), 'customer', 'a message', g
+    FROM generate_series(1, :customers * 20) g;
+INSERT INTO notes (id, interaction_id, author_id, body, at)
+    SELECT 'not-' || g, 'int-' || (g % (:customers * 10) + 1), 'a1', 'a note', g
+    FROM generate_series(1, :customers * 10) g;
+"""
+
+
+@pytest.fixture
+def conn(postgres_url: str, unique_prefix: str) -> Iterator[Connection]:
+    url = postgres_url + f"?options=-csearch_path%3D{unique_prefix}"
+    admin = create_engine(sync_url(postgres_url))
+    with admin.begin() as c:
+        c.execute(text(f'CREATE SCHEMA "{unique_prefix}"'))
+    engine = create_engine(sync_url(url))
+    try:
+        upgrade(url)
+        with engine.begin() as c:
+            for statement in filter(str.strip, FILL.split(";")):
+                c.execute(text(statement), {"customers": CUSTOMERS})
+        with engine.connect() as c:
+            c.execution_options(isolation_level="AUTOCOMMIT").execute(
+                text("ANALYZE customers, interactions, messages, notes"))
+            yield c
+    finally:
+        engine.dispose()
+        with admin.begin() as c:
+            c.execute(text(f'DROP SCHEMA "{unique_prefix}" CASCADE'))
+        admin.dispose()
+
+
+def _plan(conn: Connection, cursor: Cursor | None) -> dict[str, Any]:
+    query = timeline_query("cus-7", limit=51, before=cursor, body_limit=500)
+    sql = str(query.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
+    plan: Any = conn.execute(text("EXPLAIN (FORMAT JSON) " + sql)).scalar_one()
+    return (json.loads(plan) if isinstance(plan, str) else plan)[0]["Plan"]  # type: ignore[no-any-return]
+
+
+def _nodes(node: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    yield node
+    for child in node.get("Plans", []):
+        yield from _nodes(child)
+
+
+def test_the_timeline_is_read_through_indexes(conn: Connection) -> None:
+    for cursor in (None, Cursor(at=15_000.0, id="int-0", kind="interaction")):
+        nodes = list(_nodes(_plan(conn, cursor)))
+
+        assert [n.get("Relation Name") for n in nodes if n["Node Type"] == "Seq Scan"] == []
+        indexes = {n["Index Name"] for n in nodes if "Index Name" in n}
+        assert "pk_customers" in indexes  # the customer's root
+        assert "ix_interactions_root_customer_id_arrived_at" in indexes
+        # Either index that starts with interaction_id serves the messages branch.
+        assert indexes & {"ix_messages_interaction_id_at", "uq_messages_interaction_id_channel_ref"}
+        assert "ix_notes_interaction_id_at" in indexes
+        # The page is cut in the database: the top node is the LIMIT over the merged branches.
+        assert nodes[0]["Node Type"] == "Limit"
