@@ -1,0 +1,21 @@
+"""Routing: who gets which waiting interaction, applied atomically to shared state.
+
+Modules, by role::
+
+    policy.py         pure decisions: urgency, decide, explain (no clock, no I/O)
+    pool.py           the per-decision agent index behind decide (private)
+    eligibility.py    the one definition of "can this agent take this item now"
+    engine.py         RoutingEngine: expire, tick, snapshot, decide, try_offer; background loop
+    memory_store.py   MemoryRoutingStore: one node
+    redis_store.py    RedisRoutingStore: many nodes (redis_scripts.py: its Lua; codec.py: its JSON)
+    records.py        input checks and load view shared by both stores
+    stats.py          QueueStats, the same from both stores
+
+Errors raised (all from ``cti.errors``, with stable ids)::
+
+    NotFound   agent-not-found, offer-not-found, interaction-not-waiting
+    Conflict   interaction-offered, offer-not-yours, work-not-yours
+    InvalidInput  bad-service-target, bad-priority, bad-enqueued-at
+
+Only the composition root imports this package; everything else uses ``cti.routing``.
+"""

@@ -1,0 +1,116 @@
+"""The assignment engine: applies the pure policy to the shared state through a store.
+
+One pass (``run_once``): withdraw expired offers, end wrap-ups, snapshot, decide, and try
+each assignment. Several engines (on one node or many) may run passes at once: the store's
+``try_offer`` is atomic, so a pass that lost a race simply skips that assignment and the
+next pass sees the new picture. The background loop runs a pass when poked (an interaction
+queued, an agent available) and at least every ``max_sleep`` seconds for the timeouts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+
+from cti.clock import Clock
+from cti.routing import Explanation, Offer, RoutingSettings, RoutingStore, WaitingItem
+from router import policy
+
+log = logging.getLogger(__name__)
+
+OnOffer = Callable[[Offer], Awaitable[None]]
+OnRequeue = Callable[[WaitingItem, str], Awaitable[None]]
+OnWrapUpEnd = Callable[[str], Awaitable[None]]
+
+_MAX_BACKOFF = 5.0
+
+
+class RoutingEngine:
+    def __init__(self, *, store: RoutingStore, clock: Clock, settings: RoutingSettings,
+                 offer_timeout: float, on_offer: OnOffer, on_requeue: OnRequeue,
+                 on_wrap_up_end: OnWrapUpEnd | None = None, max_sleep: float = 0.25) -> None:
+        self._store = store
+        self._clock = clock
+        self._settings = settings
+        self._offer_timeout = offer_timeout
+        self._on_offer = on_offer
+        self._on_requeue = on_requeue
+        self._on_wrap_up_end = on_wrap_up_end
+        self._max_sleep = max_sleep
+        self._wake = asyncio.Event()
+        self._pass_lock = asyncio.Lock()  # one pass at a time per engine; other engines race freely
+        self._task: asyncio.Task[None] | None = None
+
+    async def run_once(self) -> list[Offer]:
+        """One routing pass; returns the offers it made."""
+        async with self._pass_lock:
+            now = self._clock.now()
+            for item in await self._store.expire_offers(now):
+                log.info("offer timed out id=%s", item.interaction_id)
+                await self._notify(self._on_requeue(item, "timeout"), "on_requeue", item.interaction_id)
+            for agent_id in await self._store.tick(now):
+                if self._on_wrap_up_end is not None:
+                    await self._notify(self._on_wrap_up_end(agent_id), "on_wrap_up_end", agent_id)
+            snapshot = await self._store.snapshot()
+            offers: list[Offer] = []
+            for assignment in policy.decide(snapshot, now=now, settings=self._settings):
+                offer = await self._store.try_offer(assignment, now=now, timeout=self._offer_timeout)
+                if offer is None:
+                    # Another engine got there first, or the agent changed state: normal.
+                    continue
+                offers.append(offer)
+                log.debug("offer id=%s agent=%s rule=%s", offer.interaction_id, offer.agent_id,
+                          offer.reason.rule)
+                await self._notify(self._on_offer(offer), "on_offer", offer.interaction_id)
+            return offers
+
+    async def explain(self, interaction_id: str) -> Explanation:
+        snapshot = await self._store.snapshot()
+        return policy.explain(snapshot, interaction_id, now=self._clock.now(), settings=self._settings)
+
+    def poke(self) -> None:
+        """Run a pass soon (something changed); cheap, safe to call from any coroutine."""
+        self._wake.set()
+
+    async def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._loop(), name="routing-engine")
+            log.info("routing engine started")
+
+    async def aclose(self) -> None:
+        task, self._task = self._task, None
+        if task is None:
+            return
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        log.info("routing engine stopped")
+
+    async def _loop(self) -> None:
+        failures = 0
+        while True:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self._max_sleep):
+                    await self._wake.wait()
+            # Cleared before the pass, so a poke during the pass causes another one.
+            self._wake.clear()
+            try:
+                await self.run_once()
+            except Exception:
+                failures += 1
+                delay = min(_MAX_BACKOFF, self._max_sleep * 2 ** failures)
+                log.exception("routing pass failed (%d in a row), next in %.2fs", failures, delay)
+                await asyncio.sleep(delay)
+            else:
+                failures = 0
+
+    @staticmethod
+    async def _notify(call: Awaitable[None], name: str, subject: str) -> None:
+        # A failing callback must not stop the pass: the store already changed, and the
+        # other offers of this pass still have to be announced.
+        try:
+            await call
+        except Exception:
+            log.exception("routing callback %s failed for %s", name, subject)

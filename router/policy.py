@@ -1,0 +1,128 @@
+"""The routing policy: a pure function of (waiting items, agents, last served, now).
+
+No clock reads, no I/O, no logging: the engine hands in a snapshot and applies the result
+through a store. The rules, in order:
+
+* Items go most urgent first, whatever the channel: urgency is the time waited over the
+  channel's service target, times the priority (ties: older first, then id).
+* An agent may take an item when they are available, hold every required skill at the
+  required level, have a free slot on the channel (voice is exclusive both ways), are not
+  excluded for it, and are its target agent when it has one.
+* Among those: the customer's last agent within the preferred window, then the best summed
+  skill level, then the longest idle, then the agent id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from cti.errors import NotFound
+from cti.routing import (
+    Assignment,
+    Candidate,
+    Explanation,
+    LastServed,
+    RoutingReason,
+    RoutingSettings,
+    RoutingSnapshot,
+    WaitingItem,
+)
+from router.eligibility import refusal, skill_match
+from router.pool import Pool, Slot, skill_key
+
+__all__ = ["decide", "explain", "urgency"]
+
+# A service target of zero would divide by zero; the stores refuse it, but the policy takes
+# plain data and must not crash on it: such an item is simply as urgent as can be.
+_MIN_TARGET = 1e-9
+
+
+def urgency(item: WaitingItem, now: float) -> float:
+    return max(0.0, now - item.enqueued_at) / max(item.service_target, _MIN_TARGET) * item.priority
+
+
+def _order(waiting: Sequence[WaitingItem], now: float) -> list[tuple[float, float, str, WaitingItem]]:
+    keyed = [(-urgency(w, now), w.enqueued_at, w.interaction_id, w) for w in waiting]
+    keyed.sort(key=lambda k: (k[0], k[1], k[2]))
+    return keyed
+
+
+def _preferred(last_served: Mapping[str, LastServed], item: WaitingItem, now: float,
+               settings: RoutingSettings) -> str | None:
+    last = last_served.get(item.customer_id)
+    if last is None or now - last.at > settings.preferred_window:
+        return None
+    return last.agent_id
+
+
+def decide(snapshot: RoutingSnapshot, *, now: float, settings: RoutingSettings) -> list[Assignment]:
+    """Assignments for as many waiting items as the free agents can take now."""
+    pool = Pool(snapshot.agents)
+    assignments: list[Assignment] = []
+    if pool.free_total == 0:
+        return assignments
+    for neg_urgency, _, _, item in _order(snapshot.waiting, now):
+        if pool.free[item.channel] == 0:
+            if pool.free_total == 0:
+                break  # nobody can take anything more: the rest of the queue waits
+            continue
+        picked = _pick(pool, item, _preferred(snapshot.last_served, item, now, settings))
+        if picked is None:
+            continue
+        slot, rule, preferred_id = picked
+        pool.take(slot, item.channel)
+        reason = RoutingReason(
+            rule=rule, urgency=-neg_urgency, skill_match=skill_match(slot.skills, item.skills),
+            preferred=slot.agent_id == preferred_id, waited=max(0.0, now - item.enqueued_at))
+        assignments.append(Assignment(interaction_id=item.interaction_id, agent_id=slot.agent_id,
+                                      reason=reason))
+    return assignments
+
+
+def _pick(pool: Pool, item: WaitingItem, preferred_id: str | None
+          ) -> tuple[Slot, str, str | None] | None:
+    required = skill_key(item.skills)
+    if item.target_agent is not None:
+        slot = pool.by_id.get(item.target_agent)
+        if slot is None or not pool.eligible(slot, item, required):
+            return None
+        return slot, "target-agent", preferred_id
+    if preferred_id is not None:
+        slot = pool.by_id.get(preferred_id)
+        if slot is not None and pool.eligible(slot, item, required):
+            return slot, "preferred-agent", preferred_id
+    first, second = pool.best_two(item, required)
+    if first is None:
+        return None
+    # "best-skill" only when the skill level really decided against someone else.
+    rule = "best-skill" if second is not None and second[0] < first[0] else "longest-idle"
+    return first[1], rule, preferred_id
+
+
+def explain(snapshot: RoutingSnapshot, interaction_id: str, *, now: float,
+            settings: RoutingSettings) -> Explanation:
+    """A dry run for one waiting item: its rank, every agent's eligibility, and who gets it."""
+    ordered = _order(snapshot.waiting, now)
+    position = next((i for i, k in enumerate(ordered) if k[3].interaction_id == interaction_id), None)
+    if position is None:
+        raise NotFound("interaction-not-waiting", f"interaction {interaction_id!r} is not waiting",
+                       interaction_id=interaction_id)
+    item = ordered[position][3]
+    preferred_id = _preferred(snapshot.last_served, item, now, settings)
+    candidates = [
+        Candidate(
+            agent_id=a.agent_id,
+            eligible=(why := refusal(agent_id=a.agent_id, state=a.state, skills=a.skills,
+                                     capacity=a.capacity, load=a.load, item=item)) is None,
+            why_not=why, skill_match=skill_match(a.skills, item.skills),
+            preferred=a.agent_id == preferred_id, idle_since=a.idle_since)
+        for a in snapshot.agents
+    ]
+    # Eligible agents in the order the policy ranks them, then the others by id.
+    candidates.sort(key=lambda c: (
+        not c.eligible, not c.preferred, -sum(c.skill_match.values()) if c.eligible else 0,
+        c.idle_since if c.eligible else 0.0, c.agent_id))
+    chosen = next((a for a in decide(snapshot, now=now, settings=settings)
+                   if a.interaction_id == interaction_id), None)
+    return Explanation(interaction_id=interaction_id, urgency=-ordered[position][0],
+                       rank=position + 1, chosen=chosen, candidates=candidates)

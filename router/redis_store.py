@@ -1,0 +1,201 @@
+"""The routing store shared by several nodes: state in Redis, every mutator one Lua script.
+
+Semantics are those of ``MemoryRoutingStore`` (the contract suite runs on both); atomicity
+comes from Redis running each script alone, so two nodes racing for the same interaction or
+the same last free slot get one success. Reads that need a consistent picture (snapshot,
+stats) use MULTI. The store does not own the client: whoever built it closes it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import redis.asyncio as redis_asyncio
+
+from cti.domain import AgentState, Channel
+from cti.errors import Conflict, NotFound
+from cti.routing import AgentSnapshot, Assignment, Offer, RoutingSnapshot, WaitingItem
+from router import codec, redis_scripts
+from router.codec import text
+from router.records import PRUNE_BATCH, check_item
+from router.stats import QueueStats, build_stats
+
+log = logging.getLogger(__name__)
+
+# Upper bound of entries one expiry or wrap-up script handles, so that no script holds
+# Redis for long; the caller loops while a batch comes back full.
+BATCH = 500
+
+
+class RedisRoutingStore:
+    """Implements ``cti.routing.RoutingStore`` on Redis."""
+
+    def __init__(self, *, redis: redis_asyncio.Redis, prefix: str = "cti",
+                 last_served_ttl: float = 86400.0) -> None:
+        self._redis = redis
+        self._last_served_ttl = last_served_ttl
+        names = {name: f"{prefix}:routing:{name}" for name in redis_scripts.KEY_NAMES}
+        self._keys = [names[name] for name in redis_scripts.KEY_NAMES]
+        self._agents_key = names["agents"]
+        self._waiting_key = names["waiting"]
+        self._offers_key = names["offers"]
+        self._active_key = names["active"]
+        self._last_key = names["last"]
+        self._register = redis.register_script(redis_scripts.REGISTER)
+        self._set_state = redis.register_script(redis_scripts.SET_STATE)
+        self._enqueue = redis.register_script(redis_scripts.ENQUEUE)
+        self._remove = redis.register_script(redis_scripts.REMOVE)
+        self._try_offer = redis.register_script(redis_scripts.TRY_OFFER)
+        self._accept = redis.register_script(redis_scripts.ACCEPT)
+        self._reject = redis.register_script(redis_scripts.REJECT)
+        self._expire = redis.register_script(redis_scripts.EXPIRE)
+        self._release = redis.register_script(redis_scripts.RELEASE)
+        self._tick = redis.register_script(redis_scripts.TICK)
+
+    @property
+    def keys(self) -> Sequence[str]:
+        """Every key this store writes (for cleanup in tests and benchmarks)."""
+        return tuple(self._keys)
+
+    async def _run(self, script: Any, *args: str | int) -> list[Any]:
+        reply: list[Any] = await script(keys=self._keys, args=list(args))
+        return reply
+
+    # ----- agents --------------------------------------------------------------------------
+
+    async def register_agent(self, agent_id: str, *, skills: Mapping[str, int],
+                             capacity: Mapping[Channel, int], now: float) -> None:
+        await self._run(self._register, agent_id, codec.skills_json(skills), codec.capacity_json(capacity),
+                        codec.num(now))
+
+    async def set_agent_state(self, agent_id: str, state: AgentState, *, reason: str | None,
+                              now: float) -> AgentSnapshot:
+        reply = await self._run(self._set_state, agent_id, AgentState(state).value,
+                                "0" if reason is None else "1", reason or "", codec.num(now))
+        if text(reply[0]) != "ok":
+            raise NotFound("agent-not-found", f"no agent {agent_id!r}", agent_id=agent_id)
+        return codec.agent_from(agent_id, reply[1])
+
+    async def agent(self, agent_id: str) -> AgentSnapshot | None:
+        raw = await self._redis.hget(self._agents_key, agent_id)
+        return None if raw is None else codec.agent_from(agent_id, raw)
+
+    # ----- the queue -----------------------------------------------------------------------
+
+    async def enqueue(self, item: WaitingItem) -> None:
+        check_item(item)
+        reply = await self._run(self._enqueue, item.interaction_id, codec.item_json(item))
+        if text(reply[0]) != "ok":
+            raise Conflict("interaction-offered", "the interaction is offered to an agent",
+                           interaction_id=item.interaction_id, agent_id=text(reply[1]))
+        if reply[1]:
+            log.warning("enqueue of held interaction id=%s agent=%s: slot freed",
+                        item.interaction_id, text(reply[1]))
+
+    async def remove(self, interaction_id: str) -> WaitingItem | None:
+        reply = await self._run(self._remove, interaction_id)
+        return None if text(reply[0]) == "none" else codec.item_from(reply[1])
+
+    async def snapshot(self) -> RoutingSnapshot:
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.hvals(self._waiting_key)
+            pipe.hgetall(self._agents_key)
+            raw_waiting, raw_agents = await pipe.execute()
+        waiting = sorted((codec.item_from(raw) for raw in raw_waiting),
+                         key=lambda w: (w.enqueued_at, w.interaction_id))
+        agents = sorted((codec.agent_from(text(k), v) for k, v in raw_agents.items()),
+                        key=lambda a: a.agent_id)
+        # Only the customers with something waiting: that is all the policy looks at. Read
+        # after the MULTI: a preference a moment stale is harmless.
+        customers = sorted({w.customer_id for w in waiting})
+        last = {}
+        if customers:
+            raw_last = await self._redis.hmget(self._last_key, customers)
+            last = {c: codec.last_from(raw) for c, raw in zip(customers, raw_last, strict=True)
+                    if raw is not None}
+        return RoutingSnapshot(waiting=waiting, agents=agents, last_served=last)
+
+    # ----- offers --------------------------------------------------------------------------
+
+    async def try_offer(self, assignment: Assignment, *, now: float,
+                        timeout: float) -> Offer | None:  # noqa: ASYNC109 - the contract's name
+        reply = await self._run(self._try_offer, assignment.interaction_id, assignment.agent_id,
+                                codec.num(now), codec.num(now + timeout),
+                                codec.reason_json(assignment.reason))
+        status = text(reply[0])
+        if status != "ok":
+            log.debug("offer refused id=%s agent=%s why=%s", assignment.interaction_id,
+                      assignment.agent_id, status)
+            return None
+        return codec.offer_from(assignment.interaction_id, reply[1])
+
+    async def offer_for(self, interaction_id: str) -> Offer | None:
+        raw = await self._redis.hget(self._offers_key, interaction_id)
+        return None if raw is None else codec.offer_from(interaction_id, raw)
+
+    async def accept(self, interaction_id: str, agent_id: str, *, now: float) -> Offer:
+        reply = await self._run(self._accept, interaction_id, agent_id)
+        self._check_owned(text(reply[0]), interaction_id, agent_id)
+        return codec.offer_from(interaction_id, reply[1])
+
+    async def reject(self, interaction_id: str, agent_id: str, *, now: float) -> WaitingItem:
+        reply = await self._run(self._reject, interaction_id, agent_id)
+        self._check_owned(text(reply[0]), interaction_id, agent_id)
+        return codec.item_from(reply[1])
+
+    async def expire_offers(self, now: float) -> Sequence[WaitingItem]:
+        requeued: list[WaitingItem] = []
+        while True:
+            seen, items = await self._run(self._expire, codec.num(now), BATCH)
+            requeued.extend(codec.item_from(raw) for raw in items)
+            if int(seen) < BATCH:
+                return requeued
+
+    # ----- finished work -------------------------------------------------------------------
+
+    async def release(self, interaction_id: str, agent_id: str, *, now: float,
+                      customer_id: str | None, wrap_up: float) -> None:
+        reply = await self._run(
+            self._release, interaction_id, agent_id, codec.num(now), "0" if customer_id is None else "1",
+            customer_id or "", codec.num(wrap_up), codec.num(now + wrap_up),
+            codec.num(now - self._last_served_ttl), PRUNE_BATCH)
+        status = text(reply[0])
+        if status == "work-not-yours":
+            raise Conflict("work-not-yours", "another agent holds this interaction",
+                           interaction_id=interaction_id, agent_id=agent_id)
+        if status == "not-held":
+            log.warning("release of work not held id=%s agent=%s", interaction_id, agent_id)
+
+    async def tick(self, now: float) -> Sequence[str]:
+        ended: list[str] = []
+        while True:
+            freed, agents = await self._run(self._tick, codec.num(now), BATCH)
+            ended.extend(text(a) for a in agents)
+            if int(freed) < BATCH:
+                return sorted(set(ended))
+
+    async def stats(self, now: float) -> QueueStats:
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.hvals(self._waiting_key)
+            pipe.hlen(self._offers_key)
+            pipe.hlen(self._active_key)
+            pipe.hgetall(self._agents_key)
+            raw_waiting, offered, active, raw_agents = await pipe.execute()
+        agents = [codec.agent_from(text(k), v) for k, v in raw_agents.items()]
+        return build_stats(now=now, waiting=(codec.item_from(raw) for raw in raw_waiting),
+                           offered=int(offered), active=int(active),
+                           wrapping=sum(codec.wrapping(v) for v in raw_agents.values()),
+                           agent_states=(a.state for a in agents))
+
+    # ----- helpers -------------------------------------------------------------------------
+
+    @staticmethod
+    def _check_owned(status: str, interaction_id: str, agent_id: str) -> None:
+        if status == "offer-not-found":
+            raise NotFound("offer-not-found", f"no offer for {interaction_id!r}",
+                           interaction_id=interaction_id)
+        if status == "offer-not-yours":
+            raise Conflict("offer-not-yours", "the offer is for another agent",
+                           interaction_id=interaction_id, agent_id=agent_id)
