@@ -1,0 +1,1 @@
+"""Web chat: the widget page and the visitor WebSocket."""

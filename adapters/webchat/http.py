@@ -1,0 +1,127 @@
+"""The web chat edge: the widget page, the visitor WebSocket, and events pushed to visitors."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+from cti.errors import CtiError, InvalidInput
+from cti.events import (
+    DomainEvent, InteractionAccepted, InteractionClosed, InteractionQueued, InteractionTransferred,
+    MessageAdded,
+)
+from cti.hub import EventHub
+from adapters.webchat.sessions import ChatSessions, Visitor
+
+log = logging.getLogger(__name__)
+
+STATIC = Path(__file__).with_name("static")
+MAX_VISITOR_MESSAGE = 64 * 1024
+SESSIONS = web.AppKey("chat_sessions", ChatSessions)
+
+
+def _visitor_event(event: DomainEvent, agent_name: Callable[[str], str]) -> tuple[str, dict[str, Any]] | None:
+    """The part of a domain event a visitor may see, or None. Internal notes never leave."""
+    if isinstance(event, MessageAdded):
+        m = event.message
+        out = {"type": "message", "id": m["id"], "sender": m["sender"], "body": m["body"], "at": m["at"]}
+        if m.get("agent_id"):
+            out["agent_name"] = agent_name(m["agent_id"])
+        return event.interaction_id, out
+    if isinstance(event, InteractionAccepted):
+        return event.interaction_id, {"type": "status", "state": "agent_joined",
+                                      "agent_name": agent_name(event.agent_id)}
+    if isinstance(event, InteractionTransferred):
+        return event.interaction_id, {"type": "status", "state": "transferred"}
+    if isinstance(event, InteractionClosed):
+        return event.interaction_id, {"type": "status", "state": "closed"}
+    if isinstance(event, InteractionQueued) and event.requeued_because is None:
+        return str(event.interaction["id"]), {"type": "status", "state": "queued"}
+    return None
+
+
+def setup_webchat(app: web.Application, *, sessions: ChatSessions, hub: EventHub,
+                  agent_name: Callable[[str], str]) -> None:
+    app[SESSIONS] = sessions
+
+    async def forward(_: web.Application) -> AsyncIterator[None]:
+        sub = hub.subscribe(maxsize=10_000)
+
+        async def pump() -> None:
+            while True:
+                event = await sub.get()
+                picked = _visitor_event(event, agent_name)
+                if picked is None:
+                    continue
+                visitor = sessions.visitor_for(picked[0])
+                if visitor is None:
+                    continue
+                for ws in list(visitor.sockets):
+                    with contextlib.suppress(ConnectionError, RuntimeError):
+                        await ws.send_json(picked[1])
+
+        task = asyncio.create_task(pump(), name="webchat-forward")
+        yield
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        sub.close()
+        await sessions.aclose()
+
+    app.cleanup_ctx.append(forward)
+    app.router.add_get("/chat", chat_page)
+    app.router.add_get("/ws/chat", visitor_socket)
+
+
+async def chat_page(request: web.Request) -> web.FileResponse:
+    return web.FileResponse(STATIC / "chat.html")
+
+
+async def visitor_socket(request: web.Request) -> web.WebSocketResponse:
+    sessions = request.app[SESSIONS]
+    ws = web.WebSocketResponse(heartbeat=30, max_msg_size=MAX_VISITOR_MESSAGE)
+    await ws.prepare(request)
+    visitor: Visitor | None = None
+    leaving = False
+    try:
+        async for msg in ws:
+            if msg.type is not WSMsgType.TEXT:
+                continue
+            try:
+                data = _parse(msg.data)
+                kind = data.get("type")
+                if kind == "hello" and visitor is None:
+                    visitor, welcome = await sessions.hello(data, ws)
+                    await ws.send_json(welcome)
+                elif visitor is None:
+                    raise InvalidInput("hello-first", "send a hello before anything else")
+                elif kind == "message":
+                    await sessions.message(visitor, data.get("body"))
+                elif kind == "leave":
+                    leaving = True
+                    await ws.close()
+                else:
+                    raise InvalidInput("unknown-type", f"unknown message type {kind!r}")
+            except CtiError as exc:
+                await ws.send_json({"type": "error", **exc.to_dict()})
+    finally:
+        if visitor is not None:
+            await sessions.disconnected(visitor, ws, leaving=leaving)
+    return ws
+
+
+def _parse(text: str) -> dict[str, Any]:
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise InvalidInput("malformed-json", "the message is not valid JSON") from exc
+    if not isinstance(data, dict):
+        raise InvalidInput("malformed-json", "the message must be a JSON object")
+    return data

@@ -1,0 +1,42 @@
+"""The HTTP/WebSocket edge: builds the aiohttp application around the running services."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aiohttp import web
+
+from cti.services import Services
+from desktop_api import rest_agents, rest_customers, rest_interactions, ws
+from desktop_api.common import MAX_BODY, error_middleware
+from desktop_api.keys import SERVICES
+from desktop_api.openapi import openapi_document
+
+STATIC = Path(__file__).with_name("static")
+
+
+async def healthz(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    return web.json_response({"status": "ok", "node": services.node_id})
+
+
+async def openapi(request: web.Request) -> web.Response:
+    return web.json_response(openapi_document())
+
+
+def _page(name: str) -> web.Handler:
+    async def handler(request: web.Request) -> web.FileResponse:
+        return web.FileResponse(STATIC / name)
+    return handler
+
+
+def make_app(services: Services) -> web.Application:
+    app = web.Application(middlewares=[error_middleware], client_max_size=MAX_BODY)
+    app[SERVICES] = services
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/api/openapi.json", openapi)
+    for table in (rest_agents.routes, rest_interactions.routes, rest_customers.routes, ws.routes):
+        app.router.add_routes(table)
+    app.router.add_get("/", _page("index.html"))
+    app.router.add_get("/agent", _page("agent.html"))
+    return app

@@ -1,0 +1,9 @@
+"""Typed application state."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from cti.services import Services
+
+SERVICES = web.AppKey("services", Services)

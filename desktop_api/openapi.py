@@ -1,0 +1,537 @@
+"""The OpenAPI 3.1 description of the desktop API and the web chat, served at ``/api/openapi.json``.
+
+The document is plain data, built once on first use. It describes every route the desktop API and
+the web chat register, the objects they return and the error shape every 4xx carries. The message
+types of the three WebSockets are in ``docs/websocket.md``; here the sockets appear as the GET
+requests that upgrade.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+from typing import Any
+
+__all__ = ["openapi_document"]
+
+Schema = dict[str, Any]
+
+CHANNELS = ["voice", "chat", "email", "sms", "x", "slack"]
+INTERACTION_STATES = ["new", "queued", "offered", "active", "wrap_up", "closed", "abandoned"]
+AGENT_STATES = ["offline", "available", "busy", "wrap_up", "away"]
+SETTABLE_STATES = ["available", "away", "busy", "offline"]
+ROLES = ["agent", "supervisor", "admin"]
+IDENTITY_KINDS = ["phone", "email", "chat", "x", "slack"]
+SENDERS = ["customer", "agent", "system"]
+
+
+def _ref(name: str) -> Schema:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _nullable(schema: Schema) -> Schema:
+    if "$ref" in schema:
+        return {"oneOf": [schema, {"type": "null"}]}
+    kind = schema.get("type")
+    if isinstance(kind, str):
+        return {**schema, "type": [kind, "null"]}
+    return {"oneOf": [schema, {"type": "null"}]}
+
+
+def _obj(properties: dict[str, Schema], *, required: list[str] | None = None,
+         description: str | None = None, extra: bool = False) -> Schema:
+    schema: Schema = {"type": "object", "properties": properties}
+    if required:
+        schema["required"] = required
+    if description:
+        schema["description"] = description
+    if not extra:
+        schema["additionalProperties"] = False
+    return schema
+
+
+def _map_of(values: Schema, description: str | None = None) -> Schema:
+    schema: Schema = {"type": "object", "additionalProperties": values}
+    if description:
+        schema["description"] = description
+    return schema
+
+
+STR: Schema = {"type": "string"}
+NUM: Schema = {"type": "number"}
+INT: Schema = {"type": "integer"}
+BOOL: Schema = {"type": "boolean"}
+EPOCH: Schema = {"type": "number", "description": "seconds since the epoch (UTC)"}
+
+
+def _schemas() -> dict[str, Schema]:
+    interaction_props: dict[str, Schema] = {
+        "id": STR,
+        "channel": _ref("Channel"),
+        "direction": {"type": "string", "enum": ["inbound", "outbound"]},
+        "customer_id": STR,
+        "queue": STR,
+        "state": _ref("InteractionState"),
+        "priority": NUM,
+        "skills": _map_of(INT, "required skill -> minimum level (1-10)"),
+        "arrived_at": EPOCH,
+        "queued_at": _nullable(EPOCH),
+        "offered_at": _nullable(EPOCH),
+        "answered_at": _nullable(EPOCH),
+        "ended_at": _nullable(EPOCH),
+        "agent_id": _nullable(STR),
+        "channel_refs": _map_of(STR, "the channel's own references (e.g. chat_visitor, chat_session)"),
+        "context": _map_of(STR, "collected context: IVR digits, chat page, answers"),
+        "disposition": _nullable(STR),
+        "subject": _nullable(STR),
+        "customer_left": BOOL,
+    }
+    interaction_required = list(interaction_props)
+    customer_props: dict[str, Schema] = {
+        "id": STR,
+        "display_name": _nullable(STR),
+        "identities": {"type": "array", "items": _ref("Identity")},
+        "created_at": EPOCH,
+    }
+    routing_reason = _obj({
+        "rule": {"type": "string",
+                 "description": "target-agent | preferred-agent | best-skill | longest-idle"},
+        "urgency": {"type": "number", "description": "time waited / service target x priority"},
+        "skill_match": _map_of(INT, "the agent's level for each required skill"),
+        "preferred": BOOL,
+        "waited": {"type": "number", "description": "seconds waited so far"},
+    }, required=["rule", "urgency", "skill_match", "preferred", "waited"])
+    return {
+        "Channel": {"type": "string", "enum": CHANNELS},
+        "InteractionState": {"type": "string", "enum": INTERACTION_STATES},
+        "AgentState": {"type": "string", "enum": AGENT_STATES},
+        "Role": {"type": "string", "enum": ROLES},
+        "Error": _obj({
+            "error_id": {"type": "string", "description": "stable kebab-case id, e.g. interaction-not-found",
+                         "examples": ["interaction-not-found"]},
+            "message": {"type": "string", "description": "human-readable; may change between versions"},
+            "details": {"type": "object", "description": "what the error is about (ids, limits, fields)",
+                        "additionalProperties": True},
+        }, required=["error_id", "message", "details"]),
+        "Identity": _obj({
+            "kind": {"type": "string", "enum": IDENTITY_KINDS},
+            "value": {"type": "string",
+                      "description": "normalised: phone in E.164, e-mail lower-cased, x handle without @"},
+        }, required=["kind", "value"]),
+        "IdentityInput": _obj({
+            "kind": {"type": "string", "enum": IDENTITY_KINDS},
+            "value": {"type": "string", "description": "normalised by the server"},
+        }, required=["kind", "value"]),
+        "Customer": _obj(customer_props, required=list(customer_props)),
+        "CustomerDetail": _obj({
+            **customer_props,
+            "merges": {"type": "array", "items": _ref("MergeRecord")},
+        }, required=[*customer_props, "merges"]),
+        "MergeRecord": _obj({
+            "id": STR, "survivor_id": STR, "merged_id": STR, "reason": STR, "actor": STR, "at": EPOCH,
+            "undone_at": _nullable(EPOCH),
+        }, required=["id", "survivor_id", "merged_id", "reason", "actor", "at", "undone_at"]),
+        "Message": _obj({
+            "id": STR,
+            "interaction_id": STR,
+            "sender": {"type": "string", "enum": SENDERS},
+            "body": STR,
+            "at": EPOCH,
+            "agent_id": _nullable(STR),
+            "channel_ref": _nullable({"type": "string",
+                                      "description": "the channel's own id of the message"}),
+        }, required=["id", "interaction_id", "sender", "body", "at", "agent_id", "channel_ref"]),
+        "Note": _obj({
+            "id": STR, "interaction_id": STR, "author_id": STR, "body": STR, "at": EPOCH,
+        }, required=["id", "interaction_id", "author_id", "body", "at"],
+            description="an internal note; never shown to the customer"),
+        "Interaction": _obj(interaction_props, required=interaction_required),
+        "InteractionDetail": _obj({
+            **interaction_props,
+            "messages": {"type": "array", "items": _ref("Message")},
+            "notes": {"type": "array", "items": _ref("Note")},
+        }, required=[*interaction_required, "messages", "notes"]),
+        "TimelineEntry": _obj({
+            "kind": {"type": "string", "enum": ["interaction", "message", "note"]},
+            "id": {"type": "string", "description": "the interaction, message or note id"},
+            "at": EPOCH,
+            "interaction_id": STR,
+            "channel": _ref("Channel"),
+            "customer_id": {"type": "string",
+                            "description": "the customer it was recorded for (differs after a merge)"},
+            "summary": {"type": "string",
+                        "description": "message or note body (bounded), or '<channel> <direction> <state>'"},
+            "sender": _nullable(STR),
+            "state": _nullable(STR),
+        }, required=["kind", "id", "at", "interaction_id", "channel", "customer_id", "summary",
+                     "sender", "state"]),
+        "TimelinePage": _obj({
+            "entries": {"type": "array", "items": _ref("TimelineEntry"), "description": "newest first"},
+            "next_cursor": _nullable({"type": "string",
+                                      "description": "opaque; pass as ?before= for the next, older page"}),
+        }, required=["entries", "next_cursor"]),
+        "RoutingReason": routing_reason,
+        "ScreenPop": _obj({
+            "interaction": _ref("Interaction"),
+            "customer": _obj({
+                "id": STR, "display_name": _nullable(STR),
+                "identities": {"type": "array", "items": _ref("Identity")},
+            }, required=["id", "display_name", "identities"]),
+            "timeline": {"type": "array", "items": _ref("TimelineEntry"),
+                         "description": "every channel, newest first, bounded"},
+            "channels_seen": {"type": "array", "items": _ref("Channel")},
+            "context": _map_of(STR),
+            "notes": {"type": "array", "items": _ref("Note")},
+            "messages": {"type": "array", "items": _ref("Message")},
+            "routing": _nullable(_ref("RoutingReason")),
+        }, required=["interaction", "customer", "timeline", "channels_seen", "context", "notes",
+                     "messages", "routing"],
+            description="the document an agent gets when an interaction is offered; same for every channel"),
+        "AgentView": _obj({
+            "id": STR,
+            "name": STR,
+            "role": _ref("Role"),
+            "team": _nullable(STR),
+            "skills": _map_of(INT, "skill -> level (1-10)"),
+            "capacity": _map_of(INT, "channel -> how many at once"),
+            "state": _ref("AgentState"),
+            "reason": _nullable({"type": "string", "description": "reason code of away/busy"}),
+            "load": _map_of(INT, "channel -> slots in use (offered, active, wrapping up)"),
+            "idle_since": _nullable(EPOCH),
+        }, required=["id", "name", "role", "team", "skills", "capacity", "state", "reason", "load",
+                     "idle_since"]),
+        "LoginRequest": _obj({
+            "agent_id": {"type": "string", "maxLength": 100},
+            "password": {"type": "string", "maxLength": 200},
+        }, required=["agent_id", "password"]),
+        "LoginResponse": _obj({
+            "token": {"type": "string", "description": "a bearer token (JWT) carrying the agent id and role"},
+            "agent": _ref("AgentView"),
+        }, required=["token", "agent"]),
+        "StateChange": _obj({
+            "state": {"type": "string", "enum": SETTABLE_STATES,
+                      "description": "wrap_up is set by the router, never by hand"},
+            "reason": {"type": "string", "maxLength": 64,
+                       "description": "reason code, e.g. break, lunch, training"},
+        }, required=["state"]),
+        "BodyRequest": _obj({"body": {"type": "string", "minLength": 1}}, required=["body"]),
+        "TransferRequest": _obj({
+            "queue": {"type": "string", "maxLength": 100},
+            "agent_id": {"type": "string", "maxLength": 100},
+            "note": {"type": "string", "maxLength": 10000,
+                     "description": "kept on the interaction as an internal note"},
+        }, description="exactly one of queue or agent_id"),
+        "CompleteRequest": _obj({
+            "disposition": {"type": "string", "minLength": 1, "maxLength": 100,
+                            "examples": ["resolved", "follow-up", "escalated", "no-response"]},
+            "note": {"type": "string", "maxLength": 10000},
+        }, required=["disposition"]),
+        "LinkRequest": _obj({
+            "a": _ref("IdentityInput"),
+            "b": _ref("IdentityInput"),
+            "reason": {"type": "string", "maxLength": 500},
+        }, required=["a", "b"]),
+        "UnlinkRequest": _obj({"identity": _ref("IdentityInput")}, required=["identity"]),
+        "UnmergeResult": _obj({"survivor": _ref("Customer"), "restored": _ref("Customer")},
+                              required=["survivor", "restored"]),
+        "Candidate": _obj({
+            "agent_id": STR,
+            "eligible": BOOL,
+            "why_not": _nullable({
+                "type": "string",
+                "description": "not-available | missing-skill:<skill> | no-capacity:<channel>"}),
+            "skill_match": _map_of(INT),
+            "preferred": BOOL,
+            "idle_since": EPOCH,
+        }, required=["agent_id", "eligible", "why_not", "skill_match", "preferred", "idle_since"]),
+        "Assignment": _obj({"interaction_id": STR, "agent_id": STR, "reason": _ref("RoutingReason")},
+                           required=["interaction_id", "agent_id", "reason"]),
+        "Explanation": _obj({
+            "interaction_id": STR,
+            "urgency": NUM,
+            "rank": {"type": "integer", "description": "position among waiting interactions (1 = first)"},
+            "chosen": _nullable(_ref("Assignment")),
+            "candidates": {"type": "array", "items": _ref("Candidate")},
+        }, required=["interaction_id", "urgency", "rank", "chosen", "candidates"],
+            description="a dry run: who would get the interaction now, and why; nothing changes"),
+        "QueueStats": _obj({
+            "at": EPOCH,
+            "waiting": {"type": "integer", "description": "items waiting for an offer"},
+            "offered": {"type": "integer", "description": "offers out, not yet answered"},
+            "active": {"type": "integer", "description": "accepted work not yet released"},
+            "wrapping": {"type": "integer", "description": "slots held for wrap-up"},
+            "waiting_by_queue": _map_of(_map_of(INT), "queue -> channel -> waiting count"),
+            "oldest_wait": _map_of(NUM, "queue -> seconds its longest-waiting item has waited"),
+            "agents_by_state": _map_of(INT, "agent state -> count, zeros included"),
+            "queues_configured": _map_of(_obj({
+                "skills": _map_of(INT),
+                "service_targets": _map_of(NUM, "channel -> seconds"),
+            }, required=["skills", "service_targets"])),
+        }, required=["at", "waiting", "offered", "active", "wrapping", "waiting_by_queue", "oldest_wait",
+                     "agents_by_state", "queues_configured"], extra=True,
+            description="live figures from the routing store plus the configured queues"),
+        "AuditEntry": _obj({
+            "id": STR, "at": EPOCH, "actor": STR, "action": STR, "target": STR,
+            "details": {"type": "object", "additionalProperties": True},
+        }, required=["id", "at", "actor", "action", "target", "details"]),
+        "Health": _obj({"status": {"type": "string", "const": "ok"}, "node": STR},
+                       required=["status", "node"]),
+    }
+
+
+ERROR_TEXT = {
+    400: "Malformed input (malformed-json, missing-field, bad-field, field-too-long, body-too-large, ...)",
+    401: "Missing, expired or invalid token (bad-token)",
+    403: "The token's role or owner may not do this (wrong-role, not-your-interaction, not-your-team)",
+    404: "An id that does not exist (interaction-not-found, customer-not-found, agent-not-found, ...)",
+    409: "Not allowed in the current state (invalid-state, invalid-transition, offer-not-yours, "
+         "customer-left, ...)",
+    413: "The request body is larger than 64 KiB",
+}
+
+
+def _json(schema: Schema, description: str) -> Schema:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _op(summary: str, *, tag: str, ok: tuple[int, Schema, str] | None = None,
+        errors: tuple[int, ...] = (401,), body: Schema | None = None,
+        params: list[Schema] | None = None, public: bool = False,
+        description: str | None = None, op_id: str) -> Schema:
+    operation: Schema = {"operationId": op_id, "summary": summary, "tags": [tag]}
+    if description:
+        operation["description"] = description
+    if params:
+        operation["parameters"] = params
+    if body is not None:
+        operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
+    responses: dict[str, Schema] = {}
+    if ok is not None:
+        status, schema, text = ok
+        responses[str(status)] = _json(schema, text)
+    for status in errors:
+        responses[str(status)] = {"$ref": f"#/components/responses/E{status}"}
+    operation["responses"] = responses
+    if public:
+        operation["security"] = []
+    return operation
+
+
+def _path_param(name: str, description: str) -> Schema:
+    return {"name": name, "in": "path", "required": True, "description": description, "schema": STR}
+
+
+def _query(name: str, description: str, schema: Schema | None = None) -> Schema:
+    return {"name": name, "in": "query", "required": False, "description": description,
+            "schema": schema or STR}
+
+
+def _page(summary: str, op_id: str) -> Schema:
+    return {"get": {
+        "operationId": op_id, "summary": summary, "tags": ["pages"], "security": [],
+        "responses": {"200": {"description": "an HTML page",
+                              "content": {"text/html": {"schema": STR}}}},
+    }}
+
+
+def _socket(summary: str, description: str, *, op_id: str, auth: bool,
+            errors: tuple[int, ...]) -> Schema:
+    operation: Schema = {
+        "operationId": op_id, "summary": summary, "tags": ["websockets"], "description": description,
+        "parameters": [
+            {"name": "Upgrade", "in": "header", "required": True, "schema": {"type": "string",
+                                                                           "const": "websocket"}},
+        ],
+        "responses": {"101": {"description": "Switching Protocols: the WebSocket is open; every frame "
+                                             "either way is one JSON text object with a `type` "
+                                             "(message types and examples: docs/websocket.md)"}},
+    }
+    if auth:
+        operation["parameters"].append(_query(
+            "token", "the bearer token (browsers cannot set headers on a WebSocket handshake); "
+                     "an Authorization header works too"))
+    else:
+        operation["security"] = []
+    for status in errors:
+        operation["responses"][str(status)] = {"$ref": f"#/components/responses/E{status}"}
+    return {"get": operation}
+
+
+def _paths() -> dict[str, Schema]:
+    interaction_id = _path_param("interaction_id", "the interaction id")
+    customer_id = _path_param("customer_id", "the customer id")
+    agent_id = _path_param("agent_id", "the agent id")
+    interaction_ok = (200, _ref("Interaction"), "the interaction after the change")
+    return {
+        "/": _page("The landing page", "landingPage"),
+        "/agent": _page("The agent desktop page", "agentPage"),
+        "/chat": _page("The visitor chat widget page", "chatPage"),
+        "/healthz": {"get": _op("Liveness: the node answers", tag="system", public=True, errors=(),
+                                ok=(200, _ref("Health"), "the node is up"), op_id="health")},
+        "/api/openapi.json": {"get": _op(
+            "This document", tag="system", public=True, errors=(),
+            ok=(200, {"type": "object"}, "the OpenAPI 3.1 document"), op_id="openapi")},
+        "/api/login": {"post": _op(
+            "Log in and get a bearer token", tag="agents", public=True, errors=(400, 401, 413),
+            body=_ref("LoginRequest"), ok=(200, _ref("LoginResponse"), "a token and the agent"),
+            description="One answer (401 bad-credentials) for an unknown agent and a wrong password.",
+            op_id="login")},
+        "/api/me": {"get": _op("The logged-in agent", tag="agents",
+                               ok=(200, _ref("AgentView"), "the agent and their state"), op_id="me")},
+        "/api/agents": {"get": _op(
+            "Agents the caller may see", tag="agents",
+            ok=(200, {"type": "array", "items": _ref("AgentView")}, "agents"),
+            description="An agent sees themself; a supervisor the agents of their teams; an admin all.",
+            op_id="listAgents")},
+        "/api/agents/{agent_id}": {"get": _op(
+            "One agent", tag="agents", params=[agent_id], errors=(401, 403, 404),
+            ok=(200, _ref("AgentView"), "the agent"), op_id="getAgent")},
+        "/api/agents/{agent_id}/state": {"put": _op(
+            "Set an agent's state (available, away with a reason code, busy, offline)", tag="agents",
+            params=[agent_id], body=_ref("StateChange"), errors=(400, 401, 403, 404, 413),
+            ok=(200, _ref("AgentView"), "the agent in the new state"),
+            description="Agents set their own state; supervisors that of their teams' agents, "
+                        "admins anyone's. A change by someone else is audited.",
+            op_id="setAgentState")},
+        "/api/interactions": {"get": _op(
+            "List interactions", tag="interactions", errors=(400, 401),
+            params=[
+                _query("state", "comma-separated interaction states, e.g. queued,offered"),
+                _query("agent_id", "only this agent's (supervisors and admins; agents always get "
+                                   "their own)"),
+                _query("limit", "at most this many (default 50, at most 200)", {"type": "integer"}),
+            ],
+            ok=(200, {"type": "array", "items": _ref("Interaction")}, "interactions"),
+            op_id="listInteractions")},
+        "/api/interactions/{interaction_id}": {"get": _op(
+            "One interaction with its messages and notes", tag="interactions", params=[interaction_id],
+            errors=(401, 403, 404), ok=(200, _ref("InteractionDetail"), "the interaction"),
+            description="Agents see only interactions offered or given to them.",
+            op_id="getInteraction")},
+        "/api/interactions/{interaction_id}/screen-pop": {"get": _op(
+            "The screen pop of an interaction", tag="interactions", params=[interaction_id],
+            errors=(401, 403, 404), ok=(200, _ref("ScreenPop"), "the screen pop"),
+            op_id="getScreenPop")},
+        "/api/interactions/{interaction_id}/accept": {"post": _op(
+            "Accept an offer made to the caller", tag="interactions", params=[interaction_id],
+            errors=(401, 404, 409), ok=interaction_ok, op_id="acceptInteraction")},
+        "/api/interactions/{interaction_id}/reject": {"post": _op(
+            "Reject an offer made to the caller; it goes back to the queue with its wait time",
+            tag="interactions", params=[interaction_id], errors=(401, 404, 409),
+            ok=(200, _obj({"rejected": {"type": "boolean", "const": True}}, required=["rejected"]),
+                "rejected"),
+            op_id="rejectInteraction")},
+        "/api/interactions/{interaction_id}/reply": {"post": _op(
+            "Send a reply to the customer on the interaction's channel", tag="interactions",
+            params=[interaction_id], body=_ref("BodyRequest"), errors=(400, 401, 403, 404, 409, 413),
+            ok=(201, _ref("Message"), "the stored message"), op_id="replyInteraction")},
+        "/api/interactions/{interaction_id}/notes": {"post": _op(
+            "Add an internal note", tag="interactions", params=[interaction_id],
+            body=_ref("BodyRequest"), errors=(400, 401, 403, 404, 413),
+            ok=(201, _ref("Note"), "the stored note"), op_id="addNote")},
+        "/api/interactions/{interaction_id}/transfer": {"post": _op(
+            "Transfer to a queue or an agent; the id, context and notes stay", tag="interactions",
+            params=[interaction_id], body=_ref("TransferRequest"), errors=(400, 401, 403, 404, 409, 413),
+            ok=interaction_ok, op_id="transferInteraction")},
+        "/api/interactions/{interaction_id}/complete": {"post": _op(
+            "Close the interaction with a disposition", tag="interactions", params=[interaction_id],
+            body=_ref("CompleteRequest"), errors=(400, 401, 403, 404, 409, 413), ok=interaction_ok,
+            op_id="completeInteraction")},
+        "/api/routing/explain/{interaction_id}": {"get": _op(
+            "Why the router would give this interaction to whom (dry run)", tag="routing",
+            params=[interaction_id], errors=(401, 403, 404, 409),
+            ok=(200, _ref("Explanation"), "the explanation"),
+            description="Supervisors and admins.", op_id="explainRouting")},
+        "/api/customers/link": {"post": _op(
+            "Prove two identities belong to one customer (merges customers if needed)", tag="customers",
+            body=_ref("LinkRequest"), errors=(400, 401, 404, 409, 413),
+            ok=(200, _ref("Customer"), "the customer who now holds both identities"),
+            description="The merge is recorded and can be undone.", op_id="linkIdentities")},
+        "/api/customers/{customer_id}": {"get": _op(
+            "A customer with identities and merge history", tag="customers", params=[customer_id],
+            errors=(401, 404), ok=(200, _ref("CustomerDetail"), "the customer"), op_id="getCustomer")},
+        "/api/customers/{customer_id}/timeline": {"get": _op(
+            "The customer's unified timeline across channels, newest first", tag="customers",
+            params=[customer_id,
+                    _query("limit", "entries per page, 1-200 (default 50)", {"type": "integer"}),
+                    _query("before", "the next_cursor of the previous page")],
+            errors=(400, 401, 404), ok=(200, _ref("TimelinePage"), "one page of the timeline"),
+            op_id="getTimeline")},
+        "/api/customers/{customer_id}/unlink": {"post": _op(
+            "Remove an identity from a customer", tag="customers", params=[customer_id],
+            body=_ref("UnlinkRequest"), errors=(400, 401, 404, 409, 413),
+            ok=(200, _ref("Customer"), "the customer without the identity"), op_id="unlinkIdentity")},
+        "/api/merges/{merge_id}/undo": {"post": _op(
+            "Undo a customer merge", tag="customers",
+            params=[_path_param("merge_id", "the merge record id")], errors=(401, 403, 404, 409),
+            ok=(200, _ref("UnmergeResult"), "both customers after the undo"),
+            description="Supervisors and admins; audited.", op_id="undoMerge")},
+        "/api/queues": {"get": _op("Queue figures and configuration", tag="routing",
+                                   ok=(200, _ref("QueueStats"), "queue statistics"), op_id="queues")},
+        "/api/audit": {"get": _op(
+            "The audit log of supervisor and admin actions, newest first", tag="admin",
+            params=[_query("target", "only entries about this target (agent, customer, merge id)")],
+            errors=(401, 403), ok=(200, {"type": "array", "items": _ref("AuditEntry")}, "entries"),
+            description="Supervisors and admins; at most 200 entries.", op_id="auditLog")},
+        "/ws/agent": _socket(
+            "The agent WebSocket: pushed events out, commands in",
+            "First message: `hello` with the agent and screen pops of their open work. Then the domain "
+            "events that concern the agent (`interaction.offered`, `message.added`, ...). Commands: "
+            "accept, reject, reply, note, transfer, complete, set_state; each answered by `ack` or "
+            "`error` echoing the command's `ref`.",
+            op_id="agentSocket", auth=True, errors=(401,)),
+        "/ws/supervisor": _socket(
+            "The supervisor WebSocket: queue events and the events of the supervised teams",
+            "First message: `hello` with queue figures and the supervised agents. Then every queue "
+            "event and the events of the supervised agents. Same commands as the agent socket.",
+            op_id="supervisorSocket", auth=True, errors=(401, 403)),
+        "/ws/chat": _socket(
+            "The visitor chat WebSocket (no authentication)",
+            "The client sends `hello` first and gets `welcome` (with the messages so far when a "
+            "returning visitor continues), then sends `message` and `leave`; the server pushes "
+            "`message`, `status` and `error`.",
+            op_id="chatSocket", auth=False, errors=()),
+    }
+
+
+@functools.cache
+def _build() -> dict[str, Any]:
+    responses = {
+        f"E{status}": _json(_ref("Error"), text) for status, text in ERROR_TEXT.items()
+    }
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Contact-center desktop API",
+            "version": "0.1.0",
+            "description": "REST resources of the contact-center server, the agent and supervisor "
+                           "WebSockets and the visitor chat socket. Every error is a JSON object "
+                           "`{error_id, message, details}`; `error_id` is stable. See docs/api.md.",
+            "license": {"name": "AGPL-3.0-or-later", "identifier": "AGPL-3.0-or-later"},
+        },
+        "tags": [
+            {"name": "agents", "description": "log-in, agents and their states"},
+            {"name": "interactions", "description": "interactions and the agent's actions on them"},
+            {"name": "customers", "description": "customers, identities, timelines and merges"},
+            {"name": "routing", "description": "queues and routing explanations"},
+            {"name": "admin", "description": "the audit log"},
+            {"name": "websockets", "description": "sockets; messages in docs/websocket.md"},
+            {"name": "pages", "description": "web pages served by the server"},
+            {"name": "system", "description": "health and this document"},
+        ],
+        "security": [{"bearerAuth": []}],
+        "paths": _paths(),
+        "components": {
+            "securitySchemes": {
+                "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
+                               "description": "the token from POST /api/login"},
+            },
+            "schemas": _schemas(),
+            "responses": responses,
+        },
+    }
+
+
+def openapi_document() -> dict[str, Any]:
+    """The OpenAPI 3.1 document (a fresh copy of the one built on first use)."""
+    return copy.deepcopy(_build())

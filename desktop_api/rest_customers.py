@@ -1,0 +1,115 @@
+"""REST: customers, their identities and unified timeline; queues; the audit log."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from cti.domain import Customer, Identity, IdentityKind, Role, jsonable
+from cti.errors import InvalidInput
+from cti.events import CustomerUpdated
+from cti.identities import normalise
+from desktop_api.common import field_str, json_body, ok, principal
+from desktop_api.keys import SERVICES
+
+routes = web.RouteTableDef()
+
+
+def _identity(raw: Any, where: str, country: str) -> Identity:
+    if not isinstance(raw, dict):
+        raise InvalidInput("bad-identity", f"{where} must be an object with kind and value", field=where)
+    try:
+        kind = IdentityKind(raw.get("kind"))
+    except ValueError as exc:
+        raise InvalidInput("bad-identity", f"{where}.kind must be one of "
+                           f"{', '.join(k.value for k in IdentityKind)}", field=where) from exc
+    value = raw.get("value")
+    if not isinstance(value, str):
+        raise InvalidInput("bad-identity", f"{where}.value must be a string", field=where)
+    if kind is IdentityKind.PHONE:
+        from cti.identities import normalise_phone
+        return Identity(kind, normalise_phone(value, default_country_code=country))
+    return normalise(kind, value)
+
+
+def _customer(c: Customer) -> dict[str, Any]:
+    return jsonable(c)
+
+
+@routes.get("/api/customers/{customer_id}")
+async def get_customer(request: web.Request) -> web.Response:
+    principal(request)
+    services = request.app[SERVICES]
+    customer = await services.context.customer(request.match_info["customer_id"])
+    body = _customer(customer)
+    body["merges"] = [jsonable(m) for m in await services.context.merges(customer.id)]
+    return ok(body)
+
+
+@routes.get("/api/customers/{customer_id}/timeline")
+async def timeline(request: web.Request) -> web.Response:
+    principal(request)
+    try:
+        limit = int(request.query.get("limit", "50"))
+    except ValueError as exc:
+        raise InvalidInput("bad-limit", "'limit' must be an integer") from exc
+    if not 1 <= limit <= 200:
+        raise InvalidInput("bad-limit", "'limit' must be between 1 and 200")
+    page = await request.app[SERVICES].context.timeline(
+        request.match_info["customer_id"], limit=limit, before=request.query.get("before"))
+    return ok({"entries": [jsonable(e) for e in page.entries], "next_cursor": page.next_cursor})
+
+
+@routes.post("/api/customers/link")
+async def link(request: web.Request) -> web.Response:
+    who = principal(request)
+    services = request.app[SERVICES]
+    data = await json_body(request)
+    country = services.config.default_country_code
+    a = _identity(data.get("a"), "a", country)
+    b = _identity(data.get("b"), "b", country)
+    reason = field_str(data, "reason", required=False, max_len=500) or "linked by hand"
+    customer = await services.context.link_identities(a, b, actor=who.agent_id, reason=reason)
+    await services.hub.publish(CustomerUpdated(at=services.clock.now(), customer_id=customer.id,
+                                               why="identity-linked"))
+    return ok(_customer(customer))
+
+
+@routes.post("/api/customers/{customer_id}/unlink")
+async def unlink(request: web.Request) -> web.Response:
+    who = principal(request)
+    services = request.app[SERVICES]
+    data = await json_body(request)
+    identity = _identity(data.get("identity"), "identity", services.config.default_country_code)
+    customer = await services.context.unlink_identity(request.match_info["customer_id"], identity,
+                                                      actor=who.agent_id)
+    await services.hub.publish(CustomerUpdated(at=services.clock.now(), customer_id=customer.id,
+                                               why="identity-unlinked"))
+    return ok(_customer(customer))
+
+
+@routes.post("/api/merges/{merge_id}/undo")
+async def unmerge(request: web.Request) -> web.Response:
+    who = principal(request)
+    who.require(Role.SUPERVISOR, Role.ADMIN)
+    services = request.app[SERVICES]
+    survivor, restored = await services.context.unmerge(request.match_info["merge_id"], actor=who.agent_id)
+    for c in (survivor, restored):
+        await services.hub.publish(CustomerUpdated(at=services.clock.now(), customer_id=c.id,
+                                                   why="unmerged"))
+    return ok({"survivor": _customer(survivor), "restored": _customer(restored)})
+
+
+@routes.get("/api/queues")
+async def queues(request: web.Request) -> web.Response:
+    principal(request)
+    return ok(await request.app[SERVICES].queue_stats())
+
+
+@routes.get("/api/audit")
+async def audit(request: web.Request) -> web.Response:
+    who = principal(request)
+    who.require(Role.SUPERVISOR, Role.ADMIN)
+    entries = await request.app[SERVICES].context.audit_log(limit=200, target=request.query.get("target"))
+    return ok([jsonable(e) for e in entries])

@@ -1,0 +1,132 @@
+"""REST: interactions and the agent's actions on them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from cti.domain import Interaction, InteractionState, Role, jsonable
+from cti.errors import Forbidden, InvalidInput
+from cti.services import Services
+from desktop_api.auth import Principal
+from desktop_api.common import field_str, json_body, ok, principal
+from desktop_api.keys import SERVICES
+
+routes = web.RouteTableDef()
+
+
+def _may_see(services: Services, who: Principal, interaction: Interaction) -> bool:
+    if who.role is not Role.AGENT or interaction.agent_id == who.agent_id:
+        return True
+    # An agent may see the interaction offered or given to them, and nothing else.
+    return False
+
+
+async def _visible(request: web.Request) -> tuple[Services, Principal, Interaction]:
+    who = principal(request)
+    services = request.app[SERVICES]
+    interaction = await services.context.interaction(request.match_info["interaction_id"])
+    if not _may_see(services, who, interaction):
+        raise Forbidden("not-your-interaction", "this interaction is not yours",
+                        interaction_id=interaction.id)
+    return services, who, interaction
+
+
+@routes.get("/api/interactions")
+async def list_interactions(request: web.Request) -> web.Response:
+    who = principal(request)
+    services = request.app[SERVICES]
+    states: list[InteractionState] | None = None
+    if "state" in request.query:
+        try:
+            states = [InteractionState(s) for s in request.query["state"].split(",")]
+        except ValueError as exc:
+            raise InvalidInput("bad-state", "unknown interaction state in 'state'") from exc
+    agent_id = who.agent_id if who.role is Role.AGENT else request.query.get("agent_id")
+    try:
+        limit = min(int(request.query.get("limit", "50")), 200)
+    except ValueError as exc:
+        raise InvalidInput("bad-limit", "'limit' must be an integer") from exc
+    items = await services.context.list_interactions(states=states, agent_id=agent_id, limit=limit)
+    return ok([jsonable(i) for i in items])
+
+
+@routes.get("/api/interactions/{interaction_id}")
+async def get_interaction(request: web.Request) -> web.Response:
+    services, _, interaction = await _visible(request)
+    body: dict[str, Any] = jsonable(interaction)
+    body["messages"] = [jsonable(m) for m in await services.context.messages(interaction.id)]
+    body["notes"] = [jsonable(n) for n in await services.context.notes(interaction.id)]
+    return ok(body)
+
+
+@routes.get("/api/interactions/{interaction_id}/screen-pop")
+async def get_screen_pop(request: web.Request) -> web.Response:
+    services, _, interaction = await _visible(request)
+    return ok(await services.interactions.screen_pop(interaction))
+
+
+@routes.post("/api/interactions/{interaction_id}/accept")
+async def accept(request: web.Request) -> web.Response:
+    who = principal(request)
+    interaction = await request.app[SERVICES].interactions.accept(
+        request.match_info["interaction_id"], who.agent_id)
+    return ok(jsonable(interaction))
+
+
+@routes.post("/api/interactions/{interaction_id}/reject")
+async def reject(request: web.Request) -> web.Response:
+    who = principal(request)
+    await request.app[SERVICES].interactions.reject(request.match_info["interaction_id"], who.agent_id)
+    return ok({"rejected": True})
+
+
+@routes.post("/api/interactions/{interaction_id}/reply")
+async def reply(request: web.Request) -> web.Response:
+    who = principal(request)
+    data = await json_body(request)
+    body = field_str(data, "body", max_len=1_000_000) or ""
+    message = await request.app[SERVICES].interactions.reply(
+        request.match_info["interaction_id"], who.agent_id, body)
+    return ok(jsonable(message), status=201)
+
+
+@routes.post("/api/interactions/{interaction_id}/notes")
+async def add_note(request: web.Request) -> web.Response:
+    services, who, interaction = await _visible(request)
+    data = await json_body(request)
+    body = field_str(data, "body", max_len=1_000_000) or ""
+    note = await services.interactions.add_note(interaction.id, who.agent_id, body)
+    return ok(jsonable(note), status=201)
+
+
+@routes.post("/api/interactions/{interaction_id}/transfer")
+async def transfer(request: web.Request) -> web.Response:
+    who = principal(request)
+    data = await json_body(request)
+    interaction = await request.app[SERVICES].interactions.transfer(
+        request.match_info["interaction_id"], who.agent_id,
+        to_queue=field_str(data, "queue", required=False, max_len=100),
+        to_agent=field_str(data, "agent_id", required=False, max_len=100),
+        note=field_str(data, "note", required=False, max_len=10_000))
+    return ok(jsonable(interaction))
+
+
+@routes.post("/api/interactions/{interaction_id}/complete")
+async def complete(request: web.Request) -> web.Response:
+    who = principal(request)
+    data = await json_body(request)
+    interaction = await request.app[SERVICES].interactions.complete(
+        request.match_info["interaction_id"], who.agent_id,
+        disposition=field_str(data, "disposition", max_len=100) or "",
+        note=field_str(data, "note", required=False, max_len=10_000))
+    return ok(jsonable(interaction))
+
+
+@routes.get("/api/routing/explain/{interaction_id}")
+async def explain(request: web.Request) -> web.Response:
+    who = principal(request)
+    who.require(Role.SUPERVISOR, Role.ADMIN)
+    explanation = await request.app[SERVICES].explain(request.match_info["interaction_id"])
+    return ok(jsonable(explanation))
