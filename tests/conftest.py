@@ -1,0 +1,51 @@
+"""Shared test fixtures: real PostgreSQL and Redis on loopback.
+
+Outside CI a missing service skips its tests; with ``CI=true`` it fails them, because there
+every real peer must run.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+POSTGRES_URL = os.environ.get("CTI_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("CTI_TEST_REDIS", "redis://127.0.0.1:6379/0")
+
+
+def _reachable(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def require_service(name: str, host: str, port: int) -> None:
+    if _reachable(host, port):
+        return
+    if IN_CI:
+        pytest.fail(f"{name} is not reachable on {host}:{port}; CI must run this test")
+    pytest.skip(f"{name} not reachable on {host}:{port}")
+
+
+@pytest.fixture
+def postgres_url() -> str:
+    require_service("PostgreSQL", "127.0.0.1", 5432)
+    return POSTGRES_URL
+
+
+@pytest.fixture
+def redis_url() -> str:
+    require_service("Redis", "127.0.0.1", 6379)
+    return REDIS_URL
+
+
+@pytest.fixture
+def unique_prefix() -> Iterator[str]:
+    yield f"t{uuid.uuid4().hex[:10]}"

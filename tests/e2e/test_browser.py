@@ -1,0 +1,88 @@
+"""Chromium, driven by Playwright, through the agent page while a visitor chats in the widget."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+
+import pytest
+
+from tests.conftest import IN_CI
+from tests.server_process import RunningServer
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+CHROMIUM = os.environ.get("CTI_CHROMIUM", shutil.which("chromium") or "/usr/bin/chromium")
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    if not os.path.exists(CHROMIUM):
+        if IN_CI:
+            pytest.fail("Chromium is not installed; CI must run the browser test")
+        pytest.skip("Chromium is not installed")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run"])
+        yield browser
+        browser.close()
+
+
+def test_agent_page_and_chat_widget(srv: RunningServer, browser: object) -> None:
+    from playwright.sync_api import Browser, expect
+
+    assert isinstance(browser, Browser)
+    agent_ctx, visitor_ctx = browser.new_context(), browser.new_context()
+    agent, visitor = agent_ctx.new_page(), visitor_ctx.new_page()
+    for page in (agent, visitor):
+        page.set_default_timeout(15_000)
+
+    agent.goto(f"{srv.url}/agent")
+    agent.fill("#login-agent", "alice")
+    agent.fill("#login-password", "alice")
+    agent.click("#login-submit")
+    expect(agent.locator("#agent-state")).to_contain_text("offline")
+    agent.select_option("#state-select", "available")
+    agent.click("#state-apply")
+    expect(agent.locator("#agent-state")).to_contain_text("available")
+
+    visitor.goto(f"{srv.url}/chat")
+    visitor.fill("#chat-name", "Nora Quinn")
+    visitor.fill("#chat-email", "nora@example.org")
+    visitor.click("#chat-start")
+    visitor.fill("#chat-input", "Can I change my delivery address?")
+    visitor.click("#chat-send")
+    expect(visitor.locator("[data-testid=chat-message][data-sender=customer]")).to_have_count(1)
+
+    offer = agent.locator("[data-testid=offer]")
+    expect(offer).to_have_count(1)
+    pop = agent.locator("[data-testid=screen-pop]").first
+    expect(pop).to_contain_text("Nora Quinn")
+    expect(pop).to_contain_text("nora@example.org")
+    expect(pop).to_contain_text("Can I change my delivery address?")
+    agent.locator("[data-testid=accept]").first.click()
+
+    conversation = agent.locator("[data-testid=conversation]").first
+    expect(conversation).to_be_visible()
+    expect(visitor.locator("#chat-status")).to_contain_text("Alice")
+    conversation.locator("[data-testid=reply-input]").fill("Yes, what is the new address?")
+    conversation.locator("[data-testid=reply-send]").click()
+    expect(visitor.locator("[data-testid=chat-message][data-sender=agent]")).to_contain_text(
+        "Yes, what is the new address?")
+
+    visitor.fill("#chat-input", "12 Elm Street")
+    visitor.click("#chat-send")
+    expect(conversation.locator("[data-testid=message][data-sender=customer]").last).to_contain_text(
+        "12 Elm Street")
+
+    conversation.locator("[data-testid=disposition]").select_option("resolved")
+    conversation.locator("[data-testid=complete]").click()
+    expect(visitor.locator("#chat-status")).to_contain_text("closed", ignore_case=True)
+    expect(agent.locator("[data-testid=error]")).to_have_count(0)
+    agent_ctx.close()
+    visitor_ctx.close()

@@ -1,0 +1,75 @@
+"""Start the real server as a separate process on a free port, for end-to-end tests."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+FIXTURES = Path(__file__).with_name("fixtures")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass(frozen=True)
+class RunningServer:
+    url: str
+    ws_url: str
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+@contextlib.contextmanager
+def run_server(tmp_path: Path, *, db_url: str | None = None, redis_url: str | None = None,
+               config: Path | None = None, redis_prefix: str | None = None, extra_env: dict[str, str] | None = None,
+               startup_timeout: float = 30.0) -> Iterator[RunningServer]:
+    port = free_port()
+    db = db_url or f"sqlite+aiosqlite:///{tmp_path / 'cti.db'}"
+    args = [sys.executable, "-m", "cti.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
+            "--db", db, "--config", str(config or FIXTURES / "config.yaml")]
+    if redis_url:
+        args += ["--redis", redis_url]
+    if redis_prefix:
+        args += ["--redis-prefix", redis_prefix]
+    log_path = tmp_path / f"server-{port}.log"
+    env = {**os.environ, **(extra_env or {})}
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=env)
+    server = RunningServer(url=f"http://127.0.0.1:{port}", ws_url=f"ws://127.0.0.1:{port}",
+                           process=process, log_path=log_path)
+    try:
+        deadline = time.monotonic() + startup_timeout
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"server exited with {process.returncode}:\n{server.log()}")
+            try:
+                with urllib.request.urlopen(f"{server.url}/healthz", timeout=1) as resp:
+                    if resp.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"server did not start in {startup_timeout}s:\n{server.log()}")
+            time.sleep(0.05)
+        yield server
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
