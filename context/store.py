@@ -94,7 +94,7 @@ class SqlContextStore:
     async def list_interactions(self, *, states: Sequence[InteractionState] | None = None,
                                 agent_id: str | None = None, limit: int = 100,
                                 open_only: bool = False) -> Sequence[Interaction]:
-        """Newest first. Not in ``cti.ports.ContextStore`` yet, but the app and desktop API use it."""
+        """Newest first, filtered by state, agent, or open (not closed or abandoned)."""
         return await self._interactions.listing(states=states, agent_id=agent_id, limit=limit,
                                                 open_only=open_only)
 

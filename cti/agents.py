@@ -34,7 +34,8 @@ class AgentService:
     async def register_all(self) -> None:
         now = self._clock.now()
         for agent in self._config.agents.values():
-            await self._routing.register_agent(agent.id, skills=agent.skills, capacity=agent.capacity, now=now)
+            await self._routing.register_agent(agent.id, skills=agent.skills, capacity=agent.capacity,
+                                               now=now)
 
     def profile(self, agent_id: str) -> AgentProfile:
         agent = self._config.agents.get(agent_id)

@@ -25,7 +25,7 @@ from context.migrate import upgrade_async
 from context.store import SqlContextStore
 from cti.agents import AgentService
 from cti.clock import Clock, IdSource, SystemClock, UuidIds
-from cti.config import AppConfig
+from cti.config import AppConfig, ConfigError
 from cti.domain import jsonable
 from cti.events import AgentStateChanged
 from cti.hub import EventHub
@@ -51,6 +51,10 @@ class ServerSettings:
 
 def build_app(config: AppConfig, settings: ServerSettings, *, clock: Clock | None = None,
               ids: IdSource | None = None) -> web.Application:
+    if settings.redis_url and not config.token_secret:
+        # Each node would otherwise sign with its own random key and refuse the others' tokens.
+        raise ConfigError("token_secret: required when nodes share Redis, so every node accepts "
+                          "the same log-in tokens")
     the_clock = clock or SystemClock()
     the_ids = ids or UuidIds()
     node_id = settings.node_id or f"{socket.gethostname()}-{secrets.token_hex(3)}"
@@ -91,7 +95,7 @@ def build_app(config: AppConfig, settings: ServerSettings, *, clock: Clock | Non
         return await engine.explain(interaction_id)
 
     async def queue_stats() -> dict[str, Any]:
-        stats: dict[str, Any] = jsonable(await routing.stats(the_clock.now()))  # type: ignore[attr-defined]
+        stats: dict[str, Any] = jsonable(await routing.stats(the_clock.now()))
         stats["queues_configured"] = {
             q.name: {"skills": dict(q.skills),
                      "service_targets": {c.value: q.target_for(c) for c in q.service_targets}}

@@ -28,8 +28,12 @@ def _serve(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"cti: {exc}", file=sys.stderr)
         return 2
-    app = build_app(config, ServerSettings(db_url=args.db, redis_url=args.redis, node_id=args.node_id,
-                                                redis_prefix=args.redis_prefix))
+    try:
+        app = build_app(config, ServerSettings(db_url=args.db, redis_url=args.redis, node_id=args.node_id,
+                                               redis_prefix=args.redis_prefix))
+    except ConfigError as exc:
+        print(f"cti: {exc}", file=sys.stderr)
+        return 2
     print(f"cti: serving on http://{args.host}:{args.port}  database {safe_url(args.db)}"
           f"{'  redis ' + args.redis if args.redis else ''}")
     print(f"cti: agent desktop http://{args.host}:{args.port}/agent   chat widget "

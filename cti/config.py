@@ -22,6 +22,9 @@ class ConfigError(ValueError):
     """The configuration file is unreadable or inconsistent; the message says where."""
 
 
+MIN_SECRET_BYTES = 32
+
+
 @dataclass(frozen=True, slots=True)
 class TeamConfig:
     name: str
@@ -140,6 +143,10 @@ def parse_config(data: Mapping[str, Any]) -> AppConfig:
     if chat_queue not in queues:
         raise ConfigError(f"chat: unknown queue {chat_queue!r}")
     routing = data.get("routing", {})
+    secret = data.get("token_secret")
+    if secret is not None and (not isinstance(secret, str) or len(secret.encode()) < MIN_SECRET_BYTES):
+        raise ConfigError(f"token_secret: must be a string of at least {MIN_SECRET_BYTES} bytes "
+                          "(HMAC-SHA256 keys shorter than the hash are guessable)")
     return AppConfig(
         agents=agents, teams=teams, queues=queues,
         chat=ChatConfig(queue=chat_queue, skills=_levels(chat_raw.get("skills"), "chat"),
@@ -148,7 +155,8 @@ def parse_config(data: Mapping[str, Any]) -> AppConfig:
         preferred_window=float(routing.get("preferred_window", 3600)),
         max_message_chars=int(data.get("max_message_chars", 4000)),
         default_country_code=str(data.get("default_country_code", "1")),
-        token_secret=data.get("token_secret"),
+        token_secret=secret,
+        token_ttl=float(data.get("token_ttl", 12 * 3600)),
     )
 
 

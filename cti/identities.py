@@ -34,9 +34,9 @@ def normalise_email(raw: str) -> str:
     return value
 
 
-def normalise(kind: IdentityKind, raw: str) -> Identity:
+def normalise(kind: IdentityKind, raw: str, *, default_country_code: str = "1") -> Identity:
     if kind is IdentityKind.PHONE:
-        return Identity(kind, normalise_phone(raw))
+        return Identity(kind, normalise_phone(raw, default_country_code=default_country_code))
     if kind is IdentityKind.EMAIL:
         return Identity(kind, normalise_email(raw))
     value = raw.strip()

@@ -107,6 +107,20 @@ class RoutingSnapshot:
     last_served: Mapping[str, LastServed]  # customer_id -> last agent
 
 
+@dataclass(frozen=True, slots=True)
+class QueueStats:
+    """Queue figures for wallboards and the desktop's hello: the same shape from every store."""
+
+    at: float
+    waiting: int  # items waiting for an offer (not counting offered ones)
+    offered: int  # offers out, not yet accepted, rejected or expired
+    active: int  # accepted work not yet released
+    wrapping: int  # slots held for wrap-up after released work
+    waiting_by_queue: Mapping[str, Mapping[Channel, int]]  # queue -> channel -> waiting count
+    oldest_wait: Mapping[str, float]  # queue -> seconds its longest-waiting item has waited
+    agents_by_state: Mapping[AgentState, int]  # every state, zeros included
+
+
 class RoutingStore(Protocol):
     """Queue and agent state shared by the engines of every node.
 
@@ -130,3 +144,4 @@ class RoutingStore(Protocol):
     async def release(self, interaction_id: str, agent_id: str, *, now: float,
                       customer_id: str | None, wrap_up: float) -> None: ...
     async def tick(self, now: float) -> Sequence[str]: ...
+    async def stats(self, now: float) -> QueueStats: ...

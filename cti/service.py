@@ -17,13 +17,30 @@ from cti import lifecycle
 from cti.clock import Clock, IdSource
 from cti.config import AppConfig
 from cti.domain import (
-    AgentState, Channel, Customer, Direction, Identity, Interaction, InteractionState, Message,
-    MessageSender, Note, jsonable,
+    AgentState,
+    Channel,
+    Customer,
+    Direction,
+    Identity,
+    Interaction,
+    InteractionState,
+    Message,
+    MessageSender,
+    Note,
+    jsonable,
 )
 from cti.errors import Conflict, Forbidden, InvalidInput, NotFound
 from cti.events import (
-    AgentStateChanged, InteractionAbandoned, InteractionAccepted, InteractionClosed, InteractionOffered,
-    InteractionQueued, InteractionTransferred, InteractionWrapUp, MessageAdded, OfferWithdrawn,
+    AgentStateChanged,
+    InteractionAbandoned,
+    InteractionAccepted,
+    InteractionClosed,
+    InteractionOffered,
+    InteractionQueued,
+    InteractionTransferred,
+    InteractionWrapUp,
+    MessageAdded,
+    OfferWithdrawn,
 )
 from cti.hub import EventHub
 from cti.ports import ContextStore
@@ -90,6 +107,8 @@ class InteractionService:
                           channel_ref=channel_ref)
         if not await self._context.add_message(message):
             return None
+        # Read again: an offer made while the message was stored must still reach its agent.
+        interaction = await self._context.interaction(interaction_id)
         await self._hub.publish(MessageAdded(at=message.at, interaction_id=interaction_id,
                                              agent_id=interaction.agent_id, message=jsonable(message)))
         return message
@@ -165,9 +184,14 @@ class InteractionService:
 
     async def reply(self, interaction_id: str, agent_id: str, body: str) -> Message:
         self.check_body(body)
-        interaction = await self._owned(interaction_id, agent_id, {InteractionState.ACTIVE})
+        interaction = await self._owned(interaction_id, agent_id,
+                                        {InteractionState.ACTIVE, InteractionState.WRAP_UP})
+        # Customer-left first: it tells the agent why, where "wrap_up" would not.
         if interaction.customer_left:
             raise Conflict("customer-left", "the customer has left", interaction_id=interaction_id)
+        if interaction.state is not InteractionState.ACTIVE:
+            raise Conflict("invalid-state", f"the interaction is {interaction.state.value}",
+                           interaction_id=interaction_id, state=interaction.state.value)
         message = Message(id=self._ids.new_id("msg"), interaction_id=interaction_id,
                           sender=MessageSender.AGENT, body=body, at=self._clock.now(), agent_id=agent_id)
         await self._context.add_message(message)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from aiohttp import web
@@ -11,6 +12,7 @@ from desktop_api import rest_agents, rest_customers, rest_interactions, ws
 from desktop_api.common import MAX_BODY, error_middleware
 from desktop_api.keys import SERVICES
 from desktop_api.openapi import openapi_document
+from desktop_api.sockets import track_sockets
 
 STATIC = Path(__file__).with_name("static")
 
@@ -24,7 +26,7 @@ async def openapi(request: web.Request) -> web.Response:
     return web.json_response(openapi_document())
 
 
-def _page(name: str) -> web.Handler:
+def _page(name: str) -> Callable[[web.Request], Awaitable[web.FileResponse]]:
     async def handler(request: web.Request) -> web.FileResponse:
         return web.FileResponse(STATIC / name)
     return handler
@@ -33,6 +35,7 @@ def _page(name: str) -> web.Handler:
 def make_app(services: Services) -> web.Application:
     app = web.Application(middlewares=[error_middleware], client_max_size=MAX_BODY)
     app[SERVICES] = services
+    track_sockets(app)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/api/openapi.json", openapi)
     for table in (rest_agents.routes, rest_interactions.routes, rest_customers.routes, ws.routes):

@@ -20,21 +20,19 @@ def _identity(raw: Any, where: str, country: str) -> Identity:
     if not isinstance(raw, dict):
         raise InvalidInput("bad-identity", f"{where} must be an object with kind and value", field=where)
     try:
-        kind = IdentityKind(raw.get("kind"))
+        kind = IdentityKind(str(raw.get("kind")))
     except ValueError as exc:
         raise InvalidInput("bad-identity", f"{where}.kind must be one of "
                            f"{', '.join(k.value for k in IdentityKind)}", field=where) from exc
     value = raw.get("value")
     if not isinstance(value, str):
         raise InvalidInput("bad-identity", f"{where}.value must be a string", field=where)
-    if kind is IdentityKind.PHONE:
-        from cti.identities import normalise_phone
-        return Identity(kind, normalise_phone(value, default_country_code=country))
-    return normalise(kind, value)
+    return normalise(kind, value, default_country_code=country)
 
 
 def _customer(c: Customer) -> dict[str, Any]:
-    return jsonable(c)
+    out: dict[str, Any] = jsonable(c)
+    return out
 
 
 @routes.get("/api/customers/{customer_id}")

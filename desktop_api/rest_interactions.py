@@ -16,18 +16,16 @@ from desktop_api.keys import SERVICES
 routes = web.RouteTableDef()
 
 
-def _may_see(services: Services, who: Principal, interaction: Interaction) -> bool:
-    if who.role is not Role.AGENT or interaction.agent_id == who.agent_id:
-        return True
+def _may_see(who: Principal, interaction: Interaction) -> bool:
     # An agent may see the interaction offered or given to them, and nothing else.
-    return False
+    return who.role is not Role.AGENT or interaction.agent_id == who.agent_id
 
 
 async def _visible(request: web.Request) -> tuple[Services, Principal, Interaction]:
     who = principal(request)
     services = request.app[SERVICES]
     interaction = await services.context.interaction(request.match_info["interaction_id"])
-    if not _may_see(services, who, interaction):
+    if not _may_see(who, interaction):
         raise Forbidden("not-your-interaction", "this interaction is not yours",
                         interaction_id=interaction.id)
     return services, who, interaction

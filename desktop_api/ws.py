@@ -19,10 +19,12 @@ from aiohttp import WSMsgType, web
 from cti.domain import Role, jsonable
 from cti.errors import CtiError, InvalidInput
 from cti.events import DomainEvent
+from cti.hub import Subscription
 from cti.services import Services
 from desktop_api.auth import Principal
 from desktop_api.common import principal
 from desktop_api.keys import SERVICES
+from desktop_api.sockets import tracked
 
 log = logging.getLogger(__name__)
 
@@ -51,11 +53,13 @@ async def _reject(s: Services, p: Principal, d: dict[str, Any]) -> Any:
 
 
 async def _reply(s: Services, p: Principal, d: dict[str, Any]) -> Any:
-    return jsonable(await s.interactions.reply(_s(d, "interaction_id") or "", p.agent_id, _s(d, "body") or ""))
+    return jsonable(await s.interactions.reply(_s(d, "interaction_id") or "", p.agent_id,
+                                               _s(d, "body") or ""))
 
 
 async def _note(s: Services, p: Principal, d: dict[str, Any]) -> Any:
-    return jsonable(await s.interactions.add_note(_s(d, "interaction_id") or "", p.agent_id, _s(d, "body") or ""))
+    return jsonable(await s.interactions.add_note(_s(d, "interaction_id") or "", p.agent_id,
+                                                  _s(d, "body") or ""))
 
 
 async def _transfer(s: Services, p: Principal, d: dict[str, Any]) -> Any:
@@ -87,11 +91,12 @@ def _wants(who: Principal, services: Services, event: DomainEvent) -> bool:
         return event.agent() == who.agent_id
     agent_id = event.agent()
     # Supervisors get every queue event and the agent events of their teams.
-    return agent_id is None or agent_id == who.agent_id or services.agents.may_supervise(who.agent_id, agent_id)
+    return (agent_id is None or agent_id == who.agent_id
+            or services.agents.may_supervise(who.agent_id, agent_id))
 
 
-async def _pump(ws: web.WebSocketResponse, who: Principal, services: Services) -> None:
-    sub = services.hub.subscribe()
+async def _pump(ws: web.WebSocketResponse, who: Principal, services: Services,
+                sub: Subscription) -> None:
     try:
         while not ws.closed:
             event = await sub.get()
@@ -124,22 +129,30 @@ async def _serve(request: web.Request, *, supervisor: bool) -> web.WebSocketResp
     ws = web.WebSocketResponse(heartbeat=30, max_msg_size=MAX_WS_MESSAGE)
     await ws.prepare(request)
     log.info("socket open agent=%s role=%s", who.agent_id, who.role.value)
-    await ws.send_json(await _hello(services, who))
-    pump = asyncio.create_task(_pump(ws, who, services), name=f"ws-pump-{who.agent_id}")
-    try:
-        async for msg in ws:
-            if msg.type is WSMsgType.TEXT:
-                await ws.send_json(await _command(services, who, msg.data))
-            elif msg.type is WSMsgType.BINARY:
-                await ws.send_json({"type": "error", "error_id": "binary-not-supported",
-                                    "message": "send JSON text frames"})
-            elif msg.type is WSMsgType.ERROR:
-                log.warning("socket error agent=%s: %s", who.agent_id, ws.exception())
-    finally:
-        pump.cancel()
-        with contextlib.suppress(asyncio.CancelledError, ConnectionError):
-            await pump
-        log.info("socket closed agent=%s", who.agent_id)
+    # Subscribe before reading the hello's snapshot: an event published in between is then
+    # delivered after the hello instead of being lost.
+    sub = services.hub.subscribe()
+    with tracked(request, ws):
+        try:
+            await ws.send_json(await _hello(services, who))
+        except BaseException:
+            sub.close()
+            raise
+        pump = asyncio.create_task(_pump(ws, who, services, sub), name=f"ws-pump-{who.agent_id}")
+        try:
+            async for msg in ws:
+                if msg.type is WSMsgType.TEXT:
+                    await ws.send_json(await _command(services, who, msg.data))
+                elif msg.type is WSMsgType.BINARY:
+                    await ws.send_json({"type": "error", "error_id": "binary-not-supported",
+                                        "message": "send JSON text frames"})
+                elif msg.type is WSMsgType.ERROR:
+                    log.warning("socket error agent=%s: %s", who.agent_id, ws.exception())
+        finally:
+            pump.cancel()
+            with contextlib.suppress(asyncio.CancelledError, ConnectionError):
+                await pump
+            log.info("socket closed agent=%s", who.agent_id)
     return ws
 
 
@@ -153,10 +166,10 @@ async def _command(services: Services, who: Principal, text: str) -> dict[str, A
         if not isinstance(data, dict):
             raise InvalidInput("malformed-json", "the message must be a JSON object")
         ref = data.get("ref")
-        command = COMMANDS.get(data.get("type"))  # type: ignore[arg-type]
+        kind = data.get("type")
+        command = COMMANDS.get(kind) if isinstance(kind, str) else None
         if command is None:
-            raise InvalidInput("unknown-command", f"unknown command {data.get('type')!r}",
-                               known=sorted(COMMANDS))
+            raise InvalidInput("unknown-command", f"unknown command {kind!r}", known=sorted(COMMANDS))
         result = await command(services, who, data)
         return {"type": "ack", "ref": ref, "command": data["type"], "result": result}
     except CtiError as exc:

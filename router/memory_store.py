@@ -136,7 +136,7 @@ class MemoryRoutingStore:
     # ----- offers --------------------------------------------------------------------------
 
     async def try_offer(self, assignment: Assignment, *, now: float,
-                        timeout: float) -> Offer | None:  # noqa: ASYNC109 - the contract's name
+                        timeout: float) -> Offer | None:
         interaction_id = assignment.interaction_id
         item = self._waiting.get(interaction_id)
         agent = self._agents.get(assignment.agent_id)

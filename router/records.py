@@ -28,8 +28,13 @@ def check_item(item: WaitingItem) -> None:
 
 
 def excluding(item: WaitingItem, agent_id: str) -> WaitingItem:
-    """The item as it goes back to the queue after ``agent_id`` let it go: same wait, one more exclusion."""
-    return replace(item, excluded_agents=item.excluded_agents | {agent_id})
+    """The item as it goes back to the queue after ``agent_id`` let it go: same wait, one more exclusion.
+
+    A transfer addressed to that agent falls back to the whole queue rather than waiting for
+    someone who has just declined it.
+    """
+    target = None if item.target_agent == agent_id else item.target_agent
+    return replace(item, excluded_agents=item.excluded_agents | {agent_id}, target_agent=target)
 
 
 def load_view(capacity: Mapping[Channel, int], load: Mapping[Channel, int]) -> dict[Channel, int]:

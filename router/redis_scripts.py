@@ -93,6 +93,8 @@ local function requeue(id, rec)
   end
   if not seen then table.insert(excluded, rec.agent) end
   item.excluded = excluded
+  -- A transfer to one agent who lets it go falls back to the whole queue.
+  if item.target_agent == rec.agent then item.target_agent = cjson.null end
   local raw = cjson.encode(item)
   redis.call('HSET', WAITING, id, raw)
   return raw

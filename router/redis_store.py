@@ -120,7 +120,7 @@ class RedisRoutingStore:
     # ----- offers --------------------------------------------------------------------------
 
     async def try_offer(self, assignment: Assignment, *, now: float,
-                        timeout: float) -> Offer | None:  # noqa: ASYNC109 - the contract's name
+                        timeout: float) -> Offer | None:
         reply = await self._run(self._try_offer, assignment.interaction_id, assignment.agent_id,
                                 codec.num(now), codec.num(now + timeout),
                                 codec.reason_json(assignment.reason))

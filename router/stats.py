@@ -2,23 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable
 
 from cti.domain import AgentState, Channel
-from cti.routing import WaitingItem
+from cti.routing import QueueStats, WaitingItem
 
-
-@dataclass(frozen=True, slots=True)
-class QueueStats:
-    at: float
-    waiting: int  # items waiting for an offer (not counting offered ones)
-    offered: int  # offers out, not yet accepted, rejected or expired
-    active: int  # accepted work not yet released
-    wrapping: int  # slots held for wrap-up after released work
-    waiting_by_queue: Mapping[str, Mapping[Channel, int]]  # queue -> channel -> waiting count
-    oldest_wait: Mapping[str, float]  # queue -> seconds its longest-waiting item has waited
-    agents_by_state: Mapping[AgentState, int]  # every state, zeros included
+__all__ = ["QueueStats", "build_stats"]
 
 
 def build_stats(*, now: float, waiting: Iterable[WaitingItem], offered: int, active: int,

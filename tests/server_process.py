@@ -35,7 +35,8 @@ class RunningServer:
 
 @contextlib.contextmanager
 def run_server(tmp_path: Path, *, db_url: str | None = None, redis_url: str | None = None,
-               config: Path | None = None, redis_prefix: str | None = None, extra_env: dict[str, str] | None = None,
+               config: Path | None = None, redis_prefix: str | None = None,
+               extra_env: dict[str, str] | None = None,
                startup_timeout: float = 30.0) -> Iterator[RunningServer]:
     port = free_port()
     db = db_url or f"sqlite+aiosqlite:///{tmp_path / 'cti.db'}"

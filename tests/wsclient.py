@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable
 from typing import Any
@@ -33,7 +32,7 @@ class JsonSocket:
                 raise AssertionError(f"no matching message in {timeout}s; got {self.seen[-10:]}")
             try:
                 msg = await self.ws.receive(timeout=remaining)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 continue
             if msg.type is not aiohttp.WSMsgType.TEXT:
                 raise AssertionError(f"socket ended: {msg.type} {msg.data!r}; got {self.seen[-10:]}")

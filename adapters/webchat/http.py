@@ -6,35 +6,46 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from aiohttp import WSMsgType, web
 
+from adapters.webchat.sessions import ChatSessions, Visitor
 from cti.errors import CtiError, InvalidInput
 from cti.events import (
-    DomainEvent, InteractionAccepted, InteractionClosed, InteractionQueued, InteractionTransferred,
+    DomainEvent,
+    InteractionAccepted,
+    InteractionClosed,
+    InteractionQueued,
+    InteractionTransferred,
     MessageAdded,
 )
 from cti.hub import EventHub
-from adapters.webchat.sessions import ChatSessions, Visitor
+from desktop_api.sockets import track_sockets, tracked
 
 log = logging.getLogger(__name__)
 
 STATIC = Path(__file__).with_name("static")
 MAX_VISITOR_MESSAGE = 64 * 1024
 SESSIONS = web.AppKey("chat_sessions", ChatSessions)
+AgentName = Callable[[str], str]
+AGENT_NAME: web.AppKey[AgentName] = web.AppKey("chat_agent_name")
+
+
+def visitor_message(m: Mapping[str, Any], agent_name: Callable[[str], str]) -> dict[str, Any]:
+    """A stored message as the visitor sees it: agents by name, no internal ids or refs."""
+    out = {"type": "message", "id": m["id"], "sender": m["sender"], "body": m["body"], "at": m["at"]}
+    if m.get("agent_id"):
+        out["agent_name"] = agent_name(m["agent_id"])
+    return out
 
 
 def _visitor_event(event: DomainEvent, agent_name: Callable[[str], str]) -> tuple[str, dict[str, Any]] | None:
     """The part of a domain event a visitor may see, or None. Internal notes never leave."""
     if isinstance(event, MessageAdded):
-        m = event.message
-        out = {"type": "message", "id": m["id"], "sender": m["sender"], "body": m["body"], "at": m["at"]}
-        if m.get("agent_id"):
-            out["agent_name"] = agent_name(m["agent_id"])
-        return event.interaction_id, out
+        return event.interaction_id, visitor_message(event.message, agent_name)
     if isinstance(event, InteractionAccepted):
         return event.interaction_id, {"type": "status", "state": "agent_joined",
                                       "agent_name": agent_name(event.agent_id)}
@@ -50,6 +61,8 @@ def _visitor_event(event: DomainEvent, agent_name: Callable[[str], str]) -> tupl
 def setup_webchat(app: web.Application, *, sessions: ChatSessions, hub: EventHub,
                   agent_name: Callable[[str], str]) -> None:
     app[SESSIONS] = sessions
+    app[AGENT_NAME] = agent_name
+    track_sockets(app)
 
     async def forward(_: web.Application) -> AsyncIterator[None]:
         sub = hub.subscribe(maxsize=10_000)
@@ -89,31 +102,38 @@ async def visitor_socket(request: web.Request) -> web.WebSocketResponse:
     ws = web.WebSocketResponse(heartbeat=30, max_msg_size=MAX_VISITOR_MESSAGE)
     await ws.prepare(request)
     visitor: Visitor | None = None
-    leaving = False
-    try:
-        async for msg in ws:
-            if msg.type is not WSMsgType.TEXT:
-                continue
-            try:
-                data = _parse(msg.data)
-                kind = data.get("type")
-                if kind == "hello" and visitor is None:
-                    visitor, welcome = await sessions.hello(data, ws)
-                    await ws.send_json(welcome)
-                elif visitor is None:
-                    raise InvalidInput("hello-first", "send a hello before anything else")
-                elif kind == "message":
-                    await sessions.message(visitor, data.get("body"))
-                elif kind == "leave":
-                    leaving = True
-                    await ws.close()
-                else:
-                    raise InvalidInput("unknown-type", f"unknown message type {kind!r}")
-            except CtiError as exc:
-                await ws.send_json({"type": "error", **exc.to_dict()})
-    finally:
-        if visitor is not None:
-            await sessions.disconnected(visitor, ws, leaving=leaving)
+    with tracked(request, ws):
+        try:
+            async for msg in ws:
+                if msg.type is not WSMsgType.TEXT:
+                    continue
+                try:
+                    data = _parse(msg.data)
+                    kind = data.get("type")
+                    if kind == "hello" and visitor is None:
+                        visitor, welcome = await sessions.hello(data, ws)
+                        name = request.app[AGENT_NAME]
+                        welcome["messages"] = [visitor_message(m, name) for m in welcome["messages"]]
+                        await ws.send_json(welcome)
+                    elif kind == "hello":
+                        raise InvalidInput("already-started", "this conversation has already said hello")
+                    elif visitor is None:
+                        raise InvalidInput("hello-first", "send a hello before anything else")
+                    elif kind == "message":
+                        await sessions.message(visitor, data.get("body"))
+                    elif kind == "leave":
+                        # Mark the interaction before closing: close() waits for the visitor's
+                        # close frame, which a departing browser may never send.
+                        await sessions.disconnected(visitor, ws, leaving=True)
+                        visitor = None
+                        await ws.close()
+                    else:
+                        raise InvalidInput("unknown-type", f"unknown message type {kind!r}")
+                except CtiError as exc:
+                    await ws.send_json({"type": "error", **exc.to_dict()})
+        finally:
+            if visitor is not None:
+                await sessions.disconnected(visitor, ws, leaving=False)
     return ws
 
 

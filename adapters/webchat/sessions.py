@@ -108,7 +108,8 @@ class ChatSessions:
         if customer is None:
             return None
         for interaction in await self._context.open_interactions(customer.id, Channel.CHAT):
-            if interaction.channel_refs.get(REF_VISITOR) == visitor.visitor_id and not interaction.customer_left:
+            mine = interaction.channel_refs.get(REF_VISITOR) == visitor.visitor_id
+            if mine and not interaction.customer_left:
                 return interaction
         return None
 

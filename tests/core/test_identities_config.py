@@ -65,10 +65,19 @@ def test_toml_config_is_accepted(tmp_path: Path) -> None:
     ({"queues": [{"name": "q"}], "agents": [{"id": "a", "team": "nope"}]}, "unknown team"),
     ({"queues": [{"name": "q", "service_targets": {"fax": 3}}]}, "unknown channel"),
     ({"queues": [{"name": "q"}], "chat": {"queue": "zz"}}, "unknown queue"),
+    ({"queues": [{"name": "q"}], "token_secret": "short"}, "at least 32 bytes"),
 ])
 def test_inconsistent_config_is_refused_with_where(data: dict, message: str) -> None:  # type: ignore[type-arg]
     with pytest.raises(ConfigError, match=message):
         parse_config(data)
+
+
+def test_nodes_sharing_redis_need_a_shared_token_secret() -> None:
+    from cti.app import ServerSettings, build_app
+
+    config = parse_config({"queues": [{"name": "q"}]})
+    with pytest.raises(ConfigError, match="token_secret"):
+        build_app(config, ServerSettings(db_url="sqlite+aiosqlite://", redis_url="redis://127.0.0.1:6379"))
 
 
 def test_hashed_passwords_check() -> None:

@@ -82,6 +82,10 @@ async def test_bad_requests_are_refused_and_other_work_goes_on(
     assert (await alice_ws.expect("error"))["error_id"] == "malformed-json"
     err = await alice_ws.command({"type": "fly"})
     assert err["error_id"] == "unknown-command"
+    err = await alice_ws.command({"type": ["accept"], "interaction_id": victim})
+    assert err["error_id"] == "unknown-command"
+    await chat.send({"type": "hello", "name": "Impostor"})
+    assert (await chat.expect("error"))["error_id"] == "already-started"
     await chat.ws.send_str("not json")
     assert (await chat.expect("error"))["error_id"] == "malformed-json"
     other, _ = await visitor(http, srv)

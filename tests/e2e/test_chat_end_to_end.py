@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
-from pathlib import Path
+
 import aiohttp
 import pytest
 
@@ -12,7 +12,14 @@ from context.migrate import upgrade_async
 from context.store import SqlContextStore
 from cti.clock import SystemClock, UuidIds
 from cti.domain import (
-    Channel, Direction, Identity, IdentityKind, Interaction, InteractionState, Message, MessageSender,
+    Channel,
+    Direction,
+    Identity,
+    IdentityKind,
+    Interaction,
+    InteractionState,
+    Message,
+    MessageSender,
 )
 from tests.e2e.conftest import login as api_login
 from tests.e2e.conftest import only_available, visitor
@@ -94,6 +101,7 @@ async def test_chat_from_offer_to_completion(server: tuple[RunningServer, str],
 
     accepted = await agent.command({"type": "accept", "interaction_id": interaction_id})
     assert accepted["type"] == "ack" and accepted["result"]["state"] == "active"
+    assert (await chat.expect("status")) == {"type": "status", "state": "queued"}
     joined = await chat.expect("status")
     assert joined == {"type": "status", "state": "agent_joined", "agent_name": "Alice Martin"}
 
@@ -146,6 +154,8 @@ async def test_returning_visitor_continues_and_leaving_is_marked(
     again, welcome2 = await visitor(http, srv, visitor_id=welcome["visitor_id"])
     assert welcome2["interaction_id"] == interaction_id
     assert [m["body"] for m in welcome2["messages"]] == ["Hello, anyone there?"]
+    # The visitor sees what was said, never internal ids or channel references.
+    assert set(welcome2["messages"][0]) == {"type", "id", "sender", "body", "at"}
     await again.send({"type": "message", "body": "I am back"})
     await agent.expect(lambda m: m.get("type") == "message.added" and m["message"]["body"] == "I am back")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
@@ -17,7 +18,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 async def test_reject_timeout_and_transfer_keep_the_interaction(
         srv: RunningServer, http: aiohttp.ClientSession) -> None:
-    alice, bob, sam = (await login(http, srv, a) for a in ("alice", "bob", "sam"))
+    alice, bob, sam = [await login(http, srv, a) for a in ("alice", "bob", "sam")]
     await only_available(http, srv, "alice", "bob")
     alice_ws, bob_ws = await alice.socket(), await bob.socket()
     wallboard = await sam.socket("/ws/supervisor")
@@ -93,11 +94,13 @@ async def test_routing_explain_from_the_command_line(srv: RunningServer, http: a
     await only_available(http, srv)  # nobody
     chat, _ = await visitor(http, srv, name="Lee")
     await chat.send({"type": "message", "body": "hello?"})
+    await chat.expect("message")  # stored, so queued
     sam = await login(http, srv, "sam")
     status, waiting = await sam.call("GET", "/api/interactions?state=queued")
     assert status == 200 and waiting
     interaction_id = waiting[0]["id"]
-    out = subprocess.run(
+    out = await asyncio.to_thread(
+        subprocess.run,
         [sys.executable, "-m", "cti.cli", "routing", "explain", interaction_id, "--url", srv.url,
          "--user", "sam", "--password", "sam", "--json"], capture_output=True, text=True, timeout=30)
     assert out.returncode == 0, out.stderr

@@ -267,6 +267,27 @@ async def test_reject_requeues_with_the_original_wait_and_excludes_the_agent(sto
     assert await offer(store, "i1", "a2") is not None
 
 
+async def test_a_transfer_its_target_declines_goes_to_the_whole_queue(store: StatsStore) -> None:
+    await ready(store, "a1")
+    await ready(store, "a2")
+    await store.enqueue(item("i1", C, target_agent="a1"))
+    assert await offer(store, "i1", "a2") is None  # only the target while it is addressed
+    assert await offer(store, "i1", "a1") is not None
+    back = await store.reject("i1", "a1", now=NOW + 5)
+    assert (back.target_agent, back.excluded_agents) == (None, {"a1"})
+    assert await offer(store, "i1", "a2") is not None
+
+
+async def test_a_transfer_whose_offer_times_out_goes_to_the_whole_queue(store: StatsStore) -> None:
+    await ready(store, "a1")
+    await ready(store, "a2")
+    await store.enqueue(item("i1", C, target_agent="a1"))
+    assert await offer(store, "i1", "a1", now=NOW) is not None
+    [back] = await store.expire_offers(NOW + TIMEOUT)
+    assert back.target_agent is None
+    assert await offer(store, "i1", "a2", now=NOW + TIMEOUT) is not None
+
+
 async def test_expired_offers_are_requeued_like_a_reject(store: StatsStore) -> None:
     await ready(store, "a1")
     await ready(store, "a2")
