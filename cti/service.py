@@ -306,9 +306,11 @@ class InteractionService:
     async def recover(self, interactions: Sequence[Interaction]) -> int:
         """Put interactions that were waiting when the server stopped back in the queue."""
         count = 0
+        # With a shared store another node may already hold these; queue nothing twice.
+        waiting = {w.interaction_id for w in (await self._routing.snapshot()).waiting}
         for interaction in interactions:
             if interaction.state in (InteractionState.QUEUED, InteractionState.OFFERED):
-                if await self._routing.offer_for(interaction.id) is not None:
+                if interaction.id in waiting or await self._routing.offer_for(interaction.id) is not None:
                     continue
                 if interaction.state is InteractionState.OFFERED:
                     interaction = lifecycle.apply(interaction, "requeue", now=self._clock.now())

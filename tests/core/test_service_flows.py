@@ -1,0 +1,236 @@
+"""The interaction service, agent service and routing engine together, on a manual clock.
+
+No HTTP here: the real context store (SQLite file), the memory routing store and the engine,
+driven pass by pass, so wrap-up, the preferred agent, abandonment and recovery are checked at
+exact times.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from context.migrate import upgrade_async
+from context.store import SqlContextStore
+from cti.agents import AgentService
+from cti.clock import ManualClock, SequentialIds
+from cti.config import AppConfig, parse_config
+from cti.domain import AgentState, Channel, Identity, IdentityKind, Interaction, InteractionState
+from cti.events import DomainEvent
+from cti.hub import EventHub, Subscription
+from cti.routing import Offer, RoutingSettings, WaitingItem
+from cti.service import InteractionService
+from router.engine import RoutingEngine
+from router.memory_store import MemoryRoutingStore
+
+CONFIG = {
+    "routing": {"offer_timeout": 20, "preferred_window": 600},
+    "teams": [{"name": "support", "supervisors": ["sam"]}],
+    "queues": [
+        {"name": "support", "skills": {"english": 1}, "service_targets": {"chat": 60},
+         "wrap_up_seconds": 30},
+        {"name": "billing", "skills": {"billing": 1}, "service_targets": {"chat": 60}},
+    ],
+    "chat": {"queue": "support"},
+    "agents": [
+        {"id": "alice", "team": "support", "skills": {"english": 9, "billing": 5}, "capacity": {"chat": 2}},
+        {"id": "bob", "team": "support", "skills": {"english": 3}, "capacity": {"chat": 2}},
+        {"id": "sam", "role": "supervisor", "team": "support", "skills": {"english": 1},
+         "capacity": {"chat": 1}},
+    ],
+}
+
+
+@dataclass
+class Desk:
+    config: AppConfig
+    clock: ManualClock
+    context: SqlContextStore
+    routing: MemoryRoutingStore
+    hub: EventHub
+    events: Subscription
+    interactions: InteractionService
+    agents: AgentService
+    engine: RoutingEngine
+
+    async def route(self) -> list[Offer]:
+        return await self.engine.run_once()
+
+    async def chat(self, email: str, body: str = "hello") -> Interaction:
+        interaction, _ = await self.interactions.start_inbound(
+            channel=Channel.CHAT, identities=[Identity(IdentityKind.EMAIL, email)], display_name=None)
+        await self.interactions.customer_message(interaction.id, body)
+        return interaction
+
+    async def available(self, *agent_ids: str) -> None:
+        for agent_id in agent_ids:
+            await self.agents.set_state(agent_id, "available", reason=None, actor_id=agent_id)
+
+    def drain(self) -> list[DomainEvent]:
+        out = []
+        while not self.events.queue.empty():
+            out.append(self.events.queue.get_nowait())
+        return out
+
+    async def state(self, agent_id: str) -> AgentState:
+        snap = await self.routing.agent(agent_id)
+        assert snap is not None
+        return snap.state
+
+
+@pytest.fixture
+async def desk(tmp_path: Path) -> AsyncIterator[Desk]:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'cti.db'}"
+    await upgrade_async(url)
+    config = parse_config(CONFIG)
+    clock, ids = ManualClock(), SequentialIds()
+    context = SqlContextStore(url=url, clock=clock, ids=ids)
+    await context.start()
+    routing = MemoryRoutingStore()
+    hub = EventHub(node_id="test")
+    engine_ref: list[RoutingEngine] = []
+    interactions = InteractionService(config=config, context=context, routing=routing, hub=hub,
+                                      clock=clock, ids=ids, poke=lambda: None)
+    agents = AgentService(config=config, routing=routing, context=context, hub=hub, clock=clock,
+                          poke=lambda: None)
+
+    async def on_offer(offer: Offer) -> None:
+        await interactions.on_offer(offer)
+
+    async def on_requeue(item: WaitingItem, why: str) -> None:
+        await interactions.on_requeue(item, why)
+
+    engine = RoutingEngine(store=routing, clock=clock,
+                           settings=RoutingSettings(preferred_window=config.preferred_window),
+                           offer_timeout=config.offer_timeout, on_offer=on_offer, on_requeue=on_requeue)
+    engine_ref.append(engine)
+    await agents.register_all()
+    desk = Desk(config=config, clock=clock, context=context, routing=routing, hub=hub,
+                events=hub.subscribe(maxsize=10_000), interactions=interactions, agents=agents,
+                engine=engine)
+    try:
+        yield desk
+    finally:
+        await context.aclose()
+
+
+def of_type(events: list[DomainEvent], kind: str) -> list[dict[str, Any]]:
+    return [e.to_dict() for e in events if e.type == kind]
+
+
+async def test_wrap_up_holds_the_agent_for_the_queues_wrap_up_time(desk: Desk) -> None:
+    await desk.available("bob")
+    first = await desk.chat("ann@example.com")
+    [offer] = await desk.route()
+    await desk.interactions.accept(first.id, "bob")
+    await desk.interactions.complete(first.id, "bob", disposition="resolved", note=None)
+    assert await desk.state("bob") is AgentState.WRAP_UP
+
+    second = await desk.chat("raj@example.com")
+    desk.clock.advance(29)
+    assert await desk.route() == []  # still wrapping up
+    desk.clock.advance(1)
+    [offer] = await desk.route()
+    assert (offer.interaction_id, offer.agent_id) == (second.id, "bob")
+    assert offer.reason.waited == pytest.approx(30)
+
+
+async def test_the_customers_last_agent_is_preferred_within_the_window(desk: Desk) -> None:
+    await desk.available("bob")
+    first = await desk.chat("ann@example.com")
+    await desk.route()
+    await desk.interactions.accept(first.id, "bob")
+    await desk.interactions.complete(first.id, "bob", disposition="resolved", note=None)
+    desk.clock.advance(60)  # wrap-up over
+    await desk.route()
+    await desk.available("alice")  # better skilled, but Ann spoke to Bob a minute ago
+
+    again = await desk.chat("ann@example.com", "me again about the same order")
+    [offer] = await desk.route()
+    assert (offer.interaction_id, offer.agent_id) == (again.id, "bob")
+    assert offer.reason.rule == "preferred-agent" and offer.reason.preferred
+    await desk.interactions.accept(again.id, "bob")
+    await desk.interactions.complete(again.id, "bob", disposition="resolved", note=None)
+
+    desk.clock.advance(700)  # past the 600 s window: the best skill wins again
+    late = await desk.chat("ann@example.com", "one more thing")
+    [offer] = await desk.route()
+    assert (offer.interaction_id, offer.agent_id) == (late.id, "alice")
+    assert not offer.reason.preferred
+
+
+async def test_a_customer_leaving_while_waiting_or_offered_is_abandoned(desk: Desk) -> None:
+    waiting = await desk.chat("ann@example.com")
+    desk.clock.advance(12)
+    left = await desk.interactions.customer_left(waiting.id)
+    assert left.state is InteractionState.ABANDONED
+    [abandoned] = of_type(desk.drain(), "interaction.abandoned")
+    assert abandoned["waited"] == pytest.approx(12) and abandoned["agent_id"] is None
+    assert (await desk.routing.snapshot()).waiting == []
+
+    await desk.available("bob")
+    offered = await desk.chat("raj@example.com")
+    [offer] = await desk.route()
+    desk.drain()
+    await desk.interactions.customer_left(offered.id)
+    [abandoned] = of_type(desk.drain(), "interaction.abandoned")
+    assert abandoned["agent_id"] == "bob"  # so Bob's desktop drops the offer
+    snap = await desk.routing.agent("bob")
+    assert snap is not None and snap.load.get(Channel.CHAT, 0) == 0
+    assert (await desk.context.interaction(offered.id)).state is InteractionState.ABANDONED
+    # Bob's slot is free for the next customer.
+    nxt = await desk.chat("lee@example.com")
+    [offer] = await desk.route()
+    assert (offer.interaction_id, offer.agent_id) == (nxt.id, "bob")
+
+
+async def test_a_message_sent_while_the_offer_is_out_reaches_the_offered_agent(desk: Desk) -> None:
+    await desk.available("bob")
+    interaction = await desk.chat("ann@example.com")
+    await desk.route()
+    desk.drain()
+    await desk.interactions.customer_message(interaction.id, "are you there?")
+    [added] = of_type(desk.drain(), "message.added")
+    assert added["agent_id"] == "bob" and added["message"]["body"] == "are you there?"
+
+
+async def test_a_directed_transfer_the_target_rejects_goes_back_to_the_queue(desk: Desk) -> None:
+    await desk.available("bob")
+    interaction = await desk.chat("ann@example.com")
+    await desk.route()
+    await desk.interactions.accept(interaction.id, "bob")
+    await desk.available("alice")
+    await desk.interactions.transfer(interaction.id, "bob", to_queue=None, to_agent="alice",
+                                     note="needs a refund")
+    [offer] = await desk.route()
+    assert (offer.agent_id, offer.reason.rule) == ("alice", "target-agent")
+    await desk.interactions.reject(interaction.id, "alice")
+    [offer] = await desk.route()
+    assert offer.agent_id == "bob"  # not stuck waiting for Alice
+    pop = await desk.interactions.screen_pop(await desk.context.interaction(interaction.id))
+    assert [n["body"] for n in pop["notes"]] == ["needs a refund"]
+
+
+async def test_work_waiting_when_the_server_stopped_is_queued_again_with_its_wait(desk: Desk) -> None:
+    await desk.available("bob")
+    offered = await desk.chat("ann@example.com")
+    await desk.route()
+    queued = await desk.chat("raj@example.com")
+    queued_at = (await desk.context.interaction(queued.id)).queued_at
+    desk.clock.advance(5)
+
+    # A restart: the memory routing store is gone, the database is not.
+    fresh = InteractionService(config=desk.config, context=desk.context, routing=MemoryRoutingStore(),
+                               hub=desk.hub, clock=desk.clock, ids=SequentialIds(), poke=lambda: None)
+    open_now = await desk.context.list_interactions(open_only=True)
+    assert await fresh.recover(open_now) == 2
+    for interaction_id in (offered.id, queued.id):
+        again = await desk.context.interaction(interaction_id)
+        assert again.state is InteractionState.QUEUED
+    assert (await desk.context.interaction(queued.id)).queued_at == queued_at
+    # Running recovery twice (a second node starting) queues nothing twice.
+    assert await fresh.recover(await desk.context.list_interactions(open_only=True)) == 0
