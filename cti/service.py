@@ -304,12 +304,19 @@ class InteractionService:
         )
 
     async def recover(self, interactions: Sequence[Interaction]) -> int:
-        """Put interactions that were waiting when the server stopped back in the queue."""
+        """After a start: waiting work back in the queue, agents' open work back on their load.
+
+        Returns how many interactions were queued again.
+        """
         count = 0
         # With a shared store another node may already hold these; queue nothing twice.
         waiting = {w.interaction_id for w in (await self._routing.snapshot()).waiting}
         for interaction in interactions:
-            if interaction.state in (InteractionState.QUEUED, InteractionState.OFFERED):
+            held = interaction.state in (InteractionState.ACTIVE, InteractionState.WRAP_UP)
+            if held and interaction.agent_id in self._config.agents:
+                # The agent's slot, so a restarted node does not offer them more than they can take.
+                await self._routing.hold(interaction.id, interaction.agent_id or "", interaction.channel)
+            elif interaction.state in (InteractionState.QUEUED, InteractionState.OFFERED):
                 if interaction.id in waiting or await self._routing.offer_for(interaction.id) is not None:
                     continue
                 if interaction.state is InteractionState.OFFERED:

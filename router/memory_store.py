@@ -180,6 +180,22 @@ class MemoryRoutingStore:
                 requeued.append(self._requeue(interaction_id))
         return requeued
 
+    async def hold(self, interaction_id: str, agent_id: str, channel: Channel) -> bool:
+        agent = self._agent(agent_id)
+        held = self._active.get(interaction_id)
+        if held is not None:
+            if held[0] != agent_id:
+                raise Conflict("work-not-yours", "another agent holds this interaction",
+                               interaction_id=interaction_id, agent_id=held[0])
+            return False
+        if interaction_id in self._offers or interaction_id in self._waiting:
+            raise Conflict("interaction-routing", "the interaction is waiting or offered, not held",
+                           interaction_id=interaction_id)
+        # Over capacity if need be: the work exists whatever the configuration says now.
+        agent.load[channel] = agent.load.get(channel, 0) + 1
+        self._active[interaction_id] = (agent_id, channel)
+        return True
+
     # ----- finished work -------------------------------------------------------------------
 
     async def release(self, interaction_id: str, agent_id: str, *, now: float,

@@ -194,6 +194,24 @@ redis.call('HSET', ACTIVE, ARGV[1], cjson.encode({agent = ARGV[2], channel = rec
 return {'ok', raw}
 """
 
+# ARGV: interaction id, agent id, channel
+HOLD = PRELUDE + r"""
+local held = redis.call('HGET', ACTIVE, ARGV[1])
+if held then
+  if cjson.decode(held).agent ~= ARGV[2] then return {'work-not-yours'} end
+  return {'ok', 0}
+end
+if redis.call('HEXISTS', OFFERS, ARGV[1]) == 1 or redis.call('HEXISTS', WAITING, ARGV[1]) == 1 then
+  return {'interaction-routing'}
+end
+local a = get_agent(ARGV[2])
+if not a then return {'agent-not-found'} end
+a.load[ARGV[3]] = (a.load[ARGV[3]] or 0) + 1
+put_agent(ARGV[2], a)
+redis.call('HSET', ACTIVE, ARGV[1], cjson.encode({agent = ARGV[2], channel = ARGV[3]}))
+return {'ok', 1}
+"""
+
 # ARGV: interaction id, agent id
 REJECT = PRELUDE + r"""
 local rec, raw = owned_offer(ARGV[1], ARGV[2])

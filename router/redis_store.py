@@ -50,6 +50,7 @@ class RedisRoutingStore:
         self._try_offer = redis.register_script(redis_scripts.TRY_OFFER)
         self._accept = redis.register_script(redis_scripts.ACCEPT)
         self._reject = redis.register_script(redis_scripts.REJECT)
+        self._hold = redis.register_script(redis_scripts.HOLD)
         self._expire = redis.register_script(redis_scripts.EXPIRE)
         self._release = redis.register_script(redis_scripts.RELEASE)
         self._tick = redis.register_script(redis_scripts.TICK)
@@ -152,6 +153,19 @@ class RedisRoutingStore:
             requeued.extend(codec.item_from(raw) for raw in items)
             if int(seen) < BATCH:
                 return requeued
+
+    async def hold(self, interaction_id: str, agent_id: str, channel: Channel) -> bool:
+        reply = await self._run(self._hold, interaction_id, agent_id, channel.value)
+        status = text(reply[0])
+        if status == "agent-not-found":
+            raise NotFound("agent-not-found", f"no agent {agent_id!r}", agent_id=agent_id)
+        if status == "work-not-yours":
+            raise Conflict("work-not-yours", "another agent holds this interaction",
+                           interaction_id=interaction_id, agent_id=agent_id)
+        if status == "interaction-routing":
+            raise Conflict("interaction-routing", "the interaction is waiting or offered, not held",
+                           interaction_id=interaction_id)
+        return bool(int(reply[1]))
 
     # ----- finished work -------------------------------------------------------------------
 

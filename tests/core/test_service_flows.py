@@ -215,19 +215,29 @@ async def test_a_directed_transfer_the_target_rejects_goes_back_to_the_queue(des
     assert [n["body"] for n in pop["notes"]] == ["needs a refund"]
 
 
-async def test_work_waiting_when_the_server_stopped_is_queued_again_with_its_wait(desk: Desk) -> None:
-    await desk.available("bob")
+async def test_work_open_when_the_server_stopped_is_recovered(desk: Desk) -> None:
+    await desk.available("alice", "bob")
+    active = await desk.chat("mia@example.com")
+    [offer] = await desk.route()
+    await desk.interactions.accept(active.id, offer.agent_id)
+    await desk.agents.set_state("alice", "offline", reason=None, actor_id="alice")
     offered = await desk.chat("ann@example.com")
-    await desk.route()
+    [offer] = await desk.route()
+    assert offer.agent_id == "bob"
     queued = await desk.chat("raj@example.com")
     queued_at = (await desk.context.interaction(queued.id)).queued_at
     desk.clock.advance(5)
 
     # A restart: the memory routing store is gone, the database is not.
-    fresh = InteractionService(config=desk.config, context=desk.context, routing=MemoryRoutingStore(),
+    routing = MemoryRoutingStore()
+    fresh = InteractionService(config=desk.config, context=desk.context, routing=routing,
                                hub=desk.hub, clock=desk.clock, ids=SequentialIds(), poke=lambda: None)
+    await AgentService(config=desk.config, routing=routing, context=desk.context, hub=desk.hub,
+                       clock=desk.clock, poke=lambda: None).register_all()
     open_now = await desk.context.list_interactions(open_only=True)
     assert await fresh.recover(open_now) == 2
+    snap = await routing.agent("alice")  # still has Mia's chat on her load
+    assert snap is not None and snap.load[Channel.CHAT] == 1
     for interaction_id in (offered.id, queued.id):
         again = await desk.context.interaction(interaction_id)
         assert again.state is InteractionState.QUEUED

@@ -288,6 +288,26 @@ async def test_a_transfer_whose_offer_times_out_goes_to_the_whole_queue(store: S
     assert await offer(store, "i1", "a2", now=NOW + TIMEOUT) is not None
 
 
+async def test_hold_restores_work_a_restart_forgot(store: StatsStore) -> None:
+    await ready(store, "a1", capacity={C: 1})
+    await ready(store, "a2")
+    assert await store.hold("i1", "a1", C) is True
+    assert await store.hold("i1", "a1", C) is False  # a second node recovering: no double count
+    assert await load(store, "a1") == {C: 1}
+    await store.enqueue(item("i2", C))
+    assert await offer(store, "i2", "a1") is None  # the held chat fills a1's only chat slot
+    with pytest.raises(Conflict) as other:
+        await store.hold("i1", "a2", C)
+    assert other.value.error_id == "work-not-yours"
+    with pytest.raises(Conflict) as routing:
+        await store.hold("i2", "a2", C)
+    assert routing.value.error_id == "interaction-routing"
+    with pytest.raises(NotFound):
+        await store.hold("i3", "ghost", C)
+    await store.release("i1", "a1", now=NOW, customer_id=None, wrap_up=0)
+    assert await load(store, "a1") == {C: 0}
+
+
 async def test_expired_offers_are_requeued_like_a_reject(store: StatsStore) -> None:
     await ready(store, "a1")
     await ready(store, "a2")
