@@ -138,6 +138,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    # Alembic announces each of its plugins at INFO on every start; only its migrations matter.
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     result: int = args.func(args)
     return result
 
