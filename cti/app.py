@@ -24,6 +24,8 @@ from adapters.webchat.sessions import ChatSessions
 from context.migrate import upgrade_async
 from context.store import SqlContextStore
 from cti.agents import AgentService
+from cti.ami.bridge import AmiBridge
+from cti.ami.link import AmiLink
 from cti.clock import Clock, IdSource, SystemClock, UuidIds
 from cti.config import AppConfig, ConfigError
 from cti.domain import jsonable
@@ -102,10 +104,21 @@ def build_app(config: AppConfig, settings: ServerSettings, *, clock: Clock | Non
             for q in config.queues.values()}
         return stats
 
+    voice: AmiBridge | None = None
+    link: AmiLink | None = None
+    if config.ami is not None:
+        voice = AmiBridge(ami=config.ami, config=config, interactions=interactions, agents=agents,
+                          context=context, routing=routing, hub=hub, clock=the_clock)
+        link = AmiLink(config.ami.host, config.ami.port, config.ami.username, config.ami.secret,
+                       on_event=voice.on_event, on_connected=voice.on_connected,
+                       on_disconnected=voice.on_disconnected)
+        voice.attach(link)
+
     services = Services(
         config=config, node_id=node_id, clock=the_clock, ids=the_ids, hub=hub, context=context,
         routing=routing, interactions=interactions, agents=agents, explain=explain,
-        queue_stats=queue_stats, token_secret=config.token_secret or secrets.token_urlsafe(32))
+        queue_stats=queue_stats, token_secret=config.token_secret or secrets.token_urlsafe(32),
+        voice=voice)
     chat = ChatSessions(interactions=interactions, context=context, ids=the_ids, queue=config.chat.queue,
                         skills=config.chat.skills, reconnect_grace=config.chat.reconnect_grace,
                         default_country_code=config.default_country_code)
@@ -119,11 +132,18 @@ def build_app(config: AppConfig, settings: ServerSettings, *, clock: Clock | Non
         recovered = await interactions.recover(
             await context.list_interactions(states=None, agent_id=None, limit=10_000, open_only=True))
         await engine.start()
-        log.info("server started node=%s db=%s redis=%s recovered=%d", node_id,
-                 safe_url(settings.db_url), bool(redis_client), recovered)
+        if voice is not None and link is not None:
+            await voice.start()
+            await link.start()  # connects in the background, retrying until Asterisk answers
+        log.info("server started node=%s db=%s redis=%s recovered=%d voice=%s", node_id,
+                 safe_url(settings.db_url), bool(redis_client), recovered, voice is not None)
         try:
             yield
         finally:
+            if voice is not None and link is not None:
+                await voice.going_offline()
+                await link.aclose()
+                await voice.aclose()
             await engine.aclose()
             await hub.aclose()
             await context.aclose()

@@ -40,6 +40,24 @@ class ChatConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class AmiConfig:
+    """The Asterisk link and the dial-plan names it relies on (see asterisk-config/)."""
+
+    host: str
+    port: int = 5038
+    username: str = "cti"
+    secret: str = field(default="", repr=False)
+    hold_context: str = "cti-hold"  # callers wait here; a transfer to a queue re-enters it
+    connect_context: str = "cti-connect"  # the Originate to an agent bridges to CTI_CALLER
+    agents_context: str = "cti-agents"  # agents' extensions, target of consult transfers
+    dialout_context: str = "cti-dialout"  # click-to-dial
+    fallback_queue: str = "fallback"  # the Asterisk queue callers fall back to
+    default_queue: str | None = None  # our queue for a caller whose Queue header is unknown
+    heartbeat_seconds: float = 10.0  # how often CTI_HEARTBEAT is refreshed
+    recording_dir: str = "/var/spool/asterisk/monitor"
+
+
+@dataclass(frozen=True, slots=True)
 class AppConfig:
     agents: Mapping[str, AgentProfile]
     teams: Mapping[str, TeamConfig]
@@ -51,6 +69,7 @@ class AppConfig:
     default_country_code: str = "1"
     token_secret: str | None = field(default=None, repr=False)
     token_ttl: float = 12 * 3600.0
+    ami: AmiConfig | None = None
 
     def team_of(self, agent_id: str) -> str | None:
         agent = self.agents.get(agent_id)
@@ -148,6 +167,7 @@ def parse_config(data: Mapping[str, Any]) -> AppConfig:
         raise ConfigError(f"token_secret: must be a string of at least {MIN_SECRET_BYTES} bytes "
                           "(HMAC-SHA256 keys shorter than the hash are guessable)")
     return AppConfig(
+        ami=_ami(data.get("ami"), queues),
         agents=agents, teams=teams, queues=queues,
         chat=ChatConfig(queue=chat_queue, skills=_levels(chat_raw.get("skills"), "chat"),
                         reconnect_grace=float(chat_raw.get("reconnect_grace", 60))),
@@ -158,6 +178,26 @@ def parse_config(data: Mapping[str, Any]) -> AppConfig:
         token_secret=secret,
         token_ttl=float(data.get("token_ttl", 12 * 3600)),
     )
+
+
+def _ami(raw: Any, queues: Mapping[str, QueueConfig]) -> AmiConfig | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, Mapping) or not raw.get("host"):
+        raise ConfigError("ami: a mapping with at least a host")
+    known = set(AmiConfig.__dataclass_fields__)
+    unknown = set(raw) - known
+    if unknown:
+        raise ConfigError(f"ami: unknown keys {sorted(unknown)}")
+    values = dict(raw)
+    if "port" in values:
+        values["port"] = int(values["port"])
+    if "heartbeat_seconds" in values:
+        values["heartbeat_seconds"] = float(values["heartbeat_seconds"])
+    default_queue = values.get("default_queue")
+    if default_queue is not None and default_queue not in queues:
+        raise ConfigError(f"ami: unknown default_queue {default_queue!r}")
+    return AmiConfig(**values)
 
 
 def load_config(path: str | Path) -> AppConfig:

@@ -56,6 +56,7 @@ class IdentityKind(enum.StrEnum):
     CHAT = "chat"
     X = "x"
     SLACK = "slack"
+    CALL = "call"  # a call without a caller number: it identifies only itself (its Uniqueid)
 
 
 class MessageSender(enum.StrEnum):

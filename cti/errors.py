@@ -4,7 +4,8 @@
     ├── InvalidInput               the caller sent something malformed (400)
     ├── NotFound                   an id that does not exist (404)
     ├── Forbidden                  the token's role or owner may not do this (403)
-    └── Conflict                   the thing exists but is not in a state that allows it (409)
+    ├── Conflict                   the thing exists but is not in a state that allows it (409)
+    └── Unavailable                a part this needs is not configured or not reachable (503)
 
 Each carries a stable kebab-case ``error_id`` and details; the desktop API maps them to HTTP.
 """
@@ -41,3 +42,7 @@ class Forbidden(CtiError):
 
 class Conflict(CtiError):
     status = 409
+
+
+class Unavailable(CtiError):
+    status = 503

@@ -121,12 +121,54 @@ class CustomerUpdated(DomainEvent):
     details: Mapping[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True)
+class CallUpdated(DomainEvent):
+    """A voice call changed without changing the interaction's state.
+
+    ``what``: "ringing-agent", "agent-answered", "held", "resumed", "recording-started",
+    "recording-paused", "recording-resumed", "recording-stopped", "consult-started",
+    "consult-cancelled", "fallback" (the dial plan gave the caller to an Asterisk queue).
+    """
+
+    type: ClassVar[str] = "call.updated"
+    interaction_id: str
+    agent_id: str | None
+    what: str
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class SupervisionChanged(DomainEvent):
+    """A supervisor started or stopped listening to, whispering to or barging into a call."""
+
+    type: ClassVar[str] = "supervision.changed"
+    supervisor_id: str
+    agent_id: str  # the supervised agent: their supervisors' sockets get it, not the agent's
+    mode: str  # "listen" | "whisper" | "barge"
+    active: bool
+    interaction_id: str | None = None
+
+    def agent(self) -> str | None:
+        # Routed like the supervisor's own event; the agent is not told they are monitored.
+        return self.supervisor_id
+
+
+@dataclass(frozen=True, slots=True)
+class VoiceLinkChanged(DomainEvent):
+    """The Asterisk link went up or down (supervisors see it on the wallboard)."""
+
+    type: ClassVar[str] = "voice.link"
+    connected: bool
+    why: str
+
+
 EVENT_TYPES: Mapping[str, type[DomainEvent]] = {
     cls.type: cls
     for cls in (
         InteractionQueued, InteractionOffered, InteractionAccepted, OfferWithdrawn,
         InteractionTransferred, InteractionWrapUp, InteractionClosed, InteractionAbandoned,
-        MessageAdded, AgentStateChanged, CustomerUpdated,
+        MessageAdded, AgentStateChanged, CustomerUpdated, CallUpdated, SupervisionChanged,
+        VoiceLinkChanged,
     )
 }
 

@@ -4,6 +4,8 @@
               ↑        │        │
               └────────┘        └→ queued (transfer)
     queued/offered → abandoned (customer left before an agent took it)
+    new → active (dial: an agent's outbound call);  active → active (reassign: a consult
+    transfer completed, the same call now with another agent)
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ ALLOWED: dict[str, tuple[frozenset[InteractionState], InteractionState]] = {
     "end": (frozenset({S.ACTIVE}), S.WRAP_UP),
     "close": (frozenset({S.ACTIVE, S.WRAP_UP}), S.CLOSED),
     "abandon": (frozenset({S.NEW, S.QUEUED, S.OFFERED}), S.ABANDONED),
+    "dial": (frozenset({S.NEW}), S.ACTIVE),
+    "reassign": (frozenset({S.ACTIVE}), S.ACTIVE),
 }
 
 OPEN_STATES = frozenset({S.NEW, S.QUEUED, S.OFFERED, S.ACTIVE, S.WRAP_UP})
@@ -53,6 +57,10 @@ def apply(interaction: Interaction, transition: str, *, now: float, agent_id: st
         return replace(interaction, state=target, offered_at=None, agent_id=None)
     if transition == "accept":
         return replace(interaction, state=target, answered_at=now, agent_id=agent_id)
+    if transition in ("dial", "reassign"):
+        if not agent_id:
+            raise Conflict("agent-required", f"{transition} needs an agent", interaction_id=interaction.id)
+        return replace(interaction, state=target, agent_id=agent_id)
     if transition == "transfer":
         return replace(interaction, state=target, agent_id=None, offered_at=None,
                        queue=queue or interaction.queue)

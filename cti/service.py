@@ -113,6 +113,76 @@ class InteractionService:
                                              agent_id=interaction.agent_id, message=jsonable(message)))
         return message
 
+    async def start_outbound(
+        self, *, channel: Channel, agent_id: str, identities: Sequence[Identity],
+        display_name: str | None, queue: str | None = None,
+        channel_refs: Mapping[str, str] | None = None, context: Mapping[str, str] | None = None,
+    ) -> tuple[Interaction, Customer]:
+        """An agent's own outbound contact (click-to-dial): active at once, on their load."""
+        if agent_id not in self._config.agents:
+            raise NotFound("agent-not-found", f"no agent {agent_id!r}", agent_id=agent_id)
+        queue_name = queue or self._config.chat.queue
+        if queue_name not in self._config.queues:
+            raise NotFound("queue-not-found", f"no queue {queue_name!r}", queue=queue_name)
+        customer = await self._context.resolve_customer(
+            identities, display_name=display_name, actor=agent_id, reason=f"outbound {channel.value}")
+        now = self._clock.now()
+        interaction = Interaction(
+            id=self._ids.new_id("int"), channel=channel, direction=Direction.OUTBOUND,
+            customer_id=customer.id, queue=queue_name, state=InteractionState.NEW, arrived_at=now,
+            channel_refs=dict(channel_refs or {}), context=dict(context or {}))
+        interaction = lifecycle.apply(interaction, "dial", now=now, agent_id=agent_id)
+        await self._context.save_interaction(interaction)
+        await self._routing.hold(interaction.id, agent_id, channel)
+        await self._hub.publish(InteractionAccepted(at=now, interaction_id=interaction.id,
+                                                    agent_id=agent_id, interaction=jsonable(interaction)))
+        log.info("outbound interaction id=%s channel=%s agent=%s customer=%s",
+                 interaction.id, channel.value, agent_id, customer.id)
+        return interaction, customer
+
+    async def update_refs(self, interaction_id: str, *, refs: Mapping[str, str] | None = None,
+                          context: Mapping[str, str] | None = None) -> Interaction:
+        """Add channel references or collected context (a call's new leg, a recording file)."""
+        interaction = await self._context.interaction(interaction_id)
+        interaction = replace(interaction, channel_refs={**interaction.channel_refs, **(refs or {})},
+                              context={**interaction.context, **(context or {})})
+        await self._context.save_interaction(interaction)
+        return interaction
+
+    async def call_ended(self, interaction_id: str, *, why: str) -> Interaction:
+        """The call is over but the agent has not completed it: into wrap-up (idempotent)."""
+        interaction = await self._context.interaction(interaction_id)
+        if not lifecycle.can(interaction, "end"):
+            return interaction
+        now = self._clock.now()
+        interaction = lifecycle.apply(interaction, "end", now=now)
+        await self._context.save_interaction(interaction)
+        await self._hub.publish(InteractionWrapUp(at=now, interaction_id=interaction_id,
+                                                  agent_id=interaction.agent_id, why=why))
+        return interaction
+
+    async def reassign(self, interaction_id: str, to_agent: str, *, why: str) -> Interaction:
+        """The same live interaction now with another agent (a consult transfer completed)."""
+        if to_agent not in self._config.agents:
+            raise NotFound("agent-not-found", f"no agent {to_agent!r}", agent_id=to_agent)
+        interaction = await self._context.interaction(interaction_id)
+        previous = interaction.agent_id
+        if previous == to_agent:
+            return interaction
+        now = self._clock.now()
+        interaction = lifecycle.apply(interaction, "reassign", now=now, agent_id=to_agent)
+        await self._context.save_interaction(interaction)
+        if previous:
+            await self._routing.release(interaction_id, previous, now=now, customer_id=None, wrap_up=0)
+        await self._routing.hold(interaction_id, to_agent, interaction.channel)
+        await self._hub.publish(InteractionTransferred(
+            at=now, interaction_id=interaction_id, agent_id=previous or to_agent, to_queue=None,
+            to_agent=to_agent, note=why))
+        await self._hub.publish(InteractionAccepted(at=now, interaction_id=interaction_id,
+                                                    agent_id=to_agent, interaction=jsonable(interaction)))
+        self._poke()
+        return interaction
+
     async def customer_left(self, interaction_id: str) -> Interaction:
         interaction = await self._context.interaction(interaction_id)
         now = self._clock.now()
@@ -177,10 +247,11 @@ class InteractionService:
                                                     agent_id=agent_id, interaction=jsonable(interaction)))
         return interaction
 
-    async def reject(self, interaction_id: str, agent_id: str) -> None:
+    async def reject(self, interaction_id: str, agent_id: str, *, why: str = "rejected") -> None:
+        """The agent declined the offer (``why`` "no-answer" when their phone did not answer)."""
         await self._context.interaction(interaction_id)
         item = await self._routing.reject(interaction_id, agent_id, now=self._clock.now())
-        await self.on_requeue(item, "rejected")
+        await self.on_requeue(item, why)
 
     async def reply(self, interaction_id: str, agent_id: str, body: str) -> Message:
         self.check_body(body)

@@ -21,7 +21,7 @@ INTERACTION_STATES = ["new", "queued", "offered", "active", "wrap_up", "closed",
 AGENT_STATES = ["offline", "available", "busy", "wrap_up", "away"]
 SETTABLE_STATES = ["available", "away", "busy", "offline"]
 ROLES = ["agent", "supervisor", "admin"]
-IDENTITY_KINDS = ["phone", "email", "chat", "x", "slack"]
+IDENTITY_KINDS = ["phone", "email", "chat", "x", "slack", "call"]
 SENDERS = ["customer", "agent", "system"]
 
 
@@ -287,6 +287,8 @@ ERROR_TEXT = {
     409: "Not allowed in the current state (invalid-state, invalid-transition, offer-not-yours, "
          "customer-left, ...)",
     413: "The request body is larger than 64 KiB",
+    503: "A part this needs is not configured or not reachable (voice-not-configured, "
+         "voice-unavailable)",
 }
 
 
@@ -473,6 +475,7 @@ def _paths() -> dict[str, Schema]:
             params=[_query("target", "only entries about this target (agent, customer, merge id)")],
             errors=(401, 403), ok=(200, {"type": "array", "items": _ref("AuditEntry")}, "entries"),
             description="Supervisors and admins; at most 200 entries.", op_id="auditLog")},
+        **_voice_paths(interaction_id, agent_id),
         "/ws/agent": _socket(
             "The agent WebSocket: pushed events out, commands in",
             "First message: `hello` with the agent and screen pops of their open work. Then the domain "
@@ -491,6 +494,52 @@ def _paths() -> dict[str, Schema]:
             "returning visitor continues), then sends `message` and `leave`; the server pushes "
             "`message`, `status` and `error`.",
             op_id="chatSocket", auth=False, errors=()),
+    }
+
+
+def _voice_paths(interaction_id: Schema, agent_id: Schema) -> dict[str, Schema]:
+    """Call control through the Asterisk bridge; 503 when no AMI link is configured or it is down."""
+    accepted = (202, _obj({}, extra=True), "the action was sent to Asterisk; events follow on the socket")
+    call_errors = (400, 401, 403, 404, 409, 503)
+
+    def call_op(summary: str, op_id: str, body: Schema | None = None) -> Schema:
+        return {"post": _op(summary, tag="voice", params=[interaction_id], body=body,
+                            errors=call_errors, ok=accepted, op_id=op_id)}
+
+    return {
+        "/api/interactions/{interaction_id}/hold": {"post": _op(
+            "Hold or resume the caller (music on hold while held)", tag="voice", params=[interaction_id],
+            body=_obj({"hold": BOOL}, required=["hold"]), errors=call_errors,
+            ok=(200, _obj({"interaction_id": STR, "held": BOOL}), "the new hold state"),
+            op_id="holdCall")},
+        "/api/interactions/{interaction_id}/hangup": call_op("Hang up the call", "hangupCall"),
+        "/api/interactions/{interaction_id}/consult": call_op(
+            "Consult another agent (attended transfer) while the caller holds", "consultCall",
+            _obj({"agent_id": STR}, required=["agent_id"])),
+        "/api/interactions/{interaction_id}/consult/cancel": call_op(
+            "Cancel the consultation and return to the caller", "cancelConsult"),
+        "/api/interactions/{interaction_id}/consult/complete": call_op(
+            "Complete the consult transfer: the caller stays with the consulted agent",
+            "completeConsult"),
+        "/api/interactions/{interaction_id}/recording": call_op(
+            "Start, pause, resume or stop recording the call", "recordCall",
+            _obj({"action": {"type": "string", "enum": ["start", "pause", "resume", "stop"]}},
+                 required=["action"])),
+        "/api/calls": {"post": _op(
+            "Click-to-dial: ring the agent's phone, then the customer", tag="voice",
+            body=_obj({"number": STR, "queue": STR}, required=["number"]), errors=(400, 401, 404, 503),
+            ok=(201, _ref("Interaction"), "the outbound voice interaction"), op_id="dial")},
+        "/api/agents/{agent_id}/monitor": {"post": _op(
+            "Listen to, whisper to or barge into the agent's live call on the supervisor's phone",
+            tag="voice", params=[agent_id],
+            body=_obj({"mode": {"type": "string", "enum": ["listen", "whisper", "barge"]}},
+                      required=["mode"]),
+            errors=(400, 401, 403, 404, 409, 503), ok=accepted,
+            description="Supervisors of the agent's team and admins; audited.", op_id="monitorAgent")},
+        "/api/voice": {"get": _op(
+            "The telephony link: connected or not, callers waiting, phones unreachable", tag="voice",
+            errors=(401, 403), ok=(200, _obj({}, extra=True), "the link's status"),
+            description="Supervisors and admins.", op_id="voiceStatus")},
     }
 
 
@@ -515,6 +564,7 @@ def _build() -> dict[str, Any]:
             {"name": "customers", "description": "customers, identities, timelines and merges"},
             {"name": "routing", "description": "queues and routing explanations"},
             {"name": "admin", "description": "the audit log"},
+            {"name": "voice", "description": "call control through Asterisk"},
             {"name": "websockets", "description": "sockets; messages in docs/websocket.md"},
             {"name": "pages", "description": "web pages served by the server"},
             {"name": "system", "description": "health and this document"},

@@ -103,7 +103,7 @@ async def add_note(request: web.Request) -> web.Response:
 async def transfer(request: web.Request) -> web.Response:
     who = principal(request)
     data = await json_body(request)
-    interaction = await request.app[SERVICES].interactions.transfer(
+    interaction = await request.app[SERVICES].transfer(
         request.match_info["interaction_id"], who.agent_id,
         to_queue=field_str(data, "queue", required=False, max_len=100),
         to_agent=field_str(data, "agent_id", required=False, max_len=100),

@@ -63,7 +63,7 @@ async def _note(s: Services, p: Principal, d: dict[str, Any]) -> Any:
 
 
 async def _transfer(s: Services, p: Principal, d: dict[str, Any]) -> Any:
-    return jsonable(await s.interactions.transfer(
+    return jsonable(await s.transfer(
         _s(d, "interaction_id") or "", p.agent_id, to_queue=_s(d, "queue", required=False),
         to_agent=_s(d, "agent_id", required=False), note=_s(d, "note", required=False)))
 

@@ -61,3 +61,15 @@ def test_forbidden_transitions_raise_conflict(state: InteractionState, transitio
         lifecycle.apply(replace(new(), state=state), transition, now=1)
     assert info.value.error_id == "invalid-transition"
     assert info.value.details["state"] == state.value
+
+
+def test_an_outbound_call_starts_active_with_its_agent_and_can_change_hands() -> None:
+    from dataclasses import replace
+    i = lifecycle.apply(new(), "dial", now=10, agent_id="alice")
+    assert (i.state, i.agent_id, i.queued_at) == (S.ACTIVE, "alice", None)
+    i = lifecycle.apply(i, "reassign", now=20, agent_id="bob")
+    assert (i.state, i.agent_id) == (S.ACTIVE, "bob")
+    with pytest.raises(Conflict):
+        lifecycle.apply(i, "reassign", now=30)
+    with pytest.raises(Conflict):
+        lifecycle.apply(replace(i, state=S.QUEUED), "dial", now=30, agent_id="carol")

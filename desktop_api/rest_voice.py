@@ -1,0 +1,115 @@
+"""REST: call control for voice interactions, click-to-dial and supervisor monitoring (Asterisk)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from cti.domain import Role, jsonable
+from cti.errors import InvalidInput, Unavailable
+from desktop_api.common import field_str, json_body, ok, principal
+from desktop_api.keys import SERVICES
+
+if TYPE_CHECKING:
+    from cti.ami.bridge import AmiBridge
+
+routes = web.RouteTableDef()
+
+
+def _voice(request: web.Request) -> AmiBridge:
+    bridge = request.app[SERVICES].voice
+    if bridge is None:
+        raise Unavailable("voice-not-configured", "this server has no telephony link configured")
+    return bridge
+
+
+def _iid(request: web.Request) -> str:
+    return request.match_info["interaction_id"]
+
+
+async def _bool(request: web.Request, name: str) -> bool:
+    data = await json_body(request)
+    value = data.get(name)
+    if not isinstance(value, bool):
+        raise InvalidInput("bad-field", f"{name!r} must be true or false", field=name)
+    return value
+
+
+@routes.post("/api/interactions/{interaction_id}/hold")
+async def hold(request: web.Request) -> web.Response:
+    who = principal(request)
+    on = await _bool(request, "hold")
+    await _voice(request).hold(_iid(request), who.agent_id, on=on)
+    return ok({"interaction_id": _iid(request), "held": on})
+
+
+@routes.post("/api/interactions/{interaction_id}/hangup")
+async def hangup(request: web.Request) -> web.Response:
+    who = principal(request)
+    await _voice(request).hangup(_iid(request), who.agent_id)
+    return ok({"interaction_id": _iid(request), "hangup": "requested"}, status=202)
+
+
+@routes.post("/api/interactions/{interaction_id}/consult")
+async def consult(request: web.Request) -> web.Response:
+    who = principal(request)
+    data = await json_body(request)
+    to_agent = field_str(data, "agent_id", max_len=100) or ""
+    await _voice(request).consult(_iid(request), who.agent_id, to_agent)
+    return ok({"interaction_id": _iid(request), "consulting": to_agent}, status=202)
+
+
+@routes.post("/api/interactions/{interaction_id}/consult/cancel")
+async def cancel_consult(request: web.Request) -> web.Response:
+    who = principal(request)
+    await _voice(request).cancel_consult(_iid(request), who.agent_id)
+    return ok({"interaction_id": _iid(request), "consulting": None}, status=202)
+
+
+@routes.post("/api/interactions/{interaction_id}/consult/complete")
+async def complete_consult(request: web.Request) -> web.Response:
+    who = principal(request)
+    await _voice(request).complete_consult(_iid(request), who.agent_id)
+    return ok({"interaction_id": _iid(request), "transfer": "completing"}, status=202)
+
+
+@routes.post("/api/interactions/{interaction_id}/recording")
+async def recording(request: web.Request) -> web.Response:
+    who = principal(request)
+    data = await json_body(request)
+    action = field_str(data, "action", max_len=10) or ""
+    await _voice(request).recording(_iid(request), who.agent_id, action)
+    return ok({"interaction_id": _iid(request), "recording": action}, status=202)
+
+
+@routes.post("/api/calls")
+async def dial(request: web.Request) -> web.Response:
+    who = principal(request)
+    data = await json_body(request)
+    number = field_str(data, "number", max_len=40) or ""
+    queue = field_str(data, "queue", required=False, max_len=100)
+    interaction = await _voice(request).dial(who.agent_id, number, queue=queue)
+    return ok(jsonable(interaction), status=201)
+
+
+@routes.post("/api/agents/{agent_id}/monitor")
+async def monitor(request: web.Request) -> web.Response:
+    who = principal(request)
+    who.require(Role.SUPERVISOR, Role.ADMIN)
+    data = await json_body(request)
+    mode = field_str(data, "mode", max_len=10) or ""
+    agent_id = request.match_info["agent_id"]
+    await _voice(request).monitor(who.agent_id, agent_id, mode)
+    return ok({"agent_id": agent_id, "mode": mode, "supervisor_id": who.agent_id}, status=202)
+
+
+@routes.get("/api/voice")
+async def status(request: web.Request) -> web.Response:
+    who = principal(request)
+    who.require(Role.SUPERVISOR, Role.ADMIN)
+    bridge = request.app[SERVICES].voice
+    body: dict[str, Any] = {"configured": bridge is not None}
+    if bridge is not None:
+        body.update(bridge.status())
+    return ok(body)
