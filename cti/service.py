@@ -113,22 +113,25 @@ class InteractionService:
                                              agent_id=interaction.agent_id, message=jsonable(message)))
         return message
 
-    async def start_outbound(
+    async def start_active(
         self, *, channel: Channel, agent_id: str, identities: Sequence[Identity],
         display_name: str | None, queue: str | None = None,
         channel_refs: Mapping[str, str] | None = None, context: Mapping[str, str] | None = None,
+        direction: Direction = Direction.OUTBOUND,
     ) -> tuple[Interaction, Customer]:
-        """An agent's own outbound contact (click-to-dial): active at once, on their load."""
+        """Work that already has its agent: an outbound call (click-to-dial), or a call found
+        talking that no interaction records (adopted after a resync). Active at once, on their load."""
         if agent_id not in self._config.agents:
             raise NotFound("agent-not-found", f"no agent {agent_id!r}", agent_id=agent_id)
         queue_name = queue or self._config.chat.queue
         if queue_name not in self._config.queues:
             raise NotFound("queue-not-found", f"no queue {queue_name!r}", queue=queue_name)
         customer = await self._context.resolve_customer(
-            identities, display_name=display_name, actor=agent_id, reason=f"outbound {channel.value}")
+            identities, display_name=display_name, actor=agent_id,
+            reason=f"{direction.value} {channel.value} with an agent")
         now = self._clock.now()
         interaction = Interaction(
-            id=self._ids.new_id("int"), channel=channel, direction=Direction.OUTBOUND,
+            id=self._ids.new_id("int"), channel=channel, direction=direction,
             customer_id=customer.id, queue=queue_name, state=InteractionState.NEW, arrived_at=now,
             channel_refs=dict(channel_refs or {}), context=dict(context or {}))
         interaction = lifecycle.apply(interaction, "dial", now=now, agent_id=agent_id)
@@ -136,8 +139,8 @@ class InteractionService:
         await self._routing.hold(interaction.id, agent_id, channel)
         await self._hub.publish(InteractionAccepted(at=now, interaction_id=interaction.id,
                                                     agent_id=agent_id, interaction=jsonable(interaction)))
-        log.info("outbound interaction id=%s channel=%s agent=%s customer=%s",
-                 interaction.id, channel.value, agent_id, customer.id)
+        log.info("active interaction id=%s channel=%s direction=%s agent=%s customer=%s",
+                 interaction.id, channel.value, direction.value, agent_id, customer.id)
         return interaction, customer
 
     async def update_refs(self, interaction_id: str, *, refs: Mapping[str, str] | None = None,

@@ -30,7 +30,16 @@ from cti.ami.frames import AmiMessage
 from cti.ami.tracker import CallTracker, device_of
 from cti.clock import Clock
 from cti.config import AmiConfig, AppConfig
-from cti.domain import AgentState, Channel, Identity, IdentityKind, Interaction, InteractionState, Role
+from cti.domain import (
+    AgentState,
+    Channel,
+    Direction,
+    Identity,
+    IdentityKind,
+    Interaction,
+    InteractionState,
+    Role,
+)
 from cti.errors import Conflict, CtiError, Forbidden, InvalidInput, NotFound, Unavailable
 from cti.events import (
     AgentStateChanged,
@@ -296,6 +305,9 @@ class AmiBridge:
         self._ringing.pop(s.device, None)
         interaction = await self._by_caller(s.caller_uniqueid)
         agent_id = self._devices.get(s.device)
+        if interaction is None and agent_id is not None and s.resynced:
+            await self._adopt(s, agent_id)
+            return
         if interaction is None or agent_id is None or interaction.state not in OPEN_STATES:
             log.info("bridge without an open interaction or a known agent caller=%s device=%s",
                      s.caller_uniqueid, s.device)
@@ -309,6 +321,25 @@ class AmiBridge:
         elif interaction.state is not InteractionState.ACTIVE:
             log.warning("agent %s talks to caller %s but the interaction is %s", agent_id,
                         s.caller_uniqueid, interaction.state.value)
+
+    async def _adopt(self, s: sig.Connected, agent_id: str) -> None:
+        """A call found talking at a resync that no interaction records (we were down when it
+        started): it becomes the agent's active interaction, so its end and wrap-up are seen."""
+        caller = self.tracker.channel(s.caller_uniqueid)
+        number = caller.caller_num if caller is not None else ""
+        identities = [Identity(IdentityKind.CALL, s.caller_uniqueid)]
+        with contextlib.suppress(InvalidInput):
+            identities = [Identity(IdentityKind.PHONE, normalise_phone(
+                number, default_country_code=self._config.default_country_code))]
+        context = {f"ivr.{k}": v for k, v in (caller.ivr.items() if caller is not None else ()) if v}
+        interaction, _ = await self._interactions.start_active(
+            channel=Channel.VOICE, agent_id=agent_id, identities=identities, display_name=None,
+            direction=Direction.INBOUND, context=context, channel_refs={
+                REF_UNIQUEID: s.caller_uniqueid, REF_CHANNEL: s.caller_channel,
+                REF_LINKEDID: caller.linkedid if caller is not None else s.caller_uniqueid,
+                REF_AGENT_CHANNEL: s.agent_channel})
+        log.info("adopted a call found talking uniqueid=%s agent=%s interaction=%s",
+                 s.caller_uniqueid, agent_id, interaction.id)
 
     async def _hung_up(self, s: sig.HungUp) -> None:
         if s.role == "caller":
@@ -604,7 +635,7 @@ class AmiBridge:
         link = self._require_link()
         if device in self._dialing or device in self._ringing:
             raise Conflict("phone-busy", "your phone is already ringing", agent_id=agent_id)
-        interaction, _ = await self._interactions.start_outbound(
+        interaction, _ = await self._interactions.start_active(
             channel=Channel.VOICE, agent_id=agent_id, identities=[Identity(IdentityKind.PHONE, phone)],
             display_name=None, queue=queue, context={"voice.dialled": dialled})
         # Registered before the Originate: the agent leg's Newchannel (AgentLegCreated) ties its

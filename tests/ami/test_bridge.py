@@ -479,3 +479,22 @@ async def test_an_asterisk_restart_keeps_the_link_and_the_calls_consistent(tmp_p
         await center.wait_state(call.id, "abandoned")
         assert [c.id for c in await center.voice_calls()] == [call.id]
         assert center.bridge.connected
+
+
+async def test_a_first_connect_adopts_what_asterisk_already_has(tmp_path: Path) -> None:
+    """resync_snapshot: one caller waiting, one talking to agent1, before the server ever ran."""
+    async with running_center(tmp_path, idle=False) as center:
+        await center.settle()
+        calls = {c.channel_refs["asterisk_channel"]: c for c in await center.voice_calls()}
+        assert set(calls) == {"PJSIP/sipp-00000021", "PJSIP/sipp-00000023"}
+        waiting, talking = calls["PJSIP/sipp-00000023"], calls["PJSIP/sipp-00000021"]
+        assert waiting.state is InteractionState.QUEUED and waiting.context["ivr.account"] == "22022"
+        assert (talking.state, talking.agent_id) == (InteractionState.ACTIVE, "alice")
+        alice = await center.routing.agent("alice")
+        assert alice is not None and alice.load[Channel.VOICE] == 1  # not offered another call
+        # A second connect (a reconnect) finds the same two and changes nothing.
+        logins = center.ami.logins
+        await center.ami.drop()
+        await center.ami.wait_logins(logins + 1, timeout=5)
+        await center.settle()
+        assert {c.id for c in await center.voice_calls()} == {waiting.id, talking.id}
