@@ -277,8 +277,8 @@ def test_make_sounds_makes_every_sound_the_config_plays(tmp_path: Path) -> None:
 def test_readme_documents_the_interface() -> None:
     readme = (CONF_DIR / "README.md").read_text(encoding="utf-8")
     for needle in ("CTI_ONLINE", "CTI_HEARTBEAT", "CTI_AGENT", "CTI_CALLER", "CTI_HOLD_TIMEOUT",
-                   "CtiQueued", "CtiFallback", "Why: timeout", "--ami-host", "--ami-port", "--ami-user",
-                   "--ami-secret", "asterisklint dialplan-check asterisk-config/extensions.conf",
+                   "CtiQueued", "CtiFallback", "Why: timeout", "ami:", "hold_context", "endpoints",
+                   "asterisklint dialplan-check asterisk-config/extensions.conf",
                    "make_sounds.sh", "Asterisk 20"):
         assert needle in readme, needle
     for context in ("from-trunk", "cti-hold", "cti-connect", "cti-agent-ready", "cti-agents", "cti-dialout"):
