@@ -78,6 +78,36 @@ class Interactions:
             found = await _load(conn, query)
         return found[0] if found else None
 
+    async def set_message_ref(self, message_id: str, channel_ref: str) -> None:
+        """Record the channel's id of a message we sent (its Message-ID, MessageSid…), so the
+        customer's answer to it threads back here."""
+        if not channel_ref or len(channel_ref) > MAX_REF_VALUE:
+            raise InvalidInput("bad-channel-ref", f"channel_ref empty or longer than {MAX_REF_VALUE}")
+
+        async def work(conn: AsyncConnection) -> None:
+            await conn.execute(update(messages).where(messages.c.id == message_id,
+                                                      messages.c.channel_ref.is_(None))
+                               .values(channel_ref=channel_ref))
+
+        await self._db.write(work)
+
+    async def find_by_message_ref(self, refs: Sequence[str]) -> Interaction | None:
+        """The newest interaction holding a message whose channel reference is one of ``refs``.
+
+        How written channels thread and deduplicate: an e-mail's Message-ID, In-Reply-To and
+        References, a Twilio MessageSid, a Slack event id are each a message's ``channel_ref``.
+        """
+        wanted = [r for r in dict.fromkeys(refs) if r and len(r) <= MAX_REF_VALUE][:100]
+        if not wanted:
+            return None
+        m = messages.c
+        holder = (select(m.interaction_id).where(m.channel_ref.in_(wanted))
+                  .order_by(m.at.desc(), m.id.desc()).limit(1).scalar_subquery())
+        query = select(*_selected()).where(interactions.c.id == holder)
+        async with self._db.read() as conn:
+            found = await _load(conn, query)
+        return found[0] if found else None
+
     async def open_for(self, customer_id: str, channel: Channel | None) -> Sequence[Interaction]:
         """Interactions of the customer's whole merge tree not closed or abandoned, newest first."""
         i = interactions.c

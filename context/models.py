@@ -136,6 +136,7 @@ class MessageRow(Base):
         # Inbound delivery is idempotent: one message per channel reference and interaction
         # (NULL references never collide).
         Index("uq_messages_interaction_id_channel_ref", "interaction_id", "channel_ref", unique=True),
+        Index("ix_messages_channel_ref", "channel_ref"),  # threading and dedupe across interactions
     )
 
     id: Mapped[str] = mapped_column(ID, primary_key=True)

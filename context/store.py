@@ -87,6 +87,12 @@ class SqlContextStore:
     async def find_interaction_by_ref(self, key: str, value: str) -> Interaction | None:
         return await self._interactions.find_by_ref(key, value)
 
+    async def set_message_ref(self, message_id: str, channel_ref: str) -> None:
+        await self._interactions.set_message_ref(message_id, channel_ref)
+
+    async def find_interaction_by_message_ref(self, refs: Sequence[str]) -> Interaction | None:
+        return await self._interactions.find_by_message_ref(refs)
+
     async def open_interactions(self, customer_id: str,
                                 channel: Channel | None = None) -> Sequence[Interaction]:
         return await self._interactions.open_for(customer_id, channel)

@@ -19,6 +19,9 @@ from aiohttp import web
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from adapters.channel import AdapterDeps
+from adapters.outbound import OutboundDispatcher
+from adapters.registry import build_adapters
 from adapters.webchat.http import setup_webchat
 from adapters.webchat.sessions import ChatSessions
 from context.migrate import upgrade_async
@@ -135,11 +138,17 @@ def build_app(config: AppConfig, settings: ServerSettings, *, clock: Clock | Non
         if voice is not None and link is not None:
             await voice.start()
             await link.start()  # connects in the background, retrying until Asterisk answers
+        for adapter in channel_adapters.values():
+            await adapter.start()
+        await outbound.start()
         log.info("server started node=%s db=%s redis=%s recovered=%d voice=%s", node_id,
                  safe_url(settings.db_url), bool(redis_client), recovered, voice is not None)
         try:
             yield
         finally:
+            await outbound.aclose()
+            for adapter in channel_adapters.values():
+                await adapter.aclose()
             if voice is not None and link is not None:
                 await voice.going_offline()
                 await link.aclose()
@@ -150,7 +159,13 @@ def build_app(config: AppConfig, settings: ServerSettings, *, clock: Clock | Non
             if redis_client is not None:
                 await redis_client.aclose()
 
+    channel_adapters = build_adapters(config.channels, AdapterDeps(
+        config=config, interactions=interactions, context=context, hub=hub, clock=the_clock, ids=the_ids))
+    outbound = OutboundDispatcher(adapters=channel_adapters, context=context, hub=hub, clock=the_clock)
+
     app = make_app(services)
+    for adapter in channel_adapters.values():
+        adapter.mount(app)
     # The core starts first and stops last: the chat's own context nests inside it.
     app.cleanup_ctx.append(lifecycle)
     setup_webchat(app, sessions=chat, hub=hub, agent_name=lambda a: config.agents[a].name

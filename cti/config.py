@@ -70,6 +70,8 @@ class AppConfig:
     token_secret: str | None = field(default=None, repr=False)
     token_ttl: float = 12 * 3600.0
     ami: AmiConfig | None = None
+    # Written channels (email, sms, x, slack): each section is read by its adapter package.
+    channels: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     def team_of(self, agent_id: str) -> str | None:
         agent = self.agents.get(agent_id)
@@ -166,7 +168,11 @@ def parse_config(data: Mapping[str, Any]) -> AppConfig:
     if secret is not None and (not isinstance(secret, str) or len(secret.encode()) < MIN_SECRET_BYTES):
         raise ConfigError(f"token_secret: must be a string of at least {MIN_SECRET_BYTES} bytes "
                           "(HMAC-SHA256 keys shorter than the hash are guessable)")
+    channels = data.get("channels") or {}
+    if not isinstance(channels, Mapping) or not all(isinstance(v, Mapping | None) for v in channels.values()):
+        raise ConfigError("channels: a mapping of channel name to its settings")
     return AppConfig(
+        channels={str(k): dict(v or {}) for k, v in channels.items()},
         ami=_ami(data.get("ami"), queues),
         agents=agents, teams=teams, queues=queues,
         chat=ChatConfig(queue=chat_queue, skills=_levels(chat_raw.get("skills"), "chat"),

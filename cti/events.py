@@ -122,6 +122,23 @@ class CustomerUpdated(DomainEvent):
 
 
 @dataclass(frozen=True, slots=True)
+class MessageStatus(DomainEvent):
+    """What became of an agent's reply on its channel.
+
+    ``status``: "sent", "queued" (accepted by the provider), "delivered", "failed" (``why`` the
+    error), "refused" (the channel will not carry it: ``why`` e.g. "opted-out").
+    """
+
+    type: ClassVar[str] = "message.status"
+    interaction_id: str
+    agent_id: str | None
+    message_id: str
+    status: str
+    why: str | None = None
+    channel_ref: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class CallUpdated(DomainEvent):
     """A voice call changed without changing the interaction's state.
 
@@ -168,7 +185,7 @@ EVENT_TYPES: Mapping[str, type[DomainEvent]] = {
         InteractionQueued, InteractionOffered, InteractionAccepted, OfferWithdrawn,
         InteractionTransferred, InteractionWrapUp, InteractionClosed, InteractionAbandoned,
         MessageAdded, AgentStateChanged, CustomerUpdated, CallUpdated, SupervisionChanged,
-        VoiceLinkChanged,
+        VoiceLinkChanged, MessageStatus,
     )
 }
 

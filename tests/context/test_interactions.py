@@ -173,3 +173,35 @@ async def test_oversized_references_are_refused(store: SqlContextStore) -> None:
         await store.save_interaction(interaction("int-1", customer_id, at=T0, context={"": "v"}))
     with pytest.raises(NotFound):
         await store.interaction("int-1")
+
+
+async def test_find_by_a_messages_channel_reference_threads_across_the_history(
+        store: SqlContextStore) -> None:
+    customer_id = await _customer(store)
+    await store.save_interaction(interaction("int-old", customer_id, at=T0))
+    await store.save_interaction(interaction("int-new", customer_id, at=T0 + 50))
+    await store.add_message(dataclasses.replace(message("msg-1", "int-old", "first", at=T0),
+                                                channel_ref="<a@mail.example>"))
+    await store.add_message(dataclasses.replace(message("msg-2", "int-new", "reply", at=T0 + 60),
+                                                channel_ref="<b@mail.example>"))
+    found = await store.find_interaction_by_message_ref(["<nope@x>", "<a@mail.example>"])
+    assert found is not None and found.id == "int-old"
+    # Several match: the newest message's interaction.
+    both = await store.find_interaction_by_message_ref(["<a@mail.example>", "<b@mail.example>"])
+    assert both is not None and both.id == "int-new"
+    assert await store.find_interaction_by_message_ref([]) is None
+    assert await store.find_interaction_by_message_ref(["x" * 2000]) is None
+
+
+async def test_the_ref_of_a_sent_message_is_recorded_once(store: SqlContextStore) -> None:
+    customer_id = await _customer(store)
+    await store.save_interaction(interaction("int-1", customer_id, at=T0))
+    await store.add_message(message("msg-1", "int-1", "our reply", at=T0, sender=MessageSender.AGENT))
+    await store.set_message_ref("msg-1", "<reply-1@support.example>")
+    await store.set_message_ref("msg-1", "<overwritten@x>")  # the first one stands
+    [stored] = await store.messages("int-1")
+    assert stored.channel_ref == "<reply-1@support.example>"
+    found = await store.find_interaction_by_message_ref(["<reply-1@support.example>"])
+    assert found is not None and found.id == "int-1"
+    with pytest.raises(InvalidInput):
+        await store.set_message_ref("msg-1", "")

@@ -1,0 +1,35 @@
+"""Which written channels run: one section each under ``channels:`` in the configuration.
+
+Each channel package exposes ``from_config(raw, deps) -> ChannelAdapter`` and raises
+``ConfigError`` for a section it cannot use; an unknown channel name is refused here.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Mapping
+from typing import Any
+
+from adapters.channel import AdapterDeps, ChannelAdapter
+from cti.config import ConfigError
+from cti.domain import Channel
+
+PACKAGES: Mapping[str, tuple[Channel, str]] = {
+    "email": (Channel.EMAIL, "adapters.email"),
+    "sms": (Channel.SMS, "adapters.sms"),
+    "x": (Channel.X, "adapters.x"),
+    "slack": (Channel.SLACK, "adapters.slack"),
+}
+
+
+def build_adapters(channels: Mapping[str, Mapping[str, Any]],
+                   deps: AdapterDeps) -> dict[Channel, ChannelAdapter]:
+    adapters: dict[Channel, ChannelAdapter] = {}
+    for name, raw in channels.items():
+        if name not in PACKAGES:
+            raise ConfigError(f"channels: unknown channel {name!r} (known: {', '.join(sorted(PACKAGES))})")
+        channel, package = PACKAGES[name]
+        module: Any = importlib.import_module(package)
+        adapter: ChannelAdapter = module.from_config(raw or {}, deps)
+        adapters[channel] = adapter
+    return adapters
