@@ -497,7 +497,8 @@ class AmiBridge:
 
     async def _pause_in_fallback(self, agent_id: str, state: str) -> None:
         device = self._config.agents.get(agent_id)
-        if device is None or not device.endpoints.get(ENDPOINT) or not self.connected:
+        if device is None or device.role is not Role.AGENT or not device.endpoints.get(ENDPOINT) \
+                or not self.connected:
             return
         paused = state not in (AgentState.AVAILABLE.value, AgentState.WRAP_UP.value,
                                AgentState.BUSY.value)
@@ -508,7 +509,10 @@ class AmiBridge:
                 "Reason": state})
 
     async def _pause_all_by_state(self) -> None:
+        # Only agents are members of the fallback queue; supervisors' phones are for monitoring.
         for agent_id in self._devices.values():
+            if self._config.agents[agent_id].role is not Role.AGENT:
+                continue
             snap = await self._routing.agent(agent_id)
             await self._pause_in_fallback(agent_id, snap.state.value if snap else "offline")
 
