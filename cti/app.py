@@ -28,6 +28,7 @@ from context.migrate import upgrade_async
 from context.store import SqlContextStore
 from cti.agents import AgentService
 from cti.ami.bridge import AmiBridge
+from cti.ami.lease import LeaseKeeper, RedisLease
 from cti.ami.link import AmiLink
 from cti.clock import Clock, IdSource, SystemClock, UuidIds
 from cti.config import AppConfig, ConfigError
@@ -108,14 +109,28 @@ def build_app(config: AppConfig, settings: ServerSettings, *, clock: Clock | Non
         return stats
 
     voice: AmiBridge | None = None
-    link: AmiLink | None = None
+    links: list[AmiLink] = []
+    keeper: LeaseKeeper | None = None
     if config.ami is not None:
-        voice = AmiBridge(ami=config.ami, config=config, interactions=interactions, agents=agents,
-                          context=context, routing=routing, hub=hub, clock=the_clock)
-        link = AmiLink(config.ami.host, config.ami.port, config.ami.username, config.ami.secret,
-                       on_event=voice.on_event, on_connected=voice.on_connected,
-                       on_disconnected=voice.on_disconnected)
-        voice.attach(link)
+        ami = config.ami
+        bridge = voice = AmiBridge(ami=ami, config=config, interactions=interactions, agents=agents,
+                                   context=context, routing=routing, hub=hub, clock=the_clock)
+
+        async def start_link() -> None:
+            link = AmiLink(ami.host, ami.port, ami.username, ami.secret, on_event=bridge.on_event,
+                           on_connected=bridge.on_connected, on_disconnected=bridge.on_disconnected)
+            bridge.attach(link)
+            links.append(link)
+            await link.start()  # connects in the background, retrying until Asterisk answers
+
+        async def stop_link() -> None:
+            while links:
+                await links.pop().aclose()
+
+        if redis_client is not None:
+            # Several nodes: only the lease holder talks to Asterisk (cti/ami/lease.py).
+            keeper = LeaseKeeper(RedisLease(redis_client, f"{settings.redis_prefix}:ami:lease", node_id),
+                                 on_gained=start_link, on_lost=stop_link)
 
     services = Services(
         config=config, node_id=node_id, clock=the_clock, ids=the_ids, hub=hub, context=context,
@@ -135,9 +150,9 @@ def build_app(config: AppConfig, settings: ServerSettings, *, clock: Clock | Non
         recovered = await interactions.recover(
             await context.list_interactions(states=None, agent_id=None, limit=10_000, open_only=True))
         await engine.start()
-        if voice is not None and link is not None:
+        if voice is not None:
             await voice.start()
-            await link.start()  # connects in the background, retrying until Asterisk answers
+            await (keeper.start() if keeper is not None else start_link())
         for adapter in channel_adapters.values():
             await adapter.start()
         await outbound.start()
@@ -149,9 +164,9 @@ def build_app(config: AppConfig, settings: ServerSettings, *, clock: Clock | Non
             await outbound.aclose()
             for adapter in channel_adapters.values():
                 await adapter.aclose()
-            if voice is not None and link is not None:
+            if voice is not None:
                 await voice.going_offline()
-                await link.aclose()
+                await (keeper.aclose() if keeper is not None else stop_link())
                 await voice.aclose()
             await engine.aclose()
             await hub.aclose()

@@ -1,0 +1,97 @@
+"""One node at a time owns the Asterisk link: a lease in Redis that its holder keeps renewing.
+
+Two nodes on one AMI link would each turn the same caller into an interaction and each ring an
+agent. The holder renews the lease every third of its time to live; a node that dies stops
+renewing and another takes over when the lease expires, resyncing from Asterisk as after any
+reconnect. Offers made by any node reach the owner through the event hub.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+# Renew or release only our own lease: a GET-then-act in Python could act on another's.
+_RENEW = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0
+"""
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
+class RedisLease:
+    def __init__(self, redis: Any, key: str, holder: str, *, ttl: float = 15.0) -> None:
+        if ttl <= 0:
+            raise ValueError("the lease needs a positive time to live")
+        self._redis = redis
+        self._key = key
+        self._holder = holder
+        self.ttl = ttl
+        self._renew = redis.register_script(_RENEW)
+        self._release = redis.register_script(_RELEASE)
+
+    async def acquire(self) -> bool:
+        """Take the lease if it is free, or keep it if it is ours."""
+        ms = int(self.ttl * 1000)
+        if await self._redis.set(self._key, self._holder, nx=True, px=ms):
+            return True
+        return bool(await self._renew(keys=[self._key], args=[self._holder, ms]))
+
+    async def release(self) -> None:
+        await self._release(keys=[self._key], args=[self._holder])
+
+    async def holder(self) -> str | None:
+        raw = await self._redis.get(self._key)
+        return raw.decode() if isinstance(raw, bytes) else raw
+
+
+class LeaseKeeper:
+    """Runs ``on_gained`` when this node takes the lease and ``on_lost`` when it loses it."""
+
+    def __init__(self, lease: RedisLease, *, on_gained: Callable[[], Awaitable[None]],
+                 on_lost: Callable[[], Awaitable[None]]) -> None:
+        self._lease = lease
+        self._on_gained = on_gained
+        self._on_lost = on_lost
+        self.holding = False
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="ami-lease")
+
+    async def aclose(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if self.holding:
+            self.holding = False
+            await self._on_lost()
+            with contextlib.suppress(Exception):  # best effort: it expires by itself anyway
+                await self._lease.release()
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                held = await self._lease.acquire()
+            except Exception as exc:  # Redis unreachable: we cannot prove we still own it
+                log.warning("ami lease: cannot reach redis: %s", exc)
+                held = False
+            if held and not self.holding:
+                self.holding = True
+                log.info("ami lease gained")
+                await self._on_gained()
+            elif not held and self.holding:
+                self.holding = False
+                log.warning("ami lease lost")
+                await self._on_lost()
+            await asyncio.sleep(self._lease.ttl / 3)
