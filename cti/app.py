@@ -30,6 +30,7 @@ from cti.agents import AgentService
 from cti.ami.bridge import AmiBridge
 from cti.ami.lease import LeaseKeeper, RedisLease
 from cti.ami.link import AmiLink
+from cti.ami.relay import CommandRelay
 from cti.clock import Clock, IdSource, SystemClock, UuidIds
 from cti.config import AppConfig, ConfigError
 from cti.domain import jsonable
@@ -111,6 +112,7 @@ def build_app(config: AppConfig, settings: ServerSettings, *, clock: Clock | Non
     voice: AmiBridge | None = None
     links: list[AmiLink] = []
     keeper: LeaseKeeper | None = None
+    relay: CommandRelay | None = None
     if config.ami is not None:
         ami = config.ami
         bridge = voice = AmiBridge(ami=ami, config=config, interactions=interactions, agents=agents,
@@ -122,8 +124,12 @@ def build_app(config: AppConfig, settings: ServerSettings, *, clock: Clock | Non
             bridge.attach(link)
             links.append(link)
             await link.start()  # connects in the background, retrying until Asterisk answers
+            if relay is not None:
+                relay.serve(bridge.serve_command)
 
         async def stop_link() -> None:
+            if relay is not None:
+                relay.serve(None)
             while links:
                 await links.pop().aclose()
 
@@ -131,6 +137,8 @@ def build_app(config: AppConfig, settings: ServerSettings, *, clock: Clock | Non
             # Several nodes: only the lease holder talks to Asterisk (cti/ami/lease.py).
             keeper = LeaseKeeper(RedisLease(redis_client, f"{settings.redis_prefix}:ami:lease", node_id),
                                  on_gained=start_link, on_lost=stop_link)
+            relay = CommandRelay(redis_client, prefix=settings.redis_prefix, node_id=node_id)
+            bridge.attach_relay(relay)
 
     services = Services(
         config=config, node_id=node_id, clock=the_clock, ids=the_ids, hub=hub, context=context,
@@ -152,6 +160,8 @@ def build_app(config: AppConfig, settings: ServerSettings, *, clock: Clock | Non
         await engine.start()
         if voice is not None:
             await voice.start()
+            if relay is not None:
+                await relay.start()
             await (keeper.start() if keeper is not None else start_link())
         for adapter in channel_adapters.values():
             await adapter.start()
@@ -167,6 +177,8 @@ def build_app(config: AppConfig, settings: ServerSettings, *, clock: Clock | Non
             if voice is not None:
                 await voice.going_offline()
                 await (keeper.aclose() if keeper is not None else stop_link())
+                if relay is not None:
+                    await relay.aclose()
                 await voice.aclose()
             await engine.aclose()
             await hub.aclose()

@@ -27,6 +27,7 @@ from typing import Any, Protocol
 from cti.agents import AgentService
 from cti.ami import signals as sig
 from cti.ami.frames import AmiMessage
+from cti.ami.relay import CommandRelay
 from cti.ami.tracker import CallTracker, device_of
 from cti.clock import Clock
 from cti.config import AmiConfig, AppConfig
@@ -68,6 +69,8 @@ REF_AGENT_CHANNEL = "asterisk_agent_channel"
 ENDPOINT = "pjsip"  # the agent profile's endpoints key holding the phone's device, e.g. PJSIP/agent1
 EXTENSION = "exten"  # the agent's extension in the agents context, for consult transfers
 SPY_OPTIONS = {"listen": "q", "whisper": "qw", "barge": "qB"}
+RELAYED = frozenset({"hold", "hangup", "transfer", "consult", "cancel_consult", "complete_consult",
+                     "recording", "dial", "monitor"})
 UNREACHABLE = frozenset({"UNAVAILABLE", "INVALID", "UNKNOWN"})
 WAITING = frozenset({InteractionState.QUEUED, InteractionState.OFFERED})
 CTI_VARIABLES = ("CTI_ACCOUNT", "CTI_REASON", "CTI_QUEUE")
@@ -121,6 +124,7 @@ class AmiBridge:
                                    or list(self._devices),
                                    spy_devices=sorted(staff_phones))
         self._link: AmiActions | None = None
+        self._relay: CommandRelay | None = None
         self._ringing: dict[str, _Ringing] = {}  # agent device -> originate in progress
         self._spies: dict[str, _Spy] = {}  # supervisor device -> supervision in progress
         self._dialing: dict[str, str] = {}  # agent device -> click-to-dial interaction, until it rings
@@ -132,6 +136,27 @@ class AmiBridge:
 
     def attach(self, link: AmiActions) -> None:
         self._link = link
+
+    def attach_relay(self, relay: CommandRelay) -> None:
+        """Several nodes: call control on a node without the link is run by the node with it."""
+        self._relay = relay
+
+    async def serve_command(self, method: str, args: Mapping[str, Any]) -> Any:
+        """Run a call-control command another node relayed here (``relay.py``)."""
+        if method not in RELAYED:
+            raise InvalidInput("unknown-command", f"no call-control command {method!r}")
+        result = await getattr(self, method)(**args)
+        return {"id": result.id} if isinstance(result, Interaction) else None
+
+    async def _relayed(self, method: str, **args: Any) -> Any:
+        assert self._relay is not None
+        result = await self._relay.call(method, args)
+        if isinstance(result, Mapping) and "id" in result:
+            return await self._context.interaction(str(result["id"]))
+        return None
+
+    def _elsewhere(self) -> bool:
+        return not self.connected and self._relay is not None
 
     @property
     def connected(self) -> bool:
@@ -520,6 +545,9 @@ class AmiBridge:
 
     async def hold(self, interaction_id: str, agent_id: str, *, on: bool) -> None:
         """Hold: the caller to the holding bridge (music), the agent's phone waits; resume bridges them."""
+        if self._elsewhere():
+            await self._relayed("hold", interaction_id=interaction_id, agent_id=agent_id, on=on)
+            return
         interaction, agent_channel = await self._live_call(interaction_id, agent_id)
         caller = interaction.channel_refs[REF_CHANNEL]
         link = self._require_link()
@@ -545,6 +573,11 @@ class AmiBridge:
         """
         if (to_queue is None) == (to_agent is None):
             raise InvalidInput("bad-transfer-target", "give exactly one of queue or agent_id")
+        if self._elsewhere():
+            moved: Interaction = await self._relayed("transfer", interaction_id=interaction_id,
+                                                     agent_id=agent_id, to_queue=to_queue,
+                                                     to_agent=to_agent, note=note)
+            return moved
         interaction, agent_channel = await self._live_call(interaction_id, agent_id)
         if to_agent is not None:
             target = self._config.agents.get(to_agent)
@@ -572,6 +605,9 @@ class AmiBridge:
                                                  to_agent=None, note=note)
 
     async def hangup(self, interaction_id: str, agent_id: str) -> None:
+        if self._elsewhere():
+            await self._relayed("hangup", interaction_id=interaction_id, agent_id=agent_id)
+            return
         interaction = await self._owned_voice(interaction_id, agent_id)
         channel = interaction.channel_refs.get(REF_CHANNEL) or interaction.channel_refs.get(REF_AGENT_CHANNEL)
         if not channel:
@@ -581,6 +617,10 @@ class AmiBridge:
     async def consult(self, interaction_id: str, agent_id: str, to_agent: str) -> None:
         """Attended transfer: the agent talks to ``to_agent`` while the caller holds; completing it
         (``complete_consult`` or the agent hanging up) leaves the caller with ``to_agent``."""
+        if self._elsewhere():
+            await self._relayed("consult", interaction_id=interaction_id, agent_id=agent_id,
+                                to_agent=to_agent)
+            return
         _, agent_channel = await self._live_call(interaction_id, agent_id)
         target = self._config.agents.get(to_agent)
         if target is None:
@@ -599,16 +639,26 @@ class AmiBridge:
                                             details={"from_agent": agent_id, "screen_pop": pop}))
 
     async def cancel_consult(self, interaction_id: str, agent_id: str) -> None:
+        if self._elsewhere():
+            await self._relayed("cancel_consult", interaction_id=interaction_id, agent_id=agent_id)
+            return
         _, agent_channel = await self._live_call(interaction_id, agent_id)
         await self._require_link().send({"Action": "CancelAtxfer", "Channel": agent_channel})
         await self._call_updated(interaction_id, agent_id, "consult-cancelled", {})
 
     async def complete_consult(self, interaction_id: str, agent_id: str) -> None:
         """The transferring agent leaves; Asterisk joins the caller and the consulted agent."""
+        if self._elsewhere():
+            await self._relayed("complete_consult", interaction_id=interaction_id, agent_id=agent_id)
+            return
         _, agent_channel = await self._live_call(interaction_id, agent_id)
         await self._require_link().send({"Action": "Hangup", "Channel": agent_channel, "Cause": "16"})
 
     async def recording(self, interaction_id: str, agent_id: str, action: str) -> None:
+        if self._elsewhere():
+            await self._relayed("recording", interaction_id=interaction_id, agent_id=agent_id,
+                                action=action)
+            return
         interaction, agent_channel = await self._live_call(interaction_id, agent_id)
         link = self._require_link()
         if action == "start":
@@ -630,6 +680,9 @@ class AmiBridge:
 
     async def dial(self, agent_id: str, number: str, *, queue: str | None = None) -> Interaction:
         """Click-to-dial: the agent's phone rings first, then Asterisk dials the customer."""
+        if self._elsewhere():
+            placed: Interaction = await self._relayed("dial", agent_id=agent_id, number=number, queue=queue)
+            return placed
         profile = self._config.agents.get(agent_id)
         if profile is None or not profile.endpoints.get(ENDPOINT):
             raise InvalidInput("no-phone", "you have no phone configured", agent_id=agent_id)
@@ -659,6 +712,9 @@ class AmiBridge:
 
     async def monitor(self, supervisor_id: str, agent_id: str, mode: str) -> None:
         """Listen to, whisper to or barge into an agent's live call, on the supervisor's own phone."""
+        if self._elsewhere():
+            await self._relayed("monitor", supervisor_id=supervisor_id, agent_id=agent_id, mode=mode)
+            return
         if mode not in SPY_OPTIONS:
             raise InvalidInput("bad-mode", "mode is listen, whisper or barge", mode=mode)
         supervisor = self._agents.profile(supervisor_id)
