@@ -56,7 +56,7 @@ async def deliver(interactions: InteractionService, context: ContextStore, clock
     if duplicate is not None:
         return Delivery(duplicate, None, new_interaction=False)
     interactions.check_body(msg.body)
-    target = await _thread(context, clock, msg)
+    target = await find_thread(context, clock, msg)
     new = target is None
     if target is None:
         target, _ = await interactions.start_inbound(
@@ -66,7 +66,8 @@ async def deliver(interactions: InteractionService, context: ContextStore, clock
     return Delivery(target, stored, new_interaction=new)
 
 
-async def _thread(context: ContextStore, clock: Clock, msg: InboundMessage) -> Interaction | None:
+async def find_thread(context: ContextStore, clock: Clock, msg: InboundMessage) -> Interaction | None:
+    """The open interaction ``msg`` continues, or None for a new one."""
     if msg.thread_refs:
         found = await context.find_interaction_by_message_ref(msg.thread_refs)
         if found is not None and found.state in OPEN_STATES and found.channel is msg.channel:
@@ -103,6 +104,15 @@ class SendResult:
 
 class SendRefused(Exception):
     """The channel will not carry this reply (opted out, blocked…): the agent is told ``why``."""
+
+    def __init__(self, why: str, message: str) -> None:
+        super().__init__(message)
+        self.why = why
+        self.message = message
+
+
+class SendFailed(Exception):
+    """The channel tried and failed (a provider error): ``why`` is what the agent reads."""
 
     def __init__(self, why: str, message: str) -> None:
         super().__init__(message)

@@ -12,7 +12,7 @@ import contextlib
 import logging
 from collections.abc import Mapping
 
-from adapters.channel import ChannelAdapter, SendRefused
+from adapters.channel import ChannelAdapter, SendFailed, SendRefused
 from cti.clock import Clock
 from cti.domain import Channel, Message, MessageSender
 from cti.events import MessageAdded, MessageStatus
@@ -67,6 +67,10 @@ class OutboundDispatcher:
             status, ref = result.status, result.message_ref
             if ref:
                 await self._context.set_message_ref(message.id, ref)
+        except SendFailed as exc:
+            status, why = "failed", exc.why
+            log.warning("reply failed channel=%s interaction=%s why=%s", interaction.channel.value,
+                        interaction.id, exc.why)
         except SendRefused as exc:
             status, why = "refused", exc.why
             log.info("reply refused channel=%s interaction=%s why=%s", interaction.channel.value,
