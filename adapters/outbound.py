@@ -30,15 +30,24 @@ class OutboundDispatcher:
         self._hub = hub
         self._clock = clock
         self._task: asyncio.Task[None] | None = None
+        # One queue and worker per channel: replies keep their order within a channel, and a
+        # slow provider (Slack rate-limiting, an SMTP relay timing out) holds up only its own.
+        self._queues: dict[Channel, asyncio.Queue[MessageAdded]] = {}
+        self._workers: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
         if self._adapters and self._task is None:
+            for channel in self._adapters:
+                queue: asyncio.Queue[MessageAdded] = asyncio.Queue()
+                self._queues[channel] = queue
+                self._workers.append(asyncio.create_task(self._work(queue), name=f"outbound-{channel}"))
             sub = self._hub.subscribe(maxsize=10_000)
             self._task = asyncio.create_task(self._run(sub), name="outbound")
 
     async def aclose(self) -> None:
-        task, self._task = self._task, None
-        if task is not None:
+        tasks = [t for t in (self._task, *self._workers) if t is not None]
+        self._task, self._workers = None, []
+        for task in tasks:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
@@ -47,10 +56,26 @@ class OutboundDispatcher:
         try:
             while True:
                 event = await sub.get()
-                if isinstance(event, MessageAdded) and event.message.get("sender") == MessageSender.AGENT:
-                    await self.send(event)
+                if not isinstance(event, MessageAdded) or event.message.get("sender") != MessageSender.AGENT:
+                    continue
+                try:
+                    interaction = await self._context.interaction(event.interaction_id)
+                except Exception:
+                    log.exception("outbound: cannot load interaction=%s", event.interaction_id)
+                    continue
+                queue = self._queues.get(interaction.channel)
+                if queue is not None:
+                    queue.put_nowait(event)
         finally:
             sub.close()
+
+    async def _work(self, queue: asyncio.Queue[MessageAdded]) -> None:
+        while True:
+            event = await queue.get()
+            try:
+                await self.send(event)
+            except Exception:  # the next reply must still go out
+                log.exception("outbound: reply of interaction=%s not handled", event.interaction_id)
 
     async def send(self, event: MessageAdded) -> None:
         interaction = await self._context.interaction(event.interaction_id)
