@@ -11,6 +11,7 @@ calls it for every agent reply on an interaction of its channel and publishes th
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -20,6 +21,7 @@ from aiohttp import web
 from cti.clock import Clock, IdSource
 from cti.config import AppConfig
 from cti.domain import Channel, Customer, Identity, Interaction, Message
+from cti.errors import Conflict
 from cti.hub import EventHub
 from cti.lifecycle import OPEN_STATES
 from cti.ports import ContextStore
@@ -56,13 +58,30 @@ async def deliver(interactions: InteractionService, context: ContextStore, clock
     if duplicate is not None:
         return Delivery(duplicate, None, new_interaction=False)
     interactions.check_body(msg.body)
-    target = await find_thread(context, clock, msg)
-    new = target is None
-    if target is None:
-        target, _ = await interactions.start_inbound(
-            channel=msg.channel, identities=msg.identities, display_name=msg.display_name,
-            queue=msg.queue, channel_refs=msg.interaction_refs, context=msg.context, subject=msg.subject)
-    stored = await interactions.customer_message(target.id, msg.body, channel_ref=msg.message_ref)
+    claim = f"{msg.channel.value}:{msg.message_ref}"
+    if not await context.claim_inbound(claim):
+        # The same delivery is being stored by another request (a webhook retried while the first
+        # was in flight, or sent to two nodes): it is theirs; wait for it rather than double it.
+        for _ in range(50):
+            await asyncio.sleep(0.1)
+            duplicate = await context.find_interaction_by_message_ref([msg.message_ref])
+            if duplicate is not None:
+                return Delivery(duplicate, None, new_interaction=False)
+        raise Conflict("delivery-in-progress", "this message is being stored by another request",
+                       message_ref=msg.message_ref)
+    try:
+        target = await find_thread(context, clock, msg)
+        new = target is None
+        if target is None:
+            target, _ = await interactions.start_inbound(
+                channel=msg.channel, identities=msg.identities, display_name=msg.display_name,
+                queue=msg.queue, channel_refs=msg.interaction_refs, context=msg.context,
+                subject=msg.subject)
+        stored = await interactions.customer_message(target.id, msg.body, channel_ref=msg.message_ref)
+    except BaseException:
+        # Nothing was stored: the provider's retry must be free to try again.
+        await context.release_inbound(claim)
+        raise
     return Delivery(target, stored, new_interaction=new)
 
 

@@ -11,7 +11,15 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from context.db import Database
-from context.models import customers, interaction_context, interaction_refs, interactions, messages, notes
+from context.models import (
+    customers,
+    inbound_claims,
+    interaction_context,
+    interaction_refs,
+    interactions,
+    messages,
+    notes,
+)
 from cti.domain import Channel, Direction, Interaction, InteractionState, Message, MessageSender, Note
 from cti.errors import InvalidInput, NotFound
 
@@ -77,6 +85,25 @@ class Interactions:
         async with self._db.read() as conn:
             found = await _load(conn, query)
         return found[0] if found else None
+
+    async def claim_inbound(self, ref: str, now: float) -> bool:
+        """True for the first caller with ``ref``, False for every later one, across nodes."""
+        if not ref or len(ref) > MAX_REF_VALUE:
+            raise InvalidInput("bad-channel-ref", f"channel_ref empty or longer than {MAX_REF_VALUE}")
+
+        async def work(conn: AsyncConnection) -> bool:
+            dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+            result = await conn.execute(dialect.insert(inbound_claims).values(ref=ref, at=now)
+                                        .on_conflict_do_nothing().returning(inbound_claims.c.ref))
+            return result.first() is not None
+
+        return await self._db.write(work)
+
+    async def release_inbound(self, ref: str) -> None:
+        async def work(conn: AsyncConnection) -> None:
+            await conn.execute(delete(inbound_claims).where(inbound_claims.c.ref == ref))
+
+        await self._db.write(work)
 
     async def set_message_ref(self, message_id: str, channel_ref: str) -> None:
         """Record the channel's id of a message we sent (its Message-ID, MessageSid…), so the

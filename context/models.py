@@ -176,6 +176,16 @@ class AuditRow(Base):
     details: Mapped[dict[str, Any]] = mapped_column(JSON)
 
 
+class InboundClaimRow(Base):
+    """A channel message ref taken by the first delivery: the same webhook on two nodes at once
+    creates one interaction, not two (the insert is the atomic claim)."""
+
+    __tablename__ = "inbound_claims"
+
+    ref: Mapped[str] = mapped_column(String(1000), primary_key=True)
+    at: Mapped[float] = mapped_column(Double)
+
+
 customers = cast(Table, CustomerRow.__table__)
 identities = cast(Table, IdentityRow.__table__)
 merges = cast(Table, MergeRow.__table__)
@@ -185,3 +195,4 @@ interaction_context = cast(Table, InteractionContextRow.__table__)
 messages = cast(Table, MessageRow.__table__)
 notes = cast(Table, NoteRow.__table__)
 audit_log = cast(Table, AuditRow.__table__)
+inbound_claims = cast(Table, InboundClaimRow.__table__)

@@ -90,6 +90,12 @@ class SqlContextStore:
     async def set_message_ref(self, message_id: str, channel_ref: str) -> None:
         await self._interactions.set_message_ref(message_id, channel_ref)
 
+    async def claim_inbound(self, ref: str) -> bool:
+        return await self._interactions.claim_inbound(ref, self._clock.now())
+
+    async def release_inbound(self, ref: str) -> None:
+        await self._interactions.release_inbound(ref)
+
     async def find_interaction_by_message_ref(self, refs: Sequence[str]) -> Interaction | None:
         return await self._interactions.find_by_message_ref(refs)
 

@@ -205,3 +205,11 @@ async def test_the_ref_of_a_sent_message_is_recorded_once(store: SqlContextStore
     assert found is not None and found.id == "int-1"
     with pytest.raises(InvalidInput):
         await store.set_message_ref("msg-1", "")
+
+
+async def test_an_inbound_ref_is_claimed_once_until_released(store: SqlContextStore) -> None:
+    assert await store.claim_inbound("sms:SM123") is True
+    assert await store.claim_inbound("sms:SM123") is False  # a retry, or another node
+    assert await store.claim_inbound("sms:SM124") is True
+    await store.release_inbound("sms:SM123")  # the first delivery failed before storing anything
+    assert await store.claim_inbound("sms:SM123") is True
