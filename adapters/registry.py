@@ -10,9 +10,14 @@ import importlib
 from collections.abc import Mapping
 from typing import Any
 
+from aiohttp import web
+
 from adapters.channel import AdapterDeps, ChannelAdapter
 from cti.config import ConfigError
 from cti.domain import Channel
+
+# The running adapters, on the application (benchmarks and tests reach a listener's address).
+CHANNEL_ADAPTERS = web.AppKey("channel_adapters", dict[Channel, ChannelAdapter])
 
 PACKAGES: Mapping[str, tuple[Channel, str]] = {
     "email": (Channel.EMAIL, "adapters.email"),

@@ -21,7 +21,7 @@ from sqlalchemy.exc import ArgumentError
 
 from adapters.channel import AdapterDeps
 from adapters.outbound import OutboundDispatcher
-from adapters.registry import build_adapters
+from adapters.registry import CHANNEL_ADAPTERS, build_adapters
 from adapters.webchat.http import setup_webchat
 from adapters.webchat.sessions import ChatSessions
 from context.migrate import upgrade_async
@@ -191,6 +191,7 @@ def build_app(config: AppConfig, settings: ServerSettings, *, clock: Clock | Non
     outbound = OutboundDispatcher(adapters=channel_adapters, context=context, hub=hub, clock=the_clock)
 
     app = make_app(services)
+    app[CHANNEL_ADAPTERS] = channel_adapters
     for adapter in channel_adapters.values():
         adapter.mount(app)
     # The core starts first and stops last: the chat's own context nests inside it.
