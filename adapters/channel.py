@@ -72,12 +72,16 @@ async def deliver(interactions: InteractionService, context: ContextStore, clock
     try:
         target = await find_thread(context, clock, msg)
         new = target is None
+        stored: Message | None
         if target is None:
+            # The first message goes in before the interaction is queued: the offer shows it.
             target, _ = await interactions.start_inbound(
                 channel=msg.channel, identities=msg.identities, display_name=msg.display_name,
                 queue=msg.queue, channel_refs=msg.interaction_refs, context=msg.context,
-                subject=msg.subject)
-        stored = await interactions.customer_message(target.id, msg.body, channel_ref=msg.message_ref)
+                subject=msg.subject, first_message=msg.body, first_message_ref=msg.message_ref)
+            stored = next(iter(await context.messages(target.id, limit=1)), None)
+        else:
+            stored = await interactions.customer_message(target.id, msg.body, channel_ref=msg.message_ref)
     except BaseException:
         # Nothing was stored: the provider's retry must be free to try again.
         await context.release_inbound(claim)

@@ -27,6 +27,9 @@ class WaitingItem:
     skills: Mapping[str, int] = field(default_factory=dict)  # skill -> minimum level
     target_agent: str | None = None  # transferred to one agent: only they may take it
     excluded_agents: frozenset[str] = frozenset()  # e.g. agents who just rejected it
+    # The agent working another open interaction of this customer (the e-mail they have open
+    # when the customer calls about it): preferred before the last agent who served them.
+    working_agent: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

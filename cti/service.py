@@ -70,8 +70,13 @@ class InteractionService:
         queue: str | None = None, channel_refs: Mapping[str, str] | None = None,
         context: Mapping[str, str] | None = None, priority: float = 1.0,
         skills: Mapping[str, int] | None = None, subject: str | None = None,
-        direction: Direction = Direction.INBOUND,
+        direction: Direction = Direction.INBOUND, first_message: str | None = None,
+        first_message_ref: str | None = None, interaction_id: str | None = None,
     ) -> tuple[Interaction, Customer]:
+        """A new queued interaction; ``first_message`` (the customer's words that started it) is
+        stored before it is queued, so the offer's screen pop always shows it."""
+        if first_message is not None:
+            self.check_body(first_message)
         queue_name = queue or self._config.chat.queue
         queue_cfg = self._config.queues.get(queue_name)
         if queue_cfg is None:
@@ -80,14 +85,23 @@ class InteractionService:
             identities, display_name=display_name, actor="system", reason=f"inbound {channel.value}")
         now = self._clock.now()
         interaction = Interaction(
-            id=self._ids.new_id("int"), channel=channel, direction=direction,
+            id=interaction_id or self._ids.new_id("int"), channel=channel, direction=direction,
             customer_id=customer.id, queue=queue_name, state=InteractionState.NEW,
             priority=priority, skills={**queue_cfg.skills, **(skills or {})}, arrived_at=now,
             channel_refs=dict(channel_refs or {}), context=dict(context or {}), subject=subject,
         )
         interaction = lifecycle.apply(interaction, "enqueue", now=now)
         await self._context.save_interaction(interaction)
-        await self._routing.enqueue(self._waiting_item(interaction, enqueued_at=now))
+        if first_message is not None:
+            message = Message(id=self._ids.new_id("msg"), interaction_id=interaction.id,
+                              sender=MessageSender.CUSTOMER, body=first_message, at=now,
+                              channel_ref=first_message_ref)
+            await self._context.add_message(message)
+            await self._hub.publish(MessageAdded(at=now, interaction_id=interaction.id, agent_id=None,
+                                                 message=jsonable(message)))
+        working = await self._working_agent(customer.id, interaction.id)
+        await self._routing.enqueue(replace(self._waiting_item(interaction, enqueued_at=now),
+                                            working_agent=working))
         await self._hub.publish(InteractionQueued(at=now, interaction=jsonable(interaction)))
         log.info("interaction queued id=%s channel=%s queue=%s customer=%s",
                  interaction.id, channel.value, queue_name, customer.id)
@@ -367,6 +381,14 @@ class InteractionService:
             raise InvalidInput("message-too-long",
                                f"the message exceeds {self._config.max_message_chars} characters",
                                limit=self._config.max_message_chars, length=len(body))
+
+    async def _working_agent(self, customer_id: str, except_id: str) -> str | None:
+        """Who is working another open interaction of this customer right now, if anyone."""
+        for other in await self._context.open_interactions(customer_id):
+            if other.id != except_id and other.agent_id and other.state in (
+                    InteractionState.ACTIVE, InteractionState.WRAP_UP):
+                return other.agent_id
+        return None
 
     def _waiting_item(self, interaction: Interaction, *, enqueued_at: float) -> WaitingItem:
         queue = self._config.queues[interaction.queue]

@@ -34,7 +34,7 @@ def item_json(item: WaitingItem) -> str:
         "customer": item.customer_id, "enqueued_at": num(item.enqueued_at),
         "service_target": num(item.service_target), "priority": num(item.priority),
         "skills": {k: int(v) for k, v in item.skills.items()}, "target_agent": item.target_agent,
-        "excluded": sorted(item.excluded_agents),
+        "excluded": sorted(item.excluded_agents), "working": item.working_agent,
     }, separators=(",", ":"))
 
 
@@ -47,7 +47,7 @@ def item_from(raw: Raw) -> WaitingItem:
         customer_id=data["customer"], enqueued_at=float(data["enqueued_at"]),
         service_target=float(data["service_target"]), priority=float(data["priority"]),
         skills=dict(data["skills"] or {}), target_agent=data["target_agent"],
-        excluded_agents=frozenset(excluded))
+        excluded_agents=frozenset(excluded), working_agent=data.get("working"))
 
 
 def skills_json(skills: Mapping[str, int]) -> str:

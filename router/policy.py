@@ -48,11 +48,16 @@ def _order(waiting: Sequence[WaitingItem], now: float) -> list[tuple[float, floa
 
 
 def _preferred(last_served: Mapping[str, LastServed], item: WaitingItem, now: float,
-               settings: RoutingSettings) -> str | None:
+               settings: RoutingSettings) -> tuple[str, ...]:
+    """Preferred agents in order: who works the customer's other open interaction, then who
+    served them last (inside the window)."""
+    out: list[str] = []
+    if item.working_agent is not None:
+        out.append(item.working_agent)
     last = last_served.get(item.customer_id)
-    if last is None or now - last.at > settings.preferred_window:
-        return None
-    return last.agent_id
+    if last is not None and now - last.at <= settings.preferred_window and last.agent_id not in out:
+        out.append(last.agent_id)
+    return tuple(out)
 
 
 def decide(snapshot: RoutingSnapshot, *, now: float, settings: RoutingSettings) -> list[Assignment]:
@@ -69,34 +74,34 @@ def decide(snapshot: RoutingSnapshot, *, now: float, settings: RoutingSettings) 
         picked = _pick(pool, item, _preferred(snapshot.last_served, item, now, settings))
         if picked is None:
             continue
-        slot, rule, preferred_id = picked
+        slot, rule, preferred_ids = picked
         pool.take(slot, item.channel)
         reason = RoutingReason(
             rule=rule, urgency=-neg_urgency, skill_match=skill_match(slot.skills, item.skills),
-            preferred=slot.agent_id == preferred_id, waited=max(0.0, now - item.enqueued_at))
+            preferred=slot.agent_id in preferred_ids, waited=max(0.0, now - item.enqueued_at))
         assignments.append(Assignment(interaction_id=item.interaction_id, agent_id=slot.agent_id,
                                       reason=reason))
     return assignments
 
 
-def _pick(pool: Pool, item: WaitingItem, preferred_id: str | None
-          ) -> tuple[Slot, str, str | None] | None:
+def _pick(pool: Pool, item: WaitingItem, preferred_ids: tuple[str, ...]
+          ) -> tuple[Slot, str, tuple[str, ...]] | None:
     required = skill_key(item.skills)
     if item.target_agent is not None:
         slot = pool.by_id.get(item.target_agent)
         if slot is None or not pool.eligible(slot, item, required):
             return None
-        return slot, "target-agent", preferred_id
-    if preferred_id is not None:
+        return slot, "target-agent", preferred_ids
+    for preferred_id in preferred_ids:
         slot = pool.by_id.get(preferred_id)
         if slot is not None and pool.eligible(slot, item, required):
-            return slot, "preferred-agent", preferred_id
+            return slot, "preferred-agent", preferred_ids
     first, second = pool.best_two(item, required)
     if first is None:
         return None
     # "best-skill" only when the skill level really decided against someone else.
     rule = "best-skill" if second is not None and second[0] < first[0] else "longest-idle"
-    return first[1], rule, preferred_id
+    return first[1], rule, preferred_ids
 
 
 def explain(snapshot: RoutingSnapshot, interaction_id: str, *, now: float,
@@ -108,14 +113,14 @@ def explain(snapshot: RoutingSnapshot, interaction_id: str, *, now: float,
         raise NotFound("interaction-not-waiting", f"interaction {interaction_id!r} is not waiting",
                        interaction_id=interaction_id)
     item = ordered[position][3]
-    preferred_id = _preferred(snapshot.last_served, item, now, settings)
+    preferred_ids = _preferred(snapshot.last_served, item, now, settings)
     candidates = [
         Candidate(
             agent_id=a.agent_id,
             eligible=(why := refusal(agent_id=a.agent_id, state=a.state, skills=a.skills,
                                      capacity=a.capacity, load=a.load, item=item)) is None,
             why_not=why, skill_match=skill_match(a.skills, item.skills),
-            preferred=a.agent_id == preferred_id, idle_since=a.idle_since)
+            preferred=a.agent_id in preferred_ids, idle_since=a.idle_since)
         for a in snapshot.agents
     ]
     # Eligible agents in the order the policy ranks them, then the others by id.

@@ -122,20 +122,29 @@ class ChatSessions:
                 self._by_interaction.pop(visitor.interaction_id, None)
                 visitor.interaction_id = None
         if visitor.interaction_id is None:
-            await self._start(visitor, body)
-        await self._interactions.customer_message(visitor.interaction_id or "", body)
+            await self._start(visitor, body)  # stores the first message before queueing
+            return
+        await self._interactions.customer_message(visitor.interaction_id, body)
 
     async def _start(self, visitor: Visitor, first_body: str) -> None:
         self._interactions.check_body(first_body)
         context = {"chat.page": visitor.page} if visitor.page else {}
         if visitor.name:
             context["chat.name"] = visitor.name
-        interaction, _ = await self._interactions.start_inbound(
-            channel=Channel.CHAT, identities=visitor.identities, display_name=visitor.name,
-            queue=self._queue, skills=self._skills, context=context,
-            channel_refs={REF_VISITOR: visitor.visitor_id, REF_SESSION: self._ids.new_id("chs")})
-        visitor.interaction_id = interaction.id
-        self._by_interaction[interaction.id] = visitor.visitor_id
+        # Known before it exists: the visitor's own first message is echoed while it is created.
+        interaction_id = self._ids.new_id("int")
+        visitor.interaction_id = interaction_id
+        self._by_interaction[interaction_id] = visitor.visitor_id
+        try:
+            await self._interactions.start_inbound(
+                channel=Channel.CHAT, identities=visitor.identities, display_name=visitor.name,
+                queue=self._queue, skills=self._skills, context=context, first_message=first_body,
+                interaction_id=interaction_id,
+                channel_refs={REF_VISITOR: visitor.visitor_id, REF_SESSION: self._ids.new_id("chs")})
+        except BaseException:
+            visitor.interaction_id = None
+            self._by_interaction.pop(interaction_id, None)
+            raise
 
     async def disconnected(self, visitor: Visitor, socket: Any, *, leaving: bool) -> None:
         visitor.sockets.discard(socket)

@@ -37,8 +37,9 @@ CONFIG = {
     ],
     "chat": {"queue": "support"},
     "agents": [
-        {"id": "alice", "team": "support", "skills": {"english": 9, "billing": 5}, "capacity": {"chat": 2}},
-        {"id": "bob", "team": "support", "skills": {"english": 3}, "capacity": {"chat": 2}},
+        {"id": "alice", "team": "support", "skills": {"english": 9, "billing": 5},
+         "capacity": {"chat": 2, "email": 2}},
+        {"id": "bob", "team": "support", "skills": {"english": 3}, "capacity": {"chat": 2, "email": 2}},
         {"id": "sam", "role": "supervisor", "team": "support", "skills": {"english": 1},
          "capacity": {"chat": 1}},
     ],
@@ -161,6 +162,20 @@ async def test_the_customers_last_agent_is_preferred_within_the_window(desk: Des
     [offer] = await desk.route()
     assert (offer.interaction_id, offer.agent_id) == (late.id, "alice")
     assert not offer.reason.preferred
+
+
+async def test_a_chat_about_an_open_email_goes_to_the_agent_who_has_it(desk: Desk) -> None:
+    await desk.available("bob")
+    mail, _ = await desk.interactions.start_inbound(
+        channel=Channel.EMAIL, identities=[Identity(IdentityKind.EMAIL, "ann@example.com")],
+        display_name="Ann", queue="support")
+    await desk.route()
+    await desk.interactions.accept(mail.id, "bob")  # Bob is working on her e-mail
+    await desk.available("alice")  # better skilled, idle longer
+    chat = await desk.chat("ann@example.com", "about that e-mail")
+    [offer] = await desk.route()
+    assert (offer.interaction_id, offer.agent_id) == (chat.id, "bob")
+    assert offer.reason.rule == "preferred-agent"
 
 
 async def test_a_customer_leaving_while_waiting_or_offered_is_abandoned(desk: Desk) -> None:

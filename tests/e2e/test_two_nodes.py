@@ -59,6 +59,7 @@ async def test_visitor_on_one_node_agent_on_the_other(
     assert (status, body["error_id"]) == (409, "offer-not-yours")
 
     assert (await alice_ws.command({"type": "accept", "interaction_id": interaction_id}))["type"] == "ack"
+    assert (await chat.expect("status"))["state"] == "queued"
     assert (await chat.expect("status"))["state"] == "agent_joined"
     await alice_ws.command({"type": "reply", "interaction_id": interaction_id, "body": "Hi from node B"})
     assert (await chat.expect(lambda m: m.get("sender") == "agent"))["body"] == "Hi from node B"

@@ -163,6 +163,21 @@ def test_target_agent_only() -> None:
     assert run(snap([wanted], [agents[0], agent("a2", capacity={C: 1}, load={C: 1})])) == []
 
 
+def test_the_agent_working_the_customers_other_interaction_is_preferred_first() -> None:
+    """The customer calls about the e-mail Bob has open: Bob, before the last agent and the best."""
+    from dataclasses import replace
+    wanted = replace(item(customer="cust-9", skills={"billing": 1}), working_agent="bob")
+    agents = [agent("best", skills={"billing": 9}, idle_since=NOW - 5000),
+              agent("last", skills={"billing": 1}), agent("bob", skills={"billing": 1})]
+    last = {"cust-9": LastServed(agent_id="last", at=NOW - 30)}
+    result = run(snap([wanted], agents, last))
+    assert pairs(result) == [("i1", "bob")]
+    assert (result[0].reason.rule, result[0].reason.preferred) == ("preferred-agent", True)
+    # Bob cannot take it (full): the usual order decides, and nobody waits for him.
+    busy = [agents[0], agents[1], agent("bob", skills={"billing": 1}, capacity={C: 1}, load={C: 1})]
+    assert pairs(run(snap([wanted], busy, last))) == [("i1", "last")]
+
+
 def test_preferred_agent_inside_the_window_beats_skill_and_idle_time() -> None:
     wanted = item(customer="cust-9", skills={"billing": 1})
     agents = [agent("best", skills={"billing": 9}, idle_since=NOW - 5000),

@@ -220,6 +220,17 @@ async def test_try_offer_refuses_what_the_agent_cannot_take(store: StatsStore, c
     assert "i1" in await waiting_ids(store)
 
 
+async def test_the_working_agent_travels_with_the_item(store: StatsStore) -> None:
+    from dataclasses import replace
+    original = replace(item("i1", C), working_agent="a7")
+    await store.enqueue(original)
+    assert (await store.snapshot()).waiting == [original]
+    await ready(store, "a1")
+    assert await offer(store) is not None
+    back = await store.reject("i1", "a1", now=NOW + 1)
+    assert back.working_agent == "a7"
+
+
 async def test_target_agent_and_exactly_enough_skill_are_accepted(store: StatsStore) -> None:
     await ready(store, skills={"billing": 7})
     await store.enqueue(item("i1", C, target_agent="a1", skills={"billing": 7}))
