@@ -1,0 +1,78 @@
+"""Webhook mode: the Account Activity API's CRC challenge (GET) and event deliveries (POST).
+
+A delivery whose signature does not match the body is refused with 403 before it is parsed.
+Its events are then checked for age: the signature covers the body but no delivery time, so a
+captured delivery could be played again later; events older than ``webhook_max_age`` are
+dropped (403 when that leaves nothing), and one played again within the window is a duplicate
+that ``deliver`` stores once. Any other failure answers 500, so X retries, harmlessly.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+
+from aiohttp import web
+
+from adapters.x import signing
+from adapters.x.config import XConfig
+from adapters.x.events import XEvent, from_activity, oldest_first
+from adapters.x.ingest import Outcome
+from cti.clock import Clock
+
+log = logging.getLogger(__name__)
+
+MAX_CRC_TOKEN = 1000
+
+
+Ingest = Callable[[Sequence[XEvent]], Awaitable[Outcome]]
+
+
+def fresh(events: Sequence[XEvent], *, now: float, max_age: float) -> list[XEvent]:
+    """The events young enough to accept (pure); ``max_age`` 0 accepts any age."""
+    if max_age <= 0:
+        return list(events)
+    return [e for e in events if e.created_at is None or now - e.created_at <= max_age]
+
+
+class XWebhook:
+    def __init__(self, *, config: XConfig, clock: Clock, ingest: Ingest) -> None:
+        self._config = config
+        self._clock = clock
+        self._ingest = ingest
+
+    def mount(self, app: web.Application) -> None:
+        app.router.add_get(self._config.webhook_path, self.crc)
+        app.router.add_post(self._config.webhook_path, self.deliveries)
+
+    @property
+    def _secret(self) -> str:
+        return self._config.consumer_secret or ""  # the configuration requires it in webhook mode
+
+    async def crc(self, request: web.Request) -> web.Response:
+        token = request.query.get("crc_token", "")
+        if not token or len(token) > MAX_CRC_TOKEN:
+            return web.json_response({"error": "crc_token required"}, status=400)
+        return web.json_response(signing.crc_response(self._secret, token))
+
+    async def deliveries(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        if not signing.verify(self._secret, body, request.headers.get(signing.SIGNATURE_HEADER)):
+            log.warning("x webhook: bad signature from %s, %d bytes refused", request.remote, len(body))
+            return web.json_response({"error": "bad signature"}, status=403)
+        try:
+            payload = json.loads(body)
+        except ValueError:
+            return web.json_response({"error": "malformed JSON"}, status=400)
+        if not isinstance(payload, dict):
+            return web.json_response({"error": "malformed JSON"}, status=400)
+        events = from_activity(payload, self._config.account_user_id)
+        accepted = fresh(events, now=self._clock.now(), max_age=self._config.webhook_max_age)
+        if events and not accepted:
+            log.warning("x webhook: %d stale event(s) refused", len(events))
+            return web.json_response({"error": "stale events"}, status=403)
+        outcome = await self._ingest(oldest_first(accepted))  # a reply after what it answers
+        summary = {"stored": outcome.stored, "duplicates": outcome.duplicates,
+                   "ignored": outcome.ignored + len(events) - len(accepted), "failed": outcome.failed}
+        return web.json_response(summary, status=500 if outcome.failed else 200)

@@ -1,0 +1,1 @@
+"""X channel tests."""
