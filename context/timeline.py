@@ -31,16 +31,19 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
+    BindParameter,
     ColumnElement,
     Integer,
     Select,
     String,
     Text,
+    bindparam,
     cast,
     func,
     literal_column,
@@ -85,7 +88,8 @@ class Cursor:
         return cls(at=float(at), id=entry_id, kind=kind)
 
 
-def timeline_query(customer_id: str, *, limit: int, before: Cursor | None, body_limit: int) -> Select[Any]:
+def timeline_query(customer_id: str | BindParameter[str], *, limit: int, before: Cursor | None,
+                   body_limit: int) -> Select[Any]:
     """The statement for one page (``limit`` rows; ask one more to know if there is a next page)."""
     root = select(customers.c.root_id).where(customers.c.id == customer_id).scalar_subquery()
     i, m, n = interactions.c, messages.c, notes.c
@@ -122,8 +126,14 @@ async def read_timeline(conn: AsyncConnection, customer_id: str, *, limit: int, 
         raise InvalidInput("bad-limit", "'limit' must be at least 1")
     size = min(limit, MAX_PAGE)
     cursor = Cursor.decode(before) if before is not None else None
-    rows = (await conn.execute(timeline_query(customer_id, limit=size + 1, before=cursor,
-                                              body_limit=body_limit))).all()
+    if cursor is None:
+        # Every screen pop asks for a first page: its statement is built once (building it costs
+        # more than running it) and reused with the customer as a parameter.
+        query = _first_page(size + 1, body_limit)
+        rows = (await conn.execute(query, {"customer_id": customer_id})).all()
+    else:
+        rows = (await conn.execute(timeline_query(customer_id, limit=size + 1, before=cursor,
+                                                  body_limit=body_limit))).all()
     if not rows:
         await require_root(conn, customer_id)  # an unknown customer is a 404, not an empty page
     entries = [_entry(r) for r in rows[:size]]
@@ -131,6 +141,12 @@ async def read_timeline(conn: AsyncConnection, customer_id: str, *, limit: int, 
     next_cursor = (Cursor(at=last.at, id=last.id, kind=last.kind).encode()
                    if last is not None and len(rows) > size else None)
     return TimelinePage(entries=entries, next_cursor=next_cursor)
+
+
+@functools.lru_cache(maxsize=64)
+def _first_page(limit: int, body_limit: int) -> Select[Any]:
+    return timeline_query(bindparam("customer_id", type_=String), limit=limit, before=None,
+                          body_limit=body_limit)
 
 
 def _kind(kind: str) -> ColumnElement[str]:

@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from cti.events import DomainEvent, event_from_dict
@@ -22,12 +22,23 @@ log = logging.getLogger(__name__)
 
 
 class Subscription:
-    def __init__(self, hub: EventHub, maxsize: int) -> None:
+    def __init__(self, hub: EventHub, maxsize: int,
+                 wants: Callable[[DomainEvent], bool] | None = None) -> None:
         self._hub = hub
         self.queue: asyncio.Queue[DomainEvent] = asyncio.Queue(maxsize)
         self.lagged = False
+        self._wants = wants
 
     def _deliver(self, event: DomainEvent) -> None:
+        # Filtered on the publisher's side: with hundreds of agent sockets, waking every one of
+        # them for every event costs more than the events themselves.
+        if self._wants is not None:
+            try:
+                if not self._wants(event):
+                    return
+            except Exception:  # a subscriber's filter must never break the publisher
+                log.exception("hub: a subscription filter failed on %s", event.type)
+                return
         try:
             self.queue.put_nowait(event)
         except asyncio.QueueFull:
@@ -53,8 +64,9 @@ class EventHub:
         self._task: asyncio.Task[None] | None = None
         self._ready = asyncio.Event()
 
-    def subscribe(self, maxsize: int = 1000) -> Subscription:
-        sub = Subscription(self, maxsize)
+    def subscribe(self, maxsize: int = 1000,
+                  wants: Callable[[DomainEvent], bool] | None = None) -> Subscription:
+        sub = Subscription(self, maxsize, wants)
         self._subs.add(sub)
         return sub
 

@@ -103,8 +103,7 @@ async def _pump(ws: web.WebSocketResponse, who: Principal, services: Services,
             if sub.lagged:
                 sub.lagged = False
                 await ws.send_json({"type": "lagged", "message": "events were dropped; reload state"})
-            if _wants(who, services, event):
-                await ws.send_json(event.to_dict())
+            await ws.send_json(event.to_dict())
     finally:
         sub.close()
 
@@ -131,7 +130,7 @@ async def _serve(request: web.Request, *, supervisor: bool) -> web.WebSocketResp
     log.info("socket open agent=%s role=%s", who.agent_id, who.role.value)
     # Subscribe before reading the hello's snapshot: an event published in between is then
     # delivered after the hello instead of being lost.
-    sub = services.hub.subscribe()
+    sub = services.hub.subscribe(wants=lambda event: _wants(who, services, event))
     with tracked(request, ws):
         try:
             await ws.send_json(await _hello(services, who))
