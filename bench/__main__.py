@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHMARKS = ("routing", "screen_pop", "ami")
+BENCHMARKS = ("routing", "screen_pop", "ami", "email")
 
 
 def main(argv: list[str]) -> int:

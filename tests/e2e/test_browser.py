@@ -46,6 +46,8 @@ def test_agent_page_and_chat_widget(srv: RunningServer, browser: object) -> None
     agent.fill("#login-agent", "alice")
     agent.fill("#login-password", "alice")
     agent.click("#login-submit")
+    # Logged in and connected first: the pill says "offline" before log-in too.
+    expect(agent.locator("#conn-status")).to_have_attribute("data-state", "connected")
     expect(agent.locator("#agent-state")).to_contain_text("offline")
     agent.select_option("#state-select", "available")
     agent.click("#state-apply")
