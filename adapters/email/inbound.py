@@ -21,11 +21,11 @@ from adapters.channel import AdapterDeps, InboundMessage, deliver
 from adapters.email.attachments import AttachmentStore
 from adapters.email.body import Listed, message_body
 from adapters.email.config import EmailConfig
-from adapters.email.locks import KeyedLocks
 from adapters.email.loops import Automatic, classify, is_robot_address
 from adapters.email.mime import MailRefused, ParsedMail, parse_mail
 from adapters.email.quotes import trim_quoted
 from adapters.email.threads import clean_subject, make_tag, tags_in, thread_refs
+from adapters.locks import KeyedLocks
 from cti.domain import Channel, Identity, IdentityKind, Interaction
 from cti.errors import Conflict, InvalidInput
 from cti.identities import normalise_email

@@ -23,9 +23,9 @@ from multidict import MultiDict, MultiDictProxy
 from twilio.request_validator import RequestValidator
 
 from adapters.channel import AdapterDeps, Delivery, InboundMessage, SendRefused, SendResult, deliver
+from adapters.locks import KeyedLocks
 from adapters.sms.config import SmsConfig
 from adapters.sms.consent import ConsentStore
-from adapters.sms.locks import KeyedLocks
 from adapters.sms.parsing import (
     UNSUBSCRIBED,
     Consent,

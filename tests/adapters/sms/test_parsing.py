@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
+from adapters.locks import KeyedLocks
 from adapters.sms.config import DEFAULT_WINDOW, parse_sms_config
-from adapters.sms.locks import KeyedLocks
 from adapters.sms.parsing import (
     EMPTY_BODY,
     MAX_MEDIA,

@@ -1,4 +1,4 @@
-"""One lock per key (a phone number), dropped when nobody holds or waits for it."""
+"""One lock per key (a phone number, a Message-ID), dropped when nobody holds or waits for it."""
 
 from __future__ import annotations
 
