@@ -24,6 +24,7 @@ PACKAGES: Mapping[str, tuple[Channel, str]] = {
     "sms": (Channel.SMS, "adapters.sms"),
     "x": (Channel.X, "adapters.x"),
     "slack": (Channel.SLACK, "adapters.slack"),
+    "twilio_voice": (Channel.VOICE, "adapters.twilio_voice"),  # calls through Twilio, not Asterisk
 }
 
 

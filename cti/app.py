@@ -37,6 +37,7 @@ from cti.config import AppConfig, ConfigError
 from cti.domain import jsonable
 from cti.events import AgentStateChanged
 from cti.hub import EventHub
+from cti.ports import CallControl
 from cti.routing import Explanation, Offer, RoutingSettings, RoutingStore, WaitingItem
 from cti.service import InteractionService
 from cti.services import Services
@@ -141,11 +142,16 @@ def build_app(config: AppConfig, settings: ServerSettings, *, clock: Clock | Non
             relay = CommandRelay(redis_client, prefix=settings.redis_prefix, node_id=node_id)
             bridge.attach_relay(relay)
 
+    channel_adapters = build_adapters(config.channels, AdapterDeps(
+        config=config, interactions=interactions, context=context, hub=hub, clock=the_clock, ids=the_ids))
+    outbound = OutboundDispatcher(adapters=channel_adapters, context=context, hub=hub, clock=the_clock)
+
     services = Services(
         config=config, node_id=node_id, clock=the_clock, ids=the_ids, hub=hub, context=context,
         routing=routing, interactions=interactions, agents=agents, explain=explain,
         queue_stats=queue_stats, token_secret=config.token_secret or secrets.token_urlsafe(32),
-        voice=voice)
+        voice=voice, call_controls=tuple(
+            c for c in (voice, *channel_adapters.values()) if isinstance(c, CallControl)))
     chat = ChatSessions(interactions=interactions, context=context, ids=the_ids, queue=config.chat.queue,
                         skills=config.chat.skills, reconnect_grace=config.chat.reconnect_grace,
                         default_country_code=config.default_country_code)
@@ -191,9 +197,6 @@ def build_app(config: AppConfig, settings: ServerSettings, *, clock: Clock | Non
             if redis_client is not None:
                 await redis_client.aclose()
 
-    channel_adapters = build_adapters(config.channels, AdapterDeps(
-        config=config, interactions=interactions, context=context, hub=hub, clock=the_clock, ids=the_ids))
-    outbound = OutboundDispatcher(adapters=channel_adapters, context=context, hub=hub, clock=the_clock)
 
     app = make_app(services)
     app[CHANNEL_ADAPTERS] = channel_adapters

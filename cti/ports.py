@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from cti.domain import Channel, Customer, Identity, Interaction, InteractionState, Message, Note
 
@@ -49,6 +49,20 @@ class AuditEntry:
     action: str
     target: str
     details: Mapping[str, Any] = field(default_factory=dict)
+
+
+@runtime_checkable
+class CallControl(Protocol):
+    """A telephony path's desktop controls (the Asterisk bridge, Twilio voice)."""
+
+    def handles(self, interaction: Interaction) -> bool:
+        """True when this path carries the interaction's live call."""
+        ...
+
+    async def hangup(self, interaction_id: str, agent_id: str) -> None: ...
+
+    async def transfer(self, interaction_id: str, agent_id: str, *, to_queue: str | None,
+                       to_agent: str | None, note: str | None) -> Interaction: ...
 
 
 class ContextStore(Protocol):

@@ -11,7 +11,7 @@ from cti.clock import Clock, IdSource
 from cti.config import AppConfig
 from cti.domain import Channel, Interaction, InteractionState
 from cti.hub import EventHub
-from cti.ports import ContextStore
+from cti.ports import CallControl, ContextStore
 from cti.routing import Explanation, RoutingStore
 from cti.service import InteractionService
 
@@ -34,15 +34,19 @@ class Services:
     queue_stats: Callable[[], Awaitable[dict[str, Any]]]
     token_secret: str
     voice: AmiBridge | None = None  # the Asterisk bridge, when the configuration has an ami section
+    call_controls: tuple[CallControl, ...] = ()  # every telephony path (Asterisk, Twilio)
+
+    def call_control_for(self, interaction: Interaction) -> CallControl | None:
+        if interaction.channel is not Channel.VOICE or interaction.state is not InteractionState.ACTIVE:
+            return None
+        return next((c for c in self.call_controls if c.handles(interaction)), None)
 
     async def transfer(self, interaction_id: str, agent_id: str, *, to_queue: str | None,
                        to_agent: str | None, note: str | None) -> Interaction:
-        """Transfer on any channel; a live Asterisk call is moved by the bridge as well."""
-        interaction = await self.context.interaction(interaction_id)
-        if (self.voice is not None and interaction.channel is Channel.VOICE
-                and interaction.state is InteractionState.ACTIVE
-                and interaction.channel_refs.get("asterisk_agent_channel")):
-            return await self.voice.transfer(interaction_id, agent_id, to_queue=to_queue,
-                                             to_agent=to_agent, note=note)
+        """Transfer on any channel; a live call is moved by its telephony path as well."""
+        control = self.call_control_for(await self.context.interaction(interaction_id))
+        if control is not None:
+            return await control.transfer(interaction_id, agent_id, to_queue=to_queue,
+                                          to_agent=to_agent, note=note)
         return await self.interactions.transfer(interaction_id, agent_id, to_queue=to_queue,
                                                 to_agent=to_agent, note=note)

@@ -47,7 +47,10 @@ async def hold(request: web.Request) -> web.Response:
 @routes.post("/api/interactions/{interaction_id}/hangup")
 async def hangup(request: web.Request) -> web.Response:
     who = principal(request)
-    await _voice(request).hangup(_iid(request), who.agent_id)
+    services = request.app[SERVICES]
+    control = services.call_control_for(await services.context.interaction(_iid(request)))
+    await (control.hangup(_iid(request), who.agent_id) if control is not None
+           else _voice(request).hangup(_iid(request), who.agent_id))
     return ok({"interaction_id": _iid(request), "hangup": "requested"}, status=202)
 
 

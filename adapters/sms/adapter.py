@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from urllib.parse import urlencode
 
 from aiohttp import web
-from multidict import MultiDict, MultiDictProxy
+from multidict import MultiDictProxy
 from twilio.request_validator import RequestValidator
 
 from adapters.channel import AdapterDeps, Delivery, InboundMessage, SendRefused, SendResult, deliver
@@ -37,6 +37,7 @@ from adapters.sms.parsing import (
     parse_status,
 )
 from adapters.sms.rest import SmsSendError, TwilioSender
+from adapters.twilio_common import signed_form
 from cti.domain import Channel, Customer, Identity, IdentityKind, Interaction, Message
 from cti.errors import Conflict, InvalidInput, NotFound
 from cti.events import MessageStatus
@@ -46,7 +47,6 @@ log = logging.getLogger(__name__)
 
 WEBHOOK_PATH = "/webhooks/twilio/sms"
 STATUS_PATH = "/webhooks/twilio/sms/status"
-SIGNATURE_HEADER = "X-Twilio-Signature"
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
 REF_CUSTOMER = "sms_customer"  # interaction ref: the customer's number, where replies go
 REF_NUMBER = "sms_number"  # interaction ref: our number they wrote to, where replies come from
@@ -98,24 +98,7 @@ class SmsAdapter:
     # ----- webhooks ------------------------------------------------------------------------
 
     async def _signed_form(self, request: web.Request) -> MultiDictProxy[str] | None:
-        """The posted form if Twilio signed it for the URL it called, else None.
-
-        Twilio signs the URL it requested (our public one: behind a proxy the Host header and
-        scheme we see differ), followed by every form field, sorted.
-        """
-        signature = request.headers.get(SIGNATURE_HEADER, "")
-        if request.content_type != "application/x-www-form-urlencoded" or not signature:
-            return None
-        form = await request.post()
-        fields: MultiDict[str] = MultiDict()
-        for key, value in form.items():
-            if not isinstance(value, str):
-                return None
-            fields.add(key, value)
-        url = self._config.public_url + request.raw_path
-        if not self._validator.validate(url, fields, signature):
-            return None
-        return MultiDictProxy(fields)
+        return await signed_form(request, self._validator, self._config.public_url)
 
     async def inbound(self, request: web.Request) -> web.StreamResponse:
         form = await self._signed_form(request)

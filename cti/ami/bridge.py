@@ -141,6 +141,10 @@ class AmiBridge:
         """Several nodes: call control on a node without the link is run by the node with it."""
         self._relay = relay
 
+    def handles(self, interaction: Interaction) -> bool:
+        refs = interaction.channel_refs
+        return bool(refs.get(REF_AGENT_CHANNEL) and refs.get(REF_CHANNEL))
+
     async def serve_command(self, method: str, args: Mapping[str, Any]) -> Any:
         """Run a call-control command another node relayed here (``relay.py``)."""
         if method not in RELAYED:

@@ -1,0 +1,541 @@
+"""Voice through Twilio: calls in by webhook and TwiML, agents connected through the REST API.
+
+In: Twilio posts each call to ``POST /webhooks/twilio/voice`` (the number's "A call comes in"
+webhook). The caller keys an account number and a reason (``<Gather>``, DTMF), then waits in a
+Twilio queue of their own, named after the interaction (``<Enqueue>``, hold music from the wait
+URL): from that moment the call is a queued voice interaction of the customer who owns the
+caller's number, with the digits as collected context (``ivr.account``, ``ivr.reason``).
+
+Out: when the router offers it, ``calls.create`` rings the agent (their ``endpoints.twilio``:
+a number, ``client:<identity>`` or ``sip:<uri>``) with TwiML that takes the caller from that
+queue (``<Dial><Queue>``). The call's status callbacks drive the interaction: answered is an
+accept, completed is the end of the call (wrap-up), busy / no-answer / failed puts the caller
+back in our queue with the wait kept and the router offers them to someone else. The caller
+leaving the Twilio queue (the Enqueue action) or hanging up (the number's status callback) while
+waiting abandons it. Recording callbacks put the recording's URL in the interaction's context.
+
+Every webhook is signed by Twilio (``X-Twilio-Signature``, the SDK's ``RequestValidator``,
+against ``public_url`` + the path and query Twilio called): unsigned or forged gets 403 and
+changes nothing. Status callbacks are taken once per (CallSid, status), and each step checks the
+interaction's state and the agent leg it is about, so a redelivered or late callback is a no-op.
+
+From the desktop: ``hangup`` ends the caller's call, ``transfer`` moves the caller back into the
+interaction's Twilio queue and the interaction to the new queue (or agent). A transfer made
+through the core's generic transfer (which knows nothing of Twilio) is followed too.
+
+A voice interaction's channel references: ``twilio_call_sid`` (the caller's call),
+``twilio_queue`` (the Twilio queue it waits in), ``twilio_number`` (our number they called),
+``twilio_caller`` (their number as Twilio gave it), ``twilio_agent_leg`` (the token of the
+current call to an agent, "" when none) and ``twilio_agent_call_sid``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+from collections import OrderedDict
+from collections.abc import Coroutine, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+from multidict import MultiDictProxy
+from twilio.request_validator import RequestValidator
+
+from adapters.channel import AdapterDeps, SendRefused, SendResult
+from adapters.locks import KeyedLocks
+from adapters.twilio_common import signed_form
+from adapters.twilio_voice import twiml
+from adapters.twilio_voice.config import TwilioVoiceConfig
+from adapters.twilio_voice.rest import TwilioCallError, TwilioCalls
+from cti.domain import Channel, Customer, Identity, IdentityKind, Interaction, InteractionState, Message
+from cti.errors import Conflict, Forbidden, InvalidInput, NotFound
+from cti.events import (
+    CallUpdated,
+    DomainEvent,
+    InteractionAbandoned,
+    InteractionOffered,
+    InteractionTransferred,
+    OfferWithdrawn,
+)
+from cti.hub import Subscription
+from cti.identities import normalise_phone
+from cti.lifecycle import OPEN_STATES
+
+log = logging.getLogger(__name__)
+
+REF_CALL_SID = "twilio_call_sid"
+REF_QUEUE = "twilio_queue"
+REF_NUMBER = "twilio_number"
+REF_CALLER = "twilio_caller"
+REF_AGENT_LEG = "twilio_agent_leg"
+REF_AGENT_CALL_SID = "twilio_agent_call_sid"
+WAITING = frozenset({InteractionState.QUEUED, InteractionState.OFFERED})
+SEEN_CALLBACKS = 10_000
+SORRY = "Sorry, we cannot take your call right now. Please call again later."
+
+
+def _xml(body: str, status: int = 200) -> web.Response:
+    return web.Response(text=body, content_type="text/xml", status=status)
+
+
+def _forbidden() -> web.Response:
+    return web.Response(status=403, text="invalid signature")
+
+
+@dataclass
+class _Ringing:
+    """A call to an agent for an offer, until it is answered or given up."""
+
+    agent_id: str
+    leg: str
+    call_sid: str
+
+
+class TwilioVoiceAdapter:
+    channel = Channel.VOICE
+
+    def __init__(self, config: TwilioVoiceConfig, deps: AdapterDeps) -> None:
+        self._config = config
+        self._deps = deps
+        self._validator = RequestValidator(config.auth_token)
+        self._locks = KeyedLocks()
+        self._calls: TwilioCalls | None = None
+        self._ringing: dict[str, _Ringing] = {}  # interaction id -> the agent's phone ringing
+        self._moving: set[str] = set()  # interactions ``transfer`` moved itself (not to redirect again)
+        self._seen: OrderedDict[tuple[str, str, str], None] = OrderedDict()
+        self._watcher: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    # ----- life cycle ----------------------------------------------------------------------
+
+    def mount(self, app: web.Application) -> None:
+        for path, handler in ((twiml.VOICE_PATH, self.incoming), (twiml.ACCOUNT_PATH, self.account),
+                              (twiml.REASON_PATH, self.reason), (twiml.WAIT_PATH, self.wait),
+                              (twiml.LEFT_PATH, self.left), (twiml.STATUS_PATH, self.caller_status),
+                              (twiml.AGENT_PATH, self.agent_status),
+                              (twiml.RECORDING_PATH, self.recording)):
+            app.router.add_post(path, handler)
+
+    async def start(self) -> None:
+        if self._calls is None:
+            self._calls = TwilioCalls(account_sid=self._config.account_sid,
+                                      auth_token=self._config.auth_token,
+                                      api_base_url=self._config.api_base_url,
+                                      timeout=self._config.timeout_seconds)
+        if self._watcher is None:
+            sub = self._deps.hub.subscribe(maxsize=10_000)
+            self._watcher = asyncio.create_task(self._watch(sub), name="twilio-voice-hub")
+        log.info("twilio voice ready webhook=%s%s agents=%d", self._config.public_url, twiml.VOICE_PATH,
+                 len(self._config.endpoints))
+
+    async def aclose(self) -> None:
+        tasks = [t for t in (self._watcher, *self._tasks) if t is not None]
+        self._watcher = None
+        self._tasks.clear()
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        calls, self._calls = self._calls, None
+        if calls is not None:
+            await calls.aclose()
+
+    async def send(self, interaction: Interaction, message: Message, customer: Customer) -> SendResult:
+        """A call carries no written replies (kept for the written channels' registry shape)."""
+        raise SendRefused("voice-call", "a call has no written replies")
+
+    # ----- webhooks: the caller ------------------------------------------------------------
+
+    async def _signed_form(self, request: web.Request) -> MultiDictProxy[str] | None:
+        return await signed_form(request, self._validator, self._config.public_url)
+
+    async def _form_or_none(self, request: web.Request) -> MultiDictProxy[str] | None:
+        form = await self._signed_form(request)
+        if form is None:
+            log.warning("twilio voice webhook refused: missing or invalid signature path=%s from=%s",
+                        request.path, request.remote)
+        return form
+
+    async def incoming(self, request: web.Request) -> web.StreamResponse:
+        form = await self._form_or_none(request)
+        if form is None:
+            return _forbidden()
+        sid = form.get("CallSid", "")
+        if not sid:
+            return web.Response(status=400, text="CallSid is required")
+        existing = await self._by_call(sid)
+        if existing is not None:  # the webhook again (a retry): where the caller already is
+            return _xml(self._resume(existing))
+        return _xml(twiml.ask_account(self._config))
+
+    async def account(self, request: web.Request) -> web.StreamResponse:
+        form = await self._form_or_none(request)
+        if form is None:
+            return _forbidden()
+        account = twiml.digits(form.get("Digits", ""), self._config.account_digits)
+        return _xml(twiml.ask_reason(self._config, account))
+
+    async def reason(self, request: web.Request) -> web.StreamResponse:
+        form = await self._form_or_none(request)
+        if form is None:
+            return _forbidden()
+        sid = form.get("CallSid", "")
+        if not sid:
+            return web.Response(status=400, text="CallSid is required")
+        account = twiml.digits(request.query.get("account", ""), self._config.account_digits)
+        key = form.get("Digits", "").strip()[:1]
+        # One request per call at a time: a retried webhook must not queue the caller twice.
+        async with self._locks.hold(f"call:{sid}"):
+            interaction = await self._by_call(sid, open_only=False)
+            if interaction is None:
+                interaction = await self._queue_caller(form, account=account, key=key)
+        return _xml(self._resume(interaction))
+
+    def _resume(self, interaction: Interaction) -> str:
+        if interaction.state in WAITING:
+            return twiml.enqueue(self._config, interaction.channel_refs.get(REF_QUEUE, interaction.id),
+                                 interaction.id)
+        return twiml.hang_up()
+
+    async def _queue_caller(self, form: Mapping[str, str], *, account: str, key: str) -> Interaction:
+        sid = form["CallSid"]
+        country = self._deps.config.default_country_code
+        to_number: str | None = None
+        with contextlib.suppress(InvalidInput):
+            to_number = normalise_phone(form.get("To", ""), default_country_code=country)
+        identities = []
+        with contextlib.suppress(InvalidInput):
+            identities.append(Identity(IdentityKind.PHONE,
+                                       normalise_phone(form.get("From", ""), default_country_code=country)))
+        if not identities:  # anonymous, or a Client/SIP caller: a customer of this call alone
+            identities.append(Identity(IdentityKind.CALL, sid))
+        context = {"ivr.account": account, "ivr.reason": self._config.reasons.get(key, key),
+                   "voice.did": to_number or ""}
+        interaction_id = self._deps.ids.new_id("int")
+        refs = {REF_CALL_SID: sid, REF_QUEUE: interaction_id, REF_NUMBER: to_number or form.get("To", ""),
+                REF_CALLER: form.get("From", "")}
+        name = form.get("CallerName", "").strip() or None
+        interaction, _ = await self._deps.interactions.start_inbound(
+            channel=Channel.VOICE, identities=identities, display_name=name,
+            queue=self._config.queue_for(to_number), channel_refs={k: v for k, v in refs.items() if v},
+            context={k: v for k, v in context.items() if v}, interaction_id=interaction_id)
+        log.info("twilio caller queued call=%s interaction=%s", sid, interaction.id)
+        return interaction
+
+    async def wait(self, request: web.Request) -> web.StreamResponse:
+        if await self._form_or_none(request) is None:
+            return _forbidden()
+        return _xml(twiml.hold_music(self._config))
+
+    async def left(self, request: web.Request) -> web.StreamResponse:
+        """The Enqueue's action: the caller left the Twilio queue (``QueueResult`` says how)."""
+        form = await self._form_or_none(request)
+        if form is None:
+            return _forbidden()
+        result = form.get("QueueResult", "").strip().lower()
+        interaction = await self._interaction_of(request.query.get("interaction"), form.get("CallSid", ""))
+        if interaction is None:
+            return _xml(twiml.hang_up())
+        if result in ("bridged", "bridging-in-process"):
+            # After the talk, the caller's call ends too; unless a transfer put them back in a queue.
+            return _xml(twiml.empty() if interaction.state in WAITING else twiml.hang_up())
+        if result == "redirected":
+            return _xml(twiml.empty())
+        async with self._locks.hold(interaction.id):
+            await self._caller_gone(interaction.id, why=result or "left")
+        return _xml(twiml.empty() if result == "hangup" else twiml.say_and_hang_up(SORRY))
+
+    async def caller_status(self, request: web.Request) -> web.StreamResponse:
+        """The number's call status callback: the caller's call ended."""
+        form = await self._form_or_none(request)
+        if form is None:
+            return _forbidden()
+        status = twiml.call_status(form)
+        if status is None or status.status not in twiml.ENDED:
+            return _xml(twiml.empty())
+        key = ("caller", status.call_sid, status.status)
+        if key in self._seen:
+            return _xml(twiml.empty())
+        interaction = await self._by_call(status.call_sid)
+        if interaction is not None:
+            async with self._locks.hold(interaction.id):
+                await self._caller_gone(interaction.id, why=status.status)
+        self._remember(key)
+        return _xml(twiml.empty())
+
+    async def _caller_gone(self, interaction_id: str, *, why: str) -> None:
+        interaction = await self._deps.context.interaction(interaction_id)
+        if interaction.state in WAITING:
+            log.info("twilio caller left while waiting interaction=%s why=%s", interaction_id, why)
+            await self._deps.interactions.customer_left(interaction_id)  # abandoned
+        elif interaction.state is InteractionState.ACTIVE:
+            await self._deps.interactions.customer_left(interaction_id)  # wrap-up, customer-left
+
+    # ----- webhooks: the agent's call and recordings ---------------------------------------
+
+    async def agent_status(self, request: web.Request) -> web.StreamResponse:
+        form = await self._form_or_none(request)
+        if form is None:
+            return _forbidden()
+        status = twiml.call_status(form)
+        interaction_id = request.query.get("interaction", "")
+        agent_id, leg = request.query.get("agent", ""), request.query.get("leg", "")
+        if status is None or not interaction_id:
+            return _xml(twiml.empty())
+        key = ("agent", status.call_sid, status.status)
+        async with self._locks.hold(interaction_id):
+            if key in self._seen:
+                log.info("twilio duplicate agent callback call=%s status=%s", status.call_sid, status.status)
+                return _xml(twiml.empty())
+            try:
+                interaction = await self._deps.context.interaction(interaction_id)
+            except NotFound:
+                return _xml(twiml.empty())
+            await self._agent_call_changed(interaction, agent_id, leg, status)
+            self._remember(key)
+        return _xml(twiml.empty())
+
+    async def _agent_call_changed(self, interaction: Interaction, agent_id: str, leg: str,
+                                  status: twiml.CallStatus) -> None:
+        current = (bool(leg) and interaction.channel_refs.get(REF_AGENT_LEG) == leg
+                   and interaction.agent_id == agent_id)
+        ringing = self._ringing.get(interaction.id)
+        if ringing is not None and ringing.leg == leg and status.status in ("in-progress", *twiml.ENDED):
+            del self._ringing[interaction.id]
+        log.info("twilio agent call=%s status=%s interaction=%s agent=%s current=%s state=%s",
+                 status.call_sid, status.status, interaction.id, agent_id, current, interaction.state.value)
+        if not current:
+            return  # a leg given up (withdrawn, transferred): what it does now changes nothing
+        interactions = self._deps.interactions
+        state = interaction.state
+        if status.status == "ringing" and state is InteractionState.OFFERED:
+            await self._call_updated(interaction.id, agent_id, "ringing-agent", {"call_sid": status.call_sid})
+        elif status.status == "in-progress" and state is InteractionState.OFFERED:
+            with contextlib.suppress(Conflict):  # the offer expired a moment before
+                await interactions.accept(interaction.id, agent_id)
+        elif status.status in twiml.UNANSWERED and state is InteractionState.OFFERED:
+            with contextlib.suppress(Conflict, NotFound):
+                await interactions.reject(interaction.id, agent_id, why="no-answer")
+        elif status.status == "completed" and state is InteractionState.ACTIVE:
+            await interactions.call_ended(interaction.id, why="call-ended")
+
+    async def recording(self, request: web.Request) -> web.StreamResponse:
+        form = await self._form_or_none(request)
+        if form is None:
+            return _forbidden()
+        sid, url = form.get("RecordingSid", ""), form.get("RecordingUrl", "")
+        if form.get("RecordingStatus", "").lower() != "completed" or not sid or not url:
+            return _xml(twiml.empty())
+        interaction = await self._interaction_of(request.query.get("interaction"), form.get("CallSid", ""))
+        key = ("recording", sid, "completed")
+        if interaction is None or key in self._seen:
+            return _xml(twiml.empty())
+        context = {"voice.recording": url, "voice.recording_sid": sid}
+        if form.get("RecordingDuration", "").isdigit():
+            context["voice.recording_seconds"] = form["RecordingDuration"]
+        await self._deps.interactions.update_refs(interaction.id, context=context)
+        await self._call_updated(interaction.id, interaction.agent_id, "recording-ready",
+                                 {"url": url, "recording_sid": sid})
+        self._remember(key)
+        return _xml(twiml.empty())
+
+    # ----- hub: offers ring agents, withdrawn offers stop ringing --------------------------
+
+    async def _watch(self, sub: Subscription) -> None:
+        try:
+            while True:
+                event: DomainEvent = await sub.get()
+                if isinstance(event, InteractionOffered):
+                    self._spawn(self._ring(event))
+                elif isinstance(event, OfferWithdrawn | InteractionAbandoned):
+                    ringing = self._ringing.get(event.interaction_id)
+                    if ringing is not None:  # this very leg: a later offer's call must ring on
+                        self._spawn(self._stop_ringing(event.interaction_id, ringing.leg))
+                elif isinstance(event, InteractionTransferred):
+                    if event.interaction_id in self._moving:
+                        self._moving.discard(event.interaction_id)
+                    else:
+                        self._spawn(self._follow_transfer(event.interaction_id))
+        finally:
+            sub.close()
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(self._guarded(work))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    @staticmethod
+    async def _guarded(work: Coroutine[Any, Any, None]) -> None:
+        try:
+            await work
+        except Exception:  # one call's trouble must not stop the others'
+            log.exception("twilio voice: step failed")
+
+    async def _ring(self, offer: InteractionOffered) -> None:
+        async with self._locks.hold(offer.interaction_id):
+            interaction = await self._deps.context.interaction(offer.interaction_id)
+            if (not self._mine(interaction) or interaction.state is not InteractionState.OFFERED
+                    or interaction.agent_id != offer.agent_id):
+                return
+            interactions = self._deps.interactions
+            target = self._config.endpoints.get(offer.agent_id)
+            from_ = self._caller_id_for(interaction, target or "")
+            if not target or not from_:
+                log.warning("twilio: agent %s has no endpoints.twilio (or no caller id) interaction=%s",
+                            offer.agent_id, interaction.id)
+                with contextlib.suppress(Conflict, NotFound):
+                    await interactions.reject(interaction.id, offer.agent_id, why="no-phone")
+                return
+            leg = secrets.token_hex(8)
+            await interactions.update_refs(interaction.id, refs={REF_AGENT_LEG: leg, REF_AGENT_CALL_SID: ""})
+            ring = int(max(5, min(self._config.ring_seconds, offer.expires_at - offer.at - 1)))
+            callback = twiml.url(self._config, twiml.AGENT_PATH,
+                                 {"interaction": interaction.id, "agent": offer.agent_id, "leg": leg})
+            try:
+                queue_name = interaction.channel_refs.get(REF_QUEUE, interaction.id)
+                sid = await self._require_calls().create(
+                    to=target, from_=from_, status_callback=callback, timeout=ring,
+                    twiml=twiml.connect_agent(self._config, queue_name, interaction.id))
+            except TwilioCallError as exc:
+                log.warning("twilio: cannot call agent=%s interaction=%s why=%s", offer.agent_id,
+                            interaction.id, exc.why)
+                with contextlib.suppress(Conflict, NotFound):
+                    await interactions.reject(interaction.id, offer.agent_id, why="dial-failed")
+                return
+            self._ringing[interaction.id] = _Ringing(agent_id=offer.agent_id, leg=leg, call_sid=sid)
+            await interactions.update_refs(interaction.id, refs={REF_AGENT_CALL_SID: sid})
+            log.info("twilio ringing agent=%s call=%s interaction=%s", offer.agent_id, sid, interaction.id)
+
+    def _caller_id_for(self, interaction: Interaction, target: str) -> str:
+        """What the agent's phone shows: the customer for a Twilio Client, our number for a phone
+        (Twilio only lets us call out from a number we own or verified)."""
+        refs = interaction.channel_refs
+        if target.startswith("client:") and refs.get(REF_CALLER):
+            return refs[REF_CALLER]
+        return self._config.caller_id or refs.get(REF_NUMBER, "")
+
+    async def _stop_ringing(self, interaction_id: str, leg: str) -> None:
+        """The offer ended unanswered (timed out, declined on the desktop, the caller left)."""
+        async with self._locks.hold(interaction_id):
+            ringing = self._ringing.get(interaction_id)
+            if ringing is None or ringing.leg != leg:
+                return
+            del self._ringing[interaction_id]
+            try:
+                await self._require_calls().update(ringing.call_sid, status="canceled")
+            except TwilioCallError:
+                with contextlib.suppress(TwilioCallError):  # answered meanwhile: hang it up
+                    await self._require_calls().update(ringing.call_sid, status="completed")
+            log.info("twilio stopped ringing agent=%s interaction=%s", ringing.agent_id, interaction_id)
+
+    async def _follow_transfer(self, interaction_id: str) -> None:
+        """A transfer made by the core alone: the caller goes back into their Twilio queue."""
+        async with self._locks.hold(interaction_id):
+            interaction = await self._deps.context.interaction(interaction_id)
+            if not self._mine(interaction) or interaction.state not in WAITING:
+                return
+            await self._deps.interactions.update_refs(interaction_id, refs={REF_AGENT_LEG: ""})
+            await self._redirect_to_queue(interaction)
+
+    # ----- call control (desktop) ----------------------------------------------------------
+
+    def handles(self, interaction: Interaction) -> bool:
+        return bool(interaction.channel_refs.get(REF_CALL_SID))
+
+    async def hangup(self, interaction_id: str, agent_id: str) -> None:
+        """End the caller's call (the agent's leg ends with it); the interaction goes to wrap-up."""
+        async with self._locks.hold(interaction_id):
+            interaction = await self._live(interaction_id, agent_id)
+            await self._require_calls().update(interaction.channel_refs[REF_CALL_SID], status="completed")
+            await self._deps.interactions.call_ended(interaction_id, why="agent-hung-up")
+        log.info("twilio hang-up from the desktop interaction=%s agent=%s", interaction_id, agent_id)
+
+    async def transfer(self, interaction_id: str, agent_id: str, *, to_queue: str | None,
+                       to_agent: str | None = None, note: str | None = None) -> Interaction:
+        """A blind transfer: the caller back on hold in their Twilio queue, the interaction (its
+        context, notes and wait target) queued to ``to_queue`` or offered to ``to_agent``."""
+        config = self._deps.config
+        if (to_queue is None) == (to_agent is None):
+            raise InvalidInput("bad-transfer-target", "give exactly one of queue or agent_id")
+        if to_queue is not None and to_queue not in config.queues:
+            raise NotFound("queue-not-found", f"no queue {to_queue!r}", queue=to_queue)
+        if to_agent is not None and to_agent not in config.agents:
+            raise NotFound("agent-not-found", f"no agent {to_agent!r}", agent_id=to_agent)
+        if to_agent == agent_id:
+            raise InvalidInput("bad-transfer-target", "cannot transfer to yourself")
+        async with self._locks.hold(interaction_id):
+            interaction = await self._live(interaction_id, agent_id)
+            leg = interaction.channel_refs.get(REF_AGENT_LEG, "")
+            # The agent's leg ends when the caller leaves it: that end is not the call's.
+            await self._deps.interactions.update_refs(interaction_id, refs={REF_AGENT_LEG: ""})
+            try:
+                await self._redirect_to_queue(interaction)
+            except TwilioCallError:
+                await self._deps.interactions.update_refs(interaction_id, refs={REF_AGENT_LEG: leg})
+                raise
+            self._moving.add(interaction_id)
+            try:
+                moved = await self._deps.interactions.transfer(interaction_id, agent_id, to_queue=to_queue,
+                                                               to_agent=to_agent, note=note)
+            except BaseException:
+                self._moving.discard(interaction_id)
+                raise
+        log.info("twilio transfer interaction=%s from=%s to_queue=%s to_agent=%s", interaction_id,
+                 agent_id, to_queue, to_agent)
+        return moved
+
+    async def _redirect_to_queue(self, interaction: Interaction) -> None:
+        await self._require_calls().update(
+            interaction.channel_refs[REF_CALL_SID],
+            twiml=twiml.enqueue(self._config, interaction.channel_refs.get(REF_QUEUE, interaction.id),
+                                interaction.id))
+
+    async def _live(self, interaction_id: str, agent_id: str) -> Interaction:
+        interaction = await self._deps.context.interaction(interaction_id)
+        if not self._mine(interaction):
+            raise InvalidInput("not-a-twilio-call", "this interaction is not a Twilio call",
+                               interaction_id=interaction_id)
+        if interaction.agent_id != agent_id:
+            raise Forbidden("not-your-interaction", "this interaction is not yours",
+                            interaction_id=interaction_id)
+        if interaction.state is not InteractionState.ACTIVE or interaction.customer_left:
+            raise Conflict("no-call", "this interaction has no live call", interaction_id=interaction_id)
+        return interaction
+
+    # ----- helpers -------------------------------------------------------------------------
+
+    @staticmethod
+    def _mine(interaction: Interaction) -> bool:
+        return interaction.channel is Channel.VOICE and bool(interaction.channel_refs.get(REF_CALL_SID))
+
+    def _require_calls(self) -> TwilioCalls:
+        if self._calls is None:
+            raise TwilioCallError("not-started", "the Twilio voice channel is not started")
+        return self._calls
+
+    async def _by_call(self, call_sid: str, *, open_only: bool = True) -> Interaction | None:
+        found = await self._deps.context.find_interaction_by_ref(REF_CALL_SID, call_sid) if call_sid else None
+        return found if found is not None and (found.state in OPEN_STATES or not open_only) else None
+
+    async def _interaction_of(self, interaction_id: str | None, call_sid: str) -> Interaction | None:
+        """The interaction a callback names in its (signed) URL, else the one of its call."""
+        if interaction_id:
+            with contextlib.suppress(NotFound):
+                found = await self._deps.context.interaction(interaction_id)
+                return found if self._mine(found) else None
+            return None
+        return await self._by_call(call_sid)
+
+    def _remember(self, key: tuple[str, str, str]) -> None:
+        self._seen[key] = None
+        while len(self._seen) > SEEN_CALLBACKS:
+            self._seen.popitem(last=False)
+
+    async def _call_updated(self, interaction_id: str, agent_id: str | None, what: str,
+                            details: Mapping[str, Any]) -> None:
+        await self._deps.hub.publish(CallUpdated(at=self._deps.clock.now(), interaction_id=interaction_id,
+                                                 agent_id=agent_id, what=what, details=dict(details)))

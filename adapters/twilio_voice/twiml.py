@@ -1,0 +1,126 @@
+"""The TwiML documents the voice channel answers with, and what Twilio posts, read (pure).
+
+Every URL in them is absolute, on the configured ``public_url``: Twilio signs the URL it
+requests, and we check the signature against that same URL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from urllib.parse import urlencode
+
+from twilio.twiml.voice_response import Dial, VoiceResponse
+
+from adapters.twilio_voice.config import TwilioVoiceConfig
+
+VOICE_PATH = "/webhooks/twilio/voice"  # the number's "A call comes in" webhook
+ACCOUNT_PATH = "/webhooks/twilio/voice/account"  # Gather action: the account number
+REASON_PATH = "/webhooks/twilio/voice/reason"  # Gather action: the reason; the caller is queued
+WAIT_PATH = "/webhooks/twilio/voice/wait"  # Enqueue waitUrl: hold music
+LEFT_PATH = "/webhooks/twilio/voice/left"  # Enqueue action: the caller left the Twilio queue
+STATUS_PATH = "/webhooks/twilio/voice/status"  # the number's call status callback (the caller's leg)
+AGENT_PATH = "/webhooks/twilio/voice/agent"  # status callback of the call to an agent
+RECORDING_PATH = "/webhooks/twilio/voice/recording"  # recording status callback
+
+# Twilio's CallStatus values that end a call, and those that end it unanswered.
+ENDED = frozenset({"completed", "busy", "no-answer", "failed", "canceled"})
+UNANSWERED = frozenset({"busy", "no-answer", "failed", "canceled"})
+
+
+def url(config: TwilioVoiceConfig, path: str, query: Mapping[str, str] | None = None) -> str:
+    return config.public_url + path + ("?" + urlencode(dict(query)) if query else "")
+
+
+def xml(response: VoiceResponse) -> str:
+    return str(response.to_xml())
+
+
+def ask_account(config: TwilioVoiceConfig) -> str:
+    """First answer to a call: key the account number (ends with # or after the timeout)."""
+    r = VoiceResponse()
+    if config.account_digits <= 0:
+        r.redirect(url(config, ACCOUNT_PATH), method="POST")
+        return xml(r)
+    gather = r.gather(input="dtmf", action=url(config, ACCOUNT_PATH), method="POST",
+                      timeout=config.gather_timeout_seconds, finish_on_key="#",
+                      num_digits=config.account_digits, action_on_empty_result=True)
+    gather.say(config.account_prompt)
+    return xml(r)
+
+
+def ask_reason(config: TwilioVoiceConfig, account: str) -> str:
+    """Second: one key for the reason; the account travels in the (signed) action URL."""
+    r = VoiceResponse()
+    action = url(config, REASON_PATH, {"account": account} if account else None)
+    if not config.reasons:
+        r.redirect(action, method="POST")
+        return xml(r)
+    gather = r.gather(input="dtmf", action=action, method="POST", timeout=config.gather_timeout_seconds,
+                      num_digits=1, action_on_empty_result=True)
+    menu = " ".join(f"For {reason}, press {key}." for key, reason in config.reasons.items())
+    gather.say(f"{config.reason_prompt} {menu}")
+    return xml(r)
+
+
+def enqueue(config: TwilioVoiceConfig, queue_name: str, interaction_id: str) -> str:
+    """The caller into the Twilio queue tied to the interaction, hearing hold music."""
+    r = VoiceResponse()
+    r.enqueue(name=queue_name, action=url(config, LEFT_PATH, {"interaction": interaction_id}),
+              method="POST", wait_url=url(config, WAIT_PATH), wait_url_method="POST")
+    return xml(r)
+
+
+def hold_music(config: TwilioVoiceConfig) -> str:
+    r = VoiceResponse()
+    r.play(config.hold_music_url, loop=0)
+    return xml(r)
+
+
+def connect_agent(config: TwilioVoiceConfig, queue_name: str, interaction_id: str) -> str:
+    """The agent's call: once answered, take the caller waiting in the interaction's queue."""
+    r = VoiceResponse()
+    options: dict[str, str] = {}
+    if config.record:
+        options = {"record": "record-from-answer-dual",
+                   "recording_status_callback": url(config, RECORDING_PATH, {"interaction": interaction_id}),
+                   "recording_status_callback_method": "POST",
+                   "recording_status_callback_event": "completed"}
+    dial = Dial(**options)
+    dial.queue(queue_name)
+    r.append(dial)
+    return xml(r)
+
+
+def say_and_hang_up(text: str) -> str:
+    r = VoiceResponse()
+    r.say(text)
+    r.hangup()
+    return xml(r)
+
+
+def hang_up() -> str:
+    r = VoiceResponse()
+    r.hangup()
+    return xml(r)
+
+
+def empty() -> str:
+    return xml(VoiceResponse())
+
+
+def digits(value: str, limit: int) -> str:
+    """The keys pressed, digits only (the # that ended the input is not one), at most ``limit``."""
+    return "".join(c for c in value if c.isdigit())[:limit]
+
+
+@dataclass(frozen=True, slots=True)
+class CallStatus:
+    call_sid: str
+    status: str  # Twilio's CallStatus, lower case
+
+
+def call_status(form: Mapping[str, str]) -> CallStatus | None:
+    sid = form.get("CallSid", "").strip()
+    status = form.get("CallStatus", "").strip().lower()
+    return CallStatus(sid, status) if sid and status else None

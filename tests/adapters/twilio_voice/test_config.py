@@ -1,0 +1,57 @@
+"""The ``channels: twilio_voice:`` section and the pure TwiML builders."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from typing import Any
+
+import pytest
+
+from adapters.twilio_voice import twiml
+from adapters.twilio_voice.config import parse_twilio_voice_config
+from cti.config import ConfigError, parse_config
+from tests.adapters.center import AGENTS, center_config
+
+RAW = {"account_sid": "AC1", "auth_token": "secret", "public_url": "https://cti.example.com/"}
+
+
+def app(**endpoints: Any) -> Any:
+    agents = [{**a, "endpoints": {"twilio": endpoints[a["id"]]}} if a["id"] in endpoints else a
+              for a in AGENTS]
+    return parse_config(center_config({}, agents=agents))
+
+
+def test_minimal_section_and_endpoints() -> None:
+    config = parse_twilio_voice_config(RAW, app(alice="(555) 010-0001", bob="client:bob"))
+    assert config.public_url == "https://cti.example.com"
+    assert config.endpoints == {"alice": "+15550100001", "bob": "client:bob"}
+    assert config.reasons == {} and not config.record and config.queue_for("+15550001111") is None
+    assert "secret" not in repr(config)
+
+
+@pytest.mark.parametrize(("raw", "endpoint", "words"), [
+    ({**RAW, "colour": "blue"}, None, "unknown keys"),
+    ({k: v for k, v in RAW.items() if k != "public_url"}, None, "'public_url' is required"),
+    ({**RAW, "public_url": "cti.example.com"}, None, "http(s) URL"),
+    ({**RAW, "numbers": {"+15550001111": "nowhere"}}, None, "unknown queue"),
+    ({**RAW, "reasons": {"12": "billing"}}, None, "one phone key"),
+    ({**RAW, "record": "yes"}, None, "'record'"),
+    ({**RAW, "ring_seconds": 2}, None, "'ring_seconds'"),
+    (RAW, "client:", "client:<identity>"),
+    (RAW, "not a phone", "endpoints.twilio"),
+])
+def test_refused_sections(raw: dict[str, Any], endpoint: str | None, words: str) -> None:
+    with pytest.raises(ConfigError, match=words.replace("(", r"\(").replace(")", r"\)")):
+        parse_twilio_voice_config(raw, app(alice=endpoint) if endpoint else app())
+
+
+def test_twiml_documents() -> None:
+    config = parse_twilio_voice_config({**RAW, "reasons": {"1": "billing"}, "account_digits": 0}, app())
+    # No account number asked: straight on to the reason.
+    redirect = ET.fromstring(twiml.ask_account(config)).find("Redirect")
+    assert redirect is not None and redirect.text == "https://cti.example.com" + twiml.ACCOUNT_PATH
+    gather = ET.fromstring(twiml.ask_reason(config, "")).find("Gather")
+    assert gather is not None and gather.get("action") == "https://cti.example.com" + twiml.REASON_PATH
+    dial = ET.fromstring(twiml.connect_agent(config, "int-1", "int-1")).find("Dial")
+    assert dial is not None and dial.get("record") is None  # not recording unless asked
+    assert twiml.digits("12a3#4", 3) == "123"

@@ -1,0 +1,490 @@
+"""Twilio voice end to end: the whole server on a real port, Twilio's webhooks signed with the
+SDK's own validator and followed as Twilio follows them (the TwiML's action URLs), its REST API
+played by a local server, and agents on the real socket."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import xml.etree.ElementTree as ET
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import aiohttp
+import pytest
+from aiohttp.test_utils import TestServer
+
+from adapters.registry import CHANNEL_ADAPTERS
+from adapters.twilio_voice import twiml
+from adapters.twilio_voice.adapter import TwilioVoiceAdapter
+from cti.app import ServerSettings, build_app
+from cti.config import parse_config
+from cti.domain import Channel, Identity, IdentityKind, Interaction, InteractionState
+from cti.events import DomainEvent
+from desktop_api.keys import SERVICES
+from tests.adapters.center import AGENTS, Center, center_config
+from tests.adapters.sms.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, OUR_NUMBER, PUBLIC_URL, post_webhook, sign
+from tests.adapters.twilio_voice.fake_voice import FakeTwilioVoice, Request
+
+pytestmark = pytest.mark.slow
+
+ANN = "+15551230001"
+ALICE_PHONE = "+15550100001"
+QUEUES = [
+    {"name": "support", "skills": {"english": 1}, "service_targets": {"voice": 20}},
+    {"name": "sales", "skills": {"english": 1}, "service_targets": {"voice": 20}},
+]
+
+
+def agents(**endpoints: str) -> list[dict[str, Any]]:
+    return [{**a, "endpoints": {"twilio": endpoints[a["id"]]}} if a["id"] in endpoints else a for a in AGENTS]
+
+
+@dataclass
+class Voice:
+    center: Center
+    adapter: TwilioVoiceAdapter
+    twilio: FakeTwilioVoice
+    events: list[DomainEvent]
+
+    def count(self, kind: str, interaction_id: str) -> int:
+        return sum(1 for e in self.events
+                   if e.type == kind and getattr(e, "interaction_id", None) == interaction_id)
+
+    async def interaction(self, interaction_id: str) -> Interaction:
+        return await self.center.services.context.interaction(interaction_id)
+
+    async def state(self, interaction_id: str, state: InteractionState, *,
+                    timeout: float = 10.0) -> Interaction:
+        async with asyncio.timeout(timeout):
+            while True:
+                found = await self.interaction(interaction_id)
+                if found.state is state:
+                    return found
+                await asyncio.sleep(0.02)
+
+
+@pytest.fixture
+async def twilio() -> AsyncIterator[FakeTwilioVoice]:
+    fake = FakeTwilioVoice()
+    await fake.start()
+    try:
+        yield fake
+    finally:
+        await fake.close()
+
+
+def section(fake: FakeTwilioVoice, **overrides: Any) -> dict[str, Any]:
+    return {"account_sid": ACCOUNT_SID, "auth_token": AUTH_TOKEN, "public_url": PUBLIC_URL,
+            "api_base_url": fake.url, "timeout_seconds": 5, "numbers": {OUR_NUMBER: "support"},
+            "reasons": {"1": "billing", "2": "a fault"}, "record": True, **overrides}
+
+
+@contextlib.asynccontextmanager
+async def voice_center(tmp_path: Path, fake: FakeTwilioVoice, **overrides: Any) -> AsyncIterator[Voice]:
+    config = parse_config(center_config(
+        {"twilio_voice": section(fake, **overrides)}, queues=QUEUES,
+        agents=agents(alice=ALICE_PHONE, bob="client:bob")))
+    db_url = f"sqlite+aiosqlite:///{tmp_path / 'cti.db'}"
+    app = build_app(config, ServerSettings(db_url=db_url, node_id="test"))
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    adapter = app[CHANNEL_ADAPTERS][Channel.VOICE]
+    assert isinstance(adapter, TwilioVoiceAdapter)
+    events: list[DomainEvent] = []
+    sub = app[SERVICES].hub.subscribe(maxsize=10_000)
+
+    async def record() -> None:
+        while True:
+            events.append(await sub.get())
+
+    recorder = asyncio.create_task(record())
+    try:
+        async with aiohttp.ClientSession() as http:
+            center = Center(url=str(server.make_url("")).rstrip("/"), services=app[SERVICES], http=http)
+            yield Voice(center=center, adapter=adapter, twilio=fake, events=events)
+    finally:
+        recorder.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await recorder
+        sub.close()
+        await server.close()
+    assert fake.problems == []
+
+
+# ----- Twilio's side, as it would drive our webhooks ----------------------------------------
+
+def path_of(url: str) -> str:
+    assert url.startswith(PUBLIC_URL + "/"), url
+    return url[len(PUBLIC_URL):]
+
+
+async def webhook(voice: Voice, path: str, form: dict[str, str], *, expect: int = 200) -> ET.Element:
+    status, content_type, body = await post_webhook(voice.center.http, voice.center.url, path, form)
+    assert status == expect, body
+    assert content_type == "text/xml"
+    return ET.fromstring(body)
+
+
+def call_form(sid: str, *, from_: str = ANN, to: str = OUR_NUMBER, **extra: str) -> dict[str, str]:
+    """The fields of Twilio's voice webhook for a call in progress."""
+    return {"AccountSid": ACCOUNT_SID, "ApiVersion": "2010-04-01", "CallSid": sid,
+            "CallStatus": "in-progress", "Called": to, "Caller": from_, "Direction": "inbound",
+            "From": from_, "FromCountry": "US", "To": to, "ToCountry": "US", **extra}
+
+
+@dataclass
+class Queued:
+    interaction_id: str
+    call_sid: str
+    left_path: str  # the Enqueue's action
+    wait_path: str
+
+
+async def call_in(voice: Voice, sid: str, *, from_: str = ANN, account: str = "40021",
+                  key: str = "2") -> Queued:
+    """A caller rings our number, keys an account number and a reason, and is queued."""
+    voice.twilio.inbound(sid, from_, OUR_NUMBER)
+    answer = await webhook(voice, twiml.VOICE_PATH, call_form(sid, from_=from_))
+    gather = answer.find("Gather")
+    assert gather is not None and gather.get("input") == "dtmf" and gather.get("finishOnKey") == "#"
+    answer = await webhook(voice, path_of(gather.get("action", "")),
+                           call_form(sid, from_=from_, Digits=account))
+    gather = answer.find("Gather")
+    assert gather is not None and gather.get("numDigits") == "1"
+    say = gather.find("Say")
+    assert say is not None and "For a fault, press 2." in (say.text or "")
+    answer = await webhook(voice, path_of(gather.get("action", "")), call_form(sid, from_=from_, Digits=key))
+    enqueue = answer.find("Enqueue")
+    assert enqueue is not None, ET.tostring(answer)
+    found = await voice.center.services.context.find_interaction_by_ref("twilio_call_sid", sid)
+    assert found is not None and found.state in (InteractionState.QUEUED, InteractionState.OFFERED)
+    assert enqueue.text == found.channel_refs["twilio_queue"] == found.id
+    wait = await webhook(voice, path_of(enqueue.get("waitUrl", "")), {
+        "AccountSid": ACCOUNT_SID, "CallSid": sid, "QueueSid": "QU" + "1" * 32, "QueuePosition": "1",
+        "QueueTime": "0", "AvgQueueTime": "0", "CurrentQueueSize": "1", "MaxQueueSize": "100"})
+    play = wait.find("Play")
+    assert play is not None and play.text and play.text.startswith("https://")
+    return Queued(found.id, sid, path_of(enqueue.get("action", "")), path_of(enqueue.get("waitUrl", "")))
+
+
+async def agent_callback(voice: Voice, created: Request, status: str, *, expect: int = 200) -> None:
+    """Twilio's status callback for the call it placed to an agent."""
+    call_sid = created.created_sid
+    await webhook(voice, path_of(created.form["StatusCallback"]), {
+        "AccountSid": ACCOUNT_SID, "ApiVersion": "2010-04-01", "CallSid": call_sid, "CallStatus": status,
+        "Direction": "outbound-api", "From": created.form["From"], "To": created.form["To"],
+        "CallbackSource": "call-progress-events", "SequenceNumber": "0"}, expect=expect)
+
+
+def check_agent_call(created: Request, queued: Queued, *, to: str, agent: str) -> None:
+    form = created.form
+    assert created.path == f"/2010-04-01/Accounts/{ACCOUNT_SID}/Calls.json"
+    assert form["To"] == to
+    assert form["From"] == (ANN if to.startswith("client:") else OUR_NUMBER)
+    assert created.events == ["initiated", "ringing", "answered", "completed"]
+    assert form["StatusCallbackMethod"] == "POST"
+    assert form["Timeout"] == "19"  # within the 20 s offer
+    callback = urlsplit(form["StatusCallback"])
+    assert f"{callback.scheme}://{callback.netloc}{callback.path}" == PUBLIC_URL + twiml.AGENT_PATH
+    query = parse_qs(callback.query)
+    assert query["interaction"] == [queued.interaction_id] and query["agent"] == [agent]
+    dial = ET.fromstring(form["Twiml"]).find("Dial")
+    assert dial is not None
+    queue = dial.find("Queue")
+    assert queue is not None and queue.text == queued.interaction_id
+    assert dial.get("record") == "record-from-answer-dual"
+    assert path_of(dial.get("recordingStatusCallback", "")).startswith(twiml.RECORDING_PATH)
+
+
+async def connected(voice: Voice, sid: str, *, agent: str = "alice") -> tuple[Queued, Request]:
+    """A call queued, rung to ``agent`` (the only one available) and answered."""
+    queued = await call_in(voice, sid)
+    created = await voice.twilio.wait_for("created", len(voice.twilio.created) + 1)
+    await agent_callback(voice, created, "ringing")
+    await agent_callback(voice, created, "in-progress")
+    found = await voice.state(queued.interaction_id, InteractionState.ACTIVE)
+    assert found.agent_id == agent
+    return queued, created
+
+
+# ----- the tests ----------------------------------------------------------------------------
+
+async def test_one_call_from_ring_to_wrap_up(tmp_path: Path, twilio: FakeTwilioVoice) -> None:
+    async with voice_center(tmp_path, twilio) as voice:
+        # The caller's number is a known customer: the call is theirs.
+        ann = await voice.center.services.context.resolve_customer(
+            [Identity(IdentityKind.PHONE, ANN)], display_name="Ann Lee", actor="test", reason="an sms")
+        alice = await voice.center.agent_socket("alice")
+        queued = await call_in(voice, "CA" + "a" * 32, account="40021", key="2")
+
+        offer = await alice.expect("interaction.offered")
+        assert offer["interaction_id"] == queued.interaction_id
+        pop = offer["screen_pop"]
+        assert pop["interaction"]["channel"] == "voice"
+        assert pop["interaction"]["customer_id"] == ann.id
+        assert pop["context"] == {"ivr.account": "40021", "ivr.reason": "a fault", "voice.did": OUR_NUMBER}
+
+        created = await twilio.wait_for("created", 1)
+        check_agent_call(created, queued, to=ALICE_PHONE, agent="alice")
+        await agent_callback(voice, created, "initiated")
+        await agent_callback(voice, created, "ringing")
+        ringing = await alice.expect(
+            lambda m: m.get("type") == "call.updated" and m.get("what") == "ringing-agent")
+        assert ringing["interaction_id"] == queued.interaction_id
+        await agent_callback(voice, created, "in-progress")
+        active = await voice.state(queued.interaction_id, InteractionState.ACTIVE)
+        assert active.agent_id == "alice" and active.channel_refs["twilio_agent_call_sid"].startswith("CA")
+
+        # The two talk; the agent hangs up: the agent's call completes, the caller's Enqueue ends.
+        await agent_callback(voice, created, "completed")
+        ended = await voice.state(queued.interaction_id, InteractionState.WRAP_UP)
+        assert not ended.customer_left
+        answer = await webhook(voice, queued.left_path, call_form(queued.call_sid, QueueResult="bridged",
+                                                                   QueueSid="QU" + "1" * 32, QueueTime="4"))
+        assert answer.find("Hangup") is not None
+        status, closed = await voice.center.api(
+            "alice", "POST", f"/api/interactions/{queued.interaction_id}/complete",
+            {"disposition": "resolved"})
+        assert status == 200, closed
+        assert closed["state"] == "closed"
+        assert voice.count("interaction.accepted", queued.interaction_id) == 1
+        assert voice.count("interaction.wrap_up", queued.interaction_id) == 1
+        assert twilio.updates == []  # nothing to cancel or hang up: Twilio ended the calls itself
+
+
+async def test_caller_abandons_while_waiting(tmp_path: Path, twilio: FakeTwilioVoice) -> None:
+    async with voice_center(tmp_path, twilio) as voice:
+        await voice.center.agent_socket("alice")
+        queued = await call_in(voice, "CA" + "b" * 32)
+        created = await twilio.wait_for("created", 1)
+        await agent_callback(voice, created, "ringing")
+
+        # The caller hangs up while alice's phone rings: Twilio posts the Enqueue's action.
+        answer = await webhook(voice, queued.left_path, call_form(queued.call_sid, QueueResult="hangup",
+                                                                   QueueTime="9", CallStatus="completed"))
+        assert len(answer) == 0
+        gone = await voice.state(queued.interaction_id, InteractionState.ABANDONED)
+        assert gone.customer_left
+        # Alice's phone stops ringing.
+        cancel = await twilio.wait_for("updates", 1)
+        assert cancel.call_sid == created.created_sid
+        assert cancel.form == {"Status": "canceled"}
+        # The number's own status callback for the caller, and the agent leg's cancel, change nothing.
+        await webhook(voice, twiml.STATUS_PATH, call_form(queued.call_sid, CallStatus="completed"))
+        await agent_callback(voice, created, "canceled")
+        await asyncio.sleep(0.1)
+        assert (await voice.interaction(queued.interaction_id)).state is InteractionState.ABANDONED
+        assert voice.count("interaction.abandoned", queued.interaction_id) == 1
+        assert voice.count("interaction.offer_withdrawn", queued.interaction_id) == 0
+
+
+async def test_caller_hangs_up_before_an_offer_by_status_callback(
+        tmp_path: Path, twilio: FakeTwilioVoice) -> None:
+    async with voice_center(tmp_path, twilio) as voice:
+        queued = await call_in(voice, "CA" + "c" * 32)  # nobody is available: it waits
+        await webhook(voice, twiml.STATUS_PATH, call_form(queued.call_sid, CallStatus="completed"))
+        await voice.state(queued.interaction_id, InteractionState.ABANDONED)
+        assert twilio.requests == []
+
+
+async def test_agent_no_answer_back_to_queue_with_wait_kept_then_another_agent(
+        tmp_path: Path, twilio: FakeTwilioVoice) -> None:
+    async with voice_center(tmp_path, twilio) as voice:
+        alice = await voice.center.agent_socket("alice")
+        queued = await call_in(voice, "CA" + "d" * 32)
+        await alice.expect("interaction.offered")
+        first = await twilio.wait_for("created", 1)
+        check_agent_call(first, queued, to=ALICE_PHONE, agent="alice")
+        before = await voice.interaction(queued.interaction_id)
+
+        bob = await voice.center.agent_socket("bob")
+        await agent_callback(voice, first, "ringing")
+        await agent_callback(voice, first, "no-answer")
+        withdrawn = await alice.expect("interaction.offer_withdrawn")
+        assert withdrawn["why"] == "no-answer"
+
+        # Offered to bob (alice is excluded), rung on his Twilio Client; the wait is the same.
+        offer = await bob.expect("interaction.offered")
+        assert offer["interaction_id"] == queued.interaction_id
+        second = await twilio.wait_for("created", 2)
+        check_agent_call(second, queued, to="client:bob", agent="bob")
+        again = await voice.interaction(queued.interaction_id)
+        assert again.queued_at == before.queued_at and again.arrived_at == before.arrived_at
+        # A late callback of alice's leg does nothing to bob's offer.
+        await agent_callback(voice, first, "completed")
+        await agent_callback(voice, second, "in-progress")
+        active = await voice.state(queued.interaction_id, InteractionState.ACTIVE)
+        assert active.agent_id == "bob"
+        assert twilio.updates == []  # the unanswered leg had ended by itself
+
+
+@pytest.mark.parametrize("busy", ["busy", "failed"])
+async def test_agent_busy_or_failed_requeues(tmp_path: Path, twilio: FakeTwilioVoice, busy: str) -> None:
+    async with voice_center(tmp_path, twilio) as voice:
+        alice = await voice.center.agent_socket("alice")
+        queued = await call_in(voice, "CA" + "e" * 32)
+        created = await twilio.wait_for("created", 1)
+        await agent_callback(voice, created, busy)
+        withdrawn = await alice.expect("interaction.offer_withdrawn")
+        assert withdrawn["interaction_id"] == queued.interaction_id and withdrawn["why"] == "no-answer"
+        await voice.state(queued.interaction_id, InteractionState.QUEUED)
+
+
+async def test_forged_or_missing_signature_is_refused_and_changes_nothing(
+        tmp_path: Path, twilio: FakeTwilioVoice) -> None:
+    async with voice_center(tmp_path, twilio) as voice:
+        await voice.center.agent_socket("alice")
+        queued = await call_in(voice, "CA" + "f" * 32)
+        created = await twilio.wait_for("created", 1)
+        leg_query = urlsplit(created.form["StatusCallback"]).query
+        agent_sid = created.created_sid
+        attempts = [
+            (twiml.VOICE_PATH, call_form("CA" + "9" * 32)),
+            (twiml.REASON_PATH + "?account=1", call_form("CA" + "9" * 32, Digits="1")),
+            (queued.left_path, call_form(queued.call_sid, QueueResult="hangup")),
+            (twiml.STATUS_PATH, call_form(queued.call_sid, CallStatus="completed")),
+            (f"{twiml.AGENT_PATH}?{leg_query}", {"CallSid": agent_sid, "CallStatus": "in-progress",
+                                                  "AccountSid": ACCOUNT_SID}),
+            (f"{twiml.RECORDING_PATH}?interaction={queued.interaction_id}", {
+                "CallSid": agent_sid, "RecordingSid": "RE" + "1" * 32, "RecordingStatus": "completed",
+                "RecordingUrl": "https://evil.example/x", "AccountSid": ACCOUNT_SID}),
+        ]
+        for path, form in attempts:
+            for signature in (None, "bm90IGEgc2lnbmF0dXJl", sign(path, form, token="not-the-auth-token"),
+                              sign(path, {**form, "CallSid": "CA" + "0" * 32})):
+                status, _, body = await post_webhook(voice.center.http, voice.center.url, path, form,
+                                                     signature=signature)
+                assert status == 403, (path, signature, body)
+        # Signed for the path without its query (what a proxy rewriting URLs would make of it).
+        bare = {"CallSid": agent_sid, "CallStatus": "in-progress", "AccountSid": ACCOUNT_SID}
+        status, _, _ = await post_webhook(voice.center.http, voice.center.url,
+                                          f"{twiml.AGENT_PATH}?{leg_query}", bare,
+                                          signature=sign(twiml.AGENT_PATH, bare))
+        assert status == 403
+        await asyncio.sleep(0.1)
+        still = await voice.interaction(queued.interaction_id)
+        assert still.state is InteractionState.OFFERED and "voice.recording" not in still.context
+        assert await voice.center.services.context.find_interaction_by_ref(
+            "twilio_call_sid", "CA" + "9" * 32) is None
+        assert len(twilio.requests) == 1  # alice's call, nothing since
+
+
+async def test_duplicate_status_callbacks_change_state_once(tmp_path: Path, twilio: FakeTwilioVoice) -> None:
+    async with voice_center(tmp_path, twilio) as voice:
+        await voice.center.agent_socket("alice")
+        queued, created = await connected(voice, "CA" + "1" * 32)
+        await agent_callback(voice, created, "in-progress")  # redelivered
+        await agent_callback(voice, created, "completed")
+        await voice.state(queued.interaction_id, InteractionState.WRAP_UP)
+        await agent_callback(voice, created, "completed")  # redelivered
+        await webhook(voice, queued.left_path, call_form(queued.call_sid, QueueResult="bridged"))
+        await webhook(voice, queued.left_path, call_form(queued.call_sid, QueueResult="bridged"))
+        await asyncio.sleep(0.1)
+        assert voice.count("interaction.accepted", queued.interaction_id) == 1
+        assert voice.count("interaction.wrap_up", queued.interaction_id) == 1
+        assert sum(1 for e in voice.events if e.type == "call.updated"
+                   and getattr(e, "what", "") == "ringing-agent") == 1
+        assert not (await voice.interaction(queued.interaction_id)).customer_left
+
+
+async def test_recording_callback_attaches_the_recording(tmp_path: Path, twilio: FakeTwilioVoice) -> None:
+    async with voice_center(tmp_path, twilio) as voice:
+        alice = await voice.center.agent_socket("alice")
+        queued, created = await connected(voice, "CA" + "2" * 32)
+        dial = ET.fromstring(created.form["Twiml"]).find("Dial")
+        assert dial is not None
+        recording_path = path_of(dial.get("recordingStatusCallback", ""))
+        url = f"https://api.twilio.com/2010-04-01/Accounts/{ACCOUNT_SID}/Recordings/RE{'3' * 32}"
+        form = {"AccountSid": ACCOUNT_SID, "CallSid": created.created_sid, "RecordingSid": "RE" + "3" * 32,
+                "RecordingUrl": url, "RecordingStatus": "completed", "RecordingDuration": "42",
+                "RecordingChannels": "2", "RecordingSource": "DialVerb", "RecordingStartTime":
+                "Mon, 22 Aug 2011 12:00:00 +0000", "RecordingTrack": "both"}
+        await webhook(voice, recording_path, form)
+        await webhook(voice, recording_path, form)  # redelivered
+        ready = await alice.expect(
+            lambda m: m.get("type") == "call.updated" and m.get("what") == "recording-ready")
+        assert ready["details"]["url"] == url
+        found = await voice.interaction(queued.interaction_id)
+        assert found.context["voice.recording"] == url
+        assert found.context["voice.recording_sid"] == "RE" + "3" * 32
+        assert found.context["voice.recording_seconds"] == "42"
+        assert found.context["ivr.account"] == "40021"  # the collected context stays
+        assert voice.count("call.updated", queued.interaction_id) == 2  # ringing-agent, recording-ready
+
+
+async def test_desktop_hang_up(tmp_path: Path, twilio: FakeTwilioVoice) -> None:
+    async with voice_center(tmp_path, twilio) as voice:
+        await voice.center.agent_socket("alice")
+        queued, created = await connected(voice, "CA" + "4" * 32)
+        # Over the desktop API, as the agent's page does it.
+        path = f"/api/interactions/{queued.interaction_id}/hangup"
+        status, body = await voice.center.api("bob", "POST", path)
+        assert (status, body["error_id"]) == (403, "not-your-interaction")
+        status, body = await voice.center.api("alice", "POST", path)
+        assert status == 202, body
+        update = await twilio.wait_for("updates", 1)
+        assert update.call_sid == queued.call_sid and update.form == {"Status": "completed"}
+        assert update.path == f"/2010-04-01/Accounts/{ACCOUNT_SID}/Calls/{queued.call_sid}.json"
+        await voice.state(queued.interaction_id, InteractionState.WRAP_UP)
+        # Twilio then reports the agent's leg ending: already in wrap-up, once.
+        await agent_callback(voice, created, "completed")
+        await webhook(voice, twiml.STATUS_PATH, call_form(queued.call_sid, CallStatus="completed"))
+        await asyncio.sleep(0.1)
+        assert voice.count("interaction.wrap_up", queued.interaction_id) == 1
+
+
+async def test_desktop_transfer_to_a_queue(tmp_path: Path, twilio: FakeTwilioVoice) -> None:
+    async with voice_center(tmp_path, twilio) as voice:
+        alice = await voice.center.agent_socket("alice")
+        queued, created = await connected(voice, "CA" + "5" * 32)
+        bob = await voice.center.agent_socket("bob")
+        # Alice takes no new calls after this one, so the router offers it to bob.
+        ack = await alice.command({"type": "set_state", "state": "away"})
+        assert ack["type"] == "ack", ack
+        moved = await voice.adapter.transfer(queued.interaction_id, "alice", to_queue="sales",
+                                             note="wants a quote")
+        assert moved.queue == "sales"
+        redirect = await twilio.wait_for("updates", 1)
+        assert redirect.call_sid == queued.call_sid and set(redirect.form) == {"Twiml"}
+        enqueue = ET.fromstring(redirect.form["Twiml"]).find("Enqueue")
+        assert enqueue is not None and enqueue.text == queued.interaction_id
+        assert path_of(enqueue.get("waitUrl", "")) == queued.wait_path
+        # Alice's leg ends as the caller leaves it: not the end of the call.
+        await agent_callback(voice, created, "completed")
+        await webhook(voice, queued.left_path, call_form(queued.call_sid, QueueResult="bridged"))
+
+        offer = await bob.expect("interaction.offered")
+        assert offer["interaction_id"] == queued.interaction_id
+        second = await twilio.wait_for("created", 2)
+        check_agent_call(second, queued, to="client:bob", agent="bob")
+        await agent_callback(voice, second, "in-progress")
+        active = await voice.state(queued.interaction_id, InteractionState.ACTIVE)
+        assert active.agent_id == "bob" and active.queue == "sales"
+        assert active.context["ivr.reason"] == "a fault"
+        assert voice.count("interaction.wrap_up", queued.interaction_id) == 0
+        assert len(twilio.updates) == 1  # one redirect, not two
+
+
+async def test_transfer_through_the_desktop_api_moves_the_caller(
+        tmp_path: Path, twilio: FakeTwilioVoice) -> None:
+    """The core's own transfer endpoint knows nothing of Twilio: the channel follows it."""
+    async with voice_center(tmp_path, twilio) as voice:
+        alice = await voice.center.agent_socket("alice")
+        queued, created = await connected(voice, "CA" + "6" * 32)
+        ack = await alice.command({"type": "set_state", "state": "away"})
+        assert ack["type"] == "ack", ack
+        status, body = await voice.center.api(
+            "alice", "POST", f"/api/interactions/{queued.interaction_id}/transfer", {"queue": "sales"})
+        assert status == 200, body
+        redirect = await twilio.wait_for("updates", 1)
+        assert redirect.call_sid == queued.call_sid
+        enqueue = ET.fromstring(redirect.form["Twiml"]).find("Enqueue")
+        assert enqueue is not None and enqueue.text == queued.interaction_id
+        await agent_callback(voice, created, "completed")
+        await asyncio.sleep(0.1)
+        found = await voice.interaction(queued.interaction_id)
+        assert found.state is InteractionState.QUEUED and found.queue == "sales"
