@@ -30,7 +30,8 @@ _MAX_BACKOFF = 5.0
 class RoutingEngine:
     def __init__(self, *, store: RoutingStore, clock: Clock, settings: RoutingSettings,
                  offer_timeout: float, on_offer: OnOffer, on_requeue: OnRequeue,
-                 on_wrap_up_end: OnWrapUpEnd | None = None, max_sleep: float = 0.25) -> None:
+                 on_wrap_up_end: OnWrapUpEnd | None = None, max_sleep: float = 0.25,
+                 max_offers_per_pass: int = 16) -> None:
         self._store = store
         self._clock = clock
         self._settings = settings
@@ -39,6 +40,10 @@ class RoutingEngine:
         self._on_requeue = on_requeue
         self._on_wrap_up_end = on_wrap_up_end
         self._max_sleep = max_sleep
+        # Each offer builds a screen pop (~15 ms); a pass offering a burst of 300 e-mails would
+        # keep a chat that arrives meanwhile waiting seconds. Bounded passes re-rank often, so
+        # the most urgent newcomer is offered within a few offers' time.
+        self._max_offers_per_pass = max_offers_per_pass
         self._wake = asyncio.Event()
         self._pass_lock = asyncio.Lock()  # one pass at a time per engine; other engines race freely
         self._task: asyncio.Task[None] | None = None
@@ -56,6 +61,9 @@ class RoutingEngine:
             snapshot = await self._store.snapshot()
             offers: list[Offer] = []
             for assignment in policy.decide(snapshot, now=now, settings=self._settings):
+                if len(offers) >= self._max_offers_per_pass:
+                    self.poke()  # the rest go in the next pass, after a fresh ranking
+                    break
                 offer = await self._store.try_offer(assignment, now=now, timeout=self._offer_timeout)
                 if offer is None:
                     # Another engine got there first, or the agent changed state: normal.

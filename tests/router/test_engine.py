@@ -215,3 +215,19 @@ async def test_the_loop_survives_a_failing_pass(clock: ManualClock, caplog: pyte
             await engine.aclose()
     assert store.failures == 0
     assert "routing pass failed" in caplog.text
+
+
+async def test_a_pass_offers_a_bounded_number_so_newcomers_are_ranked_soon(clock: ManualClock) -> None:
+    store, rec = MemoryRoutingStore(), Recorder()
+    for n in range(5):
+        await ready(store, f"a{n}", idle_since=NOW - 100 + n)
+    for n in range(5):
+        await store.enqueue(item(f"mail{n}", E, waited=100, target=14400))
+    engine = RoutingEngine(store=store, clock=clock, settings=RoutingSettings(), offer_timeout=TIMEOUT,
+                           on_offer=rec.on_offer, on_requeue=rec.on_requeue, max_offers_per_pass=2)
+    assert len(await engine.run_once()) == 2
+    # A chat arrives between passes: far more urgent than the e-mails, it goes next.
+    await store.enqueue(item("chat", C, waited=30, target=60))
+    offers = await engine.run_once()
+    assert offers[0].interaction_id == "chat"
+    assert len(offers) == 2
