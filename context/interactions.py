@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Row, delete, insert, select, update
+from sqlalchemy import Row, delete, insert, literal_column, select, union_all, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -257,11 +257,15 @@ async def _load(conn: AsyncConnection, query: Any) -> list[Interaction]:
     collected: dict[str, dict[str, str]] = {i: {} for i in wanted}
     for start in range(0, len(wanted), _IN_CHUNK):
         chunk = wanted[start:start + _IN_CHUNK]
-        for table, into in ((interaction_refs, refs), (interaction_context, collected)):
-            t = table.c
-            for r in (await conn.execute(select(t.interaction_id, t.key, t.value)
-                                         .where(t.interaction_id.in_(chunk)).order_by(t.key))).all():
-                into[r.interaction_id][r.key] = r.value
+        # References and context in one round trip: every interaction load pays it.
+        r, c = interaction_refs.c, interaction_context.c
+        pairs = union_all(
+            select(literal_column("'r'").label("src"), r.interaction_id, r.key, r.value)
+            .where(r.interaction_id.in_(chunk)),
+            select(literal_column("'c'").label("src"), c.interaction_id, c.key, c.value)
+            .where(c.interaction_id.in_(chunk))).subquery()
+        for row in (await conn.execute(select(pairs).order_by(pairs.c.key))).all():
+            (refs if row.src == "r" else collected)[row.interaction_id][row.key] = row.value
     return [_interaction(r, refs[r.id], collected[r.id]) for r in rows]
 
 
