@@ -45,6 +45,9 @@ class Database:
         self._engine_kwargs = dict(engine_kwargs or {})
         self._engine: AsyncEngine | None = None
         self._writer: AsyncEngine | None = None
+        # SQLite has one writer at a time: writers queue here, in order, rather than in SQLite's
+        # busy handler, which polls with sleeps and made the write lock the p99.
+        self._write_turn: asyncio.Lock | None = None
 
     @property
     def is_sqlite(self) -> bool:
@@ -63,8 +66,13 @@ class Database:
         if self.is_sqlite:
             connect_args = dict(kwargs.pop("connect_args", {}))
             connect_args.setdefault("timeout", 30.0)
+            # A fixed pool: each aiosqlite connection is a thread, and overflow connections were
+            # opened and closed (a thread each time) under load.
+            kwargs.setdefault("pool_size", 8)
+            kwargs.setdefault("max_overflow", 0)
             engine = create_async_engine(self._url, connect_args=connect_args, **kwargs)
             _sqlite_setup(engine)
+            self._write_turn = asyncio.Lock()
         else:
             kwargs.setdefault("pool_pre_ping", True)
             engine = create_async_engine(self._url, **kwargs)
@@ -91,6 +99,9 @@ class Database:
         last: Exception | None = None
         for attempt in range(1, WRITE_ATTEMPTS + 1):
             try:
+                if self._write_turn is not None:
+                    async with self._write_turn, self._writer.begin() as conn:
+                        return await work(conn)
                 async with self._writer.begin() as conn:
                     return await work(conn)
             except (Retry, IntegrityError) as exc:
