@@ -603,7 +603,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench screen_pop", description=__doc__.splitlines()[0])
     parser.add_argument("--agents", type=int, default=200)
     parser.add_argument("--prior", type=int, default=100_000, help="closed interactions seeded beforehand")
-    parser.add_argument("--rates", type=rates, default=rates("5,10,20,40,80,160"),
+    parser.add_argument("--rates", type=rates, default=rates("5,10,20,30,40,80,160"),
                         help="arrival rates per second, stepped through in order")
     parser.add_argument("--step-seconds", type=float, default=5.0)
     parser.add_argument("--warmup", type=int, default=20,
