@@ -35,6 +35,8 @@ def build_adapters(channels: Mapping[str, Mapping[str, Any]],
         if name not in PACKAGES:
             raise ConfigError(f"channels: unknown channel {name!r} (known: {', '.join(sorted(PACKAGES))})")
         channel, package = PACKAGES[name]
+        if channel in adapters:
+            raise ConfigError(f"channels: {name!r} is a second {channel.value} channel; configure one")
         module: Any = importlib.import_module(package)
         adapter: ChannelAdapter = module.from_config(raw or {}, deps)
         adapters[channel] = adapter

@@ -1,0 +1,306 @@
+"""Voice on a direct SIP line (pyVoIP, through ``adapters.sip.pyvoip_fixes``), without Asterisk.
+
+The line registers with the configured registrar/proxy and keeps itself registered. An incoming
+call is answered and hears a hold tone generated in code; the digits the caller keys (SIP INFO)
+until '#', ``account_digits`` or ``digits_seconds`` become ``ivr.account``; then the call is a
+queued voice interaction of the customer who owns the caller's number. A caller hanging up while
+waiting abandons it; after an answer, a hang-up ends the call into wrap-up.
+
+pyVoIP's threads report to ``_Bridge`` which hands every event to the loop with
+``loop.call_soon_threadsafe``; nothing on the loop waits on pyVoIP's locks.
+
+Not done (see docs/channels/sip.md): calling the agent's SIP endpoint. pyVoIP's outbound dialog
+(its ACK, CANCEL, BYE, failure handling) would have to be rewritten, which is a SIP stack of our
+own; offers are left to the desktop (an agent may accept the call there; the caller stays on the
+hold tone).
+
+A voice interaction's channel references: ``sip_call_id`` (the caller's dialog), ``sip_caller``
+(the From user part as received).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Coroutine
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+from adapters.channel import AdapterDeps, SendRefused, SendResult
+from adapters.locks import KeyedLocks
+from adapters.sip import pyvoip_fixes as fx
+from adapters.sip.config import SipConfig
+from adapters.sip.media import MediaLeg
+from cti.domain import Channel, Customer, Identity, IdentityKind, Interaction, InteractionState, Message
+from cti.errors import Conflict, Forbidden, InvalidInput, NotFound
+from cti.identities import normalise_phone
+from cti.lifecycle import OPEN_STATES
+
+log = logging.getLogger(__name__)
+
+REF_CALL_ID = "sip_call_id"
+REF_CALLER = "sip_caller"
+WAITING = frozenset({InteractionState.QUEUED, InteractionState.OFFERED})
+
+
+@dataclass
+class LiveCall:
+    call: fx.FixedCall
+    leg: MediaLeg | None = None
+    digits: list[str] = field(default_factory=list)
+    digit_event: asyncio.Event = field(default_factory=asyncio.Event)
+    interaction_id: str | None = None
+    ended: bool = False
+
+
+def e164(user: str, country: str) -> str:
+    """The caller's number from a From user part: ``+1555…`` or ``1555…`` (11+ digits: already
+    international, as trunks send it), else a national number in the default country."""
+    digits = user.strip()
+    if digits.isdigit() and len(digits) > 10:
+        digits = "+" + digits
+    return normalise_phone(digits, default_country_code=country)
+
+
+class _Bridge:
+    """``LineEvents`` on pyVoIP's threads -> the adapter's methods on the loop."""
+
+    def __init__(self, adapter: SipLineAdapter, loop: asyncio.AbstractEventLoop) -> None:
+        self._adapter = adapter
+        self._loop = loop
+
+    def _post(self, fn: Any, *args: Any) -> None:
+        with contextlib.suppress(RuntimeError):  # the loop is closed: the server is stopping
+            self._loop.call_soon_threadsafe(fn, *args)
+
+    def registered(self, ok: bool, why: str) -> None:
+        self._post(self._adapter.on_registered, ok, why)
+
+    def incoming(self, call: fx.FixedCall) -> None:
+        self._post(self._adapter.on_incoming, call)
+
+    def dtmf(self, call: fx.FixedCall, digit: str) -> None:
+        self._post(self._adapter.on_dtmf, call, digit)
+
+    def ended(self, call: fx.FixedCall, why: str) -> None:
+        self._post(self._adapter.on_ended, call, why)
+
+
+class SipLineAdapter:
+    channel = Channel.VOICE
+
+    def __init__(self, config: SipConfig, deps: AdapterDeps) -> None:
+        self._config = config
+        self._deps = deps
+        self._locks = KeyedLocks()
+        self._phone: fx.FixedPhone | None = None
+        self._calls: dict[str, LiveCall] = {}  # SIP Call-ID -> the live call
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.registered = asyncio.Event()
+        self.registrations = 0  # successful REGISTER exchanges that changed the state (tests)
+
+    # ----- life cycle ----------------------------------------------------------------------
+
+    def mount(self, app: web.Application) -> None:
+        return None
+
+    async def start(self) -> None:
+        if self._phone is not None:
+            return
+        c = self._config
+        self._phone = fx.FixedPhone(server=c.server, port=c.port, user=c.user, password=c.password,
+                                    local_ip=c.local_ip, sip_port=c.sip_port, rtp_low=c.rtp_port_low,
+                                    rtp_high=c.rtp_port_high, max_calls=c.max_calls,
+                                    expires=c.register_expires,
+                                    events=_Bridge(self, asyncio.get_running_loop()))
+        await asyncio.to_thread(self._phone.sip.start)
+        log.info("sip line started user=%s registrar=%s:%d local=%s:%d", c.user, c.server, c.port,
+                 c.local_ip, c.sip_port)
+
+    async def aclose(self) -> None:
+        phone, self._phone = self._phone, None
+        for live in list(self._calls.values()):
+            if live.leg is not None:
+                live.leg.close()
+        self._calls.clear()
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if phone is not None:
+            await asyncio.to_thread(phone.sip.stop)
+
+    async def send(self, interaction: Interaction, message: Message, customer: Customer) -> SendResult:
+        raise SendRefused("voice-call", "a call has no written replies")
+
+    # ----- events from the line (on the loop) ----------------------------------------------
+
+    def on_registered(self, ok: bool, why: str) -> None:
+        if ok:
+            self.registrations += 1
+            self.registered.set()
+            log.info("sip line registered")
+        else:
+            self.registered.clear()
+            log.warning("sip line not registered: %s (retrying)", why)
+
+    def on_incoming(self, call: fx.FixedCall) -> None:
+        if call.state != fx.CallState.RINGING:  # cancelled during pyVoIP's one-second wait
+            return
+        live = LiveCall(call)
+        self._calls[call.call_id] = live
+        self._spawn(self._answer(live))
+
+    def on_dtmf(self, call: fx.FixedCall, digit: str) -> None:
+        live = self._calls.get(call.call_id)
+        if live is not None:
+            live.digits.append(digit)
+            live.digit_event.set()
+
+    def on_ended(self, call: fx.FixedCall, why: str) -> None:
+        live = self._calls.pop(call.call_id, None)
+        if live is None or live.ended:
+            return
+        live.ended = True
+        live.digit_event.set()
+        if live.leg is not None:
+            live.leg.close()
+        log.info("sip call ended call=%s why=%s interaction=%s", call.call_id, why, live.interaction_id)
+        if live.interaction_id is not None:
+            self._spawn(self._caller_gone(live.interaction_id, why))
+
+    # ----- the caller -----------------------------------------------------------------------
+
+    async def _answer(self, live: LiveCall) -> None:
+        call = live.call
+        media = call.media
+        if media is None:
+            log.warning("sip call without audio refused call=%s", call.call_id)
+            await asyncio.to_thread(call.deny)
+            return
+        live.leg = await MediaLeg.open(media.sock, media.remote, media.payload_type)
+        await asyncio.to_thread(call.answer)
+        live.leg.play_tone()
+        log.info("sip call answered call=%s from=%s", call.call_id, fx.caller_number(call))
+        account = await self._collect_digits(live)
+        if live.ended:
+            return
+        async with self._locks.hold(call.call_id):
+            live.interaction_id = (await self._queue_caller(live, account)).id
+
+    async def _collect_digits(self, live: LiveCall) -> str:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._config.digits_seconds
+        while not live.ended:
+            if "#" in live.digits or len(live.digits) >= self._config.account_digits:
+                break
+            left = deadline - loop.time()
+            if left <= 0:
+                break
+            live.digit_event.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(live.digit_event.wait(), left)
+        digits = "".join(live.digits).split("#", 1)[0]
+        return "".join(d for d in digits if d.isdigit())[: self._config.account_digits]
+
+    async def _queue_caller(self, live: LiveCall, account: str) -> Interaction:
+        call = live.call
+        caller = fx.caller_number(call)
+        identities: list[Identity] = []
+        with contextlib.suppress(InvalidInput):
+            country = self._deps.config.default_country_code
+            identities.append(Identity(IdentityKind.PHONE, e164(caller, country)))
+        if not identities:
+            identities.append(Identity(IdentityKind.CALL, call.call_id))
+        context = {"ivr.account": account, "voice.did": fx.called_number(call)}
+        interaction, _ = await self._deps.interactions.start_inbound(
+            channel=Channel.VOICE, identities=identities, display_name=None, queue=self._config.queue,
+            channel_refs={REF_CALL_ID: call.call_id, REF_CALLER: caller},
+            context={k: v for k, v in context.items() if v})
+        log.info("sip caller queued call=%s interaction=%s account=%s", call.call_id, interaction.id,
+                 account or "-")
+        return interaction
+
+    async def _caller_gone(self, interaction_id: str, why: str) -> None:
+        async with self._locks.hold(interaction_id):
+            interaction = await self._deps.context.interaction(interaction_id)
+            if interaction.state in WAITING:
+                log.info("sip caller left while waiting interaction=%s why=%s", interaction_id, why)
+                await self._deps.interactions.customer_left(interaction_id)  # abandoned
+            elif interaction.state is InteractionState.ACTIVE:
+                await self._deps.interactions.customer_left(interaction_id)  # wrap-up, customer-left
+
+    # ----- call control (desktop) ----------------------------------------------------------
+
+    def handles(self, interaction: Interaction) -> bool:
+        return interaction.channel is Channel.VOICE and bool(interaction.channel_refs.get(REF_CALL_ID))
+
+    async def hangup(self, interaction_id: str, agent_id: str) -> None:
+        """End the caller's call (a BYE through the proxy); the interaction goes to wrap-up."""
+        async with self._locks.hold(interaction_id):
+            interaction = await self._live(interaction_id, agent_id)
+            live = self._calls.pop(interaction.channel_refs[REF_CALL_ID], None)
+            if live is not None:
+                live.ended = True
+                if live.leg is not None:
+                    live.leg.close()
+                with contextlib.suppress(fx.InvalidStateError):
+                    await asyncio.to_thread(live.call.hangup)
+            await self._deps.interactions.call_ended(interaction_id, why="agent-hung-up")
+        log.info("sip hang-up from the desktop interaction=%s agent=%s", interaction_id, agent_id)
+
+    async def transfer(self, interaction_id: str, agent_id: str, *, to_queue: str | None,
+                       to_agent: str | None = None, note: str | None = None) -> Interaction:
+        """A blind transfer: the caller back on the hold tone, the interaction queued again."""
+        async with self._locks.hold(interaction_id):
+            interaction = await self._live(interaction_id, agent_id)
+            moved = await self._deps.interactions.transfer(interaction_id, agent_id, to_queue=to_queue,
+                                                           to_agent=to_agent, note=note)
+            live = self._calls.get(interaction.channel_refs[REF_CALL_ID])
+            if live is not None and live.leg is not None:
+                live.leg.peer = None
+                live.leg.play_tone()
+        return moved
+
+    async def _live(self, interaction_id: str, agent_id: str) -> Interaction:
+        interaction = await self._deps.context.interaction(interaction_id)
+        if not self.handles(interaction):
+            raise InvalidInput("not-a-sip-call", "this interaction is not a SIP call",
+                               interaction_id=interaction_id)
+        if interaction.agent_id != agent_id:
+            raise Forbidden("not-your-interaction", "this interaction is not yours",
+                            interaction_id=interaction_id)
+        if interaction.state is not InteractionState.ACTIVE or interaction.customer_left:
+            raise Conflict("no-call", "this interaction has no live call", interaction_id=interaction_id)
+        return interaction
+
+    # ----- helpers -------------------------------------------------------------------------
+
+    def call_for(self, interaction_id: str) -> LiveCall | None:
+        for live in self._calls.values():
+            if live.interaction_id == interaction_id:
+                return live
+        return None
+
+    async def by_call(self, call_id: str) -> Interaction | None:
+        found = await self._deps.context.find_interaction_by_ref(REF_CALL_ID, call_id)
+        return found if found is not None and found.state in OPEN_STATES else None
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(self._guarded(work))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    @staticmethod
+    async def _guarded(work: Coroutine[Any, Any, None]) -> None:
+        try:
+            await work
+        except (NotFound, Conflict) as exc:
+            log.info("sip line: step skipped: %s", exc)
+        except Exception:  # one call's trouble must not stop the others'
+            log.exception("sip line: step failed")

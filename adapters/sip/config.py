@@ -1,0 +1,75 @@
+"""The ``channels: sip:`` section, checked once at start (pure: no I/O). See docs/channels/sip.md."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from cti.config import AppConfig, ConfigError
+from cti.domain import Role
+
+WHERE = "channels.sip"
+ENDPOINT = "sip"  # the agent profile's endpoints key: "sip:agent1@127.0.0.1:5071"
+KEYS = frozenset({"server", "port", "user", "password", "local_ip", "sip_port", "rtp_port_low",
+                  "rtp_port_high", "max_calls", "register_expires", "queue", "account_digits",
+                  "digits_seconds"})
+
+
+@dataclass(frozen=True, slots=True)
+class SipConfig:
+    server: str  # the registrar / proxy (every SIP message of the line goes through it)
+    port: int
+    user: str
+    password: str = field(repr=False)
+    local_ip: str = "127.0.0.1"  # the address we bind and put in Via, Contact and SDP
+    sip_port: int = 5060
+    rtp_port_low: int = 10000
+    rtp_port_high: int = 10999
+    max_calls: int = 50
+    register_expires: int = 300
+    queue: str | None = None  # None: the chat queue
+    account_digits: int = 12
+    digits_seconds: float = 4.0  # how long the caller may key an account number ('#' ends it early)
+    endpoints: Mapping[str, str] = field(default_factory=dict)  # agent id -> SIP URI
+
+
+def _int(raw: Mapping[str, Any], key: str, default: int, low: int, high: int) -> int:
+    value = raw.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ConfigError(f"{WHERE}: {key!r} must be a whole number from {low} to {high}")
+    return value
+
+
+def _text(raw: Mapping[str, Any], key: str, default: str | None = None) -> str:
+    value = raw.get(key, default)
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"{WHERE}: {key!r} is required (a string)")
+    return value.strip()
+
+
+def parse_sip_config(raw: Mapping[str, Any], app: AppConfig) -> SipConfig:
+    unknown = set(raw) - KEYS
+    if unknown:
+        raise ConfigError(f"{WHERE}: unknown keys {sorted(unknown)} (known: {', '.join(sorted(KEYS))})")
+    low = _int(raw, "rtp_port_low", 10000, 1024, 65534)
+    high = _int(raw, "rtp_port_high", max(low + 999, 10999), low, 65535)
+    queue = raw.get("queue")
+    if queue is not None and queue not in app.queues:
+        raise ConfigError(f"{WHERE}: unknown queue {queue!r}")
+    seconds = raw.get("digits_seconds", 4.0)
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not 0 <= seconds <= 60:
+        raise ConfigError(f"{WHERE}: 'digits_seconds' must be a number from 0 to 60")
+    endpoints: dict[str, str] = {}
+    for profile in app.agents.values():
+        value = profile.endpoints.get(ENDPOINT)
+        if isinstance(value, str) and value.startswith("sip:") and profile.role is not Role.ADMIN:
+            endpoints[profile.id] = value
+    return SipConfig(
+        server=_text(raw, "server"), port=_int(raw, "port", 5060, 1, 65535), user=_text(raw, "user"),
+        password=str(raw.get("password") or ""), local_ip=_text(raw, "local_ip", "127.0.0.1"),
+        sip_port=_int(raw, "sip_port", 5060, 1, 65535), rtp_port_low=low, rtp_port_high=high,
+        max_calls=_int(raw, "max_calls", 50, 1, 10000),
+        register_expires=_int(raw, "register_expires", 300, 2, 86400), queue=queue,
+        account_digits=_int(raw, "account_digits", 12, 0, 32), digits_seconds=float(seconds),
+        endpoints=endpoints)

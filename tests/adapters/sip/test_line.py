@@ -1,0 +1,137 @@
+"""The SIP line against real peers: kamailio as registrar/proxy, SIPp as the caller."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from adapters import registry
+from adapters.sip.adapter import SipLineAdapter
+from cti.domain import Channel, IdentityKind, Interaction, InteractionState
+from tests.adapters.center import Center, running_center
+from tests.adapters.sip.peers import (
+    Kamailio,
+    free_udp_port,
+    free_udp_range,
+    running_kamailio,
+    sip_request,
+    start_sipp,
+)
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+LINE = "line"
+CALLER = "15551234567"
+E164 = "+15551234567"
+
+
+@dataclass
+class Line:
+    center: Center
+    adapter: SipLineAdapter
+    kamailio: Kamailio
+    sip_port: int
+    rtp_low: int
+
+    @property
+    def target(self) -> str:
+        return f"127.0.0.1:{self.kamailio.port}"
+
+    def probe(self) -> str | None:
+        """OPTIONS to the line's address of record, through the proxy: 200 when registered."""
+        return sip_request(self.kamailio.port, "OPTIONS", f"sip:{LINE}@127.0.0.1:{self.kamailio.port}")
+
+
+@contextlib.asynccontextmanager
+async def sip_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **overrides: Any) -> AsyncIterator[Line]:
+    monkeypatch.setitem(registry.PACKAGES, "sip", (Channel.VOICE, "adapters.sip"))  # type: ignore[index]
+    with running_kamailio(tmp_path) as kam:
+        sip_port, rtp_low = free_udp_port(), free_udp_range(20)
+        section = {"server": "127.0.0.1", "port": kam.port, "user": LINE, "password": "secret",
+                   "local_ip": "127.0.0.1", "sip_port": sip_port, "rtp_port_low": rtp_low,
+                   "rtp_port_high": rtp_low + 19, "register_expires": 60, "digits_seconds": 3,
+                   **overrides}
+        async with running_center(tmp_path, {"sip": section}) as center:
+            adapter = next(c for c in center.services.call_controls if isinstance(c, SipLineAdapter))
+            await asyncio.wait_for(adapter.registered.wait(), 10)
+            yield Line(center=center, adapter=adapter, kamailio=kam, sip_port=sip_port, rtp_low=rtp_low)
+
+
+async def until(check: Callable[[], Any], timeout: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if asyncio.iscoroutine(value):
+            value = await value
+        if value:
+            return value
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+async def voice_interactions(center: Center) -> list[Interaction]:
+    found = await center.services.context.list_interactions(limit=50)
+    return [i for i in found if i.channel is Channel.VOICE]
+
+
+async def test_registers_and_answers_options_through_the_proxy(tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    async with sip_line(tmp_path, monkeypatch) as line:
+        status = await asyncio.to_thread(line.probe)
+        assert status == "SIP/2.0 200 OK", (status, line.kamailio.logs()[-3000:])
+
+
+async def test_reregisters_after_the_registrar_restarts(tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """pyVoIP defect: after a registrar outage it ends FAILED, its SIP thread dies, no recovery."""
+    async with sip_line(tmp_path, monkeypatch, register_expires=4) as line:
+        assert await asyncio.to_thread(line.probe) == "SIP/2.0 200 OK"
+        line.kamailio.stop()
+        await until(lambda: not line.adapter.registered.is_set(), 15, "the line to notice the outage")
+        await asyncio.sleep(3)  # several failed attempts: stock pyVoIP gives up after 3
+        line.kamailio.start()  # a new registrar: it has forgotten every registration
+        began = time.monotonic()
+        await asyncio.wait_for(line.adapter.registered.wait(), 40)
+        status = await until(lambda: asyncio.to_thread(line.probe), 10, "OPTIONS through the new registrar")
+        assert status == "SIP/2.0 200 OK"
+        print(f"re-registered {time.monotonic() - began:.1f} s after the registrar came back")
+
+
+async def test_a_call_is_answered_hears_a_tone_keys_digits_and_waits_in_the_queue(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    async with sip_line(tmp_path, monkeypatch) as line:
+        caller = await start_sipp(tmp_path, "caller", "caller.xml", line.target, "-s", LINE, "-m", "1",
+                                  "-key", "dtmf", "4711#", "-key", "cli", CALLER,
+                                  "-set", "hangup_ms", "6000")
+        try:
+            queued = await until(lambda: voice_interactions(line.center), 20, "a queued voice interaction")
+            interaction = queued[0]
+            assert interaction.state is InteractionState.QUEUED
+            assert interaction.context["ivr.account"] == "4711"
+            customer = await line.center.services.context.customer(interaction.customer_id)
+            assert any(i.kind is IdentityKind.PHONE and i.value == E164 for i in customer.identities)
+            live = line.adapter.call_for(interaction.id)
+            assert live is not None and live.leg is not None
+            assert live.leg.counts.tone > 20  # the hold tone is playing
+            assert live.leg.counts.received > 20  # and the caller's audio reaches us
+            # The caller hangs up while waiting: abandoned.
+            rc = await caller.wait(30)
+            assert rc == 0, caller.messages()[-4000:]
+            ended = await until(lambda: _state_is(line.center, interaction.id, InteractionState.ABANDONED),
+                                10, "the interaction to be abandoned")
+            assert ended
+            counts = live.leg.counts
+            print(f"tone packets sent={counts.tone} caller packets received={counts.received}")
+        finally:
+            caller.kill()
+
+
+async def _state_is(center: Center, interaction_id: str, state: InteractionState) -> bool:
+    return (await center.services.context.interaction(interaction_id)).state is state
