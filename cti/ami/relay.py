@@ -94,17 +94,16 @@ class CommandRelay:
                     if future is not None and not future.done():
                         future.set_result(data)
                 elif self._handler is not None:
-                    task = asyncio.create_task(self._run(data), name="ami-relay-command")
+                    task = asyncio.create_task(self._run(self._handler, data), name="ami-relay-command")
                     self._running.add(task)
                     task.add_done_callback(self._running.discard)
         finally:
             await pubsub.aclose()
 
-    async def _run(self, data: Mapping[str, Any]) -> None:
-        assert self._handler is not None
+    async def _run(self, handler: Handler, data: Mapping[str, Any]) -> None:
         reply: dict[str, Any] = {"id": data.get("id")}
         try:
-            reply["result"] = await self._handler(str(data.get("method")), data.get("args") or {})
+            reply["result"] = await handler(str(data.get("method")), data.get("args") or {})
         except CtiError as exc:
             reply["error"] = {**exc.to_dict(), "status": exc.status}
         except Exception as exc:  # the asking node must hear back, whatever went wrong here
