@@ -41,7 +41,8 @@ class OutboundDispatcher:
                 queue: asyncio.Queue[MessageAdded] = asyncio.Queue()
                 self._queues[channel] = queue
                 self._workers.append(asyncio.create_task(self._work(queue), name=f"outbound-{channel}"))
-            sub = self._hub.subscribe(maxsize=10_000)
+            sub = self._hub.subscribe(maxsize=10_000, wants=lambda e: isinstance(e, MessageAdded)
+                                      and e.message.get("sender") == MessageSender.AGENT)
             self._task = asyncio.create_task(self._run(sub), name="outbound")
 
     async def aclose(self) -> None:

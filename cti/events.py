@@ -179,6 +179,14 @@ class VoiceLinkChanged(DomainEvent):
     why: str
 
 
+def offered_on(event: DomainEvent, channel: str) -> bool:
+    """An offer of an interaction on ``channel``, told from the event alone (no database read)."""
+    if not isinstance(event, InteractionOffered):
+        return False
+    interaction = event.screen_pop.get("interaction")
+    return isinstance(interaction, Mapping) and interaction.get("channel") == channel
+
+
 EVENT_TYPES: Mapping[str, type[DomainEvent]] = {
     cls.type: cls
     for cls in (

@@ -59,6 +59,7 @@ from cti.events import (
     InteractionOffered,
     InteractionTransferred,
     OfferWithdrawn,
+    offered_on,
 )
 from cti.hub import Subscription
 from cti.identities import normalise_phone
@@ -126,7 +127,9 @@ class TwilioVoiceAdapter:
                                       api_base_url=self._config.api_base_url,
                                       timeout=self._config.timeout_seconds)
         if self._watcher is None:
-            sub = self._deps.hub.subscribe(maxsize=10_000)
+            sub = self._deps.hub.subscribe(maxsize=10_000, wants=lambda e: offered_on(e, "voice")
+                                           or isinstance(e, OfferWithdrawn | InteractionAbandoned
+                                                         | InteractionTransferred))
             self._watcher = asyncio.create_task(self._watch(sub), name="twilio-voice-hub")
         log.info("twilio voice ready webhook=%s%s agents=%d", self._config.public_url, twiml.VOICE_PATH,
                  len(self._config.endpoints))

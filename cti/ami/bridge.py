@@ -52,6 +52,7 @@ from cti.events import (
     OfferWithdrawn,
     SupervisionChanged,
     VoiceLinkChanged,
+    offered_on,
 )
 from cti.hub import EventHub
 from cti.identities import normalise_phone
@@ -167,7 +168,8 @@ class AmiBridge:
         return self._link is not None and self._link.connected
 
     async def start(self) -> None:
-        sub = self._hub.subscribe(maxsize=10_000)
+        sub = self._hub.subscribe(maxsize=10_000, wants=lambda e: offered_on(e, "voice") or isinstance(
+            e, OfferWithdrawn | InteractionAbandoned | AgentStateChanged))
         self._tasks.append(asyncio.create_task(self._watch_hub(sub), name="ami-hub"))
         self._tasks.append(asyncio.create_task(self._heartbeat(), name="ami-heartbeat"))
 
