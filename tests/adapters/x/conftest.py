@@ -39,14 +39,8 @@ def bearer_section(fake: FakeX, **extra: Any) -> dict[str, Any]:
 
 
 async def first_message(agent: JsonSocket, offer: dict[str, Any]) -> str:
-    """The customer's first message on the offered interaction.
-
-    ``deliver`` queues the interaction before it stores the message, so the offer (and its screen
-    pop) can go out a moment before the message exists; it then follows as ``message.added``.
-    """
+    """The customer's first message on the offered interaction: stored before the interaction
+    is queued, so it is in the offer's screen pop."""
     messages = offer["screen_pop"]["messages"]
-    if messages:
-        return str(messages[0]["body"])
-    added = await agent.expect(lambda m: m.get("type") == "message.added"
-                               and m["interaction_id"] == offer["interaction_id"])
-    return str(added["message"]["body"])
+    assert messages, offer
+    return str(messages[0]["body"])
