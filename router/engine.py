@@ -31,7 +31,7 @@ class RoutingEngine:
     def __init__(self, *, store: RoutingStore, clock: Clock, settings: RoutingSettings,
                  offer_timeout: float, on_offer: OnOffer, on_requeue: OnRequeue,
                  on_wrap_up_end: OnWrapUpEnd | None = None, max_sleep: float = 0.25,
-                 max_offers_per_pass: int = 16) -> None:
+                 max_offers_per_pass: int = 4) -> None:
         self._store = store
         self._clock = clock
         self._settings = settings
@@ -41,8 +41,9 @@ class RoutingEngine:
         self._on_wrap_up_end = on_wrap_up_end
         self._max_sleep = max_sleep
         # Each offer builds a screen pop (~15 ms); a pass offering a burst of 300 e-mails would
-        # keep a chat that arrives meanwhile waiting seconds. Bounded passes re-rank often, so
-        # the most urgent newcomer is offered within a few offers' time.
+        # keep a chat that arrives meanwhile waiting seconds. When something arrived during the
+        # pass (a poke), it stops after a few offers and ranks again, so the most urgent
+        # newcomer goes next; with nothing new, it finishes the burst in one pass.
         self._max_offers_per_pass = max_offers_per_pass
         self._wake = asyncio.Event()
         self._pass_lock = asyncio.Lock()  # one pass at a time per engine; other engines race freely
@@ -61,9 +62,8 @@ class RoutingEngine:
             snapshot = await self._store.snapshot()
             offers: list[Offer] = []
             for assignment in policy.decide(snapshot, now=now, settings=self._settings):
-                if len(offers) >= self._max_offers_per_pass:
-                    self.poke()  # the rest go in the next pass, after a fresh ranking
-                    break
+                if len(offers) >= self._max_offers_per_pass and self._wake.is_set():
+                    break  # the rest go in the next pass (the wake is still set), ranked afresh
                 offer = await self._store.try_offer(assignment, now=now, timeout=self._offer_timeout)
                 if offer is None:
                     # Another engine got there first, or the agent changed state: normal.

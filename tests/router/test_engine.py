@@ -225,9 +225,23 @@ async def test_a_pass_offers_a_bounded_number_so_newcomers_are_ranked_soon(clock
         await store.enqueue(item(f"mail{n}", E, waited=100, target=14400))
     engine = RoutingEngine(store=store, clock=clock, settings=RoutingSettings(), offer_timeout=TIMEOUT,
                            on_offer=rec.on_offer, on_requeue=rec.on_requeue, max_offers_per_pass=2)
-    assert len(await engine.run_once()) == 2
-    # A chat arrives between passes: far more urgent than the e-mails, it goes next.
-    await store.enqueue(item("chat", C, waited=30, target=60))
-    offers = await engine.run_once()
+    # Nothing new arrives: the whole burst in one pass.
+    assert len(await engine.run_once()) == 5
+    # Something arrives while a pass runs (it pokes): the pass stops early and ranks again.
+    store2, rec2 = MemoryRoutingStore(), Recorder()
+    for n in range(5):
+        await ready(store2, f"a{n}", idle_since=NOW - 100 + n)
+    for n in range(5):
+        await store2.enqueue(item(f"mail{n}", E, waited=100, target=14400))
+
+    async def on_offer(offer: Offer) -> None:
+        await rec2.on_offer(offer)
+        if len(rec2.offers) == 1:  # a chat arrives during the first offer
+            await store2.enqueue(item("chat", C, waited=30, target=60))
+            engine2.poke()
+
+    engine2 = RoutingEngine(store=store2, clock=clock, settings=RoutingSettings(), offer_timeout=TIMEOUT,
+                            on_offer=on_offer, on_requeue=rec2.on_requeue, max_offers_per_pass=2)
+    assert len(await engine2.run_once()) == 2
+    offers = await engine2.run_once()
     assert offers[0].interaction_id == "chat"
-    assert len(offers) == 2
