@@ -29,9 +29,7 @@ from context.migrate import upgrade_async
 from context.store import SqlContextStore
 from cti.agents import AgentService
 from cti.ami.bridge import AmiBridge
-from cti.ami.lease import LeaseKeeper, RedisLease
-from cti.ami.link import AmiLink
-from cti.ami.relay import CommandRelay
+from cti.ami.runtime import AsteriskVoice
 from cti.clock import Clock, IdSource, SystemClock, UuidIds
 from cti.config import AppConfig, ConfigError
 from cti.domain import jsonable
@@ -111,36 +109,13 @@ def build_app(config: AppConfig, settings: ServerSettings, *, clock: Clock | Non
             for q in config.queues.values()}
         return stats
 
-    voice: AmiBridge | None = None
-    links: list[AmiLink] = []
-    keeper: LeaseKeeper | None = None
-    relay: CommandRelay | None = None
+    voice: AsteriskVoice | None = None
     if config.ami is not None:
-        ami = config.ami
-        bridge = voice = AmiBridge(ami=ami, config=config, interactions=interactions, agents=agents,
-                                   context=context, routing=routing, hub=hub, clock=the_clock)
-
-        async def start_link() -> None:
-            link = AmiLink(ami.host, ami.port, ami.username, ami.secret, on_event=bridge.on_event,
-                           on_connected=bridge.on_connected, on_disconnected=bridge.on_disconnected)
-            bridge.attach(link)
-            links.append(link)
-            await link.start()  # connects in the background, retrying until Asterisk answers
-            if relay is not None:
-                relay.serve(bridge.serve_command)
-
-        async def stop_link() -> None:
-            if relay is not None:
-                relay.serve(None)
-            while links:
-                await links.pop().aclose()
-
-        if redis_client is not None:
-            # Several nodes: only the lease holder talks to Asterisk (cti/ami/lease.py).
-            keeper = LeaseKeeper(RedisLease(redis_client, f"{settings.redis_prefix}:ami:lease", node_id),
-                                 on_gained=start_link, on_lost=stop_link)
-            relay = CommandRelay(redis_client, prefix=settings.redis_prefix, node_id=node_id)
-            bridge.attach_relay(relay)
+        voice = AsteriskVoice(
+            ami=config.ami, redis=redis_client, prefix=settings.redis_prefix, node_id=node_id,
+            bridge=AmiBridge(ami=config.ami, config=config, interactions=interactions, agents=agents,
+                             context=context, routing=routing, hub=hub, clock=the_clock))
+    bridge = voice.bridge if voice is not None else None
 
     channel_adapters = build_adapters(config.channels, AdapterDeps(
         config=config, interactions=interactions, context=context, hub=hub, clock=the_clock, ids=the_ids))
@@ -150,8 +125,8 @@ def build_app(config: AppConfig, settings: ServerSettings, *, clock: Clock | Non
         config=config, node_id=node_id, clock=the_clock, ids=the_ids, hub=hub, context=context,
         routing=routing, interactions=interactions, agents=agents, explain=explain,
         queue_stats=queue_stats, token_secret=config.token_secret or secrets.token_urlsafe(32),
-        voice=voice, call_controls=tuple(
-            c for c in (voice, *channel_adapters.values()) if isinstance(c, CallControl)))
+        voice=bridge, call_controls=tuple(
+            c for c in (bridge, *channel_adapters.values()) if isinstance(c, CallControl)))
     chat = ChatSessions(interactions=interactions, context=context, ids=the_ids, queue=config.chat.queue,
                         skills=config.chat.skills, reconnect_grace=config.chat.reconnect_grace,
                         default_country_code=config.default_country_code)
@@ -167,9 +142,6 @@ def build_app(config: AppConfig, settings: ServerSettings, *, clock: Clock | Non
         await engine.start()
         if voice is not None:
             await voice.start()
-            if relay is not None:
-                await relay.start()
-            await (keeper.start() if keeper is not None else start_link())
         for adapter in channel_adapters.values():
             await adapter.start()
         await outbound.start()
@@ -186,17 +158,12 @@ def build_app(config: AppConfig, settings: ServerSettings, *, clock: Clock | Non
             for adapter in channel_adapters.values():
                 await adapter.aclose()
             if voice is not None:
-                await voice.going_offline()
-                await (keeper.aclose() if keeper is not None else stop_link())
-                if relay is not None:
-                    await relay.aclose()
                 await voice.aclose()
             await engine.aclose()
             await hub.aclose()
             await context.aclose()
             if redis_client is not None:
                 await redis_client.aclose()
-
 
     app = make_app(services)
     app[CHANNEL_ADAPTERS] = channel_adapters
