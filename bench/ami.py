@@ -56,13 +56,12 @@ import contextlib
 import gc
 import json
 import math
-import os
 import shutil
 import statistics
 import tempfile
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -71,6 +70,7 @@ import aiohttp
 import yaml
 from panoramisk.message import Message
 
+from bench.common import cpu_seconds, emit, percentile
 from cti.ami.frames import BANNER_PREFIX, FRAME_END, parse_frame
 from cti.ami.tracker import CallTracker
 from tests.ami.center import idle_asterisk, phases
@@ -90,18 +90,6 @@ AGENTS = ("alice", "bob", "carol")
 LOST_AFTER = 5.0
 PRE_SETTLE = 0.02  # after the frames before the UserEvent, so they are not on the clock
 LINK_UP_TIMEOUT = 30.0
-
-
-def emit(name: str, value: float | int | str) -> None:
-    if isinstance(value, float):
-        print(f"{name}: {value:.3f}", flush=True)
-    else:
-        print(f"{name}: {value}", flush=True)
-
-
-def percentile(ordered: Sequence[float], q: float) -> float:
-    """Nearest rank: the smallest value with at least ``q`` of the values at or below it."""
-    return ordered[max(1, math.ceil(q * len(ordered))) - 1]
 
 
 # ----- throughput --------------------------------------------------------------------------
@@ -348,12 +336,6 @@ async def server_process(tmp: Path, config: Path) -> AsyncIterator[RunningServer
         yield server
     finally:
         await asyncio.to_thread(manager.__exit__, None, None, None)
-
-
-def cpu_seconds(pid: int) -> float:
-    """User plus system CPU time of a process so far, all threads (Linux ``/proc``)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 @dataclass

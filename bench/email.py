@@ -63,8 +63,6 @@ import argparse
 import asyncio
 import contextlib
 import json
-import math
-import os
 import random
 import re
 import smtplib
@@ -88,6 +86,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
 from adapters.email import SubmitResult, submit_async
+from bench.common import cpu_seconds, emit, machine_busy_seconds, memory_mib, percentile, postgres_schema
 from context.migrate import sync_url
 from tests.adapters.email.mails import SUPPORT, mail, raw
 from tests.adapters.email.peers import SmtpSink
@@ -101,18 +100,6 @@ HTML_EVERY = 4  # every fourth new thread also has an HTML alternative
 CONNECT_CONCURRENCY = 16
 LOG_LINE = re.compile(r"^(?P<at>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) INFO \S+ "
                       r"(?P<what>interaction queued|offered) id=(?P<id>\S+)")
-
-
-def emit(name: str, value: float | int | str) -> None:
-    if isinstance(value, float):
-        print(f"{name}: {value:.3f}", flush=True)
-    else:
-        print(f"{name}: {value}", flush=True)
-
-
-def percentile(ordered: Sequence[float], q: float) -> float:
-    """Nearest rank: the smallest value with at least ``q`` of the values at or below it."""
-    return ordered[max(1, math.ceil(q * len(ordered))) - 1]
 
 
 # ----- the mails ---------------------------------------------------------------------------
@@ -196,19 +183,8 @@ def database(kind: str, pg_url: str, tmp: Path) -> Iterator[str]:
     if kind == "sqlite":
         yield f"sqlite+aiosqlite:///{tmp / 'cti.db'}"
         return
-    schema = f"bench{uuid.uuid4().hex[:10]}"
-    admin = create_engine(sync_url(pg_url), poolclass=NullPool, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-        try:
-            yield make_url(pg_url).update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(
-                hide_password=False)
-        finally:
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    finally:
-        admin.dispose()
+    with postgres_schema(pg_url) as url:
+        yield url
 
 
 def agent_id(n: int) -> str:
@@ -254,26 +230,6 @@ async def server_process(tmp: Path, url: str, config: Path) -> AsyncIterator[Run
         yield server
     finally:
         await asyncio.to_thread(manager.__exit__, None, None, None)
-
-
-def cpu_seconds(pid: int) -> float:
-    """User plus system CPU time of a process so far, all threads (Linux ``/proc``)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def machine_busy_seconds() -> float:
-    """CPU time all cores spent on anything but idle and I/O wait, so far."""
-    ticks = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
-    return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
-
-
-def memory_mib(pid: int, key: str) -> float:
-    """``VmRSS`` (now) or ``VmHWM`` (peak) of a process."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(f"{key}:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 # ----- the senders -------------------------------------------------------------------------

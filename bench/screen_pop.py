@@ -39,15 +39,12 @@ import asyncio
 import contextlib
 import itertools
 import json
-import math
-import os
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
-import uuid
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -60,6 +57,7 @@ from sqlalchemy import Connection, Table, create_engine, insert, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
+from bench.common import cpu_seconds, emit, machine_busy_seconds, memory_mib, percentile, postgres_schema
 from context.migrate import sync_url, upgrade
 from context.models import customers, identities, interactions, messages
 from tests.server_process import free_port, run_server
@@ -73,18 +71,6 @@ P99_TARGET = 0.050
 SATURATED_P99 = 1.0
 CONNECT_CONCURRENCY = 32
 WARMUP_RATE = 5.0
-
-
-def emit(name: str, value: float | int | str) -> None:
-    if isinstance(value, float):
-        print(f"{name}: {value:.3f}", flush=True)
-    else:
-        print(f"{name}: {value}", flush=True)
-
-
-def percentile(ordered: Sequence[float], q: float) -> float:
-    """Nearest rank: the smallest value with at least ``q`` of the values at or below it."""
-    return ordered[max(1, math.ceil(q * len(ordered))) - 1]
 
 
 # ----- the database ------------------------------------------------------------------------
@@ -190,19 +176,8 @@ def database(db: str | None, tmp: Path) -> Iterator[str]:
     if db is None:
         yield f"sqlite+aiosqlite:///{tmp / 'cti.db'}"
         return
-    schema = f"bench{uuid.uuid4().hex[:10]}"
-    admin = create_engine(sync_url(db), poolclass=NullPool, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-        try:
-            yield make_url(db).update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(
-                hide_password=False)
-        finally:
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    finally:
-        admin.dispose()
+    with postgres_schema(db) as url:
+        yield url
 
 
 def write_config(tmp: Path, agents: int) -> Path:
@@ -233,25 +208,6 @@ class Endpoint:
     url: str
     ws_url: str
     pid: int
-
-
-def cpu_seconds(pid: int) -> float:
-    """User plus system CPU time of the process so far, all threads."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def machine_busy_seconds() -> float:
-    """CPU time all cores spent on anything but idle and I/O wait, so far."""
-    ticks = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
-    return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
-
-
-def rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 @contextlib.contextmanager
@@ -545,10 +501,10 @@ async def drive(endpoint: Endpoint, args: argparse.Namespace, emails: Sequence[s
         await harness.connect_agents(args.agents)
         emit(f"{prefix}_agents_connected", len(harness.agents))
         emit(f"{prefix}_agents_connect_s", time.perf_counter() - started)
-        emit(f"{prefix}_rss_mib_before", rss_mib(endpoint.pid))
+        emit(f"{prefix}_rss_mib_before", memory_mib(endpoint.pid))
         try:
             steps = await run_steps(harness, args, itertools.cycle(emails))
-            emit(f"{prefix}_rss_mib_after", rss_mib(endpoint.pid))
+            emit(f"{prefix}_rss_mib_after", memory_mib(endpoint.pid))
             report_pops(prefix, harness)
         finally:
             await harness.aclose()

@@ -1,0 +1,66 @@
+"""What the benchmarks share: printing figures, percentiles, /proc readings, a PostgreSQL schema."""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import uuid
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
+
+from context.migrate import sync_url
+
+
+def emit(name: str, value: float | int | str) -> None:
+    if isinstance(value, float):
+        print(f"{name}: {value:.3f}", flush=True)
+    else:
+        print(f"{name}: {value}", flush=True)
+
+
+def percentile(ordered: Sequence[float], q: float) -> float:
+    """Nearest rank: the smallest value with at least ``q`` of the values at or below it."""
+    return ordered[max(1, math.ceil(q * len(ordered))) - 1]
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of a process so far, all threads (Linux ``/proc``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def machine_busy_seconds() -> float:
+    """CPU time all cores spent on anything but idle and I/O wait, so far."""
+    ticks = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
+
+
+def memory_mib(pid: int, key: str = "VmRSS") -> float:
+    """``VmRSS`` (now) or ``VmHWM`` (peak) of a process."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(f"{key}:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+@contextlib.contextmanager
+def postgres_schema(url: str) -> Iterator[str]:
+    """A fresh schema in the PostgreSQL at ``url``, dropped afterwards; yields the server's URL."""
+    schema = f"bench{uuid.uuid4().hex[:10]}"
+    admin = create_engine(sync_url(url), poolclass=NullPool, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+        try:
+            yield make_url(url).update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(
+                hide_password=False)
+        finally:
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    finally:
+        admin.dispose()
