@@ -70,7 +70,7 @@ import aiohttp
 import yaml
 from panoramisk.message import Message
 
-from bench.common import cpu_seconds, emit, percentile
+from bench.common import cpu_seconds, emit, open_desk, percentile
 from cti.ami.frames import BANNER_PREFIX, FRAME_END, parse_frame
 from cti.ami.tracker import CallTracker
 from tests.ami.center import idle_asterisk, phases
@@ -283,23 +283,6 @@ class Desks:
                 self.errors[str(data.get("error_id", kind))] += 1
 
 
-async def open_desk(session: aiohttp.ClientSession, server: RunningServer,
-                    agent: str) -> aiohttp.ClientWebSocketResponse:
-    async with session.post(f"{server.url}/api/login", json={"agent_id": agent, "password": agent}) as resp:
-        resp.raise_for_status()
-        token = (await resp.json())["token"]
-    ws = await session.ws_connect(f"{server.ws_url}/ws/agent?token={token}")
-    if (await ws.receive_json()).get("type") != "hello":
-        raise RuntimeError(f"{agent}: no hello")
-    await ws.send_json({"type": "set_state", "state": "available", "ref": "x"})
-    while True:
-        reply = await ws.receive_json()
-        if reply.get("ref") == "x":
-            if reply.get("type") != "ack":
-                raise RuntimeError(f"{agent}: set_state refused: {reply}")
-            return ws
-
-
 # ----- latency: the run --------------------------------------------------------------------
 
 
@@ -419,7 +402,7 @@ async def bench_latency(args: argparse.Namespace, tmp: Path) -> None:
             emit("ami_link_up_s", time.perf_counter() - booting)
             desks = Desks()
             async with aiohttp.ClientSession() as http:
-                sockets = [await open_desk(http, server, agent) for agent in AGENTS]
+                sockets = [await open_desk(http, server.url, server.ws_url, agent) for agent in AGENTS]
                 readers = [asyncio.create_task(desks.read(agent, ws)) for agent, ws in zip(AGENTS, sockets,
                                                                                            strict=True)]
                 try:

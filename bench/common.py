@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+import aiohttp
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
@@ -64,3 +65,22 @@ def postgres_schema(url: str) -> Iterator[str]:
                 conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
     finally:
         admin.dispose()
+
+
+async def open_desk(session: aiohttp.ClientSession, url: str, ws_url: str,
+                    agent: str) -> aiohttp.ClientWebSocketResponse:
+    """An agent logged in (password = id), their socket open and set available."""
+    async with session.post(f"{url}/api/login", json={"agent_id": agent, "password": agent}) as resp:
+        resp.raise_for_status()
+        token = (await resp.json())["token"]
+    # Screen pops with long histories exceed aiohttp's 4 MiB default: no limit here.
+    ws = await session.ws_connect(f"{ws_url}/ws/agent?token={token}", max_msg_size=0)
+    if (await ws.receive_json()).get("type") != "hello":
+        raise RuntimeError(f"{agent}: no hello")
+    await ws.send_json({"type": "set_state", "state": "available", "ref": "ready"})
+    while True:
+        reply = await ws.receive_json()
+        if reply.get("ref") == "ready":
+            if reply.get("type") != "ack":
+                raise RuntimeError(f"{agent}: set_state refused: {reply}")
+            return ws

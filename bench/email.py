@@ -86,7 +86,15 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
 from adapters.email import SubmitResult, submit_async
-from bench.common import cpu_seconds, emit, machine_busy_seconds, memory_mib, percentile, postgres_schema
+from bench.common import (
+    cpu_seconds,
+    emit,
+    machine_busy_seconds,
+    memory_mib,
+    open_desk,
+    percentile,
+    postgres_schema,
+)
 from context.migrate import sync_url
 from tests.adapters.email.mails import SUPPORT, mail, raw
 from tests.adapters.email.peers import SmtpSink
@@ -391,7 +399,7 @@ class Desks:
 
         async def one(n: int) -> None:
             async with gate:
-                ws = await open_desk(session, server, agent_id(n))
+                ws = await open_desk(session, server.url, server.ws_url, agent_id(n))
             self.sockets.append(ws)
             self.readers.append(asyncio.create_task(self.read(ws)))
 
@@ -471,23 +479,6 @@ class Desks:
         for task in self.readers:
             task.cancel()
         await asyncio.gather(*self.readers, return_exceptions=True)
-
-
-async def open_desk(session: aiohttp.ClientSession, server: RunningServer,
-                    agent: str) -> aiohttp.ClientWebSocketResponse:
-    async with session.post(f"{server.url}/api/login", json={"agent_id": agent, "password": agent}) as resp:
-        resp.raise_for_status()
-        token = (await resp.json())["token"]
-    ws = await session.ws_connect(f"{server.ws_url}/ws/agent?token={token}", max_msg_size=0)
-    if (await ws.receive_json()).get("type") != "hello":
-        raise RuntimeError(f"{agent}: no hello")
-    await ws.send_json({"type": "set_state", "state": "available", "ref": "ready"})
-    while True:
-        reply = await ws.receive_json()
-        if reply.get("ref") == "ready":
-            if reply.get("type") != "ack":
-                raise RuntimeError(f"{agent}: set_state refused: {reply}")
-            return ws
 
 
 # ----- the checks --------------------------------------------------------------------------

@@ -57,7 +57,15 @@ from sqlalchemy import Connection, Table, create_engine, insert, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
-from bench.common import cpu_seconds, emit, machine_busy_seconds, memory_mib, percentile, postgres_schema
+from bench.common import (
+    cpu_seconds,
+    emit,
+    machine_busy_seconds,
+    memory_mib,
+    open_desk,
+    percentile,
+    postgres_schema,
+)
 from context.migrate import sync_url, upgrade
 from context.models import customers, identities, interactions, messages
 from tests.server_process import free_port, run_server
@@ -303,27 +311,11 @@ class Harness:
 
         async def one(n: int) -> None:
             async with gate:
-                ws = await self._agent_socket(agent_id(n))
+                ws = await open_desk(self.session, self.endpoint.url, self.endpoint.ws_url, agent_id(n))
             self.agents.append(ws)
             self.readers.append(asyncio.create_task(self._agent_loop(ws)))
 
         await asyncio.gather(*(one(n) for n in range(count)))
-
-    async def _agent_socket(self, agent: str) -> aiohttp.ClientWebSocketResponse:
-        async with self.session.post(f"{self.endpoint.url}/api/login",
-                                     json={"agent_id": agent, "password": agent}) as resp:
-            resp.raise_for_status()
-            token = (await resp.json())["token"]
-        ws = await self.session.ws_connect(f"{self.endpoint.ws_url}/ws/agent?token={token}")
-        if (await ws.receive_json()).get("type") != "hello":
-            raise RuntimeError(f"{agent}: no hello")
-        await ws.send_json({"type": "set_state", "state": "available", "ref": "ready"})
-        while True:
-            reply = await ws.receive_json()
-            if reply.get("ref") == "ready":
-                if reply.get("type") != "ack":
-                    raise RuntimeError(f"{agent}: set_state refused: {reply}")
-                return ws
 
     async def _agent_loop(self, ws: aiohttp.ClientWebSocketResponse) -> None:
         async for msg in ws:
