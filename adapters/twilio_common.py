@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import base64
 import logging
+from collections.abc import Mapping
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
@@ -17,6 +19,10 @@ from multidict import MultiDict, MultiDictProxy
 from twilio.http import AsyncHttpClient
 from twilio.http.response import Response
 from twilio.request_validator import RequestValidator
+
+from cti.config import AppConfig, ConfigError
+from cti.errors import InvalidInput
+from cti.identities import normalise_phone
 
 log = logging.getLogger(__name__)
 
@@ -82,3 +88,26 @@ async def signed_form(request: web.Request, validator: RequestValidator,
     if not validator.validate(public_url + request.raw_path, fields, signature):
         return None
     return MultiDictProxy(fields)
+
+
+def config_phone(value: Any, what: str, where: str, country: str) -> str:
+    """A phone number from a channel's configuration, in E.164, or a ConfigError naming it."""
+    if not isinstance(value, str | int) or isinstance(value, bool):
+        raise ConfigError(f"{where}: {what} must be a phone number")
+    try:
+        return normalise_phone(str(value), default_country_code=country)
+    except InvalidInput as exc:
+        raise ConfigError(f"{where}: {what}: {exc}") from exc
+
+
+def our_numbers(raw: Mapping[str, Any], app: AppConfig, where: str) -> dict[str, str]:
+    """The ``numbers`` section: each of our Twilio numbers (E.164) to the queue it feeds."""
+    numbers_raw = raw.get("numbers") or {}
+    if not isinstance(numbers_raw, Mapping):
+        raise ConfigError(f"{where}: 'numbers' must map each of our numbers to a queue")
+    numbers: dict[str, str] = {}
+    for number, queue in numbers_raw.items():
+        if queue not in app.queues:
+            raise ConfigError(f"{where}: number {number!r}: unknown queue {queue!r}")
+        numbers[config_phone(number, f"number {number!r}", where, app.default_country_code)] = str(queue)
+    return numbers

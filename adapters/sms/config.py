@@ -10,9 +10,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from adapters.twilio_common import config_phone, our_numbers
 from cti.config import AppConfig, ConfigError
-from cti.errors import InvalidInput
-from cti.identities import normalise_phone
 
 DEFAULT_WINDOW = 24 * 3600.0
 DEFAULT_TIMEOUT = 15.0
@@ -65,15 +64,6 @@ def _url(raw: Mapping[str, Any], key: str, *, required: bool) -> str | None:
     return value.rstrip("/")
 
 
-def _phone(value: Any, where: str, country: str) -> str:
-    if not isinstance(value, str | int):
-        raise ConfigError(f"channels.sms: {where} must be a phone number")
-    try:
-        return normalise_phone(str(value), default_country_code=country)
-    except InvalidInput as exc:
-        raise ConfigError(f"channels.sms: {where}: {exc}") from exc
-
-
 def _seconds(raw: Mapping[str, Any], key: str, default: float) -> float:
     value = raw.get(key, default)
     if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
@@ -86,19 +76,13 @@ def parse_sms_config(raw: Mapping[str, Any], app: AppConfig) -> SmsConfig:
     if unknown:
         raise ConfigError(f"channels.sms: unknown keys {sorted(unknown)} (known: {', '.join(sorted(KEYS))})")
     country = app.default_country_code
-    numbers_raw = raw.get("numbers") or {}
-    if not isinstance(numbers_raw, Mapping):
-        raise ConfigError("channels.sms: 'numbers' must map each of our numbers to a queue")
-    numbers: dict[str, str] = {}
-    for number, queue in numbers_raw.items():
-        if queue not in app.queues:
-            raise ConfigError(f"channels.sms: number {number!r}: unknown queue {queue!r}")
-        numbers[_phone(number, f"number {number!r}", country)] = str(queue)
+    numbers = our_numbers(raw, app, "channels.sms")
     queue = _str(raw, "queue", required=False)
     if queue is not None and queue not in app.queues:
         raise ConfigError(f"channels.sms: unknown queue {queue!r}")
     from_raw = raw.get("from_number")
-    from_number = _phone(from_raw, "'from_number'", country) if from_raw not in (None, "") else None
+    from_number = (config_phone(from_raw, "'from_number'", "channels.sms", country)
+                   if from_raw not in (None, "") else None)
     if from_number is None and not numbers:
         raise ConfigError("channels.sms: 'from_number' or 'numbers' is required, to send replies from")
     return SmsConfig(

@@ -11,10 +11,9 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from adapters.twilio_common import config_phone, our_numbers
 from cti.config import AppConfig, ConfigError
 from cti.domain import Role
-from cti.errors import InvalidInput
-from cti.identities import normalise_phone
 
 WHERE = "channels.twilio_voice"
 ENDPOINT = "twilio"  # the agent profile's endpoints key: "+15550100001", "client:alice" or "sip:…"
@@ -76,15 +75,6 @@ def _url(raw: Mapping[str, Any], key: str, *, required: bool, query: bool = Fals
     return value if query else value.rstrip("/")
 
 
-def _phone(value: Any, where: str, country: str) -> str:
-    if not isinstance(value, str | int) or isinstance(value, bool):
-        raise ConfigError(f"{WHERE}: {where} must be a phone number")
-    try:
-        return normalise_phone(str(value), default_country_code=country)
-    except InvalidInput as exc:
-        raise ConfigError(f"{WHERE}: {where}: {exc}") from exc
-
-
 def _number(raw: Mapping[str, Any], key: str, default: float, *, low: float, high: float) -> float:
     value = raw.get(key, default)
     if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
@@ -100,7 +90,7 @@ def endpoint(value: Any, agent_id: str, country: str) -> str:
         if not (CLIENT.fullmatch(text) or SIP.fullmatch(text)):
             raise ConfigError(f"{WHERE}: {where}: not a valid client:<identity> or sip:<uri>")
         return text
-    return _phone(value, where, country)
+    return config_phone(value, where, WHERE, country)
 
 
 def parse_twilio_voice_config(raw: Mapping[str, Any], app: AppConfig) -> TwilioVoiceConfig:
@@ -108,19 +98,13 @@ def parse_twilio_voice_config(raw: Mapping[str, Any], app: AppConfig) -> TwilioV
     if unknown:
         raise ConfigError(f"{WHERE}: unknown keys {sorted(unknown)} (known: {', '.join(sorted(KEYS))})")
     country = app.default_country_code
-    numbers_raw = raw.get("numbers") or {}
-    if not isinstance(numbers_raw, Mapping):
-        raise ConfigError(f"{WHERE}: 'numbers' must map each of our numbers to a queue")
-    numbers: dict[str, str] = {}
-    for number, queue in numbers_raw.items():
-        if queue not in app.queues:
-            raise ConfigError(f"{WHERE}: number {number!r}: unknown queue {queue!r}")
-        numbers[_phone(number, f"number {number!r}", country)] = str(queue)
+    numbers = our_numbers(raw, app, WHERE)
     queue = _str(raw, "queue", required=False)
     if queue is not None and queue not in app.queues:
         raise ConfigError(f"{WHERE}: unknown queue {queue!r}")
     caller_raw = raw.get("caller_id")
-    caller_id = _phone(caller_raw, "'caller_id'", country) if caller_raw not in (None, "") else None
+    caller_id = (config_phone(caller_raw, "'caller_id'", WHERE, country)
+                 if caller_raw not in (None, "") else None)
     reasons_raw = raw.get("reasons") or {}
     if not isinstance(reasons_raw, Mapping):
         raise ConfigError(f"{WHERE}: 'reasons' must map a key (1-9) to a reason")
