@@ -34,8 +34,9 @@ from adapters.locks import KeyedLocks
 from adapters.sip import pyvoip_fixes as fx
 from adapters.sip.config import SipConfig
 from adapters.sip.media import MediaLeg
+from cti.calls import owned_live_call
 from cti.domain import Channel, Customer, Identity, IdentityKind, Interaction, InteractionState, Message
-from cti.errors import Conflict, Forbidden, InvalidInput, NotFound
+from cti.errors import Conflict, InvalidInput, NotFound
 from cti.identities import normalise_phone
 from cti.lifecycle import OPEN_STATES
 
@@ -268,16 +269,8 @@ class SipLineAdapter:
         return moved
 
     async def _live(self, interaction_id: str, agent_id: str) -> Interaction:
-        interaction = await self._deps.context.interaction(interaction_id)
-        if not self.handles(interaction):
-            raise InvalidInput("not-a-sip-call", "this interaction is not a SIP call",
-                               interaction_id=interaction_id)
-        if interaction.agent_id != agent_id:
-            raise Forbidden("not-your-interaction", "this interaction is not yours",
-                            interaction_id=interaction_id)
-        if interaction.state is not InteractionState.ACTIVE or interaction.customer_left:
-            raise Conflict("no-call", "this interaction has no live call", interaction_id=interaction_id)
-        return interaction
+        return await owned_live_call(self._deps.context, interaction_id, agent_id, carried=self.handles,
+                                     not_carried="not-a-sip-call")
 
     # ----- helpers -------------------------------------------------------------------------
 

@@ -50,8 +50,9 @@ from adapters.twilio_common import signed_form
 from adapters.twilio_voice import twiml
 from adapters.twilio_voice.config import TwilioVoiceConfig
 from adapters.twilio_voice.rest import TwilioCallError, TwilioCalls
+from cti.calls import owned_live_call
 from cti.domain import Channel, Customer, Identity, IdentityKind, Interaction, InteractionState, Message
-from cti.errors import Conflict, Forbidden, InvalidInput, NotFound
+from cti.errors import Conflict, InvalidInput, NotFound
 from cti.events import (
     CallUpdated,
     DomainEvent,
@@ -498,16 +499,8 @@ class TwilioVoiceAdapter:
                                 interaction.id))
 
     async def _live(self, interaction_id: str, agent_id: str) -> Interaction:
-        interaction = await self._deps.context.interaction(interaction_id)
-        if not self._mine(interaction):
-            raise InvalidInput("not-a-twilio-call", "this interaction is not a Twilio call",
-                               interaction_id=interaction_id)
-        if interaction.agent_id != agent_id:
-            raise Forbidden("not-your-interaction", "this interaction is not yours",
-                            interaction_id=interaction_id)
-        if interaction.state is not InteractionState.ACTIVE or interaction.customer_left:
-            raise Conflict("no-call", "this interaction has no live call", interaction_id=interaction_id)
-        return interaction
+        return await owned_live_call(self._deps.context, interaction_id, agent_id, carried=self._mine,
+                                     not_carried="not-a-twilio-call")
 
     # ----- helpers -------------------------------------------------------------------------
 

@@ -29,6 +29,7 @@ from cti.ami import signals as sig
 from cti.ami.frames import AmiMessage
 from cti.ami.relay import CommandRelay
 from cti.ami.tracker import CallTracker, device_of
+from cti.calls import owned_live_call
 from cti.clock import Clock
 from cti.config import AmiConfig, AppConfig
 from cti.domain import (
@@ -780,12 +781,12 @@ class AmiBridge:
         return interaction
 
     async def _live_call(self, interaction_id: str, agent_id: str) -> tuple[Interaction, str]:
-        interaction = await self._owned_voice(interaction_id, agent_id)
-        agent_channel = interaction.channel_refs.get(REF_AGENT_CHANNEL)
-        if interaction.state is not InteractionState.ACTIVE or not agent_channel \
-                or not interaction.channel_refs.get(REF_CHANNEL):
+        interaction = await owned_live_call(self._context, interaction_id, agent_id,
+                                            carried=lambda i: i.channel is Channel.VOICE,
+                                            not_carried="not-a-call")
+        if not self.handles(interaction):  # a voice call, but not (or no longer) bridged by Asterisk
             raise Conflict("no-call", "this interaction has no live call", interaction_id=interaction_id)
-        return interaction, agent_channel
+        return interaction, interaction.channel_refs[REF_AGENT_CHANNEL]
 
     async def _hangup_quietly(self, channel: str | None) -> None:
         if channel and self.connected:

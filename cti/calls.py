@@ -1,0 +1,25 @@
+"""The checks every telephony path makes before it acts on a call from the desktop."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from cti.domain import Interaction, InteractionState
+from cti.errors import Conflict, Forbidden, InvalidInput
+from cti.ports import ContextStore
+
+
+async def owned_live_call(context: ContextStore, interaction_id: str, agent_id: str, *,
+                          carried: Callable[[Interaction], bool], not_carried: str) -> Interaction:
+    """The agent's own interaction with a live call on this path (``carried``), or the typed error:
+    ``not_carried`` (400) when the path does not carry it, not-your-interaction (403), no-call (409)."""
+    interaction = await context.interaction(interaction_id)
+    if not carried(interaction):
+        raise InvalidInput(not_carried, "this interaction is not a call on this line",
+                           interaction_id=interaction_id)
+    if interaction.agent_id != agent_id:
+        raise Forbidden("not-your-interaction", "this interaction is not yours",
+                        interaction_id=interaction_id)
+    if interaction.state is not InteractionState.ACTIVE or interaction.customer_left:
+        raise Conflict("no-call", "this interaction has no live call", interaction_id=interaction_id)
+    return interaction
