@@ -52,7 +52,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import gc
 import json
 import math
@@ -61,7 +60,7 @@ import statistics
 import tempfile
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -76,7 +75,7 @@ from cti.ami.tracker import CallTracker
 from tests.ami.center import idle_asterisk, phases
 from tests.ami.fake_ami import FakeAmi, header
 from tests.ami.recordings import load, scenario_names
-from tests.server_process import RunningServer, run_server
+from tests.server_process import run_server_async
 
 AGENT_DEVICES = ("PJSIP/agent1", "PJSIP/agent2", "PJSIP/agent3")
 SPY_DEVICES = ("PJSIP/super1",)
@@ -310,17 +309,6 @@ def write_config(tmp: Path, port: int) -> Path:
     return path
 
 
-@contextlib.asynccontextmanager
-async def server_process(tmp: Path, config: Path) -> AsyncIterator[RunningServer]:
-    """``run_server`` waits and stops with blocking calls: in a thread, so the fake AMI keeps serving."""
-    manager = run_server(tmp, config=config)
-    server = await asyncio.to_thread(manager.__enter__)
-    try:
-        yield server
-    finally:
-        await asyncio.to_thread(manager.__exit__, None, None, None)
-
-
 @dataclass
 class Samples:
     pop: list[float] = field(default_factory=list)
@@ -394,7 +382,7 @@ async def bench_latency(args: argparse.Namespace, tmp: Path) -> None:
     async with FakeAmi() as ami:
         idle_asterisk(ami)
         booting = time.perf_counter()
-        async with server_process(tmp, write_config(tmp, ami.port)) as server:
+        async with run_server_async(tmp, config=write_config(tmp, ami.port)) as server:
             emit("ami_server_start_s", time.perf_counter() - booting)
             await ami.wait_action("CoreShowChannels", timeout=LINK_UP_TIMEOUT)
             await ami.wait_for(lambda: any(header(a, "Variable") == "CTI_ONLINE" and header(a, "Value") == "1"

@@ -72,7 +72,7 @@ import tempfile
 import time
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -98,7 +98,7 @@ from bench.common import (
 from context.migrate import sync_url
 from tests.adapters.email.mails import SUPPORT, mail, raw
 from tests.adapters.email.peers import SmtpSink
-from tests.server_process import RunningServer, free_port, run_server
+from tests.server_process import RunningServer, free_port, run_server_async
 
 DEFAULT_PG = "postgresql+psycopg://127.0.0.1:5432/test"
 LOST_AFTER = 30.0  # seconds after the last send: an offer not there by then is lost
@@ -227,17 +227,6 @@ def write_config(tmp: Path, *, agents: int, capacity: int, smtp_port: int, relay
     path = tmp / "config.yaml"
     path.write_text(yaml.safe_dump(config), encoding="utf-8")
     return path
-
-
-@contextlib.asynccontextmanager
-async def server_process(tmp: Path, url: str, config: Path) -> AsyncIterator[RunningServer]:
-    """``run_server`` waits and stops with blocking calls: in a thread, so the relay sink serves."""
-    manager = run_server(tmp, db_url=url, config=config)
-    server = await asyncio.to_thread(manager.__enter__)
-    try:
-        yield server
-    finally:
-        await asyncio.to_thread(manager.__exit__, None, None, None)
 
 
 # ----- the senders -------------------------------------------------------------------------
@@ -595,7 +584,7 @@ async def bench_run(args: argparse.Namespace, prefix: str, url: str, tmp: Path, 
                           relay_port=sink.port)
     booting = time.perf_counter()
     try:
-        async with server_process(tmp, url, config) as server:
+        async with run_server_async(tmp, db_url=url, config=config) as server:
             emit(f"{prefix}_server_start_s", time.perf_counter() - booting)
             pid = server.process.pid
             desks = Desks()

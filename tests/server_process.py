@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import socket
@@ -9,9 +10,10 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 FIXTURES = Path(__file__).with_name("fixtures")
 
@@ -74,3 +76,15 @@ def run_server(tmp_path: Path, *, db_url: str | None = None, redis_url: str | No
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+@contextlib.asynccontextmanager
+async def run_server_async(tmp_path: Path, **options: Any) -> AsyncIterator[RunningServer]:
+    """``run_server`` from a coroutine: its start-up wait and its stop block, so they run in a
+    thread and a peer on this event loop (a fake Asterisk, an SMTP sink) keeps serving meanwhile."""
+    manager = run_server(tmp_path, **options)
+    server = await asyncio.to_thread(manager.__enter__)
+    try:
+        yield server
+    finally:
+        await asyncio.to_thread(manager.__exit__, None, None, None)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import aiohttp
@@ -12,7 +11,7 @@ import yaml
 from tests.ami.center import AGENTS, idle_asterisk, phases
 from tests.ami.fake_ami import FakeAmi, header
 from tests.e2e.conftest import login
-from tests.server_process import run_server
+from tests.server_process import run_server_async
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.integration]
 
@@ -40,69 +39,62 @@ async def test_a_call_offered_answered_held_recorded_and_completed(tmp_path: Pat
     async with FakeAmi() as ami:
         idle_asterisk(ami)
         config = write_config(tmp_path / "voice.yaml", ami.port)
-        # Started from a thread: its start-up wait blocks, and the fake Asterisk on this loop must
-        # accept the server's connection meanwhile.
-        server = run_server(tmp_path, config=config)
-        srv = await asyncio.to_thread(server.__enter__)
-        try:
-            async with aiohttp.ClientSession() as http:
-                await ami.wait_action("CoreShowChannels", timeout=10)  # the bridge resynced
-                alice, bob, sam = [await login(http, srv, a) for a in ("alice", "bob", "sam")]
-                agent = await alice.socket()
-                assert (await agent.command({"type": "set_state", "state": "available"}))["type"] == "ack"
-                status, voice = await sam.call("GET", "/api/voice")
-                assert status == 200 and voice["connected"] is True
+        async with run_server_async(tmp_path, config=config) as srv, aiohttp.ClientSession() as http:
+            await ami.wait_action("CoreShowChannels", timeout=10)  # the bridge resynced
+            alice, bob, sam = [await login(http, srv, a) for a in ("alice", "bob", "sam")]
+            agent = await alice.socket()
+            assert (await agent.command({"type": "set_state", "state": "available"}))["type"] == "ack"
+            status, voice = await sam.call("GET", "/api/voice")
+            assert status == 200 and voice["connected"] is True
 
-                # The caller reaches the holding context: the offer and its screen pop reach Alice.
-                session = ami.current
-                for frame in queued.frames:
-                    session.write(frame.encode())
-                offer = await agent.expect("interaction.offered")
-                pop = offer["screen_pop"]
-                call_id = offer["interaction_id"]
-                assert pop["interaction"]["channel"] == "voice"
-                assert pop["interaction"]["context"]["ivr.account"] == "20002"
-                assert ("phone", "+33601000002") in {(i["kind"], i["value"])
-                                                     for i in pop["customer"]["identities"]}
-                originate = await ami.wait_action("Originate")
-                assert header(originate, "Channel") == "PJSIP/agent1"
+            # The caller reaches the holding context: the offer and its screen pop reach Alice.
+            session = ami.current
+            for frame in queued.frames:
+                session.write(frame.encode())
+            offer = await agent.expect("interaction.offered")
+            pop = offer["screen_pop"]
+            call_id = offer["interaction_id"]
+            assert pop["interaction"]["channel"] == "voice"
+            assert pop["interaction"]["context"]["ivr.account"] == "20002"
+            assert ("phone", "+33601000002") in {(i["kind"], i["value"])
+                                                 for i in pop["customer"]["identities"]}
+            originate = await ami.wait_action("Originate")
+            assert header(originate, "Channel") == "PJSIP/agent1"
 
-                # She answers her phone: the accept comes from Asterisk, not from a click.
-                for frame in talking:
-                    session.write(frame.encode())
-                accepted = await agent.expect("interaction.accepted")
-                assert accepted["interaction_id"] == call_id
+            # She answers her phone: the accept comes from Asterisk, not from a click.
+            for frame in talking:
+                session.write(frame.encode())
+            accepted = await agent.expect("interaction.accepted")
+            assert accepted["interaction_id"] == call_id
 
-                status, body = await alice.call("POST", f"/api/interactions/{call_id}/hold", {"hold": True})
-                assert status == 200 and body["held"] is True
-                redirect = await ami.wait_action("Redirect")
-                assert header(redirect, "Context") == "cti-hold"
-                status, body = await alice.call("POST", f"/api/interactions/{call_id}/recording",
-                                                {"action": "start"})
-                assert status == 202
-                assert header(await ami.wait_action("MixMonitor"), "Channel") == "PJSIP/agent1-00000002"
+            status, body = await alice.call("POST", f"/api/interactions/{call_id}/hold", {"hold": True})
+            assert status == 200 and body["held"] is True
+            redirect = await ami.wait_action("Redirect")
+            assert header(redirect, "Context") == "cti-hold"
+            status, body = await alice.call("POST", f"/api/interactions/{call_id}/recording",
+                                            {"action": "start"})
+            assert status == 202
+            assert header(await ami.wait_action("MixMonitor"), "Channel") == "PJSIP/agent1-00000002"
 
-                # Bad input is refused with a clear error and changes nothing.
-                status, body = await bob.call("POST", f"/api/interactions/{call_id}/hold", {"hold": True})
-                assert (status, body["error_id"]) == (403, "not-your-interaction")
-                status, body = await alice.call("POST", f"/api/interactions/{call_id}/hold", {"hold": "yes"})
-                assert (status, body["error_id"]) == (400, "bad-field")
-                status, body = await alice.call("POST", "/api/agents/alice/monitor", {"mode": "listen"})
-                assert (status, body["error_id"]) == (403, "wrong-role")
-                status, body = await sam.call("POST", "/api/agents/alice/monitor", {"mode": "shout"})
-                assert (status, body["error_id"]) == (400, "bad-mode")
-                ami.inject("Event: Hangup\r\nEvent: Newchannel\r\n\r\ngarbage without colon\r\n\r\n")
-                status, body = await alice.call("GET", f"/api/interactions/{call_id}")
-                assert status == 200 and body["state"] == "active"
+            # Bad input is refused with a clear error and changes nothing.
+            status, body = await bob.call("POST", f"/api/interactions/{call_id}/hold", {"hold": True})
+            assert (status, body["error_id"]) == (403, "not-your-interaction")
+            status, body = await alice.call("POST", f"/api/interactions/{call_id}/hold", {"hold": "yes"})
+            assert (status, body["error_id"]) == (400, "bad-field")
+            status, body = await alice.call("POST", "/api/agents/alice/monitor", {"mode": "listen"})
+            assert (status, body["error_id"]) == (403, "wrong-role")
+            status, body = await sam.call("POST", "/api/agents/alice/monitor", {"mode": "shout"})
+            assert (status, body["error_id"]) == (400, "bad-mode")
+            ami.inject("Event: Hangup\r\nEvent: Newchannel\r\n\r\ngarbage without colon\r\n\r\n")
+            status, body = await alice.call("GET", f"/api/interactions/{call_id}")
+            assert status == 200 and body["state"] == "active"
 
-                # The call ends: wrap-up, then Alice completes it with a disposition.
-                for frame in hanging_up:
-                    session.write(frame.encode())
-                wrap = await agent.expect("interaction.wrap_up")
-                assert wrap["why"] == "agent-hung-up"
-                done = await agent.command({"type": "complete", "interaction_id": call_id,
-                                            "disposition": "resolved", "note": "card replaced"})
-                assert done["result"]["state"] == "closed"
-                await agent.close()
-        finally:
-            await asyncio.to_thread(server.__exit__, None, None, None)
+            # The call ends: wrap-up, then Alice completes it with a disposition.
+            for frame in hanging_up:
+                session.write(frame.encode())
+            wrap = await agent.expect("interaction.wrap_up")
+            assert wrap["why"] == "agent-hung-up"
+            done = await agent.command({"type": "complete", "interaction_id": call_id,
+                                        "disposition": "resolved", "note": "card replaced"})
+            assert done["result"]["state"] == "closed"
+            await agent.close()
