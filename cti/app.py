@@ -35,7 +35,7 @@ from cti.config import AppConfig, ConfigError
 from cti.domain import jsonable
 from cti.events import AgentStateChanged
 from cti.hub import EventHub
-from cti.ports import CallControl
+from cti.ports import CallControl, ContextStore
 from cti.routing import Explanation, Offer, RoutingSettings, RoutingStore, WaitingItem
 from cti.service import InteractionService
 from cti.services import Services
@@ -56,6 +56,46 @@ class ServerSettings:
     redis_prefix: str = "cti"
 
 
+@dataclass(frozen=True, slots=True)
+class Core:
+    """The services every channel and the desktop drive, and the engine that routes for them."""
+
+    interactions: InteractionService
+    agents: AgentService
+    engine: RoutingEngine
+
+
+def build_core(*, config: AppConfig, context: ContextStore, routing: RoutingStore, hub: EventHub,
+               clock: Clock, ids: IdSource) -> Core:
+    """Constructors only (no I/O): the engine routes once started, or pass by pass in tests."""
+    engine_ref: list[RoutingEngine] = []
+
+    def poke() -> None:
+        for engine in engine_ref:
+            engine.poke()
+
+    interactions = InteractionService(config=config, context=context, routing=routing, hub=hub,
+                                      clock=clock, ids=ids, poke=poke)
+    agents = AgentService(config=config, routing=routing, context=context, hub=hub, clock=clock, poke=poke)
+
+    async def on_offer(offer: Offer) -> None:
+        await interactions.on_offer(offer)
+
+    async def on_requeue(item: WaitingItem, why: str) -> None:
+        await interactions.on_requeue(item, why)
+
+    async def on_wrap_up_end(agent_id: str) -> None:
+        await hub.publish(AgentStateChanged(at=clock.now(), agent_id=agent_id, state="available",
+                                            reason="wrap-up-ended"))
+
+    engine = RoutingEngine(
+        store=routing, clock=clock, settings=RoutingSettings(preferred_window=config.preferred_window),
+        offer_timeout=config.offer_timeout, on_offer=on_offer, on_requeue=on_requeue,
+        on_wrap_up_end=on_wrap_up_end)
+    engine_ref.append(engine)
+    return Core(interactions=interactions, agents=agents, engine=engine)
+
+
 def build_app(config: AppConfig, settings: ServerSettings, *, clock: Clock | None = None,
               ids: IdSource | None = None) -> web.Application:
     if settings.redis_url and not config.token_secret:
@@ -70,32 +110,8 @@ def build_app(config: AppConfig, settings: ServerSettings, *, clock: Clock | Non
     routing: RoutingStore = (RedisRoutingStore(redis=redis_client, prefix=settings.redis_prefix)
                              if redis_client is not None else MemoryRoutingStore())
     hub = EventHub(node_id=node_id, redis=redis_client, channel=f"{settings.redis_prefix}:events")
-    engine_ref: list[RoutingEngine] = []
-
-    def poke() -> None:
-        for engine in engine_ref:
-            engine.poke()
-
-    interactions = InteractionService(config=config, context=context, routing=routing, hub=hub,
-                                      clock=the_clock, ids=the_ids, poke=poke)
-    agents = AgentService(config=config, routing=routing, context=context, hub=hub, clock=the_clock,
-                          poke=poke)
-
-    async def on_offer(offer: Offer) -> None:
-        await interactions.on_offer(offer)
-
-    async def on_requeue(item: WaitingItem, why: str) -> None:
-        await interactions.on_requeue(item, why)
-
-    async def on_wrap_up_end(agent_id: str) -> None:
-        await hub.publish(AgentStateChanged(at=the_clock.now(), agent_id=agent_id, state="available",
-                                            reason="wrap-up-ended"))
-
-    engine = RoutingEngine(
-        store=routing, clock=the_clock, settings=RoutingSettings(preferred_window=config.preferred_window),
-        offer_timeout=config.offer_timeout, on_offer=on_offer, on_requeue=on_requeue,
-        on_wrap_up_end=on_wrap_up_end)
-    engine_ref.append(engine)
+    core = build_core(config=config, context=context, routing=routing, hub=hub, clock=the_clock, ids=the_ids)
+    interactions, agents, engine = core.interactions, core.agents, core.engine
 
     async def explain(interaction_id: str) -> Explanation:
         await context.interaction(interaction_id)  # an unknown id is a 404, not a 409

@@ -21,12 +21,13 @@ from context.store import SqlContextStore
 from cti.agents import AgentService
 from cti.ami.bridge import AmiBridge
 from cti.ami.link import AmiLink
+from cti.app import build_core
 from cti.clock import SystemClock, UuidIds
 from cti.config import AppConfig, parse_config
 from cti.domain import Interaction
 from cti.events import DomainEvent
 from cti.hub import EventHub, Subscription
-from cti.routing import Offer, RoutingSettings, WaitingItem
+from cti.routing import Offer
 from cti.service import InteractionService
 from router.engine import RoutingEngine
 from router.memory_store import MemoryRoutingStore
@@ -193,21 +194,8 @@ async def running_center(tmp_path: Path, *, idle: bool = True) -> AsyncIterator[
         routing = MemoryRoutingStore()
         hub = EventHub(node_id="test")
         events = hub.subscribe(maxsize=10_000)
-        interactions = InteractionService(config=config, context=context, routing=routing, hub=hub,
-                                          clock=clock, ids=ids, poke=lambda: None)
-        agents = AgentService(config=config, routing=routing, context=context, hub=hub, clock=clock,
-                              poke=lambda: None)
-
-        async def on_offer(offer: Offer) -> None:
-            await interactions.on_offer(offer)
-
-        async def on_requeue(item: WaitingItem, why: str) -> None:
-            await interactions.on_requeue(item, why)
-
-        engine = RoutingEngine(store=routing, clock=clock,
-                               settings=RoutingSettings(preferred_window=config.preferred_window),
-                               offer_timeout=config.offer_timeout, on_offer=on_offer,
-                               on_requeue=on_requeue)
+        core = build_core(config=config, context=context, routing=routing, hub=hub, clock=clock, ids=ids)
+        interactions, agents, engine = core.interactions, core.agents, core.engine  # routed pass by pass
         await agents.register_all()
         bridge = AmiBridge(ami=config.ami, config=config, interactions=interactions, agents=agents,
                            context=context, routing=routing, hub=hub, clock=clock)

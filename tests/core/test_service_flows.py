@@ -17,12 +17,13 @@ import pytest
 from context.migrate import upgrade_async
 from context.store import SqlContextStore
 from cti.agents import AgentService
+from cti.app import build_core
 from cti.clock import ManualClock, SequentialIds
 from cti.config import AppConfig, parse_config
 from cti.domain import AgentState, Channel, Identity, IdentityKind, Interaction, InteractionState
 from cti.events import DomainEvent
 from cti.hub import EventHub, Subscription
-from cti.routing import Offer, RoutingSettings, WaitingItem
+from cti.routing import Offer
 from cti.service import InteractionService
 from router.engine import RoutingEngine
 from router.memory_store import MemoryRoutingStore
@@ -93,22 +94,8 @@ async def desk(tmp_path: Path) -> AsyncIterator[Desk]:
     await context.start()
     routing = MemoryRoutingStore()
     hub = EventHub(node_id="test")
-    engine_ref: list[RoutingEngine] = []
-    interactions = InteractionService(config=config, context=context, routing=routing, hub=hub,
-                                      clock=clock, ids=ids, poke=lambda: None)
-    agents = AgentService(config=config, routing=routing, context=context, hub=hub, clock=clock,
-                          poke=lambda: None)
-
-    async def on_offer(offer: Offer) -> None:
-        await interactions.on_offer(offer)
-
-    async def on_requeue(item: WaitingItem, why: str) -> None:
-        await interactions.on_requeue(item, why)
-
-    engine = RoutingEngine(store=routing, clock=clock,
-                           settings=RoutingSettings(preferred_window=config.preferred_window),
-                           offer_timeout=config.offer_timeout, on_offer=on_offer, on_requeue=on_requeue)
-    engine_ref.append(engine)
+    core = build_core(config=config, context=context, routing=routing, hub=hub, clock=clock, ids=ids)
+    interactions, agents, engine = core.interactions, core.agents, core.engine  # routed pass by pass
     await agents.register_all()
     desk = Desk(config=config, clock=clock, context=context, routing=routing, hub=hub,
                 events=hub.subscribe(maxsize=10_000), interactions=interactions, agents=agents,
