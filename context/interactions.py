@@ -4,6 +4,7 @@ their messages and notes."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import Row, delete, insert, literal_column, select, union_all, update
@@ -21,7 +22,7 @@ from context.models import (
     notes,
 )
 from cti.domain import Channel, Direction, Interaction, InteractionState, Message, MessageSender, Note
-from cti.errors import InvalidInput, NotFound
+from cti.errors import InvalidInput, NotFound, StaleSnapshot
 
 CLOSED_STATES = (InteractionState.CLOSED.value, InteractionState.ABANDONED.value)
 MAX_REF_KEY = 64
@@ -32,27 +33,47 @@ _IN_CHUNK = 500  # ids per IN list when loading references and context
 _COLUMNS = (
     "id", "customer_id", "channel", "direction", "queue", "state", "priority", "skills", "arrived_at",
     "queued_at", "offered_at", "answered_at", "ended_at", "agent_id", "disposition", "subject",
-    "customer_left")
+    "customer_left", "version")
 
 
 class Interactions:
     def __init__(self, *, db: Database) -> None:
         self._db = db
 
-    async def save(self, interaction: Interaction) -> None:
+    async def save(self, interaction: Interaction) -> Interaction:
+        """Store the snapshot and return it with its new version.
+
+        Raises ``StaleSnapshot`` when the snapshot's version is not the stored one: another
+        change was saved since it was read (on this node or another), and writing it would undo
+        that change.
+        """
         values = _values(interaction)
+        expected = interaction.version
 
         async def work(conn: AsyncConnection) -> None:
             i = interactions.c
             existing = (await conn.execute(
-                select(i.customer_id).where(i.id == interaction.id))).scalar_one_or_none()
-            row = dict(values)
-            if existing != interaction.customer_id:
+                select(i.customer_id, i.version).where(i.id == interaction.id))).first()
+            if (existing.version if existing else 0) != expected:
+                raise StaleSnapshot("stale-interaction",
+                                    "the interaction was changed by someone else; read it again",
+                                    interaction_id=interaction.id, expected=expected,
+                                    stored=existing.version if existing else None)
+            row = dict(values, version=expected + 1)
+            if existing is None or existing.customer_id != interaction.customer_id:
                 row["root_customer_id"] = await _root_for_write(conn, interaction.customer_id)
             if existing is None:
                 await conn.execute(insert(interactions).values(row))
             else:
-                await conn.execute(update(interactions).where(i.id == interaction.id).values(row))
+                # The version in the WHERE too: on PostgreSQL another node may have saved between
+                # our SELECT and this UPDATE.
+                done = await conn.execute(update(interactions)
+                                          .where(i.id == interaction.id, i.version == expected)
+                                          .values(row))
+                if done.rowcount != 1:
+                    raise StaleSnapshot("stale-interaction",
+                                        "the interaction was changed by someone else; read it again",
+                                        interaction_id=interaction.id, expected=expected, stored=None)
                 await conn.execute(delete(interaction_refs)
                                    .where(interaction_refs.c.interaction_id == interaction.id))
                 await conn.execute(delete(interaction_context)
@@ -67,6 +88,7 @@ class Interactions:
                     for k, v in interaction.context.items()])
 
         await self._db.write(work)
+        return replace(interaction, version=expected + 1)
 
     async def get(self, interaction_id: str) -> Interaction:
         async with self._db.read() as conn:
@@ -276,4 +298,4 @@ def _interaction(r: Row[Any], refs: Mapping[str, str], collected: Mapping[str, s
         skills={str(k): int(v) for k, v in (r.skills or {}).items()}, arrived_at=r.arrived_at,
         queued_at=r.queued_at, offered_at=r.offered_at, answered_at=r.answered_at, ended_at=r.ended_at,
         agent_id=r.agent_id, channel_refs=refs, context=collected, disposition=r.disposition,
-        subject=r.subject, customer_left=bool(r.customer_left))
+        subject=r.subject, customer_left=bool(r.customer_left), version=r.version)

@@ -100,6 +100,8 @@ class InteractionRow(Base):
     disposition: Mapped[str | None] = mapped_column(String(200))
     subject: Mapped[str | None] = mapped_column(Text)
     customer_left: Mapped[bool] = mapped_column(Boolean)
+    # Bumped by every save; a save must name the version it read (optimistic concurrency).
+    version: Mapped[int] = mapped_column(Integer, server_default="1")
 
 
 class InteractionRefRow(Base):

@@ -78,8 +78,8 @@ class SqlContextStore:
 
     # interactions
 
-    async def save_interaction(self, interaction: Interaction) -> None:
-        await self._interactions.save(interaction)
+    async def save_interaction(self, interaction: Interaction) -> Interaction:
+        return await self._interactions.save(interaction)
 
     async def interaction(self, interaction_id: str) -> Interaction:
         return await self._interactions.get(interaction_id)

@@ -124,6 +124,9 @@ class Interaction:
     disposition: str | None = None
     subject: str | None = None
     customer_left: bool = False
+    # The stored row's version this snapshot was read at (0: never saved). A save from an older
+    # snapshot is refused, so two changes made at once cannot silently undo each other.
+    version: int = 0
 
 
 @dataclass(frozen=True, slots=True)

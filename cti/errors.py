@@ -44,5 +44,9 @@ class Conflict(CtiError):
     status = 409
 
 
+class StaleSnapshot(Conflict):
+    """A save from a snapshot that another change has already replaced: read again and redo."""
+
+
 class Unavailable(CtiError):
     status = 503

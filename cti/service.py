@@ -29,7 +29,7 @@ from cti.domain import (
     Note,
     jsonable,
 )
-from cti.errors import Conflict, Forbidden, InvalidInput, NotFound
+from cti.errors import Conflict, Forbidden, InvalidInput, NotFound, StaleSnapshot
 from cti.events import (
     AgentStateChanged,
     InteractionAbandoned,
@@ -50,6 +50,11 @@ from cti.screenpop import build_screen_pop
 log = logging.getLogger(__name__)
 
 SCREEN_POP_TIMELINE = 50
+# Reads and saves of one interaction before a change gives up (each retry follows a change that
+# got in first, so more than a few means something is rewriting it in a loop).
+SAVE_ATTEMPTS = 8
+
+Change = Callable[[Interaction], Interaction | None]
 
 
 class InteractionService:
@@ -90,8 +95,7 @@ class InteractionService:
             priority=priority, skills={**queue_cfg.skills, **(skills or {})}, arrived_at=now,
             channel_refs=dict(channel_refs or {}), context=dict(context or {}), subject=subject,
         )
-        interaction = lifecycle.apply(interaction, "enqueue", now=now)
-        await self._context.save_interaction(interaction)
+        interaction = await self._context.save_interaction(lifecycle.apply(interaction, "enqueue", now=now))
         if first_message is not None:
             message = Message(id=self._ids.new_id("msg"), interaction_id=interaction.id,
                               sender=MessageSender.CUSTOMER, body=first_message, at=now,
@@ -148,8 +152,8 @@ class InteractionService:
             id=self._ids.new_id("int"), channel=channel, direction=direction,
             customer_id=customer.id, queue=queue_name, state=InteractionState.NEW, arrived_at=now,
             channel_refs=dict(channel_refs or {}), context=dict(context or {}))
-        interaction = lifecycle.apply(interaction, "dial", now=now, agent_id=agent_id)
-        await self._context.save_interaction(interaction)
+        interaction = await self._context.save_interaction(
+            lifecycle.apply(interaction, "dial", now=now, agent_id=agent_id))
         await self._routing.hold(interaction.id, agent_id, channel)
         await self._hub.publish(InteractionAccepted(at=now, interaction_id=interaction.id,
                                                     agent_id=agent_id, interaction=jsonable(interaction)))
@@ -160,35 +164,32 @@ class InteractionService:
     async def update_refs(self, interaction_id: str, *, refs: Mapping[str, str] | None = None,
                           context: Mapping[str, str] | None = None) -> Interaction:
         """Add channel references or collected context (a call's new leg, a recording file)."""
-        interaction = await self._context.interaction(interaction_id)
-        interaction = replace(interaction, channel_refs={**interaction.channel_refs, **(refs or {})},
-                              context={**interaction.context, **(context or {})})
-        await self._context.save_interaction(interaction)
-        return interaction
+        _, saved = await self._change(interaction_id, lambda i: replace(
+            i, channel_refs={**i.channel_refs, **(refs or {})}, context={**i.context, **(context or {})}))
+        assert saved is not None
+        return saved
 
     async def call_ended(self, interaction_id: str, *, why: str) -> Interaction:
         """The call is over but the agent has not completed it: into wrap-up (idempotent)."""
-        interaction = await self._context.interaction(interaction_id)
-        if not lifecycle.can(interaction, "end"):
-            return interaction
         now = self._clock.now()
-        interaction = lifecycle.apply(interaction, "end", now=now)
-        await self._context.save_interaction(interaction)
+        current, saved = await self._change(
+            interaction_id, lambda i: lifecycle.apply(i, "end", now=now) if lifecycle.can(i, "end") else None)
+        if saved is None:
+            return current
         await self._hub.publish(InteractionWrapUp(at=now, interaction_id=interaction_id,
-                                                  agent_id=interaction.agent_id, why=why))
-        return interaction
+                                                  agent_id=saved.agent_id, why=why))
+        return saved
 
     async def reassign(self, interaction_id: str, to_agent: str, *, why: str) -> Interaction:
         """The same live interaction now with another agent (a consult transfer completed)."""
         if to_agent not in self._config.agents:
             raise NotFound("agent-not-found", f"no agent {to_agent!r}", agent_id=to_agent)
-        interaction = await self._context.interaction(interaction_id)
-        previous = interaction.agent_id
-        if previous == to_agent:
-            return interaction
         now = self._clock.now()
-        interaction = lifecycle.apply(interaction, "reassign", now=now, agent_id=to_agent)
-        await self._context.save_interaction(interaction)
+        current, saved = await self._change(interaction_id, lambda i: None if i.agent_id == to_agent else
+                                            lifecycle.apply(i, "reassign", now=now, agent_id=to_agent))
+        if saved is None:
+            return current
+        interaction, previous = saved, current.agent_id
         if previous:
             await self._routing.release(interaction_id, previous, now=now, customer_id=None, wrap_up=0)
         await self._routing.hold(interaction_id, to_agent, interaction.channel)
@@ -201,34 +202,42 @@ class InteractionService:
         return interaction
 
     async def customer_left(self, interaction_id: str) -> Interaction:
-        interaction = await self._context.interaction(interaction_id)
         now = self._clock.now()
-        if lifecycle.can(interaction, "abandon"):
+
+        def leave(i: Interaction) -> Interaction | None:
+            if lifecycle.can(i, "abandon"):
+                return lifecycle.apply(i, "abandon", now=now)
+            if lifecycle.can(i, "end"):
+                return replace(lifecycle.apply(i, "end", now=now), customer_left=True)
+            if i.state is InteractionState.WRAP_UP and not i.customer_left:
+                return replace(i, customer_left=True)
+            return None
+
+        withdrawn = None
+        if lifecycle.can(await self._context.interaction(interaction_id), "abandon"):
+            # Out of the queue before it is marked abandoned, so it is never offered abandoned.
             withdrawn = await self._routing.offer_for(interaction_id)
             await self._routing.remove(interaction_id)
-            interaction = lifecycle.apply(interaction, "abandon", now=now)
-            await self._context.save_interaction(interaction)
-            waited = now - (interaction.queued_at or interaction.arrived_at)
+        current, saved = await self._change(interaction_id, leave)
+        if saved is None:
+            return current
+        if saved.state is InteractionState.ABANDONED:
+            waited = now - (saved.queued_at or saved.arrived_at)
             await self._hub.publish(InteractionAbandoned(
                 at=now, interaction_id=interaction_id,
                 agent_id=withdrawn.agent_id if withdrawn else None, waited=waited))
             self._poke()
-        elif lifecycle.can(interaction, "end"):
-            interaction = replace(lifecycle.apply(interaction, "end", now=now), customer_left=True)
-            await self._context.save_interaction(interaction)
+        elif current.state is not saved.state:
             await self._hub.publish(InteractionWrapUp(at=now, interaction_id=interaction_id,
-                                                      agent_id=interaction.agent_id, why="customer-left"))
-        elif interaction.state is InteractionState.WRAP_UP and not interaction.customer_left:
-            interaction = replace(interaction, customer_left=True)
-            await self._context.save_interaction(interaction)
-        return interaction
+                                                      agent_id=saved.agent_id, why="customer-left"))
+        return saved
 
     # ----- routing engine callbacks --------------------------------------------------------
 
     async def on_offer(self, offer: Offer) -> None:
-        interaction = await self._context.interaction(offer.interaction_id)
-        interaction = lifecycle.apply(interaction, "offer", now=offer.offered_at, agent_id=offer.agent_id)
-        await self._context.save_interaction(interaction)
+        _, interaction = await self._change(offer.interaction_id, lambda i: lifecycle.apply(
+            i, "offer", now=offer.offered_at, agent_id=offer.agent_id))
+        assert interaction is not None
         reason = jsonable(offer.reason)
         pop = await self.screen_pop(interaction, reason=reason)
         await self._hub.publish(InteractionOffered(
@@ -237,13 +246,11 @@ class InteractionService:
         log.info("offered id=%s agent=%s rule=%s", interaction.id, offer.agent_id, offer.reason.rule)
 
     async def on_requeue(self, item: WaitingItem, why: str) -> None:
-        interaction = await self._context.interaction(item.interaction_id)
-        previous_agent = interaction.agent_id
-        if not lifecycle.can(interaction, "requeue"):
-            return
         now = self._clock.now()
-        interaction = lifecycle.apply(interaction, "requeue", now=now)
-        await self._context.save_interaction(interaction)
+        current, interaction = await self._change(item.interaction_id, requeued(now))
+        if interaction is None:
+            return
+        previous_agent = current.agent_id
         if previous_agent:
             await self._hub.publish(OfferWithdrawn(at=now, interaction_id=interaction.id,
                                                    agent_id=previous_agent, why=why))
@@ -256,10 +263,10 @@ class InteractionService:
     async def accept(self, interaction_id: str, agent_id: str) -> Interaction:
         await self._context.interaction(interaction_id)  # NotFound before anything else
         await self._routing.accept(interaction_id, agent_id, now=self._clock.now())
-        interaction = await self._context.interaction(interaction_id)
         now = self._clock.now()
-        interaction = lifecycle.apply(interaction, "accept", now=now, agent_id=agent_id)
-        await self._context.save_interaction(interaction)
+        _, interaction = await self._change(
+            interaction_id, lambda i: lifecycle.apply(i, "accept", now=now, agent_id=agent_id))
+        assert interaction is not None
         await self._hub.publish(InteractionAccepted(at=now, interaction_id=interaction_id,
                                                     agent_id=agent_id, interaction=jsonable(interaction)))
         return interaction
@@ -273,7 +280,7 @@ class InteractionService:
     async def reply(self, interaction_id: str, agent_id: str, body: str) -> Message:
         self.check_body(body)
         interaction = await self._owned(interaction_id, agent_id,
-                                        {InteractionState.ACTIVE, InteractionState.WRAP_UP})
+                                        _LIVE)
         # Customer-left first: it tells the agent why, where "wrap_up" would not.
         if interaction.customer_left:
             raise Conflict("customer-left", "the customer has left", interaction_id=interaction_id)
@@ -306,7 +313,7 @@ class InteractionService:
         if to_queue is not None and to_queue not in self._config.queues:
             raise NotFound("queue-not-found", f"no queue {to_queue!r}", queue=to_queue)
         interaction = await self._owned(interaction_id, agent_id,
-                                        {InteractionState.ACTIVE, InteractionState.WRAP_UP})
+                                        _LIVE)
         if interaction.customer_left:
             raise Conflict("customer-left", "the customer has left", interaction_id=interaction_id)
         if note:
@@ -315,8 +322,10 @@ class InteractionService:
         await self._routing.release(interaction_id, agent_id, now=now, customer_id=None, wrap_up=0)
         queue = to_queue or interaction.queue
         skills = self._config.queues[queue].skills if to_queue else interaction.skills
-        interaction = replace(lifecycle.apply(interaction, "transfer", now=now, queue=queue), skills=skills)
-        await self._context.save_interaction(interaction)
+        _, saved = await self._change(interaction_id, lambda i: replace(lifecycle.apply(
+            owned(i, agent_id, _LIVE), "transfer", now=now, queue=queue), skills=skills))
+        assert saved is not None
+        interaction = saved
         # The context and notes stay on the interaction; only the waiting entry is new.
         await self._routing.enqueue(replace(self._waiting_item(interaction, enqueued_at=now),
                                             target_agent=to_agent))
@@ -333,12 +342,14 @@ class InteractionService:
         if not disposition or len(disposition) > 100:
             raise InvalidInput("bad-disposition", "a disposition of 1-100 characters is required")
         interaction = await self._owned(interaction_id, agent_id,
-                                        {InteractionState.ACTIVE, InteractionState.WRAP_UP})
+                                        _LIVE)
         if note:
             await self.add_note(interaction_id, agent_id, note)
         now = self._clock.now()
-        interaction = replace(lifecycle.apply(interaction, "close", now=now), disposition=disposition)
-        await self._context.save_interaction(interaction)
+        _, saved = await self._change(interaction_id, lambda i: replace(lifecycle.apply(
+            owned(i, agent_id, _LIVE), "close", now=now), disposition=disposition))
+        assert saved is not None
+        interaction = saved
         wrap = self._config.queues[interaction.queue].wrap_up_seconds \
             if interaction.queue in self._config.queues else 0.0
         await self._routing.release(interaction_id, agent_id, now=now,
@@ -364,15 +375,27 @@ class InteractionService:
                                 messages=messages, notes=notes, reason=reason)
 
     async def _owned(self, interaction_id: str, agent_id: str,
-                     states: set[InteractionState]) -> Interaction:
-        interaction = await self._context.interaction(interaction_id)
-        if interaction.agent_id != agent_id:
-            raise Forbidden("not-your-interaction", "this interaction is not yours",
-                            interaction_id=interaction_id)
-        if interaction.state not in states:
-            raise Conflict("invalid-state", f"the interaction is {interaction.state.value}",
-                           interaction_id=interaction_id, state=interaction.state.value)
-        return interaction
+                     states: frozenset[InteractionState]) -> Interaction:
+        return owned(await self._context.interaction(interaction_id), agent_id, states)
+
+    async def _change(self, interaction_id: str, change: Change) -> tuple[Interaction, Interaction | None]:
+        """Read, change and save the interaction; read and change again when another change was
+        saved in between (``StaleSnapshot``), so neither undoes the other.
+
+        ``change`` is pure: it returns the new snapshot, None for "nothing to do", or raises to
+        refuse. Returns the snapshot it was applied to and the saved one (None if unchanged).
+        """
+        for _ in range(SAVE_ATTEMPTS):
+            current = await self._context.interaction(interaction_id)
+            changed = change(current)
+            if changed is None:
+                return current, None
+            try:
+                return current, await self._context.save_interaction(changed)
+            except StaleSnapshot:
+                log.info("interaction changed meanwhile, redoing id=%s", interaction_id)
+        raise Conflict("interaction-busy", "the interaction keeps changing; try again",
+                       interaction_id=interaction_id, attempts=SAVE_ATTEMPTS)
 
     def check_body(self, body: str) -> None:
         if not isinstance(body, str) or not body.strip():
@@ -416,11 +439,32 @@ class InteractionService:
                 if interaction.id in waiting or await self._routing.offer_for(interaction.id) is not None:
                     continue
                 if interaction.state is InteractionState.OFFERED:
-                    interaction = lifecycle.apply(interaction, "requeue", now=self._clock.now())
-                    await self._context.save_interaction(interaction)
+                    _, saved = await self._change(interaction.id, requeued(self._clock.now()))
+                    if saved is None:
+                        continue  # taken or ended meanwhile
+                    interaction = saved
                 await self._routing.enqueue(self._waiting_item(
                     interaction, enqueued_at=interaction.queued_at or interaction.arrived_at))
                 count += 1
         if count:
             self._poke()
         return count
+
+
+_LIVE = frozenset({InteractionState.ACTIVE, InteractionState.WRAP_UP})
+
+
+def owned(interaction: Interaction, agent_id: str, states: frozenset[InteractionState]) -> Interaction:
+    """The interaction, if it is ``agent_id``'s and in one of ``states``; refused otherwise."""
+    if interaction.agent_id != agent_id:
+        raise Forbidden("not-your-interaction", "this interaction is not yours",
+                        interaction_id=interaction.id)
+    if interaction.state not in states:
+        raise Conflict("invalid-state", f"the interaction is {interaction.state.value}",
+                       interaction_id=interaction.id, state=interaction.state.value)
+    return interaction
+
+
+def requeued(now: float) -> Change:
+    """Back to the queue, when the interaction still can go back (nothing to do otherwise)."""
+    return lambda i: lifecycle.apply(i, "requeue", now=now) if lifecycle.can(i, "requeue") else None

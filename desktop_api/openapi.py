@@ -85,6 +85,8 @@ def _schemas() -> dict[str, Schema]:
         "disposition": _nullable(STR),
         "subject": _nullable(STR),
         "customer_left": BOOL,
+        "version": {"type": "integer", "minimum": 1,
+                    "description": "bumped by every change; a change from an older one is redone"},
     }
     interaction_required = list(interaction_props)
     customer_props: dict[str, Schema] = {

@@ -7,8 +7,9 @@ import dataclasses
 import pytest
 
 from context.store import SqlContextStore
+from cti.clock import ManualClock, SequentialIds
 from cti.domain import Channel, Direction, Interaction, InteractionState, MessageSender
-from cti.errors import InvalidInput, NotFound
+from cti.errors import InvalidInput, NotFound, StaleSnapshot
 from tests.context.builders import T0, email, interaction, message, note, phone
 
 
@@ -26,16 +27,44 @@ async def test_a_snapshot_comes_back_whole(store: SqlContextStore) -> None:
         context={"ivr_account": "12345678", "ivr_menu": "2"}, disposition=None, subject="Invoice",
         customer_left=False)
 
-    await store.save_interaction(full)
-    assert await store.interaction("int-1") == full
+    saved = await store.save_interaction(full)
+    assert saved == dataclasses.replace(full, version=1)
+    assert await store.interaction("int-1") == saved
 
     # A later snapshot replaces everything, references and context included.
-    wrapped = dataclasses.replace(full, state=InteractionState.CLOSED, ended_at=T0 + 99.0, agent_id=None,
+    wrapped = dataclasses.replace(saved, state=InteractionState.CLOSED, ended_at=T0 + 99.0, agent_id=None,
                                   channel_refs={"uniqueid": "1700.12"}, context={"ivr_menu": "3"},
                                   disposition="resolved", customer_left=True, skills={})
-    await store.save_interaction(wrapped)
-    assert await store.interaction("int-1") == wrapped
+    assert (await store.save_interaction(wrapped)).version == 2
+    assert await store.interaction("int-1") == dataclasses.replace(wrapped, version=2)
     assert await store.find_interaction_by_ref("linkedid", "1700.11") is None
+
+
+async def test_a_change_from_a_snapshot_someone_else_replaced_is_refused(
+        store: SqlContextStore, db_url: str, clock: ManualClock, ids: SequentialIds) -> None:
+    customer_id = await _customer(store)
+    await store.save_interaction(interaction("int-1", customer_id, at=T0, state=InteractionState.ACTIVE))
+    # Two nodes on one database read the same snapshot...
+    other_node = SqlContextStore(url=db_url, clock=clock, ids=ids)
+    await other_node.start()
+    try:
+        mine, theirs = await store.interaction("int-1"), await other_node.interaction("int-1")
+        # ...the recording arrives on one of them, the hang-up on the other.
+        await other_node.save_interaction(dataclasses.replace(theirs, channel_refs={"recording": "RE1"}))
+        with pytest.raises(StaleSnapshot) as stale:
+            await store.save_interaction(dataclasses.replace(mine, state=InteractionState.WRAP_UP))
+    finally:
+        await other_node.aclose()
+    assert (stale.value.status, stale.value.error_id) == (409, "stale-interaction")
+    assert stale.value.details == {"interaction_id": "int-1", "expected": 1, "stored": 2}
+    stored = await store.interaction("int-1")
+    assert (stored.state, stored.channel_refs, stored.version) == (
+        InteractionState.ACTIVE, {"recording": "RE1"}, 2)
+
+    # A brand-new snapshot (version 0) cannot overwrite a stored one either.
+    with pytest.raises(StaleSnapshot):
+        await store.save_interaction(interaction("int-1", customer_id, at=T0))
+    assert (await store.interaction("int-1")).channel_refs == {"recording": "RE1"}
 
 
 async def test_unknown_ids(store: SqlContextStore) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from context.store import SqlContextStore
@@ -59,8 +61,7 @@ async def test_unmerge_restores_both_customers_exactly(store: SqlContextStore, c
     assert with_chat.id == alice.id
     await store.save_interaction(interaction("int-c1", alice.id, at=T0 + 31))
     await store.add_message(message("msg-c1", "int-c1", "hi again", at=T0 + 32))
-    await store.save_interaction(interaction("int-e1", mail.id, at=T0 + 11, channel=Channel.EMAIL,
-                                             state=InteractionState.CLOSED))
+    await store.save_interaction(replace(await store.interaction("int-e1"), state=InteractionState.CLOSED))
     assert [e.id for e in (await store.timeline(mail.id)).entries][:2] == ["msg-c1", "int-c1"]
 
     (record,) = await store.merges(alice.id)

@@ -7,6 +7,7 @@ exact times.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -246,3 +247,25 @@ async def test_work_open_when_the_server_stopped_is_recovered(desk: Desk) -> Non
     assert (await desk.context.interaction(queued.id)).queued_at == queued_at
     # Running recovery twice (a second node starting) queues nothing twice.
     assert await fresh.recover(await desk.context.list_interactions(open_only=True)) == 0
+
+
+async def test_changes_arriving_together_all_stay(desk: Desk) -> None:
+    await desk.available("bob")
+    work = await desk.chat("ann@example.com")
+    await desk.route()
+    await desk.interactions.accept(work.id, "bob")
+    desk.drain()
+
+    # At a call's end its provider sends the hang-up and the recording at once; both read the
+    # same snapshot, and neither may undo the other.
+    await asyncio.gather(
+        desk.interactions.update_refs(work.id, refs={"recording": "RE1"}),
+        desk.interactions.call_ended(work.id, why="caller-hung-up"),
+        desk.interactions.update_refs(work.id, context={"survey": "yes"}),
+        desk.interactions.call_ended(work.id, why="caller-hung-up"))
+
+    stored = await desk.context.interaction(work.id)
+    assert stored.state is InteractionState.WRAP_UP
+    assert stored.channel_refs.get("recording") == "RE1"
+    assert stored.context.get("survey") == "yes"
+    assert len(of_type(desk.drain(), "interaction.wrap_up")) == 1
