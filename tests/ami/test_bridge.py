@@ -344,7 +344,8 @@ async def test_a_supervisor_listens_whispers_or_barges_on_their_own_phone(
         assert on["supervisor_id"] == off["supervisor_id"] == "sam" and on["mode"] == mode
         assert on["interaction_id"] == call_id
         # The supervisor left; the agent's call and state were untouched by it.
-        assert center.events_of("interaction.wrap_up")[0]["why"] == "agent-hung-up"
+        # (The agent hangs up after the supervisor left: wait for it, the frames are played ahead.)
+        assert (await center.wait_event("interaction.wrap_up"))["why"] == "agent-hung-up"
         alice = await center.routing.agent("alice")
         assert alice is not None and alice.state is AgentState.AVAILABLE
 
