@@ -23,6 +23,7 @@ from cti.config import AppConfig
 from cti.domain import Channel, Customer, Identity, Interaction, Message
 from cti.errors import Conflict
 from cti.hub import EventHub
+from cti.lease import Leases
 from cti.lifecycle import OPEN_STATES
 from cti.ports import ContextStore
 from cti.service import InteractionService
@@ -117,6 +118,8 @@ class AdapterDeps:
     hub: EventHub
     clock: Clock
     ids: IdSource
+    # For work one node of the cluster does at a time (polling a mailbox or an X account).
+    leases: Leases = field(default_factory=Leases)
 
 
 @dataclass(frozen=True, slots=True)

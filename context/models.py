@@ -188,6 +188,16 @@ class InboundClaimRow(Base):
     at: Mapped[float] = mapped_column(Double)
 
 
+class ChannelCursorRow(Base):
+    """Where a polled channel got to (X's newest mention read): survives restarts, shared by nodes."""
+
+    __tablename__ = "channel_cursors"
+
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    value: Mapped[str] = mapped_column(String(1000))
+    at: Mapped[float] = mapped_column(Double)
+
+
 customers = cast(Table, CustomerRow.__table__)
 identities = cast(Table, IdentityRow.__table__)
 merges = cast(Table, MergeRow.__table__)
@@ -198,3 +208,4 @@ messages = cast(Table, MessageRow.__table__)
 notes = cast(Table, NoteRow.__table__)
 audit_log = cast(Table, AuditRow.__table__)
 inbound_claims = cast(Table, InboundClaimRow.__table__)
+channel_cursors = cast(Table, ChannelCursorRow.__table__)

@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from context.audit import read_audit, write_audit
+from context.cursors import Cursors
 from context.customers import Customers
 from context.db import Database
 from context.interactions import Interactions
@@ -42,6 +43,7 @@ class SqlContextStore:
         self._timeline_body_limit = timeline_body_limit
         self._customers = Customers(db=self._db, clock=clock, ids=ids)
         self._interactions = Interactions(db=self._db)
+        self._cursors = Cursors(db=self._db)
 
     async def start(self) -> None:
         await self._db.start()
@@ -126,6 +128,14 @@ class SqlContextStore:
         async with self._db.read() as conn:
             return await read_timeline(conn, customer_id, limit=limit, before=before,
                                        body_limit=self._timeline_body_limit)
+
+    # polled channels
+
+    async def cursor(self, name: str) -> str | None:
+        return await self._cursors.get(name)
+
+    async def set_cursor(self, name: str, value: str) -> None:
+        await self._cursors.set(name, value, self._clock.now())
 
     # audit
 

@@ -35,6 +35,7 @@ from cti.config import AppConfig, ConfigError
 from cti.domain import jsonable
 from cti.events import AgentStateChanged
 from cti.hub import EventHub
+from cti.lease import Leases
 from cti.ports import CallControl, ContextStore
 from cti.routing import Explanation, Offer, RoutingSettings, RoutingStore, WaitingItem
 from cti.service import InteractionService
@@ -54,6 +55,7 @@ class ServerSettings:
     node_id: str | None = None
     migrate: bool = True
     redis_prefix: str = "cti"
+    lease_ttl: float = 15.0  # how long a dead node's one-node work (AMI link, pollers) waits
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,16 +127,19 @@ def build_app(config: AppConfig, settings: ServerSettings, *, clock: Clock | Non
             for q in config.queues.values()}
         return stats
 
+    leases = Leases(redis=redis_client, prefix=settings.redis_prefix, node_id=node_id,
+                    ttl=settings.lease_ttl)
     voice: AsteriskVoice | None = None
     if config.ami is not None:
         voice = AsteriskVoice(
-            ami=config.ami, redis=redis_client, prefix=settings.redis_prefix, node_id=node_id,
+            ami=config.ami, leases=leases,
             bridge=AmiBridge(ami=config.ami, config=config, interactions=interactions, agents=agents,
                              context=context, routing=routing, hub=hub, clock=the_clock))
     bridge = voice.bridge if voice is not None else None
 
     channel_adapters = build_adapters(config.channels, AdapterDeps(
-        config=config, interactions=interactions, context=context, hub=hub, clock=the_clock, ids=the_ids))
+        config=config, interactions=interactions, context=context, hub=hub, clock=the_clock, ids=the_ids,
+        leases=leases))
     outbound = OutboundDispatcher(adapters=channel_adapters, context=context, hub=hub, clock=the_clock)
 
     services = Services(

@@ -11,6 +11,7 @@ import socket
 import uuid
 from collections.abc import Iterator
 
+import psycopg
 import pytest
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
@@ -49,3 +50,14 @@ def redis_url() -> str:
 @pytest.fixture
 def unique_prefix() -> Iterator[str]:
     yield f"t{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture
+def pg_schema(postgres_url: str, unique_prefix: str) -> Iterator[str]:
+    """A SQLAlchemy URL to an empty schema of its own in the test database (dropped after)."""
+    plain = postgres_url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(plain, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{unique_prefix}"')
+    yield f"{postgres_url}?options=-csearch_path%3D{unique_prefix}"
+    with psycopg.connect(plain, autocommit=True) as conn:
+        conn.execute(f'DROP SCHEMA "{unique_prefix}" CASCADE')

@@ -45,6 +45,9 @@ class EmailAdapter:
                          if config.listener is not None else None)
         self.pollers = [MailboxPoller(m, self.inbound, max_message_bytes=config.limits.message_bytes)
                         for m in config.mailboxes]
+        # With several nodes, one polls each mailbox: the others would fetch the same mail again.
+        self._polling = [deps.leases.one_node(f"imap:{p.name}", start=p.start, stop=p.aclose)
+                         for p in self.pollers]
         self._acks: set[asyncio.Task[None]] = set()
 
     def mount(self, app: web.Application) -> None:
@@ -53,14 +56,14 @@ class EmailAdapter:
     async def start(self) -> None:
         if self.listener is not None:
             await self.listener.start()
-        for poller in self.pollers:
-            await poller.start()
+        for polling in self._polling:
+            await polling.start()
 
     async def aclose(self) -> None:
         if self.listener is not None:
             await self.listener.aclose()
-        for poller in self.pollers:
-            await poller.aclose()
+        for polling in self._polling:
+            await polling.aclose()
         acks = list(self._acks)
         if acks:
             # A moment for acknowledgements already handed to the relay, then they are dropped.

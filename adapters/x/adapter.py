@@ -29,26 +29,42 @@ class XAdapter:
         self._deps = deps
         self._api = api or XApi(config)
         self.inbound = Inbound(deps, config)
-        self.poller = Poller(api=self._api, config=config, clock=deps.clock, deliver=self.inbound.deliver_all)
+        self.poller = Poller(api=self._api, config=config, clock=deps.clock, deliver=self.inbound.deliver_all,
+                             cursors=deps.context)
         self._webhook = XWebhook(config=config, clock=deps.clock, ingest=self.inbound)
         self._task: asyncio.Task[None] | None = None
+        # With several nodes, one polls: each would spend the same rate limit on the same events.
+        self._polling = deps.leases.one_node("x-poll", start=self._start_polling, stop=self._stop_polling)
 
     def mount(self, app: web.Application) -> None:
         if self.config.mode is Mode.WEBHOOK:
             self._webhook.mount(app)
 
+    @property
+    def polling_here(self) -> bool:
+        """This node reads X (polling mode, and the poll lease is ours when nodes share Redis)."""
+        return self._task is not None
+
     async def start(self) -> None:
-        if self.config.mode is Mode.POLLING and self._task is None:
-            self._task = asyncio.create_task(self.poller.run(), name="x-poller")
+        if self.config.mode is Mode.POLLING:
+            await self._polling.start()
         log.info("x channel started mode=%s account=%s", self.config.mode.value, self.config.account_user_id)
 
     async def aclose(self) -> None:
+        if self.config.mode is Mode.POLLING:
+            await self._polling.aclose()
+        self._api.close()
+
+    async def _start_polling(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self.poller.run(), name="x-poller")
+
+    async def _stop_polling(self) -> None:
         task, self._task = self._task, None
         if task is not None:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        self._api.close()
 
     async def send(self, interaction: Interaction, message: Message, customer: Customer) -> SendResult:
         messages = await self._deps.context.messages(interaction.id)

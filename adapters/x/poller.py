@@ -2,8 +2,11 @@
 
 Mentions are read with ``since_id`` (the newest tweet id seen), all pages of them; DM events
 have no ``since_id``, so pages are read newest first until one reaches the newest event seen.
-The cursors live in memory only: after a restart the first poll reads one page of each again
-and ``deliver`` stores nothing twice, because every event's ref is its dedupe key.
+The cursors are kept in the database (``cursors``) once events up to them are stored, so a
+restart, or another node taking the polling over, goes on from there: mentions that arrived
+meanwhile are read with ``since_id``, DMs back to the newest one seen. Only the very first poll
+of an account reads just the newest page. ``deliver`` stores nothing twice either way: every
+event's ref is its dedupe key.
 
 A 429 or an exhausted window (``x-rate-limit-remaining: 0``) closes that endpoint until
 ``x-rate-limit-reset``; the other endpoint goes on. Other errors (X down, a 403 because the app
@@ -16,6 +19,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from adapters.x.api import Page, RateLimited, XApi, XApiError
 from adapters.x.config import XConfig
@@ -33,6 +37,11 @@ FALLBACK_RATE_WAIT = 60.0  # a 429 without a reset header
 
 # Stores the events; False when any failed for a reason worth retrying (the cursor then stays).
 Deliver = Callable[[Sequence[XEvent]], Awaitable[bool]]
+
+
+class CursorStore(Protocol):
+    async def cursor(self, name: str) -> str | None: ...
+    async def set_cursor(self, name: str, value: str) -> None: ...
 
 
 def rate_wait(reset_at: float | None, now: float) -> float:
@@ -61,14 +70,33 @@ class PollState:
 
 
 class Poller:
-    def __init__(self, *, api: XApi, config: XConfig, clock: Clock, deliver: Deliver) -> None:
+    def __init__(self, *, api: XApi, config: XConfig, clock: Clock, deliver: Deliver,
+                 cursors: CursorStore | None = None) -> None:
         self._api = api
         self._config = config
         self._clock = clock
         self._deliver = deliver
+        self._cursors = cursors
+        self._loaded = False
         self.state = PollState()
 
+    def _cursor_name(self, endpoint: str) -> str:
+        return f"x:{self._config.account_user_id}:{endpoint}"
+
+    async def _load_cursors(self) -> None:
+        """Once per start (a node taking over starts again): where the last poller got to."""
+        if self._loaded or self._cursors is None:
+            return
+        self.state.mention_since = await self._cursors.cursor(self._cursor_name(MENTIONS))
+        self.state.dm_newest = await self._cursors.cursor(self._cursor_name(DMS))
+        self._loaded = True
+
+    async def _save_cursor(self, endpoint: str, before: str | None, after: str | None) -> None:
+        if self._cursors is not None and after is not None and after != before:
+            await self._cursors.set_cursor(self._cursor_name(endpoint), after)
+
     async def run(self) -> None:
+        self._loaded = False  # (re)started, maybe after another node polled: read the cursors again
         while True:
             try:
                 await self.poll_once()
@@ -89,6 +117,7 @@ class Poller:
         return [MENTIONS, DMS] if self._config.poll_dms else [MENTIONS]
 
     async def poll_once(self) -> None:
+        await self._load_cursors()
         for endpoint in self._endpoints():
             if self.state.closed_until.get(endpoint, 0.0) > self._clock.now():
                 continue
@@ -130,6 +159,7 @@ class Poller:
         # The cursor moves only past what was stored: a failed event is read again next poll.
         if not found or await self._deliver(oldest_first(found)):
             self.state.mention_since = newest(since, found) or since
+            await self._save_cursor(MENTIONS, since, self.state.mention_since)
 
     async def _dms(self) -> None:
         seen = self.state.dm_newest
@@ -146,6 +176,7 @@ class Poller:
                 break
         if not found or await self._deliver(oldest_first(found)):
             self.state.dm_newest = newest(seen, found) or seen
+            await self._save_cursor(DMS, seen, self.state.dm_newest)
 
 
 def _next_token(page: Page) -> str | None:

@@ -3,38 +3,33 @@ lets one node at a time hold the link and the relay that lets the others use it.
 
 from __future__ import annotations
 
-from typing import Any
-
 from cti.ami.bridge import AmiBridge
-from cti.ami.lease import LeaseKeeper, RedisLease
 from cti.ami.link import AmiLink
 from cti.ami.relay import CommandRelay
 from cti.config import AmiConfig
+from cti.lease import Leases
 
 
 class AsteriskVoice:
-    def __init__(self, *, ami: AmiConfig, bridge: AmiBridge, redis: Any | None, prefix: str,
-                 node_id: str, lease_ttl: float = 15.0) -> None:
+    def __init__(self, *, ami: AmiConfig, bridge: AmiBridge, leases: Leases) -> None:
         self.bridge = bridge
         self._ami = ami
         self._links: list[AmiLink] = []
-        self._keeper: LeaseKeeper | None = None
+        self._link_owner = leases.one_node("ami", start=self._start_link, stop=self._stop_link)
         self._relay: CommandRelay | None = None
-        if redis is not None:
-            self._keeper = LeaseKeeper(RedisLease(redis, f"{prefix}:ami:lease", node_id, ttl=lease_ttl),
-                                       on_gained=self._start_link, on_lost=self._stop_link)
-            self._relay = CommandRelay(redis, prefix=prefix, node_id=node_id)
+        if leases.redis is not None:
+            self._relay = CommandRelay(leases.redis, prefix=leases.prefix, node_id=leases.node_id)
             bridge.attach_relay(self._relay)
 
     async def start(self) -> None:
         await self.bridge.start()
         if self._relay is not None:
             await self._relay.start()
-        await (self._keeper.start() if self._keeper is not None else self._start_link())
+        await self._link_owner.start()
 
     async def aclose(self) -> None:
         await self.bridge.going_offline()
-        await (self._keeper.aclose() if self._keeper is not None else self._stop_link())
+        await self._link_owner.aclose()
         if self._relay is not None:
             await self._relay.aclose()
         await self.bridge.aclose()

@@ -15,8 +15,11 @@ from typing import Any
 import aiohttp
 from aiohttp.test_utils import TestServer
 
+from adapters.channel import ChannelAdapter
+from adapters.registry import CHANNEL_ADAPTERS
 from cti.app import ServerSettings, build_app
 from cti.config import parse_config
+from cti.domain import Channel
 from cti.services import Services
 from desktop_api.keys import SERVICES
 from tests.wsclient import JsonSocket
@@ -54,6 +57,7 @@ class Center:
     url: str
     services: Services
     http: aiohttp.ClientSession
+    adapters: Mapping[Channel, ChannelAdapter]
 
     async def token(self, agent: str) -> str:
         async with self.http.post(f"{self.url}/api/login",
@@ -79,15 +83,17 @@ class Center:
 
 @contextlib.asynccontextmanager
 async def running_center(tmp_path: Path, channels: Mapping[str, Mapping[str, Any]],
-                         **extra: Any) -> AsyncIterator[Center]:
-    """``async with running_center(tmp_path, {"sms": {...}}) as center:`` the server on a free port."""
+                         settings: ServerSettings | None = None, **extra: Any) -> AsyncIterator[Center]:
+    """``async with running_center(tmp_path, {"sms": {...}}) as center:`` the server on a free port
+    (one node on SQLite unless ``settings`` say otherwise)."""
     config = parse_config(center_config(channels, **extra))
-    app = build_app(config, ServerSettings(db_url=f"sqlite+aiosqlite:///{tmp_path / 'cti.db'}",
-                                           node_id="test"))
+    app = build_app(config, settings or ServerSettings(
+        db_url=f"sqlite+aiosqlite:///{tmp_path / 'cti.db'}", node_id="test"))
     server = TestServer(app, host="127.0.0.1")
     await server.start_server()
     try:
         async with aiohttp.ClientSession() as http:
-            yield Center(url=str(server.make_url("")).rstrip("/"), services=app[SERVICES], http=http)
+            yield Center(url=str(server.make_url("")).rstrip("/"), services=app[SERVICES], http=http,
+                         adapters=app[CHANNEL_ADAPTERS])
     finally:
         await server.close()

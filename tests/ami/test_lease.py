@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 import pytest
 import redis.asyncio as redis_asyncio
 
-from cti.ami.lease import LeaseKeeper, RedisLease
+from cti.lease import LeaseKeeper, RedisLease
 
 pytestmark = pytest.mark.integration
 

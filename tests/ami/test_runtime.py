@@ -10,6 +10,7 @@ import redis.asyncio as redis_asyncio
 
 from cti.ami.bridge import AmiBridge
 from cti.ami.runtime import AsteriskVoice
+from cti.lease import Leases
 from tests.ami.center import Center, running_center
 
 pytestmark = pytest.mark.integration
@@ -27,8 +28,8 @@ def node(center: Center, client: redis_asyncio.Redis, prefix: str, name: str) ->
     bridge = AmiBridge(ami=center.config.ami, config=center.config, interactions=center.interactions,
                        agents=center.agents, context=center.context, routing=center.routing,
                        hub=center.hub, clock=center.bridge._clock)
-    return AsteriskVoice(ami=center.config.ami, bridge=bridge, redis=client, prefix=prefix,
-                         node_id=name, lease_ttl=0.6)
+    return AsteriskVoice(ami=center.config.ami, bridge=bridge,
+                         leases=Leases(redis=client, prefix=prefix, node_id=name, ttl=0.6))
 
 
 async def test_one_node_logs_in_and_the_other_takes_over(

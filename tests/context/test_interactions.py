@@ -242,3 +242,17 @@ async def test_an_inbound_ref_is_claimed_once_until_released(store: SqlContextSt
     assert await store.claim_inbound("sms:SM124") is True
     await store.release_inbound("sms:SM123")  # the first delivery failed before storing anything
     assert await store.claim_inbound("sms:SM123") is True
+
+
+async def test_channel_cursors_are_kept_and_replaced(store: SqlContextStore) -> None:
+    assert await store.cursor("x:42:mentions") is None
+    await store.set_cursor("x:42:mentions", "1700000000000000001")
+    await store.set_cursor("x:42:mentions", "1700000000000000009")
+    await store.set_cursor("x:42:dm_events", "77")
+    assert await store.cursor("x:42:mentions") == "1700000000000000009"
+    assert await store.cursor("x:42:dm_events") == "77"
+    with pytest.raises(InvalidInput):
+        await store.set_cursor("", "1")
+    with pytest.raises(InvalidInput):
+        await store.set_cursor("x:42:mentions", "9" * 1001)
+    assert await store.cursor("x:42:mentions") == "1700000000000000009"

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import aiohttp
-import psycopg
 import pytest
 import redis
 
@@ -13,16 +12,6 @@ from tests.e2e.conftest import login, only_available, visitor
 from tests.server_process import RunningServer, run_server
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.integration]
-
-
-@pytest.fixture
-def pg_schema(postgres_url: str, unique_prefix: str) -> Iterator[str]:
-    plain = postgres_url.replace("postgresql+psycopg://", "postgresql://")
-    with psycopg.connect(plain, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{unique_prefix}"')
-    yield f"{postgres_url}?options=-csearch_path%3D{unique_prefix}"
-    with psycopg.connect(plain, autocommit=True) as conn:
-        conn.execute(f'DROP SCHEMA "{unique_prefix}" CASCADE')
 
 
 @pytest.fixture

@@ -10,6 +10,9 @@ from typing import Any
 
 import pytest
 
+from adapters.email.adapter import EmailAdapter
+from adapters.email.imap import MailboxPoller
+from cti.app import ServerSettings
 from cti.domain import Channel
 from tests.adapters.center import Center, running_center
 from tests.adapters.email.mails import mail, raw
@@ -104,3 +107,41 @@ async def test_polled_mail_can_be_moved_away_once_stored(tmp_path: Path, dovecot
 
         await eventually(moved)
         assert sorted(await email_messages(center)) == ["Move 0", "Move 1", "Move 2"]
+
+
+async def test_with_two_nodes_one_polls_the_mailbox_and_the_other_takes_over(
+        tmp_path: Path, dovecot: Dovecot, pg_schema: str, redis_url: str, unique_prefix: str) -> None:
+    def node(name: str) -> ServerSettings:
+        return ServerSettings(db_url=pg_schema, redis_url=redis_url, redis_prefix=unique_prefix,
+                              node_id=name, lease_ttl=0.6)
+
+    def pollers(center: Center) -> list[MailboxPoller]:
+        adapter = center.adapters[Channel.EMAIL]
+        assert isinstance(adapter, EmailAdapter)
+        return adapter.pollers
+
+    await asyncio.to_thread(dovecot.append, raw(mail(subject="First", body="one",
+                                                     message_id="<n-1@example.com>")))
+    first_run = running_center(tmp_path, imap_channel(dovecot), node("node-a"))
+    first = await first_run.__aenter__()
+    first_open = True
+    try:
+        async with running_center(tmp_path, imap_channel(dovecot), node("node-b")) as second:
+            async def stored(*subjects: str) -> bool:
+                return sorted(await email_messages(second)) == sorted(subjects)
+
+            await eventually(lambda: stored("First"))
+            await asyncio.sleep(1.0)  # five polls' time: the second node never logs in
+            [polling], [standing_by] = pollers(first), pollers(second)
+            assert polling.polls >= 3 and standing_by.polls == 0
+
+            await first_run.__aexit__(None, None, None)
+            first_open = False
+            await asyncio.to_thread(dovecot.append, raw(mail(sender="Bob <bob@example.org>", subject="Second",
+                                                             body="two", message_id="<n-2@example.com>")))
+            await eventually(lambda: stored("First", "Second"))
+            assert standing_by.polls > 0
+            assert await email_messages(second) == {"First": ["one"], "Second": ["two"]}
+    finally:
+        if first_open:
+            await first_run.__aexit__(None, None, None)

@@ -104,7 +104,8 @@ async def voice_center(tmp_path: Path, fake: FakeTwilioVoice, **overrides: Any) 
     recorder = asyncio.create_task(record())
     try:
         async with aiohttp.ClientSession() as http:
-            center = Center(url=str(server.make_url("")).rstrip("/"), services=app[SERVICES], http=http)
+            center = Center(url=str(server.make_url("")).rstrip("/"), services=app[SERVICES], http=http,
+                            adapters=app[CHANNEL_ADAPTERS])
             yield Voice(center=center, adapter=adapter, twilio=fake, events=events)
     finally:
         recorder.cancel()

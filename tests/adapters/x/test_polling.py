@@ -14,6 +14,7 @@ from tests.adapters.center import running_center
 from tests.adapters.x.conftest import ANN, BEA, bearer_section, first_message
 from tests.adapters.x.fake_x import FakeX
 from tests.adapters.x.payloads import ACCOUNT
+from tests.waiting import until
 
 MENTIONS_ROUTE = "/2/users/{id}/mentions"
 
@@ -97,11 +98,21 @@ async def test_polling_reads_dms_and_stores_each_once_across_pages_and_restarts(
         await alice.close()
     assert any(s.query.get("pagination_token") for s in fake_x.calls("/2/dm_events"))
 
-    # A restart forgets the cursors: the newest page is read again and nothing is stored twice.
+    # While the server is down more than a page arrives. The cursors were kept: after the
+    # restart the poller reads back to the newest event it had stored, not just the newest page.
+    for n in range(10, 17):
+        fake_x.add_dm(BEA[0], f"message {n}")
+    reads_before = len(fake_x.calls("/2/dm_events"))
     async with running_center(tmp_path, {"x": section}) as center:
-        before = len(fake_x.calls("/2/dm_events"))
-        await wait_for(lambda: len(fake_x.calls("/2/dm_events")) >= before + 2)
-        messages = await center.services.context.messages(interaction_id)
-        bodies = [m.body for m in messages if m.sender.value == "customer"]
-        assert bodies == [f"message {n}" for n in range(10)]
+        async def customer_bodies() -> list[str]:
+            messages = await center.services.context.messages(interaction_id)
+            return [m.body for m in messages if m.sender.value == "customer"]
+
+        async def customer_bodies_count(count: int) -> bool:
+            return len(await customer_bodies()) >= count
+
+        await until(lambda: customer_bodies_count(17), what="17 stored messages")
+        assert await customer_bodies() == [f"message {n}" for n in range(17)]
+        await wait_for(lambda: len(fake_x.calls("/2/dm_events")) >= reads_before + 4)
+        assert await customer_bodies() == [f"message {n}" for n in range(17)]  # nothing twice
     assert fake_x.problems == []

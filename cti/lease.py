@@ -1,9 +1,10 @@
-"""One node at a time owns the Asterisk link: a lease in Redis that its holder keeps renewing.
+"""Work that must run on one node at a time: a lease in Redis that its holder keeps renewing.
 
 Two nodes on one AMI link would each turn the same caller into an interaction and each ring an
-agent. The holder renews the lease every third of its time to live; a node that dies stops
-renewing and another takes over when the lease expires, resyncing from Asterisk as after any
-reconnect. Offers made by any node reach the owner through the event hub.
+agent; two nodes polling one mailbox or one X account would each spend the provider's rate limit
+on the same messages. The holder renews the lease every third of its time to live; a node that
+dies stops renewing and another takes over when the lease expires. Without Redis there is one
+node, and the work simply runs.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -53,19 +55,22 @@ class RedisLease:
         return raw.decode() if isinstance(raw, bytes) else raw
 
 
+Job = Callable[[], Awaitable[None]]
+
+
 class LeaseKeeper:
     """Runs ``on_gained`` when this node takes the lease and ``on_lost`` when it loses it."""
 
-    def __init__(self, lease: RedisLease, *, on_gained: Callable[[], Awaitable[None]],
-                 on_lost: Callable[[], Awaitable[None]]) -> None:
+    def __init__(self, lease: RedisLease, *, on_gained: Job, on_lost: Job, name: str = "ami") -> None:
         self._lease = lease
+        self._name = name
         self._on_gained = on_gained
         self._on_lost = on_lost
         self.holding = False
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="ami-lease")
+        self._task = asyncio.create_task(self._run(), name=f"{self._name}-lease")
 
     async def aclose(self) -> None:
         task, self._task = self._task, None
@@ -84,14 +89,49 @@ class LeaseKeeper:
             try:
                 held = await self._lease.acquire()
             except Exception as exc:  # Redis unreachable: we cannot prove we still own it
-                log.warning("ami lease: cannot reach redis: %s", exc)
+                log.warning("lease name=%s: cannot reach redis: %s", self._name, exc)
                 held = False
             if held and not self.holding:
                 self.holding = True
-                log.info("ami lease gained")
+                log.info("lease gained name=%s", self._name)
                 await self._on_gained()
             elif not held and self.holding:
                 self.holding = False
-                log.warning("ami lease lost")
+                log.warning("lease lost name=%s", self._name)
                 await self._on_lost()
             await asyncio.sleep(self._lease.ttl / 3)
+
+
+class OneNode:
+    """A job (``start`` and ``stop``) run by one node of the cluster at a time: under a lease
+    when there is one, at once when the node is alone."""
+
+    def __init__(self, *, start: Job, stop: Job, lease: RedisLease | None, name: str) -> None:
+        self._start = start
+        self._stop = stop
+        self._keeper = LeaseKeeper(lease, on_gained=start, on_lost=stop, name=name) if lease else None
+
+    @property
+    def running_here(self) -> bool:
+        return self._keeper.holding if self._keeper is not None else True
+
+    async def start(self) -> None:
+        await (self._keeper.start() if self._keeper is not None else self._start())
+
+    async def aclose(self) -> None:
+        await (self._keeper.aclose() if self._keeper is not None else self._stop())
+
+
+@dataclass(frozen=True, slots=True)
+class Leases:
+    """Where leases live: ``redis`` shared by the nodes (None: one node), keys under ``prefix``."""
+
+    redis: Any | None = None
+    prefix: str = "cti"
+    node_id: str = "local"
+    ttl: float = 15.0
+
+    def one_node(self, name: str, *, start: Job, stop: Job) -> OneNode:
+        lease = (RedisLease(self.redis, f"{self.prefix}:{name}:lease", self.node_id, ttl=self.ttl)
+                 if self.redis is not None else None)
+        return OneNode(start=start, stop=stop, lease=lease, name=name)
