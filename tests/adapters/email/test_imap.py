@@ -137,10 +137,16 @@ async def test_with_two_nodes_one_polls_the_mailbox_and_the_other_takes_over(
 
             await first_run.__aexit__(None, None, None)
             first_open = False
+            polls_before_stop = polling.polls
             await asyncio.to_thread(dovecot.append, raw(mail(sender="Bob <bob@example.org>", subject="Second",
                                                              body="two", message_id="<n-2@example.com>")))
             await eventually(lambda: stored("First", "Second"))
-            assert standing_by.polls > 0
+
+            async def standby_polled() -> bool:  # (its count goes up just after it stores)
+                return standing_by.polls > 0
+
+            await eventually(standby_polled, timeout=5)
+            assert polling.polls == polls_before_stop  # the stopped node's poller stays stopped
             assert await email_messages(second) == {"First": ["one"], "Second": ["two"]}
     finally:
         if first_open:
