@@ -8,7 +8,6 @@ with the reason, or failed), so the desktop shows whether the customer will see 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Mapping
 
@@ -18,6 +17,7 @@ from cti.domain import Channel, Message, MessageSender
 from cti.events import MessageAdded, MessageStatus
 from cti.hub import EventHub, Subscription
 from cti.ports import ContextStore
+from cti.tasks import stop_tasks
 
 log = logging.getLogger(__name__)
 
@@ -48,10 +48,7 @@ class OutboundDispatcher:
     async def aclose(self) -> None:
         tasks = [t for t in (self._task, *self._workers) if t is not None]
         self._task, self._workers = None, []
-        for task in tasks:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await stop_tasks(tasks)
 
     async def _run(self, sub: Subscription) -> None:
         try:

@@ -10,13 +10,13 @@ by the engine on node A.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from cti.events import DomainEvent, event_from_dict
+from cti.tasks import stop_tasks
 
 log = logging.getLogger(__name__)
 
@@ -87,10 +87,7 @@ class EventHub:
         await asyncio.wait_for(self._ready.wait(), timeout=10)
 
     async def aclose(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await stop_tasks([self._task])
 
     async def _relay(self) -> None:
         assert self._redis is not None

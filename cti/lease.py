@@ -16,6 +16,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from cti.tasks import stop_tasks
+
 log = logging.getLogger(__name__)
 
 # Renew or release only our own lease: a GET-then-act in Python could act on another's.
@@ -74,10 +76,7 @@ class LeaseKeeper:
 
     async def aclose(self) -> None:
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await stop_tasks([task])
         if self.holding:
             self.holding = False
             await self._on_lost()

@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable
 
 from cti.clock import Clock
 from cti.routing import Explanation, Offer, RoutingSettings, RoutingStore, WaitingItem
+from cti.tasks import stop_tasks
 from router import policy
 
 log = logging.getLogger(__name__)
@@ -89,11 +90,7 @@ class RoutingEngine:
 
     async def aclose(self) -> None:
         task, self._task = self._task, None
-        if task is None:
-            return
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await stop_tasks([task])
         log.info("routing engine stopped")
 
     async def _loop(self) -> None:

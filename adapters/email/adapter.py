@@ -8,7 +8,6 @@ background work: the listener, the pollers and the acknowledgements in flight, a
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Sequence
 from pathlib import Path
@@ -24,6 +23,7 @@ from adapters.email.listener import Handler, SmtpListener
 from adapters.email.relay import SmtpRelay
 from adapters.email.replies import Replies
 from cti.domain import Channel, Customer, Interaction, Message
+from cti.tasks import stop_tasks
 
 log = logging.getLogger(__name__)
 
@@ -68,10 +68,7 @@ class EmailAdapter:
         if acks:
             # A moment for acknowledgements already handed to the relay, then they are dropped.
             _, pending = await asyncio.wait(acks, timeout=5.0)
-            for task in pending:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            await stop_tasks(pending)
         self.inbound.close()
         if self._relay is not None:
             self._relay.close()

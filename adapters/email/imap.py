@@ -23,6 +23,7 @@ import aioimaplib
 
 from adapters.email.config import MailboxConfig
 from adapters.email.inbound import Disposition, InboundMail
+from cti.tasks import stop_tasks
 
 log = logging.getLogger(__name__)
 
@@ -56,10 +57,7 @@ class MailboxPoller:
 
     async def aclose(self) -> None:
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await stop_tasks([task])
         await self._disconnect()
 
     async def _run(self) -> None:

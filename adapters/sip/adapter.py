@@ -39,6 +39,7 @@ from cti.domain import Channel, Customer, Identity, IdentityKind, Interaction, I
 from cti.errors import Conflict, InvalidInput, NotFound
 from cti.identities import normalise_phone
 from cti.lifecycle import OPEN_STATES
+from cti.tasks import stop_tasks
 
 log = logging.getLogger(__name__)
 
@@ -128,11 +129,7 @@ class SipLineAdapter:
                 live.leg.close()
         self._calls.clear()
         tasks = list(self._tasks)
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await stop_tasks(tasks)
         if phone is not None:
             await asyncio.to_thread(phone.sip.stop)
 

@@ -65,6 +65,7 @@ from cti.events import (
 from cti.hub import Subscription
 from cti.identities import normalise_phone
 from cti.lifecycle import OPEN_STATES
+from cti.tasks import stop_tasks
 
 log = logging.getLogger(__name__)
 
@@ -139,11 +140,7 @@ class TwilioVoiceAdapter:
         tasks = [t for t in (self._watcher, *self._tasks) if t is not None]
         self._watcher = None
         self._tasks.clear()
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await stop_tasks(tasks)
         calls, self._calls = self._calls, None
         if calls is not None:
             await calls.aclose()

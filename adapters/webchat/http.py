@@ -23,6 +23,7 @@ from cti.events import (
     MessageAdded,
 )
 from cti.hub import EventHub
+from cti.tasks import stop_tasks
 from desktop_api.sockets import track_sockets, tracked
 
 log = logging.getLogger(__name__)
@@ -82,9 +83,7 @@ def setup_webchat(app: web.Application, *, sessions: ChatSessions, hub: EventHub
 
         task = asyncio.create_task(pump(), name="webchat-forward")
         yield
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await stop_tasks([task])
         sub.close()
         await sessions.aclose()
 

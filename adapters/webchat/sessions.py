@@ -8,7 +8,6 @@ is marked as left by the customer.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -21,6 +20,7 @@ from cti.identities import normalise, normalise_phone
 from cti.lifecycle import OPEN_STATES
 from cti.ports import ContextStore
 from cti.service import InteractionService
+from cti.tasks import stop_tasks
 
 log = logging.getLogger(__name__)
 
@@ -177,8 +177,5 @@ class ChatSessions:
             timer.cancel()
 
     async def aclose(self) -> None:
-        for timer in list(self._timers.values()):
-            timer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await timer
+        await stop_tasks(list(self._timers.values()))
         self._timers.clear()

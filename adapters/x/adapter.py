@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 
 from aiohttp import web
@@ -17,6 +16,7 @@ from adapters.x.replies import DirectMessage, plan_reply
 from adapters.x.threads import dm_ref, tweet_ref
 from adapters.x.webhook import XWebhook
 from cti.domain import Channel, Customer, Interaction, Message
+from cti.tasks import stop_tasks
 
 log = logging.getLogger(__name__)
 
@@ -61,10 +61,7 @@ class XAdapter:
 
     async def _stop_polling(self) -> None:
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await stop_tasks([task])
 
     async def send(self, interaction: Interaction, message: Message, customer: Customer) -> SendResult:
         messages = await self._deps.context.messages(interaction.id)

@@ -61,6 +61,7 @@ from cti.lifecycle import OPEN_STATES
 from cti.ports import ContextStore
 from cti.routing import RoutingStore
 from cti.service import InteractionService
+from cti.tasks import stop_tasks
 
 log = logging.getLogger(__name__)
 
@@ -179,10 +180,7 @@ class AmiBridge:
         await self._set_online(False)
 
     async def aclose(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await stop_tasks(self._tasks)
         self._tasks.clear()
 
     # ----- link callbacks ------------------------------------------------------------------

@@ -55,6 +55,7 @@ from panoramisk.ami_protocol import AMIProtocol
 
 from cti.ami.frames import AmiMessage, FrameError, banner_of, parse_frame, split_stream
 from cti.errors import CtiError, InvalidInput
+from cti.tasks import stop_tasks
 
 if TYPE_CHECKING:
     # panoramisk ships no type hints, so to mypy its classes are Any, and a subclass of Any
@@ -360,10 +361,7 @@ class AmiLink(_ManagerBase):
             except (AmiError, TimeoutError) as exc:
                 log.info("ami link: logoff not acknowledged (%s); closing anyway", exc or "timeout")
         run, self._run_task = self._run_task, None
-        if run is not None:
-            run.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await run
+        await stop_tasks([run])
         dispatch, self._dispatch_task = self._dispatch_task, None
         if dispatch is not None:
             self._queue.put_nowait(None)

@@ -9,7 +9,6 @@ which the asking node raises as the same typed error. No holder within the timeo
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import secrets
@@ -17,6 +16,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from cti.errors import Conflict, CtiError, Forbidden, InvalidInput, NotFound, Unavailable
+from cti.tasks import stop_tasks
 
 log = logging.getLogger(__name__)
 
@@ -47,10 +47,7 @@ class CommandRelay:
 
     async def aclose(self) -> None:
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await stop_tasks([task])
 
     async def call(self, method: str, args: Mapping[str, Any]) -> Any:
         request_id = secrets.token_hex(8)
