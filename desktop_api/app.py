@@ -43,4 +43,5 @@ def make_app(services: Services) -> web.Application:
         app.router.add_routes(table)
     app.router.add_get("/", _page("index.html"))
     app.router.add_get("/agent", _page("agent.html"))
+    app.router.add_get("/supervisor", _page("supervisor.html"))
     return app

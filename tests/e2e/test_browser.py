@@ -88,3 +88,61 @@ def test_agent_page_and_chat_widget(srv: RunningServer, browser: object) -> None
     expect(agent.locator("[data-testid=error]")).to_have_count(0)
     agent_ctx.close()
     visitor_ctx.close()
+
+
+def test_supervisor_board_shows_the_queue_and_sets_an_agents_state(srv: RunningServer, browser: object) -> None:
+    from playwright.sync_api import Browser, expect
+
+    assert isinstance(browser, Browser)
+    sup_ctx, visitor_ctx = browser.new_context(), browser.new_context()
+    board, visitor = sup_ctx.new_page(), visitor_ctx.new_page()
+    for page in (board, visitor):
+        page.set_default_timeout(15_000)
+
+    # An agent is sent to their own desktop.
+    board.goto(f"{srv.url}/supervisor")
+    board.fill("#login-agent", "alice")
+    board.fill("#login-password", "alice")
+    board.click("#login-submit")
+    expect(board.locator("#login-error")).to_contain_text("for supervisors")
+
+    board.fill("#login-agent", "sam")
+    board.fill("#login-password", "sam")
+    board.click("#login-submit")
+    expect(board.locator("#conn-status")).to_have_attribute("data-state", "connected")
+    rows = board.locator("[data-testid=agent-row]")
+    expect(rows).to_have_count(3)  # his team, support: Alice, Bob and Sam; not Sue's Carol
+    expect(board.locator("[data-testid=agent-row][data-agent=carol]")).to_have_count(0)
+
+    def set_state(agent: str, state: str) -> None:
+        row = board.locator(f"[data-testid=agent-row][data-agent={agent}]")
+        row.locator("[data-testid=state-select]").select_option(state)
+        row.locator("[data-testid=state-apply]").click()
+        expect(row.locator("[data-testid=agent-state]")).to_have_attribute("data-state", state)
+
+    for agent in ("alice", "bob", "sam"):  # (Carol, not his, has not gone available)
+        set_state(agent, "offline")
+    # No telephony link on this server: nothing to listen to.
+    expect(board.locator("[data-testid=monitor-listen]").first).to_be_disabled()
+
+    visitor.goto(f"{srv.url}/chat")
+    visitor.fill("#chat-name", "Ola Berg")
+    visitor.fill("#chat-email", "ola@example.org")
+    visitor.click("#chat-start")
+    visitor.fill("#chat-input", "Is anyone there?")
+    visitor.click("#chat-send")
+
+    support = board.locator("[data-testid=queue-row][data-queue=support]")
+    expect(support.locator("[data-testid=queue-waiting]")).to_have_attribute("data-count", "1")
+    expect(support.locator("[data-testid=queue-waiting]")).to_contain_text("chat 1")
+    expect(board.locator("#t-waiting")).to_have_text("1")
+    expect(board.locator("[data-testid=event]").first).to_contain_text("chat waiting in support")
+
+    # The supervisor brings Alice in: the chat is offered to her and leaves the queue.
+    set_state("alice", "available")
+    expect(board.locator("[data-testid=event]", has_text="offered to Alice Martin")).to_have_count(1)
+    expect(board.locator("#t-waiting")).to_have_text("0")
+    expect(support.locator("[data-testid=queue-waiting]")).to_have_attribute("data-count", "0")
+    expect(board.locator("[data-testid=error]")).to_have_count(0)
+    sup_ctx.close()
+    visitor_ctx.close()
