@@ -369,6 +369,7 @@ def _paths() -> dict[str, Schema]:
     return {
         "/": _page("The landing page", "landingPage"),
         "/agent": _page("The agent desktop page", "agentPage"),
+        "/supervisor": _page("The supervisor board page", "supervisorPage"),
         "/chat": _page("The visitor chat widget page", "chatPage"),
         "/healthz": {"get": _op("Liveness: the node answers", tag="system", public=True, errors=(),
                                 ok=(200, _ref("Health"), "the node is up"), op_id="health")},
