@@ -90,7 +90,8 @@ def test_agent_page_and_chat_widget(srv: RunningServer, browser: object) -> None
     visitor_ctx.close()
 
 
-def test_supervisor_board_shows_the_queue_and_sets_an_agents_state(srv: RunningServer, browser: object) -> None:
+def test_supervisor_board_shows_the_queue_and_sets_an_agents_state(
+        srv: RunningServer, browser: object) -> None:
     from playwright.sync_api import Browser, expect
 
     assert isinstance(browser, Browser)
