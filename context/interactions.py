@@ -23,6 +23,7 @@ from context.models import (
 )
 from cti.domain import Channel, Direction, Interaction, InteractionState, Message, MessageSender, Note
 from cti.errors import InvalidInput, NotFound, StaleSnapshot
+from cti.service_level import Outcome
 
 CLOSED_STATES = (InteractionState.CLOSED.value, InteractionState.ABANDONED.value)
 MAX_REF_KEY = 64
@@ -167,6 +168,17 @@ class Interactions:
             query = query.where(i.channel == channel.value)
         async with self._db.read() as conn:
             return await _load(conn, query)
+
+    async def outcomes(self, since: float) -> list[Outcome]:
+        """Inbound interactions that arrived at ``since`` or later, for the service level."""
+        i = interactions.c
+        query = (select(i.queue, i.channel, i.state, i.queued_at, i.answered_at, i.ended_at)
+                 .where(i.arrived_at >= since, i.direction == Direction.INBOUND.value))
+        async with self._db.read() as conn:
+            rows = (await conn.execute(query)).all()
+        return [Outcome(queue=r.queue, channel=Channel(r.channel), state=InteractionState(r.state),
+                        queued_at=r.queued_at, answered_at=r.answered_at, ended_at=r.ended_at)
+                for r in rows]
 
     async def listing(self, *, states: Sequence[InteractionState] | None, agent_id: str | None,
                       limit: int, open_only: bool) -> Sequence[Interaction]:

@@ -78,6 +78,7 @@ class InteractionRow(Base):
         Index("ix_interactions_root_customer_id_arrived_at", "root_customer_id", "arrived_at", "id"),
         Index("ix_interactions_state_arrived_at", "state", "arrived_at"),
         Index("ix_interactions_agent_id_state", "agent_id", "state"),
+        Index("ix_interactions_arrived_at", "arrived_at"),  # the service level's recent window
     )
 
     id: Mapped[str] = mapped_column(ID, primary_key=True)

@@ -30,6 +30,7 @@ from context.timeline import read_timeline
 from cti.clock import Clock, IdSource
 from cti.domain import Channel, Customer, Identity, Interaction, InteractionState, Message, Note
 from cti.ports import AuditEntry, MergeRecord, TimelinePage
+from cti.service_level import Outcome
 
 __all__ = ["SqlContextStore"]
 
@@ -128,6 +129,9 @@ class SqlContextStore:
         async with self._db.read() as conn:
             return await read_timeline(conn, customer_id, limit=limit, before=before,
                                        body_limit=self._timeline_body_limit)
+
+    async def outcomes(self, since: float) -> Sequence[Outcome]:
+        return await self._interactions.outcomes(since)
 
     # polled channels
 

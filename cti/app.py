@@ -32,13 +32,14 @@ from cti.ami.bridge import AmiBridge
 from cti.ami.runtime import AsteriskVoice
 from cti.clock import Clock, IdSource, SystemClock, UuidIds
 from cti.config import AppConfig, ConfigError
-from cti.domain import jsonable
+from cti.domain import Channel, jsonable
 from cti.events import AgentStateChanged
 from cti.hub import EventHub
 from cti.lease import Leases
 from cti.ports import CallControl, ContextStore
 from cti.routing import Explanation, Offer, RoutingSettings, RoutingStore, WaitingItem
 from cti.service import InteractionService
+from cti.service_level import service_levels
 from cti.services import Services
 from desktop_api.app import make_app
 from router.engine import RoutingEngine
@@ -46,6 +47,8 @@ from router.memory_store import MemoryRoutingStore
 from router.redis_store import RedisRoutingStore
 
 log = logging.getLogger(__name__)
+
+SERVICE_LEVEL_WINDOW = 3600.0  # seconds: the wallboard's "last hour"
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,12 +122,16 @@ def build_app(config: AppConfig, settings: ServerSettings, *, clock: Clock | Non
         await context.interaction(interaction_id)  # an unknown id is a 404, not a 409
         return await engine.explain(interaction_id)
 
-    async def queue_stats() -> dict[str, Any]:
-        stats: dict[str, Any] = jsonable(await routing.stats(the_clock.now()))
+    async def queue_stats(window: float = SERVICE_LEVEL_WINDOW) -> dict[str, Any]:
+        now = the_clock.now()
+        stats: dict[str, Any] = jsonable(await routing.stats(now))
         stats["queues_configured"] = {
             q.name: {"skills": dict(q.skills),
                      "service_targets": {c.value: q.target_for(c) for c in q.service_targets}}
             for q in config.queues.values()}
+        targets = {q.name: {c: q.target_for(c) for c in Channel} for q in config.queues.values()}
+        stats["service_level_window"] = window
+        stats["service_level"] = jsonable(service_levels(await context.outcomes(now - window), targets))
         return stats
 
     leases = Leases(redis=redis_client, prefix=settings.redis_prefix, node_id=node_id,

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 from cti.domain import Channel, Customer, Identity, Interaction, InteractionState, Message, Note
+from cti.service_level import Outcome
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +101,9 @@ class ContextStore(Protocol):
     async def notes(self, interaction_id: str) -> Sequence[Note]: ...
     async def timeline(self, customer_id: str, *, limit: int = 50,
                        before: str | None = None) -> TimelinePage: ...
+
+    async def outcomes(self, since: float) -> Sequence[Outcome]:
+        """Inbound interactions that arrived at ``since`` or later (the service level's window)."""
 
     # polled channels: where each got to (X's newest mention read), across restarts and nodes
     async def cursor(self, name: str) -> str | None: ...

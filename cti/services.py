@@ -31,7 +31,7 @@ class Services:
     interactions: InteractionService
     agents: AgentService
     explain: Callable[[str], Awaitable[Explanation]]
-    queue_stats: Callable[[], Awaitable[dict[str, Any]]]
+    queue_stats: Callable[..., Awaitable[dict[str, Any]]]  # (window seconds for the service level)
     token_secret: str
     voice: AmiBridge | None = None  # the Asterisk bridge, when the configuration has an ami section
     call_controls: tuple[CallControl, ...] = ()  # every telephony path (Asterisk, Twilio)

@@ -269,9 +269,25 @@ def _schemas() -> dict[str, Schema]:
                 "skills": _map_of(INT),
                 "service_targets": _map_of(NUM, "channel -> seconds"),
             }, required=["skills", "service_targets"])),
+            "service_level_window": {"type": "number",
+                                     "description": "seconds back the service level covers"},
+            "service_level": _map_of(_map_of(_ref("ServiceLevel")),
+                                     "queue -> channel -> service level of the window's inbound work"),
         }, required=["at", "waiting", "offered", "active", "wrapping", "waiting_by_queue", "oldest_wait",
-                     "agents_by_state", "queues_configured"], extra=True,
+                     "agents_by_state", "queues_configured", "service_level_window", "service_level"],
+            extra=True,
             description="live figures from the routing store plus the configured queues"),
+        "ServiceLevel": _obj({
+            "target": {"type": "number", "description": "the channel's service target, seconds"},
+            "answered": INT, "answered_in_target": INT, "abandoned": INT,
+            "abandoned_in_target": {
+                "type": "integer", "description": "gave up before the target: not counted against the level"},
+            "level": _nullable({
+                "type": "number", "minimum": 0, "maximum": 1,
+                "description": "answered in target / (answered + abandoned after the target)"}),
+            "average_answer": _nullable({"type": "number", "description": "seconds from queued to answered"}),
+        }, required=["target", "answered", "answered_in_target", "abandoned", "abandoned_in_target", "level",
+                     "average_answer"]),
         "AuditEntry": _obj({
             "id": STR, "at": EPOCH, "actor": STR, "action": STR, "target": STR,
             "details": {"type": "object", "additionalProperties": True},
@@ -471,8 +487,11 @@ def _paths() -> dict[str, Schema]:
             params=[_path_param("merge_id", "the merge record id")], errors=(401, 403, 404, 409),
             ok=(200, _ref("UnmergeResult"), "both customers after the undo"),
             description="Supervisors and admins; audited.", op_id="undoMerge")},
-        "/api/queues": {"get": _op("Queue figures and configuration", tag="routing",
-                                   ok=(200, _ref("QueueStats"), "queue statistics"), op_id="queues")},
+        "/api/queues": {"get": _op(
+            "Queue figures, service levels and configuration", tag="routing",
+            params=[_query("window", "seconds back the service level covers (60 to 604800; default 3600)",
+                           {"type": "number"})],
+            errors=(400, 401), ok=(200, _ref("QueueStats"), "queue statistics"), op_id="queues")},
         "/api/audit": {"get": _op(
             "The audit log of supervisor and admin actions, newest first", tag="admin",
             params=[_query("target", "only entries about this target (agent, customer, merge id)")],

@@ -15,6 +15,8 @@ from desktop_api.keys import SERVICES
 
 routes = web.RouteTableDef()
 
+MIN_WINDOW, MAX_WINDOW = 60.0, 7 * 86400.0  # the service level's window, seconds
+
 
 def _identity(raw: Any, where: str, country: str) -> Identity:
     if not isinstance(raw, dict):
@@ -102,7 +104,17 @@ async def unmerge(request: web.Request) -> web.Response:
 @routes.get("/api/queues")
 async def queues(request: web.Request) -> web.Response:
     principal(request)
-    return ok(await request.app[SERVICES].queue_stats())
+    raw = request.query.get("window")
+    if raw is None:
+        return ok(await request.app[SERVICES].queue_stats())
+    try:
+        window = float(raw)
+    except ValueError:
+        window = -1.0
+    if not MIN_WINDOW <= window <= MAX_WINDOW:
+        raise InvalidInput("bad-window", f"window is seconds from {MIN_WINDOW:.0f} to {MAX_WINDOW:.0f}",
+                           window=raw[:20])
+    return ok(await request.app[SERVICES].queue_stats(window))
 
 
 @routes.get("/api/audit")

@@ -269,3 +269,29 @@ async def test_changes_arriving_together_all_stay(desk: Desk) -> None:
     assert stored.channel_refs.get("recording") == "RE1"
     assert stored.context.get("survey") == "yes"
     assert len(of_type(desk.drain(), "interaction.wrap_up")) == 1
+
+
+async def test_the_service_level_counts_what_the_customers_saw(desk: Desk) -> None:
+    from cti.service_level import service_levels
+
+    quick, slow = await desk.chat("ann@example.com"), await desk.chat("raj@example.com")
+    left_early, left_late = await desk.chat("kim@example.com"), await desk.chat("lou@example.com")
+    desk.clock.advance(10)
+    await desk.interactions.customer_left(left_early.id)
+    await desk.available("bob")
+    await desk.route()
+    await desk.interactions.accept(quick.id, "bob")  # after 10 s: in the 60 s target
+    desk.clock.advance(80)
+    await desk.interactions.customer_left(left_late.id)  # after 90 s
+    await desk.available("alice")
+    await desk.route()
+    await desk.interactions.accept(slow.id, "alice")  # after 90 s: late
+
+    outcomes = await desk.context.outcomes(desk.clock.now() - 3600)
+    targets = {q.name: {c: q.target_for(c) for c in Channel} for q in desk.config.queues.values()}
+    chat = service_levels(outcomes, targets)["support"][Channel.CHAT]
+    assert (chat.answered, chat.answered_in_target, chat.abandoned, chat.abandoned_in_target) == (2, 1, 2, 1)
+    assert chat.level == pytest.approx(1 / 3)
+    assert chat.average_answer == pytest.approx(50)
+    # Outside the window: nothing.
+    assert await desk.context.outcomes(desk.clock.now() + 1) == []

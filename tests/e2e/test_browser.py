@@ -144,6 +144,19 @@ def test_supervisor_board_shows_the_queue_and_sets_an_agents_state(
     expect(board.locator("[data-testid=event]", has_text="offered to Alice Martin")).to_have_count(1)
     expect(board.locator("#t-waiting")).to_have_text("0")
     expect(support.locator("[data-testid=queue-waiting]")).to_have_attribute("data-count", "0")
+
+    # Alice takes it at once: the queue's chat service level counts it as answered in target.
+    agent_ctx = browser.new_context()
+    agent = agent_ctx.new_page()
+    agent.set_default_timeout(15_000)
+    agent.goto(f"{srv.url}/agent")
+    agent.fill("#login-agent", "alice")
+    agent.fill("#login-password", "alice")
+    agent.click("#login-submit")
+    agent.locator("[data-testid=accept]").first.click()
+    expect(board.locator("[data-testid=event]", has_text="Alice Martin accepted")).to_have_count(1)
+    expect(support.locator("[data-testid=queue-service-level] [data-channel=chat]")).to_have_text("chat 100%")
+    expect(board.locator("#sl-title")).to_have_text("Service level (last 60 min)")
     expect(board.locator("[data-testid=error]")).to_have_count(0)
-    sup_ctx.close()
-    visitor_ctx.close()
+    for ctx in (sup_ctx, visitor_ctx, agent_ctx):
+        ctx.close()

@@ -79,7 +79,14 @@ async def test_reject_timeout_and_transfer_keep_the_interaction(
                            and m["to_agent"] == "alice")
     await wallboard.expect(lambda m: m.get("type") == "agent.state_changed" and m["agent_id"] == "sam")
     status, queues = await sam.call("GET", "/api/queues")
-    assert status == 200 and "support" in json.dumps(queues)
+    assert status == 200 and queues["service_level_window"] == 3600
+    chat_level = queues["service_level"]["support"]["chat"]
+    assert chat_level["answered"] >= 1 and chat_level["target"] == 60
+    assert 0 <= chat_level["level"] <= 1
+    status, error = await sam.call("GET", "/api/queues?window=ten")
+    assert (status, error["error_id"]) == (400, "bad-window")
+    status, recent = await sam.call("GET", "/api/queues?window=60")
+    assert status == 200 and recent["service_level_window"] == 60
 
     done = await alice_ws.command({"type": "complete", "interaction_id": interaction_id,
                                    "disposition": "resolved"})
