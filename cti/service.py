@@ -164,10 +164,8 @@ class InteractionService:
     async def update_refs(self, interaction_id: str, *, refs: Mapping[str, str] | None = None,
                           context: Mapping[str, str] | None = None) -> Interaction:
         """Add channel references or collected context (a call's new leg, a recording file)."""
-        _, saved = await self._change(interaction_id, lambda i: replace(
+        return await self._apply(interaction_id, lambda i: replace(
             i, channel_refs={**i.channel_refs, **(refs or {})}, context={**i.context, **(context or {})}))
-        assert saved is not None
-        return saved
 
     async def call_ended(self, interaction_id: str, *, why: str) -> Interaction:
         """The call is over but the agent has not completed it: into wrap-up (idempotent)."""
@@ -235,9 +233,8 @@ class InteractionService:
     # ----- routing engine callbacks --------------------------------------------------------
 
     async def on_offer(self, offer: Offer) -> None:
-        _, interaction = await self._change(offer.interaction_id, lambda i: lifecycle.apply(
+        interaction = await self._apply(offer.interaction_id, lambda i: lifecycle.apply(
             i, "offer", now=offer.offered_at, agent_id=offer.agent_id))
-        assert interaction is not None
         reason = jsonable(offer.reason)
         pop = await self.screen_pop(interaction, reason=reason)
         await self._hub.publish(InteractionOffered(
@@ -264,9 +261,8 @@ class InteractionService:
         await self._context.interaction(interaction_id)  # NotFound before anything else
         await self._routing.accept(interaction_id, agent_id, now=self._clock.now())
         now = self._clock.now()
-        _, interaction = await self._change(
+        interaction = await self._apply(
             interaction_id, lambda i: lifecycle.apply(i, "accept", now=now, agent_id=agent_id))
-        assert interaction is not None
         await self._hub.publish(InteractionAccepted(at=now, interaction_id=interaction_id,
                                                     agent_id=agent_id, interaction=jsonable(interaction)))
         return interaction
@@ -279,8 +275,7 @@ class InteractionService:
 
     async def reply(self, interaction_id: str, agent_id: str, body: str) -> Message:
         self.check_body(body)
-        interaction = await self._owned(interaction_id, agent_id,
-                                        _LIVE)
+        interaction = await self._owned(interaction_id, agent_id, _LIVE)
         # Customer-left first: it tells the agent why, where "wrap_up" would not.
         if interaction.customer_left:
             raise Conflict("customer-left", "the customer has left", interaction_id=interaction_id)
@@ -312,8 +307,7 @@ class InteractionService:
             raise InvalidInput("bad-transfer-target", "cannot transfer to yourself")
         if to_queue is not None and to_queue not in self._config.queues:
             raise NotFound("queue-not-found", f"no queue {to_queue!r}", queue=to_queue)
-        interaction = await self._owned(interaction_id, agent_id,
-                                        _LIVE)
+        interaction = await self._owned(interaction_id, agent_id, _LIVE)
         if interaction.customer_left:
             raise Conflict("customer-left", "the customer has left", interaction_id=interaction_id)
         if note:
@@ -322,10 +316,8 @@ class InteractionService:
         await self._routing.release(interaction_id, agent_id, now=now, customer_id=None, wrap_up=0)
         queue = to_queue or interaction.queue
         skills = self._config.queues[queue].skills if to_queue else interaction.skills
-        _, saved = await self._change(interaction_id, lambda i: replace(lifecycle.apply(
+        interaction = await self._apply(interaction_id, lambda i: replace(lifecycle.apply(
             owned(i, agent_id, _LIVE), "transfer", now=now, queue=queue), skills=skills))
-        assert saved is not None
-        interaction = saved
         # The context and notes stay on the interaction; only the waiting entry is new.
         await self._routing.enqueue(replace(self._waiting_item(interaction, enqueued_at=now),
                                             target_agent=to_agent))
@@ -341,15 +333,12 @@ class InteractionService:
                        note: str | None) -> Interaction:
         if not disposition or len(disposition) > 100:
             raise InvalidInput("bad-disposition", "a disposition of 1-100 characters is required")
-        interaction = await self._owned(interaction_id, agent_id,
-                                        _LIVE)
+        interaction = await self._owned(interaction_id, agent_id, _LIVE)
         if note:
             await self.add_note(interaction_id, agent_id, note)
         now = self._clock.now()
-        _, saved = await self._change(interaction_id, lambda i: replace(lifecycle.apply(
+        interaction = await self._apply(interaction_id, lambda i: replace(lifecycle.apply(
             owned(i, agent_id, _LIVE), "close", now=now), disposition=disposition))
-        assert saved is not None
-        interaction = saved
         wrap = self._config.queues[interaction.queue].wrap_up_seconds \
             if interaction.queue in self._config.queues else 0.0
         await self._routing.release(interaction_id, agent_id, now=now,
@@ -396,6 +385,11 @@ class InteractionService:
                 log.info("interaction changed meanwhile, redoing id=%s", interaction_id)
         raise Conflict("interaction-busy", "the interaction keeps changing; try again",
                        interaction_id=interaction_id, attempts=SAVE_ATTEMPTS)
+
+    async def _apply(self, interaction_id: str, change: Callable[[Interaction], Interaction]) -> Interaction:
+        """``_change`` for a change that always changes something: the saved snapshot."""
+        current, saved = await self._change(interaction_id, change)
+        return saved if saved is not None else current
 
     def check_body(self, body: str) -> None:
         if not isinstance(body, str) or not body.strip():
