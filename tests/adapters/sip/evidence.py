@@ -9,7 +9,8 @@ It starts kamailio with ``tests/adapters/sip/kamailio.cfg`` (``peers.Kamailio``)
 ``pyVoIP.VoIP.VoIPPhone`` (no fix from ``adapters.sip.pyvoip_fixes``) registered as ``line``;
 then it dials with ``phone.call(number)`` and prints every SIP datagram on loopback per call.
 Nothing of pyVoIP is changed; its ``debug`` function is only replaced by a recorder so the
-exceptions its receive loop swallows are seen.
+exceptions its receive loop swallows are seen. The sniffer, the SIPp phones and the report come
+from ``wire`` (shared with ``evidence_v2.py``, the same for pyVoIP 2.0.0a4).
 
 Phase 1, kamailio as in the tests (a free port): where the port-less INVITE goes.
 Phase 2, kamailio also told that ``127.0.0.1:5060`` is itself (``--alias``), as a proxy on the
@@ -23,38 +24,37 @@ default port would be, so the INVITE reaches the phones:
   D never answers (agent_noanswer.xml): no CANCEL, kamailio's timeout, the call state;
   E a user that is not registered: ``phone.call`` itself.
 Traces (one file per call) and ``report.txt`` go to ``--out`` (default: a temp dir); ~2 minutes.
-Used for the "Evidence" section of ``docs/channels/sip.md``.
+Packet times are the kernel's receive stamps. Used for the "Evidence" section of
+``docs/channels/sip.md``.
 """
 
 from __future__ import annotations
 
-import argparse
-import contextlib
 import os
-import re
-import signal
-import socket
-import struct
 import subprocess
-import tempfile
 import textwrap
 import threading
 import time
 import traceback
-import uuid
 import warnings
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from tests.adapters.sip.peers import (
-    KAMAILIO_CFG,
-    MEDIA_DIR,
-    SIPP_DIR,
-    Kamailio,
-    free_udp_port,
-    free_udp_range,
-    require_binary,
+from tests.adapters.sip.peers import KAMAILIO_CFG, SIPP_DIR, Kamailio, free_udp_port, free_udp_range
+from tests.adapters.sip.wire import (
+    BUSY_XML,
+    Packet,
+    Recorder,
+    Report,
+    Sniffer,
+    agent_with_record_route,
+    arguments,
+    in_thread,
+    out_dir,
+    register,
+    select,
+    start_kamailio,
+    start_phone,
 )
 
 with warnings.catch_warnings():
@@ -62,41 +62,6 @@ with warnings.catch_warnings():
     import pyVoIP
     from pyVoIP.VoIP import VoIP as pv  # first: ``pyVoIP.SIP`` alone is a circular import
     from pyVoIP import SIP  # isort: skip
-
-BUSY_XML = """<?xml version="1.0" encoding="ISO-8859-1" ?>
-<!DOCTYPE scenario SYSTEM "sipp.dtd">
-<scenario name="busy phone">
-  <recv request="INVITE" crlf="true" />
-  <send>
-    <![CDATA[
-
-      SIP/2.0 100 Trying
-      [last_Via:]
-      [last_From:]
-      [last_To:]
-      [last_Call-ID:]
-      [last_CSeq:]
-      Content-Length: 0
-
-    ]]>
-  </send>
-  <send>
-    <![CDATA[
-
-      SIP/2.0 486 Busy Here
-      [last_Via:]
-      [last_From:]
-      [last_To:];tag=[pid]BZ[call_number]
-      [last_Call-ID:]
-      [last_CSeq:]
-      Content-Length: 0
-
-    ]]>
-  </send>
-  <recv request="ACK" crlf="true" />
-  <timewait milliseconds="500" />
-</scenario>
-"""
 
 # A correct caller (SIPp UAC) for comparison: ACK and BYE to the Contact with the Route set
 CONTROL_XML = """<?xml version="1.0" encoding="ISO-8859-1" ?>
@@ -164,137 +129,6 @@ CONTROL_XML = """<?xml version="1.0" encoding="ISO-8859-1" ?>
 </scenario>
 """
 
-SIP_START = re.compile(rb"^(SIP/2\.0 \d{3}|[A-Z]+ \S+ SIP/2\.0)")
-SHOWN = ("via", "route", "record-route", "from", "to", "contact", "cseq")
-PACKET_OUTGOING = 4
-
-
-# --- the wire --------------------------------------------------------------------------------
-
-@dataclass
-class Packet:
-    t: float
-    wall: float
-    src: int
-    dst: int
-    text: str
-
-    @property
-    def first(self) -> str:
-        return self.text.split("\r\n", 1)[0]
-
-    def headers(self, name: str) -> list[str]:
-        head = self.text.split("\r\n\r\n", 1)[0].split("\r\n")[1:]
-        return [v.strip() for k, _, v in (h.partition(":") for h in head) if k.strip().lower() == name]
-
-    @property
-    def call_id(self) -> str:
-        found = self.headers("call-id")
-        return found[0] if found else ""
-
-
-class Sniffer:
-    """Every UDP datagram on ``lo`` that looks like SIP (a raw packet socket; needs root)."""
-
-    def __init__(self) -> None:
-        self.sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.ntohs(0x0003))
-        self.sock.bind(("lo", 0))
-        self.sock.settimeout(0.2)
-        self.packets: list[Packet] = []
-        self.running = True
-        self.thread = threading.Thread(target=self._run, name="sniffer", daemon=True)
-        self.thread.start()
-
-    def _run(self) -> None:
-        while self.running:
-            try:
-                frame, addr = self.sock.recvfrom(65535)
-            except TimeoutError:
-                continue
-            if addr[2] == PACKET_OUTGOING:  # lo shows each datagram twice
-                continue
-            ip = frame[14:]
-            if len(ip) < 28 or ip[0] >> 4 != 4 or ip[9] != 17:
-                continue
-            ihl = (ip[0] & 0x0F) * 4
-            src, dst = struct.unpack("!HH", ip[ihl:ihl + 4])
-            payload = ip[ihl + 8:]
-            if SIP_START.match(payload):
-                text = payload.decode("utf8", "replace")
-                self.packets.append(Packet(time.monotonic(), time.time(), src, dst, text))
-
-    def stop(self) -> None:
-        self.running = False
-        self.thread.join(2)
-        self.sock.close()
-
-
-def agent_with_record_route(workdir: Path) -> Path:
-    """agent.xml whose 180 and 200 copy the Record-Route headers (the fixture's do not)."""
-    text = (SIPP_DIR / "agent.xml").read_text()
-    before = "[last_To:];tag=[pid]AG[call_number]\n      [last_Call-ID:]\n      [last_CSeq:]\n"
-    assert text.count(before) == 2, "agent.xml changed"
-    path = workdir / "agent_rr.xml"
-    path.write_text(text.replace(before, before + "      [last_Record-Route:]\n"))
-    return path
-
-
-# --- peers -----------------------------------------------------------------------------------
-
-@dataclass
-class Phone:
-    """A SIPp phone (UAS) on a known port, registered to kamailio by ``register``."""
-
-    name: str
-    port: int
-    proc: subprocess.Popen[bytes]
-    workdir: Path
-
-    def wait(self, timeout: float) -> int | None:
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            return self.proc.wait(timeout)
-        return None
-
-    def kill(self) -> None:
-        if self.proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(5)
-
-    def log(self, suffix: str) -> str:
-        return "".join(p.read_text(errors="replace") for p in self.workdir.glob(f"*{suffix}"))
-
-
-def start_phone(workdir: Path, name: str, scenario: Path, *args: str) -> Phone:
-    binary = require_binary("sipp")
-    where = workdir / name
-    where.mkdir()
-    for wav in MEDIA_DIR.glob("*.wav"):  # rtp_stream files are looked up in the current folder
-        (where / wav.name).symlink_to(wav)
-    port = free_udp_port()
-    proc = subprocess.Popen(
-        [binary, "-sf", str(scenario), "-i", "127.0.0.1", "-p", str(port), "-mp", str(free_udp_range(8)),
-         "-m", "1", "-nostdin", "-trace_msg", "-trace_err", *args],
-        cwd=where, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    time.sleep(0.3)
-    return Phone(name, port, proc, where)
-
-
-def register(kamailio_port: int, user: str, contact_port: int) -> str:
-    """A plain REGISTER for ``user`` with the phone's Contact; the status line."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        s.settimeout(2)
-        local = s.getsockname()[1]
-        msg = (f"REGISTER sip:127.0.0.1:{kamailio_port} SIP/2.0\r\n"
-               f"Via: SIP/2.0/UDP 127.0.0.1:{local};branch=z9hG4bK{uuid.uuid4().hex[:16]};rport\r\n"
-               f"Max-Forwards: 70\r\nFrom: <sip:{user}@127.0.0.1>;tag={uuid.uuid4().hex[:8]}\r\n"
-               f"To: <sip:{user}@127.0.0.1>\r\nCall-ID: {uuid.uuid4().hex}@127.0.0.1\r\n"
-               f"CSeq: 1 REGISTER\r\nContact: <sip:{user}@127.0.0.1:{contact_port}>\r\nExpires: 600\r\n"
-               f"Content-Length: 0\r\n\r\n")
-        s.sendto(msg.encode(), ("127.0.0.1", kamailio_port))
-        return s.recv(65535).split(b"\r\n", 1)[0].decode()
-
 
 class AliasedKamailio(Kamailio):
     """kamailio.cfg unchanged; kamailio also takes ``127.0.0.1:5060`` (a port-less URI) as itself."""
@@ -307,23 +141,7 @@ class AliasedKamailio(Kamailio):
             stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
 
 
-def start_kamailio(workdir: Path, name: str, cls: type[Kamailio]) -> Kamailio:
-    where = workdir / name
-    where.mkdir()
-    kam = cls(port=free_udp_port(), workdir=where, binary=require_binary("kamailio"))
-    kam.start()
-    return kam
-
-
 # --- pyVoIP, stock -----------------------------------------------------------------------------
-
-@dataclass
-class Recorder:
-    lines: list[tuple[float, str]] = field(default_factory=list)
-
-    def __call__(self, s: Any, e: Any = None) -> None:
-        self.lines.append((time.monotonic(), str(s).split("\n\n", 1)[0]))
-
 
 def start_line(kamailio_port: int, recorder: Recorder) -> pv.VoIPPhone:
     SIP.debug = recorder  # observation only: pyVoIP's debug() otherwise prints nothing
@@ -350,62 +168,9 @@ def stop_line(phone: pv.VoIPPhone, blocked: bool) -> None:
 
 # --- report ------------------------------------------------------------------------------------
 
-class Report:
-    def __init__(self, out: Path, sniffer: Sniffer) -> None:
-        self.out = out
-        self.sniffer = sniffer
-        self.names: dict[int, str] = {}
-        self.text: list[str] = []
-
-    def say(self, line: str = "") -> None:
-        print(line, flush=True)
-        self.text.append(line)
-
-    def name(self, port: int) -> str:
-        return f"{self.names.get(port, '?')}:{port}"
-
-    def packets(self, call_id: str) -> list[Packet]:
-        return [p for p in self.sniffer.packets if p.call_id == call_id]
-
-    def trace(self, title: str, call_id: str, *, full: bool = False) -> list[Packet]:
-        pkts = self.packets(call_id)
-        self.say(f"--- wire, {title} (Call-ID {call_id}) ---")
-        if not pkts:
-            self.say("(no packet)")
-            return pkts
-        t0 = pkts[0].t
-        for p in pkts:
-            self.say(f"{p.t - t0:7.3f}s  {self.name(p.src):>16} -> {self.name(p.dst):<16} {p.first}")
-            if full:
-                for h in SHOWN:
-                    for v in p.headers(h):
-                        self.say(f"{'':44}{h.title()}: {v}")
-        with (self.out / f"wire-{title.split()[0]}.txt").open("w") as f:
-            for p in pkts:
-                f.write(f"=== {p.t - t0:.3f}s {self.name(p.src)} -> {self.name(p.dst)}\n{p.text}\n")
-        return pkts
-
-    def kamailio(self, kam: Kamailio, call_id: str) -> None:
-        lines = [ln for ln in kam.logs().splitlines() if call_id in ln]
-        self.say(f"--- kamailio log ({len(lines)} lines) ---")
-        for ln in lines:
-            self.say("  " + re.sub(r"^.*?: (INFO|WARNING|ERROR): <script>: ", r"\1: ", ln))
-
-    def sipp(self, phone: Phone, rc: int | None, since: float | None = None) -> None:
-        """SIPp's exit code and error log; ``since``: the wall time its times are counted from."""
-        self.say(f"--- SIPp {phone.name}: exit code {rc} (0 = call completed, 1 = call failed) ---")
-        for ln in phone.log("_errors.log").splitlines():
-            if not ln.strip() or "events occurred" in ln:
-                continue
-            stamp = re.search(r"\t(\d{9,}\.\d+): ", ln)
-            when = f"at {float(stamp.group(1)) - since:5.1f}s: " if stamp and since is not None else ""
-            self.say(f"  {when}{ln.split(': ', 1)[-1].strip()}")
-
-
 def summarize(rep: Report, pkts: list[Packet], line_port: int, agent_port: int, kam_port: int) -> None:
     def count(src: int, dst: int, start: str, method: str = "") -> list[Packet]:
-        return [p for p in pkts if p.src == src and p.dst == dst and p.first.startswith(start)
-                and (not method or p.headers("cseq")[0].endswith(method))]
+        return select(pkts, src, dst, start, method)
 
     t0 = pkts[0].t if pkts else 0.0
     for label, sel in (
@@ -420,7 +185,7 @@ def summarize(rep: Report, pkts: list[Packet], line_port: int, agent_port: int, 
             ("BYE reaching the agent", count(kam_port, agent_port, "BYE ")),
             ("agent's 200 OK to the BYE", count(agent_port, kam_port, "SIP/2.0 200", "BYE")),
             ("final >= 300 sent to the caller", [p for p in count(kam_port, line_port, "SIP/2.0 ")
-                                             if int(p.first.split()[1]) >= 300]),
+                                                 if p.status >= 300]),
             ("CANCEL reaching the agent", count(kam_port, agent_port, "CANCEL ")),
     ):
         if sel:
@@ -433,42 +198,24 @@ def summarize(rep: Report, pkts: list[Packet], line_port: int, agent_port: int, 
 def dial(rep: Report, phone: pv.VoIPPhone, number: str, *, timeout: float = 5.0) -> Any:
     """``phone.call(number)`` on a thread: it blocks until a 100/180/401 of its Call-ID arrives."""
     rep.say(f">>> phone.call({number!r})")
-    result: dict[str, Any] = {}
-
-    def run() -> None:
-        try:
-            result["call"] = phone.call(number)
-        except Exception as exc:
-            result["error"] = exc
-            result["where"] = traceback.format_exc().strip().splitlines()[-3].strip()
-
-    thread = threading.Thread(target=run, name=f"dial {number}", daemon=True)
-    started = time.monotonic()
-    thread.start()
-    thread.join(timeout)
-    if thread.is_alive():
+    outcome = in_thread(lambda: phone.call(number), f"dial {number}", timeout)
+    if outcome.blocked:
         rep.say(f"<<< phone.call still blocked after {timeout:.0f} s (pyVoIP's recvLock held by it)")
         return None
-    if "error" in result:
-        exc = result["error"]
-        rep.say(f"<<< phone.call raised {type(exc).__name__}: {exc} after {time.monotonic() - started:.2f} s")
-        rep.say(f"    at {result['where']}")
+    if (exc := outcome.error) is not None:
+        where = "".join(traceback.format_exception(exc)).strip().splitlines()[-3].strip()
+        rep.say(f"<<< phone.call raised {type(exc).__name__}: {exc} after {outcome.took:.2f} s")
+        rep.say(f"    at {where}")
         return None
-    call = result["call"]
+    call = outcome.value
     rep.say(f"<<< state {call.state.name}, Call-ID {call.call_id}")
     return call
 
 
-def invite_to(rep: Report, user: str) -> str:
-    """The Call-ID of the last INVITE seen on the wire for ``user`` (dials that never returned)."""
-    found = [p for p in rep.sniffer.packets if p.first.startswith(f"INVITE sip:{user}")]
-    return found[-1].call_id if found else ""
-
-
 def phase1(rep: Report, workdir: Path, recorder: Recorder) -> None:
-    rep.say("=" * 100)
+    rep.rule()
     rep.say("PHASE 1: kamailio as in the tests (free port), agent1 registered")
-    kam = start_kamailio(workdir, "kamailio-plain", Kamailio)
+    kam = start_kamailio(workdir, "kamailio-plain")
     rep.names[kam.port] = "kamailio"
     agent = start_phone(workdir, "p1-agent1", SIPP_DIR / "agent.xml", "-set", "ring_ms", "500",
                         "-set", "talk_ms", "0")
@@ -482,16 +229,16 @@ def phase1(rep: Report, workdir: Path, recorder: Recorder) -> None:
         call = dial(rep, phone, "agent1")
         time.sleep(12)  # kamailio's fr_timer is 10 s
         if call is not None:
-            rep.trace("1-portless", call.call_id, full=True)
+            rep.trace("1-portless", call.call_id)
             rep.kamailio(kam, call.call_id)
             rep.say(f"pyVoIP call state now: {call.state.name}")
         # last: a dial that is not answered by 100/180 leaves pyVoIP's receive loop locked out
         blocked = dial(rep, phone, f"agent1@127.0.0.1:{agent.port}") is None
         time.sleep(1)
-        if cid := invite_to(rep, "agent1@127.0.0.1:"):
-            rep.trace("1-full-uri", cid, full=True)
+        if cid := rep.last_invite("agent1@127.0.0.1:"):
+            rep.trace("1-full-uri", cid)
             rep.kamailio(kam, cid)
-        rep.sipp(agent, agent.wait(0.1))
+        rep.sipp(agent)
     finally:
         agent.kill()
         stop_line(phone, blocked)
@@ -499,7 +246,7 @@ def phase1(rep: Report, workdir: Path, recorder: Recorder) -> None:
 
 
 def phase2(rep: Report, workdir: Path, recorder: Recorder) -> None:
-    rep.say("=" * 100)
+    rep.rule()
     rep.say("PHASE 2: kamailio with --alias=udp:127.0.0.1:5060 (as if on the default port)")
     kam = start_kamailio(workdir, "kamailio-alias", AliasedKamailio)
     rep.names[kam.port] = "kamailio"
@@ -566,31 +313,31 @@ def phase2(rep: Report, workdir: Path, recorder: Recorder) -> None:
                 break
             time.sleep(0.5)
         for name, ctl in controls.items():
-            rep.say("=" * 100)
+            rep.rule()
             rep.say(f"CONTROL: SIPp UAC (control.xml) -> {name}")
-            cid = invite_to(rep, f"{name}@")
-            pkts = rep.trace(f"2-control-{name}", cid, full=True)
+            cid = rep.last_invite(f"{name}@")
+            pkts = rep.trace(f"2-control-{name}", cid)
             rep.say("--- counts ---")
             summarize(rep, pkts, ctl.port, phones[name].port, kam.port)
             rep.kamailio(kam, cid)
-            rep.sipp(ctl, ctl.wait(0.1), pkts[0].wall if pkts else None)
-            rep.sipp(phones[name], phones[name].wait(0.1), pkts[0].wall if pkts else None)
+            rep.sipp(ctl, pkts[0].t if pkts else None)
+            rep.sipp(phones[name], pkts[0].t if pkts else None)
         for key, name in (("A", "agentA"), ("B", "agentB"), ("C", "agentC"), ("D", "agentD")):
             c = calls[key]
-            rep.say("=" * 100)
+            rep.rule()
             rep.say(f"CASE {key} ({name})")
-            cid = c.call_id if c is not None else invite_to(rep, f"{name}@")
-            pkts = rep.trace(f"2{key}-{name}", cid, full=True)
+            cid = c.call_id if c is not None else rep.last_invite(f"{name}@")
+            pkts = rep.trace(f"2{key}-{name}", cid)
             rep.say("--- counts ---")
             summarize(rep, pkts, phone.sip.myPort, phones[name].port, kam.port)
             rep.kamailio(kam, cid)
             state = c.state.name if c is not None else "(phone.call did not return a call)"
             rep.say(f"pyVoIP call state now: {state}; in phone.calls: {cid in phone.calls}")
-            rep.sipp(phones[name], phones[name].wait(0.1), pkts[0].wall if pkts else None)
-        rep.say("=" * 100)
+            rep.sipp(phones[name], pkts[0].t if pkts else None)
+        rep.rule()
         rep.say("CASE E (nobody, not registered)")
-        if cid := invite_to(rep, "nobody@"):
-            rep.trace("2E-nobody", cid, full=True)
+        if cid := rep.last_invite("nobody@"):
+            rep.trace("2E-nobody", cid)
             rep.kamailio(kam, cid)
         rep.say(f"RTP ports still assigned by pyVoIP: {len(phone.assignedPorts)}; "
                 f"calls known: {len(phone.calls)}")
@@ -602,15 +349,12 @@ def phase2(rep: Report, workdir: Path, recorder: Recorder) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--out", type=Path, default=None, help="logs and traces (default: a temp dir)")
-    args = parser.parse_args()
-    out = args.out or Path(tempfile.mkdtemp(prefix="sip-evidence-"))
-    out.mkdir(parents=True, exist_ok=True)
+    args = arguments(__doc__).parse_args()
+    out = out_dir(args.out, "sip-evidence-")
     sniffer = Sniffer()
     rep = Report(out, sniffer)
     recorder = Recorder()
-    t0 = time.monotonic()
+    t0 = time.time()
     rep.say(f"pyVoIP {pyVoIP.__version__}, output in {out}")
     try:
         phase1(rep, out, recorder)
@@ -618,7 +362,7 @@ def main() -> None:
         phase2(rep, out, recorder)
     finally:
         sniffer.stop()
-        rep.say("=" * 100)
+        rep.rule()
         rep.say("pyVoIP debug() calls (errors its receive loop swallowed, and its own notes):")
         seen: set[str] = set()
         for t, line in recorder.lines:
@@ -627,8 +371,7 @@ def main() -> None:
                 if key not in seen:
                     seen.add(key)
                     rep.say(f"  {t - t0:7.1f}s  {textwrap.shorten(line, 150)}")
-        (out / "report.txt").write_text("\n".join(rep.text) + "\n")
-        print(f"\nreport: {out / 'report.txt'}", flush=True)
+        rep.save()
         os._exit(0)  # pyVoIP's threads (a dial blocked for ever, register timers) would keep us
 
 
