@@ -44,4 +44,7 @@ def make_app(services: Services) -> web.Application:
     app.router.add_get("/", _page("index.html"))
     app.router.add_get("/agent", _page("agent.html"))
     app.router.add_get("/supervisor", _page("supervisor.html"))
+    # What the two pages share (not a static directory: only these files are served).
+    app.router.add_get("/assets/desk.css", _page("desk.css"))
+    app.router.add_get("/assets/desk.js", _page("desk.js"))
     return app

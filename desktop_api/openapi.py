@@ -354,6 +354,13 @@ def _page(summary: str, op_id: str) -> Schema:
     }}
 
 
+def _asset(summary: str, op_id: str, media: str) -> Schema:
+    return {"get": {
+        "operationId": op_id, "summary": summary, "tags": ["pages"], "security": [],
+        "responses": {"200": {"description": "a file of the pages", "content": {media: {"schema": STR}}}},
+    }}
+
+
 def _socket(summary: str, description: str, *, op_id: str, auth: bool,
             errors: tuple[int, ...]) -> Schema:
     operation: Schema = {
@@ -386,6 +393,8 @@ def _paths() -> dict[str, Schema]:
         "/": _page("The landing page", "landingPage"),
         "/agent": _page("The agent desktop page", "agentPage"),
         "/supervisor": _page("The supervisor board page", "supervisorPage"),
+        "/assets/desk.css": _asset("The style the desktop pages share", "deskStyle", "text/css"),
+        "/assets/desk.js": _asset("The script the desktop pages share", "deskScript", "text/javascript"),
         "/chat": _page("The visitor chat widget page", "chatPage"),
         "/healthz": {"get": _op("Liveness: the node answers", tag="system", public=True, errors=(),
                                 ok=(200, _ref("Health"), "the node is up"), op_id="health")},
