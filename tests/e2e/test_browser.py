@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -33,19 +34,29 @@ def browser() -> Iterator[object]:
         browser.close()
 
 
-def test_agent_page_and_chat_widget(srv: RunningServer, browser: object) -> None:
-    from playwright.sync_api import Browser, expect
+def new_page(browser: object) -> Any:
+    """A page in a context of its own (its own session storage: one person's browser)."""
+    from playwright.sync_api import Browser
 
     assert isinstance(browser, Browser)
-    agent_ctx, visitor_ctx = browser.new_context(), browser.new_context()
-    agent, visitor = agent_ctx.new_page(), visitor_ctx.new_page()
-    for page in (agent, visitor):
-        page.set_default_timeout(15_000)
+    page = browser.new_context().new_page()
+    page.set_default_timeout(15_000)
+    return page
 
+
+def log_in(page: Any, who: str) -> None:
+    """The log-in form of the agent or supervisor page; the demo passwords are the ids."""
+    page.fill("#login-agent", who)
+    page.fill("#login-password", who)
+    page.click("#login-submit")
+
+
+def test_agent_page_and_chat_widget(srv: RunningServer, browser: object) -> None:
+    from playwright.sync_api import expect
+
+    agent, visitor = new_page(browser), new_page(browser)
     agent.goto(f"{srv.url}/agent")
-    agent.fill("#login-agent", "alice")
-    agent.fill("#login-password", "alice")
-    agent.click("#login-submit")
+    log_in(agent, "alice")
     # Logged in and connected first: the pill says "offline" before log-in too.
     expect(agent.locator("#conn-status")).to_have_attribute("data-state", "connected")
     expect(agent.locator("#agent-state")).to_contain_text("offline")
@@ -86,30 +97,20 @@ def test_agent_page_and_chat_widget(srv: RunningServer, browser: object) -> None
     conversation.locator("[data-testid=complete]").click()
     expect(visitor.locator("#chat-status")).to_contain_text("closed", ignore_case=True)
     expect(agent.locator("[data-testid=error]")).to_have_count(0)
-    agent_ctx.close()
-    visitor_ctx.close()
+    for page in (agent, visitor):
+        page.context.close()
 
 
 def test_supervisor_board_shows_the_queue_and_sets_an_agents_state(
         srv: RunningServer, browser: object) -> None:
-    from playwright.sync_api import Browser, expect
+    from playwright.sync_api import expect
 
-    assert isinstance(browser, Browser)
-    sup_ctx, visitor_ctx = browser.new_context(), browser.new_context()
-    board, visitor = sup_ctx.new_page(), visitor_ctx.new_page()
-    for page in (board, visitor):
-        page.set_default_timeout(15_000)
-
+    board, visitor = new_page(browser), new_page(browser)
     # An agent is sent to their own desktop.
     board.goto(f"{srv.url}/supervisor")
-    board.fill("#login-agent", "alice")
-    board.fill("#login-password", "alice")
-    board.click("#login-submit")
+    log_in(board, "alice")
     expect(board.locator("#login-error")).to_contain_text("for supervisors")
-
-    board.fill("#login-agent", "sam")
-    board.fill("#login-password", "sam")
-    board.click("#login-submit")
+    log_in(board, "sam")
     expect(board.locator("#conn-status")).to_have_attribute("data-state", "connected")
     rows = board.locator("[data-testid=agent-row]")
     expect(rows).to_have_count(3)  # his team, support: Alice, Bob and Sam; not Sue's Carol
@@ -146,17 +147,13 @@ def test_supervisor_board_shows_the_queue_and_sets_an_agents_state(
     expect(support.locator("[data-testid=queue-waiting]")).to_have_attribute("data-count", "0")
 
     # Alice takes it at once: the queue's chat service level counts it as answered in target.
-    agent_ctx = browser.new_context()
-    agent = agent_ctx.new_page()
-    agent.set_default_timeout(15_000)
+    agent = new_page(browser)
     agent.goto(f"{srv.url}/agent")
-    agent.fill("#login-agent", "alice")
-    agent.fill("#login-password", "alice")
-    agent.click("#login-submit")
+    log_in(agent, "alice")
     agent.locator("[data-testid=accept]").first.click()
     expect(board.locator("[data-testid=event]", has_text="Alice Martin accepted")).to_have_count(1)
     expect(support.locator("[data-testid=queue-service-level] [data-channel=chat]")).to_have_text("chat 100%")
     expect(board.locator("#sl-title")).to_have_text("Service level (last 60 min)")
     expect(board.locator("[data-testid=error]")).to_have_count(0)
-    for ctx in (sup_ctx, visitor_ctx, agent_ctx):
-        ctx.close()
+    for page in (board, visitor, agent):
+        page.context.close()
