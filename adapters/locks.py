@@ -1,4 +1,8 @@
-"""One lock per key (a phone number, a Message-ID), dropped when nobody holds or waits for it."""
+"""One lock per key (a phone number, a Message-ID), dropped when nobody holds or waits for it.
+
+With ``leases`` shared by several nodes the lock holds across them too: a node first takes its
+own lock (so its requests queue locally), then the cluster's.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +10,14 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
+from cti.lease import Leases
+
 
 class KeyedLocks:
-    def __init__(self) -> None:
+    def __init__(self, leases: Leases | None = None, name: str = "") -> None:
         self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+        self._leases = leases
+        self._name = name
 
     @contextlib.asynccontextmanager
     async def hold(self, key: str) -> AsyncIterator[None]:
@@ -17,7 +25,11 @@ class KeyedLocks:
         self._locks[key] = (lock, users + 1)
         try:
             async with lock:
-                yield
+                if self._leases is None:
+                    yield
+                else:
+                    async with self._leases.exclusive(f"{self._name}:{key}"):
+                        yield
         finally:
             lock, users = self._locks[key]
             if users <= 1:

@@ -11,11 +11,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
-from collections.abc import Awaitable, Callable
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from cti.errors import Unavailable
 from cti.tasks import stop_tasks
 
 log = logging.getLogger(__name__)
@@ -129,6 +133,34 @@ class Leases:
     prefix: str = "cti"
     node_id: str = "local"
     ttl: float = 15.0
+
+    @contextlib.asynccontextmanager
+    async def exclusive(self, name: str, *, wait: float = 10.0, ttl: float = 30.0) -> AsyncIterator[None]:
+        """One holder of ``name`` across the nodes at a time (alone, there is nothing to do:
+        the caller's own lock is enough). A holder that dies frees it after ``ttl``.
+
+        Raises ``Unavailable`` after ``wait`` seconds without it, so a caller never hangs.
+        """
+        if self.redis is None:
+            yield
+            return
+        # Hashed: names carry phone numbers and addresses, which have no business in Redis keys.
+        digest = hashlib.sha256(name.encode()).hexdigest()[:32]
+        lease = RedisLease(self.redis, f"{self.prefix}:lock:{digest}", f"{self.node_id}:{uuid.uuid4().hex}",
+                           ttl=ttl)
+        deadline = time.monotonic() + wait
+        pause = 0.005
+        while not await lease.acquire():
+            if time.monotonic() > deadline:
+                raise Unavailable("lock-busy", "another node holds this work; try again",
+                                  waited=wait)
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 0.1)
+        try:
+            yield
+        finally:
+            with contextlib.suppress(Exception):  # it expires by itself anyway
+                await lease.release()
 
     def one_node(self, name: str, *, start: Job, stop: Job) -> OneNode:
         lease = (RedisLease(self.redis, f"{self.prefix}:{name}:lease", self.node_id, ttl=self.ttl)

@@ -71,7 +71,7 @@ class SmsAdapter:
         self._deps = deps
         self._validator = RequestValidator(config.auth_token)
         self._consent = ConsentStore(deps.context)
-        self._locks = KeyedLocks()
+        self._locks = KeyedLocks(deps.leases, "sms")  # texts of one number: one at a time, cluster-wide
         self._sender: TwilioSender | None = None
         # Status callbacks already published, so a redelivered one is not shown twice.
         self._seen: OrderedDict[tuple[str, str], None] = OrderedDict()
@@ -111,8 +111,8 @@ class SmsAdapter:
             # A short code or alphanumeric sender is no customer we can answer.
             log.warning("sms webhook refused: %s", exc.message)
             return web.Response(status=400, text=exc.message)
-        # One message per number at a time: two texts sent together must not both find no open
-        # interaction and start two.
+        # One message per number at a time, on every node: two texts sent together must not both
+        # find no open interaction and start two.
         async with self._locks.hold(sms.from_phone):
             await self._take(sms)
         return twiml()

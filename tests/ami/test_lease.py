@@ -9,7 +9,8 @@ from collections.abc import AsyncIterator
 import pytest
 import redis.asyncio as redis_asyncio
 
-from cti.lease import LeaseKeeper, RedisLease
+from cti.errors import Unavailable
+from cti.lease import LeaseKeeper, Leases, RedisLease
 
 pytestmark = pytest.mark.integration
 
@@ -79,3 +80,30 @@ async def test_a_holder_that_loses_the_lease_stops(client: redis_asyncio.Redis, 
     await until(lambda: a.log == ["gained", "lost"])
     await a.keeper.aclose()
     assert await RedisLease(client, key, "x").holder() == "someone-else"
+
+
+async def test_exclusive_is_one_holder_across_nodes_and_says_when_it_gives_up(
+        client: redis_asyncio.Redis, unique_prefix: str) -> None:
+    a = Leases(redis=client, prefix=unique_prefix, node_id="node-a")
+    b = Leases(redis=client, prefix=unique_prefix, node_id="node-b")
+    order: list[str] = []
+
+    async def work(leases: Leases, name: str) -> None:
+        async with leases.exclusive("sms:+15551230001"):
+            order.append(f"{name} in")
+            await asyncio.sleep(0.1)
+            order.append(f"{name} out")
+
+    await asyncio.gather(work(a, "a"), work(b, "b"), work(a, "a2"))
+    assert [e.split()[1] for e in order] == ["in", "out"] * 3  # never two inside at once
+    assert [k async for k in client.scan_iter(f"{unique_prefix}:*")] == []  # released
+
+    async with a.exclusive("sms:+15551230001"):
+        [key] = [k.decode() async for k in client.scan_iter(f"{unique_prefix}:*")]
+        assert key.startswith(f"{unique_prefix}:lock:") and "1555" not in key  # no phone numbers in Redis
+        with pytest.raises(Unavailable) as busy:
+            async with b.exclusive("sms:+15551230001", wait=0.2):
+                pass
+    assert busy.value.error_id == "lock-busy"
+    async with b.exclusive("sms:+15551230001", wait=0.2):  # free again once released
+        pass

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from adapters.sms.adapter import STATUS_PATH, WEBHOOK_PATH
+from cti.app import ServerSettings
 from cti.domain import Channel, Identity, IdentityKind
 from tests.adapters.center import Center, running_center
 from tests.adapters.sms.fake_twilio import (
@@ -154,6 +155,21 @@ async def test_texts_arriving_together_make_one_interaction(tmp_path: Path, twil
         [interaction] = await center.services.context.list_interactions(open_only=False)
         bodies = sorted(m.body for m in await center.services.context.messages(interaction.id))
         assert bodies == ["part 0", "part 1", "part 2", "part 3"]
+
+
+@pytest.mark.integration
+async def test_texts_arriving_together_at_two_nodes_make_one_interaction(
+        tmp_path: Path, twilio: FakeTwilio, pg_schema: str, redis_url: str, unique_prefix: str) -> None:
+    def node(name: str) -> ServerSettings:
+        return ServerSettings(db_url=pg_schema, redis_url=redis_url, redis_prefix=unique_prefix, node_id=name)
+
+    async with running_center(tmp_path, {"sms": sms_section(twilio)}, node("node-a")) as a, \
+            running_center(tmp_path, {"sms": sms_section(twilio)}, node("node-b")) as b:
+        # Twilio's load balancer spreads one customer's burst over both nodes.
+        await asyncio.gather(*(text(a if n % 2 else b, f"SM{n:032d}", f"part {n}") for n in range(6)))
+        [interaction] = await a.services.context.list_interactions(open_only=False)
+        bodies = sorted(m.body for m in await b.services.context.messages(interaction.id))
+        assert bodies == [f"part {n}" for n in range(6)]
 
 
 async def test_after_the_window_a_new_interaction(tmp_path: Path, twilio: FakeTwilio) -> None:
