@@ -28,10 +28,13 @@ Fixes (the tests in ``tests/adapters/sip/test_fixes.py`` failed before each one)
   Route, so the proxy refuses it (``404 Not here``). ``gen_bye`` sends our Via, the Route set
   recorded from the INVITE and the next CSeq of our side.
 - F8 a re-INVITE started a second pair of RTP threads: ``RtpPort.start`` is idempotent.
+- F9 stopping the line: pyVoIP's receive thread died with ``Bad file descriptor`` when the socket
+  was closed under it; the sockets are now closed under the receive lock and the loop ends quietly.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 import re
@@ -235,7 +238,10 @@ class FixedSIPClient(SIP.SIPClient):
         except BaseException as exc:  # pyVoIP raises TimeoutError, OSError, its own errors
             why = f"{type(exc).__name__}: {exc}"
         finally:
-            self.s.setblocking(True)
+            with contextlib.suppress(OSError):  # closed by ``stop`` meanwhile
+                self.s.setblocking(True)
+        if not self.NSD:
+            return ok
         if ok != self.registered_ok or not ok:
             self.events.registered(ok, why)
         self.registered_ok = ok
@@ -276,7 +282,18 @@ class FixedSIPClient(SIP.SIPClient):
                 self._SIPClient__deregister()  # type: ignore[attr-defined]
         except BaseException as exc:  # the registrar may be gone: nothing to undo then
             log.info("sip line: deregister failed: %s", exc)
-        self._close_sockets()
+        with self.recvLock:  # not while the receive loop is inside a read
+            self._close_sockets()
+
+    # F9: pyVoIP's receive loop dies with ``OSError: Bad file descriptor`` (an unhandled thread
+    # exception) when ``stop`` closes the socket between its ``while`` check and its read.
+    def recv_loop(self) -> None:
+        try:
+            super().recv_loop()
+        except OSError:
+            if self.NSD:
+                raise
+            # Stopped under it: the end of the loop, not an error.
 
     def recv(self) -> None:
         try:
