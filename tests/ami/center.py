@@ -20,6 +20,7 @@ from context.migrate import upgrade_async
 from context.store import SqlContextStore
 from cti.agents import AgentService
 from cti.ami.bridge import AmiBridge
+from cti.ami.frames import AmiMessage
 from cti.ami.link import AmiLink
 from cti.app import build_core
 from cti.clock import SystemClock, UuidIds
@@ -33,6 +34,7 @@ from router.engine import RoutingEngine
 from router.memory_store import MemoryRoutingStore
 from tests.ami.fake_ami import FakeAmi, Headers, header, parse_headers
 from tests.ami.recordings import load
+from tests.waiting import until
 
 AGENTS = [
     {"id": "alice", "team": "support", "skills": {"english": 8}, "capacity": {"voice": 1, "chat": 2},
@@ -124,16 +126,22 @@ class Center:
     link: AmiLink
     events: Subscription
     seen: list[DomainEvent] = field(default_factory=list)
+    played: int = 0  # event frames written by ``play``
+    handled: list[int] = field(default_factory=lambda: [0])  # events the bridge has finished with
 
     async def play(self, frames: tuple[str, ...]) -> None:
         session = self.ami.current
         for frame in frames:
             session.write(frame.encode("utf-8"))
+            self.played += frame.startswith("Event:")
         await session.writer.drain()
 
-    async def settle(self, delay: float = 0.15) -> None:
-        """Let the link deliver and the bridge handle what was played (events are async)."""
-        await asyncio.sleep(delay)
+    async def settle(self, timeout: float = 5.0) -> None:
+        """Wait until the bridge has handled every event played so far (delivery is async; a
+        fixed pause was too short on a loaded machine)."""
+        await until(lambda: self.handled[0] >= self.played, timeout=timeout, every=0.01,
+                    what=f"the bridge to handle {self.played} played events")
+        await asyncio.sleep(0.01)  # what the handling published reaches the subscription
 
     async def route(self) -> list[Offer]:
         return await self.engine.run_once()
@@ -199,7 +207,15 @@ async def running_center(tmp_path: Path, *, idle: bool = True) -> AsyncIterator[
         await agents.register_all()
         bridge = AmiBridge(ami=config.ami, config=config, interactions=interactions, agents=agents,
                            context=context, routing=routing, hub=hub, clock=clock)
-        link = AmiLink("127.0.0.1", ami.port, "cti", "cti-secret", on_event=bridge.on_event,
+        handled = [0]
+
+        async def on_event(msg: AmiMessage) -> None:
+            try:
+                await bridge.on_event(msg)
+            finally:
+                handled[0] += 1
+
+        link = AmiLink("127.0.0.1", ami.port, "cti", "cti-secret", on_event=on_event,
                        on_connected=bridge.on_connected, on_disconnected=bridge.on_disconnected,
                        reconnect_initial=0.05, reconnect_max=0.2)
         bridge.attach(link)
@@ -207,7 +223,7 @@ async def running_center(tmp_path: Path, *, idle: bool = True) -> AsyncIterator[
         await link.start()
         center = Center(config=config, ami=ami, context=context, routing=routing, hub=hub,
                         interactions=interactions, agents=agents, engine=engine, bridge=bridge,
-                        link=link, events=events)
+                        link=link, events=events, handled=handled)
         try:
             await center.wait_event("voice.link", connected=True)
             yield center
