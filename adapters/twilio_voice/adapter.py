@@ -75,6 +75,7 @@ REF_NUMBER = "twilio_number"
 REF_CALLER = "twilio_caller"
 REF_AGENT_LEG = "twilio_agent_leg"
 REF_AGENT_CALL_SID = "twilio_agent_call_sid"
+REF_MOVED = "twilio_moved"  # "1": our own transfer already put the caller back in the queue
 WAITING = frozenset({InteractionState.QUEUED, InteractionState.OFFERED})
 SEEN_CALLBACKS = 10_000
 SORRY = "Sorry, we cannot take your call right now. Please call again later."
@@ -104,10 +105,10 @@ class TwilioVoiceAdapter:
         self._config = config
         self._deps = deps
         self._validator = RequestValidator(config.auth_token)
-        self._locks = KeyedLocks()
+        # Cluster-wide with Redis: callbacks for one call may reach any node.
+        self._locks = KeyedLocks(deps.leases, "twilio-voice")
         self._calls: TwilioCalls | None = None
         self._ringing: dict[str, _Ringing] = {}  # interaction id -> the agent's phone ringing
-        self._moving: set[str] = set()  # interactions ``transfer`` moved itself (not to redirect again)
         self._seen: OrderedDict[tuple[str, str, str], None] = OrderedDict()
         self._watcher: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
@@ -357,10 +358,7 @@ class TwilioVoiceAdapter:
                     if ringing is not None:  # this very leg: a later offer's call must ring on
                         self._spawn(self._stop_ringing(event.interaction_id, ringing.leg))
                 elif isinstance(event, InteractionTransferred):
-                    if event.interaction_id in self._moving:
-                        self._moving.discard(event.interaction_id)
-                    else:
-                        self._spawn(self._follow_transfer(event.interaction_id))
+                    self._spawn(self._follow_transfer(event))
         finally:
             sub.close()
 
@@ -377,6 +375,9 @@ class TwilioVoiceAdapter:
             log.exception("twilio voice: step failed")
 
     async def _ring(self, offer: InteractionOffered) -> None:
+        # Every node hears the offer; one rings the agent's phone.
+        if not await self._once("ring", offer.interaction_id, offer.agent_id, repr(offer.at)):
+            return
         async with self._locks.hold(offer.interaction_id):
             interaction = await self._deps.context.interaction(offer.interaction_id)
             if (not self._mine(interaction) or interaction.state is not InteractionState.OFFERED
@@ -433,14 +434,25 @@ class TwilioVoiceAdapter:
                     await self._require_calls().update(ringing.call_sid, status="completed")
             log.info("twilio stopped ringing agent=%s interaction=%s", ringing.agent_id, interaction_id)
 
-    async def _follow_transfer(self, interaction_id: str) -> None:
+    async def _follow_transfer(self, event: InteractionTransferred) -> None:
         """A transfer made by the core alone: the caller goes back into their Twilio queue."""
+        interaction_id = event.interaction_id
+        if not await self._once("follow", interaction_id, repr(event.at)):
+            return
         async with self._locks.hold(interaction_id):
             interaction = await self._deps.context.interaction(interaction_id)
+            if interaction.channel_refs.get(REF_MOVED):
+                # Our own ``transfer`` (on whichever node) moved the caller already.
+                await self._deps.interactions.update_refs(interaction_id, refs={REF_MOVED: ""})
+                return
             if not self._mine(interaction) or interaction.state not in WAITING:
                 return
             await self._deps.interactions.update_refs(interaction_id, refs={REF_AGENT_LEG: ""})
             await self._redirect_to_queue(interaction)
+
+    async def _once(self, *key: str) -> bool:
+        """True on the one node that takes this piece of work (an event every node hears)."""
+        return await self._deps.context.claim_inbound(":".join(("twilio-voice", *key)))
 
     # ----- call control (desktop) ----------------------------------------------------------
 
@@ -472,18 +484,18 @@ class TwilioVoiceAdapter:
             interaction = await self._live(interaction_id, agent_id)
             leg = interaction.channel_refs.get(REF_AGENT_LEG, "")
             # The agent's leg ends when the caller leaves it: that end is not the call's.
-            await self._deps.interactions.update_refs(interaction_id, refs={REF_AGENT_LEG: ""})
+            refs = self._deps.interactions.update_refs
+            await refs(interaction_id, refs={REF_AGENT_LEG: "", REF_MOVED: "1"})
             try:
                 await self._redirect_to_queue(interaction)
             except TwilioCallError:
-                await self._deps.interactions.update_refs(interaction_id, refs={REF_AGENT_LEG: leg})
+                await refs(interaction_id, refs={REF_AGENT_LEG: leg, REF_MOVED: ""})
                 raise
-            self._moving.add(interaction_id)
             try:
                 moved = await self._deps.interactions.transfer(interaction_id, agent_id, to_queue=to_queue,
                                                                to_agent=to_agent, note=note)
             except BaseException:
-                self._moving.discard(interaction_id)
+                await refs(interaction_id, refs={REF_MOVED: ""})
                 raise
         log.info("twilio transfer interaction=%s from=%s to_queue=%s to_agent=%s", interaction_id,
                  agent_id, to_queue, to_agent)

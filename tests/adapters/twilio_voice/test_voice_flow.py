@@ -84,12 +84,13 @@ def section(fake: FakeTwilioVoice, **overrides: Any) -> dict[str, Any]:
 
 
 @contextlib.asynccontextmanager
-async def voice_center(tmp_path: Path, fake: FakeTwilioVoice, **overrides: Any) -> AsyncIterator[Voice]:
+async def voice_center(tmp_path: Path, fake: FakeTwilioVoice, settings: ServerSettings | None = None,
+                       **overrides: Any) -> AsyncIterator[Voice]:
     config = parse_config(center_config(
         {"twilio_voice": section(fake, **overrides)}, queues=QUEUES,
         agents=agents(alice=ALICE_PHONE, bob="client:bob")))
     db_url = f"sqlite+aiosqlite:///{tmp_path / 'cti.db'}"
-    app = build_app(config, ServerSettings(db_url=db_url, node_id="test"))
+    app = build_app(config, settings or ServerSettings(db_url=db_url, node_id="test"))
     server = TestServer(app, host="127.0.0.1")
     await server.start_server()
     adapter = app[CHANNEL_ADAPTERS][Channel.VOICE]
@@ -489,3 +490,46 @@ async def test_transfer_through_the_desktop_api_moves_the_caller(
         await asyncio.sleep(0.1)
         found = await voice.interaction(queued.interaction_id)
         assert found.state is InteractionState.QUEUED and found.queue == "sales"
+
+
+@pytest.mark.integration
+async def test_two_nodes_ring_the_agent_once_and_move_a_transferred_caller_once(
+        tmp_path: Path, twilio: FakeTwilioVoice, pg_schema: str, redis_url: str, unique_prefix: str) -> None:
+    def node(name: str) -> ServerSettings:
+        return ServerSettings(db_url=pg_schema, redis_url=redis_url, redis_prefix=unique_prefix, node_id=name)
+
+    async with voice_center(tmp_path, twilio, node("node-a")) as a, \
+            voice_center(tmp_path, twilio, node("node-b")) as b:
+        alice = await b.center.agent_socket("alice")
+        queued = await call_in(a, "CA" + "8" * 32)  # the caller's webhooks reach node a
+        await alice.expect("interaction.offered")
+        created = await twilio.wait_for("created", 1)
+        await asyncio.sleep(0.5)  # both nodes have heard the offer by now
+        assert len(twilio.created) == 1  # Alice's phone rings once, not once per node
+        await agent_callback(b, created, "in-progress")  # and its callback may reach the other node
+        await b.state(queued.interaction_id, InteractionState.ACTIVE)
+
+        # The core's transfer on node b: one node follows it with one redirect of the caller.
+        ack = await alice.command({"type": "set_state", "state": "away"})
+        assert ack["type"] == "ack", ack
+        status, body = await b.center.api(
+            "alice", "POST", f"/api/interactions/{queued.interaction_id}/transfer", {"queue": "sales"})
+        assert status == 200, body
+        await twilio.wait_for("updates", 1)
+        await asyncio.sleep(0.5)
+        assert [u.call_sid for u in twilio.updates] == [queued.call_sid]
+
+        # Bob takes it; then the adapter's own transfer on node a: still one redirect, not two.
+        bob = await a.center.agent_socket("bob")
+        await bob.expect("interaction.offered")
+        second = await twilio.wait_for("created", 2)
+        await agent_callback(a, second, "in-progress")
+        await a.state(queued.interaction_id, InteractionState.ACTIVE)
+        await a.adapter.transfer(queued.interaction_id, "bob", to_queue="support")
+        await twilio.wait_for("updates", 2)
+        await asyncio.sleep(0.5)
+        assert [u.call_sid for u in twilio.updates] == [queued.call_sid] * 2
+        # Back in the queue it is offered again: still one agent call per offer.
+        assert len(twilio.created) == a.count("interaction.offered", queued.interaction_id)
+        found = await a.interaction(queued.interaction_id)
+        assert "twilio_moved" not in found.channel_refs or found.channel_refs["twilio_moved"] == ""
