@@ -41,8 +41,9 @@ class OutboundDispatcher:
                 queue: asyncio.Queue[MessageAdded] = asyncio.Queue()
                 self._queues[channel] = queue
                 self._workers.append(asyncio.create_task(self._work(queue), name=f"outbound-{channel}"))
+            # The node that stored the reply sends it: every node hears it, one must send it.
             sub = self._hub.subscribe(maxsize=10_000, wants=lambda e: isinstance(e, MessageAdded)
-                                      and e.message.get("sender") == MessageSender.AGENT)
+                                      and e.message.get("sender") == MessageSender.AGENT, local_only=True)
             self._task = asyncio.create_task(self._run(sub), name="outbound")
 
     async def aclose(self) -> None:

@@ -23,11 +23,12 @@ log = logging.getLogger(__name__)
 
 class Subscription:
     def __init__(self, hub: EventHub, maxsize: int,
-                 wants: Callable[[DomainEvent], bool] | None = None) -> None:
+                 wants: Callable[[DomainEvent], bool] | None = None, *, local_only: bool = False) -> None:
         self._hub = hub
         self.queue: asyncio.Queue[DomainEvent] = asyncio.Queue(maxsize)
         self.lagged = False
         self._wants = wants
+        self.local_only = local_only
 
     def _deliver(self, event: DomainEvent) -> None:
         # Filtered on the publisher's side: with hundreds of agent sockets, waking every one of
@@ -64,15 +65,19 @@ class EventHub:
         self._task: asyncio.Task[None] | None = None
         self._ready = asyncio.Event()
 
-    def subscribe(self, maxsize: int = 1000,
-                  wants: Callable[[DomainEvent], bool] | None = None) -> Subscription:
-        sub = Subscription(self, maxsize, wants)
+    def subscribe(self, maxsize: int = 1000, wants: Callable[[DomainEvent], bool] | None = None, *,
+                  local_only: bool = False) -> Subscription:
+        """``local_only``: only the events published on this node. For work done once per event
+        that this node must do because it caused it (sending an agent's reply), which every
+        node hearing the event would otherwise do again."""
+        sub = Subscription(self, maxsize, wants, local_only=local_only)
         self._subs.add(sub)
         return sub
 
-    def _deliver_local(self, event: DomainEvent) -> None:
+    def _deliver_local(self, event: DomainEvent, *, remote: bool = False) -> None:
         for sub in list(self._subs):
-            sub._deliver(event)
+            if not (remote and sub.local_only):
+                sub._deliver(event)
 
     async def publish(self, event: DomainEvent) -> None:
         self._deliver_local(event)
@@ -102,7 +107,7 @@ class EventHub:
                     data = json.loads(raw["data"])
                     if data.get("node") == self._node_id:
                         continue
-                    self._deliver_local(event_from_dict(data["event"]))
+                    self._deliver_local(event_from_dict(data["event"]), remote=True)
                 except (ValueError, KeyError, TypeError):
                     log.warning("hub: dropped a malformed event from another node")
         finally:

@@ -172,6 +172,25 @@ async def test_texts_arriving_together_at_two_nodes_make_one_interaction(
         assert bodies == [f"part {n}" for n in range(6)]
 
 
+@pytest.mark.integration
+async def test_a_reply_made_on_one_node_is_texted_once(
+        tmp_path: Path, twilio: FakeTwilio, pg_schema: str, redis_url: str, unique_prefix: str) -> None:
+    def node(name: str) -> ServerSettings:
+        return ServerSettings(db_url=pg_schema, redis_url=redis_url, redis_prefix=unique_prefix, node_id=name)
+
+    async with running_center(tmp_path, {"sms": sms_section(twilio)}, node("node-a")) as a, \
+            running_center(tmp_path, {"sms": sms_section(twilio)}, node("node-b")) as b:
+        alice = await b.agent_socket("alice")
+        await text(a, "SM" + "e" * 32, "Where is my parcel?")
+        interaction_id = (await offered(alice))["interaction_id"]
+        await accept(alice, interaction_id)
+        message_id = await reply(b, interaction_id, "On its way.")
+        await status_of(alice, message_id, "queued")
+        await asyncio.sleep(0.5)  # both nodes have heard the reply by now
+        assert [m["Body"] for m in twilio.sent] == ["On its way."]  # texted once, not once per node
+        assert twilio.problems == []
+
+
 async def test_after_the_window_a_new_interaction(tmp_path: Path, twilio: FakeTwilio) -> None:
     async with running_center(tmp_path, {"sms": sms_section(twilio, window_seconds=1)}) as center:
         await text(center, "SM" + "4" * 32, "First")
