@@ -128,6 +128,15 @@ class Interactions:
 
         await self._db.write(work)
 
+    async def purge_claims(self, before: float) -> int:
+        """Forget claims taken before ``before``: by then their work is stored (and found by its
+        ref) or was released; only in-flight work needs one. Returns how many went."""
+        async def work(conn: AsyncConnection) -> int:
+            done = await conn.execute(delete(inbound_claims).where(inbound_claims.c.at < before))
+            return int(done.rowcount or 0)
+
+        return await self._db.write(work)
+
     async def set_message_ref(self, message_id: str, channel_ref: str) -> None:
         """Record the channel's id of a message we sent (its Message-ID, MessageSid…), so the
         customer's answer to it threads back here."""

@@ -99,6 +99,9 @@ class SqlContextStore:
     async def release_inbound(self, ref: str) -> None:
         await self._interactions.release_inbound(ref)
 
+    async def purge_claims(self, older_than: float) -> int:
+        return await self._interactions.purge_claims(self._clock.now() - older_than)
+
     async def find_interaction_by_message_ref(self, refs: Sequence[str]) -> Interaction | None:
         return await self._interactions.find_by_message_ref(refs)
 

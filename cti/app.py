@@ -7,6 +7,7 @@ from the environment: the CLI hands it the settings.
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 import secrets
@@ -35,12 +36,14 @@ from cti.config import AppConfig, ConfigError
 from cti.domain import Channel, jsonable
 from cti.events import AgentStateChanged
 from cti.hub import EventHub
+from cti.janitor import Janitor
 from cti.lease import Leases
 from cti.ports import CallControl, ContextStore
 from cti.routing import Explanation, Offer, RoutingSettings, RoutingStore, WaitingItem
 from cti.service import InteractionService
 from cti.service_level import service_levels
 from cti.services import Services
+from cti.tasks import stop_tasks
 from desktop_api.app import make_app
 from router.engine import RoutingEngine
 from router.memory_store import MemoryRoutingStore
@@ -159,6 +162,18 @@ def build_app(config: AppConfig, settings: ServerSettings, *, clock: Clock | Non
                         skills=config.chat.skills, reconnect_grace=config.chat.reconnect_grace,
                         default_country_code=config.default_country_code)
 
+    janitor_task: list[asyncio.Task[None]] = []
+
+    async def start_janitor() -> None:
+        janitor_task.append(asyncio.create_task(Janitor(context).run(), name="janitor"))
+
+    async def stop_janitor() -> None:
+        await stop_tasks(janitor_task)
+        janitor_task.clear()
+
+    # One node sweeps: the others would repeat the same deletes.
+    housekeeping = leases.one_node("janitor", start=start_janitor, stop=stop_janitor)
+
     async def lifecycle(_: web.Application) -> AsyncIterator[None]:
         if settings.migrate:
             await upgrade_async(settings.db_url)
@@ -173,6 +188,7 @@ def build_app(config: AppConfig, settings: ServerSettings, *, clock: Clock | Non
         for adapter in channel_adapters.values():
             await adapter.start()
         await outbound.start()
+        await housekeeping.start()
         # Everything built at start-up lives as long as the server: out of the collector's sight,
         # full collections scan only what requests create (they set the p99 otherwise).
         gc.collect()
@@ -182,6 +198,7 @@ def build_app(config: AppConfig, settings: ServerSettings, *, clock: Clock | Non
         try:
             yield
         finally:
+            await housekeeping.aclose()
             await outbound.aclose()
             for adapter in channel_adapters.values():
                 await adapter.aclose()

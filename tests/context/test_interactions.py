@@ -256,3 +256,13 @@ async def test_channel_cursors_are_kept_and_replaced(store: SqlContextStore) -> 
     with pytest.raises(InvalidInput):
         await store.set_cursor("x:42:mentions", "9" * 1001)
     assert await store.cursor("x:42:mentions") == "1700000000000000009"
+
+
+async def test_claims_older_than_a_day_are_purged_and_recent_ones_kept(
+        store: SqlContextStore, clock: ManualClock) -> None:
+    assert await store.claim_inbound("sms:SM-old")
+    clock.advance(2 * 86400)
+    assert await store.claim_inbound("sms:SM-new")
+    assert await store.purge_claims(86400) == 1
+    assert await store.claim_inbound("sms:SM-old")  # free again: its message is found by its ref
+    assert not await store.claim_inbound("sms:SM-new")  # still in flight, still held

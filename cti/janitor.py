@@ -1,0 +1,36 @@
+"""Housekeeping, so a server that runs for months does not keep what it no longer needs.
+
+Inbound claims (``claim_inbound``) guard work in flight: a webhook delivered twice at once, an
+event every node hears. Once that work is stored (and found again by its ref) or released, the
+claim only takes space; every inbound message leaves one. They are dropped after a day.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from cti.ports import ContextStore
+
+log = logging.getLogger(__name__)
+
+CLAIM_AGE = 86400.0  # seconds a claim is kept: far longer than any retry of the same delivery
+EVERY = 3600.0
+
+
+class Janitor:
+    def __init__(self, context: ContextStore, *, every: float = EVERY, claim_age: float = CLAIM_AGE) -> None:
+        self._context = context
+        self._every = every
+        self._claim_age = claim_age
+
+    async def run(self) -> None:
+        """Forever, from now: a pass, then one every ``every`` seconds."""
+        while True:
+            try:
+                dropped = await self._context.purge_claims(self._claim_age)
+                if dropped:
+                    log.info("janitor: dropped %d inbound claims older than %.0f s", dropped, self._claim_age)
+            except Exception:  # a database hiccup must not end housekeeping for good
+                log.exception("janitor: purge failed")
+            await asyncio.sleep(self._every)
