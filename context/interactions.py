@@ -29,6 +29,7 @@ CLOSED_STATES = (InteractionState.CLOSED.value, InteractionState.ABANDONED.value
 MAX_REF_KEY = 64
 MAX_REF_VALUE = 1000
 MAX_CONTEXT_KEY = 128
+_IMMUTABLE = frozenset({"id", "channel", "direction", "arrived_at"})  # set once, at the insert
 _IN_CHUNK = 500  # ids per IN list when loading references and context
 
 _COLUMNS = (
@@ -67,10 +68,12 @@ class Interactions:
                 await conn.execute(insert(interactions).values(row))
             else:
                 # The version in the WHERE too: on PostgreSQL another node may have saved between
-                # our SELECT and this UPDATE.
+                # our SELECT and this UPDATE. Columns that never change are left out of the SET,
+                # so the indexes on them (arrival) are not rewritten by every save.
+                changing = {k: v for k, v in row.items() if k not in _IMMUTABLE}
                 done = await conn.execute(update(interactions)
                                           .where(i.id == interaction.id, i.version == expected)
-                                          .values(row))
+                                          .values(changing))
                 if done.rowcount != 1:
                     raise StaleSnapshot("stale-interaction",
                                         "the interaction was changed by someone else; read it again",
