@@ -114,6 +114,7 @@ async def _hello(services: Services, who: Principal) -> dict[str, Any]:
         mine = await services.context.list_interactions(states=None, agent_id=who.agent_id, limit=50,
                                                         open_only=True)
         hello["interactions"] = [await services.interactions.screen_pop(i) for i in mine]
+        hello["telephony"] = services.voice is not None  # click-to-dial and call controls
     else:
         hello["queues"] = await services.queue_stats()
         hello["agents"] = [await services.agents.view(a.id) for a in services.agents.supervised(who.agent_id)]

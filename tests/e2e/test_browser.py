@@ -2,34 +2,23 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from tests.conftest import IN_CI
+from tests.e2e.conftest import CHROMIUM_ARGS
 from tests.server_process import RunningServer
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
-CHROMIUM = os.environ.get("CTI_CHROMIUM", shutil.which("chromium") or "/usr/bin/chromium")
-
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    if not os.path.exists(CHROMIUM):
-        if IN_CI:
-            pytest.fail("Chromium is not installed; CI must run the browser test")
-        pytest.skip("Chromium is not installed")
+def browser(chromium: str) -> Iterator[object]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run"])
+        browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
         yield browser
         browser.close()
 

@@ -1,0 +1,80 @@
+"""Chromium on the agent desktop during a call: a fake Asterisk on a socket, the real server
+process, the call controls clicked as an agent would (async Playwright, beside the fake's loop)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.ami.center import idle_asterisk, phases
+from tests.ami.fake_ami import FakeAmi, header
+from tests.e2e.conftest import CHROMIUM_ARGS
+from tests.e2e.test_voice_end_to_end import write_config
+from tests.server_process import run_server_async
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.integration]
+
+HANGUP_EVENTS = ("Event: Hangup", "Event: HangupRequest", "Event: SoftHangupRequest")
+
+
+async def test_a_call_on_the_desktop_is_held_recorded_hung_up_and_completed(
+        tmp_path: Path, chromium: str) -> None:
+    from playwright.async_api import async_playwright, expect
+
+    queued, connected = phases("inbound_hold_originate_bridge")
+    talking = tuple(f for f in connected.frames if not f.startswith(HANGUP_EVENTS))
+    hanging_up = tuple(f for f in connected.frames if f not in talking)
+    async with FakeAmi() as ami:
+        idle_asterisk(ami)
+        config = write_config(tmp_path / "voice.yaml", ami.port)
+        async with run_server_async(tmp_path, config=config) as srv, async_playwright() as pw:
+            await ami.wait_action("CoreShowChannels", timeout=10)  # the bridge resynced
+            browser = await pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+            page = await (await browser.new_context()).new_page()
+            page.set_default_timeout(15_000)
+            await page.goto(f"{srv.url}/agent")
+            await page.fill("#login-agent", "alice")
+            await page.fill("#login-password", "alice")
+            await page.click("#login-submit")
+            await expect(page.locator("#conn-status")).to_have_attribute("data-state", "connected")
+            await expect(page.locator("[data-testid=dial-form]")).to_be_visible()  # telephony is up
+            await page.select_option("#state-select", "available")
+            await page.click("#state-apply")
+            await expect(page.locator("#agent-state")).to_contain_text("available")
+
+            # A caller waits; Alice's phone rings; she answers it (the accept comes from Asterisk).
+            for frame in queued.frames:
+                ami.current.write(frame.encode())
+            await expect(page.locator("[data-testid=offer]")).to_have_count(1)
+            await ami.wait_action("Originate")
+            for frame in talking:
+                ami.current.write(frame.encode())
+            panel = page.locator("[data-testid=call-panel]")
+            await expect(panel).to_be_visible()
+            await expect(page.locator("[data-testid=reply-input]")).to_have_count(0)  # a call: no typing
+            status = panel.locator("[data-testid=call-status]")
+            await expect(status).to_have_text("on the call")
+
+            await panel.locator("[data-testid=call-hold]").click()
+            assert header(await ami.wait_action("Redirect"), "Context") == "cti-hold"
+            await expect(status).to_have_text("the caller is on hold")
+            await expect(panel.locator("[data-testid=call-hold]")).to_have_text("Resume")
+
+            await panel.locator("[data-testid=call-record]").click()
+            assert header(await ami.wait_action("MixMonitor"), "Channel") == "PJSIP/agent1-00000002"
+            await expect(panel.locator("[data-testid=call-record]")).to_have_text("Pause recording")
+
+            await panel.locator("[data-testid=call-hangup]").click()
+            assert header(await ami.wait_action("Hangup"), "Cause") == "16"
+            for frame in hanging_up:
+                ami.current.write(frame.encode())
+            await expect(status).to_have_text("call ended")
+            await expect(page.locator("[data-testid=conversation-state]")).to_have_text("wrap up")
+
+            conversation = page.locator("[data-testid=conversation]")
+            await conversation.locator("[data-testid=disposition]").select_option("resolved")
+            await conversation.locator("[data-testid=complete]").click()
+            await expect(conversation).to_have_count(0)
+            await expect(page.locator("[data-testid=error]")).to_have_count(0)
+            await browser.close()
