@@ -9,10 +9,12 @@ from __future__ import annotations
 import os
 import socket
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import psycopg
 import pytest
+
+from cti.app import ServerSettings
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 POSTGRES_URL = os.environ.get("CTI_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -61,3 +63,13 @@ def pg_schema(postgres_url: str, unique_prefix: str) -> Iterator[str]:
     yield f"{postgres_url}?options=-csearch_path%3D{unique_prefix}"
     with psycopg.connect(plain, autocommit=True) as conn:
         conn.execute(f'DROP SCHEMA "{unique_prefix}" CASCADE')
+
+
+@pytest.fixture
+def cluster_node(pg_schema: str, redis_url: str, unique_prefix: str) -> Callable[[str], ServerSettings]:
+    """The settings of one node of a test cluster: every node made by it shares one PostgreSQL
+    schema and one Redis prefix; leases are short, so a take-over happens within a second."""
+    def node(name: str) -> ServerSettings:
+        return ServerSettings(db_url=pg_schema, redis_url=redis_url, redis_prefix=unique_prefix,
+                              node_id=name, lease_ttl=0.6)
+    return node

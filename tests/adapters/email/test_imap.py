@@ -110,11 +110,7 @@ async def test_polled_mail_can_be_moved_away_once_stored(tmp_path: Path, dovecot
 
 
 async def test_with_two_nodes_one_polls_the_mailbox_and_the_other_takes_over(
-        tmp_path: Path, dovecot: Dovecot, pg_schema: str, redis_url: str, unique_prefix: str) -> None:
-    def node(name: str) -> ServerSettings:
-        return ServerSettings(db_url=pg_schema, redis_url=redis_url, redis_prefix=unique_prefix,
-                              node_id=name, lease_ttl=0.6)
-
+        tmp_path: Path, dovecot: Dovecot, cluster_node: Callable[[str], ServerSettings]) -> None:
     def pollers(center: Center) -> list[MailboxPoller]:
         adapter = center.adapters[Channel.EMAIL]
         assert isinstance(adapter, EmailAdapter)
@@ -122,11 +118,11 @@ async def test_with_two_nodes_one_polls_the_mailbox_and_the_other_takes_over(
 
     await asyncio.to_thread(dovecot.append, raw(mail(subject="First", body="one",
                                                      message_id="<n-1@example.com>")))
-    first_run = running_center(tmp_path, imap_channel(dovecot), node("node-a"))
+    first_run = running_center(tmp_path, imap_channel(dovecot), cluster_node("node-a"))
     first = await first_run.__aenter__()
     first_open = True
     try:
-        async with running_center(tmp_path, imap_channel(dovecot), node("node-b")) as second:
+        async with running_center(tmp_path, imap_channel(dovecot), cluster_node("node-b")) as second:
             async def stored(*subjects: str) -> bool:
                 return sorted(await email_messages(second)) == sorted(subjects)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -159,12 +159,9 @@ async def test_texts_arriving_together_make_one_interaction(tmp_path: Path, twil
 
 @pytest.mark.integration
 async def test_texts_arriving_together_at_two_nodes_make_one_interaction(
-        tmp_path: Path, twilio: FakeTwilio, pg_schema: str, redis_url: str, unique_prefix: str) -> None:
-    def node(name: str) -> ServerSettings:
-        return ServerSettings(db_url=pg_schema, redis_url=redis_url, redis_prefix=unique_prefix, node_id=name)
-
-    async with running_center(tmp_path, {"sms": sms_section(twilio)}, node("node-a")) as a, \
-            running_center(tmp_path, {"sms": sms_section(twilio)}, node("node-b")) as b:
+        tmp_path: Path, twilio: FakeTwilio, cluster_node: Callable[[str], ServerSettings]) -> None:
+    async with running_center(tmp_path, {"sms": sms_section(twilio)}, cluster_node("node-a")) as a, \
+            running_center(tmp_path, {"sms": sms_section(twilio)}, cluster_node("node-b")) as b:
         # Twilio's load balancer spreads one customer's burst over both nodes.
         await asyncio.gather(*(text(a if n % 2 else b, f"SM{n:032d}", f"part {n}") for n in range(6)))
         [interaction] = await a.services.context.list_interactions(open_only=False)
@@ -174,12 +171,9 @@ async def test_texts_arriving_together_at_two_nodes_make_one_interaction(
 
 @pytest.mark.integration
 async def test_a_reply_made_on_one_node_is_texted_once(
-        tmp_path: Path, twilio: FakeTwilio, pg_schema: str, redis_url: str, unique_prefix: str) -> None:
-    def node(name: str) -> ServerSettings:
-        return ServerSettings(db_url=pg_schema, redis_url=redis_url, redis_prefix=unique_prefix, node_id=name)
-
-    async with running_center(tmp_path, {"sms": sms_section(twilio)}, node("node-a")) as a, \
-            running_center(tmp_path, {"sms": sms_section(twilio)}, node("node-b")) as b:
+        tmp_path: Path, twilio: FakeTwilio, cluster_node: Callable[[str], ServerSettings]) -> None:
+    async with running_center(tmp_path, {"sms": sms_section(twilio)}, cluster_node("node-a")) as a, \
+            running_center(tmp_path, {"sms": sms_section(twilio)}, cluster_node("node-b")) as b:
         alice = await b.agent_socket("alice")
         await text(a, "SM" + "e" * 32, "Where is my parcel?")
         interaction_id = (await offered(alice))["interaction_id"]

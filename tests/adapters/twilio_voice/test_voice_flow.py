@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import xml.etree.ElementTree as ET
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -494,12 +494,9 @@ async def test_transfer_through_the_desktop_api_moves_the_caller(
 
 @pytest.mark.integration
 async def test_two_nodes_ring_the_agent_once_and_move_a_transferred_caller_once(
-        tmp_path: Path, twilio: FakeTwilioVoice, pg_schema: str, redis_url: str, unique_prefix: str) -> None:
-    def node(name: str) -> ServerSettings:
-        return ServerSettings(db_url=pg_schema, redis_url=redis_url, redis_prefix=unique_prefix, node_id=name)
-
-    async with voice_center(tmp_path, twilio, node("node-a")) as a, \
-            voice_center(tmp_path, twilio, node("node-b")) as b:
+        tmp_path: Path, twilio: FakeTwilioVoice, cluster_node: Callable[[str], ServerSettings]) -> None:
+    async with voice_center(tmp_path, twilio, cluster_node("node-a")) as a, \
+            voice_center(tmp_path, twilio, cluster_node("node-b")) as b:
         alice = await b.center.agent_socket("alice")
         queued = await call_in(a, "CA" + "8" * 32)  # the caller's webhooks reach node a
         await alice.expect("interaction.offered")

@@ -4,6 +4,7 @@ the cursor the first one stored when it stops."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -26,19 +27,15 @@ def x_of(center: Center) -> XAdapter:
 
 
 async def test_one_node_polls_and_the_other_goes_on_from_its_cursor(
-        tmp_path: Path, fake_x: FakeX, pg_schema: str, redis_url: str, unique_prefix: str) -> None:
+        tmp_path: Path, fake_x: FakeX, cluster_node: Callable[[str], ServerSettings]) -> None:
     section = bearer_section(fake_x, mode="polling", poll_seconds=0.1, poll_page_size=5)
 
-    def node(name: str) -> ServerSettings:
-        return ServerSettings(db_url=pg_schema, redis_url=redis_url, redis_prefix=unique_prefix,
-                              node_id=name, lease_ttl=0.6)
-
     fake_x.add_dm(BEA[0], "message 0")
-    first_run = running_center(tmp_path, {"x": section}, node("node-a"))
+    first_run = running_center(tmp_path, {"x": section}, cluster_node("node-a"))
     first = await first_run.__aenter__()
     first_open = True
     try:
-        async with running_center(tmp_path, {"x": section}, node("node-b")) as second:
+        async with running_center(tmp_path, {"x": section}, cluster_node("node-b")) as second:
             alice = await second.agent_socket("alice")
             offer = await alice.expect("interaction.offered")  # polled by one node, offered by either
             assert await first_message(alice, offer) == "message 0"
