@@ -1,4 +1,4 @@
-"""The ``cti`` command: serve, migrate the database, ask the router why."""
+"""The ``cti`` command: serve, check a configuration, migrate the database, ask the router why."""
 
 from __future__ import annotations
 
@@ -44,6 +44,28 @@ def _serve(args: argparse.Namespace) -> int:
             print(f"       {agent.id:<6} / {agent.password:<6} {agent.role.value}, team {agent.team or '-'}")
     web.run_app(app, host=args.host, port=args.port, print=None, access_log=None)
     return 0
+
+
+def _config_check(args: argparse.Namespace) -> int:
+    from cti.app import ServerSettings, build_app
+    from cti.config_check import review
+
+    path = args.file or DEMO_CONFIG
+    try:
+        config = load_config(path)
+        # The channel sections are read by their adapters: building the app reads them all
+        # (nothing is started, no database is opened).
+        build_app(config, ServerSettings(db_url="sqlite+aiosqlite:///:memory:", node_id="check"))
+    except ConfigError as exc:
+        print(f"cti: {path}: {exc}", file=sys.stderr)
+        return 2
+    found = review(config)
+    print(f"cti: {path} is valid")
+    for line in found.summary:
+        print(f"  {line}")
+    for warning in found.warnings:
+        print(f"  warning: {warning}")
+    return 1 if found.warnings and args.strict else 0
 
 
 def _db_upgrade(args: argparse.Namespace) -> int:
@@ -112,6 +134,14 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--redis-prefix", default="cti", help="key prefix, to share one Redis between centers")
     serve.add_argument("--node-id", default=None)
     serve.set_defaults(func=_serve)
+
+    config = sub.add_parser("config", help="configuration tools")
+    config_sub = config.add_subparsers(dest="config_command", required=True)
+    check = config_sub.add_parser(
+        "check", help="validate a configuration and say what would leave customers waiting")
+    check.add_argument("file", nargs="?", default=None, help="YAML or TOML file (default: the demo)")
+    check.add_argument("--strict", action="store_true", help="exit 1 when there are warnings")
+    check.set_defaults(func=_config_check)
 
     db = sub.add_parser("db", help="database maintenance")
     db_sub = db.add_subparsers(dest="db_command", required=True)
