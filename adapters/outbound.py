@@ -14,12 +14,14 @@ from collections.abc import Mapping
 from adapters.channel import ChannelAdapter, SendFailed, SendRefused
 from cti.clock import Clock
 from cti.domain import Channel, Message, MessageSender
-from cti.events import MessageAdded, MessageStatus
+from cti.events import DomainEvent, MessageAdded, MessageStatus
 from cti.hub import EventHub, Subscription
 from cti.ports import ContextStore
 from cti.tasks import stop_tasks
 
 log = logging.getLogger(__name__)
+
+DRAIN_SECONDS = 10.0  # at shutdown, for replies already taken (each adapter has its own timeout)
 
 
 class OutboundDispatcher:
@@ -34,6 +36,8 @@ class OutboundDispatcher:
         # slow provider (Slack rate-limiting, an SMTP relay timing out) holds up only its own.
         self._queues: dict[Channel, asyncio.Queue[MessageAdded]] = {}
         self._workers: list[asyncio.Task[None]] = []
+        self._sub: Subscription | None = None
+        self._in_hand: DomainEvent | None = None  # read from the hub, not yet in its channel's queue
 
     async def start(self) -> None:
         if self._adapters and self._task is None:
@@ -44,29 +48,56 @@ class OutboundDispatcher:
             # The node that stored the reply sends it: every node hears it, one must send it.
             sub = self._hub.subscribe(maxsize=10_000, wants=lambda e: isinstance(e, MessageAdded)
                                       and e.message.get("sender") == MessageSender.AGENT, local_only=True)
+            self._sub = sub
             self._task = asyncio.create_task(self._run(sub), name="outbound")
 
-    async def aclose(self) -> None:
-        tasks = [t for t in (self._task, *self._workers) if t is not None]
-        self._task, self._workers = None, []
-        await stop_tasks(tasks)
+    async def aclose(self, *, drain: float = DRAIN_SECONDS) -> None:
+        """Stop taking replies, give the ones already taken ``drain`` seconds to go out (a
+        restart must not swallow what agents just sent), then stop."""
+        await stop_tasks([self._task])
+        self._task = None
+        # What the reader held or had not read yet when it stopped is taken all the same.
+        held, self._in_hand = self._in_hand, None
+        left = [held] if held is not None else []
+        if self._sub is not None:
+            while not self._sub.queue.empty():
+                left.append(self._sub.queue.get_nowait())
+            self._sub = None
+        for event in left:
+            await self._take(event)
+        if self._workers:
+            try:
+                async with asyncio.timeout(drain):
+                    for queue in self._queues.values():
+                        await queue.join()
+            except TimeoutError:
+                waiting = sum(q.qsize() for q in self._queues.values())
+                log.warning("outbound: stopping with %d replies not sent after %.0f s", waiting, drain)
+        workers, self._workers = self._workers, []
+        await stop_tasks(workers)
 
     async def _run(self, sub: Subscription) -> None:
         try:
             while True:
                 event = await sub.get()
-                if not isinstance(event, MessageAdded) or event.message.get("sender") != MessageSender.AGENT:
-                    continue
-                try:
-                    interaction = await self._context.interaction(event.interaction_id)
-                except Exception:
-                    log.exception("outbound: cannot load interaction=%s", event.interaction_id)
-                    continue
-                queue = self._queues.get(interaction.channel)
-                if queue is not None:
-                    queue.put_nowait(event)
+                self._in_hand = event
+                await self._take(event)
+                self._in_hand = None
         finally:
             sub.close()
+
+    async def _take(self, event: DomainEvent) -> None:
+        """Into its channel's queue (the reader never waits on a send)."""
+        if not isinstance(event, MessageAdded) or event.message.get("sender") != MessageSender.AGENT:
+            return
+        try:
+            interaction = await self._context.interaction(event.interaction_id)
+        except Exception:
+            log.exception("outbound: cannot load interaction=%s", event.interaction_id)
+            return
+        queue = self._queues.get(interaction.channel)
+        if queue is not None:
+            queue.put_nowait(event)
 
     async def _work(self, queue: asyncio.Queue[MessageAdded]) -> None:
         while True:
@@ -75,6 +106,8 @@ class OutboundDispatcher:
                 await self.send(event)
             except Exception:  # the next reply must still go out
                 log.exception("outbound: reply of interaction=%s not handled", event.interaction_id)
+            finally:
+                queue.task_done()
 
     async def send(self, event: MessageAdded) -> None:
         interaction = await self._context.interaction(event.interaction_id)

@@ -40,6 +40,7 @@ class FakeTwilio:
     sent: list[dict[str, str]] = field(default_factory=list)  # the Messages Twilio accepted
     problems: list[str] = field(default_factory=list)  # requests the real Twilio would refuse
     refuse: dict[str, Refusal] = field(default_factory=dict)  # by To number
+    delay: float = 0.0  # seconds each Messages request takes (a slow Twilio)
     arrived: asyncio.Event = field(default_factory=asyncio.Event)
     url: str = ""
     _server: TestServer | None = None
@@ -67,6 +68,8 @@ class FakeTwilio:
                                   "more_info": f"https://www.twilio.com/docs/errors/{code}"}, status=status)
 
     async def _handle(self, request: web.Request) -> web.Response:
+        if self.delay:
+            await asyncio.sleep(self.delay)
         expected_path = f"/2010-04-01/Accounts/{self.account_sid}/Messages.json"
         if request.method != "POST" or request.path != expected_path:
             self.problems.append(f"unexpected {request.method} {request.path}")

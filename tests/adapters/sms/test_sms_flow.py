@@ -157,6 +157,20 @@ async def test_texts_arriving_together_make_one_interaction(tmp_path: Path, twil
         assert bodies == ["part 0", "part 1", "part 2", "part 3"]
 
 
+async def test_replies_taken_before_a_shutdown_still_go_out(tmp_path: Path, twilio: FakeTwilio) -> None:
+    twilio.delay = 0.3  # Twilio is slow today: the replies queue up behind each other
+    async with running_center(tmp_path, {"sms": sms_section(twilio)}) as center:
+        alice = await center.agent_socket("alice")
+        await text(center, "SM" + "f" * 32, "Hello?")
+        interaction_id = (await offered(alice))["interaction_id"]
+        await accept(alice, interaction_id)
+        for n in range(3):
+            await reply(center, interaction_id, f"reply {n}")
+        await alice.close()
+        # ...and the server is stopped (a deploy) while they wait their turn.
+    assert [m["Body"] for m in twilio.sent] == ["reply 0", "reply 1", "reply 2"]
+
+
 @pytest.mark.integration
 async def test_texts_arriving_together_at_two_nodes_make_one_interaction(
         tmp_path: Path, twilio: FakeTwilio, cluster_node: Callable[[str], ServerSettings]) -> None:
