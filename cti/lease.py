@@ -114,10 +114,6 @@ class OneNode:
         self._stop = stop
         self._keeper = LeaseKeeper(lease, on_gained=start, on_lost=stop, name=name) if lease else None
 
-    @property
-    def running_here(self) -> bool:
-        return self._keeper.holding if self._keeper is not None else True
-
     async def start(self) -> None:
         await (self._keeper.start() if self._keeper is not None else self._start())
 
