@@ -437,6 +437,8 @@ class TwilioVoiceAdapter:
     async def _follow_transfer(self, event: InteractionTransferred) -> None:
         """A transfer made by the core alone: the caller goes back into their Twilio queue."""
         interaction_id = event.interaction_id
+        if not self._mine(await self._deps.context.interaction(interaction_id)):
+            return  # every channel's transfers pass by: only calls of ours are followed
         if not await self._once("follow", interaction_id, repr(event.at)):
             return
         async with self._locks.hold(interaction_id):
