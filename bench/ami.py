@@ -53,7 +53,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
-import json
 import math
 import shutil
 import statistics
@@ -69,7 +68,7 @@ import aiohttp
 import yaml
 from panoramisk.message import Message
 
-from bench.common import cpu_seconds, emit, open_desk, percentile
+from bench.common import cpu_seconds, emit, json_frames, open_desk, percentile
 from cti.ami.frames import BANNER_PREFIX, FRAME_END, parse_frame
 from cti.ami.tracker import CallTracker
 from tests.ami.center import idle_asterisk, phases
@@ -259,11 +258,7 @@ class Desks:
         return self.ended[interaction_id]
 
     async def read(self, agent: str, ws: aiohttp.ClientWebSocketResponse) -> None:
-        async for msg in ws:
-            received = time.perf_counter()
-            if msg.type is not aiohttp.WSMsgType.TEXT:
-                continue
-            data = json.loads(msg.data)
+        async for data, size, received in json_frames(ws):
             kind = data.get("type")
             if kind == "interaction.offered":
                 refs = data.get("screen_pop", {}).get("interaction", {}).get("channel_refs", {})
@@ -271,7 +266,7 @@ class Desks:
                 if waiting is None or waiting.done():
                     self.unmatched += 1
                     continue
-                self.offer_bytes.append(len(msg.data))
+                self.offer_bytes.append(size)
                 self.per_agent[agent] += 1
                 waiting.set_result((received, agent, data["interaction_id"]))
             elif kind in ("interaction.abandoned", "interaction.offer_withdrawn"):

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import json
 import math
 import os
+import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 from sqlalchemy import create_engine, text
@@ -84,3 +88,27 @@ async def open_desk(session: aiohttp.ClientSession, url: str, ws_url: str,
             if reply.get("type") != "ack":
                 raise RuntimeError(f"{agent}: set_state refused: {reply}")
             return ws
+
+
+async def open_desks(session: aiohttp.ClientSession, url: str, ws_url: str, agents: Sequence[str], *,
+                     concurrency: int) -> list[aiohttp.ClientWebSocketResponse]:
+    """Many desks at once, ``concurrency`` log-ins in flight (more only queue in the server)."""
+    gate = asyncio.Semaphore(concurrency)
+
+    async def one(agent: str) -> aiohttp.ClientWebSocketResponse:
+        async with gate:
+            return await open_desk(session, url, ws_url, agent)
+
+    return list(await asyncio.gather(*(one(a) for a in agents)))
+
+
+Frame = tuple[dict[str, Any], int, float]  # the message, its size in bytes, when it was read
+
+
+async def json_frames(ws: aiohttp.ClientWebSocketResponse) -> AsyncIterator[Frame]:
+    """Each JSON text frame of ``ws``: the message, its size in bytes, and when it was read
+    (``time.perf_counter``, taken before parsing, so parsing is not counted as latency)."""
+    async for msg in ws:
+        received = time.perf_counter()
+        if msg.type is aiohttp.WSMsgType.TEXT:
+            yield json.loads(msg.data), len(msg.data), received

@@ -62,7 +62,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import random
 import re
 import smtplib
@@ -89,9 +88,10 @@ from adapters.email import SubmitResult, submit_async
 from bench.common import (
     cpu_seconds,
     emit,
+    json_frames,
     machine_busy_seconds,
     memory_mib,
-    open_desk,
+    open_desks,
     percentile,
     postgres_schema,
 )
@@ -384,25 +384,16 @@ class Desks:
             self.all_closed.clear()
 
     async def connect(self, session: aiohttp.ClientSession, server: RunningServer, count: int) -> None:
-        gate = asyncio.Semaphore(CONNECT_CONCURRENCY)
-
-        async def one(n: int) -> None:
-            async with gate:
-                ws = await open_desk(session, server.url, server.ws_url, agent_id(n))
-            self.sockets.append(ws)
-            self.readers.append(asyncio.create_task(self.read(ws)))
-
-        await asyncio.gather(*(one(n) for n in range(count)))
+        agents = [agent_id(n) for n in range(count)]
+        self.sockets = await open_desks(session, server.url, server.ws_url, agents,
+                                        concurrency=CONNECT_CONCURRENCY)
+        self.readers = [asyncio.create_task(self.read(ws)) for ws in self.sockets]
 
     async def read(self, ws: aiohttp.ClientWebSocketResponse) -> None:
-        async for msg in ws:
-            received = time.perf_counter()
-            if msg.type is not aiohttp.WSMsgType.TEXT:
-                continue
-            data = json.loads(msg.data)
+        async for data, size, received in json_frames(ws):
             kind = data.get("type")
             if kind == "interaction.offered":
-                await self._offered(ws, data, len(msg.data), received)
+                await self._offered(ws, data, size, received)
             elif kind == "message.added":
                 if (data.get("message") or {}).get("sender") == "customer":
                     self.replies_seen += 1

@@ -60,9 +60,10 @@ from sqlalchemy.pool import NullPool
 from bench.common import (
     cpu_seconds,
     emit,
+    json_frames,
     machine_busy_seconds,
     memory_mib,
-    open_desk,
+    open_desks,
     percentile,
     postgres_schema,
 )
@@ -307,25 +308,16 @@ class Harness:
         self.visitor_errors: Counter[str] = Counter()
 
     async def connect_agents(self, count: int) -> None:
-        gate = asyncio.Semaphore(CONNECT_CONCURRENCY)
-
-        async def one(n: int) -> None:
-            async with gate:
-                ws = await open_desk(self.session, self.endpoint.url, self.endpoint.ws_url, agent_id(n))
-            self.agents.append(ws)
-            self.readers.append(asyncio.create_task(self._agent_loop(ws)))
-
-        await asyncio.gather(*(one(n) for n in range(count)))
+        opened = await open_desks(self.session, self.endpoint.url, self.endpoint.ws_url,
+                                  [agent_id(n) for n in range(count)], concurrency=CONNECT_CONCURRENCY)
+        self.agents.extend(opened)
+        self.readers.extend(asyncio.create_task(self._agent_loop(ws)) for ws in opened)
 
     async def _agent_loop(self, ws: aiohttp.ClientWebSocketResponse) -> None:
-        async for msg in ws:
-            received = time.perf_counter()
-            if msg.type is not aiohttp.WSMsgType.TEXT:
-                continue
-            data = json.loads(msg.data)
+        async for data, size, received in json_frames(ws):
             kind = data.get("type")
             if kind == "interaction.offered":
-                self._offered(data, len(msg.data), received)
+                self._offered(data, size, received)
                 # The server runs one socket's commands in order, so no need to wait in between.
                 iid = data["interaction_id"]
                 self.working.add(iid)
