@@ -38,7 +38,7 @@ from cti.events import AgentStateChanged
 from cti.hub import EventHub
 from cti.janitor import Janitor
 from cti.lease import Leases
-from cti.ports import CallControl, ContextStore
+from cti.ports import AttachmentSource, CallControl, ContextStore
 from cti.routing import Explanation, Offer, RoutingSettings, RoutingStore, WaitingItem
 from cti.service import InteractionService
 from cti.service_level import service_levels
@@ -157,7 +157,8 @@ def build_app(config: AppConfig, settings: ServerSettings, *, clock: Clock | Non
         routing=routing, interactions=interactions, agents=agents, explain=explain,
         queue_stats=queue_stats, token_secret=config.token_secret or secrets.token_urlsafe(32),
         voice=bridge, call_controls=tuple(
-            c for c in (bridge, *channel_adapters.values()) if isinstance(c, CallControl)))
+            c for c in (bridge, *channel_adapters.values()) if isinstance(c, CallControl)),
+        attachment_sources=tuple(a for a in channel_adapters.values() if isinstance(a, AttachmentSource)))
     chat = ChatSessions(interactions=interactions, context=context, ids=the_ids, queue=config.chat.queue,
                         skills=config.chat.skills, reconnect_grace=config.chat.reconnect_grace,
                         default_country_code=config.default_country_code)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from cti.domain import Channel, Customer, Identity, Interaction, InteractionState, Message, Note
@@ -64,6 +65,23 @@ class CallControl(Protocol):
 
     async def transfer(self, interaction_id: str, agent_id: str, *, to_queue: str | None,
                        to_agent: str | None, note: str | None) -> Interaction: ...
+
+
+@dataclass(frozen=True, slots=True)
+class AttachmentFile:
+    path: Path
+    filename: str  # as the customer named it: for the download, never for our file system
+    content_type: str
+
+
+@runtime_checkable
+class AttachmentSource(Protocol):
+    """A channel that keeps the files customers send (e-mail attachments) for the desktop."""
+
+    def attachment(self, ref: str, listed_in: Sequence[str]) -> AttachmentFile | None:
+        """The file ``ref`` if one of ``listed_in`` (the interaction's customer messages) lists
+        it and it is kept; None otherwise."""
+        ...
 
 
 class ContextStore(Protocol):

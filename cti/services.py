@@ -11,7 +11,7 @@ from cti.clock import Clock, IdSource
 from cti.config import AppConfig
 from cti.domain import Channel, Interaction, InteractionState
 from cti.hub import EventHub
-from cti.ports import CallControl, ContextStore
+from cti.ports import AttachmentSource, CallControl, ContextStore
 from cti.routing import Explanation, RoutingStore
 from cti.service import InteractionService
 
@@ -35,6 +35,7 @@ class Services:
     token_secret: str
     voice: AmiBridge | None = None  # the Asterisk bridge, when the configuration has an ami section
     call_controls: tuple[CallControl, ...] = ()  # every telephony path (Asterisk, Twilio)
+    attachment_sources: tuple[AttachmentSource, ...] = ()  # channels that keep customers' files
 
     def call_control_for(self, interaction: Interaction) -> CallControl | None:
         if interaction.channel is not Channel.VOICE or interaction.state is not InteractionState.ACTIVE:

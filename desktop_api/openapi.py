@@ -337,6 +337,15 @@ def _op(summary: str, *, tag: str, ok: tuple[int, Schema, str] | None = None,
     return operation
 
 
+def _file_op(summary: str, *, tag: str, params: list[Schema], errors: tuple[int, ...], op_id: str,
+             description: str) -> Schema:
+    operation = _op(summary, tag=tag, params=params, errors=errors, op_id=op_id, description=description)
+    operation["responses"]["200"] = {"description": "the file, with the type it was sent as",
+                                     "content": {"application/octet-stream": {"schema": {
+                                         "type": "string", "format": "binary"}}}}
+    return operation
+
+
 def _path_param(name: str, description: str) -> Schema:
     return {"name": name, "in": "path", "required": True, "description": description, "schema": STR}
 
@@ -442,6 +451,12 @@ def _paths() -> dict[str, Schema]:
             "The screen pop of an interaction", tag="interactions", params=[interaction_id],
             errors=(401, 403, 404), ok=(200, _ref("ScreenPop"), "the screen pop"),
             op_id="getScreenPop")},
+        "/api/interactions/{interaction_id}/attachments/{ref}": {"get": _file_op(
+            "A file the customer sent (an e-mail attachment), as a download", tag="interactions",
+            params=[interaction_id, _path_param("ref", "sha256:<64 hex digits>, as listed in the message")],
+            errors=(400, 401, 403, 404), op_id="getAttachment",
+            description="Only files listed in one of the interaction's customer messages are served, "
+                        "to whoever may see the interaction; always with Content-Disposition: attachment.")},
         "/api/interactions/{interaction_id}/accept": {"post": _op(
             "Accept an offer made to the caller", tag="interactions", params=[interaction_id],
             errors=(401, 404, 409), ok=interaction_ok, op_id="acceptInteraction")},

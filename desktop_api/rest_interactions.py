@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
+from urllib.parse import quote
 
 from aiohttp import web
 
-from cti.domain import Interaction, InteractionState, Role, jsonable
-from cti.errors import Forbidden, InvalidInput
+from cti.domain import Interaction, InteractionState, MessageSender, Role, jsonable
+from cti.errors import Forbidden, InvalidInput, NotFound
 from cti.services import Services
 from desktop_api.auth import Principal
 from desktop_api.common import field_str, json_body, ok, principal
 from desktop_api.keys import SERVICES
 
 routes = web.RouteTableDef()
+
+REF = re.compile(r"sha256:[0-9a-f]{64}")
+SAFE_TYPE = re.compile(r"[a-z0-9][a-z0-9.+-]*/[a-z0-9][a-z0-9.+-]*")  # a plain type, no parameters
+OCTETS = "application/octet-stream"
+CONTROL = re.compile(r'[\x00-\x1f\x7f"\\]')  # not in a quoted header value
 
 
 def _may_see(who: Principal, interaction: Interaction) -> bool:
@@ -63,6 +70,32 @@ async def get_interaction(request: web.Request) -> web.Response:
 async def get_screen_pop(request: web.Request) -> web.Response:
     services, _, interaction = await _visible(request)
     return ok(await services.interactions.screen_pop(interaction))
+
+
+@routes.get("/api/interactions/{interaction_id}/attachments/{ref}")
+async def get_attachment(request: web.Request) -> web.StreamResponse:
+    """A file the customer sent, to whoever may see the interaction; only a file one of its
+    customer messages lists is served, and always as a download (never rendered by the page)."""
+    services, _, interaction = await _visible(request)
+    ref = request.match_info["ref"]
+    if not REF.fullmatch(ref):
+        raise InvalidInput("bad-attachment-ref", "an attachment reference is sha256:<64 hex digits>")
+    bodies = [m.body for m in await services.context.messages(interaction.id, limit=1000)
+              if m.sender is MessageSender.CUSTOMER]
+    for source in services.attachment_sources:
+        found = source.attachment(ref, bodies)
+        if found is not None:
+            content_type = found.content_type if SAFE_TYPE.fullmatch(found.content_type) else OCTETS
+            # The plain name for old clients (ASCII, no quotes or backslashes), the exact one in RFC 5987.
+            plain = CONTROL.sub("_", found.filename.encode("ascii", "replace").decode())
+            return web.FileResponse(found.path, headers={
+                "Content-Type": content_type,
+                "Content-Disposition": f"attachment; filename=\"{plain}\"; "
+                                       f"filename*=UTF-8''{quote(found.filename, safe='')}",
+                "X-Content-Type-Options": "nosniff",
+                "Cache-Control": "private, no-store",
+            })
+    raise NotFound("attachment-not-found", "no such file on this interaction", interaction_id=interaction.id)
 
 
 @routes.post("/api/interactions/{interaction_id}/accept")

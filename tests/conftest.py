@@ -7,6 +7,7 @@ every real peer must run.
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import uuid
 from collections.abc import Callable, Iterator
@@ -73,3 +74,18 @@ def cluster_node(pg_schema: str, redis_url: str, unique_prefix: str) -> Callable
         return ServerSettings(db_url=pg_schema, redis_url=redis_url, redis_prefix=unique_prefix,
                               node_id=name, lease_ttl=0.6)
     return node
+
+
+CHROMIUM = os.environ.get("CTI_CHROMIUM", shutil.which("chromium") or "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """Debian's Chromium (Playwright's own download does not work everywhere); in CI it must be there."""
+    if not os.path.exists(CHROMIUM):
+        if IN_CI:
+            pytest.fail("Chromium is not installed; CI must run the browser tests")
+        pytest.skip("Chromium is not installed")
+    return CHROMIUM

@@ -16,6 +16,7 @@ from aiohttp import web
 
 from adapters.channel import AdapterDeps, SendResult
 from adapters.email.attachments import AttachmentStore
+from adapters.email.body import listed_attachment
 from adapters.email.config import EmailConfig
 from adapters.email.imap import MailboxPoller
 from adapters.email.inbound import AckRequest, InboundMail, Received
@@ -23,6 +24,7 @@ from adapters.email.listener import Handler, SmtpListener
 from adapters.email.relay import SmtpRelay
 from adapters.email.replies import Replies
 from cti.domain import Channel, Customer, Interaction, Message
+from cti.ports import AttachmentFile
 from cti.tasks import stop_tasks
 
 log = logging.getLogger(__name__)
@@ -34,6 +36,7 @@ class EmailAdapter:
     def __init__(self, config: EmailConfig, deps: AdapterDeps) -> None:
         self.config = config
         store = AttachmentStore(Path(config.attachments_dir)) if config.attachments_dir else None
+        self._store = store
         relay = SmtpRelay(config.relay) if config.relay is not None else None
         self._relay = relay
         self._replies = Replies(config=config, deps=deps, relay=relay)
@@ -49,6 +52,17 @@ class EmailAdapter:
         self._polling = [deps.leases.one_node(f"imap:{p.name}", start=p.start, stop=p.aclose)
                          for p in self.pollers]
         self._acks: set[asyncio.Task[None]] = set()
+
+    def attachment(self, ref: str, listed_in: Sequence[str]) -> AttachmentFile | None:
+        """A kept attachment, only through a message that lists it: holding a reference alone
+        opens nothing of another customer's."""
+        listed = listed_attachment(ref, listed_in) if self._store is not None else None
+        if listed is None or self._store is None:
+            return None
+        path = self._store.path_of(ref)  # the listing's pattern already made it a sha256 reference
+        if not path.is_file():
+            return None
+        return AttachmentFile(path=path, filename=listed[0], content_type=listed[1])
 
     def mount(self, app: web.Application) -> None:
         """No webhook: mail arrives by SMTP and IMAP."""

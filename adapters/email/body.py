@@ -9,6 +9,7 @@ never the list.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -37,6 +38,21 @@ class Listed:
     content_type: str
     size: int
     ref: str | None
+
+
+# How ``message_body`` lists a kept file, read back to serve it: name, type, size, reference.
+LISTED_LINE = re.compile(
+    r"^\[attachment\] (?P<filename>.+) \((?P<type>[^,()]+), [^()]+\) (?P<ref>sha256:[0-9a-f]{64})$",
+    re.MULTILINE)
+
+
+def listed_attachment(ref: str, bodies: Sequence[str]) -> tuple[str, str] | None:
+    """``(filename, content type)`` of ``ref`` as listed in one of ``bodies``, or None."""
+    for body in bodies:
+        for found in LISTED_LINE.finditer(body):
+            if found["ref"] == ref:
+                return found["filename"], found["type"]
+    return None
 
 
 def human_size(size: int) -> str:

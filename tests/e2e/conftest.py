@@ -2,31 +2,14 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import aiohttp
 import pytest
 
-from tests.conftest import IN_CI
 from tests.server_process import RunningServer, run_server
 from tests.wsclient import JsonSocket
-
-CHROMIUM = os.environ.get("CTI_CHROMIUM", shutil.which("chromium") or "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
-
-
-@pytest.fixture(scope="session")
-def chromium() -> str:
-    """Debian's Chromium (Playwright's own download does not work everywhere); in CI it must be there."""
-    if not os.path.exists(CHROMIUM):
-        if IN_CI:
-            pytest.fail("Chromium is not installed; CI must run the browser tests")
-        pytest.skip("Chromium is not installed")
-    return CHROMIUM
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import CHROMIUM_ARGS
+from tests.conftest import CHROMIUM_ARGS
 from tests.server_process import RunningServer
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]

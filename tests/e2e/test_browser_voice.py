@@ -9,7 +9,7 @@ import pytest
 
 from tests.ami.center import idle_asterisk, phases
 from tests.ami.fake_ami import FakeAmi, header
-from tests.e2e.conftest import CHROMIUM_ARGS
+from tests.conftest import CHROMIUM_ARGS
 from tests.e2e.test_voice_end_to_end import write_config
 from tests.server_process import run_server_async
 
