@@ -36,8 +36,8 @@ def _serve(args: argparse.Namespace) -> int:
         return 2
     print(f"cti: serving on http://{args.host}:{args.port}  database {safe_url(args.db)}"
           f"{'  redis ' + args.redis if args.redis else ''}")
-    print(f"cti: agent desktop http://{args.host}:{args.port}/agent   chat widget "
-          f"http://{args.host}:{args.port}/chat")
+    base = f"http://{args.host}:{args.port}"
+    print(f"cti: agent desktop {base}/agent   supervisor board {base}/supervisor   chat widget {base}/chat")
     if args.config is None:
         print("cti: demo log-ins (agent id / password):")
         for agent in config.agents.values():
