@@ -142,6 +142,9 @@ def test_supervisor_board_shows_the_queue_and_sets_an_agents_state(
     agent.locator("[data-testid=accept]").first.click()
     expect(board.locator("[data-testid=event]", has_text="Alice Martin accepted")).to_have_count(1)
     expect(support.locator("[data-testid=queue-service-level] [data-channel=chat]")).to_have_text("chat 100%")
+    work = board.locator("[data-testid=agent-row][data-agent=alice] [data-testid=work-item]")
+    expect(work).to_have_attribute("data-state", "active")  # what she is on, and for how long
+    expect(work).to_contain_text("chat active")
     expect(board.locator("#sl-title")).to_have_text("Service level (last 60 min)")
     expect(board.locator("[data-testid=error]")).to_have_count(0)
     for page in (board, visitor, agent):
