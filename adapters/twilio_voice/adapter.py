@@ -37,7 +37,6 @@ import logging
 import secrets
 from collections import OrderedDict
 from collections.abc import Coroutine, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
@@ -76,6 +75,7 @@ REF_CALLER = "twilio_caller"
 REF_AGENT_LEG = "twilio_agent_leg"
 REF_AGENT_CALL_SID = "twilio_agent_call_sid"
 REF_MOVED = "twilio_moved"  # "1": our own transfer already put the caller back in the queue
+REF_AGENT_OFFER = "twilio_agent_offer"  # the offer (its time) the agent call in REF_AGENT_CALL_SID is for
 WAITING = frozenset({InteractionState.QUEUED, InteractionState.OFFERED})
 SEEN_CALLBACKS = 10_000
 SORRY = "Sorry, we cannot take your call right now. Please call again later."
@@ -89,14 +89,6 @@ def _forbidden() -> web.Response:
     return web.Response(status=403, text="invalid signature")
 
 
-@dataclass
-class _Ringing:
-    """A call to an agent for an offer, until it is answered or given up."""
-
-    agent_id: str
-    leg: str
-    call_sid: str
-
 
 class TwilioVoiceAdapter:
     channel = Channel.VOICE
@@ -108,7 +100,6 @@ class TwilioVoiceAdapter:
         # Cluster-wide with Redis: callbacks for one call may reach any node.
         self._locks = KeyedLocks(deps.leases, "twilio-voice")
         self._calls: TwilioCalls | None = None
-        self._ringing: dict[str, _Ringing] = {}  # interaction id -> the agent's phone ringing
         self._seen: OrderedDict[tuple[str, str, str], None] = OrderedDict()
         self._watcher: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
@@ -305,14 +296,15 @@ class TwilioVoiceAdapter:
                                   status: twiml.CallStatus) -> None:
         current = (bool(leg) and interaction.channel_refs.get(REF_AGENT_LEG) == leg
                    and interaction.agent_id == agent_id)
-        ringing = self._ringing.get(interaction.id)
-        if ringing is not None and ringing.leg == leg and status.status in ("in-progress", *twiml.ENDED):
-            del self._ringing[interaction.id]
         log.info("twilio agent call=%s status=%s interaction=%s agent=%s current=%s state=%s",
                  status.call_sid, status.status, interaction.id, agent_id, current, interaction.state.value)
         if not current:
             return  # a leg given up (withdrawn, transferred): what it does now changes nothing
         interactions = self._deps.interactions
+        ringing_sid = interaction.channel_refs.get(REF_AGENT_CALL_SID)
+        if status.status in twiml.ENDED and ringing_sid == status.call_sid:
+            # Ended by itself: nothing left for ``_stop_ringing`` to cancel.
+            await interactions.update_refs(interaction.id, refs={REF_AGENT_CALL_SID: ""})
         state = interaction.state
         if status.status == "ringing" and state is InteractionState.OFFERED:
             await self._call_updated(interaction.id, agent_id, "ringing-agent", {"call_sid": status.call_sid})
@@ -354,9 +346,7 @@ class TwilioVoiceAdapter:
                 if isinstance(event, InteractionOffered):
                     self._spawn(self._ring(event))
                 elif isinstance(event, OfferWithdrawn | InteractionAbandoned):
-                    ringing = self._ringing.get(event.interaction_id)
-                    if ringing is not None:  # this very leg: a later offer's call must ring on
-                        self._spawn(self._stop_ringing(event.interaction_id, ringing.leg))
+                    self._spawn(self._stop_ringing(event))
                 elif isinstance(event, InteractionTransferred):
                     self._spawn(self._follow_transfer(event))
         finally:
@@ -408,8 +398,10 @@ class TwilioVoiceAdapter:
                 with contextlib.suppress(Conflict, NotFound):
                     await interactions.reject(interaction.id, offer.agent_id, why="dial-failed")
                 return
-            self._ringing[interaction.id] = _Ringing(agent_id=offer.agent_id, leg=leg, call_sid=sid)
-            await interactions.update_refs(interaction.id, refs={REF_AGENT_CALL_SID: sid})
+            # In the interaction, not in this node's memory: whichever node hears the offer end
+            # can stop the ringing.
+            await interactions.update_refs(interaction.id, refs={REF_AGENT_CALL_SID: sid,
+                                                                REF_AGENT_OFFER: repr(offer.at)})
             log.info("twilio ringing agent=%s call=%s interaction=%s", offer.agent_id, sid, interaction.id)
 
     def _caller_id_for(self, interaction: Interaction, target: str) -> str:
@@ -420,19 +412,29 @@ class TwilioVoiceAdapter:
             return refs[REF_CALLER]
         return self._config.caller_id or refs.get(REF_NUMBER, "")
 
-    async def _stop_ringing(self, interaction_id: str, leg: str) -> None:
-        """The offer ended unanswered (timed out, declined on the desktop, the caller left)."""
+    async def _stop_ringing(self, event: OfferWithdrawn | InteractionAbandoned) -> None:
+        """The offer ended unanswered (timed out, declined on the desktop, the caller left): the
+        agent's phone stops ringing. One node does it, whichever placed the call."""
+        interaction_id = event.interaction_id
+        if not await self._once("stop", interaction_id, repr(event.at)):
+            return
         async with self._locks.hold(interaction_id):
-            ringing = self._ringing.get(interaction_id)
-            if ringing is None or ringing.leg != leg:
-                return
-            del self._ringing[interaction_id]
+            interaction = await self._deps.context.interaction(interaction_id)
+            refs = interaction.channel_refs
+            sid = refs.get(REF_AGENT_CALL_SID)
+            if not sid or not self._mine(interaction) or interaction.state not in (
+                    InteractionState.QUEUED, InteractionState.OFFERED, InteractionState.ABANDONED):
+                return  # nothing ringing, or answered: not ours to stop
+            if (interaction.state is InteractionState.OFFERED
+                    and refs.get(REF_AGENT_OFFER) == repr(interaction.offered_at)):
+                return  # the call of a later offer: it rings on
+            await self._deps.interactions.update_refs(interaction_id, refs={REF_AGENT_CALL_SID: ""})
             try:
-                await self._require_calls().update(ringing.call_sid, status="canceled")
+                await self._require_calls().update(sid, status="canceled")
             except TwilioCallError:
                 with contextlib.suppress(TwilioCallError):  # answered meanwhile: hang it up
-                    await self._require_calls().update(ringing.call_sid, status="completed")
-            log.info("twilio stopped ringing agent=%s interaction=%s", ringing.agent_id, interaction_id)
+                    await self._require_calls().update(sid, status="completed")
+            log.info("twilio stopped ringing interaction=%s call=%s", interaction_id, sid)
 
     async def _follow_transfer(self, event: InteractionTransferred) -> None:
         """A transfer made by the core alone: the caller goes back into their Twilio queue."""

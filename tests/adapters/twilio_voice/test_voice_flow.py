@@ -530,3 +530,31 @@ async def test_two_nodes_ring_the_agent_once_and_move_a_transferred_caller_once(
         assert len(twilio.created) == a.count("interaction.offered", queued.interaction_id)
         found = await a.interaction(queued.interaction_id)
         assert "twilio_moved" not in found.channel_refs or found.channel_refs["twilio_moved"] == ""
+
+
+@pytest.mark.integration
+async def test_a_ringing_agent_call_is_stopped_even_when_the_node_that_placed_it_is_gone(
+        tmp_path: Path, twilio: FakeTwilioVoice, cluster_node: Callable[[str], ServerSettings]) -> None:
+    first_run = voice_center(tmp_path, twilio, cluster_node("node-a"))
+    a = await first_run.__aenter__()
+    a_open = True
+    try:
+        async with voice_center(tmp_path, twilio, cluster_node("node-b")) as b:
+            alice = await b.center.agent_socket("alice")
+            queued = await call_in(a, "CA" + "9" * 32)  # queued and offered by node a, which rings
+            await alice.expect("interaction.offered")
+            created = await twilio.wait_for("created", 1)
+            await agent_callback(b, created, "ringing")
+            await first_run.__aexit__(None, None, None)
+            a_open = False
+
+            # Alice declines on the desktop (node b): her phone must stop ringing all the same.
+            ack = await alice.command({"type": "reject", "interaction_id": queued.interaction_id})
+            assert ack["type"] == "ack", ack
+            cancel = await twilio.wait_for("updates", 1)
+            assert (cancel.call_sid, cancel.form) == (created.created_sid, {"Status": "canceled"})
+            await asyncio.sleep(0.5)
+            assert len(twilio.updates) == 1  # once
+    finally:
+        if a_open:
+            await first_run.__aexit__(None, None, None)
