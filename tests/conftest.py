@@ -88,4 +88,10 @@ def chromium() -> str:
         if IN_CI:
             pytest.fail("Chromium is not installed; CI must run the browser tests")
         pytest.skip("Chromium is not installed")
+    from playwright.async_api import expect as async_expect
+    from playwright.sync_api import expect as sync_expect
+
+    # As long as the pages' own actions may take: on a loaded CI machine 5 s was seen to be short.
+    sync_expect.set_options(timeout=15_000)
+    async_expect.set_options(timeout=15_000)
     return CHROMIUM
