@@ -3,6 +3,12 @@
 The interaction service stores a reply and publishes ``MessageAdded``; this dispatcher sends it
 through the adapter of the interaction's channel and publishes ``MessageStatus`` (sent, refused
 with the reason, or failed), so the desktop shows whether the customer will see it.
+
+Each reply is taken in the database just before it is sent (``take_delivery``: one node, once)
+and its outcome recorded. A reply that no node took within ``recover_after`` seconds (its node
+died between storing and sending it) is sent by the recovery pass, which one node runs. A node
+dying in the middle of a send leaves that reply taken: it may have gone out, so it is not sent
+again.
 """
 
 from __future__ import annotations
@@ -13,24 +19,32 @@ from collections.abc import Mapping
 
 from adapters.channel import ChannelAdapter, SendFailed, SendRefused
 from cti.clock import Clock
-from cti.domain import Channel, Message, MessageSender
+from cti.domain import Channel, Message, MessageSender, jsonable
 from cti.events import DomainEvent, MessageAdded, MessageStatus
 from cti.hub import EventHub, Subscription
+from cti.lease import Leases
 from cti.ports import ContextStore
 from cti.tasks import stop_tasks
 
 log = logging.getLogger(__name__)
 
 DRAIN_SECONDS = 10.0  # at shutdown, for replies already taken (each adapter has its own timeout)
+RECOVER_AFTER = 120.0  # seconds a stored reply may wait untaken before another node sends it
+RECOVER_WINDOW = 86400.0  # older replies are not sent any more: too late to be an answer
 
 
 class OutboundDispatcher:
     def __init__(self, *, adapters: Mapping[Channel, ChannelAdapter], context: ContextStore,
-                 hub: EventHub, clock: Clock) -> None:
+                 hub: EventHub, clock: Clock, leases: Leases | None = None,
+                 recover_after: float = RECOVER_AFTER) -> None:
         self._adapters = dict(adapters)
         self._context = context
         self._hub = hub
         self._clock = clock
+        self._recover_after = recover_after
+        self._recovery_task: asyncio.Task[None] | None = None
+        self._recovery = (leases or Leases()).one_node("outbound-recovery", start=self._start_recovery,
+                                                       stop=self._stop_recovery)
         self._task: asyncio.Task[None] | None = None
         # One queue and worker per channel: replies keep their order within a channel, and a
         # slow provider (Slack rate-limiting, an SMTP relay timing out) holds up only its own.
@@ -50,10 +64,13 @@ class OutboundDispatcher:
                                       and e.message.get("sender") == MessageSender.AGENT, local_only=True)
             self._sub = sub
             self._task = asyncio.create_task(self._run(sub), name="outbound")
+            await self._recovery.start()
 
     async def aclose(self, *, drain: float = DRAIN_SECONDS) -> None:
         """Stop taking replies, give the ones already taken ``drain`` seconds to go out (a
         restart must not swallow what agents just sent), then stop."""
+        if self._task is not None:
+            await self._recovery.aclose()
         await stop_tasks([self._task])
         self._task = None
         # What the reader held or had not read yet when it stopped is taken all the same.
@@ -117,6 +134,9 @@ class OutboundDispatcher:
         raw = event.message
         message = Message(id=str(raw["id"]), interaction_id=interaction.id, sender=MessageSender.AGENT,
                           body=str(raw["body"]), at=float(raw["at"]), agent_id=event.agent_id)
+        if not await self._context.take_delivery(message.id):
+            log.info("outbound: reply %s already taken (by recovery or another node)", message.id)
+            return
         customer = await self._context.customer(interaction.customer_id)
         status, why, ref = "sent", None, None
         try:
@@ -136,6 +156,38 @@ class OutboundDispatcher:
             status, why = "failed", type(exc).__name__
             log.warning("reply failed channel=%s interaction=%s: %s", interaction.channel.value,
                         interaction.id, exc)
+        await self._context.set_delivery(message.id, status)
         await self._hub.publish(MessageStatus(
             at=self._clock.now(), interaction_id=interaction.id, agent_id=event.agent_id,
             message_id=message.id, status=status, why=why, channel_ref=ref))
+
+    # ----- recovery: replies stored by a node that died before sending them -----------------
+
+    async def recover_once(self) -> int:
+        """Queue the replies no node took in time; how many were queued."""
+        now = self._clock.now()
+        found = await self._context.undelivered(since=now - RECOVER_WINDOW, before=now - self._recover_after,
+                                                channels=list(self._queues))
+        for channel, message in found:
+            log.warning("outbound: reply %s of interaction=%s was never sent; sending it now",
+                        message.id, message.interaction_id)
+            self._queues[channel].put_nowait(MessageAdded(
+                at=now, interaction_id=message.interaction_id, agent_id=message.agent_id,
+                message=jsonable(message)))
+        return len(found)
+
+    async def _recover(self) -> None:
+        every = max(1.0, min(60.0, self._recover_after))
+        while True:
+            try:
+                await self.recover_once()
+            except Exception:  # a database hiccup must not end recovery for good
+                log.exception("outbound: recovery pass failed")
+            await asyncio.sleep(every)
+
+    async def _start_recovery(self) -> None:
+        self._recovery_task = asyncio.create_task(self._recover(), name="outbound-recovery")
+
+    async def _stop_recovery(self) -> None:
+        task, self._recovery_task = self._recovery_task, None
+        await stop_tasks([task])

@@ -236,6 +236,37 @@ class Interactions:
         return [Message(id=r.id, interaction_id=r.interaction_id, sender=MessageSender(r.sender), body=r.body,
                         at=r.at, agent_id=r.agent_id, channel_ref=r.channel_ref) for r in reversed(rows)]
 
+    async def take_delivery(self, message_id: str) -> bool:
+        """True for the one node that may send this reply now (it was never taken)."""
+        async def work(conn: AsyncConnection) -> bool:
+            m = messages.c
+            done = await conn.execute(update(messages).where(m.id == message_id, m.delivery.is_(None))
+                                      .values(delivery="sending"))
+            return done.rowcount == 1
+
+        return await self._db.write(work)
+
+    async def set_delivery(self, message_id: str, status: str) -> None:
+        async def work(conn: AsyncConnection) -> None:
+            await conn.execute(update(messages).where(messages.c.id == message_id).values(delivery=status))
+
+        await self._db.write(work)
+
+    async def undelivered(self, *, since: float, before: float,
+                          channels: Sequence[Channel]) -> list[tuple[Channel, Message]]:
+        """Agents' replies on ``channels`` stored in [since, before) that no node ever took."""
+        m, i = messages.c, interactions.c
+        query = (select(i.channel, m.id, m.interaction_id, m.body, m.at, m.agent_id)
+                 .join(interactions, i.id == m.interaction_id)
+                 .where(m.sender == MessageSender.AGENT.value, m.delivery.is_(None), m.at >= since,
+                        m.at < before, i.channel.in_([c.value for c in channels]))
+                 .order_by(m.at).limit(500))
+        async with self._db.read() as conn:
+            rows = (await conn.execute(query)).all()
+        return [(Channel(r.channel), Message(id=r.id, interaction_id=r.interaction_id,
+                                             sender=MessageSender.AGENT, body=r.body, at=r.at,
+                                             agent_id=r.agent_id)) for r in rows]
+
     async def add_note(self, note: Note) -> None:
         values = {"id": note.id, "interaction_id": note.interaction_id, "author_id": note.author_id,
                   "body": note.body, "at": note.at}

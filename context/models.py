@@ -140,6 +140,7 @@ class MessageRow(Base):
         # (NULL references never collide).
         Index("uq_messages_interaction_id_channel_ref", "interaction_id", "channel_ref", unique=True),
         Index("ix_messages_channel_ref", "channel_ref"),  # threading and dedupe across interactions
+        Index("ix_messages_sender_delivery_at", "sender", "delivery", "at"),  # replies never sent
     )
 
     id: Mapped[str] = mapped_column(ID, primary_key=True)
@@ -149,6 +150,9 @@ class MessageRow(Base):
     at: Mapped[float] = mapped_column(Double)
     agent_id: Mapped[str | None] = mapped_column(String(128))
     channel_ref: Mapped[str | None] = mapped_column(String(1000))
+    # An agent's reply on a channel with an adapter: None until a node takes it to send, then
+    # "sending", then how it went (sent, queued, failed, refused). "legacy": from before.
+    delivery: Mapped[str | None] = mapped_column(String(16))
 
 
 class NoteRow(Base):

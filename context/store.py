@@ -122,6 +122,16 @@ class SqlContextStore:
     async def messages(self, interaction_id: str, *, limit: int = 200) -> Sequence[Message]:
         return await self._interactions.messages(interaction_id, limit=limit)
 
+    async def take_delivery(self, message_id: str) -> bool:
+        return await self._interactions.take_delivery(message_id)
+
+    async def set_delivery(self, message_id: str, status: str) -> None:
+        await self._interactions.set_delivery(message_id, status)
+
+    async def undelivered(self, *, since: float, before: float,
+                          channels: Sequence[Channel]) -> Sequence[tuple[Channel, Message]]:
+        return await self._interactions.undelivered(since=since, before=before, channels=channels)
+
     async def add_note(self, note: Note) -> None:
         await self._interactions.add_note(note)
 

@@ -62,6 +62,7 @@ class ServerSettings:
     migrate: bool = True
     redis_prefix: str = "cti"
     lease_ttl: float = 15.0  # how long a dead node's one-node work (AMI link, pollers) waits
+    reply_recovery_after: float = 120.0  # how long a stored reply waits untaken before another node sends it
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,7 +151,8 @@ def build_app(config: AppConfig, settings: ServerSettings, *, clock: Clock | Non
     channel_adapters = build_adapters(config.channels, AdapterDeps(
         config=config, interactions=interactions, context=context, hub=hub, clock=the_clock, ids=the_ids,
         leases=leases))
-    outbound = OutboundDispatcher(adapters=channel_adapters, context=context, hub=hub, clock=the_clock)
+    outbound = OutboundDispatcher(adapters=channel_adapters, context=context, hub=hub, clock=the_clock,
+                                  leases=leases, recover_after=settings.reply_recovery_after)
 
     services = Services(
         config=config, node_id=node_id, clock=the_clock, ids=the_ids, hub=hub, context=context,

@@ -266,3 +266,25 @@ async def test_claims_older_than_a_day_are_purged_and_recent_ones_kept(
     assert await store.purge_claims(86400) == 1
     assert await store.claim_inbound("sms:SM-old")  # free again: its message is found by its ref
     assert not await store.claim_inbound("sms:SM-new")  # still in flight, still held
+
+
+async def test_a_reply_is_taken_to_send_once_and_untaken_ones_are_found(
+        store: SqlContextStore, clock: ManualClock) -> None:
+    customer_id = await _customer(store)
+    await store.save_interaction(interaction("int-s", customer_id, at=T0, channel=Channel.SMS,
+                                             state=InteractionState.ACTIVE))
+    await store.save_interaction(interaction("int-c", customer_id, at=T0, channel=Channel.CHAT,
+                                             state=InteractionState.ACTIVE))
+    for mid, iid, sender, at in (("m-cust", "int-s", MessageSender.CUSTOMER, T0 + 1),
+                                 ("m-old", "int-s", MessageSender.AGENT, T0 + 2),
+                                 ("m-new", "int-s", MessageSender.AGENT, T0 + 50),
+                                 ("m-chat", "int-c", MessageSender.AGENT, T0 + 3)):
+        await store.add_message(message(mid, iid, "text", at=at, sender=sender))
+
+    found = await store.undelivered(since=T0, before=T0 + 10, channels=[Channel.SMS])
+    assert [(c, m.id) for c, m in found] == [(Channel.SMS, "m-old")]  # not the customer's, not chat
+    assert await store.take_delivery("m-old")
+    assert not await store.take_delivery("m-old")  # another node, or the recovery pass: not again
+    await store.set_delivery("m-old", "queued")
+    assert await store.undelivered(since=T0, before=T0 + 100, channels=[Channel.SMS]) == [
+        (Channel.SMS, (await store.messages("int-s", limit=5))[-1])]  # only the new one is left

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ import pytest
 
 from adapters.sms.adapter import STATUS_PATH, WEBHOOK_PATH
 from cti.app import ServerSettings
-from cti.domain import Channel, Identity, IdentityKind
+from cti.domain import Channel, Identity, IdentityKind, Message, MessageSender
 from tests.adapters.center import Center, running_center
 from tests.adapters.sms.fake_twilio import (
     AUTH_TOKEN,
@@ -169,6 +170,29 @@ async def test_replies_taken_before_a_shutdown_still_go_out(tmp_path: Path, twil
         await alice.close()
         # ...and the server is stopped (a deploy) while they wait their turn.
     assert [m["Body"] for m in twilio.sent] == ["reply 0", "reply 1", "reply 2"]
+
+
+async def test_a_reply_stored_by_a_node_that_died_before_sending_it_is_sent_once(
+        tmp_path: Path, twilio: FakeTwilio) -> None:
+    settings = ServerSettings(db_url=f"sqlite+aiosqlite:///{tmp_path / 'cti.db'}", node_id="test",
+                              reply_recovery_after=0.5)
+    async with running_center(tmp_path, {"sms": sms_section(twilio)}, settings) as center:
+        alice = await center.agent_socket("alice")
+        await text(center, "SM" + "g" * 32, "Any news?")
+        interaction_id = (await offered(alice))["interaction_id"]
+        await accept(alice, interaction_id)
+        sent_live = await reply(center, interaction_id, "Sent the normal way.")
+        await status_of(alice, sent_live, "queued")
+
+        # A reply stored by another node, which died before its dispatcher heard of it.
+        orphan = Message(id="msg-orphan", interaction_id=interaction_id, sender=MessageSender.AGENT,
+                         body="Stored, then the node died.", at=time.time(), agent_id="alice")
+        assert await center.services.context.add_message(orphan)
+        status = await status_of(alice, "msg-orphan", "queued")
+        assert status["channel_ref"].startswith("SM")
+        await asyncio.sleep(2.5)  # two more recovery passes: nothing goes out twice
+        assert [m["Body"] for m in twilio.sent] == ["Sent the normal way.", "Stored, then the node died."]
+        await alice.close()
 
 
 @pytest.mark.integration
