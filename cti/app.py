@@ -7,7 +7,6 @@ from the environment: the CLI hands it the settings.
 
 from __future__ import annotations
 
-import asyncio
 import gc
 import logging
 import secrets
@@ -43,7 +42,6 @@ from cti.routing import Explanation, Offer, RoutingSettings, RoutingStore, Waiti
 from cti.service import InteractionService
 from cti.service_level import service_levels
 from cti.services import Services
-from cti.tasks import stop_tasks
 from desktop_api.app import make_app
 from router.engine import RoutingEngine
 from router.memory_store import MemoryRoutingStore
@@ -165,17 +163,9 @@ def build_app(config: AppConfig, settings: ServerSettings, *, clock: Clock | Non
                         skills=config.chat.skills, reconnect_grace=config.chat.reconnect_grace,
                         default_country_code=config.default_country_code)
 
-    janitor_task: list[asyncio.Task[None]] = []
-
-    async def start_janitor() -> None:
-        janitor_task.append(asyncio.create_task(Janitor(context).run(), name="janitor"))
-
-    async def stop_janitor() -> None:
-        await stop_tasks(janitor_task)
-        janitor_task.clear()
-
+    janitor = Janitor(context)
     # One node sweeps: the others would repeat the same deletes.
-    housekeeping = leases.one_node("janitor", start=start_janitor, stop=stop_janitor)
+    housekeeping = leases.one_node("janitor", start=janitor.start, stop=janitor.aclose)
 
     async def lifecycle(_: web.Application) -> AsyncIterator[None]:
         if settings.migrate:

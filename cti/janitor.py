@@ -11,6 +11,7 @@ import asyncio
 import logging
 
 from cti.ports import ContextStore
+from cti.tasks import stop_tasks
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +24,15 @@ class Janitor:
         self._context = context
         self._every = every
         self._claim_age = claim_age
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self.run(), name="janitor")
+
+    async def aclose(self) -> None:
+        task, self._task = self._task, None
+        await stop_tasks([task])
 
     async def run(self) -> None:
         """Forever, from now: a pass, then one every ``every`` seconds."""

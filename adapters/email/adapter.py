@@ -56,8 +56,10 @@ class EmailAdapter:
     def attachment(self, ref: str, listed_in: Sequence[str]) -> AttachmentFile | None:
         """A kept attachment, only through a message that lists it: holding a reference alone
         opens nothing of another customer's."""
-        listed = listed_attachment(ref, listed_in) if self._store is not None else None
-        if listed is None or self._store is None:
+        if self._store is None:
+            return None  # attachments are listed, not kept
+        listed = listed_attachment(ref, listed_in)
+        if listed is None:
             return None
         path = self._store.path_of(ref)  # the listing's pattern already made it a sha256 reference
         if not path.is_file():
