@@ -18,7 +18,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.integration]
 HANGUP_EVENTS = ("Event: Hangup", "Event: HangupRequest", "Event: SoftHangupRequest")
 
 
-async def test_a_call_on_the_desktop_is_held_recorded_hung_up_and_completed(
+async def test_a_call_on_the_desktop_is_held_recorded_listened_to_hung_up_and_completed(
         tmp_path: Path, chromium: str) -> None:
     from playwright.async_api import async_playwright, expect
 
@@ -64,6 +64,22 @@ async def test_a_call_on_the_desktop_is_held_recorded_hung_up_and_completed(
             await panel.locator("[data-testid=call-record]").click()
             assert header(await ami.wait_action("MixMonitor"), "Channel") == "PJSIP/agent1-00000002"
             await expect(panel.locator("[data-testid=call-record]")).to_have_text("Pause recording")
+
+            # Sam, on the supervisor board, listens in from his own phone.
+            board = await (await browser.new_context()).new_page()
+            board.set_default_timeout(15_000)
+            await board.goto(f"{srv.url}/supervisor")
+            await board.fill("#login-agent", "sam")
+            await board.fill("#login-password", "sam")
+            await board.click("#login-submit")
+            listen = board.locator("[data-testid=agent-row][data-agent=alice] [data-testid=monitor-listen]")
+            await expect(listen).to_be_enabled()  # telephony is up and Alice is on a call
+            await listen.click()
+            spy = await ami.wait_action("Originate", count=2)
+            # ChanSpy on his phone
+            assert (header(spy, "Application"), header(spy, "Channel")) == ("ChanSpy", "PJSIP/super1")
+            await expect(board.locator("[data-testid=event]").first).to_contain_text("you listen to")
+            await expect(board.locator("[data-testid=error]")).to_have_count(0)
 
             await panel.locator("[data-testid=call-hangup]").click()
             assert header(await ami.wait_action("Hangup"), "Cause") == "16"
