@@ -1,5 +1,6 @@
-"""Chromium on the agent desktop during a call: a fake Asterisk on a socket, the real server
-process, the call controls clicked as an agent would (async Playwright, beside the fake's loop)."""
+"""Chromium on the agent desktop and the supervisor board during a call: a fake Asterisk on a
+socket, the real server process, the controls clicked as people would (async Playwright, beside
+the fake's loop)."""
 
 from __future__ import annotations
 
