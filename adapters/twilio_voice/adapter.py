@@ -365,14 +365,12 @@ class TwilioVoiceAdapter:
             log.exception("twilio voice: step failed")
 
     async def _ring(self, offer: InteractionOffered) -> None:
-        # Every node hears the offer; one rings the agent's phone.
-        if not await self._once("ring", offer.interaction_id, offer.agent_id, repr(offer.at)):
-            return
         async with self._locks.hold(offer.interaction_id):
             interaction = await self._deps.context.interaction(offer.interaction_id)
             if (not self._mine(interaction) or interaction.state is not InteractionState.OFFERED
-                    or interaction.agent_id != offer.agent_id):
-                return
+                    or interaction.offered_at != offer.at  # a later offer replaced this one
+                    or interaction.channel_refs.get(REF_AGENT_OFFER) == repr(offer.at)):
+                return  # every node hears the offer: the first to hold the lock rings, once
             interactions = self._deps.interactions
             target = self._config.endpoints.get(offer.agent_id)
             from_ = self._caller_id_for(interaction, target or "")
@@ -416,9 +414,10 @@ class TwilioVoiceAdapter:
         """The offer ended unanswered (timed out, declined on the desktop, the caller left): the
         agent's phone stops ringing. One node does it, whichever placed the call."""
         interaction_id = event.interaction_id
-        if not await self._once("stop", interaction_id, repr(event.at)):
-            return
-        async with self._locks.hold(interaction_id):
+        before = await self._deps.context.interaction(interaction_id)
+        if not self._mine(before) or not before.channel_refs.get(REF_AGENT_CALL_SID):
+            return  # every channel's ended offers pass by: only our ringing calls are stopped
+        async with self._locks.hold(interaction_id):  # whoever comes second finds the call cleared
             interaction = await self._deps.context.interaction(interaction_id)
             refs = interaction.channel_refs
             sid = refs.get(REF_AGENT_CALL_SID)
