@@ -13,19 +13,15 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-import aiohttp
 import pytest
-from aiohttp.test_utils import TestServer
 
-from adapters.registry import CHANNEL_ADAPTERS
 from adapters.twilio_voice import twiml
 from adapters.twilio_voice.adapter import TwilioVoiceAdapter
-from cti.app import ServerSettings, build_app
-from cti.config import parse_config
+from cti.app import ServerSettings
 from cti.domain import Channel, Identity, IdentityKind, Interaction, InteractionState
 from cti.events import DomainEvent
-from desktop_api.keys import SERVICES
-from tests.adapters.center import AGENTS, Center, center_config
+from cti.tasks import stop_tasks
+from tests.adapters.center import AGENTS, Center, running_center
 from tests.adapters.sms.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, OUR_NUMBER, PUBLIC_URL, post_webhook, sign
 from tests.adapters.twilio_voice.fake_voice import FakeTwilioVoice, Request
 
@@ -86,34 +82,23 @@ def section(fake: FakeTwilioVoice, **overrides: Any) -> dict[str, Any]:
 @contextlib.asynccontextmanager
 async def voice_center(tmp_path: Path, fake: FakeTwilioVoice, settings: ServerSettings | None = None,
                        **overrides: Any) -> AsyncIterator[Voice]:
-    config = parse_config(center_config(
-        {"twilio_voice": section(fake, **overrides)}, queues=QUEUES,
-        agents=agents(alice=ALICE_PHONE, bob="client:bob")))
-    db_url = f"sqlite+aiosqlite:///{tmp_path / 'cti.db'}"
-    app = build_app(config, settings or ServerSettings(db_url=db_url, node_id="test"))
-    server = TestServer(app, host="127.0.0.1")
-    await server.start_server()
-    adapter = app[CHANNEL_ADAPTERS][Channel.VOICE]
-    assert isinstance(adapter, TwilioVoiceAdapter)
-    events: list[DomainEvent] = []
-    sub = app[SERVICES].hub.subscribe(maxsize=10_000)
+    async with running_center(tmp_path, {"twilio_voice": section(fake, **overrides)}, settings,
+                              queues=QUEUES, agents=agents(alice=ALICE_PHONE, bob="client:bob")) as center:
+        adapter = center.adapters[Channel.VOICE]
+        assert isinstance(adapter, TwilioVoiceAdapter)
+        events: list[DomainEvent] = []
+        sub = center.services.hub.subscribe(maxsize=10_000)
 
-    async def record() -> None:
-        while True:
-            events.append(await sub.get())
+        async def record() -> None:
+            while True:
+                events.append(await sub.get())
 
-    recorder = asyncio.create_task(record())
-    try:
-        async with aiohttp.ClientSession() as http:
-            center = Center(url=str(server.make_url("")).rstrip("/"), services=app[SERVICES], http=http,
-                            adapters=app[CHANNEL_ADAPTERS])
+        recorder = asyncio.create_task(record())
+        try:
             yield Voice(center=center, adapter=adapter, twilio=fake, events=events)
-    finally:
-        recorder.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await recorder
-        sub.close()
-        await server.close()
+        finally:
+            await stop_tasks([recorder])
+            sub.close()
     assert fake.problems == []
 
 
