@@ -34,13 +34,13 @@ class Refusal:
 
 
 @dataclass
-class FakeTwilio:
+class FakeTwilioApi:
+    """What every fake Twilio REST resource shares: the local server, Twilio's error body, and
+    the checks Twilio makes of every request (basic auth with the account, a form body)."""
+
     account_sid: str = ACCOUNT_SID
     auth_token: str = AUTH_TOKEN
-    sent: list[dict[str, str]] = field(default_factory=list)  # the Messages Twilio accepted
     problems: list[str] = field(default_factory=list)  # requests the real Twilio would refuse
-    refuse: dict[str, Refusal] = field(default_factory=dict)  # by To number
-    delay: float = 0.0  # seconds each Messages request takes (a slow Twilio)
     arrived: asyncio.Event = field(default_factory=asyncio.Event)
     url: str = ""
     _server: TestServer | None = None
@@ -56,6 +56,33 @@ class FakeTwilio:
         if self._server is not None:
             await self._server.close()
 
+    async def _handle(self, request: web.Request) -> web.Response:
+        raise NotImplementedError
+
+    def _error(self, status: int, code: int, message: str) -> web.Response:
+        return web.json_response({"code": code, "message": message, "status": status,
+                                  "more_info": f"https://www.twilio.com/docs/errors/{code}"}, status=status)
+
+    def _refuse(self, problem: str, status: int, code: int, message: str) -> web.Response:
+        self.problems.append(problem)
+        return self._error(status, code, message)
+
+    def _unauthenticated(self, request: web.Request) -> web.Response | None:
+        """Twilio's answer to a request without the account's basic auth or a form body."""
+        wanted = "Basic " + base64.b64encode(f"{self.account_sid}:{self.auth_token}".encode()).decode()
+        if request.headers.get("Authorization") != wanted:
+            return self._refuse("bad basic auth", 401, 20003, "Authenticate")
+        if request.content_type != "application/x-www-form-urlencoded":
+            return self._refuse(f"content type {request.content_type}", 400, 20001, "Invalid content type")
+        return None
+
+
+@dataclass
+class FakeTwilio(FakeTwilioApi):
+    sent: list[dict[str, str]] = field(default_factory=list)  # the Messages Twilio accepted
+    refuse: dict[str, Refusal] = field(default_factory=dict)  # by To number
+    delay: float = 0.0  # seconds each Messages request takes (a slow Twilio)
+
     async def wait_sent(self, count: int, *, timeout: float = 10.0) -> dict[str, str]:
         async with asyncio.timeout(timeout):
             while len(self.sent) < count:
@@ -63,24 +90,16 @@ class FakeTwilio:
                 await self.arrived.wait()
         return self.sent[count - 1]
 
-    def _error(self, status: int, code: int, message: str) -> web.Response:
-        return web.json_response({"code": code, "message": message, "status": status,
-                                  "more_info": f"https://www.twilio.com/docs/errors/{code}"}, status=status)
-
     async def _handle(self, request: web.Request) -> web.Response:
         if self.delay:
             await asyncio.sleep(self.delay)
         expected_path = f"/2010-04-01/Accounts/{self.account_sid}/Messages.json"
         if request.method != "POST" or request.path != expected_path:
-            self.problems.append(f"unexpected {request.method} {request.path}")
-            return self._error(404, 20404, "The requested resource was not found")
-        wanted = "Basic " + base64.b64encode(f"{self.account_sid}:{self.auth_token}".encode()).decode()
-        if request.headers.get("Authorization") != wanted:
-            self.problems.append("bad basic auth")
-            return self._error(401, 20003, "Authenticate")
-        if request.content_type != "application/x-www-form-urlencoded":
-            self.problems.append(f"content type {request.content_type}")
-            return self._error(400, 20001, "Invalid content type")
+            return self._refuse(f"unexpected {request.method} {request.path}", 404, 20404,
+                                "The requested resource was not found")
+        refused = self._unauthenticated(request)
+        if refused is not None:
+            return refused
         form = {k: str(v) for k, v in (await request.post()).items()}
         missing = [k for k in ("To", "From", "Body") if not form.get(k)]
         if missing:

@@ -10,7 +10,6 @@ error object (``code``, ``message``, ``more_info``, ``status``). Webhook signing
 from __future__ import annotations
 
 import asyncio
-import base64
 import secrets
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping
@@ -18,9 +17,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
-from aiohttp.test_utils import TestServer
 
-from tests.adapters.sms.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, PUBLIC_URL
+from tests.adapters.sms.fake_twilio import PUBLIC_URL, FakeTwilioApi
 
 CALL_EVENTS = frozenset({"initiated", "ringing", "answered", "completed"})
 UPDATE_STATUSES = frozenset({"canceled", "completed"})
@@ -37,26 +35,9 @@ class Request:
 
 
 @dataclass
-class FakeTwilioVoice:
-    account_sid: str = ACCOUNT_SID
-    auth_token: str = AUTH_TOKEN
+class FakeTwilioVoice(FakeTwilioApi):
     calls: dict[str, dict[str, str]] = field(default_factory=dict)  # CallSid -> To, From, Status
     requests: list[Request] = field(default_factory=list)  # every request Twilio accepted
-    problems: list[str] = field(default_factory=list)  # requests the real Twilio would refuse
-    arrived: asyncio.Event = field(default_factory=asyncio.Event)
-    url: str = ""
-    _server: TestServer | None = None
-
-    async def start(self) -> None:
-        app = web.Application()
-        app.router.add_route("*", "/{tail:.*}", self._handle)
-        self._server = TestServer(app, host="127.0.0.1")
-        await self._server.start_server()
-        self.url = str(self._server.make_url("")).rstrip("/")
-
-    async def close(self) -> None:
-        if self._server is not None:
-            await self._server.close()
 
     def inbound(self, sid: str, from_: str, to: str) -> None:
         """A call Twilio received (its webhook is what the test posts next)."""
@@ -79,24 +60,14 @@ class FakeTwilioVoice:
         found: Request = getattr(self, what)[count - 1]
         return found
 
-    def _error(self, status: int, code: int, message: str) -> web.Response:
-        return web.json_response({"code": code, "message": message, "status": status,
-                                  "more_info": f"https://www.twilio.com/docs/errors/{code}"}, status=status)
-
-    def _refuse(self, problem: str, status: int, code: int, message: str) -> web.Response:
-        self.problems.append(problem)
-        return self._error(status, code, message)
-
     async def _handle(self, request: web.Request) -> web.Response:
         base = f"/2010-04-01/Accounts/{self.account_sid}/Calls"
         if request.method != "POST" or not (request.path.startswith(base) and request.path.endswith(".json")):
             return self._refuse(f"unexpected {request.method} {request.path}", 404, 20404,
                                 "The requested resource was not found")
-        wanted = "Basic " + base64.b64encode(f"{self.account_sid}:{self.auth_token}".encode()).decode()
-        if request.headers.get("Authorization") != wanted:
-            return self._refuse("bad basic auth", 401, 20003, "Authenticate")
-        if request.content_type != "application/x-www-form-urlencoded":
-            return self._refuse(f"content type {request.content_type}", 400, 20001, "Invalid content type")
+        refused = self._unauthenticated(request)
+        if refused is not None:
+            return refused
         posted = await request.post()
         form = {k: str(v) for k, v in posted.items()}
         events = [str(v) for v in posted.getall("StatusCallbackEvent", [])]
