@@ -10,7 +10,7 @@ import pytest
 
 from tests.ami.center import idle_asterisk, phases
 from tests.ami.fake_ami import FakeAmi, header
-from tests.conftest import CHROMIUM_ARGS
+from tests.browser import go_available, launch, log_in
 from tests.e2e.test_voice_end_to_end import write_config
 from tests.server_process import run_server_async
 
@@ -31,18 +31,10 @@ async def test_a_call_on_the_desktop_is_held_recorded_listened_to_hung_up_and_co
         config = write_config(tmp_path / "voice.yaml", ami.port)
         async with run_server_async(tmp_path, config=config) as srv, async_playwright() as pw:
             await ami.wait_action("CoreShowChannels", timeout=10)  # the bridge resynced
-            browser = await pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
-            page = await (await browser.new_context()).new_page()
-            page.set_default_timeout(15_000)
-            await page.goto(f"{srv.url}/agent")
-            await page.fill("#login-agent", "alice")
-            await page.fill("#login-password", "alice")
-            await page.click("#login-submit")
-            await expect(page.locator("#conn-status")).to_have_attribute("data-state", "connected")
+            browser = await launch(pw, chromium)
+            page = await log_in(browser, srv.url, "alice")
             await expect(page.locator("[data-testid=dial-form]")).to_be_visible()  # telephony is up
-            await page.select_option("#state-select", "available")
-            await page.click("#state-apply")
-            await expect(page.locator("#agent-state")).to_contain_text("available")
+            await go_available(page)
 
             # A caller waits; Alice's phone rings; she answers it (the accept comes from Asterisk).
             for frame in queued.frames:
@@ -67,12 +59,7 @@ async def test_a_call_on_the_desktop_is_held_recorded_listened_to_hung_up_and_co
             await expect(panel.locator("[data-testid=call-record]")).to_have_text("Pause recording")
 
             # Sam, on the supervisor board, listens in from his own phone.
-            board = await (await browser.new_context()).new_page()
-            board.set_default_timeout(15_000)
-            await board.goto(f"{srv.url}/supervisor")
-            await board.fill("#login-agent", "sam")
-            await board.fill("#login-password", "sam")
-            await board.click("#login-submit")
+            board = await log_in(browser, srv.url, "sam", page_path="/supervisor")
             listen = board.locator("[data-testid=agent-row][data-agent=alice] [data-testid=monitor-listen]")
             await expect(listen).to_be_enabled()  # telephony is up and Alice is on a call
             await listen.click()

@@ -13,7 +13,7 @@ from tests.adapters.center import Center, running_center
 from tests.adapters.email.conftest import email_channel
 from tests.adapters.email.mails import mail
 from tests.adapters.email.test_email_flow import send
-from tests.conftest import CHROMIUM_ARGS
+from tests.browser import go_available, launch, log_in
 from tests.wsclient import JsonSocket
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -87,17 +87,9 @@ async def test_the_agent_downloads_an_attachment_from_the_desktop(
 
     channels = email_channel(tmp_path, smtp_port=smtp_port, relay_port=None)
     async with running_center(tmp_path, channels) as center, async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
-        page = await (await browser.new_context(accept_downloads=True)).new_page()
-        page.set_default_timeout(15_000)
-        await page.goto(f"{center.url}/agent")
-        await page.fill("#login-agent", "alice")
-        await page.fill("#login-password", "alice")
-        await page.click("#login-submit")
-        await expect(page.locator("#conn-status")).to_have_attribute("data-state", "connected")
-        await page.select_option("#state-select", "available")
-        await page.click("#state-apply")
-        await expect(page.locator("#agent-state")).to_contain_text("available")
+        browser = await launch(pw, chromium)
+        page = await log_in(browser, center.url, "alice", accept_downloads=True)
+        await go_available(page)
 
         await send(smtp_port, mail(subject="My receipt", body="Here it is.",
                                    attachments=[(FILENAME, "application/pdf", RECEIPT)]))
