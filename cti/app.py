@@ -40,8 +40,8 @@ from cti.lease import Leases
 from cti.ports import AttachmentSource, CallControl, ContextStore
 from cti.routing import Explanation, Offer, RoutingSettings, RoutingStore, WaitingItem
 from cti.service import InteractionService
-from cti.service_level import service_levels
 from cti.services import Services
+from cti.wallboard import ServiceLevelBoard
 from desktop_api.app import make_app
 from router.engine import RoutingEngine
 from router.memory_store import MemoryRoutingStore
@@ -124,6 +124,9 @@ def build_app(config: AppConfig, settings: ServerSettings, *, clock: Clock | Non
         await context.interaction(interaction_id)  # an unknown id is a 404, not a 409
         return await engine.explain(interaction_id)
 
+    board = ServiceLevelBoard(context=context, hub=hub, targets={
+        q.name: {c: q.target_for(c) for c in Channel} for q in config.queues.values()})
+
     async def queue_stats(window: float = SERVICE_LEVEL_WINDOW) -> dict[str, Any]:
         now = the_clock.now()
         stats: dict[str, Any] = jsonable(await routing.stats(now))
@@ -131,9 +134,8 @@ def build_app(config: AppConfig, settings: ServerSettings, *, clock: Clock | Non
             q.name: {"skills": dict(q.skills),
                      "service_targets": {c.value: q.target_for(c) for c in q.service_targets}}
             for q in config.queues.values()}
-        targets = {q.name: {c: q.target_for(c) for c in Channel} for q in config.queues.values()}
         stats["service_level_window"] = window
-        stats["service_level"] = jsonable(service_levels(await context.outcomes(now - window), targets))
+        stats["service_level"] = await board.levels(window, now)
         return stats
 
     leases = Leases(redis=redis_client, prefix=settings.redis_prefix, node_id=node_id,
