@@ -16,6 +16,11 @@ from typing import Any
 import yaml
 
 from cti.domain import AgentProfile, Channel, QueueConfig, Role
+from cti.settings import SectionError, parse_section
+from cti.settings.access import AccessSettings
+from cti.settings.identity import IdentitySettings
+from cti.settings.login import LoginSettings
+from cti.settings.traffic import TrafficSettings
 
 
 class ConfigError(ValueError):
@@ -72,6 +77,10 @@ class AppConfig:
     ami: AmiConfig | None = None
     # Written channels (email, sms, x, slack): each section is read by its adapter package.
     channels: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    identity: IdentitySettings = field(default_factory=IdentitySettings)
+    access: AccessSettings = field(default_factory=AccessSettings)
+    login: LoginSettings = field(default_factory=LoginSettings)
+    traffic: TrafficSettings = field(default_factory=TrafficSettings)
 
     def team_of(self, agent_id: str) -> str | None:
         agent = self.agents.get(agent_id)
@@ -171,7 +180,15 @@ def parse_config(data: Mapping[str, Any]) -> AppConfig:
     channels = data.get("channels") or {}
     if not isinstance(channels, Mapping) or not all(isinstance(v, Mapping | None) for v in channels.values()):
         raise ConfigError("channels: a mapping of channel name to its settings")
+    try:
+        identity = parse_section(IdentitySettings, data.get("identity"), "identity")
+        access = parse_section(AccessSettings, data.get("access"), "access")
+        login = parse_section(LoginSettings, data.get("login"), "login")
+        traffic = parse_section(TrafficSettings, data.get("traffic"), "traffic")
+    except SectionError as exc:
+        raise ConfigError(str(exc)) from exc
     return AppConfig(
+        identity=identity, access=access, login=login, traffic=traffic,
         channels={str(k): dict(v or {}) for k, v in channels.items()},
         ami=_ami(data.get("ami"), queues),
         agents=agents, teams=teams, queues=queues,

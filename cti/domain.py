@@ -73,6 +73,23 @@ class Identity:
     value: str
 
 
+class IdentityLevel(enum.StrEnum):
+    """How an identity on an inbound interaction was established (strongest first)."""
+
+    VERIFIED = "verified"  # signed by the embedding site, a one-time code returned, a signed Slack/X id
+    ASSERTED = "asserted"  # told by the network: caller ID, SMS sender, a DMARC-passing e-mail sender
+    CLAIMED = "claimed"  # typed by the customer into a form: shown as a claim, never trusted
+
+
+@dataclass(frozen=True, slots=True)
+class InboundIdentity:
+    """An identity as an inbound interaction presents it, with how it was established."""
+
+    identity: Identity
+    level: IdentityLevel
+    source: str  # what established it, for the screen pop and the audit: "caller-id", "hmac", ...
+
+
 @dataclass(frozen=True, slots=True)
 class Customer:
     id: str

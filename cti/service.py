@@ -22,6 +22,7 @@ from cti.domain import (
     Customer,
     Direction,
     Identity,
+    InboundIdentity,
     Interaction,
     InteractionState,
     Message,
@@ -71,7 +72,8 @@ class InteractionService:
     # ----- channels ------------------------------------------------------------------------
 
     async def start_inbound(
-        self, *, channel: Channel, identities: Sequence[Identity], display_name: str | None,
+        self, *, channel: Channel, identities: Sequence[Identity | InboundIdentity],
+        display_name: str | None,
         queue: str | None = None, channel_refs: Mapping[str, str] | None = None,
         context: Mapping[str, str] | None = None, priority: float = 1.0,
         skills: Mapping[str, int] | None = None, subject: str | None = None,
@@ -86,8 +88,10 @@ class InteractionService:
         queue_cfg = self._config.queues.get(queue_name)
         if queue_cfg is None:
             raise NotFound("queue-not-found", f"no queue {queue_name!r}", queue=queue_name)
+        # Transitional: a plain Identity is taken as asserted until every channel says its level.
+        plain = [i.identity if isinstance(i, InboundIdentity) else i for i in identities]
         customer = await self._context.resolve_customer(
-            identities, display_name=display_name, actor="system", reason=f"inbound {channel.value}")
+            plain, display_name=display_name, actor="system", reason=f"inbound {channel.value}")
         now = self._clock.now()
         interaction = Interaction(
             id=interaction_id or self._ids.new_id("int"), channel=channel, direction=direction,
