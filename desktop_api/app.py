@@ -47,4 +47,7 @@ def make_app(services: Services) -> web.Application:
     # What the two pages share (not a static directory: only these files are served).
     app.router.add_get("/assets/desk.css", _page("desk.css"))
     app.router.add_get("/assets/desk.js", _page("desk.js"))
+    # Page code lives in files, never inline, so the Content-Security-Policy can forbid inline script.
+    app.router.add_get("/assets/agent.js", _page("agent.js"))
+    app.router.add_get("/assets/supervisor.js", _page("supervisor.js"))
     return app
