@@ -73,8 +73,8 @@ async def test_wrong_passwords_in_parallel_do_not_stall_other_requests(tmp_path:
         assert watch.longest < one_check / 2, (watch.longest, one_check)
 
 
-async def test_sixty_wrong_passwords_are_slowed_and_then_locked_out(tmp_path: Path,
-                                                                     caplog: pytest.LogCaptureFixture) -> None:
+async def test_sixty_wrong_passwords_are_slowed_and_then_locked_out(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     agents = [{"id": "alice", "password": pbkdf2("correct horse")},
               {"id": "bob", "password": pbkdf2("bob's own")}]
     caplog.set_level(logging.INFO)
@@ -146,7 +146,8 @@ async def test_nodes_sharing_redis_share_the_lock_out(tmp_path: Path, redis_url:
         return ServerSettings(db_url=f"sqlite+aiosqlite:///{tmp_path / name}.db", redis_url=redis_url,
                               redis_prefix=unique_prefix, node_id=name)
 
-    async with serving(tmp_path, raw, settings=node("a")) as a, serving(tmp_path, raw, settings=node("b")) as b:
+    async with serving(tmp_path, raw, settings=node("a")) as a, \
+            serving(tmp_path, raw, settings=node("b")) as b:
         assert [(await a.login("alice", "nope"))[0] for _ in range(3)] == [401] * 3
         status, body, _ = await b.login("alice", "pw")
         assert (status, body["error_id"]) == (429, "too-many-attempts")
@@ -165,7 +166,8 @@ def _spy_on_argon2(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return seen
 
 
-async def test_unknown_ids_cost_a_hash_like_known_ones(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_unknown_ids_cost_a_hash_like_known_ones(tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     seen = _spy_on_argon2(monkeypatch)
     async with serving(tmp_path, config_with([{"id": "alice", "password": pbkdf2("pw")}])) as edge:
         unknown = await edge.login("nobody", "pw")

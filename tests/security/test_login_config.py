@@ -24,7 +24,8 @@ pytestmark = [pytest.mark.e2e]
 
 
 def test_plain_text_passwords_are_refused_outside_the_demo() -> None:
-    raw = config_with([{"id": "ann", "password": "pbkdf2-looks-like-nothing"}, {"id": "bo", "password": "hunter2"}])
+    raw = config_with([{"id": "ann", "password": "pbkdf2-looks-like-nothing"},
+                       {"id": "bo", "password": "hunter2"}])
     with pytest.raises(ConfigError, match=r"agent 'ann'.*plain-text password"):
         parse_config(raw)
     assert parse_config({**raw, "demo": True}).agents["bo"].id == "bo"
@@ -116,7 +117,8 @@ async def test_a_restart_without_redis_keeps_agents_logged_in(tmp_path: Path) ->
     config.write_text(yaml.safe_dump(raw), encoding="utf-8")
     async with aiohttp.ClientSession() as http:
         with run_server(tmp_path, config=config) as srv:
-            async with http.post(f"{srv.url}/api/login", json={"agent_id": "alice", "password": "alice"}) as r:
+            async with http.post(f"{srv.url}/api/login",
+                                 json={"agent_id": "alice", "password": "alice"}) as r:
                 assert r.status == 200
                 token = (await r.json())["token"]
         with run_server(tmp_path, config=config) as srv:
