@@ -2,7 +2,8 @@
 
 The order of one attempt::
 
-    throttle.check(account, address)       429 too-many-attempts while either must wait
+    throttle.attempt(account, address)     429 too-many-attempts while either must wait, or while
+                                           another attempt for the account is in flight
     configured hash (or its stored upgrade)
     checker.check(hash or None, password)  a worker thread; an unknown id costs a dummy hash
     failure -> throttle.failed, logged (agent id and address, never the password)
@@ -44,7 +45,10 @@ class LoginService:
     async def log_in(self, agent_id: str, password: str, *, client: str) -> AgentProfile | None:
         """The agent when the password is right; None otherwise (unknown id or wrong password,
         told apart only in the log). Raises TooManyAttempts while throttled."""
-        await self._throttle.check(account=agent_id, address=client)
+        async with self._throttle.attempt(account=agent_id, address=client):
+            return await self._check(agent_id, password, client=client)
+
+    async def _check(self, agent_id: str, password: str, *, client: str) -> AgentProfile | None:
         profile = self._config.agents.get(agent_id)
         configured = profile.password if profile is not None else None
         stored = configured

@@ -9,14 +9,21 @@ each keyed by scope (``account`` or ``address``) and the id or address:
   the next attempt back (k grows with n, capped at ``max_delay_seconds``);
 - lock: once failures reach the lock-out count, a fixed window of ``lockout_seconds``.
 
+Counters are updated after the password check, so attempts sent in parallel would all pass the
+same check: one attempt per account at a time, and ``address_attempts_in_flight`` per address,
+are let through on each node (the others get a 429 at once).
+
 Unknown ids are counted like known ones, so throttling does not tell which ids exist. The clock
 is the library's own (wall time), the same on every node.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
+from collections import Counter
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from limits import RateLimitItem, RateLimitItemPerSecond
@@ -59,6 +66,27 @@ class LoginThrottle:
         self._address = _Scope("address", settings.address_failures_before_delay,
                                RateLimitItemPerSecond(settings.address_failures_before_lockout, window))
         self._lock = RateLimitItemPerSecond(1, settings.lockout_seconds)
+        self._accounts_busy: set[str] = set()
+        self._addresses_busy: Counter[str] = Counter()
+
+    @contextlib.asynccontextmanager
+    async def attempt(self, *, account: str, address: str) -> AsyncIterator[None]:
+        """One attempt, checked now and counted by ``failed``/``succeeded`` before it ends.
+        Raises TooManyAttempts while throttled or while too many attempts are in flight."""
+        # Tested and taken with no await in between: the event loop makes it atomic.
+        if (account in self._accounts_busy
+                or self._addresses_busy[address] >= self._settings.address_attempts_in_flight):
+            raise TooManyAttempts(retry_after=1)
+        self._accounts_busy.add(account)
+        self._addresses_busy[address] += 1
+        try:
+            await self.check(account=account, address=address)
+            yield
+        finally:
+            self._accounts_busy.discard(account)
+            self._addresses_busy[address] -= 1
+            if self._addresses_busy[address] <= 0:
+                del self._addresses_busy[address]
 
     async def check(self, *, account: str, address: str) -> None:
         """Raises TooManyAttempts while the account or the address must wait."""

@@ -5,7 +5,8 @@ a moving window. Past ``*_failures_before_delay`` failures, each further attempt
 1, 2, 4 ... seconds (at most ``max_delay_seconds``) after the last failure; at
 ``*_failures_before_lockout`` the account or address is refused for ``lockout_seconds``, right
 password or not. Every refusal is a 429 ``too-many-attempts`` with ``Retry-After``. Successful
-log-ins are never counted, and one clears its account's failures.
+log-ins are never counted, and one clears its account's failures. One attempt per account,
+and ``address_attempts_in_flight`` per address, are checked at a time; the others get a 429.
 """
 
 from __future__ import annotations
@@ -33,6 +34,9 @@ class LoginSettings(BaseModel):
     address_failures_before_delay: int = Field(default=20, ge=1)
     # 50 per address in the window, then the address waits ``lockout_seconds``.
     address_failures_before_lockout: int = Field(default=50, ge=1)
+    # 16 log-ins at once from one address (per node): more than an office's agents press "log in"
+    # in the same instant, few enough that a burst cannot queue hundreds of hashes.
+    address_attempts_in_flight: int = Field(default=16, ge=1)
     # 60 s: the growing delay stops doubling here (the lock-out takes over after).
     max_delay_seconds: int = Field(default=60, ge=1, le=3600)
     # 15 minutes: long for a guesser, short for an agent locked out by someone else's guessing

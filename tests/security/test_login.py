@@ -100,6 +100,16 @@ async def test_sixty_wrong_passwords_are_slowed_and_then_locked_out(
     assert not any("guess-" in r.getMessage() or "guess-" in str(r.__dict__) for r in caplog.records)
 
 
+async def test_guesses_sent_in_parallel_do_not_get_around_the_delays(tmp_path: Path) -> None:
+    async with serving(tmp_path, config_with([{"id": "alice", "password": pbkdf2("pw")}])) as edge:
+        answers = await asyncio.gather(*(edge.login("alice", f"guess-{n}") for n in range(30)))
+        statuses = [status for status, _, _ in answers]
+        # However many arrive at once, no more are checked than the free failures allow.
+        assert statuses.count(401) <= 3, statuses
+        assert all(s == 429 for s in statuses if s != 401)
+        assert all(body["error_id"] == "too-many-attempts" for s, body, _ in answers if s == 429)
+
+
 async def test_delays_grow_with_each_failure(tmp_path: Path) -> None:
     async with serving(tmp_path, config_with([{"id": "alice", "password": pbkdf2("pw")}])) as edge:
         for _ in range(3):
