@@ -51,7 +51,8 @@ def _config(legacy: bool) -> dict[str, Any]:
     if not legacy:
         # One client sends every attempt here: lift the per-address limits so that the figures
         # are about hashing, not about throttling (which the tests cover).
-        config["login"] = {"address_failures_before_delay": 10_000, "address_failures_before_lockout": 10_000}
+        config["login"] = {"address_failures_before_delay": 10_000, "address_failures_before_lockout": 10_000,
+                           "address_attempts_in_flight": AGENTS}
     return config
 
 
