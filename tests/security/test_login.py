@@ -219,3 +219,16 @@ async def test_configured_argon2id_hashes_log_in(tmp_path: Path) -> None:
     async with serving(tmp_path, config_with([{"id": "ann", "password": stored}])) as edge:
         assert (await edge.login("ann", "pw"))[0] == 200
         assert (await edge.login("ann", "pW"))[0] == 401
+
+
+async def test_the_upgrade_is_kept_on_postgresql_too(tmp_path: Path, pg_schema: str,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    seen = _spy_on_argon2(monkeypatch)
+    raw = config_with([{"id": "ann", "password": pbkdf2("old password")}])
+    settings = ServerSettings(db_url=pg_schema, node_id="login-pg")
+    async with serving(tmp_path, raw, settings=settings) as edge:
+        assert (await edge.login("ann", "old password"))[0] == 200
+    seen.clear()
+    async with serving(tmp_path, raw, settings=settings) as edge:  # a restart: read from the database
+        assert (await edge.login("ann", "old password"))[0] == 200
+    assert len(seen) == 1 and seen[0].startswith("$argon2id$")
