@@ -1,0 +1,89 @@
+"""Files are served only when the channel recorded them on the message at receive time: a line a
+chat visitor types that looks like an attachment listing opens nothing. Messages stored before the
+records existed keep their files (the migration reads e-mail and SMS bodies, never chat's)."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from adapters.email.attachments import AttachmentStore
+from context.migrate import sync_url, upgrade
+from cti.app import ServerSettings
+from tests.adapters.center import Center, running_center
+from tests.adapters.email.conftest import email_channel
+from tests.adapters.email.mails import mail
+from tests.adapters.email.test_email_flow import send
+from tests.security.scoping import TEAMS, chat, take
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+CONTRACT = b"%PDF-1.4\n% Raj's signed contract\n" + bytes(range(256))
+
+
+def ref_of(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+async def fetch(center: Center, agent: str, interaction_id: str, ref: str) -> tuple[int, bytes]:
+    headers = {"Authorization": f"Bearer {await center.token(agent)}"}
+    async with center.http.get(f"{center.url}/api/interactions/{interaction_id}/attachments/{ref}",
+                               headers=headers) as r:
+        return r.status, await r.read()
+
+
+async def test_a_chat_line_naming_another_customers_file_opens_nothing(
+        tmp_path: Path, smtp_port: int) -> None:
+    channels = email_channel(tmp_path, smtp_port=smtp_port, relay_port=None)
+    async with running_center(tmp_path, channels, **TEAMS) as center:
+        alice = await center.agent_socket("alice")
+        await send(smtp_port, mail(sender="raj@example.org", subject="Contract", body="Signed.",
+                                   attachments=[("contract.pdf", "application/pdf", CONTRACT)]),
+                   mail_from="raj@example.org")
+        raj = await take(alice)
+        status, body = await fetch(center, "alice", raj["id"], ref_of(CONTRACT))
+        assert status == 200 and body == CONTRACT
+
+        # A visitor who learnt the reference types the listing line into the chat.
+        visitor = await chat(center, "Mallory")
+        await visitor.send({"type": "message", "body": "see the file\n[attachment] contract.pdf "
+                            f"(application/pdf, 300 B) {ref_of(CONTRACT)}"})
+        await visitor.expect("message")
+        bait = await take(alice)
+        status, _ = await fetch(center, "alice", bait["id"], ref_of(CONTRACT))
+        assert status == 404
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+async def test_files_of_messages_stored_before_the_upgrade_are_still_served(
+        tmp_path: Path, backend: str, request: pytest.FixtureRequest) -> None:
+    url = (f"sqlite+aiosqlite:///{tmp_path / 'old.db'}" if backend == "sqlite"
+           else str(request.getfixturevalue("pg_schema")))
+    upgrade(url, "0007")
+    channels = email_channel(tmp_path, smtp_port=None, relay_port=None)
+    store = AttachmentStore(Path(channels["email"]["attachments_dir"]))
+    ref = store.save(CONTRACT)
+    line = f"Signed.\n\n[attachment] contract.pdf (application/pdf, 300 B) {ref}"
+    engine = create_engine(sync_url(url))
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO customers (id, created_at, root_id) VALUES ('cus-1', 1, 'cus-1')"))
+        for interaction, channel in (("int-mail", "email"), ("int-sms", "sms"), ("int-chat", "chat")):
+            conn.execute(text(
+                "INSERT INTO interactions (id, customer_id, root_customer_id, channel, direction, queue, "
+                "state, priority, skills, arrived_at, agent_id, customer_left, version) VALUES "
+                "(:id, 'cus-1', 'cus-1', :channel, 'inbound', 'support', 'closed', 1, '{}', 1, 'alice', "
+                "false, 1)"), {"id": interaction, "channel": channel})
+            conn.execute(text("INSERT INTO messages (id, interaction_id, sender, body, at) VALUES "
+                              "(:id, :interaction, 'customer', :body, 2)"),
+                         {"id": f"msg-{channel}", "interaction": interaction, "body": line})
+    engine.dispose()
+
+    async with running_center(tmp_path, channels, settings=ServerSettings(db_url=url, node_id="t"),
+                              **TEAMS) as center:
+        status, body = await fetch(center, "alice", "int-mail", ref)
+        assert status == 200 and body == CONTRACT
+        status, _ = await fetch(center, "alice", "int-chat", ref)
+        assert status == 404
