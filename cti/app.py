@@ -38,6 +38,7 @@ from cti.hub import EventHub
 from cti.janitor import Janitor
 from cti.lease import Leases
 from cti.ports import AttachmentSource, CallControl, ContextStore
+from cti.revocation import RedisTokenRecords
 from cti.routing import Explanation, Offer, RoutingSettings, RoutingStore, WaitingItem
 from cti.service import InteractionService
 from cti.services import Services
@@ -158,6 +159,9 @@ def build_app(config: AppConfig, settings: ServerSettings, *, clock: Clock | Non
         config=config, node_id=node_id, clock=the_clock, ids=the_ids, hub=hub, context=context,
         routing=routing, interactions=interactions, agents=agents, explain=explain,
         queue_stats=queue_stats, token_secret=config.token_secret or secrets.token_urlsafe(32),
+        access=context.access, tokens=RedisTokenRecords(redis=redis_client, prefix=settings.redis_prefix,
+                                                        clock=the_clock)
+        if redis_client is not None else context.tokens,
         voice=bridge, call_controls=tuple(
             c for c in (bridge, *channel_adapters.values()) if isinstance(c, CallControl)),
         attachment_sources=tuple(a for a in channel_adapters.values() if isinstance(a, AttachmentSource)))

@@ -8,12 +8,12 @@ from urllib.parse import quote
 
 from aiohttp import web
 
-from cti.domain import Interaction, InteractionState, MessageSender, Role, jsonable
-from cti.errors import Forbidden, InvalidInput, NotFound
-from cti.services import Services
-from desktop_api.auth import Principal
+from cti.access import supervisor_reach
+from cti.domain import InteractionState, Role, jsonable
+from cti.errors import InvalidInput, NotFound
 from desktop_api.common import field_str, json_body, ok, principal
 from desktop_api.keys import SERVICES
+from desktop_api.scope import visible_interaction
 
 routes = web.RouteTableDef()
 
@@ -23,19 +23,7 @@ OCTETS = "application/octet-stream"
 CONTROL = re.compile(r'[\x00-\x1f\x7f"\\]')  # not in a quoted header value
 
 
-def _may_see(who: Principal, interaction: Interaction) -> bool:
-    # An agent may see the interaction offered or given to them, and nothing else.
-    return who.role is not Role.AGENT or interaction.agent_id == who.agent_id
-
-
-async def _visible(request: web.Request) -> tuple[Services, Principal, Interaction]:
-    who = principal(request)
-    services = request.app[SERVICES]
-    interaction = await services.context.interaction(request.match_info["interaction_id"])
-    if not _may_see(who, interaction):
-        raise Forbidden("not-your-interaction", "this interaction is not yours",
-                        interaction_id=interaction.id)
-    return services, who, interaction
+_visible = visible_interaction
 
 
 @routes.get("/api/interactions")
@@ -53,7 +41,10 @@ async def list_interactions(request: web.Request) -> web.Response:
         limit = min(int(request.query.get("limit", "50")), 200)
     except ValueError as exc:
         raise InvalidInput("bad-limit", "'limit' must be an integer") from exc
-    items = await services.context.list_interactions(states=states, agent_id=agent_id, limit=limit)
+    # A supervisor lists their teams' queues and agents' work; an admin everything.
+    scope = supervisor_reach(services.config, who.agent_id) if who.role is Role.SUPERVISOR else None
+    items = await services.context.list_interactions(states=states, agent_id=agent_id, limit=limit,
+                                                     scope=scope)
     return ok([jsonable(i) for i in items])
 
 
@@ -80,10 +71,10 @@ async def get_attachment(request: web.Request) -> web.StreamResponse:
     ref = request.match_info["ref"]
     if not REF.fullmatch(ref):
         raise InvalidInput("bad-attachment-ref", "an attachment reference is sha256:<64 hex digits>")
-    bodies = [m.body for m in await services.context.messages(interaction.id, limit=1000)
-              if m.sender is MessageSender.CUSTOMER]
+    # Only what the channel recorded on a customer message when it arrived: never text.
+    recorded = next((a for a in await services.context.attachments(interaction.id) if a.ref == ref), None)
     for source in services.attachment_sources:
-        found = source.attachment(ref, bodies)
+        found = source.attachment(recorded) if recorded is not None else None
         if found is not None:
             content_type = found.content_type if SAFE_TYPE.fullmatch(found.content_type) else OCTETS
             # The plain name for old clients (ASCII, no quotes or backslashes), the exact one in RFC 5987.

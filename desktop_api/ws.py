@@ -24,7 +24,9 @@ from cti.services import Services
 from desktop_api.auth import Principal
 from desktop_api.common import principal
 from desktop_api.keys import SERVICES
+from desktop_api.scope import queues_for
 from desktop_api.sockets import tracked
+from desktop_api.team_view import TeamView, watched_agents
 
 log = logging.getLogger(__name__)
 
@@ -97,9 +99,12 @@ def _wants(who: Principal, services: Services, event: DomainEvent) -> bool:
 
 async def _pump(ws: web.WebSocketResponse, who: Principal, services: Services,
                 sub: Subscription) -> None:
+    view = TeamView(services, who) if who.role is Role.SUPERVISOR else None
     try:
         while not ws.closed:
             event = await sub.get()
+            if view is not None and not await view.wants(event):
+                continue
             if sub.lagged:
                 sub.lagged = False
                 await ws.send_json({"type": "lagged", "message": "events were dropped; reload state"})
@@ -116,8 +121,8 @@ async def _hello(services: Services, who: Principal) -> dict[str, Any]:
         hello["interactions"] = [await services.interactions.screen_pop(i) for i in mine]
         hello["telephony"] = services.voice is not None  # click-to-dial and call controls
     else:
-        hello["queues"] = await services.queue_stats()
-        hello["agents"] = [await services.agents.view(a.id) for a in services.agents.supervised(who.agent_id)]
+        hello["queues"] = queues_for(services, who, await services.queue_stats())
+        hello["agents"] = [await services.agents.view(a) for a in watched_agents(services, who)]
     return hello
 
 
