@@ -90,10 +90,10 @@ async def share(request: web.Request) -> web.Response:
     except ValidationError as exc:
         raise InvalidInput("bad-share", "a share is {agent_id, days}",
                            problems=[e["msg"] for e in exc.errors()]) from exc
-    customer = await visible_customer(services, who, request.match_info["customer_id"])
-    days = min(body.days, services.config.access.max_share_days)
     if not may_supervise(services.config, who.agent_id, who.role, body.agent_id):
         raise Forbidden("not-your-team", "you do not supervise this agent", agent_id=body.agent_id[:100])
+    customer = await visible_customer(services, who, request.match_info["customer_id"])
+    days = min(body.days, services.config.access.max_share_days)
     now = services.clock.now()
     until = now + days * DAY
     await services.access.share(share_id=services.ids.new_id("shr"), customer_id=customer.id,

@@ -165,11 +165,12 @@ async def test_a_supervisor_sees_and_acts_on_their_own_teams_only(tmp_path: Path
         assert status == 200 and [n["body"] for n in body["notes"]] == ["wants the enterprise plan"]
         status, body = await center.api("sam", "GET", f"/api/interactions/{kept['id']}")
         assert status == 200
-        # The customer moved with the interaction: Sam no longer reads Raj, Sue does.
-        status, _ = await center.api("sam", "GET", f"/api/customers/{sold['customer_id']}")
+        # Raj's record: Sue's team works him now, and Sam's Alice served him before.
+        for who in ("sam", "sue"):
+            status, _ = await center.api(who, "GET", f"/api/customers/{sold['customer_id']}")
+            assert status == 200, who
+        status, _ = await center.api("sue", "GET", f"/api/customers/{kept['customer_id']}")
         assert status == 404
-        status, _ = await center.api("sue", "GET", f"/api/customers/{sold['customer_id']}")
-        assert status == 200
 
         status, agents = await center.api("sam", "GET", "/api/agents")
         assert {a["id"] for a in agents} == {"alice", "bob", "sam"}
@@ -186,13 +187,14 @@ async def test_a_supervisor_sees_and_acts_on_their_own_teams_only(tmp_path: Path
         status, audit = await center.api("admin", "GET", "/api/audit")
         assert any(e["actor"] == "sue" and e["target"] == "carol" for e in audit)
 
-        # Sam's socket carried support's work and none of sales'.
+        # Sam's socket carried support's work and none of sales' (from the transfer on).
         seen = await _drain(sam_ws)
         assert any(m.get("interaction_id") == kept["id"] for m in seen), seen
-        assert not [m for m in seen if sold["id"] in (m.get("interaction_id"),
-                                                      (m.get("interaction") or {}).get("id"))
-                    and m["type"] != "interaction.transferred"], seen
-        assert not [m for m in seen if m.get("agent_id") == "carol"], seen
+        assert not [m for m in seen if (m.get("interaction") or {}).get("queue") == "sales"], seen
+        assert not [m for m in seen if "carol" in (m.get("agent_id"), (m.get("interaction") or {}).get(
+            "agent_id"))], seen
+        assert not [m for m in seen if m["type"] == "interaction.accepted"
+                    and m["interaction_id"] == sold["id"] and m["agent_id"] != "alice"], seen
 
 
 async def _supervisor_socket(center: Center, who: str) -> tuple[JsonSocket, dict[str, Any]]:
