@@ -187,7 +187,7 @@
     if (!S.wsWanted || !S.token) return;
     const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
     const url = `${scheme}://${location.host}/ws/agent?token=${encodeURIComponent(S.token)}`;
-    const ws = new WebSocket(url);
+    const ws = Desk.ticketSocket('/ws/agent', () => S.token);
     let opened = false;
     S.ws = ws;
     setConn(S.retry ? 'reconnecting' : 'connecting', S.retry ? 'reconnecting…' : 'connecting…');
