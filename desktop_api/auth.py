@@ -19,6 +19,7 @@ from aiohttp import web
 
 from cti.domain import Role
 from cti.errors import CtiError, Forbidden
+from cti.services import Services
 from desktop_api.keys import SERVICES
 
 
@@ -82,10 +83,21 @@ async def authenticate(request: web.Request) -> Principal:
         raise Unauthorized("bad-token", "missing, expired or invalid token")
     if await services.tokens.is_revoked(who.jti):
         raise Unauthorized("token-revoked", "this token was logged out; log in again")
-    profile = services.config.agents.get(who.agent_id)  # the live configuration, read every time
-    if profile is None or profile.role is not who.role:
+    if not in_role(services, who):
         raise Unauthorized("stale-token", "your account or role has changed; log in again")
     return who
+
+
+def in_role(services: Services, who: Principal) -> bool:
+    """The user still exists with the token's role in the live configuration (read every time,
+    so a demotion, a removal or a reload counts at once)."""
+    profile = services.config.agents.get(who.agent_id)
+    return profile is not None and profile.role is who.role
+
+
+async def still_valid(services: Services, who: Principal) -> bool:
+    """For an open socket, before each command: not logged out, not demoted."""
+    return in_role(services, who) and not await services.tokens.is_revoked(who.jti)
 
 
 PRINCIPAL = web.RequestKey("principal", object)  # a Principal, or the CtiError to raise

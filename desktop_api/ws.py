@@ -14,14 +14,14 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from aiohttp import WSMsgType, web
+from aiohttp import WSCloseCode, WSMsgType, web
 
 from cti.domain import Role, jsonable
 from cti.errors import CtiError, InvalidInput
 from cti.events import DomainEvent
 from cti.hub import Subscription
 from cti.services import Services
-from desktop_api.auth import Principal
+from desktop_api.auth import Principal, in_role, still_valid
 from desktop_api.common import principal
 from desktop_api.keys import SERVICES
 from desktop_api.scope import queues_for
@@ -103,6 +103,9 @@ async def _pump(ws: web.WebSocketResponse, who: Principal, services: Services,
     try:
         while not ws.closed:
             event = await sub.get()
+            if not in_role(services, who):
+                await ws.close(code=WSCloseCode.POLICY_VIOLATION, message=b"log in again")
+                return
             if view is not None and not await view.wants(event):
                 continue
             if sub.lagged:
@@ -147,6 +150,9 @@ async def _serve(request: web.Request, *, supervisor: bool) -> web.WebSocketResp
         try:
             async for msg in ws:
                 if msg.type is WSMsgType.TEXT:
+                    if not await still_valid(services, who):  # logged out or demoted since the open
+                        await ws.close(code=WSCloseCode.POLICY_VIOLATION, message=b"log in again")
+                        break
                     await ws.send_json(await _command(services, who, msg.data))
                 elif msg.type is WSMsgType.BINARY:
                     await ws.send_json({"type": "error", "error_id": "binary-not-supported",

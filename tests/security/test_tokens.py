@@ -64,10 +64,17 @@ async def test_a_demoted_or_removed_user_loses_access_at_once(tmp_path: Path) ->
         sam, bob = await center.token("sam"), await center.token("bob")
         assert (await call(center, sam, "GET", "/api/audit"))[0] == 200
         assert await socket_status(center.url, f"/ws/supervisor?token={sam}") == 101
+        board = JsonSocket(await center.http.ws_connect(
+            f"{center.url.replace('http', 'ws', 1)}/ws/supervisor?token={sam}"))
+        await board.expect("hello")
         # The configuration changes under the running server (a reload): Sam is an agent now,
         # Bob is gone.
         new = parse_config(demoted(sam={"role": "agent"}, bob="removed"))
         object.__setattr__(center.services, "config", new)
+        # The board he had open is closed at his next command.
+        await board.send({"type": "set_state", "state": "available"})
+        closing = await board.ws.receive(timeout=10)
+        assert (closing.type, closing.data) == (aiohttp.WSMsgType.CLOSE, 1008), closing
         status, body = await call(center, sam, "GET", "/api/audit")
         assert (status, body["error_id"]) == (401, "stale-token")
         assert (await call(center, sam, "GET", "/api/me"))[0] == 401  # even what an agent may do
@@ -104,12 +111,19 @@ async def test_logout_revokes_the_token(tmp_path: Path, backend: str, request: p
     async with running_center(tmp_path, {}, settings=settings) as center:
         alice, other = await center.token("alice"), await center.token("alice")
         assert (await call(center, alice, "GET", "/api/me"))[0] == 200
+        desk = JsonSocket(await center.http.ws_connect(
+            f"{center.url.replace('http', 'ws', 1)}/ws/agent?token={alice}"))
+        await desk.expect("hello")
         status, body = await call(center, alice, "POST", "/api/logout")
         assert status == 200, body
         status, body = await call(center, alice, "GET", "/api/me")
         assert (status, body["error_id"]) == (401, "token-revoked")
         assert await socket_status(center.url, f"/ws/agent?token={alice}") == 401
         assert (await call(center, alice, "POST", "/api/logout"))[0] == 401
+        # The desktop she had open is closed at its next command.
+        await desk.send({"type": "set_state", "state": "away"})
+        closing = await desk.ws.receive(timeout=10)
+        assert (closing.type, closing.data) == (aiohttp.WSMsgType.CLOSE, 1008), closing
         # Only that token: her other session goes on.
         assert (await call(center, other, "GET", "/api/me"))[0] == 200
 
