@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from cti.app import ServerSettings
 from tests.adapters.center import Center, running_center
 from tests.security.scoping import TEAMS, chat, take
 from tests.wsclient import JsonSocket
@@ -21,8 +22,8 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
 async def test_an_agent_reads_only_the_customers_she_serves_and_held_survives_a_transfer(
-        tmp_path: Path) -> None:
-    async with running_center(tmp_path, {}, **TEAMS) as center:
+        tmp_path: Path, database: ServerSettings | None) -> None:
+    async with running_center(tmp_path, {}, settings=database, **TEAMS) as center:
         alice = await center.agent_socket("alice")
         bob = await center.agent_socket("bob", available=False)
         _chat1 = await chat(center, "Ann Lee", email="ann.lee@example.com")
@@ -59,8 +60,10 @@ async def test_an_agent_reads_only_the_customers_she_serves_and_held_survives_a_
         assert status == 403
 
 
-async def test_history_older_than_the_window_is_not_readable(tmp_path: Path) -> None:
-    async with running_center(tmp_path, {}, access={"agent_history_days": 0}, **TEAMS) as center:
+async def test_history_older_than_the_window_is_not_readable(
+        tmp_path: Path, database: ServerSettings | None) -> None:
+    async with running_center(tmp_path, {}, settings=database, access={"agent_history_days": 0},
+                              **TEAMS) as center:
         alice = await center.agent_socket("alice")
         _chat2 = await chat(center, "Ann Lee", email="ann.lee@example.com")
         taken = await take(alice)
@@ -74,8 +77,9 @@ async def test_history_older_than_the_window_is_not_readable(tmp_path: Path) -> 
         assert (status, body["error_id"]) == (404, "customer-not-found")
 
 
-async def test_a_supervisor_shares_a_customer_with_an_agent_of_their_team_audited(tmp_path: Path) -> None:
-    async with running_center(tmp_path, {}, **TEAMS) as center:
+async def test_a_supervisor_shares_a_customer_with_an_agent_of_their_team_audited(
+        tmp_path: Path, database: ServerSettings | None) -> None:
+    async with running_center(tmp_path, {}, settings=database, **TEAMS) as center:
         alice = await center.agent_socket("alice")
         _chat3 = await chat(center, "Ann Lee", email="ann.lee@example.com")
         ann = (await take(alice))["customer_id"]
@@ -101,8 +105,9 @@ async def test_a_supervisor_shares_a_customer_with_an_agent_of_their_team_audite
         assert (entry["actor"], entry["target"], entry["details"]["agent_id"]) == ("sam", ann, "bob")
 
 
-async def test_customer_search_is_scoped_like_reads(tmp_path: Path) -> None:
-    async with running_center(tmp_path, {}, **TEAMS) as center:
+async def test_customer_search_is_scoped_like_reads(
+        tmp_path: Path, database: ServerSettings | None) -> None:
+    async with running_center(tmp_path, {}, settings=database, **TEAMS) as center:
         alice = await center.agent_socket("alice")
         _chat4 = await chat(center, "Ann Lee", email="ann.lee@example.com", phone="+1 415 555 0100")
         ann = (await take(alice))["customer_id"]
@@ -124,8 +129,9 @@ async def test_customer_search_is_scoped_like_reads(tmp_path: Path) -> None:
         assert "get" in doc["paths"]["/api/customers"]
 
 
-async def test_a_supervisor_sees_and_acts_on_their_own_teams_only(tmp_path: Path) -> None:
-    async with running_center(tmp_path, {}, **TEAMS) as center:
+async def test_a_supervisor_sees_and_acts_on_their_own_teams_only(
+        tmp_path: Path, database: ServerSettings | None) -> None:
+    async with running_center(tmp_path, {}, settings=database, **TEAMS) as center:
         alice = await center.agent_socket("alice")
         carol = await center.agent_socket("carol")
         sam_ws, hello = await _supervisor_socket(center, "sam")
