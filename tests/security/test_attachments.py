@@ -11,12 +11,14 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from adapters.email.attachments import AttachmentStore
+from adapters.sms.adapter import WEBHOOK_PATH
 from context.migrate import sync_url, upgrade
 from cti.app import ServerSettings
 from tests.adapters.center import Center, running_center
 from tests.adapters.email.conftest import email_channel
 from tests.adapters.email.mails import mail
 from tests.adapters.email.test_email_flow import send
+from tests.adapters.sms.fake_twilio import FakeTwilio, inbound_sms, post_webhook, sms_section
 from tests.security.scoping import TEAMS, chat, take
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -87,3 +89,25 @@ async def test_files_of_messages_stored_before_the_upgrade_are_still_served(
         assert status == 200 and body == CONTRACT
         status, _ = await fetch(center, "alice", "int-chat", ref)
         assert status == 404
+
+
+async def test_mms_media_are_recorded_as_twilio_sent_them_and_typed_links_are_not(tmp_path: Path) -> None:
+    media = "https://api.twilio.com/2010-04-01/Accounts/AC1/Messages/MM1/Media/ME"
+    twilio = FakeTwilio()
+    await twilio.start()
+    try:
+        async with running_center(tmp_path, {"sms": sms_section(twilio)}) as center:
+            for sid, body, extra in (
+                    ("MM" + "1" * 32, "Photo of the damage", {
+                        "NumMedia": "1", "MediaUrl0": media + "1", "MediaContentType0": "image/jpeg"}),
+                    # The customer types what looks like a media line: it stays text.
+                    ("SM" + "2" * 32, f"and this one\n[image/jpeg] {media}9", {})):
+                status, _, answer = await post_webhook(center.http, center.url, WEBHOOK_PATH,
+                                                       inbound_sms(sid, "+15551230001", body, **extra))
+                assert status == 200, answer
+            found = await center.services.context.find_interaction_by_message_ref(["MM" + "1" * 32])
+            assert found is not None
+            recorded = await center.services.context.attachments(found.id)
+            assert [(a.ref, a.content_type) for a in recorded] == [(media + "1", "image/jpeg")]
+    finally:
+        await twilio.close()
