@@ -63,8 +63,13 @@ def _principal(claims: Any) -> Principal:
                      expires_at=float(claims["exp"]))
 
 
+SOCKETS = ("/ws/agent", "/ws/supervisor")
+
+
 def _is_upgrade(request: web.Request) -> bool:
-    return request.path.startswith("/ws/") and request.headers.get("Upgrade", "").lower() == "websocket"
+    # The socket endpoints answer nothing but an upgrade (anything else is refused by the
+    # handshake), so the query string's credentials open nothing else.
+    return request.path in SOCKETS
 
 
 async def authenticate(request: web.Request) -> Principal:
@@ -104,7 +109,7 @@ PRINCIPAL = web.RequestKey("principal", object)  # a Principal, or the CtiError 
 
 
 def needs_auth(path: str) -> bool:
-    return path.startswith("/api/") or path in ("/ws/agent", "/ws/supervisor")
+    return path.startswith("/api/") or path in SOCKETS
 
 
 @web.middleware
