@@ -148,7 +148,7 @@ async def complete(request: web.Request) -> web.Response:
 
 @routes.get("/api/routing/explain/{interaction_id}")
 async def explain(request: web.Request) -> web.Response:
-    who = principal(request)
-    who.require(Role.SUPERVISOR, Role.ADMIN)
-    explanation = await request.app[SERVICES].explain(request.match_info["interaction_id"])
+    principal(request).require(Role.SUPERVISOR, Role.ADMIN)
+    _, _, interaction = await visible_interaction(request)  # another team's work is not theirs
+    explanation = await request.app[SERVICES].explain(interaction.id)
     return ok(jsonable(explanation))

@@ -167,6 +167,8 @@ async def test_a_supervisor_sees_and_acts_on_their_own_teams_only(
         status, body = await center.api("sam", "POST", f"/api/interactions/{sold['id']}/notes",
                                         {"body": "peeking"})
         assert status == 403, body
+        status, body = await center.api("sam", "GET", f"/api/routing/explain/{sold['id']}")
+        assert status == 403, body
         status, body = await center.api("sue", "GET", f"/api/interactions/{sold['id']}")
         assert status == 200 and [n["body"] for n in body["notes"]] == ["wants the enterprise plan"]
         status, body = await center.api("sam", "GET", f"/api/interactions/{kept['id']}")
