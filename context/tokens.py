@@ -3,6 +3,7 @@ nodes have no Redis (one node, or several on PostgreSQL alone). Entries go when 
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Mapping
 from typing import Any
@@ -17,9 +18,19 @@ from cti.clock import Clock
 
 
 class SqlTokenRecords:
+    """The database is the record; revocations are also kept in memory, loaded once from it.
+
+    This store serves only nodes without Redis, and nodes without Redis run alone (routing and
+    events need Redis to span nodes), so this node made every revocation it must know of since
+    it loaded the list: a token check costs no query (a query per request cost about 1 ms on
+    SQLite). Tickets stay in the database: one per socket opened, rare.
+    """
+
     def __init__(self, *, db: Database, clock: Clock) -> None:
         self._db = db
         self._clock = clock
+        self._revoked: dict[str, float] | None = None  # jti -> expiry, once loaded
+        self._loading = asyncio.Lock()
 
     async def revoke(self, jti: str, *, expires_at: float) -> None:
         now = self._clock.now()
@@ -32,11 +43,26 @@ class SqlTokenRecords:
                                .on_conflict_do_nothing())
 
         await self._db.write(work)
+        (await self._known())[jti] = expires_at
 
     async def is_revoked(self, jti: str) -> bool:
-        async with self._db.read() as conn:
-            found = await conn.execute(select(revoked_tokens.c.jti).where(revoked_tokens.c.jti == jti))
-            return found.first() is not None
+        known = await self._known()
+        expires_at = known.get(jti)
+        if expires_at is not None and expires_at < self._clock.now():
+            del known[jti]  # the token is refused for its age now
+            return False
+        return expires_at is not None
+
+    async def _known(self) -> dict[str, float]:
+        if self._revoked is None:
+            async with self._loading:
+                if self._revoked is None:
+                    now = self._clock.now()
+                    async with self._db.read() as conn:
+                        rows = await conn.execute(select(revoked_tokens.c.jti, revoked_tokens.c.expires_at)
+                                                  .where(revoked_tokens.c.expires_at >= now))
+                        self._revoked = {r.jti: r.expires_at for r in rows}
+        return self._revoked
 
     async def put_ticket(self, ticket: str, principal: Mapping[str, Any], *, expires_at: float) -> None:
         now = self._clock.now()

@@ -94,14 +94,18 @@ async def test_a_restart_with_a_demoted_user_refuses_their_old_token(tmp_path: P
     config.write_text(yaml.safe_dump(raw))
     db = f"sqlite+aiosqlite:///{tmp_path / 'cti.db'}"
     async with run_server_async(tmp_path, db_url=db, config=config) as srv:
-        sam = await login(srv.url, "sam")
+        sam, alice = await login(srv.url, "sam"), await login(srv.url, "alice")
         assert (await call(srv.url, sam, "GET", "/api/audit"))[0] == 200
+        assert (await call(srv.url, alice, "POST", "/api/logout"))[0] == 200
     raw["agents"] = [dict(a, role="agent") if a["id"] == "sam" else a for a in raw["agents"]]
     raw["teams"] = [dict(t, supervisors=[s for s in t["supervisors"] if s != "sam"]) for t in raw["teams"]]
     config.write_text(yaml.safe_dump(raw))
     async with run_server_async(tmp_path, db_url=db, config=config) as srv:
         status, body = await call(srv.url, sam, "GET", "/api/audit")
         assert (status, body["error_id"]) == (401, "stale-token")
+        # A log-out outlives the restart too.
+        status, body = await call(srv.url, alice, "GET", "/api/me")
+        assert (status, body["error_id"]) == (401, "token-revoked")
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
