@@ -60,8 +60,8 @@ window.Desk = (() => {
   function keepFresh(getToken) {
     const token = current(getToken());
     if (!token || renewTimer !== null) return;
-    // Ten minutes before expiry (at once if that has passed; never more often than a minute).
-    const wait = Math.max(60_000, expiresAt(token) - Date.now() - 600_000);
+    // Ten minutes before expiry (soon if that has passed; never more often than every 5 s).
+    const wait = Math.max(5_000, expiresAt(token) - Date.now() - 600_000);
     renewTimer = setTimeout(async () => {
       renewTimer = null;
       const old = current(getToken());
