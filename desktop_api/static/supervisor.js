@@ -242,7 +242,6 @@
 
   function connect() {
     if (!S.wanted || !S.token) return;
-    const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
     const ws = Desk.ticketSocket('/ws/supervisor', () => S.token);
     S.ws = ws;
     ws.addEventListener('open', () => { S.retry = 0; setConn('connected', 'live'); });
