@@ -78,10 +78,7 @@ async def authenticate(request: web.Request) -> Principal:
     if header.startswith("Bearer "):
         who = read_token(header[7:], secret=services.token_secret)
     elif _is_upgrade(request) and "ticket" in request.query:
-        claims = await services.tokens.take_ticket(request.query["ticket"][:100])
-        if claims is None:
-            raise Unauthorized("bad-ticket", "unknown, used or expired ticket")
-        who = _principal(claims)
+        who = await _ticket_holder(services, request.query["ticket"][:100])
     elif _is_upgrade(request) and "token" in request.query:
         who = read_token(request.query["token"], secret=services.token_secret)
     else:
@@ -91,6 +88,14 @@ async def authenticate(request: web.Request) -> Principal:
     if not in_role(services, who):
         raise Unauthorized("stale-token", "your account or role has changed; log in again")
     return who
+
+
+async def _ticket_holder(services: Services, ticket: str) -> Principal:
+    claims = await services.tokens.take_ticket(ticket)
+    # Nor past the life of the token it was asked with.
+    if claims is None or float(claims["exp"]) < services.clock.now():
+        raise Unauthorized("bad-ticket", "unknown, used or expired ticket")
+    return _principal(claims)
 
 
 def in_role(services: Services, who: Principal) -> bool:

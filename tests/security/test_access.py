@@ -220,3 +220,33 @@ async def _drain(sock: JsonSocket) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = list(sock.seen)
     sock.seen.clear()
     return out
+
+
+async def test_what_an_agent_held_follows_the_customer_through_a_merge_and_its_undo(
+        tmp_path: Path, database: ServerSettings | None) -> None:
+    async with running_center(tmp_path, {}, settings=database, **TEAMS) as center:
+        alice = await center.agent_socket("alice")
+        _chat1 = await chat(center, "P. Ortiz", phone="+1 415 555 0199")
+        by_phone = (await take(alice))["customer_id"]
+        assert (await alice.command({"type": "set_state", "state": "away"}))["type"] == "ack"
+        _chat2 = await chat(center, "Pat Ortiz", email="pat.ortiz@example.net")  # nobody takes it
+        status, body = await center.api("admin", "GET", "/api/customers?q=pat.ortiz")
+        [by_email] = [c["id"] for c in body["customers"]]
+        assert (await center.api("alice", "GET", f"/api/customers/{by_email}"))[0] == 404
+
+        status, linked = await center.api("admin", "POST", "/api/customers/link", {
+            "a": {"kind": "phone", "value": "+14155550199"},
+            "b": {"kind": "email", "value": "pat.ortiz@example.net"}, "reason": "same person"})
+        assert status == 200, linked
+        # One customer now, whichever survived: Alice served part of it, so she reads it all.
+        for asked in (by_phone, by_email):
+            status, body = await center.api("alice", "GET", f"/api/customers/{asked}/timeline")
+            assert status == 200 and len({e["interaction_id"] for e in body["entries"]}) == 2, body
+            assert (await center.api("bob", "GET", f"/api/customers/{asked}"))[0] == 404
+
+        status, profile = await center.api("admin", "GET", f"/api/customers/{linked['id']}")
+        [merge] = [m for m in profile["merges"] if m["undone_at"] is None]
+        assert (await center.api("admin", "POST", f"/api/merges/{merge['id']}/undo"))[0] == 200
+        # Apart again: she reads the customer she served, not the other.
+        assert (await center.api("alice", "GET", f"/api/customers/{by_phone}"))[0] == 200
+        assert (await center.api("alice", "GET", f"/api/customers/{by_email}"))[0] == 404
