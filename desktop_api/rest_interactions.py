@@ -13,7 +13,7 @@ from cti.domain import InteractionState, Role, jsonable
 from cti.errors import InvalidInput, NotFound
 from desktop_api.common import field_str, json_body, ok, principal
 from desktop_api.keys import SERVICES
-from desktop_api.scope import visible_interaction
+from desktop_api.scope import customer_files, visible_interaction
 
 routes = web.RouteTableDef()
 
@@ -21,9 +21,6 @@ REF = re.compile(r"sha256:[0-9a-f]{64}")
 SAFE_TYPE = re.compile(r"[a-z0-9][a-z0-9.+-]*/[a-z0-9][a-z0-9.+-]*")  # a plain type, no parameters
 OCTETS = "application/octet-stream"
 CONTROL = re.compile(r'[\x00-\x1f\x7f"\\]')  # not in a quoted header value
-
-
-_visible = visible_interaction
 
 
 @routes.get("/api/interactions")
@@ -50,7 +47,7 @@ async def list_interactions(request: web.Request) -> web.Response:
 
 @routes.get("/api/interactions/{interaction_id}")
 async def get_interaction(request: web.Request) -> web.Response:
-    services, _, interaction = await _visible(request)
+    services, _, interaction = await visible_interaction(request)
     body: dict[str, Any] = jsonable(interaction)
     body["messages"] = [jsonable(m) for m in await services.context.messages(interaction.id)]
     body["notes"] = [jsonable(n) for n in await services.context.notes(interaction.id)]
@@ -59,15 +56,16 @@ async def get_interaction(request: web.Request) -> web.Response:
 
 @routes.get("/api/interactions/{interaction_id}/screen-pop")
 async def get_screen_pop(request: web.Request) -> web.Response:
-    services, _, interaction = await _visible(request)
+    services, _, interaction = await visible_interaction(request)
     return ok(await services.interactions.screen_pop(interaction))
 
 
 @routes.get("/api/interactions/{interaction_id}/attachments/{ref}")
 async def get_attachment(request: web.Request) -> web.StreamResponse:
-    """A file the customer sent, to whoever may see the interaction; only a file one of its
-    customer messages lists is served, and always as a download (never rendered by the page)."""
-    services, _, interaction = await _visible(request)
+    """A file the customer sent, to whoever may see the interaction or read its customer; only a
+    file its channel recorded on one of its customer messages is served, and always as a download
+    (never rendered by the page)."""
+    services, interaction = await customer_files(request)
     ref = request.match_info["ref"]
     if not REF.fullmatch(ref):
         raise InvalidInput("bad-attachment-ref", "an attachment reference is sha256:<64 hex digits>")
@@ -116,7 +114,7 @@ async def reply(request: web.Request) -> web.Response:
 
 @routes.post("/api/interactions/{interaction_id}/notes")
 async def add_note(request: web.Request) -> web.Response:
-    services, who, interaction = await _visible(request)
+    services, who, interaction = await visible_interaction(request)
     data = await json_body(request)
     body = field_str(data, "body", max_len=1_000_000) or ""
     note = await services.interactions.add_note(interaction.id, who.agent_id, body)

@@ -33,6 +33,21 @@ async def visible_customer(services: Services, who: Principal, customer_id: str)
     return customer
 
 
+async def customer_files(request: web.Request) -> tuple[Services, Interaction]:
+    """An interaction whose customer's files the caller may open: one they may see, or any of a
+    customer they may read (the timeline lists files of the customer's earlier interactions)."""
+    who = principal(request)
+    services = request.app[SERVICES]
+    interaction = await services.context.interaction(request.match_info["interaction_id"])
+    if not may_see_interaction(services.config, who.agent_id, who.role, interaction):
+        try:
+            await visible_customer(services, who, interaction.customer_id)
+        except NotFound as exc:
+            raise Forbidden("not-your-interaction", "this interaction is not yours",
+                            interaction_id=interaction.id) from exc
+    return services, interaction
+
+
 async def visible_interaction(request: web.Request) -> tuple[Services, Principal, Interaction]:
     who = principal(request)
     services = request.app[SERVICES]

@@ -59,6 +59,25 @@ async def test_a_chat_line_naming_another_customers_file_opens_nothing(
         assert status == 404
 
 
+async def test_files_open_to_whoever_may_read_the_customer(tmp_path: Path, smtp_port: int) -> None:
+    channels = email_channel(tmp_path, smtp_port=smtp_port, relay_port=None)
+    async with running_center(tmp_path, channels, **TEAMS) as center:
+        alice = await center.agent_socket("alice")
+        await send(smtp_port, mail(sender="raj@example.org", subject="Contract", body="Signed.",
+                                   attachments=[("contract.pdf", "application/pdf", CONTRACT)]),
+                   mail_from="raj@example.org")
+        raj = await take(alice)
+        for who, expected in (("alice", 200), ("sam", 200), ("bob", 403), ("carol", 403), ("sue", 403)):
+            assert (await fetch(center, who, raj["id"], ref_of(CONTRACT)))[0] == expected, who
+        # Shared with Bob: the file on Raj's timeline opens for him too, the interaction does not.
+        status, body = await center.api("sam", "POST", f"/api/customers/{raj['customer_id']}/share",
+                                        {"agent_id": "bob", "days": 1})
+        assert status == 200, body
+        status, data = await fetch(center, "bob", raj["id"], ref_of(CONTRACT))
+        assert status == 200 and data == CONTRACT
+        assert (await center.api("bob", "GET", f"/api/interactions/{raj['id']}"))[0] == 403
+
+
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 async def test_files_of_messages_stored_before_the_upgrade_are_still_served(
         tmp_path: Path, backend: str, request: pytest.FixtureRequest) -> None:
