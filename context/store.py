@@ -16,11 +16,13 @@ Errors (all from ``cti.errors``)::
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from context.access import AccessRecords
+from context.attachments import Attachments
 from context.audit import read_audit, write_audit
 from context.credentials import CredentialUpgrades
 from context.cursors import Cursors
@@ -28,9 +30,11 @@ from context.customers import Customers
 from context.db import Database
 from context.interactions import Interactions
 from context.timeline import read_timeline
+from context.tokens import SqlTokenRecords
+from cti.access import Reach
 from cti.clock import Clock, IdSource
 from cti.domain import Channel, Customer, Identity, Interaction, InteractionState, Message, Note
-from cti.ports import AuditEntry, MergeRecord, TimelinePage
+from cti.ports import AuditEntry, MergeRecord, RecordedAttachment, TimelinePage
 from cti.service_level import Outcome
 
 __all__ = ["SqlContextStore"]
@@ -48,6 +52,10 @@ class SqlContextStore:
         self._cursors = Cursors(db=self._db)
         # Not part of the ContextStore port: only the log-in service uses it.
         self.credentials = CredentialUpgrades(db=self._db)
+        self._attachments = Attachments(db=self._db)
+        # The access rules' records and the token records share this store's database.
+        self.access = AccessRecords(db=self._db)
+        self.tokens = SqlTokenRecords(db=self._db, clock=clock)
 
     async def start(self) -> None:
         await self._db.start()
@@ -114,10 +122,10 @@ class SqlContextStore:
 
     async def list_interactions(self, *, states: Sequence[InteractionState] | None = None,
                                 agent_id: str | None = None, limit: int = 100,
-                                open_only: bool = False) -> Sequence[Interaction]:
+                                open_only: bool = False, scope: Reach | None = None) -> Sequence[Interaction]:
         """Newest first, filtered by state, agent, or open (not closed or abandoned)."""
         return await self._interactions.listing(states=states, agent_id=agent_id, limit=limit,
-                                                open_only=open_only)
+                                                open_only=open_only, scope=scope)
 
     async def add_message(self, message: Message) -> bool:
         return await self._interactions.add_message(message)
@@ -167,6 +175,15 @@ class SqlContextStore:
 
         await self._db.write(work)
 
-    async def audit_log(self, *, limit: int = 100, target: str | None = None) -> Sequence[AuditEntry]:
+    async def audit_log(self, *, limit: int = 100, target: str | None = None,
+                        people: Collection[str] | None = None) -> Sequence[AuditEntry]:
         async with self._db.read() as conn:
-            return await read_audit(conn, limit=limit, target=target)
+            return await read_audit(conn, limit=limit, target=target, people=people)
+
+    # files customer messages carried
+
+    async def record_attachments(self, message_id: str, items: Sequence[RecordedAttachment]) -> None:
+        await self._attachments.record(message_id, items)
+
+    async def attachments(self, interaction_id: str) -> Sequence[RecordedAttachment]:
+        return await self._attachments.of_interaction(interaction_id)

@@ -43,6 +43,7 @@ from cti.login_throttle import LoginThrottle
 from cti.passwords import PasswordChecker
 from cti.ports import AttachmentSource, CallControl, ContextStore
 from cti.redact import safe_url
+from cti.revocation import RedisTokenRecords
 from cti.routing import Explanation, Offer, RoutingSettings, RoutingStore, WaitingItem
 from cti.service import InteractionService
 from cti.services import Services
@@ -166,6 +167,9 @@ def build_app(config: AppConfig, settings: ServerSettings, *, clock: Clock | Non
         config=config, node_id=node_id, clock=the_clock, ids=the_ids, hub=hub, context=context,
         routing=routing, interactions=interactions, agents=agents, explain=explain,
         queue_stats=queue_stats, token_secret=_token_secret(config, settings),
+        access=context.access, tokens=RedisTokenRecords(redis=redis_client, prefix=settings.redis_prefix,
+                                                        clock=the_clock)
+        if redis_client is not None else context.tokens,
         voice=bridge, call_controls=tuple(
             c for c in (bridge, *channel_adapters.values()) if isinstance(c, CallControl)),
         attachment_sources=tuple(a for a in channel_adapters.values() if isinstance(a, AttachmentSource)))

@@ -8,7 +8,8 @@ from pathlib import Path
 from aiohttp import web
 
 from cti.services import Services
-from desktop_api import rest_agents, rest_customers, rest_interactions, rest_voice, ws
+from desktop_api import rest_agents, rest_customers, rest_interactions, rest_tokens, rest_voice, ws
+from desktop_api.auth import auth_middleware
 from desktop_api.common import MAX_BODY, error_middleware
 from desktop_api.keys import SERVICES
 from desktop_api.openapi import openapi_document
@@ -33,13 +34,13 @@ def _page(name: str) -> Callable[[web.Request], Awaitable[web.FileResponse]]:
 
 
 def make_app(services: Services) -> web.Application:
-    app = web.Application(middlewares=[error_middleware], client_max_size=MAX_BODY)
+    app = web.Application(middlewares=[error_middleware, auth_middleware], client_max_size=MAX_BODY)
     app[SERVICES] = services
     track_sockets(app)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/api/openapi.json", openapi)
     for table in (rest_agents.routes, rest_interactions.routes, rest_customers.routes, rest_voice.routes,
-                  ws.routes):
+                  rest_tokens.routes, ws.routes):
         app.router.add_routes(table)
     app.router.add_get("/", _page("index.html"))
     app.router.add_get("/agent", _page("agent.html"))

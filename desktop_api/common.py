@@ -10,8 +10,7 @@ from typing import Any
 from aiohttp import web
 
 from cti.errors import CtiError, InvalidInput
-from desktop_api.auth import Principal, read_token, token_from_request
-from desktop_api.keys import SERVICES
+from desktop_api.auth import Principal, request_principal
 
 log = logging.getLogger(__name__)
 
@@ -21,7 +20,8 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def principal(request: web.Request) -> Principal:
-    return read_token(token_from_request(request), secret=request.app[SERVICES].token_secret)
+    """Who sent the request, as ``auth_middleware`` checked it (raises the 401 it found)."""
+    return request_principal(request)
 
 
 async def json_body(request: web.Request) -> dict[str, Any]:

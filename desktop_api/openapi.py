@@ -12,6 +12,8 @@ import copy
 import functools
 from typing import Any
 
+from desktop_api.openapi_access import access_paths, access_schemas
+
 __all__ = ["openapi_document"]
 
 Schema = dict[str, Any]
@@ -622,13 +624,13 @@ def _build() -> dict[str, Any]:
             {"name": "system", "description": "health and this document"},
         ],
         "security": [{"bearerAuth": []}],
-        "paths": _paths(),
+        "paths": {**_paths(), **access_paths()},
         "components": {
             "securitySchemes": {
                 "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
                                "description": "the token from POST /api/login"},
             },
-            "schemas": _schemas(),
+            "schemas": {**_schemas(), **access_schemas()},
             "responses": responses,
         },
     }

@@ -14,17 +14,19 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from aiohttp import WSMsgType, web
+from aiohttp import WSCloseCode, WSMsgType, web
 
 from cti.domain import Role, jsonable
 from cti.errors import CtiError, InvalidInput
 from cti.events import DomainEvent
 from cti.hub import Subscription
 from cti.services import Services
-from desktop_api.auth import Principal
+from desktop_api.auth import Principal, in_role, still_valid
 from desktop_api.common import principal
 from desktop_api.keys import SERVICES
+from desktop_api.scope import queues_for
 from desktop_api.sockets import tracked
+from desktop_api.team_view import TeamView, watched_agents
 
 log = logging.getLogger(__name__)
 
@@ -97,9 +99,15 @@ def _wants(who: Principal, services: Services, event: DomainEvent) -> bool:
 
 async def _pump(ws: web.WebSocketResponse, who: Principal, services: Services,
                 sub: Subscription) -> None:
+    view = TeamView(services, who) if who.role is Role.SUPERVISOR else None
     try:
         while not ws.closed:
             event = await sub.get()
+            if not in_role(services, who):
+                await ws.close(code=WSCloseCode.POLICY_VIOLATION, message=b"log in again")
+                return
+            if view is not None and not await view.wants(event):
+                continue
             if sub.lagged:
                 sub.lagged = False
                 await ws.send_json({"type": "lagged", "message": "events were dropped; reload state"})
@@ -116,8 +124,8 @@ async def _hello(services: Services, who: Principal) -> dict[str, Any]:
         hello["interactions"] = [await services.interactions.screen_pop(i) for i in mine]
         hello["telephony"] = services.voice is not None  # click-to-dial and call controls
     else:
-        hello["queues"] = await services.queue_stats()
-        hello["agents"] = [await services.agents.view(a.id) for a in services.agents.supervised(who.agent_id)]
+        hello["queues"] = queues_for(services, who, await services.queue_stats())
+        hello["agents"] = [await services.agents.view(a) for a in watched_agents(services, who)]
     return hello
 
 
@@ -142,6 +150,9 @@ async def _serve(request: web.Request, *, supervisor: bool) -> web.WebSocketResp
         try:
             async for msg in ws:
                 if msg.type is WSMsgType.TEXT:
+                    if not await still_valid(services, who):  # logged out or demoted since the open
+                        await ws.close(code=WSCloseCode.POLICY_VIOLATION, message=b"log in again")
+                        break
                     await ws.send_json(await _command(services, who, msg.data))
                 elif msg.type is WSMsgType.BINARY:
                     await ws.send_json({"type": "error", "error_id": "binary-not-supported",
