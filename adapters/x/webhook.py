@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Awaitable, Callable, Sequence
 
 from aiohttp import web
@@ -23,7 +24,12 @@ from cti.clock import Clock
 
 log = logging.getLogger(__name__)
 
-MAX_CRC_TOKEN = 1000
+# X sends a short random token (base64url alphabet; documented only as "challenge_string").
+# The CRC answer is HMAC(consumer secret, token), the very MAC that signs deliveries: signing
+# anything longer or of another alphabet would sign a JSON body an attacker then posts as a
+# delivery. A delivery is a JSON object, which cannot be written in this alphabet.
+MAX_CRC_TOKEN = 64
+_CRC_TOKEN = re.compile(rf"[A-Za-z0-9_-]{{1,{MAX_CRC_TOKEN}}}={{0,2}}")
 
 
 Ingest = Callable[[Sequence[XEvent]], Awaitable[Outcome]]
@@ -52,8 +58,11 @@ class XWebhook:
 
     async def crc(self, request: web.Request) -> web.Response:
         token = request.query.get("crc_token", "")
-        if not token or len(token) > MAX_CRC_TOKEN:
-            return web.json_response({"error": "crc_token required"}, status=400)
+        if not _CRC_TOKEN.fullmatch(token):
+            log.warning("x webhook: crc_token of %d characters refused from %s", len(token), request.remote)
+            return web.json_response(
+                {"error_id": "bad-crc-token",
+                 "message": f"crc_token must be 1 to {MAX_CRC_TOKEN} base64url characters"}, status=400)
         return web.json_response(signing.crc_response(self._secret, token))
 
     async def deliveries(self, request: web.Request) -> web.Response:
