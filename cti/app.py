@@ -236,7 +236,7 @@ def build_app(config: AppConfig, settings: ServerSettings, *, clock: Clock | Non
 
     app.cleanup_ctx.append(login_threads)
     setup_webchat(app, sessions=chat, hub=hub, agent_name=lambda a: config.agents[a].name
-                  if a in config.agents else a)
+                  if a in config.agents else a, traffic=config.traffic)
     return app
 
 

@@ -24,6 +24,7 @@ from cti.services import Services
 from desktop_api.auth import Principal, in_role, still_valid
 from desktop_api.common import principal
 from desktop_api.keys import SERVICES
+from desktop_api.outbox import LAGGED, Outbox
 from desktop_api.scope import queues_for
 from desktop_api.sockets import tracked
 from desktop_api.team_view import TeamView, watched_agents
@@ -97,21 +98,21 @@ def _wants(who: Principal, services: Services, event: DomainEvent) -> bool:
             or services.agents.may_supervise(who.agent_id, agent_id))
 
 
-async def _pump(ws: web.WebSocketResponse, who: Principal, services: Services,
-                sub: Subscription) -> None:
+async def _pump(outbox: Outbox, who: Principal, services: Services, sub: Subscription) -> None:
+    """Hub events into the socket's own queue: never waits on the socket."""
     view = TeamView(services, who) if who.role is Role.SUPERVISOR else None
     try:
-        while not ws.closed:
+        while not outbox.closing:
             event = await sub.get()
             if not in_role(services, who):
-                await ws.close(code=WSCloseCode.POLICY_VIOLATION, message=b"log in again")
+                await outbox.close(WSCloseCode.POLICY_VIOLATION, b"log in again")
                 return
             if view is not None and not await view.wants(event):
                 continue
             if sub.lagged:
                 sub.lagged = False
-                await ws.send_json({"type": "lagged", "message": "events were dropped; reload state"})
-            await ws.send_json(event.to_dict())
+                outbox.put(LAGGED)
+            outbox.put(event.to_dict())
     finally:
         sub.close()
 
@@ -140,29 +141,34 @@ async def _serve(request: web.Request, *, supervisor: bool) -> web.WebSocketResp
     # Subscribe before reading the hello's snapshot: an event published in between is then
     # delivered after the hello instead of being lost.
     sub = services.hub.subscribe(wants=lambda event: _wants(who, services, event))
+    traffic = services.config.traffic
+    outbox = Outbox(ws, request, size=traffic.socket_queue_size, deadline=traffic.socket_send_deadline,
+                    name=f"{who.role.value}:{who.agent_id}")
     with tracked(request, ws):
         try:
-            await ws.send_json(await _hello(services, who))
+            outbox.put(await _hello(services, who))
         except BaseException:
             sub.close()
+            await outbox.aclose()
             raise
-        pump = asyncio.create_task(_pump(ws, who, services, sub), name=f"ws-pump-{who.agent_id}")
+        pump = asyncio.create_task(_pump(outbox, who, services, sub), name=f"ws-pump-{who.agent_id}")
         try:
             async for msg in ws:
                 if msg.type is WSMsgType.TEXT:
                     if not await still_valid(services, who):  # logged out or demoted since the open
-                        await ws.close(code=WSCloseCode.POLICY_VIOLATION, message=b"log in again")
+                        await outbox.close(WSCloseCode.POLICY_VIOLATION, b"log in again")
                         break
-                    await ws.send_json(await _command(services, who, msg.data))
+                    outbox.put(await _command(services, who, msg.data))
                 elif msg.type is WSMsgType.BINARY:
-                    await ws.send_json({"type": "error", "error_id": "binary-not-supported",
-                                        "message": "send JSON text frames"})
+                    outbox.put({"type": "error", "error_id": "binary-not-supported",
+                                "message": "send JSON text frames"})
                 elif msg.type is WSMsgType.ERROR:
                     log.warning("socket error agent=%s: %s", who.agent_id, ws.exception())
         finally:
             pump.cancel()
             with contextlib.suppress(asyncio.CancelledError, ConnectionError):
                 await pump
+            await outbox.aclose()
             log.info("socket closed agent=%s", who.agent_id)
     return ws
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 from collections.abc import AsyncIterator, Callable, Mapping
@@ -23,7 +22,9 @@ from cti.events import (
     MessageAdded,
 )
 from cti.hub import EventHub
+from cti.settings.traffic import TrafficSettings
 from cti.tasks import stop_tasks
+from desktop_api.outbox import Outbox
 from desktop_api.sockets import track_sockets, tracked
 
 log = logging.getLogger(__name__)
@@ -33,6 +34,7 @@ MAX_VISITOR_MESSAGE = 64 * 1024
 SESSIONS = web.AppKey("chat_sessions", ChatSessions)
 AgentName = Callable[[str], str]
 AGENT_NAME: web.AppKey[AgentName] = web.AppKey("chat_agent_name")
+TRAFFIC = web.AppKey("chat_traffic", TrafficSettings)
 
 
 def visitor_message(m: Mapping[str, Any], agent_name: Callable[[str], str]) -> dict[str, Any]:
@@ -60,9 +62,10 @@ def _visitor_event(event: DomainEvent, agent_name: Callable[[str], str]) -> tupl
 
 
 def setup_webchat(app: web.Application, *, sessions: ChatSessions, hub: EventHub,
-                  agent_name: Callable[[str], str]) -> None:
+                  agent_name: Callable[[str], str], traffic: TrafficSettings | None = None) -> None:
     app[SESSIONS] = sessions
     app[AGENT_NAME] = agent_name
+    app[TRAFFIC] = traffic or TrafficSettings()
     track_sockets(app)
 
     async def forward(_: web.Application) -> AsyncIterator[None]:
@@ -77,9 +80,10 @@ def setup_webchat(app: web.Application, *, sessions: ChatSessions, hub: EventHub
                 visitor = sessions.visitor_for(picked[0])
                 if visitor is None:
                     continue
-                for ws in list(visitor.sockets):
-                    with contextlib.suppress(ConnectionError, RuntimeError):
-                        await ws.send_json(picked[1])
+                # Each socket's own queue: a visitor who stopped reading stalls nobody else.
+                outbox: Outbox
+                for outbox in list(visitor.sockets):
+                    outbox.put(picked[1])
 
         task = asyncio.create_task(pump(), name="webchat-forward")
         yield
@@ -100,6 +104,9 @@ async def visitor_socket(request: web.Request) -> web.WebSocketResponse:
     sessions = request.app[SESSIONS]
     ws = web.WebSocketResponse(heartbeat=30, max_msg_size=MAX_VISITOR_MESSAGE)
     await ws.prepare(request)
+    traffic = request.app[TRAFFIC]
+    outbox = Outbox(ws, request, size=traffic.socket_queue_size, deadline=traffic.socket_send_deadline,
+                    name="visitor", close_on_lag=True)  # the reconnect's welcome resends the transcript
     visitor: Visitor | None = None
     with tracked(request, ws):
         try:
@@ -110,10 +117,10 @@ async def visitor_socket(request: web.Request) -> web.WebSocketResponse:
                     data = _parse(msg.data)
                     kind = data.get("type")
                     if kind == "hello" and visitor is None:
-                        visitor, welcome = await sessions.hello(data, ws)
+                        visitor, welcome = await sessions.hello(data, outbox)
                         name = request.app[AGENT_NAME]
                         welcome["messages"] = [visitor_message(m, name) for m in welcome["messages"]]
-                        await ws.send_json(welcome)
+                        outbox.put(welcome)
                     elif kind == "hello":
                         raise InvalidInput("already-started", "this conversation has already said hello")
                     elif visitor is None:
@@ -123,16 +130,17 @@ async def visitor_socket(request: web.Request) -> web.WebSocketResponse:
                     elif kind == "leave":
                         # Mark the interaction before closing: close() waits for the visitor's
                         # close frame, which a departing browser may never send.
-                        await sessions.disconnected(visitor, ws, leaving=True)
+                        await sessions.disconnected(visitor, outbox, leaving=True)
                         visitor = None
-                        await ws.close()
+                        await outbox.close()
                     else:
                         raise InvalidInput("unknown-type", f"unknown message type {kind!r}")
                 except CtiError as exc:
-                    await ws.send_json({"type": "error", **exc.to_dict()})
+                    outbox.put({"type": "error", **exc.to_dict()})
         finally:
             if visitor is not None:
-                await sessions.disconnected(visitor, ws, leaving=False)
+                await sessions.disconnected(visitor, outbox, leaving=False)
+            await outbox.aclose()
     return ws
 
 

@@ -1,9 +1,66 @@
-"""``traffic:`` limits that keep hostile or slow clients from stalling anyone else."""
+"""``traffic:`` limits that keep hostile or slow clients from stalling anyone else.
+
+Every value has a default that suits one node serving a few hundred agents and a few thousand
+chat visitors; each comment says why that default.
+"""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+import ipaddress
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 class TrafficSettings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+    # --- every WebSocket (agent, supervisor, visitor) -------------------------------------------
+    # Frames waiting for one socket. 256: a burst (a supervisor's board after a queue storm, an
+    # agent's screen pops) fits several times over; past it the socket is behind for good and
+    # frames are dropped (agents and supervisors get ``lagged`` and reload; visitors reconnect).
+    socket_queue_size: int = Field(default=256, ge=8, le=100_000)
+    # Seconds one frame may wait for a socket to take it before the socket is closed (1008).
+    # 10: longer than a phone's usual network hiccup, far shorter than a TCP time-out; the
+    # conversation is stored and waits for the reconnect, so closing loses nothing.
+    socket_send_deadline: float = Field(default=10.0, gt=0, le=300)
+
+    # --- client addresses ---------------------------------------------------------------------
+    # Networks (CIDR) of reverse proxies whose ``X-Forwarded-For`` is believed. Empty: the peer
+    # address is the client, since anyone can write that header.
+    trusted_proxies: tuple[str, ...] = ()
+
+    # --- chat visitors ------------------------------------------------------------------------
+    # Open visitor sockets from one address. 20: a family or a small office behind one NAT with
+    # a few tabs each; a script opening thousands is refused with 429 before the upgrade.
+    visitor_sockets_per_address: int = Field(default=20, ge=1)
+    # New conversations one address may start per minute. 10: a person starts one, an office a
+    # few; 300 in seven seconds (seen) is a flood that would fill every agent's queue.
+    visitor_conversations_per_minute: int = Field(default=10, ge=1)
+    # Messages one visitor may send per minute. 30: fast typing sends one every few seconds;
+    # more is a script flooding an agent.
+    visitor_messages_per_minute: int = Field(default=30, ge=1)
+    # Seconds a visitor socket may stay open without saying ``hello``. 10: the widget says it at
+    # once; a socket that does not is a held-open connection.
+    visitor_hello_deadline: float = Field(default=10.0, gt=0, le=300)
+    # Visitor sockets one node holds at once. 5,000: well under the file descriptors a node
+    # gets (see ``http_max_connections``), so visitors can never starve agents of connections.
+    visitor_sockets_per_node: int = Field(default=5_000, ge=1)
+
+    # --- HTTP ---------------------------------------------------------------------------------
+    # Seconds a client has to send a request's headers once the connection opened or the
+    # previous response was sent. 10: a browser sends them at once; a slowloris never finishes.
+    http_header_timeout: float = Field(default=10.0, gt=0, le=300)
+    # Seconds an idle keep-alive connection is kept. 15: browsers reuse a connection within
+    # seconds; idle ones only hold a descriptor.
+    http_keepalive_timeout: float = Field(default=15.0, ge=0, le=3600)
+    # Open connections (HTTP and WebSocket) one node accepts at once; more wait in the kernel's
+    # backlog. 10,000: below the usual 65,536 descriptor limit with room for the database,
+    # Redis and SIP, above any real load of one node.
+    http_max_connections: int = Field(default=10_000, ge=16)
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for net in value:
+            ipaddress.ip_network(net, strict=False)  # ValueError names the bad entry
+        return value
