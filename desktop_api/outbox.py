@@ -111,15 +111,15 @@ class Outbox:
         except TimeoutError:
             log.warning("socket %s took no frame for %.0f s: closed", self._name, self._deadline)
             self._closing = True
-            await self._close_socket(WSCloseCode.POLICY_VIOLATION, b"too slow")
+            await self._close_socket(WSCloseCode.POLICY_VIOLATION, b"too slow", cut=True)
             return False
         except (ConnectionError, RuntimeError):
             self._closing = True
             return False
         return True
 
-    async def _close_socket(self, code: int, message: bytes) -> None:
-        cut = code == WSCloseCode.POLICY_VIOLATION  # a client too slow to take frames
+    async def _close_socket(self, code: int, message: bytes, *, cut: bool = False) -> None:
+        """``cut``: the client is known not to read; reset the connection after the close frame."""
         try:
             await asyncio.wait_for(self._ws.close(code=code, message=message, drain=False), CLOSE_TIMEOUT)
         except (TimeoutError, ConnectionError, RuntimeError):

@@ -11,6 +11,7 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
+from adapters.webchat.guard import GUARD, VisitorGuard, refusal_response, refuse
 from adapters.webchat.sessions import ChatSessions, Visitor
 from cti.errors import CtiError, InvalidInput
 from cti.events import (
@@ -24,6 +25,7 @@ from cti.events import (
 from cti.hub import EventHub
 from cti.settings.traffic import TrafficSettings
 from cti.tasks import stop_tasks
+from desktop_api.client_address import client_address
 from desktop_api.outbox import Outbox
 from desktop_api.sockets import track_sockets, tracked
 
@@ -66,6 +68,7 @@ def setup_webchat(app: web.Application, *, sessions: ChatSessions, hub: EventHub
     app[SESSIONS] = sessions
     app[AGENT_NAME] = agent_name
     app[TRAFFIC] = traffic or TrafficSettings()
+    app[GUARD] = VisitorGuard(app[TRAFFIC])
     track_sockets(app)
 
     async def forward(_: web.Application) -> AsyncIterator[None]:
@@ -100,7 +103,19 @@ async def chat_page(request: web.Request) -> web.FileResponse:
     return web.FileResponse(STATIC / "chat.html")
 
 
-async def visitor_socket(request: web.Request) -> web.WebSocketResponse:
+async def visitor_socket(request: web.Request) -> web.StreamResponse:
+    guard = request.app[GUARD]
+    address = client_address(request, guard.settings.trusted_proxies)
+    refused = guard.admit(address)
+    if refused is not None:
+        return refusal_response(refused)
+    try:
+        return await _visitor_socket(request, guard, address)
+    finally:
+        guard.release(address)
+
+
+async def _visitor_socket(request: web.Request, guard: VisitorGuard, address: str) -> web.WebSocketResponse:
     sessions = request.app[SESSIONS]
     ws = web.WebSocketResponse(heartbeat=30, max_msg_size=MAX_VISITOR_MESSAGE)
     await ws.prepare(request)
@@ -108,6 +123,8 @@ async def visitor_socket(request: web.Request) -> web.WebSocketResponse:
     outbox = Outbox(ws, request, size=traffic.socket_queue_size, deadline=traffic.socket_send_deadline,
                     name="visitor", close_on_lag=True)  # the reconnect's welcome resends the transcript
     visitor: Visitor | None = None
+    said_hello = False
+    watch = asyncio.create_task(guard.hello_watch(outbox, lambda: said_hello), name="chat-hello-watch")
     with tracked(request, ws):
         try:
             async for msg in ws:
@@ -118,6 +135,7 @@ async def visitor_socket(request: web.Request) -> web.WebSocketResponse:
                     kind = data.get("type")
                     if kind == "hello" and visitor is None:
                         visitor, welcome = await sessions.hello(data, outbox)
+                        said_hello = True
                         name = request.app[AGENT_NAME]
                         welcome["messages"] = [visitor_message(m, name) for m in welcome["messages"]]
                         outbox.put(welcome)
@@ -126,6 +144,12 @@ async def visitor_socket(request: web.Request) -> web.WebSocketResponse:
                     elif visitor is None:
                         raise InvalidInput("hello-first", "send a hello before anything else")
                     elif kind == "message":
+                        refusal = await guard.message(visitor.visitor_id)
+                        if refusal is None and visitor.interaction_id is None:
+                            refusal = await guard.new_conversation(address)
+                        if refusal is not None:
+                            await refuse(outbox, refusal)
+                            break
                         await sessions.message(visitor, data.get("body"))
                     elif kind == "leave":
                         # Mark the interaction before closing: close() waits for the visitor's
@@ -138,6 +162,7 @@ async def visitor_socket(request: web.Request) -> web.WebSocketResponse:
                 except CtiError as exc:
                     outbox.put({"type": "error", **exc.to_dict()})
         finally:
+            watch.cancel()
             if visitor is not None:
                 await sessions.disconnected(visitor, outbox, leaving=False)
             await outbox.aclose()

@@ -30,9 +30,10 @@ class TrafficSettings(BaseModel):
     trusted_proxies: tuple[str, ...] = ()
 
     # --- chat visitors ------------------------------------------------------------------------
-    # Open visitor sockets from one address. 20: a family or a small office behind one NAT with
-    # a few tabs each; a script opening thousands is refused with 429 before the upgrade.
-    visitor_sockets_per_address: int = Field(default=20, ge=1)
+    # Open visitor sockets from one address. 50: an office or a mobile carrier's NAT puts many
+    # people behind one address, each with a tab or two; a script opening thousands is refused
+    # with 429 before the upgrade.
+    visitor_sockets_per_address: int = Field(default=50, ge=1)
     # New conversations one address may start per minute. 10: a person starts one, an office a
     # few; 300 in seven seconds (seen) is a flood that would fill every agent's queue.
     visitor_conversations_per_minute: int = Field(default=10, ge=1)
