@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from adapters.channel import AdapterDeps, InboundMessage, deliver
+from adapters.email.ack_policy import ack_recipient
 from adapters.email.attachments import AttachmentStore
 from adapters.email.body import Listed, message_body
 from adapters.email.config import EmailConfig
@@ -151,8 +152,11 @@ class InboundMail:
                             why="automatic", automatic=automatic)
         to_queue, to_address = config.queue_for([*recipients, *parsed.recipients])
         reply_to = self._reply_address(parsed, sender)
+        ack_to = ack_recipient(  # never the Reply-To: see ack_policy
+            envelope_sender=envelope_sender if envelope_sender is not None else parsed.return_path,
+            from_addr=parsed.from_addr, own_addresses=config.addresses)
         will_ack = (target is None and automatic is None and config.acknowledge
-                    and self._on_new_thread is not None and reply_to is not None)
+                    and self._on_new_thread is not None and ack_to is not None)
         tag = make_tag(parsed.message_id)
         ack_id = self._new_id() if will_ack else None
         interaction_refs = {REF_TAG: tag, REF_ROOT: parsed.message_id}
@@ -187,11 +191,11 @@ class InboundMail:
         log.info("email %s source=%s interaction=%s automatic=%s attachments=%d",
                  "stored" if delivery.new_interaction else "threaded", source, interaction.id,
                  automatic.value if automatic else None, len(parsed.attachments))
-        if (delivery.new_interaction and ack_id is not None and reply_to is not None
+        if (delivery.new_interaction and ack_id is not None and ack_to is not None
                 and self._on_new_thread is not None
                 and interaction.channel_refs.get(REF_ACK) == ack_id):
             await self._on_new_thread(AckRequest(
-                interaction=interaction, to_addr=reply_to, from_addr=to_address,
+                interaction=interaction, to_addr=ack_to, from_addr=to_address,
                 subject=parsed.subject, tag=tag,
                 in_reply_to=None if parsed.synthetic_id else parsed.message_id,
                 references=(*parsed.references, *(() if parsed.synthetic_id else (parsed.message_id,))),

@@ -3,8 +3,10 @@
 A reply goes to the address the thread's first mail asked answers to go to (Reply-To, else
 From), from the queue's address, answering the customer's latest mail and referencing the
 thread's messages, ours included. The acknowledgement goes once per new thread, from the address
-the customer wrote to, with the null envelope sender of an automatic reply, and never to an
-address that received more than ``ack_limit_per_hour`` of them in the last hour.
+the customer wrote to, with the null envelope sender of an automatic reply and a subject of our
+own, only to the envelope sender aligned with ``From`` (``ack_policy``), never to an address that
+received more than ``ack_limit_per_hour`` of them in the last hour, and never beyond
+``ack_limit_total_per_hour`` in all.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ class Replies:
         self._deps = deps
         self._relay = relay
         self._limiter = AckLimiter(limit=config.ack_limit_per_hour, window=3600.0)
+        self._all_acks = AckLimiter(limit=config.ack_limit_total_per_hour, window=3600.0)
 
     def new_id(self) -> str:
         return new_message_id(self._config.domain)
@@ -72,6 +75,10 @@ class Replies:
         if not self._limiter.allow(to_addr):
             log.warning("email acknowledgement withheld interaction=%s reason=rate-limit", ack.interaction.id)
             return
+        if not self._all_acks.allow("*"):
+            log.warning("email acknowledgement withheld interaction=%s reason=hourly-total",
+                        ack.interaction.id)
+            return
         from_addr = ack.from_addr or self._from_address(ack.interaction)
         if from_addr is None:
             log.warning("email acknowledgement skipped interaction=%s reason=no-from-address",
@@ -81,7 +88,7 @@ class Replies:
         _, references = reply_threading(ack.references, ack.in_reply_to)
         mail = compose(
             from_addr=from_addr, from_name=self._config.from_name, to_addr=to_addr,
-            subject=reply_subject(ack.subject, ack.tag), body=body, message_id=ack.ack_id,
+            subject=self._config.ack_subject.replace("{tag}", ack.tag), body=body, message_id=ack.ack_id,
             in_reply_to=ack.in_reply_to, references=references, now=self._deps.clock.now(),
             loop_token=self._config.domain, automatic=True)
         sender = "" if self._config.ack_null_sender else from_addr
