@@ -19,11 +19,10 @@ DEFAULT_DB = "sqlite+aiosqlite:///cti.db"
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from aiohttp import web
-
     from cti.app import ServerSettings, build_app
     from cti.datadir import default_data_dir
     from cti.redact import safe_url
+    from cti.serve import run
 
     config_path = args.config or DEMO_CONFIG
     try:
@@ -50,7 +49,7 @@ def _serve(args: argparse.Namespace) -> int:
         print("cti: demo log-ins (agent id / password):")
         for agent in config.agents.values():
             print(f"       {agent.id:<6} / {agent.password:<6} {agent.role.value}, team {agent.team or '-'}")
-    web.run_app(app, host=args.host, port=args.port, print=None, access_log=None)
+    run(app, host=args.host, port=args.port, traffic=config.traffic)  # with the traffic: limits
     return 0
 
 

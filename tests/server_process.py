@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import resource
 import socket
 import subprocess
 import sys
@@ -24,6 +25,11 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _limit_fds(limit: int) -> None:
+    """In the server's process before it starts: at most ``limit`` open descriptors."""
+    resource.setrlimit(resource.RLIMIT_NOFILE, (limit, limit))
+
+
 @dataclass(frozen=True)
 class RunningServer:
     url: str
@@ -39,7 +45,7 @@ class RunningServer:
 def run_server(tmp_path: Path, *, db_url: str | None = None, redis_url: str | None = None,
                config: Path | None = None, redis_prefix: str | None = None,
                extra_env: dict[str, str] | None = None,
-               startup_timeout: float = 30.0) -> Iterator[RunningServer]:
+               startup_timeout: float = 30.0, fd_limit: int | None = None) -> Iterator[RunningServer]:
     port = free_port()
     db = db_url or f"sqlite+aiosqlite:///{tmp_path / 'cti.db'}"
     args = [sys.executable, "-m", "cti.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
@@ -51,7 +57,8 @@ def run_server(tmp_path: Path, *, db_url: str | None = None, redis_url: str | No
     log_path = tmp_path / f"server-{port}.log"
     env = {**os.environ, **(extra_env or {})}
     with open(log_path, "wb") as log:
-        process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=env)
+        process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=env,
+                                   preexec_fn=None if fd_limit is None else lambda: _limit_fds(fd_limit))
     server = RunningServer(url=f"http://127.0.0.1:{port}", ws_url=f"ws://127.0.0.1:{port}",
                            process=process, log_path=log_path)
     try:

@@ -48,15 +48,17 @@ class TrafficSettings(BaseModel):
     visitor_sockets_per_node: int = Field(default=5_000, ge=1)
 
     # --- HTTP ---------------------------------------------------------------------------------
-    # Seconds a client has to send a request's headers once the connection opened or the
-    # previous response was sent. 10: a browser sends them at once; a slowloris never finishes.
-    http_header_timeout: float = Field(default=10.0, gt=0, le=300)
-    # Seconds an idle keep-alive connection is kept. 15: browsers reuse a connection within
-    # seconds; idle ones only hold a descriptor.
-    http_keepalive_timeout: float = Field(default=15.0, ge=0, le=3600)
-    # Open connections (HTTP and WebSocket) one node accepts at once; more wait in the kernel's
-    # backlog. 10,000: below the usual 65,536 descriptor limit with room for the database,
-    # Redis and SIP, above any real load of one node.
+    # Seconds a connection may sit without a complete request: from when it opens, and from the
+    # end of each response (keep-alive). aiohttp (3.14) has one timer for both, its
+    # ``keepalive_timeout``: a request whose headers are not all in by then is dropped, so a
+    # half-sent request (slowloris) holds its descriptor this long at most. 15: a browser sends
+    # its headers at once and reuses an idle connection within seconds.
+    http_keepalive_timeout: float = Field(default=15.0, gt=0, le=3600)
+    # Open connections (HTTP and WebSocket) one node holds at once; a connection over the cap is
+    # closed as soon as it is accepted, so descriptors never run out for the database, Redis
+    # and the agents already connected. 10,000: above any real load of one node (agents plus
+    # ``visitor_sockets_per_node``), below a usual descriptor limit (set ``ulimit -n`` above it:
+    # the server warns at start when it is not).
     http_max_connections: int = Field(default=10_000, ge=16)
 
     @field_validator("trusted_proxies")

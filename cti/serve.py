@@ -1,0 +1,127 @@
+"""Serving the application on a TCP port, with the limits of ``traffic:`` that aiohttp lacks.
+
+- aiohttp's own ``keepalive_timeout`` (``traffic.http_keepalive_timeout``) is armed when a
+  connection opens and after each response, and drops a connection whose request has not fully
+  arrived by then: it is the header-read time-out as well as the idle one.
+- aiohttp has no cap on open connections: ``ConnectionCap`` wraps its protocol factory and closes
+  a connection over the cap as soon as it is accepted, so descriptors never run out.
+- When descriptors run out all the same, asyncio logs ``socket.accept() out of system resource``
+  for every connection waiting in the backlog, again after each one-second pause (16,000 lines
+  were seen): ``RateLimitFilter`` lets one such line through per second and counts the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import resource
+import signal
+import time
+from collections.abc import Callable
+
+from aiohttp import web
+
+from cti.settings.traffic import TrafficSettings
+
+log = logging.getLogger(__name__)
+
+OUT_OF_RESOURCES = "out of system resource"  # asyncio's words when accept() fails with EMFILE
+
+
+class RateLimitFilter(logging.Filter):
+    """At most one record containing ``text`` per ``interval`` seconds; the next one let through
+    says how many were dropped meanwhile. Other records pass untouched."""
+
+    def __init__(self, text: str, *, interval: float = 1.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__()
+        self._text = text
+        self._interval = interval
+        self._clock = clock
+        self._last: float | None = None
+        self.suppressed = 0
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self._text not in record.getMessage():
+            return True
+        now = self._clock()
+        if self._last is not None and now - self._last < self._interval:
+            self.suppressed += 1
+            return False
+        self._last = now
+        if self.suppressed:
+            record.msg = f"{record.getMessage()} ({self.suppressed} more in the last interval not logged)"
+            record.args = None
+            self.suppressed = 0
+        return True
+
+
+class _Refused(asyncio.Protocol):
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)  # a TCP connection
+        transport.abort()  # at once: the point is to hand the descriptor back
+
+
+class ConnectionCap:
+    """aiohttp's protocol factory, refusing connections past ``limit`` open ones.
+
+    The count is aiohttp's own list of open connections; connections accepted in the same loop
+    tick are counted only once they start, so the cap may be passed by one accept batch.
+    """
+
+    def __init__(self, server: web.Server, limit: int) -> None:
+        self._server = server
+        self._limit = limit
+        self._filter = RateLimitFilter("connection cap reached")
+        log.addFilter(self._filter)
+
+    def __call__(self) -> asyncio.BaseProtocol:
+        if len(self._server.connections) >= self._limit:
+            log.warning("connection cap reached (%d open): new connections are refused", self._limit)
+            return _Refused()
+        return self._server()
+
+    def close(self) -> None:
+        log.removeFilter(self._filter)
+
+
+def _warn_if_descriptors_short(traffic: TrafficSettings) -> None:
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft <= traffic.http_max_connections:
+        log.warning("traffic.http_max_connections=%d is not below the descriptor limit %d: raise "
+                    "ulimit -n or lower the cap, or descriptors may run out first",
+                    traffic.http_max_connections, soft)
+
+
+async def serve(app: web.Application, *, host: str, port: int, traffic: TrafficSettings) -> None:
+    """Serve until SIGINT or SIGTERM, then stop as ``web.run_app`` does (sockets closed, cleanup)."""
+    asyncio_log = logging.getLogger("asyncio")
+    fd_filter = RateLimitFilter(OUT_OF_RESOURCES)
+    asyncio_log.addFilter(fd_filter)
+    _warn_if_descriptors_short(traffic)
+    runner = web.AppRunner(app, access_log=None, keepalive_timeout=traffic.http_keepalive_timeout)
+    await runner.setup()
+    assert runner.server is not None  # set by setup()
+    cap = ConnectionCap(runner.server, traffic.http_max_connections)
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    listener: asyncio.Server | None = None
+    try:
+        listener = await loop.create_server(cap, host, port, reuse_address=True, backlog=128)
+        await stop.wait()
+    finally:
+        if listener is not None:
+            listener.close()
+        await runner.cleanup()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError):
+                loop.remove_signal_handler(sig)
+        cap.close()
+        asyncio_log.removeFilter(fd_filter)
+
+
+def run(app: web.Application, *, host: str, port: int, traffic: TrafficSettings) -> None:
+    asyncio.run(serve(app, host=host, port=port, traffic=traffic))
