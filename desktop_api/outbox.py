@@ -6,8 +6,8 @@ its own sender and nobody else's.
 
 - ``put`` never blocks. When the queue is full the frame is dropped and the outbox is *lagged*:
   once the frames queued before the drop are sent, an agent's or supervisor's socket gets one
-  ``lagged`` frame (its page reloads what it shows); a visitor's socket is closed with 1011
-  instead, and the widget's reconnect brings the stored transcript, so nothing is lost.
+  ``lagged`` frame (its page reloads what it shows); a visitor's socket is closed with 1013
+  (try again later) instead, and the widget's reconnect brings the stored transcript, so nothing is lost.
 - A frame the socket has not taken within ``deadline`` seconds means the client has stopped
   reading (its queue fills behind that frame): the socket is closed with 1008 and its transport
   aborted, because a graceful close would wait on the very buffers the client does not read.
@@ -33,7 +33,7 @@ CLOSE_TIMEOUT = 1.0  # seconds a close frame may take before the connection is c
 class Outbox:
     def __init__(self, ws: web.WebSocketResponse, request: web.Request, *, size: int, deadline: float,
                  name: str, close_on_lag: bool = False) -> None:
-        """``close_on_lag``: a dropped frame closes the socket (1011) instead of a ``lagged`` frame,
+        """``close_on_lag``: a dropped frame closes the socket (1013) instead of a ``lagged`` frame,
         for clients that resynchronise by reconnecting."""
         self._ws = ws
         self._request = request
