@@ -8,6 +8,7 @@ the reconnect's welcome carries the whole transcript.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import struct
 from collections.abc import Iterator
@@ -57,10 +58,11 @@ async def frames_until(ws: RawWebSocket, stop: str) -> tuple[list[dict[str, Any]
 
 
 async def test_an_agent_who_fell_behind_is_told_to_reload(srv: RunningServer) -> None:
-    async with aiohttp.ClientSession() as http:
+    async with aiohttp.ClientSession() as http, contextlib.AsyncExitStack() as stack:
         carol = await login(http, srv, "carol")
         await only_available(http, srv, "carol")
         slow = await RawWebSocket.connect(f"{srv.ws_url}/ws/agent?token={carol.token}")
+        stack.callback(slow.close)
         assert (await slow.receive_json())["type"] == "hello"
         await slow.send_json({"type": "set_state", "state": "available"})
         chat, _ = await visitor(http, srv, name="Wordy")
@@ -76,17 +78,17 @@ async def test_an_agent_who_fell_behind_is_told_to_reload(srv: RunningServer) ->
         seen, closed = await frames_until(slow, "lagged")
         assert closed is None, "the socket was closed instead of told it lagged"
         assert seen[-1] == {"type": "lagged", "message": "events were dropped; reload state"}
-        slow.close()
         await chat.close()
 
 
 async def test_a_visitor_who_fell_behind_reconnects_and_misses_nothing(srv: RunningServer) -> None:
-    async with aiohttp.ClientSession() as http:
+    async with aiohttp.ClientSession() as http, contextlib.AsyncExitStack() as stack:
         bob = await login(http, srv, "bob")
         desk = await bob.socket()
         await only_available(http, srv, "bob")
         assert (await desk.command({"type": "set_state", "state": "available"}))["type"] == "ack"
         slow = await RawWebSocket.connect(f"{srv.ws_url}/ws/chat")
+        stack.callback(slow.close)
         await slow.send_json({"type": "hello", "name": "Behind"})
         welcome = await slow.receive_json()
         await slow.send_json({"type": "message", "body": "hi"})
@@ -99,7 +101,6 @@ async def test_a_visitor_who_fell_behind_reconnects_and_misses_nothing(srv: Runn
             assert ack["type"] == "ack", ack
         _, closed = await frames_until(slow, "never")
         assert closed == 1013  # try again later
-        slow.close()
         back = JsonSocket(await http.ws_connect(f"{srv.ws_url}/ws/chat", max_msg_size=0))
         await back.send({"type": "hello", "visitor_id": welcome["visitor_id"]})
         again = await back.expect("welcome")
