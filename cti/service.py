@@ -47,6 +47,7 @@ from cti.hub import EventHub
 from cti.ports import ContextStore
 from cti.routing import Offer, RoutingStore, WaitingItem
 from cti.screenpop import build_screen_pop
+from cti.text import has_bad_line_chars
 
 log = logging.getLogger(__name__)
 
@@ -337,6 +338,8 @@ class InteractionService:
                        note: str | None) -> Interaction:
         if not disposition or len(disposition) > 100:
             raise InvalidInput("bad-disposition", "a disposition of 1-100 characters is required")
+        if has_bad_line_chars(disposition):  # it is logged and reported: one line only
+            raise InvalidInput("bad-characters", "a disposition is one line without control characters")
         interaction = await self._owned(interaction_id, agent_id, _LIVE)
         if note:
             await self.add_note(interaction_id, agent_id, note)

@@ -62,6 +62,7 @@ NUM: Schema = {"type": "number"}
 INT: Schema = {"type": "integer"}
 BOOL: Schema = {"type": "boolean"}
 EPOCH: Schema = {"type": "number", "description": "seconds since the epoch (UTC)"}
+LIMIT: Schema = {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}
 
 
 def _schemas() -> dict[str, Schema]:
@@ -441,7 +442,7 @@ def _paths() -> dict[str, Schema]:
                 _query("state", "comma-separated interaction states, e.g. queued,offered"),
                 _query("agent_id", "only this agent's (supervisors and admins; agents always get "
                                    "their own)"),
-                _query("limit", "at most this many (default 50, at most 200)", {"type": "integer"}),
+                _query("limit", "at most this many, 1-200 (default 50)", LIMIT),
             ],
             ok=(200, {"type": "array", "items": _ref("Interaction")}, "interactions"),
             op_id="listInteractions")},
@@ -501,7 +502,7 @@ def _paths() -> dict[str, Schema]:
         "/api/customers/{customer_id}/timeline": {"get": _op(
             "The customer's unified timeline across channels, newest first", tag="customers",
             params=[customer_id,
-                    _query("limit", "entries per page, 1-200 (default 50)", {"type": "integer"}),
+                    _query("limit", "entries per page, 1-200 (default 50)", LIMIT),
                     _query("before", "the next_cursor of the previous page")],
             errors=(400, 401, 404), ok=(200, _ref("TimelinePage"), "one page of the timeline"),
             op_id="getTimeline")},
