@@ -276,3 +276,25 @@ async def test_errors_after_a_websocket_upgrade_are_json_frames(
         assert (await chat.expect("error"))["error_id"] == "already-started"  # still usable
         assert len([r for r in caplog.records if r.levelname == "ERROR"]) == 1
         await chat.close()
+
+
+async def test_a_fault_outside_any_command_closes_the_socket_with_1011(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """Here the hello itself fails after the upgrade: no HTTP 500 goes into the WebSocket stream,
+    the client sees a clean close with 1011 (internal error), and the server logs it once."""
+    from tests.adapters.center import running_center
+
+    async with running_center(tmp_path, {}) as center:
+        token = await center.token("alice")
+
+        async def broken(*args: object, **kwargs: object) -> None:
+            raise RuntimeError("the routing store went away")
+
+        monkeypatch.setattr(center.services.agents, "view", broken)
+        with caplog.at_level("ERROR"):
+            ws = await center.http.ws_connect(f"{center.url.replace('http', 'ws', 1)}/ws/agent?token={token}")
+            msg = await ws.receive(timeout=10)
+            assert msg.type is aiohttp.WSMsgType.CLOSE, msg
+            assert ws.close_code == aiohttp.WSCloseCode.INTERNAL_ERROR
+            await ws.close()
+        assert len([r for r in caplog.records if r.levelname == "ERROR"]) == 1
