@@ -23,7 +23,6 @@ from cti.clock import Clock, IdSource
 from cti.domain import Customer, Identity
 from cti.errors import Conflict, InvalidInput, NotFound
 from cti.ports import MergeRecord
-from cti.text import clean_line
 
 log = logging.getLogger(__name__)
 
@@ -53,10 +52,6 @@ class Customers:
     async def resolve(self, wanted: Sequence[Identity], *, display_name: str | None, actor: str,
                       reason: str) -> Customer:
         wanted = _checked(wanted)
-        if display_name is not None:
-            # Control characters in a name from a channel (an e-mail's From, a Slack profile) are
-            # replaced, not refused: the customer's message must not be lost for an odd name.
-            display_name = clean_line(display_name, max_len=len(display_name)) or None
         if display_name is not None and len(display_name) > MAX_DISPLAY_NAME:
             raise InvalidInput("bad-display-name", f"display name longer than {MAX_DISPLAY_NAME}")
 

@@ -47,7 +47,7 @@ from cti.hub import EventHub
 from cti.ports import ContextStore
 from cti.routing import Offer, RoutingStore, WaitingItem
 from cti.screenpop import build_screen_pop
-from cti.text import has_bad_line_chars
+from cti.text import clean_line, has_bad_line_chars
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +85,9 @@ class InteractionService:
         stored before it is queued, so the offer's screen pop always shows it."""
         if first_message is not None:
             self.check_body(first_message)
+        # A name from a channel (an e-mail's From, an X or Slack profile, a caller name) is cleaned,
+        # not refused: the customer's message must not be lost for an odd name.
+        display_name = (clean_line(display_name, max_len=len(display_name)) or None) if display_name else None
         queue_name = queue or self._config.chat.queue
         queue_cfg = self._config.queues.get(queue_name)
         if queue_cfg is None:
