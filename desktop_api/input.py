@@ -32,6 +32,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 MAX_JSON_DEPTH = 32  # our deepest document (a link request) is 3 levels; 32 leaves room for clients
 MAX_QUERY_VALUE = 4096  # a bearer token on a WebSocket upgrade is the longest (~300 characters)
+ID_QUERY_KEYS = frozenset({"agent_id", "target"})  # query values that are ids, checked as such
 
 
 def _refuse_constant(name: str) -> NoReturn:
@@ -103,6 +104,8 @@ def check_request(request: web.Request) -> None:
             field = key if not has_bad_line_chars(key) else "(query)"
             raise InvalidInput("bad-characters", "control characters are not accepted in the query",
                                field=field)
+        if key in ID_QUERY_KEYS and (why := bad_id(value)) is not None:
+            raise InvalidInput(why, f"{key!r} is not a valid id", field=key)
         if len(value) > MAX_QUERY_VALUE:
             raise InvalidInput("query-too-long", f"a query value exceeds {MAX_QUERY_VALUE} characters",
                                field=key, limit=MAX_QUERY_VALUE)
