@@ -289,6 +289,7 @@ def write_config(tmp: Path, port: int) -> Path:
                    "capacity": {}, "endpoints": {"pjsip": SPY_DEVICES[0]}})
     config = {
         "token_secret": "bench-ami-secret-not-for-production-32-bytes",
+        "demo": True,  # the passwords are the ids, in plain text
         "default_country_code": "33",
         "routing": {"offer_timeout": 20},
         "teams": [{"name": "support", "supervisors": ["sam"]}],

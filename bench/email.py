@@ -216,6 +216,7 @@ def write_config(tmp: Path, *, agents: int, capacity: int, smtp_port: int, relay
     # into test helpers that are not type-clean), with our own agents.
     config = {
         "token_secret": "bench-email-secret-not-for-production-32-bytes",
+        "demo": True,  # the passwords are the ids, in plain text
         "routing": {"offer_timeout": 30},
         "teams": [{"name": "support", "supervisors": ["sam"]}],
         "queues": [{"name": "support", "skills": {"english": 1}, "address": SUPPORT,

@@ -203,6 +203,18 @@ class ChannelCursorRow(Base):
     at: Mapped[float] = mapped_column(Double)
 
 
+class CredentialUpgradeRow(Base):
+    """An agent's password hash upgraded at log-in (the configured one is in the file, which the
+    server does not write): used while the configured hash is still the one it replaced."""
+
+    __tablename__ = "credential_upgrades"
+
+    agent_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    replaces: Mapped[str] = mapped_column(String(64))  # sha256 hex of the configured hash
+    hash: Mapped[str] = mapped_column(String(400))
+    at: Mapped[float] = mapped_column(Double)
+
+
 customers = cast(Table, CustomerRow.__table__)
 identities = cast(Table, IdentityRow.__table__)
 merges = cast(Table, MergeRow.__table__)
@@ -214,3 +226,4 @@ notes = cast(Table, NoteRow.__table__)
 audit_log = cast(Table, AuditRow.__table__)
 inbound_claims = cast(Table, InboundClaimRow.__table__)
 channel_cursors = cast(Table, ChannelCursorRow.__table__)
+credential_upgrades = cast(Table, CredentialUpgradeRow.__table__)

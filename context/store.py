@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from context.audit import read_audit, write_audit
+from context.credentials import CredentialUpgrades
 from context.cursors import Cursors
 from context.customers import Customers
 from context.db import Database
@@ -45,6 +46,8 @@ class SqlContextStore:
         self._customers = Customers(db=self._db, clock=clock, ids=ids)
         self._interactions = Interactions(db=self._db)
         self._cursors = Cursors(db=self._db)
+        # Not part of the ContextStore port: only the log-in service uses it.
+        self.credentials = CredentialUpgrades(db=self._db)
 
     async def start(self) -> None:
         await self._db.start()

@@ -12,13 +12,13 @@ import logging
 import secrets
 import socket
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import redis.asyncio as redis_asyncio
 from aiohttp import web
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
+from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 
 from adapters.channel import AdapterDeps
 from adapters.outbound import OutboundDispatcher
@@ -33,18 +33,24 @@ from cti.ami.bridge import AmiBridge
 from cti.ami.runtime import AsteriskVoice
 from cti.clock import Clock, IdSource, SystemClock, UuidIds
 from cti.config import AppConfig, ConfigError
+from cti.datadir import token_secret
 from cti.domain import Channel, jsonable
 from cti.events import AgentStateChanged
 from cti.hub import EventHub
 from cti.janitor import Janitor
 from cti.lease import Leases
+from cti.login import LoginService
+from cti.login_throttle import LoginThrottle
+from cti.passwords import PasswordChecker
 from cti.ports import AttachmentSource, CallControl, ContextStore
+from cti.redact import safe_url
 from cti.routing import Explanation, Offer, RoutingSettings, RoutingStore, WaitingItem
 from cti.service import InteractionService
 from cti.services import Services
 from cti.wallboard import ServiceLevelBoard
 from desktop_api.app import make_app
 from desktop_api.headers import CHAT_PAGE, allow_inline_scripts
+from desktop_api.keys import LOGIN
 from router.engine import RoutingEngine
 from router.memory_store import MemoryRoutingStore
 from router.redis_store import RedisRoutingStore
@@ -56,13 +62,15 @@ SERVICE_LEVEL_WINDOW = 3600.0  # seconds: the wallboard's "last hour"
 
 @dataclass(frozen=True, slots=True)
 class ServerSettings:
-    db_url: str
-    redis_url: str | None = None
+    db_url: str = field(repr=False)  # URLs may hold passwords: logs show safe_url(...) instead
+    redis_url: str | None = field(default=None, repr=False)
     node_id: str | None = None
     migrate: bool = True
     redis_prefix: str = "cti"
     lease_ttl: float = 15.0  # how long a dead node's one-node work (AMI link, pollers) waits
     reply_recovery_after: float = 120.0  # how long a stored reply waits untaken before another node sends it
+    # Where a single node keeps its generated token secret (None: a new one each start).
+    data_dir: Path | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,13 +167,18 @@ def build_app(config: AppConfig, settings: ServerSettings, *, clock: Clock | Non
     services = Services(
         config=config, node_id=node_id, clock=the_clock, ids=the_ids, hub=hub, context=context,
         routing=routing, interactions=interactions, agents=agents, explain=explain,
-        queue_stats=queue_stats, token_secret=config.token_secret or secrets.token_urlsafe(32),
+        queue_stats=queue_stats, token_secret=_token_secret(config, settings),
         voice=bridge, call_controls=tuple(
             c for c in (bridge, *channel_adapters.values()) if isinstance(c, CallControl)),
         attachment_sources=tuple(a for a in channel_adapters.values() if isinstance(a, AttachmentSource)))
     chat = ChatSessions(interactions=interactions, context=context, ids=the_ids, queue=config.chat.queue,
                         skills=config.chat.skills, reconnect_grace=config.chat.reconnect_grace,
                         default_country_code=config.default_country_code)
+
+    login = LoginService(
+        config=config, checker=PasswordChecker(workers=config.login.hash_workers),
+        throttle=LoginThrottle(settings=config.login, storage=_throttle_storage(redis_client, settings)),
+        credentials=context.credentials, clock=the_clock)
 
     janitor = Janitor(context)
     # One node sweeps: the others would repeat the same deletes.
@@ -208,11 +221,18 @@ def build_app(config: AppConfig, settings: ServerSettings, *, clock: Clock | Non
                 await redis_client.aclose()
 
     app = make_app(services)
+    app[LOGIN] = login
     app[CHANNEL_ADAPTERS] = channel_adapters
     for adapter in channel_adapters.values():
         adapter.mount(app)
     # The core starts first and stops last: the chat's own context nests inside it.
     app.cleanup_ctx.append(lifecycle)
+
+    async def login_threads(_: web.Application) -> AsyncIterator[None]:
+        yield
+        await login.aclose()
+
+    app.cleanup_ctx.append(login_threads)
     setup_webchat(app, sessions=chat, hub=hub, agent_name=lambda a: config.agents[a].name
                   if a in config.agents else a)
     # Transitional: until chat.html's script is a file, its CSP allows exactly that script.
@@ -220,9 +240,25 @@ def build_app(config: AppConfig, settings: ServerSettings, *, clock: Clock | Non
     return app
 
 
-def safe_url(url: str) -> str:
-    """The database URL without its password, for logs."""
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:
-        return "<unparseable url>"
+def _token_secret(config: AppConfig, settings: ServerSettings) -> str:
+    """The configured secret; else one kept in the data directory (one node, no Redis: build_app
+    refuses Redis without a configured secret); else a new one, valid until the process ends."""
+    if config.token_secret:
+        return config.token_secret
+    if settings.data_dir is not None:
+        try:
+            return token_secret(settings.data_dir)
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"token secret in the data directory: {exc}") from exc
+    return secrets.token_urlsafe(32)
+
+
+def _throttle_storage(redis_client: Any, settings: ServerSettings) -> Storage:
+    """Log-in failures are counted in Redis when the nodes share it (a guesser cannot spread
+    attempts over nodes), in memory on one node."""
+    if redis_client is None:
+        return MemoryStorage()
+    # The app's own connection pool: one set of connections, closed with the app's client.
+    prefix = f"{settings.redis_prefix}:limits"
+    return RedisStorage("async+redis://", implementation="redispy", key_prefix=prefix,
+                        connection_pool=redis_client.connection_pool)

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import ipaddress
 import json
 import logging
-import secrets
 import sys
 import urllib.error
 import urllib.request
+from pathlib import Path
 from typing import Any
 
-from cti.config import DEMO_CONFIG, ConfigError, hash_password, load_config
+from cti.config import DEMO_CONFIG, ConfigError, load_config
 from cti.logformat import use_one_line_logs
 
 DEFAULT_DB = "sqlite+aiosqlite:///cti.db"
@@ -21,7 +22,9 @@ DEFAULT_DB = "sqlite+aiosqlite:///cti.db"
 def _serve(args: argparse.Namespace) -> int:
     from aiohttp import web
 
-    from cti.app import ServerSettings, build_app, safe_url
+    from cti.app import ServerSettings, build_app
+    from cti.datadir import default_data_dir
+    from cti.redact import safe_url
 
     config_path = args.config or DEMO_CONFIG
     try:
@@ -29,14 +32,19 @@ def _serve(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"cti: {exc}", file=sys.stderr)
         return 2
+    if config.demo and not _is_loopback(args.host) and not args.allow_demo:
+        print(f"cti: refusing to serve the demo configuration (well-known passwords) on {args.host}: "
+              "use a loopback address, or pass --allow-demo to serve it there anyway", file=sys.stderr)
+        return 2
+    data_dir = Path(args.data_dir) if args.data_dir else default_data_dir(args.db)
     try:
         app = build_app(config, ServerSettings(db_url=args.db, redis_url=args.redis, node_id=args.node_id,
-                                               redis_prefix=args.redis_prefix))
+                                               redis_prefix=args.redis_prefix, data_dir=data_dir))
     except ConfigError as exc:
         print(f"cti: {exc}", file=sys.stderr)
         return 2
     print(f"cti: serving on http://{args.host}:{args.port}  database {safe_url(args.db)}"
-          f"{'  redis ' + args.redis if args.redis else ''}")
+          f"{'  redis ' + safe_url(args.redis) if args.redis else ''}")
     base = f"http://{args.host}:{args.port}"
     print(f"cti: agent desktop {base}/agent   supervisor board {base}/supervisor   chat widget {base}/chat")
     if args.config is None:
@@ -115,9 +123,24 @@ def _explain(args: argparse.Namespace) -> int:
     return 0
 
 
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a host name other than localhost may resolve anywhere
+
+
 def _hash_password(args: argparse.Namespace) -> int:
-    password = getpass.getpass("password: ")
-    print(hash_password(password, salt=secrets.token_hex(8)))
+    from cti.passwords import hash_password
+
+    # From a terminal, asked without echo; from a pipe (scripts), the first line.
+    password = getpass.getpass("password: ") if sys.stdin.isatty() else sys.stdin.readline().rstrip("\n")
+    if not password:
+        print("cti: an empty password", file=sys.stderr)
+        return 2
+    print(hash_password(password))
     return 0
 
 
@@ -134,6 +157,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--config", default=None, help="YAML or TOML file of agents, teams, queues, skills")
     serve.add_argument("--redis-prefix", default="cti", help="key prefix, to share one Redis between centers")
     serve.add_argument("--node-id", default=None)
+    serve.add_argument("--data-dir", default=None,
+                       help="where a single node keeps its generated token secret (default: the SQLite "
+                            "database's directory, or ./cti-data)")
+    serve.add_argument("--allow-demo", action="store_true",
+                       help="serve a demo configuration (well-known passwords) on a non-loopback address")
     serve.set_defaults(func=_serve)
 
     config = sub.add_parser("config", help="configuration tools")
@@ -160,7 +188,7 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("--json", action="store_true")
     explain.set_defaults(func=_explain)
 
-    hashp = sub.add_parser("hash-password", help="hash a password for the configuration file")
+    hashp = sub.add_parser("hash-password", help="hash a password (argon2id) for the configuration file")
     hashp.set_defaults(func=_hash_password)
     return parser
 

@@ -5,8 +5,6 @@ Read from a YAML or TOML file once, by the composition root, into frozen datacla
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -16,6 +14,7 @@ from typing import Any
 import yaml
 
 from cti.domain import AgentProfile, Channel, QueueConfig, Role
+from cti.passwords import HashKind, hash_kind
 from cti.settings import SectionError, parse_section
 from cti.settings.access import AccessSettings
 from cti.settings.identity import IdentitySettings
@@ -81,24 +80,13 @@ class AppConfig:
     access: AccessSettings = field(default_factory=AccessSettings)
     login: LoginSettings = field(default_factory=LoginSettings)
     traffic: TrafficSettings = field(default_factory=TrafficSettings)
+    # A demo configuration (top-level `demo: true`): well-known plain passwords are accepted, and
+    # `cti serve` keeps it on loopback unless told --allow-demo.
+    demo: bool = False
 
     def team_of(self, agent_id: str) -> str | None:
         agent = self.agents.get(agent_id)
         return agent.team if agent else None
-
-
-def hash_password(password: str, *, salt: str, iterations: int = 200_000) -> str:
-    digest = hashlib.pbkdf2_hmac("sha256", password.encode(), salt.encode(), iterations)
-    return f"pbkdf2_sha256${iterations}${salt}${digest.hex()}"
-
-
-def check_password(profile: AgentProfile, password: str) -> bool:
-    stored = profile.password
-    if stored.startswith("pbkdf2_sha256$"):
-        _, iterations, salt, _digest = stored.split("$", 3)
-        candidate = hash_password(password, salt=salt, iterations=int(iterations))
-        return hmac.compare_digest(candidate, stored)
-    return bool(stored) and hmac.compare_digest(stored.encode(), password.encode())
 
 
 def _levels(raw: Any, where: str) -> dict[str, int]:
@@ -145,6 +133,9 @@ def parse_config(data: Mapping[str, Any]) -> AppConfig:
         )
     if not queues:
         raise ConfigError("the configuration needs at least one queue")
+    demo = data.get("demo", False)
+    if not isinstance(demo, bool):
+        raise ConfigError("demo: true or false")
     agents: dict[str, AgentProfile] = {}
     for a in data.get("agents", []):
         where = f"agent {a.get('id')!r}"
@@ -161,7 +152,7 @@ def parse_config(data: Mapping[str, Any]) -> AppConfig:
             id=a["id"], name=a.get("name", a["id"]), role=role, team=team,
             skills=_levels(a.get("skills"), where),
             capacity=_channel_map(a.get("capacity", {"voice": 1, "chat": 3, "email": 5}), where, int),
-            password=str(a.get("password", "")),
+            password=_password(a.get("password", ""), where, demo=demo),
             endpoints=dict(a.get("endpoints", {})),
         )
     for team in teams.values():
@@ -200,7 +191,20 @@ def parse_config(data: Mapping[str, Any]) -> AppConfig:
         default_country_code=str(data.get("default_country_code", "1")),
         token_secret=secret,
         token_ttl=float(data.get("token_ttl", 12 * 3600)),
+        demo=demo,
     )
+
+
+def _password(raw: Any, where: str, *, demo: bool) -> str:
+    stored = str(raw)
+    try:
+        kind = hash_kind(stored)
+    except ValueError as exc:
+        raise ConfigError(f"{where}: {exc}") from exc  # never echo the value: it may be a password
+    if kind is HashKind.PLAIN and not demo:
+        raise ConfigError(f"{where}: a plain-text password; put the hash `cti hash-password` prints "
+                          "(plain passwords are accepted only in a configuration marked `demo: true`)")
+    return stored
 
 
 def _ami(raw: Any, queues: Mapping[str, QueueConfig]) -> AmiConfig | None:

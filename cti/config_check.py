@@ -62,8 +62,8 @@ def review(config: AppConfig) -> Review:
         if not team.supervisors:
             out.warnings.append(f"team {team.name!r} has no supervisor")
     if config.token_secret is None:
-        out.warnings.append("no token_secret: log-ins end when the server restarts (and several nodes "
-                            "need one shared secret)")
+        out.warnings.append("no token_secret: one node keeps a generated one in its data directory; "
+                            "several nodes need one shared secret")
     return out
 
 

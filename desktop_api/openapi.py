@@ -313,6 +313,8 @@ ERROR_TEXT = {
     409: "Not allowed in the current state (invalid-state, invalid-transition, offer-not-yours, "
          "customer-left, ...)",
     413: "The request body is larger than 64 KiB",
+    429: "Too many failed log-ins for this account or from this address (too-many-attempts); "
+         "the Retry-After header says how many seconds to wait",
     503: "A part this needs is not configured or not reachable (voice-not-configured, "
          "voice-unavailable)",
 }
@@ -424,9 +426,10 @@ def _paths() -> dict[str, Schema]:
             "This document", tag="system", public=True, errors=(),
             ok=(200, {"type": "object"}, "the OpenAPI 3.1 document"), op_id="openapi")},
         "/api/login": {"post": _op(
-            "Log in and get a bearer token", tag="agents", public=True, errors=(400, 401, 413),
+            "Log in and get a bearer token", tag="agents", public=True, errors=(400, 401, 413, 429),
             body=_ref("LoginRequest"), ok=(200, _ref("LoginResponse"), "a token and the agent"),
-            description="One answer (401 bad-credentials) for an unknown agent and a wrong password.",
+            description="One answer (401 bad-credentials) for an unknown agent and a wrong password. "
+                        "Failures slow down, then lock out, the account and the address (429).",
             op_id="login")},
         "/api/me": {"get": _op("The logged-in agent", tag="agents",
                                ok=(200, _ref("AgentView"), "the agent and their state"), op_id="me")},

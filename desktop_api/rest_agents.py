@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from cti.config import check_password
 from cti.domain import Role
 from cti.errors import Forbidden
+from cti.login_throttle import TooManyAttempts
 from desktop_api.auth import Unauthorized, issue_token
 from desktop_api.common import field_str, json_body, ok, principal
-from desktop_api.keys import SERVICES
+from desktop_api.keys import LOGIN, SERVICES
 
 routes = web.RouteTableDef()
 
@@ -20,8 +20,12 @@ async def login(request: web.Request) -> web.Response:
     data = await json_body(request)
     agent_id = field_str(data, "agent_id", max_len=100) or ""
     password = field_str(data, "password", max_len=200) or ""
-    profile = services.config.agents.get(agent_id)
-    if profile is None or not check_password(profile, password):
+    try:
+        profile = await request.app[LOGIN].log_in(agent_id, password, client=request.remote or "unknown")
+    except TooManyAttempts as exc:
+        return web.json_response(exc.to_dict(), status=exc.status,
+                                 headers={"Retry-After": str(exc.retry_after)})
+    if profile is None:
         # One answer for an unknown agent and a wrong password: ids are not probeable.
         raise Unauthorized("bad-credentials", "unknown agent or wrong password")
     token = issue_token(secret=services.token_secret, agent_id=profile.id, role=profile.role,

@@ -42,6 +42,7 @@ from cti.domain import Channel, Customer, Identity, IdentityKind, Interaction, M
 from cti.errors import Conflict, InvalidInput, NotFound
 from cti.events import MessageStatus
 from cti.identities import normalise_phone
+from cti.redact import safe_url
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +88,7 @@ class SmsAdapter:
             self._sender = TwilioSender(
                 account_sid=self._config.account_sid, auth_token=self._config.auth_token,
                 api_base_url=self._config.api_base_url, timeout=self._config.timeout_seconds)
-        log.info("sms channel ready webhook=%s%s numbers=%d", self._config.public_url, WEBHOOK_PATH,
+        log.info("sms channel ready webhook=%s%s numbers=%d", safe_url(self._config.public_url), WEBHOOK_PATH,
                  len(self._config.numbers) + (self._config.from_number is not None))
 
     async def aclose(self) -> None:

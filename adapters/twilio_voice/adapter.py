@@ -64,6 +64,7 @@ from cti.events import (
 from cti.hub import Subscription
 from cti.identities import normalise_phone
 from cti.lifecycle import OPEN_STATES
+from cti.redact import safe_url
 from cti.tasks import stop_tasks
 
 log = logging.getLogger(__name__)
@@ -125,8 +126,8 @@ class TwilioVoiceAdapter:
                                            or isinstance(e, OfferWithdrawn | InteractionAbandoned
                                                          | InteractionTransferred))
             self._watcher = asyncio.create_task(self._watch(sub), name="twilio-voice-hub")
-        log.info("twilio voice ready webhook=%s%s agents=%d", self._config.public_url, twiml.VOICE_PATH,
-                 len(self._config.endpoints))
+        log.info("twilio voice ready webhook=%s%s agents=%d", safe_url(self._config.public_url),
+                 twiml.VOICE_PATH, len(self._config.endpoints))
 
     async def aclose(self) -> None:
         tasks = [t for t in (self._watcher, *self._tasks) if t is not None]

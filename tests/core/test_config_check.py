@@ -36,7 +36,8 @@ def test_what_nobody_can_take_and_who_nobody_supervises() -> None:
         "queue 'legal': no agent can take chat (it needs skills {'law': 5} and capacity for chat)",
         "agent 'nina': no supervisor can see or monitor them (team 'night' has none)",
         "team 'night' has no supervisor",
-        "no token_secret: log-ins end when the server restarts (and several nodes need one shared secret)",
+        "no token_secret: one node keeps a generated one in its data directory; several nodes need one "
+        "shared secret",
     ]
 
 

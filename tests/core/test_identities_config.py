@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from cti.config import DEMO_CONFIG, ConfigError, check_password, hash_password, load_config, parse_config
+from cti.config import DEMO_CONFIG, ConfigError, load_config, parse_config
 from cti.domain import Channel, IdentityKind, Role
 from cti.errors import InvalidInput
 from cti.events import EVENT_TYPES, InteractionOffered, MessageAdded, SupervisionChanged, event_from_dict
@@ -51,7 +51,7 @@ def test_demo_config_loads_with_teams_and_targets() -> None:
 
 def test_toml_config_is_accepted(tmp_path: Path) -> None:
     path = tmp_path / "c.toml"
-    path.write_text('[[queues]]\nname = "q"\nservice_targets = { chat = 30 }\n'
+    path.write_text('demo = true\n[[queues]]\nname = "q"\nservice_targets = { chat = 30 }\n'
                     '[[agents]]\nid = "x"\npassword = "p"\nskills = { english = 3 }\n')
     config = load_config(path)
     assert config.queues["q"].target_for(Channel.CHAT) == 30
@@ -81,10 +81,12 @@ def test_nodes_sharing_redis_need_a_shared_token_secret() -> None:
 
 
 def test_hashed_passwords_check() -> None:
+    from cti.passwords import check, pbkdf2_hash
+
     config = parse_config({"queues": [{"name": "q"}], "agents": [
-        {"id": "a", "password": hash_password("s3cret", salt="abcd", iterations=1000)}]})
-    assert check_password(config.agents["a"], "s3cret")
-    assert not check_password(config.agents["a"], "wrong")
+        {"id": "a", "password": pbkdf2_hash("s3cret", salt="abcd", iterations=1000)}]})
+    assert check(config.agents["a"].password, "s3cret").ok
+    assert not check(config.agents["a"].password, "wrong").ok
 
 
 def test_events_round_trip_through_json_shape() -> None:

@@ -20,6 +20,7 @@ def write_config(path: Path, ami_port: int) -> Path:
     agents = [{**a, "name": a["id"].title(), "password": a["id"]} for a in AGENTS]
     config = {
         "token_secret": "voice-test-secret-of-at-least-32-bytes",
+        "demo": True,  # the passwords are the ids, in plain text
         "default_country_code": "33",
         "teams": [{"name": "support", "supervisors": ["sam"]}, {"name": "sales", "supervisors": ["sue"]}],
         "queues": [{"name": "support", "skills": {"english": 1}, "service_targets": {"voice": 20}}],
