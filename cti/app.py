@@ -180,7 +180,7 @@ def build_app(config: AppConfig, settings: ServerSettings, *, clock: Clock | Non
                         default_country_code=config.default_country_code)
 
     login = LoginService(
-        config=config, checker=PasswordChecker(workers=config.login.hash_workers),
+        config=lambda: services.config, checker=PasswordChecker(workers=config.login.hash_workers),
         throttle=LoginThrottle(settings=config.login, storage=_throttle_storage(redis_client, settings)),
         credentials=context.credentials, clock=the_clock)
 
