@@ -23,6 +23,7 @@ from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from adapters.channel import AdapterDeps
 from adapters.outbound import OutboundDispatcher
 from adapters.registry import CHANNEL_ADAPTERS, build_adapters
+from adapters.webchat.http import STATIC as WEBCHAT_STATIC
 from adapters.webchat.http import setup_webchat
 from adapters.webchat.sessions import ChatSessions
 from context.migrate import upgrade_async
@@ -49,6 +50,7 @@ from cti.service import InteractionService
 from cti.services import Services
 from cti.wallboard import ServiceLevelBoard
 from desktop_api.app import make_app
+from desktop_api.headers import CHAT_PAGE, allow_inline_scripts
 from desktop_api.keys import LOGIN
 from router.engine import RoutingEngine
 from router.memory_store import MemoryRoutingStore
@@ -178,7 +180,7 @@ def build_app(config: AppConfig, settings: ServerSettings, *, clock: Clock | Non
                         default_country_code=config.default_country_code)
 
     login = LoginService(
-        config=config, checker=PasswordChecker(workers=config.login.hash_workers),
+        config=lambda: services.config, checker=PasswordChecker(workers=config.login.hash_workers),
         throttle=LoginThrottle(settings=config.login, storage=_throttle_storage(redis_client, settings)),
         credentials=context.credentials, clock=the_clock)
 
@@ -237,6 +239,8 @@ def build_app(config: AppConfig, settings: ServerSettings, *, clock: Clock | Non
     app.cleanup_ctx.append(login_threads)
     setup_webchat(app, sessions=chat, hub=hub, agent_name=lambda a: config.agents[a].name
                   if a in config.agents else a, traffic=config.traffic)
+    # Transitional: until chat.html's script is a file, its CSP allows exactly that script.
+    allow_inline_scripts(app, CHAT_PAGE, WEBCHAT_STATIC / "chat.html")
     return app
 
 

@@ -14,6 +14,7 @@ The order of one attempt::
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Protocol
 
 from cti.clock import Clock
@@ -34,8 +35,9 @@ class CredentialStore(Protocol):
 
 
 class LoginService:
-    def __init__(self, *, config: AppConfig, checker: PasswordChecker, throttle: LoginThrottle,
+    def __init__(self, *, config: Callable[[], AppConfig], checker: PasswordChecker, throttle: LoginThrottle,
                  credentials: CredentialStore, clock: Clock) -> None:
+        # Read at every log-in: a reloaded configuration's agents and roles count at once.
         self._config = config
         self._checker = checker
         self._throttle = throttle
@@ -49,7 +51,7 @@ class LoginService:
             return await self._check(agent_id, password, client=client)
 
     async def _check(self, agent_id: str, password: str, *, client: str) -> AgentProfile | None:
-        profile = self._config.agents.get(agent_id)
+        profile = self._config().agents.get(agent_id)
         configured = profile.password if profile is not None else None
         stored = configured
         if configured is not None and self._may_have_upgrade(configured):

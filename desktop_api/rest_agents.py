@@ -64,8 +64,8 @@ async def get_agent(request: web.Request) -> web.Response:
 async def set_state(request: web.Request) -> web.Response:
     who = principal(request)
     data = await json_body(request)
-    state = field_str(data, "state", max_len=20) or ""
-    reason = field_str(data, "reason", required=False, max_len=64)
+    state = field_str(data, "state", max_len=20, kind="line") or ""
+    reason = field_str(data, "reason", required=False, max_len=64, kind="line")
     view = await request.app[SERVICES].agents.set_state(
         request.match_info["agent_id"], state, reason=reason, actor_id=who.agent_id)
     return ok(view)

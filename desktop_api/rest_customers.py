@@ -136,7 +136,7 @@ async def link(request: web.Request) -> web.Response:
     country = services.config.default_country_code
     a = _identity(data.get("a"), "a", country)
     b = _identity(data.get("b"), "b", country)
-    reason = field_str(data, "reason", required=False, max_len=500) or "linked by hand"
+    reason = field_str(data, "reason", required=False, max_len=500, kind="line") or "linked by hand"
     customer = await services.context.link_identities(a, b, actor=who.agent_id, reason=reason)
     await services.hub.publish(CustomerUpdated(at=services.clock.now(), customer_id=customer.id,
                                                why="identity-linked"))

@@ -35,9 +35,11 @@ async def list_interactions(request: web.Request) -> web.Response:
             raise InvalidInput("bad-state", "unknown interaction state in 'state'") from exc
     agent_id = who.agent_id if who.role is Role.AGENT else request.query.get("agent_id")
     try:
-        limit = min(int(request.query.get("limit", "50")), 200)
+        limit = int(request.query.get("limit", "50"))
     except ValueError as exc:
         raise InvalidInput("bad-limit", "'limit' must be an integer") from exc
+    if not 1 <= limit <= 200:  # as documented; a negative LIMIT is an error on PostgreSQL
+        raise InvalidInput("bad-limit", "'limit' must be between 1 and 200")
     # A supervisor lists their teams' queues and agents' work; an admin everything.
     scope = supervisor_reach(services.config, who.agent_id) if who.role is Role.SUPERVISOR else None
     items = await services.context.list_interactions(states=states, agent_id=agent_id, limit=limit,
@@ -127,8 +129,8 @@ async def transfer(request: web.Request) -> web.Response:
     data = await json_body(request)
     interaction = await request.app[SERVICES].transfer(
         request.match_info["interaction_id"], who.agent_id,
-        to_queue=field_str(data, "queue", required=False, max_len=100),
-        to_agent=field_str(data, "agent_id", required=False, max_len=100),
+        to_queue=field_str(data, "queue", required=False, max_len=100, kind="id"),
+        to_agent=field_str(data, "agent_id", required=False, max_len=100, kind="id"),
         note=field_str(data, "note", required=False, max_len=10_000))
     return ok(jsonable(interaction))
 
@@ -139,7 +141,7 @@ async def complete(request: web.Request) -> web.Response:
     data = await json_body(request)
     interaction = await request.app[SERVICES].interactions.complete(
         request.match_info["interaction_id"], who.agent_id,
-        disposition=field_str(data, "disposition", max_len=100) or "",
+        disposition=field_str(data, "disposition", max_len=100, kind="line") or "",
         note=field_str(data, "note", required=False, max_len=10_000))
     return ok(jsonable(interaction))
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import AsyncIterator, Callable, Mapping
 from pathlib import Path
@@ -26,6 +25,7 @@ from cti.hub import EventHub
 from cti.settings.traffic import TrafficSettings
 from cti.tasks import stop_tasks
 from desktop_api.client_address import client_address
+from desktop_api.input import check_lines, parse_json
 from desktop_api.outbox import Outbox
 from desktop_api.sockets import track_sockets, tracked
 
@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 
 STATIC = Path(__file__).with_name("static")
 MAX_VISITOR_MESSAGE = 64 * 1024
+ONE_LINE = ("type", "visitor_id", "name", "email", "phone", "page")  # fields of a hello
 SESSIONS = web.AppKey("chat_sessions", ChatSessions)
 AgentName = Callable[[str], str]
 AGENT_NAME: web.AppKey[AgentName] = web.AppKey("chat_agent_name")
@@ -161,6 +162,10 @@ async def _visitor_socket(request: web.Request, guard: VisitorGuard, address: st
                         raise InvalidInput("unknown-type", f"unknown message type {kind!r}")
                 except CtiError as exc:
                     outbox.put({"type": "error", **exc.to_dict()})
+                except Exception:  # a fault of ours: an error frame, the socket stays usable
+                    log.exception("visitor message failed")
+                    outbox.put({"type": "error", "error_id": "internal-error",
+                                "message": "internal error", "details": {}})
         finally:
             watch.cancel()
             if visitor is not None:
@@ -170,10 +175,8 @@ async def _visitor_socket(request: web.Request, guard: VisitorGuard, address: st
 
 
 def _parse(text: str) -> dict[str, Any]:
-    try:
-        data = json.loads(text)
-    except ValueError as exc:
-        raise InvalidInput("malformed-json", "the message is not valid JSON") from exc
+    data = parse_json(text)  # depth and characters checked (too-deep, bad-characters)
     if not isinstance(data, dict):
         raise InvalidInput("malformed-json", "the message must be a JSON object")
+    check_lines(data, ONE_LINE)  # these reach the customer record, the screen pop and log lines
     return data

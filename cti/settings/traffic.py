@@ -7,8 +7,14 @@ chat visitors; each comment says why that default.
 from __future__ import annotations
 
 import ipaddress
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+# A CSP source a browser understands and that cannot break out of the header: 'self', 'none',
+# https: or an http(s) origin with an optional leading wildcard label and port.
+FrameSource = Annotated[str, StringConstraints(
+    pattern=r"^(?:'self'|'none'|https:|https?://(?:\*\.)?[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*(?::[0-9]{1,5})?)$")]
 
 
 class TrafficSettings(BaseModel):
@@ -66,4 +72,18 @@ class TrafficSettings(BaseModel):
     def _networks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         for net in value:
             ipaddress.ip_network(net, strict=False)  # ValueError names the bad entry
+        return value
+
+    # --- input helper's section: kept at the end so the traffic fields above merge cleanly ---
+    # Who may frame the visitor chat page /chat: CSP ``frame-ancestors`` sources, e.g.
+    # ["https://www.example.com", "https://*.example.com"]. Default ["'none'"]: no site may embed
+    # it until the operator names theirs (clickjacking of the widget otherwise). Every other page
+    # is never framed. See docs/security.md.
+    chat_frame_ancestors: tuple[FrameSource, ...] = ("'none'",)
+
+    @field_validator("chat_frame_ancestors")
+    @classmethod
+    def _none_alone(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not value or ("'none'" in value and len(value) > 1):
+            raise ValueError("list the sites that may embed /chat, or only 'none'")
         return value
