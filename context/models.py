@@ -215,6 +215,72 @@ class CredentialUpgradeRow(Base):
     at: Mapped[float] = mapped_column(Double)
 
 
+class InteractionIdentityRow(Base):
+    """An identity as an inbound interaction presented it, with its level and source.
+
+    Claimed identities live only here (never in ``identities``): a claim names a customer
+    without proving it, so it must not find, attach or merge anyone. ``outcome`` says what became
+    of a claim: "verified" (a one-time code came back) or "linked" (an agent linked it by hand).
+    """
+
+    __tablename__ = "interaction_identities"
+    __table_args__ = (Index("ix_interaction_identities_interaction_id_at", "interaction_id", "at", "id"),)
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    interaction_id: Mapped[str] = mapped_column(ID, ForeignKey("interactions.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))
+    value: Mapped[str] = mapped_column(String(255))
+    level: Mapped[str] = mapped_column(String(16))
+    source: Mapped[str] = mapped_column(String(64))
+    display_name: Mapped[str | None] = mapped_column(String(200))
+    at: Mapped[float] = mapped_column(Double)
+    outcome: Mapped[str | None] = mapped_column(String(16))
+    outcome_by: Mapped[str | None] = mapped_column(String(128))
+    outcome_at: Mapped[float | None] = mapped_column(Double)
+
+
+class MergeSuggestionRow(Base):
+    """Two customers that an inbound interaction's identities (not verified ones) tied together:
+    a person confirms (merge) or dismisses it."""
+
+    __tablename__ = "merge_suggestions"
+    __table_args__ = (Index("ix_merge_suggestions_customer_a_customer_b", "customer_a", "customer_b"),
+                      Index("ix_merge_suggestions_customer_b", "customer_b"))
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    customer_a: Mapped[str] = mapped_column(ID, ForeignKey("customers.id"))
+    customer_b: Mapped[str] = mapped_column(ID, ForeignKey("customers.id"))
+    # The identity that pointed at customer_b while the interaction went to customer_a.
+    kind: Mapped[str] = mapped_column(String(16))
+    value: Mapped[str] = mapped_column(String(255))
+    reason: Mapped[str] = mapped_column(Text)
+    at: Mapped[float] = mapped_column(Double)
+    status: Mapped[str] = mapped_column(String(16))  # open | confirmed | dismissed
+    decided_by: Mapped[str | None] = mapped_column(String(128))
+    decided_at: Mapped[float | None] = mapped_column(Double)
+    decided_reason: Mapped[str | None] = mapped_column(Text)
+
+
+class OneTimeCodeRow(Base):
+    """A one-time code sent to an address or number, kept only as a salted hash."""
+
+    __tablename__ = "one_time_codes"
+    __table_args__ = (Index("ix_one_time_codes_scope_at", "scope", "at"),)
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    # What the code is for: an interaction id (or a chat session's id); no foreign key on purpose.
+    scope: Mapped[str] = mapped_column(String(128))
+    kind: Mapped[str] = mapped_column(String(16))
+    value: Mapped[str] = mapped_column(String(255))
+    salt: Mapped[str] = mapped_column(String(64))
+    code_hash: Mapped[str] = mapped_column(String(128))
+    at: Mapped[float] = mapped_column(Double)
+    expires_at: Mapped[float] = mapped_column(Double)
+    used_at: Mapped[float | None] = mapped_column(Double)
+    # Wrong tries against this scope while the code was live.
+    failures: Mapped[int] = mapped_column(Integer, server_default="0")
+
+
 customers = cast(Table, CustomerRow.__table__)
 identities = cast(Table, IdentityRow.__table__)
 merges = cast(Table, MergeRow.__table__)
@@ -227,3 +293,8 @@ audit_log = cast(Table, AuditRow.__table__)
 inbound_claims = cast(Table, InboundClaimRow.__table__)
 channel_cursors = cast(Table, ChannelCursorRow.__table__)
 credential_upgrades = cast(Table, CredentialUpgradeRow.__table__)
+
+
+interaction_identities = cast(Table, InteractionIdentityRow.__table__)
+merge_suggestions = cast(Table, MergeSuggestionRow.__table__)
+one_time_codes = cast(Table, OneTimeCodeRow.__table__)

@@ -29,7 +29,7 @@ def _identity(raw: Any, where: str, country: str) -> Identity:
     value = raw.get("value")
     if not isinstance(value, str):
         raise InvalidInput("bad-identity", f"{where}.value must be a string", field=where)
-    return normalise(kind, value, default_country_code=country)
+    return normalise(kind, value, region=country)
 
 
 def _customer(c: Customer) -> dict[str, Any]:
@@ -66,7 +66,7 @@ async def link(request: web.Request) -> web.Response:
     who = principal(request)
     services = request.app[SERVICES]
     data = await json_body(request)
-    country = services.config.default_country_code
+    country = services.config.phone_region
     a = _identity(data.get("a"), "a", country)
     b = _identity(data.get("b"), "b", country)
     reason = field_str(data, "reason", required=False, max_len=500) or "linked by hand"
@@ -81,7 +81,7 @@ async def unlink(request: web.Request) -> web.Response:
     who = principal(request)
     services = request.app[SERVICES]
     data = await json_body(request)
-    identity = _identity(data.get("identity"), "identity", services.config.default_country_code)
+    identity = _identity(data.get("identity"), "identity", services.config.phone_region)
     customer = await services.context.unlink_identity(request.match_info["customer_id"], identity,
                                                       actor=who.agent_id)
     await services.hub.publish(CustomerUpdated(at=services.clock.now(), customer_id=customer.id,

@@ -60,11 +60,11 @@ class LiveCall:
 
 def e164(user: str, country: str) -> str:
     """The caller's number from a From user part: ``+1555…`` or ``1555…`` (11+ digits: already
-    international, as trunks send it), else a national number in the default country."""
+    international, as trunks send it), else a national number in the default region."""
     digits = user.strip()
     if digits.isdigit() and len(digits) > 10:
         digits = "+" + digits
-    return normalise_phone(digits, default_country_code=country)
+    return normalise_phone(digits, region=country)
 
 
 class _Bridge:
@@ -211,7 +211,7 @@ class SipLineAdapter:
         caller = fx.caller_number(call)
         identities: list[Identity] = []
         with contextlib.suppress(InvalidInput):
-            country = self._deps.config.default_country_code
+            country = self._deps.config.phone_region
             identities.append(Identity(IdentityKind.PHONE, e164(caller, country)))
         if not identities:
             identities.append(Identity(IdentityKind.CALL, call.call_id))

@@ -107,7 +107,7 @@ class SmsAdapter:
             log.warning("sms webhook refused: missing or invalid signature from %s", request.remote)
             return web.Response(status=403, text="invalid signature")
         try:
-            sms = parse_inbound(form, default_country_code=self._deps.config.default_country_code)
+            sms = parse_inbound(form, region=self._deps.config.phone_region)
         except InvalidInput as exc:
             # A short code or alphanumeric sender is no customer we can answer.
             log.warning("sms webhook refused: %s", exc.message)
@@ -210,7 +210,7 @@ class SmsAdapter:
         """Twilio holds a STOP we never saw (sent before we ran, or to another app): mirror it."""
         phone = interaction.channel_refs.get(REF_CUSTOMER) or to
         with contextlib.suppress(InvalidInput):
-            phone = normalise_phone(phone, default_country_code=self._deps.config.default_country_code)
+            phone = normalise_phone(phone, region=self._deps.config.phone_region)
             await self._consent.record(phone, Consent.OPT_OUT,
                                        details={"source": f"twilio-{UNSUBSCRIBED}", "message_id": message_id})
 

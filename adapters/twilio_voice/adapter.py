@@ -197,14 +197,14 @@ class TwilioVoiceAdapter:
 
     async def _queue_caller(self, form: Mapping[str, str], *, account: str, key: str) -> Interaction:
         sid = form["CallSid"]
-        country = self._deps.config.default_country_code
+        country = self._deps.config.phone_region
         to_number: str | None = None
         with contextlib.suppress(InvalidInput):
-            to_number = normalise_phone(form.get("To", ""), default_country_code=country)
+            to_number = normalise_phone(form.get("To", ""), region=country)
         identities = []
         with contextlib.suppress(InvalidInput):
             identities.append(Identity(IdentityKind.PHONE,
-                                       normalise_phone(form.get("From", ""), default_country_code=country)))
+                                       normalise_phone(form.get("From", ""), region=country)))
         if not identities:  # anonymous, or a Client/SIP caller: a customer of this call alone
             identities.append(Identity(IdentityKind.CALL, sid))
         context = {"ivr.account": account, "ivr.reason": self._config.reasons.get(key, key),

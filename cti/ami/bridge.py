@@ -313,7 +313,7 @@ class AmiBridge:
             self._ami.default_queue or self._config.chat.queue)
         identities = []
         try:
-            phone = normalise_phone(s.caller_num, default_country_code=self._config.default_country_code)
+            phone = normalise_phone(s.caller_num, region=self._config.phone_region)
             identities.append(Identity(IdentityKind.PHONE, phone))
         except InvalidInput:
             log.info("caller without a usable number uniqueid=%s", s.uniqueid)
@@ -360,7 +360,7 @@ class AmiBridge:
         identities = [Identity(IdentityKind.CALL, s.caller_uniqueid)]
         with contextlib.suppress(InvalidInput):
             identities = [Identity(IdentityKind.PHONE, normalise_phone(
-                number, default_country_code=self._config.default_country_code))]
+                number, region=self._config.phone_region))]
         context = {f"ivr.{k}": v for k, v in (caller.ivr.items() if caller is not None else ()) if v}
         interaction, _ = await self._interactions.start_active(
             channel=Channel.VOICE, agent_id=agent_id, identities=identities, display_name=None,
@@ -691,7 +691,7 @@ class AmiBridge:
         profile = self._config.agents.get(agent_id)
         if profile is None or not profile.endpoints.get(ENDPOINT):
             raise InvalidInput("no-phone", "you have no phone configured", agent_id=agent_id)
-        phone = normalise_phone(number, default_country_code=self._config.default_country_code)
+        phone = normalise_phone(number, region=self._config.phone_region)
         dialled = number if number.isdigit() else phone.lstrip("+")
         device = profile.endpoints[ENDPOINT]
         link = self._require_link()
