@@ -7,8 +7,10 @@ and the app runs it first).
 
 Errors (all from ``cti.errors``)::
 
-    NotFound      customer-not-found, interaction-not-found, merge-not-found, identity-not-found
+    NotFound      customer-not-found, interaction-not-found, merge-not-found, identity-not-found,
+                  suggestion-not-found, claim-not-found
     Conflict      merge-already-undone, merge-not-current, identity-owned-elsewhere, only-identity,
+                  suggestion-decided,
                   concurrent-update (a write lost a race too many times in a row)
     InvalidInput  no-identities, invalid-identity, bad-display-name, bad-limit, bad-cursor,
                   bad-channel-ref, bad-context-key
@@ -22,15 +24,18 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from context.audit import read_audit, write_audit
+from context.codes import SqlCodeStore
 from context.credentials import CredentialUpgrades
 from context.cursors import Cursors
 from context.customers import Customers
 from context.db import Database
 from context.interactions import Interactions
+from context.presented import Presented
 from context.timeline import read_timeline
 from cti.clock import Clock, IdSource
-from cti.domain import Channel, Customer, Identity, Interaction, InteractionState, Message, Note
-from cti.ports import AuditEntry, MergeRecord, TimelinePage
+from cti.domain import Channel, Customer, Identity, InboundIdentity, Interaction, InteractionState, Message, Note
+from cti.ports import AuditEntry, MergeRecord, MergeSuggestion, PresentedIdentity, TimelinePage
+from cti.settings.identity import CodeSettings
 from cti.service_level import Outcome
 
 __all__ = ["SqlContextStore"]
@@ -48,6 +53,11 @@ class SqlContextStore:
         self._cursors = Cursors(db=self._db)
         # Not part of the ContextStore port: only the log-in service uses it.
         self.credentials = CredentialUpgrades(db=self._db)
+        self._presented = Presented(db=self._db, clock=clock, ids=ids)
+
+    def code_store(self, settings: CodeSettings) -> SqlCodeStore:
+        """The one-time codes, in this database."""
+        return SqlCodeStore(db=self._db, clock=self._clock, ids=self._ids, settings=settings)
 
     async def start(self) -> None:
         await self._db.start()
@@ -61,6 +71,26 @@ class SqlContextStore:
                                actor: str, reason: str) -> Customer:
         return await self._customers.resolve(identities, display_name=display_name, actor=actor,
                                              reason=reason)
+
+    async def resolve_inbound(self, identities: Sequence[InboundIdentity], *, display_name: str | None,
+                              actor: str, reason: str) -> Customer:
+        return await self._customers.resolve_inbound(identities, display_name=display_name, actor=actor,
+                                                     reason=reason)
+
+    async def prove_identity(self, customer_id: str, identity: Identity, *, actor: str, reason: str,
+                             how: str) -> Customer:
+        return await self._customers.prove(customer_id, identity, actor=actor, reason=f"{how}: {reason}")
+
+    async def suggestions(self, customer_id: str) -> Sequence[MergeSuggestion]:
+        return await self._customers.suggestions(customer_id)
+
+    async def suggestion(self, suggestion_id: str) -> MergeSuggestion:
+        return await self._customers.suggestion(suggestion_id)
+
+    async def decide_suggestion(self, suggestion_id: str, *, confirm: bool, actor: str,
+                                reason: str) -> Customer | None:
+        return await self._customers.decide_suggestion(suggestion_id, confirm=confirm, actor=actor,
+                                                       reason=reason)
 
     async def customer(self, customer_id: str) -> Customer:
         return await self._customers.customer(customer_id)
@@ -140,6 +170,16 @@ class SqlContextStore:
 
     async def notes(self, interaction_id: str) -> Sequence[Note]:
         return await self._interactions.notes(interaction_id)
+
+    async def record_presented(self, interaction_id: str, identities: Sequence[InboundIdentity], *,
+                               display_name: str | None) -> Sequence[PresentedIdentity]:
+        return await self._presented.record(interaction_id, identities, display_name=display_name)
+
+    async def presented(self, interaction_id: str) -> Sequence[PresentedIdentity]:
+        return await self._presented.of(interaction_id)
+
+    async def settle_claim(self, claim_id: str, *, outcome: str, actor: str) -> None:
+        await self._presented.settle(claim_id, outcome=outcome, actor=actor)
 
     async def timeline(self, customer_id: str, *, limit: int = 50, before: str | None = None) -> TimelinePage:
         async with self._db.read() as conn:

@@ -30,7 +30,9 @@ from context.store import SqlContextStore
 from cti.agents import AgentService
 from cti.ami.bridge import AmiBridge
 from cti.ami.runtime import AsteriskVoice
+from cti.claims import ClaimService
 from cti.clock import Clock, IdSource, SystemClock, UuidIds
+from cti.codes import CodeSender
 from cti.config import AppConfig, ConfigError
 from cti.datadir import token_secret
 from cti.domain import Channel, jsonable
@@ -162,13 +164,18 @@ def build_app(config: AppConfig, settings: ServerSettings, *, clock: Clock | Non
     outbound = OutboundDispatcher(adapters=channel_adapters, context=context, hub=hub, clock=the_clock,
                                   leases=leases, recover_after=settings.reply_recovery_after)
 
+    claims = ClaimService(
+        context=context, codes=context.code_store(config.identity.codes), hub=hub, clock=the_clock,
+        senders={a.code_kind: a for a in channel_adapters.values() if isinstance(a, CodeSender)},
+        code_minutes=max(1, round(config.identity.codes.ttl_seconds / 60)))
     services = Services(
         config=config, node_id=node_id, clock=the_clock, ids=the_ids, hub=hub, context=context,
         routing=routing, interactions=interactions, agents=agents, explain=explain,
         queue_stats=queue_stats, token_secret=_token_secret(config, settings),
         voice=bridge, call_controls=tuple(
             c for c in (bridge, *channel_adapters.values()) if isinstance(c, CallControl)),
-        attachment_sources=tuple(a for a in channel_adapters.values() if isinstance(a, AttachmentSource)))
+        attachment_sources=tuple(a for a in channel_adapters.values() if isinstance(a, AttachmentSource)),
+        claims=claims)
     chat = ChatSessions(interactions=interactions, context=context, ids=the_ids, queue=config.chat.queue,
                         skills=config.chat.skills, reconnect_grace=config.chat.reconnect_grace,
                         default_country_code=config.default_country_code)

@@ -22,6 +22,7 @@ from cti.domain import (
     Customer,
     Direction,
     Identity,
+    IdentityLevel,
     InboundIdentity,
     Interaction,
     InteractionState,
@@ -88,10 +89,12 @@ class InteractionService:
         queue_cfg = self._config.queues.get(queue_name)
         if queue_cfg is None:
             raise NotFound("queue-not-found", f"no queue {queue_name!r}", queue=queue_name)
-        # Transitional: a plain Identity is taken as asserted until every channel says its level.
-        plain = [i.identity if isinstance(i, InboundIdentity) else i for i in identities]
-        customer = await self._context.resolve_customer(
-            plain, display_name=display_name, actor="system", reason=f"inbound {channel.value}")
+        # Transitional: a plain Identity is taken as asserted until web chat says its levels.
+        presented = [i if isinstance(i, InboundIdentity) else
+                     InboundIdentity(i, IdentityLevel.ASSERTED, channel.value) for i in identities]
+        # Claims are ignored here (never attach or merge) and recorded on the interaction below.
+        customer = await self._context.resolve_inbound(
+            presented, display_name=display_name, actor="system", reason=f"inbound {channel.value}")
         now = self._clock.now()
         interaction = Interaction(
             id=interaction_id or self._ids.new_id("int"), channel=channel, direction=direction,
@@ -100,6 +103,8 @@ class InteractionService:
             channel_refs=dict(channel_refs or {}), context=dict(context or {}), subject=subject,
         )
         interaction = await self._context.save_interaction(lifecycle.apply(interaction, "enqueue", now=now))
+        # Before it is queued: the offer's screen pop shows every identity and claim.
+        await self._context.record_presented(interaction.id, presented, display_name=display_name)
         if first_message is not None:
             message = Message(id=self._ids.new_id("msg"), interaction_id=interaction.id,
                               sender=MessageSender.CUSTOMER, body=first_message, at=now,
@@ -364,8 +369,9 @@ class InteractionService:
         page = await self._context.timeline(customer.id, limit=SCREEN_POP_TIMELINE)
         messages = await self._context.messages(interaction.id)
         notes = await self._context.notes(interaction.id)
+        presented = await self._context.presented(interaction.id)
         return build_screen_pop(interaction=interaction, customer=customer, timeline=page.entries,
-                                messages=messages, notes=notes, reason=reason)
+                                messages=messages, notes=notes, reason=reason, presented=presented)
 
     async def _owned(self, interaction_id: str, agent_id: str,
                      states: frozenset[InteractionState]) -> Interaction:

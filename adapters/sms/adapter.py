@@ -66,6 +66,7 @@ def masked(phone: str) -> str:
 
 class SmsAdapter:
     channel = Channel.SMS
+    code_kind = IdentityKind.PHONE  # sends one-time codes to claimed numbers (cti.codes.CodeSender)
 
     def __init__(self, config: SmsConfig, deps: AdapterDeps) -> None:
         self._config = config
@@ -215,6 +216,19 @@ class SmsAdapter:
                                        details={"source": f"twilio-{UNSUBSCRIBED}", "message_id": message_id})
 
     # ----- replies -------------------------------------------------------------------------
+
+    async def send_code(self, to: str, text: str) -> None:
+        """A one-time code to a claimed number (``cti.codes.CodeSender``); raise on failure."""
+        if await self._consent.opted_out(to):
+            raise SendRefused("opted-out", "this number texted STOP: no message may be sent to it")
+        from_ = self._config.sender_for(self._config.queue or "")
+        if not from_:
+            raise SendRefused("no-sender", "no SMS number is configured to send from")
+        if self._sender is None:
+            raise SmsSendError("not-started", "the SMS channel is not started")
+        sid, _ = await self._sender.send(to=to, from_=from_, body=text,
+                                         status_callback=f"{self._config.public_url}{STATUS_PATH}")
+        log.info("sms code sid=%s to=%s", sid, masked(to))
 
     async def send(self, interaction: Interaction, message: Message, customer: Customer) -> SendResult:
         to = interaction.channel_refs.get(REF_CUSTOMER) or _first_phone(customer)

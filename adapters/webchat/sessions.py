@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cti.clock import IdSource
-from cti.domain import Channel, Identity, IdentityKind, Interaction, jsonable
+from cti.domain import Channel, Identity, IdentityKind, IdentityLevel, InboundIdentity, Interaction, jsonable
 from cti.errors import CtiError, InvalidInput
 from cti.identities import normalise, normalise_phone
 from cti.lifecycle import OPEN_STATES
@@ -32,7 +32,7 @@ MAX_NAME = 100
 @dataclass
 class Visitor:
     visitor_id: str
-    identities: list[Identity]
+    identities: list[InboundIdentity]
     name: str | None
     page: str | None
     interaction_id: str | None = None
@@ -62,14 +62,17 @@ class ChatSessions:
         visitor_id = data.get("visitor_id")
         if not isinstance(visitor_id, str) or not 8 <= len(visitor_id) <= 64 or not visitor_id.isascii():
             visitor_id = self._ids.new_id("vis")
-        identities = [Identity(IdentityKind.CHAT, visitor_id)]
+        identities = [InboundIdentity(Identity(IdentityKind.CHAT, visitor_id), IdentityLevel.ASSERTED,
+                                      "chat-session")]
+        # Typed into the form: claims, shown to the agent, never trusted to find anyone.
         email = data.get("email")
         if isinstance(email, str) and email.strip():
-            identities.append(normalise(IdentityKind.EMAIL, email))
+            identities.append(InboundIdentity(normalise(IdentityKind.EMAIL, email), IdentityLevel.CLAIMED,
+                                              "chat-form"))
         phone = data.get("phone")
         if isinstance(phone, str) and phone.strip():
-            identities.append(Identity(IdentityKind.PHONE,
-                                       normalise_phone(phone, default_country_code=self._country)))
+            identities.append(InboundIdentity(Identity(IdentityKind.PHONE, normalise_phone(
+                phone, default_country_code=self._country)), IdentityLevel.CLAIMED, "chat-form"))
         name = data.get("name") if isinstance(data.get("name"), str) else None
         if name is not None and len(name) > MAX_NAME:
             raise InvalidInput("field-too-long", f"the name exceeds {MAX_NAME} characters", field="name")
@@ -90,10 +93,6 @@ class ChatSessions:
             visitor.interaction_id = interaction.id
             self._by_interaction[interaction.id] = visitor_id
             messages = [jsonable(m) for m in await self._context.messages(interaction.id)]
-            if len(identities) > 1:
-                # Details given on return still prove who the customer is.
-                await self._context.resolve_customer(identities, display_name=name, actor="webchat",
-                                                     reason="chat visitor details")
         welcome = {"type": "welcome", "visitor_id": visitor_id,
                    "interaction_id": interaction.id if interaction else None, "messages": messages}
         return visitor, welcome
