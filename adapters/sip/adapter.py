@@ -35,7 +35,17 @@ from adapters.sip import pyvoip_fixes as fx
 from adapters.sip.config import SipConfig
 from adapters.sip.media import MediaLeg
 from cti.calls import owned_live_call
-from cti.domain import Channel, Customer, Identity, IdentityKind, Interaction, InteractionState, Message
+from cti.domain import (
+    Channel,
+    Customer,
+    Identity,
+    IdentityKind,
+    IdentityLevel,
+    InboundIdentity,
+    Interaction,
+    InteractionState,
+    Message,
+)
 from cti.errors import Conflict, InvalidInput, NotFound
 from cti.identities import normalise_phone
 from cti.lifecycle import OPEN_STATES
@@ -209,12 +219,15 @@ class SipLineAdapter:
     async def _queue_caller(self, live: LiveCall, account: str) -> Interaction:
         call = live.call
         caller = fx.caller_number(call)
-        identities: list[Identity] = []
+        identities: list[InboundIdentity] = []
         with contextlib.suppress(InvalidInput):
             country = self._deps.config.phone_region
-            identities.append(Identity(IdentityKind.PHONE, e164(caller, country)))
+            # The trunk's caller ID: asserted by the network, not proven.
+            identities.append(InboundIdentity(Identity(IdentityKind.PHONE, e164(caller, country)),
+                                              IdentityLevel.ASSERTED, "caller-id"))
         if not identities:
-            identities.append(Identity(IdentityKind.CALL, call.call_id))
+            identities.append(InboundIdentity(Identity(IdentityKind.CALL, call.call_id), IdentityLevel.ASSERTED,
+                                              "call"))
         context = {"ivr.account": account, "voice.did": fx.called_number(call)}
         interaction, _ = await self._deps.interactions.start_inbound(
             channel=Channel.VOICE, identities=identities, display_name=None, queue=self._config.queue,

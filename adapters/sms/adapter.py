@@ -38,7 +38,16 @@ from adapters.sms.parsing import (
 )
 from adapters.sms.rest import SmsSendError, TwilioSender
 from adapters.twilio_common import signed_form
-from cti.domain import Channel, Customer, Identity, IdentityKind, Interaction, Message
+from cti.domain import (
+    Channel,
+    Customer,
+    Identity,
+    IdentityKind,
+    IdentityLevel,
+    InboundIdentity,
+    Interaction,
+    Message,
+)
 from cti.errors import Conflict, InvalidInput, NotFound
 from cti.events import MessageStatus
 from cti.identities import normalise_phone
@@ -132,7 +141,10 @@ class SmsAdapter:
             refs[REF_NUMBER] = sms.to_number
         body = message_body(sms.text, sms.media, limit=self._deps.config.max_message_chars)
         done = await self._deliver(InboundMessage(
-            channel=Channel.SMS, identities=[Identity(IdentityKind.PHONE, sms.from_phone)], body=body,
+            channel=Channel.SMS, body=body,
+            # The sender's number from Twilio's signed webhook: asserted by the network.
+            identities=[InboundIdentity(Identity(IdentityKind.PHONE, sms.from_phone), IdentityLevel.ASSERTED,
+                                        "sms-sender")],
             message_ref=sms.message_sid, interaction_refs=refs, context=sms.location,
             queue=self._config.queue_for(sms.to_number),
             continue_open_within=self._config.window_seconds))

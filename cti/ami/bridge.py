@@ -38,6 +38,8 @@ from cti.domain import (
     Direction,
     Identity,
     IdentityKind,
+    IdentityLevel,
+    InboundIdentity,
     Interaction,
     InteractionState,
     Role,
@@ -311,15 +313,18 @@ class AmiBridge:
             return
         queue = s.queue if s.queue in self._config.queues else (
             self._ami.default_queue or self._config.chat.queue)
-        identities = []
+        identities: list[InboundIdentity] = []
         try:
             phone = normalise_phone(s.caller_num, region=self._config.phone_region)
-            identities.append(Identity(IdentityKind.PHONE, phone))
+            # Caller ID as the network gives it: asserted (it finds the customer, never merges).
+            identities.append(InboundIdentity(Identity(IdentityKind.PHONE, phone), IdentityLevel.ASSERTED,
+                                              "caller-id"))
         except InvalidInput:
             log.info("caller without a usable number uniqueid=%s", s.uniqueid)
         if not identities:
             # An anonymous caller is still a customer: one per call.
-            identities.append(Identity(IdentityKind.CALL, s.uniqueid))
+            identities.append(InboundIdentity(Identity(IdentityKind.CALL, s.uniqueid), IdentityLevel.ASSERTED,
+                                              "call"))
         name = s.caller_name if s.caller_name and s.caller_name != s.caller_num else None
         context = {f"ivr.{k}": v for k, v in s.context.items() if v}
         if s.did:
