@@ -110,8 +110,9 @@ class Customers:
             if owner is None:
                 await self._lock_roots(conn, [root])
                 await self._attach(conn, root, [identity])
-                await write_audit(conn, clock=self._clock, ids=self._ids, actor=actor, action="identity.prove",
-                                  target=root, details={"identity": identity_json(identity), "reason": reason})
+                await write_audit(conn, clock=self._clock, ids=self._ids, actor=actor,
+                                  action="identity.prove", target=root,
+                                  details={"identity": identity_json(identity), "reason": reason})
                 return await require_customer(conn, root)
             if owner == root:
                 return await require_customer(conn, root)

@@ -28,8 +28,9 @@ class Presented:
                      display_name: str | None) -> Sequence[PresentedIdentity]:
         now = self._clock.now()
         name = (display_name or "")[:MAX_NAME] or None
-        rows = [PresentedIdentity(id=self._ids.new_id("idn"), interaction_id=interaction_id, identity=p.identity,
-                                  level=p.level, source=p.source[:MAX_SOURCE], display_name=name, at=now)
+        rows = [PresentedIdentity(id=self._ids.new_id("idn"), interaction_id=interaction_id,
+                                  identity=p.identity, level=p.level, source=p.source[:MAX_SOURCE],
+                                  display_name=name, at=now)
                 for p in dict.fromkeys(presented)]
         if rows:
             async def work(conn: AsyncConnection) -> None:
@@ -44,7 +45,8 @@ class Presented:
     async def of(self, interaction_id: str) -> Sequence[PresentedIdentity]:
         t = interaction_identities.c
         async with self._db.read() as conn:
-            found = (await conn.execute(select(interaction_identities).where(t.interaction_id == interaction_id)
+            found = (await conn.execute(select(interaction_identities)
+                                        .where(t.interaction_id == interaction_id)
                                         .order_by(t.at, t.id))).all()
         return [PresentedIdentity(
             id=r.id, interaction_id=r.interaction_id, identity=Identity(IdentityKind(r.kind), r.value),

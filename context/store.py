@@ -33,10 +33,19 @@ from context.interactions import Interactions
 from context.presented import Presented
 from context.timeline import read_timeline
 from cti.clock import Clock, IdSource
-from cti.domain import Channel, Customer, Identity, InboundIdentity, Interaction, InteractionState, Message, Note
+from cti.domain import (
+    Channel,
+    Customer,
+    Identity,
+    InboundIdentity,
+    Interaction,
+    InteractionState,
+    Message,
+    Note,
+)
 from cti.ports import AuditEntry, MergeRecord, MergeSuggestion, PresentedIdentity, TimelinePage
-from cti.settings.identity import CodeSettings
 from cti.service_level import Outcome
+from cti.settings.identity import CodeSettings
 
 __all__ = ["SqlContextStore"]
 

@@ -57,7 +57,8 @@ async def require_suggestion(conn: AsyncConnection, suggestion_id: str, *,
     query = select(merge_suggestions).where(merge_suggestions.c.id == suggestion_id)
     row = (await conn.execute(query.with_for_update() if for_update else query)).first()
     if row is None:
-        raise NotFound("suggestion-not-found", f"no suggestion {suggestion_id!r}", suggestion_id=suggestion_id)
+        raise NotFound("suggestion-not-found", f"no suggestion {suggestion_id!r}",
+                       suggestion_id=suggestion_id)
     return _suggestion(row)
 
 

@@ -96,12 +96,14 @@ class ClaimService:
         customer = await self._context.prove_identity(
             interaction.customer_id, identity, actor=actor, how="verified",
             reason=f"{source} on interaction {interaction_id}")
-        matching = [c for c in await self.claims(interaction_id) if c.identity == identity and c.outcome is None]
+        matching = [c for c in await self.claims(interaction_id)
+                    if c.identity == identity and c.outcome is None]
         for claim in matching:
             await self._context.settle_claim(claim.id, outcome="verified", actor=actor)
         if not matching:
             await self._context.record_presented(
-                interaction_id, [InboundIdentity(identity, IdentityLevel.VERIFIED, source)], display_name=None)
+                interaction_id, [InboundIdentity(identity, IdentityLevel.VERIFIED, source)],
+                display_name=None)
         await self._hub.publish(CustomerUpdated(at=self._clock.now(), customer_id=customer.id,
                                                 why="identity-verified",
                                                 details={"interaction_id": interaction_id}))

@@ -39,7 +39,8 @@ def presented_json(p: PresentedIdentity) -> dict[str, Any]:
 
 def claim_json(claim: PresentedIdentity) -> dict[str, Any]:
     return {**presented_json(claim), "display_name": claim.display_name,
-            "status": claim.outcome or "not-verified", "outcome_by": claim.outcome_by, "text": claim_text(claim)}
+            "status": claim.outcome or "not-verified", "outcome_by": claim.outcome_by,
+            "text": claim_text(claim)}
 
 
 def is_claim(p: PresentedIdentity) -> bool:

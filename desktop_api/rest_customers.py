@@ -10,7 +10,7 @@ from cti.domain import Customer, Identity, IdentityKind, Role, jsonable
 from cti.errors import InvalidInput, NotFound
 from cti.events import CustomerUpdated
 from cti.identities import normalise
-from desktop_api.common import field_str, json_body, ok, principal
+from desktop_api.common import json_body, ok, principal
 from desktop_api.keys import SERVICES
 from desktop_api.rest_identity import may_decide, reason_of
 

@@ -49,7 +49,8 @@ async def _working_on(request: web.Request) -> tuple[Services, Principal, Intera
     services = request.app[SERVICES]
     interaction = await services.context.interaction(request.match_info["interaction_id"])
     if who.role not in STAFF and (interaction.agent_id != who.agent_id or interaction.state not in WORKING):
-        raise Forbidden("not-your-interaction", "this interaction is not yours", interaction_id=interaction.id)
+        raise Forbidden("not-your-interaction", "this interaction is not yours",
+                        interaction_id=interaction.id)
     return services, who, interaction
 
 

@@ -226,8 +226,8 @@ class SipLineAdapter:
             identities.append(InboundIdentity(Identity(IdentityKind.PHONE, e164(caller, country)),
                                               IdentityLevel.ASSERTED, "caller-id"))
         if not identities:
-            identities.append(InboundIdentity(Identity(IdentityKind.CALL, call.call_id), IdentityLevel.ASSERTED,
-                                              "call"))
+            identities.append(InboundIdentity(Identity(IdentityKind.CALL, call.call_id),
+                                              IdentityLevel.ASSERTED, "call"))
         context = {"ivr.account": account, "voice.did": fx.called_number(call)}
         interaction, _ = await self._deps.interactions.start_inbound(
             channel=Channel.VOICE, identities=identities, display_name=None, queue=self._config.queue,

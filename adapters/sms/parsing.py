@@ -65,7 +65,8 @@ def parse_inbound(form: Mapping[str, str], *, region: str | None = None,
         raise InvalidInput("missing-field", "MessageSid is required", field="MessageSid")
     raw_to = form.get("To", "")
     try:
-        to_number: str | None = normalise_phone(raw_to, region=region, default_country_code=default_country_code)
+        to_number: str | None = normalise_phone(raw_to, region=region,
+                                                default_country_code=default_country_code)
     except InvalidInput:
         to_number = None  # a short code or channel address: no per-number queue
     return InboundSms(

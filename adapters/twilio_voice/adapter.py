@@ -217,7 +217,8 @@ class TwilioVoiceAdapter:
             identities.append(InboundIdentity(Identity(IdentityKind.PHONE, normalise_phone(
                 form.get("From", ""), region=country)), IdentityLevel.ASSERTED, "caller-id"))
         if not identities:  # anonymous, or a Client/SIP caller: a customer of this call alone
-            identities.append(InboundIdentity(Identity(IdentityKind.CALL, sid), IdentityLevel.ASSERTED, "call"))
+            identities.append(InboundIdentity(Identity(IdentityKind.CALL, sid), IdentityLevel.ASSERTED,
+                                              "call"))
         context = {"ivr.account": account, "ivr.reason": self._config.reasons.get(key, key),
                    "voice.did": to_number or ""}
         interaction_id = self._deps.ids.new_id("int")

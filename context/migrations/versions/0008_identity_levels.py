@@ -52,8 +52,10 @@ def upgrade() -> None:
         sa.Column("decided_by", sa.String(128), nullable=True),
         sa.Column("decided_at", sa.Double(), nullable=True),
         sa.Column("decided_reason", sa.Text(), nullable=True),
-        sa.ForeignKeyConstraint(["customer_a"], ["customers.id"], name="fk_merge_suggestions_customer_a_customers"),
-        sa.ForeignKeyConstraint(["customer_b"], ["customers.id"], name="fk_merge_suggestions_customer_b_customers"),
+        sa.ForeignKeyConstraint(["customer_a"], ["customers.id"],
+                                name="fk_merge_suggestions_customer_a_customers"),
+        sa.ForeignKeyConstraint(["customer_b"], ["customers.id"],
+                                name="fk_merge_suggestions_customer_b_customers"),
         sa.PrimaryKeyConstraint("id", name="pk_merge_suggestions"),
     )
     op.create_index("ix_merge_suggestions_customer_a_customer_b", "merge_suggestions",
