@@ -580,6 +580,10 @@
     const identities = el('ul', {class: 'identities', 'data-testid': 'identities'},
       (customer.identities || []).map((i) => el('li', {'data-testid': 'identity', 'data-kind': i.kind},
         el('span', {class: 'kind', text: i.kind}), ' ', i.value)));
+    // What the customer typed but nobody proved: shown as a claim, never as who they are.
+    const claims = el('ul', {class: 'identities', 'data-testid': 'claims'},
+      (pop.claims || []).map((c) => el('li', {'data-testid': 'claim', 'data-kind': c.kind, 'data-status': c.status},
+        el('span', {class: 'kind', text: c.kind}), ' ', c.value, ' · ', c.text)));
 
     const facts = el('dl', {'data-testid': 'interaction-facts'},
       el('dt', {text: 'Customer'}), el('dd', {'data-testid': 'customer-name', text: customerName(item)}),
@@ -623,7 +627,7 @@
 
     p.notes = el('ul', {class: 'notes', 'data-testid': 'notes'});
     const sections = [
-      el('h3', {text: 'Customer'}), facts, identities,
+      el('h3', {text: 'Customer'}), facts, identities, claims,
       el('h3', {text: 'Why you'}), routing,
       el('h3', {text: 'Context'}), context,
     ];
