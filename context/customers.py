@@ -68,7 +68,9 @@ class Customers:
                     strongest[p.identity] = p.level
         _check_name(display_name)
         if not strongest:
-            return await self._anonymous(display_name)
+            # Nothing but claims: a customer of its own, nameless (the name came with the claims
+            # and is shown with them, not as who this is).
+            return await self._anonymous()
         wanted = _checked(list(strongest))
 
         async def work(conn: AsyncConnection) -> Customer:
@@ -147,10 +149,10 @@ class Customers:
 
         return await self._db.write(work)
 
-    async def _anonymous(self, display_name: str | None) -> Customer:
+    async def _anonymous(self) -> Customer:
         """A customer with no identity yet: whoever wrote only claims who they are."""
         async def work(conn: AsyncConnection) -> Customer:
-            return await require_customer(conn, await self._create(conn, [], display_name=display_name))
+            return await require_customer(conn, await self._create(conn, [], display_name=None))
 
         return await self._db.write(work)
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import phonenumbers
 import redis.asyncio as redis_asyncio
 from aiohttp import web
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
@@ -178,7 +179,8 @@ def build_app(config: AppConfig, settings: ServerSettings, *, clock: Clock | Non
         claims=claims)
     chat = ChatSessions(interactions=interactions, context=context, ids=the_ids, queue=config.chat.queue,
                         skills=config.chat.skills, reconnect_grace=config.chat.reconnect_grace,
-                        default_country_code=config.default_country_code)
+                        # identity.default_region, in the calling-code form the chat still takes
+                        default_country_code=str(phonenumbers.country_code_for_region(config.phone_region)))
 
     login = LoginService(
         config=config, checker=PasswordChecker(workers=config.login.hash_workers),
