@@ -21,13 +21,15 @@ from context.models import customers, identities
 from context.queries import lock_customers, owners, require_customer, require_root
 from context.suggestions import CONFIRMED, DISMISSED, decide, open_for, require_suggestion, suggest
 from cti.clock import Clock, IdSource
-from cti.domain import Customer, Identity, IdentityLevel, InboundIdentity
+from cti.domain import Customer, Identity, IdentityKind, IdentityLevel, InboundIdentity
 from cti.errors import Conflict, InvalidInput, NotFound
 from cti.ports import MergeRecord, MergeSuggestion
 
 log = logging.getLogger(__name__)
 
 MAX_IDENTITY_VALUE = 255
+# Identities that say only "this visitor" or "this call": a customer with no others is nobody yet.
+ANONYMOUS_KINDS = frozenset({IdentityKind.CHAT, IdentityKind.CALL})
 MAX_DISPLAY_NAME = 200
 
 
@@ -100,10 +102,17 @@ class Customers:
 
         return await self._db.write(work)
 
-    async def prove(self, customer_id: str, identity: Identity, *, actor: str, reason: str) -> Customer:
-        """``identity`` is proven to be this customer's (a one-time code came back to it, or a
-        person checked): attach it, or merge the customer with the one who owns it (the proof
-        of the merge, audited with ``actor`` and ``reason``)."""
+    async def prove(self, customer_id: str, identity: Identity, *, actor: str, reason: str,
+                    by_person: bool) -> Customer:
+        """``identity`` is proven to be this customer's: attach it, or merge the customer with the
+        one who owns it (audited with ``actor`` and ``reason``).
+
+        A person who checked (``by_person``) may merge any two customers. A one-time code proves
+        only that whoever is on this interaction reads that mailbox or phone: it merges the
+        interaction's customer into the owner when that customer is nobody else yet (only a chat
+        visitor id or a call of its own); a customer with addresses or numbers of their own gets
+        a merge suggestion instead, for a person to decide.
+        """
         (identity,) = _checked([identity])
 
         async def work(conn: AsyncConnection) -> Customer:
@@ -118,6 +127,11 @@ class Customers:
                 return await require_customer(conn, root)
             if owner == root:
                 return await require_customer(conn, root)
+            current = await require_customer(conn, root)
+            if not by_person and any(i.kind not in ANONYMOUS_KINDS for i in current.identities):
+                await suggest(conn, clock=self._clock, ids=self._ids, customer_a=root, customer_b=owner,
+                              identity=identity, reason=reason)
+                return current
             survivor = await self._merge_roots(conn, [root, owner], {identity: owner}, reason=reason,
                                                actor=actor)
             return await require_customer(conn, survivor)

@@ -88,7 +88,8 @@ class SqlContextStore:
 
     async def prove_identity(self, customer_id: str, identity: Identity, *, actor: str, reason: str,
                              how: str) -> Customer:
-        return await self._customers.prove(customer_id, identity, actor=actor, reason=f"{how}: {reason}")
+        return await self._customers.prove(customer_id, identity, actor=actor, reason=f"{how}: {reason}",
+                                           by_person=how == "linked")
 
     async def suggestions(self, customer_id: str) -> Sequence[MergeSuggestion]:
         return await self._customers.suggestions(customer_id)

@@ -146,7 +146,8 @@ class ContextStore(Protocol):
     async def prove_identity(self, customer_id: str, identity: Identity, *, actor: str, reason: str,
                              how: str) -> Customer:
         """``identity`` is now proven to be this customer's (``how``: "verified" by a one-time
-        code, or "linked" by a person): attached, or the customer merged with its owner."""
+        code, or "linked" by a person): attached, or the customer merged with its owner (a code
+        merges only a customer who is nobody else yet; otherwise it suggests the merge)."""
     async def suggestions(self, customer_id: str) -> Sequence[MergeSuggestion]:
         """Open suggestions touching the customer's merge tree."""
     async def suggestion(self, suggestion_id: str) -> MergeSuggestion: ...

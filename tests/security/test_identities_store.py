@@ -159,3 +159,16 @@ async def test_one_time_codes_are_single_use_expire_and_lock(store: SqlContextSt
     with pytest.raises(Conflict) as limited:
         await codes.issue_code(BEN_PHONE, "int-3")
     assert limited.value.error_id == "code-send-limit"
+
+
+async def test_a_code_from_someone_else_suggests_rather_than_merges(store: SqlContextStore,
+                                                                   clock: ManualClock) -> None:
+    ann, ben = await two_customers(store, clock)
+    # Ben (by his phone) reads a code sent to Ann's address: a household, perhaps; a person decides.
+    kept = await store.prove_identity(ben, ANN_MAIL, actor="alice", reason="code", how="verified")
+    assert kept.id == ben and await store.merges(ben) == []
+    [suggestion] = await store.suggestions(ben)
+    assert set(suggestion.customer_ids) == {ann, ben}
+    # A person who checked may link them.
+    linked = await store.prove_identity(ben, ANN_MAIL, actor="alice", reason="checked", how="linked")
+    assert linked.id == ann and len(await store.merges(ann)) == 1
