@@ -439,3 +439,23 @@ async def test_a_typed_number_matches_the_number_twilio_sends(world: World) -> N
     assert status == 200, body
     assert body["id"] == sms["screen_pop"]["customer"]["id"]
     await alice.close()
+
+
+@pytest.mark.parametrize(("headers", "require", "expected"), [
+    (["trusted.example; dmarc=fail header.from=example.com"], False, "claimed"),
+    (["evil.example; dmarc=fail"], False, "asserted"),  # not ours: ignored
+    (["evil.example; dmarc=pass"], True, "claimed"),  # a forged pass proves nothing
+    (["trusted.example; dmarc=pass"], True, "asserted"),
+    ([], True, "claimed"),
+    ([], False, "asserted"),
+    # Ours is the topmost; a "trusted" header further down was written by the sender.
+    (["trusted.example; dmarc=fail", "trusted.example; dmarc=pass"], False, "claimed"),
+    (["Trusted.Example; DMARC=Fail"], False, "claimed"),
+    (["not a header at all;;;"], False, "asserted"),
+])
+def test_the_sender_level_follows_the_trusted_dmarc_verdict(headers: list[str], require: bool,
+                                                            expected: str) -> None:
+    from adapters.email.dmarc import sender_level
+
+    level, _ = sender_level(headers, trusted=["trusted.example"], require_pass=require)
+    assert level.value == expected
