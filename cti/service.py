@@ -22,7 +22,6 @@ from cti.domain import (
     Customer,
     Direction,
     Identity,
-    IdentityLevel,
     InboundIdentity,
     Interaction,
     InteractionState,
@@ -73,8 +72,7 @@ class InteractionService:
     # ----- channels ------------------------------------------------------------------------
 
     async def start_inbound(
-        self, *, channel: Channel, identities: Sequence[Identity | InboundIdentity],
-        display_name: str | None,
+        self, *, channel: Channel, identities: Sequence[InboundIdentity], display_name: str | None,
         queue: str | None = None, channel_refs: Mapping[str, str] | None = None,
         context: Mapping[str, str] | None = None, priority: float = 1.0,
         skills: Mapping[str, int] | None = None, subject: str | None = None,
@@ -82,16 +80,18 @@ class InteractionService:
         first_message_ref: str | None = None, interaction_id: str | None = None,
     ) -> tuple[Interaction, Customer]:
         """A new queued interaction; ``first_message`` (the customer's words that started it) is
-        stored before it is queued, so the offer's screen pop always shows it."""
+        stored before it is queued, so the offer's screen pop always shows it.
+
+        ``identities`` say how each was established: verified and asserted ones find (verified
+        ones also merge) the customer; claimed ones attach to nobody and are recorded on the
+        interaction, for the screen pop and the agent's one-time code or link by hand."""
         if first_message is not None:
             self.check_body(first_message)
         queue_name = queue or self._config.chat.queue
         queue_cfg = self._config.queues.get(queue_name)
         if queue_cfg is None:
             raise NotFound("queue-not-found", f"no queue {queue_name!r}", queue=queue_name)
-        # Transitional: a plain Identity is taken as asserted until web chat says its levels.
-        presented = [i if isinstance(i, InboundIdentity) else
-                     InboundIdentity(i, IdentityLevel.ASSERTED, channel.value) for i in identities]
+        presented = list(identities)
         # Claims are ignored here (never attach or merge) and recorded on the interaction below.
         customer = await self._context.resolve_inbound(
             presented, display_name=display_name, actor="system", reason=f"inbound {channel.value}")
