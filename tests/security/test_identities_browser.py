@@ -20,6 +20,8 @@ def test_a_claim_is_shown_as_one_and_linked_by_hand_with_a_reason(srv: RunningSe
     agent, visitor = new_page(browser), new_page(browser)
     agent.goto(f"{srv.url}/agent")
     log_in(agent, "alice")
+    expect(agent.locator("#conn-status")).to_have_attribute("data-state", "connected")
+    expect(agent.locator("#agent-state")).to_contain_text("offline")
     agent.select_option("#state-select", "available")
     agent.click("#state-apply")
     expect(agent.locator("#agent-state")).to_contain_text("available")
