@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from context.models import audit_log
@@ -24,7 +24,8 @@ async def write_audit(conn: AsyncConnection, *, clock: Clock, ids: IdSource, act
         details=dict(details or {})))
 
 
-async def read_audit(conn: AsyncConnection, *, limit: int, target: str | None) -> Sequence[AuditEntry]:
+async def read_audit(conn: AsyncConnection, *, limit: int, target: str | None,
+                     people: Collection[str] | None = None) -> Sequence[AuditEntry]:
     if limit < 1:
         raise InvalidInput("bad-limit", "'limit' must be at least 1")
     c = audit_log.c
@@ -32,6 +33,8 @@ async def read_audit(conn: AsyncConnection, *, limit: int, target: str | None) -
              .order_by(c.at.desc(), c.seq.desc()).limit(min(limit, MAX_AUDIT_PAGE)))
     if target is not None:
         query = query.where(c.target == target)
+    if people is not None:
+        query = query.where(or_(c.actor.in_(list(people)), c.target.in_(list(people))))
     rows = (await conn.execute(query)).all()
     return [AuditEntry(id=r.id, at=r.at, actor=r.actor, action=r.action, target=r.target,
                        details=dict(r.details or {})) for r in rows]

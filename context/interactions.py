@@ -7,10 +7,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from sqlalchemy import Row, delete, insert, literal_column, select, union_all, update
+from sqlalchemy import Row, delete, insert, literal_column, or_, select, union_all, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from context.access import record_holder
 from context.db import Database
 from context.models import (
     customers,
@@ -21,6 +22,7 @@ from context.models import (
     messages,
     notes,
 )
+from cti.access import Reach
 from cti.domain import Channel, Direction, Interaction, InteractionState, Message, MessageSender, Note
 from cti.errors import InvalidInput, NotFound, StaleSnapshot
 from cti.service_level import Outcome
@@ -36,6 +38,16 @@ _COLUMNS = (
     "id", "customer_id", "channel", "direction", "queue", "state", "priority", "skills", "arrived_at",
     "queued_at", "offered_at", "answered_at", "ended_at", "agent_id", "disposition", "subject",
     "customer_left", "version")
+
+
+def _held_at(interaction: Interaction) -> float | None:
+    """When the interaction's agent last held it (accepted and worked), or None if they never did."""
+    if interaction.answered_at is None or interaction.state not in _HELD_STATES:
+        return None
+    return interaction.ended_at or interaction.answered_at
+
+
+_HELD_STATES = frozenset({InteractionState.ACTIVE, InteractionState.WRAP_UP, InteractionState.CLOSED})
 
 
 class Interactions:
@@ -90,6 +102,11 @@ class Interactions:
                 await conn.execute(insert(interaction_context), [
                     {"interaction_id": interaction.id, "key": k, "value": v}
                     for k, v in interaction.context.items()])
+            held_at = _held_at(interaction)
+            if held_at is not None and interaction.agent_id is not None:
+                # In the same transaction: "who served this customer" survives a transfer.
+                await record_holder(conn, interaction_id=interaction.id, agent_id=interaction.agent_id,
+                                    at=held_at)
 
         await self._db.write(work)
         return replace(interaction, version=expected + 1)
@@ -193,7 +210,7 @@ class Interactions:
                 for r in rows]
 
     async def listing(self, *, states: Sequence[InteractionState] | None, agent_id: str | None,
-                      limit: int, open_only: bool) -> Sequence[Interaction]:
+                      limit: int, open_only: bool, scope: Reach | None = None) -> Sequence[Interaction]:
         if limit < 1:
             raise InvalidInput("bad-limit", "'limit' must be at least 1")
         i = interactions.c
@@ -204,6 +221,8 @@ class Interactions:
             query = query.where(i.state.not_in(CLOSED_STATES))
         if agent_id is not None:
             query = query.where(i.agent_id == agent_id)
+        if scope is not None:
+            query = query.where(or_(i.queue.in_(list(scope.queues)), i.agent_id.in_(list(scope.agents))))
         async with self._db.read() as conn:
             return await _load(conn, query)
 

@@ -213,6 +213,66 @@ class CredentialUpgradeRow(Base):
     replaces: Mapped[str] = mapped_column(String(64))  # sha256 hex of the configured hash
     hash: Mapped[str] = mapped_column(String(400))
     at: Mapped[float] = mapped_column(Double)
+class InteractionHolderRow(Base):
+    """Who held (accepted and worked) an interaction, and when last: an interaction's agent_id
+    names only its latest agent, so after a transfer this is what still says the first one
+    served the customer (agents read the customers they served within a window)."""
+
+    __tablename__ = "interaction_holders"
+    __table_args__ = (Index("ix_interaction_holders_agent_id_last_at", "agent_id", "last_at"),)
+
+    interaction_id: Mapped[str] = mapped_column(
+        ID, ForeignKey("interactions.id", ondelete="CASCADE"), primary_key=True)
+    agent_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    first_at: Mapped[float] = mapped_column(Double)
+    last_at: Mapped[float] = mapped_column(Double)
+
+
+class CustomerShareRow(Base):
+    """A supervisor let an agent read a customer they did not serve, until a time."""
+
+    __tablename__ = "customer_shares"
+    __table_args__ = (Index("ix_customer_shares_agent_id_until", "agent_id", "until"),)
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    customer_id: Mapped[str] = mapped_column(ID, ForeignKey("customers.id"), index=True)
+    agent_id: Mapped[str] = mapped_column(String(128))
+    shared_by: Mapped[str] = mapped_column(String(128))
+    at: Mapped[float] = mapped_column(Double)
+    until: Mapped[float] = mapped_column(Double)
+
+
+class MessageAttachmentRow(Base):
+    """A file a customer message carried, recorded by its channel when the message arrived
+    (never read back from the text, which a customer writes): the only files the desktop serves."""
+
+    __tablename__ = "message_attachments"
+
+    message_id: Mapped[str] = mapped_column(
+        ID, ForeignKey("messages.id", ondelete="CASCADE"), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ref: Mapped[str] = mapped_column(String(1000))  # sha256:<hex> of a kept file, or a media URL
+    filename: Mapped[str] = mapped_column(String(500))
+    content_type: Mapped[str] = mapped_column(String(200))
+
+
+class RevokedTokenRow(Base):
+    """Log-in tokens ended before their time (log-out, refresh), by ``jti``, until they expire."""
+
+    __tablename__ = "revoked_tokens"
+
+    jti: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[float] = mapped_column(Double, index=True)
+
+
+class WsTicketRow(Base):
+    """A one-time WebSocket ticket (30 s): the row is deleted by the upgrade that uses it."""
+
+    __tablename__ = "ws_tickets"
+
+    ticket: Mapped[str] = mapped_column(String(64), primary_key=True)
+    principal: Mapped[str] = mapped_column(Text)  # who it opens a socket for (JSON), not a token
+    expires_at: Mapped[float] = mapped_column(Double, index=True)
 
 
 class InteractionIdentityRow(Base):
@@ -293,8 +353,11 @@ audit_log = cast(Table, AuditRow.__table__)
 inbound_claims = cast(Table, InboundClaimRow.__table__)
 channel_cursors = cast(Table, ChannelCursorRow.__table__)
 credential_upgrades = cast(Table, CredentialUpgradeRow.__table__)
-
-
+interaction_holders = cast(Table, InteractionHolderRow.__table__)
+customer_shares = cast(Table, CustomerShareRow.__table__)
+message_attachments = cast(Table, MessageAttachmentRow.__table__)
+revoked_tokens = cast(Table, RevokedTokenRow.__table__)
+ws_tickets = cast(Table, WsTicketRow.__table__)
 interaction_identities = cast(Table, InteractionIdentityRow.__table__)
 merge_suggestions = cast(Table, MergeSuggestionRow.__table__)
 one_time_codes = cast(Table, OneTimeCodeRow.__table__)

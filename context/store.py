@@ -18,11 +18,13 @@ Errors (all from ``cti.errors``)::
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from context.access import AccessRecords
+from context.attachments import Attachments
 from context.audit import read_audit, write_audit
 from context.codes import SqlCodeStore
 from context.credentials import CredentialUpgrades
@@ -32,6 +34,8 @@ from context.db import Database
 from context.interactions import Interactions
 from context.presented import Presented
 from context.timeline import read_timeline
+from context.tokens import SqlTokenRecords
+from cti.access import Reach
 from cti.clock import Clock, IdSource
 from cti.domain import (
     Channel,
@@ -43,7 +47,14 @@ from cti.domain import (
     Message,
     Note,
 )
-from cti.ports import AuditEntry, MergeRecord, MergeSuggestion, PresentedIdentity, TimelinePage
+from cti.ports import (
+    AuditEntry,
+    MergeRecord,
+    MergeSuggestion,
+    PresentedIdentity,
+    RecordedAttachment,
+    TimelinePage,
+)
 from cti.service_level import Outcome
 from cti.settings.identity import CodeSettings
 
@@ -62,6 +73,10 @@ class SqlContextStore:
         self._cursors = Cursors(db=self._db)
         # Not part of the ContextStore port: only the log-in service uses it.
         self.credentials = CredentialUpgrades(db=self._db)
+        self._attachments = Attachments(db=self._db)
+        # The access rules' records and the token records share this store's database.
+        self.access = AccessRecords(db=self._db)
+        self.tokens = SqlTokenRecords(db=self._db, clock=clock)
         self._presented = Presented(db=self._db, clock=clock, ids=ids)
 
     def code_store(self, settings: CodeSettings) -> SqlCodeStore:
@@ -154,10 +169,10 @@ class SqlContextStore:
 
     async def list_interactions(self, *, states: Sequence[InteractionState] | None = None,
                                 agent_id: str | None = None, limit: int = 100,
-                                open_only: bool = False) -> Sequence[Interaction]:
+                                open_only: bool = False, scope: Reach | None = None) -> Sequence[Interaction]:
         """Newest first, filtered by state, agent, or open (not closed or abandoned)."""
         return await self._interactions.listing(states=states, agent_id=agent_id, limit=limit,
-                                                open_only=open_only)
+                                                open_only=open_only, scope=scope)
 
     async def add_message(self, message: Message) -> bool:
         return await self._interactions.add_message(message)
@@ -217,6 +232,15 @@ class SqlContextStore:
 
         await self._db.write(work)
 
-    async def audit_log(self, *, limit: int = 100, target: str | None = None) -> Sequence[AuditEntry]:
+    async def audit_log(self, *, limit: int = 100, target: str | None = None,
+                        people: Collection[str] | None = None) -> Sequence[AuditEntry]:
         async with self._db.read() as conn:
-            return await read_audit(conn, limit=limit, target=target)
+            return await read_audit(conn, limit=limit, target=target, people=people)
+
+    # files customer messages carried
+
+    async def record_attachments(self, message_id: str, items: Sequence[RecordedAttachment]) -> None:
+        await self._attachments.record(message_id, items)
+
+    async def attachments(self, interaction_id: str) -> Sequence[RecordedAttachment]:
+        return await self._attachments.of_interaction(interaction_id)

@@ -13,6 +13,7 @@ from cti.events import AgentStateChanged
 from cti.hub import EventHub
 from cti.ports import ContextStore
 from cti.routing import AgentSnapshot, RoutingStore
+from cti.text import has_bad_line_chars
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +74,8 @@ class AgentService:
                                allowed=sorted(s.value for s in SETTABLE))
         if reason is not None and (not isinstance(reason, str) or len(reason) > MAX_REASON):
             raise InvalidInput("bad-reason", f"a reason code is a string of at most {MAX_REASON} characters")
+        if reason is not None and has_bad_line_chars(reason):  # logged and audited: one line only
+            raise InvalidInput("bad-characters", "a reason code is one line without control characters")
         if actor_id != agent_id:
             if not self.may_supervise(actor_id, agent_id):
                 raise Forbidden("not-your-team", "you do not supervise this agent", agent_id=agent_id)

@@ -24,6 +24,7 @@ from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from adapters.channel import AdapterDeps
 from adapters.outbound import OutboundDispatcher
 from adapters.registry import CHANNEL_ADAPTERS, build_adapters
+from adapters.webchat.http import STATIC as WEBCHAT_STATIC
 from adapters.webchat.http import setup_webchat
 from adapters.webchat.sessions import ChatSessions
 from context.migrate import upgrade_async
@@ -46,11 +47,13 @@ from cti.login_throttle import LoginThrottle
 from cti.passwords import PasswordChecker
 from cti.ports import AttachmentSource, CallControl, ContextStore
 from cti.redact import safe_url
+from cti.revocation import RedisTokenRecords
 from cti.routing import Explanation, Offer, RoutingSettings, RoutingStore, WaitingItem
 from cti.service import InteractionService
 from cti.services import Services
 from cti.wallboard import ServiceLevelBoard
 from desktop_api.app import make_app
+from desktop_api.headers import CHAT_PAGE, allow_inline_scripts
 from desktop_api.keys import LOGIN
 from router.engine import RoutingEngine
 from router.memory_store import MemoryRoutingStore
@@ -173,6 +176,9 @@ def build_app(config: AppConfig, settings: ServerSettings, *, clock: Clock | Non
         config=config, node_id=node_id, clock=the_clock, ids=the_ids, hub=hub, context=context,
         routing=routing, interactions=interactions, agents=agents, explain=explain,
         queue_stats=queue_stats, token_secret=_token_secret(config, settings),
+        access=context.access, tokens=RedisTokenRecords(redis=redis_client, prefix=settings.redis_prefix,
+                                                        clock=the_clock)
+        if redis_client is not None else context.tokens,
         voice=bridge, call_controls=tuple(
             c for c in (bridge, *channel_adapters.values()) if isinstance(c, CallControl)),
         attachment_sources=tuple(a for a in channel_adapters.values() if isinstance(a, AttachmentSource)),
@@ -242,6 +248,8 @@ def build_app(config: AppConfig, settings: ServerSettings, *, clock: Clock | Non
     app.cleanup_ctx.append(login_threads)
     setup_webchat(app, sessions=chat, hub=hub, agent_name=lambda a: config.agents[a].name
                   if a in config.agents else a)
+    # Transitional: until chat.html's script is a file, its CSP allows exactly that script.
+    allow_inline_scripts(app, CHAT_PAGE, WEBCHAT_STATIC / "chat.html")
     return app
 
 

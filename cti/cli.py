@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from cti.config import DEMO_CONFIG, ConfigError, load_config
+from cti.logformat import use_one_line_logs
 
 DEFAULT_DB = "sqlite+aiosqlite:///cti.db"
 
@@ -196,6 +197,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    use_one_line_logs()  # no value from outside can break a log line or forge one
     # Alembic announces each of its plugins at INFO on every start; only its migrations matter.
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     result: int = args.func(args)

@@ -73,7 +73,7 @@ class AppConfig:
     max_message_chars: int = 4000
     default_country_code: str = "1"
     token_secret: str | None = field(default=None, repr=False)
-    token_ttl: float = 12 * 3600.0
+    token_ttl: float = 8 * 3600.0  # a working day: a stolen token is good for one shift at most
     ami: AmiConfig | None = None
     # Written channels (email, sms, x, slack): each section is read by its adapter package.
     channels: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
@@ -121,6 +121,17 @@ def _channel_map(raw: Any, where: str, cast: type[int] | type[float]) -> dict[Ch
     return out
 
 
+def _queue_teams(raw: Any, where: str, teams: Mapping[str, TeamConfig]) -> tuple[str, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list) or not all(isinstance(t, str) for t in raw):
+        raise ConfigError(f"{where}: teams must be a list of team names")
+    unknown = [t for t in raw if t not in teams]
+    if unknown:
+        raise ConfigError(f"{where}: unknown teams {unknown}")
+    return tuple(raw)
+
+
 def parse_config(data: Mapping[str, Any]) -> AppConfig:
     teams = {
         t["name"]: TeamConfig(name=t["name"], supervisors=tuple(t.get("supervisors", ())))
@@ -137,6 +148,7 @@ def parse_config(data: Mapping[str, Any]) -> AppConfig:
             service_targets=_channel_map(q.get("service_targets"), where, float),
             wrap_up_seconds=float(q.get("wrap_up_seconds", 0)),
             address=q.get("address"),
+            teams=_queue_teams(q.get("teams"), where, teams),
         )
     if not queues:
         raise ConfigError("the configuration needs at least one queue")
@@ -197,7 +209,7 @@ def parse_config(data: Mapping[str, Any]) -> AppConfig:
         max_message_chars=int(data.get("max_message_chars", 4000)),
         default_country_code=str(data.get("default_country_code", "1")),
         token_secret=secret,
-        token_ttl=float(data.get("token_ttl", 12 * 3600)),
+        token_ttl=float(data.get("token_ttl", 8 * 3600)),
         demo=demo,
     )
 

@@ -169,6 +169,8 @@ class QueueConfig:
     service_targets: Mapping[Channel, float]
     wrap_up_seconds: float = 0.0
     address: str | None = None
+    # The teams whose supervisors see this queue; none: every supervisor sees it.
+    teams: tuple[str, ...] = ()
 
     def target_for(self, channel: Channel) -> float:
         return self.service_targets.get(channel, DEFAULT_SERVICE_TARGETS[channel])

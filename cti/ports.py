@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
+from cti.access import Reach
 from cti.domain import (
     Channel,
     Customer,
@@ -116,13 +117,22 @@ class AttachmentFile:
     content_type: str
 
 
+@dataclass(frozen=True, slots=True)
+class RecordedAttachment:
+    """A file a customer message carried, recorded by its channel when the message arrived."""
+
+    ref: str  # sha256:<hex> of a kept file, or the provider's media URL (MMS)
+    filename: str
+    content_type: str
+
+
 @runtime_checkable
 class AttachmentSource(Protocol):
     """A channel that keeps the files customers send (e-mail attachments) for the desktop."""
 
-    def attachment(self, ref: str, listed_in: Sequence[str]) -> AttachmentFile | None:
-        """The file ``ref`` if one of ``listed_in`` (the interaction's customer messages) lists
-        it and it is kept; None otherwise."""
+    def attachment(self, recorded: RecordedAttachment) -> AttachmentFile | None:
+        """The kept file of ``recorded`` (recorded on one of the interaction's customer
+        messages when it arrived); None when this channel does not keep it."""
         ...
 
 
@@ -172,7 +182,9 @@ class ContextStore(Protocol):
                                 channel: Channel | None = None) -> Sequence[Interaction]: ...
     async def list_interactions(self, *, states: Sequence[InteractionState] | None = None,
                                 agent_id: str | None = None, limit: int = 100,
-                                open_only: bool = False) -> Sequence[Interaction]: ...
+                                open_only: bool = False,
+                                scope: Reach | None = None) -> Sequence[Interaction]:
+        """``scope``: only interactions in its queues or with its agents (a supervisor's)."""
     async def add_message(self, message: Message) -> bool: ...
     async def messages(self, interaction_id: str, *, limit: int = 200) -> Sequence[Message]: ...
     # agents' replies on channels with an adapter: taken by one node to send, then their outcome
@@ -199,4 +211,10 @@ class ContextStore(Protocol):
     # audit
     async def audit(self, *, actor: str, action: str, target: str,
                     details: Mapping[str, Any] | None = None) -> None: ...
-    async def audit_log(self, *, limit: int = 100, target: str | None = None) -> Sequence[AuditEntry]: ...
+    async def audit_log(self, *, limit: int = 100, target: str | None = None,
+                        people: Collection[str] | None = None) -> Sequence[AuditEntry]:
+        """``people``: only entries whose actor or target is one of them (a supervisor's teams)."""
+
+    # files customer messages carried, recorded by their channel at receive time
+    async def record_attachments(self, message_id: str, items: Sequence[RecordedAttachment]) -> None: ...
+    async def attachments(self, interaction_id: str) -> Sequence[RecordedAttachment]: ...

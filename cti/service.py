@@ -47,6 +47,7 @@ from cti.hub import EventHub
 from cti.ports import ContextStore
 from cti.routing import Offer, RoutingStore, WaitingItem
 from cti.screenpop import build_screen_pop
+from cti.text import clean_line, has_bad_line_chars
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +88,9 @@ class InteractionService:
         interaction, for the screen pop and the agent's one-time code or link by hand."""
         if first_message is not None:
             self.check_body(first_message)
+        # A name from a channel (an e-mail's From, an X or Slack profile, a caller name) is cleaned,
+        # not refused: the customer's message must not be lost for an odd name.
+        display_name = (clean_line(display_name, max_len=len(display_name)) or None) if display_name else None
         queue_name = queue or self._config.chat.queue
         queue_cfg = self._config.queues.get(queue_name)
         if queue_cfg is None:
@@ -342,6 +346,8 @@ class InteractionService:
                        note: str | None) -> Interaction:
         if not disposition or len(disposition) > 100:
             raise InvalidInput("bad-disposition", "a disposition of 1-100 characters is required")
+        if has_bad_line_chars(disposition):  # it is logged and reported: one line only
+            raise InvalidInput("bad-characters", "a disposition is one line without control characters")
         interaction = await self._owned(interaction_id, agent_id, _LIVE)
         if note:
             await self.add_note(interaction_id, agent_id, note)

@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from cti.access import AccessRecords, TokenRecords
 from cti.agents import AgentService
 from cti.claims import ClaimService
 from cti.clock import Clock, IdSource
@@ -34,6 +35,8 @@ class Services:
     explain: Callable[[str], Awaitable[Explanation]]
     queue_stats: Callable[..., Awaitable[dict[str, Any]]]  # (window seconds for the service level)
     token_secret: str
+    access: AccessRecords  # who held which interaction, shares, scoped search
+    tokens: TokenRecords  # revoked tokens and WebSocket tickets, shared by the nodes
     voice: AmiBridge | None = None  # the Asterisk bridge, when the configuration has an ami section
     call_controls: tuple[CallControl, ...] = ()  # every telephony path (Asterisk, Twilio)
     attachment_sources: tuple[AttachmentSource, ...] = ()  # channels that keep customers' files

@@ -8,8 +8,19 @@ from pathlib import Path
 from aiohttp import web
 
 from cti.services import Services
-from desktop_api import rest_agents, rest_customers, rest_identity, rest_interactions, rest_voice, ws
+from desktop_api import (
+    rest_agents,
+    rest_customers,
+    rest_identity,
+    rest_interactions,
+    rest_tokens,
+    rest_voice,
+    ws,
+)
+from desktop_api.auth import auth_middleware
 from desktop_api.common import MAX_BODY, error_middleware
+from desktop_api.headers import install_security_headers
+from desktop_api.input import input_middleware
 from desktop_api.keys import SERVICES
 from desktop_api.openapi import openapi_document
 from desktop_api.sockets import track_sockets
@@ -33,13 +44,16 @@ def _page(name: str) -> Callable[[web.Request], Awaitable[web.FileResponse]]:
 
 
 def make_app(services: Services) -> web.Application:
-    app = web.Application(middlewares=[error_middleware], client_max_size=MAX_BODY)
+    # Order matters: errors outermost, so a refusal by the input gate becomes a JSON 4xx.
+    app = web.Application(middlewares=[error_middleware, input_middleware, auth_middleware],
+                          client_max_size=MAX_BODY)
     app[SERVICES] = services
+    install_security_headers(app, chat_frame_ancestors=services.config.traffic.chat_frame_ancestors)
     track_sockets(app)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/api/openapi.json", openapi)
     for table in (rest_agents.routes, rest_interactions.routes, rest_customers.routes, rest_voice.routes,
-                  ws.routes, rest_identity.routes):
+                  rest_tokens.routes, ws.routes, rest_identity.routes):
         app.router.add_routes(table)
     app.router.add_get("/", _page("index.html"))
     app.router.add_get("/agent", _page("agent.html"))

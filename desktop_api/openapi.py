@@ -12,6 +12,8 @@ import copy
 import functools
 from typing import Any
 
+from desktop_api.openapi_access import access_paths, access_schemas
+
 __all__ = ["openapi_document"]
 
 Schema = dict[str, Any]
@@ -62,6 +64,11 @@ NUM: Schema = {"type": "number"}
 INT: Schema = {"type": "integer"}
 BOOL: Schema = {"type": "boolean"}
 EPOCH: Schema = {"type": "number", "description": "seconds since the epoch (UTC)"}
+LIMIT: Schema = {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}
+_STATE = "(?:" + "|".join(INTERACTION_STATES) + ")"
+STATE_LIST: Schema = {"type": "string", "pattern": f"^{_STATE}(?:,{_STATE})*$"}
+# Path and query values: no control character (the server answers 400 bad-characters).
+ONE_LINE: Schema = {"type": "string", "pattern": "^[^\\u0000-\\u001f\\u007f-\\u009f]*$"}
 
 
 def _schemas() -> dict[str, Schema]:
@@ -220,7 +227,9 @@ def _schemas() -> dict[str, Schema]:
             "reason": {"type": "string", "maxLength": 64,
                        "description": "reason code, e.g. break, lunch, training"},
         }, required=["state"]),
-        "BodyRequest": _obj({"body": {"type": "string", "minLength": 1}}, required=["body"]),
+        "BodyRequest": _obj({"body": {"type": "string", "minLength": 1, "pattern": "\\S",
+                                      "description": "not blank; free text (tab and line breaks kept)"}},
+                            required=["body"]),
         "TransferRequest": _obj({
             "queue": {"type": "string", "maxLength": 100},
             "agent_id": {"type": "string", "maxLength": 100},
@@ -302,7 +311,8 @@ def _schemas() -> dict[str, Schema]:
 
 
 ERROR_TEXT = {
-    400: "Malformed input (malformed-json, missing-field, bad-field, field-too-long, body-too-large, ...)",
+    400: "Malformed input (malformed-json, too-deep, bad-characters, bad-id, missing-field, bad-field, "
+         "unknown-field, field-too-long, query-too-long, bad-limit, ...)",
     401: "Missing, expired or invalid token (bad-token)",
     403: "The token's role or owner may not do this (wrong-role, not-your-interaction, not-your-team)",
     404: "An id that does not exist (interaction-not-found, customer-not-found, agent-not-found, ...)",
@@ -335,7 +345,8 @@ def _op(summary: str, *, tag: str, ok: tuple[int, Schema, str] | None = None,
     if ok is not None:
         status, schema, text = ok
         responses[str(status)] = _json(schema, text)
-    for status in errors:
+    # 400 on every operation: the input gate refuses control characters in any path or query value.
+    for status in sorted({400, *errors}):
         responses[str(status)] = {"$ref": f"#/components/responses/E{status}"}
     operation["responses"] = responses
     if public:
@@ -353,12 +364,13 @@ def _file_op(summary: str, *, tag: str, params: list[Schema], errors: tuple[int,
 
 
 def _path_param(name: str, description: str) -> Schema:
-    return {"name": name, "in": "path", "required": True, "description": description, "schema": STR}
+    return {"name": name, "in": "path", "required": True, "description": description,
+            "schema": {**ONE_LINE, "minLength": 1, "maxLength": 200}}
 
 
 def _query(name: str, description: str, schema: Schema | None = None) -> Schema:
     return {"name": name, "in": "query", "required": False, "description": description,
-            "schema": schema or STR}
+            "schema": schema or ONE_LINE}
 
 
 def _page(summary: str, op_id: str) -> Schema:
@@ -445,10 +457,10 @@ def _paths() -> dict[str, Schema]:
         "/api/interactions": {"get": _op(
             "List interactions", tag="interactions", errors=(400, 401),
             params=[
-                _query("state", "comma-separated interaction states, e.g. queued,offered"),
+                _query("state", "comma-separated interaction states, e.g. queued,offered", STATE_LIST),
                 _query("agent_id", "only this agent's (supervisors and admins; agents always get "
                                    "their own)"),
-                _query("limit", "at most this many (default 50, at most 200)", {"type": "integer"}),
+                _query("limit", "at most this many, 1-200 (default 50)", LIMIT),
             ],
             ok=(200, {"type": "array", "items": _ref("Interaction")}, "interactions"),
             op_id="listInteractions")},
@@ -510,7 +522,7 @@ def _paths() -> dict[str, Schema]:
         "/api/customers/{customer_id}/timeline": {"get": _op(
             "The customer's unified timeline across channels, newest first", tag="customers",
             params=[customer_id,
-                    _query("limit", "entries per page, 1-200 (default 50)", {"type": "integer"}),
+                    _query("limit", "entries per page, 1-200 (default 50)", LIMIT),
                     _query("before", "the next_cursor of the previous page")],
             errors=(400, 401, 404), ok=(200, _ref("TimelinePage"), "one page of the timeline"),
             op_id="getTimeline")},
@@ -526,7 +538,7 @@ def _paths() -> dict[str, Schema]:
         "/api/queues": {"get": _op(
             "Queue figures, service levels and configuration", tag="routing",
             params=[_query("window", "seconds back the service level covers (60 to 604800; default 3600)",
-                           {"type": "number"})],
+                           {"type": "number", "minimum": 60, "maximum": 604800, "default": 3600})],
             errors=(400, 401), ok=(200, _ref("QueueStats"), "queue statistics"), op_id="queues")},
         "/api/audit": {"get": _op(
             "The audit log of supervisor and admin actions, newest first", tag="admin",
@@ -614,7 +626,11 @@ def _build() -> dict[str, Any]:
             "version": "0.1.0",
             "description": "REST resources of the contact-center server, the agent and supervisor "
                            "WebSockets and the visitor chat socket. Every error is a JSON object "
-                           "`{error_id, message, details}`; `error_id` is stable. See docs/api.md.",
+                           "`{error_id, message, details}`; `error_id` is stable. See docs/api.md. "
+                           "Input rules for every request: JSON nests at most 32 levels (too-deep); "
+                           "no string, path parameter or query value may hold NUL, another control "
+                           "character or a lone surrogate (bad-characters; free-text bodies keep tab, "
+                           "line feed and carriage return); ids are printable, 1-200 characters.",
             "license": {"name": "AGPL-3.0-or-later", "identifier": "AGPL-3.0-or-later"},
         },
         "tags": [
@@ -629,13 +645,13 @@ def _build() -> dict[str, Any]:
             {"name": "system", "description": "health and this document"},
         ],
         "security": [{"bearerAuth": []}],
-        "paths": _paths(),
+        "paths": {**_paths(), **access_paths()},
         "components": {
             "securitySchemes": {
                 "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
                                "description": "the token from POST /api/login"},
             },
-            "schemas": {**_schemas(), **identity_schemas()},
+            "schemas": {**_schemas(), **access_schemas(), **identity_schemas()},
             "responses": responses,
         },
     }

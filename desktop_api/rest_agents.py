@@ -10,6 +10,7 @@ from cti.login_throttle import TooManyAttempts
 from desktop_api.auth import Unauthorized, issue_token
 from desktop_api.common import field_str, json_body, ok, principal
 from desktop_api.keys import LOGIN, SERVICES
+from desktop_api.team_view import watched_agents
 
 routes = web.RouteTableDef()
 
@@ -45,7 +46,7 @@ async def list_agents(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     if who.role is Role.AGENT:
         return ok([await services.agents.view(who.agent_id)])
-    return ok([await services.agents.view(a.id) for a in services.agents.supervised(who.agent_id)])
+    return ok([await services.agents.view(a) for a in watched_agents(services, who)])
 
 
 @routes.get("/api/agents/{agent_id}")
@@ -63,8 +64,8 @@ async def get_agent(request: web.Request) -> web.Response:
 async def set_state(request: web.Request) -> web.Response:
     who = principal(request)
     data = await json_body(request)
-    state = field_str(data, "state", max_len=20) or ""
-    reason = field_str(data, "reason", required=False, max_len=64)
+    state = field_str(data, "state", max_len=20, kind="line") or ""
+    reason = field_str(data, "reason", required=False, max_len=64, kind="line")
     view = await request.app[SERVICES].agents.set_state(
         request.match_info["agent_id"], state, reason=reason, actor_id=who.agent_id)
     return ok(view)

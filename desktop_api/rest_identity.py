@@ -37,7 +37,7 @@ def claims_of(services: Services) -> ClaimService:
 
 
 def reason_of(data: dict[str, Any]) -> str:
-    reason = (field_str(data, "reason", max_len=MAX_REASON) or "").strip()
+    reason = (field_str(data, "reason", max_len=MAX_REASON, kind="line") or "").strip()
     if not reason:
         raise InvalidInput("missing-field", "'reason' is required", field="reason")
     return reason

@@ -8,12 +8,12 @@ from urllib.parse import quote
 
 from aiohttp import web
 
-from cti.domain import Interaction, InteractionState, MessageSender, Role, jsonable
-from cti.errors import Forbidden, InvalidInput, NotFound
-from cti.services import Services
-from desktop_api.auth import Principal
+from cti.access import supervisor_reach
+from cti.domain import InteractionState, Role, jsonable
+from cti.errors import InvalidInput, NotFound
 from desktop_api.common import field_str, json_body, ok, principal
 from desktop_api.keys import SERVICES
+from desktop_api.scope import customer_files, visible_interaction
 
 routes = web.RouteTableDef()
 
@@ -21,21 +21,6 @@ REF = re.compile(r"sha256:[0-9a-f]{64}")
 SAFE_TYPE = re.compile(r"[a-z0-9][a-z0-9.+-]*/[a-z0-9][a-z0-9.+-]*")  # a plain type, no parameters
 OCTETS = "application/octet-stream"
 CONTROL = re.compile(r'[\x00-\x1f\x7f"\\]')  # not in a quoted header value
-
-
-def _may_see(who: Principal, interaction: Interaction) -> bool:
-    # An agent may see the interaction offered or given to them, and nothing else.
-    return who.role is not Role.AGENT or interaction.agent_id == who.agent_id
-
-
-async def _visible(request: web.Request) -> tuple[Services, Principal, Interaction]:
-    who = principal(request)
-    services = request.app[SERVICES]
-    interaction = await services.context.interaction(request.match_info["interaction_id"])
-    if not _may_see(who, interaction):
-        raise Forbidden("not-your-interaction", "this interaction is not yours",
-                        interaction_id=interaction.id)
-    return services, who, interaction
 
 
 @routes.get("/api/interactions")
@@ -50,16 +35,21 @@ async def list_interactions(request: web.Request) -> web.Response:
             raise InvalidInput("bad-state", "unknown interaction state in 'state'") from exc
     agent_id = who.agent_id if who.role is Role.AGENT else request.query.get("agent_id")
     try:
-        limit = min(int(request.query.get("limit", "50")), 200)
+        limit = int(request.query.get("limit", "50"))
     except ValueError as exc:
         raise InvalidInput("bad-limit", "'limit' must be an integer") from exc
-    items = await services.context.list_interactions(states=states, agent_id=agent_id, limit=limit)
+    if not 1 <= limit <= 200:  # as documented; a negative LIMIT is an error on PostgreSQL
+        raise InvalidInput("bad-limit", "'limit' must be between 1 and 200")
+    # A supervisor lists their teams' queues and agents' work; an admin everything.
+    scope = supervisor_reach(services.config, who.agent_id) if who.role is Role.SUPERVISOR else None
+    items = await services.context.list_interactions(states=states, agent_id=agent_id, limit=limit,
+                                                     scope=scope)
     return ok([jsonable(i) for i in items])
 
 
 @routes.get("/api/interactions/{interaction_id}")
 async def get_interaction(request: web.Request) -> web.Response:
-    services, _, interaction = await _visible(request)
+    services, _, interaction = await visible_interaction(request)
     body: dict[str, Any] = jsonable(interaction)
     body["messages"] = [jsonable(m) for m in await services.context.messages(interaction.id)]
     body["notes"] = [jsonable(n) for n in await services.context.notes(interaction.id)]
@@ -68,22 +58,23 @@ async def get_interaction(request: web.Request) -> web.Response:
 
 @routes.get("/api/interactions/{interaction_id}/screen-pop")
 async def get_screen_pop(request: web.Request) -> web.Response:
-    services, _, interaction = await _visible(request)
+    services, _, interaction = await visible_interaction(request)
     return ok(await services.interactions.screen_pop(interaction))
 
 
 @routes.get("/api/interactions/{interaction_id}/attachments/{ref}")
 async def get_attachment(request: web.Request) -> web.StreamResponse:
-    """A file the customer sent, to whoever may see the interaction; only a file one of its
-    customer messages lists is served, and always as a download (never rendered by the page)."""
-    services, _, interaction = await _visible(request)
+    """A file the customer sent, to whoever may see the interaction or read its customer; only a
+    file its channel recorded on one of its customer messages is served, and always as a download
+    (never rendered by the page)."""
+    services, interaction = await customer_files(request)
     ref = request.match_info["ref"]
     if not REF.fullmatch(ref):
         raise InvalidInput("bad-attachment-ref", "an attachment reference is sha256:<64 hex digits>")
-    bodies = [m.body for m in await services.context.messages(interaction.id, limit=1000)
-              if m.sender is MessageSender.CUSTOMER]
+    # Only what the channel recorded on a customer message when it arrived: never text.
+    recorded = next((a for a in await services.context.attachments(interaction.id) if a.ref == ref), None)
     for source in services.attachment_sources:
-        found = source.attachment(ref, bodies)
+        found = source.attachment(recorded) if recorded is not None else None
         if found is not None:
             content_type = found.content_type if SAFE_TYPE.fullmatch(found.content_type) else OCTETS
             # The plain name for old clients (ASCII, no quotes or backslashes), the exact one in RFC 5987.
@@ -125,7 +116,7 @@ async def reply(request: web.Request) -> web.Response:
 
 @routes.post("/api/interactions/{interaction_id}/notes")
 async def add_note(request: web.Request) -> web.Response:
-    services, who, interaction = await _visible(request)
+    services, who, interaction = await visible_interaction(request)
     data = await json_body(request)
     body = field_str(data, "body", max_len=1_000_000) or ""
     note = await services.interactions.add_note(interaction.id, who.agent_id, body)
@@ -138,8 +129,8 @@ async def transfer(request: web.Request) -> web.Response:
     data = await json_body(request)
     interaction = await request.app[SERVICES].transfer(
         request.match_info["interaction_id"], who.agent_id,
-        to_queue=field_str(data, "queue", required=False, max_len=100),
-        to_agent=field_str(data, "agent_id", required=False, max_len=100),
+        to_queue=field_str(data, "queue", required=False, max_len=100, kind="id"),
+        to_agent=field_str(data, "agent_id", required=False, max_len=100, kind="id"),
         note=field_str(data, "note", required=False, max_len=10_000))
     return ok(jsonable(interaction))
 
@@ -150,14 +141,14 @@ async def complete(request: web.Request) -> web.Response:
     data = await json_body(request)
     interaction = await request.app[SERVICES].interactions.complete(
         request.match_info["interaction_id"], who.agent_id,
-        disposition=field_str(data, "disposition", max_len=100) or "",
+        disposition=field_str(data, "disposition", max_len=100, kind="line") or "",
         note=field_str(data, "note", required=False, max_len=10_000))
     return ok(jsonable(interaction))
 
 
 @routes.get("/api/routing/explain/{interaction_id}")
 async def explain(request: web.Request) -> web.Response:
-    who = principal(request)
-    who.require(Role.SUPERVISOR, Role.ADMIN)
-    explanation = await request.app[SERVICES].explain(request.match_info["interaction_id"])
+    principal(request).require(Role.SUPERVISOR, Role.ADMIN)
+    _, _, interaction = await visible_interaction(request)  # another team's work is not theirs
+    explanation = await request.app[SERVICES].explain(interaction.id)
     return ok(jsonable(explanation))

@@ -58,7 +58,7 @@ async def hangup(request: web.Request) -> web.Response:
 async def consult(request: web.Request) -> web.Response:
     who = principal(request)
     data = await json_body(request)
-    to_agent = field_str(data, "agent_id", max_len=100) or ""
+    to_agent = field_str(data, "agent_id", max_len=100, kind="id") or ""
     await _voice(request).consult(_iid(request), who.agent_id, to_agent)
     return ok({"interaction_id": _iid(request), "consulting": to_agent}, status=202)
 
@@ -90,8 +90,8 @@ async def recording(request: web.Request) -> web.Response:
 async def dial(request: web.Request) -> web.Response:
     who = principal(request)
     data = await json_body(request)
-    number = field_str(data, "number", max_len=40) or ""
-    queue = field_str(data, "queue", required=False, max_len=100)
+    number = field_str(data, "number", max_len=40, kind="line") or ""
+    queue = field_str(data, "queue", required=False, max_len=100, kind="id")
     interaction = await _voice(request).dial(who.agent_id, number, queue=queue)
     return ok(jsonable(interaction), status=201)
 

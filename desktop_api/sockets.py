@@ -15,6 +15,8 @@ from collections.abc import Iterator
 from aiohttp import WSCloseCode, web
 
 OPEN_SOCKETS = web.AppKey("open_sockets", set[web.WebSocketResponse])
+# The socket a request upgraded to: after the upgrade an error must close it, not answer in HTTP.
+UPGRADED = web.RequestKey("upgraded_socket", web.WebSocketResponse)
 
 
 def track_sockets(app: web.Application) -> None:
@@ -29,6 +31,7 @@ def track_sockets(app: web.Application) -> None:
 def tracked(request: web.Request, ws: web.WebSocketResponse) -> Iterator[None]:
     sockets = request.app[OPEN_SOCKETS]
     sockets.add(ws)
+    request[UPGRADED] = ws
     try:
         yield
     finally:

@@ -9,78 +9,68 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from aiohttp import WSMsgType, web
+from aiohttp import WSCloseCode, WSMsgType, web
 
 from cti.domain import Role, jsonable
 from cti.errors import CtiError, InvalidInput
 from cti.events import DomainEvent
 from cti.hub import Subscription
 from cti.services import Services
-from desktop_api.auth import Principal
+from cti.text import has_bad_text_chars
+from desktop_api import schemas
+from desktop_api.auth import Principal, in_role, still_valid
 from desktop_api.common import principal
+from desktop_api.input import check_tree, load_json
 from desktop_api.keys import SERVICES
+from desktop_api.scope import queues_for
 from desktop_api.sockets import tracked
+from desktop_api.team_view import TeamView, watched_agents
 
 log = logging.getLogger(__name__)
 
 MAX_WS_MESSAGE = 256 * 1024
 routes = web.RouteTableDef()
 
-Command = Callable[[Services, Principal, dict[str, Any]], Awaitable[Any]]
+Handler = Callable[[Services, Principal, Any], Awaitable[Any]]
 
 
-def _s(data: dict[str, Any], name: str, *, required: bool = True) -> str | None:
-    value = data.get(name)
-    if value is None and not required:
-        return None
-    if not isinstance(value, str):
-        raise InvalidInput("bad-field", f"{name!r} must be a string", field=name)
-    return value
+async def _accept(s: Services, p: Principal, c: schemas.Accept) -> Any:
+    return jsonable(await s.interactions.accept(c.interaction_id, p.agent_id))
 
 
-async def _accept(s: Services, p: Principal, d: dict[str, Any]) -> Any:
-    return jsonable(await s.interactions.accept(_s(d, "interaction_id") or "", p.agent_id))
-
-
-async def _reject(s: Services, p: Principal, d: dict[str, Any]) -> Any:
-    await s.interactions.reject(_s(d, "interaction_id") or "", p.agent_id)
+async def _reject(s: Services, p: Principal, c: schemas.Reject) -> Any:
+    await s.interactions.reject(c.interaction_id, p.agent_id)
     return {"rejected": True}
 
 
-async def _reply(s: Services, p: Principal, d: dict[str, Any]) -> Any:
-    return jsonable(await s.interactions.reply(_s(d, "interaction_id") or "", p.agent_id,
-                                               _s(d, "body") or ""))
+async def _reply(s: Services, p: Principal, c: schemas.Reply) -> Any:
+    return jsonable(await s.interactions.reply(c.interaction_id, p.agent_id, c.body))
 
 
-async def _note(s: Services, p: Principal, d: dict[str, Any]) -> Any:
-    return jsonable(await s.interactions.add_note(_s(d, "interaction_id") or "", p.agent_id,
-                                                  _s(d, "body") or ""))
+async def _note(s: Services, p: Principal, c: schemas.Note) -> Any:
+    return jsonable(await s.interactions.add_note(c.interaction_id, p.agent_id, c.body))
 
 
-async def _transfer(s: Services, p: Principal, d: dict[str, Any]) -> Any:
-    return jsonable(await s.transfer(
-        _s(d, "interaction_id") or "", p.agent_id, to_queue=_s(d, "queue", required=False),
-        to_agent=_s(d, "agent_id", required=False), note=_s(d, "note", required=False)))
+async def _transfer(s: Services, p: Principal, c: schemas.Transfer) -> Any:
+    return jsonable(await s.transfer(c.interaction_id, p.agent_id, to_queue=c.queue,
+                                     to_agent=c.agent_id, note=c.note))
 
 
-async def _complete(s: Services, p: Principal, d: dict[str, Any]) -> Any:
-    return jsonable(await s.interactions.complete(
-        _s(d, "interaction_id") or "", p.agent_id, disposition=_s(d, "disposition") or "",
-        note=_s(d, "note", required=False)))
+async def _complete(s: Services, p: Principal, c: schemas.Complete) -> Any:
+    return jsonable(await s.interactions.complete(c.interaction_id, p.agent_id,
+                                                  disposition=c.disposition, note=c.note))
 
 
-async def _set_state(s: Services, p: Principal, d: dict[str, Any]) -> Any:
-    target = _s(d, "agent_id", required=False) or p.agent_id
-    return await s.agents.set_state(target, _s(d, "state") or "", reason=_s(d, "reason", required=False),
+async def _set_state(s: Services, p: Principal, c: schemas.SetState) -> Any:
+    return await s.agents.set_state(c.agent_id or p.agent_id, c.state, reason=c.reason,
                                     actor_id=p.agent_id)
 
 
-COMMANDS: dict[str, Command] = {
+COMMANDS: dict[str, Handler] = {
     "accept": _accept, "reject": _reject, "reply": _reply, "note": _note,
     "transfer": _transfer, "complete": _complete, "set_state": _set_state,
 }
@@ -97,9 +87,15 @@ def _wants(who: Principal, services: Services, event: DomainEvent) -> bool:
 
 async def _pump(ws: web.WebSocketResponse, who: Principal, services: Services,
                 sub: Subscription) -> None:
+    view = TeamView(services, who) if who.role is Role.SUPERVISOR else None
     try:
         while not ws.closed:
             event = await sub.get()
+            if not in_role(services, who):
+                await ws.close(code=WSCloseCode.POLICY_VIOLATION, message=b"log in again")
+                return
+            if view is not None and not await view.wants(event):
+                continue
             if sub.lagged:
                 sub.lagged = False
                 await ws.send_json({"type": "lagged", "message": "events were dropped; reload state"})
@@ -116,8 +112,8 @@ async def _hello(services: Services, who: Principal) -> dict[str, Any]:
         hello["interactions"] = [await services.interactions.screen_pop(i) for i in mine]
         hello["telephony"] = services.voice is not None  # click-to-dial and call controls
     else:
-        hello["queues"] = await services.queue_stats()
-        hello["agents"] = [await services.agents.view(a.id) for a in services.agents.supervised(who.agent_id)]
+        hello["queues"] = queues_for(services, who, await services.queue_stats())
+        hello["agents"] = [await services.agents.view(a) for a in watched_agents(services, who)]
     return hello
 
 
@@ -142,6 +138,9 @@ async def _serve(request: web.Request, *, supervisor: bool) -> web.WebSocketResp
         try:
             async for msg in ws:
                 if msg.type is WSMsgType.TEXT:
+                    if not await still_valid(services, who):  # logged out or demoted since the open
+                        await ws.close(code=WSCloseCode.POLICY_VIOLATION, message=b"log in again")
+                        break
                     await ws.send_json(await _command(services, who, msg.data))
                 elif msg.type is WSMsgType.BINARY:
                     await ws.send_json({"type": "error", "error_id": "binary-not-supported",
@@ -156,24 +155,36 @@ async def _serve(request: web.Request, *, supervisor: bool) -> web.WebSocketResp
     return ws
 
 
+def _echoable(ref: Any) -> Any:
+    """The command's ``ref`` if it is safe to send back (a short clean string or an integer)."""
+    if isinstance(ref, int) and not isinstance(ref, bool):
+        return ref
+    if isinstance(ref, str) and len(ref) <= 200 and not has_bad_text_chars(ref):
+        return ref
+    return None
+
+
 async def _command(services: Services, who: Principal, text: str) -> dict[str, Any]:
     ref: Any = None
     try:
-        try:
-            data = json.loads(text)
-        except ValueError as exc:
-            raise InvalidInput("malformed-json", "the message is not valid JSON") from exc
+        data = load_json(text)
         if not isinstance(data, dict):
             raise InvalidInput("malformed-json", "the message must be a JSON object")
-        ref = data.get("ref")
+        ref = _echoable(data.get("ref"))
+        check_tree(data)  # depth and characters (too-deep, bad-characters), with the ref known
         kind = data.get("type")
         command = COMMANDS.get(kind) if isinstance(kind, str) else None
         if command is None:
             raise InvalidInput("unknown-command", f"unknown command {kind!r}", known=sorted(COMMANDS))
-        result = await command(services, who, data)
+        result = await command(services, who, schemas.parse_command(data))
         return {"type": "ack", "ref": ref, "command": data["type"], "result": result}
     except CtiError as exc:
         return {"type": "error", "ref": ref, **exc.to_dict()}
+    except Exception:
+        # A fault of ours: the client gets an error frame on a socket that stays usable.
+        log.exception("command failed agent=%s", who.agent_id)
+        return {"type": "error", "ref": ref, "error_id": "internal-error", "message": "internal error",
+                "details": {}}
 
 
 @routes.get("/ws/agent")

@@ -16,7 +16,6 @@ from aiohttp import web
 
 from adapters.channel import AdapterDeps, SendResult
 from adapters.email.attachments import AttachmentStore
-from adapters.email.body import listed_attachment
 from adapters.email.config import EmailConfig
 from adapters.email.imap import MailboxPoller
 from adapters.email.inbound import AckRequest, InboundMail, Received
@@ -24,7 +23,7 @@ from adapters.email.listener import Handler, SmtpListener
 from adapters.email.relay import SmtpRelay
 from adapters.email.replies import Replies
 from cti.domain import Channel, Customer, IdentityKind, Interaction, Message
-from cti.ports import AttachmentFile
+from cti.ports import AttachmentFile, RecordedAttachment
 from cti.tasks import stop_tasks
 
 log = logging.getLogger(__name__)
@@ -54,18 +53,18 @@ class EmailAdapter:
                          for p in self.pollers]
         self._acks: set[asyncio.Task[None]] = set()
 
-    def attachment(self, ref: str, listed_in: Sequence[str]) -> AttachmentFile | None:
-        """A kept attachment, only through a message that lists it: holding a reference alone
-        opens nothing of another customer's."""
+    def attachment(self, recorded: RecordedAttachment) -> AttachmentFile | None:
+        """A kept attachment, only as recorded on a customer message when the mail arrived:
+        holding a reference alone opens nothing of another customer's."""
         if self._store is None:
             return None  # attachments are listed, not kept
-        listed = listed_attachment(ref, listed_in)
-        if listed is None:
-            return None
-        path = self._store.path_of(ref)  # the listing's pattern already made it a sha256 reference
+        try:
+            path = self._store.path_of(recorded.ref)
+        except ValueError:
+            return None  # an MMS link or another channel's record
         if not path.is_file():
             return None
-        return AttachmentFile(path=path, filename=listed[0], content_type=listed[1])
+        return AttachmentFile(path=path, filename=recorded.filename, content_type=recorded.content_type)
 
     def mount(self, app: web.Application) -> None:
         """No webhook: mail arrives by SMTP and IMAP."""

@@ -31,6 +31,7 @@ from cti.domain import Channel, Identity, IdentityKind, IdentityLevel, InboundId
 from cti.errors import Conflict, InvalidInput
 from cti.identities import normalise_email
 from cti.lifecycle import OPEN_STATES
+from cti.ports import RecordedAttachment
 
 log = logging.getLogger(__name__)
 
@@ -167,9 +168,9 @@ class InboundMail:
         optional = {"email.reply_to": reply_to if reply_to != sender else None, "email.to": to_address,
                     "email.follows": follows, "email.automatic": automatic.value if automatic else None}
         collected.update({k: v for k, v in optional.items() if v is not None})
+        body, kept = await self._body(parsed, automatic)
         msg = InboundMessage(
-            channel=Channel.EMAIL, identities=[InboundIdentity(identity, level, level_source)],
-            body=await self._body(parsed, automatic),
+            channel=Channel.EMAIL, identities=[InboundIdentity(identity, level, level_source)], body=body,
             message_ref=parsed.message_id, display_name=parsed.from_name, thread_refs=refs,
             interaction_refs=interaction_refs, subject=clean_subject(parsed.subject), context=collected,
             queue=to_queue or queue or config.default_queue)
@@ -182,6 +183,10 @@ class InboundMail:
                                      _unthreaded(msg))
         if delivery.message is None:
             return self._duplicate(parsed, source)
+        # The files the desktop may serve for this message: recorded now, never read from text.
+        await context.record_attachments(delivery.message.id, [
+            RecordedAttachment(ref=k.ref, filename=k.filename, content_type=k.content_type)
+            for k in kept if k.ref is not None])
         interaction = delivery.interaction
         log.info("email %s source=%s interaction=%s automatic=%s attachments=%d",
                  "stored" if delivery.new_interaction else "threaded", source, interaction.id,
@@ -249,7 +254,7 @@ class InboundMail:
                 return candidate
         return None
 
-    async def _body(self, parsed: ParsedMail, automatic: Automatic | None) -> str:
+    async def _body(self, parsed: ParsedMail, automatic: Automatic | None) -> tuple[str, list[Listed]]:
         shown, _ = trim_quoted(parsed.text)
         kept = await self._keep(parsed)
         limit = self._deps.config.max_message_chars
@@ -260,7 +265,7 @@ class InboundMail:
             ref = await self._in_thread(self._store.save, data)
             kept = [*kept, Listed("message.txt", "text/plain", len(data), ref)]
             body, _ = self._format(shown, automatic, kept, parsed, limit)
-        return body
+        return body, kept
 
     def _format(self, shown: str, automatic: Automatic | None, kept: list[Listed], parsed: ParsedMail,
                 limit: int) -> tuple[str, bool]:

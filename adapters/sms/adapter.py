@@ -51,6 +51,7 @@ from cti.domain import (
 from cti.errors import Conflict, InvalidInput, NotFound
 from cti.events import MessageStatus
 from cti.identities import normalise_phone
+from cti.ports import RecordedAttachment
 from cti.redact import safe_url
 
 log = logging.getLogger(__name__)
@@ -148,6 +149,12 @@ class SmsAdapter:
             message_ref=sms.message_sid, interaction_refs=refs, context=sms.location,
             queue=self._config.queue_for(sms.to_number),
             continue_open_within=self._config.window_seconds))
+        if done.message is not None and sms.media:
+            # The MMS media as Twilio sent them, recorded now (the body's links are only text).
+            await self._deps.context.record_attachments(done.message.id, [
+                RecordedAttachment(ref=m.url, filename=m.url.rsplit("/", 1)[-1],
+                                   content_type=m.content_type or "application/octet-stream")
+                for m in sms.media])
         log.info("sms in sid=%s interaction=%s new=%s duplicate=%s media=%d", sms.message_sid,
                  done.interaction.id, done.new_interaction, done.message is None, len(sms.media))
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 from collections.abc import AsyncIterator, Callable, Mapping
 from pathlib import Path
@@ -24,12 +23,14 @@ from cti.events import (
 )
 from cti.hub import EventHub
 from cti.tasks import stop_tasks
+from desktop_api.input import check_lines, parse_json
 from desktop_api.sockets import track_sockets, tracked
 
 log = logging.getLogger(__name__)
 
 STATIC = Path(__file__).with_name("static")
 MAX_VISITOR_MESSAGE = 64 * 1024
+ONE_LINE = ("type", "visitor_id", "name", "email", "phone", "page")  # fields of a hello
 SESSIONS = web.AppKey("chat_sessions", ChatSessions)
 AgentName = Callable[[str], str]
 AGENT_NAME: web.AppKey[AgentName] = web.AppKey("chat_agent_name")
@@ -130,6 +131,10 @@ async def visitor_socket(request: web.Request) -> web.WebSocketResponse:
                         raise InvalidInput("unknown-type", f"unknown message type {kind!r}")
                 except CtiError as exc:
                     await ws.send_json({"type": "error", **exc.to_dict()})
+                except Exception:  # a fault of ours: an error frame, the socket stays usable
+                    log.exception("visitor message failed")
+                    await ws.send_json({"type": "error", "error_id": "internal-error",
+                                        "message": "internal error", "details": {}})
         finally:
             if visitor is not None:
                 await sessions.disconnected(visitor, ws, leaving=False)
@@ -137,10 +142,8 @@ async def visitor_socket(request: web.Request) -> web.WebSocketResponse:
 
 
 def _parse(text: str) -> dict[str, Any]:
-    try:
-        data = json.loads(text)
-    except ValueError as exc:
-        raise InvalidInput("malformed-json", "the message is not valid JSON") from exc
+    data = parse_json(text)  # depth and characters checked (too-deep, bad-characters)
     if not isinstance(data, dict):
         raise InvalidInput("malformed-json", "the message must be a JSON object")
+    check_lines(data, ONE_LINE)  # these reach the customer record, the screen pop and log lines
     return data

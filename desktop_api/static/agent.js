@@ -185,9 +185,7 @@
   function connect() {
     clearTimeout(S.retryTimer);
     if (!S.wsWanted || !S.token) return;
-    const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
-    const url = `${scheme}://${location.host}/ws/agent?token=${encodeURIComponent(S.token)}`;
-    const ws = new WebSocket(url);
+    const ws = Desk.ticketSocket('/ws/agent', () => S.token);
     let opened = false;
     S.ws = ws;
     setConn(S.retry ? 'reconnecting' : 'connecting', S.retry ? 'reconnecting…' : 'connecting…');
@@ -722,7 +720,7 @@
   async function download(interactionId, ref, filename) {
     try {
       const resp = await fetch(`/api/interactions/${encodeURIComponent(interactionId)}/attachments/${ref}`,
-                               {headers: {'Authorization': `Bearer ${S.token}`}});
+                               {headers: {'Authorization': `Bearer ${Desk.current(S.token)}`}});
       if (!resp.ok) {
         const err = await resp.json().catch(() => ({}));
         throw {error_id: err.error_id || `http-${resp.status}`, message: err.message || `HTTP ${resp.status}`};

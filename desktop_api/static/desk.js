@@ -38,10 +38,107 @@ window.Desk = (() => {
     }
   }
 
+  // Tokens live 8 hours: a page refreshes its token before it expires. The page keeps the token
+  // it logged in with; ``current`` maps it to the newest one (and the page's sessionStorage
+  // entry is replaced, so a reload keeps the session).
+  const renewed = new Map();
+  let renewTimer = null;
+
+  function current(token) {
+    let seen = token;
+    while (seen && renewed.has(seen)) seen = renewed.get(seen);
+    return seen;
+  }
+
+  function expiresAt(token) {
+    try {
+      const part = token.split('.')[1].replace(/-/g, '+').replace(/_/g, '/');
+      return JSON.parse(atob(part)).exp * 1000;
+    } catch (exc) { return 0; }
+  }
+
+  function keepFresh(getToken) {
+    const token = current(getToken());
+    if (!token || renewTimer !== null) return;
+    // Ten minutes before expiry (soon if that has passed; never more often than every 5 s).
+    const wait = Math.max(5_000, expiresAt(token) - Date.now() - 600_000);
+    renewTimer = setTimeout(async () => {
+      renewTimer = null;
+      const old = current(getToken());
+      if (!old) return;
+      try {
+        const resp = await fetch('/api/token/refresh', {method: 'POST', headers: {
+          'Authorization': `Bearer ${old}`, 'Accept': 'application/json'}});
+        if (!resp.ok) return;  // the next call's 401 logs the page out
+        const fresh = (await resp.json()).token;
+        renewed.set(old, fresh);
+        for (let i = 0; i < sessionStorage.length; i++) {
+          const key = sessionStorage.key(i);
+          if (sessionStorage.getItem(key) === old) sessionStorage.setItem(key, fresh);
+        }
+      } catch (exc) { /* offline: the next attempt is scheduled below */ }
+      keepFresh(getToken);
+    }, wait);
+  }
+
+  // A WebSocket opened with a one-time ticket (POST /api/ws-ticket) instead of the token in the
+  // URL, where proxies and logs would keep it. It stands for the socket at once (the page adds its
+  // listeners as on a WebSocket) and forwards the real socket's events once the ticket is in.
+  class TicketSocket extends EventTarget {
+    constructor(path, getToken) {
+      super();
+      this.readyState = WebSocket.CONNECTING;
+      this._ws = null;
+      this._closing = false;
+      keepFresh(getToken);
+      this._open(path, current(getToken()));
+    }
+
+    async _open(path, token) {
+      let ticket = null;
+      try {
+        const resp = await fetch('/api/ws-ticket', {method: 'POST', headers: {
+          'Authorization': `Bearer ${token}`, 'Accept': 'application/json'}});
+        if (resp.ok) ticket = (await resp.json()).ticket;
+      } catch (exc) { ticket = null; }
+      if (!ticket || this._closing) {
+        this.readyState = WebSocket.CLOSED;
+        if (!ticket) this.dispatchEvent(new Event('error'));
+        this.dispatchEvent(new CloseEvent('close', {code: ticket ? 1000 : 1006, wasClean: false}));
+        return;
+      }
+      const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
+      const ws = new WebSocket(`${scheme}://${location.host}${path}?ticket=${encodeURIComponent(ticket)}`);
+      this._ws = ws;
+      ws.addEventListener('open', () => { this.readyState = ws.readyState; this.dispatchEvent(new Event('open')); });
+      ws.addEventListener('message', (e) => this.dispatchEvent(new MessageEvent('message', {data: e.data})));
+      ws.addEventListener('error', () => { this.readyState = ws.readyState; this.dispatchEvent(new Event('error')); });
+      ws.addEventListener('close', (e) => {
+        this.readyState = WebSocket.CLOSED;
+        this.dispatchEvent(new CloseEvent('close', {code: e.code, reason: e.reason, wasClean: e.wasClean}));
+      });
+    }
+
+    send(data) {
+      if (!this._ws) throw new DOMException('the socket is not open yet', 'InvalidStateError');
+      this._ws.send(data);
+    }
+
+    close(code, reason) {
+      this._closing = true;
+      if (this._ws) this._ws.close(code, reason);
+    }
+  }
+
+  function ticketSocket(path, getToken) {
+    return new TicketSocket(path, getToken);
+  }
+
   // A REST caller with the page's token; ``onExpired`` runs when the server no longer takes it.
   function restClient(getToken, onExpired) {
     return async function api(method, path, body) {
-      const token = getToken();
+      const token = current(getToken());
+      if (token && path !== '/api/login') keepFresh(getToken);
       const headers = {'Accept': 'application/json'};
       if (token) headers['Authorization'] = `Bearer ${token}`;
       if (body !== undefined) headers['Content-Type'] = 'application/json';
@@ -65,5 +162,5 @@ window.Desk = (() => {
     };
   }
 
-  return {el, fmtSeconds, ApiError, restClient};
+  return {el, fmtSeconds, ApiError, restClient, ticketSocket, current};
 })();

@@ -242,8 +242,7 @@
 
   function connect() {
     if (!S.wanted || !S.token) return;
-    const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
-    const ws = new WebSocket(`${scheme}://${location.host}/ws/supervisor?token=${encodeURIComponent(S.token)}`);
+    const ws = Desk.ticketSocket('/ws/supervisor', () => S.token);
     S.ws = ws;
     ws.addEventListener('open', () => { S.retry = 0; setConn('connected', 'live'); });
     ws.addEventListener('message', (event) => {
