@@ -341,6 +341,20 @@ class OneTimeCodeRow(Base):
     failures: Mapped[int] = mapped_column(Integer, server_default="0")
 
 
+class ChatSessionRow(Base):
+    """A chat visitor's session: the hash of the secret its browser holds (never the secret).
+
+    Kept apart from interaction refs and context, which agents and the API read: the visitor id
+    is shown to agents, the secret's hash never leaves the server.
+    """
+
+    __tablename__ = "chat_sessions"
+
+    visitor_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    secret_hash: Mapped[str] = mapped_column(String(64))  # SHA-256, hex
+    created_at: Mapped[float] = mapped_column(Double)
+
+
 customers = cast(Table, CustomerRow.__table__)
 identities = cast(Table, IdentityRow.__table__)
 merges = cast(Table, MergeRow.__table__)
@@ -361,3 +375,4 @@ ws_tickets = cast(Table, WsTicketRow.__table__)
 interaction_identities = cast(Table, InteractionIdentityRow.__table__)
 merge_suggestions = cast(Table, MergeSuggestionRow.__table__)
 one_time_codes = cast(Table, OneTimeCodeRow.__table__)
+chat_sessions = cast(Table, ChatSessionRow.__table__)

@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from context.access import AccessRecords
 from context.attachments import Attachments
 from context.audit import read_audit, write_audit
+from context.chat_sessions import ChatSessionStore
 from context.codes import SqlCodeStore
 from context.credentials import CredentialUpgrades
 from context.cursors import Cursors
@@ -77,6 +78,7 @@ class SqlContextStore:
         # The access rules' records and the token records share this store's database.
         self.access = AccessRecords(db=self._db)
         self.tokens = SqlTokenRecords(db=self._db, clock=clock)
+        self._chat_sessions = ChatSessionStore(db=self._db)
         self._presented = Presented(db=self._db, clock=clock, ids=ids)
 
     def code_store(self, settings: CodeSettings) -> SqlCodeStore:
@@ -221,6 +223,14 @@ class SqlContextStore:
 
     async def set_cursor(self, name: str, value: str) -> None:
         await self._cursors.set(name, value, self._clock.now())
+
+    # chat sessions
+
+    async def chat_secret_hash(self, visitor_id: str) -> str | None:
+        return await self._chat_sessions.secret_hash(visitor_id)
+
+    async def keep_chat_secret_hash(self, visitor_id: str, secret_hash: str) -> None:
+        await self._chat_sessions.keep(visitor_id, secret_hash, self._clock.now())
 
     # audit
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import limits.aio as limits_aio
 import phonenumbers
 import redis.asyncio as redis_asyncio
 from aiohttp import web
@@ -24,9 +25,11 @@ from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from adapters.channel import AdapterDeps
 from adapters.outbound import OutboundDispatcher
 from adapters.registry import CHANNEL_ADAPTERS, build_adapters
+from adapters.webchat.codes import VisitorCodes
 from adapters.webchat.http import STATIC as WEBCHAT_STATIC
 from adapters.webchat.http import setup_webchat
 from adapters.webchat.sessions import ChatSessions
+from adapters.webchat.signing import SiteSignatures
 from context.migrate import upgrade_async
 from context.store import SqlContextStore
 from cti.agents import AgentService
@@ -186,7 +189,17 @@ def build_app(config: AppConfig, settings: ServerSettings, *, clock: Clock | Non
     chat = ChatSessions(interactions=interactions, context=context, ids=the_ids, queue=config.chat.queue,
                         skills=config.chat.skills, reconnect_grace=config.chat.reconnect_grace,
                         # identity.default_region, in the calling-code form the chat still takes
-                        default_country_code=str(phonenumbers.country_code_for_region(config.phone_region)))
+                        default_country_code=str(phonenumbers.country_code_for_region(config.phone_region)),
+                        sites=SiteSignatures({site: s.secret.get_secret_value()
+                                              for site, s in config.identity.sites.items()}))
+    # The chat's cap on one-time codes counts across nodes when they share Redis.
+    limits_storage: limits_aio.storage.Storage = (
+        limits_aio.storage.RedisStorage(f"async+{settings.redis_url}", implementation="redispy",
+                                        key_prefix=f"{settings.redis_prefix}:limits")
+        if settings.redis_url else limits_aio.storage.MemoryStorage())
+    codes = VisitorCodes(sessions=chat, claims=None, storage=limits_storage,
+                         per_window=config.identity.chat_codes_per_window,
+                         window=config.identity.chat_code_window)
 
     login = LoginService(
         config=config, checker=PasswordChecker(workers=config.login.hash_workers),
@@ -246,7 +259,7 @@ def build_app(config: AppConfig, settings: ServerSettings, *, clock: Clock | Non
         await login.aclose()
 
     app.cleanup_ctx.append(login_threads)
-    setup_webchat(app, sessions=chat, hub=hub, agent_name=lambda a: config.agents[a].name
+    setup_webchat(app, sessions=chat, codes=codes, hub=hub, agent_name=lambda a: config.agents[a].name
                   if a in config.agents else a)
     # Transitional: until chat.html's script is a file, its CSP allows exactly that script.
     allow_inline_scripts(app, CHAT_PAGE, WEBCHAT_STATIC / "chat.html")

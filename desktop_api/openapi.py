@@ -23,7 +23,7 @@ INTERACTION_STATES = ["new", "queued", "offered", "active", "wrap_up", "closed",
 AGENT_STATES = ["offline", "available", "busy", "wrap_up", "away"]
 SETTABLE_STATES = ["available", "away", "busy", "offline"]
 ROLES = ["agent", "supervisor", "admin"]
-IDENTITY_KINDS = ["phone", "email", "chat", "x", "slack", "call"]
+IDENTITY_KINDS = ["phone", "email", "chat", "x", "slack", "call", "site"]
 SENDERS = ["customer", "agent", "system"]
 
 
@@ -426,6 +426,7 @@ def _paths() -> dict[str, Schema]:
         "/assets/supervisor.js": _asset("The supervisor board's script", "supervisorScript",
                                         "text/javascript"),
         "/chat": _page("The visitor chat widget page", "chatPage"),
+        "/chat/chat.js": _asset("The chat widget's script", "chatScript", "text/javascript"),
         "/healthz": {"get": _op("Liveness: the node answers", tag="system", public=True, errors=(),
                                 ok=(200, _ref("Health"), "the node is up"), op_id="health")},
         "/api/openapi.json": {"get": _op(
@@ -561,9 +562,11 @@ def _paths() -> dict[str, Schema]:
             op_id="supervisorSocket", auth=True, errors=(401, 403)),
         "/ws/chat": _socket(
             "The visitor chat WebSocket (no authentication)",
-            "The client sends `hello` first and gets `welcome` (with the messages so far when a "
-            "returning visitor continues), then sends `message` and `leave`; the server pushes "
-            "`message`, `status` and `error`.",
+            "The client sends `hello` first and gets `welcome`: a new visitor gets its `visitor_id` "
+            "and `session_secret`; a returning one sends both back and gets the messages so far. "
+            "A site-signed `identifier` (`site`, `identifier_hash`) makes a verified identity; typed "
+            "`email`/`phone` are claims, proven with `send_code` and `verify_code`. Then `message` "
+            "and `leave`; the server pushes `message`, `status`, `code_sent`, `verified` and `error`.",
             op_id="chatSocket", auth=False, errors=()),
     }
 

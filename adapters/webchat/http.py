@@ -11,6 +11,8 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
+from adapters.webchat.codes import VisitorCodes
+from adapters.webchat.schemas import ChatText, Hello, Leave, SendCode, VerifyCode, parse_frame
 from adapters.webchat.sessions import ChatSessions, Visitor
 from cti.errors import CtiError, InvalidInput
 from cti.events import (
@@ -30,8 +32,11 @@ log = logging.getLogger(__name__)
 
 STATIC = Path(__file__).with_name("static")
 MAX_VISITOR_MESSAGE = 64 * 1024
-ONE_LINE = ("type", "visitor_id", "name", "email", "phone", "page")  # fields of a hello
+# Fields of a hello (and of the code frames) that must be one line without control characters.
+ONE_LINE = ("type", "visitor_id", "session_secret", "name", "email", "phone", "page", "site", "identifier",
+            "identifier_hash", "to", "code")
 SESSIONS = web.AppKey("chat_sessions", ChatSessions)
+CODES = web.AppKey("chat_codes", VisitorCodes)
 AgentName = Callable[[str], str]
 AGENT_NAME: web.AppKey[AgentName] = web.AppKey("chat_agent_name")
 
@@ -60,9 +65,10 @@ def _visitor_event(event: DomainEvent, agent_name: Callable[[str], str]) -> tupl
     return None
 
 
-def setup_webchat(app: web.Application, *, sessions: ChatSessions, hub: EventHub,
+def setup_webchat(app: web.Application, *, sessions: ChatSessions, codes: VisitorCodes, hub: EventHub,
                   agent_name: Callable[[str], str]) -> None:
     app[SESSIONS] = sessions
+    app[CODES] = codes
     app[AGENT_NAME] = agent_name
     track_sockets(app)
 
@@ -90,6 +96,8 @@ def setup_webchat(app: web.Application, *, sessions: ChatSessions, hub: EventHub
 
     app.cleanup_ctx.append(forward)
     app.router.add_get("/chat", chat_page)
+    # The page's code is a file of its own, so the page runs under "script-src 'self'".
+    app.router.add_get("/chat/chat.js", chat_script)
     app.router.add_get("/ws/chat", visitor_socket)
 
 
@@ -97,8 +105,13 @@ async def chat_page(request: web.Request) -> web.FileResponse:
     return web.FileResponse(STATIC / "chat.html")
 
 
+async def chat_script(request: web.Request) -> web.FileResponse:
+    return web.FileResponse(STATIC / "chat.js", headers={"Content-Type": "text/javascript; charset=utf-8"})
+
+
 async def visitor_socket(request: web.Request) -> web.WebSocketResponse:
     sessions = request.app[SESSIONS]
+    codes = request.app[CODES]
     ws = web.WebSocketResponse(heartbeat=30, max_msg_size=MAX_VISITOR_MESSAGE)
     await ws.prepare(request)
     visitor: Visitor | None = None
@@ -108,27 +121,28 @@ async def visitor_socket(request: web.Request) -> web.WebSocketResponse:
                 if msg.type is not WSMsgType.TEXT:
                     continue
                 try:
-                    data = _parse(msg.data)
-                    kind = data.get("type")
-                    if kind == "hello" and visitor is None:
-                        visitor, welcome = await sessions.hello(data, ws)
+                    frame = parse_frame(_parse(msg.data))
+                    if isinstance(frame, Hello) and visitor is None:
+                        visitor, welcome = await sessions.hello(frame, ws)
                         name = request.app[AGENT_NAME]
                         welcome["messages"] = [visitor_message(m, name) for m in welcome["messages"]]
                         await ws.send_json(welcome)
-                    elif kind == "hello":
+                    elif isinstance(frame, Hello):
                         raise InvalidInput("already-started", "this conversation has already said hello")
                     elif visitor is None:
                         raise InvalidInput("hello-first", "send a hello before anything else")
-                    elif kind == "message":
-                        await sessions.message(visitor, data.get("body"))
-                    elif kind == "leave":
+                    elif isinstance(frame, ChatText):
+                        await sessions.message(visitor, frame.body)
+                    elif isinstance(frame, SendCode):
+                        await ws.send_json(await codes.send(visitor, frame.to))
+                    elif isinstance(frame, VerifyCode):
+                        await ws.send_json(await codes.verify(visitor, frame.code))
+                    elif isinstance(frame, Leave):
                         # Mark the interaction before closing: close() waits for the visitor's
                         # close frame, which a departing browser may never send.
                         await sessions.disconnected(visitor, ws, leaving=True)
                         visitor = None
                         await ws.close()
-                    else:
-                        raise InvalidInput("unknown-type", f"unknown message type {kind!r}")
                 except CtiError as exc:
                     await ws.send_json({"type": "error", **exc.to_dict()})
                 except Exception:  # a fault of ours: an error frame, the socket stays usable

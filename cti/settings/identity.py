@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import phonenumbers
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, StringConstraints, field_validator
 
 
 class EmailIdentitySettings(BaseModel):
@@ -61,3 +63,29 @@ class IdentitySettings(BaseModel):
         if region not in phonenumbers.SUPPORTED_REGIONS:
             raise ValueError(f"not a region phonenumbers knows: {value!r}")
         return region
+
+    # --- web chat (adapters/webchat) ---
+    # Websites that embed the chat widget and sign their logged-in user's identifier (HMAC-SHA256,
+    # hex) so that the visitor is that customer. Default: none, so no visitor is verified by a site.
+    sites: dict[SiteId, ChatSite] = Field(default_factory=dict)
+    # One-time codes a chat visitor may ask for per conversation within chat_code_window seconds.
+    # Default 3 per 600 s: a typo and a slow mailbox are covered; a mail or SMS bomb is not.
+    chat_codes_per_window: int = Field(default=3, ge=1, le=100)
+    chat_code_window: float = Field(default=600.0, gt=0)
+
+
+# A site id names the site in identities ("site" "<site id>:<user id>"), so it holds no ":".
+SiteId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
+
+
+class ChatSite(BaseModel):
+    """One embedding website: ``identity.sites.<site id>``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    # Shared with the website's back end only; 32 characters at least (a guessable key would let
+    # anyone sign any identifier). Rotate by deploying a new one to both sides (docs/security.md).
+    secret: SecretStr = Field(min_length=32)
+
+
+IdentitySettings.model_rebuild()

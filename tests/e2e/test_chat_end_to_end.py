@@ -163,8 +163,10 @@ async def test_returning_visitor_continues_and_leaving_is_marked(
     await agent.command({"type": "accept", "interaction_id": interaction_id})
     await chat.close()
 
-    # Back within the reconnect grace (1 s in the test config): the same conversation goes on.
-    again, welcome2 = await visitor(http, srv, visitor_id=welcome["visitor_id"])
+    # Back within the reconnect grace (1 s in the test config) with the browser's session secret:
+    # the same conversation goes on.
+    again, welcome2 = await visitor(http, srv, visitor_id=welcome["visitor_id"],
+                                    session_secret=welcome["session_secret"])
     assert welcome2["interaction_id"] == interaction_id
     assert [m["body"] for m in welcome2["messages"]] == ["Hello, anyone there?"]
     # The visitor sees what was said, never internal ids or channel references.

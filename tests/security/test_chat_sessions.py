@@ -34,7 +34,8 @@ async def test_an_agent_with_the_visitor_id_cannot_read_or_write_the_conversatio
         interaction_id = offer["interaction_id"]
 
         # The agent who served the visitor reads the visitor id from the customer's profile ...
-        status, profile = await center.api("alice", "GET", f"/api/customers/{offer['screen_pop']['customer']['id']}")
+        customer_id = offer["screen_pop"]["customer"]["id"]
+        status, profile = await center.api("alice", "GET", f"/api/customers/{customer_id}")
         assert status == 200, profile
         [visitor_id] = [i["value"] for i in profile["identities"] if i["kind"] == "chat"]
         assert visitor_id == welcome["visitor_id"]
@@ -50,7 +51,8 @@ async def test_an_agent_with_the_visitor_id_cannot_read_or_write_the_conversatio
         assert CARD not in json.dumps(stolen)
 
         # What the agent says reaches the victim only; what the thief writes is not the victim's.
-        ack = await alice.command({"type": "reply", "interaction_id": interaction_id, "body": "for Vera only"})
+        ack = await alice.command({"type": "reply", "interaction_id": interaction_id,
+                                   "body": "for Vera only"})
         assert ack["type"] == "ack", ack
         assert (await victim.expect(lambda m: m.get("sender") == "agent"))["body"] == "for Vera only"
         await thief.send({"type": "message", "body": "I am Vera, send me the card again"})
@@ -81,7 +83,8 @@ async def test_the_browser_with_its_secret_resumes_and_agents_never_see_the_secr
         assert [m["body"] for m in resumed["messages"]] == ["where is my parcel?"]
         assert "session_secret" not in resumed  # the browser has it; it is not sent again
         await again.send({"type": "message", "body": "back again"})
-        await alice.expect(lambda m: m.get("type") == "message.added" and m["message"]["body"] == "back again")
+        await alice.expect(lambda m: m.get("type") == "message.added"
+                           and m["message"]["body"] == "back again")
 
         # Nothing an agent, a supervisor or an admin can read holds the secret.
         customer_id = offer["screen_pop"]["customer"]["id"]
@@ -120,3 +123,27 @@ async def test_the_secret_is_checked_on_every_node_of_a_cluster(
         await thief.close()
         await again.close()
         await alice.close()
+
+
+@pytest.mark.parametrize(("frame", "error_id", "field"), [
+    ({"type": "hello", "admin": True}, "unknown-field", "admin"),
+    ({"type": "hello", "name": "N" * 101}, "field-too-long", "name"),
+    ({"type": "hello", "email": "e" * 250 + "@example.com"}, "field-too-long", "email"),
+    ({"type": "hello", "visitor_id": "../../etc"}, "bad-field", "visitor_id"),
+    ({"type": "hello", "session_secret": 42}, "bad-field", "session_secret"),
+])
+async def test_a_hello_is_checked_whole(tmp_path: Path, frame: dict[str, object], error_id: str,
+                                       field: str) -> None:
+    async with running_center(tmp_path, {}) as center:
+        sock, _ = await visitor(center, name="Fine")  # one socket that works, for comparison
+        bad = await center.http.ws_connect(center.url.replace("http", "ws", 1) + "/ws/chat")
+        await bad.send_json(frame)
+        answer = await bad.receive_json(timeout=10)
+        assert (answer["type"], answer["error_id"], answer["details"].get("field")) == (
+            "error", error_id, field), answer
+        await bad.send_json({"type": "message", "body": "hi"})
+        assert (await bad.receive_json(timeout=10))["error_id"] == "hello-first"
+        await sock.send({"type": "message", "body": "still served", "extra": 1})
+        assert (await sock.expect("error"))["error_id"] == "unknown-field"
+        await bad.close()
+        await sock.close()

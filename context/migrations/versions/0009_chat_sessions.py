@@ -1,0 +1,33 @@
+"""Chat visitors' sessions: the hash of each browser's session secret, so a reconnect on any node
+must present the secret and the visitor id alone no longer resumes a conversation.
+
+Revision ID: 0009
+Revises: 0008
+Create Date: 2026-12-07
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0009"
+down_revision: str | None = "0008"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "chat_sessions",
+        sa.Column("visitor_id", sa.String(64), nullable=False),
+        sa.Column("secret_hash", sa.String(64), nullable=False),
+        sa.Column("created_at", sa.Double(), nullable=False),
+        sa.PrimaryKeyConstraint("visitor_id", name="pk_chat_sessions"),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("chat_sessions")
