@@ -427,6 +427,7 @@ def _paths() -> dict[str, Schema]:
                                         "text/javascript"),
         "/chat": _page("The visitor chat widget page", "chatPage"),
         "/chat/chat.js": _asset("The chat widget's script", "chatScript", "text/javascript"),
+        "/chat/chat.css": _asset("The chat widget's style", "chatStyle", "text/css"),
         "/healthz": {"get": _op("Liveness: the node answers", tag="system", public=True, errors=(),
                                 ok=(200, _ref("Health"), "the node is up"), op_id="health")},
         "/api/openapi.json": {"get": _op(

@@ -96,8 +96,9 @@ def setup_webchat(app: web.Application, *, sessions: ChatSessions, codes: Visito
 
     app.cleanup_ctx.append(forward)
     app.router.add_get("/chat", chat_page)
-    # The page's code is a file of its own, so the page runs under "script-src 'self'".
+    # The page's code and style are files of their own, so it runs under "script-src 'self'".
     app.router.add_get("/chat/chat.js", chat_script)
+    app.router.add_get("/chat/chat.css", chat_style)
     app.router.add_get("/ws/chat", visitor_socket)
 
 
@@ -107,6 +108,10 @@ async def chat_page(request: web.Request) -> web.FileResponse:
 
 async def chat_script(request: web.Request) -> web.FileResponse:
     return web.FileResponse(STATIC / "chat.js", headers={"Content-Type": "text/javascript; charset=utf-8"})
+
+
+async def chat_style(request: web.Request) -> web.FileResponse:
+    return web.FileResponse(STATIC / "chat.css", headers={"Content-Type": "text/css; charset=utf-8"})
 
 
 async def visitor_socket(request: web.Request) -> web.WebSocketResponse:
