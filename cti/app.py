@@ -197,7 +197,7 @@ def build_app(config: AppConfig, settings: ServerSettings, *, clock: Clock | Non
         limits_aio.storage.RedisStorage(f"async+{settings.redis_url}", implementation="redispy",
                                         key_prefix=f"{settings.redis_prefix}:limits")
         if settings.redis_url else limits_aio.storage.MemoryStorage())
-    codes = VisitorCodes(sessions=chat, claims=None, storage=limits_storage,
+    codes = VisitorCodes(sessions=chat, claims=claims, storage=limits_storage,
                          per_window=config.identity.chat_codes_per_window,
                          window=config.identity.chat_code_window)
 

@@ -111,10 +111,12 @@ class ChatSessions:
             self._by_interaction[interaction.id] = visitor_id
             messages = [jsonable(m) for m in await self._context.messages(interaction.id)]
             if signed is not None:
-                # A signed identity given on return proves who the customer of this chat is.
-                await self._context.resolve_customer([Identity(IdentityKind.CHAT, visitor_id), signed],
-                                                     display_name=name, actor="webchat",
-                                                     reason="chat visitor signed in on the site")
+                # Signed in on the site since the chat began: that proves who this chat's customer is.
+                await self._context.prove_identity(interaction.customer_id, signed, actor="webchat",
+                                                   how="verified", reason=f"signed by site {data.site}")
+                await self._context.record_presented(
+                    interaction.id, [InboundIdentity(signed, IdentityLevel.VERIFIED, "hmac")],
+                    display_name=None)
         welcome: dict[str, Any] = {"type": "welcome", "visitor_id": visitor_id,
                                    "interaction_id": interaction.id if interaction else None,
                                    "messages": messages, "claims": sorted(visitor.claims)}
