@@ -6,12 +6,16 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from cti.domain import Identity, IdentityKind
 from tests.adapters.center import running_center
+from tests.adapters.email.conftest import email_channel
+from tests.adapters.email.peers import SmtpSink, free_port
 from tests.conftest import CHROMIUM_ARGS
 from tests.security.chat_support import take_offer
 
@@ -132,3 +136,56 @@ async def test_a_site_signed_visitor_and_a_forged_one(tmp_path: Path, chromium: 
         assert await page.evaluate("window.__csp") == [] and await forged.evaluate("window.__csp") == []
         await alice.close()
         await browser.close()
+
+
+async def test_the_visitor_verifies_the_typed_address_in_the_widget(tmp_path: Path,
+                                                                    chromium: str) -> None:
+    from playwright.async_api import async_playwright, expect
+
+    sink = SmtpSink()
+    await sink.start()
+    channels = email_channel(tmp_path, smtp_port=free_port(), relay_port=sink.port, acknowledge=False)
+    try:
+        async with running_center(tmp_path, channels) as center, async_playwright() as pw:
+            known = await center.services.context.resolve_customer(
+                [Identity(IdentityKind.EMAIL, "vera@example.org")], display_name="Vera", actor="test",
+                reason="seed")
+            browser = await launch(pw, chromium)
+            alice = await center.agent_socket("alice")
+            page = await new_page(await widget_context(browser))
+            await page.goto(f"{center.url}/chat")
+            await page.fill("#chat-name", "Vera")
+            await page.fill("#chat-email", "vera@example.org")
+            await page.click("#chat-start")
+            await expect(page.locator("#chat-verify")).to_be_hidden()  # no conversation yet
+            await page.fill("#chat-input", "my last order?")
+            await page.click("#chat-send")
+            offer = await take_offer(alice)
+            assert offer["screen_pop"]["customer"]["id"] != known.id
+
+            await page.get_by_role("button", name="Verify my e-mail").click()
+            code_box = page.get_by_label("Code we sent to your e-mail")
+            await expect(code_box).to_be_focused()
+            [sent] = await sink.wait_for(1)
+            body = sent.message.get_body(preferencelist=("plain",))
+            assert body is not None
+            found = re.search(r"\b(\d{6})\b", str(body.get_content()))
+            assert found
+            await code_box.fill("000000" if found.group(1) != "000000" else "111111")
+            await page.get_by_role("button", name="Confirm").click()
+            await expect(page.locator("[data-testid=chat-error]")).to_have_attribute("data-error-id",
+                                                                                     "code-wrong")
+            await code_box.fill(found.group(1))
+            await page.get_by_role("button", name="Confirm").click()
+            await expect(page.locator("#chat-verified")).to_have_text("Thank you: your e-mail is verified.")
+            await expect(page.locator("#chat-verify-email")).to_be_hidden()
+            interaction_id = offer["interaction_id"]
+            status, now = await center.api("alice", "GET", f"/api/interactions/{interaction_id}")
+            assert status == 200
+            status, customer = await center.api("sam", "GET", f"/api/customers/{now['customer_id']}")
+            assert status == 200 and customer["id"] == known.id, customer
+            assert await page.evaluate("window.__csp") == []
+            await alice.close()
+            await browser.close()
+    finally:
+        await sink.aclose()
