@@ -192,10 +192,12 @@ def build_app(config: AppConfig, settings: ServerSettings, *, clock: Clock | Non
                         default_country_code=str(phonenumbers.country_code_for_region(config.phone_region)),
                         sites=SiteSignatures({site: s.secret.get_secret_value()
                                               for site, s in config.identity.sites.items()}))
-    # The chat's cap on one-time codes counts across nodes when they share Redis.
+    # The chat's cap on one-time codes counts across nodes when they share Redis (on the app's own
+    # connection pool, closed with it).
     limits_storage: limits_aio.storage.Storage = (
         limits_aio.storage.RedisStorage(f"async+{settings.redis_url}", implementation="redispy",
-                                        key_prefix=f"{settings.redis_prefix}:limits")
+                                        key_prefix=f"{settings.redis_prefix}:limits",
+                                        connection_pool=redis_client.connection_pool)
         if settings.redis_url else limits_aio.storage.MemoryStorage())
     codes = VisitorCodes(sessions=chat, claims=claims, storage=limits_storage,
                          per_window=config.identity.chat_codes_per_window,

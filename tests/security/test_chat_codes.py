@@ -9,13 +9,14 @@ conversation and per address, wrong codes per code.
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
 
+from cti.app import ServerSettings
 from cti.domain import Channel, Direction, Identity, IdentityKind, Interaction, InteractionState
 from tests.adapters.center import Center, running_center
 from tests.adapters.email.conftest import email_channel
@@ -177,3 +178,37 @@ async def test_codes_are_capped_per_conversation_and_guesses_per_code(world: Wor
     await chat.close()
     await other.close()
     await alice.close()
+
+
+async def test_the_cap_on_codes_holds_across_nodes(
+        tmp_path: Path, cluster_node: Callable[[str], ServerSettings]) -> None:
+    sink = SmtpSink()
+    await sink.start()
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    try:
+        async with running_center(tmp_path / "a", email_channel(
+                tmp_path / "a", smtp_port=free_port(), relay_port=sink.port, acknowledge=False),
+                cluster_node("node-a")) as a, running_center(tmp_path / "b", email_channel(
+                tmp_path / "b", smtp_port=free_port(), relay_port=sink.port, acknowledge=False),
+                cluster_node("node-b")) as b:
+            alice = await a.agent_socket("alice")
+            for center, asks in ((a, 2), (b, 1)):
+                chat, _ = await visitor(center, email=ANN)
+                await chat.send({"type": "message", "body": f"codes from {center.url}"})
+                await take_offer(alice)
+                for _ in range(asks):
+                    await chat.send({"type": "send_code", "to": "email"})
+                    await chat.expect("code_sent")
+                await chat.close()
+            # The fourth code to the same address, from a third conversation on either node: refused.
+            chat, _ = await visitor(a, email=ANN)
+            await chat.send({"type": "message", "body": "one more"})
+            await take_offer(alice)
+            await chat.send({"type": "send_code", "to": "email"})
+            assert (await chat.expect("error"))["error_id"] == "too-many-codes"
+            assert len(await sink.wait_for(3)) == 3
+            await chat.close()
+            await alice.close()
+    finally:
+        await sink.aclose()

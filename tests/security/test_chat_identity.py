@@ -120,3 +120,38 @@ async def test_typed_details_are_claims_that_neither_attach_nor_merge(tmp_path: 
             assert profile["merges"] == []
         await chat.close()
         await alice.close()
+
+
+async def test_a_visitor_who_signs_in_on_the_site_mid_chat_becomes_that_customer(tmp_path: Path) -> None:
+    grace = {"queue": "support", "reconnect_grace": 60}
+    async with running_center(tmp_path, {}, chat=grace, **SITES) as center:
+        ann_id = await seed(center, Identity(IdentityKind.EMAIL, ANN), "Ann Lee")
+        alice = await center.agent_socket("alice")
+        chat, welcome = await visitor(center, name="Anonymous")
+        await chat.send({"type": "message", "body": "hello before logging in"})
+        offer = await take_offer(alice)
+        assert offer["screen_pop"]["customer"]["id"] != ann_id
+        await chat.close()
+
+        # The page reloads after she logs in on the shop: same session, now signed.
+        for _ in range(2):  # twice: the second reconnect changes nothing more
+            again, resumed = await visitor(center, visitor_id=welcome["visitor_id"],
+                                           session_secret=welcome["session_secret"], site="shop",
+                                           identifier=ANN, identifier_hash=sign(ANN))
+            assert resumed["interaction_id"] == offer["interaction_id"]
+            await again.close()
+        status, body = await center.api("alice", "GET", f"/api/interactions/{offer['interaction_id']}")
+        assert status == 200, body
+        status, customer = await center.api("sam", "GET", f"/api/customers/{body['customer_id']}")
+        assert status == 200 and customer["id"] == ann_id, customer
+        pop_path = f"/api/interactions/{offer['interaction_id']}/screen-pop"
+        status, pop = await center.api("alice", "GET", pop_path)
+        assert status == 200, pop
+        signed = [i for i in pop["identities"] if (i["kind"], i["value"]) == ("email", ANN)]
+        assert [(i["level"], i["source"]) for i in signed] == [("verified", "hmac")]
+        # Without the secret, the signature alone does not open her conversation either.
+        thief, stolen = await visitor(center, visitor_id=welcome["visitor_id"], site="shop",
+                                      identifier=ANN, identifier_hash=sign(ANN))
+        assert stolen["interaction_id"] is None and stolen["messages"] == []
+        await thief.close()
+        await alice.close()
