@@ -12,6 +12,8 @@ visitor cannot use the widget to flood someone's mailbox or phone.
 from __future__ import annotations
 
 import logging
+import math
+import time
 from typing import Any, Protocol
 
 from limits import RateLimitItemPerSecond
@@ -48,8 +50,11 @@ class VisitorCodes:
         interaction_id = await self._conversation(visitor)
         for key in (f"conversation:{interaction_id}", f"to:{target.kind.value}:{target.value}"):
             if not await self._limiter.hit(self._limit, "chat-code", key):
+                stats = await self._limiter.get_window_stats(self._limit, "chat-code", key)
+                # The limiter's storage keeps wall-clock times, so the wait is told against one.
+                retry_after = max(1, math.ceil(stats.reset_time - time.time()))
                 raise Conflict("too-many-codes", "too many codes were asked for; try again later",
-                               retry_after=self._limit.get_expiry())
+                               retry_after=retry_after)
         await claims.send_code_to(interaction_id, target, actor="visitor")
         log.info("chat code sent interaction=%s to=%s", interaction_id, to)
         return {"type": "code_sent", "to": to}

@@ -85,7 +85,14 @@ class ChatSite(BaseModel):
 
     # Shared with the website's back end only; 32 characters at least (a guessable key would let
     # anyone sign any identifier). Rotate by deploying a new one to both sides (docs/security.md).
-    secret: SecretStr = Field(min_length=32)
+    secret: SecretStr
+
+    @field_validator("secret")
+    @classmethod
+    def _long_enough(cls, value: SecretStr) -> SecretStr:
+        if len(value.get_secret_value()) < 32:
+            raise ValueError("must be at least 32 characters")
+        return value
 
 
 IdentitySettings.model_rebuild()

@@ -155,3 +155,20 @@ async def test_a_visitor_who_signs_in_on_the_site_mid_chat_becomes_that_customer
         assert stolen["interaction_id"] is None and stolen["messages"] == []
         await thief.close()
         await alice.close()
+
+
+@pytest.mark.parametrize(("sites", "problem"), [
+    ({"shop": {"secret": "short"}}, "identity.sites.shop.secret: Value error, must be at least 32"),
+    ({"sh:op": {"secret": SITE_SECRET}}, "identity.sites.sh:op.[key]"),
+    ({"shop": {"secret": SITE_SECRET, "algo": "md5"}}, "identity.sites.shop.algo"),
+])
+def test_site_secrets_are_checked_at_start_up_and_never_shown(sites: dict[str, Any], problem: str) -> None:
+    from cti.config import ConfigError, parse_config
+    from tests.adapters.center import center_config
+
+    with pytest.raises(ConfigError) as refused:
+        parse_config(center_config({}, identity={"sites": sites}))
+    assert problem in str(refused.value)
+    assert SITE_SECRET not in str(refused.value)
+    config = parse_config(center_config({}, **SITES))
+    assert SITE_SECRET not in repr(config) and SITE_SECRET not in str(config.identity)

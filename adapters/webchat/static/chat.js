@@ -145,7 +145,8 @@ function connect() {
 }
 
 function sendHello() {
-  const hello = {type: 'hello', page: document.referrer || location.href};
+  // The server refuses a page address over 4096 characters; it keeps 500.
+  const hello = {type: 'hello', page: (document.referrer || location.href).slice(0, 2000)};
   const visitorId = localStorage.getItem(VISITOR_KEY);
   const secret = localStorage.getItem(SECRET_KEY);
   if (visitorId && secret) {
