@@ -353,6 +353,8 @@ class ChatSessionRow(Base):
     visitor_id: Mapped[str] = mapped_column(ID, primary_key=True)
     secret_hash: Mapped[str] = mapped_column(String(64))  # SHA-256, hex
     created_at: Mapped[float] = mapped_column(Double)
+    # When the visitor last started a conversation: sessions unused for long are swept.
+    last_used_at: Mapped[float] = mapped_column(Double, index=True)
 
 
 customers = cast(Table, CustomerRow.__table__)

@@ -232,6 +232,9 @@ class SqlContextStore:
     async def keep_chat_secret_hash(self, visitor_id: str, secret_hash: str) -> None:
         await self._chat_sessions.keep(visitor_id, secret_hash, self._clock.now())
 
+    async def purge_chat_sessions(self, older_than: float) -> int:
+        return await self._chat_sessions.purge(self._clock.now() - older_than)
+
     # audit
 
     async def audit(self, *, actor: str, action: str, target: str,

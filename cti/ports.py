@@ -211,7 +211,9 @@ class ContextStore(Protocol):
     # chat visitors' sessions: the SHA-256 of the secret each browser holds, never the secret
     async def chat_secret_hash(self, visitor_id: str) -> str | None: ...
     async def keep_chat_secret_hash(self, visitor_id: str, secret_hash: str) -> None:
-        """Record it once; a later call for the same visitor keeps the first."""
+        """Record it once (a later call marks the session used, never replaces the hash)."""
+    async def purge_chat_sessions(self, older_than: float) -> int:
+        """Drop sessions unused for ``older_than`` seconds; how many were dropped."""
 
     # audit
     async def audit(self, *, actor: str, action: str, target: str,

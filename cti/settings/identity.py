@@ -72,6 +72,9 @@ class IdentitySettings(BaseModel):
     # Default 3 per 600 s: a typo and a slow mailbox are covered; a mail or SMS bomb is not.
     chat_codes_per_window: int = Field(default=3, ge=1, le=100)
     chat_code_window: float = Field(default=600.0, gt=0)
+    # Days a chat visitor's session (its secret's hash) is kept after its last conversation began.
+    # Default 90: a returning visitor finds their chats again for a season; older sessions go.
+    chat_session_days: float = Field(default=90.0, gt=0)
 
 
 # A site id names the site in identities ("site" "<site id>:<user id>"), so it holds no ":".

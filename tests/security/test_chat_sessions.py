@@ -13,9 +13,12 @@ from pathlib import Path
 
 import pytest
 
+from adapters.webchat.signing import secret_hash
 from cti.app import ServerSettings
+from cti.ports import ContextStore
 from tests.adapters.center import running_center
 from tests.security.chat_support import take_offer, visitor
+from tests.waiting import until
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -147,3 +150,28 @@ async def test_a_hello_is_checked_whole(tmp_path: Path, frame: dict[str, object]
         assert (await sock.expect("error"))["error_id"] == "unknown-field"
         await bad.close()
         await sock.close()
+
+
+async def test_a_session_unused_for_long_is_swept_and_its_secret_no_longer_resumes(tmp_path: Path) -> None:
+    from context.migrate import upgrade_async
+    from context.store import SqlContextStore
+    from cti.clock import ManualClock, SequentialIds
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'cti.db'}"
+    await upgrade_async(url)
+    long_ago = SqlContextStore(url=url, clock=ManualClock(1_000_000.0), ids=SequentialIds())
+    await long_ago.start()
+    await long_ago.keep_chat_secret_hash("vis-from-long-ago", secret_hash("old-secret"))
+    await long_ago.aclose()
+
+    async with running_center(tmp_path, {}, ServerSettings(db_url=url, node_id="test")) as center:
+        # Swept as the server starts (in the background): then that browser is a new visitor.
+        context = center.services.context
+        await until(lambda: _gone(context, "vis-from-long-ago"), what="the old session swept")
+        sock, welcome = await visitor(center, visitor_id="vis-from-long-ago", session_secret="old-secret")
+        assert welcome["visitor_id"] != "vis-from-long-ago" and welcome["session_secret"]
+        await sock.close()
+
+
+async def _gone(context: ContextStore, visitor_id: str) -> bool:
+    return await context.chat_secret_hash(visitor_id) is None

@@ -25,9 +25,12 @@ def upgrade() -> None:
         sa.Column("visitor_id", sa.String(64), nullable=False),
         sa.Column("secret_hash", sa.String(64), nullable=False),
         sa.Column("created_at", sa.Double(), nullable=False),
+        sa.Column("last_used_at", sa.Double(), nullable=False),
         sa.PrimaryKeyConstraint("visitor_id", name="pk_chat_sessions"),
     )
+    op.create_index("ix_chat_sessions_last_used_at", "chat_sessions", ["last_used_at"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_chat_sessions_last_used_at", table_name="chat_sessions")
     op.drop_table("chat_sessions")
