@@ -12,7 +12,7 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from adapters.webchat.codes import VisitorCodes
-from adapters.webchat.schemas import ChatText, Hello, Leave, SendCode, VerifyCode, parse_frame
+from adapters.webchat.schemas import MAX_BODY, ChatText, Hello, Leave, SendCode, VerifyCode, parse_frame
 from adapters.webchat.sessions import ChatSessions, Visitor
 from cti.errors import CtiError, InvalidInput
 from cti.events import (
@@ -31,7 +31,7 @@ from desktop_api.sockets import track_sockets, tracked
 log = logging.getLogger(__name__)
 
 STATIC = Path(__file__).with_name("static")
-MAX_VISITOR_MESSAGE = 64 * 1024
+MAX_VISITOR_MESSAGE = MAX_BODY  # one frame; the service refuses a longer message text itself
 # Fields of a hello (and of the code frames) that must be one line without control characters.
 ONE_LINE = ("type", "visitor_id", "session_secret", "name", "email", "phone", "page", "site", "identifier",
             "identifier_hash", "to", "code")

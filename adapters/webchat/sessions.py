@@ -110,9 +110,8 @@ class ChatSessions:
             visitor.interaction_id = interaction.id
             self._by_interaction[interaction.id] = visitor_id
             messages = [jsonable(m) for m in await self._context.messages(interaction.id)]
-            already = signed is None or signed in (
-                await self._context.customer(interaction.customer_id)).identities
-            if signed is not None and not already:
+            if signed is not None and signed not in (
+                    await self._context.customer(interaction.customer_id)).identities:
                 # Signed in on the site since the chat began: that proves who this chat's customer is.
                 await self._context.prove_identity(interaction.customer_id, signed, actor="webchat",
                                                    how="verified", reason=f"signed by site {data.site}")
