@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import limits.aio as limits_aio
 import phonenumbers
 import redis.asyncio as redis_asyncio
 from aiohttp import web
@@ -192,14 +191,8 @@ def build_app(config: AppConfig, settings: ServerSettings, *, clock: Clock | Non
                         default_country_code=str(phonenumbers.country_code_for_region(config.phone_region)),
                         sites=SiteSignatures({site: s.secret.get_secret_value()
                                               for site, s in config.identity.sites.items()}))
-    # The chat's cap on one-time codes counts across nodes when they share Redis (on the app's own
-    # connection pool, closed with it).
-    limits_storage: limits_aio.storage.Storage = (
-        limits_aio.storage.RedisStorage(f"async+{settings.redis_url}", implementation="redispy",
-                                        key_prefix=f"{settings.redis_prefix}:limits",
-                                        connection_pool=redis_client.connection_pool)
-        if settings.redis_url else limits_aio.storage.MemoryStorage())
-    codes = VisitorCodes(sessions=chat, claims=claims, storage=limits_storage,
+    # The chat's cap on one-time codes counts across nodes when they share Redis, as log-in failures do.
+    codes = VisitorCodes(sessions=chat, claims=claims, storage=_throttle_storage(redis_client, settings),
                          per_window=config.identity.chat_codes_per_window,
                          window=config.identity.chat_code_window)
 
