@@ -20,7 +20,7 @@ from aiohttp import web
 
 from cti.clock import Clock, IdSource
 from cti.config import AppConfig
-from cti.domain import Channel, Customer, Identity, Interaction, Message
+from cti.domain import Channel, Customer, IdentityLevel, InboundIdentity, Interaction, Message
 from cti.errors import Conflict
 from cti.hub import EventHub
 from cti.lease import Leases
@@ -32,7 +32,9 @@ from cti.service import InteractionService
 @dataclass(frozen=True, slots=True)
 class InboundMessage:
     channel: Channel
-    identities: Sequence[Identity]  # who wrote: resolves (and may merge) the customer
+    # Who wrote, with how the channel knows it: verified and asserted ones find the customer,
+    # claimed ones are only shown (see ``InteractionService.start_inbound``).
+    identities: Sequence[InboundIdentity]
     body: str
     message_ref: str  # the channel's own id of this message: the dedupe key (Message-ID, MessageSid…)
     display_name: str | None = None
@@ -98,8 +100,10 @@ async def find_thread(context: ContextStore, clock: Clock, msg: InboundMessage) 
             return found
     if msg.continue_open_within is None:
         return None
-    for identity in msg.identities:
-        customer = await context.find_customer(identity)
+    for presented in msg.identities:
+        if presented.level is IdentityLevel.CLAIMED:
+            continue  # a claim must not thread a message onto someone else's conversation
+        customer = await context.find_customer(presented.identity)
         if customer is None:
             continue
         for candidate in await context.open_interactions(customer.id, msg.channel):

@@ -95,7 +95,7 @@ def config_phone(value: Any, what: str, where: str, country: str) -> str:
     if not isinstance(value, str | int) or isinstance(value, bool):
         raise ConfigError(f"{where}: {what} must be a phone number")
     try:
-        return normalise_phone(str(value), default_country_code=country)
+        return normalise_phone(str(value), region=country)
     except InvalidInput as exc:
         raise ConfigError(f"{where}: {what}: {exc}") from exc
 
@@ -109,5 +109,5 @@ def our_numbers(raw: Mapping[str, Any], app: AppConfig, where: str) -> dict[str,
     for number, queue in numbers_raw.items():
         if queue not in app.queues:
             raise ConfigError(f"{where}: number {number!r}: unknown queue {queue!r}")
-        numbers[config_phone(number, f"number {number!r}", where, app.default_country_code)] = str(queue)
+        numbers[config_phone(number, f"number {number!r}", where, app.phone_region)] = str(queue)
     return numbers

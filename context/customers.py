@@ -19,14 +19,17 @@ from context.db import Database, Retry
 from context.merging import identity_json, merge_into, merges_of, unmerge
 from context.models import customers, identities
 from context.queries import lock_customers, owners, require_customer, require_root
+from context.suggestions import CONFIRMED, DISMISSED, decide, open_for, require_suggestion, suggest
 from cti.clock import Clock, IdSource
-from cti.domain import Customer, Identity
+from cti.domain import Customer, Identity, IdentityKind, IdentityLevel, InboundIdentity
 from cti.errors import Conflict, InvalidInput, NotFound
-from cti.ports import MergeRecord
+from cti.ports import MergeRecord, MergeSuggestion
 
 log = logging.getLogger(__name__)
 
 MAX_IDENTITY_VALUE = 255
+# Identities that say only "this visitor" or "this call": a customer with no others is nobody yet.
+ANONYMOUS_KINDS = frozenset({IdentityKind.CHAT, IdentityKind.CALL})
 MAX_DISPLAY_NAME = 200
 
 
@@ -49,11 +52,130 @@ class Customers:
         async with self._db.read() as conn:
             return await merges_of(conn, await require_root(conn, customer_id))
 
+    async def resolve_inbound(self, presented: Sequence[InboundIdentity], *, display_name: str | None,
+                              actor: str, reason: str) -> Customer:
+        """The customer of an inbound interaction, by the identities' levels.
+
+        Claimed identities take no part: a claim names someone without proving it, so it finds,
+        attaches and merges nobody (the caller records it on the interaction). Verified and
+        asserted ones find their customers; only customers found through *verified* identities
+        are merged. The interaction goes to the verified customer, else to the first one found;
+        every other customer found becomes a merge suggestion for a person to decide.
+        """
+        strongest: dict[Identity, IdentityLevel] = {}
+        for p in presented:
+            if p.level is not IdentityLevel.CLAIMED:
+                known = strongest.get(p.identity)
+                if known is None or p.level is IdentityLevel.VERIFIED:
+                    strongest[p.identity] = p.level
+        _check_name(display_name)
+        if not strongest:
+            # Nothing but claims: a customer of its own, nameless (the name came with the claims
+            # and is shown with them, not as who this is).
+            return await self._anonymous()
+        wanted = _checked(list(strongest))
+
+        async def work(conn: AsyncConnection) -> Customer:
+            owned = await owners(conn, wanted)
+            verified = list(dict.fromkeys(owned[i] for i in wanted
+                                          if i in owned and strongest[i] is IdentityLevel.VERIFIED))
+            others = list(dict.fromkeys(owned[i] for i in wanted if i in owned and owned[i] not in verified))
+            if not verified and not others:
+                customer_id = await self._create(conn, wanted, display_name=display_name)
+                return await require_customer(conn, customer_id)
+            if verified:
+                proven = {i: r for i, r in owned.items() if strongest[i] is IdentityLevel.VERIFIED}
+                survivor = await self._merge_roots(conn, verified, proven, reason=reason, actor=actor)
+            else:
+                survivor, others = others[0], others[1:]
+            for other in others:
+                evidence = next(i for i in wanted if owned.get(i) == other)
+                await suggest(conn, clock=self._clock, ids=self._ids, customer_a=survivor, customer_b=other,
+                              identity=evidence, reason=reason)
+                log.info("merge suggested survivor=%s other=%s kind=%s", survivor, other, evidence.kind.value)
+            await self._attach(conn, survivor, [i for i in wanted if i not in owned])
+            if display_name:
+                await conn.execute(update(customers)
+                                   .where(customers.c.id == survivor, customers.c.display_name.is_(None))
+                                   .values(display_name=display_name))
+            return await require_customer(conn, survivor)
+
+        return await self._db.write(work)
+
+    async def prove(self, customer_id: str, identity: Identity, *, actor: str, reason: str,
+                    by_person: bool) -> Customer:
+        """``identity`` is proven to be this customer's: attach it, or merge the customer with the
+        one who owns it (audited with ``actor`` and ``reason``).
+
+        A person who checked (``by_person``) may merge any two customers. A one-time code proves
+        only that whoever is on this interaction reads that mailbox or phone: it merges the
+        interaction's customer into the owner when that customer is nobody else yet (only a chat
+        visitor id or a call of its own); a customer with addresses or numbers of their own gets
+        a merge suggestion instead, for a person to decide.
+        """
+        (identity,) = _checked([identity])
+
+        async def work(conn: AsyncConnection) -> Customer:
+            root = await require_root(conn, customer_id)
+            owner = (await owners(conn, [identity])).get(identity)
+            if owner is None:
+                await self._lock_roots(conn, [root])
+                await self._attach(conn, root, [identity])
+                await write_audit(conn, clock=self._clock, ids=self._ids, actor=actor,
+                                  action="identity.prove", target=root,
+                                  details={"identity": identity_json(identity), "reason": reason})
+                return await require_customer(conn, root)
+            if owner == root:
+                return await require_customer(conn, root)
+            current = await require_customer(conn, root)
+            if not by_person and any(i.kind not in ANONYMOUS_KINDS for i in current.identities):
+                await suggest(conn, clock=self._clock, ids=self._ids, customer_a=root, customer_b=owner,
+                              identity=identity, reason=reason)
+                return current
+            survivor = await self._merge_roots(conn, [root, owner], {identity: owner}, reason=reason,
+                                               actor=actor)
+            return await require_customer(conn, survivor)
+
+        return await self._db.write(work)
+
+    async def suggestions(self, customer_id: str) -> Sequence[MergeSuggestion]:
+        async with self._db.read() as conn:
+            return await open_for(conn, await require_root(conn, customer_id))
+
+    async def suggestion(self, suggestion_id: str) -> MergeSuggestion:
+        async with self._db.read() as conn:
+            return await require_suggestion(conn, suggestion_id)
+
+    async def decide_suggestion(self, suggestion_id: str, *, confirm: bool, actor: str,
+                                reason: str) -> Customer | None:
+        """Confirm (merge the two, audited with ``actor`` and ``reason``) or dismiss."""
+        async def work(conn: AsyncConnection) -> Customer | None:
+            found = await decide(conn, clock=self._clock, ids=self._ids, suggestion_id=suggestion_id,
+                                 status=CONFIRMED if confirm else DISMISSED, actor=actor, reason=reason)
+            if not confirm:
+                return None
+            roots = list(dict.fromkeys([await require_root(conn, c) for c in found.customer_ids]))
+            if len(roots) == 1:  # merged meanwhile
+                return await require_customer(conn, roots[0])
+            proof = {found.identity: roots[1]}
+            survivor = await self._merge_roots(conn, roots, proof, reason=reason, actor=actor)
+            return await require_customer(conn, survivor)
+
+        return await self._db.write(work)
+
+    async def _anonymous(self) -> Customer:
+        """A customer with no identity yet: whoever wrote only claims who they are."""
+        async def work(conn: AsyncConnection) -> Customer:
+            return await require_customer(conn, await self._create(conn, [], display_name=None))
+
+        return await self._db.write(work)
+
     async def resolve(self, wanted: Sequence[Identity], *, display_name: str | None, actor: str,
                       reason: str) -> Customer:
+        """Every identity given is taken as proof: customers found are merged. For callers that
+        know so (an agent dialling a number, tests); inbound channels use ``resolve_inbound``."""
         wanted = _checked(wanted)
-        if display_name is not None and len(display_name) > MAX_DISPLAY_NAME:
-            raise InvalidInput("bad-display-name", f"display name longer than {MAX_DISPLAY_NAME}")
+        _check_name(display_name)
 
         async def work(conn: AsyncConnection) -> Customer:
             owned = await owners(conn, wanted)
@@ -161,14 +283,23 @@ class Customers:
 
     async def _merge_roots(self, conn: AsyncConnection, roots: Sequence[str], owned: dict[Identity, str], *,
                            reason: str, actor: str) -> str:
-        """Lock the roots and merge them into the oldest; returns the survivor."""
+        """Lock the roots and merge them into the oldest; returns the survivor.
+
+        ``owned`` maps the proving identities to their roots (a root without one merges with no
+        proof recorded: the customer an interaction was started for, proven by a code)."""
         (_, survivor), *others = await self._lock_roots(conn, roots)
         for _, merged in others:
-            proof = next(i for i, root in owned.items() if root == merged)
+            proof = next((i for i, root in owned.items() if root == merged),
+                         next((i for i, root in owned.items() if root != merged), None))
             merge_id = await merge_into(conn, clock=self._clock, ids=self._ids, survivor_id=survivor,
                                         merged_id=merged, reason=reason, actor=actor, proof=proof)
             log.info("customers merged merge=%s survivor=%s merged=%s", merge_id, survivor, merged)
         return survivor
+
+
+def _check_name(display_name: str | None) -> None:
+    if display_name is not None and len(display_name) > MAX_DISPLAY_NAME:
+        raise InvalidInput("bad-display-name", f"display name longer than {MAX_DISPLAY_NAME}")
 
 
 def _checked(wanted: Sequence[Identity]) -> list[Identity]:

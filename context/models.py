@@ -275,6 +275,88 @@ class WsTicketRow(Base):
     expires_at: Mapped[float] = mapped_column(Double, index=True)
 
 
+class InteractionIdentityRow(Base):
+    """An identity as an inbound interaction presented it, with its level and source.
+
+    Claimed identities live only here (never in ``identities``): a claim names a customer
+    without proving it, so it must not find, attach or merge anyone. ``outcome`` says what became
+    of a claim: "verified" (a one-time code came back) or "linked" (an agent linked it by hand).
+    """
+
+    __tablename__ = "interaction_identities"
+    __table_args__ = (Index("ix_interaction_identities_interaction_id_at", "interaction_id", "at", "id"),)
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    interaction_id: Mapped[str] = mapped_column(ID, ForeignKey("interactions.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))
+    value: Mapped[str] = mapped_column(String(255))
+    level: Mapped[str] = mapped_column(String(16))
+    source: Mapped[str] = mapped_column(String(64))
+    display_name: Mapped[str | None] = mapped_column(String(200))
+    at: Mapped[float] = mapped_column(Double)
+    outcome: Mapped[str | None] = mapped_column(String(16))
+    outcome_by: Mapped[str | None] = mapped_column(String(128))
+    outcome_at: Mapped[float | None] = mapped_column(Double)
+
+
+class MergeSuggestionRow(Base):
+    """Two customers that an inbound interaction's identities (not verified ones) tied together:
+    a person confirms (merge) or dismisses it."""
+
+    __tablename__ = "merge_suggestions"
+    __table_args__ = (Index("ix_merge_suggestions_customer_a_customer_b", "customer_a", "customer_b"),
+                      Index("ix_merge_suggestions_customer_b", "customer_b"))
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    customer_a: Mapped[str] = mapped_column(ID, ForeignKey("customers.id"))
+    customer_b: Mapped[str] = mapped_column(ID, ForeignKey("customers.id"))
+    # The identity that pointed at customer_b while the interaction went to customer_a.
+    kind: Mapped[str] = mapped_column(String(16))
+    value: Mapped[str] = mapped_column(String(255))
+    reason: Mapped[str] = mapped_column(Text)
+    at: Mapped[float] = mapped_column(Double)
+    status: Mapped[str] = mapped_column(String(16))  # open | confirmed | dismissed
+    decided_by: Mapped[str | None] = mapped_column(String(128))
+    decided_at: Mapped[float | None] = mapped_column(Double)
+    decided_reason: Mapped[str | None] = mapped_column(Text)
+
+
+class OneTimeCodeRow(Base):
+    """A one-time code sent to an address or number, kept only as a salted hash."""
+
+    __tablename__ = "one_time_codes"
+    __table_args__ = (Index("ix_one_time_codes_scope_at", "scope", "at"),)
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    # What the code is for: an interaction id (or a chat session's id); no foreign key on purpose.
+    scope: Mapped[str] = mapped_column(String(128))
+    kind: Mapped[str] = mapped_column(String(16))
+    value: Mapped[str] = mapped_column(String(255))
+    salt: Mapped[str] = mapped_column(String(64))
+    code_hash: Mapped[str] = mapped_column(String(128))
+    at: Mapped[float] = mapped_column(Double)
+    expires_at: Mapped[float] = mapped_column(Double)
+    used_at: Mapped[float | None] = mapped_column(Double)
+    # Wrong tries against this scope while the code was live.
+    failures: Mapped[int] = mapped_column(Integer, server_default="0")
+
+
+class ChatSessionRow(Base):
+    """A chat visitor's session: the hash of the secret its browser holds (never the secret).
+
+    Kept apart from interaction refs and context, which agents and the API read: the visitor id
+    is shown to agents, the secret's hash never leaves the server.
+    """
+
+    __tablename__ = "chat_sessions"
+
+    visitor_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    secret_hash: Mapped[str] = mapped_column(String(64))  # SHA-256, hex
+    created_at: Mapped[float] = mapped_column(Double)
+    # When the visitor last started a conversation: sessions unused for long are swept.
+    last_used_at: Mapped[float] = mapped_column(Double, index=True)
+
+
 customers = cast(Table, CustomerRow.__table__)
 identities = cast(Table, IdentityRow.__table__)
 merges = cast(Table, MergeRow.__table__)
@@ -292,3 +374,7 @@ customer_shares = cast(Table, CustomerShareRow.__table__)
 message_attachments = cast(Table, MessageAttachmentRow.__table__)
 revoked_tokens = cast(Table, RevokedTokenRow.__table__)
 ws_tickets = cast(Table, WsTicketRow.__table__)
+interaction_identities = cast(Table, InteractionIdentityRow.__table__)
+merge_suggestions = cast(Table, MergeSuggestionRow.__table__)
+one_time_codes = cast(Table, OneTimeCodeRow.__table__)
+chat_sessions = cast(Table, ChatSessionRow.__table__)

@@ -7,8 +7,10 @@ and the app runs it first).
 
 Errors (all from ``cti.errors``)::
 
-    NotFound      customer-not-found, interaction-not-found, merge-not-found, identity-not-found
+    NotFound      customer-not-found, interaction-not-found, merge-not-found, identity-not-found,
+                  suggestion-not-found, claim-not-found
     Conflict      merge-already-undone, merge-not-current, identity-owned-elsewhere, only-identity,
+                  suggestion-decided,
                   concurrent-update (a write lost a race too many times in a row)
     InvalidInput  no-identities, invalid-identity, bad-display-name, bad-limit, bad-cursor,
                   bad-channel-ref, bad-context-key
@@ -24,18 +26,38 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from context.access import AccessRecords
 from context.attachments import Attachments
 from context.audit import read_audit, write_audit
+from context.chat_sessions import ChatSessionStore
+from context.codes import SqlCodeStore
 from context.credentials import CredentialUpgrades
 from context.cursors import Cursors
 from context.customers import Customers
 from context.db import Database
 from context.interactions import Interactions
+from context.presented import Presented
 from context.timeline import read_timeline
 from context.tokens import SqlTokenRecords
 from cti.access import Reach
 from cti.clock import Clock, IdSource
-from cti.domain import Channel, Customer, Identity, Interaction, InteractionState, Message, Note
-from cti.ports import AuditEntry, MergeRecord, RecordedAttachment, TimelinePage
+from cti.domain import (
+    Channel,
+    Customer,
+    Identity,
+    InboundIdentity,
+    Interaction,
+    InteractionState,
+    Message,
+    Note,
+)
+from cti.ports import (
+    AuditEntry,
+    MergeRecord,
+    MergeSuggestion,
+    PresentedIdentity,
+    RecordedAttachment,
+    TimelinePage,
+)
 from cti.service_level import Outcome
+from cti.settings.identity import CodeSettings
 
 __all__ = ["SqlContextStore"]
 
@@ -56,6 +78,12 @@ class SqlContextStore:
         # The access rules' records and the token records share this store's database.
         self.access = AccessRecords(db=self._db)
         self.tokens = SqlTokenRecords(db=self._db, clock=clock)
+        self._chat_sessions = ChatSessionStore(db=self._db)
+        self._presented = Presented(db=self._db, clock=clock, ids=ids)
+
+    def code_store(self, settings: CodeSettings) -> SqlCodeStore:
+        """The one-time codes, in this database."""
+        return SqlCodeStore(db=self._db, clock=self._clock, ids=self._ids, settings=settings)
 
     async def start(self) -> None:
         await self._db.start()
@@ -69,6 +97,27 @@ class SqlContextStore:
                                actor: str, reason: str) -> Customer:
         return await self._customers.resolve(identities, display_name=display_name, actor=actor,
                                              reason=reason)
+
+    async def resolve_inbound(self, identities: Sequence[InboundIdentity], *, display_name: str | None,
+                              actor: str, reason: str) -> Customer:
+        return await self._customers.resolve_inbound(identities, display_name=display_name, actor=actor,
+                                                     reason=reason)
+
+    async def prove_identity(self, customer_id: str, identity: Identity, *, actor: str, reason: str,
+                             how: str) -> Customer:
+        return await self._customers.prove(customer_id, identity, actor=actor, reason=f"{how}: {reason}",
+                                           by_person=how == "linked")
+
+    async def suggestions(self, customer_id: str) -> Sequence[MergeSuggestion]:
+        return await self._customers.suggestions(customer_id)
+
+    async def suggestion(self, suggestion_id: str) -> MergeSuggestion:
+        return await self._customers.suggestion(suggestion_id)
+
+    async def decide_suggestion(self, suggestion_id: str, *, confirm: bool, actor: str,
+                                reason: str) -> Customer | None:
+        return await self._customers.decide_suggestion(suggestion_id, confirm=confirm, actor=actor,
+                                                       reason=reason)
 
     async def customer(self, customer_id: str) -> Customer:
         return await self._customers.customer(customer_id)
@@ -149,6 +198,16 @@ class SqlContextStore:
     async def notes(self, interaction_id: str) -> Sequence[Note]:
         return await self._interactions.notes(interaction_id)
 
+    async def record_presented(self, interaction_id: str, identities: Sequence[InboundIdentity], *,
+                               display_name: str | None) -> Sequence[PresentedIdentity]:
+        return await self._presented.record(interaction_id, identities, display_name=display_name)
+
+    async def presented(self, interaction_id: str) -> Sequence[PresentedIdentity]:
+        return await self._presented.of(interaction_id)
+
+    async def settle_claim(self, claim_id: str, *, outcome: str, actor: str) -> None:
+        await self._presented.settle(claim_id, outcome=outcome, actor=actor)
+
     async def timeline(self, customer_id: str, *, limit: int = 50, before: str | None = None) -> TimelinePage:
         async with self._db.read() as conn:
             return await read_timeline(conn, customer_id, limit=limit, before=before,
@@ -164,6 +223,17 @@ class SqlContextStore:
 
     async def set_cursor(self, name: str, value: str) -> None:
         await self._cursors.set(name, value, self._clock.now())
+
+    # chat sessions
+
+    async def chat_secret_hash(self, visitor_id: str) -> str | None:
+        return await self._chat_sessions.secret_hash(visitor_id)
+
+    async def keep_chat_secret_hash(self, visitor_id: str, secret_hash: str) -> None:
+        await self._chat_sessions.keep(visitor_id, secret_hash, self._clock.now())
+
+    async def purge_chat_sessions(self, older_than: float) -> int:
+        return await self._chat_sessions.purge(self._clock.now() - older_than)
 
     # audit
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import phonenumbers
 import redis.asyncio as redis_asyncio
 from aiohttp import web
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
@@ -23,15 +24,18 @@ from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from adapters.channel import AdapterDeps
 from adapters.outbound import OutboundDispatcher
 from adapters.registry import CHANNEL_ADAPTERS, build_adapters
-from adapters.webchat.http import STATIC as WEBCHAT_STATIC
+from adapters.webchat.codes import VisitorCodes
 from adapters.webchat.http import setup_webchat
 from adapters.webchat.sessions import ChatSessions
+from adapters.webchat.signing import SiteSignatures
 from context.migrate import upgrade_async
 from context.store import SqlContextStore
 from cti.agents import AgentService
 from cti.ami.bridge import AmiBridge
 from cti.ami.runtime import AsteriskVoice
+from cti.claims import ClaimService
 from cti.clock import Clock, IdSource, SystemClock, UuidIds
+from cti.codes import CodeSender
 from cti.config import AppConfig, ConfigError
 from cti.datadir import token_secret
 from cti.domain import Channel, jsonable
@@ -50,7 +54,6 @@ from cti.service import InteractionService
 from cti.services import Services
 from cti.wallboard import ServiceLevelBoard
 from desktop_api.app import make_app
-from desktop_api.headers import CHAT_PAGE, allow_inline_scripts
 from desktop_api.keys import LOGIN
 from router.engine import RoutingEngine
 from router.memory_store import MemoryRoutingStore
@@ -165,6 +168,10 @@ def build_app(config: AppConfig, settings: ServerSettings, *, clock: Clock | Non
     outbound = OutboundDispatcher(adapters=channel_adapters, context=context, hub=hub, clock=the_clock,
                                   leases=leases, recover_after=settings.reply_recovery_after)
 
+    claims = ClaimService(
+        context=context, codes=context.code_store(config.identity.codes), hub=hub, clock=the_clock,
+        senders={a.code_kind: a for a in channel_adapters.values() if isinstance(a, CodeSender)},
+        code_minutes=max(1, round(config.identity.codes.ttl_seconds / 60)))
     services = Services(
         config=config, node_id=node_id, clock=the_clock, ids=the_ids, hub=hub, context=context,
         routing=routing, interactions=interactions, agents=agents, explain=explain,
@@ -174,17 +181,25 @@ def build_app(config: AppConfig, settings: ServerSettings, *, clock: Clock | Non
         if redis_client is not None else context.tokens,
         voice=bridge, call_controls=tuple(
             c for c in (bridge, *channel_adapters.values()) if isinstance(c, CallControl)),
-        attachment_sources=tuple(a for a in channel_adapters.values() if isinstance(a, AttachmentSource)))
+        attachment_sources=tuple(a for a in channel_adapters.values() if isinstance(a, AttachmentSource)),
+        claims=claims)
     chat = ChatSessions(interactions=interactions, context=context, ids=the_ids, queue=config.chat.queue,
                         skills=config.chat.skills, reconnect_grace=config.chat.reconnect_grace,
-                        default_country_code=config.default_country_code)
+                        # identity.default_region, in the calling-code form the chat still takes
+                        default_country_code=str(phonenumbers.country_code_for_region(config.phone_region)),
+                        sites=SiteSignatures({site: s.secret.get_secret_value()
+                                              for site, s in config.identity.sites.items()}))
+    # The chat's cap on one-time codes counts across nodes when they share Redis, as log-in failures do.
+    codes = VisitorCodes(sessions=chat, claims=claims, storage=_throttle_storage(redis_client, settings),
+                         per_window=config.identity.chat_codes_per_window,
+                         window=config.identity.chat_code_window)
 
     login = LoginService(
         config=lambda: services.config, checker=PasswordChecker(workers=config.login.hash_workers),
         throttle=LoginThrottle(settings=config.login, storage=_throttle_storage(redis_client, settings)),
         credentials=context.credentials, clock=the_clock)
 
-    janitor = Janitor(context)
+    janitor = Janitor(context, chat_session_age=config.identity.chat_session_days * 86400)
     # One node sweeps: the others would repeat the same deletes.
     housekeeping = leases.one_node("janitor", start=janitor.start, stop=janitor.aclose)
 
@@ -237,10 +252,8 @@ def build_app(config: AppConfig, settings: ServerSettings, *, clock: Clock | Non
         await login.aclose()
 
     app.cleanup_ctx.append(login_threads)
-    setup_webchat(app, sessions=chat, hub=hub, agent_name=lambda a: config.agents[a].name
+    setup_webchat(app, sessions=chat, codes=codes, hub=hub, agent_name=lambda a: config.agents[a].name
                   if a in config.agents else a, traffic=config.traffic)
-    # Transitional: until chat.html's script is a file, its CSP allows exactly that script.
-    allow_inline_scripts(app, CHAT_PAGE, WEBCHAT_STATIC / "chat.html")
     return app
 
 

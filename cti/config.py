@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 
 from cti.domain import AgentProfile, Channel, QueueConfig, Role
+from cti.identities import region_for_country_code
 from cti.passwords import HashKind, hash_kind
 from cti.settings import SectionError, parse_section
 from cti.settings.access import AccessSettings
@@ -83,6 +84,12 @@ class AppConfig:
     # A demo configuration (top-level `demo: true`): well-known plain passwords are accepted, and
     # `cti serve` keeps it on loopback unless told --allow-demo.
     demo: bool = False
+
+    @property
+    def phone_region(self) -> str:
+        """Where national phone numbers belong: ``identity.default_region``, else the region of
+        the older ``default_country_code``."""
+        return self.identity.default_region or region_for_country_code(self.default_country_code)
 
     def team_of(self, agent_id: str) -> str | None:
         agent = self.agents.get(agent_id)

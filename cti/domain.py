@@ -57,6 +57,7 @@ class IdentityKind(enum.StrEnum):
     X = "x"
     SLACK = "slack"
     CALL = "call"  # a call without a caller number: it identifies only itself (its Uniqueid)
+    SITE = "site"  # a user id signed by a website embedding the chat widget: "<site id>:<user id>"
 
 
 class MessageSender(enum.StrEnum):

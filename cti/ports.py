@@ -8,7 +8,17 @@ from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from cti.access import Reach
-from cti.domain import Channel, Customer, Identity, Interaction, InteractionState, Message, Note
+from cti.domain import (
+    Channel,
+    Customer,
+    Identity,
+    IdentityLevel,
+    InboundIdentity,
+    Interaction,
+    InteractionState,
+    Message,
+    Note,
+)
 from cti.service_level import Outcome
 
 
@@ -42,6 +52,38 @@ class MergeRecord:
     actor: str
     at: float
     undone_at: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PresentedIdentity:
+    """An identity an inbound interaction presented, with how it was established. A claimed one
+    is only this record: never a customer's identity (see ``context.customers``)."""
+
+    id: str
+    interaction_id: str
+    identity: Identity
+    level: IdentityLevel
+    source: str
+    display_name: str | None
+    at: float
+    outcome: str | None = None  # of a claim: "verified" (a code came back) or "linked" (by hand)
+    outcome_by: str | None = None
+    outcome_at: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MergeSuggestion:
+    """Two customers an interaction's (not verified) identities tied together, for a person."""
+
+    id: str
+    customer_ids: tuple[str, str]  # as recorded: the interaction's customer, the other one
+    identity: Identity  # what pointed at the other one
+    reason: str
+    at: float
+    status: str  # open | confirmed | dismissed
+    decided_by: str | None = None
+    decided_at: float | None = None
+    decided_reason: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +148,22 @@ class ContextStore(Protocol):
     async def link_identities(self, a: Identity, b: Identity, *, actor: str, reason: str) -> Customer: ...
     async def unlink_identity(self, customer_id: str, identity: Identity, *, actor: str) -> Customer: ...
     async def merges(self, customer_id: str) -> Sequence[MergeRecord]: ...
+    async def resolve_inbound(self, identities: Sequence[InboundIdentity], *, display_name: str | None,
+                              actor: str, reason: str) -> Customer:
+        """The customer of an inbound interaction, by levels: claimed identities are ignored (a
+        new customer when nothing else is given); verified ones merge the customers they find;
+        other customers found become merge suggestions."""
+    async def prove_identity(self, customer_id: str, identity: Identity, *, actor: str, reason: str,
+                             how: str) -> Customer:
+        """``identity`` is now proven to be this customer's (``how``: "verified" by a one-time
+        code, or "linked" by a person): attached, or the customer merged with its owner (a code
+        merges only a customer who is nobody else yet; otherwise it suggests the merge)."""
+    async def suggestions(self, customer_id: str) -> Sequence[MergeSuggestion]:
+        """Open suggestions touching the customer's merge tree."""
+    async def suggestion(self, suggestion_id: str) -> MergeSuggestion: ...
+    async def decide_suggestion(self, suggestion_id: str, *, confirm: bool, actor: str,
+                                reason: str) -> Customer | None:
+        """Confirm (merge, audited) or dismiss; the surviving customer when merged."""
     async def unmerge(self, merge_id: str, *, actor: str) -> tuple[Customer, Customer]: ...
 
     # interactions
@@ -135,6 +193,10 @@ class ContextStore(Protocol):
     async def undelivered(self, *, since: float, before: float,
                           channels: Sequence[Channel]) -> Sequence[tuple[Channel, Message]]: ...
     async def add_note(self, note: Note) -> None: ...
+    async def record_presented(self, interaction_id: str, identities: Sequence[InboundIdentity], *,
+                               display_name: str | None) -> Sequence[PresentedIdentity]: ...
+    async def presented(self, interaction_id: str) -> Sequence[PresentedIdentity]: ...
+    async def settle_claim(self, claim_id: str, *, outcome: str, actor: str) -> None: ...
     async def notes(self, interaction_id: str) -> Sequence[Note]: ...
     async def timeline(self, customer_id: str, *, limit: int = 50,
                        before: str | None = None) -> TimelinePage: ...
@@ -145,6 +207,13 @@ class ContextStore(Protocol):
     # polled channels: where each got to (X's newest mention read), across restarts and nodes
     async def cursor(self, name: str) -> str | None: ...
     async def set_cursor(self, name: str, value: str) -> None: ...
+
+    # chat visitors' sessions: the SHA-256 of the secret each browser holds, never the secret
+    async def chat_secret_hash(self, visitor_id: str) -> str | None: ...
+    async def keep_chat_secret_hash(self, visitor_id: str, secret_hash: str) -> None:
+        """Record it once (a later call marks the session used, never replaces the hash)."""
+    async def purge_chat_sessions(self, older_than: float) -> int:
+        """Drop sessions unused for ``older_than`` seconds; how many were dropped."""
 
     # audit
     async def audit(self, *, actor: str, action: str, target: str,

@@ -3,6 +3,10 @@
 It is the same for every channel: the interaction, the customer's profile and identities, the
 unified timeline across all channels (newest first, bounded), the collected context, the notes
 and the messages so far, and why the router chose this agent.
+
+Every identity the interaction presented is listed with its level and source; a claimed one is
+shown as a claim ("claims to be Ann Lee (e-mail) — not verified") and the customer it names is
+never looked up: the claim proves nothing, so that customer's history stays out of the pop.
 """
 
 from __future__ import annotations
@@ -10,8 +14,38 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from cti.domain import Customer, Interaction, Message, Note, jsonable
-from cti.ports import TimelineEntry
+from cti.domain import Customer, IdentityKind, IdentityLevel, Interaction, Message, Note, jsonable
+from cti.ports import PresentedIdentity, TimelineEntry
+
+KIND_LABELS = {IdentityKind.EMAIL: "e-mail", IdentityKind.PHONE: "phone", IdentityKind.CHAT: "chat visitor",
+               IdentityKind.X: "X", IdentityKind.SLACK: "Slack"}
+
+
+def claim_text(claim: PresentedIdentity) -> str:
+    """What the agent reads about a claim."""
+    who = claim.display_name or claim.identity.value
+    label = KIND_LABELS.get(claim.identity.kind, claim.identity.kind.value)
+    if claim.outcome == "verified":
+        return f"{who} ({label}) — verified by a one-time code"
+    if claim.outcome == "linked":
+        return f"{who} ({label}) — linked by hand by {claim.outcome_by}"
+    return f"claims to be {who} ({label}) — not verified"
+
+
+def presented_json(p: PresentedIdentity) -> dict[str, Any]:
+    return {"id": p.id, "kind": p.identity.kind.value, "value": p.identity.value, "level": p.level.value,
+            "source": p.source, "at": p.at}
+
+
+def claim_json(claim: PresentedIdentity) -> dict[str, Any]:
+    return {**presented_json(claim), "display_name": claim.display_name,
+            "status": claim.outcome or "not-verified", "outcome_by": claim.outcome_by,
+            "text": claim_text(claim)}
+
+
+def is_claim(p: PresentedIdentity) -> bool:
+    """Claimed when presented (a claim verified later stays listed among the claims)."""
+    return p.level is IdentityLevel.CLAIMED or p.outcome is not None
 
 
 def build_screen_pop(
@@ -22,6 +56,7 @@ def build_screen_pop(
     messages: Sequence[Message],
     notes: Sequence[Note],
     reason: Mapping[str, Any] | None,
+    presented: Sequence[PresentedIdentity] = (),
 ) -> dict[str, Any]:
     channels = sorted({e.channel.value for e in timeline} | {interaction.channel.value})
     return {
@@ -37,4 +72,6 @@ def build_screen_pop(
         "notes": [jsonable(n) for n in notes],
         "messages": [jsonable(m) for m in messages],
         "routing": dict(reason) if reason else None,
+        "identities": [presented_json(p) for p in presented],
+        "claims": [claim_json(p) for p in presented if is_claim(p)],
     }

@@ -73,8 +73,7 @@ class InteractionService:
     # ----- channels ------------------------------------------------------------------------
 
     async def start_inbound(
-        self, *, channel: Channel, identities: Sequence[Identity | InboundIdentity],
-        display_name: str | None,
+        self, *, channel: Channel, identities: Sequence[InboundIdentity], display_name: str | None,
         queue: str | None = None, channel_refs: Mapping[str, str] | None = None,
         context: Mapping[str, str] | None = None, priority: float = 1.0,
         skills: Mapping[str, int] | None = None, subject: str | None = None,
@@ -82,7 +81,11 @@ class InteractionService:
         first_message_ref: str | None = None, interaction_id: str | None = None,
     ) -> tuple[Interaction, Customer]:
         """A new queued interaction; ``first_message`` (the customer's words that started it) is
-        stored before it is queued, so the offer's screen pop always shows it."""
+        stored before it is queued, so the offer's screen pop always shows it.
+
+        ``identities`` say how each was established: verified and asserted ones find (verified
+        ones also merge) the customer; claimed ones attach to nobody and are recorded on the
+        interaction, for the screen pop and the agent's one-time code or link by hand."""
         if first_message is not None:
             self.check_body(first_message)
         # A name from a channel (an e-mail's From, an X or Slack profile, a caller name) is cleaned,
@@ -92,10 +95,10 @@ class InteractionService:
         queue_cfg = self._config.queues.get(queue_name)
         if queue_cfg is None:
             raise NotFound("queue-not-found", f"no queue {queue_name!r}", queue=queue_name)
-        # Transitional: a plain Identity is taken as asserted until every channel says its level.
-        plain = [i.identity if isinstance(i, InboundIdentity) else i for i in identities]
-        customer = await self._context.resolve_customer(
-            plain, display_name=display_name, actor="system", reason=f"inbound {channel.value}")
+        presented = list(identities)
+        # Claims are ignored here (never attach or merge) and recorded on the interaction below.
+        customer = await self._context.resolve_inbound(
+            presented, display_name=display_name, actor="system", reason=f"inbound {channel.value}")
         now = self._clock.now()
         interaction = Interaction(
             id=interaction_id or self._ids.new_id("int"), channel=channel, direction=direction,
@@ -104,6 +107,8 @@ class InteractionService:
             channel_refs=dict(channel_refs or {}), context=dict(context or {}), subject=subject,
         )
         interaction = await self._context.save_interaction(lifecycle.apply(interaction, "enqueue", now=now))
+        # Before it is queued: the offer's screen pop shows every identity and claim.
+        await self._context.record_presented(interaction.id, presented, display_name=display_name)
         if first_message is not None:
             message = Message(id=self._ids.new_id("msg"), interaction_id=interaction.id,
                               sender=MessageSender.CUSTOMER, body=first_message, at=now,
@@ -370,8 +375,9 @@ class InteractionService:
         page = await self._context.timeline(customer.id, limit=SCREEN_POP_TIMELINE)
         messages = await self._context.messages(interaction.id)
         notes = await self._context.notes(interaction.id)
+        presented = await self._context.presented(interaction.id)
         return build_screen_pop(interaction=interaction, customer=customer, timeline=page.entries,
-                                messages=messages, notes=notes, reason=reason)
+                                messages=messages, notes=notes, reason=reason, presented=presented)
 
     async def _owned(self, interaction_id: str, agent_id: str,
                      states: frozenset[InteractionState]) -> Interaction:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from cti.access import AccessRecords, TokenRecords
 from cti.agents import AgentService
+from cti.claims import ClaimService
 from cti.clock import Clock, IdSource
 from cti.config import AppConfig
 from cti.domain import Channel, Interaction, InteractionState
@@ -39,6 +40,7 @@ class Services:
     voice: AmiBridge | None = None  # the Asterisk bridge, when the configuration has an ami section
     call_controls: tuple[CallControl, ...] = ()  # every telephony path (Asterisk, Twilio)
     attachment_sources: tuple[AttachmentSource, ...] = ()  # channels that keep customers' files
+    claims: ClaimService | None = None  # claimed identities: one-time codes, links by hand
 
     def call_control_for(self, interaction: Interaction) -> CallControl | None:
         if interaction.channel is not Channel.VOICE or interaction.state is not InteractionState.ACTIVE:

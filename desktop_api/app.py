@@ -8,7 +8,15 @@ from pathlib import Path
 from aiohttp import web
 
 from cti.services import Services
-from desktop_api import rest_agents, rest_customers, rest_interactions, rest_tokens, rest_voice, ws
+from desktop_api import (
+    rest_agents,
+    rest_customers,
+    rest_identity,
+    rest_interactions,
+    rest_tokens,
+    rest_voice,
+    ws,
+)
 from desktop_api.auth import auth_middleware
 from desktop_api.common import MAX_BODY, error_middleware
 from desktop_api.headers import install_security_headers
@@ -45,7 +53,7 @@ def make_app(services: Services) -> web.Application:
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/api/openapi.json", openapi)
     for table in (rest_agents.routes, rest_interactions.routes, rest_customers.routes, rest_voice.routes,
-                  rest_tokens.routes, ws.routes):
+                  rest_tokens.routes, ws.routes, rest_identity.routes):
         app.router.add_routes(table)
     app.router.add_get("/", _page("index.html"))
     app.router.add_get("/agent", _page("agent.html"))

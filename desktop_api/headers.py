@@ -17,26 +17,19 @@ handler made (the router's own 404 and 405, a static file), so nothing leaves wi
 
 from __future__ import annotations
 
-import base64
-import hashlib
 from collections.abc import Sequence
-from html.parser import HTMLParser
-from pathlib import Path
 
 from aiohttp import web
 
-__all__ = ["CHAT_PAGE", "allow_inline_scripts", "content_security_policy", "install_security_headers"]
+__all__ = ["CHAT_PAGE", "content_security_policy", "install_security_headers"]
 
 CHAT_PAGE = "/chat"
-# Transitional: page path -> CSP hashes of the inline scripts its file still holds.
-INLINE_SCRIPTS = web.AppKey("inline_script_hashes", dict[str, tuple[str, ...]])
 
 
-def content_security_policy(frame_ancestors: Sequence[str] = ("'none'",),
-                            script_hashes: Sequence[str] = ()) -> str:
+def content_security_policy(frame_ancestors: Sequence[str] = ("'none'",)) -> str:
     return "; ".join([
         "default-src 'self'",
-        " ".join(["script-src 'self'", *script_hashes]),
+        "script-src 'self'",
         "style-src 'self' 'unsafe-inline'",
         "img-src 'self' data:",
         "connect-src 'self'",
@@ -47,47 +40,13 @@ def content_security_policy(frame_ancestors: Sequence[str] = ("'none'",),
     ])
 
 
-class _InlineScripts(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=False)
-        self.inside = False
-        self.scripts: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag == "script" and not any(name == "src" for name, _ in attrs):
-            self.inside = True
-            self.scripts.append("")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "script":
-            self.inside = False
-
-    def handle_data(self, data: str) -> None:
-        if self.inside:
-            self.scripts[-1] += data
-
-
-def allow_inline_scripts(app: web.Application, path: str, page: Path) -> None:
-    """Transitional, for a page whose script is not yet in a file: allow exactly the inline
-    scripts ``page`` holds now (by their SHA-256), no others. Once the page has none, this adds
-    nothing and the page gets the strict policy."""
-    parser = _InlineScripts()
-    parser.feed(page.read_text(encoding="utf-8"))
-    hashes = tuple(f"'sha256-{base64.b64encode(hashlib.sha256(s.encode()).digest()).decode()}'"
-                   for s in parser.scripts)
-    if hashes:
-        app.setdefault(INLINE_SCRIPTS, {})[path] = hashes
-
-
 def install_security_headers(app: web.Application, *, chat_frame_ancestors: Sequence[str]) -> None:
     default_csp = content_security_policy()
     chat_framable = tuple(chat_frame_ancestors) != ("'none'",)
 
     async def add_headers(request: web.Request, response: web.StreamResponse) -> None:
         chat = request.path == CHAT_PAGE
-        hashes = request.app.get(INLINE_SCRIPTS, {}).get(request.path, ())
-        csp = (content_security_policy(chat_frame_ancestors if chat else ("'none'",), hashes)
-               if chat or hashes else default_csp)
+        csp = content_security_policy(chat_frame_ancestors) if chat else default_csp
         headers = response.headers
         # setdefault: a handler that chose a stricter value (an attachment download) keeps it.
         headers.setdefault("Content-Security-Policy", csp)

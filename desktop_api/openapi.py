@@ -23,7 +23,7 @@ INTERACTION_STATES = ["new", "queued", "offered", "active", "wrap_up", "closed",
 AGENT_STATES = ["offline", "available", "busy", "wrap_up", "away"]
 SETTABLE_STATES = ["available", "away", "busy", "offline"]
 ROLES = ["agent", "supervisor", "admin"]
-IDENTITY_KINDS = ["phone", "email", "chat", "x", "slack", "call"]
+IDENTITY_KINDS = ["phone", "email", "chat", "x", "slack", "call", "site"]
 SENDERS = ["customer", "agent", "system"]
 
 
@@ -193,8 +193,12 @@ def _schemas() -> dict[str, Schema]:
             "notes": {"type": "array", "items": _ref("Note")},
             "messages": {"type": "array", "items": _ref("Message")},
             "routing": _nullable(_ref("RoutingReason")),
+            "identities": {"type": "array", "items": _ref("PresentedIdentity"),
+                           "description": "every identity the interaction presented, with its level"},
+            "claims": {"type": "array", "items": _ref("Claim"),
+                       "description": "identities the customer claimed: shown, never trusted"},
         }, required=["interaction", "customer", "timeline", "channels_seen", "context", "notes",
-                     "messages", "routing"],
+                     "messages", "routing", "identities", "claims"],
             description="the document an agent gets when an interaction is offered; same for every channel"),
         "AgentView": _obj({
             "id": STR,
@@ -240,8 +244,8 @@ def _schemas() -> dict[str, Schema]:
         "LinkRequest": _obj({
             "a": _ref("IdentityInput"),
             "b": _ref("IdentityInput"),
-            "reason": {"type": "string", "maxLength": 500},
-        }, required=["a", "b"]),
+            "reason": {"type": "string", "minLength": 1, "maxLength": 500},
+        }, required=["a", "b", "reason"]),
         "UnlinkRequest": _obj({"identity": _ref("IdentityInput")}, required=["identity"]),
         "UnmergeResult": _obj({"survivor": _ref("Customer"), "restored": _ref("Customer")},
                               required=["survivor", "restored"]),
@@ -422,6 +426,8 @@ def _paths() -> dict[str, Schema]:
         "/assets/supervisor.js": _asset("The supervisor board's script", "supervisorScript",
                                         "text/javascript"),
         "/chat": _page("The visitor chat widget page", "chatPage"),
+        "/chat/chat.js": _asset("The chat widget's script", "chatScript", "text/javascript"),
+        "/chat/chat.css": _asset("The chat widget's style", "chatStyle", "text/css"),
         "/healthz": {"get": _op("Liveness: the node answers", tag="system", public=True, errors=(),
                                 ok=(200, _ref("Health"), "the node is up"), op_id="health")},
         "/api/openapi.json": {"get": _op(
@@ -509,7 +515,9 @@ def _paths() -> dict[str, Schema]:
             "Prove two identities belong to one customer (merges customers if needed)", tag="customers",
             body=_ref("LinkRequest"), errors=(400, 401, 404, 409, 413),
             ok=(200, _ref("Customer"), "the customer who now holds both identities"),
-            description="The merge is recorded and can be undone.", op_id="linkIdentities")},
+            description="Supervisors and admins, or an agent holding an interaction of one of the two "
+                        "customers (anyone else: 404, whether the identities exist or not). The merge is "
+                        "recorded with the reason and can be undone.", op_id="linkIdentities")},
         "/api/customers/{customer_id}": {"get": _op(
             "A customer with identities and merge history", tag="customers", params=[customer_id],
             errors=(401, 404), ok=(200, _ref("CustomerDetail"), "the customer"), op_id="getCustomer")},
@@ -540,6 +548,7 @@ def _paths() -> dict[str, Schema]:
             errors=(401, 403), ok=(200, {"type": "array", "items": _ref("AuditEntry")}, "entries"),
             description="Supervisors and admins; at most 200 entries.", op_id="auditLog")},
         **_voice_paths(interaction_id, agent_id),
+        **identity_paths(interaction_id, customer_id),
         "/ws/agent": _socket(
             "The agent WebSocket: pushed events out, commands in",
             "First message: `hello` with the agent and screen pops of their open work. Then the domain "
@@ -554,9 +563,11 @@ def _paths() -> dict[str, Schema]:
             op_id="supervisorSocket", auth=True, errors=(401, 403)),
         "/ws/chat": _socket(
             "The visitor chat WebSocket (no authentication)",
-            "The client sends `hello` first and gets `welcome` (with the messages so far when a "
-            "returning visitor continues), then sends `message` and `leave`; the server pushes "
-            "`message`, `status` and `error`.",
+            "The client sends `hello` first and gets `welcome`: a new visitor gets its `visitor_id` "
+            "and `session_secret`; a returning one sends both back and gets the messages so far. "
+            "A site-signed `identifier` (`site`, `identifier_hash`) makes a verified identity; typed "
+            "`email`/`phone` are claims, proven with `send_code` and `verify_code`. Then `message` "
+            "and `leave`; the server pushes `message`, `status`, `code_sent`, `verified` and `error`.",
             op_id="chatSocket", auth=False, errors=()),
     }
 
@@ -644,10 +655,14 @@ def _build() -> dict[str, Any]:
                 "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
                                "description": "the token from POST /api/login"},
             },
-            "schemas": {**_schemas(), **access_schemas()},
+            "schemas": {**_schemas(), **access_schemas(), **identity_schemas()},
             "responses": responses,
         },
     }
+
+
+# At the end: the identity part builds on the helpers above.
+from desktop_api.openapi_identity import identity_paths, identity_schemas  # noqa: E402
 
 
 def openapi_document() -> dict[str, Any]:

@@ -9,11 +9,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from cti.access import DAY, customer_reach, may_supervise, team_agents
 from cti.domain import Customer, Identity, IdentityKind, Role, jsonable
-from cti.errors import Forbidden, InvalidInput
+from cti.errors import Forbidden, InvalidInput, NotFound
 from cti.events import CustomerUpdated
 from cti.identities import normalise
-from desktop_api.common import field_str, json_body, ok, principal
+from desktop_api.common import json_body, ok, principal
 from desktop_api.keys import SERVICES
+from desktop_api.rest_identity import may_decide, reason_of
 from desktop_api.scope import queues_for, visible_customer
 
 routes = web.RouteTableDef()
@@ -32,7 +33,7 @@ def _identity(raw: Any, where: str, country: str) -> Identity:
     value = raw.get("value")
     if not isinstance(value, str):
         raise InvalidInput("bad-identity", f"{where}.value must be a string", field=where)
-    return normalise(kind, value, default_country_code=country)
+    return normalise(kind, value, region=country)
 
 
 class SearchQuery(BaseModel):
@@ -130,13 +131,22 @@ async def timeline(request: web.Request) -> web.Response:
 
 @routes.post("/api/customers/link")
 async def link(request: web.Request) -> web.Response:
+    """Link two customers by hand: staff, or an agent holding an interaction of one of them.
+
+    An agent who may not gets the same answer whether the identities exist or not: link is no
+    way to find out who has an address or number."""
     who = principal(request)
     services = request.app[SERVICES]
     data = await json_body(request)
-    country = services.config.default_country_code
+    country = services.config.phone_region
     a = _identity(data.get("a"), "a", country)
     b = _identity(data.get("b"), "b", country)
-    reason = field_str(data, "reason", required=False, max_len=500, kind="line") or "linked by hand"
+    reason = reason_of(data)
+    if who.role not in (Role.SUPERVISOR, Role.ADMIN):
+        owners = [await services.context.find_customer(i) for i in (a, b)]
+        if any(o is None for o in owners) or not await may_decide(
+                services, who, tuple(o.id for o in owners if o is not None)):
+            raise NotFound("identity-not-found", "no customer you may link has these identities")
     customer = await services.context.link_identities(a, b, actor=who.agent_id, reason=reason)
     await services.hub.publish(CustomerUpdated(at=services.clock.now(), customer_id=customer.id,
                                                why="identity-linked"))
@@ -148,7 +158,7 @@ async def unlink(request: web.Request) -> web.Response:
     who = principal(request)
     services = request.app[SERVICES]
     data = await json_body(request)
-    identity = _identity(data.get("identity"), "identity", services.config.default_country_code)
+    identity = _identity(data.get("identity"), "identity", services.config.phone_region)
     customer = await services.context.unlink_identity(request.match_info["customer_id"], identity,
                                                       actor=who.agent_id)
     await services.hub.publish(CustomerUpdated(at=services.clock.now(), customer_id=customer.id,

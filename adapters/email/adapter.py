@@ -22,7 +22,7 @@ from adapters.email.inbound import AckRequest, InboundMail, Received
 from adapters.email.listener import Handler, SmtpListener
 from adapters.email.relay import SmtpRelay
 from adapters.email.replies import Replies
-from cti.domain import Channel, Customer, Interaction, Message
+from cti.domain import Channel, Customer, IdentityKind, Interaction, Message
 from cti.ports import AttachmentFile, RecordedAttachment
 from cti.tasks import stop_tasks
 
@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 
 class EmailAdapter:
     channel = Channel.EMAIL
+    code_kind = IdentityKind.EMAIL  # sends one-time codes to claimed addresses (cti.codes.CodeSender)
 
     def __init__(self, config: EmailConfig, deps: AdapterDeps) -> None:
         self.config = config
@@ -96,6 +97,9 @@ class EmailAdapter:
 
     async def send(self, interaction: Interaction, message: Message, customer: Customer) -> SendResult:
         return await self._replies.reply(interaction, message, customer)
+
+    async def send_code(self, to: str, text: str) -> None:
+        await self._replies.code(to, text, queue=self.config.default_queue or "")
 
     async def _acknowledge(self, ack: AckRequest) -> None:
         # In the background: the SMTP answer to the customer's server must not wait on our relay.

@@ -22,12 +22,13 @@ from adapters.email.ack_policy import ack_recipient
 from adapters.email.attachments import AttachmentStore
 from adapters.email.body import Listed, message_body
 from adapters.email.config import EmailConfig
+from adapters.email.dmarc import sender_level
 from adapters.email.loops import Automatic, classify, is_robot_address
 from adapters.email.mime import MailRefused, ParsedMail, parse_mail
 from adapters.email.quotes import trim_quoted
 from adapters.email.threads import clean_subject, make_tag, tags_in, thread_refs
 from adapters.locks import KeyedLocks
-from cti.domain import Channel, Identity, IdentityKind, Interaction
+from cti.domain import Channel, Identity, IdentityKind, IdentityLevel, InboundIdentity, Interaction
 from cti.errors import Conflict, InvalidInput
 from cti.identities import normalise_email
 from cti.lifecycle import OPEN_STATES
@@ -145,7 +146,10 @@ class InboundMail:
         if await context.find_interaction_by_message_ref([parsed.message_id]) is not None:
             return self._duplicate(parsed, source)
         identity = Identity(IdentityKind.EMAIL, sender)
-        refs, target, follows = await self._thread(parsed, identity)
+        trust = self._deps.config.identity.email
+        level, level_source = sender_level(parsed.auth_results, trusted=trust.trusted_authserv_ids,
+                                           require_pass=trust.require_dmarc_pass)
+        refs, target, follows = await self._thread(parsed, identity, level)
         if target is None and automatic is not None and config.automatic == "drop":
             log.info("email dropped source=%s automatic=%s", source, automatic.value)
             return Received(Disposition.DROPPED, "250 2.0.0 OK", message_id=parsed.message_id,
@@ -170,7 +174,7 @@ class InboundMail:
         collected.update({k: v for k, v in optional.items() if v is not None})
         body, kept = await self._body(parsed, automatic)
         msg = InboundMessage(
-            channel=Channel.EMAIL, identities=[identity], body=body,
+            channel=Channel.EMAIL, identities=[InboundIdentity(identity, level, level_source)], body=body,
             message_ref=parsed.message_id, display_name=parsed.from_name, thread_refs=refs,
             interaction_refs=interaction_refs, subject=clean_subject(parsed.subject), context=collected,
             queue=to_queue or queue or config.default_queue)
@@ -204,8 +208,8 @@ class InboundMail:
                         "250 2.0.0 OK", interaction_id=interaction.id, message_id=parsed.message_id,
                         automatic=automatic)
 
-    async def _thread(self, parsed: ParsedMail,
-                      identity: Identity) -> tuple[list[str], Interaction | None, str | None]:
+    async def _thread(self, parsed: ParsedMail, identity: Identity,
+                      level: IdentityLevel) -> tuple[list[str], Interaction | None, str | None]:
         """``(thread_refs, open interaction it continues or None, closed one it refers to)``.
 
         Headers first (any of our or the customer's earlier Message-IDs), then a reply to our
@@ -232,7 +236,8 @@ class InboundMail:
             if found is None or found.channel is not Channel.EMAIL:
                 continue
             if found.state in OPEN_STATES and REF_ROOT in found.channel_refs:
-                if await self._same_customer(identity, found):
+                # A claimed sender (DMARC failed) is nobody's: the tag alone threads nothing.
+                if level is not IdentityLevel.CLAIMED and await self._same_customer(identity, found):
                     return [found.channel_refs[REF_ROOT]], found, None
             elif found.state not in OPEN_STATES:
                 follows = follows or found.id

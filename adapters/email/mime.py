@@ -27,6 +27,7 @@ from cti.identities import normalise_email
 
 MAX_BODY_CHARS = 1_000_000  # text kept from all body parts together, before trimming
 MAX_ADDRESSES = 100
+MAX_AUTH_RESULTS = 20  # Authentication-Results headers read; ours is the topmost
 _BOUNDARY = re.compile(rb"boundary\s*=", re.IGNORECASE)
 _DELIMITER = re.compile(rb"^--", re.MULTILINE)
 _HEADER_END = re.compile(rb"\r?\n\r?\n")
@@ -78,6 +79,7 @@ class ParsedMail:
     recipients: tuple[str, ...]  # our side: Delivered-To, X-Original-To, To, Cc
     return_path: str | None  # "" for the null sender, None when the header is absent
     headers: Mapping[str, str]  # the loop-detection headers present (lower-case names)
+    auth_results: tuple[str, ...]  # Authentication-Results values, topmost first (adapters.email.dmarc)
     content_type: str
     text: str  # the body as plain text (HTML converted), quotes not yet trimmed
     from_html: bool
@@ -133,6 +135,8 @@ def _read(msg: Message, raw: bytes, limits: Limits) -> ParsedMail:
         .strip().lower(),
         headers={name: one_line(raw_header(msg.get(name), limit=500), limit=200)
                  for name in LOOP_HEADERS if msg.get(name) is not None},
+        auth_results=tuple(one_line(raw_header(v, limit=2000), limit=2000)
+                           for v in (msg.get_all("Authentication-Results") or [])[:MAX_AUTH_RESULTS]),
         content_type=_content_type(msg),
         text=walk.text(),
         from_html=walk.from_html,

@@ -65,6 +65,24 @@ class Replies:
         log.info("email reply sent interaction=%s message=%s", interaction.id, message.id)
         return SendResult(message_ref=message_id)
 
+    async def code(self, to_addr: str, text: str, *, queue: str) -> None:
+        """A one-time code to a claimed address, on no thread (raise on failure: the agent is told)."""
+        if self._relay is None:
+            raise SendRefused("no-relay", "e-mail is not configured to send (no relay)")
+        if to_addr in self._config.addresses or is_robot_address(to_addr):
+            raise SendRefused("no-address", "codes are not sent to this address")
+        from_addr = self._config.address_of(queue) or next(iter(self._config.addresses), None)
+        if from_addr is None:
+            raise SendRefused("no-from-address", "no e-mail address of ours to send from")
+        mail = compose(from_addr=from_addr, from_name=self._config.from_name, to_addr=to_addr,
+                       subject="Your verification code", body=text, message_id=self.new_id(),
+                       in_reply_to=None, references=(), now=self._deps.clock.now(),
+                       loop_token=self._config.domain, automatic=True)
+        try:
+            await self._relay.send(mail, sender=from_addr, recipients=[to_addr])
+        except RelayRefused as exc:
+            raise SendRefused("recipient-refused", str(exc)) from None
+
     async def acknowledge(self, ack: AckRequest) -> None:
         """Send one acknowledgement; failures are logged, never raised (nobody waits for it)."""
         if self._relay is None:

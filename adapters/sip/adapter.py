@@ -35,7 +35,17 @@ from adapters.sip import pyvoip_fixes as fx
 from adapters.sip.config import SipConfig
 from adapters.sip.media import MediaLeg
 from cti.calls import owned_live_call
-from cti.domain import Channel, Customer, Identity, IdentityKind, Interaction, InteractionState, Message
+from cti.domain import (
+    Channel,
+    Customer,
+    Identity,
+    IdentityKind,
+    IdentityLevel,
+    InboundIdentity,
+    Interaction,
+    InteractionState,
+    Message,
+)
 from cti.errors import Conflict, InvalidInput, NotFound
 from cti.identities import normalise_phone
 from cti.lifecycle import OPEN_STATES
@@ -60,11 +70,11 @@ class LiveCall:
 
 def e164(user: str, country: str) -> str:
     """The caller's number from a From user part: ``+1555…`` or ``1555…`` (11+ digits: already
-    international, as trunks send it), else a national number in the default country."""
+    international, as trunks send it), else a national number in the default region."""
     digits = user.strip()
     if digits.isdigit() and len(digits) > 10:
         digits = "+" + digits
-    return normalise_phone(digits, default_country_code=country)
+    return normalise_phone(digits, region=country)
 
 
 class _Bridge:
@@ -209,12 +219,15 @@ class SipLineAdapter:
     async def _queue_caller(self, live: LiveCall, account: str) -> Interaction:
         call = live.call
         caller = fx.caller_number(call)
-        identities: list[Identity] = []
+        identities: list[InboundIdentity] = []
         with contextlib.suppress(InvalidInput):
-            country = self._deps.config.default_country_code
-            identities.append(Identity(IdentityKind.PHONE, e164(caller, country)))
+            country = self._deps.config.phone_region
+            # The trunk's caller ID: asserted by the network, not proven.
+            identities.append(InboundIdentity(Identity(IdentityKind.PHONE, e164(caller, country)),
+                                              IdentityLevel.ASSERTED, "caller-id"))
         if not identities:
-            identities.append(Identity(IdentityKind.CALL, call.call_id))
+            identities.append(InboundIdentity(Identity(IdentityKind.CALL, call.call_id),
+                                              IdentityLevel.ASSERTED, "call"))
         context = {"ivr.account": account, "voice.did": fx.called_number(call)}
         interaction, _ = await self._deps.interactions.start_inbound(
             channel=Channel.VOICE, identities=identities, display_name=None, queue=self._config.queue,

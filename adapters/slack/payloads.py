@@ -16,7 +16,7 @@ from typing import Any
 from adapters.channel import InboundMessage
 from adapters.slack.config import SlackConfig
 from adapters.slack.text import bounded, plain_text
-from cti.domain import Channel, Identity, IdentityKind
+from cti.domain import Channel, Identity, IdentityKind, IdentityLevel, InboundIdentity
 
 # Refs stored on a new interaction: where its replies go, and which Slack thread it is.
 REF_CHANNEL = "slack_channel"
@@ -191,7 +191,9 @@ def inbound_message(post: CustomerPost, cfg: SlackConfig, *, display_name: str |
         context["slack_team"] = post.team
     return InboundMessage(
         channel=Channel.SLACK,
-        identities=[Identity(IdentityKind.SLACK, post.user)],
+        # Slack signed the event that names this user: verified.
+        identities=[InboundIdentity(Identity(IdentityKind.SLACK, post.user), IdentityLevel.VERIFIED,
+                                    "slack-signed")],
         body=bounded(post.text, max_chars),
         message_ref=post.message_ref,
         display_name=display_name,

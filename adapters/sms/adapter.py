@@ -38,7 +38,16 @@ from adapters.sms.parsing import (
 )
 from adapters.sms.rest import SmsSendError, TwilioSender
 from adapters.twilio_common import signed_form
-from cti.domain import Channel, Customer, Identity, IdentityKind, Interaction, Message
+from cti.domain import (
+    Channel,
+    Customer,
+    Identity,
+    IdentityKind,
+    IdentityLevel,
+    InboundIdentity,
+    Interaction,
+    Message,
+)
 from cti.errors import Conflict, InvalidInput, NotFound
 from cti.events import MessageStatus
 from cti.identities import normalise_phone
@@ -67,6 +76,7 @@ def masked(phone: str) -> str:
 
 class SmsAdapter:
     channel = Channel.SMS
+    code_kind = IdentityKind.PHONE  # sends one-time codes to claimed numbers (cti.codes.CodeSender)
 
     def __init__(self, config: SmsConfig, deps: AdapterDeps) -> None:
         self._config = config
@@ -108,7 +118,7 @@ class SmsAdapter:
             log.warning("sms webhook refused: missing or invalid signature from %s", request.remote)
             return web.Response(status=403, text="invalid signature")
         try:
-            sms = parse_inbound(form, default_country_code=self._deps.config.default_country_code)
+            sms = parse_inbound(form, region=self._deps.config.phone_region)
         except InvalidInput as exc:
             # A short code or alphanumeric sender is no customer we can answer.
             log.warning("sms webhook refused: %s", exc.message)
@@ -132,7 +142,10 @@ class SmsAdapter:
             refs[REF_NUMBER] = sms.to_number
         body = message_body(sms.text, sms.media, limit=self._deps.config.max_message_chars)
         done = await self._deliver(InboundMessage(
-            channel=Channel.SMS, identities=[Identity(IdentityKind.PHONE, sms.from_phone)], body=body,
+            channel=Channel.SMS, body=body,
+            # The sender's number from Twilio's signed webhook: asserted by the network.
+            identities=[InboundIdentity(Identity(IdentityKind.PHONE, sms.from_phone), IdentityLevel.ASSERTED,
+                                        "sms-sender")],
             message_ref=sms.message_sid, interaction_refs=refs, context=sms.location,
             queue=self._config.queue_for(sms.to_number),
             continue_open_within=self._config.window_seconds))
@@ -217,11 +230,24 @@ class SmsAdapter:
         """Twilio holds a STOP we never saw (sent before we ran, or to another app): mirror it."""
         phone = interaction.channel_refs.get(REF_CUSTOMER) or to
         with contextlib.suppress(InvalidInput):
-            phone = normalise_phone(phone, default_country_code=self._deps.config.default_country_code)
+            phone = normalise_phone(phone, region=self._deps.config.phone_region)
             await self._consent.record(phone, Consent.OPT_OUT,
                                        details={"source": f"twilio-{UNSUBSCRIBED}", "message_id": message_id})
 
     # ----- replies -------------------------------------------------------------------------
+
+    async def send_code(self, to: str, text: str) -> None:
+        """A one-time code to a claimed number (``cti.codes.CodeSender``); raise on failure."""
+        if await self._consent.opted_out(to):
+            raise SendRefused("opted-out", "this number texted STOP: no message may be sent to it")
+        from_ = self._config.sender_for(self._config.queue or "")
+        if not from_:
+            raise SendRefused("no-sender", "no SMS number is configured to send from")
+        if self._sender is None:
+            raise SmsSendError("not-started", "the SMS channel is not started")
+        sid, _ = await self._sender.send(to=to, from_=from_, body=text,
+                                         status_callback=f"{self._config.public_url}{STATUS_PATH}")
+        log.info("sms code sid=%s to=%s", sid, masked(to))
 
     async def send(self, interaction: Interaction, message: Message, customer: Customer) -> SendResult:
         to = interaction.channel_refs.get(REF_CUSTOMER) or _first_phone(customer)

@@ -75,7 +75,7 @@ def parse_sms_config(raw: Mapping[str, Any], app: AppConfig) -> SmsConfig:
     unknown = set(raw) - KEYS
     if unknown:
         raise ConfigError(f"channels.sms: unknown keys {sorted(unknown)} (known: {', '.join(sorted(KEYS))})")
-    country = app.default_country_code
+    country = app.phone_region
     numbers = our_numbers(raw, app, "channels.sms")
     queue = _str(raw, "queue", required=False)
     if queue is not None and queue not in app.queues:

@@ -58,18 +58,21 @@ class StatusReport:
     error_code: str | None
 
 
-def parse_inbound(form: Mapping[str, str], *, default_country_code: str) -> InboundSms:
+def parse_inbound(form: Mapping[str, str], *, region: str | None = None,
+                  default_country_code: str | None = None) -> InboundSms:
     sid = form.get("MessageSid", "").strip()
     if not sid:
         raise InvalidInput("missing-field", "MessageSid is required", field="MessageSid")
     raw_to = form.get("To", "")
     try:
-        to_number: str | None = normalise_phone(raw_to, default_country_code=default_country_code)
+        to_number: str | None = normalise_phone(raw_to, region=region,
+                                                default_country_code=default_country_code)
     except InvalidInput:
         to_number = None  # a short code or channel address: no per-number queue
     return InboundSms(
         message_sid=sid,
-        from_phone=normalise_phone(form.get("From", ""), default_country_code=default_country_code),
+        from_phone=normalise_phone(form.get("From", ""), region=region,
+                                   default_country_code=default_country_code),
         to_number=to_number,
         text=form.get("Body", ""),
         media=parse_media(form),

@@ -50,7 +50,17 @@ from adapters.twilio_voice import twiml
 from adapters.twilio_voice.config import TwilioVoiceConfig
 from adapters.twilio_voice.rest import TwilioCallError, TwilioCalls
 from cti.calls import owned_live_call
-from cti.domain import Channel, Customer, Identity, IdentityKind, Interaction, InteractionState, Message
+from cti.domain import (
+    Channel,
+    Customer,
+    Identity,
+    IdentityKind,
+    IdentityLevel,
+    InboundIdentity,
+    Interaction,
+    InteractionState,
+    Message,
+)
 from cti.errors import Conflict, InvalidInput, NotFound
 from cti.events import (
     CallUpdated,
@@ -197,16 +207,18 @@ class TwilioVoiceAdapter:
 
     async def _queue_caller(self, form: Mapping[str, str], *, account: str, key: str) -> Interaction:
         sid = form["CallSid"]
-        country = self._deps.config.default_country_code
+        country = self._deps.config.phone_region
         to_number: str | None = None
         with contextlib.suppress(InvalidInput):
-            to_number = normalise_phone(form.get("To", ""), default_country_code=country)
-        identities = []
+            to_number = normalise_phone(form.get("To", ""), region=country)
+        identities: list[InboundIdentity] = []
         with contextlib.suppress(InvalidInput):
-            identities.append(Identity(IdentityKind.PHONE,
-                                       normalise_phone(form.get("From", ""), default_country_code=country)))
+            # Caller ID from a signed webhook: asserted by the network, not proven.
+            identities.append(InboundIdentity(Identity(IdentityKind.PHONE, normalise_phone(
+                form.get("From", ""), region=country)), IdentityLevel.ASSERTED, "caller-id"))
         if not identities:  # anonymous, or a Client/SIP caller: a customer of this call alone
-            identities.append(Identity(IdentityKind.CALL, sid))
+            identities.append(InboundIdentity(Identity(IdentityKind.CALL, sid), IdentityLevel.ASSERTED,
+                                              "call"))
         context = {"ivr.account": account, "ivr.reason": self._config.reasons.get(key, key),
                    "voice.did": to_number or ""}
         interaction_id = self._deps.ids.new_id("int")

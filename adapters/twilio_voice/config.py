@@ -97,7 +97,7 @@ def parse_twilio_voice_config(raw: Mapping[str, Any], app: AppConfig) -> TwilioV
     unknown = set(raw) - KEYS
     if unknown:
         raise ConfigError(f"{WHERE}: unknown keys {sorted(unknown)} (known: {', '.join(sorted(KEYS))})")
-    country = app.default_country_code
+    country = app.phone_region
     numbers = our_numbers(raw, app, WHERE)
     queue = _str(raw, "queue", required=False)
     if queue is not None and queue not in app.queues:

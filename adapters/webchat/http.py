@@ -10,7 +10,9 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
+from adapters.webchat.codes import VisitorCodes
 from adapters.webchat.guard import GUARD, VisitorGuard, refusal_response, refuse
+from adapters.webchat.schemas import MAX_BODY, ChatText, Hello, Leave, SendCode, VerifyCode, parse_frame
 from adapters.webchat.sessions import ChatSessions, Visitor
 from cti.errors import CtiError, InvalidInput
 from cti.events import (
@@ -32,9 +34,12 @@ from desktop_api.sockets import track_sockets, tracked
 log = logging.getLogger(__name__)
 
 STATIC = Path(__file__).with_name("static")
-MAX_VISITOR_MESSAGE = 64 * 1024
-ONE_LINE = ("type", "visitor_id", "name", "email", "phone", "page")  # fields of a hello
+MAX_VISITOR_MESSAGE = MAX_BODY  # one frame; the service refuses a longer message text itself
+# Fields of a hello (and of the code frames) that must be one line without control characters.
+ONE_LINE = ("type", "visitor_id", "session_secret", "name", "email", "phone", "page", "site", "identifier",
+            "identifier_hash", "to", "code")
 SESSIONS = web.AppKey("chat_sessions", ChatSessions)
+CODES = web.AppKey("chat_codes", VisitorCodes)
 AgentName = Callable[[str], str]
 AGENT_NAME: web.AppKey[AgentName] = web.AppKey("chat_agent_name")
 TRAFFIC = web.AppKey("chat_traffic", TrafficSettings)
@@ -64,9 +69,10 @@ def _visitor_event(event: DomainEvent, agent_name: Callable[[str], str]) -> tupl
     return None
 
 
-def setup_webchat(app: web.Application, *, sessions: ChatSessions, hub: EventHub,
+def setup_webchat(app: web.Application, *, sessions: ChatSessions, codes: VisitorCodes, hub: EventHub,
                   agent_name: Callable[[str], str], traffic: TrafficSettings | None = None) -> None:
     app[SESSIONS] = sessions
+    app[CODES] = codes
     app[AGENT_NAME] = agent_name
     app[TRAFFIC] = traffic or TrafficSettings()
     app[GUARD] = VisitorGuard(app[TRAFFIC])
@@ -97,11 +103,22 @@ def setup_webchat(app: web.Application, *, sessions: ChatSessions, hub: EventHub
 
     app.cleanup_ctx.append(forward)
     app.router.add_get("/chat", chat_page)
+    # The page's code and style are files of their own, so it runs under "script-src 'self'".
+    app.router.add_get("/chat/chat.js", chat_script)
+    app.router.add_get("/chat/chat.css", chat_style)
     app.router.add_get("/ws/chat", visitor_socket)
 
 
 async def chat_page(request: web.Request) -> web.FileResponse:
     return web.FileResponse(STATIC / "chat.html")
+
+
+async def chat_script(request: web.Request) -> web.FileResponse:
+    return web.FileResponse(STATIC / "chat.js", headers={"Content-Type": "text/javascript; charset=utf-8"})
+
+
+async def chat_style(request: web.Request) -> web.FileResponse:
+    return web.FileResponse(STATIC / "chat.css", headers={"Content-Type": "text/css; charset=utf-8"})
 
 
 async def visitor_socket(request: web.Request) -> web.StreamResponse:
@@ -118,6 +135,7 @@ async def visitor_socket(request: web.Request) -> web.StreamResponse:
 
 async def _visitor_socket(request: web.Request, guard: VisitorGuard, address: str) -> web.WebSocketResponse:
     sessions = request.app[SESSIONS]
+    codes = request.app[CODES]
     ws = web.WebSocketResponse(heartbeat=30, max_msg_size=MAX_VISITOR_MESSAGE)
     await ws.prepare(request)
     traffic = request.app[TRAFFIC]
@@ -132,34 +150,35 @@ async def _visitor_socket(request: web.Request, guard: VisitorGuard, address: st
                 if msg.type is not WSMsgType.TEXT:
                     continue
                 try:
-                    data = _parse(msg.data)
-                    kind = data.get("type")
-                    if kind == "hello" and visitor is None:
-                        visitor, welcome = await sessions.hello(data, outbox)
+                    frame = parse_frame(_parse(msg.data))
+                    if isinstance(frame, Hello) and visitor is None:
+                        visitor, welcome = await sessions.hello(frame, outbox)
                         said_hello = True
                         name = request.app[AGENT_NAME]
                         welcome["messages"] = [visitor_message(m, name) for m in welcome["messages"]]
                         outbox.put(welcome)
-                    elif kind == "hello":
+                    elif isinstance(frame, Hello):
                         raise InvalidInput("already-started", "this conversation has already said hello")
                     elif visitor is None:
                         raise InvalidInput("hello-first", "send a hello before anything else")
-                    elif kind == "message":
+                    elif isinstance(frame, ChatText):
                         refusal = await guard.message(visitor.visitor_id)
                         if refusal is None and visitor.interaction_id is None:
                             refusal = await guard.new_conversation(address)
                         if refusal is not None:
                             await refuse(outbox, refusal)
                             break
-                        await sessions.message(visitor, data.get("body"))
-                    elif kind == "leave":
+                        await sessions.message(visitor, frame.body)
+                    elif isinstance(frame, SendCode):
+                        outbox.put(await codes.send(visitor, frame.to))
+                    elif isinstance(frame, VerifyCode):
+                        outbox.put(await codes.verify(visitor, frame.code))
+                    elif isinstance(frame, Leave):
                         # Mark the interaction before closing: close() waits for the visitor's
                         # close frame, which a departing browser may never send.
                         await sessions.disconnected(visitor, outbox, leaving=True)
                         visitor = None
                         await outbox.close()
-                    else:
-                        raise InvalidInput("unknown-type", f"unknown message type {kind!r}")
                 except CtiError as exc:
                     outbox.put({"type": "error", **exc.to_dict()})
                 except Exception:  # a fault of ours: an error frame, the socket stays usable

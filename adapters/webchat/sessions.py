@@ -3,6 +3,17 @@
 A visitor whose socket drops (a page reload, a flaky phone) has ``reconnect_grace`` seconds to
 come back to the same conversation; after that, or on an explicit ``leave``, the interaction
 is marked as left by the customer.
+
+Coming back needs the session secret the server gave that browser in its first welcome (see
+``adapters.webchat.signing``): the visitor id alone is an identity agents see, so a ``hello``
+with a visitor id and no matching secret is a new visitor with a new, empty conversation.
+
+What a visitor is, by level (``cti.domain.IdentityLevel``):
+
+- the chat visitor id: asserted ("chat-session"), proven by the secret, found again by it;
+- an identifier signed by the embedding site: verified ("hmac"); a bad signature is refused;
+- the e-mail address and phone typed in the form: claimed ("chat-form"), never attached to a
+  customer until a one-time code proves them (``adapters.webchat.codes``).
 """
 
 from __future__ import annotations
@@ -13,9 +24,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from adapters.webchat.schemas import Hello
+from adapters.webchat.signing import SiteSignatures, new_session_secret, secret_matches
 from cti.clock import IdSource
-from cti.domain import Channel, Identity, IdentityKind, Interaction, jsonable
-from cti.errors import CtiError, InvalidInput
+from cti.domain import (
+    Channel,
+    Identity,
+    IdentityKind,
+    IdentityLevel,
+    InboundIdentity,
+    Interaction,
+    jsonable,
+)
+from cti.errors import CtiError
 from cti.identities import normalise, normalise_phone
 from cti.lifecycle import OPEN_STATES
 from cti.ports import ContextStore
@@ -26,15 +47,17 @@ log = logging.getLogger(__name__)
 
 REF_VISITOR = "chat_visitor"
 REF_SESSION = "chat_session"
-MAX_NAME = 100
+PAGE_KEPT = 500  # characters of the page address kept in the interaction's context
 
 
 @dataclass
 class Visitor:
     visitor_id: str
-    identities: list[Identity]
+    secret_hash: str  # of the browser's session secret; the secret itself is never kept
+    identities: list[InboundIdentity]
     name: str | None
     page: str | None
+    claims: dict[str, Identity] = field(default_factory=dict)  # "email"/"phone" as typed, normalised
     interaction_id: str | None = None
     sockets: set[Any] = field(default_factory=set)
 
@@ -42,7 +65,7 @@ class Visitor:
 class ChatSessions:
     def __init__(self, *, interactions: InteractionService, context: ContextStore, ids: IdSource,
                  queue: str, skills: Mapping[str, int], reconnect_grace: float,
-                 default_country_code: str) -> None:
+                 default_country_code: str, sites: SiteSignatures | None = None) -> None:
         self._interactions = interactions
         self._context = context
         self._ids = ids
@@ -50,6 +73,7 @@ class ChatSessions:
         self._skills = skills
         self._grace = reconnect_grace
         self._country = default_country_code
+        self._sites = sites or SiteSignatures({})
         self._visitors: dict[str, Visitor] = {}
         self._by_interaction: dict[str, str] = {}
         self._timers: dict[str, asyncio.Task[None]] = {}
@@ -58,29 +82,25 @@ class ChatSessions:
         visitor_id = self._by_interaction.get(interaction_id)
         return self._visitors.get(visitor_id) if visitor_id else None
 
-    async def hello(self, data: Mapping[str, Any], socket: Any) -> tuple[Visitor, dict[str, Any]]:
-        visitor_id = data.get("visitor_id")
-        if not isinstance(visitor_id, str) or not 8 <= len(visitor_id) <= 64 or not visitor_id.isascii():
-            visitor_id = self._ids.new_id("vis")
-        identities = [Identity(IdentityKind.CHAT, visitor_id)]
-        email = data.get("email")
-        if isinstance(email, str) and email.strip():
-            identities.append(normalise(IdentityKind.EMAIL, email))
-        phone = data.get("phone")
-        if isinstance(phone, str) and phone.strip():
-            identities.append(Identity(IdentityKind.PHONE,
-                                       normalise_phone(phone, default_country_code=self._country)))
-        name = data.get("name") if isinstance(data.get("name"), str) else None
-        if name is not None and len(name) > MAX_NAME:
-            raise InvalidInput("field-too-long", f"the name exceeds {MAX_NAME} characters", field="name")
-        page = data.get("page") if isinstance(data.get("page"), str) else None
+    async def hello(self, data: Hello, socket: Any) -> tuple[Visitor, dict[str, Any]]:
+        # Everything that can refuse the hello runs before any state changes.
+        signed = self._signed_identity(data)
+        claims = self._claims(data)
+        visitor_id, secret, secret_hash = await self._session(data)
+        identities = [InboundIdentity(Identity(IdentityKind.CHAT, visitor_id), IdentityLevel.ASSERTED,
+                                      "chat-session")]
+        if signed is not None:
+            identities.append(InboundIdentity(signed, IdentityLevel.VERIFIED, "hmac"))
+        identities += [InboundIdentity(c, IdentityLevel.CLAIMED, "chat-form") for c in claims.values()]
+        name = data.name or None
         visitor = self._visitors.get(visitor_id)
         if visitor is None:
-            visitor = Visitor(visitor_id=visitor_id, identities=identities, name=name or None,
-                              page=(page or "")[:500] or None)
+            visitor = Visitor(visitor_id=visitor_id, secret_hash=secret_hash, identities=identities,
+                              name=name, page=(data.page or "")[:PAGE_KEPT] or None, claims=claims)
             self._visitors[visitor_id] = visitor
         else:
             visitor.identities = identities
+            visitor.claims = claims or visitor.claims
             visitor.name = name or visitor.name
         self._cancel_timer(visitor_id)
         visitor.sockets.add(socket)
@@ -90,13 +110,46 @@ class ChatSessions:
             visitor.interaction_id = interaction.id
             self._by_interaction[interaction.id] = visitor_id
             messages = [jsonable(m) for m in await self._context.messages(interaction.id)]
-            if len(identities) > 1:
-                # Details given on return still prove who the customer is.
-                await self._context.resolve_customer(identities, display_name=name, actor="webchat",
-                                                     reason="chat visitor details")
-        welcome = {"type": "welcome", "visitor_id": visitor_id,
-                   "interaction_id": interaction.id if interaction else None, "messages": messages}
+            if signed is not None and signed not in (
+                    await self._context.customer(interaction.customer_id)).identities:
+                # Signed in on the site since the chat began: that proves who this chat's customer is.
+                await self._context.prove_identity(interaction.customer_id, signed, actor="webchat",
+                                                   how="verified", reason=f"signed by site {data.site}")
+                await self._context.record_presented(
+                    interaction.id, [InboundIdentity(signed, IdentityLevel.VERIFIED, "hmac")],
+                    display_name=None)
+        welcome: dict[str, Any] = {"type": "welcome", "visitor_id": visitor_id,
+                                   "interaction_id": interaction.id if interaction else None,
+                                   "messages": messages, "claims": sorted(visitor.claims)}
+        if secret is not None:
+            welcome["session_secret"] = secret  # once, to this browser; only its hash is kept
         return visitor, welcome
+
+    def _signed_identity(self, data: Hello) -> Identity | None:
+        if data.identifier is None and data.identifier_hash is None:
+            return None
+        return self._sites.verify(data.site, data.identifier, data.identifier_hash)
+
+    def _claims(self, data: Hello) -> dict[str, Identity]:
+        claims: dict[str, Identity] = {}
+        if data.email and data.email.strip():
+            claims["email"] = normalise(IdentityKind.EMAIL, data.email)
+        if data.phone and data.phone.strip():
+            claims["phone"] = Identity(IdentityKind.PHONE,
+                                       normalise_phone(data.phone, default_country_code=self._country))
+        return claims
+
+    async def _session(self, data: Hello) -> tuple[str, str | None, str]:
+        """(visitor id, the new secret or None when the browser proved it has one, its hash)."""
+        if data.visitor_id is not None:
+            known = self._visitors.get(data.visitor_id)
+            stored = (known.secret_hash if known is not None
+                      else await self._context.chat_secret_hash(data.visitor_id))
+            if stored is not None and secret_matches(data.session_secret, stored):
+                return data.visitor_id, None, stored
+            log.info("chat hello for visitor=%s without its session secret: a new visitor", data.visitor_id)
+        secret, secret_hash = new_session_secret()
+        return self._ids.new_id("vis"), secret, secret_hash
 
     async def _open_interaction(self, visitor: Visitor) -> Interaction | None:
         if visitor.interaction_id:
@@ -113,9 +166,16 @@ class ChatSessions:
                 return interaction
         return None
 
-    async def message(self, visitor: Visitor, body: Any) -> None:
-        if not isinstance(body, str):
-            raise InvalidInput("bad-field", "'body' must be a string", field="body")
+    async def open_interaction_id(self, visitor: Visitor) -> str | None:
+        """The visitor's conversation if it is still open (for one-time codes)."""
+        if visitor.interaction_id is None:
+            return None
+        interaction = await self._context.interaction(visitor.interaction_id)
+        if interaction.state not in OPEN_STATES or interaction.customer_left:
+            return None
+        return interaction.id
+
+    async def message(self, visitor: Visitor, body: str) -> None:
         if visitor.interaction_id is not None:
             interaction = await self._context.interaction(visitor.interaction_id)
             if interaction.state not in OPEN_STATES or interaction.customer_left:
@@ -131,6 +191,8 @@ class ChatSessions:
         context = {"chat.page": visitor.page} if visitor.page else {}
         if visitor.name:
             context["chat.name"] = visitor.name
+        # Before the conversation exists: a reconnect to any node must find the session to resume it.
+        await self._context.keep_chat_secret_hash(visitor.visitor_id, visitor.secret_hash)
         # Known before it exists: the visitor's own first message is echoed while it is created.
         interaction_id = self._ids.new_id("int")
         visitor.interaction_id = interaction_id

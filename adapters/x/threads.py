@@ -19,7 +19,7 @@ from collections.abc import Mapping
 
 from adapters.channel import InboundMessage
 from adapters.x.events import Kind, XEvent
-from cti.domain import Channel, IdentityKind
+from cti.domain import Channel, IdentityKind, IdentityLevel, InboundIdentity
 from cti.identities import normalise
 
 TWEET_REF = "x-tweet:"
@@ -103,7 +103,9 @@ def to_inbound(event: XEvent, *, queue: str | None, max_chars: int,
         threads.append(continues[REF_FIRST])
     display = event.name or (f"@{event.handle}" if event.handle else None)
     return InboundMessage(
-        channel=Channel.X, identities=[normalise(IdentityKind.X, event.author_id)],
+        # X's user id, from a signed webhook or X's own API: verified.
+        channel=Channel.X, identities=[InboundIdentity(normalise(IdentityKind.X, event.author_id),
+                                                       IdentityLevel.VERIFIED, "x-signed")],
         body=_body(event.text, max_chars), message_ref=message_ref(event), display_name=display,
         thread_refs=threads, interaction_refs=_refs(event), context=_context(event), queue=queue,
         continue_open_within=None)  # an open mention must not swallow a DM, nor the reverse

@@ -38,6 +38,8 @@ from cti.domain import (
     Direction,
     Identity,
     IdentityKind,
+    IdentityLevel,
+    InboundIdentity,
     Interaction,
     InteractionState,
     Role,
@@ -311,15 +313,18 @@ class AmiBridge:
             return
         queue = s.queue if s.queue in self._config.queues else (
             self._ami.default_queue or self._config.chat.queue)
-        identities = []
+        identities: list[InboundIdentity] = []
         try:
-            phone = normalise_phone(s.caller_num, default_country_code=self._config.default_country_code)
-            identities.append(Identity(IdentityKind.PHONE, phone))
+            phone = normalise_phone(s.caller_num, region=self._config.phone_region)
+            # Caller ID as the network gives it: asserted (it finds the customer, never merges).
+            identities.append(InboundIdentity(Identity(IdentityKind.PHONE, phone), IdentityLevel.ASSERTED,
+                                              "caller-id"))
         except InvalidInput:
             log.info("caller without a usable number uniqueid=%s", s.uniqueid)
         if not identities:
             # An anonymous caller is still a customer: one per call.
-            identities.append(Identity(IdentityKind.CALL, s.uniqueid))
+            identities.append(InboundIdentity(Identity(IdentityKind.CALL, s.uniqueid), IdentityLevel.ASSERTED,
+                                              "call"))
         name = s.caller_name if s.caller_name and s.caller_name != s.caller_num else None
         context = {f"ivr.{k}": v for k, v in s.context.items() if v}
         if s.did:
@@ -360,7 +365,7 @@ class AmiBridge:
         identities = [Identity(IdentityKind.CALL, s.caller_uniqueid)]
         with contextlib.suppress(InvalidInput):
             identities = [Identity(IdentityKind.PHONE, normalise_phone(
-                number, default_country_code=self._config.default_country_code))]
+                number, region=self._config.phone_region))]
         context = {f"ivr.{k}": v for k, v in (caller.ivr.items() if caller is not None else ()) if v}
         interaction, _ = await self._interactions.start_active(
             channel=Channel.VOICE, agent_id=agent_id, identities=identities, display_name=None,
@@ -691,7 +696,7 @@ class AmiBridge:
         profile = self._config.agents.get(agent_id)
         if profile is None or not profile.endpoints.get(ENDPOINT):
             raise InvalidInput("no-phone", "you have no phone configured", agent_id=agent_id)
-        phone = normalise_phone(number, default_country_code=self._config.default_country_code)
+        phone = normalise_phone(number, region=self._config.phone_region)
         dialled = number if number.isdigit() else phone.lstrip("+")
         device = profile.endpoints[ENDPOINT]
         link = self._require_link()

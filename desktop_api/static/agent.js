@@ -467,6 +467,28 @@
     refreshDetail(id);
   }
 
+  // A claim is proven from here: a one-time code sent to the claimed address or number and read
+  // back by the customer, or a link by hand with the reason the agent checked it.
+  function claimActions(item, claim) {
+    const base = `/api/interactions/${encodeURIComponent(item.id)}/claims/${encodeURIComponent(claim.id)}`;
+    const code = el('input', {type: 'text', inputmode: 'numeric', maxlength: '6', size: '7',
+                              placeholder: 'code', 'data-testid': 'claim-code', 'aria-label': 'one-time code'});
+    const reason = el('input', {type: 'text', maxlength: '500', placeholder: 'why you are sure',
+                                'data-testid': 'claim-reason', 'aria-label': 'reason for linking'});
+    const act = (path, body, label, done) => api('POST', `${base}${path}`, body)
+      .then((result) => { if (done) done(result); fetchPop(item.id); })
+      .catch((err) => showError(err, label));
+    return el('div', {class: 'claim-actions', 'data-testid': 'claim-actions'},
+      el('button', {type: 'button', 'data-testid': 'claim-send-code', text: 'Send code',
+        onclick: () => act('/send-code', {}, 'send code', () => notice(`Code sent to ${claim.value}`))}),
+      code,
+      el('button', {type: 'button', 'data-testid': 'claim-verify', text: 'Verify',
+        onclick: () => act('/verify', {code: code.value.trim()}, 'verify')}),
+      reason,
+      el('button', {type: 'button', 'data-testid': 'claim-link', text: 'Link',
+        onclick: () => act('/link', {reason: reason.value.trim()}, 'link')}));
+  }
+
   // The screen pop of work this page did not see offered (accepted from another tab).
   async function fetchPop(id) {
     try {
@@ -578,6 +600,11 @@
     const identities = el('ul', {class: 'identities', 'data-testid': 'identities'},
       (customer.identities || []).map((i) => el('li', {'data-testid': 'identity', 'data-kind': i.kind},
         el('span', {class: 'kind', text: i.kind}), ' ', i.value)));
+    // What the customer typed but nobody proved: shown as a claim, never as who they are.
+    const claims = el('ul', {class: 'identities', 'data-testid': 'claims'},
+      (pop.claims || []).map((c) => el('li', {'data-testid': 'claim', 'data-kind': c.kind, 'data-status': c.status},
+        el('span', {class: 'kind', text: c.kind}), ' ', c.value, ' · ', c.text,
+        item.mode !== 'offer' && c.status === 'not-verified' ? claimActions(item, c) : null)));
 
     const facts = el('dl', {'data-testid': 'interaction-facts'},
       el('dt', {text: 'Customer'}), el('dd', {'data-testid': 'customer-name', text: customerName(item)}),
@@ -621,7 +648,7 @@
 
     p.notes = el('ul', {class: 'notes', 'data-testid': 'notes'});
     const sections = [
-      el('h3', {text: 'Customer'}), facts, identities,
+      el('h3', {text: 'Customer'}), facts, identities, claims,
       el('h3', {text: 'Why you'}), routing,
       el('h3', {text: 'Context'}), context,
     ];

@@ -18,7 +18,8 @@ from context.models import Base
 
 TABLES = {"customers", "identities", "merges", "interactions", "interaction_refs", "interaction_context",
           "messages", "notes", "audit_log", "inbound_claims", "channel_cursors", "interaction_holders",
-          "customer_shares", "message_attachments", "revoked_tokens", "ws_tickets", "credential_upgrades"}
+          "customer_shares", "message_attachments", "revoked_tokens", "ws_tickets", "credential_upgrades",
+          "interaction_identities", "merge_suggestions", "one_time_codes", "chat_sessions"}
 ROOT = Path(__file__).resolve().parents[2]
 
 

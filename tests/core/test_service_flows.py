@@ -21,7 +21,16 @@ from cti.agents import AgentService
 from cti.app import build_core
 from cti.clock import ManualClock, SequentialIds
 from cti.config import AppConfig, parse_config
-from cti.domain import AgentState, Channel, Identity, IdentityKind, Interaction, InteractionState
+from cti.domain import (
+    AgentState,
+    Channel,
+    Identity,
+    IdentityKind,
+    IdentityLevel,
+    InboundIdentity,
+    Interaction,
+    InteractionState,
+)
 from cti.events import DomainEvent
 from cti.hub import EventHub, Subscription
 from cti.routing import Offer
@@ -48,6 +57,10 @@ CONFIG = {
 }
 
 
+def asserted(kind: IdentityKind, value: str) -> InboundIdentity:
+    return InboundIdentity(Identity(kind, value), IdentityLevel.ASSERTED, "test")
+
+
 @dataclass
 class Desk:
     config: AppConfig
@@ -65,7 +78,7 @@ class Desk:
 
     async def chat(self, email: str, body: str = "hello") -> Interaction:
         interaction, _ = await self.interactions.start_inbound(
-            channel=Channel.CHAT, identities=[Identity(IdentityKind.EMAIL, email)], display_name=None)
+            channel=Channel.CHAT, identities=[asserted(IdentityKind.EMAIL, email)], display_name=None)
         await self.interactions.customer_message(interaction.id, body)
         return interaction
 
@@ -155,7 +168,7 @@ async def test_the_customers_last_agent_is_preferred_within_the_window(desk: Des
 async def test_a_chat_about_an_open_email_goes_to_the_agent_who_has_it(desk: Desk) -> None:
     await desk.available("bob")
     mail, _ = await desk.interactions.start_inbound(
-        channel=Channel.EMAIL, identities=[Identity(IdentityKind.EMAIL, "ann@example.com")],
+        channel=Channel.EMAIL, identities=[asserted(IdentityKind.EMAIL, "ann@example.com")],
         display_name="Ann", queue="support")
     await desk.route()
     await desk.interactions.accept(mail.id, "bob")  # Bob is working on her e-mail

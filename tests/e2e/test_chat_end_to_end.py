@@ -90,12 +90,12 @@ async def test_chat_from_offer_to_completion(server: tuple[RunningServer, str],
     pop = offer["screen_pop"]
     interaction_id = offer["interaction_id"]
     assert offer["agent_id"] == "alice" and offer["reason"]["rule"]
-    # The visitor's e-mail proved who they are: the pop shows the e-mail from last week.
-    assert pop["customer"]["id"] == ann_id
-    kinds = {(i["kind"], i["value"]) for i in pop["customer"]["identities"]}
-    assert ("email", "ann.lee@example.com") in kinds and ("chat", welcome["visitor_id"]) in kinds
-    assert any(e["channel"] == "email" and "charged twice" in e["summary"] for e in pop["timeline"])
-    assert pop["channels_seen"] == ["chat", "email"]
+    # The typed e-mail is only a claim (issue 9): shown as one, with none of Ann's history.
+    assert pop["customer"]["id"] != ann_id
+    assert [(c["kind"], c["value"], c["text"]) for c in pop["claims"]] == [
+        ("email", "ann.lee@example.com", "claims to be Ann Lee (e-mail) — not verified")]
+    assert not any(e["channel"] == "email" for e in pop["timeline"])
+    assert pop["channels_seen"] == ["chat"]
     assert pop["context"]["chat.page"] == "https://shop.example.com/orders/42"
     assert [m["body"] for m in pop["messages"]] == ["My order 42 has not arrived"]
 
@@ -104,6 +104,19 @@ async def test_chat_from_offer_to_completion(server: tuple[RunningServer, str],
     assert (await chat.expect("status")) == {"type": "status", "state": "queued"}
     joined = await chat.expect("status")
     assert joined == {"type": "status", "state": "agent_joined", "agent_name": "Alice Martin"}
+
+    # Alice checks with the visitor and links the claim by hand: now the pop is Ann's, with the
+    # e-mail from last week.
+    claim_id = pop["claims"][0]["id"]
+    async with http.post(f"{srv.url}/api/interactions/{interaction_id}/claims/{claim_id}/link", headers=auth,
+                         json={"reason": "she named the double charge"}) as r:
+        assert r.status == 200 and (await r.json())["customer"]["id"] == ann_id
+    async with http.get(f"{srv.url}/api/interactions/{interaction_id}/screen-pop", headers=auth) as r:
+        pop = await r.json()
+    kinds = {(i["kind"], i["value"]) for i in pop["customer"]["identities"]}
+    assert ("email", "ann.lee@example.com") in kinds and ("chat", welcome["visitor_id"]) in kinds
+    assert any(e["channel"] == "email" and "charged twice" in e["summary"] for e in pop["timeline"])
+    assert pop["channels_seen"] == ["chat", "email"]
 
     async with http.post(f"{srv.url}/api/interactions/{interaction_id}/reply", headers=auth,
                          json={"body": "Sorry Ann, let me check order 42."}) as r:
@@ -150,8 +163,10 @@ async def test_returning_visitor_continues_and_leaving_is_marked(
     await agent.command({"type": "accept", "interaction_id": interaction_id})
     await chat.close()
 
-    # Back within the reconnect grace (1 s in the test config): the same conversation goes on.
-    again, welcome2 = await visitor(http, srv, visitor_id=welcome["visitor_id"])
+    # Back within the reconnect grace (1 s in the test config) with the browser's session secret:
+    # the same conversation goes on.
+    again, welcome2 = await visitor(http, srv, visitor_id=welcome["visitor_id"],
+                                    session_secret=welcome["session_secret"])
     assert welcome2["interaction_id"] == interaction_id
     assert [m["body"] for m in welcome2["messages"]] == ["Hello, anyone there?"]
     # The visitor sees what was said, never internal ids or channel references.

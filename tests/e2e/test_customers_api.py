@@ -25,6 +25,13 @@ async def chat_customer(http: aiohttp.ClientSession, srv: RunningServer, sam: Ap
     assert status == 200, found
     mine = [i for i in found if i["context"].get("chat.name") == hello["name"]]
     assert len(mine) == 1, found
+    # Typed details are only claims (issue 9): a supervisor links them by hand after checking.
+    status, claims = await sam.call("GET", f"/api/interactions/{mine[0]['id']}/claims")
+    assert status == 200, claims
+    for claim in claims:
+        status, body = await sam.call("POST", f"/api/interactions/{mine[0]['id']}/claims/{claim['id']}/link",
+                                      {"reason": "checked with the customer"})
+        assert status == 200, body
     return mine[0]["customer_id"], mine[0]["id"]
 
 
@@ -45,9 +52,13 @@ async def test_link_by_hand_merges_histories_and_a_supervisor_can_undo_it(
     assert by_phone != by_email
     assert ("phone", "+14155550199") in await identities(sam, by_phone)
 
-    # Alice knows they are the same person and links the two identities, saying why. (She served
-    # neither chat, so the records are read by Sam, whose board shows the support queue.)
-    status, linked = await alice.call("POST", "/api/customers/link", {
+    # Alice holds neither customer's interaction: linking them is not hers to do (issue 9).
+    pair = {"a": {"kind": "phone", "value": "415 555 0199"},
+            "b": {"kind": "email", "value": "Pat.Ortiz@example.net"}}
+    status, body = await alice.call("POST", "/api/customers/link", {**pair, "reason": "same person"})
+    assert (status, body["error_id"]) == (404, "identity-not-found")
+    # Sam, her supervisor, knows they are the same person and links the two identities, saying why.
+    status, linked = await sam.call("POST", "/api/customers/link", {
         "a": {"kind": "phone", "value": "415 555 0199"},
         "b": {"kind": "email", "value": "Pat.Ortiz@example.net"},
         "reason": "caller confirmed the e-mail address"})
@@ -74,7 +85,7 @@ async def test_link_by_hand_merges_histories_and_a_supervisor_can_undo_it(
     # The merge is in the audit log with who and why, and on the customer's record.
     status, audit = await sam.call("GET", "/api/audit")
     merge = next(e for e in audit if e["action"] == "customer.merge" and e["target"] == survivor)
-    assert merge["actor"] == "alice"
+    assert merge["actor"] == "sam"
     assert "caller confirmed the e-mail address" in str(merge["details"])
     status, profile = await sam.call("GET", f"/api/customers/{survivor}")
     [record] = [m for m in profile["merges"] if m["undone_at"] is None]

@@ -70,7 +70,8 @@ async def test_reject_timeout_and_transfer_keep_the_interaction(
     pop = offer["screen_pop"]
     assert [n["body"] for n in pop["notes"]] == ["Customer wants a refund of $40"]
     assert pop["messages"][0]["body"] == "Billing question"
-    assert ("phone", "+14155550100") in {(i["kind"], i["value"]) for i in pop["customer"]["identities"]}
+    # The typed phone travels with the interaction as a claim (issue 9), normalised to E.164.
+    assert ("phone", "+14155550100") in {(c["kind"], c["value"]) for c in pop["claims"]}
     assert (await alice_ws.command({"type": "accept", "interaction_id": interaction_id}))["type"] == "ack"
     assert (await chat.expect(lambda m: m.get("state") == "transferred"))["type"] == "status"
 

@@ -21,6 +21,17 @@ from tests.wsclient import JsonSocket
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
+async def link_claims(center: Center, who: str, interaction_id: str) -> None:
+    """Details typed in the chat are claims (issue 9, identities): linked by hand after checking,
+    they become the customer's identities."""
+    path = f"/api/interactions/{interaction_id}/claims"
+    status, claims = await center.api(who, "GET", path)
+    assert status == 200, claims
+    for claim in claims:
+        status, body = await center.api(who, "POST", f"{path}/{claim['id']}/link", {"reason": "checked"})
+        assert status == 200, body
+
+
 async def test_an_agent_reads_only_the_customers_she_serves_and_held_survives_a_transfer(
         tmp_path: Path, database: ServerSettings | None) -> None:
     async with running_center(tmp_path, {}, settings=database, **TEAMS) as center:
@@ -110,7 +121,9 @@ async def test_customer_search_is_scoped_like_reads(
     async with running_center(tmp_path, {}, settings=database, **TEAMS) as center:
         alice = await center.agent_socket("alice")
         _chat4 = await chat(center, "Ann Lee", email="ann.lee@example.com", phone="+1 415 555 0100")
-        ann = (await take(alice))["customer_id"]
+        taken = await take(alice)
+        ann = taken["customer_id"]
+        await link_claims(center, "alice", taken["id"])
 
         for q in ("ann", "ANN.LEE@example", "555 0100", "Lee"):
             status, found = await center.api("alice", "GET", f"/api/customers?q={q}")
@@ -227,9 +240,14 @@ async def test_what_an_agent_held_follows_the_customer_through_a_merge_and_its_u
     async with running_center(tmp_path, {}, settings=database, **TEAMS) as center:
         alice = await center.agent_socket("alice")
         _chat1 = await chat(center, "P. Ortiz", phone="+1 415 555 0199")
-        by_phone = (await take(alice))["customer_id"]
+        taken = await take(alice)
+        by_phone = taken["customer_id"]
+        await link_claims(center, "alice", taken["id"])
         assert (await alice.command({"type": "set_state", "state": "away"}))["type"] == "ack"
         _chat2 = await chat(center, "Pat Ortiz", email="pat.ortiz@example.net")  # nobody takes it
+        status, waiting = await center.api("admin", "GET", "/api/interactions?limit=50")
+        [pat] = [i["id"] for i in waiting if i["context"].get("chat.name") == "Pat Ortiz"]
+        await link_claims(center, "admin", pat)
         status, body = await center.api("admin", "GET", "/api/customers?q=pat.ortiz")
         [by_email] = [c["id"] for c in body["customers"]]
         assert (await center.api("alice", "GET", f"/api/customers/{by_email}"))[0] == 404

@@ -41,6 +41,8 @@ from cti.domain import (
     Direction,
     Identity,
     IdentityKind,
+    IdentityLevel,
+    InboundIdentity,
     Interaction,
     InteractionState,
     Message,
@@ -196,7 +198,9 @@ def test_inbound_message() -> None:
     assert isinstance(post, CustomerPost)
     msg = inbound_message(post, cfg, display_name="Jane", thread_refs=["slack:C0SHARED01:1700000000.000100"],
                           max_chars=20)
-    assert msg.channel is Channel.SLACK and msg.identities == [Identity(IdentityKind.SLACK, "U0JANE")]
+    # A user id in a signed event: verified (issue 9).
+    assert msg.channel is Channel.SLACK and msg.identities == [
+        InboundIdentity(Identity(IdentityKind.SLACK, "U0JANE"), IdentityLevel.VERIFIED, "slack-signed")]
     assert len(msg.body) == 20 and msg.display_name == "Jane" and msg.queue == "billing"
     assert msg.message_ref == "slack:C0SHARED01:1700000001.000200"
     assert msg.continue_open_within is None  # a new top-level message is a new interaction

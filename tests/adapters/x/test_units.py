@@ -27,7 +27,17 @@ from adapters.x.threads import (
 )
 from adapters.x.webhook import fresh
 from cti.config import ConfigError
-from cti.domain import Channel, Direction, Identity, IdentityKind, Interaction, InteractionState, Message
+from cti.domain import (
+    Channel,
+    Direction,
+    Identity,
+    IdentityKind,
+    IdentityLevel,
+    InboundIdentity,
+    Interaction,
+    InteractionState,
+    Message,
+)
 from cti.domain import MessageSender as S
 from tests.adapters.x.payloads import ACCOUNT, dm_v11, tweet_v11, user_v11
 
@@ -131,7 +141,9 @@ def test_mention_refs_thread_by_reply_target_and_conversation_root() -> None:
     msg = to_inbound(_mention(conversation_id="10", replied_to="15"), queue=None, max_chars=4000)
     assert msg.channel is Channel.X and msg.message_ref == "x-tweet:20"
     assert list(msg.thread_refs) == ["x-tweet:15", "x-tweet:10"]
-    assert list(msg.identities) == [Identity(IdentityKind.X, "1001")]
+    # X's own user id: verified (issue 9), so it may merge customers.
+    assert list(msg.identities) == [InboundIdentity(Identity(IdentityKind.X, "1001"), IdentityLevel.VERIFIED,
+                                                    "x-signed")]
     assert msg.display_name == "Ann Lee" and msg.continue_open_within is None
     assert msg.interaction_refs[REF_FIRST] == "x-tweet:20" and msg.interaction_refs[REF_CONVERSATION] == "10"
     assert msg.context["x.handle"] == "@ann_lee"

@@ -6,7 +6,7 @@ Old messages keep their files: the bodies of customer messages received by e-mai
 (never chat, where the customer types the text) are read once here for the listing lines their
 channel wrote. Agents who answered an interaction before keep it as held.
 
-Revision ID: 0010
+Revision ID: 0008
 Revises: 0007
 Create Date: 2026-12-07
 """
@@ -19,7 +19,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0010"
+revision: str = "0008"
 down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
