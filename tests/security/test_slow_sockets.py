@@ -84,7 +84,8 @@ async def test_a_visitor_who_stops_reading_stalls_no_other_visitor_and_loses_not
 
         # ... and the visitor, back on a working connection, sees everything it missed.
         back = JsonSocket(await http.ws_connect(f"{srv.ws_url}/ws/chat", max_msg_size=0))
-        await back.send({"type": "hello", "visitor_id": welcome["visitor_id"]})
+        await back.send({"type": "hello", "visitor_id": welcome["visitor_id"],
+                        "session_secret": welcome["session_secret"]})
         again = await back.expect("welcome")
         assert again["interaction_id"] == slow_id
         bodies = [m["body"] for m in again["messages"]]

@@ -102,7 +102,8 @@ async def test_a_visitor_who_fell_behind_reconnects_and_misses_nothing(srv: Runn
         _, closed = await frames_until(slow, "never")
         assert closed == 1013  # try again later
         back = JsonSocket(await http.ws_connect(f"{srv.ws_url}/ws/chat", max_msg_size=0))
-        await back.send({"type": "hello", "visitor_id": welcome["visitor_id"]})
+        await back.send({"type": "hello", "visitor_id": welcome["visitor_id"],
+                        "session_secret": welcome["session_secret"]})
         again = await back.expect("welcome")
         assert [m["body"] for m in again["messages"]] == ["hi", *(f"{n:03d} {BIG}" for n in range(COUNT))]
         await back.close()

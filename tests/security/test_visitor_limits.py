@@ -118,7 +118,7 @@ async def test_a_visitor_cannot_flood_an_agent_with_messages(srv: RunningServer)
     url = f"{srv.ws_url}/ws/chat"
     async with client_at("127.0.0.14") as http:
         ws = await http.ws_connect(url)
-        visitor_id = (await hello(ws))["visitor_id"]
+        first = await hello(ws)
         sent = [f"message {n}" for n in range(DEFAULTS.visitor_messages_per_minute)]
         for body in sent:
             await ws.send_json({"type": "message", "body": body})
@@ -128,7 +128,8 @@ async def test_a_visitor_cannot_flood_an_agent_with_messages(srv: RunningServer)
         assert ws.close_code == 1008
         # What was sent within the limit is kept; the one over it is not.
         back = await http.ws_connect(url)
-        await back.send_json({"type": "hello", "visitor_id": visitor_id})
+        await back.send_json({"type": "hello", "visitor_id": first["visitor_id"],
+                              "session_secret": first["session_secret"]})
         welcome = await back.receive_json(timeout=10)
         assert [m["body"] for m in welcome["messages"]] == sent
         await back.close()
