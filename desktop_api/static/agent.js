@@ -111,6 +111,7 @@
     clearTimeout(S.retryTimer);
     if (S.ws) { const ws = S.ws; S.ws = null; ws.close(1000, 'log out'); }
     failPending({error_id: 'disconnected', message: 'logged out'}, false);
+    Desk.revoke(S.token);
     S.token = null; S.agentId = null; S.agent = null;
     sessionStorage.removeItem(TOKEN_KEY);
     sessionStorage.removeItem(AGENT_KEY);

@@ -162,5 +162,15 @@ window.Desk = (() => {
     };
   }
 
-  return {el, fmtSeconds, ApiError, restClient, ticketSocket, current};
+  // Log out on the server too: the token is revoked there, so a copy of it (a shared machine's
+  // memory, a proxy log) is worthless from now on. Fire and forget: the page logs out either way.
+  function revoke(token) {
+    const latest = current(token);
+    if (!latest) return;
+    fetch('/api/logout', {method: 'POST', keepalive: true,
+                          headers: {'Authorization': `Bearer ${latest}`, 'Accept': 'application/json'}})
+      .catch(() => {});
+  }
+
+  return {el, fmtSeconds, ApiError, restClient, ticketSocket, current, revoke};
 })();

@@ -279,6 +279,7 @@
 
   function logout(why) {
     S.wanted = false;
+    Desk.revoke(S.token);
     S.token = null;
     sessionStorage.removeItem(TOKEN_KEY);
     if (S.ws) { S.ws.close(); S.ws = null; }

@@ -58,3 +58,34 @@ async def test_pages_open_sockets_with_tickets_and_refresh_their_tokens(
             await expect(agent.locator("#conn-status")).to_have_attribute("data-state", "connected")
         finally:
             await browser.close()
+
+
+async def test_log_out_on_a_page_revokes_its_token_on_the_server(tmp_path: Path, chromium: str) -> None:
+    """A token copied before the agent clicked Log out (a shared machine, a proxy log) is dead."""
+    import aiohttp
+    from playwright.async_api import async_playwright, expect
+
+    async with running_center(tmp_path, {}) as center, async_playwright() as pw:
+        browser = await launch(pw, chromium)
+        try:
+            sockets: list[str] = []
+            pages = {"/agent": ("alice", "cti.agent.token"), "/supervisor": ("sam", "cti.supervisor.token")}
+            for path, (who, key) in pages.items():
+                page = await open_page(browser, center.url, who, path, sockets)
+                token = await page.evaluate(f"sessionStorage.getItem('{key}')")
+                assert token
+                await page.click("#logout")
+                await expect(page.locator("#login-view")).to_be_visible()
+                async with aiohttp.ClientSession() as http:
+                    deadline = time.monotonic() + 15
+                    while True:  # the page's request is fire-and-forget: wait for it to land
+                        async with http.get(f"{center.url}/api/me",
+                                            headers={"Authorization": f"Bearer {token}"}) as resp:
+                            body = await resp.json()
+                        if resp.status == 401:
+                            break
+                        assert time.monotonic() < deadline, f"{path}: token still works after log out"
+                        await asyncio.sleep(0.2)
+                assert body["error_id"] == "token-revoked", body
+        finally:
+            await browser.close()
