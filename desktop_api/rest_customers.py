@@ -15,7 +15,7 @@ from cti.identities import normalise
 from desktop_api.common import json_body, ok, principal
 from desktop_api.keys import SERVICES
 from desktop_api.rest_identity import may_decide, reason_of
-from desktop_api.scope import queues_for, visible_customer
+from desktop_api.scope import hidden_customer, queues_for, visible_customer
 
 routes = web.RouteTableDef()
 
@@ -155,12 +155,16 @@ async def link(request: web.Request) -> web.Response:
 
 @routes.post("/api/customers/{customer_id}/unlink")
 async def unlink(request: web.Request) -> web.Response:
+    """Move an identity out of a customer: staff who may read the customer, or an agent holding
+    an interaction of theirs; anyone else gets the answer an unknown customer gets."""
     who = principal(request)
     services = request.app[SERVICES]
     data = await json_body(request)
     identity = _identity(data.get("identity"), "identity", services.config.phone_region)
-    customer = await services.context.unlink_identity(request.match_info["customer_id"], identity,
-                                                      actor=who.agent_id)
+    customer = await visible_customer(services, who, request.match_info["customer_id"])
+    if not await may_decide(services, who, (customer.id,)):
+        raise hidden_customer(request.match_info["customer_id"])
+    customer = await services.context.unlink_identity(customer.id, identity, actor=who.agent_id)
     await services.hub.publish(CustomerUpdated(at=services.clock.now(), customer_id=customer.id,
                                                why="identity-unlinked"))
     return ok(_customer(customer))

@@ -268,3 +268,27 @@ async def test_what_an_agent_held_follows_the_customer_through_a_merge_and_its_u
         # Apart again: she reads the customer she served, not the other.
         assert (await center.api("alice", "GET", f"/api/customers/{by_phone}"))[0] == 200
         assert (await center.api("alice", "GET", f"/api/customers/{by_email}"))[0] == 404
+
+
+async def test_identities_are_unlinked_only_by_who_may_decide_for_that_customer(
+        tmp_path: Path, database: ServerSettings | None) -> None:
+    """Unlinking is a change to a customer record: an agent who never served the customer (or a
+    supervisor of another team) can neither do it nor learn the customer exists by trying."""
+    async with running_center(tmp_path, {}, settings=database, **TEAMS) as center:
+        alice = await center.agent_socket("alice")
+        _chat3 = await chat(center, "Ann Lee", email="ann.lee@example.com", phone="+14155550100")
+        taken = await take(alice)
+        ann, interaction_id = taken["customer_id"], taken["id"]
+        await link_claims(center, "alice", interaction_id)
+        path = f"/api/customers/{ann}/unlink"
+        body = {"identity": {"kind": "phone", "value": "+14155550100"}}
+        for outsider in ("bob", "carol", "sue"):
+            status, answer = await center.api(outsider, "POST", path, body)
+            unknown = await center.api(outsider, "POST", path.replace(ann, "cus-does-not-exist"), body)
+            assert (status, answer["error_id"]) == (404, "customer-not-found") == (
+                unknown[0], unknown[1]["error_id"]), (outsider, answer)
+        status, answer = await center.api("alice", "GET", f"/api/customers/{ann}")
+        assert {"kind": "phone", "value": "+14155550100"} in answer["identities"]
+        # Alice, who holds Ann's chat, may correct the record.
+        status, answer = await center.api("alice", "POST", path, body)
+        assert status == 200, answer
