@@ -1,6 +1,7 @@
 """Lua scripts of the Redis routing store: each mutator runs as one atomic script.
 
-Keys (in this order for every script), under ``<prefix>:routing:``::
+Every script gets one key, ``<prefix>:routing:``, and names these under it (one short
+argument instead of ten on every call: packing them was most of a call's cost)::
 
     agents     hash  agent id -> {state, reason, skills, capacity, load, idle_since, wraps}
     waiting    hash  interaction id -> item (see router.codec)
@@ -30,9 +31,10 @@ KEY_NAMES = ("agents", "waiting", "offers", "offer_due", "active", "wrap_due", "
 LOG_MAX = 20000
 
 PRELUDE = r"""
-local AGENTS, WAITING, OFFERS, OFFER_DUE = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-local ACTIVE, WRAP_DUE, LAST, LAST_AT = KEYS[5], KEYS[6], KEYS[7], KEYS[8]
-local LOG, LOG_SEQ = KEYS[9], KEYS[10]
+local P = KEYS[1]
+local AGENTS, WAITING, OFFERS, OFFER_DUE = P .. 'agents', P .. 'waiting', P .. 'offers', P .. 'offer_due'
+local ACTIVE, WRAP_DUE, LAST, LAST_AT = P .. 'active', P .. 'wrap_due', P .. 'last', P .. 'last_at'
+local LOG, LOG_SEQ = P .. 'log', P .. 'log_seq'
 
 local function log(kind, id, raw)
   local seq = redis.call('INCR', LOG_SEQ)

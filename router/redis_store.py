@@ -64,7 +64,7 @@ class RedisRoutingStore:
         self._last_key = names["last"]
         self._log_key = names["log"]
         self._log_seq_key = names["log_seq"]
-        self._batch = ScriptBatcher(redis=redis, keys=self._keys)
+        self._batch = ScriptBatcher(redis=redis, keys=[f"{prefix}:routing:"])
         self._register = redis_scripts.REGISTER
         self._set_state = redis_scripts.SET_STATE
         self._enqueue = redis_scripts.ENQUEUE
