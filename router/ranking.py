@@ -73,6 +73,7 @@ class RoutingIndex:
         self._classes: dict[ClassKey, _Class] = {}
         # channel -> required skill names -> required skills and levels -> classes
         self._groups: dict[Channel, dict[tuple[str, ...], dict[SkillKey, set[_Class]]]] = {}
+        self._group_count = 0  # (channel, required skills) pairs in _groups
         self._agents: dict[str, AgentSnapshot] = {}
         self._open: dict[str, AgentSnapshot] = {}  # agents who could take something now
         self._serial = itertools.count()
@@ -149,6 +150,7 @@ class RoutingIndex:
         self._items.clear()
         self._classes.clear()
         self._groups.clear()
+        self._group_count = 0
         self._agents.clear()
         self._open.clear()
 
@@ -211,8 +213,12 @@ class RoutingIndex:
         names = tuple(name for name, _ in required)
         klass = _Class(key=key, names=names)
         self._classes[key] = klass
-        by_names = self._groups.setdefault(key[0], {})
-        by_names.setdefault(names, {}).setdefault(required, set()).add(klass)
+        by_key = self._groups.setdefault(key[0], {}).setdefault(names, {})
+        group = by_key.get(required)
+        if group is None:
+            group = by_key[required] = set()
+            self._group_count += 1
+        group.add(klass)
         return klass
 
     def _drop_class(self, klass: _Class) -> None:
@@ -223,6 +229,7 @@ class RoutingIndex:
         group = by_key[key[3]]
         group.discard(klass)
         if not group:
+            self._group_count -= 1
             del by_key[key[3]]
             if not by_key:
                 del by_names[klass.names]
@@ -233,8 +240,10 @@ class RoutingIndex:
         """Classes that at least one agent of ``pool`` could take now, skills-wise."""
         seen: set[tuple[Channel, SkillKey]] = set()
         out: list[_Class] = []
-        groups = self._groups
+        groups, every = self._groups, self._group_count
         for slot in pool.slots:
+            if len(seen) == every:
+                break  # every class is a candidate already: the other agents add nothing
             skills = slot.skills
             for channel, is_open in slot.open.items():
                 by_names = groups.get(channel) if is_open else None
