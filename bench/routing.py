@@ -18,6 +18,8 @@ times and printed as ``<name>_min`` and ``<name>_median`` (for a rate, min is th
 * **Stores**: offer cycles (enqueue, offer, accept, release): ``sequential`` is one
   interaction at a time (four round trips, how the figure was taken before), ``concurrent``
   is ``--workers`` agents cycling at once (their script calls share pipelined round trips).
+  ``offer_step``: the engine's part alone, ``try_offers`` of ``--workers`` assignments per trip,
+  each offer then withdrawn (``remove``, also pipelined) to free the slot again.
   Then engines routing ``--engine-items`` interactions to 200 agents who accept and finish
   at once: one engine, and three engines on one Redis (``..._double_offers`` must be 0).
 * **CPU**: for store figures, the bench process's CPU seconds plus Redis's (``INFO cpu``;
@@ -56,7 +58,7 @@ from cti.routing import (
     RoutingStore,
     WaitingItem,
 )
-from router.engine import RoutingEngine
+from router.engine import RankingStore, RoutingEngine
 from router.memory_store import MemoryRoutingStore
 from router.policy import decide
 from router.ranking import RoutingIndex
@@ -295,6 +297,29 @@ async def bench_cycles(figs: Figures, cpu: Cpu, name: str, store: RoutingStore, 
         await asyncio.gather(*(worker(k) for k in range(workers)))
 
     await cpu.measure(figs, f"{name}_concurrent_offer_cycles", cycles, concurrent)
+    await bench_offer_step(figs, cpu, name, store, cycles, workers, run)
+
+
+async def bench_offer_step(figs: Figures, cpu: Cpu, name: str, store: RoutingStore, count: int,
+                           agents: int, run: int) -> None:
+    """The engine's offer step alone: ``try_offers`` of a pass's assignments, one per agent per call."""
+    if not isinstance(store, RankingStore):
+        return
+    items = cycle_items(count, f"o{run}")
+    for w in items:
+        await store.enqueue(w)
+    assignments = [Assignment(w.interaction_id, f"a{n % agents}", REASON) for n, w in enumerate(items)]
+
+    async def offer() -> None:
+        for start in range(0, count, agents):
+            batch = assignments[start:start + agents]
+            for offer in await store.try_offers(batch, now=NOW, timeout=30):
+                if offer is None:
+                    raise RuntimeError("offer refused")
+            # Each slot back at once, so the next batch finds every agent free again.
+            await asyncio.gather(*(store.remove(a.interaction_id) for a in batch))
+
+    await cpu.measure(figs, f"{name}_offer_step_offers_and_withdrawals", count, offer)
 
 
 async def bench_engine(figs: Figures, cpu: Cpu, name: str, stores: Sequence[RoutingStore], count: int,
