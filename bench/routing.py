@@ -24,8 +24,11 @@ times and printed as ``<name>_min`` and ``<name>_median`` (for a rate, min is th
   at once: one engine, and three engines on one Redis (``..._double_offers`` must be 0).
 * **CPU**: for store figures, the bench process's CPU seconds plus Redis's (``INFO cpu``;
   Redis is shared with whatever else runs on the machine), ``..._cores`` = CPU / wall, and
-  ``..._per_cpu_s`` = the rate per CPU-second, i.e. per fully used core. The routing pass
-  runs on one core (one thread).
+  ``..._per_cpu_s`` = the rate per CPU-second, i.e. per fully used core. Split per operation
+  (``..._bench_cpu_us_each``, ``..._redis_cpu_us_each``); ``..._per_s_one_core_each`` is the
+  rate if the bench and Redis each had a core of their own (the busier one sets the pace):
+  on a shared machine the wall-clock rate mostly measures the others. The routing pass runs
+  on one core (one thread).
 """
 
 from __future__ import annotations
@@ -253,6 +256,11 @@ class Cpu:
         figs.add(f"{name}_ms_each", wall / count * 1000)
         figs.add(f"{name}_cores", cpu / wall)
         figs.add(f"{name}_per_cpu_s", count / cpu if cpu > 0 else float("nan"))
+        figs.add(f"{name}_bench_cpu_us_each", (own1 - own0) / count * 1e6)
+        if self.client is not None:
+            figs.add(f"{name}_redis_cpu_us_each", (redis1 - redis0) / count * 1e6)
+            # With a core for this process and one for Redis: the busier side sets the pace.
+            figs.add(f"{name}_per_s_one_core_each", count / max(own1 - own0, redis1 - redis0, 1e-9))
 
 
 async def setup_agents(store: RoutingStore, count: int) -> None:
