@@ -30,15 +30,15 @@ from cti.routing import (
 from router.eligibility import refusal, skill_match
 from router.pool import Pool, Slot, skill_key
 
-__all__ = ["assign", "decide", "explain", "urgency"]
+__all__ = ["MIN_TARGET", "assign", "decide", "explain", "urgency"]
 
 # A service target of zero would divide by zero; the stores refuse it, but the policy takes
 # plain data and must not crash on it: such an item is simply as urgent as can be.
-_MIN_TARGET = 1e-9
+MIN_TARGET = 1e-9
 
 
 def urgency(item: WaitingItem, now: float) -> float:
-    return max(0.0, now - item.enqueued_at) / max(item.service_target, _MIN_TARGET) * item.priority
+    return max(0.0, now - item.enqueued_at) / max(item.service_target, MIN_TARGET) * item.priority
 
 
 def _order(waiting: Sequence[WaitingItem], now: float) -> list[tuple[float, float, str, WaitingItem]]:

@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from cti.domain import AgentState, Channel
 from cti.routing import AgentSnapshot, Assignment, LastServed, RoutingSettings, RoutingSnapshot, WaitingItem
 from router.eligibility import slot_refusal
-from router.policy import assign, urgency
+from router.policy import MIN_TARGET, assign, urgency
 from router.pool import Pool, SkillKey, skill_key
 from router.records import check_item
 
@@ -58,6 +58,8 @@ def class_key(item: WaitingItem) -> ClassKey:
 class _Class:
     key: ClassKey
     names: tuple[str, ...]  # the required skill names, sorted
+    target: float  # the service target as policy.urgency divides by it
+    priority: float
     entries: list[_Entry] = field(default_factory=list)  # sorted; dead ones skipped lazily
     start: int = 0  # entries before this are all dead
     live: int = 0
@@ -165,13 +167,24 @@ class RoutingIndex:
         if pool.free_total == 0:
             return assignments
         heap: list[tuple[float, float, str, int, WaitingItem, _Class]] = []
+        items = self._items
         for klass in self._candidates(pool):
-            head = self._next_live(klass, klass.start)
-            if head is None:
-                continue
-            klass.start = head[0]  # leading dead entries are gone for good
-            pos, item = head
-            heap.append((-urgency(item, now), item.enqueued_at, item.interaction_id, pos, item, klass))
+            # The head, inline when it is live (the usual case): this loop runs per candidate.
+            pos = klass.start
+            entry = klass.entries[pos]
+            rec = items.get(entry[1])
+            if rec is not None and rec[2] == entry[2]:
+                item = rec[0]
+            else:
+                head = self._next_live(klass, pos + 1)
+                if head is None:
+                    continue
+                pos, item = head
+                klass.start = pos  # leading dead entries are gone for good
+            enqueued_at = item.enqueued_at
+            # policy.urgency, written out with the same operations in the same order.
+            heap.append((-(max(0.0, now - enqueued_at) / klass.target * klass.priority), enqueued_at,
+                         item.interaction_id, pos, item, klass))
         heapq.heapify(heap)
         last_served = self.last_served
         while heap:
@@ -211,7 +224,7 @@ class RoutingIndex:
     def _new_class(self, key: ClassKey) -> _Class:
         required = key[3]
         names = tuple(name for name, _ in required)
-        klass = _Class(key=key, names=names)
+        klass = _Class(key=key, names=names, target=max(key[1], MIN_TARGET), priority=key[2])
         self._classes[key] = klass
         by_key = self._groups.setdefault(key[0], {}).setdefault(names, {})
         group = by_key.get(required)
