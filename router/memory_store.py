@@ -101,7 +101,8 @@ class MemoryRoutingStore:
             agent.idle_since = now
         agent.state = state
         agent.reason = reason
-        return self._sync(agent_id)
+        self._sync(agent_id)
+        return self._view(agent_id, agent)
 
     async def agent(self, agent_id: str) -> AgentSnapshot | None:
         agent = self._agents.get(agent_id)
@@ -283,11 +284,15 @@ class MemoryRoutingStore:
                              capacity=dict(agent.capacity), load=load_view(agent.capacity, agent.load),
                              idle_since=agent.idle_since, reason=agent.reason)
 
-    def _sync(self, agent_id: str) -> AgentSnapshot:
-        """Hand the agent's new picture to the index; returns it."""
-        view = self._view(agent_id, self._agents[agent_id])
-        self._index.put_agent(view)
-        return view
+    def _sync(self, agent_id: str) -> None:
+        """Hand the agent's new picture to the index.
+
+        Skills and capacity are shared, not copied: this store only ever replaces those dicts,
+        never changes them in place. The load is copied (it changes in place)."""
+        agent = self._agents[agent_id]
+        self._index.put_agent(AgentSnapshot(
+            agent_id=agent_id, state=agent.state, skills=agent.skills, capacity=agent.capacity,
+            load=dict(agent.load), idle_since=agent.idle_since, reason=agent.reason))
 
     def _owned_offer(self, interaction_id: str, agent_id: str) -> _Pending:
         pending = self._offers.get(interaction_id)

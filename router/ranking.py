@@ -34,7 +34,6 @@ from dataclasses import dataclass, field
 
 from cti.domain import AgentState, Channel
 from cti.routing import AgentSnapshot, Assignment, LastServed, RoutingSettings, RoutingSnapshot, WaitingItem
-from router.eligibility import slot_refusal
 from router.policy import MIN_TARGET, assign, urgency
 from router.pool import Pool, SkillKey, skill_key
 from router.records import check_item
@@ -138,8 +137,7 @@ class RoutingIndex:
     def put_agent(self, agent: AgentSnapshot) -> None:
         """Add or replace an agent's current picture (state, skills, capacity, load)."""
         self._agents[agent.agent_id] = agent
-        if agent.state is AgentState.AVAILABLE and any(
-                slot_refusal(agent.capacity, agent.load, channel) is None for channel in agent.capacity):
+        if agent.state is AgentState.AVAILABLE and _has_a_free_slot(agent):
             self._open[agent.agent_id] = agent
         else:
             self._open.pop(agent.agent_id, None)
@@ -270,6 +268,19 @@ class RoutingIndex:
                             seen.add((channel, required))
                             out.extend(classes)
         return out
+
+
+def _has_a_free_slot(agent: AgentSnapshot) -> bool:
+    """Whether ``eligibility.slot_refusal`` is None for some channel of the agent (written out:
+    this runs on every change of every agent)."""
+    load, voice = agent.load, Channel.VOICE
+    if load.get(voice, 0) > 0:
+        return False  # on a call: nothing else, and no second call either (exclusive)
+    busy = any(load.values())
+    for channel, capacity in agent.capacity.items():
+        if load.get(channel, 0) < capacity and (channel is not voice or not busy):
+            return True
+    return False
 
 
 def _name_sets(skills: Mapping[str, int], by_names: Mapping[tuple[str, ...], object]
