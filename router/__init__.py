@@ -2,12 +2,14 @@
 
 Modules, by role::
 
-    policy.py         pure decisions: urgency, decide, explain (no clock, no I/O)
+    policy.py         pure decisions: urgency, decide (the full sort, the reference), explain
+    ranking.py        RoutingIndex: the same decisions from per-class FIFOs, fed change by change
     pool.py           the per-decision agent index behind decide (private)
     eligibility.py    the one definition of "can this agent take this item now"
-    engine.py         RoutingEngine: expire, tick, snapshot, decide, try_offer; background loop
+    engine.py         RoutingEngine: expire, tick, decide, try_offers; background loop
     memory_store.py   MemoryRoutingStore: one node
-    redis_store.py    RedisRoutingStore: many nodes (redis_scripts.py: its Lua; codec.py: its JSON)
+    redis_store.py    RedisRoutingStore: many nodes (redis_scripts.py: its Lua and change log;
+                      redis_batch.py: pipelined script calls; codec.py: its JSON)
     records.py        input checks and load view shared by both stores
     stats.py          QueueStats, the same from both stores
 

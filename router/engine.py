@@ -5,6 +5,10 @@ each assignment. Several engines (on one node or many) may run passes at once: t
 ``try_offer`` is atomic, so a pass that lost a race simply skips that assignment and the
 next pass sees the new picture. The background loop runs a pass when poked (an interaction
 queued, an agent available) and at least every ``max_sleep`` seconds for the timeouts.
+
+Stores that keep a ``RoutingIndex`` (both of ours: ``RankingStore``) decide from it, so a
+pass does not read or sort the whole queue, and offer in batches (one round trip on Redis).
+Any other ``RoutingStore`` is routed from a snapshot by the full-sort ``policy.decide``.
 """
 
 from __future__ import annotations
@@ -12,10 +16,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Protocol, runtime_checkable
 
 from cti.clock import Clock
-from cti.routing import Explanation, Offer, RoutingSettings, RoutingStore, WaitingItem
+from cti.routing import Assignment, Explanation, Offer, RoutingSettings, RoutingStore, WaitingItem
 from cti.tasks import stop_tasks
 from router import policy
 
@@ -26,6 +31,15 @@ OnRequeue = Callable[[WaitingItem, str], Awaitable[None]]
 OnWrapUpEnd = Callable[[str], Awaitable[None]]
 
 _MAX_BACKOFF = 5.0
+
+
+@runtime_checkable
+class RankingStore(Protocol):
+    """A store that decides from its own incremental index and offers in batches."""
+
+    async def decide(self, *, now: float, settings: RoutingSettings) -> list[Assignment]: ...
+    async def try_offers(self, assignments: Sequence[Assignment], *, now: float,
+                         timeout: float) -> list[Offer | None]: ...
 
 
 class RoutingEngine:
@@ -60,20 +74,34 @@ class RoutingEngine:
             for agent_id in await self._store.tick(now):
                 if self._on_wrap_up_end is not None:
                     await self._notify(self._on_wrap_up_end(agent_id), "on_wrap_up_end", agent_id)
-            snapshot = await self._store.snapshot()
+            store = self._store
+            if isinstance(store, RankingStore):
+                assignments = await store.decide(now=now, settings=self._settings)
+            else:
+                assignments = policy.decide(await store.snapshot(), now=now, settings=self._settings)
             offers: list[Offer] = []
-            for assignment in policy.decide(snapshot, now=now, settings=self._settings):
+            done = 0
+            while done < len(assignments):
                 if len(offers) >= self._max_offers_per_pass and self._wake.is_set():
                     break  # the rest go in the next pass (the wake is still set), ranked afresh
-                offer = await self._store.try_offer(assignment, now=now, timeout=self._offer_timeout)
-                if offer is None:
-                    # Another engine got there first, or the agent changed state: normal.
-                    continue
-                offers.append(offer)
-                log.debug("offer id=%s agent=%s rule=%s", offer.interaction_id, offer.agent_id,
-                          offer.reason.rule)
-                await self._notify(self._on_offer(offer), "on_offer", offer.interaction_id)
+                # Offered in batches of the per-pass bound, so a poke is heeded between batches.
+                batch = assignments[done:done + self._max_offers_per_pass]
+                done += len(batch)
+                for offer in await self._try_offers(batch, now):
+                    if offer is None:
+                        # Another engine got there first, or the agent changed state: normal.
+                        continue
+                    offers.append(offer)
+                    log.debug("offer id=%s agent=%s rule=%s", offer.interaction_id, offer.agent_id,
+                              offer.reason.rule)
+                    await self._notify(self._on_offer(offer), "on_offer", offer.interaction_id)
             return offers
+
+    async def _try_offers(self, batch: Sequence[Assignment], now: float) -> list[Offer | None]:
+        store = self._store
+        if isinstance(store, RankingStore):
+            return await store.try_offers(batch, now=now, timeout=self._offer_timeout)
+        return [await store.try_offer(a, now=now, timeout=self._offer_timeout) for a in batch]
 
     async def explain(self, interaction_id: str) -> Explanation:
         snapshot = await self._store.snapshot()

@@ -8,6 +8,9 @@ one agent, from accept until release), never two of these at once. An agent's lo
 offered, active and wrap-up slots. ``idle_since`` moves only when finished work (release or
 the end of a wrap-up) leaves the agent with no load: a withdrawn offer does not cost the
 agent their place in the longest-idle order.
+
+Every change is also fed to a ``RoutingIndex`` (router.ranking), so that ``decide`` ranks only
+what could be assigned instead of sorting the whole queue on every pass.
 """
 
 from __future__ import annotations
@@ -25,10 +28,12 @@ from cti.routing import (
     Assignment,
     LastServed,
     Offer,
+    RoutingSettings,
     RoutingSnapshot,
     WaitingItem,
 )
 from router.eligibility import refusal
+from router.ranking import RoutingIndex
 from router.records import PRUNE_BATCH, check_item, excluding, load_view
 from router.stats import QueueStats, build_stats
 
@@ -73,6 +78,7 @@ class MemoryRoutingStore:
         self._wrap_due: list[tuple[float, str, str, int, Channel]] = []  # (until, agent, id, seq, ch)
         self._last: dict[str, LastServed] = {}  # insertion order = order of service
         self._seq = itertools.count()
+        self._index = RoutingIndex(last_served=self._last)
 
     # ----- agents --------------------------------------------------------------------------
 
@@ -86,6 +92,7 @@ class MemoryRoutingStore:
         else:
             agent.skills = dict(skills)
             agent.capacity = dict(capacity)
+        self._sync(agent_id)
 
     async def set_agent_state(self, agent_id: str, state: AgentState, *, reason: str | None,
                               now: float) -> AgentSnapshot:
@@ -94,6 +101,7 @@ class MemoryRoutingStore:
             agent.idle_since = now
         agent.state = state
         agent.reason = reason
+        self._sync(agent_id)
         return self._view(agent_id, agent)
 
     async def agent(self, agent_id: str) -> AgentSnapshot | None:
@@ -114,16 +122,20 @@ class MemoryRoutingStore:
             # Waiting again means nobody holds it any more; keeping the slot would leak it.
             log.warning("enqueue of held interaction id=%s agent=%s: slot freed", interaction_id, held[0])
             self._agents[held[0]].free(held[1])
+            self._sync(held[0])
         self._waiting[interaction_id] = item
+        self._index.put_item(item)
 
     async def remove(self, interaction_id: str) -> WaitingItem | None:
         item = self._waiting.pop(interaction_id, None)
         if item is not None:
+            self._index.drop_item(interaction_id)
             return item
         pending = self._offers.pop(interaction_id, None)
         if pending is None:
             return None
         self._agents[pending.offer.agent_id].free(pending.offer.channel)
+        self._sync(pending.offer.agent_id)
         return pending.item
 
     async def snapshot(self) -> RoutingSnapshot:
@@ -133,7 +145,15 @@ class MemoryRoutingStore:
         last = {w.customer_id: self._last[w.customer_id] for w in waiting if w.customer_id in self._last}
         return RoutingSnapshot(waiting=waiting, agents=agents, last_served=last)
 
+    async def decide(self, *, now: float, settings: RoutingSettings) -> list[Assignment]:
+        """``policy.decide`` on the current state, from the index (no snapshot, no full sort)."""
+        return self._index.decide(now=now, settings=settings)
+
     # ----- offers --------------------------------------------------------------------------
+
+    async def try_offers(self, assignments: Sequence[Assignment], *, now: float,
+                         timeout: float) -> list[Offer | None]:
+        return [await self.try_offer(a, now=now, timeout=timeout) for a in assignments]
 
     async def try_offer(self, assignment: Assignment, *, now: float,
                         timeout: float) -> Offer | None:
@@ -148,7 +168,9 @@ class MemoryRoutingStore:
             log.debug("offer refused id=%s agent=%s why=%s", interaction_id, assignment.agent_id, why)
             return None
         del self._waiting[interaction_id]
+        self._index.drop_item(interaction_id)
         agent.load[item.channel] = agent.load.get(item.channel, 0) + 1
+        self._sync(assignment.agent_id)
         offer = Offer(interaction_id=interaction_id, agent_id=assignment.agent_id, channel=item.channel,
                       offered_at=now, expires_at=now + timeout, reason=assignment.reason)
         self._offers[interaction_id] = _Pending(offer=offer, item=item)
@@ -194,6 +216,7 @@ class MemoryRoutingStore:
         # Over capacity if need be: the work exists whatever the configuration says now.
         agent.load[channel] = agent.load.get(channel, 0) + 1
         self._active[interaction_id] = (agent_id, channel)
+        self._sync(agent_id)
         return True
 
     # ----- finished work -------------------------------------------------------------------
@@ -214,10 +237,12 @@ class MemoryRoutingStore:
             if agent.state is AgentState.AVAILABLE and agent.total() == agent.wraps:
                 agent.state = AgentState.WRAP_UP
                 agent.reason = None
+            self._sync(agent_id)
             return
         agent.free(channel)
         if agent.total() == 0:
             agent.idle_since = now
+        self._sync(agent_id)
 
     async def tick(self, now: float) -> Sequence[str]:
         due = self._wrap_due
@@ -238,6 +263,7 @@ class MemoryRoutingStore:
                 ended.append(agent_id)
             elif agent.total() == 0:
                 agent.idle_since = now
+            self._sync(agent_id)
         return sorted(ended)
 
     async def stats(self, now: float) -> QueueStats:
@@ -258,6 +284,16 @@ class MemoryRoutingStore:
                              capacity=dict(agent.capacity), load=load_view(agent.capacity, agent.load),
                              idle_since=agent.idle_since, reason=agent.reason)
 
+    def _sync(self, agent_id: str) -> None:
+        """Hand the agent's new picture to the index.
+
+        Skills and capacity are shared, not copied: this store only ever replaces those dicts,
+        never changes them in place. The load is copied (it changes in place)."""
+        agent = self._agents[agent_id]
+        self._index.put_agent(AgentSnapshot(
+            agent_id=agent_id, state=agent.state, skills=agent.skills, capacity=agent.capacity,
+            load=dict(agent.load), idle_since=agent.idle_since, reason=agent.reason))
+
     def _owned_offer(self, interaction_id: str, agent_id: str) -> _Pending:
         pending = self._offers.get(interaction_id)
         if pending is None:
@@ -272,8 +308,10 @@ class MemoryRoutingStore:
         """Withdraw an offer: the item waits again, keeping its wait, without that agent."""
         pending = self._offers.pop(interaction_id)
         self._agents[pending.offer.agent_id].free(pending.offer.channel)
+        self._sync(pending.offer.agent_id)
         item = excluding(pending.item, pending.offer.agent_id)
         self._waiting[interaction_id] = item
+        self._index.put_item(item)
         return item
 
     def _take_held(self, interaction_id: str, agent_id: str) -> Channel | None:

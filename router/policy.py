@@ -30,15 +30,15 @@ from cti.routing import (
 from router.eligibility import refusal, skill_match
 from router.pool import Pool, Slot, skill_key
 
-__all__ = ["decide", "explain", "urgency"]
+__all__ = ["MIN_TARGET", "assign", "decide", "explain", "urgency"]
 
 # A service target of zero would divide by zero; the stores refuse it, but the policy takes
 # plain data and must not crash on it: such an item is simply as urgent as can be.
-_MIN_TARGET = 1e-9
+MIN_TARGET = 1e-9
 
 
 def urgency(item: WaitingItem, now: float) -> float:
-    return max(0.0, now - item.enqueued_at) / max(item.service_target, _MIN_TARGET) * item.priority
+    return max(0.0, now - item.enqueued_at) / max(item.service_target, MIN_TARGET) * item.priority
 
 
 def _order(waiting: Sequence[WaitingItem], now: float) -> list[tuple[float, float, str, WaitingItem]]:
@@ -61,7 +61,11 @@ def _preferred(last_served: Mapping[str, LastServed], item: WaitingItem, now: fl
 
 
 def decide(snapshot: RoutingSnapshot, *, now: float, settings: RoutingSettings) -> list[Assignment]:
-    """Assignments for as many waiting items as the free agents can take now."""
+    """Assignments for as many waiting items as the free agents can take now.
+
+    This is the full sort: every waiting item is ranked on every call. ``router.ranking``
+    gives the same answer from per-class queues; this one stays as its reference.
+    """
     pool = Pool(snapshot.agents)
     assignments: list[Assignment] = []
     if pool.free_total == 0:
@@ -71,17 +75,24 @@ def decide(snapshot: RoutingSnapshot, *, now: float, settings: RoutingSettings) 
             if pool.free_total == 0:
                 break  # nobody can take anything more: the rest of the queue waits
             continue
-        picked = _pick(pool, item, _preferred(snapshot.last_served, item, now, settings))
-        if picked is None:
-            continue
-        slot, rule, preferred_ids = picked
-        pool.take(slot, item.channel)
-        reason = RoutingReason(
-            rule=rule, urgency=-neg_urgency, skill_match=skill_match(slot.skills, item.skills),
-            preferred=slot.agent_id in preferred_ids, waited=max(0.0, now - item.enqueued_at))
-        assignments.append(Assignment(interaction_id=item.interaction_id, agent_id=slot.agent_id,
-                                      reason=reason))
+        assignment = assign(pool, item, -neg_urgency, snapshot.last_served, now=now, settings=settings)
+        if assignment is not None:
+            assignments.append(assignment)
     return assignments
+
+
+def assign(pool: Pool, item: WaitingItem, urgency: float, last_served: Mapping[str, LastServed], *,
+           now: float, settings: RoutingSettings) -> Assignment | None:
+    """Give ``item`` to the best agent of ``pool`` who can take it (and count it), or None."""
+    picked = _pick(pool, item, _preferred(last_served, item, now, settings))
+    if picked is None:
+        return None
+    slot, rule, preferred_ids = picked
+    pool.take(slot, item.channel)
+    reason = RoutingReason(
+        rule=rule, urgency=urgency, skill_match=skill_match(slot.skills, item.skills),
+        preferred=slot.agent_id in preferred_ids, waited=max(0.0, now - item.enqueued_at))
+    return Assignment(interaction_id=item.interaction_id, agent_id=slot.agent_id, reason=reason)
 
 
 def _pick(pool: Pool, item: WaitingItem, preferred_ids: tuple[str, ...]

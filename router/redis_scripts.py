@@ -1,6 +1,7 @@
 """Lua scripts of the Redis routing store: each mutator runs as one atomic script.
 
-Keys (in this order for every script), under ``<prefix>:routing:``::
+Every script gets one key, ``<prefix>:routing:``, and names these under it (one short
+argument instead of ten on every call: packing them was most of a call's cost)::
 
     agents     hash  agent id -> {state, reason, skills, capacity, load, idle_since, wraps}
     waiting    hash  interaction id -> item (see router.codec)
@@ -10,6 +11,11 @@ Keys (in this order for every script), under ``<prefix>:routing:``::
     wrap_due   zset  [agent, interaction, channel] scored by the end of its wrap-up
     last       hash  customer id -> {agent, at}
     last_at    zset  customer id scored by at (to forget old entries)
+    log        stream  every change to waiting, agents and last, with the new record: entry
+                       ``<seq>-0`` holds k (w: item put, x: item gone, a: agent put, l: last
+                       served put, m: last served gone), i (the id) and v (the new JSON); capped
+                       near LOG_MAX entries. Each node's engine replays it into its index.
+    log_seq    string  the seq of the newest log entry
 
 Timestamps are strings copied from the arguments, never numbers computed here (see codec).
 ``refusal`` mirrors ``router.eligibility.refusal``; the contract suite checks they agree.
@@ -18,11 +24,33 @@ Replies are arrays whose first element is a status: "ok" or a stable error id.
 
 from __future__ import annotations
 
-KEY_NAMES = ("agents", "waiting", "offers", "offer_due", "active", "wrap_due", "last", "last_at")
+KEY_NAMES = ("agents", "waiting", "offers", "offer_due", "active", "wrap_due", "last", "last_at", "log",
+             "log_seq")
+
+# A node more than about this many changes behind reads the whole state again.
+LOG_MAX = 20000
 
 PRELUDE = r"""
-local AGENTS, WAITING, OFFERS, OFFER_DUE = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-local ACTIVE, WRAP_DUE, LAST, LAST_AT = KEYS[5], KEYS[6], KEYS[7], KEYS[8]
+local P = KEYS[1]
+local AGENTS, WAITING, OFFERS, OFFER_DUE = P .. 'agents', P .. 'waiting', P .. 'offers', P .. 'offer_due'
+local ACTIVE, WRAP_DUE, LAST, LAST_AT = P .. 'active', P .. 'wrap_due', P .. 'last', P .. 'last_at'
+local LOG, LOG_SEQ = P .. 'log', P .. 'log_seq'
+
+local function log(kind, id, raw)
+  local seq = redis.call('INCR', LOG_SEQ)
+  redis.call('XADD', LOG, 'MAXLEN', '~', '""" + str(LOG_MAX) + r"""', seq .. '-0',
+             'k', kind, 'i', id, 'v', raw)
+end
+
+local function put_waiting(id, raw)
+  redis.call('HSET', WAITING, id, raw)
+  log('w', id, raw)
+end
+
+local function del_waiting(id)
+  redis.call('HDEL', WAITING, id)
+  log('x', id, '')
+end
 
 local function get_agent(id)
   local raw = redis.call('HGET', AGENTS, id)
@@ -33,6 +61,7 @@ end
 local function put_agent(id, a)
   local raw = cjson.encode(a)
   redis.call('HSET', AGENTS, id, raw)
+  log('a', id, raw)
   return raw
 end
 
@@ -96,7 +125,7 @@ local function requeue(id, rec)
   -- A transfer to one agent who lets it go falls back to the whole queue.
   if item.target_agent == rec.agent then item.target_agent = cjson.null end
   local raw = cjson.encode(item)
-  redis.call('HSET', WAITING, id, raw)
+  put_waiting(id, raw)
   return raw
 end
 
@@ -147,7 +176,7 @@ if held then
   end
   freed = h.agent
 end
-redis.call('HSET', WAITING, ARGV[1], ARGV[2])
+put_waiting(ARGV[1], ARGV[2])
 return {'ok', freed}
 """
 
@@ -155,7 +184,7 @@ return {'ok', freed}
 REMOVE = PRELUDE + r"""
 local raw = redis.call('HGET', WAITING, ARGV[1])
 if raw then
-  redis.call('HDEL', WAITING, ARGV[1])
+  del_waiting(ARGV[1])
   return {'waiting', raw}
 end
 local offered = redis.call('HGET', OFFERS, ARGV[1])
@@ -176,7 +205,7 @@ local why = refusal(ARGV[2], a, item)
 if why then return {why} end
 a.load[item.channel] = (a.load[item.channel] or 0) + 1
 put_agent(ARGV[2], a)
-redis.call('HDEL', WAITING, ARGV[1])
+del_waiting(ARGV[1])
 local rec = cjson.encode({agent = ARGV[2], channel = item.channel, item = raw,
                           offered_at = ARGV[3], expires_at = ARGV[4], reason = ARGV[5]})
 redis.call('HSET', OFFERS, ARGV[1], rec)
@@ -256,12 +285,15 @@ else
   end
 end
 if ARGV[4] == '1' then
-  redis.call('HSET', LAST, ARGV[5], cjson.encode({agent = agent_id, at = now}))
+  local served = cjson.encode({agent = agent_id, at = now})
+  redis.call('HSET', LAST, ARGV[5], served)
+  log('l', ARGV[5], served)
   redis.call('ZADD', LAST_AT, now, ARGV[5])
   local old = redis.call('ZRANGEBYSCORE', LAST_AT, '-inf', '(' .. ARGV[8], 'LIMIT', 0, tonumber(ARGV[9]))
   for _, c in ipairs(old) do
     redis.call('HDEL', LAST, c)
     redis.call('ZREM', LAST_AT, c)
+    log('m', c, '')
   end
 end
 if not ch then return {'not-held'} end

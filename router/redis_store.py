@@ -4,10 +4,17 @@ Semantics are those of ``MemoryRoutingStore`` (the contract suite runs on both);
 comes from Redis running each script alone, so two nodes racing for the same interaction or
 the same last free slot get one success. Reads that need a consistent picture (snapshot,
 stats) use MULTI. The store does not own the client: whoever built it closes it.
+
+Script calls made at the same time share one pipelined round trip (``ScriptBatcher``), so
+a pass's offers cost one trip. For ``decide`` each store keeps a ``RoutingIndex`` mirror of
+the waiting items, agents and last-served entries, fed from the change log the scripts
+write (``redis_scripts``): one read of the new entries per pass, never the whole queue,
+except the first time or after falling more than ``LOG_MAX`` changes behind.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -16,10 +23,20 @@ import redis.asyncio as redis_asyncio
 
 from cti.domain import AgentState, Channel
 from cti.errors import Conflict, NotFound
-from cti.routing import AgentSnapshot, Assignment, Offer, RoutingSnapshot, WaitingItem
+from cti.routing import (
+    AgentSnapshot,
+    Assignment,
+    LastServed,
+    Offer,
+    RoutingSettings,
+    RoutingSnapshot,
+    WaitingItem,
+)
 from router import codec, redis_scripts
 from router.codec import text
+from router.ranking import RoutingIndex
 from router.records import PRUNE_BATCH, check_item
+from router.redis_batch import ScriptBatcher
 from router.stats import QueueStats, build_stats
 
 log = logging.getLogger(__name__)
@@ -27,6 +44,8 @@ log = logging.getLogger(__name__)
 # Upper bound of entries one expiry or wrap-up script handles, so that no script holds
 # Redis for long; the caller loops while a batch comes back full.
 BATCH = 500
+# Log entries read per round trip while catching up.
+LOG_READ = 5000
 
 
 class RedisRoutingStore:
@@ -43,25 +62,33 @@ class RedisRoutingStore:
         self._offers_key = names["offers"]
         self._active_key = names["active"]
         self._last_key = names["last"]
-        self._register = redis.register_script(redis_scripts.REGISTER)
-        self._set_state = redis.register_script(redis_scripts.SET_STATE)
-        self._enqueue = redis.register_script(redis_scripts.ENQUEUE)
-        self._remove = redis.register_script(redis_scripts.REMOVE)
-        self._try_offer = redis.register_script(redis_scripts.TRY_OFFER)
-        self._accept = redis.register_script(redis_scripts.ACCEPT)
-        self._reject = redis.register_script(redis_scripts.REJECT)
-        self._hold = redis.register_script(redis_scripts.HOLD)
-        self._expire = redis.register_script(redis_scripts.EXPIRE)
-        self._release = redis.register_script(redis_scripts.RELEASE)
-        self._tick = redis.register_script(redis_scripts.TICK)
+        self._log_key = names["log"]
+        self._log_seq_key = names["log_seq"]
+        self._batch = ScriptBatcher(redis=redis, keys=[f"{prefix}:routing:"])
+        self._register = redis_scripts.REGISTER
+        self._set_state = redis_scripts.SET_STATE
+        self._enqueue = redis_scripts.ENQUEUE
+        self._remove = redis_scripts.REMOVE
+        self._try_offer = redis_scripts.TRY_OFFER
+        self._accept = redis_scripts.ACCEPT
+        self._reject = redis_scripts.REJECT
+        self._hold = redis_scripts.HOLD
+        self._expire = redis_scripts.EXPIRE
+        self._release = redis_scripts.RELEASE
+        self._tick = redis_scripts.TICK
+        # The mirror behind decide: the index, its last-served map, the log seq it reflects.
+        self._last_mirror: dict[str, LastServed] = {}
+        self._index = RoutingIndex(last_served=self._last_mirror)
+        self._seq: int | None = None
+        self._sync_lock = asyncio.Lock()
 
     @property
     def keys(self) -> Sequence[str]:
         """Every key this store writes (for cleanup in tests and benchmarks)."""
         return tuple(self._keys)
 
-    async def _run(self, script: Any, *args: str | int) -> list[Any]:
-        reply: list[Any] = await script(keys=self._keys, args=list(args))
+    async def _run(self, script: str, *args: str | int) -> list[Any]:
+        reply: list[Any] = await self._batch.run(script, *args)
         return reply
 
     # ----- agents --------------------------------------------------------------------------
@@ -120,17 +147,34 @@ class RedisRoutingStore:
 
     # ----- offers --------------------------------------------------------------------------
 
+    async def decide(self, *, now: float, settings: RoutingSettings) -> list[Assignment]:
+        """``policy.decide`` on the current state, from this node's mirror index."""
+        await self._sync()
+        return self._index.decide(now=now, settings=settings)
+
     async def try_offer(self, assignment: Assignment, *, now: float,
                         timeout: float) -> Offer | None:
-        reply = await self._run(self._try_offer, assignment.interaction_id, assignment.agent_id,
-                                codec.num(now), codec.num(now + timeout),
-                                codec.reason_json(assignment.reason))
-        status = text(reply[0])
-        if status != "ok":
-            log.debug("offer refused id=%s agent=%s why=%s", assignment.interaction_id,
-                      assignment.agent_id, status)
-            return None
-        return codec.offer_from(assignment.interaction_id, reply[1])
+        (offer,) = await self.try_offers([assignment], now=now, timeout=timeout)
+        return offer
+
+    async def try_offers(self, assignments: Sequence[Assignment], *, now: float,
+                         timeout: float) -> list[Offer | None]:
+        """Each assignment tried atomically, in order, all in one round trip."""
+        offered_at, expires_at = codec.num(now), codec.num(now + timeout)
+        replies = await self._batch.run_all([
+            (self._try_offer, (a.interaction_id, a.agent_id, offered_at, expires_at,
+                               codec.reason_json(a.reason)))
+            for a in assignments])
+        offers: list[Offer | None] = []
+        for assignment, reply in zip(assignments, replies, strict=True):
+            status = text(reply[0])
+            if status != "ok":
+                log.debug("offer refused id=%s agent=%s why=%s", assignment.interaction_id,
+                          assignment.agent_id, status)
+                offers.append(None)
+            else:
+                offers.append(codec.offer_from(assignment.interaction_id, reply[1]))
+        return offers
 
     async def offer_for(self, interaction_id: str) -> Offer | None:
         raw = await self._redis.hget(self._offers_key, interaction_id)
@@ -203,6 +247,58 @@ class RedisRoutingStore:
                            wrapping=sum(codec.wrapping(v) for v in raw_agents.values()),
                            agent_states=(a.state for a in agents))
 
+    # ----- the mirror ----------------------------------------------------------------------
+
+    async def _sync(self) -> None:
+        """Bring the mirror index up to the newest log entry."""
+        async with self._sync_lock:
+            while self._seq is not None:
+                async with self._redis.pipeline(transaction=False) as pipe:
+                    pipe.get(self._log_seq_key)
+                    pipe.xrange(self._log_key, min=f"{self._seq + 1}-0", max="+", count=LOG_READ)
+                    raw_seq, entries = await pipe.execute()
+                newest = int(raw_seq or 0)
+                if newest == self._seq:
+                    return
+                if newest < self._seq or not entries or _entry_seq(entries[0][0]) != self._seq + 1:
+                    log.info("routing mirror behind the log (at %s, log at %s): reading it all",
+                             self._seq, newest)
+                    break
+                for entry_id, fields in entries:
+                    self._apply(fields)
+                    self._seq = _entry_seq(entry_id)
+            await self._load_all()
+
+    async def _load_all(self) -> None:
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.get(self._log_seq_key)
+            pipe.hgetall(self._waiting_key)
+            pipe.hgetall(self._agents_key)
+            pipe.hgetall(self._last_key)
+            raw_seq, raw_waiting, raw_agents, raw_last = await pipe.execute()
+        self._index.clear()
+        self._last_mirror.clear()
+        for raw in raw_waiting.values():
+            self._index.put_item(codec.item_from(raw))
+        for key, raw in raw_agents.items():
+            self._index.put_agent(codec.agent_from(text(key), raw))
+        for key, raw in raw_last.items():
+            self._last_mirror[text(key)] = codec.last_from(raw)
+        self._seq = int(raw_seq or 0)
+
+    def _apply(self, fields: Mapping[Any, Any]) -> None:
+        kind, key, raw = text(fields[b"k"]), text(fields[b"i"]), fields[b"v"]
+        if kind == "w":
+            self._index.put_item(codec.item_from(raw))
+        elif kind == "x":
+            self._index.drop_item(key)
+        elif kind == "a":
+            self._index.put_agent(codec.agent_from(key, raw))
+        elif kind == "l":
+            self._last_mirror[key] = codec.last_from(raw)
+        elif kind == "m":
+            self._last_mirror.pop(key, None)
+
     # ----- helpers -------------------------------------------------------------------------
 
     @staticmethod
@@ -213,3 +309,7 @@ class RedisRoutingStore:
         if status == "offer-not-yours":
             raise Conflict("offer-not-yours", "the offer is for another agent",
                            interaction_id=interaction_id, agent_id=agent_id)
+
+
+def _entry_seq(entry_id: Any) -> int:
+    return int(text(entry_id).partition("-")[0])

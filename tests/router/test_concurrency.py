@@ -132,3 +132,58 @@ async def test_racing_offers_for_one_last_slot_get_one_success(make_store: Store
         await stores[0].release(winners[0].interaction_id, "a1", now=NOW, customer_id=None, wrap_up=0)
         for n in range(3):
             await stores[0].remove(f"r{round_}-{n}")
+
+
+async def test_three_engines_with_rejects_never_offer_an_item_twice_at_once(
+        make_store: StoreFactory) -> None:
+    """Agents reject a third of their offers: items come back (with the agent excluded) and
+    every node must see that through its own picture of the queue before offering again."""
+    rng = random.Random(7)
+    stores = [await make_store() for _ in range(3)]
+    capacity: dict[str, dict[Channel, int]] = {}
+    for n in range(12):
+        cap = {V: 1, C: rng.randint(1, 2), E: rng.randint(1, 3)}
+        capacity[f"a{n:02d}"] = cap
+        await stores[0].register_agent(f"a{n:02d}", skills={"billing": 5}, capacity=cap, now=NOW - n)
+        await stores[0].set_agent_state(f"a{n:02d}", AgentState.AVAILABLE, reason=None, now=NOW - n)
+    total = 120
+    for n in range(total):
+        await stores[n % 3].enqueue(item(f"i{n:03d}", rng.choice((V, C, E)), waited=rng.random() * 100))
+    auditor = Auditor(capacity)
+    live: dict[str, str] = {}  # interaction -> agent holding its current offer
+    done: set[str] = set()
+    clock = ManualClock(NOW)
+    deadline = time.monotonic() + 20
+
+    async def on_offer(offer: Offer) -> None:
+        if offer.interaction_id in live:
+            auditor.violations.append(f"{offer.interaction_id} offered to {offer.agent_id} while "
+                                      f"{live[offer.interaction_id]} holds it")
+        live[offer.interaction_id] = offer.agent_id
+        auditor.offered.pop(offer.interaction_id, None)  # re-offers after a reject are fine
+        await auditor.on_offer(offer)
+
+    async def node(store: StatsStore) -> None:
+        engine = RoutingEngine(store=store, clock=clock, settings=RoutingSettings(), offer_timeout=60.0,
+                               on_offer=on_offer, on_requeue=auditor.on_requeue)
+        while len(done) < total and not auditor.violations:
+            assert time.monotonic() < deadline, f"only {len(done)} of {total} done"
+            offers = await engine.run_once()
+            await asyncio.sleep(0)
+            for offer in offers:
+                del live[offer.interaction_id]
+                auditor.load[offer.agent_id][offer.channel] -= 1
+                if rng.random() < 0.33:
+                    await store.reject(offer.interaction_id, offer.agent_id, now=NOW)
+                else:
+                    await store.accept(offer.interaction_id, offer.agent_id, now=NOW)
+                    await store.release(offer.interaction_id, offer.agent_id, now=NOW, customer_id=None,
+                                        wrap_up=0)
+                    done.add(offer.interaction_id)
+            await asyncio.sleep(0)
+
+    await asyncio.gather(*(node(s) for s in stores))
+    assert auditor.violations == []
+    assert len(done) == total
+    stats = await stores[2].stats(NOW)
+    assert (stats.waiting, stats.offered, stats.active) == (0, 0, 0)

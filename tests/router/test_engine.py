@@ -10,7 +10,7 @@ import pytest
 from cti.clock import ManualClock
 from cti.domain import AgentState, Channel
 from cti.errors import NotFound
-from cti.routing import Offer, RoutingSettings, RoutingSnapshot, WaitingItem
+from cti.routing import Assignment, Offer, RoutingSettings, WaitingItem
 from router.engine import RoutingEngine
 from router.memory_store import MemoryRoutingStore
 from tests.router.builders import NOW, item
@@ -103,12 +103,12 @@ async def test_the_end_of_a_wrap_up_is_announced_and_the_agent_routed(clock: Man
 
 
 class RacedStore(MemoryRoutingStore):
-    """Another node takes "i1" between this engine's snapshot and its offers."""
+    """Another node takes "i1" between this engine's decision and its offers."""
 
-    async def snapshot(self) -> RoutingSnapshot:
-        snap = await super().snapshot()
+    async def decide(self, *, now: float, settings: RoutingSettings) -> list[Assignment]:
+        assignments = await super().decide(now=now, settings=settings)
         await self.remove("i1")
-        return snap
+        return assignments
 
 
 async def test_a_lost_race_is_skipped(clock: ManualClock) -> None:
@@ -194,11 +194,11 @@ class FailingOnceStore(MemoryRoutingStore):
         super().__init__()
         self.failures = 1
 
-    async def snapshot(self) -> RoutingSnapshot:
+    async def decide(self, *, now: float, settings: RoutingSettings) -> list[Assignment]:
         if self.failures:
             self.failures -= 1
             raise ConnectionError("redis went away")
-        return await super().snapshot()
+        return await super().decide(now=now, settings=settings)
 
 
 async def test_the_loop_survives_a_failing_pass(clock: ManualClock, caplog: pytest.LogCaptureFixture) -> None:
