@@ -1,9 +1,10 @@
 """REST: claimed identities on an interaction (one-time codes, links by hand) and merge
 suggestions between customers.
 
-Who may act: a supervisor or admin, or the agent who holds the interaction (claims) or an
-interaction of one of the two customers (suggestions). An agent who may not is told the same
-as for an id that does not exist, so these routes find nobody for them.
+Who may act: an admin; a supervisor on their own teams' interactions and customers; the agent
+who holds the interaction (claims) or an interaction of one of the two customers (suggestions).
+Anyone who may not is told the same as for an id that does not exist, so these routes find
+nobody for them.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any
 
 from aiohttp import web
 
+from cti.access import may_see_interaction
 from cti.claims import ClaimService
 from cti.domain import Customer, Interaction, InteractionState, Role, jsonable
 from cti.errors import Forbidden, InvalidInput, NotFound, Unavailable
@@ -22,6 +24,7 @@ from cti.services import Services
 from desktop_api.auth import Principal
 from desktop_api.common import field_str, json_body, ok, principal
 from desktop_api.keys import SERVICES
+from desktop_api.scope import visible_customer
 
 routes = web.RouteTableDef()
 
@@ -48,7 +51,12 @@ async def _working_on(request: web.Request) -> tuple[Services, Principal, Intera
     who = principal(request)
     services = request.app[SERVICES]
     interaction = await services.context.interaction(request.match_info["interaction_id"])
-    if who.role not in STAFF and (interaction.agent_id != who.agent_id or interaction.state not in WORKING):
+    if who.role in STAFF:
+        # Staff act on the interactions they may see: a supervisor their own teams' only.
+        mine = may_see_interaction(services.config, who.agent_id, who.role, interaction)
+    else:
+        mine = interaction.agent_id == who.agent_id and interaction.state in WORKING
+    if not mine:
         raise Forbidden("not-your-interaction", "this interaction is not yours",
                         interaction_id=interaction.id)
     return services, who, interaction
@@ -94,8 +102,16 @@ async def link_claim(request: web.Request) -> web.Response:
 
 
 async def may_decide(services: Services, who: Principal, customer_ids: tuple[str, ...]) -> bool:
-    """Staff, or an agent holding an interaction of one of ``customer_ids``."""
-    if who.role in STAFF:
+    """An admin; a supervisor who may read every one of ``customer_ids`` (their teams'
+    customers); an agent holding an interaction of one of them."""
+    if who.role is Role.ADMIN:
+        return True
+    if who.role is Role.SUPERVISOR:
+        try:
+            for customer_id in customer_ids:
+                await visible_customer(services, who, customer_id)
+        except NotFound:
+            return False
         return True
     held = await claims_of(services).held_customers(who.agent_id)
     for customer_id in customer_ids:

@@ -292,3 +292,37 @@ async def test_identities_are_unlinked_only_by_who_may_decide_for_that_customer(
         # Alice, who holds Ann's chat, may correct the record.
         status, answer = await center.api("alice", "POST", path, body)
         assert status == 200, answer
+
+
+async def test_a_supervisor_acts_on_claims_and_links_only_within_their_teams(
+        tmp_path: Path, database: ServerSettings | None) -> None:
+    """Sue supervises sales: the support team's chat, its claims and its customers are not hers to
+    prove, link or merge (and she learns nothing of them by trying)."""
+    async with running_center(tmp_path, {}, settings=database, **TEAMS) as center:
+        alice = await center.agent_socket("alice")
+        _chat4 = await chat(center, "Ann Lee", email="ann.lee@example.com")
+        taken = await take(alice)
+        claims_path = f"/api/interactions/{taken['id']}/claims"
+        status, claims = await center.api("sue", "GET", claims_path)
+        assert status in (403, 404), claims
+        status, claims = await center.api("sam", "GET", claims_path)
+        assert status == 200 and claims, claims
+        claim = f"{claims_path}/{claims[0]['id']}"
+        for action, body in (("link", {"reason": "looked fine"}), ("send-code", {})):
+            status, answer = await center.api("sue", "POST", f"{claim}/{action}", body)
+            assert status in (403, 404), (action, answer)
+        # Sam links the claim; Ann is then a support customer Sue may not link or merge.
+        assert (await center.api("sam", "POST", f"{claim}/link", {"reason": "checked"}))[0] == 200
+        _chat5 = await chat(center, "Ann Again", phone="+14155550111")
+        second = await take(alice)
+        await link_claims(center, "sam", second["id"])
+        status, answer = await center.api("sue", "POST", "/api/customers/link", {
+            "a": {"kind": "email", "value": "ann.lee@example.com"},
+            "b": {"kind": "phone", "value": "+14155550111"}, "reason": "same person"})
+        assert (status, answer["error_id"]) == (404, "identity-not-found"), answer
+        status, answer = await center.api("sue", "GET", f"/api/customers/{taken['customer_id']}/suggestions")
+        assert (status, answer["error_id"]) == (404, "customer-not-found"), answer
+        status, answer = await center.api("sam", "POST", "/api/customers/link", {
+            "a": {"kind": "email", "value": "ann.lee@example.com"},
+            "b": {"kind": "phone", "value": "+14155550111"}, "reason": "same person"})
+        assert status == 200, answer
