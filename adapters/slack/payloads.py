@@ -62,6 +62,8 @@ Envelope = UrlVerification | EventCallback | OtherEnvelope
 def parse_envelope(body: bytes) -> Envelope:
     try:
         data = json.loads(body)
+    except RecursionError as exc:  # a signature proves the sender, not a sane body
+        raise PayloadError("the body is nested too deeply") from exc
     except (ValueError, UnicodeDecodeError) as exc:
         raise PayloadError("the body is not JSON") from exc
     if not isinstance(data, dict):

@@ -72,7 +72,7 @@ class XWebhook:
             return web.json_response({"error": "bad signature"}, status=403)
         try:
             payload = json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):  # a signature proves the sender, not a sane body
             return web.json_response({"error": "malformed JSON"}, status=400)
         if not isinstance(payload, dict):
             return web.json_response({"error": "malformed JSON"}, status=400)

@@ -298,3 +298,30 @@ async def test_a_fault_outside_any_command_closes_the_socket_with_1011(
             assert ws.close_code == aiohttp.WSCloseCode.INTERNAL_ERROR
             await ws.close()
         assert len([r for r in caplog.records if r.levelname == "ERROR"]) == 1
+
+
+async def test_deep_json_in_a_signed_webhook_is_a_4xx(tmp_path: Path) -> None:
+    """A provider's signature proves who sent a body, not that it is sane: 60 kB of ``[`` signed
+    with the right secret is still refused with a 4xx, never a RecursionError's 500."""
+    import io
+    import time
+
+    from slack_sdk.signature import SignatureVerifier
+
+    from adapters.x import signing
+    from tests.adapters.center import running_center
+    from tests.e2e.test_webhooks_bad_input import CHANNELS
+
+    deep = b"[" * 60_000 + b"]" * 60_000
+    async with running_center(tmp_path, CHANNELS) as center:
+        stamp = str(int(time.time()))
+        slack = SignatureVerifier(CHANNELS["slack"]["signing_secret"]).generate_signature(
+            timestamp=stamp, body=deep.decode())
+        signed = {
+            "/webhooks/x": {signing.SIGNATURE_HEADER: signing.sign(CHANNELS["x"]["consumer_secret"], deep)},
+            "/webhooks/slack/events": {"X-Slack-Request-Timestamp": stamp, "X-Slack-Signature": slack},
+        }
+        for path, headers in signed.items():
+            async with center.http.post(center.url + path, data=io.BytesIO(deep),
+                                        headers={"Content-Type": "application/json", **headers}) as r:
+                assert 400 <= r.status < 500, (path, r.status, await r.text())
