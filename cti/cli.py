@@ -72,10 +72,10 @@ def _serve_workers(args: argparse.Namespace, config: AppConfig) -> int:
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError
 
+    from context.migrate import upgrade
     from cti.app import ServerSettings, build_app
     from cti.redact import safe_url
     from cti.workers import Supervisor, hold_port, reuse_port_available
-    from context.migrate import upgrade
 
     try:
         sqlite = make_url(args.db).get_backend_name() == "sqlite"
