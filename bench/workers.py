@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import statistics
 import sys
 import tempfile
@@ -46,8 +47,15 @@ import aiohttp
 import redis
 import yaml
 
-from bench.common import cpu_seconds, emit, machine_busy_seconds, memory_mib, open_desks, percentile, \
-    postgres_schema
+from bench.common import (
+    cpu_seconds,
+    emit,
+    machine_busy_seconds,
+    memory_mib,
+    open_desks,
+    percentile,
+    postgres_schema,
+)
 from bench.screen_pop import agent_id, write_config
 from tests.server_process import RunningServer, run_server
 
@@ -311,7 +319,7 @@ def _floats(text: str) -> list[float]:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    emit("cores", len(__import__("os").sched_getaffinity(0)))
+    emit("cores", len(os.sched_getaffinity(0)))
     emit("agents", args.agents)
     tops: dict[int, StepResult | None] = {}
     for workers in args.workers:
