@@ -88,14 +88,22 @@ def hold_port(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _die_with_parent() -> None:
-    """In the worker, before exec: Linux sends it SIGTERM if the supervisor dies (even by SIGKILL),
-    so no orphan keeps serving on the port. Elsewhere nothing is done."""
+def _die_with_parent() -> Callable[[], None] | None:
+    """What a worker runs before exec: on Linux, ask for SIGTERM if the supervisor dies (even by
+    SIGKILL), so no orphan keeps serving on the port. prctl is looked up here, in the
+    supervisor: between fork and exec only a plain C call is safe."""
     if not sys.platform.startswith("linux"):
-        return
+        return None
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
     pr_set_pdeathsig = 1
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+    def arm() -> None:
+        prctl(pr_set_pdeathsig, int(signal.SIGTERM))
+
+    return arm
 
 
 def _describe(returncode: int) -> str:
@@ -120,6 +128,7 @@ class Supervisor:
         self._stopping = asyncio.Event()
         self._failed = False
         self._live: dict[int, asyncio.subprocess.Process] = {}
+        self._before_exec = _die_with_parent()
 
     async def run(self) -> int:
         loop = asyncio.get_running_loop()
@@ -146,7 +155,7 @@ class Supervisor:
         """One worker slot: start it, and again after each death until stopping or giving up."""
         while not self._stopping.is_set():
             process = await asyncio.create_subprocess_exec(
-                *self._command(index), start_new_session=True, preexec_fn=_die_with_parent)
+                *self._command(index), start_new_session=True, preexec_fn=self._before_exec)
             self._live[index] = process
             if self._stopping.is_set():
                 process.terminate()  # asked to stop while it was being started

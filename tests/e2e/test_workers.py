@@ -171,3 +171,22 @@ async def test_a_killed_worker_is_restarted_and_the_center_keeps_working(
     desk_node, visitor_node = await chat_across(center, http, pinned, "Still here after a crash")
     assert desk_node != visitor_node
     assert center.process.poll() is None
+
+
+def _running(pid: int) -> bool:
+    """Alive and not a zombie waiting for whoever adopted it to reap it."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rpartition(")")[2].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+async def test_workers_stop_when_their_supervisor_is_killed_outright(
+        center: RunningServer, pinned: list[Pinned]) -> None:
+    await both_serving(center, pinned)
+    pids = worker_pids(center)
+    center.process.kill()
+    center.process.wait(timeout=10)
+    await until(lambda: not any(_running(pid) for pid in pids.values()), timeout=20,
+                what="the orphaned workers gone")
