@@ -301,7 +301,7 @@ def summary(prefix: str, top: StepResult | None) -> None:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench workers")
     parser.add_argument("--agents", type=int, default=50)
-    parser.add_argument("--rates", type=_floats, default=[5, 10, 20, 30, 40, 50, 60, 80, 100, 120])
+    parser.add_argument("--rates", type=_floats, default=[2, 5, 10, 20, 30, 40, 50, 60, 80, 100, 120])
     parser.add_argument("--step-seconds", type=float, default=8.0)
     parser.add_argument("--workers", type=lambda t: [int(x) for x in t.split(",")], default=[1, 2])
     parser.add_argument("--db", default=DEFAULT_DB, help="PostgreSQL URL (a fresh schema is used)")

@@ -100,11 +100,12 @@ def _serve_workers(args: argparse.Namespace, config: AppConfig) -> int:
     except OSError as exc:
         print(f"cti: cannot use {args.host}:{args.port}: {exc.strerror}", file=sys.stderr)
         return 2
+    port = int(held.getsockname()[1])  # --port 0: the one the kernel chose, for every worker
     base = args.node_id or f"{socket.gethostname()}-{secrets.token_hex(3)}"
 
     def command(index: int) -> list[str]:
         argv = [sys.executable, "-m", "cti.cli", "--log-level", args.log_level, "serve",
-                "--host", args.host, "--port", str(args.port), "--db", args.db, "--redis", args.redis,
+                "--host", args.host, "--port", str(port), "--db", args.db, "--redis", args.redis,
                 "--redis-prefix", args.redis_prefix, "--node-id", f"{base}-w{index}",
                 "--worker-index", str(index)]
         if args.config:
@@ -117,7 +118,7 @@ def _serve_workers(args: argparse.Namespace, config: AppConfig) -> int:
 
     with held:
         upgrade(args.db)
-        print(f"cti: serving on http://{args.host}:{args.port} with {args.workers} workers (nodes "
+        print(f"cti: serving on http://{args.host}:{port} with {args.workers} workers (nodes "
               f"{base}-w1..w{args.workers})  database {safe_url(args.db)}  redis {safe_url(args.redis)}")
         return asyncio.run(Supervisor(count=args.workers, command=command).run())
 

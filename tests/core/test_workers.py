@@ -59,7 +59,8 @@ def test_several_workers_need_redis_and_a_shared_database(
     assert err.startswith("cti: --workers 2 needs --redis and a PostgreSQL --db")
 
 
-def test_several_workers_keep_the_rule_of_a_configured_token_secret(capsys: pytest.CaptureFixture[str]) -> None:
+def test_several_workers_keep_the_rule_of_a_configured_token_secret(
+        capsys: pytest.CaptureFixture[str]) -> None:
     # The demo configuration has no token_secret: nodes sharing Redis could not accept each other's tokens.
     assert main(["serve", "--workers", "2", "--redis", "redis://127.0.0.1:6379/0",
                  "--db", "postgresql+psycopg://postgres@127.0.0.1:5432/test"]) == 2
