@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import sys
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -17,6 +18,7 @@ import aiohttp
 import pytest
 import redis
 
+from cti.workers import RestartPolicy, Supervisor
 from tests.e2e.conftest import Api, login, only_available
 from tests.server_process import RunningServer, run_server
 from tests.waiting import until
@@ -190,3 +192,19 @@ async def test_workers_stop_when_their_supervisor_is_killed_outright(
     center.process.wait(timeout=10)
     await until(lambda: not any(_running(pid) for pid in pids.values()), timeout=20,
                 what="the orphaned workers gone")
+
+
+async def test_the_supervisor_gives_up_with_an_error_when_workers_keep_dying(
+        caplog: pytest.LogCaptureFixture) -> None:
+    supervisor = Supervisor(count=2, command=lambda index: [sys.executable, "-c", "raise SystemExit(1)"],
+                            policy=RestartPolicy(first_delay=0.01, max_deaths=4, window=60.0))
+    assert await supervisor.run() == 1
+    assert "workers keep dying, stopping them all" in caplog.text
+    assert caplog.text.count("restarting it in") == 3
+
+
+async def test_a_worker_refusing_its_configuration_stops_the_supervisor_at_once(
+        caplog: pytest.LogCaptureFixture) -> None:
+    supervisor = Supervisor(count=1, command=lambda index: [sys.executable, "-c", "raise SystemExit(2)"])
+    assert await supervisor.run() == 1
+    assert "restarting it in" not in caplog.text
