@@ -32,7 +32,9 @@ import argparse
 import asyncio
 import contextlib
 import os
+import re
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -66,6 +68,43 @@ CHAT_P99_LIMIT = 0.5  # seconds: a rate whose chats take longer at p99 is not su
 LAG_LIMIT = 0.1  # seconds: the harness fell behind its own schedule, the rate was not offered
 SATURATED_P99 = 2.0
 WARMUP_CHATS = 20
+
+
+OUR_CODE = re.compile(r"\((?:cti|context|desktop_api|router|adapters)/")
+PASS_THROUGH = re.compile(r"\(cti/(?:cli|serve)\.py|_middleware \(")
+IDLE_FRAMES = ("select (selectors.py", "_worker (concurrent/futures/thread.py", "wait (threading.py")
+
+
+def profile_start(pids: Sequence[int], seconds: float, out: Path) -> list[subprocess.Popen[bytes]]:
+    """py-spy sampling each server process (not the idle supervisor) for ``seconds``."""
+    duration = str(max(1, round(seconds)))
+    return [subprocess.Popen(["py-spy", "record", "--pid", str(pid), "--duration", duration, "--rate", "100",
+                              "--format", "raw", "--nonblocking", "-o", str(out / f"{pid}.txt")],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for pid in pids]
+
+
+def profile_report(prefix: str, out: Path, top: int = 12) -> None:
+    """The frames where the server's busy samples were (self time, all workers together)."""
+    own: Counter[str] = Counter()
+    ours: Counter[str] = Counter()  # inclusive, our own functions: which step of a chat costs
+    busy = 0
+    for path in out.glob("*.txt"):
+        for line in path.read_text().splitlines():
+            stack, _, count = line.rpartition(" ")
+            frames = stack.split(";")
+            if not count.isdigit() or any(idle in frames[-1] for idle in IDLE_FRAMES):
+                continue
+            busy += int(count)
+            own[frames[-1]] += int(count)
+            for frame in {f.split(":")[0] for f in frames if OUR_CODE.search(f)}:
+                ours[frame] += int(count)
+    emit(f"{prefix}_profile_busy_samples", busy)
+    for k, (frame, samples) in enumerate(own.most_common(top), 1):
+        emit(f"{prefix}_profile_self_top{k:02d}", f"{100 * samples / max(busy, 1):.1f}% {frame}")
+    # Not the frames every request passes through (main, the serve loop, the middlewares).
+    shallow = [(f, n) for f, n in ours.most_common() if not PASS_THROUGH.search(f)][:top]
+    for k, (frame, samples) in enumerate(shallow, 1):
+        emit(f"{prefix}_profile_ours_top{k:02d}", f"{100 * samples / max(busy, 1):.1f}% {frame})")
 
 
 def process_tree(pid: int) -> list[int]:
@@ -272,7 +311,16 @@ async def drive(srv: RunningServer, args: argparse.Namespace, prefix: str) -> li
         try:
             await harness.step(5.0, WARMUP_CHATS, f"{prefix}-warmup")  # caches and pools filled
             for rate in args.rates:
+                spies = []
+                if args.profile:
+                    out = Path(args.profile) / f"{prefix}_rate_{rate:g}"
+                    out.mkdir(parents=True, exist_ok=True)
+                    spies = profile_start(pids[1:] or pids, args.step_seconds, out)
                 step = await harness.step(rate, max(1, round(rate * args.step_seconds)), f"{prefix}-{rate:g}")
+                for spy in spies:
+                    await asyncio.to_thread(spy.wait)
+                if args.profile:
+                    profile_report(f"{prefix}_rate_{rate:g}", out)
                 report_step(prefix, step)
                 steps.append(step)
                 if step.saturated():
@@ -306,6 +354,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--workers", type=lambda t: [int(x) for x in t.split(",")], default=[1, 2])
     parser.add_argument("--db", default=DEFAULT_DB, help="PostgreSQL URL (a fresh schema is used)")
     parser.add_argument("--redis", default=DEFAULT_REDIS, help="Redis URL (a fresh key prefix is used)")
+    parser.add_argument("--profile", default=None,
+                        help="a folder: py-spy samples each server process during each step; "
+                             "the busiest frames are printed")
     parser.add_argument("--quick", action="store_true", help="a short smoke run: 10 agents, two low rates")
     args = parser.parse_args(argv)
     if args.quick:
