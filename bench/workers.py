@@ -25,7 +25,10 @@ both ratios 2:1.
 
 Measured, not asserted. The machine has 2 cores and the harness, PostgreSQL and Redis share them
 with the server: with 2 workers the server can use both cores only when nothing else needs
-them, so the ratio is a floor of what a machine with spare cores would show. Each step prints
+them, so the ratio is a floor of what a machine with spare cores would show; on a machine busy
+with other work (other_cpu_pct near 200) it is the reverse: two processes get two shares of the
+scheduler where one gets one, and the ratio can pass 2. Compare server CPU per chat at 1 and 2
+to see what the second process itself costs. Each step prints
 the harness's CPU share to see how much of a core it took.
 """
 
