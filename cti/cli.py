@@ -13,7 +13,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from cti.config import DEMO_CONFIG, ConfigError, load_config
+from cti.config import DEMO_CONFIG, AppConfig, ConfigError, load_config
 from cti.logformat import use_one_line_logs
 
 DEFAULT_DB = "sqlite+aiosqlite:///cti.db"
@@ -35,13 +35,21 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"cti: refusing to serve the demo configuration (well-known passwords) on {args.host}: "
               "use a loopback address, or pass --allow-demo to serve it there anyway", file=sys.stderr)
         return 2
+    if args.workers > 1:
+        return _serve_workers(args, config)
+    worker = args.worker_index is not None  # one of the processes of --workers N
     data_dir = Path(args.data_dir) if args.data_dir else default_data_dir(args.db)
     try:
+        # A worker's supervisor ran the migrations once: workers starting together would race.
         app = build_app(config, ServerSettings(db_url=args.db, redis_url=args.redis, node_id=args.node_id,
-                                               redis_prefix=args.redis_prefix, data_dir=data_dir))
+                                               redis_prefix=args.redis_prefix, data_dir=data_dir,
+                                               migrate=not worker))
     except ConfigError as exc:
         print(f"cti: {exc}", file=sys.stderr)
         return 2
+    if worker:
+        run(app, host=args.host, port=args.port, traffic=config.traffic, reuse_port=True)
+        return 0
     print(f"cti: serving on http://{args.host}:{args.port}  database {safe_url(args.db)}"
           f"{'  redis ' + safe_url(args.redis) if args.redis else ''}")
     base = f"http://{args.host}:{args.port}"
@@ -52,6 +60,67 @@ def _serve(args: argparse.Namespace) -> int:
             print(f"       {agent.id:<6} / {agent.password:<6} {agent.role.value}, team {agent.team or '-'}")
     run(app, host=args.host, port=args.port, traffic=config.traffic)  # with the traffic: limits
     return 0
+
+
+def _serve_workers(args: argparse.Namespace, config: AppConfig) -> int:
+    """``--workers N``: check once what every worker would refuse, migrate once, hold the port,
+    then supervise N ``cti serve`` processes (cti/workers.py says why SO_REUSEPORT)."""
+    import asyncio
+    import secrets
+    import socket
+
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    from context.migrate import upgrade
+    from cti.app import ServerSettings, build_app
+    from cti.redact import safe_url
+    from cti.workers import Supervisor, hold_port, reuse_port_available
+
+    try:
+        sqlite = make_url(args.db).get_backend_name() == "sqlite"
+    except ArgumentError:
+        sqlite = True  # refused below, as a worker would refuse it
+    if not args.redis or sqlite:
+        print(f"cti: --workers {args.workers} needs --redis and a PostgreSQL --db: the workers share "
+              "routing state and events through Redis and data through the database (SQLite with "
+              "several writers and in-memory routing cannot be shared)", file=sys.stderr)
+        return 2
+    if not reuse_port_available():
+        print("cti: --workers needs SO_REUSEPORT, which this system lacks: run one process per port "
+              "behind a proxy instead", file=sys.stderr)
+        return 2
+    try:  # the rules every worker would apply (token_secret with Redis, the channel sections)
+        build_app(config, ServerSettings(db_url=args.db, redis_url=args.redis, node_id="check"))
+    except ConfigError as exc:
+        print(f"cti: {exc}", file=sys.stderr)
+        return 2
+    try:
+        held = hold_port(args.host, args.port)
+    except OSError as exc:
+        print(f"cti: cannot use {args.host}:{args.port}: {exc.strerror}", file=sys.stderr)
+        return 2
+    port = int(held.getsockname()[1])  # --port 0: the one the kernel chose, for every worker
+    base = args.node_id or f"{socket.gethostname()}-{secrets.token_hex(3)}"
+
+    def command(index: int) -> list[str]:
+        argv = [sys.executable, "-m", "cti.cli", "--log-level", args.log_level, "serve",
+                "--host", args.host, "--port", str(port), "--db", args.db, "--redis", args.redis,
+                "--redis-prefix", args.redis_prefix, "--node-id", f"{base}-w{index}",
+                "--worker-index", str(index)]
+        if args.config:
+            argv += ["--config", args.config]
+        if args.data_dir:
+            argv += ["--data-dir", args.data_dir]
+        if args.allow_demo:
+            argv.append("--allow-demo")
+        return argv
+
+    with held:
+        upgrade(args.db)
+        print(f"cti: serving on http://{args.host}:{port} with {args.workers} workers (nodes "
+              f"{base}-w1..w{args.workers})  database {safe_url(args.db)}  redis {safe_url(args.redis)}")
+        return asyncio.run(Supervisor(count=args.workers, command=command).run())
 
 
 def _config_check(args: argparse.Namespace) -> int:
@@ -143,6 +212,13 @@ def _hash_password(args: argparse.Namespace) -> int:
     return 0
 
 
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"at least 1, not {value}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cti", description="contact-center server")
     parser.add_argument("--log-level", default="INFO")
@@ -161,6 +237,10 @@ def build_parser() -> argparse.ArgumentParser:
                             "database's directory, or ./cti-data)")
     serve.add_argument("--allow-demo", action="store_true",
                        help="serve a demo configuration (well-known passwords) on a non-loopback address")
+    serve.add_argument("--workers", type=_positive, default=1,
+                       help="server processes on this port, each a node sharing --redis and a "
+                            "PostgreSQL --db (default 1)")
+    serve.add_argument("--worker-index", type=int, default=None, help=argparse.SUPPRESS)  # set by --workers
     serve.set_defaults(func=_serve)
 
     config = sub.add_parser("config", help="configuration tools")
@@ -194,8 +274,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # With --workers, each line says which process wrote it (they share the output).
+    worker = getattr(args, "worker_index", None)
+    tag = "" if getattr(args, "workers", 1) == 1 and worker is None else \
+        ("[supervisor] " if worker is None else f"[worker {worker}] ")
     logging.basicConfig(level=args.log_level.upper(),
-                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+                        format=f"%(asctime)s %(levelname)s {tag}%(name)s %(message)s")
     use_one_line_logs()  # no value from outside can break a log line or forge one
     # Alembic announces each of its plugins at INFO on every start; only its migrations matter.
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)

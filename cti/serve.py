@@ -94,8 +94,10 @@ def _warn_if_descriptors_short(traffic: TrafficSettings) -> None:
                     traffic.http_max_connections, soft)
 
 
-async def serve(app: web.Application, *, host: str, port: int, traffic: TrafficSettings) -> None:
-    """Serve until SIGINT or SIGTERM, then stop as ``web.run_app`` does (sockets closed, cleanup)."""
+async def serve(app: web.Application, *, host: str, port: int, traffic: TrafficSettings,
+                reuse_port: bool = False) -> None:
+    """Serve until SIGINT or SIGTERM, then stop as ``web.run_app`` does (sockets closed, cleanup).
+    ``reuse_port``: share the port with the other workers of ``cti serve --workers``."""
     asyncio_log = logging.getLogger("asyncio")
     fd_filter = RateLimitFilter(OUT_OF_RESOURCES)
     asyncio_log.addFilter(fd_filter)
@@ -110,7 +112,8 @@ async def serve(app: web.Application, *, host: str, port: int, traffic: TrafficS
         loop.add_signal_handler(sig, stop.set)
     listener: asyncio.Server | None = None
     try:
-        listener = await loop.create_server(cap, host, port, reuse_address=True, backlog=128)
+        listener = await loop.create_server(cap, host, port, reuse_address=True,
+                                             reuse_port=reuse_port or None, backlog=128)
         await stop.wait()
     finally:
         if listener is not None:
@@ -123,5 +126,6 @@ async def serve(app: web.Application, *, host: str, port: int, traffic: TrafficS
         asyncio_log.removeFilter(fd_filter)
 
 
-def run(app: web.Application, *, host: str, port: int, traffic: TrafficSettings) -> None:
-    asyncio.run(serve(app, host=host, port=port, traffic=traffic))
+def run(app: web.Application, *, host: str, port: int, traffic: TrafficSettings,
+        reuse_port: bool = False) -> None:
+    asyncio.run(serve(app, host=host, port=port, traffic=traffic, reuse_port=reuse_port))

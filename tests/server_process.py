@@ -45,7 +45,8 @@ class RunningServer:
 def run_server(tmp_path: Path, *, db_url: str | None = None, redis_url: str | None = None,
                config: Path | None = None, redis_prefix: str | None = None,
                extra_env: dict[str, str] | None = None,
-               startup_timeout: float = 30.0, fd_limit: int | None = None) -> Iterator[RunningServer]:
+               startup_timeout: float = 30.0, fd_limit: int | None = None,
+               workers: int = 1) -> Iterator[RunningServer]:
     port = free_port()
     db = db_url or f"sqlite+aiosqlite:///{tmp_path / 'cti.db'}"
     args = [sys.executable, "-m", "cti.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
@@ -54,6 +55,8 @@ def run_server(tmp_path: Path, *, db_url: str | None = None, redis_url: str | No
         args += ["--redis", redis_url]
     if redis_prefix:
         args += ["--redis-prefix", redis_prefix]
+    if workers != 1:
+        args += ["--workers", str(workers)]
     log_path = tmp_path / f"server-{port}.log"
     env = {**os.environ, **(extra_env or {})}
     with open(log_path, "wb") as log:
