@@ -139,9 +139,33 @@ class InboundMail:
                 to_parse.append(n)
         if to_parse:
             parsed_all = await self._in_thread(_parse_all, [mails[n].raw for n in to_parse], limits)
-            for n, parsed in zip(to_parse, parsed_all, strict=True):
-                results[n] = await self._received(mails[n], parsed)
+            batch = [(mails[n], parsed) for n, parsed in zip(to_parse, parsed_all, strict=True)]
+
+            def answer(k: int, received: Received) -> None:
+                results[to_parse[k]] = received
+
+            await self._store_batch(batch, answer)
         return [r for r in results if r is not None]
+
+    async def _store_batch(self, batch: Sequence[tuple[Incoming, ParsedMail | BaseException]],
+                           answer: Callable[[int, Received], None]) -> None:
+        """Stores side by side (their database round trips overlap), except that a mail naming an
+        earlier one of the batch (In-Reply-To, References) waits for it, so it is threaded onto it."""
+        position = {p.message_id: k for k, (_, p) in enumerate(batch) if isinstance(p, ParsedMail)}
+        stored = [asyncio.Event() for _ in batch]
+
+        async def one(k: int, incoming: Incoming, parsed: ParsedMail | BaseException) -> None:
+            try:
+                if isinstance(parsed, ParsedMail):
+                    for ref in thread_refs(parsed.in_reply_to, parsed.references, parsed.report_refs):
+                        earlier = position.get(ref)
+                        if earlier is not None and earlier < k:
+                            await stored[earlier].wait()
+                answer(k, await self._received(incoming, parsed))
+            finally:
+                stored[k].set()
+
+        await asyncio.gather(*(one(k, incoming, parsed) for k, (incoming, parsed) in enumerate(batch)))
 
     async def _received(self, incoming: Incoming, parsed: ParsedMail | BaseException) -> Received:
         source = incoming.source
