@@ -208,6 +208,9 @@ def write_config(tmp: Path, *, agents: int, capacity: int, smtp_port: int, relay
                   "local_hostname": "cti.acme.example"},
         "from_name": "ACME Support",
         "attachments_dir": str(tmp / "attachments"),
+        # One acknowledgement per new thread, as the checks expect: the production cap (200 an
+        # hour, against acknowledgement floods) would stop them early in a burst of thousands.
+        "ack_limit_total_per_hour": 1_000_000,
     }
     people: list[dict[str, Any]] = [
         {"id": agent_id(n), "password": agent_id(n), "team": "support", "skills": {"english": 5},

@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from adapters.channel import AdapterDeps, InboundMessage, deliver
+from adapters.channel import AdapterDeps, InboundMessage, Threaded, deliver
 from adapters.email.ack_policy import ack_recipient
 from adapters.email.attachments import AttachmentStore
 from adapters.email.body import Listed, message_body
@@ -237,11 +237,13 @@ class InboundMail:
             queue=to_queue or queue or config.default_queue)
         deps = self._deps
         try:
-            delivery = await deliver(deps.interactions, deps.context, deps.clock, msg)
+            # Checked for a duplicate and threaded above, under this Message-ID's lock.
+            delivery = await deliver(deps.interactions, deps.context, deps.clock, msg,
+                                     threaded=Threaded(target))
         except Conflict:
             # The thread was closed between finding it and storing on it: the mail starts a new one.
             delivery = await deliver(deps.interactions, deps.context, deps.clock,
-                                     _unthreaded(msg))
+                                     _unthreaded(msg), threaded=Threaded(None))
         if delivery.message is None:
             return self._duplicate(parsed, source)
         # The files the desktop may serve for this message: recorded now, never read from text.
