@@ -42,6 +42,10 @@ REF_ACK = "email_ack"  # interaction ref: the Message-ID of our acknowledgement
 # Messages parsed at once, in the channel's own threads: each may briefly need several times its
 # size in memory, and a shared executor could be filled by other work (or by a test's clients).
 MAX_PARSING = 4
+# Mails of a batch stored at once: enough for their database round trips to overlap, few enough
+# that a chat's or a call's write never queues behind a whole batch (SQLite takes writes one at
+# a time, in order; PostgreSQL's pool has a handful of connections for everyone).
+MAX_STORING = 4
 
 
 class Disposition(enum.StrEnum):
@@ -153,6 +157,7 @@ class InboundMail:
         earlier one of the batch (In-Reply-To, References) waits for it, so it is threaded onto it."""
         position = {p.message_id: k for k, (_, p) in enumerate(batch) if isinstance(p, ParsedMail)}
         stored = [asyncio.Event() for _ in batch]
+        storing = asyncio.Semaphore(MAX_STORING)
 
         async def one(k: int, incoming: Incoming, parsed: ParsedMail | BaseException) -> None:
             try:
@@ -161,7 +166,8 @@ class InboundMail:
                         earlier = position.get(ref)
                         if earlier is not None and earlier < k:
                             await stored[earlier].wait()
-                answer(k, await self._received(incoming, parsed))
+                async with storing:
+                    answer(k, await self._received(incoming, parsed))
             finally:
                 stored[k].set()
 
