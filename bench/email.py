@@ -1,8 +1,8 @@
 """E-mail benchmark: inbound mail through the SMTP listener to stored, threaded interactions.
 
 ``python -m bench email [--db sqlite|postgres|both] [--pg-url URL] [--mails N] [--clients N]
-[--connections session|each|both] [--agents N] [--capacity N] [--replies SHARE] [--warmup N]
-[--quick]``
+[--connections session|each|both] [--agents N] [--capacity N] [--replies SHARE] [--chats N]
+[--warmup N] [--quick]``
 
 Each run starts the real server (``cti serve``, a subprocess) on a fresh database (a SQLite file
 in a temp dir, or a fresh schema in PostgreSQL, dropped afterwards) with the e-mail channel: its
@@ -28,9 +28,10 @@ would start a new one), so capacity frees as a real team's would.
 
 Printed per database and way, under ``email_<db>_<way>_``:
 
-* ``smtp_accepted_per_s``: mails answered ``250``, over the time from the first send to the last
-  ``250``; the listener answers ``DATA`` only once the message is stored (new interaction queued,
-  or the reply threaded), so this is stored mails per second. ``smtp_answer_p50/p99_ms``: each
+* ``smtp_accepted_per_s`` (also printed as ``stored_and_queued_per_s``): mails answered ``250``,
+  over the time from the first send to the last ``250``; the listener answers ``DATA`` only once
+  the message is stored (new interaction queued for routing, or the reply threaded), never after
+  routing, so this is threaded, stored and queued mails per second. ``smtp_answer_p50/p99_ms``: each
   mail from its send to the answer.
 * ``end_to_end_mails_per_s``: all mails over the time from the first send until every new
   thread's ``interaction.offered`` (whose screen pop carries its first message) has been read off
@@ -39,15 +40,24 @@ Printed per database and way, under ``email_<db>_<way>_``:
   after the last send is lost. ``last_offer_after_last_answer_s`` is how far the offers trail
   the listener; ``server_log_queued_to_offered_*`` is the server's side of that wait, from its
   own ``interaction queued`` and ``offered`` log lines (millisecond stamps).
+* ``chat_offer_p50/p99/max_ms``: ``--chats`` web-chat visitors (connected before the burst)
+  each write their first message once their share of the burst has been answered (spread
+  evenly over it); each is timed from that message to its ``interaction.offered`` on the socket
+  of an agent who takes chats only (capacity for all of them). What a chat waits while mail
+  pours in. ``chats_offered`` of ``chats_sent_during_burst``.
 * ``server_cpu_ms_per_mail``: the server process's CPU (all threads) over the end-to-end window,
   per mail; ``server_rss_mib_*`` from ``/proc`` (``peak`` is ``VmHWM``, the whole life of the
   process); the harness's and the rest of the machine's (the database server, anyone else)
-  CPU share over the same window.
+  CPU share over the same window. It is one process under one GIL: about one core's worth
+  of the machine's two at most (``server_cpu_pct`` is per core, 100 = one core busy).
 * After the run, once the agents' completions and the acknowledgements have come (or 30 s): the
   acknowledgements the relay received (one per new thread is expected), and what the database
   holds: e-mail interactions (expected: one per new thread, warm-up included), customer messages
   on them (expected: every mail sent), replies stored on another interaction than their
   thread's, mails not stored, interactions by state; ``mismatch`` lists any difference.
+
+To measure an older commit the same way, run this file from a checkout of it (copied over its
+``bench/email.py``; drop the ``ack_limit_total_per_hour`` line where that key did not exist yet).
 
 Measured, not asserted. Caveats: the harness (SMTP clients, their threads, the agents' sockets,
 the relay sink) shares the machine with the server and the database server (2 cores on the
