@@ -55,11 +55,20 @@ class Delivery:
     new_interaction: bool
 
 
+@dataclass(frozen=True, slots=True)
+class Threaded:
+    """What a caller already read, under its own lock for this message ref: not stored yet, and
+    the open interaction it continues (None: a new one). ``deliver`` then reads neither again."""
+
+    target: Interaction | None
+
+
 async def deliver(interactions: InteractionService, context: ContextStore, clock: Clock,
-                  msg: InboundMessage) -> Delivery:
-    duplicate = await context.find_interaction_by_message_ref([msg.message_ref])
-    if duplicate is not None:
-        return Delivery(duplicate, None, new_interaction=False)
+                  msg: InboundMessage, *, threaded: Threaded | None = None) -> Delivery:
+    if threaded is None:
+        duplicate = await context.find_interaction_by_message_ref([msg.message_ref])
+        if duplicate is not None:
+            return Delivery(duplicate, None, new_interaction=False)
     interactions.check_body(msg.body)
     claim = f"{msg.channel.value}:{msg.message_ref}"
     if not await context.claim_inbound(claim):
@@ -73,7 +82,7 @@ async def deliver(interactions: InteractionService, context: ContextStore, clock
         raise Conflict("delivery-in-progress", "this message is being stored by another request",
                        message_ref=msg.message_ref)
     try:
-        target = await find_thread(context, clock, msg)
+        target = threaded.target if threaded is not None else await find_thread(context, clock, msg)
         new = target is None
         stored: Message | None
         if target is None:

@@ -19,6 +19,7 @@ from adapters.email.attachments import AttachmentStore
 from adapters.email.config import EmailConfig
 from adapters.email.imap import MailboxPoller
 from adapters.email.inbound import AckRequest, InboundMail, Received
+from adapters.email.ingest import MailIngest
 from adapters.email.listener import Handler, SmtpListener
 from adapters.email.relay import SmtpRelay
 from adapters.email.replies import Replies
@@ -42,10 +43,14 @@ class EmailAdapter:
         self._replies = Replies(config=config, deps=deps, relay=relay)
         self.inbound = InboundMail(config=config, deps=deps, store=store, new_message_id=self._replies.new_id,
                                    on_new_thread=self._acknowledge if relay is not None else None)
-        self.listener = (SmtpListener(config.listener, Handler(self.inbound, config.addresses,
-                                                               config.listener.max_recipients),
-                                      data_size_limit=config.limits.message_bytes)
-                         if config.listener is not None else None)
+        listening = config.listener
+        self.ingest: MailIngest | None = None
+        self.listener: SmtpListener | None = None
+        if listening is not None:
+            self.ingest = MailIngest(self.inbound, capacity=listening.queue,
+                                     capacity_bytes=listening.queue_bytes, batch=listening.batch)
+            handler = Handler(self.inbound, config.addresses, listening.max_recipients, ingest=self.ingest)
+            self.listener = SmtpListener(listening, handler, data_size_limit=config.limits.message_bytes)
         self.pollers = [MailboxPoller(m, self.inbound, max_message_bytes=config.limits.message_bytes)
                         for m in config.mailboxes]
         # With several nodes, one polls each mailbox: the others would fetch the same mail again.
@@ -70,6 +75,8 @@ class EmailAdapter:
         """No webhook: mail arrives by SMTP and IMAP."""
 
     async def start(self) -> None:
+        if self.ingest is not None:
+            await self.ingest.start()
         if self.listener is not None:
             await self.listener.start()
         for polling in self._polling:
@@ -78,6 +85,8 @@ class EmailAdapter:
     async def aclose(self) -> None:
         if self.listener is not None:
             await self.listener.aclose()
+        if self.ingest is not None:
+            await self.ingest.aclose()
         for polling in self._polling:
             await polling.aclose()
         acks = list(self._acks)

@@ -20,7 +20,8 @@ KEYS = frozenset({
     "max_message_bytes", "max_header_bytes", "max_attachment_bytes", "max_total_attachment_bytes",
     "max_attachments", "max_mime_depth", "max_mime_parts", "acknowledge", "ack_text", "ack_limit_per_hour",
     "ack_null_sender", "automatic", "ack_subject", "ack_limit_total_per_hour"})
-SMTP_KEYS = frozenset({"host", "port", "hostname", "timeout", "max_recipients"})
+SMTP_KEYS = frozenset({"host", "port", "hostname", "timeout", "max_recipients", "queue", "queue_bytes",
+                       "batch"})
 RELAY_KEYS = frozenset({"host", "port", "security", "username", "password", "timeout", "max_connections",
                         "local_hostname"})
 IMAP_KEYS = frozenset({"name", "host", "port", "ssl", "username", "password", "mailbox", "queue",
@@ -45,6 +46,11 @@ class ListenerConfig:
     hostname: str | None = None  # the name in our greeting; the machine's name when None
     timeout: float = 300.0  # an idle SMTP session is closed after this many seconds
     max_recipients: int = 20
+    # The ingest queue: mails waiting to be stored (beyond it a sender hears ``451`` and retries
+    # later), their total size, and how many one batch stores.
+    queue: int = 256
+    queue_bytes: int = 64 << 20
+    batch: int = 32
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,7 +207,10 @@ def _listener(raw: Any) -> ListenerConfig | None:
         port=_int(section, "port", 2525, 0, 65535, where),
         hostname=_opt_str(section, "hostname", where),
         timeout=_number(section, "timeout", 300.0, where),
-        max_recipients=_int(section, "max_recipients", 20, 1, 1000, where))
+        max_recipients=_int(section, "max_recipients", 20, 1, 1000, where),
+        queue=_int(section, "queue", 256, 1, 100_000, where),
+        queue_bytes=_int(section, "queue_bytes", 64 << 20, 1, 1 << 40, where),
+        batch=_int(section, "batch", 32, 1, 1000, where))
 
 
 def _relay(raw: Any) -> RelayConfig | None:

@@ -14,14 +14,14 @@ import enum
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from adapters.channel import AdapterDeps, InboundMessage, deliver
+from adapters.channel import AdapterDeps, InboundMessage, Threaded, deliver
 from adapters.email.ack_policy import ack_recipient
 from adapters.email.attachments import AttachmentStore
 from adapters.email.body import Listed, message_body
-from adapters.email.config import EmailConfig
+from adapters.email.config import EmailConfig, Limits
 from adapters.email.dmarc import sender_level
 from adapters.email.loops import Automatic, classify, is_robot_address
 from adapters.email.mime import MailRefused, ParsedMail, parse_mail
@@ -42,6 +42,10 @@ REF_ACK = "email_ack"  # interaction ref: the Message-ID of our acknowledgement
 # Messages parsed at once, in the channel's own threads: each may briefly need several times its
 # size in memory, and a shared executor could be filled by other work (or by a test's clients).
 MAX_PARSING = 4
+# Mails of a batch stored at once: enough for their database round trips to overlap, few enough
+# that a chat's or a call's write never queues behind a whole batch (SQLite takes writes one at
+# a time, in order; PostgreSQL's pool has a handful of connections for everyone).
+MAX_STORING = 4
 
 
 class Disposition(enum.StrEnum):
@@ -82,6 +86,17 @@ class AckRequest:
     ack_id: str
 
 
+@dataclass(frozen=True, slots=True)
+class Incoming:
+    """One raw message as it arrived, before anything is read from it."""
+
+    raw: bytes = field(repr=False)
+    envelope_sender: str | None  # ``MAIL FROM`` ("" for ``<>``); None when unknown (polled)
+    recipients: tuple[str, ...] = ()
+    source: str = "smtp"
+    queue: str | None = None  # the fallback when no recipient is one of our addresses
+
+
 AckCallback = Callable[[AckRequest], Awaitable[None]]
 T = TypeVar("T")
 
@@ -108,19 +123,66 @@ class InboundMail:
         """Store one raw message. ``envelope_sender`` is the SMTP ``MAIL FROM`` ("" for ``<>``),
         None when unknown (a polled mailbox: its ``Return-Path`` is used); ``queue`` is the
         fallback when none of the recipients is one of our addresses."""
+        incoming = Incoming(raw, envelope_sender=envelope_sender, recipients=tuple(recipients), source=source,
+                            queue=queue)
+        return (await self.receive_batch([incoming]))[0]
+
+    async def receive_batch(self, mails: Sequence[Incoming]) -> list[Received]:
+        """Store several raw messages, answering each on its own (one's refusal or failure is only
+        that one's). The batch is parsed in one hop to the parsing threads, then stored in order,
+        so a mail that continues one earlier in the batch is threaded onto it."""
         limits = self._config.limits
-        if len(raw) > limits.message_bytes:
-            return _refused(MailRefused(552, "5.3.4", "too-large",
-                                        f"Message exceeds the {limits.message_bytes} byte limit"), source)
-        try:
-            parsed = await self._in_thread(parse_mail, raw, limits)
-        except MailRefused as exc:
-            return _refused(exc, source)
-        except Exception as exc:
+        results: list[Received | None] = [None] * len(mails)
+        to_parse: list[int] = []
+        for n, incoming in enumerate(mails):
+            if len(incoming.raw) > limits.message_bytes:
+                results[n] = _refused(MailRefused(552, "5.3.4", "too-large",
+                                                  f"Message exceeds the {limits.message_bytes} byte limit"),
+                                      incoming.source)
+            else:
+                to_parse.append(n)
+        if to_parse:
+            parsed_all = await self._in_thread(_parse_all, [mails[n].raw for n in to_parse], limits)
+            batch = [(mails[n], parsed) for n, parsed in zip(to_parse, parsed_all, strict=True)]
+
+            def answer(k: int, received: Received) -> None:
+                results[to_parse[k]] = received
+
+            await self._store_batch(batch, answer)
+        return [r for r in results if r is not None]
+
+    async def _store_batch(self, batch: Sequence[tuple[Incoming, ParsedMail | BaseException]],
+                           answer: Callable[[int, Received], None]) -> None:
+        """Stores side by side (their database round trips overlap), except that a mail naming an
+        earlier one of the batch (In-Reply-To, References) waits for it, so it is threaded onto it."""
+        position = {p.message_id: k for k, (_, p) in enumerate(batch) if isinstance(p, ParsedMail)}
+        stored = [asyncio.Event() for _ in batch]
+        storing = asyncio.Semaphore(MAX_STORING)
+
+        async def one(k: int, incoming: Incoming, parsed: ParsedMail | BaseException) -> None:
+            try:
+                if isinstance(parsed, ParsedMail):
+                    for ref in thread_refs(parsed.in_reply_to, parsed.references, parsed.report_refs):
+                        earlier = position.get(ref)
+                        if earlier is not None and earlier < k:
+                            await stored[earlier].wait()
+                async with storing:
+                    answer(k, await self._received(incoming, parsed))
+            finally:
+                stored[k].set()
+
+        await asyncio.gather(*(one(k, incoming, parsed) for k, (incoming, parsed) in enumerate(batch)))
+
+    async def _received(self, incoming: Incoming, parsed: ParsedMail | BaseException) -> Received:
+        source = incoming.source
+        if isinstance(parsed, MailRefused):
+            return _refused(parsed, source)
+        if isinstance(parsed, BaseException):
             # A message our parser cannot take would fail the same way on every retry: refuse it,
             # so its sender hears of it, and log the type for us (never the content).
-            log.error("email unreadable source=%s error=%s", source, type(exc).__name__)
+            log.error("email unreadable source=%s error=%s", source, type(parsed).__name__)
             return _refused(MailRefused(554, "5.6.0", "unreadable", "Message could not be read"), source)
+        envelope_sender = incoming.envelope_sender
         sender = parsed.from_addr or _address(envelope_sender)
         if sender is None:
             return _refused(MailRefused(550, "5.1.7", "no-sender", "The message has no valid sender address"),
@@ -128,7 +190,8 @@ class InboundMail:
         async with self._locks.hold(parsed.message_id):
             try:
                 return await self._store_mail(parsed, sender=sender, envelope_sender=envelope_sender,
-                                              recipients=recipients, source=source, queue=queue)
+                                              recipients=incoming.recipients, source=source,
+                                              queue=incoming.queue)
             except Exception as exc:  # one message's failure is only that message's
                 # The type only: a database error's text may quote the message body.
                 log.warning("email deferred source=%s error=%s", source, type(exc).__name__)
@@ -180,11 +243,13 @@ class InboundMail:
             queue=to_queue or queue or config.default_queue)
         deps = self._deps
         try:
-            delivery = await deliver(deps.interactions, deps.context, deps.clock, msg)
+            # Checked for a duplicate and threaded above, under this Message-ID's lock.
+            delivery = await deliver(deps.interactions, deps.context, deps.clock, msg,
+                                     threaded=Threaded(target))
         except Conflict:
             # The thread was closed between finding it and storing on it: the mail starts a new one.
             delivery = await deliver(deps.interactions, deps.context, deps.clock,
-                                     _unthreaded(msg))
+                                     _unthreaded(msg), threaded=Threaded(None))
         if delivery.message is None:
             return self._duplicate(parsed, source)
         # The files the desktop may serve for this message: recorded now, never read from text.
@@ -281,7 +346,7 @@ class InboundMail:
 
     async def _keep(self, parsed: ParsedMail) -> list[Listed]:
         store = self._store
-        if store is None:
+        if store is None or not parsed.attachments:
             return [Listed(a.filename, a.content_type, len(a.data), None) for a in parsed.attachments]
 
         def save_all() -> list[Listed]:
@@ -294,6 +359,17 @@ class InboundMail:
         log.info("email duplicate source=%s", source)
         return Received(Disposition.DUPLICATE, "250 2.0.0 OK (already received)",
                         message_id=parsed.message_id, why="duplicate")
+
+
+def _parse_all(raws: Sequence[bytes], limits: Limits) -> list[ParsedMail | BaseException]:
+    """In a parsing thread: each message parsed, or the error that refuses it."""
+    out: list[ParsedMail | BaseException] = []
+    for raw in raws:
+        try:
+            out.append(parse_mail(raw, limits))
+        except Exception as exc:
+            out.append(exc)
+    return out
 
 
 def _unthreaded(msg: InboundMessage) -> InboundMessage:

@@ -18,18 +18,22 @@ from typing import Any
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from adapters.email.config import ListenerConfig
-from adapters.email.inbound import InboundMail
+from adapters.email.inbound import Disposition, InboundMail, Incoming, Received
+from adapters.email.ingest import BUSY_REPLY, MailIngest
 
 log = logging.getLogger(__name__)
 
 
 class Handler:
-    """aiosmtpd's handler hooks: ``RCPT`` checks the address, ``DATA`` stores the message."""
+    """aiosmtpd's handler hooks: ``RCPT`` checks the address, ``DATA`` stores the message
+    (through ``ingest``'s batches when given, else on its own)."""
 
-    def __init__(self, inbound: InboundMail, addresses: Mapping[str, str], max_recipients: int) -> None:
+    def __init__(self, inbound: InboundMail, addresses: Mapping[str, str], max_recipients: int, *,
+                 ingest: MailIngest | None = None) -> None:
         self._inbound = inbound
         self._addresses = addresses
         self._max_recipients = max_recipients
+        self._ingest = ingest
 
     async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope, address: str,
                           rcpt_options: list[str]) -> str:
@@ -41,9 +45,19 @@ class Handler:
         return "250 2.1.5 OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        content = envelope.original_content or b""
-        received = await self._inbound.receive(content, envelope_sender=envelope.mail_from or "",
-                                               recipients=list(envelope.rcpt_tos), source="smtp")
+        incoming = Incoming(envelope.original_content or b"", envelope_sender=envelope.mail_from or "",
+                            recipients=tuple(envelope.rcpt_tos), source="smtp")
+        if self._ingest is None:
+            return (await self._inbound.receive_batch([incoming]))[0].reply
+        answer = self._ingest.submit(incoming)
+        if answer is None:
+            log.info("email deferred source=smtp why=busy pending=%d", self._ingest.pending)
+            return BUSY_REPLY
+        # Shielded: a session that drops while its mail is stored does not cancel the store
+        # (its server will send again and hear "already received").
+        received: Received = await asyncio.shield(answer)
+        if received.disposition is Disposition.DEFERRED:
+            log.debug("email deferred source=smtp why=%s", received.why)
         return received.reply
 
 
