@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import random
 import statistics
 import sys
@@ -46,7 +47,7 @@ from bench.common import emit, percentile
 from bench.history_seed import Shape, seed
 from bench.timeline_before import timeline_query as before_query
 from context.migrate import upgrade
-from context.timeline import Cursor, timeline_query
+from context.timeline import Cursor, _entry, read_timeline, timeline_query
 
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 PAGE = 50
@@ -112,18 +113,42 @@ async def classes(conn: AsyncConnection, rnd: random.Random) -> dict[str, list[s
     return out
 
 
-async def page(conn: AsyncConnection, build: Build, first: Select[Any], customer: str,
+async def page(conn: AsyncConnection, name: str, first: Select[Any], customer: str,
                cursor: Cursor | None) -> tuple[float, Cursor | None]:
-    """One page as read_timeline reads it: (seconds, the next page's cursor)."""
+    """One page: (seconds, the next page's cursor). ``now`` is the server's own read_timeline;
+    ``before`` is what read_timeline did at 8742731 (first page's statement built once, a
+    cursor page's built for its cursor, entries made from the rows)."""
     started = time.perf_counter()
+    if name == "now":
+        got = await read_timeline(conn, customer, limit=PAGE, before=cursor.encode() if cursor else None,
+                                  body_limit=BODY_LIMIT)
+        elapsed = time.perf_counter() - started
+        return elapsed, Cursor.decode(got.next_cursor) if got.next_cursor else None
     if cursor is None:
         rows = (await conn.execute(first, {"customer_id": customer})).all()
     else:
-        statement = build(customer, limit=PAGE + 1, before=cursor, body_limit=BODY_LIMIT)
+        statement = before_query(customer, limit=PAGE + 1, before=cursor, body_limit=BODY_LIMIT)
         rows = (await conn.execute(statement)).all()
+    entries = [_entry(r) for r in rows[:PAGE]]
     elapsed = time.perf_counter() - started
-    last = rows[PAGE - 1] if len(rows) > PAGE else None
+    last = entries[-1] if len(rows) > PAGE else None
     return elapsed, (Cursor(at=last.at, id=last.id, kind=last.kind) if last is not None else None)
+
+
+async def db_cost(conn: AsyncConnection, build: Build, customer: str,
+                  cursor: Cursor | None) -> tuple[float, int]:
+    """The database's side of one page: planning + execution ms (``EXPLAIN ANALYZE`` without
+    per-node timing, so nearly free) and the shared buffers it touched (hit or read), a figure
+    the machine's load does not move."""
+    sql = str(build(customer, limit=PAGE + 1, before=cursor, body_limit=BODY_LIMIT).compile(
+        dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
+    explain = "EXPLAIN (ANALYZE, TIMING OFF, BUFFERS, FORMAT JSON) "
+    raw = (await conn.execute(text(explain + sql))).scalar_one()
+    top = (json.loads(raw) if isinstance(raw, str) else raw)[0]
+    plan = top["Plan"]
+    return (top["Planning Time"] + top["Execution Time"],
+            plan["Shared Hit Blocks"] + plan["Shared Read Blocks"] + top.get("Planning", {}).get(
+                "Shared Hit Blocks", 0) + top.get("Planning", {}).get("Shared Read Blocks", 0))
 
 
 async def measure(args: argparse.Namespace, url: str, statements: dict[str, Build]) -> None:
@@ -143,25 +168,31 @@ async def measure(args: argparse.Namespace, url: str, statements: dict[str, Buil
                         customer = rnd.choice(roots[cls])
                         names = list(statements) if k % 2 == 0 else list(reversed(statements))
                         for name in names:
-                            took, cursor = await page(conn, statements[name], firsts[name], customer, None)
-                            times.setdefault(f"{name}_{cls}_first", []).append(took)
-                            if cursor is not None:
-                                took, _ = await page(conn, statements[name], firsts[name], customer, cursor)
-                                times.setdefault(f"{name}_{cls}_next", []).append(took)
+                            cursor = None
+                            for which in ("first", "next"):
+                                took, after = await page(conn, name, firsts[name], customer, cursor)
+                                times.setdefault(f"{name}_{cls}_{which}", []).append(took * 1000)
+                                db_ms, buffers = await db_cost(conn, statements[name], customer, cursor)
+                                times.setdefault(f"{name}_{cls}_{which}_db", []).append(db_ms)
+                                times.setdefault(f"{name}_{cls}_{which}_buffers", []).append(buffers)
+                                if after is None:
+                                    break
+                                cursor = after
                     for key, values in times.items():
                         values.sort()
                         for q, v in (("p50", percentile(values, 0.5)), ("p99", percentile(values, 0.99)),
                                      ("max", values[-1])):
-                            figures.setdefault(f"{key}_{q}", []).append(v * 1000)
+                            figures.setdefault(f"{key}_{q}", []).append(v)
                 log(f"run {run + 1} of {args.runs} done")
     finally:
         await engine.dispose()
     for key, values in figures.items():
-        emit(f"history_{key}_ms_min", min(values))
-        emit(f"history_{key}_ms_median", statistics.median(values))
+        unit = "" if "_buffers_" in key else "_ms"
+        emit(f"history_{key}{unit}_min", min(values))
+        emit(f"history_{key}{unit}_median", statistics.median(values))
     if len(statements) == 2:
         for key in sorted(k.removeprefix("now_") for k in figures
-                          if k.startswith("now_") and k.endswith("p99")):
+                          if k.startswith("now_") and k.endswith("p99") and "_buffers_" not in k):
             before, now = figures.get(f"before_{key}"), figures[f"now_{key}"]
             if before:
                 emit(f"history_{key.removesuffix('_p99')}_p99_ratio",

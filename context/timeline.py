@@ -38,6 +38,7 @@ from typing import Any
 from sqlalchemy import (
     BindParameter,
     ColumnElement,
+    Double,
     Integer,
     Select,
     String,
@@ -88,7 +89,16 @@ class Cursor:
         return cls(at=float(at), id=entry_id, kind=kind)
 
 
-def timeline_query(customer_id: str | BindParameter[str], *, limit: int, before: Cursor | None,
+@dataclass(frozen=True, slots=True)
+class _BoundCursor:
+    """A cursor whose time and id are parameters: one statement serves every cursor of a kind."""
+
+    at: BindParameter[float]
+    id: BindParameter[str]
+    kind: str
+
+
+def timeline_query(customer_id: str | BindParameter[str], *, limit: int, before: Cursor | _BoundCursor | None,
                    body_limit: int) -> Select[Any]:
     """The statement for one page (``limit`` rows; ask one more to know if there is a next page)."""
     root = select(customers.c.root_id).where(customers.c.id == customer_id).scalar_subquery()
@@ -136,8 +146,10 @@ async def read_timeline(conn: AsyncConnection, customer_id: str, *, limit: int, 
         query = _first_page(size + 1, body_limit)
         rows = (await conn.execute(query, {"customer_id": customer_id})).all()
     else:
-        rows = (await conn.execute(timeline_query(customer_id, limit=size + 1, before=cursor,
-                                                  body_limit=body_limit))).all()
+        # The same for the pages after: one statement per kind of cursor, its time and id bound.
+        query = _next_page(size + 1, body_limit, cursor.kind)
+        rows = (await conn.execute(query, {"customer_id": customer_id, "before_at": cursor.at,
+                                           "before_id": cursor.id})).all()
     if not rows:
         await require_root(conn, customer_id)  # an unknown customer is a 404, not an empty page
     entries = [_entry(r) for r in rows[:size]]
@@ -153,12 +165,20 @@ def _first_page(limit: int, body_limit: int) -> Select[Any]:
                           body_limit=body_limit)
 
 
+@functools.lru_cache(maxsize=64)
+def _next_page(limit: int, body_limit: int, kind: str) -> Select[Any]:
+    before = _BoundCursor(at=bindparam("before_at", type_=Double), id=bindparam("before_id", type_=String),
+                          kind=kind)
+    return timeline_query(bindparam("customer_id", type_=String), limit=limit, before=before,
+                          body_limit=body_limit)
+
+
 def _kind(kind: str) -> ColumnElement[str]:
     return literal_column(f"'{kind}'", String).label("kind")
 
 
 def _older(at: ColumnElement[float], entry_id: ColumnElement[str], kind: str,
-           before: Cursor | None) -> list[ColumnElement[bool]]:
+           before: Cursor | _BoundCursor | None) -> list[ColumnElement[bool]]:
     """Rows strictly after ``before`` in (at, id, kind) descending order; ``at <= x`` comes first
     so the index range scan stops there."""
     if before is None:

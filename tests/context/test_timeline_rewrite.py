@@ -69,7 +69,8 @@ async def _pages(conn: AsyncConnection, customer_id: str, size: int, *, old: boo
     pages: list[list[Row[object]]] = []
     cursor: Cursor | None = None
     while True:
-        rows = list((await conn.execute(build(customer_id, limit=size + 1, before=cursor, body_limit=30))).all())
+        statement = build(customer_id, limit=size + 1, before=cursor, body_limit=30)
+        rows = list((await conn.execute(statement)).all())
         pages.append(rows[:size])
         if len(rows) <= size:
             return pages
@@ -88,4 +89,12 @@ async def test_the_same_rows_as_before(store: SqlContextStore, conn: AsyncConnec
             now = await _pages(conn, customer_id, size, old=False)
             assert [[tuple(r) for r in page] for page in now] == [[tuple(r) for r in page] for page in before]
             seen += sum(map(len, now))
+            # The store's pages (statements built once per kind of cursor, values bound) too.
+            served, cursor = [], None
+            while True:
+                got = await store.timeline(customer_id, limit=size, before=cursor)
+                served.append([(e.kind, e.id, e.at, e.interaction_id) for e in got.entries])
+                if (cursor := got.next_cursor) is None:
+                    break
+            assert served == [[(r.kind, r.id, r.at, r.interaction_id) for r in page] for page in before]
     assert seen > 0

@@ -58,7 +58,8 @@ PG_DOWN = [
 # SQLite cannot change NEW in a trigger: the inserted row is updated right after, by primary key.
 SQLITE_UP = [
     *(f"""CREATE TRIGGER trg_{t}_root_customer_id AFTER INSERT ON {t} FOR EACH ROW BEGIN
-    UPDATE {t} SET root_customer_id = (SELECT root_customer_id FROM interactions WHERE id = NEW.interaction_id)
+    UPDATE {t}
+    SET root_customer_id = (SELECT root_customer_id FROM interactions WHERE id = NEW.interaction_id)
     WHERE id = NEW.id;
 END""" for t in TABLES),
     """CREATE TRIGGER trg_interactions_root_customer_id AFTER UPDATE OF root_customer_id ON interactions
