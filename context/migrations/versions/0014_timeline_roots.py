@@ -30,11 +30,16 @@ depends_on: str | Sequence[str] | None = None
 TABLES = ("messages", "notes")
 
 # PostgreSQL: a BEFORE INSERT trigger sets the row's root as it goes in; functions are created in
-# the current schema (the first of search_path), as the tables are.
+# the current schema (the first of search_path), as the tables are. FOR SHARE: a merge re-rooting
+# the interaction at the same time (its UPDATE locks the row) either finishes first, and the insert
+# reads the new root once it commits, or waits for the insert to commit, and its own trigger then
+# re-roots the new row too. Without the lock, a message stored during a merge could keep the
+# merged customer's root and be missing from the survivor's timeline.
 PG_UP = [
     """CREATE FUNCTION timeline_root_of_interaction() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    SELECT root_customer_id INTO NEW.root_customer_id FROM interactions WHERE id = NEW.interaction_id;
+    SELECT root_customer_id INTO NEW.root_customer_id FROM interactions WHERE id = NEW.interaction_id
+    FOR SHARE;
     RETURN NEW;
 END $$""",
     """CREATE FUNCTION timeline_root_follows_interaction() RETURNS trigger LANGUAGE plpgsql AS $$
