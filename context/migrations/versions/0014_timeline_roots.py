@@ -34,7 +34,9 @@ TABLES = ("messages", "notes")
 # the interaction at the same time (its UPDATE locks the row) either finishes first, and the insert
 # reads the new root once it commits, or waits for the insert to commit, and its own trigger then
 # re-roots the new row too. Without the lock, a message stored during a merge could keep the
-# merged customer's root and be missing from the survivor's timeline.
+# merged customer's root and be missing from the survivor's timeline. (Two transactions that
+# each store a message and then update the same interaction can now deadlock; PostgreSQL aborts
+# one and context.db's write loop runs it again, as for any deadlock.)
 PG_UP = [
     """CREATE FUNCTION timeline_root_of_interaction() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
