@@ -18,11 +18,17 @@ customer as a parameter; a cursor page built for its cursor), through SQLAlchemy
 psycopg (the server's driver), one connection, one query at a time: at most one core busy at any
 moment (the bench's or PostgreSQL's). Both statements are timed on the same customers in the same
 run: ``before`` (bench/timeline_before.py, main at 8742731) and ``now`` (context/timeline.py),
-alternating which goes first. Wall time per page in ms: p50, p99 and max over the run; printed
-as ``history_<statement>_<class>_<page>_<p50|p99|max>_ms_<min|median>`` over ``--runs`` runs, with
-``..._ratio`` (before / now, p99 median). On an older ``--revision`` (e.g. 0011: the schema before
-migration 0014) only ``before`` runs. ``EXPLAIN (ANALYZE, BUFFERS)`` of both statements is printed
-for the heaviest root and a light one.
+alternating which goes first. Per page: the wall time (``..._ms``: includes waiting for a core,
+which on a shared machine is most of it); the database's own planning + execution time
+(``..._db_...``, from ``EXPLAIN (ANALYZE, TIMING OFF)`` of the same page with its values
+inlined, so planned each time, which the server's prepared statements skip); the shared buffers
+it touched (``..._buffers_...``: load-independent); and the CPU time per page on each side,
+mean over the run (``..._cpu_bench_mean_ms``: this thread, ``..._cpu_postgres_mean_ms``: the
+backend, from /proc in clock ticks, so only the mean over many pages is meaningful). p50, p99
+and max over each run, printed as ``history_<statement>_<class>_<page>[_db|_buffers]_<p50|p99|max>
+[_ms]_<min|median>`` over ``--runs`` runs, with ``..._ratio`` (before / now, p99 median). On an
+older ``--revision`` (e.g. 0011: the schema before migration 0014) only ``before`` runs.
+``EXPLAIN (ANALYZE, BUFFERS)`` of both statements is printed for the heaviest root and a light one.
 """
 
 from __future__ import annotations
@@ -43,7 +49,7 @@ from sqlalchemy import Select, String, bindparam, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
-from bench.common import emit, percentile
+from bench.common import cpu_seconds, emit, percentile
 from bench.history_seed import Shape, seed
 from bench.timeline_before import timeline_query as before_query
 from context.migrate import upgrade
@@ -161,6 +167,8 @@ async def measure(args: argparse.Namespace, url: str, statements: dict[str, Buil
             roots = await classes(conn, rnd)
             await explain(conn, statements, roots["heaviest"][0], roots["light"][0])
             figures: dict[str, list[float]] = {}
+            backend = int((await conn.execute(text("SELECT pg_backend_pid()"))).scalar_one())
+            cpu: dict[str, list[float]] = {}  # key -> [bench CPU s, PostgreSQL backend CPU s, pages]
             for run in range(args.runs):
                 for cls in ("light", "medium", "heavy", "merged"):
                     times: dict[str, list[float]] = {}
@@ -170,7 +178,12 @@ async def measure(args: argparse.Namespace, url: str, statements: dict[str, Buil
                         for name in names:
                             cursor = None
                             for which in ("first", "next"):
+                                mine, theirs = time.thread_time(), cpu_seconds(backend)
                                 took, after = await page(conn, name, firsts[name], customer, cursor)
+                                spent = cpu.setdefault(f"{name}_{cls}_{which}", [0.0, 0.0, 0])
+                                spent[0] += time.thread_time() - mine
+                                spent[1] += cpu_seconds(backend) - theirs
+                                spent[2] += 1
                                 times.setdefault(f"{name}_{cls}_{which}", []).append(took * 1000)
                                 db_ms, buffers = await db_cost(conn, statements[name], customer, cursor)
                                 times.setdefault(f"{name}_{cls}_{which}_db", []).append(db_ms)
@@ -178,6 +191,10 @@ async def measure(args: argparse.Namespace, url: str, statements: dict[str, Buil
                                 if after is None:
                                     break
                                 cursor = after
+                    for key, (client, server, pages) in cpu.items():
+                        figures.setdefault(f"{key}_cpu_bench_mean", []).append(client * 1000 / pages)
+                        figures.setdefault(f"{key}_cpu_postgres_mean", []).append(server * 1000 / pages)
+                    cpu.clear()
                     for key, values in times.items():
                         values.sort()
                         for q, v in (("p50", percentile(values, 0.5)), ("p99", percentile(values, 0.99)),
