@@ -62,7 +62,7 @@ async def test_a_message_stored_during_a_merge_follows_it(store: SqlContextStore
         writer.commit()
         thread.join(10)
         merger.commit()
-        roots = dict(watcher.execute("SELECT id, root_customer_id FROM messages").fetchall())
+        roots: dict[str, str] = dict(watcher.execute("SELECT id, root_customer_id FROM messages").fetchall())
         notes = watcher.execute("SELECT root_customer_id FROM notes").fetchall()
     assert first == (a,)
     assert roots == {"msg-1": b, "msg-2": b}
