@@ -9,7 +9,9 @@ the customer it was merged into, and every customer carries the denormalised ``r
 tree, so "who is this customer now" is one indexed lookup. Identities and interactions keep the
 customer they were recorded for (``customer_id``); interactions also carry the denormalised
 ``root_customer_id`` that merges and unmerges bulk-update, so a unified timeline is one indexed
-query. Undoing a merge only has to re-root the merged customer's subtree.
+query. Undoing a merge only has to re-root the merged customer's subtree. Messages and notes carry
+a copy of their interaction's ``root_customer_id`` that the database keeps by triggers (migration
+0012), so the timeline reads each kind's newest entries off one index.
 """
 
 from __future__ import annotations
@@ -141,6 +143,7 @@ class MessageRow(Base):
         Index("uq_messages_interaction_id_channel_ref", "interaction_id", "channel_ref", unique=True),
         Index("ix_messages_channel_ref", "channel_ref"),  # threading and dedupe across interactions
         Index("ix_messages_sender_delivery_at", "sender", "delivery", "at"),  # replies never sent
+        Index("ix_messages_root_customer_id_at", "root_customer_id", "at", "id"),  # the timeline
     )
 
     id: Mapped[str] = mapped_column(ID, primary_key=True)
@@ -153,17 +156,22 @@ class MessageRow(Base):
     # An agent's reply on a channel with an adapter: None until a node takes it to send, then
     # "sending", then how it went (sent, queued, failed, refused). "legacy": from before.
     delivery: Mapped[str | None] = mapped_column(String(16))
+    # The interaction's root customer, set and followed by the database's triggers (never written
+    # by this code); None only between a SQLite insert and its trigger.
+    root_customer_id: Mapped[str | None] = mapped_column(ID)
 
 
 class NoteRow(Base):
     __tablename__ = "notes"
-    __table_args__ = (Index("ix_notes_interaction_id_at", "interaction_id", "at", "id"),)
+    __table_args__ = (Index("ix_notes_interaction_id_at", "interaction_id", "at", "id"),
+                      Index("ix_notes_root_customer_id_at", "root_customer_id", "at", "id"))
 
     id: Mapped[str] = mapped_column(ID, primary_key=True)
     interaction_id: Mapped[str] = mapped_column(ID, ForeignKey("interactions.id", ondelete="CASCADE"))
     author_id: Mapped[str] = mapped_column(String(128))
     body: Mapped[str] = mapped_column(Text)
     at: Mapped[float] = mapped_column(Double)
+    root_customer_id: Mapped[str | None] = mapped_column(ID)  # as on messages
 
 
 class AuditRow(Base):

@@ -1,30 +1,31 @@
 """A customer's unified timeline: interactions, messages and notes across channels, newest first.
 
-One page is one SQL statement: a UNION ALL of three branches (interactions; messages joined to
-their interaction; notes joined to theirs), each filtered on the customer's root through the
-``root_customer_id`` index, each already ordered and cut to the page size, then merged, ordered
-and cut again. Paging is by keyset on (at, id, kind), descending, carried in an opaque cursor.
+One page is one SQL statement. Three branches (interactions, messages, notes), each filtered on
+the customer's root through its own ``(root_customer_id, at, id)`` index, read backwards and cut
+to the page size, so each costs at most ``limit`` index entries whatever the customer's history;
+they are merged, ordered and cut again, and only then are the page's rows joined to their
+interactions (channel, customer, state) by primary key. Messages and notes carry their
+interaction's ``root_customer_id`` (kept by the database's triggers, migration 0012), which is
+what lets their branches skip the customer's interactions entirely. Paging is by keyset on
+(at, id, kind), descending, carried in an opaque cursor.
 
-The plan PostgreSQL 15 chose for a first page and for a page after a cursor, on 1,000 customers
-with 10,000 interactions, 20,000 messages and 10,000 notes after ANALYZE (checked by
-tests/context/test_timeline_plan.py; about 0.7 ms to execute)::
+The plan PostgreSQL 15 chose for a first page and for a page after a cursor, after ANALYZE
+(tests/context/test_timeline_plan.py checks the indexes; ``python -m bench history`` prints it on
+10 million messages, where a page of any customer touches about 250 buffers, against up to
+450,000 for the heaviest customer with the statement that went through the interactions)::
 
     Limit
-      -> Sort (at DESC, id DESC, kind DESC; top 51 of at most 3 x 51 rows)
-        -> Append
-          -> Limit -> Sort -> Bitmap Heap Scan on interactions
-               <- Bitmap Index Scan on ix_interactions_root_customer_id_arrived_at
-                  (root_customer_id = $0 [AND arrived_at <= cursor])
-          -> Limit -> Sort -> Nested Loop
-               -> Bitmap Index Scan on ix_interactions_root_customer_id_arrived_at
-               -> Bitmap Heap Scan on messages
-                  <- Bitmap Index Scan on uq_messages_interaction_id_channel_ref (interaction_id = i.id)
-          -> Limit -> Sort -> Nested Loop
-               -> Bitmap Index Scan on ix_interactions_root_customer_id_arrived_at
-               -> Index Scan using ix_notes_interaction_id_at (interaction_id = i.id [AND at <= cursor])
+      -> Nested Loop
+        -> Limit -> Incremental Sort (at DESC, id DESC, kind DESC)
+          -> Merge Append (at DESC, id DESC; at most 3 x 51 rows)
+            -> Limit -> Index Only Scan Backward using ix_interactions_root_customer_id_arrived_at
+            -> Limit -> Index Scan Backward using ix_messages_root_customer_id_at
+            -> Limit -> Index Scan Backward using ix_notes_root_customer_id_at
+               (root_customer_id = $0 [AND at <= cursor])
+        -> Index Scan using pk_interactions (id = the entry's interaction_id), once per page row
       InitPlan per branch: Index Scan using pk_customers (the customer's root)
 
-No sequential scan anywhere; the cost grows with the customer's own history, not the tables'.
+No sequential scan anywhere; the cost is bounded by the page size, not the customer's history.
 """
 
 from __future__ import annotations
@@ -39,11 +40,13 @@ from typing import Any
 from sqlalchemy import (
     BindParameter,
     ColumnElement,
+    Double,
     Integer,
     Select,
     String,
     Text,
     bindparam,
+    case,
     cast,
     func,
     literal_column,
@@ -88,7 +91,16 @@ class Cursor:
         return cls(at=float(at), id=entry_id, kind=kind)
 
 
-def timeline_query(customer_id: str | BindParameter[str], *, limit: int, before: Cursor | None,
+@dataclass(frozen=True, slots=True)
+class _BoundCursor:
+    """A cursor whose time and id are parameters: one statement serves every cursor of a kind."""
+
+    at: BindParameter[float]
+    id: BindParameter[str]
+    kind: str
+
+
+def timeline_query(customer_id: str | BindParameter[str], *, limit: int, before: Cursor | _BoundCursor | None,
                    body_limit: int) -> Select[Any]:
     """The statement for one page (``limit`` rows; ask one more to know if there is a next page)."""
     root = select(customers.c.root_id).where(customers.c.id == customer_id).scalar_subquery()
@@ -97,27 +109,31 @@ def timeline_query(customer_id: str | BindParameter[str], *, limit: int, before:
     no_text = cast(null(), Text)
     started = (
         select(_kind("interaction"), i.id.label("id"), i.arrived_at.label("at"), i.id.label("interaction_id"),
-               i.channel, i.customer_id, no_text.label("body"), cast(null(), String).label("sender"), i.state,
-               i.direction)
+               no_text.label("body"), cast(null(), String).label("sender"))
         .where(i.root_customer_id == root, *_older(i.arrived_at, i.id, "interaction", before))
         .order_by(i.arrived_at.desc(), i.id.desc()).limit(limit))
     said = (
-        select(_kind("message"), m.id.label("id"), m.at.label("at"), m.interaction_id, i.channel,
-               i.customer_id, func.substr(m.body, 1, body_cut).label("body"), m.sender.label("sender"),
-               cast(null(), String).label("state"), cast(null(), String).label("direction"))
-        .select_from(messages.join(interactions, i.id == m.interaction_id))
-        .where(i.root_customer_id == root, *_older(m.at, m.id, "message", before))
+        select(_kind("message"), m.id.label("id"), m.at.label("at"), m.interaction_id,
+               func.substr(m.body, 1, body_cut).label("body"), m.sender.label("sender"))
+        .where(m.root_customer_id == root, *_older(m.at, m.id, "message", before))
         .order_by(m.at.desc(), m.id.desc()).limit(limit))
     noted = (
-        select(_kind("note"), n.id.label("id"), n.at.label("at"), n.interaction_id, i.channel, i.customer_id,
-               func.substr(n.body, 1, body_cut).label("body"), n.author_id.label("sender"),
-               cast(null(), String).label("state"), cast(null(), String).label("direction"))
-        .select_from(notes.join(interactions, i.id == n.interaction_id))
-        .where(i.root_customer_id == root, *_older(n.at, n.id, "note", before))
+        select(_kind("note"), n.id.label("id"), n.at.label("at"), n.interaction_id,
+               func.substr(n.body, 1, body_cut).label("body"), n.author_id.label("sender"))
+        .where(n.root_customer_id == root, *_older(n.at, n.id, "note", before))
         .order_by(n.at.desc(), n.id.desc()).limit(limit))
     # SQLite allows ORDER BY / LIMIT in a compound member only inside a subquery.
-    merged = union_all(*(select(branch.subquery()) for branch in (started, said, noted))).subquery("timeline")
-    return select(merged).order_by(merged.c.at.desc(), merged.c.id.desc(), merged.c.kind.desc()).limit(limit)
+    merged = union_all(*(select(branch.subquery()) for branch in (started, said, noted))).subquery("merged")
+    page = select(merged).order_by(merged.c.at.desc(), merged.c.id.desc(), merged.c.kind.desc()).limit(limit)
+    t = page.subquery("timeline")
+    # The interaction's columns only for the page's rows: at most ``limit`` primary-key lookups.
+    # State and direction belong to interaction entries only, as the summary says.
+    is_interaction = t.c.kind == "interaction"
+    return (select(t.c.kind, t.c.id, t.c.at, t.c.interaction_id, i.channel, i.customer_id, t.c.body,
+                   t.c.sender, case((is_interaction, i.state), else_=null()).label("state"),
+                   case((is_interaction, i.direction), else_=null()).label("direction"))
+            .select_from(t.join(interactions, i.id == t.c.interaction_id))
+            .order_by(t.c.at.desc(), t.c.id.desc(), t.c.kind.desc()).limit(limit))
 
 
 async def read_timeline(conn: AsyncConnection, customer_id: str, *, limit: int, before: str | None,
@@ -132,8 +148,10 @@ async def read_timeline(conn: AsyncConnection, customer_id: str, *, limit: int, 
         query = _first_page(size + 1, body_limit)
         rows = (await conn.execute(query, {"customer_id": customer_id})).all()
     else:
-        rows = (await conn.execute(timeline_query(customer_id, limit=size + 1, before=cursor,
-                                                  body_limit=body_limit))).all()
+        # The same for the pages after: one statement per kind of cursor, its time and id bound.
+        query = _next_page(size + 1, body_limit, cursor.kind)
+        rows = (await conn.execute(query, {"customer_id": customer_id, "before_at": cursor.at,
+                                           "before_id": cursor.id})).all()
     if not rows:
         await require_root(conn, customer_id)  # an unknown customer is a 404, not an empty page
     entries = [_entry(r) for r in rows[:size]]
@@ -149,12 +167,20 @@ def _first_page(limit: int, body_limit: int) -> Select[Any]:
                           body_limit=body_limit)
 
 
+@functools.lru_cache(maxsize=64)
+def _next_page(limit: int, body_limit: int, kind: str) -> Select[Any]:
+    before = _BoundCursor(at=bindparam("before_at", type_=Double), id=bindparam("before_id", type_=String),
+                          kind=kind)
+    return timeline_query(bindparam("customer_id", type_=String), limit=limit, before=before,
+                          body_limit=body_limit)
+
+
 def _kind(kind: str) -> ColumnElement[str]:
     return literal_column(f"'{kind}'", String).label("kind")
 
 
 def _older(at: ColumnElement[float], entry_id: ColumnElement[str], kind: str,
-           before: Cursor | None) -> list[ColumnElement[bool]]:
+           before: Cursor | _BoundCursor | None) -> list[ColumnElement[bool]]:
     """Rows strictly after ``before`` in (at, id, kind) descending order; ``at <= x`` comes first
     so the index range scan stops there."""
     if before is None:

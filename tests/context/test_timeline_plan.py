@@ -81,8 +81,10 @@ def test_the_timeline_is_read_through_indexes(conn: Connection) -> None:
         indexes = {n["Index Name"] for n in nodes if "Index Name" in n}
         assert "pk_customers" in indexes  # the customer's root
         assert "ix_interactions_root_customer_id_arrived_at" in indexes
-        # Either index that starts with interaction_id serves the messages branch.
-        assert indexes & {"ix_messages_interaction_id_at", "uq_messages_interaction_id_channel_ref"}
-        assert "ix_notes_interaction_id_at" in indexes
+        # The messages and notes branches: by their interactions' ids (before migration 0012) or
+        # by the root they carry since.
+        assert indexes & {"ix_messages_interaction_id_at", "uq_messages_interaction_id_channel_ref",
+                          "ix_messages_root_customer_id_at"}
+        assert indexes & {"ix_notes_interaction_id_at", "ix_notes_root_customer_id_at"}
         # The page is cut in the database: the top node is the LIMIT over the merged branches.
         assert nodes[0]["Node Type"] == "Limit"
