@@ -17,7 +17,7 @@ Everything is drawn from one ``random.Random(seed)``: the same arguments give th
 schema at another migration gets the same rows. Secondary indexes are dropped before the load and
 built after it from their own definitions (faster than keeping them up to date row by row), and
 the load runs with ``session_replication_role = replica`` so no trigger (foreign-key checks, the
-0014 triggers: the bench writes ``root_customer_id`` itself) runs per row.
+0012 triggers: the bench writes ``root_customer_id`` itself) runs per row.
 """
 
 from __future__ import annotations

@@ -36,10 +36,11 @@ def _in_thread(conn: psycopg.Connection, sql: str, value: str) -> threading.Thre
     return thread
 
 
+# PostgreSQL only: SQLite has one writer at a time, so there is no interleaving to check.
+@pytest.mark.integration
+@pytest.mark.parametrize("backend", ["postgres"], indirect=True)
 async def test_a_message_stored_during_a_merge_follows_it(store: SqlContextStore, db_url: str,
                                                           backend: str) -> None:
-    if backend != "postgres":
-        pytest.skip("SQLite has one writer at a time: no interleaving to check")
     a = (await store.resolve_customer([phone("+15550001111")], display_name=None, actor="t", reason="r")).id
     b = (await store.resolve_customer([phone("+15550002222")], display_name=None, actor="t", reason="r")).id
     await store.save_interaction(interaction("int-1", b, at=T0))
