@@ -5,6 +5,12 @@ subscriber's queue is full it is told it lagged (it should resync) instead of gr
 bound. With a Redis URL, each event is also published on a channel and events from the other
 nodes are delivered to local subscribers, so an agent connected to node B sees an offer made
 by the engine on node A.
+
+A subscription may name the one agent whose events it takes (an agent's desktop socket): the hub
+keeps those in an index by agent id, so an event reaches only its agent's sockets and the cost of
+a publish does not grow with the number of agents connected. Subscriptions without an agent (a
+supervisor's board, the channels' forwarders: a few per node) see every event through their
+``wants`` filter.
 """
 
 from __future__ import annotations
@@ -22,13 +28,17 @@ log = logging.getLogger(__name__)
 
 
 class Subscription:
+    __slots__ = ("_hub", "queue", "lagged", "_wants", "local_only", "agent_id")
+
     def __init__(self, hub: EventHub, maxsize: int,
-                 wants: Callable[[DomainEvent], bool] | None = None, *, local_only: bool = False) -> None:
+                 wants: Callable[[DomainEvent], bool] | None = None, *, local_only: bool = False,
+                 agent_id: str | None = None) -> None:
         self._hub = hub
         self.queue: asyncio.Queue[DomainEvent] = asyncio.Queue(maxsize)
         self.lagged = False
         self._wants = wants
         self.local_only = local_only
+        self.agent_id = agent_id
 
     def _deliver(self, event: DomainEvent) -> None:
         # Filtered on the publisher's side: with hundreds of agent sockets, waking every one of
@@ -49,7 +59,7 @@ class Subscription:
         return await self.queue.get()
 
     def close(self) -> None:
-        self._hub._subs.discard(self)
+        self._hub._remove(self)
 
     async def __aiter__(self) -> AsyncIterator[DomainEvent]:
         while True:
@@ -58,7 +68,8 @@ class Subscription:
 
 class EventHub:
     def __init__(self, *, node_id: str, redis: Any | None = None, channel: str = "cti:events") -> None:
-        self._subs: set[Subscription] = set()
+        self._subs: set[Subscription] = set()  # those without an agent: they see every event
+        self._by_agent: dict[str, set[Subscription]] = {}
         self._node_id = node_id
         self._redis = redis
         self._channel = channel
@@ -66,16 +77,38 @@ class EventHub:
         self._ready = asyncio.Event()
 
     def subscribe(self, maxsize: int = 1000, wants: Callable[[DomainEvent], bool] | None = None, *,
-                  local_only: bool = False) -> Subscription:
+                  local_only: bool = False, agent_id: str | None = None) -> Subscription:
         """``local_only``: only the events published on this node. For work done once per event
         that this node must do because it caused it (sending an agent's reply), which every
-        node hearing the event would otherwise do again."""
-        sub = Subscription(self, maxsize, wants, local_only=local_only)
-        self._subs.add(sub)
+        node hearing the event would otherwise do again.
+
+        ``agent_id``: only the events of that agent (``event.agent() == agent_id``), and of
+        those only what ``wants`` takes; found through an index, never by asking every socket."""
+        sub = Subscription(self, maxsize, wants, local_only=local_only, agent_id=agent_id)
+        if agent_id is None:
+            self._subs.add(sub)
+        else:
+            self._by_agent.setdefault(agent_id, set()).add(sub)
         return sub
+
+    def _remove(self, sub: Subscription) -> None:
+        if sub.agent_id is None:
+            self._subs.discard(sub)
+            return
+        subs = self._by_agent.get(sub.agent_id)
+        if subs is not None:
+            subs.discard(sub)
+            if not subs:
+                del self._by_agent[sub.agent_id]
 
     def _deliver_local(self, event: DomainEvent, *, remote: bool = False) -> None:
         for sub in list(self._subs):
+            if not (remote and sub.local_only):
+                sub._deliver(event)
+        agent_id = event.agent()
+        if agent_id is None:
+            return
+        for sub in list(self._by_agent.get(agent_id, ())):
             if not (remote and sub.local_only):
                 sub._deliver(event)
 

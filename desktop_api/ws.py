@@ -128,7 +128,11 @@ async def _serve(request: web.Request, *, supervisor: bool) -> web.WebSocketResp
     log.info("socket open agent=%s role=%s", who.agent_id, who.role.value)
     # Subscribe before reading the hello's snapshot: an event published in between is then
     # delivered after the hello instead of being lost.
-    sub = services.hub.subscribe(wants=lambda event: _wants(who, services, event))
+    if who.role is Role.AGENT:
+        # Found by the hub's index on the agent id: an event costs nothing on others' sockets.
+        sub = services.hub.subscribe(agent_id=who.agent_id)
+    else:
+        sub = services.hub.subscribe(wants=lambda event: _wants(who, services, event))
     traffic = services.config.traffic
     outbox = Outbox(ws, request, size=traffic.socket_queue_size, deadline=traffic.socket_send_deadline,
                     name=f"{who.role.value}:{who.agent_id}")
