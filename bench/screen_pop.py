@@ -55,7 +55,7 @@ import tempfile
 import time
 import urllib.request
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -70,14 +70,17 @@ from bench.common import (
     cpu_seconds,
     emit,
     json_frames,
+    log_in,
     machine_busy_seconds,
     memory_mib,
-    open_desks,
+    open_socket,
     percentile,
     postgres_schema,
 )
 from context.migrate import sync_url, upgrade
 from context.models import customers, identities, interactions, messages
+from cti.domain import Role
+from desktop_api.auth import issue_token
 from tests.server_process import free_port, run_server
 
 CHANNELS = ("email", "chat", "voice", "sms")
@@ -90,6 +93,7 @@ SATURATED_P99 = 1.0
 CONNECT_CONCURRENCY = 32
 WARMUP_RATE = 5.0
 SITE = "bench"
+TOKEN_SECRET = "bench-secret-not-for-production-at-least-32-bytes"
 SITE_SECRET = "bench-site-secret-not-for-production-32+"
 
 
@@ -207,7 +211,7 @@ def signed(identifier: str) -> str:
 
 def write_config(tmp: Path, agents: int) -> Path:
     config = {
-        "token_secret": "bench-secret-not-for-production-at-least-32-bytes",
+        "token_secret": TOKEN_SECRET,
         "demo": True,  # the passwords are the ids, in plain text
         "identity": {"sites": {SITE: {"secret": SITE_SECRET}}},
         # Every visitor comes from 127.0.0.1: the per-address caps would refuse the load itself.
@@ -331,12 +335,31 @@ class Harness:
         self.agent_errors: Counter[str] = Counter()
         self.visitor_errors: Counter[str] = Counter()
 
-    async def connect_agents(self, first: int, count: int) -> None:
-        opened = await open_desks(self.session, self.endpoint.url, self.endpoint.ws_url,
-                                  [agent_id(n) for n in range(first, first + count)],
-                                  concurrency=CONNECT_CONCURRENCY)
-        self.agents.extend(opened)
-        self.readers.extend(asyncio.create_task(self._agent_loop(ws)) for ws in opened)
+    async def log_in(self, agents: Sequence[str]) -> dict[str, str]:
+        """Each agent's token: the first one logs in over HTTP, the others' are signed here with
+        the server's own secret, as the tokens agents hold when their desktops reconnect (after a
+        restart, a network blip). A log-in checks a password hash (tens of ms of CPU by design,
+        on purpose slow), which is not what the sockets' connect time is about."""
+        first, *others = agents
+        tokens = {first: await log_in(self.session, self.endpoint.url, first)}
+        now = time.time()
+        for agent in others:
+            tokens[agent] = issue_token(secret=TOKEN_SECRET, agent_id=agent, role=Role.AGENT, now=now,
+                                        ttl=3600)
+        return tokens
+
+    async def connect_agents(self, tokens: Mapping[str, str]) -> None:
+        """Each socket opened, its hello read, set available, and read from then on (so it
+        answers the server's pings while the others connect)."""
+        gate = asyncio.Semaphore(CONNECT_CONCURRENCY)
+
+        async def one(agent: str, token: str) -> None:
+            async with gate:
+                ws = await open_socket(self.session, self.endpoint.ws_url, agent, token)
+            self.agents.append(ws)
+            self.readers.append(asyncio.create_task(self._agent_loop(ws)))
+
+        await asyncio.gather(*(one(a, t) for a, t in tokens.items()))
 
     async def _agent_loop(self, ws: aiohttp.ClientWebSocketResponse) -> None:
         async for data, size, received in json_frames(ws):
@@ -508,12 +531,16 @@ async def drive(endpoint: Endpoint, args: argparse.Namespace, agents: int,
     prefix = endpoint.name
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
         harness = Harness(session, endpoint)
+        started = time.perf_counter()
+        tokens = await harness.log_in([agent_id(n) for n in range(agents)])
+        emit(f"{prefix}_agents_login_s", time.perf_counter() - started)
         # The first agent alone: what the first socket warms up (imports, caches, pools) is not
         # counted as the cost of an idle socket.
-        await harness.connect_agents(0, 1)
+        first, *others = tokens.items()
+        await harness.connect_agents(dict([first]))
         rss_one = memory_mib(endpoint.pid)
         started = time.perf_counter()
-        await harness.connect_agents(1, agents - 1)
+        await harness.connect_agents(dict(others))
         connect_s = time.perf_counter() - started
         emit(f"{prefix}_agents_connected", len(harness.agents))
         emit(f"{prefix}_agents_connect_s", connect_s)

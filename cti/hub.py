@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 
 
 class Subscription:
-    __slots__ = ("_hub", "queue", "lagged", "_wants", "local_only", "agent_id")
+    __slots__ = ("_hub", "_wants", "agent_id", "lagged", "local_only", "queue")
 
     def __init__(self, hub: EventHub, maxsize: int,
                  wants: Callable[[DomainEvent], bool] | None = None, *, local_only: bool = False,

@@ -30,7 +30,10 @@ def event_for(kind: int, agent: str | None, n: int) -> DomainEvent:
     return InteractionClosed(at=float(n), interaction_id=f"int-{n}", agent_id=agent, disposition="ok")
 
 
-def old_filter(agent: str | None, wants: Callable[[DomainEvent], bool] | None) -> Callable[[DomainEvent], bool]:
+Filter = Callable[[DomainEvent], bool]
+
+
+def old_filter(agent: str | None, wants: Filter | None) -> Filter:
     """What a subscription of that agent and filter took before the index."""
     def take(event: DomainEvent) -> bool:
         if agent is not None and event.agent() != agent:
@@ -62,7 +65,8 @@ def test_the_index_delivers_exactly_what_the_filters_did(
         indexed = [hub.subscribe(agent_id=agent, wants=FILTERS[f], maxsize=1000) for agent, f in subs]
         # The reference: every subscription filtered on every event, the way the hub used to.
         reference = EventHub(node_id="r")
-        filtered = [reference.subscribe(wants=old_filter(agent, FILTERS[f]), maxsize=1000) for agent, f in subs]
+        filtered = [reference.subscribe(wants=old_filter(agent, FILTERS[f]), maxsize=1000)
+                    for agent, f in subs]
         for n, (op, arg, agent) in enumerate(script):
             if op == "close":
                 k = arg % len(subs)
