@@ -28,17 +28,25 @@ log = logging.getLogger(__name__)
 
 
 class Subscription:
-    __slots__ = ("_hub", "_wants", "agent_id", "lagged", "local_only", "queue")
+    __slots__ = ("_hub", "_maxsize", "_on_event", "_queue", "_wants", "agent_id", "lagged", "local_only")
 
     def __init__(self, hub: EventHub, maxsize: int,
                  wants: Callable[[DomainEvent], bool] | None = None, *, local_only: bool = False,
-                 agent_id: str | None = None) -> None:
+                 agent_id: str | None = None, on_event: Callable[[DomainEvent], None] | None = None) -> None:
         self._hub = hub
-        self.queue: asyncio.Queue[DomainEvent] = asyncio.Queue(maxsize)
+        self._maxsize = maxsize
+        self._queue: asyncio.Queue[DomainEvent] | None = None  # made on first use
         self.lagged = False
         self._wants = wants
         self.local_only = local_only
         self.agent_id = agent_id
+        self._on_event = on_event
+
+    @property
+    def queue(self) -> asyncio.Queue[DomainEvent]:
+        if self._queue is None:
+            self._queue = asyncio.Queue(self._maxsize)
+        return self._queue
 
     def _deliver(self, event: DomainEvent) -> None:
         # Filtered on the publisher's side: with hundreds of agent sockets, waking every one of
@@ -50,6 +58,12 @@ class Subscription:
             except Exception:  # a subscriber's filter must never break the publisher
                 log.exception("hub: a subscription filter failed on %s", event.type)
                 return
+        if self._on_event is not None:
+            try:
+                self._on_event(event)
+            except Exception:  # nor a subscriber's handler
+                log.exception("hub: a subscriber failed on %s", event.type)
+            return
         try:
             self.queue.put_nowait(event)
         except asyncio.QueueFull:
@@ -77,14 +91,19 @@ class EventHub:
         self._ready = asyncio.Event()
 
     def subscribe(self, maxsize: int = 1000, wants: Callable[[DomainEvent], bool] | None = None, *,
-                  local_only: bool = False, agent_id: str | None = None) -> Subscription:
+                  local_only: bool = False, agent_id: str | None = None,
+                  on_event: Callable[[DomainEvent], None] | None = None) -> Subscription:
         """``local_only``: only the events published on this node. For work done once per event
         that this node must do because it caused it (sending an agent's reply), which every
         node hearing the event would otherwise do again.
 
         ``agent_id``: only the events of that agent (``event.agent() == agent_id``), and of
-        those only what ``wants`` takes; found through an index, never by asking every socket."""
-        sub = Subscription(self, maxsize, wants, local_only=local_only, agent_id=agent_id)
+        those only what ``wants`` takes; found through an index, never by asking every socket.
+
+        ``on_event``: called with each event at once, in the publisher (it must not block or
+        await), instead of queueing it: no queue and no reading task per subscriber, for one that
+        only hands the event on to its own bounded queue (an agent socket's outbox)."""
+        sub = Subscription(self, maxsize, wants, local_only=local_only, agent_id=agent_id, on_event=on_event)
         if agent_id is None:
             self._subs.add(sub)
         else:

@@ -91,3 +91,14 @@ async def test_closing_the_last_socket_of_an_agent_forgets_the_agent() -> None:
     assert drained(one) == [] and len(drained(two)) == 1
     two.close()
     assert hub._by_agent == {}
+
+
+async def test_a_handler_gets_what_a_queue_would_have_and_holds_no_queue() -> None:
+    hub = EventHub(node_id="n")
+    handed: list[DomainEvent] = []
+    direct = hub.subscribe(agent_id="a1", on_event=handed.append)
+    queued = hub.subscribe(agent_id="a1")
+    for agent in ("a1", "a2", "a1"):
+        await hub.publish(AgentStateChanged(at=1.0, agent_id=agent, state="away"))
+    assert handed == drained(queued) and len(handed) == 2
+    assert direct._queue is None
