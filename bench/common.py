@@ -74,9 +74,19 @@ def postgres_schema(url: str) -> Iterator[str]:
 async def open_desk(session: aiohttp.ClientSession, url: str, ws_url: str,
                     agent: str) -> aiohttp.ClientWebSocketResponse:
     """An agent logged in (password = id), their socket open and set available."""
+    return await open_socket(session, ws_url, agent, await log_in(session, url, agent))
+
+
+async def log_in(session: aiohttp.ClientSession, url: str, agent: str) -> str:
+    """The agent's token (password = id)."""
     async with session.post(f"{url}/api/login", json={"agent_id": agent, "password": agent}) as resp:
         resp.raise_for_status()
-        token = (await resp.json())["token"]
+        return str((await resp.json())["token"])
+
+
+async def open_socket(session: aiohttp.ClientSession, ws_url: str, agent: str,
+                      token: str) -> aiohttp.ClientWebSocketResponse:
+    """The agent's socket open with ``token`` (its hello read) and set available."""
     # Screen pops with long histories exceed aiohttp's 4 MiB default: no limit here.
     ws = await session.ws_connect(f"{ws_url}/ws/agent?token={token}", max_msg_size=0)
     if (await ws.receive_json()).get("type") != "hello":

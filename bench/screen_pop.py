@@ -1,13 +1,19 @@
 """Screen pop benchmark: a chat's first message to the screen pop on an agent's desktop.
 
-``python -m bench screen_pop [--agents N] [--prior N] [--rates R,R,...] [--step-seconds S]
+``python -m bench screen_pop [--agents N,N,...] [--prior N] [--rates R,R,...] [--step-seconds S]
 [--db POSTGRESQL_URL] [--quick]``
 
-The real server (``cti serve``, a subprocess) runs with ``--agents`` agents logged in and
-available on their WebSockets, over a database seeded before it starts with ``--prior`` closed
-interactions (five per customer, mixed channels, one or two messages each). Visitors open the
-chat socket and say hello with the e-mail of a seeded customer (so every screen pop runs the
-unified timeline over real history) before the clock starts. Then, at a steady scheduled rate
+For each number of agents in ``--agents`` (default 100, 1,000 and 5,000), the real server
+(``cti serve``, a subprocess) runs with that many agents logged in and available on their
+WebSockets, over a database seeded before it starts with ``--prior`` closed interactions (five
+per customer, mixed channels, one or two messages each). It prints the time all agents took to
+connect and the server's RSS growth per idle agent socket (RSS after the agents connected less
+RSS after the first one, divided by the others: the socket, its subscription, its outbox, what
+its hello left behind). Visitors open the chat socket and say hello with an identity signed by
+the embedding site (``identity.sites.bench.secret``, the e-mail of a seeded customer as the
+identifier), so each is that customer, verified, and every screen pop runs the unified timeline
+over real history (a typed e-mail alone is only a claim and would pop no history) before the
+clock starts. Then, at a steady scheduled rate
 (open loop: a send never waits for an earlier pop), each sends its first message. One latency
 is from just before that message is written to the visitor's socket to the moment the
 ``interaction.offered`` naming the visitor is read off an agent's socket: the chat adapter,
@@ -37,8 +43,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import hashlib
+import hmac
 import itertools
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -46,8 +55,8 @@ import tempfile
 import time
 import urllib.request
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -61,14 +70,17 @@ from bench.common import (
     cpu_seconds,
     emit,
     json_frames,
+    log_in,
     machine_busy_seconds,
     memory_mib,
-    open_desks,
+    open_socket,
     percentile,
     postgres_schema,
 )
 from context.migrate import sync_url, upgrade
 from context.models import customers, identities, interactions, messages
+from cti.domain import Role
+from desktop_api.auth import issue_token
 from tests.server_process import free_port, run_server
 
 CHANNELS = ("email", "chat", "voice", "sms")
@@ -80,6 +92,9 @@ P99_TARGET = 0.050
 SATURATED_P99 = 1.0
 CONNECT_CONCURRENCY = 32
 WARMUP_RATE = 5.0
+SITE = "bench"
+TOKEN_SECRET = "bench-secret-not-for-production-at-least-32-bytes"
+SITE_SECRET = "bench-site-secret-not-for-production-32+"
 
 
 # ----- the database ------------------------------------------------------------------------
@@ -189,10 +204,22 @@ def database(db: str | None, tmp: Path) -> Iterator[str]:
         yield url
 
 
+def signed(identifier: str) -> str:
+    """The site's signature of ``identifier``, as the embedding website's back end computes it."""
+    return hmac.new(SITE_SECRET.encode(), identifier.encode(), hashlib.sha256).hexdigest()
+
+
 def write_config(tmp: Path, agents: int) -> Path:
     config = {
-        "token_secret": "bench-secret-not-for-production-at-least-32-bytes",
+        "token_secret": TOKEN_SECRET,
         "demo": True,  # the passwords are the ids, in plain text
+        "identity": {"sites": {SITE: {"secret": SITE_SECRET}}},
+        # Every visitor comes from 127.0.0.1: the per-address caps would refuse the load itself.
+        "traffic": {"visitor_sockets_per_address": 100_000, "visitor_conversations_per_minute": 100_000,
+                    "visitor_messages_per_minute": 100_000, "visitor_sockets_per_node": 100_000,
+                    "http_max_connections": 19_000},
+        # So are the log-ins in flight from one address (the harness opens CONNECT_CONCURRENCY).
+        "login": {"address_attempts_in_flight": 64},
         "routing": {"offer_timeout": 30},
         "queues": [{"name": "support", "skills": {"english": 1}, "service_targets": {"chat": 60}}],
         "chat": {"queue": "support"},
@@ -308,11 +335,31 @@ class Harness:
         self.agent_errors: Counter[str] = Counter()
         self.visitor_errors: Counter[str] = Counter()
 
-    async def connect_agents(self, count: int) -> None:
-        opened = await open_desks(self.session, self.endpoint.url, self.endpoint.ws_url,
-                                  [agent_id(n) for n in range(count)], concurrency=CONNECT_CONCURRENCY)
-        self.agents.extend(opened)
-        self.readers.extend(asyncio.create_task(self._agent_loop(ws)) for ws in opened)
+    async def log_in(self, agents: Sequence[str]) -> dict[str, str]:
+        """Each agent's token: the first one logs in over HTTP, the others' are signed here with
+        the server's own secret, as the tokens agents hold when their desktops reconnect (after a
+        restart, a network blip). A log-in checks a password hash (tens of ms of CPU by design,
+        on purpose slow), which is not what the sockets' connect time is about."""
+        first, *others = agents
+        tokens = {first: await log_in(self.session, self.endpoint.url, first)}
+        now = time.time()
+        for agent in others:
+            tokens[agent] = issue_token(secret=TOKEN_SECRET, agent_id=agent, role=Role.AGENT, now=now,
+                                        ttl=3600)
+        return tokens
+
+    async def connect_agents(self, tokens: Mapping[str, str]) -> None:
+        """Each socket opened, its hello read, set available, and read from then on (so it
+        answers the server's pings while the others connect)."""
+        gate = asyncio.Semaphore(CONNECT_CONCURRENCY)
+
+        async def one(agent: str, token: str) -> None:
+            async with gate:
+                ws = await open_socket(self.session, self.endpoint.ws_url, agent, token)
+            self.agents.append(ws)
+            self.readers.append(asyncio.create_task(self._agent_loop(ws)))
+
+        await asyncio.gather(*(one(a, t) for a, t in tokens.items()))
 
     async def _agent_loop(self, ws: aiohttp.ClientWebSocketResponse) -> None:
         async for data, size, received in json_frames(ws):
@@ -325,7 +372,7 @@ class Harness:
                 self.idle.clear()
                 await ws.send_json({"type": "accept", "interaction_id": iid, "ref": "accept"})
                 await ws.send_json({"type": "complete", "interaction_id": iid, "disposition": "resolved",
-                                    "ref": ["complete", iid]})
+                                    "ref": f"complete:{iid}"})  # a ref is a string or an integer
             elif kind in ("ack", "error"):
                 self._answered(data)
 
@@ -333,8 +380,8 @@ class Harness:
         if data["type"] == "error":
             self.agent_errors[str(data.get("error_id"))] += 1
         ref = data.get("ref")
-        if isinstance(ref, list) and ref[0] == "complete":
-            self.working.discard(ref[1])
+        if isinstance(ref, str) and ref.startswith("complete:"):
+            self.working.discard(ref.removeprefix("complete:"))
             if not self.working:
                 self.idle.set()
 
@@ -358,7 +405,8 @@ class Harness:
         async def one(name: str, email: str) -> Visitor:
             async with gate:
                 ws = await self.session.ws_connect(f"{self.endpoint.ws_url}/ws/chat")
-                await ws.send_json({"type": "hello", "name": name, "email": email})
+                await ws.send_json({"type": "hello", "name": name, "site": SITE, "identifier": email,
+                                    "identifier_hash": signed(email)})
                 welcome = await ws.receive_json()
             if welcome.get("type") != "welcome":
                 raise RuntimeError(f"visitor {name}: no welcome: {welcome}")
@@ -477,16 +525,30 @@ def counted(errors: Counter[str]) -> str:
     return f"{errors.total()} ({', '.join(f'{k}={v}' for k, v in sorted(errors.items()))})"
 
 
-async def drive(endpoint: Endpoint, args: argparse.Namespace, emails: Sequence[str]) -> list[StepResult]:
+async def drive(endpoint: Endpoint, args: argparse.Namespace, agents: int,
+                emails: Sequence[str]) -> list[StepResult]:
     """Connect the agents, then run the rate steps in order until one saturates."""
     prefix = endpoint.name
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
         harness = Harness(session, endpoint)
         started = time.perf_counter()
-        await harness.connect_agents(args.agents)
+        tokens = await harness.log_in([agent_id(n) for n in range(agents)])
+        emit(f"{prefix}_agents_login_s", time.perf_counter() - started)
+        # The first agent alone: what the first socket warms up (imports, caches, pools) is not
+        # counted as the cost of an idle socket.
+        first, *others = tokens.items()
+        await harness.connect_agents(dict([first]))
+        rss_one = memory_mib(endpoint.pid)
+        started = time.perf_counter()
+        await harness.connect_agents(dict(others))
+        connect_s = time.perf_counter() - started
         emit(f"{prefix}_agents_connected", len(harness.agents))
-        emit(f"{prefix}_agents_connect_s", time.perf_counter() - started)
-        emit(f"{prefix}_rss_mib_before", memory_mib(endpoint.pid))
+        emit(f"{prefix}_agents_connect_s", connect_s)
+        emit(f"{prefix}_agents_connect_per_s", (agents - 1) / connect_s if connect_s > 0 else 0.0)
+        rss_all = memory_mib(endpoint.pid)
+        emit(f"{prefix}_rss_mib_before", rss_all)
+        if agents > 1:
+            emit(f"{prefix}_bytes_per_idle_socket", int((rss_all - rss_one) * 1024 * 1024 / (agents - 1)))
         try:
             steps = await run_steps(harness, args, itertools.cycle(emails))
             emit(f"{prefix}_rss_mib_after", memory_mib(endpoint.pid))
@@ -520,14 +582,14 @@ async def run_steps(harness: Harness, args: argparse.Namespace, emails: Iterator
     return steps
 
 
-def report_ratios(server: Sequence[StepResult], relay: Sequence[StepResult]) -> None:
+def report_ratios(prefix: str, server: Sequence[StepResult], relay: Sequence[StepResult]) -> None:
     baseline = {s.rate: s for s in relay if s.latencies}
     common = [s for s in server if s.latencies and s.rate in baseline]
     for s in common:
         b = baseline[s.rate]
-        emit(f"screen_pop_rate_{s.rate:g}_p50_ratio_vs_relay",
+        emit(f"{prefix}_rate_{s.rate:g}_p50_ratio_vs_relay",
              statistics.median(s.latencies) / statistics.median(b.latencies))
-        emit(f"screen_pop_rate_{s.rate:g}_p99_ratio_vs_relay",
+        emit(f"{prefix}_rate_{s.rate:g}_p99_ratio_vs_relay",
              percentile(s.latencies, 0.99) / percentile(b.latencies, 0.99))
     if not common:
         return
@@ -535,14 +597,49 @@ def report_ratios(server: Sequence[StepResult], relay: Sequence[StepResult]) -> 
     held = [s for s in common if s.held()]
     ref = held[-1] if held else common[0]
     b = baseline[ref.rate]
-    emit("screen_pop_ratio_reference_rate", f"{ref.rate:g}")
-    emit("screen_pop_p50_ratio_vs_relay", statistics.median(ref.latencies) / statistics.median(b.latencies))
-    emit("screen_pop_p99_ratio_vs_relay", percentile(ref.latencies, 0.99) / percentile(b.latencies, 0.99))
+    emit(f"{prefix}_ratio_reference_rate", f"{ref.rate:g}")
+    emit(f"{prefix}_p50_ratio_vs_relay", statistics.median(ref.latencies) / statistics.median(b.latencies))
+    emit(f"{prefix}_p99_ratio_vs_relay", percentile(ref.latencies, 0.99) / percentile(b.latencies, 0.99))
+
+
+def cpu_per_chat(steps: Sequence[StepResult]) -> float | None:
+    """Server CPU seconds per chat over the steps that lost nothing (all of them, if each lost some)."""
+    kept = [s for s in steps if s.lost == 0] or list(steps)
+    sent = sum(s.sent for s in kept)
+    return sum(s.server_cpu for s in kept) / sent if sent else None
+
+
+def run_agents(args: argparse.Namespace, agents: int) -> float | None:
+    """One number of agents: the server's steps, then the relay's; returns CPU seconds per chat."""
+    prefix = f"screen_pop_a{agents}"
+    with tempfile.TemporaryDirectory(prefix="bench-screen-pop-") as tmp_name:
+        tmp = Path(tmp_name)
+        with database(args.db, tmp) as url:
+            emit(f"{prefix}_database", make_url(url).get_backend_name())
+            seeding = time.perf_counter()
+            counts = seed(url, prior=args.prior, agents=agents)
+            emit(f"{prefix}_seed_s", time.perf_counter() - seeding)
+            for table, count in counts.items():
+                emit(f"{prefix}_seeded_{table}", count)
+            emails = [customer_email(n) for n in range(counts["customers"])]
+            booting = time.perf_counter()
+            with run_server(tmp, db_url=url, config=write_config(tmp, agents)) as server:
+                emit(f"{prefix}_server_start_s", time.perf_counter() - booting)
+                endpoint = Endpoint(prefix, server.url, server.ws_url, server.process.pid)
+                server_steps = asyncio.run(drive(endpoint, args, agents, emails))
+        with run_relay(tmp) as relay:
+            relay_steps = asyncio.run(drive(replace(relay, name=f"relay_a{agents}"), args, agents, emails))
+    report_ratios(prefix, server_steps, relay_steps)
+    per_chat = cpu_per_chat(server_steps)
+    if per_chat is not None:
+        emit(f"{prefix}_server_cpu_ms_per_chat", 1000 * per_chat)
+    return per_chat
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench screen_pop", description=__doc__.splitlines()[0])
-    parser.add_argument("--agents", type=int, default=200)
+    parser.add_argument("--agents", type=counts, default=counts("100,1000,5000"),
+                        help="numbers of agents, comma-separated: one server run each")
     parser.add_argument("--prior", type=int, default=100_000, help="closed interactions seeded beforehand")
     parser.add_argument("--rates", type=rates, default=rates("5,10,20,30,40,80,160"),
                         help="arrival rates per second, stepped through in order")
@@ -555,7 +652,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="small numbers, for a smoke run (overrides the options above)")
     args = parser.parse_args(argv)
     if args.quick:
-        args.agents, args.prior, args.rates = 20, 2000, [5.0, 10.0, 20.0]
+        args.agents, args.prior, args.rates = [20], 2000, [5.0, 10.0, 20.0]
         args.step_seconds, args.warmup = 2.0, 5
     if args.db is not None and make_url(args.db).get_backend_name() != "postgresql":
         parser.error("--db: only PostgreSQL URLs (the default is already a SQLite file)")
@@ -569,26 +666,22 @@ def rates(text: str) -> list[float]:
     return values
 
 
+def counts(text: str) -> list[int]:
+    values = [int(n) for n in text.split(",") if n.strip()]
+    if not values or any(n < 1 for n in values):
+        raise argparse.ArgumentTypeError("numbers of agents are positive integers, comma-separated")
+    return values
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     started = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="bench-screen-pop-") as tmp_name:
-        tmp = Path(tmp_name)
-        with database(args.db, tmp) as url:
-            emit("screen_pop_database", make_url(url).get_backend_name())
-            seeding = time.perf_counter()
-            counts = seed(url, prior=args.prior, agents=args.agents)
-            emit("screen_pop_seed_s", time.perf_counter() - seeding)
-            for table, count in counts.items():
-                emit(f"screen_pop_seeded_{table}", count)
-            emails = [customer_email(n) for n in range(counts["customers"])]
-            booting = time.perf_counter()
-            with run_server(tmp, db_url=url, config=write_config(tmp, args.agents)) as server:
-                emit("screen_pop_server_start_s", time.perf_counter() - booting)
-                endpoint = Endpoint("screen_pop", server.url, server.ws_url, server.process.pid)
-                server_steps = asyncio.run(drive(endpoint, args, emails))
-        with run_relay(tmp) as relay:
-            relay_steps = asyncio.run(drive(relay, args, emails))
-    report_ratios(server_steps, relay_steps)
+    emit("screen_pop_cores", os.cpu_count() or 0)
+    per_chat = {agents: run_agents(args, agents) for agents in args.agents}
+    measured = {a: c for a, c in per_chat.items() if c}
+    if len(measured) > 1:
+        # Flat means the same cost per chat whatever the number of agents (the goal: within 20 %).
+        low, high = min(measured.values()), max(measured.values())
+        emit("screen_pop_cpu_per_chat_spread_pct", 100 * (high - low) / low)
     emit("total_seconds", time.perf_counter() - started)
     return 0

@@ -7,13 +7,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from sqlalchemy import Row, delete, insert, literal_column, or_, select, union_all, update
+from sqlalchemy import Row, bindparam, delete, insert, literal_column, or_, select, text, union_all, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from context.access import record_holder
 from context.db import Database
 from context.models import (
+    OPEN_STATES_SQL,
     customers,
     inbound_claims,
     interaction_context,
@@ -33,11 +34,26 @@ MAX_REF_VALUE = 1000
 MAX_CONTEXT_KEY = 128
 _IMMUTABLE = frozenset({"id", "channel", "direction", "arrived_at"})  # set once, at the insert
 _IN_CHUNK = 500  # ids per IN list when loading references and context
+_OPEN = text(OPEN_STATES_SQL)
 
 _COLUMNS = (
     "id", "customer_id", "channel", "direction", "queue", "state", "priority", "skills", "arrived_at",
     "queued_at", "offered_at", "answered_at", "ended_at", "agent_id", "disposition", "subject",
     "customer_left", "version")
+_MUTABLE = [name for name in _COLUMNS if name not in _IMMUTABLE]
+# Built and compiled once (SQLAlchemy caches the compiled form by the statement's shape).
+_UPDATE = (update(interactions)
+           .where(interactions.c.id == bindparam("w_id"), interactions.c.version == bindparam("w_version"))
+           .values({name: bindparam(f"v_{name}", type_=interactions.c[name].type) for name in _MUTABLE}))
+
+
+_BY_ID = select(*(interactions.c[name] for name in _COLUMNS)).where(interactions.c.id == bindparam("w_id"))
+_PAIRS = union_all(
+    select(literal_column("'r'").label("src"), interaction_refs.c.key, interaction_refs.c.value)
+    .where(interaction_refs.c.interaction_id == bindparam("w_id")),
+    select(literal_column("'c'").label("src"), interaction_context.c.key, interaction_context.c.value)
+    .where(interaction_context.c.interaction_id == bindparam("w_id"))).subquery()
+_PAIRS_OF_ONE = select(_PAIRS).order_by(_PAIRS.c.key)
 
 
 def _held_at(interaction: Interaction) -> float | None:
@@ -54,15 +70,23 @@ class Interactions:
     def __init__(self, *, db: Database) -> None:
         self._db = db
 
-    async def save(self, interaction: Interaction) -> Interaction:
+    async def save(self, interaction: Interaction, *, before: Interaction | None = None) -> Interaction:
         """Store the snapshot and return it with its new version.
 
         Raises ``StaleSnapshot`` when the snapshot's version is not the stored one: another
         change was saved since it was read (on this node or another), and writing it would undo
         that change.
+
+        ``before``: the stored snapshot this one was made from (same id and version). Then only
+        what changed is written: one UPDATE guarded by the version, and the references and
+        context rows only when they differ.
         """
         values = _values(interaction)
         expected = interaction.version
+        if (before is not None and before.id == interaction.id and before.version == expected
+                and expected > 0 and before.customer_id == interaction.customer_id):
+            await self._db.write(lambda conn: self._update(conn, interaction, before, values))
+            return replace(interaction, version=expected + 1)
 
         async def work(conn: AsyncConnection) -> None:
             i = interactions.c
@@ -111,13 +135,42 @@ class Interactions:
         await self._db.write(work)
         return replace(interaction, version=expected + 1)
 
+    @staticmethod
+    async def _update(conn: AsyncConnection, interaction: Interaction, before: Interaction,
+                      values: Mapping[str, Any]) -> None:
+        """The save of a change to a stored snapshot: the version in the WHERE says whether
+        another change got in first (on this node or another), with no read before it."""
+        expected = interaction.version
+        params = {f"v_{name}": values[name] for name in _MUTABLE}
+        params.update(v_version=expected + 1, w_id=interaction.id, w_version=expected)
+        done = await conn.execute(_UPDATE, params)
+        if done.rowcount != 1:
+            raise StaleSnapshot("stale-interaction",
+                                "the interaction was changed by someone else; read it again",
+                                interaction_id=interaction.id, expected=expected, stored=None)
+        if interaction.channel_refs != before.channel_refs:
+            await _replace_pairs(conn, interaction_refs, interaction.id, interaction.channel_refs)
+        if interaction.context != before.context:
+            await _replace_pairs(conn, interaction_context, interaction.id, interaction.context)
+        held_at = _held_at(interaction)
+        if held_at is not None and interaction.agent_id is not None:
+            await record_holder(conn, interaction_id=interaction.id, agent_id=interaction.agent_id,
+                                at=held_at)
+
     async def get(self, interaction_id: str) -> Interaction:
+        # The read of every step: two statements built once, the row and its key/value pairs.
+        params = {"w_id": interaction_id}
         async with self._db.read() as conn:
-            found = await _load(conn, select(*_selected()).where(interactions.c.id == interaction_id))
-        if not found:
+            row = (await conn.execute(_BY_ID, params)).first()
+            pairs = (await conn.execute(_PAIRS_OF_ONE, params)).all() if row is not None else []
+        if row is None:
             raise NotFound("interaction-not-found", f"no interaction {interaction_id!r}",
                            interaction_id=interaction_id)
-        return found[0]
+        refs: dict[str, str] = {}
+        collected: dict[str, str] = {}
+        for pair in pairs:
+            (refs if pair.src == "r" else collected)[pair.key] = pair.value
+        return _interaction(row, refs, collected)
 
     async def find_by_ref(self, key: str, value: str) -> Interaction | None:
         """The newest interaction carrying the channel reference ``key`` = ``value``."""
@@ -218,7 +271,8 @@ class Interactions:
         if states is not None:
             query = query.where(i.state.in_([s.value for s in states]))
         if open_only:
-            query = query.where(i.state.not_in(CLOSED_STATES))
+            # Literal text, so the partial index of open interactions serves an agent's list.
+            query = query.where(_OPEN)
         if agent_id is not None:
             query = query.where(i.agent_id == agent_id)
         if scope is not None:
@@ -305,6 +359,14 @@ class Interactions:
             rows = (await conn.execute(query)).all()
         return [Note(id=r.id, interaction_id=r.interaction_id, author_id=r.author_id, body=r.body, at=r.at)
                 for r in rows]
+
+
+async def _replace_pairs(conn: AsyncConnection, table: Any, interaction_id: str,
+                         pairs: Mapping[str, str]) -> None:
+    await conn.execute(delete(table).where(table.c.interaction_id == interaction_id))
+    if pairs:
+        await conn.execute(insert(table), [{"interaction_id": interaction_id, "key": k, "value": v}
+                                           for k, v in pairs.items()])
 
 
 def _values(interaction: Interaction) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from sqlalchemy import JSON, Boolean, Double, ForeignKey, Index, Integer, MetaData, String, Table, Text
+from sqlalchemy import JSON, Boolean, Double, ForeignKey, Index, Integer, MetaData, String, Table, Text, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 NAMING_CONVENTION = {
@@ -30,6 +30,9 @@ NAMING_CONVENTION = {
 }
 
 ID = String(64)
+# "Still open", written out: a partial index is used only when the query says the same literal
+# text (SQLite cannot match a bound parameter against the index's condition).
+OPEN_STATES_SQL = "state NOT IN ('closed', 'abandoned')"
 
 
 class Base(DeclarativeBase):
@@ -81,6 +84,9 @@ class InteractionRow(Base):
         Index("ix_interactions_state_arrived_at", "state", "arrived_at"),
         Index("ix_interactions_agent_id_state", "agent_id", "state"),
         Index("ix_interactions_arrived_at", "arrived_at"),  # the service level's recent window
+        # An agent's open interactions, newest first (the agent socket's hello): only open rows.
+        Index("ix_interactions_agent_id_open", "agent_id", "arrived_at", "id",
+              sqlite_where=text(OPEN_STATES_SQL), postgresql_where=text(OPEN_STATES_SQL)),
     )
 
     id: Mapped[str] = mapped_column(ID, primary_key=True)

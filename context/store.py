@@ -141,8 +141,9 @@ class SqlContextStore:
 
     # interactions
 
-    async def save_interaction(self, interaction: Interaction) -> Interaction:
-        return await self._interactions.save(interaction)
+    async def save_interaction(self, interaction: Interaction, *,
+                               before: Interaction | None = None) -> Interaction:
+        return await self._interactions.save(interaction, before=before)
 
     async def interaction(self, interaction_id: str) -> Interaction:
         return await self._interactions.get(interaction_id)

@@ -5,6 +5,12 @@ subscriber's queue is full it is told it lagged (it should resync) instead of gr
 bound. With a Redis URL, each event is also published on a channel and events from the other
 nodes are delivered to local subscribers, so an agent connected to node B sees an offer made
 by the engine on node A.
+
+A subscription may name the one agent whose events it takes (an agent's desktop socket): the hub
+keeps those in an index by agent id, so an event reaches only its agent's sockets and the cost of
+a publish does not grow with the number of agents connected. Subscriptions without an agent (a
+supervisor's board, the channels' forwarders: a few per node) see every event through their
+``wants`` filter.
 """
 
 from __future__ import annotations
@@ -22,13 +28,25 @@ log = logging.getLogger(__name__)
 
 
 class Subscription:
+    __slots__ = ("_hub", "_maxsize", "_on_event", "_queue", "_wants", "agent_id", "lagged", "local_only")
+
     def __init__(self, hub: EventHub, maxsize: int,
-                 wants: Callable[[DomainEvent], bool] | None = None, *, local_only: bool = False) -> None:
+                 wants: Callable[[DomainEvent], bool] | None = None, *, local_only: bool = False,
+                 agent_id: str | None = None, on_event: Callable[[DomainEvent], None] | None = None) -> None:
         self._hub = hub
-        self.queue: asyncio.Queue[DomainEvent] = asyncio.Queue(maxsize)
+        self._maxsize = maxsize
+        self._queue: asyncio.Queue[DomainEvent] | None = None  # made on first use
         self.lagged = False
         self._wants = wants
         self.local_only = local_only
+        self.agent_id = agent_id
+        self._on_event = on_event
+
+    @property
+    def queue(self) -> asyncio.Queue[DomainEvent]:
+        if self._queue is None:
+            self._queue = asyncio.Queue(self._maxsize)
+        return self._queue
 
     def _deliver(self, event: DomainEvent) -> None:
         # Filtered on the publisher's side: with hundreds of agent sockets, waking every one of
@@ -40,6 +58,12 @@ class Subscription:
             except Exception:  # a subscriber's filter must never break the publisher
                 log.exception("hub: a subscription filter failed on %s", event.type)
                 return
+        if self._on_event is not None:
+            try:
+                self._on_event(event)
+            except Exception:  # nor a subscriber's handler
+                log.exception("hub: a subscriber failed on %s", event.type)
+            return
         try:
             self.queue.put_nowait(event)
         except asyncio.QueueFull:
@@ -49,7 +73,7 @@ class Subscription:
         return await self.queue.get()
 
     def close(self) -> None:
-        self._hub._subs.discard(self)
+        self._hub._remove(self)
 
     async def __aiter__(self) -> AsyncIterator[DomainEvent]:
         while True:
@@ -58,7 +82,8 @@ class Subscription:
 
 class EventHub:
     def __init__(self, *, node_id: str, redis: Any | None = None, channel: str = "cti:events") -> None:
-        self._subs: set[Subscription] = set()
+        self._subs: set[Subscription] = set()  # those without an agent: they see every event
+        self._by_agent: dict[str, set[Subscription]] = {}
         self._node_id = node_id
         self._redis = redis
         self._channel = channel
@@ -66,16 +91,43 @@ class EventHub:
         self._ready = asyncio.Event()
 
     def subscribe(self, maxsize: int = 1000, wants: Callable[[DomainEvent], bool] | None = None, *,
-                  local_only: bool = False) -> Subscription:
+                  local_only: bool = False, agent_id: str | None = None,
+                  on_event: Callable[[DomainEvent], None] | None = None) -> Subscription:
         """``local_only``: only the events published on this node. For work done once per event
         that this node must do because it caused it (sending an agent's reply), which every
-        node hearing the event would otherwise do again."""
-        sub = Subscription(self, maxsize, wants, local_only=local_only)
-        self._subs.add(sub)
+        node hearing the event would otherwise do again.
+
+        ``agent_id``: only the events of that agent (``event.agent() == agent_id``), and of
+        those only what ``wants`` takes; found through an index, never by asking every socket.
+
+        ``on_event``: called with each event at once, in the publisher (it must not block or
+        await), instead of queueing it: no queue and no reading task per subscriber, for one that
+        only hands the event on to its own bounded queue (an agent socket's outbox)."""
+        sub = Subscription(self, maxsize, wants, local_only=local_only, agent_id=agent_id, on_event=on_event)
+        if agent_id is None:
+            self._subs.add(sub)
+        else:
+            self._by_agent.setdefault(agent_id, set()).add(sub)
         return sub
+
+    def _remove(self, sub: Subscription) -> None:
+        if sub.agent_id is None:
+            self._subs.discard(sub)
+            return
+        subs = self._by_agent.get(sub.agent_id)
+        if subs is not None:
+            subs.discard(sub)
+            if not subs:
+                del self._by_agent[sub.agent_id]
 
     def _deliver_local(self, event: DomainEvent, *, remote: bool = False) -> None:
         for sub in list(self._subs):
+            if not (remote and sub.local_only):
+                sub._deliver(event)
+        agent_id = event.agent()
+        if agent_id is None:
+            return
+        for sub in list(self._by_agent.get(agent_id, ())):
             if not (remote and sub.local_only):
                 sub._deliver(event)
 

@@ -167,7 +167,8 @@ class ContextStore(Protocol):
     async def unmerge(self, merge_id: str, *, actor: str) -> tuple[Customer, Customer]: ...
 
     # interactions
-    async def save_interaction(self, interaction: Interaction) -> Interaction:
+    async def save_interaction(self, interaction: Interaction, *,
+                               before: Interaction | None = None) -> Interaction:
         """Returns the snapshot as stored (its version bumped); raises ``StaleSnapshot`` when
         ``interaction.version`` is not the stored one."""
     async def interaction(self, interaction_id: str) -> Interaction: ...

@@ -271,11 +271,11 @@ class InteractionService:
     # ----- agent actions -------------------------------------------------------------------
 
     async def accept(self, interaction_id: str, agent_id: str) -> Interaction:
-        await self._context.interaction(interaction_id)  # NotFound before anything else
+        read = await self._context.interaction(interaction_id)  # NotFound before anything else
         await self._routing.accept(interaction_id, agent_id, now=self._clock.now())
         now = self._clock.now()
         interaction = await self._apply(
-            interaction_id, lambda i: lifecycle.apply(i, "accept", now=now, agent_id=agent_id))
+            interaction_id, lambda i: lifecycle.apply(i, "accept", now=now, agent_id=agent_id), read=read)
         await self._hub.publish(InteractionAccepted(at=now, interaction_id=interaction_id,
                                                     agent_id=agent_id, interaction=jsonable(interaction)))
         return interaction
@@ -353,7 +353,7 @@ class InteractionService:
             await self.add_note(interaction_id, agent_id, note)
         now = self._clock.now()
         interaction = await self._apply(interaction_id, lambda i: replace(lifecycle.apply(
-            owned(i, agent_id, _LIVE), "close", now=now), disposition=disposition))
+            owned(i, agent_id, _LIVE), "close", now=now), disposition=disposition), read=interaction)
         wrap = self._config.queues[interaction.queue].wrap_up_seconds \
             if interaction.queue in self._config.queues else 0.0
         await self._routing.release(interaction_id, agent_id, now=now,
@@ -383,28 +383,34 @@ class InteractionService:
                      states: frozenset[InteractionState]) -> Interaction:
         return owned(await self._context.interaction(interaction_id), agent_id, states)
 
-    async def _change(self, interaction_id: str, change: Change) -> tuple[Interaction, Interaction | None]:
+    async def _change(self, interaction_id: str, change: Change, *,
+                      read: Interaction | None = None) -> tuple[Interaction, Interaction | None]:
         """Read, change and save the interaction; read and change again when another change was
         saved in between (``StaleSnapshot``), so neither undoes the other.
 
         ``change`` is pure: it returns the new snapshot, None for "nothing to do", or raises to
         refuse. Returns the snapshot it was applied to and the saved one (None if unchanged).
+        ``read``: a snapshot this step already read, used for the first attempt instead of
+        reading again (a stale one costs a retry, never a lost change: the save checks it).
         """
         for _ in range(SAVE_ATTEMPTS):
-            current = await self._context.interaction(interaction_id)
+            current = read if read is not None else await self._context.interaction(interaction_id)
+            read = None
             changed = change(current)
             if changed is None:
                 return current, None
             try:
-                return current, await self._context.save_interaction(changed)
+                # ``before``: the store writes only what the change changed.
+                return current, await self._context.save_interaction(changed, before=current)
             except StaleSnapshot:
                 log.info("interaction changed meanwhile, redoing id=%s", interaction_id)
         raise Conflict("interaction-busy", "the interaction keeps changing; try again",
                        interaction_id=interaction_id, attempts=SAVE_ATTEMPTS)
 
-    async def _apply(self, interaction_id: str, change: Callable[[Interaction], Interaction]) -> Interaction:
+    async def _apply(self, interaction_id: str, change: Callable[[Interaction], Interaction], *,
+                     read: Interaction | None = None) -> Interaction:
         """``_change`` for a change that always changes something: the saved snapshot."""
-        current, saved = await self._change(interaction_id, change)
+        current, saved = await self._change(interaction_id, change, read=read)
         return saved if saved is not None else current
 
     def check_body(self, body: str) -> None:

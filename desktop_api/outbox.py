@@ -2,7 +2,9 @@
 
 Whoever has a frame for a socket (the hub's forwarders, a command's answer) puts it here and
 never waits: only this socket's sender awaits the network. So a client that stops reading stalls
-its own sender and nobody else's.
+its own sender and nobody else's. The sender task exists only while frames are queued (the first
+``put`` starts it, it ends when the queue is empty): thousands of idle agent sockets hold no task
+and no queue machinery, only an empty deque.
 
 - ``put`` never blocks. When the queue is full the frame is dropped and the outbox is *lagged*:
   once the frames queued before the drop are sent, an agent's or supervisor's socket gets one
@@ -20,6 +22,7 @@ import contextlib
 import logging
 import socket
 import struct
+from collections import deque
 from typing import Any
 
 from aiohttp import WSCloseCode, web
@@ -31,6 +34,9 @@ CLOSE_TIMEOUT = 1.0  # seconds a close frame may take before the connection is c
 
 
 class Outbox:
+    __slots__ = ("_close_on_lag", "_closing", "_deadline", "_frames", "_lag_after", "_name", "_request",
+                 "_seq", "_size", "_task", "_ws")
+
     def __init__(self, ws: web.WebSocketResponse, request: web.Request, *, size: int, deadline: float,
                  name: str, close_on_lag: bool = False) -> None:
         """``close_on_lag``: a dropped frame closes the socket (1013) instead of a ``lagged`` frame,
@@ -40,11 +46,12 @@ class Outbox:
         self._deadline = deadline
         self._name = name
         self._close_on_lag = close_on_lag
-        self._queue: asyncio.Queue[tuple[int, dict[str, Any]]] = asyncio.Queue(size)
+        self._size = size
+        self._frames: deque[tuple[int, dict[str, Any]]] = deque()  # not yet taken by the sender
         self._seq = 0  # frames queued so far
         self._lag_after: int | None = None  # the lag is reported after this frame is sent
         self._closing = False
-        self._task = asyncio.create_task(self._send_all(), name=f"outbox-{name}")
+        self._task: asyncio.Task[None] | None = None  # the sender, while there is something to send
 
     @property
     def closing(self) -> bool:
@@ -54,12 +61,13 @@ class Outbox:
         """Queue ``frame``; False when it was dropped (the socket is full or closing)."""
         if self._closing or self._ws.closed:
             return False
-        try:
-            self._queue.put_nowait((self._seq + 1, frame))
-        except asyncio.QueueFull:
+        if len(self._frames) >= self._size:
             self._lag_after = self._seq  # reported once everything queued before it is out
             return False
         self._seq += 1
+        self._frames.append((self._seq, frame))
+        if self._task is None:
+            self._task = asyncio.create_task(self._send_all(), name=f"outbox-{self._name}")
         return True
 
     async def close(self, code: int = WSCloseCode.OK, message: bytes = b"") -> None:
@@ -67,8 +75,9 @@ class Outbox:
         if self._closing:
             return
         self._closing = True
-        with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(self._queue.join(), self._deadline)
+        task = self._task
+        if task is not None and task is not asyncio.current_task():
+            await asyncio.wait({task}, timeout=self._deadline)  # the sender ends once all is sent
         await self._stop_sender()
         await self._close_socket(code, message)
 
@@ -78,31 +87,32 @@ class Outbox:
         await self._stop_sender()
 
     async def _stop_sender(self) -> None:
-        if self._task is not asyncio.current_task():
-            self._task.cancel()
+        task = self._task
+        if task is not None and task is not asyncio.current_task():
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+                await task
 
     async def _send_all(self) -> None:
         try:
-            while True:
-                seq, frame = await self._queue.get()
-                try:
-                    if not await self._send(frame):
+            while self._frames:
+                seq, frame = self._frames.popleft()
+                if not await self._send(frame):
+                    return
+                if self._lag_after is not None and seq >= self._lag_after:
+                    self._lag_after = None
+                    if self._close_on_lag:
+                        log.info("socket %s lagged: closed for a reconnect", self._name)
+                        self._closing = True
+                        await self._close_socket(WSCloseCode.TRY_AGAIN_LATER, b"lagged, reconnect")
                         return
-                    if self._lag_after is not None and seq >= self._lag_after:
-                        self._lag_after = None
-                        if self._close_on_lag:
-                            log.info("socket %s lagged: closed for a reconnect", self._name)
-                            self._closing = True
-                            await self._close_socket(WSCloseCode.TRY_AGAIN_LATER, b"lagged, reconnect")
-                            return
-                        if not await self._send(LAGGED):
-                            return
-                finally:
-                    self._queue.task_done()
+                    if not await self._send(LAGGED):
+                        return
         finally:
-            self._drain_queue()
+            # Empty (nothing left to send), or stopped: what is still queued is never sent. No
+            # await between the loop's last check and here, so no frame is put in between.
+            self._frames.clear()
+            self._task = None
 
     async def _send(self, frame: dict[str, Any]) -> bool:
         """Send one frame; False when the socket is gone or was closed for being too slow."""
@@ -134,8 +144,3 @@ class Outbox:
                 with contextlib.suppress(OSError):
                     sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             transport.abort()
-
-    def _drain_queue(self) -> None:
-        while not self._queue.empty():
-            self._queue.get_nowait()
-            self._queue.task_done()

@@ -105,6 +105,52 @@ async def _pump(outbox: Outbox, who: Principal, services: Services, sub: Subscri
         sub.close()
 
 
+EARLY_EVENTS = 1000  # held while the hello is read, as the hub's queue held them before
+
+
+class _AgentFeed:
+    """An agent's events into their socket's outbox, called by the hub in the publisher (never
+    waits). Events published while the hello is being read are held and follow it, in order."""
+
+    __slots__ = ("_early", "_lagged", "_outbox", "_services", "_who", "closing")
+
+    def __init__(self, outbox: Outbox, who: Principal, services: Services) -> None:
+        self._outbox = outbox
+        self._who = who
+        self._services = services
+        self._early: list[DomainEvent] | None = []
+        self._lagged = False
+        self.closing: set[asyncio.Task[None]] = set()  # a close started from the publisher
+
+    def __call__(self, event: DomainEvent) -> None:
+        if self._early is None:
+            self._put(event)
+        elif len(self._early) < EARLY_EVENTS:
+            self._early.append(event)
+        else:
+            self._lagged = True
+
+    def started(self, hello: dict[str, Any]) -> None:
+        """The hello is read: it goes first, then what was held."""
+        self._outbox.put(hello)
+        early, self._early = self._early or [], None
+        if self._lagged:
+            self._outbox.put(LAGGED)
+        for event in early:
+            self._put(event)
+
+    def _put(self, event: DomainEvent) -> None:
+        outbox = self._outbox
+        if outbox.closing:
+            return
+        if not in_role(self._services, self._who):
+            task = asyncio.create_task(outbox.close(WSCloseCode.POLICY_VIOLATION, b"log in again"))
+            self.closing.add(task)
+            task.add_done_callback(self.closing.discard)
+            return
+        outbox.put(event.to_dict())
+
+
 async def _hello(services: Services, who: Principal) -> dict[str, Any]:
     hello: dict[str, Any] = {"type": "hello", "agent": await services.agents.view(who.agent_id)}
     if who.role is Role.AGENT:
@@ -126,20 +172,32 @@ async def _serve(request: web.Request, *, supervisor: bool) -> web.WebSocketResp
     ws = web.WebSocketResponse(heartbeat=30, max_msg_size=MAX_WS_MESSAGE)
     await ws.prepare(request)
     log.info("socket open agent=%s role=%s", who.agent_id, who.role.value)
-    # Subscribe before reading the hello's snapshot: an event published in between is then
-    # delivered after the hello instead of being lost.
-    sub = services.hub.subscribe(wants=lambda event: _wants(who, services, event))
     traffic = services.config.traffic
     outbox = Outbox(ws, request, size=traffic.socket_queue_size, deadline=traffic.socket_send_deadline,
                     name=f"{who.role.value}:{who.agent_id}")
+    # Subscribe before reading the hello's snapshot: an event published in between is then
+    # delivered after the hello instead of being lost.
+    feed: _AgentFeed | None = None
+    if who.role is Role.AGENT:
+        # Found by the hub's index on the agent id (an event costs nothing on others' sockets)
+        # and handed straight to the outbox: no queue and no task per idle agent socket.
+        feed = _AgentFeed(outbox, who, services)
+        sub = services.hub.subscribe(agent_id=who.agent_id, on_event=feed)
+    else:
+        sub = services.hub.subscribe(wants=lambda event: _wants(who, services, event))
     with tracked(request, ws):
         try:
-            outbox.put(await _hello(services, who))
+            hello = await _hello(services, who)
         except BaseException:
             sub.close()
             await outbox.aclose()
             raise
-        pump = asyncio.create_task(_pump(outbox, who, services, sub), name=f"ws-pump-{who.agent_id}")
+        pump: asyncio.Task[None] | None = None
+        if feed is not None:
+            feed.started(hello)
+        else:
+            outbox.put(hello)
+            pump = asyncio.create_task(_pump(outbox, who, services, sub), name=f"ws-pump-{who.agent_id}")
         try:
             async for msg in ws:
                 if msg.type is WSMsgType.TEXT:
@@ -153,9 +211,14 @@ async def _serve(request: web.Request, *, supervisor: bool) -> web.WebSocketResp
                 elif msg.type is WSMsgType.ERROR:
                     log.warning("socket error agent=%s: %s", who.agent_id, ws.exception())
         finally:
-            pump.cancel()
-            with contextlib.suppress(asyncio.CancelledError, ConnectionError):
-                await pump
+            sub.close()
+            if pump is not None:
+                pump.cancel()
+                with contextlib.suppress(asyncio.CancelledError, ConnectionError):
+                    await pump
+            for task in list(feed.closing if feed is not None else ()):
+                with contextlib.suppress(asyncio.CancelledError, ConnectionError):
+                    await task
             await outbox.aclose()
             log.info("socket closed agent=%s", who.agent_id)
     return ws
