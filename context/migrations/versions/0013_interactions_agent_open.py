@@ -6,8 +6,8 @@ centre from the newest until it finds fifty of the agent's) served it: 24 ms eac
 closed interactions, so a thousand agents reconnecting after a restart queued for seconds. A
 partial index holds only the rows still open: small, and ordered for the query.
 
-Revision ID: 0012
-Revises: 0011
+Revision ID: 0013
+Revises: 0012
 Create Date: 2026-12-07
 """
 
@@ -18,8 +18,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0012"
-down_revision: str | None = "0011"
+revision: str = "0013"
+down_revision: str | None = "0012"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
