@@ -8,6 +8,7 @@ from cti.domain import Role
 from cti.errors import Forbidden
 from cti.login_throttle import TooManyAttempts
 from desktop_api.auth import Unauthorized, issue_token
+from desktop_api.client_address import client_address
 from desktop_api.common import field_str, json_body, ok, principal
 from desktop_api.keys import LOGIN, SERVICES
 from desktop_api.team_view import watched_agents
@@ -22,7 +23,10 @@ async def login(request: web.Request) -> web.Response:
     agent_id = field_str(data, "agent_id", max_len=100) or ""
     password = field_str(data, "password", max_len=200) or ""
     try:
-        profile = await request.app[LOGIN].log_in(agent_id, password, client=request.remote or "unknown")
+        # The client the trusted proxy names, as the chat's caps count it: behind a proxy every
+        # agent shares its address, and one guesser would lock out the whole center.
+        client = client_address(request, services.config.traffic.trusted_proxies)
+        profile = await request.app[LOGIN].log_in(agent_id, password, client=client)
     except TooManyAttempts as exc:
         return web.json_response(exc.to_dict(), status=exc.status,
                                  headers={"Retry-After": str(exc.retry_after)})

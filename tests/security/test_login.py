@@ -147,6 +147,22 @@ async def test_one_address_guessing_many_ids_is_locked_out(tmp_path: Path) -> No
         assert int(headers["Retry-After"]) >= 1
 
 
+async def test_behind_a_trusted_proxy_the_lock_out_is_per_client_not_per_proxy(tmp_path: Path) -> None:
+    """Every client behind the reverse proxy shares its address: the throttle must count the
+    client the proxy names (as the chat's caps do), or one guesser locks out the whole center."""
+    login = {"address_failures_before_delay": 100, "address_failures_before_lockout": 8}
+    raw = config_with([{"id": "alice", "password": pbkdf2("pw")}], login=login,
+                      traffic={"trusted_proxies": ["127.0.0.1/32"]})
+    async with serving(tmp_path, raw) as edge:
+        async def attempt(agent_id: str, password: str, client: str) -> int:
+            async with edge.http.post(f"{edge.url}/api/login", headers={"X-Forwarded-For": client},
+                                      json={"agent_id": agent_id, "password": password}) as r:
+                return r.status
+        assert [await attempt(f"user{n}", "123456", "203.0.113.7") for n in range(8)] == [401] * 8
+        assert await attempt("alice", "pw", "203.0.113.7") == 429  # the guesser is locked out
+        assert await attempt("alice", "pw", "198.51.100.9") == 200  # her colleague is not
+
+
 async def test_nodes_sharing_redis_share_the_lock_out(tmp_path: Path, redis_url: str,
                                                       unique_prefix: str) -> None:
     login = {"account_failures_before_delay": 100, "account_failures_before_lockout": 3}
