@@ -43,7 +43,11 @@ class SqlTokenRecords:
                                .on_conflict_do_nothing())
 
         await self._db.write(work)
-        (await self._known())[jti] = expires_at
+        known = await self._known()
+        # Bounded as the table is: what expired goes, so the mirror holds one shift's revocations.
+        for stale in [j for j, at in known.items() if at < now]:
+            del known[stale]
+        known[jti] = expires_at
 
     async def is_revoked(self, jti: str) -> bool:
         known = await self._known()
