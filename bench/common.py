@@ -122,3 +122,13 @@ async def json_frames(ws: aiohttp.ClientWebSocketResponse) -> AsyncIterator[Fram
         received = time.perf_counter()
         if msg.type is aiohttp.WSMsgType.TEXT:
             yield json.loads(msg.data), len(msg.data), received
+
+
+async def close_desks(sockets: Sequence[aiohttp.ClientWebSocketResponse],
+                      readers: Sequence[asyncio.Task[Any]]) -> None:
+    """Close the agents' sockets and stop the tasks that read them."""
+    for ws in sockets:
+        await ws.close()
+    for task in readers:
+        task.cancel()
+    await asyncio.gather(*readers, return_exceptions=True)

@@ -67,6 +67,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
 from bench.common import (
+    close_desks,
     cpu_seconds,
     emit,
     json_frames,
@@ -479,11 +480,7 @@ class Harness:
         return max_lag
 
     async def aclose(self) -> None:
-        for ws in self.agents:
-            await ws.close()
-        for task in self.readers:
-            task.cancel()
-        await asyncio.gather(*self.readers, return_exceptions=True)
+        await close_desks(self.agents, self.readers)
 
 
 # ----- the run -----------------------------------------------------------------------------

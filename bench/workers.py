@@ -56,6 +56,7 @@ import redis
 import yaml
 
 from bench.common import (
+    close_desks,
     cpu_seconds,
     emit,
     machine_busy_seconds,
@@ -255,11 +256,7 @@ class Harness:
                           harness_cpu=harness_cpu, other_cpu=other_cpu)
 
     async def aclose(self) -> None:
-        for ws in self.agents:
-            await ws.close()
-        for task in self.readers:
-            task.cancel()
-        await asyncio.gather(*self.readers, return_exceptions=True)
+        await close_desks(self.agents, self.readers)
 
 
 def report_step(prefix: str, step: StepResult) -> None:
