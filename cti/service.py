@@ -47,7 +47,7 @@ from cti.hub import EventHub
 from cti.ports import ContextStore
 from cti.routing import Offer, RoutingStore, WaitingItem
 from cti.screenpop import build_screen_pop
-from cti.text import clean_line, has_bad_line_chars
+from cti.text import clean_line, clean_text, has_bad_line_chars
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +87,7 @@ class InteractionService:
         ones also merge) the customer; claimed ones attach to nobody and are recorded on the
         interaction, for the screen pop and the agent's one-time code or link by hand."""
         if first_message is not None:
+            first_message = clean_text(first_message)
             self.check_body(first_message)
         # A name from a channel (an e-mail's From, an X or Slack profile, a caller name) is cleaned,
         # not refused: the customer's message must not be lost for an odd name.
@@ -128,6 +129,7 @@ class InteractionService:
     async def customer_message(self, interaction_id: str, body: str, *,
                                channel_ref: str | None = None) -> Message | None:
         """Store a customer's message; returns None when ``channel_ref`` was already stored."""
+        body = clean_text(body)  # every channel's customer text enters here
         self.check_body(body)
         interaction = await self._context.interaction(interaction_id)
         if interaction.state not in lifecycle.OPEN_STATES:

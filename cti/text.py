@@ -57,3 +57,10 @@ def clean_line(value: str, *, max_len: int) -> str:
     """``value`` as one printable line: each run of control characters becomes one space, the
     ends are trimmed and the result cut to ``max_len`` characters."""
     return _BAD_RUN.sub(" ", value).strip()[:max_len].strip()
+
+
+def clean_text(value: str) -> str:
+    """Free text a channel brought in (an SMS, a post, a Slack message) without the characters
+    free text may not hold. Removed rather than refused: the customer's message must not be lost,
+    and PostgreSQL cannot store NUL at all."""
+    return _BAD_IN_TEXT.sub("", value)

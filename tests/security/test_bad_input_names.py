@@ -53,3 +53,26 @@ async def test_control_characters_in_an_x_profile_name_are_replaced(tmp_path: Pa
         found = await center.services.context.list_interactions(limit=10)
         customer = await center.services.context.customer(found[0].customer_id)
         assert customer.display_name == "Ann INFO forged [2J x"
+
+
+async def test_a_text_with_control_characters_is_kept_cleaned_on_postgresql(tmp_path: Path,
+                                                                            pg_schema: str) -> None:
+    """A customer's SMS (signed by Twilio, typed by anyone) holding NUL and escape characters is
+    stored and offered with them removed: PostgreSQL cannot store NUL, and the message must not
+    be lost to a 500 that Twilio would retry for ever."""
+    from cti.app import ServerSettings
+    from tests.adapters.sms.fake_twilio import FakeTwilio, sms_section
+    from tests.adapters.sms.test_sms_flow import offered, text
+
+    twilio = FakeTwilio()
+    await twilio.start()
+    try:
+        settings = ServerSettings(db_url=pg_schema, node_id="nul-test")
+        async with running_center(tmp_path, {"sms": sms_section(twilio)}, settings=settings) as center:
+            alice = await center.agent_socket("alice")
+            await text(center, "SM" + "e" * 32, "where\x00 is my\x1b[31m parcel?\tthanks")
+            offer = await offered(alice)
+            assert [m["body"] for m in offer["screen_pop"]["messages"]] == [
+                "where is my[31m parcel?\tthanks"]
+    finally:
+        await twilio.close()
