@@ -11,9 +11,8 @@ from collections.abc import Sequence
 
 from sqlalchemy import ColumnElement, Select, false, func, insert, or_, select, union
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncConnection
 
-from context.db import Database
+from context.db import Conn, Database
 from context.models import customer_shares, customers, identities, interaction_holders, interactions
 from cti.access import Reach
 from cti.domain import InteractionState
@@ -22,7 +21,7 @@ LIVE = (InteractionState.OFFERED.value, InteractionState.ACTIVE.value, Interacti
 HELD = (InteractionState.ACTIVE.value, InteractionState.WRAP_UP.value, InteractionState.CLOSED.value)
 
 
-async def record_holder(conn: AsyncConnection, *, interaction_id: str, agent_id: str, at: float) -> None:
+async def record_holder(conn: Conn, *, interaction_id: str, agent_id: str, at: float) -> None:
     """Inside the interaction's own save: its agent holds it (first and latest time)."""
     h = interaction_holders
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
@@ -37,7 +36,7 @@ class AccessRecords:
 
     async def share(self, *, share_id: str, customer_id: str, agent_id: str, shared_by: str,
                     at: float, until: float) -> None:
-        async def work(conn: AsyncConnection) -> None:
+        async def work(conn: Conn) -> None:
             await conn.execute(insert(customer_shares).values(
                 id=share_id, customer_id=customer_id, agent_id=agent_id, shared_by=shared_by, at=at,
                 until=until))

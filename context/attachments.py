@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from sqlalchemy import insert, select
-from sqlalchemy.ext.asyncio import AsyncConnection
 
-from context.db import Database
+from context.db import Conn, Database
 from context.models import message_attachments, messages
 from cti.domain import MessageSender
 from cti.errors import InvalidInput
@@ -27,7 +26,7 @@ class Attachments:
             raise InvalidInput("bad-attachment-ref",
                                f"an attachment reference is at most {MAX_REF} characters")
 
-        async def work(conn: AsyncConnection) -> None:
+        async def work(conn: Conn) -> None:
             await conn.execute(insert(message_attachments), [
                 {"message_id": message_id, "position": n, "ref": a.ref, "filename": a.filename[:500],
                  "content_type": a.content_type[:200]} for n, a in enumerate(items)])

@@ -6,8 +6,8 @@ from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import insert, or_, select
-from sqlalchemy.ext.asyncio import AsyncConnection
 
+from context.db import Conn
 from context.models import audit_log
 from cti.clock import Clock, IdSource
 from cti.errors import InvalidInput
@@ -16,7 +16,7 @@ from cti.ports import AuditEntry
 MAX_AUDIT_PAGE = 1000
 
 
-async def write_audit(conn: AsyncConnection, *, clock: Clock, ids: IdSource, actor: str, action: str,
+async def write_audit(conn: Conn, *, clock: Clock, ids: IdSource, actor: str, action: str,
                       target: str, details: Mapping[str, Any] | None = None) -> None:
     """Add an entry inside the caller's transaction (so it commits with what it records)."""
     await conn.execute(insert(audit_log).values(
@@ -24,7 +24,7 @@ async def write_audit(conn: AsyncConnection, *, clock: Clock, ids: IdSource, act
         details=dict(details or {})))
 
 
-async def read_audit(conn: AsyncConnection, *, limit: int, target: str | None,
+async def read_audit(conn: Conn, *, limit: int, target: str | None,
                      people: Collection[str] | None = None) -> Sequence[AuditEntry]:
     if limit < 1:
         raise InvalidInput("bad-limit", "'limit' must be at least 1")

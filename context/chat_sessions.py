@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from sqlalchemy import delete, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncConnection
 
-from context.db import Database
+from context.db import Conn, Database
 from context.models import chat_sessions
 from cti.errors import InvalidInput
 
@@ -34,7 +33,7 @@ class ChatSessionStore:
         if len(secret_hash) != HASH_LENGTH or not visitor_id or len(visitor_id) > 64:
             raise InvalidInput("bad-chat-session", "a chat session needs a visitor id and a SHA-256 hash")
 
-        async def work(conn: AsyncConnection) -> None:
+        async def work(conn: Conn) -> None:
             dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
             stmt = dialect.insert(chat_sessions).values(visitor_id=visitor_id, secret_hash=secret_hash,
                                                         created_at=now, last_used_at=now)
@@ -45,7 +44,7 @@ class ChatSessionStore:
 
     async def purge(self, before: float) -> int:
         """Drop sessions last used before ``before``; how many were dropped."""
-        async def work(conn: AsyncConnection) -> int:
+        async def work(conn: Conn) -> int:
             done = await conn.execute(delete(chat_sessions).where(chat_sessions.c.last_used_at < before))
             return int(done.rowcount or 0)
 

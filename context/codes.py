@@ -16,9 +16,8 @@ import secrets
 from dataclasses import dataclass
 
 from sqlalchemy import func, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
 
-from context.db import Database
+from context.db import Conn, Database
 from context.models import one_time_codes
 from cti.clock import Clock, IdSource
 from cti.domain import Identity, IdentityKind
@@ -55,7 +54,7 @@ class SqlCodeStore:
         now = self._clock.now()
         c = one_time_codes.c
 
-        async def work(conn: AsyncConnection) -> None:
+        async def work(conn: Conn) -> None:
             recent = (await conn.execute(select(func.count(), func.max(c.failures))
                                          .where(c.scope == interaction_id, c.at > now - SEND_WINDOW))).one()
             if recent[0] >= self._settings.max_sends_per_hour:
@@ -82,7 +81,7 @@ class SqlCodeStore:
         limit = self._settings.max_attempts
         c = one_time_codes.c
 
-        async def work(conn: AsyncConnection) -> _Outcome:
+        async def work(conn: Conn) -> _Outcome:
             query = (select(one_time_codes).where(c.scope == interaction_id, c.used_at.is_(None),
                                                   c.expires_at > now).with_for_update())
             if target is not None:

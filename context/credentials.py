@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncConnection
 
-from context.db import Database
+from context.db import Conn, Database
 from context.models import credential_upgrades
 
 
@@ -29,7 +28,7 @@ class CredentialUpgrades:
         return value
 
     async def put(self, agent_id: str, *, replaces: str, hash: str, now: float) -> None:
-        async def work(conn: AsyncConnection) -> None:
+        async def work(conn: Conn) -> None:
             dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
             values = {"replaces": replaces, "hash": hash, "at": now}
             stmt = dialect.insert(credential_upgrades).values(agent_id=agent_id, **values)

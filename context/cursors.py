@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncConnection
 
-from context.db import Database
+from context.db import Conn, Database
 from context.models import channel_cursors
 from cti.errors import InvalidInput
 
@@ -28,7 +27,7 @@ class Cursors:
         if not name or len(name) > MAX_NAME or not value or len(value) > MAX_VALUE:
             raise InvalidInput("bad-cursor", f"cursor name or value empty or too long ({name[:MAX_NAME]!r})")
 
-        async def work(conn: AsyncConnection) -> None:
+        async def work(conn: Conn) -> None:
             dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
             stmt = dialect.insert(channel_cursors).values(name=name, value=value, at=now)
             await conn.execute(stmt.on_conflict_do_update(index_elements=[channel_cursors.c.name],

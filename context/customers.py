@@ -12,10 +12,9 @@ import logging
 from collections.abc import Sequence
 
 from sqlalchemy import func, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from context.audit import write_audit
-from context.db import Database, Retry
+from context.db import Conn, Database, Retry
 from context.merging import identity_json, merge_into, merges_of, unmerge
 from context.models import customers, identities
 from context.queries import lock_customers, owners, require_customer, require_root
@@ -75,7 +74,7 @@ class Customers:
             return await self._anonymous()
         wanted = _checked(list(strongest))
 
-        async def work(conn: AsyncConnection) -> Customer:
+        async def work(conn: Conn) -> Customer:
             owned = await owners(conn, wanted)
             verified = list(dict.fromkeys(owned[i] for i in wanted
                                           if i in owned and strongest[i] is IdentityLevel.VERIFIED))
@@ -115,7 +114,7 @@ class Customers:
         """
         (identity,) = _checked([identity])
 
-        async def work(conn: AsyncConnection) -> Customer:
+        async def work(conn: Conn) -> Customer:
             root = await require_root(conn, customer_id)
             owner = (await owners(conn, [identity])).get(identity)
             if owner is None:
@@ -149,7 +148,7 @@ class Customers:
     async def decide_suggestion(self, suggestion_id: str, *, confirm: bool, actor: str,
                                 reason: str) -> Customer | None:
         """Confirm (merge the two, audited with ``actor`` and ``reason``) or dismiss."""
-        async def work(conn: AsyncConnection) -> Customer | None:
+        async def work(conn: Conn) -> Customer | None:
             found = await decide(conn, clock=self._clock, ids=self._ids, suggestion_id=suggestion_id,
                                  status=CONFIRMED if confirm else DISMISSED, actor=actor, reason=reason)
             if not confirm:
@@ -165,7 +164,7 @@ class Customers:
 
     async def _anonymous(self) -> Customer:
         """A customer with no identity yet: whoever wrote only claims who they are."""
-        async def work(conn: AsyncConnection) -> Customer:
+        async def work(conn: Conn) -> Customer:
             return await require_customer(conn, await self._create(conn, [], display_name=None))
 
         return await self._db.write(work)
@@ -177,7 +176,7 @@ class Customers:
         wanted = _checked(wanted)
         _check_name(display_name)
 
-        async def work(conn: AsyncConnection) -> Customer:
+        async def work(conn: Conn) -> Customer:
             owned = await owners(conn, wanted)
             roots = list(dict.fromkeys(owned[i] for i in wanted if i in owned))
             if not roots:
@@ -198,7 +197,7 @@ class Customers:
     async def link(self, a: Identity, b: Identity, *, actor: str, reason: str) -> Customer:
         pair = _checked([a, b])
 
-        async def work(conn: AsyncConnection) -> Customer:
+        async def work(conn: Conn) -> Customer:
             owned = await owners(conn, pair)
             for identity in pair:
                 if identity not in owned:
@@ -220,7 +219,7 @@ class Customers:
         """Move ``identity`` out of the customer into a new customer of its own; returns the new one."""
         (identity,) = _checked([identity])
 
-        async def work(conn: AsyncConnection) -> Customer:
+        async def work(conn: Conn) -> Customer:
             root = await require_root(conn, customer_id)
             await self._lock_roots(conn, [root])
             owner = (await owners(conn, [identity])).get(identity)
@@ -251,7 +250,7 @@ class Customers:
         return await self._db.write(work)
 
     async def unmerge(self, merge_id: str, *, actor: str) -> tuple[Customer, Customer]:
-        async def work(conn: AsyncConnection) -> tuple[Customer, Customer]:
+        async def work(conn: Conn) -> tuple[Customer, Customer]:
             survivor, restored = await unmerge(conn, clock=self._clock, ids=self._ids, merge_id=merge_id,
                                                actor=actor)
             log.info("customers unmerged merge=%s survivor=%s restored=%s", merge_id, survivor, restored)
@@ -259,7 +258,7 @@ class Customers:
 
         return await self._db.write(work)
 
-    async def _create(self, conn: AsyncConnection, wanted: Sequence[Identity], *,
+    async def _create(self, conn: Conn, wanted: Sequence[Identity], *,
                       display_name: str | None) -> str:
         customer_id = self._ids.new_id("cus")
         await conn.execute(insert(customers).values(id=customer_id, display_name=display_name or None,
@@ -267,21 +266,21 @@ class Customers:
         await self._attach(conn, customer_id, wanted)
         return customer_id
 
-    async def _attach(self, conn: AsyncConnection, customer_id: str, new: Sequence[Identity]) -> None:
+    async def _attach(self, conn: Conn, customer_id: str, new: Sequence[Identity]) -> None:
         if new:
             now = self._clock.now()
             await conn.execute(insert(identities), [
                 {"kind": i.kind.value, "value": i.value, "customer_id": customer_id, "added_at": now}
                 for i in new])
 
-    async def _lock_roots(self, conn: AsyncConnection, roots: Sequence[str]) -> list[tuple[float, str]]:
+    async def _lock_roots(self, conn: Conn, roots: Sequence[str]) -> list[tuple[float, str]]:
         """Lock the roots; start again if one of them stopped being a root meanwhile."""
         rows = await lock_customers(conn, roots)
         if len(rows) != len(set(roots)) or any(r.merged_into is not None for r in rows):
             raise Retry
         return sorted((r.created_at, r.id) for r in rows)
 
-    async def _merge_roots(self, conn: AsyncConnection, roots: Sequence[str], owned: dict[Identity, str], *,
+    async def _merge_roots(self, conn: Conn, roots: Sequence[str], owned: dict[Identity, str], *,
                            reason: str, actor: str) -> str:
         """Lock the roots and merge them into the oldest; returns the survivor.
 

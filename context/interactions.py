@@ -9,10 +9,9 @@ from typing import Any
 
 from sqlalchemy import Row, bindparam, delete, insert, literal_column, or_, select, text, union_all, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from context.access import record_holder
-from context.db import Database
+from context.db import Conn, Database
 from context.models import (
     OPEN_STATES_SQL,
     customers,
@@ -88,7 +87,7 @@ class Interactions:
             await self._db.write(lambda conn: self._update(conn, interaction, before, values))
             return replace(interaction, version=expected + 1)
 
-        async def work(conn: AsyncConnection) -> None:
+        async def work(conn: Conn) -> None:
             i = interactions.c
             existing = (await conn.execute(
                 select(i.customer_id, i.version).where(i.id == interaction.id))).first()
@@ -136,7 +135,7 @@ class Interactions:
         return replace(interaction, version=expected + 1)
 
     @staticmethod
-    async def _update(conn: AsyncConnection, interaction: Interaction, before: Interaction,
+    async def _update(conn: Conn, interaction: Interaction, before: Interaction,
                       values: Mapping[str, Any]) -> None:
         """The save of a change to a stored snapshot: the version in the WHERE says whether
         another change got in first (on this node or another), with no read before it."""
@@ -187,7 +186,7 @@ class Interactions:
         if not ref or len(ref) > MAX_REF_VALUE:
             raise InvalidInput("bad-channel-ref", f"channel_ref empty or longer than {MAX_REF_VALUE}")
 
-        async def work(conn: AsyncConnection) -> bool:
+        async def work(conn: Conn) -> bool:
             dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
             result = await conn.execute(dialect.insert(inbound_claims).values(ref=ref, at=now)
                                         .on_conflict_do_nothing().returning(inbound_claims.c.ref))
@@ -196,7 +195,7 @@ class Interactions:
         return await self._db.write(work)
 
     async def release_inbound(self, ref: str) -> None:
-        async def work(conn: AsyncConnection) -> None:
+        async def work(conn: Conn) -> None:
             await conn.execute(delete(inbound_claims).where(inbound_claims.c.ref == ref))
 
         await self._db.write(work)
@@ -204,7 +203,7 @@ class Interactions:
     async def purge_claims(self, before: float) -> int:
         """Forget claims taken before ``before``: by then their work is stored (and found by its
         ref) or was released; only in-flight work needs one. Returns how many went."""
-        async def work(conn: AsyncConnection) -> int:
+        async def work(conn: Conn) -> int:
             done = await conn.execute(delete(inbound_claims).where(inbound_claims.c.at < before))
             return int(done.rowcount or 0)
 
@@ -216,7 +215,7 @@ class Interactions:
         if not channel_ref or len(channel_ref) > MAX_REF_VALUE:
             raise InvalidInput("bad-channel-ref", f"channel_ref empty or longer than {MAX_REF_VALUE}")
 
-        async def work(conn: AsyncConnection) -> None:
+        async def work(conn: Conn) -> None:
             await conn.execute(update(messages).where(messages.c.id == message_id,
                                                       messages.c.channel_ref.is_(None))
                                .values(channel_ref=channel_ref))
@@ -287,7 +286,7 @@ class Interactions:
                   "sender": message.sender.value, "body": message.body, "at": message.at,
                   "agent_id": message.agent_id, "channel_ref": message.channel_ref}
 
-        async def work(conn: AsyncConnection) -> bool:
+        async def work(conn: Conn) -> bool:
             await _require_interaction(conn, message.interaction_id)
             dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
             # Nothing is stored when the id or (interaction, channel_ref) is already there.
@@ -311,7 +310,7 @@ class Interactions:
 
     async def take_delivery(self, message_id: str) -> bool:
         """True for the one node that may send this reply now (it was never taken)."""
-        async def work(conn: AsyncConnection) -> bool:
+        async def work(conn: Conn) -> bool:
             m = messages.c
             done = await conn.execute(update(messages).where(m.id == message_id, m.delivery.is_(None))
                                       .values(delivery="sending"))
@@ -320,7 +319,7 @@ class Interactions:
         return await self._db.write(work)
 
     async def set_delivery(self, message_id: str, status: str) -> None:
-        async def work(conn: AsyncConnection) -> None:
+        async def work(conn: Conn) -> None:
             await conn.execute(update(messages).where(messages.c.id == message_id).values(delivery=status))
 
         await self._db.write(work)
@@ -344,7 +343,7 @@ class Interactions:
         values = {"id": note.id, "interaction_id": note.interaction_id, "author_id": note.author_id,
                   "body": note.body, "at": note.at}
 
-        async def work(conn: AsyncConnection) -> None:
+        async def work(conn: Conn) -> None:
             await _require_interaction(conn, note.interaction_id)
             dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
             await conn.execute(dialect.insert(notes).values(values).on_conflict_do_nothing())
@@ -361,7 +360,7 @@ class Interactions:
                 for r in rows]
 
 
-async def _replace_pairs(conn: AsyncConnection, table: Any, interaction_id: str,
+async def _replace_pairs(conn: Conn, table: Any, interaction_id: str,
                          pairs: Mapping[str, str]) -> None:
     await conn.execute(delete(table).where(table.c.interaction_id == interaction_id))
     if pairs:
@@ -384,7 +383,7 @@ def _values(interaction: Interaction) -> dict[str, Any]:
     return values
 
 
-async def _root_for_write(conn: AsyncConnection, customer_id: str) -> str:
+async def _root_for_write(conn: Conn, customer_id: str) -> str:
     """The customer's root, with its row held FOR SHARE (PostgreSQL) so that a merge running at
     the same time either waits for us or has already re-rooted it."""
     root: str | None = (await conn.execute(select(customers.c.root_id).where(customers.c.id == customer_id)
@@ -394,7 +393,7 @@ async def _root_for_write(conn: AsyncConnection, customer_id: str) -> str:
     return root
 
 
-async def _require_interaction(conn: AsyncConnection, interaction_id: str) -> None:
+async def _require_interaction(conn: Conn, interaction_id: str) -> None:
     found = (await conn.execute(
         select(interactions.c.id).where(interactions.c.id == interaction_id))).scalar_one_or_none()
     if found is None:
@@ -406,7 +405,7 @@ def _selected() -> list[Any]:
     return [interactions.c[name] for name in _COLUMNS]
 
 
-async def _load(conn: AsyncConnection, query: Any) -> list[Interaction]:
+async def _load(conn: Conn, query: Any) -> list[Interaction]:
     rows = (await conn.execute(query)).all()
     if not rows:
         return []

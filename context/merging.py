@@ -14,9 +14,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from sqlalchemy import insert, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from context.audit import write_audit
+from context.db import Conn
 from context.models import customers, interactions, merges
 from cti.clock import Clock, IdSource
 from cti.domain import Identity
@@ -24,7 +24,7 @@ from cti.errors import Conflict, NotFound
 from cti.ports import MergeRecord
 
 
-async def merge_into(conn: AsyncConnection, *, clock: Clock, ids: IdSource, survivor_id: str,
+async def merge_into(conn: Conn, *, clock: Clock, ids: IdSource, survivor_id: str,
                      merged_id: str, reason: str, actor: str, proof: Identity | None) -> str:
     """Merge root ``merged_id`` into root ``survivor_id`` (both locked by the caller)."""
     merge_id = ids.new_id("mrg")
@@ -44,7 +44,7 @@ async def merge_into(conn: AsyncConnection, *, clock: Clock, ids: IdSource, surv
     return merge_id
 
 
-async def unmerge(conn: AsyncConnection, *, clock: Clock, ids: IdSource, merge_id: str,
+async def unmerge(conn: Conn, *, clock: Clock, ids: IdSource, merge_id: str,
                   actor: str) -> tuple[str, str]:
     """Undo one merge; returns (survivor id, restored id)."""
     m = merges.c
@@ -75,7 +75,7 @@ async def unmerge(conn: AsyncConnection, *, clock: Clock, ids: IdSource, merge_i
     return record.survivor_id, record.merged_id
 
 
-async def merges_of(conn: AsyncConnection, root_id: str) -> Sequence[MergeRecord]:
+async def merges_of(conn: Conn, root_id: str) -> Sequence[MergeRecord]:
     """Every merge that touched the customer's tree (done or undone), newest first."""
     members = select(customers.c.id).where(customers.c.root_id == root_id)
     m = merges.c
@@ -87,7 +87,7 @@ async def merges_of(conn: AsyncConnection, root_id: str) -> Sequence[MergeRecord
                         actor=r.actor, at=r.at, undone_at=r.undone_at) for r in rows]
 
 
-async def _subtree(conn: AsyncConnection, customer_id: str) -> list[str]:
+async def _subtree(conn: Conn, customer_id: str) -> list[str]:
     """``customer_id`` and every customer merged into it, directly or through a chain."""
     tree = select(customers.c.id).where(customers.c.id == customer_id).cte("tree", recursive=True)
     child = customers.alias("child")

@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from sqlalchemy import insert, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
 
-from context.db import Database
+from context.db import Conn, Database
 from context.models import interaction_identities
 from cti.clock import Clock, IdSource
 from cti.domain import Identity, IdentityKind, IdentityLevel, InboundIdentity
@@ -33,7 +32,7 @@ class Presented:
                                   display_name=name, at=now)
                 for p in dict.fromkeys(presented)]
         if rows:
-            async def work(conn: AsyncConnection) -> None:
+            async def work(conn: Conn) -> None:
                 await conn.execute(insert(interaction_identities), [
                     {"id": r.id, "interaction_id": r.interaction_id, "kind": r.identity.kind.value,
                      "value": r.identity.value, "level": r.level.value, "source": r.source,
@@ -61,7 +60,7 @@ class Presented:
         if outcome == "verified":
             values["level"] = IdentityLevel.VERIFIED.value
 
-        async def work(conn: AsyncConnection) -> int:
+        async def work(conn: Conn) -> int:
             result = await conn.execute(update(interaction_identities)
                                         .where(interaction_identities.c.id == claim_id).values(**values))
             return int(result.rowcount or 0)

@@ -6,8 +6,8 @@ from collections.abc import Sequence
 from typing import NamedTuple
 
 from sqlalchemy import and_, or_, select
-from sqlalchemy.ext.asyncio import AsyncConnection
 
+from context.db import Conn
 from context.models import customers, identities
 from cti.domain import Customer, Identity, IdentityKind
 from cti.errors import NotFound
@@ -19,7 +19,7 @@ class Locked(NamedTuple):
     merged_into: str | None
 
 
-async def load_customer(conn: AsyncConnection, customer_id: str) -> Customer | None:
+async def load_customer(conn: Conn, customer_id: str) -> Customer | None:
     """The customer ``customer_id`` is today (the root of its merge tree), with every identity
     of the tree, oldest first; one query, so one consistent picture."""
     asked = customers.alias("asked")
@@ -42,26 +42,26 @@ async def load_customer(conn: AsyncConnection, customer_id: str) -> Customer | N
                     created_at=first.created_at)
 
 
-async def require_customer(conn: AsyncConnection, customer_id: str) -> Customer:
+async def require_customer(conn: Conn, customer_id: str) -> Customer:
     customer = await load_customer(conn, customer_id)
     if customer is None:
         raise NotFound("customer-not-found", f"no customer {customer_id!r}", customer_id=customer_id)
     return customer
 
 
-async def root_of(conn: AsyncConnection, customer_id: str) -> str | None:
+async def root_of(conn: Conn, customer_id: str) -> str | None:
     return (await conn.execute(
         select(customers.c.root_id).where(customers.c.id == customer_id))).scalar_one_or_none()
 
 
-async def require_root(conn: AsyncConnection, customer_id: str) -> str:
+async def require_root(conn: Conn, customer_id: str) -> str:
     root = await root_of(conn, customer_id)
     if root is None:
         raise NotFound("customer-not-found", f"no customer {customer_id!r}", customer_id=customer_id)
     return root
 
 
-async def owners(conn: AsyncConnection, wanted: Sequence[Identity]) -> dict[Identity, str]:
+async def owners(conn: Conn, wanted: Sequence[Identity]) -> dict[Identity, str]:
     """For each known identity among ``wanted``: the root customer that owns it today."""
     if not wanted:
         return {}
@@ -72,7 +72,7 @@ async def owners(conn: AsyncConnection, wanted: Sequence[Identity]) -> dict[Iden
     return {Identity(IdentityKind(r.kind), r.value): r.root_id for r in (await conn.execute(query)).all()}
 
 
-async def lock_customers(conn: AsyncConnection, customer_ids: Sequence[str]) -> list[Locked]:
+async def lock_customers(conn: Conn, customer_ids: Sequence[str]) -> list[Locked]:
     """Lock the rows (PostgreSQL; SQLite's write transaction already holds the database) in id
     order, so that two transactions locking overlapping sets cannot deadlock."""
     c = customers.c

@@ -21,8 +21,6 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from context.access import AccessRecords
 from context.attachments import Attachments
 from context.audit import read_audit, write_audit
@@ -31,7 +29,7 @@ from context.codes import SqlCodeStore
 from context.credentials import CredentialUpgrades
 from context.cursors import Cursors
 from context.customers import Customers
-from context.db import Database
+from context.db import Conn, Database
 from context.interactions import Interactions
 from context.presented import Presented
 from context.timeline import read_timeline
@@ -240,7 +238,7 @@ class SqlContextStore:
 
     async def audit(self, *, actor: str, action: str, target: str,
                     details: Mapping[str, Any] | None = None) -> None:
-        async def work(conn: AsyncConnection) -> None:
+        async def work(conn: Conn) -> None:
             await write_audit(conn, clock=self._clock, ids=self._ids, actor=actor, action=action,
                               target=target, details=details)
 

@@ -11,9 +11,9 @@ from collections.abc import Sequence
 
 from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.engine import Row
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from context.audit import write_audit
+from context.db import Conn
 from context.merging import identity_json
 from context.models import customers, merge_suggestions
 from cti.clock import Clock, IdSource
@@ -26,7 +26,7 @@ CONFIRMED = "confirmed"
 DISMISSED = "dismissed"
 
 
-async def suggest(conn: AsyncConnection, *, clock: Clock, ids: IdSource, customer_a: str, customer_b: str,
+async def suggest(conn: Conn, *, clock: Clock, ids: IdSource, customer_a: str, customer_b: str,
                   identity: Identity, reason: str) -> str | None:
     """Record that ``customer_a`` and ``customer_b`` may be one person (once per open pair)."""
     s = merge_suggestions.c
@@ -42,7 +42,7 @@ async def suggest(conn: AsyncConnection, *, clock: Clock, ids: IdSource, custome
     return suggestion_id
 
 
-async def open_for(conn: AsyncConnection, root_id: str) -> Sequence[MergeSuggestion]:
+async def open_for(conn: Conn, root_id: str) -> Sequence[MergeSuggestion]:
     """Open suggestions with a customer of the tree of ``root_id`` on either side, newest first."""
     members = select(customers.c.id).where(customers.c.root_id == root_id)
     s = merge_suggestions.c
@@ -52,7 +52,7 @@ async def open_for(conn: AsyncConnection, root_id: str) -> Sequence[MergeSuggest
     return [_suggestion(r) for r in rows]
 
 
-async def require_suggestion(conn: AsyncConnection, suggestion_id: str, *,
+async def require_suggestion(conn: Conn, suggestion_id: str, *,
                              for_update: bool = False) -> MergeSuggestion:
     query = select(merge_suggestions).where(merge_suggestions.c.id == suggestion_id)
     row = (await conn.execute(query.with_for_update() if for_update else query)).first()
@@ -62,7 +62,7 @@ async def require_suggestion(conn: AsyncConnection, suggestion_id: str, *,
     return _suggestion(row)
 
 
-async def decide(conn: AsyncConnection, *, clock: Clock, ids: IdSource, suggestion_id: str, status: str,
+async def decide(conn: Conn, *, clock: Clock, ids: IdSource, suggestion_id: str, status: str,
                  actor: str, reason: str) -> MergeSuggestion:
     """Mark an open suggestion decided (the caller merges for a confirmation)."""
     found = await require_suggestion(conn, suggestion_id, for_update=True)

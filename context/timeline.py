@@ -55,8 +55,8 @@ from sqlalchemy import (
     select,
     union_all,
 )
-from sqlalchemy.ext.asyncio import AsyncConnection
 
+from context.db import Conn
 from context.models import customers, interactions, messages, notes
 from context.queries import require_root
 from cti.domain import Channel
@@ -136,7 +136,7 @@ def timeline_query(customer_id: str | BindParameter[str], *, limit: int, before:
             .order_by(t.c.at.desc(), t.c.id.desc(), t.c.kind.desc()).limit(limit))
 
 
-async def read_timeline(conn: AsyncConnection, customer_id: str, *, limit: int, before: str | None,
+async def read_timeline(conn: Conn, customer_id: str, *, limit: int, before: str | None,
                         body_limit: int) -> TimelinePage:
     if limit < 1:
         raise InvalidInput("bad-limit", "'limit' must be at least 1")

@@ -10,9 +10,8 @@ from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncConnection
 
-from context.db import Database
+from context.db import Conn, Database
 from context.models import revoked_tokens, ws_tickets
 from cti.clock import Clock
 
@@ -35,7 +34,7 @@ class SqlTokenRecords:
     async def revoke(self, jti: str, *, expires_at: float) -> None:
         now = self._clock.now()
 
-        async def work(conn: AsyncConnection) -> None:
+        async def work(conn: Conn) -> None:
             # Expired entries are dropped here: a revoked token past its expiry is refused anyway.
             await conn.execute(delete(revoked_tokens).where(revoked_tokens.c.expires_at < now))
             dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
@@ -71,7 +70,7 @@ class SqlTokenRecords:
     async def put_ticket(self, ticket: str, principal: Mapping[str, Any], *, expires_at: float) -> None:
         now = self._clock.now()
 
-        async def work(conn: AsyncConnection) -> None:
+        async def work(conn: Conn) -> None:
             await conn.execute(delete(ws_tickets).where(ws_tickets.c.expires_at < now))
             await conn.execute(ws_tickets.insert().values(ticket=ticket, principal=json.dumps(principal),
                                                           expires_at=expires_at))
@@ -81,7 +80,7 @@ class SqlTokenRecords:
     async def take_ticket(self, ticket: str) -> Mapping[str, Any] | None:
         now = self._clock.now()
 
-        async def work(conn: AsyncConnection) -> Mapping[str, Any] | None:
+        async def work(conn: Conn) -> Mapping[str, Any] | None:
             t = ws_tickets.c
             row = (await conn.execute(select(t.principal, t.expires_at).where(t.ticket == ticket))).first()
             if row is None:
