@@ -1,0 +1,84 @@
+"""SQLite runs inline on the event loop: what could stall the loop must wait on the loop instead."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from pathlib import Path
+
+from sqlalchemy import text
+
+from context.db import SQLITE_CONNECTIONS, Conn, Database
+
+
+async def _count(conn: Conn) -> int:
+    return int((await conn.execute(text("SELECT count(*) FROM t"))).scalar_one())
+
+
+async def test_a_read_waits_for_a_connection_without_blocking_the_loop(tmp_path: Path) -> None:
+    db = Database(url=f"sqlite+aiosqlite:///{tmp_path / 'x.db'}")
+    await db.start()
+    try:
+        async def create(conn: Conn) -> None:
+            await conn.execute(text("CREATE TABLE t (n INTEGER)"))
+        await db.write(create)
+
+        release, all_held = asyncio.Event(), asyncio.Event()
+        holding = 0
+
+        async def hold() -> None:
+            nonlocal holding
+            async with db.read() as conn:
+                await _count(conn)
+                holding += 1
+                if holding == SQLITE_CONNECTIONS:
+                    all_held.set()
+                await release.wait()
+
+        holders = [asyncio.create_task(hold()) for _ in range(SQLITE_CONNECTIONS)]
+        await asyncio.wait_for(all_held.wait(), 5)
+
+        async def one_more() -> int:
+            async with db.read() as conn:
+                return await _count(conn)
+
+        late = asyncio.create_task(one_more())
+        ticks = 0
+        for _ in range(20):  # the loop keeps running while every connection is taken
+            await asyncio.sleep(0)
+            ticks += 1
+        assert ticks == 20 and not late.done()
+        release.set()
+        assert await asyncio.wait_for(late, 5) == 0
+        await asyncio.gather(*holders)
+    finally:
+        await db.aclose()
+
+
+async def test_committed_rows_reach_the_database_file_while_the_server_runs(tmp_path: Path) -> None:
+    """Checkpoints run in a thread: the WAL is copied into the file without a shutdown."""
+    path = tmp_path / "x.db"
+    db = Database(url=f"sqlite+aiosqlite:///{path}")
+    await db.start()
+    try:
+        async def fill(conn: Conn) -> None:
+            await conn.execute(text("CREATE TABLE t (n INTEGER)"))
+            await conn.execute(text("INSERT INTO t (n) VALUES (:n)"), [{"n": n} for n in range(500)])
+        await db.write(fill)
+
+        def rows_in_the_file_alone() -> int:
+            copy = tmp_path / "copy.db"  # the main file without its -wal: what a crash would keep
+            copy.write_bytes(path.read_bytes())
+            try:
+                with sqlite3.connect(copy) as check:
+                    return int(check.execute("SELECT count(*) FROM t").fetchone()[0])
+            except sqlite3.OperationalError:
+                return 0  # the table itself is still only in the WAL
+
+        for _ in range(100):
+            if rows_in_the_file_alone() == 500:
+                break
+            await asyncio.sleep(0.05)
+        assert rows_in_the_file_alone() == 500
+    finally:
+        await db.aclose()
