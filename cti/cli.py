@@ -10,11 +10,15 @@ import logging
 import sys
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cti.config import DEMO_CONFIG, AppConfig, ConfigError, load_config
 from cti.logformat import use_one_line_logs
+
+if TYPE_CHECKING:
+    from aiohttp import web
 
 DEFAULT_DB = "sqlite+aiosqlite:///cti.db"
 
@@ -23,7 +27,6 @@ def _serve(args: argparse.Namespace) -> int:
     from cti.app import ServerSettings, build_app
     from cti.datadir import default_data_dir
     from cti.redact import safe_url
-    from cti.serve import run
 
     config_path = args.config or DEMO_CONFIG
     try:
@@ -48,17 +51,33 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"cti: {exc}", file=sys.stderr)
         return 2
     if worker:
-        run(app, host=args.host, port=args.port, traffic=config.traffic, reuse_port=True)
-        return 0
-    print(f"cti: serving on http://{args.host}:{args.port}  database {safe_url(args.db)}"
-          f"{'  redis ' + safe_url(args.redis) if args.redis else ''}")
-    base = f"http://{args.host}:{args.port}"
-    print(f"cti: agent desktop {base}/agent   supervisor board {base}/supervisor   chat widget {base}/chat")
-    if args.config is None:
-        print("cti: demo log-ins (agent id / password):")
-        for agent in config.agents.values():
-            print(f"       {agent.id:<6} / {agent.password:<6} {agent.role.value}, team {agent.team or '-'}")
-    run(app, host=args.host, port=args.port, traffic=config.traffic)  # with the traffic: limits
+        return _run(app, args, config)
+
+    def announce(port: int) -> None:
+        base = f"http://{args.host}:{port}"
+        print(f"cti: serving on {base}  database {safe_url(args.db)}"
+              f"{'  redis ' + safe_url(args.redis) if args.redis else ''}")
+        print(f"cti: agent desktop {base}/agent   supervisor board {base}/supervisor   "
+              f"chat widget {base}/chat")
+        if args.config is None:
+            print("cti: demo log-ins (agent id / password):")
+            for a in config.agents.values():
+                print(f"       {a.id:<6} / {a.password:<6} {a.role.value}, team {a.team or '-'}")
+
+    return _run(app, args, config, announce=announce)
+
+
+def _run(app: web.Application, args: argparse.Namespace, config: AppConfig,
+         announce: Callable[[int], None] | None = None) -> int:
+    """Serve with the ``traffic:`` limits; a port that cannot be used is one line and exit 2."""
+    from cti.serve import ListenError, run
+
+    try:
+        run(app, host=args.host, port=args.port, traffic=config.traffic,
+            reuse_port=args.worker_index is not None, announce=announce)
+    except ListenError as exc:
+        print(f"cti: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 
