@@ -34,6 +34,9 @@ def _serve(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"cti: {exc}", file=sys.stderr)
         return 2
+    # The flags win over the configuration's http: section.
+    args.host = config.http.host if args.host is None else args.host
+    args.port = config.http.port if args.port is None else args.port
     if config.demo and not _is_loopback(args.host) and not args.allow_demo:
         print(f"cti: refusing to serve the demo configuration (well-known passwords) on {args.host}: "
               "use a loopback address, or pass --allow-demo to serve it there anyway", file=sys.stderr)
@@ -183,8 +186,16 @@ def _request(url: str, *, token: str | None = None, body: dict[str, Any] | None 
 
 
 def _explain(args: argparse.Namespace) -> int:
+    if args.url:
+        base = args.url.rstrip("/")
+    else:
+        try:
+            http = load_config(args.config or DEMO_CONFIG).http
+        except ConfigError as exc:
+            print(f"cti: {exc}", file=sys.stderr)
+            return 2
+        base = f"http://{http.client_host()}:{http.port}"
     password = args.password or getpass.getpass(f"password for {args.user}: ")
-    base = args.url.rstrip("/")
     try:
         token = _request(f"{base}/api/login", body={"agent_id": args.user, "password": password})["token"]
         result = _request(f"{base}/api/routing/explain/{args.interaction_id}", token=token)
@@ -244,8 +255,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     serve = sub.add_parser("serve", help="run the server")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8080)
+    serve.add_argument("--host", default=None, help="default: http.host of --config, else 127.0.0.1")
+    serve.add_argument("--port", type=int, default=None, help="default: http.port of --config, else 8080")
     serve.add_argument("--db", default=DEFAULT_DB, help="SQLAlchemy URL (default: a SQLite file cti.db)")
     serve.add_argument("--redis", default=None, help="Redis URL, to share routing and events between nodes")
     serve.add_argument("--config", default=None, help="YAML or TOML file of agents, teams, queues, skills")
@@ -280,7 +291,10 @@ def build_parser() -> argparse.ArgumentParser:
     routing_sub = routing.add_subparsers(dest="routing_command", required=True)
     explain = routing_sub.add_parser("explain", help="who would get this interaction now, and why")
     explain.add_argument("interaction_id")
-    explain.add_argument("--url", default="http://127.0.0.1:8080")
+    explain.add_argument("--config", default=None,
+                         help="the server's configuration: its http: section says where to ask "
+                              "(default: the demo's, http://127.0.0.1:8080)")
+    explain.add_argument("--url", default=None, help="the server's address, over --config")
     explain.add_argument("--user", default="sam")
     explain.add_argument("--password", default=None)
     explain.add_argument("--json", action="store_true")
