@@ -9,6 +9,7 @@ from __future__ import annotations
 import glob
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -107,3 +108,29 @@ def test_a_service_it_cannot_start_is_one_line_and_a_failure() -> None:
     assert done.stdout == ""
     assert done.stderr.startswith("test: cannot start the test services: initdb failed: "), done.stderr
     assert done.stderr.count("\n") == 1, done.stderr
+
+
+def test_the_test_command_collects_with_services_of_its_own() -> None:
+    """``./scripts/test`` as a user runs it, told of ports where nothing listens: the whole set-up
+    (peers, .venv, services) and pytest collecting, then nothing left running."""
+    _needs_binaries()
+    if not (ROOT / ".venv" / "cti-dev-stamp").exists():
+        if IN_CI:
+            pytest.fail("no .venv: CI runs the tests through ./scripts/test, which makes it")
+        pytest.skip("no .venv: run through ./scripts/test (a first install downloads everything)")
+    closed_pg, closed_redis = free_port(), free_port()
+    env = {**os.environ, "CTI_TEST_POSTGRES": f"postgresql+psycopg://postgres@127.0.0.1:{closed_pg}/test",
+           "CTI_TEST_REDIS": f"redis://127.0.0.1:{closed_redis}/0"}
+    env.pop("CTI_TEST_SERVICES_DIR", None)
+    done = subprocess.run([str(ROOT / "scripts" / "test"), "--collect-only", "-q", "-p", "no:cacheprovider",
+                           "tests/scripts/test_test_services.py"],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "installing" not in done.stdout + done.stderr  # all there already: nothing fetched again
+    assert "test_the_test_command_collects_with_services_of_its_own" in done.stdout
+    started = re.findall(r"^test: (PostgreSQL|Redis) at 127\.0\.0\.1:(\d+) does not answer .* started one"
+                         r"(?: as \w+)? at 127\.0\.0\.1:(\d+), stopped at the end$", done.stderr, re.M)
+    assert {(name, int(closed)) for name, closed, _ in started} == {
+        ("PostgreSQL", closed_pg), ("Redis", closed_redis)}, done.stderr
+    for _, _, port in started:
+        assert not _reachable("127.0.0.1", int(port))
