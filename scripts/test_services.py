@@ -217,7 +217,10 @@ def own_redis(configured: str, workdir: Path, run_as: RunAs | None) -> Iterator[
 
 @contextlib.contextmanager
 def _workdir(run_as: RunAs | None) -> Iterator[Path]:
-    path = Path(tempfile.mkdtemp(prefix="cti-test-services-"))
+    parent = Path(tempfile.gettempdir())
+    if run_as is not None and not parent.stat().st_mode & 0o001:
+        parent = Path("/tmp")  # a TMPDIR only root may enter would keep the services out
+    path = Path(tempfile.mkdtemp(prefix="cti-test-services-", dir=parent))
     try:
         if run_as is not None:
             os.chown(path, run_as.uid, run_as.gid)
