@@ -140,9 +140,9 @@ def _wait(ready: Callable[[], bool], process: subprocess.Popen[bytes], *, what: 
         time.sleep(0.1)
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
+def _stop(process: subprocess.Popen[bytes], how: signal.Signals = signal.SIGTERM) -> None:
     if process.poll() is None:
-        process.terminate()  # PostgreSQL: a smart shutdown; Redis: exits without saving (no save)
+        process.send_signal(how)
         try:
             process.wait(timeout=20)
         except subprocess.TimeoutExpired:
@@ -191,7 +191,8 @@ def own_postgres(configured: str, workdir: Path, run_as: RunAs | None) -> Iterat
         netloc = f"{user}@127.0.0.1:{port}"
         yield urlunsplit((parts.scheme or "postgresql+psycopg", netloc, f"/{database}", "", ""))
     finally:
-        _stop(process)
+        # A fast shutdown: SIGTERM's smart one would wait for a client a test left connected.
+        _stop(process, signal.SIGINT)
 
 
 @contextlib.contextmanager
