@@ -10,11 +10,15 @@ import logging
 import sys
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cti.config import DEMO_CONFIG, AppConfig, ConfigError, load_config
 from cti.logformat import use_one_line_logs
+
+if TYPE_CHECKING:
+    from aiohttp import web
 
 DEFAULT_DB = "sqlite+aiosqlite:///cti.db"
 
@@ -23,7 +27,6 @@ def _serve(args: argparse.Namespace) -> int:
     from cti.app import ServerSettings, build_app
     from cti.datadir import default_data_dir
     from cti.redact import safe_url
-    from cti.serve import run
 
     config_path = args.config or DEMO_CONFIG
     try:
@@ -31,6 +34,9 @@ def _serve(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"cti: {exc}", file=sys.stderr)
         return 2
+    # The flags win over the configuration's http: section.
+    args.host = config.http.host if args.host is None else args.host
+    args.port = config.http.port if args.port is None else args.port
     if config.demo and not _is_loopback(args.host) and not args.allow_demo:
         print(f"cti: refusing to serve the demo configuration (well-known passwords) on {args.host}: "
               "use a loopback address, or pass --allow-demo to serve it there anyway", file=sys.stderr)
@@ -48,17 +54,33 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"cti: {exc}", file=sys.stderr)
         return 2
     if worker:
-        run(app, host=args.host, port=args.port, traffic=config.traffic, reuse_port=True)
-        return 0
-    print(f"cti: serving on http://{args.host}:{args.port}  database {safe_url(args.db)}"
-          f"{'  redis ' + safe_url(args.redis) if args.redis else ''}")
-    base = f"http://{args.host}:{args.port}"
-    print(f"cti: agent desktop {base}/agent   supervisor board {base}/supervisor   chat widget {base}/chat")
-    if args.config is None:
-        print("cti: demo log-ins (agent id / password):")
-        for agent in config.agents.values():
-            print(f"       {agent.id:<6} / {agent.password:<6} {agent.role.value}, team {agent.team or '-'}")
-    run(app, host=args.host, port=args.port, traffic=config.traffic)  # with the traffic: limits
+        return _run(app, args, config)
+
+    def announce(port: int) -> None:
+        base = f"http://{args.host}:{port}"
+        print(f"cti: serving on {base}  database {safe_url(args.db)}"
+              f"{'  redis ' + safe_url(args.redis) if args.redis else ''}")
+        print(f"cti: agent desktop {base}/agent   supervisor board {base}/supervisor   "
+              f"chat widget {base}/chat")
+        if args.config is None:
+            print("cti: demo log-ins (agent id / password):")
+            for a in config.agents.values():
+                print(f"       {a.id:<6} / {a.password:<6} {a.role.value}, team {a.team or '-'}")
+
+    return _run(app, args, config, announce=announce)
+
+
+def _run(app: web.Application, args: argparse.Namespace, config: AppConfig,
+         announce: Callable[[int], None] | None = None) -> int:
+    """Serve with the ``traffic:`` limits; a port that cannot be used is one line and exit 2."""
+    from cti.serve import ListenError, run
+
+    try:
+        run(app, host=args.host, port=args.port, traffic=config.traffic,
+            reuse_port=args.worker_index is not None, announce=announce)
+    except ListenError as exc:
+        print(f"cti: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 
@@ -164,8 +186,16 @@ def _request(url: str, *, token: str | None = None, body: dict[str, Any] | None 
 
 
 def _explain(args: argparse.Namespace) -> int:
+    if args.url:
+        base = args.url.rstrip("/")
+    else:
+        try:
+            http = load_config(args.config or DEMO_CONFIG).http
+        except ConfigError as exc:
+            print(f"cti: {exc}", file=sys.stderr)
+            return 2
+        base = f"http://{http.client_host()}:{http.port}"
     password = args.password or getpass.getpass(f"password for {args.user}: ")
-    base = args.url.rstrip("/")
     try:
         token = _request(f"{base}/api/login", body={"agent_id": args.user, "password": password})["token"]
         result = _request(f"{base}/api/routing/explain/{args.interaction_id}", token=token)
@@ -225,8 +255,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     serve = sub.add_parser("serve", help="run the server")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8080)
+    serve.add_argument("--host", default=None, help="default: http.host of --config, else 127.0.0.1")
+    serve.add_argument("--port", type=int, default=None, help="default: http.port of --config, else 8080")
     serve.add_argument("--db", default=DEFAULT_DB, help="SQLAlchemy URL (default: a SQLite file cti.db)")
     serve.add_argument("--redis", default=None, help="Redis URL, to share routing and events between nodes")
     serve.add_argument("--config", default=None, help="YAML or TOML file of agents, teams, queues, skills")
@@ -261,7 +291,10 @@ def build_parser() -> argparse.ArgumentParser:
     routing_sub = routing.add_subparsers(dest="routing_command", required=True)
     explain = routing_sub.add_parser("explain", help="who would get this interaction now, and why")
     explain.add_argument("interaction_id")
-    explain.add_argument("--url", default="http://127.0.0.1:8080")
+    explain.add_argument("--config", default=None,
+                         help="the server's configuration: its http: section says where to ask "
+                              "(default: the demo's, http://127.0.0.1:8080)")
+    explain.add_argument("--url", default=None, help="the server's address, over --config")
     explain.add_argument("--user", default="sam")
     explain.add_argument("--password", default=None)
     explain.add_argument("--json", action="store_true")

@@ -18,6 +18,7 @@ from cti.identities import region_for_country_code
 from cti.passwords import HashKind, hash_kind
 from cti.settings import SectionError, parse_section
 from cti.settings.access import AccessSettings
+from cti.settings.http import HttpSettings
 from cti.settings.identity import IdentitySettings
 from cti.settings.login import LoginSettings
 from cti.settings.traffic import TrafficSettings
@@ -81,6 +82,7 @@ class AppConfig:
     access: AccessSettings = field(default_factory=AccessSettings)
     login: LoginSettings = field(default_factory=LoginSettings)
     traffic: TrafficSettings = field(default_factory=TrafficSettings)
+    http: HttpSettings = field(default_factory=HttpSettings)
     # A demo configuration (top-level `demo: true`): well-known plain passwords are accepted, and
     # `cti serve` keeps it on loopback unless told --allow-demo.
     demo: bool = False
@@ -195,10 +197,11 @@ def parse_config(data: Mapping[str, Any]) -> AppConfig:
         access = parse_section(AccessSettings, data.get("access"), "access")
         login = parse_section(LoginSettings, data.get("login"), "login")
         traffic = parse_section(TrafficSettings, data.get("traffic"), "traffic")
+        http = parse_section(HttpSettings, data.get("http"), "http")
     except SectionError as exc:
         raise ConfigError(str(exc)) from exc
     return AppConfig(
-        identity=identity, access=access, login=login, traffic=traffic,
+        identity=identity, access=access, login=login, traffic=traffic, http=http,
         channels={str(k): dict(v or {}) for k, v in channels.items()},
         ami=_ami(data.get("ami"), queues),
         agents=agents, teams=teams, queues=queues,

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import resource
 import signal
 import time
@@ -94,38 +95,67 @@ def _warn_if_descriptors_short(traffic: TrafficSettings) -> None:
                     traffic.http_max_connections, soft)
 
 
+class ListenError(Exception):
+    """The address cannot be listened on (taken, not this machine's, not allowed): one line."""
+
+    def __init__(self, host: str, port: int, reason: str) -> None:
+        super().__init__(f"cannot use {host}:{port}: {reason}")
+
+
 async def serve(app: web.Application, *, host: str, port: int, traffic: TrafficSettings,
-                reuse_port: bool = False) -> None:
+                reuse_port: bool = False, announce: Callable[[int], None] | None = None) -> None:
     """Serve until SIGINT or SIGTERM, then stop as ``web.run_app`` does (sockets closed, cleanup).
-    ``reuse_port``: share the port with the other workers of ``cti serve --workers``."""
+    ``reuse_port``: share the port with the other workers of ``cti serve --workers``.
+
+    The port is taken before the application starts, so a taken one fails at once with
+    ``ListenError`` and nothing else; ``announce`` is then told the port (``--port 0``: the
+    one the kernel chose)."""
+    loop = asyncio.get_running_loop()
+    runner = web.AppRunner(app, access_log=None, keepalive_timeout=traffic.http_keepalive_timeout)
+    cap: ConnectionCap | None = None
+
+    def protocol() -> asyncio.BaseProtocol:
+        assert cap is not None  # nothing is accepted before start_serving(), after the cap is made
+        return cap()
+
+    try:
+        # Bound now, listening only once the application has started.
+        listener = await loop.create_server(protocol, host, port, reuse_address=True,
+                                             reuse_port=reuse_port or None, backlog=128,
+                                             start_serving=False)
+    except OSError as exc:
+        raise ListenError(host, port, os.strerror(exc.errno) if exc.errno else str(exc)) from exc
+    if announce is not None:
+        announce(int(listener.sockets[0].getsockname()[1]))
     asyncio_log = logging.getLogger("asyncio")
     fd_filter = RateLimitFilter(OUT_OF_RESOURCES)
     asyncio_log.addFilter(fd_filter)
     _warn_if_descriptors_short(traffic)
-    runner = web.AppRunner(app, access_log=None, keepalive_timeout=traffic.http_keepalive_timeout)
-    await runner.setup()
-    assert runner.server is not None  # set by setup()
-    cap = ConnectionCap(runner.server, traffic.http_max_connections)
-    loop = asyncio.get_running_loop()
     stop = asyncio.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    listener: asyncio.Server | None = None
     try:
-        listener = await loop.create_server(cap, host, port, reuse_address=True,
-                                             reuse_port=reuse_port or None, backlog=128)
-        await stop.wait()
-    finally:
-        if listener is not None:
+        await runner.setup()  # a Ctrl-C here interrupts it, as before the handlers below
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        try:
+            assert runner.server is not None  # set by setup()
+            cap = ConnectionCap(runner.server, traffic.http_max_connections)
+            await listener.start_serving()
+            await stop.wait()
+        finally:
             listener.close()
-        await runner.cleanup()
+            await runner.cleanup()
+    finally:
+        listener.close()
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError):
                 loop.remove_signal_handler(sig)
-        cap.close()
+        if cap is not None:
+            cap.close()
         asyncio_log.removeFilter(fd_filter)
 
 
 def run(app: web.Application, *, host: str, port: int, traffic: TrafficSettings,
-        reuse_port: bool = False) -> None:
-    asyncio.run(serve(app, host=host, port=port, traffic=traffic, reuse_port=reuse_port))
+        reuse_port: bool = False, announce: Callable[[int], None] | None = None) -> None:
+    """``serve`` in a loop of its own. Raises ``ListenError``."""
+    asyncio.run(serve(app, host=host, port=port, traffic=traffic, reuse_port=reuse_port,
+                      announce=announce))

@@ -1,7 +1,8 @@
 """Shared test fixtures: real PostgreSQL and Redis on loopback.
 
-Outside CI a missing service skips its tests; with ``CI=true`` it fails them, because there
-every real peer must run.
+``CTI_TEST_POSTGRES`` and ``CTI_TEST_REDIS`` say where they are (``scripts/test`` points them at
+servers of its own when the defaults do not answer). Outside CI a missing service skips its
+tests; with ``CI=true`` it fails them, because there every real peer must run.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import shutil
 import socket
 import uuid
 from collections.abc import Callable, Iterator
+from urllib.parse import urlsplit
 
 import psycopg
 import pytest
@@ -20,6 +22,12 @@ from cti.app import ServerSettings
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 POSTGRES_URL = os.environ.get("CTI_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("CTI_TEST_REDIS", "redis://127.0.0.1:6379/0")
+
+
+def service_address(url: str, default_port: int) -> tuple[str, int]:
+    """The host and port a service URL names."""
+    parts = urlsplit(url)
+    return parts.hostname or "127.0.0.1", parts.port or default_port
 
 
 def _reachable(host: str, port: int) -> bool:
@@ -40,13 +48,13 @@ def require_service(name: str, host: str, port: int) -> None:
 
 @pytest.fixture
 def postgres_url() -> str:
-    require_service("PostgreSQL", "127.0.0.1", 5432)
+    require_service("PostgreSQL", *service_address(POSTGRES_URL, 5432))
     return POSTGRES_URL
 
 
 @pytest.fixture
 def redis_url() -> str:
-    require_service("Redis", "127.0.0.1", 6379)
+    require_service("Redis", *service_address(REDIS_URL, 6379))
     return REDIS_URL
 
 

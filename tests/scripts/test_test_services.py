@@ -1,0 +1,136 @@
+"""``scripts/test`` starts PostgreSQL and Redis of its own when none answers, and stops them.
+
+The start-up lives in ``scripts/test_services.py``, which ``scripts/test`` runs pytest under;
+these tests run it the same way with a probe instead of pytest.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import IN_CI, _reachable, service_address
+from tests.server_process import free_port
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+ROOT = Path(__file__).parents[2]
+HELPER = ROOT / "scripts" / "test_services.py"
+
+# What the test suite would see: the addresses conftest takes from the environment, and whether
+# the services there take a query.
+PROBE = """
+import json, os
+import psycopg, redis
+from tests import conftest
+with psycopg.connect(conftest.POSTGRES_URL.replace("postgresql+psycopg://", "postgresql://")) as conn:
+    database = conn.execute("select current_database()").fetchone()[0]
+client = redis.Redis.from_url(conftest.REDIS_URL)
+print(json.dumps({
+    "postgres": conftest.service_address(conftest.POSTGRES_URL, 5432),
+    "redis": conftest.service_address(conftest.REDIS_URL, 6379),
+    "database": database, "pong": client.ping(),
+    "dir": os.environ.get("CTI_TEST_SERVICES_DIR"),
+}))
+client.close()
+"""
+
+
+def _needs_binaries() -> None:
+    if glob.glob("/usr/lib/postgresql/*/bin/initdb") and shutil.which("redis-server"):
+        return
+    if IN_CI:
+        pytest.fail("PostgreSQL's or Redis's Debian package is missing; CI must run this test")
+    pytest.skip("PostgreSQL's or Redis's Debian package is missing")
+
+
+@dataclass(frozen=True)
+class Seen:
+    postgres: tuple[str, int]
+    redis: tuple[str, int]
+    database: str
+    pong: bool
+    dir: str | None
+
+
+def _run(postgres: str, redis_url: str) -> tuple[subprocess.CompletedProcess[str], Seen]:
+    env = {**os.environ, "CTI_TEST_POSTGRES": postgres, "CTI_TEST_REDIS": redis_url}
+    env.pop("CTI_TEST_SERVICES_DIR", None)
+    done = subprocess.run([sys.executable, str(HELPER), "--", sys.executable, "-c", PROBE],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=180, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    raw = json.loads(done.stdout.strip().splitlines()[-1])
+    return done, Seen(postgres=tuple(raw["postgres"]), redis=tuple(raw["redis"]), database=raw["database"],
+                      pong=raw["pong"], dir=raw["dir"])
+
+
+def test_with_nothing_listening_it_starts_both_and_stops_them_after() -> None:
+    _needs_binaries()
+    closed_pg, closed_redis = free_port(), free_port()
+    done, seen = _run(f"postgresql+psycopg://postgres@127.0.0.1:{closed_pg}/test",
+                      f"redis://127.0.0.1:{closed_redis}/0")
+    pg_host, pg_port = seen.postgres
+    redis_host, redis_port = seen.redis
+    assert (pg_host, redis_host) == ("127.0.0.1", "127.0.0.1")
+    assert closed_pg != pg_port and closed_redis != redis_port
+    assert seen.database == "test" and seen.pong is True
+    said = done.stderr
+    assert f"PostgreSQL at 127.0.0.1:{closed_pg} does not answer" in said, said
+    assert f"Redis at 127.0.0.1:{closed_redis} does not answer" in said, said
+    # Stopped, and their folder gone, once the command is over.
+    assert not _reachable("127.0.0.1", pg_port) and not _reachable("127.0.0.1", redis_port)
+    assert seen.dir is not None and not Path(seen.dir).exists()
+
+
+def test_services_that_answer_are_used_as_they_are(postgres_url: str, redis_url: str) -> None:
+    done, seen = _run(postgres_url, redis_url)
+    assert seen.dir is None and done.stderr == ""
+    assert seen.postgres == service_address(postgres_url, 5432)
+    assert seen.redis == service_address(redis_url, 6379)
+
+
+def test_a_service_it_cannot_start_is_one_line_and_a_failure() -> None:
+    _needs_binaries()
+    # initdb refuses a superuser whose name begins with pg_.
+    env = {**os.environ, "CTI_TEST_POSTGRES": f"postgresql+psycopg://pg_nope@127.0.0.1:{free_port()}/test"}
+    done = subprocess.run([sys.executable, str(HELPER), "--", sys.executable, "-c", "print('ran')"],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=180, check=False)
+    assert done.returncode == 1
+    assert done.stdout == ""
+    assert done.stderr.startswith("test: cannot start the test services: initdb failed: "), done.stderr
+    assert done.stderr.count("\n") == 1, done.stderr
+
+
+def test_the_test_command_collects_with_services_of_its_own() -> None:
+    """``./scripts/test`` as a user runs it, told of ports where nothing listens: the whole set-up
+    (peers, .venv, services) and pytest collecting, then nothing left running."""
+    _needs_binaries()
+    if not (ROOT / ".venv" / "cti-dev-stamp").exists():
+        if IN_CI:
+            pytest.fail("no .venv: CI runs the tests through ./scripts/test, which makes it")
+        pytest.skip("no .venv: run through ./scripts/test (a first install downloads everything)")
+    closed_pg, closed_redis = free_port(), free_port()
+    env = {**os.environ, "CTI_TEST_POSTGRES": f"postgresql+psycopg://postgres@127.0.0.1:{closed_pg}/test",
+           "CTI_TEST_REDIS": f"redis://127.0.0.1:{closed_redis}/0"}
+    env.pop("CTI_TEST_SERVICES_DIR", None)
+    done = subprocess.run([str(ROOT / "scripts" / "test"), "--collect-only", "-q", "-p", "no:cacheprovider",
+                           "tests/scripts/test_test_services.py"],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "installing" not in done.stdout + done.stderr  # all there already: nothing fetched again
+    assert "test_the_test_command_collects_with_services_of_its_own" in done.stdout
+    started = re.findall(r"^test: (PostgreSQL|Redis) at 127\.0\.0\.1:(\d+) does not answer .* started one"
+                         r"(?: as \w+)? at 127\.0\.0\.1:(\d+), stopped at the end$", done.stderr, re.M)
+    assert {(name, int(closed)) for name, closed, _ in started} == {
+        ("PostgreSQL", closed_pg), ("Redis", closed_redis)}, done.stderr
+    for _, _, port in started:
+        assert not _reachable("127.0.0.1", int(port))
