@@ -187,8 +187,17 @@ DEFAULT_SERVICE_TARGETS: Mapping[Channel, float] = {
 }
 
 
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+
+
 def jsonable(value: Any) -> Any:
     """Turn domain dataclasses, enums and mappings into JSON-ready values."""
+    # Most values in a screen pop are plain: answered before the slower checks (the Mapping
+    # check is an ABC lookup), since this runs for every field of every timeline entry.
+    if type(value) in _PLAIN:
+        return value
+    if type(value) is dict:
+        return {str(jsonable(k)): jsonable(v) for k, v in value.items()}
     if isinstance(value, enum.Enum):
         return value.value
     if hasattr(value, "__dataclass_fields__"):
