@@ -48,33 +48,39 @@ class ScriptBatcher:
         self._heads: dict[str, bytes] = {}  # SHA -> packed "EVALSHA <sha> <numkeys> <keys...>"
         self._keys = bulk(len(keys)) + b"".join(bulk(k) for k in keys)
         self._fixed = 3 + len(keys)  # EVALSHA, sha, numkeys, keys
-        self._pending: list[tuple[Call, asyncio.Future[Any]]] = []
+        self._pending: list[tuple[list[Call], asyncio.Future[list[Any]]]] = []  # groups of calls
         self._drainer: asyncio.Task[None] | None = None
         self._busy = False  # someone is using the connection
         self._conn: AbstractConnection | None = None
+        self.trips = 0  # round trips made (for benchmarks: calls per trip)
 
     async def run(self, script: str, *args: Arg) -> Any:
         """Run one script with the store's keys; its reply (errors raised as usual)."""
-        if self._busy or self._pending or self._drainer is not None:
-            return await self._queue((script, args))
-        self._busy = True
-        try:
-            (reply,) = await self._exchange([(script, args)])
-        finally:
-            self._busy = False
-            if self._pending:
-                self._start_drainer()
-        if isinstance(reply, Exception):
-            raise reply
+        (reply,) = await self.run_all([(script, args)])
         return reply
 
     async def run_all(self, calls: Sequence[Call]) -> list[Any]:
         """Run several scripts, one after another on the server, in one round trip."""
-        return list(await asyncio.gather(*(self._queue(call) for call in calls)))
+        if not calls:
+            return []
+        if self._busy or self._pending or self._drainer is not None:
+            replies = await self._queue(list(calls))
+        else:
+            self._busy = True
+            try:
+                replies = await self._exchange(calls)
+            finally:
+                self._busy = False
+                if self._pending:
+                    self._start_drainer()
+        for reply in replies:
+            if isinstance(reply, Exception):
+                raise reply
+        return replies
 
-    def _queue(self, call: Call) -> asyncio.Future[Any]:
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._pending.append((call, future))
+    def _queue(self, calls: list[Call]) -> asyncio.Future[list[Any]]:
+        future: asyncio.Future[list[Any]] = asyncio.get_running_loop().create_future()
+        self._pending.append((calls, future))
         if not self._busy:
             self._start_drainer()
         return future
@@ -95,9 +101,10 @@ class ScriptBatcher:
             self._busy = False
             self._drainer = None
 
-    async def _settle(self, batch: list[tuple[Call, asyncio.Future[Any]]]) -> None:
+    async def _settle(self, batch: list[tuple[list[Call], asyncio.Future[list[Any]]]]) -> None:
+        """One trip for every group queued; each group's future gets its own replies."""
         try:
-            replies = await self._exchange([call for call, _ in batch])
+            replies = await self._exchange([call for calls, _ in batch for call in calls])
         except BaseException as exc:
             for _, future in batch:
                 if not future.done():
@@ -108,13 +115,12 @@ class ScriptBatcher:
             if not isinstance(exc, Exception):
                 raise
             return
-        for (_, future), reply in zip(batch, replies, strict=True):
-            if future.done():  # its caller gave up waiting
-                continue
-            if isinstance(reply, Exception):
-                future.set_exception(reply)
-            else:
-                future.set_result(reply)
+        start = 0
+        for calls, future in batch:
+            end = start + len(calls)
+            if not future.done():  # else its caller gave up waiting
+                future.set_result(replies[start:end])
+            start = end
 
     async def _exchange(self, calls: Sequence[Call]) -> list[Any]:
         """One reply per call (error replies as exception values), scripts reloaded if lost."""
@@ -146,6 +152,7 @@ class ScriptBatcher:
         # A failed send or read leaves the connection closed by redis-py; the next trip
         # reconnects it.
         await conn.send_packed_command(b"".join(self._pack(script, args) for script, args in calls))
+        self.trips += 1
         replies: list[Any] = []
         for _ in calls:
             try:

@@ -85,6 +85,11 @@ class RedisRoutingStore:
         self._sync_lock = asyncio.Lock()
 
     @property
+    def script_trips(self) -> int:
+        """Round trips the scripts have taken so far (benchmarks: trips per operation)."""
+        return self._batch.trips
+
+    @property
     def keys(self) -> Sequence[str]:
         """Every key this store writes (for cleanup in tests and benchmarks)."""
         return tuple(self._keys)
