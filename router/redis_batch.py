@@ -30,6 +30,7 @@ from typing import Any
 import redis.asyncio as redis_asyncio
 from redis.asyncio.connection import AbstractConnection
 from redis.exceptions import NoScriptError, ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 Arg = str | bytes | int
 Call = tuple[str, Sequence[Arg]]  # (script source, arguments)
@@ -52,6 +53,7 @@ class ScriptBatcher:
         self._drainer: asyncio.Task[None] | None = None
         self._busy = False  # someone is using the connection
         self._conn: AbstractConnection | None = None
+        self._timeout: float | None = None  # the client's socket timeout, per trip
         self.trips = 0  # round trips made (for benchmarks: calls per trip)
 
     async def run(self, script: str, *args: Arg) -> Any:
@@ -149,16 +151,25 @@ class ScriptBatcher:
             # redis-py leaves get_connection untyped.
             pool = self._redis.connection_pool
             conn = self._conn = await pool.get_connection()  # type: ignore[no-untyped-call]
-        # A failed send or read leaves the connection closed by redis-py; the next trip
-        # reconnects it.
-        await conn.send_packed_command(b"".join(self._pack(script, args) for script, args in calls))
-        self.trips += 1
-        replies: list[Any] = []
-        for _ in calls:
-            try:
-                replies.append(await conn.read_response())
-            except ResponseError as exc:
-                replies.append(exc)
+            # The client's timeout applies to the whole trip here, once: redis-py applies it
+            # to each write (a task each) and each reply read (a timer each), which cost more
+            # than the rest of a trip.
+            self._timeout = conn.socket_timeout
+            conn.socket_timeout = None
+        # A failed or timed-out send or read leaves the connection closed by redis-py; the
+        # next trip reconnects it.
+        try:
+            async with asyncio.timeout(self._timeout):
+                await conn.send_packed_command(b"".join(self._pack(script, args) for script, args in calls))
+                self.trips += 1
+                replies: list[Any] = []
+                for _ in calls:
+                    try:
+                        replies.append(await conn.read_response())
+                    except ResponseError as exc:
+                        replies.append(exc)
+        except TimeoutError as exc:
+            raise RedisTimeoutError(f"no reply from Redis within {self._timeout}s") from exc
         return replies
 
     def _pack(self, script: str, args: Sequence[Arg]) -> bytes:
