@@ -17,6 +17,13 @@ argument instead of ten on every call: packing them was most of a call's cost)::
                        near LOG_MAX entries. Each node's engine replays it into its index.
     log_seq    string  the seq of the newest log entry
 
+Arguments come as one MessagePack array (``router.codec.args``) that the prelude unpacks into
+``ARGV``, so the scripts read ``ARGV[n]`` as if each had been passed on its own; a payload it
+cannot unpack is refused as ``routing-arguments-unreadable``, a stored record that is not JSON
+as ``routing-record-unreadable`` (both raised as ``router.errors.RoutingDataError``). The
+records' shapes and the change log are unchanged by this, so nodes of the previous version,
+which pass their arguments one by one to their own scripts, can share the same Redis.
+
 Timestamps are strings copied from the arguments, never numbers computed here (see codec).
 ``refusal`` mirrors ``router.eligibility.refusal``; the contract suite checks they agree.
 Replies are arrays whose first element is a status: "ok" or a stable error id.
