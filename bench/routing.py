@@ -25,10 +25,12 @@ times and printed as ``<name>_min`` and ``<name>_median`` (for a rate, min is th
 * **CPU**: for store figures, the bench process's CPU seconds plus Redis's (``INFO cpu``;
   Redis is shared with whatever else runs on the machine), ``..._cores`` = CPU / wall, and
   ``..._per_cpu_s`` = the rate per CPU-second, i.e. per fully used core. Split per operation
-  (``..._bench_cpu_us_each``, ``..._redis_cpu_us_each``); ``..._per_s_one_core_each`` is the
-  rate if the bench and Redis each had a core of their own (the busier one sets the pace):
-  on a shared machine the wall-clock rate mostly measures the others. The routing pass runs
-  on one core (one thread).
+  (``..._bench_cpu_us_each``: the client side, this process; ``..._redis_cpu_us_each``: the
+  server); ``..._per_s_one_core_each`` is the rate if the bench and Redis each had a core of
+  their own (the busier one sets the pace): on a shared machine the wall-clock rate mostly
+  measures the others. ``..._script_round_trips_each``: script round trips to Redis per
+  operation (calls made at once share one; the engines' log reads are not counted). The
+  routing pass runs on one core (one thread).
 """
 
 from __future__ import annotations
@@ -238,6 +240,10 @@ class Cpu:
 
     def __init__(self, client: redis_asyncio.Redis | None) -> None:
         self.client = client
+        self.stores: list[RedisRoutingStore] = []  # whose script round trips are counted
+
+    def trips(self) -> int:
+        return sum(store.script_trips for store in self.stores)
 
     async def read(self) -> tuple[float, float, float]:
         redis_cpu = 0.0
@@ -248,9 +254,11 @@ class Cpu:
 
     async def measure(self, figs: Figures, name: str, count: int,
                       work: Callable[[], Awaitable[None]]) -> None:
+        trips0 = self.trips()
         wall0, own0, redis0 = await self.read()
         await work()
         wall1, own1, redis1 = await self.read()
+        trips = self.trips() - trips0
         wall, cpu = wall1 - wall0, (own1 - own0) + (redis1 - redis0)
         figs.add(f"{name}_per_s", count / wall)
         figs.add(f"{name}_ms_each", wall / count * 1000)
@@ -261,6 +269,7 @@ class Cpu:
             figs.add(f"{name}_redis_cpu_us_each", (redis1 - redis0) / count * 1e6)
             # With a core for this process and one for Redis: the busier side sets the pace.
             figs.add(f"{name}_per_s_one_core_each", count / max(own1 - own0, redis1 - redis0, 1e-9))
+            figs.add(f"{name}_script_round_trips_each", trips / count)
 
 
 async def setup_agents(store: RoutingStore, count: int) -> None:
@@ -398,7 +407,9 @@ async def bench_stores(figs: Figures, args: argparse.Namespace, run: int) -> Non
     cpu = Cpu(clients[0])
     try:
         def store(tag: str) -> RedisRoutingStore:
-            return RedisRoutingStore(redis=client(), prefix=f"{prefix}{tag}")
+            made = RedisRoutingStore(redis=client(), prefix=f"{prefix}{tag}")
+            cpu.stores.append(made)
+            return made
 
         await bench_cycles(figs, cpu, "redis_store", store("a"), args.cycles // 2, args.workers, run)
         await bench_engine(figs, cpu, "redis_engine", [store("b")], args.engine_items, 200)

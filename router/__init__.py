@@ -9,15 +9,17 @@ Modules, by role::
     engine.py         RoutingEngine: expire, tick, decide, try_offers; background loop
     memory_store.py   MemoryRoutingStore: one node
     redis_store.py    RedisRoutingStore: many nodes (redis_scripts.py: its Lua and change log;
-                      redis_batch.py: pipelined script calls; codec.py: its JSON)
+                      redis_batch.py: pipelined script calls; codec.py: its records and
+                      script arguments; errors.py: RoutingDataError)
     records.py        input checks and load view shared by both stores
     stats.py          QueueStats, the same from both stores
 
-Errors raised (all from ``cti.errors``, with stable ids)::
+Errors raised (from ``cti.errors`` unless named, with stable ids)::
 
     NotFound   agent-not-found, offer-not-found, interaction-not-waiting
     Conflict   interaction-offered, offer-not-yours, work-not-yours
     InvalidInput  bad-service-target, bad-priority, bad-enqueued-at
+    RoutingDataError (router.errors)  routing-record-unreadable, routing-arguments-unreadable
 
 Only the composition root imports this package; everything else uses ``cti.routing``.
 """

@@ -17,6 +17,13 @@ argument instead of ten on every call: packing them was most of a call's cost)::
                        near LOG_MAX entries. Each node's engine replays it into its index.
     log_seq    string  the seq of the newest log entry
 
+Arguments come as one MessagePack array (``router.codec.args``) that the prelude unpacks into
+``ARGV``, so the scripts read ``ARGV[n]`` as if each had been passed on its own; a payload it
+cannot unpack is refused as ``routing-arguments-unreadable``, a stored record that is not JSON
+as ``routing-record-unreadable`` (both raised as ``router.errors.RoutingDataError``). The
+records' shapes and the change log are unchanged by this, so nodes of the previous version,
+which pass their arguments one by one to their own scripts, can share the same Redis.
+
 Timestamps are strings copied from the arguments, never numbers computed here (see codec).
 ``refusal`` mirrors ``router.eligibility.refusal``; the contract suite checks they agree.
 Replies are arrays whose first element is a status: "ok" or a stable error id.
@@ -31,6 +38,13 @@ KEY_NAMES = ("agents", "waiting", "offers", "offer_due", "active", "wrap_due", "
 LOG_MAX = 20000
 
 PRELUDE = r"""
+-- The arguments come as one MessagePack array (router.codec.args).
+local unpacked, A = pcall(cmsgpack.unpack, ARGV[1])
+if not unpacked or type(A) ~= 'table' then
+  return redis.error_reply('routing-arguments-unreadable')
+end
+local ARGV = A
+
 local P = KEYS[1]
 local AGENTS, WAITING, OFFERS, OFFER_DUE = P .. 'agents', P .. 'waiting', P .. 'offers', P .. 'offer_due'
 local ACTIVE, WRAP_DUE, LAST, LAST_AT = P .. 'active', P .. 'wrap_due', P .. 'last', P .. 'last_at'
@@ -52,10 +66,17 @@ local function del_waiting(id)
   log('x', id, '')
 end
 
+-- A record that is not JSON (garbled, forged) fails the call with a stable id, not a Lua trace.
+local function decode(raw)
+  local ok, value = pcall(cjson.decode, raw)
+  if not ok or type(value) ~= 'table' then error({err = 'routing-record-unreadable'}) end
+  return value
+end
+
 local function get_agent(id)
   local raw = redis.call('HGET', AGENTS, id)
   if not raw then return nil end
-  return cjson.decode(raw)
+  return decode(raw)
 end
 
 local function put_agent(id, a)
@@ -114,7 +135,7 @@ end
 -- Back to the queue with the original wait and the agent who let it go excluded.
 local function requeue(id, rec)
   withdraw(id, rec)
-  local item = cjson.decode(rec.item)
+  local item = decode(rec.item)
   local excluded, seen = {}, false
   for _, x in ipairs(item.excluded) do
     table.insert(excluded, x)
@@ -132,7 +153,7 @@ end
 local function owned_offer(id, agent_id)
   local raw = redis.call('HGET', OFFERS, id)
   if not raw then return nil, 'offer-not-found' end
-  local rec = cjson.decode(raw)
+  local rec = decode(raw)
   if rec.agent ~= agent_id then return nil, 'offer-not-yours' end
   return rec, raw
 end
@@ -144,8 +165,8 @@ local a = get_agent(ARGV[1])
 if not a then
   a = {state = 'offline', reason = cjson.null, load = {}, idle_since = ARGV[4], wraps = 0}
 end
-a.skills = cjson.decode(ARGV[2])
-a.capacity = cjson.decode(ARGV[3])
+a.skills = decode(ARGV[2])
+a.capacity = decode(ARGV[3])
 put_agent(ARGV[1], a)
 return {'ok'}
 """
@@ -163,11 +184,11 @@ return {'ok', put_agent(ARGV[1], a)}
 # ARGV: interaction id, item json
 ENQUEUE = PRELUDE + r"""
 local offered = redis.call('HGET', OFFERS, ARGV[1])
-if offered then return {'interaction-offered', cjson.decode(offered).agent} end
+if offered then return {'interaction-offered', decode(offered).agent} end
 local freed = ''
 local held = redis.call('HGET', ACTIVE, ARGV[1])
 if held then
-  local h = cjson.decode(held)
+  local h = decode(held)
   redis.call('HDEL', ACTIVE, ARGV[1])
   local a = get_agent(h.agent)
   if a then
@@ -189,18 +210,18 @@ if raw then
 end
 local offered = redis.call('HGET', OFFERS, ARGV[1])
 if not offered then return {'none'} end
-local rec = cjson.decode(offered)
+local rec = decode(offered)
 withdraw(ARGV[1], rec)
 return {'offered', rec.item}
 """
 
-# ARGV: interaction id, agent id, offered_at, expires_at, reason json
+# ARGV: interaction id, agent id, offered_at, expires_at, reason json. Reply: {'ok', channel}
 TRY_OFFER = PRELUDE + r"""
 local raw = redis.call('HGET', WAITING, ARGV[1])
 if not raw then return {'not-waiting'} end
 local a = get_agent(ARGV[2])
 if not a then return {'agent-not-found'} end
-local item = cjson.decode(raw)
+local item = decode(raw)
 local why = refusal(ARGV[2], a, item)
 if why then return {why} end
 a.load[item.channel] = (a.load[item.channel] or 0) + 1
@@ -210,7 +231,7 @@ local rec = cjson.encode({agent = ARGV[2], channel = item.channel, item = raw,
                           offered_at = ARGV[3], expires_at = ARGV[4], reason = ARGV[5]})
 redis.call('HSET', OFFERS, ARGV[1], rec)
 redis.call('ZADD', OFFER_DUE, ARGV[4], ARGV[1])
-return {'ok', rec}
+return {'ok', item.channel}
 """
 
 # ARGV: interaction id, agent id
@@ -227,7 +248,7 @@ return {'ok', raw}
 HOLD = PRELUDE + r"""
 local held = redis.call('HGET', ACTIVE, ARGV[1])
 if held then
-  if cjson.decode(held).agent ~= ARGV[2] then return {'work-not-yours'} end
+  if decode(held).agent ~= ARGV[2] then return {'work-not-yours'} end
   return {'ok', 0}
 end
 if redis.call('HEXISTS', OFFERS, ARGV[1]) == 1 or redis.call('HEXISTS', WAITING, ARGV[1]) == 1 then
@@ -255,7 +276,7 @@ local out = {}
 for _, id in ipairs(ids) do
   local raw = redis.call('HGET', OFFERS, id)
   if raw then
-    table.insert(out, requeue(id, cjson.decode(raw)))
+    table.insert(out, requeue(id, decode(raw)))
   else
     redis.call('ZREM', OFFER_DUE, id)
   end
@@ -270,14 +291,14 @@ local id, agent_id, now = ARGV[1], ARGV[2], ARGV[3]
 local ch = nil
 local held = redis.call('HGET', ACTIVE, id)
 if held then
-  local h = cjson.decode(held)
+  local h = decode(held)
   if h.agent ~= agent_id then return {'work-not-yours'} end
   redis.call('HDEL', ACTIVE, id)
   ch = h.channel
 else
   local offered = redis.call('HGET', OFFERS, id)
   if offered then
-    local rec = cjson.decode(offered)
+    local rec = decode(offered)
     if rec.agent ~= agent_id then return {'work-not-yours'} end
     redis.call('HDEL', OFFERS, id)
     redis.call('ZREM', OFFER_DUE, id)
@@ -321,7 +342,7 @@ if #due == 0 then return {0, {}} end
 local touched, order = {}, {}
 for _, member in ipairs(due) do
   redis.call('ZREM', WRAP_DUE, member)
-  local w = cjson.decode(member)
+  local w = decode(member)
   local a = touched[w[1]]
   if not a then
     a = get_agent(w[1])

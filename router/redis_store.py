@@ -20,6 +20,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import redis.asyncio as redis_asyncio
+from redis.exceptions import ResponseError
 
 from cti.domain import AgentState, Channel
 from cti.errors import Conflict, NotFound
@@ -33,7 +34,8 @@ from cti.routing import (
     WaitingItem,
 )
 from router import codec, redis_scripts
-from router.codec import text
+from router.codec import Arg, text
+from router.errors import RoutingDataError
 from router.ranking import RoutingIndex
 from router.records import PRUNE_BATCH, check_item
 from router.redis_batch import ScriptBatcher
@@ -83,12 +85,20 @@ class RedisRoutingStore:
         self._sync_lock = asyncio.Lock()
 
     @property
+    def script_trips(self) -> int:
+        """Round trips the scripts have taken so far (benchmarks: trips per operation)."""
+        return self._batch.trips
+
+    @property
     def keys(self) -> Sequence[str]:
         """Every key this store writes (for cleanup in tests and benchmarks)."""
         return tuple(self._keys)
 
-    async def _run(self, script: str, *args: str | int) -> list[Any]:
-        reply: list[Any] = await self._batch.run(script, *args)
+    async def _run(self, script: str, *args: Arg) -> list[Any]:
+        try:
+            reply: list[Any] = await self._batch.run(script, codec.args(*args))
+        except ResponseError as exc:
+            raise _data_error(exc) from exc
         return reply
 
     # ----- agents --------------------------------------------------------------------------
@@ -161,10 +171,13 @@ class RedisRoutingStore:
                          timeout: float) -> list[Offer | None]:
         """Each assignment tried atomically, in order, all in one round trip."""
         offered_at, expires_at = codec.num(now), codec.num(now + timeout)
-        replies = await self._batch.run_all([
-            (self._try_offer, (a.interaction_id, a.agent_id, offered_at, expires_at,
-                               codec.reason_json(a.reason)))
-            for a in assignments])
+        try:
+            replies = await self._batch.run_all([
+                (self._try_offer, (codec.args(a.interaction_id, a.agent_id, offered_at, expires_at,
+                                              codec.reason_json(a.reason)),))
+                for a in assignments])
+        except ResponseError as exc:
+            raise _data_error(exc) from exc
         offers: list[Offer | None] = []
         for assignment, reply in zip(assignments, replies, strict=True):
             status = text(reply[0])
@@ -173,7 +186,12 @@ class RedisRoutingStore:
                           assignment.agent_id, status)
                 offers.append(None)
             else:
-                offers.append(codec.offer_from(assignment.interaction_id, reply[1]))
+                # The record holds these very values (times as their exact strings): only
+                # the channel comes from Redis, so the reply needs no decoding.
+                offers.append(Offer(
+                    interaction_id=assignment.interaction_id, agent_id=assignment.agent_id,
+                    channel=codec.channel(reply[1]), offered_at=float(offered_at),
+                    expires_at=float(expires_at), reason=assignment.reason))
         return offers
 
     async def offer_for(self, interaction_id: str) -> Offer | None:
@@ -309,6 +327,14 @@ class RedisRoutingStore:
         if status == "offer-not-yours":
             raise Conflict("offer-not-yours", "the offer is for another agent",
                            interaction_id=interaction_id, agent_id=agent_id)
+
+
+def _data_error(exc: ResponseError) -> Exception:
+    """A script's refusal to read its input as the typed error; any other error as it came."""
+    error_id = str(exc).split(" ", 1)[0]
+    if error_id in ("routing-record-unreadable", "routing-arguments-unreadable"):
+        return RoutingDataError(error_id, "routing state in Redis could not be read", why=str(exc))
+    return exc
 
 
 def _entry_seq(entry_id: Any) -> int:
