@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import bisect
 import itertools
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 
 from cti.domain import Channel
 from cti.routing import AgentSnapshot, WaitingItem
@@ -40,6 +40,9 @@ _SPARE_LISTS = 32
 
 def name_sets(skills: Mapping[str, int], by_names: Mapping[Names, object]) -> Iterator[Names]:
     """The name sets in ``by_names`` that the agent's skill names cover."""
+    if len(by_names) == 1 and () in by_names:
+        yield ()  # only the channel's own list: the common case while no class asks for skills
+        return
     mine = sorted(skills)
     if 2 ** len(mine) <= len(by_names):
         for size in range(len(mine) + 1):
@@ -54,8 +57,10 @@ def name_sets(skills: Mapping[str, int], by_names: Mapping[Names, object]) -> It
 
 
 def _entry(agent: AgentSnapshot, names: Names) -> _Entry:
+    if not names:
+        return 0, agent.idle_since, agent.agent_id
     skills = agent.skills
-    return -sum(skills[name] for name in names), agent.idle_since, agent.agent_id
+    return -sum([skills[name] for name in names]), agent.idle_since, agent.agent_id
 
 
 class OpenAgents:
@@ -76,20 +81,28 @@ class OpenAgents:
     def put(self, agent: AgentSnapshot) -> None:
         """Add or replace an agent; ranks move only where what they depend on moved."""
         channels = open_channels(agent)
-        old = self._agents.pop(agent.agent_id, None)
-        enter = channels
-        if old is not None:
-            before, was = old
-            if before.idle_since == agent.idle_since and before.skills == agent.skills:
-                # The usual change: one item more or less. Same ranks; at most some channels
-                # open or close (a first chat closes voice, the last one reopens it).
-                enter = tuple(c for c in channels if c not in was)
+        agent_id = agent.agent_id
+        old = self._agents.get(agent_id)
+        if old is None:
+            if channels:
+                self._agents[agent_id] = (agent, channels)
+                self._enter(agent, channels)
+            return
+        before, was = old
+        if before.idle_since == agent.idle_since and (before.skills is agent.skills
+                                                      or before.skills == agent.skills):
+            # The usual change: one item more or less. Same ranks; at most some channels open
+            # or close (a first chat closes voice, the last one reopens it).
+            if was != channels:
                 self._leave(before, tuple(c for c in was if c not in channels))
-            else:
-                self._leave(before, was)
+                self._enter(agent, tuple(c for c in channels if c not in was))
+        else:
+            self._leave(before, was)
+            self._enter(agent, channels)
         if channels:
-            self._agents[agent.agent_id] = (agent, channels)
-        self._enter(agent, enter)
+            self._agents[agent_id] = (agent, channels)
+        else:
+            del self._agents[agent_id]
 
     def drop(self, agent_id: str) -> None:
         old = self._agents.pop(agent_id, None)
@@ -110,7 +123,9 @@ class OpenAgents:
         self._users[key] = count + 1
         if count:
             return
-        lists = self._lists.setdefault(channel, {(): []})
+        lists = self._lists.get(channel)
+        if lists is None:
+            lists = self._lists[channel] = {(): []}
         if names in lists:
             self._spare.pop(key, None)
             return
@@ -121,7 +136,7 @@ class OpenAgents:
         lists[names] = ranked
 
     def release(self, channel: Channel, names: Names) -> None:
-        """The last (or one) class of ``channel`` requiring ``names`` is gone."""
+        """A class of ``channel`` requiring ``names`` is gone; unused, the list becomes spare."""
         key = (channel, names)
         count = self._users[key] - 1
         if count:
@@ -137,17 +152,33 @@ class OpenAgents:
             del spare[oldest]
             del self._lists[oldest[0]][oldest[1]]
 
-    def has_qualified(self, channel: Channel, names: Names, required: SkillKey) -> bool:
-        """Whether some agent free on ``channel`` now holds every required skill at its level.
+    def qualified(self, channel: Channel, names: Names, groups: Iterable[SkillKey]) -> Iterator[SkillKey]:
+        """Those of ``groups`` (required skills and levels, all with these ``names``) for which
+        some agent free on ``channel`` now holds every required skill at its level.
 
         Usually the first entry answers: the list is best summed level first, and once the sum
-        falls below the required sum nobody further down can qualify."""
+        falls below the required sum nobody further down can qualify. This runs for every
+        group on every pass, hence written out."""
         ranked = self._lists.get(channel, {}).get(names)
         if not ranked:
-            return False
-        need = sum(level for _, level in required)
+            return
         agents = self._agents
-        for neg_score, _, agent_id in ranked:
+        top_score = -ranked[0][0]
+        top_skills = agents[ranked[0][2]][0].skills
+        for required in groups:
+            need = 0
+            fits = True
+            for name, level in required:
+                need += level
+                if top_skills[name] < level:
+                    fits = False
+            if fits or (top_score >= need and self._further_down(ranked, required, need)):
+                yield required
+
+    def _further_down(self, ranked: list[_Entry], required: SkillKey, need: int) -> bool:
+        agents = self._agents
+        for pos in range(1, len(ranked)):
+            neg_score, _, agent_id = ranked[pos]
             if -neg_score < need:
                 return False
             skills = agents[agent_id][0].skills
@@ -163,27 +194,39 @@ class OpenAgents:
 
     def _enter(self, agent: AgentSnapshot, channels: tuple[Channel, ...]) -> None:
         """Rank the agent on these channels (they just became free on them)."""
-        free = self.free
+        free, all_lists = self.free, self._lists
         for channel in channels:
             free[channel] += 1
-            lists = self._lists.get(channel)
-            if lists is None:
-                lists = self._lists[channel] = {(): []}
-            for names in name_sets(agent.skills, lists):
-                bisect.insort(lists[names], _entry(agent, names))
+            if channel not in all_lists:
+                all_lists[channel] = {(): []}
+        for ranked, entry in self._places(agent, channels):
+            bisect.insort(ranked, entry)
 
     def _leave(self, agent: AgentSnapshot, channels: tuple[Channel, ...]) -> None:
         """Take the agent (as ranked before) out of these channels' lists."""
         free = self.free
         for channel in channels:
             free[channel] -= 1
-            lists = self._lists[channel]
-            for names in name_sets(agent.skills, lists):
-                ranked = lists[names]
-                entry = _entry(agent, names)
-                at = bisect.bisect_left(ranked, entry)
-                if at < len(ranked) and ranked[at] == entry:
-                    del ranked[at]
+        for ranked, entry in self._places(agent, channels):
+            at = bisect.bisect_left(ranked, entry)
+            if at < len(ranked) and ranked[at] == entry:
+                del ranked[at]
+
+    def _places(self, agent: AgentSnapshot, channels: tuple[Channel, ...]
+                ) -> list[tuple[list[_Entry], _Entry]]:
+        """Each list of these channels the agent belongs in, with their entry in it. Entries are
+        made once per set of names, not once per channel: this runs on every agent change."""
+        all_lists, skills = self._lists, agent.skills
+        entries: dict[Names, _Entry] = {}
+        out: list[tuple[list[_Entry], _Entry]] = []
+        for channel in channels:
+            lists = all_lists[channel]
+            for names in name_sets(skills, lists):
+                entry = entries.get(names)
+                if entry is None:
+                    entry = entries[names] = _entry(agent, names)
+                out.append((lists[names], entry))
+        return out
 
 
 class _Draw:

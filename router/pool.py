@@ -92,10 +92,13 @@ def open_channels(agent: AgentSnapshot) -> tuple[Channel, ...]:
     if agent.state is not AgentState.AVAILABLE:
         return ()
     load, voice = agent.load, Channel.VOICE
-    total = sum(load.values())
-    on_call = load.get(voice, 0)
-    return tuple(c for c, capacity in agent.capacity.items()
-                 if load.get(c, 0) < capacity and (total == 0 if c is voice else on_call == 0))
+    idle = not sum(load.values())
+    on_call = load.get(voice, 0) != 0
+    out = []
+    for channel, capacity in agent.capacity.items():
+        if load.get(channel, 0) < capacity and (idle if channel is voice else not on_call):
+            out.append(channel)
+    return tuple(out)
 
 
 class SlotPool(ABC):

@@ -250,12 +250,11 @@ class RoutingIndex:
     def _candidates(self, pool: PassPool) -> list[_Class]:
         """Classes that some agent free at the start of the pass could take, skills-wise."""
         out: list[_Class] = []
-        free, qualified = pool.free, self._open.has_qualified
+        free, qualified = pool.free, self._open.qualified
         for channel, by_names in self._groups.items():
             if not free[channel]:
                 continue
             for names, by_key in by_names.items():
-                for required, classes in by_key.items():
-                    if qualified(channel, names, required):
-                        out.extend(classes)
+                for required in qualified(channel, names, by_key):
+                    out.extend(by_key[required])
         return out
