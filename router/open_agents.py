@@ -94,8 +94,12 @@ class OpenAgents:
             # The usual change: one item more or less. Same ranks; at most some channels open
             # or close (a first chat closes voice, the last one reopens it).
             if was != channels:
-                self._leave(before, tuple(c for c in was if c not in channels))
-                self._enter(agent, tuple(c for c in channels if c not in was))
+                gone = tuple(c for c in was if c not in channels)
+                if gone:
+                    self._leave(before, gone)
+                came = tuple(c for c in channels if c not in was)
+                if came:
+                    self._enter(agent, came)
         else:
             self._leave(before, was)
             self._enter(agent, channels)
@@ -221,6 +225,10 @@ class OpenAgents:
         out: list[tuple[list[_Entry], _Entry]] = []
         for channel in channels:
             lists = all_lists[channel]
+            if len(lists) == 1:
+                # Only the channel's own list (no class of it asks for skills): the entry is plain.
+                out.append((lists[()], (0, agent.idle_since, agent.agent_id)))
+                continue
             for names in name_sets(skills, lists):
                 entry = entries.get(names)
                 if entry is None:

@@ -94,11 +94,8 @@ def open_channels(agent: AgentSnapshot) -> tuple[Channel, ...]:
     load, voice = agent.load, Channel.VOICE
     idle = not sum(load.values())
     on_call = load.get(voice, 0) != 0
-    out = []
-    for channel, capacity in agent.capacity.items():
-        if load.get(channel, 0) < capacity and (idle if channel is voice else not on_call):
-            out.append(channel)
-    return tuple(out)
+    return tuple([channel for channel, capacity in agent.capacity.items()
+                  if load.get(channel, 0) < capacity and (idle if channel is voice else not on_call)])
 
 
 class SlotPool(ABC):
