@@ -1,7 +1,8 @@
 """Routing benchmark: routing passes at scale (indexed vs the full sort), then the stores.
 
 ``python -m bench routing [--agents N] [--waiting N] [--passes N] [--baseline-passes N] [--runs N]
-[--redis URL] [--no-redis] [--cycles N] [--workers N] [--engine-items N]``
+[--scale-agents N,N,..] [--scale-passes N] [--no-steady] [--redis URL] [--no-redis] [--cycles N]
+[--workers N] [--engine-items N]``
 
 Measured, never asserted; prints ``name: value`` lines. Each figure is measured ``--runs``
 times and printed as ``<name>_min`` and ``<name>_median`` (for a rate, min is the worst run).
@@ -15,6 +16,11 @@ times and printed as ``<name>_min`` and ``<name>_median`` (for a rate, min is th
   max) and, for the indexed pass, its thread's CPU time (the wall tail on a shared machine
   is mostly waiting for a core).
 * **Burst**: the first pass with every agent free (thousands of assignments at once).
+* **Scale** (``--scale-agents``): a pass's cost against the number of free agents. For each
+  count, that many available agents with room on chat and one waiting chat per pass (a
+  rotating skill need, or none); the assigned agent finishes it before the next pass, so the
+  count of free agents stays put. Wall time (p50, p99) and CPU µs per pass, the feed's CPU µs
+  per change, and ``scale_cpu_p50_ratio_<largest>_over_<smallest>``: 1.0 is flat.
 * **Stores**: offer cycles (enqueue, offer, accept, release): ``sequential`` is one
   interaction at a time (four round trips, how the figure was taken before), ``concurrent``
   is ``--workers`` agents cycling at once (their script calls share pipelined round trips).
@@ -233,6 +239,70 @@ def burst_pass(figs: Figures, args: argparse.Namespace) -> None:
     figs.add("burst_answers_equal", int(got == want))
 
 
+def scale_agents(rng: random.Random, count: int) -> dict[str, AgentSnapshot]:
+    """``count`` available agents, each with room on chat (some already chatting)."""
+    agents = {}
+    for n in range(count):
+        agents[f"a{n}"] = AgentSnapshot(
+            agent_id=f"a{n}", state=AgentState.AVAILABLE,
+            skills={s: rng.randint(1, 10) for s in rng.sample(SKILLS, 3)}, capacity=CAPACITY,
+            load={Channel.CHAT: rng.randint(0, 1)}, idle_since=NOW - rng.random() * 3600)
+    return agents
+
+
+def scale_passes(figs: Figures, args: argparse.Namespace, run: int) -> None:
+    """One waiting chat per pass against 100 ... 5,000 free agents: does a pass grow with them?"""
+    counts = [int(n) for n in args.scale_agents.split(",") if n.strip()]
+    if not counts:
+        return
+    needs: list[dict[str, int]] = [{}, {"billing": 3}, {"sales": 5}, {"tech": 2, "spanish": 2}]
+    cpu_p50: dict[int, float] = {}
+    for count in counts:
+        rng = random.Random(200 + run)
+        agents = scale_agents(rng, count)
+        index = RoutingIndex.of(RoutingSnapshot(waiting=[], agents=list(agents.values()), last_served={}))
+        now = NOW
+        walls: list[float] = []
+        cpus: list[float] = []
+        feed = 0.0
+        changes = 0
+        for n in range(args.scale_passes):
+            now += 0.1
+            cpu = time.thread_time()
+            index.put_item(WaitingItem(
+                interaction_id=f"s{run}-{count}-{n}", channel=Channel.CHAT, queue="support",
+                customer_id=f"c{n}", enqueued_at=now - 1.0, service_target=TARGETS[Channel.CHAT],
+                skills=needs[n % len(needs)]))
+            feed += time.thread_time() - cpu
+            started, cpu = time.perf_counter(), time.thread_time()
+            got = index.decide(now=now, settings=SETTINGS)
+            cpus.append(time.thread_time() - cpu)
+            walls.append(time.perf_counter() - started)
+            cpu = time.thread_time()
+            for a in got:
+                # The offer lands and the chat ends at once: the agent is free again, idle from now.
+                index.drop_item(a.interaction_id)
+                agent = agents[a.agent_id]
+                busier = {**agent.load, Channel.CHAT: agent.load.get(Channel.CHAT, 0) + 1}
+                index.put_agent(replace(agent, load=busier))
+                agents[a.agent_id] = agent = replace(agent, idle_since=now)
+                index.put_agent(agent)
+                changes += 3  # the drop_item and the two put_agents
+            feed += time.thread_time() - cpu
+            changes += 1  # the put_item
+        walls.sort()
+        cpus.sort()
+        cpu_p50[count] = statistics.median(cpus)
+        figs.add(f"scale_{count}_pass_p50_us", statistics.median(walls) * 1e6)
+        figs.add(f"scale_{count}_pass_p99_us", percentile(walls, 0.99) * 1e6)
+        figs.add(f"scale_{count}_pass_cpu_p50_us", cpu_p50[count] * 1e6)
+        figs.add(f"scale_{count}_pass_cpu_p99_us", percentile(cpus, 0.99) * 1e6)
+        figs.add(f"scale_{count}_pass_cpu_mean_us", statistics.mean(cpus) * 1e6)
+        figs.add(f"scale_{count}_feed_cpu_us_per_change", feed / changes * 1e6)
+    low, high = min(counts), max(counts)
+    figs.add(f"scale_cpu_p50_ratio_{high}_over_{low}", cpu_p50[high] / cpu_p50[low])
+
+
 # ----- stores ---------------------------------------------------------------------------------
 
 class Cpu:
@@ -434,6 +504,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="of those, how many are also timed with the full sort")
     parser.add_argument("--churn", type=int, default=5, help="agents finishing and items arriving per pass")
     parser.add_argument("--runs", type=int, default=3, help="measure every figure this many times")
+    parser.add_argument("--scale-agents", default="100,1000,5000",
+                        help="free-agent counts of the scale figures (comma-separated; empty: skip)")
+    parser.add_argument("--scale-passes", type=int, default=2000, help="passes timed per scale count")
+    parser.add_argument("--no-steady", action="store_true", help="skip the loaded steady-state passes")
     parser.add_argument("--no-burst", action="store_true", help="skip the all-agents-free burst pass")
     parser.add_argument("--no-stores", action="store_true", help="skip the store and engine figures")
     parser.add_argument("--cycles", type=int, default=10_000, help="offer cycles per store figure")
@@ -445,7 +519,9 @@ def main(argv: list[str] | None = None) -> int:
     emit("pass_cores_used", 1)
     figs = Figures()
     for run in range(args.runs):
-        routing_passes(figs, args, run)
+        if not args.no_steady:
+            routing_passes(figs, args, run)
+        scale_passes(figs, args, run)
         if not args.no_burst:
             burst_pass(figs, args)
         if not args.no_stores:

@@ -4,7 +4,8 @@ Modules, by role::
 
     policy.py         pure decisions: urgency, decide (the full sort, the reference), explain
     ranking.py        RoutingIndex: the same decisions from per-class FIFOs, fed change by change
-    pool.py           the per-decision agent index behind decide (private)
+    open_agents.py    the free agents kept ranked between passes, and one pass's lazy view (private)
+    pool.py           the per-decision agent index behind decide, and the slots both use (private)
     eligibility.py    the one definition of "can this agent take this item now"
     engine.py         RoutingEngine: expire, tick, decide, try_offers; background loop
     memory_store.py   MemoryRoutingStore: one node

@@ -28,7 +28,7 @@ from cti.routing import (
     WaitingItem,
 )
 from router.eligibility import refusal, skill_match
-from router.pool import Pool, Slot, skill_key
+from router.pool import Pool, Slot, SlotPool, skill_key
 
 __all__ = ["MIN_TARGET", "assign", "decide", "explain", "urgency"]
 
@@ -81,7 +81,7 @@ def decide(snapshot: RoutingSnapshot, *, now: float, settings: RoutingSettings) 
     return assignments
 
 
-def assign(pool: Pool, item: WaitingItem, urgency: float, last_served: Mapping[str, LastServed], *,
+def assign(pool: SlotPool, item: WaitingItem, urgency: float, last_served: Mapping[str, LastServed], *,
            now: float, settings: RoutingSettings) -> Assignment | None:
     """Give ``item`` to the best agent of ``pool`` who can take it (and count it), or None."""
     picked = _pick(pool, item, _preferred(last_served, item, now, settings))
@@ -95,16 +95,16 @@ def assign(pool: Pool, item: WaitingItem, urgency: float, last_served: Mapping[s
     return Assignment(interaction_id=item.interaction_id, agent_id=slot.agent_id, reason=reason)
 
 
-def _pick(pool: Pool, item: WaitingItem, preferred_ids: tuple[str, ...]
+def _pick(pool: SlotPool, item: WaitingItem, preferred_ids: tuple[str, ...]
           ) -> tuple[Slot, str, tuple[str, ...]] | None:
     required = skill_key(item.skills)
     if item.target_agent is not None:
-        slot = pool.by_id.get(item.target_agent)
+        slot = pool.slot(item.target_agent)
         if slot is None or not pool.eligible(slot, item, required):
             return None
         return slot, "target-agent", preferred_ids
     for preferred_id in preferred_ids:
-        slot = pool.by_id.get(preferred_id)
+        slot = pool.slot(preferred_id)
         if slot is not None and pool.eligible(slot, item, required):
             return slot, "preferred-agent", preferred_ids
     first, second = pool.best_two(item, required)

@@ -1,6 +1,9 @@
 """The agents of one ``decide`` call, indexed so that each waiting item costs about O(1).
 
-Private to the policy. Two facts keep it cheap:
+Private to the router. ``SlotPool`` is what ``policy.assign`` needs from the agents of a
+pass: working copies (``Slot``) and the free counts. ``Pool`` builds it from a snapshot (the
+full sort, the reference); ``router.open_agents`` keeps the agents ranked between passes and
+makes slots only for the agents a pass looks at. Two facts keep ``Pool`` cheap:
 
 * Within one call loads only grow, so an agent who cannot take a channel now will not be
   able to later in the same call: such agents are dropped from the lists for good.
@@ -12,6 +15,7 @@ Private to the policy. Two facts keep it cheap:
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from operator import itemgetter
 
@@ -82,19 +86,32 @@ class _Ranked:
         return False
 
 
-class Pool:
-    def __init__(self, agents: Sequence[AgentSnapshot]) -> None:
-        self.slots = [Slot(a) for a in agents]
-        self.by_id: dict[str, Slot] = {s.agent_id: s for s in self.slots}
-        self.free: dict[Channel, int] = dict.fromkeys(Channel, 0)
-        for slot in self.slots:
-            for channel, is_open in slot.open.items():
-                if is_open:
-                    self.free[channel] += 1
-        self.free_total = sum(self.free.values())
-        self._ranked: dict[tuple[Channel, SkillKey], _Ranked] = {}
-        self._by_channel: dict[Channel, list[Slot]] = {}
-        self._sources: dict[tuple[Channel, tuple[str, ...]], list[tuple[int, Slot]]] = {}
+def open_channels(agent: AgentSnapshot) -> tuple[Channel, ...]:
+    """The channels ``Slot(agent).can_take`` answers True for, without making the slot (written
+    out: this runs on every change of every agent)."""
+    if agent.state is not AgentState.AVAILABLE:
+        return ()
+    load, voice = agent.load, Channel.VOICE
+    idle = not sum(load.values())
+    on_call = load.get(voice, 0) != 0
+    return tuple([channel for channel, capacity in agent.capacity.items()
+                  if load.get(channel, 0) < capacity and (idle if channel is voice else not on_call)])
+
+
+class SlotPool(ABC):
+    """The agents of one pass as ``policy.assign`` uses them: working slots and free counts."""
+
+    free: dict[Channel, int]  # agents who can take one more item of each channel now
+    free_total: int
+
+    @abstractmethod
+    def slot(self, agent_id: str) -> Slot | None:
+        """The working copy of an agent who could take something at the start of the pass."""
+
+    @abstractmethod
+    def best_two(self, item: WaitingItem, required: SkillKey
+                 ) -> tuple[tuple[int, Slot] | None, tuple[int, Slot] | None]:
+        """The best and the runner-up eligible agent for ``item`` (by skill, idle, id)."""
 
     def take(self, slot: Slot, channel: Channel) -> None:
         """Give the agent one more item on ``channel`` and keep the free counts true."""
@@ -111,9 +128,26 @@ class Pool:
         return (slot.open.get(item.channel, False) and slot.agent_id not in item.excluded_agents
                 and slot.has_skills(required))
 
+
+class Pool(SlotPool):
+    def __init__(self, agents: Sequence[AgentSnapshot]) -> None:
+        self.slots = [Slot(a) for a in agents]
+        self.by_id: dict[str, Slot] = {s.agent_id: s for s in self.slots}
+        self.free: dict[Channel, int] = dict.fromkeys(Channel, 0)
+        for slot in self.slots:
+            for channel, is_open in slot.open.items():
+                if is_open:
+                    self.free[channel] += 1
+        self.free_total = sum(self.free.values())
+        self._ranked: dict[tuple[Channel, SkillKey], _Ranked] = {}
+        self._by_channel: dict[Channel, list[Slot]] = {}
+        self._sources: dict[tuple[Channel, tuple[str, ...]], list[tuple[int, Slot]]] = {}
+
+    def slot(self, agent_id: str) -> Slot | None:
+        return self.by_id.get(agent_id)
+
     def best_two(self, item: WaitingItem, required: SkillKey
                  ) -> tuple[tuple[int, Slot] | None, tuple[int, Slot] | None]:
-        """The best and the runner-up eligible agent for ``item`` (by skill, idle, id)."""
         channel = item.channel
         ranked = self._ranked.get((channel, required))
         if ranked is None:

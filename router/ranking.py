@@ -16,12 +16,16 @@ Why it can skip most of the queue:
   this pass: no younger item of it is looked at, and items other agents can take are not
   blocked.
 * Only classes that some agent free right now could take are ranked at all: classes are
-  indexed by channel and required skill names, and each agent with a free slot looks up
-  the subsets of its own skill names. A pass costs about (free agents x their skill
-  subsets) + (classes they could serve) + (assignments x log classes), whatever the
-  length of the queue.
+  indexed by channel and required skills, and for each (channel, required skills) group the
+  agents' standing ranking of that channel and those skill names (``router.open_agents``)
+  says whether anyone free qualifies, usually from its first entry.
 
-Agents who cannot take anything now (offline, away, full) are kept but not looked at.
+Agents are never scanned per pass: the free ones stay ranked between passes, updated as each
+one changes, and a pass makes working copies only of the agents it looks at. A pass costs
+about (groups of classes) + (classes someone could serve) + (assignments x (log classes +
+agents looked at for each)), whatever the length of the queue and the number of free agents.
+
+Agents who cannot take anything now (offline, away, full) are kept but not ranked.
 """
 
 from __future__ import annotations
@@ -29,13 +33,14 @@ from __future__ import annotations
 import bisect
 import heapq
 import itertools
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
-from cti.domain import AgentState, Channel
+from cti.domain import Channel
 from cti.routing import AgentSnapshot, Assignment, LastServed, RoutingSettings, RoutingSnapshot, WaitingItem
+from router.open_agents import OpenAgents, PassPool
 from router.policy import MIN_TARGET, assign, urgency
-from router.pool import Pool, SkillKey, skill_key
+from router.pool import SkillKey, skill_key
 from router.records import check_item
 
 __all__ = ["ClassKey", "RoutingIndex", "class_key"]
@@ -74,9 +79,8 @@ class RoutingIndex:
         self._classes: dict[ClassKey, _Class] = {}
         # channel -> required skill names -> required skills and levels -> classes
         self._groups: dict[Channel, dict[tuple[str, ...], dict[SkillKey, set[_Class]]]] = {}
-        self._group_count = 0  # (channel, required skills) pairs in _groups
         self._agents: dict[str, AgentSnapshot] = {}
-        self._open: dict[str, AgentSnapshot] = {}  # agents who could take something now
+        self._open = OpenAgents()  # agents who could take something now, ranked
         self._serial = itertools.count()
 
     # ----- feeding ---------------------------------------------------------------------------
@@ -137,20 +141,16 @@ class RoutingIndex:
     def put_agent(self, agent: AgentSnapshot) -> None:
         """Add or replace an agent's current picture (state, skills, capacity, load)."""
         self._agents[agent.agent_id] = agent
-        if agent.state is AgentState.AVAILABLE and _has_a_free_slot(agent):
-            self._open[agent.agent_id] = agent
-        else:
-            self._open.pop(agent.agent_id, None)
+        self._open.put(agent)
 
     def drop_agent(self, agent_id: str) -> None:
         self._agents.pop(agent_id, None)
-        self._open.pop(agent_id, None)
+        self._open.drop(agent_id)
 
     def clear(self) -> None:
         self._items.clear()
         self._classes.clear()
         self._groups.clear()
-        self._group_count = 0
         self._agents.clear()
         self._open.clear()
 
@@ -161,7 +161,7 @@ class RoutingIndex:
         assignments: list[Assignment] = []
         if not self._items or not self._open:
             return assignments
-        pool = Pool(list(self._open.values()))
+        pool = self._open.pool()
         if pool.free_total == 0:
             return assignments
         heap: list[tuple[float, float, str, int, WaitingItem, _Class]] = []
@@ -224,76 +224,37 @@ class RoutingIndex:
         names = tuple(name for name, _ in required)
         klass = _Class(key=key, names=names, target=max(key[1], MIN_TARGET), priority=key[2])
         self._classes[key] = klass
+        self._open.use(key[0], names)
         by_key = self._groups.setdefault(key[0], {}).setdefault(names, {})
         group = by_key.get(required)
         if group is None:
             group = by_key[required] = set()
-            self._group_count += 1
         group.add(klass)
         return klass
 
     def _drop_class(self, klass: _Class) -> None:
         key = klass.key
         del self._classes[key]
+        self._open.release(key[0], klass.names)
         by_names = self._groups[key[0]]
         by_key = by_names[klass.names]
         group = by_key[key[3]]
         group.discard(klass)
         if not group:
-            self._group_count -= 1
             del by_key[key[3]]
             if not by_key:
                 del by_names[klass.names]
                 if not by_names:
                     del self._groups[key[0]]
 
-    def _candidates(self, pool: Pool) -> Iterable[_Class]:
-        """Classes that at least one agent of ``pool`` could take now, skills-wise."""
-        seen: set[tuple[Channel, SkillKey]] = set()
+    def _candidates(self, pool: PassPool) -> list[_Class]:
+        """Classes that some agent free at the start of the pass could take, skills-wise."""
         out: list[_Class] = []
-        groups, every = self._groups, self._group_count
-        for slot in pool.slots:
-            if len(seen) == every:
-                break  # every class is a candidate already: the other agents add nothing
-            skills = slot.skills
-            for channel, is_open in slot.open.items():
-                by_names = groups.get(channel) if is_open else None
-                if not by_names:
-                    continue
-                for names in _name_sets(skills, by_names):
-                    for required, classes in by_names[names].items():
-                        if (channel, required) in seen:
-                            continue
-                        if all(skills[name] >= level for name, level in required):
-                            seen.add((channel, required))
-                            out.extend(classes)
+        free, qualified = pool.free, self._open.qualified
+        for channel, by_names in self._groups.items():
+            if not free[channel]:
+                continue
+            for names, by_key in by_names.items():
+                for required in qualified(channel, names, by_key):
+                    out.extend(by_key[required])
         return out
-
-
-def _has_a_free_slot(agent: AgentSnapshot) -> bool:
-    """Whether ``eligibility.slot_refusal`` is None for some channel of the agent (written out:
-    this runs on every change of every agent)."""
-    load, voice = agent.load, Channel.VOICE
-    if load.get(voice, 0) > 0:
-        return False  # on a call: nothing else, and no second call either (exclusive)
-    busy = any(load.values())
-    for channel, capacity in agent.capacity.items():
-        if load.get(channel, 0) < capacity and (channel is not voice or not busy):
-            return True
-    return False
-
-
-def _name_sets(skills: Mapping[str, int], by_names: Mapping[tuple[str, ...], object]
-               ) -> Iterator[tuple[str, ...]]:
-    """The required-name sets in ``by_names`` that the agent's skill names cover."""
-    mine = sorted(skills)
-    if 2 ** len(mine) <= len(by_names):
-        for size in range(len(mine) + 1):
-            for names in itertools.combinations(mine, size):
-                if names in by_names:
-                    yield names
-    else:
-        have = set(mine)
-        for names in by_names:
-            if have.issuperset(names):
-                yield names
