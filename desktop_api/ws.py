@@ -198,6 +198,9 @@ async def _serve(request: web.Request, *, supervisor: bool) -> web.WebSocketResp
         else:
             outbox.put(hello)
             pump = asyncio.create_task(_pump(outbox, who, services, sub), name=f"ws-pump-{who.agent_id}")
+        # The outbox holds it until sent: this frame, which lives as long as the socket, need not
+        # (with an agent's open interactions and their screen pops, it can weigh tens of KB).
+        del hello
         try:
             async for msg in ws:
                 if msg.type is WSMsgType.TEXT:
