@@ -9,12 +9,13 @@ WebSockets, over a database seeded before it starts with ``--prior`` closed inte
 per customer, mixed channels, one or two messages each). It prints the time all agents took to
 connect and the server's RSS growth per idle agent socket (RSS after the agents connected less
 RSS after the first one, divided by the others: the socket, its subscription, its outbox, what
-its hello left behind). Visitors open the chat socket and say hello with an identity signed by
-the embedding site (``identity.sites.bench.secret``, the e-mail of a seeded customer as the
-identifier), so each is that customer, verified, and every screen pop runs the unified timeline
-over real history (a typed e-mail alone is only a claim and would pop no history) before the
-clock starts. Then, at a steady scheduled rate
-(open loop: a send never waits for an earlier pop), each sends its first message. One latency
+its hello left behind), and the CPU the server and the harness used while they connected (less
+sensitive to the machine's load than the time). Visitors open the chat socket and say hello
+with an identity signed by the embedding site (``identity.sites.bench.secret``, the e-mail of a
+seeded customer as the identifier), so each is that customer, verified, and every screen pop runs
+the unified timeline over real history (a typed e-mail alone is only a claim and would pop no
+history) before the clock starts. Then, at a steady scheduled rate (open loop: a send never
+waits for an earlier pop), each sends its first message. One latency
 is from just before that message is written to the visitor's socket to the moment the
 ``interaction.offered`` naming the visitor is read off an agent's socket: the chat adapter,
 customer resolution, the interaction stored and queued, routing, the offer stored, the screen
@@ -536,12 +537,19 @@ async def drive(endpoint: Endpoint, args: argparse.Namespace, agents: int,
         first, *others = tokens.items()
         await harness.connect_agents(dict([first]))
         rss_one = memory_mib(endpoint.pid)
+        cpu = cpu_seconds(endpoint.pid), time.process_time()
         started = time.perf_counter()
         await harness.connect_agents(dict(others))
         connect_s = time.perf_counter() - started
+        connect_cpu = cpu_seconds(endpoint.pid) - cpu[0]
         emit(f"{prefix}_agents_connected", len(harness.agents))
         emit(f"{prefix}_agents_connect_s", connect_s)
         emit(f"{prefix}_agents_connect_per_s", (agents - 1) / connect_s if connect_s > 0 else 0.0)
+        # Less sensitive to the machine's load than the wall time: the server's CPU per connect.
+        emit(f"{prefix}_agents_connect_server_cpu_s", connect_cpu)
+        emit(f"{prefix}_agents_connect_harness_cpu_s", time.process_time() - cpu[1])
+        if agents > 1:
+            emit(f"{prefix}_agents_connect_server_cpu_ms_per_agent", 1000 * connect_cpu / (agents - 1))
         rss_all = memory_mib(endpoint.pid)
         emit(f"{prefix}_rss_mib_before", rss_all)
         if agents > 1:

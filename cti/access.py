@@ -69,6 +69,17 @@ def team_agents(config: AppConfig, actor_id: str) -> set[str]:
     return {a.id for a in config.agents.values() if a.team in teams} | {actor_id}
 
 
+def in_team_agents(config: AppConfig, actor_id: str, agent_id: str) -> bool:
+    """``agent_id in team_agents(config, actor_id)`` from the agent's own team, without listing
+    every agent: a supervisor's socket asks it of each agent event, and listing them made every
+    agent's log-in cost each of its supervisors a pass over all agents."""
+    if agent_id == actor_id:
+        return True
+    profile = config.agents.get(agent_id)
+    team = config.teams.get(profile.team) if profile is not None and profile.team is not None else None
+    return team is not None and actor_id in team.supervisors
+
+
 def visible_queues(config: AppConfig, actor_id: str) -> set[str]:
     teams = supervised_teams(config, actor_id)
     return {q.name for q in config.queues.values() if not q.teams or teams.intersection(q.teams)}
@@ -93,7 +104,8 @@ def may_see_interaction(config: AppConfig, agent_id: str, role: Role, interactio
         return True
     if role is Role.SUPERVISOR:
         return (interaction.queue in visible_queues(config, agent_id)
-                or interaction.agent_id in team_agents(config, agent_id))
+                or (interaction.agent_id is not None
+                    and in_team_agents(config, agent_id, interaction.agent_id)))
     # An agent sees the interaction offered or given to them, and nothing else.
     return interaction.agent_id == agent_id
 
@@ -101,4 +113,4 @@ def may_see_interaction(config: AppConfig, agent_id: str, role: Role, interactio
 def may_supervise(config: AppConfig, actor_id: str, role: Role, agent_id: str) -> bool:
     if role is Role.ADMIN:
         return agent_id in config.agents
-    return role is Role.SUPERVISOR and agent_id in team_agents(config, actor_id)
+    return role is Role.SUPERVISOR and in_team_agents(config, actor_id, agent_id)

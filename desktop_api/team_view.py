@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Mapping
 
-from cti.access import team_agents, visible_queues
+from cti.access import in_team_agents, team_agents, visible_queues
 from cti.domain import Role
 from cti.errors import NotFound
 from cti.events import DomainEvent
@@ -34,7 +34,7 @@ class TeamView:
         config = self._services.config
         agent = event.agent()
         if agent is not None:
-            return agent in team_agents(config, self._who.agent_id)
+            return in_team_agents(config, self._who.agent_id, agent)
         queue = await self._queue_of(event)
         return queue is None or queue in visible_queues(config, self._who.agent_id)
 

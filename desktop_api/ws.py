@@ -183,7 +183,14 @@ async def _serve(request: web.Request, *, supervisor: bool) -> web.WebSocketResp
         # and handed straight to the outbox: no queue and no task per idle agent socket.
         feed = _AgentFeed(outbox, who, services)
         sub = services.hub.subscribe(agent_id=who.agent_id, on_event=feed)
-    else:
+    elif who.role is Role.SUPERVISOR:
+        # Found by the hub under the agents they supervise (and their own id), which ``_wants``
+        # reads from the same configuration: an agent's event costs only their supervisors'
+        # boards, not every board open on the node.
+        watched = [a.id for a in services.agents.supervised(who.agent_id)]
+        sub = services.hub.subscribe(wants=lambda event: _wants(who, services, event),
+                                     watch=[*watched, who.agent_id])
+    else:  # an admin watches every agent
         sub = services.hub.subscribe(wants=lambda event: _wants(who, services, event))
     with tracked(request, ws):
         try:
@@ -198,6 +205,9 @@ async def _serve(request: web.Request, *, supervisor: bool) -> web.WebSocketResp
         else:
             outbox.put(hello)
             pump = asyncio.create_task(_pump(outbox, who, services, sub), name=f"ws-pump-{who.agent_id}")
+        # The outbox holds it until sent: this frame, which lives as long as the socket, need not
+        # (with an agent's open interactions and their screen pops, it can weigh tens of KB).
+        del hello
         try:
             async for msg in ws:
                 if msg.type is WSMsgType.TEXT:

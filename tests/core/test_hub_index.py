@@ -102,3 +102,64 @@ async def test_a_handler_gets_what_a_queue_would_have_and_holds_no_queue() -> No
         await hub.publish(AgentStateChanged(at=1.0, agent_id=agent, state="away"))
     assert handed == drained(queued) and len(handed) == 2
     assert direct._queue is None
+
+
+def watch_filter(watch: tuple[str, ...], wants: Filter | None) -> Filter:
+    """What a supervisor's board took before it watched through the index: every event of no
+    agent and of the agents watched, through its filter."""
+    def take(event: DomainEvent) -> bool:
+        agent = event.agent()
+        if agent is not None and agent not in watch:
+            return False
+        return wants is None or wants(event)
+    return take
+
+
+watchers = st.lists(st.tuples(st.lists(st.sampled_from(AGENTS), max_size=3).map(tuple),
+                              st.sampled_from(sorted(FILTERS))), min_size=1, max_size=8)
+
+
+@settings(max_examples=200, deadline=None)
+@given(watchers, steps)
+def test_watching_agents_delivers_exactly_what_filtering_on_them_did(
+        subs: list[tuple[tuple[str, ...], str]], script: list[tuple[str, int, str | None]]) -> None:
+    async def run() -> None:
+        hub = EventHub(node_id="n")
+        indexed = [hub.subscribe(watch=watch, wants=FILTERS[f], maxsize=1000) for watch, f in subs]
+        reference = EventHub(node_id="r")
+        filtered = [reference.subscribe(wants=watch_filter(watch, FILTERS[f]), maxsize=1000)
+                    for watch, f in subs]
+        for n, (op, arg, agent) in enumerate(script):
+            if op == "close":
+                k = arg % len(subs)
+                indexed[k].close()
+                filtered[k].close()
+                continue
+            event = event_for(arg, agent, n)
+            await hub.publish(event)
+            await reference.publish(event)
+        for got, want in zip(indexed, filtered, strict=True):
+            assert drained(got) == drained(want)
+        for sub in indexed:
+            sub.close()
+        assert hub._by_agent == {} and not hub._agentless
+
+    asyncio.run(run())
+
+
+async def test_a_board_is_not_asked_about_the_agents_it_does_not_watch() -> None:
+    # Each agent's log-in publishes their state: asking every supervisor's board about it made a
+    # log-in cost as much as the boards open.
+    hub = EventHub(node_id="n")
+    asked: list[str | None] = []
+
+    def wants(event: DomainEvent) -> bool:
+        asked.append(event.agent())
+        return True
+
+    board = hub.subscribe(watch=["a1", "a2"], wants=wants)
+    for agent in AGENTS:
+        await hub.publish(AgentStateChanged(at=1.0, agent_id=agent, state="available"))
+    await hub.publish(InteractionQueued(at=2.0, interaction={"id": "int-1"}))
+    assert asked == ["a1", "a2", None]
+    assert [e.agent() for e in drained(board)] == ["a1", "a2", None]
