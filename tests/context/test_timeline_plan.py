@@ -88,3 +88,16 @@ def test_the_timeline_is_read_through_indexes(conn: Connection) -> None:
         assert indexes & {"ix_notes_interaction_id_at", "ix_notes_root_customer_id_at"}
         # The page is cut in the database: the top node is the LIMIT over the merged branches.
         assert nodes[0]["Node Type"] == "Limit"
+
+
+def test_the_page_reads_each_customer_and_interaction_once(conn: Connection) -> None:
+    for cursor in (None, Cursor(at=15_000.0, id="int-0", kind="interaction")):
+        nodes = list(_nodes(_plan(conn, cursor)))
+
+        # The customer's root: one primary-key lookup for the three branches.
+        assert [n["Index Name"] for n in nodes if n.get("Index Name") == "pk_customers"] == ["pk_customers"]
+        # The page's interactions (channel, customer, state): one scan over the page's interaction
+        # ids, each read once, not a primary-key descent per entry of the page.
+        lookups = [n for n in nodes if n.get("Index Name") == "pk_interactions"]
+        assert len(lookups) == 1
+        assert "= ANY" in lookups[0]["Index Cond"]
