@@ -51,7 +51,6 @@ from sqlalchemy import (
     Select,
     String,
     Text,
-    and_,
     bindparam,
     case,
     cast,
@@ -142,15 +141,18 @@ def timeline_query(customer_id: str | BindParameter[str], *, limit: int, before:
     # The interaction's columns only for the page's rows, each interaction read once however many
     # of its messages and notes the page holds (a page is mostly a few conversations): one index
     # scan over the page's distinct interaction ids, where a lookup per row would descend the
-    # primary key 51 times. The join condition alone gives the same rows; the second one is how
-    # the read is bounded by the page's interactions.
+    # primary key 51 times. MATERIALIZED (PostgreSQL) keeps that scan apart from the join: a
+    # generic plan (the server's prepared statements) that guesses a page of one row would
+    # otherwise run it again for every entry.
+    seen = (select(i.id, i.channel, i.customer_id, i.state, i.direction)
+            .where(_OneOf(i.id, select(t.c.interaction_id).correlate(None)))
+            .cte("conversations").prefix_with("MATERIALIZED", dialect="postgresql"))
     # State and direction belong to interaction entries only, as the summary says.
     is_interaction = t.c.kind == "interaction"
-    return (select(t.c.kind, t.c.id, t.c.at, t.c.interaction_id, i.channel, i.customer_id, t.c.body,
-                   t.c.sender, case((is_interaction, i.state), else_=null()).label("state"),
-                   case((is_interaction, i.direction), else_=null()).label("direction"))
-            .select_from(t.join(interactions, and_(i.id == t.c.interaction_id,
-                                                   _OneOf(i.id, select(t.c.interaction_id).correlate(None)))))
+    return (select(t.c.kind, t.c.id, t.c.at, t.c.interaction_id, seen.c.channel, seen.c.customer_id, t.c.body,
+                   t.c.sender, case((is_interaction, seen.c.state), else_=null()).label("state"),
+                   case((is_interaction, seen.c.direction), else_=null()).label("direction"))
+            .select_from(t.join(seen, seen.c.id == t.c.interaction_id))
             .order_by(t.c.at.desc(), t.c.id.desc(), t.c.kind.desc()).limit(limit))
 
 
