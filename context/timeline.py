@@ -11,17 +11,15 @@ what lets their branches skip the customer's interactions entirely. Paging is by
 (at, id, kind), descending, carried in an opaque cursor.
 
 The plan PostgreSQL 15 chose for a first page and for a page after a cursor, after ANALYZE
-(tests/context/test_timeline_plan.py checks the indexes and the single reads;
+(tests/context/test_timeline_plan.py checks the indexes and the single reads, custom and generic;
 ``python -m bench history`` prints it on 10 million messages, where a page touches about 70
 buffers for a customer of any size, against about 245 when each entry of the page looked up its
 interaction on its own, and up to 450,000 for the heaviest customer with the statement that went
 through the interactions)::
 
     Limit -> Sort (at DESC, id DESC, kind DESC)
-      -> Hash Join (interactions.id = timeline.interaction_id)
-        -> Index Scan using pk_interactions (id = ANY(the page's interaction ids)): a page is
-           mostly a few conversations, so about 10 interactions, not one lookup per entry
-        -> Hash -> CTE Scan on timeline
+      -> Hash Join (conversations.id = timeline.interaction_id)
+        -> CTE Scan on conversations -> Hash -> CTE Scan on timeline
       CTE root: Index Scan using pk_customers (the customer's root), once
       CTE timeline: Limit -> Incremental Sort (at DESC, id DESC, kind DESC)
         -> Merge Append (at DESC, id DESC; at most 3 x 51 rows)
@@ -29,6 +27,12 @@ through the interactions)::
           -> Limit -> Index Scan Backward using ix_messages_root_customer_id_at
           -> Limit -> Index Scan Backward using ix_notes_root_customer_id_at
              (root_customer_id = the root [AND at <= cursor])
+      CTE conversations (MATERIALIZED): Index Scan using pk_interactions
+        (id = ANY(the page's interaction ids)): a page is mostly a few conversations, so about
+        10 interactions read once each, not one lookup per entry
+
+The same shape with a generic plan (the server's prepared statements), where the planner guesses
+a page of one row: without MATERIALIZED it ran the interactions' scan again for every entry.
 
 No sequential scan anywhere; the cost is bounded by the page size, not the customer's history.
 """
