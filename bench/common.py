@@ -39,6 +39,13 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def scheduled_ns(pid: int) -> tuple[int, int]:
+    """Nanoseconds a process's main thread has spent on a core, and runnable but waiting for one,
+    so far (Linux ``/proc/<pid>/schedstat``): precise where ``cpu_seconds`` counts clock ticks."""
+    on_cpu, waiting, _ = Path(f"/proc/{pid}/schedstat").read_text().split()
+    return int(on_cpu), int(waiting)
+
+
 def machine_busy_seconds() -> float:
     """CPU time all cores spent on anything but idle and I/O wait, so far."""
     ticks = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]

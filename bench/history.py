@@ -20,12 +20,16 @@ moment (the bench's or PostgreSQL's). Both statements are timed on the same cust
 run: ``before`` (bench/timeline_before.py, main at 8742731) and ``now`` (context/timeline.py),
 alternating which goes first. Per page: the wall time (``..._ms``: includes waiting for a core,
 which on a shared machine is most of it); the database's own planning + execution time
-(``..._db_...``, from ``EXPLAIN (ANALYZE, TIMING OFF)`` of the same page with its values
-inlined, so planned each time, which the server's prepared statements skip); the shared buffers
-it touched (``..._buffers_...``: load-independent); and the CPU time per page on each side,
-mean over the run (``..._cpu_bench_mean_ms``: this thread, ``..._cpu_postgres_mean_ms``: the
-backend, from /proc in clock ticks, so only the mean over many pages is meaningful). p50, p99
-and max over each run, printed as ``history_<statement>_<class>_<page>[_db|_buffers]_<p50|p99|max>
+(``..._db_...``, from ``EXPLAIN (ANALYZE, TIMING OFF)`` of the same page with its values inlined, so
+planned each time, which the server's prepared statements skip); the shared buffers it touched
+(``..._buffers_...``: load-independent); the part of that EXPLAIN the backend spent on a core
+(``..._db_oncpu_...``) and runnable but waiting for one (``..._db_waiting_...``), from
+/proc/<pid>/schedstat in nanoseconds, which splits a slow page into the query's own cost and the
+machine's load (on a shared machine the tail of ``..._db_...`` is mostly waiting); and the CPU time
+per page on each side, mean over the run (``..._cpu_bench_mean_ms``: this thread,
+``..._cpu_postgres_mean_ms``: the backend, from /proc in clock ticks, so only the mean over many
+pages is meaningful). p50, p99 and max over each run, printed as
+``history_<statement>_<class>_<page>[_db|_db_oncpu|_db_waiting|_buffers]_<p50|p99|max>
 [_ms]_<min|median>`` over ``--runs`` runs, with ``..._ratio`` (before / now, p99 median). On an
 older ``--revision`` (e.g. 0011: the schema before migration 0012) only ``before`` runs.
 ``EXPLAIN (ANALYZE, BUFFERS)`` of both statements is printed for the heaviest root and a light one.
@@ -49,7 +53,7 @@ from sqlalchemy import Select, String, bindparam, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
-from bench.common import cpu_seconds, emit, percentile
+from bench.common import cpu_seconds, emit, percentile, scheduled_ns
 from bench.history_seed import Shape, seed
 from bench.timeline_before import timeline_query as before_query
 from context.migrate import upgrade
@@ -141,20 +145,24 @@ async def page(conn: AsyncConnection, name: str, first: Select[Any], customer: s
     return elapsed, (Cursor(at=last.at, id=last.id, kind=last.kind) if last is not None else None)
 
 
-async def db_cost(conn: AsyncConnection, build: Build, customer: str,
-                  cursor: Cursor | None) -> tuple[float, int]:
+async def db_cost(conn: AsyncConnection, build: Build, customer: str, cursor: Cursor | None,
+                  backend: int) -> tuple[float, int, float, float]:
     """The database's side of one page: planning + execution ms (``EXPLAIN ANALYZE`` without
-    per-node timing, so nearly free) and the shared buffers it touched (hit or read), a figure
-    the machine's load does not move."""
+    per-node timing, so nearly free), the shared buffers it touched (hit or read), a figure
+    the machine's load does not move, and the ms the backend spent on a core and waiting for
+    one during the statement."""
     sql = str(build(customer, limit=PAGE + 1, before=cursor, body_limit=BODY_LIMIT).compile(
         dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
     explain = "EXPLAIN (ANALYZE, TIMING OFF, BUFFERS, FORMAT JSON) "
+    on_cpu, waiting = scheduled_ns(backend)
     raw = (await conn.execute(text(explain + sql))).scalar_one()
+    on_cpu_after, waiting_after = scheduled_ns(backend)
     top = (json.loads(raw) if isinstance(raw, str) else raw)[0]
     plan = top["Plan"]
     return (top["Planning Time"] + top["Execution Time"],
             plan["Shared Hit Blocks"] + plan["Shared Read Blocks"] + top.get("Planning", {}).get(
-                "Shared Hit Blocks", 0) + top.get("Planning", {}).get("Shared Read Blocks", 0))
+                "Shared Hit Blocks", 0) + top.get("Planning", {}).get("Shared Read Blocks", 0),
+            (on_cpu_after - on_cpu) / 1e6, (waiting_after - waiting) / 1e6)
 
 
 async def measure(args: argparse.Namespace, url: str, statements: dict[str, Build]) -> None:
@@ -185,9 +193,12 @@ async def measure(args: argparse.Namespace, url: str, statements: dict[str, Buil
                                 spent[1] += cpu_seconds(backend) - theirs
                                 spent[2] += 1
                                 times.setdefault(f"{name}_{cls}_{which}", []).append(took * 1000)
-                                db_ms, buffers = await db_cost(conn, statements[name], customer, cursor)
+                                db_ms, buffers, on_cpu_ms, waiting_ms = await db_cost(
+                                    conn, statements[name], customer, cursor, backend)
                                 times.setdefault(f"{name}_{cls}_{which}_db", []).append(db_ms)
                                 times.setdefault(f"{name}_{cls}_{which}_buffers", []).append(buffers)
+                                times.setdefault(f"{name}_{cls}_{which}_db_oncpu", []).append(on_cpu_ms)
+                                times.setdefault(f"{name}_{cls}_{which}_db_waiting", []).append(waiting_ms)
                                 if after is None:
                                     break
                                 cursor = after

@@ -141,3 +141,31 @@ async def test_a_forged_cursor_is_refused(store: SqlContextStore, cursor: str) -
 def test_cursor_round_trip() -> None:
     cursor = Cursor(at=1_800_000_000.123456, id="msg-9", kind="message")
     assert Cursor.decode(cursor.encode()) == cursor
+
+
+async def test_every_entry_of_a_conversation_carries_its_interaction(store: SqlContextStore) -> None:
+    # A page is mostly a few conversations: many entries share one interaction, which is read once
+    # for all of them. Each entry still shows its own interaction's channel and customer (a merged
+    # customer's interaction keeps its own), and only interaction entries a state.
+    cid = await _customer(store)
+    merged = await _customer(store, "+15550003333")
+    await store.save_interaction(interaction("int-a", cid, at=T0, channel=Channel.EMAIL,
+                                             state=InteractionState.CLOSED))
+    await store.save_interaction(interaction("int-b", merged, at=T0 + 1, channel=Channel.SMS))
+    await store.link_identities(phone("+15550001111"), phone("+15550003333"), actor="s", reason="r")
+    for n in range(30):
+        await store.add_message(message(f"msg-a{n:02d}", "int-a", f"a{n}", at=T0 + 2 + 2 * n))
+        await store.add_message(message(f"msg-b{n:02d}", "int-b", f"b{n}", at=T0 + 3 + 2 * n))
+    await store.add_note(note("not-a", "int-a", "n", at=T0 + 2))
+
+    first = await store.timeline(cid, limit=50)
+    rest = await store.timeline(cid, limit=50, before=first.next_cursor)
+
+    entries = [*first.entries, *rest.entries]
+    assert rest.next_cursor is None
+    assert len(entries) == len({(e.kind, e.id) for e in entries}) == 63
+    owner = {"int-a": (Channel.EMAIL, cid), "int-b": (Channel.SMS, merged)}
+    assert all((e.channel, e.customer_id) == owner[e.interaction_id] for e in entries)
+    stated = [(e.id, e.state) for e in entries if e.state is not None]
+    assert stated == [("int-b", "queued"), ("int-a", "closed")]
+    assert [e.id for e in entries[-4:]] == ["not-a", "msg-a00", "int-b", "int-a"]

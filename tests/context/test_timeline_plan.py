@@ -8,11 +8,12 @@ of any of them, for a first page and for a page after a cursor.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from sqlalchemy import Connection, create_engine, text
+from sqlalchemy import Connection, String, bindparam, create_engine, text
 
 from context.migrate import sync_url, upgrade
 from context.timeline import Cursor, timeline_query
@@ -88,3 +89,58 @@ def test_the_timeline_is_read_through_indexes(conn: Connection) -> None:
         assert indexes & {"ix_notes_interaction_id_at", "ix_notes_root_customer_id_at"}
         # The page is cut in the database: the top node is the LIMIT over the merged branches.
         assert nodes[0]["Node Type"] == "Limit"
+
+
+
+def _executed(conn: Connection, cursor: Cursor | None, *, generic: bool) -> dict[str, Any]:
+    """The plan of one page as run (``EXPLAIN ANALYZE``): with its values inlined (a custom plan,
+    as ``bench history`` times it), or prepared with a generic plan, which is what PostgreSQL
+    settles on for the server's statements (prepared by the driver after a few runs, values bound)."""
+    if not generic:
+        query = timeline_query("cus-7", limit=51, before=cursor, body_limit=500)
+        sql = str(query.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
+        plan: Any = conn.execute(text("EXPLAIN (ANALYZE, FORMAT JSON) " + sql)).scalar_one()
+        return (json.loads(plan) if isinstance(plan, str) else plan)[0]["Plan"]  # type: ignore[no-any-return]
+    query = timeline_query(bindparam("customer_id", type_=String), limit=51, before=cursor, body_limit=500)
+    compiled = query.compile(dialect=conn.dialect)
+    values = {**compiled.params, "customer_id": "cus-7"}
+    names: list[str] = []  # the driver's %(name)s become PREPARE's $1, $2, ...
+
+    def number(found: re.Match[str]) -> str:
+        if found[1] not in names:
+            names.append(found[1])
+        return f"${names.index(found[1]) + 1}"
+
+    conn.execute(text("SET plan_cache_mode = force_generic_plan"))
+    conn.exec_driver_sql("PREPARE page AS " + re.sub(r"%\((\w+)\)s", number, str(compiled)))
+    try:
+        args = ", ".join(_literal(values[name]) for name in names)
+        plan = conn.exec_driver_sql(f"EXPLAIN (ANALYZE, FORMAT JSON) EXECUTE page({args})").scalar_one()
+    finally:
+        conn.exec_driver_sql("DEALLOCATE page")
+        conn.execute(text("RESET plan_cache_mode"))
+    return (json.loads(plan) if isinstance(plan, str) else plan)[0]["Plan"]  # type: ignore[no-any-return]
+
+
+def _literal(value: object) -> str:
+    if isinstance(value, str):
+        return "'" + value.replace("'", "''") + "'"
+    if isinstance(value, int | float):
+        return repr(value)
+    raise TypeError(f"no literal for {value!r}")
+
+
+@pytest.mark.parametrize("generic", [False, True], ids=["values-inlined", "prepared-generic"])
+def test_the_page_reads_each_customer_and_interaction_once(conn: Connection, generic: bool) -> None:
+    for cursor in (None, Cursor(at=15_000.0, id="int-0", kind="interaction")):
+        nodes = list(_nodes(_executed(conn, cursor, generic=generic)))
+
+        # The customer's root: one primary-key lookup for the three branches.
+        customers = [n for n in nodes if n.get("Index Name") == "pk_customers"]
+        assert [n["Actual Loops"] for n in customers] == [1]
+        # The page's interactions (channel, customer, state): one scan over the page's interaction
+        # ids, each read once, not a primary-key descent per entry of the page, whatever join the
+        # planner puts around it.
+        lookups = [n for n in nodes if n.get("Index Name") == "pk_interactions"]
+        assert [n["Actual Loops"] for n in lookups] == [1]
+        assert "= ANY" in lookups[0]["Index Cond"]
