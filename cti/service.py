@@ -44,6 +44,7 @@ from cti.events import (
     OfferWithdrawn,
 )
 from cti.hub import EventHub
+from cti.inbound_batch import InboundBatches, InboundItem, InboundStored
 from cti.ports import ContextStore
 from cti.routing import Offer, RoutingStore, WaitingItem
 from cti.screenpop import build_screen_pop
@@ -69,6 +70,11 @@ class InteractionService:
         self._clock = clock
         self._ids = ids
         self._poke = poke
+        self._batches = InboundBatches(
+            config=config, context=context, routing=routing, hub=hub, clock=clock, ids=ids, poke=poke,
+            check_body=self.check_body,
+            waiting_item=lambda i, at, working: replace(self._waiting_item(i, enqueued_at=at),
+                                                        working_agent=working))
 
     # ----- channels ------------------------------------------------------------------------
 
@@ -125,6 +131,11 @@ class InteractionService:
                  interaction.id, channel.value, queue_name, customer.id)
         self._poke()
         return interaction, customer
+
+    async def start_inbound_batch(self, items: Sequence[InboundItem]) -> list[InboundStored]:
+        """Several customer messages of one channel's burst, each a new interaction or one more
+        message on an open one, written in one transaction (see ``cti.inbound_batch``)."""
+        return await self._batches.store(items)
 
     async def customer_message(self, interaction_id: str, body: str, *,
                                channel_ref: str | None = None) -> Message | None:
