@@ -1,6 +1,7 @@
-"""Where threading looks interactions up: the store one mail at a time, or a batch's lookups.
+"""Threading a mail (``thread_of``), and where it looks interactions up: the store one mail at a
+time, or a batch's lookups.
 
-``InboundMail._thread`` asks a ``Finder`` the same two questions either way: which interaction
+``thread_of`` asks a ``Finder`` the same two questions either way: which interaction
 holds a message with one of these refs (``by_message_refs``), and which carries this reference
 (``by_ref``). ``BatchFinder`` answers a batch's header and acknowledgement lookups from a few
 ``IN (...)`` queries made up front, and puts what the batch itself stores on top: a mail that
@@ -14,10 +15,14 @@ from collections.abc import Mapping, Sequence
 from typing import Protocol
 
 from adapters.email.mime import ParsedMail
-from adapters.email.threads import thread_refs
-from cti.domain import Interaction
+from adapters.email.threads import tags_in, thread_refs
+from cti.domain import Channel, Identity, IdentityLevel, Interaction
+from cti.lifecycle import OPEN_STATES
 from cti.ports import ContextStore
 
+REF_TAG = "email_tag"  # interaction ref: the reference tag in our subjects
+REF_ROOT = "email_root"  # interaction ref: the Message-ID of the mail that started it
+REF_ACK = "email_ack"  # interaction ref: the Message-ID of our acknowledgement
 ACK_REFS_EACH = 5  # as many In-Reply-To and report refs tried against acknowledgements
 
 
@@ -90,3 +95,47 @@ class BatchFinder:
         order = list(self._here)
         newest = max((r for r in refs if r in self._here), key=order.index)
         return self._here[newest]
+
+
+async def thread_of(parsed: ParsedMail, identity: Identity, level: IdentityLevel, finder: Finder,
+                    context: ContextStore) -> tuple[list[str], Interaction | None, str | None]:
+    """``(thread_refs, open interaction it continues or None, closed one it refers to)``.
+
+    Headers first (any of our or the customer's earlier Message-IDs), then a reply to our
+    acknowledgement, then the subject tag, which only threads a customer's mail onto that
+    customer's own interaction (a tag is short enough to guess).
+    """
+    refs = list(thread_refs(parsed.in_reply_to, parsed.references, parsed.report_refs))
+    follows: str | None = None
+    if refs:
+        found = await finder.by_message_refs(refs)
+        if found is not None and found.channel is Channel.EMAIL:
+            if found.state in OPEN_STATES:
+                return refs, found, None
+            follows = found.id
+    for ref in ack_candidates(parsed):
+        found = await finder.by_ref(REF_ACK, ref)
+        if found is not None and found.channel is Channel.EMAIL:
+            if found.state in OPEN_STATES and REF_ROOT in found.channel_refs:
+                return [found.channel_refs[REF_ROOT]], found, None
+            follows = follows or found.id
+    for tag in tags_in(parsed.subject)[:3]:
+        found = await finder.by_ref(REF_TAG, tag)
+        if found is None or found.channel is not Channel.EMAIL:
+            continue
+        if found.state in OPEN_STATES and REF_ROOT in found.channel_refs:
+            # A claimed sender (DMARC failed) is nobody's: the tag alone threads nothing.
+            if level is not IdentityLevel.CLAIMED and await _same_customer(context, identity, found):
+                return [found.channel_refs[REF_ROOT]], found, None
+        elif found.state not in OPEN_STATES:
+            follows = follows or found.id
+    return refs, None, follows
+
+
+async def _same_customer(context: ContextStore, identity: Identity, interaction: Interaction) -> bool:
+    customer = await context.find_customer(identity)
+    if customer is None:
+        return False
+    # The merge tree's open interactions: right even when the customer was merged since.
+    mine = await context.open_interactions(customer.id, Channel.EMAIL)
+    return any(i.id == interaction.id for i in mine)

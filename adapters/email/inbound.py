@@ -1,10 +1,13 @@
 """One received mail, from raw bytes to a stored, threaded message: the channel's inbound path.
 
-Both the SMTP listener and the IMAP poller hand every message to ``InboundMail.receive`` and act
-on the ``Received`` it returns (the SMTP answer, or whether to mark the message done). Parsing
-runs in a worker thread; one Message-ID is handled by one task at a time, so a message delivered
-twice at once is still stored once. An unexpected error is a temporary failure (``451``): the
-sender, or the next poll, tries again, and no other message is affected.
+Both the SMTP listener (through its ingest queue, a batch at a time) and the IMAP poller hand
+messages to ``InboundMail.receive_batch`` and act on the ``Received`` it returns for each (the
+SMTP answer, or whether to mark the message done). Parsing runs in worker threads. A batch is
+threaded in order, from one lookup per kind of reference for the whole batch, then written in one
+transaction (``InteractionService.start_inbound_batch``); the inbound claim each message takes
+in it means a message delivered twice at once is still stored once. A mail the batch cannot take
+is stored alone afterwards, the one-mail way, under a lock on its Message-ID. An unexpected error
+is a temporary failure (``451``) of that mail only: the sender, or the next poll, tries again.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import enum
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from adapters.channel import AdapterDeps, InboundMessage, Threaded, deliver
@@ -23,33 +26,19 @@ from adapters.email.attachments import AttachmentStore
 from adapters.email.body import Listed, message_body
 from adapters.email.config import EmailConfig, Limits
 from adapters.email.dmarc import sender_level
-from adapters.email.finders import BatchFinder, Finder, StoreFinder, ack_candidates
+from adapters.email.finders import REF_ACK, REF_ROOT, REF_TAG, BatchFinder, Finder, StoreFinder, thread_of
 from adapters.email.loops import Automatic, classify, is_robot_address
 from adapters.email.mime import MailRefused, ParsedMail, parse_mail
+from adapters.email.planned import Incoming, Mail, Plan, recorded
 from adapters.email.quotes import trim_quoted
-from adapters.email.threads import clean_subject, make_tag, tags_in, thread_refs
+from adapters.email.threads import make_tag, thread_refs
 from adapters.locks import KeyedLocks
-from cti.domain import (
-    Channel,
-    Direction,
-    Identity,
-    IdentityKind,
-    IdentityLevel,
-    InboundIdentity,
-    Interaction,
-    InteractionState,
-)
+from cti.domain import Identity, IdentityKind, Interaction
 from cti.errors import Conflict, InvalidInput
 from cti.identities import normalise_email
-from cti.inbound_batch import InboundItem
-from cti.lifecycle import OPEN_STATES
-from cti.ports import RecordedAttachment
 
 log = logging.getLogger(__name__)
 
-REF_TAG = "email_tag"  # interaction ref: the reference tag in our subjects
-REF_ROOT = "email_root"  # interaction ref: the Message-ID of the mail that started it
-REF_ACK = "email_ack"  # interaction ref: the Message-ID of our acknowledgement
 # Messages parsed at once, in the channel's own threads: each may briefly need several times its
 # size in memory, and a shared executor could be filled by other work (or by a test's clients).
 MAX_PARSING = 4
@@ -91,70 +80,6 @@ class AckRequest:
     in_reply_to: str | None
     references: tuple[str, ...]
     ack_id: str
-
-
-@dataclass(frozen=True, slots=True)
-class Incoming:
-    """One raw message as it arrived, before anything is read from it."""
-
-    raw: bytes = field(repr=False)
-    envelope_sender: str | None  # ``MAIL FROM`` ("" for ``<>``); None when unknown (polled)
-    recipients: tuple[str, ...] = ()
-    source: str = "smtp"
-    queue: str | None = None  # the fallback when no recipient is one of our addresses
-
-
-@dataclass(frozen=True, slots=True)
-class _Mail:
-    """A parsed mail and what it says of itself, before anything is read from the database."""
-
-    incoming: Incoming
-    parsed: ParsedMail
-    sender: str
-    automatic: Automatic | None
-    identity: Identity
-    level: IdentityLevel  # of the From: a claim unless DMARC says otherwise (docs/security.md)
-    level_source: str
-    queue: str | None
-    to_address: str | None  # the one of our addresses it was sent to
-    reply_to: str | None
-    ack_to: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class _Plan:
-    """A mail threaded and decided, its body still to be made."""
-
-    mail: _Mail
-    refs: list[str]
-    target: Interaction | None  # the open interaction it continues; None: a new one
-    tag: str
-    ack_id: str | None
-    interaction_refs: dict[str, str]
-    collected: dict[str, str]
-    interaction_id: str | None  # of the new one, given in a batch so later mails can name it
-
-    def message(self, body: str) -> InboundMessage:
-        mail = self.mail
-        return InboundMessage(
-            channel=Channel.EMAIL, identities=[InboundIdentity(mail.identity, mail.level, mail.level_source)],
-            body=body, message_ref=mail.parsed.message_id, display_name=mail.parsed.from_name,
-            thread_refs=self.refs, interaction_refs=self.interaction_refs,
-            subject=clean_subject(mail.parsed.subject), context=self.collected, queue=mail.queue)
-
-    def item(self, body: str, kept: Sequence[Listed]) -> InboundItem:
-        msg = self.message(body)
-        return InboundItem(
-            channel=msg.channel, identities=msg.identities, body=body, message_ref=msg.message_ref,
-            display_name=msg.display_name, queue=msg.queue, channel_refs=msg.interaction_refs,
-            context=msg.context, subject=msg.subject, continues=self.target,
-            interaction_id=self.interaction_id, attachments=_recorded(kept))
-
-    def provisional(self) -> Interaction:
-        """The new interaction as later mails of the batch see it before it is stored."""
-        return Interaction(id=self.interaction_id or "", channel=Channel.EMAIL, direction=Direction.INBOUND,
-                           customer_id="", queue=self.mail.queue or "", state=InteractionState.QUEUED,
-                           channel_refs=self.interaction_refs)
 
 
 AckCallback = Callable[[AckRequest], Awaitable[None]]
@@ -217,7 +142,7 @@ class InboundMail:
         interaction), then stores it in one transaction (``start_inbound_batch``). A mail the
         batch could not take, or whose turn failed, is stored alone afterwards, in order, by the
         one-mail way (``_received``): its answer is then exactly what it would have been."""
-        mails: list[tuple[int, _Mail]] = []
+        mails: list[tuple[int, Mail]] = []
         alone: list[int] = []
         for k, (incoming, parsed) in enumerate(batch):
             try:
@@ -229,7 +154,7 @@ class InboundMail:
                 answer(k, prepared)
             else:
                 mails.append((k, prepared))
-        planned: list[tuple[int, _Mail, _Plan]] = []
+        planned: list[tuple[int, Mail, Plan]] = []
         repeats: dict[int, int] = {}  # a mail -> the earlier one of the batch with its Message-ID
         try:
             finder = await BatchFinder.load(self._deps.context, [m.parsed for _, m in mails], ack_key=REF_ACK)
@@ -267,16 +192,16 @@ class InboundMail:
             planned.append((k, mail, plan))
         stored = await self._store_planned(planned, answer)
         alone += [k for k, _, _ in planned if k not in stored]
+        mail_of = dict(mails)
         for k, first in repeats.items():
             if first in stored:
-                mail = dict(mails)[k]
-                answer(k, self._duplicate(mail.parsed, mail.incoming.source))
+                answer(k, self._duplicate(mail_of[k].parsed, mail_of[k].incoming.source))
             else:
                 alone.append(k)
         for k in sorted(alone):
             answer(k, await self._received(*batch[k]))
 
-    async def _store_planned(self, planned: Sequence[tuple[int, _Mail, _Plan]],
+    async def _store_planned(self, planned: Sequence[tuple[int, Mail, Plan]],
                              answer: Callable[[int, Received], None]) -> set[int]:
         """The planned mails in one transaction; the ones stored (and answered)."""
         if not planned:
@@ -320,7 +245,7 @@ class InboundMail:
                             message_id=parsed.message_id if isinstance(parsed, ParsedMail) else None,
                             why=type(exc).__name__)
 
-    def _prepare(self, incoming: Incoming, parsed: ParsedMail | BaseException) -> _Mail | Received:
+    def _prepare(self, incoming: Incoming, parsed: ParsedMail | BaseException) -> Mail | Received:
         """What a mail says of itself, or its refusal; nothing is read from the database."""
         source = incoming.source
         if isinstance(parsed, MailRefused):
@@ -346,12 +271,12 @@ class InboundMail:
         to_queue, to_address = config.queue_for([*incoming.recipients, *parsed.recipients])
         ack_to = ack_recipient(  # never the Reply-To: see ack_policy
             envelope_sender=returned_to, from_addr=parsed.from_addr, own_addresses=config.addresses)
-        return _Mail(incoming=incoming, parsed=parsed, sender=sender, automatic=automatic,
+        return Mail(incoming=incoming, parsed=parsed, sender=sender, automatic=automatic,
                      identity=Identity(IdentityKind.EMAIL, sender), level=level, level_source=level_source,
                      queue=to_queue or incoming.queue or config.default_queue, to_address=to_address,
                      reply_to=self._reply_address(parsed, sender), ack_to=ack_to)
 
-    async def _store_mail(self, mail: _Mail) -> Received:
+    async def _store_mail(self, mail: Mail) -> Received:
         parsed, source = mail.parsed, mail.incoming.source
         context = self._deps.context
         if await context.find_interaction_by_message_ref([parsed.message_id]) is not None:
@@ -372,13 +297,13 @@ class InboundMail:
                                      _unthreaded(msg), threaded=Threaded(None))
         if delivery.message is None:
             return self._duplicate(parsed, source)
-        await context.record_attachments(delivery.message.id, _recorded(kept))
+        await context.record_attachments(delivery.message.id, recorded(kept))
         return await self._stored(mail, plan, delivery.interaction, new=delivery.new_interaction)
 
-    async def _plan(self, mail: _Mail, finder: Finder, *, new_id: str | None) -> _Plan | Received:
+    async def _plan(self, mail: Mail, finder: Finder, *, new_id: str | None) -> Plan | Received:
         """Threaded (``_thread``) and decided: dropped, or what to store and whether to acknowledge."""
         config, parsed = self._config, mail.parsed
-        refs, target, follows = await self._thread(parsed, mail.identity, mail.level, finder)
+        refs, target, follows = await thread_of(parsed, mail.identity, mail.level, finder, self._deps.context)
         if target is None and mail.automatic is not None and config.automatic == "drop":
             log.info("email dropped source=%s automatic=%s", mail.incoming.source, mail.automatic.value)
             return Received(Disposition.DROPPED, "250 2.0.0 OK", message_id=parsed.message_id,
@@ -397,11 +322,11 @@ class InboundMail:
                     "email.to": mail.to_address, "email.follows": follows,
                     "email.automatic": mail.automatic.value if mail.automatic else None}
         collected.update({k: v for k, v in optional.items() if v is not None})
-        return _Plan(mail=mail, refs=refs, target=target, tag=tag, ack_id=ack_id,
+        return Plan(mail=mail, refs=refs, target=target, tag=tag, ack_id=ack_id,
                      interaction_refs=interaction_refs, collected=collected,
                      interaction_id=new_id if target is None else None)
 
-    async def _stored(self, mail: _Mail, plan: _Plan, interaction: Interaction, *, new: bool) -> Received:
+    async def _stored(self, mail: Mail, plan: Plan, interaction: Interaction, *, new: bool) -> Received:
         parsed = mail.parsed
         log.info("email %s source=%s interaction=%s automatic=%s attachments=%d",
                  "stored" if new else "threaded", mail.incoming.source, interaction.id,
@@ -416,48 +341,6 @@ class InboundMail:
                 ack_id=plan.ack_id))
         return Received(Disposition.STORED if new else Disposition.THREADED, "250 2.0.0 OK",
                         interaction_id=interaction.id, message_id=parsed.message_id, automatic=mail.automatic)
-
-    async def _thread(self, parsed: ParsedMail, identity: Identity, level: IdentityLevel,
-                      finder: Finder) -> tuple[list[str], Interaction | None, str | None]:
-        """``(thread_refs, open interaction it continues or None, closed one it refers to)``.
-
-        Headers first (any of our or the customer's earlier Message-IDs), then a reply to our
-        acknowledgement, then the subject tag, which only threads a customer's mail onto that
-        customer's own interaction (a tag is short enough to guess).
-        """
-        refs = list(thread_refs(parsed.in_reply_to, parsed.references, parsed.report_refs))
-        follows: str | None = None
-        if refs:
-            found = await finder.by_message_refs(refs)
-            if found is not None and found.channel is Channel.EMAIL:
-                if found.state in OPEN_STATES:
-                    return refs, found, None
-                follows = found.id
-        for ref in ack_candidates(parsed):
-            found = await finder.by_ref(REF_ACK, ref)
-            if found is not None and found.channel is Channel.EMAIL:
-                if found.state in OPEN_STATES and REF_ROOT in found.channel_refs:
-                    return [found.channel_refs[REF_ROOT]], found, None
-                follows = follows or found.id
-        for tag in tags_in(parsed.subject)[:3]:
-            found = await finder.by_ref(REF_TAG, tag)
-            if found is None or found.channel is not Channel.EMAIL:
-                continue
-            if found.state in OPEN_STATES and REF_ROOT in found.channel_refs:
-                # A claimed sender (DMARC failed) is nobody's: the tag alone threads nothing.
-                if level is not IdentityLevel.CLAIMED and await self._same_customer(identity, found):
-                    return [found.channel_refs[REF_ROOT]], found, None
-            elif found.state not in OPEN_STATES:
-                follows = follows or found.id
-        return refs, None, follows
-
-    async def _same_customer(self, identity: Identity, interaction: Interaction) -> bool:
-        customer = await self._deps.context.find_customer(identity)
-        if customer is None:
-            return False
-        # The merge tree's open interactions: right even when the customer was merged since.
-        mine = await self._deps.context.open_interactions(customer.id, Channel.EMAIL)
-        return any(i.id == interaction.id for i in mine)
 
     def _reply_address(self, parsed: ParsedMail, sender: str) -> str | None:
         """Where an answer goes: Reply-To, else From; never one of ours or a robot's."""
@@ -509,12 +392,6 @@ def _parse_all(raws: Sequence[bytes], limits: Limits) -> list[ParsedMail | BaseE
         except Exception as exc:
             out.append(exc)
     return out
-
-
-def _recorded(kept: Sequence[Listed]) -> list[RecordedAttachment]:
-    """The files the desktop may serve for a message: recorded with it, never read from text."""
-    return [RecordedAttachment(ref=k.ref, filename=k.filename, content_type=k.content_type)
-            for k in kept if k.ref is not None]
 
 
 def _unthreaded(msg: InboundMessage) -> InboundMessage:

@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 
 from adapters.email import EmailAdapter, submit_async
-from adapters.email.inbound import Disposition, Incoming, Received
+from adapters.email.inbound import Disposition, Received
+from adapters.email.planned import Incoming
 from cti.domain import Channel
 from cti.ports import InboundWrite, InboundWritten
 from tests.adapters.center import Center, running_center
