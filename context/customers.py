@@ -105,11 +105,13 @@ class Customers:
                                .values(display_name=display_name))
         return survivor
 
-    async def resolve_inbound_many(self, conn: AsyncConnection, asked: Sequence[InboundAsk]) -> list[str]:
+    async def resolve_inbound_many(self, conn: AsyncConnection,
+                                   asked: Sequence[InboundAsk]) -> tuple[list[str], set[str]]:
         """``resolve_inbound`` for each of ``asked`` in order, inside one write transaction: the
-        root customer of each. The usual cases (nobody known yet, or one customer known) cost a
-        few statements for the whole batch; the rest (customers to merge or to suggest) take
-        ``resolve_inbound``'s own way, one at a time. Checked beforehand with ``check_inbound``."""
+        root customer of each, and which of them this call created. The usual cases (nobody known
+        yet, or one customer known) cost a few statements for the whole batch; the rest (customers
+        to merge or to suggest) take ``resolve_inbound``'s own way, one at a time. Checked
+        beforehand with ``check_inbound``."""
         wanted_each = [_strongest(a.identities) for a in asked]
         owned = await owners(conn, list(dict.fromkeys(i for w in wanted_each for i in w)))
         now = self._clock.now()
@@ -131,6 +133,7 @@ class Customers:
                 pending.clear()
 
         roots: list[str] = []
+        created: set[str] = set()
         for ask, strongest in zip(asked, wanted_each, strict=True):
             wanted = list(strongest)
             found = list(dict.fromkeys(owned[i] for i in wanted if i in owned))
@@ -150,6 +153,7 @@ class Customers:
                     names.append({"w_id": survivor, "v_name": ask.display_name})
             else:
                 survivor = self._ids.new_id("cus")
+                created.add(survivor)
                 # A customer of claims alone is nameless (see ``resolve_inbound``).
                 name = (ask.display_name or None) if wanted else None
                 new_customers.append({"id": survivor, "display_name": name, "created_at": now,
@@ -161,7 +165,7 @@ class Customers:
                     owned[identity] = survivor
             roots.append(survivor)
         await flush()
-        return roots
+        return roots, created
 
     async def prove(self, customer_id: str, identity: Identity, *, actor: str, reason: str,
                     by_person: bool) -> Customer:

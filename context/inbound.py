@@ -38,7 +38,7 @@ from context.models import (
 )
 from context.presented import MAX_NAME, MAX_SOURCE
 from cti.clock import Clock, IdSource
-from cti.domain import Interaction, InteractionState
+from cti.domain import Interaction, InteractionState, Message
 from cti.ports import InboundWrite, InboundWritten
 
 IN_CHUNK = 500  # values per IN list
@@ -106,12 +106,14 @@ def check_items(items: Sequence[InboundWrite]) -> list[str | None]:
             if item.start is not None:
                 values_of(item.start)
                 check_inbound(item.identities, item.display_name)
-            ref = item.message.channel_ref
+            if item.message is None and item.start is None:
+                raise ValueError("nothing to store")
+            ref = item.message.channel_ref if item.message is not None else None
             if ref is not None and len(ref) > MAX_REF_VALUE:
                 raise ValueError("channel ref")
             if any(len(a.ref) > MAX_ATTACHMENT_REF for a in item.attachments):
                 raise ValueError("attachment ref")
-            if not item.claim or len(item.claim) > MAX_REF_VALUE:
+            if item.claim is not None and (not item.claim or len(item.claim) > MAX_REF_VALUE):
                 raise ValueError("claim")
         except Exception:
             out.append("invalid")
@@ -131,7 +133,7 @@ async def store_inbound(conn: AsyncConnection, items: Sequence[InboundWrite], wh
 
     # Claims first: a message another request is storing is theirs (the claim waits for their
     # commit on PostgreSQL, and SQLite writes one transaction at a time).
-    asked = {item.claim: k for k, item in enumerate(items) if why[k] is None}
+    asked = {item.claim: k for k, item in enumerate(items) if why[k] is None and item.claim is not None}
     if asked:
         claimed = {row.ref for row in (await conn.execute(
             dialect.insert(inbound_claims).values([{"ref": c, "at": now} for c in asked])
@@ -142,19 +144,18 @@ async def store_inbound(conn: AsyncConnection, items: Sequence[InboundWrite], wh
 
     # The interactions continued: still open, held (FOR SHARE) until we commit, so an offer made
     # meanwhile waits and the agent read here is the one to tell of the message.
-    existing = list(dict.fromkeys(item.message.interaction_id for k, item in enumerate(items)
-                                  if item.start is None and why[k] is None
-                                  and item.message.interaction_id not in starts))
+    targets = {k: item.message.interaction_id for k, item in enumerate(items)
+               if item.start is None and item.message is not None}
+    existing = list(dict.fromkeys(t for k, t in targets.items() if why[k] is None and t not in starts))
     current: dict[str, Any] = {}
     if existing:
         i = interactions.c
         rows = (await conn.execute(select(i.id, i.state, i.agent_id).where(i.id.in_(existing))
                                    .with_for_update(read=True))).all()
         current = {row.id: row for row in rows}
-    for k, item in enumerate(items):
-        if why[k] is not None or item.start is not None:
+    for k, target in targets.items():
+        if why[k] is not None:
             continue
-        target = item.message.interaction_id
         if target in starts:
             if why[starts[target]] is not None:
                 why[k] = "after"
@@ -162,23 +163,24 @@ async def store_inbound(conn: AsyncConnection, items: Sequence[InboundWrite], wh
             why[k] = "closed"
 
     # Ours but left out: free again for the one-by-one way.
-    freed = [item.claim for k, item in enumerate(items)
-             if item.claim in asked and why[k] not in (None, "claimed")]
+    freed = [c for c, k in asked.items() if why[k] not in (None, "claimed")]
     if freed:
         await conn.execute(delete(inbound_claims).where(inbound_claims.c.ref.in_(freed)))
 
     new = [k for k, item in enumerate(items) if item.start is not None and why[k] is None]
-    roots = await customer_book.resolve_inbound_many(conn, [
+    roots, created = await customer_book.resolve_inbound_many(conn, [
         InboundAsk(items[k].identities, items[k].display_name, "system", items[k].reason) for k in new])
     customer_of = dict(zip(new, roots, strict=True))
     # As ``save_interaction`` does: each customer's root, held FOR SHARE so a merge running at
-    # the same time waits for us or has already re-rooted it.
-    root_of: dict[str, str] = {}
-    if roots:
+    # the same time waits for us or has already re-rooted it. A customer created here is its own
+    # root, and nobody else sees it before we commit.
+    root_of = {r: r for r in created}
+    known = sorted(set(roots) - created)
+    if known:
         c = customers.c
-        found = (await conn.execute(select(c.id, c.root_id).where(c.id.in_(sorted(set(roots))))
+        found = (await conn.execute(select(c.id, c.root_id).where(c.id.in_(known))
                                     .with_for_update(read=True))).all()
-        root_of = {row.id: row.root_id for row in found}
+        root_of.update((row.id, row.root_id) for row in found)
     started: dict[int, Interaction] = {}
     rows_new: list[dict[str, Any]] = []
     refs_new: list[dict[str, Any]] = []
@@ -206,41 +208,41 @@ async def store_inbound(conn: AsyncConnection, items: Sequence[InboundWrite], wh
         if bulk:
             await conn.execute(insert(table), bulk)
 
-    to_store = [k for k, item in enumerate(items) if why[k] is None]
+    to_store = [(k, m) for k, m in ((k, item.message) for k, item in enumerate(items))
+                if why[k] is None and m is not None]
     stored_ids: set[str] = set()
     if to_store:
         # Nothing is stored when the id or (interaction, channel_ref) is already there.
         stored_ids = {row.id for row in (await conn.execute(
-            dialect.insert(messages).values([_message_row(items[k]) for k in to_store])
+            dialect.insert(messages).values([_message_row(m) for _, m in to_store])
             .on_conflict_do_nothing().returning(messages.c.id))).all()}
-    files = [{"message_id": items[k].message.id, "position": n, "ref": a.ref, "filename": a.filename[:500],
+    files = [{"message_id": m.id, "position": n, "ref": a.ref, "filename": a.filename[:500],
               "content_type": a.content_type[:200]}
-             for k in to_store if items[k].message.id in stored_ids
-             for n, a in enumerate(items[k].attachments)]
+             for k, m in to_store if m.id in stored_ids for n, a in enumerate(items[k].attachments)]
     if files:
         await conn.execute(insert(message_attachments), files)
-    working = await _working_agents(conn, sorted({root_of.get(r, r) for r in roots}))
+    # Only customers known before can have another interaction an agent is working.
+    working = await _working_agents(conn, sorted({root_of.get(r, r) for r in known}))
 
     out: list[InboundWritten] = []
     for k, item in enumerate(items):
+        stored = item.message is not None and item.message.id in stored_ids
         if why[k] is not None:
             out.append(InboundWritten(None, why=why[k]))
         elif k in started:
             interaction = started[k]
             root = root_of.get(interaction.customer_id, interaction.customer_id)
-            out.append(InboundWritten(interaction, message_stored=item.message.id in stored_ids,
-                                      working_agent=working.get(root)))
+            out.append(InboundWritten(interaction, message_stored=stored, working_agent=working.get(root)))
         else:
-            target = item.message.interaction_id
-            at = current.get(target)
+            target = targets[k]
+            now_at = current.get(target)
             out.append(InboundWritten(started.get(starts[target]) if target in starts else None,
-                                      message_stored=item.message.id in stored_ids,
-                                      agent_id=at.agent_id if at is not None else None))
+                                      message_stored=stored,
+                                      agent_id=now_at.agent_id if now_at is not None else None))
     return out
 
 
-def _message_row(item: InboundWrite) -> dict[str, Any]:
-    m = item.message
+def _message_row(m: Message) -> dict[str, Any]:
     return {"id": m.id, "interaction_id": m.interaction_id, "sender": m.sender.value, "body": m.body,
             "at": m.at, "agent_id": m.agent_id, "channel_ref": m.channel_ref}
 

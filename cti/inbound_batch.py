@@ -43,13 +43,16 @@ log = logging.getLogger(__name__)
 class InboundItem:
     channel: Channel
     identities: Sequence[InboundIdentity]
-    body: str
-    message_ref: str  # the channel's id of the message: the dedupe key
+    body: str | None  # None: a new interaction without a first message (a call)
+    message_ref: str | None  # the channel's id of the message: the dedupe key, claimed when given
     display_name: str | None = None
     queue: str | None = None
     channel_refs: Mapping[str, str] = field(default_factory=dict)  # of a new interaction
     context: Mapping[str, str] = field(default_factory=dict)  # of a new interaction
     subject: str | None = None
+    priority: float = 1.0  # of a new interaction
+    skills: Mapping[str, int] = field(default_factory=dict)  # of a new one, besides its queue's
+    direction: Direction = Direction.INBOUND
     # The open interaction it continues (read before), or one an earlier item of the batch
     # starts; None: it starts a new one, with ``interaction_id`` when given.
     continues: Interaction | None = None
@@ -79,12 +82,14 @@ class InboundBatches:
         self._check_body = check_body
         self._waiting_item = waiting_item
 
-    async def store(self, items: Sequence[InboundItem]) -> list[InboundStored]:
+    async def store(self, items: Sequence[InboundItem], *, claim: bool = True) -> list[InboundStored]:
+        """``claim``: take each message's inbound claim in the transaction (False when the caller
+        holds it already)."""
         now = self._clock.now()
         writes: list[InboundWrite | None] = []
         for item in items:
             try:
-                writes.append(self._write(item, now))
+                writes.append(self._write(item, now, claim=claim))
             except Exception:  # the one-by-one way raises it again, to the caller
                 writes.append(None)
         ready = [w for w in writes if w is not None]
@@ -124,16 +129,20 @@ class InboundBatches:
             self._poke()
         return out
 
-    def _write(self, item: InboundItem, now: float) -> InboundWrite:
+    def _write(self, item: InboundItem, now: float, *, claim: bool) -> InboundWrite:
         """The rows of one item, checked as ``start_inbound`` and ``customer_message`` check them."""
-        self._check_body(item.body)
-        body = clean_text(item.body)
-        self._check_body(body)
-        claim = f"{item.channel.value}:{item.message_ref}"
+        body: str | None = None
+        if item.body is not None:
+            self._check_body(item.body)
+            body = clean_text(item.body)
+            self._check_body(body)
+        claimed = f"{item.channel.value}:{item.message_ref}" if claim and item.message_ref else None
         if item.continues is not None:
+            if body is None:
+                raise ValueError("a message on an interaction has a body")
             message = Message(id=self._ids.new_id("msg"), interaction_id=item.continues.id,
                               sender=MessageSender.CUSTOMER, body=body, at=now, channel_ref=item.message_ref)
-            return InboundWrite(claim=claim, message=message, attachments=item.attachments)
+            return InboundWrite(claim=claimed, message=message, attachments=item.attachments)
         name = (clean_line(item.display_name, max_len=len(item.display_name)) or None) \
             if item.display_name else None
         queue_name = item.queue or self._config.chat.queue
@@ -141,13 +150,14 @@ class InboundBatches:
         if queue_cfg is None:
             raise LookupError(queue_name)
         interaction = Interaction(
-            id=item.interaction_id or self._ids.new_id("int"), channel=item.channel,
-            direction=Direction.INBOUND, customer_id="", queue=queue_name, state=InteractionState.NEW,
-            skills=dict(queue_cfg.skills), arrived_at=now, channel_refs=dict(item.channel_refs),
+            id=item.interaction_id or self._ids.new_id("int"), channel=item.channel, direction=item.direction,
+            customer_id="", queue=queue_name, state=InteractionState.NEW, priority=item.priority,
+            skills={**queue_cfg.skills, **item.skills}, arrived_at=now, channel_refs=dict(item.channel_refs),
             context=dict(item.context), subject=item.subject)
         interaction = lifecycle.apply(interaction, "enqueue", now=now)
-        message = Message(id=self._ids.new_id("msg"), interaction_id=interaction.id,
-                          sender=MessageSender.CUSTOMER, body=body, at=now, channel_ref=item.message_ref)
-        return InboundWrite(claim=claim, message=message, start=interaction, identities=list(item.identities),
-                            display_name=name, reason=f"inbound {item.channel.value}",
-                            attachments=item.attachments)
+        first = None if body is None else Message(
+            id=self._ids.new_id("msg"), interaction_id=interaction.id, sender=MessageSender.CUSTOMER,
+            body=body, at=now, channel_ref=item.message_ref)
+        return InboundWrite(claim=claimed, message=first, start=interaction,
+                            identities=list(item.identities), display_name=name,
+                            reason=f"inbound {item.channel.value}", attachments=item.attachments)

@@ -133,11 +133,12 @@ class InboundWrite:
     ``start``: the new interaction the message starts (its ``customer_id`` is ignored: the
     customer is resolved from ``identities``, as ``resolve_inbound`` does, in the same
     transaction). None: the message goes on the open interaction ``message.interaction_id``,
-    an existing one or one that an earlier item of the same batch starts.
+    an existing one or one that an earlier item of the same batch starts. Items are told apart by
+    their messages' ids (and claims), which are unique in a batch.
     """
 
-    claim: str  # the inbound claim taken for it (``claim_inbound``), in the same transaction
-    message: Message
+    claim: str | None  # the inbound claim taken for it (``claim_inbound``), in the same transaction
+    message: Message | None  # None only with ``start``: a new interaction without a first message
     start: Interaction | None = None
     identities: Sequence[InboundIdentity] = ()
     display_name: str | None = None

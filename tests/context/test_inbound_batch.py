@@ -16,7 +16,7 @@ from cti.domain import (
     MessageSender,
 )
 from cti.ports import InboundWrite, RecordedAttachment
-from tests.context.builders import T0, email, interaction, message
+from tests.context.builders import T0, email, interaction, message, phone
 
 ASSERTED = IdentityLevel.ASSERTED
 
@@ -130,3 +130,15 @@ async def test_batch_lookups_answer_as_the_one_by_one_ones(store: SqlContextStor
     assert [i.id if i else None for i in one_by_one] == ["int-1", "int-2", None, None]
     found = await store.find_interactions_by_ref("email_ack", ["ack@x", "other@x"])
     assert found == {"ack@x": await store.find_interaction_by_ref("email_ack", "ack@x")}
+
+
+async def test_a_new_interaction_without_a_first_message_or_claim(store: SqlContextStore) -> None:
+    call = interaction("int-call", "", at=T0, channel=Channel.VOICE, refs={"uniqueid": "1700.1"})
+    (written,) = await store.store_inbound([InboundWrite(
+        claim=None, message=None, start=call, identities=[InboundIdentity(phone("+15550001111"), ASSERTED,
+                                                                           "caller-id")])])
+    assert written.interaction is not None and not written.message_stored
+    assert await store.interaction("int-call") == written.interaction
+    assert await store.messages("int-call") == []
+    owner = await store.find_customer(phone("+15550001111"))
+    assert owner is not None and owner.id == written.interaction.customer_id
