@@ -101,7 +101,13 @@ def check_items(items: Sequence[InboundWrite]) -> list[str | None]:
     """What the per-message way would refuse, found before the transaction: "invalid" or None
     for each item (the per-message way then raises the real error for it)."""
     out: list[str | None] = []
+    claims: set[str] = set()
     for item in items:
+        if item.claim is not None and item.claim in claims:
+            out.append("claimed")  # by the earlier item with it: the same message twice
+            continue
+        if item.claim is not None:
+            claims.add(item.claim)
         try:
             if item.start is not None:
                 values_of(item.start)

@@ -142,3 +142,10 @@ async def test_a_new_interaction_without_a_first_message_or_claim(store: SqlCont
     assert await store.messages("int-call") == []
     owner = await store.find_customer(phone("+15550001111"))
     assert owner is not None and owner.id == written.interaction.customer_id
+
+
+async def test_the_same_message_twice_in_a_batch_is_stored_once(store: SqlContextStore) -> None:
+    written = await store.store_inbound([new("int-a", "msg-a1", "Hi", "a1@x", "ann@example.com"),
+                                         new("int-b", "msg-b1", "Hi", "a1@x", "ann@example.com")])
+    assert [w.why for w in written] == [None, "claimed"]
+    assert await store.find_interaction_by_message_ref(["a1@x"]) == written[0].interaction
