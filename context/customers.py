@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 
 from context.audit import write_audit
 from context.db import Conn, Database, Retry
@@ -61,12 +62,7 @@ class Customers:
         are merged. The interaction goes to the verified customer, else to the first one found;
         every other customer found becomes a merge suggestion for a person to decide.
         """
-        strongest: dict[Identity, IdentityLevel] = {}
-        for p in presented:
-            if p.level is not IdentityLevel.CLAIMED:
-                known = strongest.get(p.identity)
-                if known is None or p.level is IdentityLevel.VERIFIED:
-                    strongest[p.identity] = p.level
+        strongest = _strongest(presented)
         _check_name(display_name)
         if not strongest:
             # Nothing but claims: a customer of its own, nameless (the name came with the claims
@@ -75,31 +71,100 @@ class Customers:
         wanted = _checked(list(strongest))
 
         async def work(conn: Conn) -> Customer:
-            owned = await owners(conn, wanted)
-            verified = list(dict.fromkeys(owned[i] for i in wanted
-                                          if i in owned and strongest[i] is IdentityLevel.VERIFIED))
-            others = list(dict.fromkeys(owned[i] for i in wanted if i in owned and owned[i] not in verified))
-            if not verified and not others:
-                customer_id = await self._create(conn, wanted, display_name=display_name)
-                return await require_customer(conn, customer_id)
-            if verified:
-                proven = {i: r for i, r in owned.items() if strongest[i] is IdentityLevel.VERIFIED}
-                survivor = await self._merge_roots(conn, verified, proven, reason=reason, actor=actor)
-            else:
-                survivor, others = others[0], others[1:]
-            for other in others:
-                evidence = next(i for i in wanted if owned.get(i) == other)
-                await suggest(conn, clock=self._clock, ids=self._ids, customer_a=survivor, customer_b=other,
-                              identity=evidence, reason=reason)
-                log.info("merge suggested survivor=%s other=%s kind=%s", survivor, other, evidence.kind.value)
-            await self._attach(conn, survivor, [i for i in wanted if i not in owned])
-            if display_name:
-                await conn.execute(update(customers)
-                                   .where(customers.c.id == survivor, customers.c.display_name.is_(None))
-                                   .values(display_name=display_name))
+            survivor = await self._resolve_on(conn, strongest, wanted, display_name=display_name,
+                                              actor=actor, reason=reason)
             return await require_customer(conn, survivor)
 
         return await self._db.write(work)
+
+    async def _resolve_on(self, conn: Conn, strongest: dict[Identity, IdentityLevel],
+                          wanted: Sequence[Identity], *, display_name: str | None, actor: str,
+                          reason: str) -> str:
+        """``resolve_inbound`` inside a write transaction: the root customer's id."""
+        owned = await owners(conn, wanted)
+        verified = list(dict.fromkeys(owned[i] for i in wanted
+                                      if i in owned and strongest[i] is IdentityLevel.VERIFIED))
+        others = list(dict.fromkeys(owned[i] for i in wanted if i in owned and owned[i] not in verified))
+        if not verified and not others:
+            return await self._create(conn, wanted, display_name=display_name)
+        if verified:
+            proven = {i: r for i, r in owned.items() if strongest[i] is IdentityLevel.VERIFIED}
+            survivor = await self._merge_roots(conn, verified, proven, reason=reason, actor=actor)
+        else:
+            survivor, others = others[0], others[1:]
+        for other in others:
+            evidence = next(i for i in wanted if owned.get(i) == other)
+            await suggest(conn, clock=self._clock, ids=self._ids, customer_a=survivor, customer_b=other,
+                          identity=evidence, reason=reason)
+            log.info("merge suggested survivor=%s other=%s kind=%s", survivor, other, evidence.kind.value)
+        await self._attach(conn, survivor, [i for i in wanted if i not in owned])
+        if display_name:
+            await conn.execute(update(customers)
+                               .where(customers.c.id == survivor, customers.c.display_name.is_(None))
+                               .values(display_name=display_name))
+        return survivor
+
+    async def resolve_inbound_many(self, conn: Conn,
+                                   asked: Sequence[InboundAsk]) -> tuple[list[str], set[str]]:
+        """``resolve_inbound`` for each of ``asked`` in order, inside one write transaction: the
+        root customer of each, and which of them this call created. The usual cases (nobody known
+        yet, or one customer known) cost a few statements for the whole batch; the rest (customers
+        to merge or to suggest) take ``resolve_inbound``'s own way, one at a time. Checked
+        beforehand with ``check_inbound``."""
+        wanted_each = [_strongest(a.identities) for a in asked]
+        owned = await owners(conn, list(dict.fromkeys(i for w in wanted_each for i in w)))
+        now = self._clock.now()
+        new_customers: list[dict[str, object]] = []
+        new_identities: list[dict[str, object]] = []
+        to_lock: list[str] = []
+        names: list[dict[str, object]] = []
+
+        async def flush() -> None:
+            if new_customers:
+                await conn.execute(insert(customers), new_customers)
+            if new_identities:
+                await conn.execute(insert(identities), new_identities)
+            if to_lock:
+                await self._lock_roots(conn, to_lock)
+            if names:
+                await conn.execute(_NAME_IF_NONE, names)
+            for pending in (new_customers, new_identities, to_lock, names):
+                pending.clear()
+
+        roots: list[str] = []
+        created: set[str] = set()
+        for ask, strongest in zip(asked, wanted_each, strict=True):
+            wanted = list(strongest)
+            found = list(dict.fromkeys(owned[i] for i in wanted if i in owned))
+            verified = {owned[i] for i in wanted if i in owned and strongest[i] is IdentityLevel.VERIFIED}
+            if len(found) > 1:
+                await flush()  # the general way reads what this batch created so far
+                survivor = await self._resolve_on(conn, strongest, wanted, display_name=ask.display_name,
+                                                  actor=ask.actor, reason=ask.reason)
+                owned.update(await owners(conn, wanted))
+                roots.append(survivor)
+                continue
+            if found:
+                survivor = found[0]
+                if verified:
+                    to_lock.append(survivor)  # still a root, and stays one until we commit
+                if ask.display_name:
+                    names.append({"w_id": survivor, "v_name": ask.display_name})
+            else:
+                survivor = self._ids.new_id("cus")
+                created.add(survivor)
+                # A customer of claims alone is nameless (see ``resolve_inbound``).
+                name = (ask.display_name or None) if wanted else None
+                new_customers.append({"id": survivor, "display_name": name, "created_at": now,
+                                      "root_id": survivor})
+            for identity in wanted:
+                if identity not in owned:
+                    new_identities.append({"kind": identity.kind.value, "value": identity.value,
+                                           "customer_id": survivor, "added_at": now})
+                    owned[identity] = survivor
+            roots.append(survivor)
+        await flush()
+        return roots, created
 
     async def prove(self, customer_id: str, identity: Identity, *, actor: str, reason: str,
                     by_person: bool) -> Customer:
@@ -294,6 +359,40 @@ class Customers:
                                         merged_id=merged, reason=reason, actor=actor, proof=proof)
             log.info("customers merged merge=%s survivor=%s merged=%s", merge_id, survivor, merged)
         return survivor
+
+
+@dataclass(frozen=True, slots=True)
+class InboundAsk:
+    """One inbound customer to resolve in a batch (``Customers.resolve_inbound_many``)."""
+
+    identities: Sequence[InboundIdentity]
+    display_name: str | None
+    actor: str
+    reason: str
+
+
+def check_inbound(identities: Sequence[InboundIdentity], display_name: str | None) -> None:
+    """What ``resolve_inbound`` refuses (``InvalidInput``), checked before a batch's transaction."""
+    _check_name(display_name)
+    strongest = _strongest(identities)
+    if strongest:
+        _checked(list(strongest))
+
+
+def _strongest(presented: Sequence[InboundIdentity]) -> dict[Identity, IdentityLevel]:
+    """The identities that take part (not claims), each at the strongest level presented."""
+    strongest: dict[Identity, IdentityLevel] = {}
+    for p in presented:
+        if p.level is not IdentityLevel.CLAIMED:
+            known = strongest.get(p.identity)
+            if known is None or p.level is IdentityLevel.VERIFIED:
+                strongest[p.identity] = p.level
+    return strongest
+
+
+_NAME_IF_NONE = (update(customers)
+                 .where(customers.c.id == bindparam("w_id"), customers.c.display_name.is_(None))
+                 .values(display_name=bindparam("v_name")))
 
 
 def _check_name(display_name: str | None) -> None:

@@ -99,7 +99,7 @@ class Interactions:
         what changed is written: one UPDATE guarded by the version, and the references and
         context rows only when they differ.
         """
-        values = _values(interaction)
+        values = values_of(interaction)
         expected = interaction.version
         if (before is not None and before.id == interaction.id and before.version == expected
                 and expected > 0 and before.customer_id == interaction.customer_id):
@@ -193,11 +193,11 @@ class Interactions:
     async def find_by_ref(self, key: str, value: str) -> Interaction | None:
         """The newest interaction carrying the channel reference ``key`` = ``value``."""
         r = interaction_refs.c
-        query = (select(*_selected()).join(interaction_refs, r.interaction_id == interactions.c.id)
+        query = (select(*selected_columns()).join(interaction_refs, r.interaction_id == interactions.c.id)
                  .where(r.key == key, r.value == value)
                  .order_by(interactions.c.arrived_at.desc(), interactions.c.id.desc()).limit(1))
         async with self._db.read() as conn:
-            found = await _load(conn, query)
+            found = await load_interactions(conn, query)
         return found[0] if found else None
 
     async def claim_inbound(self, ref: str, now: float) -> bool:
@@ -253,21 +253,21 @@ class Interactions:
         m = messages.c
         holder = (select(m.interaction_id).where(m.channel_ref.in_(wanted))
                   .order_by(m.at.desc(), m.id.desc()).limit(1).scalar_subquery())
-        query = select(*_selected()).where(interactions.c.id == holder)
+        query = select(*selected_columns()).where(interactions.c.id == holder)
         async with self._db.read() as conn:
-            found = await _load(conn, query)
+            found = await load_interactions(conn, query)
         return found[0] if found else None
 
     async def open_for(self, customer_id: str, channel: Channel | None) -> Sequence[Interaction]:
         """Interactions of the customer's whole merge tree not closed or abandoned, newest first."""
         i = interactions.c
         root = select(customers.c.root_id).where(customers.c.id == customer_id).scalar_subquery()
-        query = (select(*_selected()).where(i.root_customer_id == root, i.state.not_in(CLOSED_STATES))
+        query = (select(*selected_columns()).where(i.root_customer_id == root, i.state.not_in(CLOSED_STATES))
                  .order_by(i.arrived_at.desc(), i.id.desc()))
         if channel is not None:
             query = query.where(i.channel == channel.value)
         async with self._db.read() as conn:
-            return await _load(conn, query)
+            return await load_interactions(conn, query)
 
     async def outcomes(self, since: float) -> list[Outcome]:
         """Inbound interactions that arrived at ``since`` or later, for the service level."""
@@ -286,9 +286,9 @@ class Interactions:
             raise InvalidInput("bad-limit", "'limit' must be at least 1")
         if states is None and open_only and agent_id is not None and scope is None:
             async with self._db.read() as conn:
-                return await _load(conn, _OPEN_OF_AGENT, {"w_agent": agent_id, "w_limit": limit})
+                return await load_interactions(conn, _OPEN_OF_AGENT, {"w_agent": agent_id, "w_limit": limit})
         i = interactions.c
-        query = select(*_selected()).order_by(i.arrived_at.desc(), i.id.desc()).limit(limit)
+        query = select(*selected_columns()).order_by(i.arrived_at.desc(), i.id.desc()).limit(limit)
         if states is not None:
             query = query.where(i.state.in_([s.value for s in states]))
         if open_only:
@@ -299,7 +299,7 @@ class Interactions:
         if scope is not None:
             query = query.where(or_(i.queue.in_(list(scope.queues)), i.agent_id.in_(list(scope.agents))))
         async with self._db.read() as conn:
-            return await _load(conn, query)
+            return await load_interactions(conn, query)
 
     async def add_message(self, message: Message) -> bool:
         if message.channel_ref is not None and len(message.channel_ref) > MAX_REF_VALUE:
@@ -390,7 +390,7 @@ async def _replace_pairs(conn: Conn, table: Any, interaction_id: str,
                                            for k, v in pairs.items()])
 
 
-def _values(interaction: Interaction) -> dict[str, Any]:
+def values_of(interaction: Interaction) -> dict[str, Any]:
     for key, value in interaction.channel_refs.items():
         if not key or len(key) > MAX_REF_KEY or len(value) > MAX_REF_VALUE:
             raise InvalidInput("bad-channel-ref",
@@ -423,11 +423,12 @@ async def _require_interaction(conn: Conn, interaction_id: str) -> None:
                        interaction_id=interaction_id)
 
 
-def _selected() -> list[Any]:
+def selected_columns() -> list[Any]:
     return [interactions.c[name] for name in _COLUMNS]
 
 
-async def _load(conn: Conn, query: Any, params: Mapping[str, Any] | None = None) -> list[Interaction]:
+async def load_interactions(conn: Conn, query: Any,
+                            params: Mapping[str, Any] | None = None) -> list[Interaction]:
     rows = (await conn.execute(query, params)).all()
     if not rows:
         return []

@@ -30,6 +30,7 @@ from context.credentials import CredentialUpgrades
 from context.cursors import Cursors
 from context.customers import Customers
 from context.db import Conn, Database
+from context.inbound import check_items, newest_by_message_refs, newest_by_refs, store_inbound
 from context.interactions import Interactions
 from context.presented import Presented
 from context.timeline import read_timeline
@@ -48,6 +49,8 @@ from cti.domain import (
 )
 from cti.ports import (
     AuditEntry,
+    InboundWrite,
+    InboundWritten,
     MergeRecord,
     MergeSuggestion,
     PresentedIdentity,
@@ -163,6 +166,24 @@ class SqlContextStore:
 
     async def find_interaction_by_message_ref(self, refs: Sequence[str]) -> Interaction | None:
         return await self._interactions.find_by_message_ref(refs)
+
+    async def find_interactions_by_message_refs(self, groups: Sequence[Sequence[str]]
+                                                ) -> Sequence[Interaction | None]:
+        async with self._db.read() as conn:
+            return await newest_by_message_refs(conn, groups)
+
+    async def find_interactions_by_ref(self, key: str, values: Sequence[str]) -> Mapping[str, Interaction]:
+        async with self._db.read() as conn:
+            return await newest_by_refs(conn, key, values)
+
+    async def store_inbound(self, items: Sequence[InboundWrite]) -> Sequence[InboundWritten]:
+        why = check_items(items)
+
+        async def work(conn: Conn) -> list[InboundWritten]:
+            return await store_inbound(conn, items, why, customer_book=self._customers, clock=self._clock,
+                                       ids=self._ids)
+
+        return await self._db.write(work)
 
     async def open_interactions(self, customer_id: str,
                                 channel: Channel | None = None) -> Sequence[Interaction]:

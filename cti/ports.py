@@ -126,6 +126,46 @@ class RecordedAttachment:
     content_type: str
 
 
+@dataclass(frozen=True, slots=True)
+class InboundWrite:
+    """One customer message of a batch stored in one transaction (``ContextStore.store_inbound``).
+
+    ``start``: the new interaction the message starts (its ``customer_id`` is ignored: the
+    customer is resolved from ``identities``, as ``resolve_inbound`` does, in the same
+    transaction). None: the message goes on the open interaction ``message.interaction_id``,
+    an existing one or one that an earlier item of the same batch starts. Items are told apart by
+    their messages' ids (and claims), which are unique in a batch.
+    """
+
+    claim: str | None  # the inbound claim taken for it (``claim_inbound``), in the same transaction
+    message: Message | None  # None only with ``start``: a new interaction without a first message
+    start: Interaction | None = None
+    identities: Sequence[InboundIdentity] = ()
+    display_name: str | None = None
+    reason: str = ""
+    attachments: Sequence[RecordedAttachment] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class InboundWritten:
+    """What became of one ``InboundWrite``. ``why`` says why nothing was stored: "claimed" (being
+    stored by someone else), "closed" (the interaction it continues is closed or gone),
+    "invalid" (refused by a check), "after" (it continues an item of the batch that was not
+    stored). The caller stores those one by one, as it would have without the batch."""
+
+    # The new interaction as stored (also for a message continuing one of the batch); None for a
+    # message on an interaction that existed before.
+    interaction: Interaction | None
+    message_stored: bool = False  # False on an existing interaction: that message was already there
+    working_agent: str | None = None  # of a new one: who works another open one of its customer
+    agent_id: str | None = None  # of an existing one continued: its agent as of the commit
+    why: str | None = None
+
+    @property
+    def stored(self) -> bool:
+        return self.why is None
+
+
 @runtime_checkable
 class AttachmentSource(Protocol):
     """A channel that keeps the files customers send (e-mail attachments) for the desktop."""
@@ -174,6 +214,11 @@ class ContextStore(Protocol):
     async def interaction(self, interaction_id: str) -> Interaction: ...
     async def find_interaction_by_ref(self, key: str, value: str) -> Interaction | None: ...
     async def find_interaction_by_message_ref(self, refs: Sequence[str]) -> Interaction | None: ...
+    async def find_interactions_by_message_refs(self, groups: Sequence[Sequence[str]]
+                                                ) -> Sequence[Interaction | None]:
+        """``find_interaction_by_message_ref`` for each group of refs, in one query."""
+    async def find_interactions_by_ref(self, key: str, values: Sequence[str]) -> Mapping[str, Interaction]:
+        """``find_interaction_by_ref`` for each value (those found), in one query."""
     async def set_message_ref(self, message_id: str, channel_ref: str) -> None: ...
     async def claim_inbound(self, ref: str) -> bool: ...
     async def release_inbound(self, ref: str) -> None: ...
@@ -225,4 +270,8 @@ class ContextStore(Protocol):
 
     # files customer messages carried, recorded by their channel at receive time
     async def record_attachments(self, message_id: str, items: Sequence[RecordedAttachment]) -> None: ...
+    async def store_inbound(self, items: Sequence[InboundWrite]) -> Sequence[InboundWritten]:
+        """Customer messages of one batch in one write transaction: claims, customers, new
+        interactions with their references, context and presented identities, messages and
+        attachments. One answer per item, in order."""
     async def attachments(self, interaction_id: str) -> Sequence[RecordedAttachment]: ...

@@ -44,6 +44,7 @@ from cti.events import (
     OfferWithdrawn,
 )
 from cti.hub import EventHub
+from cti.inbound_batch import InboundBatches, InboundItem, InboundStored
 from cti.ports import ContextStore
 from cti.routing import Offer, RoutingStore, WaitingItem
 from cti.screenpop import build_screen_pop
@@ -69,6 +70,11 @@ class InteractionService:
         self._clock = clock
         self._ids = ids
         self._poke = poke
+        self._batches = InboundBatches(
+            config=config, context=context, routing=routing, hub=hub, clock=clock, ids=ids, poke=poke,
+            check_body=self.check_body,
+            waiting_item=lambda i, at, working: replace(self._waiting_item(i, enqueued_at=at),
+                                                        working_agent=working))
 
     # ----- channels ------------------------------------------------------------------------
 
@@ -85,7 +91,33 @@ class InteractionService:
 
         ``identities`` say how each was established: verified and asserted ones find (verified
         ones also merge) the customer; claimed ones attach to nobody and are recorded on the
-        interaction, for the screen pop and the agent's one-time code or link by hand."""
+        interaction, for the screen pop and the agent's one-time code or link by hand.
+
+        Written in one transaction (customer, interaction, presented identities, first message),
+        as a batch of one (``cti.inbound_batch``); what a check refuses there is refused here by
+        the step-by-step way, with its own error."""
+        item = InboundItem(
+            channel=channel, identities=list(identities), body=first_message, message_ref=first_message_ref,
+            display_name=display_name, queue=queue, channel_refs=dict(channel_refs or {}),
+            context=dict(context or {}), subject=subject, priority=priority, skills=dict(skills or {}),
+            direction=direction, interaction_id=interaction_id)
+        # The caller holds the message's claim when it has one (``adapters.channel.deliver``).
+        (stored,) = await self._batches.store([item], claim=False)
+        if stored.interaction is None:
+            return await self._start_inbound_each(
+                channel=channel, identities=identities, display_name=display_name, queue=queue,
+                channel_refs=channel_refs, context=context, priority=priority, skills=skills, subject=subject,
+                direction=direction, first_message=first_message, first_message_ref=first_message_ref,
+                interaction_id=interaction_id)
+        return stored.interaction, await self._context.customer(stored.interaction.customer_id)
+
+    async def _start_inbound_each(
+        self, *, channel: Channel, identities: Sequence[InboundIdentity], display_name: str | None,
+        queue: str | None, channel_refs: Mapping[str, str] | None, context: Mapping[str, str] | None,
+        priority: float, skills: Mapping[str, int] | None, subject: str | None, direction: Direction,
+        first_message: str | None, first_message_ref: str | None, interaction_id: str | None,
+    ) -> tuple[Interaction, Customer]:
+        """``start_inbound`` a step at a time: what the batch's checks refused raises its error here."""
         if first_message is not None:
             first_message = clean_text(first_message)
             self.check_body(first_message)
@@ -125,6 +157,11 @@ class InteractionService:
                  interaction.id, channel.value, queue_name, customer.id)
         self._poke()
         return interaction, customer
+
+    async def start_inbound_batch(self, items: Sequence[InboundItem]) -> list[InboundStored]:
+        """Several customer messages of one channel's burst, each a new interaction or one more
+        message on an open one, written in one transaction (see ``cti.inbound_batch``)."""
+        return await self._batches.store(items)
 
     async def customer_message(self, interaction_id: str, body: str, *,
                                channel_ref: str | None = None) -> Message | None:

@@ -1,10 +1,13 @@
 """One received mail, from raw bytes to a stored, threaded message: the channel's inbound path.
 
-Both the SMTP listener and the IMAP poller hand every message to ``InboundMail.receive`` and act
-on the ``Received`` it returns (the SMTP answer, or whether to mark the message done). Parsing
-runs in a worker thread; one Message-ID is handled by one task at a time, so a message delivered
-twice at once is still stored once. An unexpected error is a temporary failure (``451``): the
-sender, or the next poll, tries again, and no other message is affected.
+Both the SMTP listener (through its ingest queue, a batch at a time) and the IMAP poller hand
+messages to ``InboundMail.receive_batch`` and act on the ``Received`` it returns for each (the
+SMTP answer, or whether to mark the message done). Parsing runs in worker threads. A batch is
+threaded in order, from one lookup per kind of reference for the whole batch, then written in one
+transaction (``InteractionService.start_inbound_batch``); the inbound claim each message takes
+in it means a message delivered twice at once is still stored once. A mail the batch cannot take
+is stored alone afterwards, the one-mail way, under a lock on its Message-ID. An unexpected error
+is a temporary failure (``451``) of that mail only: the sender, or the next poll, tries again.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import enum
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from adapters.channel import AdapterDeps, InboundMessage, Threaded, deliver
@@ -23,29 +26,22 @@ from adapters.email.attachments import AttachmentStore
 from adapters.email.body import Listed, message_body
 from adapters.email.config import EmailConfig, Limits
 from adapters.email.dmarc import sender_level
+from adapters.email.finders import REF_ACK, REF_ROOT, REF_TAG, BatchFinder, Finder, StoreFinder, thread_of
 from adapters.email.loops import Automatic, classify, is_robot_address
 from adapters.email.mime import MailRefused, ParsedMail, parse_mail
+from adapters.email.planned import Incoming, Mail, Plan, recorded
 from adapters.email.quotes import trim_quoted
-from adapters.email.threads import clean_subject, make_tag, tags_in, thread_refs
+from adapters.email.threads import make_tag, thread_refs
 from adapters.locks import KeyedLocks
-from cti.domain import Channel, Identity, IdentityKind, IdentityLevel, InboundIdentity, Interaction
+from cti.domain import Identity, IdentityKind, Interaction
 from cti.errors import Conflict, InvalidInput
 from cti.identities import normalise_email
-from cti.lifecycle import OPEN_STATES
-from cti.ports import RecordedAttachment
 
 log = logging.getLogger(__name__)
 
-REF_TAG = "email_tag"  # interaction ref: the reference tag in our subjects
-REF_ROOT = "email_root"  # interaction ref: the Message-ID of the mail that started it
-REF_ACK = "email_ack"  # interaction ref: the Message-ID of our acknowledgement
 # Messages parsed at once, in the channel's own threads: each may briefly need several times its
 # size in memory, and a shared executor could be filled by other work (or by a test's clients).
 MAX_PARSING = 4
-# Mails of a batch stored at once: enough for their database round trips to overlap, few enough
-# that a chat's or a call's write never queues behind a whole batch (SQLite takes writes one at
-# a time, in order; PostgreSQL's pool has a handful of connections for everyone).
-MAX_STORING = 4
 
 
 class Disposition(enum.StrEnum):
@@ -84,17 +80,6 @@ class AckRequest:
     in_reply_to: str | None
     references: tuple[str, ...]
     ack_id: str
-
-
-@dataclass(frozen=True, slots=True)
-class Incoming:
-    """One raw message as it arrived, before anything is read from it."""
-
-    raw: bytes = field(repr=False)
-    envelope_sender: str | None  # ``MAIL FROM`` ("" for ``<>``); None when unknown (polled)
-    recipients: tuple[str, ...] = ()
-    source: str = "smtp"
-    queue: str | None = None  # the fallback when no recipient is one of our addresses
 
 
 AckCallback = Callable[[AckRequest], Awaitable[None]]
@@ -153,27 +138,115 @@ class InboundMail:
 
     async def _store_batch(self, batch: Sequence[tuple[Incoming, ParsedMail | BaseException]],
                            answer: Callable[[int, Received], None]) -> None:
-        """Stores side by side (their database round trips overlap), except that a mail naming an
-        earlier one of the batch (In-Reply-To, References) waits for it, so it is threaded onto it."""
-        position = {p.message_id: k for k, (_, p) in enumerate(batch) if isinstance(p, ParsedMail)}
-        stored = [asyncio.Event() for _ in batch]
-        storing = asyncio.Semaphore(MAX_STORING)
-
-        async def one(k: int, incoming: Incoming, parsed: ParsedMail | BaseException) -> None:
+        """Threads the batch in order (a mail naming an earlier one of the batch goes on its
+        interaction), then stores it in one transaction (``start_inbound_batch``). A mail the
+        batch could not take, or whose turn failed, is stored alone afterwards, in order, by the
+        one-mail way (``_received``): its answer is then exactly what it would have been."""
+        mails: list[tuple[int, Mail]] = []
+        alone: list[int] = []
+        for k, (incoming, parsed) in enumerate(batch):
             try:
-                if isinstance(parsed, ParsedMail):
-                    for ref in thread_refs(parsed.in_reply_to, parsed.references, parsed.report_refs):
-                        earlier = position.get(ref)
-                        if earlier is not None and earlier < k:
-                            await stored[earlier].wait()
-                async with storing:
-                    answer(k, await self._received(incoming, parsed))
-            finally:
-                stored[k].set()
+                prepared = self._prepare(incoming, parsed)
+            except Exception:
+                alone.append(k)
+                continue
+            if isinstance(prepared, Received):
+                answer(k, prepared)
+            else:
+                mails.append((k, prepared))
+        planned: list[tuple[int, Mail, Plan]] = []
+        repeats: dict[int, int] = {}  # a mail -> the earlier one of the batch with its Message-ID
+        try:
+            finder = await BatchFinder.load(self._deps.context, [m.parsed for _, m in mails], ack_key=REF_ACK)
+        except Exception as exc:
+            log.warning("email batch lookups failed size=%d error=%s", len(mails), type(exc).__name__)
+            alone += [k for k, _ in mails]
+            mails = []
+            finder = None
+        by_id: dict[str, int] = {}
+        put_off: set[str] = set()  # Message-IDs of mails stored alone: who names them waits too
+        for k, mail in mails:
+            parsed = mail.parsed
+            refs = thread_refs(parsed.in_reply_to, parsed.references, parsed.report_refs)
+            if finder is None or parsed.message_id in put_off or put_off.intersection(refs):
+                alone.append(k)
+                put_off.add(parsed.message_id)
+                continue
+            try:
+                if parsed.message_id in by_id:
+                    repeats[k] = by_id[parsed.message_id]
+                    continue
+                if await finder.by_message_refs([parsed.message_id]) is not None:
+                    answer(k, self._duplicate(parsed, mail.incoming.source))
+                    continue
+                plan = await self._plan(mail, finder, new_id=self._deps.ids.new_id("int"))
+            except Exception:
+                alone.append(k)
+                put_off.add(parsed.message_id)
+                continue
+            if isinstance(plan, Received):
+                answer(k, plan)
+                continue
+            by_id[parsed.message_id] = k
+            finder.add(parsed.message_id, plan.target or plan.provisional())
+            planned.append((k, mail, plan))
+        stored = await self._store_planned(planned, answer)
+        alone += [k for k, _, _ in planned if k not in stored]
+        mail_of = dict(mails)
+        for k, first in repeats.items():
+            if first in stored:
+                answer(k, self._duplicate(mail_of[k].parsed, mail_of[k].incoming.source))
+            else:
+                alone.append(k)
+        for k in sorted(alone):
+            answer(k, await self._received(*batch[k]))
 
-        await asyncio.gather(*(one(k, incoming, parsed) for k, (incoming, parsed) in enumerate(batch)))
+    async def _store_planned(self, planned: Sequence[tuple[int, Mail, Plan]],
+                             answer: Callable[[int, Received], None]) -> set[int]:
+        """The planned mails in one transaction; the ones stored (and answered)."""
+        if not planned:
+            return set()
+        try:
+            bodies = await self._in_thread(
+                lambda: [self._body_now(mail.parsed, mail.automatic) for _, mail, _ in planned])
+            items = [plan.item(body, kept)
+                     for (_, _, plan), (body, kept) in zip(planned, bodies, strict=True)]
+            results = await self._deps.interactions.start_inbound_batch(items)
+        except Exception as exc:
+            # Nothing of it was stored: each is stored alone, so a failure stays that mail's.
+            log.warning("email batch not stored size=%d error=%s", len(planned), type(exc).__name__)
+            log.debug("email batch not stored", exc_info=True)
+            return set()
+        done: set[int] = set()
+        for (k, mail, plan), result in zip(planned, results, strict=True):
+            if result.interaction is None:
+                log.debug("email stored alone why=%s", result.why)
+                continue
+            done.add(k)
+            if result.message is None:
+                answer(k, self._duplicate(mail.parsed, mail.incoming.source))
+            else:
+                answer(k, await self._stored(mail, plan, result.interaction, new=result.new_interaction))
+        return done
 
     async def _received(self, incoming: Incoming, parsed: ParsedMail | BaseException) -> Received:
+        """One mail stored on its own (the batch's fallback, in order)."""
+        try:
+            prepared = self._prepare(incoming, parsed)
+            if isinstance(prepared, Received):
+                return prepared
+            async with self._locks.hold(prepared.parsed.message_id):
+                return await self._store_mail(prepared)
+        except Exception as exc:  # one message's failure is only that message's
+            # The type only: a database error's text may quote the message body.
+            log.warning("email deferred source=%s error=%s", incoming.source, type(exc).__name__)
+            log.debug("email deferred", exc_info=True)
+            return Received(Disposition.DEFERRED, "451 4.3.0 Temporary failure, please try again later",
+                            message_id=parsed.message_id if isinstance(parsed, ParsedMail) else None,
+                            why=type(exc).__name__)
+
+    def _prepare(self, incoming: Incoming, parsed: ParsedMail | BaseException) -> Mail | Received:
+        """What a mail says of itself, or its refusal; nothing is read from the database."""
         source = incoming.source
         if isinstance(parsed, MailRefused):
             return _refused(parsed, source)
@@ -187,43 +260,56 @@ class InboundMail:
         if sender is None:
             return _refused(MailRefused(550, "5.1.7", "no-sender", "The message has no valid sender address"),
                             source)
-        async with self._locks.hold(parsed.message_id):
-            try:
-                return await self._store_mail(parsed, sender=sender, envelope_sender=envelope_sender,
-                                              recipients=incoming.recipients, source=source,
-                                              queue=incoming.queue)
-            except Exception as exc:  # one message's failure is only that message's
-                # The type only: a database error's text may quote the message body.
-                log.warning("email deferred source=%s error=%s", source, type(exc).__name__)
-                log.debug("email deferred", exc_info=True)
-                return Received(Disposition.DEFERRED, "451 4.3.0 Temporary failure, please try again later",
-                                message_id=parsed.message_id, why=type(exc).__name__)
-
-    async def _store_mail(self, parsed: ParsedMail, *, sender: str, envelope_sender: str | None,
-                          recipients: Sequence[str], source: str, queue: str | None) -> Received:
-        config, context = self._config, self._deps.context
+        config = self._config
+        returned_to = envelope_sender if envelope_sender is not None else parsed.return_path
         automatic = classify(
-            envelope_sender=envelope_sender if envelope_sender is not None else parsed.return_path,
-            from_addr=parsed.from_addr, headers=parsed.headers, content_type=parsed.content_type,
-            own_addresses=config.addresses, loop_token=config.domain)
-        if await context.find_interaction_by_message_ref([parsed.message_id]) is not None:
-            return self._duplicate(parsed, source)
-        identity = Identity(IdentityKind.EMAIL, sender)
+            envelope_sender=returned_to, from_addr=parsed.from_addr, headers=parsed.headers,
+            content_type=parsed.content_type, own_addresses=config.addresses, loop_token=config.domain)
         trust = self._deps.config.identity.email
         level, level_source = sender_level(parsed.auth_results, trusted=trust.trusted_authserv_ids,
                                            require_pass=trust.require_dmarc_pass)
-        refs, target, follows = await self._thread(parsed, identity, level)
-        if target is None and automatic is not None and config.automatic == "drop":
-            log.info("email dropped source=%s automatic=%s", source, automatic.value)
-            return Received(Disposition.DROPPED, "250 2.0.0 OK", message_id=parsed.message_id,
-                            why="automatic", automatic=automatic)
-        to_queue, to_address = config.queue_for([*recipients, *parsed.recipients])
-        reply_to = self._reply_address(parsed, sender)
+        to_queue, to_address = config.queue_for([*incoming.recipients, *parsed.recipients])
         ack_to = ack_recipient(  # never the Reply-To: see ack_policy
-            envelope_sender=envelope_sender if envelope_sender is not None else parsed.return_path,
-            from_addr=parsed.from_addr, own_addresses=config.addresses)
-        will_ack = (target is None and automatic is None and config.acknowledge
-                    and self._on_new_thread is not None and ack_to is not None)
+            envelope_sender=returned_to, from_addr=parsed.from_addr, own_addresses=config.addresses)
+        return Mail(incoming=incoming, parsed=parsed, sender=sender, automatic=automatic,
+                     identity=Identity(IdentityKind.EMAIL, sender), level=level, level_source=level_source,
+                     queue=to_queue or incoming.queue or config.default_queue, to_address=to_address,
+                     reply_to=self._reply_address(parsed, sender), ack_to=ack_to)
+
+    async def _store_mail(self, mail: Mail) -> Received:
+        parsed, source = mail.parsed, mail.incoming.source
+        context = self._deps.context
+        if await context.find_interaction_by_message_ref([parsed.message_id]) is not None:
+            return self._duplicate(parsed, source)
+        plan = await self._plan(mail, StoreFinder(context), new_id=None)
+        if isinstance(plan, Received):
+            return plan
+        body, kept = await self._in_thread(self._body_now, parsed, mail.automatic)
+        msg = plan.message(body)
+        deps = self._deps
+        try:
+            # Checked for a duplicate and threaded above, under this Message-ID's lock.
+            delivery = await deliver(deps.interactions, deps.context, deps.clock, msg,
+                                     threaded=Threaded(plan.target))
+        except Conflict:
+            # The thread was closed between finding it and storing on it: the mail starts a new one.
+            delivery = await deliver(deps.interactions, deps.context, deps.clock,
+                                     _unthreaded(msg), threaded=Threaded(None))
+        if delivery.message is None:
+            return self._duplicate(parsed, source)
+        await context.record_attachments(delivery.message.id, recorded(kept))
+        return await self._stored(mail, plan, delivery.interaction, new=delivery.new_interaction)
+
+    async def _plan(self, mail: Mail, finder: Finder, *, new_id: str | None) -> Plan | Received:
+        """Threaded (``_thread``) and decided: dropped, or what to store and whether to acknowledge."""
+        config, parsed = self._config, mail.parsed
+        refs, target, follows = await thread_of(parsed, mail.identity, mail.level, finder, self._deps.context)
+        if target is None and mail.automatic is not None and config.automatic == "drop":
+            log.info("email dropped source=%s automatic=%s", mail.incoming.source, mail.automatic.value)
+            return Received(Disposition.DROPPED, "250 2.0.0 OK", message_id=parsed.message_id,
+                            why="automatic", automatic=mail.automatic)
+        will_ack = (target is None and mail.automatic is None and config.acknowledge
+                    and self._on_new_thread is not None and mail.ack_to is not None)
         tag = make_tag(parsed.message_id)
         ack_id = self._new_id() if will_ack else None
         interaction_refs = {REF_TAG: tag, REF_ROOT: parsed.message_id}
@@ -231,90 +317,30 @@ class InboundMail:
             interaction_refs[REF_ACK] = ack_id
         # Shown in the screen pop of a new interaction; ``email.reply_to``/``email.from`` are also
         # where the agent's replies go.
-        collected = {"email.from": sender, "email.source": source}
-        optional = {"email.reply_to": reply_to if reply_to != sender else None, "email.to": to_address,
-                    "email.follows": follows, "email.automatic": automatic.value if automatic else None}
+        collected = {"email.from": mail.sender, "email.source": mail.incoming.source}
+        optional = {"email.reply_to": mail.reply_to if mail.reply_to != mail.sender else None,
+                    "email.to": mail.to_address, "email.follows": follows,
+                    "email.automatic": mail.automatic.value if mail.automatic else None}
         collected.update({k: v for k, v in optional.items() if v is not None})
-        body, kept = await self._body(parsed, automatic)
-        msg = InboundMessage(
-            channel=Channel.EMAIL, identities=[InboundIdentity(identity, level, level_source)], body=body,
-            message_ref=parsed.message_id, display_name=parsed.from_name, thread_refs=refs,
-            interaction_refs=interaction_refs, subject=clean_subject(parsed.subject), context=collected,
-            queue=to_queue or queue or config.default_queue)
-        deps = self._deps
-        try:
-            # Checked for a duplicate and threaded above, under this Message-ID's lock.
-            delivery = await deliver(deps.interactions, deps.context, deps.clock, msg,
-                                     threaded=Threaded(target))
-        except Conflict:
-            # The thread was closed between finding it and storing on it: the mail starts a new one.
-            delivery = await deliver(deps.interactions, deps.context, deps.clock,
-                                     _unthreaded(msg), threaded=Threaded(None))
-        if delivery.message is None:
-            return self._duplicate(parsed, source)
-        # The files the desktop may serve for this message: recorded now, never read from text.
-        await context.record_attachments(delivery.message.id, [
-            RecordedAttachment(ref=k.ref, filename=k.filename, content_type=k.content_type)
-            for k in kept if k.ref is not None])
-        interaction = delivery.interaction
+        return Plan(mail=mail, refs=refs, target=target, tag=tag, ack_id=ack_id,
+                     interaction_refs=interaction_refs, collected=collected,
+                     interaction_id=new_id if target is None else None)
+
+    async def _stored(self, mail: Mail, plan: Plan, interaction: Interaction, *, new: bool) -> Received:
+        parsed = mail.parsed
         log.info("email %s source=%s interaction=%s automatic=%s attachments=%d",
-                 "stored" if delivery.new_interaction else "threaded", source, interaction.id,
-                 automatic.value if automatic else None, len(parsed.attachments))
-        if (delivery.new_interaction and ack_id is not None and ack_to is not None
-                and self._on_new_thread is not None
-                and interaction.channel_refs.get(REF_ACK) == ack_id):
+                 "stored" if new else "threaded", mail.incoming.source, interaction.id,
+                 mail.automatic.value if mail.automatic else None, len(parsed.attachments))
+        if (new and plan.ack_id is not None and mail.ack_to is not None and self._on_new_thread is not None
+                and interaction.channel_refs.get(REF_ACK) == plan.ack_id):
             await self._on_new_thread(AckRequest(
-                interaction=interaction, to_addr=ack_to, from_addr=to_address,
-                subject=parsed.subject, tag=tag,
+                interaction=interaction, to_addr=mail.ack_to, from_addr=mail.to_address,
+                subject=parsed.subject, tag=plan.tag,
                 in_reply_to=None if parsed.synthetic_id else parsed.message_id,
                 references=(*parsed.references, *(() if parsed.synthetic_id else (parsed.message_id,))),
-                ack_id=ack_id))
-        return Received(Disposition.STORED if delivery.new_interaction else Disposition.THREADED,
-                        "250 2.0.0 OK", interaction_id=interaction.id, message_id=parsed.message_id,
-                        automatic=automatic)
-
-    async def _thread(self, parsed: ParsedMail, identity: Identity,
-                      level: IdentityLevel) -> tuple[list[str], Interaction | None, str | None]:
-        """``(thread_refs, open interaction it continues or None, closed one it refers to)``.
-
-        Headers first (any of our or the customer's earlier Message-IDs), then a reply to our
-        acknowledgement, then the subject tag, which only threads a customer's mail onto that
-        customer's own interaction (a tag is short enough to guess).
-        """
-        context = self._deps.context
-        refs = list(thread_refs(parsed.in_reply_to, parsed.references, parsed.report_refs))
-        follows: str | None = None
-        if refs:
-            found = await context.find_interaction_by_message_ref(refs)
-            if found is not None and found.channel is Channel.EMAIL:
-                if found.state in OPEN_STATES:
-                    return refs, found, None
-                follows = found.id
-        for ref in [*parsed.in_reply_to, *parsed.report_refs][:5]:
-            found = await context.find_interaction_by_ref(REF_ACK, ref)
-            if found is not None and found.channel is Channel.EMAIL:
-                if found.state in OPEN_STATES and REF_ROOT in found.channel_refs:
-                    return [found.channel_refs[REF_ROOT]], found, None
-                follows = follows or found.id
-        for tag in tags_in(parsed.subject)[:3]:
-            found = await context.find_interaction_by_ref(REF_TAG, tag)
-            if found is None or found.channel is not Channel.EMAIL:
-                continue
-            if found.state in OPEN_STATES and REF_ROOT in found.channel_refs:
-                # A claimed sender (DMARC failed) is nobody's: the tag alone threads nothing.
-                if level is not IdentityLevel.CLAIMED and await self._same_customer(identity, found):
-                    return [found.channel_refs[REF_ROOT]], found, None
-            elif found.state not in OPEN_STATES:
-                follows = follows or found.id
-        return refs, None, follows
-
-    async def _same_customer(self, identity: Identity, interaction: Interaction) -> bool:
-        customer = await self._deps.context.find_customer(identity)
-        if customer is None:
-            return False
-        # The merge tree's open interactions: right even when the customer was merged since.
-        mine = await self._deps.context.open_interactions(customer.id, Channel.EMAIL)
-        return any(i.id == interaction.id for i in mine)
+                ack_id=plan.ack_id))
+        return Received(Disposition.STORED if new else Disposition.THREADED, "250 2.0.0 OK",
+                        interaction_id=interaction.id, message_id=parsed.message_id, automatic=mail.automatic)
 
     def _reply_address(self, parsed: ParsedMail, sender: str) -> str | None:
         """Where an answer goes: Reply-To, else From; never one of ours or a robot's."""
@@ -323,16 +349,16 @@ class InboundMail:
                 return candidate
         return None
 
-    async def _body(self, parsed: ParsedMail, automatic: Automatic | None) -> tuple[str, list[Listed]]:
+    def _body_now(self, parsed: ParsedMail, automatic: Automatic | None) -> tuple[str, list[Listed]]:
+        """In a parsing thread: the stored text, and the attachments kept (saved) or listed."""
         shown, _ = trim_quoted(parsed.text)
-        kept = await self._keep(parsed)
+        kept = self._keep(parsed)
         limit = self._deps.config.max_message_chars
         body, truncated = self._format(shown, automatic, kept, parsed, limit)
         if truncated and self._store is not None:
             # Nothing is lost: the whole text goes with the attachments.
             data = parsed.text.encode("utf-8")
-            ref = await self._in_thread(self._store.save, data)
-            kept = [*kept, Listed("message.txt", "text/plain", len(data), ref)]
+            kept = [*kept, Listed("message.txt", "text/plain", len(data), self._store.save(data))]
             body, _ = self._format(shown, automatic, kept, parsed, limit)
         return body, kept
 
@@ -344,16 +370,12 @@ class InboundMail:
                             attachment_limit=limits.attachment_bytes,
                             total_limit=limits.total_attachment_bytes)
 
-    async def _keep(self, parsed: ParsedMail) -> list[Listed]:
+    def _keep(self, parsed: ParsedMail) -> list[Listed]:
         store = self._store
         if store is None or not parsed.attachments:
             return [Listed(a.filename, a.content_type, len(a.data), None) for a in parsed.attachments]
-
-        def save_all() -> list[Listed]:
-            return [Listed(a.filename, a.content_type, len(a.data), store.save(a.data))
-                    for a in parsed.attachments]
-
-        return await self._in_thread(save_all)
+        return [Listed(a.filename, a.content_type, len(a.data), store.save(a.data))
+                for a in parsed.attachments]
 
     def _duplicate(self, parsed: ParsedMail, source: str) -> Received:
         log.info("email duplicate source=%s", source)

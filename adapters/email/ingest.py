@@ -2,8 +2,8 @@
 
 ``DATA`` puts the message on a bounded queue and waits for its stored answer; one worker takes
 whatever is waiting (up to ``batch`` mails, from every session), parses the batch in one hop to
-the channel's parsing threads and stores it (``InboundMail.receive_batch``). Routing is never
-waited on: the interactions are queued and the routing engine is poked, nothing more.
+the channel's parsing threads and stores it in one write transaction (``InboundMail.receive_batch``).
+Routing is never waited on: the interactions are queued and the routing engine is poked once.
 
 Why the listener still waits for the store before ``250``: an SMTP ``250`` hands responsibility
 for the message to us. Answering before it is committed would lose mail on a crash, and a
@@ -24,7 +24,8 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from adapters.email.inbound import Disposition, InboundMail, Incoming, Received
+from adapters.email.inbound import Disposition, InboundMail, Received
+from adapters.email.planned import Incoming
 
 log = logging.getLogger(__name__)
 

@@ -18,8 +18,9 @@ from typing import Any
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from adapters.email.config import ListenerConfig
-from adapters.email.inbound import Disposition, InboundMail, Incoming, Received
+from adapters.email.inbound import Disposition, InboundMail, Received
 from adapters.email.ingest import BUSY_REPLY, MailIngest
+from adapters.email.planned import Incoming
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,8 @@ import logging
 from adapters.channel import AdapterDeps, SendRefused, SendResult
 from adapters.email.compose import compose, new_message_id
 from adapters.email.config import EmailConfig
-from adapters.email.inbound import REF_TAG, AckRequest
+from adapters.email.finders import REF_TAG
+from adapters.email.inbound import AckRequest
 from adapters.email.loops import AckLimiter, is_robot_address
 from adapters.email.relay import RelayRefused, SmtpRelay
 from adapters.email.threads import reply_subject, reply_threading

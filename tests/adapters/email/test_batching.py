@@ -14,8 +14,10 @@ from typing import Any
 import pytest
 
 from adapters.email import EmailAdapter, submit_async
-from adapters.email.inbound import Disposition, Incoming, Received
+from adapters.email.inbound import Disposition, Received
+from adapters.email.planned import Incoming
 from cti.domain import Channel
+from cti.ports import InboundWrite, InboundWritten
 from tests.adapters.center import Center, running_center
 from tests.adapters.email.conftest import email_channel
 from tests.adapters.email.mails import SUPPORT, mail, raw
@@ -200,3 +202,80 @@ async def test_closing_the_listener_answers_what_waits_451(tmp_path: Path, smtp_
         await ingest.aclose()
         assert (await answer).reply.startswith("451") and (await waiting).reply.startswith("451")
         assert ingest.submit(Incoming(raw(mail()), envelope_sender="")) is None
+
+
+class CountedWrites:
+    """Wraps the context store's ``store_inbound``: records each batch written (its size), and
+    fails the first ``failing`` of them as a database error would."""
+
+    def __init__(self, center: Center, *, failing: int = 0) -> None:
+        self.sizes: list[int] = []
+        self._failing = failing
+        context = center.services.context
+        self._inner = context.store_inbound
+        context.store_inbound = self._write  # type: ignore[method-assign]
+
+    async def _write(self, items: Sequence[InboundWrite]) -> Sequence[InboundWritten]:
+        self.sizes.append(len(items))
+        if len(self.sizes) <= self._failing:
+            raise ConnectionResetError("the database went away")
+        return await self._inner(items)
+
+
+def mixed_batch() -> list[Incoming]:
+    """New threads, replies to a stored thread and to a new one of the same batch, a mail
+    already stored, one twice in the batch, and one that cannot be read."""
+    def one(sender: str, message_id: str, body: str, *, answers: str | None = None) -> Incoming:
+        data = raw(mail(sender=sender, subject="Re: Order" if answers else "Order", body=body,
+                        message_id=message_id, in_reply_to=answers, references=[answers] if answers else []))
+        return Incoming(data, envelope_sender=sender, recipients=(SUPPORT,))
+
+    old, new = "<mix-old@example.com>", "<mix-new@example.com>"
+    return [
+        one("new@example.com", new, "A new thread"),
+        one("old@example.com", "<mix-old-reply@example.com>", "On the old one", answers=old),
+        one("new@example.com", "<mix-new-reply@example.com>", "Same new thread", answers=new),
+        one("old@example.com", old, "The old one resent"),
+        one("new@example.com", new, "A new thread"),  # twice in the batch
+        Incoming(nested_by_hand(3000), envelope_sender="m@example.net", recipients=(SUPPORT,)),
+        one("other@example.com", "<mix-other@example.com>", "Another new thread"),
+    ]
+
+
+MIXED_ANSWERS = [Disposition.STORED, Disposition.THREADED, Disposition.THREADED, Disposition.DUPLICATE,
+                 Disposition.DUPLICATE, Disposition.REFUSED, Disposition.STORED]
+
+
+async def test_a_mixed_batch_is_written_at_once_and_each_mail_answered_on_its_own(
+        tmp_path: Path, smtp_port: int) -> None:
+    async with running_center(tmp_path, channel(tmp_path, smtp_port)) as center:
+        inbound = adapter_of(center).inbound
+        old = await inbound.receive(raw(mail(sender="old@example.com", message_id="<mix-old@example.com>")),
+                                    envelope_sender="old@example.com")
+        writes = CountedWrites(center)
+        received = await inbound.receive_batch(mixed_batch())
+        assert [r.disposition for r in received] == MIXED_ANSWERS
+        assert writes.sizes == [4]  # the four stored: one write for the batch
+        assert received[1].interaction_id == old.interaction_id
+        assert received[2].interaction_id == received[0].interaction_id != received[6].interaction_id
+        stored = await where_stored(center)
+        assert sorted(stored) == sorted(f"mix-{name}@example.com"
+                                        for name in ("old", "old-reply", "new", "new-reply", "other"))
+        assert all(len(held) == 1 for held in stored.values())
+
+
+async def test_a_batch_the_database_fails_is_stored_mail_by_mail_and_nothing_is_lost(
+        tmp_path: Path, smtp_port: int) -> None:
+    async with running_center(tmp_path, channel(tmp_path, smtp_port)) as center:
+        inbound = adapter_of(center).inbound
+        old = await inbound.receive(raw(mail(sender="old@example.com", message_id="<mix-old@example.com>")),
+                                    envelope_sender="old@example.com")
+        writes = CountedWrites(center, failing=1)
+        received = await inbound.receive_batch(mixed_batch())
+        # Then each alone, the one-by-one way (a new thread's start is itself one write).
+        assert writes.sizes == [4, 1, 1]
+        assert [r.disposition for r in received] == MIXED_ANSWERS
+        assert received[1].interaction_id == old.interaction_id
+        assert received[2].interaction_id == received[0].interaction_id
+        stored = await where_stored(center)
+        assert len(stored) == 5 and all(len(held) == 1 for held in stored.values())
