@@ -57,8 +57,10 @@ async def test_reject_timeout_and_transfer_keep_the_interaction(
     assert why["carol"].startswith("not-available")
 
     # Sam makes himself available, takes it, notes and transfers to Alice by name.
-    await sam.call("PUT", "/api/agents/sam/state", {"state": "available"})
+    # His desk is open before he goes available, as at a real desk: opened after, the offer
+    # may already be made, and it arrives in the hello's interactions instead of as an event.
     sam_ws = await sam.socket()
+    await sam.call("PUT", "/api/agents/sam/state", {"state": "available"})
     offer = await sam_ws.expect("interaction.offered")
     await sam_ws.command({"type": "accept", "interaction_id": interaction_id})
     moved = await sam_ws.command({"type": "transfer", "interaction_id": interaction_id,
