@@ -30,8 +30,9 @@ from context.credentials import CredentialUpgrades
 from context.cursors import Cursors
 from context.customers import Customers
 from context.db import Conn, Database
-from context.interactions import Interactions
-from context.presented import Presented
+from context.interactions import Interactions, read_messages, read_notes
+from context.presented import Presented, read_presented
+from context.queries import require_customer
 from context.timeline import read_timeline
 from context.tokens import SqlTokenRecords
 from cti.access import Reach
@@ -48,6 +49,7 @@ from cti.domain import (
 )
 from cti.ports import (
     AuditEntry,
+    InteractionView,
     MergeRecord,
     MergeSuggestion,
     PresentedIdentity,
@@ -58,6 +60,8 @@ from cti.service_level import Outcome
 from cti.settings.identity import CodeSettings
 
 __all__ = ["SqlContextStore"]
+
+MESSAGES_SHOWN = 200  # an interaction's latest messages, as ``messages`` gives by default
 
 
 class SqlContextStore:
@@ -145,6 +149,24 @@ class SqlContextStore:
 
     async def interaction(self, interaction_id: str) -> Interaction:
         return await self._interactions.get(interaction_id)
+
+    async def interaction_snapshot(self, interaction_id: str) -> Interaction:
+        return await self._interactions.snapshot(interaction_id)
+
+    async def interaction_view(self, interaction: Interaction, *, timeline_limit: int) -> InteractionView:
+        # One read transaction for the five reads: one BEGIN, one consistent picture.
+        async with self._db.read() as conn:
+            customer = await require_customer(conn, interaction.customer_id)
+            page = await read_timeline(conn, customer.id, limit=timeline_limit, before=None,
+                                       body_limit=self._timeline_body_limit)
+            said = await read_messages(conn, interaction.id, limit=MESSAGES_SHOWN)
+            noted = await read_notes(conn, interaction.id)
+            presented = await read_presented(conn, interaction.id)
+        return InteractionView(customer=customer, timeline=page, messages=said, notes=noted,
+                               presented=presented)
+
+    async def working_agent(self, customer_id: str, *, besides: str) -> str | None:
+        return await self._interactions.working_agent(customer_id, besides)
 
     async def find_interaction_by_ref(self, key: str, value: str) -> Interaction | None:
         return await self._interactions.find_by_ref(key, value)
