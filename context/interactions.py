@@ -3,6 +3,7 @@ their messages and notes."""
 
 from __future__ import annotations
 
+import functools
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -12,6 +13,7 @@ from typing import Any
 from sqlalchemy import (
     Integer,
     Row,
+    Select,
     bindparam,
     delete,
     insert,
@@ -78,6 +80,49 @@ _OPEN_OF_AGENT = (select(*(interactions.c[name] for name in _COLUMNS))
                   .where(_OPEN).where(interactions.c.agent_id == bindparam("w_agent"))
                   .order_by(interactions.c.arrived_at.desc(), interactions.c.id.desc())
                   .limit(bindparam("w_limit", type_=Integer)))
+_NOTES = (select(notes.c.id, notes.c.interaction_id, notes.c.author_id, notes.c.body, notes.c.at)
+          .where(notes.c.interaction_id == bindparam("w_id")).order_by(notes.c.at, notes.c.id))
+_ROOT_FOR_WRITE = (select(customers.c.root_id).where(customers.c.id == bindparam("customer_id"))
+                   .with_for_update(read=True))
+_INSERT_VALUES = {name: bindparam(f"v_{name}", type_=interactions.c[name].type)
+                  for name in (*_COLUMNS, "root_customer_id")}
+
+
+def _working_query() -> Select[Any]:
+    i = interactions.c
+    root = select(customers.c.root_id).where(customers.c.id == bindparam("customer_id")).scalar_subquery()
+    return (select(i.agent_id)
+            .where(i.root_customer_id == root,
+                   i.state.in_([InteractionState.ACTIVE.value, InteractionState.WRAP_UP.value]),
+                   i.agent_id.is_not(None), i.id != bindparam("besides"))
+            .order_by(i.arrived_at.desc(), i.id.desc()).limit(1))
+
+
+_WORKING = _working_query()
+
+
+@functools.lru_cache(maxsize=8)
+def _latest_messages(limit: int) -> Select[Any]:
+    m = messages.c
+    return (select(m.id, m.interaction_id, m.sender, m.body, m.at, m.agent_id, m.channel_ref)
+            .where(m.interaction_id == bindparam("w_id")).order_by(m.at.desc(), m.id.desc()).limit(limit))
+
+
+@functools.lru_cache(maxsize=4)
+def _insert_message(dialect_name: str) -> Any:
+    dialect = postgresql if dialect_name == "postgresql" else sqlite
+    m = messages.c
+    columns = (m.id, m.interaction_id, m.sender, m.body, m.at, m.agent_id, m.channel_ref)
+    return (dialect.insert(messages).values({c.name: bindparam(c.name, type_=c.type) for c in columns})
+            .on_conflict_do_nothing().returning(m.id))
+
+
+@functools.lru_cache(maxsize=4)
+def _insert_new(dialect_name: str) -> Any:
+    """A new interaction's INSERT, skipped (no row returned) when its id is already stored."""
+    dialect = postgresql if dialect_name == "postgresql" else sqlite
+    return (dialect.insert(interactions).values(_INSERT_VALUES).on_conflict_do_nothing()
+            .returning(interactions.c.id))
 
 
 def _held_at(interaction: Interaction) -> float | None:
@@ -88,7 +133,6 @@ def _held_at(interaction: Interaction) -> float | None:
 
 
 _HELD_STATES = frozenset({InteractionState.ACTIVE, InteractionState.WRAP_UP, InteractionState.CLOSED})
-_WORKED = (InteractionState.ACTIVE.value, InteractionState.WRAP_UP.value)
 
 
 class Interactions:
@@ -152,9 +196,7 @@ class Interactions:
     async def _insert(conn: Conn, interaction: Interaction, values: Mapping[str, Any]) -> None:
         """A new interaction: its id's primary key says whether it is new, with no read before."""
         row = dict(values, version=1, root_customer_id=await _root_for_write(conn, interaction.customer_id))
-        dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-        done = await conn.execute(dialect.insert(interactions).values(row).on_conflict_do_nothing()
-                                  .returning(interactions.c.id))
+        done = await conn.execute(_insert_new(conn.dialect.name), {f"v_{k}": v for k, v in row.items()})
         if done.first() is None:
             raise StaleSnapshot("stale-interaction",
                                 "the interaction was changed by someone else; read it again",
@@ -312,14 +354,9 @@ class Interactions:
     async def working_agent(self, customer_id: str, besides: str) -> str | None:
         """The agent of the newest interaction of the customer's merge tree that is being worked
         (active or wrap-up), other than ``besides``: one row off the tree's index."""
-        i = interactions.c
-        root = select(customers.c.root_id).where(customers.c.id == customer_id).scalar_subquery()
-        query = (select(i.agent_id)
-                 .where(i.root_customer_id == root, i.state.in_(_WORKED), i.agent_id.is_not(None),
-                        i.id != besides)
-                 .order_by(i.arrived_at.desc(), i.id.desc()).limit(1))
         async with self._db.read() as conn:
-            found: str | None = (await conn.execute(query)).scalar_one_or_none()
+            found: str | None = (await conn.execute(
+                _WORKING, {"customer_id": customer_id, "besides": besides})).scalar_one_or_none()
         return found
 
     async def outcomes(self, since: float) -> list[Outcome]:
@@ -362,11 +399,9 @@ class Interactions:
                   "agent_id": message.agent_id, "channel_ref": message.channel_ref}
 
         async def work(conn: Conn) -> bool:
-            dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
             # Nothing is stored when the id or (interaction, channel_ref) is already there.
             with _no_interaction(message.interaction_id):
-                inserted = await conn.execute(dialect.insert(messages).values(values).on_conflict_do_nothing()
-                                              .returning(messages.c.id))
+                inserted = await conn.execute(_insert_message(conn.dialect.name), values)
             return inserted.first() is not None
 
         return await self._db.write(work)
@@ -427,19 +462,13 @@ async def read_messages(conn: Conn, interaction_id: str, *, limit: int) -> list[
     """The latest ``limit`` messages, oldest first."""
     if limit < 1:
         raise InvalidInput("bad-limit", "'limit' must be at least 1")
-    m = messages.c
-    query = (select(m.id, m.interaction_id, m.sender, m.body, m.at, m.agent_id, m.channel_ref)
-             .where(m.interaction_id == interaction_id).order_by(m.at.desc(), m.id.desc()).limit(limit))
-    rows = (await conn.execute(query)).all()
+    rows = (await conn.execute(_latest_messages(limit), {"w_id": interaction_id})).all()
     return [Message(id=r.id, interaction_id=r.interaction_id, sender=MessageSender(r.sender), body=r.body,
                     at=r.at, agent_id=r.agent_id, channel_ref=r.channel_ref) for r in reversed(rows)]
 
 
 async def read_notes(conn: Conn, interaction_id: str) -> list[Note]:
-    n = notes.c
-    query = (select(n.id, n.interaction_id, n.author_id, n.body, n.at)
-             .where(n.interaction_id == interaction_id).order_by(n.at, n.id))
-    rows = (await conn.execute(query)).all()
+    rows = (await conn.execute(_NOTES, {"w_id": interaction_id})).all()
     return [Note(id=r.id, interaction_id=r.interaction_id, author_id=r.author_id, body=r.body, at=r.at)
             for r in rows]
 
@@ -487,8 +516,8 @@ def _values(interaction: Interaction) -> dict[str, Any]:
 async def _root_for_write(conn: Conn, customer_id: str) -> str:
     """The customer's root, with its row held FOR SHARE (PostgreSQL) so that a merge running at
     the same time either waits for us or has already re-rooted it."""
-    root: str | None = (await conn.execute(select(customers.c.root_id).where(customers.c.id == customer_id)
-                                           .with_for_update(read=True))).scalar_one_or_none()
+    found = await conn.execute(_ROOT_FOR_WRITE, {"customer_id": customer_id})
+    root: str | None = found.scalar_one_or_none()
     if root is None:
         raise NotFound("customer-not-found", f"no customer {customer_id!r}", customer_id=customer_id)
     return root
