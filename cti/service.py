@@ -4,6 +4,12 @@ Channels call ``start_inbound``, ``customer_message`` and ``customer_left``; the
 calls ``on_offer`` and ``on_requeue``; the desktop API calls the agent actions. Each step loads
 the interaction, applies the pure life cycle, saves it, updates the routing store and publishes
 the domain event, in that order, so every consumer sees the same history.
+
+A step that changes the interaction starts from the snapshot this process last read or saved
+(``ContextStore.interaction_snapshot``) and reads it only when that snapshot turns out stale
+(the save names its version) or when a refusal or a no-op on it could be wrong: on one node,
+an offer, its accept and its completion do not read the interaction at all. What is shown, and
+what is decided before any save, is read from the database.
 """
 
 from __future__ import annotations
@@ -420,10 +426,12 @@ class InteractionService:
         or abandoned); otherwise it is decided again on what is stored.
         """
         for attempt in range(SAVE_ATTEMPTS):
-            if attempt == 0:
-                current = read or await self._context.interaction_snapshot(interaction_id)
-            else:
+            if attempt > 0:
                 current = await self._context.interaction(interaction_id)
+            elif read is not None:
+                current = read
+            else:
+                current = await self._context.interaction_snapshot(interaction_id)
             try:
                 changed = change(current)
             except CtiError:
