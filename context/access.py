@@ -7,9 +7,11 @@ kept current by merges and unmerges), so a merge or unmerge moves access with th
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import ColumnElement, Select, false, func, insert, or_, select, union
+from sqlalchemy import ColumnElement, Select, bindparam, false, func, insert, or_, select, union
 from sqlalchemy.dialects import postgresql, sqlite
 
 from context.db import Conn, Database
@@ -23,11 +25,20 @@ HELD = (InteractionState.ACTIVE.value, InteractionState.WRAP_UP.value, Interacti
 
 async def record_holder(conn: Conn, *, interaction_id: str, agent_id: str, at: float) -> None:
     """Inside the interaction's own save: its agent holds it (first and latest time)."""
+    await conn.execute(_holder_upsert(conn.dialect.name),
+                       {"interaction_id": interaction_id, "agent_id": agent_id, "at": at})
+
+
+@functools.lru_cache(maxsize=4)
+def _holder_upsert(dialect_name: str) -> Any:
+    """Built once per dialect: every accept and completion runs it."""
     h = interaction_holders
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    stmt = dialect.insert(h).values(interaction_id=interaction_id, agent_id=agent_id, first_at=at, last_at=at)
-    await conn.execute(stmt.on_conflict_do_update(index_elements=[h.c.interaction_id, h.c.agent_id],
-                                                  set_={"last_at": at}))
+    dialect = postgresql if dialect_name == "postgresql" else sqlite
+    at = bindparam("at", type_=h.c.last_at.type)
+    stmt = dialect.insert(h).values(interaction_id=bindparam("interaction_id"),
+                                    agent_id=bindparam("agent_id"), first_at=at, last_at=at)
+    return stmt.on_conflict_do_update(index_elements=[h.c.interaction_id, h.c.agent_id],
+                                      set_={"last_at": stmt.excluded.last_at})
 
 
 class AccessRecords:

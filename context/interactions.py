@@ -3,13 +3,17 @@ their messages and notes."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import functools
+from collections import OrderedDict
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import (
     Integer,
     Row,
+    Select,
     bindparam,
     delete,
     insert,
@@ -21,6 +25,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
 
 from context.access import record_holder
 from context.db import Conn, Database
@@ -45,6 +50,9 @@ MAX_REF_VALUE = 1000
 MAX_CONTEXT_KEY = 128
 _IMMUTABLE = frozenset({"id", "channel", "direction", "arrived_at"})  # set once, at the insert
 _IN_CHUNK = 500  # ids per IN list when loading references and context
+# Snapshots this process last read or saved, kept for the next read-change-save step of the same
+# interaction: a few KiB each, and an offer, its accept and its completion come within minutes.
+RECENT_SNAPSHOTS = 10_000
 _OPEN = text(OPEN_STATES_SQL)
 
 _COLUMNS = (
@@ -72,6 +80,49 @@ _OPEN_OF_AGENT = (select(*(interactions.c[name] for name in _COLUMNS))
                   .where(_OPEN).where(interactions.c.agent_id == bindparam("w_agent"))
                   .order_by(interactions.c.arrived_at.desc(), interactions.c.id.desc())
                   .limit(bindparam("w_limit", type_=Integer)))
+_NOTES = (select(notes.c.id, notes.c.interaction_id, notes.c.author_id, notes.c.body, notes.c.at)
+          .where(notes.c.interaction_id == bindparam("w_id")).order_by(notes.c.at, notes.c.id))
+_ROOT_FOR_WRITE = (select(customers.c.root_id).where(customers.c.id == bindparam("customer_id"))
+                   .with_for_update(read=True))
+_INSERT_VALUES = {name: bindparam(f"v_{name}", type_=interactions.c[name].type)
+                  for name in (*_COLUMNS, "root_customer_id")}
+
+
+def _working_query() -> Select[Any]:
+    i = interactions.c
+    root = select(customers.c.root_id).where(customers.c.id == bindparam("customer_id")).scalar_subquery()
+    return (select(i.agent_id)
+            .where(i.root_customer_id == root,
+                   i.state.in_([InteractionState.ACTIVE.value, InteractionState.WRAP_UP.value]),
+                   i.agent_id.is_not(None), i.id != bindparam("besides"))
+            .order_by(i.arrived_at.desc(), i.id.desc()).limit(1))
+
+
+_WORKING = _working_query()
+
+
+@functools.lru_cache(maxsize=8)
+def _latest_messages(limit: int) -> Select[Any]:
+    m = messages.c
+    return (select(m.id, m.interaction_id, m.sender, m.body, m.at, m.agent_id, m.channel_ref)
+            .where(m.interaction_id == bindparam("w_id")).order_by(m.at.desc(), m.id.desc()).limit(limit))
+
+
+@functools.lru_cache(maxsize=4)
+def _insert_message(dialect_name: str) -> Any:
+    dialect = postgresql if dialect_name == "postgresql" else sqlite
+    m = messages.c
+    columns = (m.id, m.interaction_id, m.sender, m.body, m.at, m.agent_id, m.channel_ref)
+    return (dialect.insert(messages).values({c.name: bindparam(c.name, type_=c.type) for c in columns})
+            .on_conflict_do_nothing().returning(m.id))
+
+
+@functools.lru_cache(maxsize=4)
+def _insert_new(dialect_name: str) -> Any:
+    """A new interaction's INSERT, skipped (no row returned) when its id is already stored."""
+    dialect = postgresql if dialect_name == "postgresql" else sqlite
+    return (dialect.insert(interactions).values(_INSERT_VALUES).on_conflict_do_nothing()
+            .returning(interactions.c.id))
 
 
 def _held_at(interaction: Interaction) -> float | None:
@@ -85,8 +136,10 @@ _HELD_STATES = frozenset({InteractionState.ACTIVE, InteractionState.WRAP_UP, Int
 
 
 class Interactions:
-    def __init__(self, *, db: Database) -> None:
+    def __init__(self, *, db: Database, recent: int = RECENT_SNAPSHOTS) -> None:
         self._db = db
+        self._recent: OrderedDict[str, Interaction] = OrderedDict()
+        self._recent_max = recent
 
     async def save(self, interaction: Interaction, *, before: Interaction | None = None) -> Interaction:
         """Store the snapshot and return it with its new version.
@@ -101,57 +154,88 @@ class Interactions:
         """
         values = values_of(interaction)
         expected = interaction.version
-        if (before is not None and before.id == interaction.id and before.version == expected
-                and expected > 0 and before.customer_id == interaction.customer_id):
-            await self._db.write(lambda conn: self._update(conn, interaction, before, values))
-            return replace(interaction, version=expected + 1)
-
-        async def work(conn: Conn) -> None:
-            i = interactions.c
-            existing = (await conn.execute(
-                select(i.customer_id, i.version).where(i.id == interaction.id))).first()
-            if (existing.version if existing else 0) != expected:
-                raise StaleSnapshot("stale-interaction",
-                                    "the interaction was changed by someone else; read it again",
-                                    interaction_id=interaction.id, expected=expected,
-                                    stored=existing.version if existing else None)
-            row = dict(values, version=expected + 1)
-            if existing is None or existing.customer_id != interaction.customer_id:
-                row["root_customer_id"] = await _root_for_write(conn, interaction.customer_id)
-            if existing is None:
-                await conn.execute(insert(interactions).values(row))
+        try:
+            if (before is not None and before.id == interaction.id and before.version == expected
+                    and expected > 0 and before.customer_id == interaction.customer_id):
+                await self._db.write(lambda conn: self._update(conn, interaction, before, values))
+            elif expected == 0:
+                await self._db.write(lambda conn: self._insert(conn, interaction, values))
             else:
-                # The version in the WHERE too: on PostgreSQL another node may have saved between
-                # our SELECT and this UPDATE. Columns that never change are left out of the SET,
-                # so the indexes on them (arrival) are not rewritten by every save.
-                changing = {k: v for k, v in row.items() if k not in _IMMUTABLE}
-                done = await conn.execute(update(interactions)
-                                          .where(i.id == interaction.id, i.version == expected)
-                                          .values(changing))
-                if done.rowcount != 1:
-                    raise StaleSnapshot("stale-interaction",
-                                        "the interaction was changed by someone else; read it again",
-                                        interaction_id=interaction.id, expected=expected, stored=None)
-                await conn.execute(delete(interaction_refs)
-                                   .where(interaction_refs.c.interaction_id == interaction.id))
-                await conn.execute(delete(interaction_context)
-                                   .where(interaction_context.c.interaction_id == interaction.id))
-            if interaction.channel_refs:
-                await conn.execute(insert(interaction_refs), [
-                    {"interaction_id": interaction.id, "key": k, "value": v}
-                    for k, v in interaction.channel_refs.items()])
-            if interaction.context:
-                await conn.execute(insert(interaction_context), [
-                    {"interaction_id": interaction.id, "key": k, "value": v}
-                    for k, v in interaction.context.items()])
-            held_at = _held_at(interaction)
-            if held_at is not None and interaction.agent_id is not None:
-                # In the same transaction: "who served this customer" survives a transfer.
-                await record_holder(conn, interaction_id=interaction.id, agent_id=interaction.agent_id,
-                                    at=held_at)
+                await self._db.write(lambda conn: self._rewrite(conn, interaction, values))
+        except StaleSnapshot:
+            self._recent.pop(interaction.id, None)  # the next step reads what is stored
+            raise
+        saved = replace(interaction, version=expected + 1)
+        self.remember(saved)
+        return saved
 
-        await self._db.write(work)
-        return replace(interaction, version=expected + 1)
+    def remember(self, interaction: Interaction) -> None:
+        """Keep ``interaction`` as this process's latest snapshot of it (just written or read)."""
+        known = self._recent.get(interaction.id)
+        if known is not None and known.version > interaction.version:
+            return  # a read that started before a save and ended after it
+        self._recent[interaction.id] = interaction
+        self._recent.move_to_end(interaction.id)
+        while len(self._recent) > self._recent_max:
+            self._recent.popitem(last=False)
+
+    async def snapshot(self, interaction_id: str) -> Interaction:
+        """The snapshot this process last read or saved, else the stored one.
+
+        For a step that changes the interaction and saves the change: the save names the
+        snapshot's version, so a snapshot another node (or a write outside this class) made
+        stale costs that step a ``StaleSnapshot`` and a fresh read, never a lost change. Not
+        for what is shown or decided without a save: that reads ``get``.
+        """
+        known = self._recent.get(interaction_id)
+        if known is not None:
+            self._recent.move_to_end(interaction_id)
+            return known
+        return await self.get(interaction_id)
+
+    @staticmethod
+    async def _insert(conn: Conn, interaction: Interaction, values: Mapping[str, Any]) -> None:
+        """A new interaction: its id's primary key says whether it is new, with no read before."""
+        row = dict(values, version=1, root_customer_id=await _root_for_write(conn, interaction.customer_id))
+        done = await conn.execute(_insert_new(conn.dialect.name), {f"v_{k}": v for k, v in row.items()})
+        if done.first() is None:
+            raise StaleSnapshot("stale-interaction",
+                                "the interaction was changed by someone else; read it again",
+                                interaction_id=interaction.id, expected=0, stored=None)
+        await _insert_pairs(conn, interaction)
+        await _record_held(conn, interaction)
+
+    @staticmethod
+    async def _rewrite(conn: Conn, interaction: Interaction, values: Mapping[str, Any]) -> None:
+        """The save of a snapshot with no ``before``: every column, references and context."""
+        i = interactions.c
+        expected = interaction.version
+        existing = (await conn.execute(
+            select(i.customer_id, i.version).where(i.id == interaction.id))).first()
+        if existing is None or existing.version != expected:
+            raise StaleSnapshot("stale-interaction",
+                                "the interaction was changed by someone else; read it again",
+                                interaction_id=interaction.id, expected=expected,
+                                stored=existing.version if existing else None)
+        row = dict(values, version=expected + 1)
+        if existing.customer_id != interaction.customer_id:
+            row["root_customer_id"] = await _root_for_write(conn, interaction.customer_id)
+        # The version in the WHERE too: on PostgreSQL another node may have saved between our
+        # SELECT and this UPDATE. Columns that never change are left out of the SET, so the
+        # indexes on them (arrival) are not rewritten by every save.
+        changing = {k: v for k, v in row.items() if k not in _IMMUTABLE}
+        done = await conn.execute(update(interactions).where(i.id == interaction.id, i.version == expected)
+                                  .values(changing))
+        if done.rowcount != 1:
+            raise StaleSnapshot("stale-interaction",
+                                "the interaction was changed by someone else; read it again",
+                                interaction_id=interaction.id, expected=expected, stored=None)
+        await conn.execute(delete(interaction_refs)
+                           .where(interaction_refs.c.interaction_id == interaction.id))
+        await conn.execute(delete(interaction_context)
+                           .where(interaction_context.c.interaction_id == interaction.id))
+        await _insert_pairs(conn, interaction)
+        await _record_held(conn, interaction)
 
     @staticmethod
     async def _update(conn: Conn, interaction: Interaction, before: Interaction,
@@ -170,10 +254,7 @@ class Interactions:
             await _replace_pairs(conn, interaction_refs, interaction.id, interaction.channel_refs)
         if interaction.context != before.context:
             await _replace_pairs(conn, interaction_context, interaction.id, interaction.context)
-        held_at = _held_at(interaction)
-        if held_at is not None and interaction.agent_id is not None:
-            await record_holder(conn, interaction_id=interaction.id, agent_id=interaction.agent_id,
-                                at=held_at)
+        await _record_held(conn, interaction)
 
     async def get(self, interaction_id: str) -> Interaction:
         # The read of every step: two statements built once, the row and its key/value pairs.
@@ -188,7 +269,9 @@ class Interactions:
         collected: dict[str, str] = {}
         for pair in pairs:
             (refs if pair.src == "r" else collected)[pair.key] = pair.value
-        return _interaction(row, refs, collected)
+        found = _interaction(row, refs, collected)
+        self.remember(found)
+        return found
 
     async def find_by_ref(self, key: str, value: str) -> Interaction | None:
         """The newest interaction carrying the channel reference ``key`` = ``value``."""
@@ -269,6 +352,14 @@ class Interactions:
         async with self._db.read() as conn:
             return await load_interactions(conn, query)
 
+    async def working_agent(self, customer_id: str, besides: str) -> str | None:
+        """The agent of the newest interaction of the customer's merge tree that is being worked
+        (active or wrap-up), other than ``besides``: one row off the tree's index."""
+        async with self._db.read() as conn:
+            found: str | None = (await conn.execute(
+                _WORKING, {"customer_id": customer_id, "besides": besides})).scalar_one_or_none()
+        return found
+
     async def outcomes(self, since: float) -> list[Outcome]:
         """Inbound interactions that arrived at ``since`` or later, for the service level."""
         i = interactions.c
@@ -309,26 +400,17 @@ class Interactions:
                   "agent_id": message.agent_id, "channel_ref": message.channel_ref}
 
         async def work(conn: Conn) -> bool:
-            await _require_interaction(conn, message.interaction_id)
-            dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
             # Nothing is stored when the id or (interaction, channel_ref) is already there.
-            inserted = await conn.execute(dialect.insert(messages).values(values).on_conflict_do_nothing()
-                                          .returning(messages.c.id))
+            with _no_interaction(message.interaction_id):
+                inserted = await conn.execute(_insert_message(conn.dialect.name), values)
             return inserted.first() is not None
 
         return await self._db.write(work)
 
     async def messages(self, interaction_id: str, *, limit: int) -> Sequence[Message]:
         """The latest ``limit`` messages, oldest first."""
-        if limit < 1:
-            raise InvalidInput("bad-limit", "'limit' must be at least 1")
-        m = messages.c
-        query = (select(m.id, m.interaction_id, m.sender, m.body, m.at, m.agent_id, m.channel_ref)
-                 .where(m.interaction_id == interaction_id).order_by(m.at.desc(), m.id.desc()).limit(limit))
         async with self._db.read() as conn:
-            rows = (await conn.execute(query)).all()
-        return [Message(id=r.id, interaction_id=r.interaction_id, sender=MessageSender(r.sender), body=r.body,
-                        at=r.at, agent_id=r.agent_id, channel_ref=r.channel_ref) for r in reversed(rows)]
+            return await read_messages(conn, interaction_id, limit=limit)
 
     async def take_delivery(self, message_id: str) -> bool:
         """True for the one node that may send this reply now (it was never taken)."""
@@ -366,20 +448,47 @@ class Interactions:
                   "body": note.body, "at": note.at}
 
         async def work(conn: Conn) -> None:
-            await _require_interaction(conn, note.interaction_id)
             dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-            await conn.execute(dialect.insert(notes).values(values).on_conflict_do_nothing())
+            with _no_interaction(note.interaction_id):
+                await conn.execute(dialect.insert(notes).values(values).on_conflict_do_nothing())
 
         await self._db.write(work)
 
     async def notes(self, interaction_id: str) -> Sequence[Note]:
-        n = notes.c
-        query = (select(n.id, n.interaction_id, n.author_id, n.body, n.at)
-                 .where(n.interaction_id == interaction_id).order_by(n.at, n.id))
         async with self._db.read() as conn:
-            rows = (await conn.execute(query)).all()
-        return [Note(id=r.id, interaction_id=r.interaction_id, author_id=r.author_id, body=r.body, at=r.at)
-                for r in rows]
+            return await read_notes(conn, interaction_id)
+
+
+async def read_messages(conn: Conn, interaction_id: str, *, limit: int) -> list[Message]:
+    """The latest ``limit`` messages, oldest first."""
+    if limit < 1:
+        raise InvalidInput("bad-limit", "'limit' must be at least 1")
+    rows = (await conn.execute(_latest_messages(limit), {"w_id": interaction_id})).all()
+    return [Message(id=r.id, interaction_id=r.interaction_id, sender=MessageSender(r.sender), body=r.body,
+                    at=r.at, agent_id=r.agent_id, channel_ref=r.channel_ref) for r in reversed(rows)]
+
+
+async def read_notes(conn: Conn, interaction_id: str) -> list[Note]:
+    rows = (await conn.execute(_NOTES, {"w_id": interaction_id})).all()
+    return [Note(id=r.id, interaction_id=r.interaction_id, author_id=r.author_id, body=r.body, at=r.at)
+            for r in rows]
+
+
+async def _insert_pairs(conn: Conn, interaction: Interaction) -> None:
+    if interaction.channel_refs:
+        await conn.execute(insert(interaction_refs), [
+            {"interaction_id": interaction.id, "key": k, "value": v}
+            for k, v in interaction.channel_refs.items()])
+    if interaction.context:
+        await conn.execute(insert(interaction_context), [
+            {"interaction_id": interaction.id, "key": k, "value": v} for k, v in interaction.context.items()])
+
+
+async def _record_held(conn: Conn, interaction: Interaction) -> None:
+    held_at = _held_at(interaction)
+    if held_at is not None and interaction.agent_id is not None:
+        # In the save's own transaction: "who served this customer" survives a transfer.
+        await record_holder(conn, interaction_id=interaction.id, agent_id=interaction.agent_id, at=held_at)
 
 
 async def _replace_pairs(conn: Conn, table: Any, interaction_id: str,
@@ -408,19 +517,23 @@ def values_of(interaction: Interaction) -> dict[str, Any]:
 async def _root_for_write(conn: Conn, customer_id: str) -> str:
     """The customer's root, with its row held FOR SHARE (PostgreSQL) so that a merge running at
     the same time either waits for us or has already re-rooted it."""
-    root: str | None = (await conn.execute(select(customers.c.root_id).where(customers.c.id == customer_id)
-                                           .with_for_update(read=True))).scalar_one_or_none()
+    found = await conn.execute(_ROOT_FOR_WRITE, {"customer_id": customer_id})
+    root: str | None = found.scalar_one_or_none()
     if root is None:
         raise NotFound("customer-not-found", f"no customer {customer_id!r}", customer_id=customer_id)
     return root
 
 
-async def _require_interaction(conn: Conn, interaction_id: str) -> None:
-    found = (await conn.execute(
-        select(interactions.c.id).where(interactions.c.id == interaction_id))).scalar_one_or_none()
-    if found is None:
+@contextmanager
+def _no_interaction(interaction_id: str) -> Iterator[None]:
+    """Around an insert that skips duplicates (ON CONFLICT DO NOTHING): the integrity error
+    left is the foreign key to the interaction, so the interaction is not there. The database
+    checks that anyway; a SELECT before the insert would only check it twice."""
+    try:
+        yield
+    except IntegrityError as exc:
         raise NotFound("interaction-not-found", f"no interaction {interaction_id!r}",
-                       interaction_id=interaction_id)
+                       interaction_id=interaction_id) from exc
 
 
 def selected_columns() -> list[Any]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 
 from context.db import Conn, Database
 from context.models import interaction_identities
@@ -42,15 +42,8 @@ class Presented:
         return rows
 
     async def of(self, interaction_id: str) -> Sequence[PresentedIdentity]:
-        t = interaction_identities.c
         async with self._db.read() as conn:
-            found = (await conn.execute(select(interaction_identities)
-                                        .where(t.interaction_id == interaction_id)
-                                        .order_by(t.at, t.id))).all()
-        return [PresentedIdentity(
-            id=r.id, interaction_id=r.interaction_id, identity=Identity(IdentityKind(r.kind), r.value),
-            level=IdentityLevel(r.level), source=r.source, display_name=r.display_name, at=r.at,
-            outcome=r.outcome, outcome_by=r.outcome_by, outcome_at=r.outcome_at) for r in found]
+            return await read_presented(conn, interaction_id)
 
     async def settle(self, claim_id: str, *, outcome: str, actor: str) -> None:
         """A claim proven: "verified" (its level becomes verified) or "linked" (by a person)."""
@@ -67,3 +60,15 @@ class Presented:
 
         if not await self._db.write(work):
             raise NotFound("claim-not-found", f"no claim {claim_id!r}", claim_id=claim_id)
+
+
+_OF_ONE = (select(interaction_identities).where(interaction_identities.c.interaction_id == bindparam("w_id"))
+           .order_by(interaction_identities.c.at, interaction_identities.c.id))
+
+
+async def read_presented(conn: Conn, interaction_id: str) -> list[PresentedIdentity]:
+    found = (await conn.execute(_OF_ONE, {"w_id": interaction_id})).all()
+    return [PresentedIdentity(
+        id=r.id, interaction_id=r.interaction_id, identity=Identity(IdentityKind(r.kind), r.value),
+        level=IdentityLevel(r.level), source=r.source, display_name=r.display_name, at=r.at,
+        outcome=r.outcome, outcome_by=r.outcome_by, outcome_at=r.outcome_at) for r in found]

@@ -31,8 +31,9 @@ from context.cursors import Cursors
 from context.customers import Customers
 from context.db import Conn, Database
 from context.inbound import check_items, newest_by_message_refs, newest_by_refs, store_inbound
-from context.interactions import Interactions
-from context.presented import Presented
+from context.interactions import Interactions, read_messages, read_notes
+from context.presented import Presented, read_presented
+from context.queries import require_customer
 from context.timeline import read_timeline
 from context.tokens import SqlTokenRecords
 from cti.access import Reach
@@ -51,6 +52,7 @@ from cti.ports import (
     AuditEntry,
     InboundWrite,
     InboundWritten,
+    InteractionView,
     MergeRecord,
     MergeSuggestion,
     PresentedIdentity,
@@ -61,6 +63,8 @@ from cti.service_level import Outcome
 from cti.settings.identity import CodeSettings
 
 __all__ = ["SqlContextStore"]
+
+MESSAGES_SHOWN = 200  # an interaction's latest messages, as ``messages`` gives by default
 
 
 class SqlContextStore:
@@ -149,6 +153,24 @@ class SqlContextStore:
     async def interaction(self, interaction_id: str) -> Interaction:
         return await self._interactions.get(interaction_id)
 
+    async def interaction_snapshot(self, interaction_id: str) -> Interaction:
+        return await self._interactions.snapshot(interaction_id)
+
+    async def interaction_view(self, interaction: Interaction, *, timeline_limit: int) -> InteractionView:
+        # One read transaction for the five reads: one BEGIN, one consistent picture.
+        async with self._db.read() as conn:
+            customer = await require_customer(conn, interaction.customer_id)
+            page = await read_timeline(conn, customer.id, limit=timeline_limit, before=None,
+                                       body_limit=self._timeline_body_limit)
+            said = await read_messages(conn, interaction.id, limit=MESSAGES_SHOWN)
+            noted = await read_notes(conn, interaction.id)
+            presented = await read_presented(conn, interaction.id)
+        return InteractionView(customer=customer, timeline=page, messages=said, notes=noted,
+                               presented=presented)
+
+    async def working_agent(self, customer_id: str, *, besides: str) -> str | None:
+        return await self._interactions.working_agent(customer_id, besides)
+
     async def find_interaction_by_ref(self, key: str, value: str) -> Interaction | None:
         return await self._interactions.find_by_ref(key, value)
 
@@ -183,7 +205,14 @@ class SqlContextStore:
             return await store_inbound(conn, items, why, customer_book=self._customers, clock=self._clock,
                                        ids=self._ids)
 
-        return await self._db.write(work)
+        written = await self._db.write(work)
+        for item, result in zip(items, written, strict=True):
+            # What this batch started is this process's latest snapshot of it: the offer that
+            # follows starts from it instead of reading the row just written.
+            started = result.interaction
+            if started is not None and item.start is not None and started.id == item.start.id:
+                self._interactions.remember(started)
+        return written
 
     async def open_interactions(self, customer_id: str,
                                 channel: Channel | None = None) -> Sequence[Interaction]:

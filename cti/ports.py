@@ -87,6 +87,17 @@ class MergeSuggestion:
 
 
 @dataclass(frozen=True, slots=True)
+class InteractionView:
+    """What an agent's screen pop shows of an interaction, read in one transaction."""
+
+    customer: Customer
+    timeline: TimelinePage
+    messages: Sequence[Message]
+    notes: Sequence[Note]
+    presented: Sequence[PresentedIdentity]
+
+
+@dataclass(frozen=True, slots=True)
 class AuditEntry:
     id: str
     at: float
@@ -212,6 +223,15 @@ class ContextStore(Protocol):
         """Returns the snapshot as stored (its version bumped); raises ``StaleSnapshot`` when
         ``interaction.version`` is not the stored one."""
     async def interaction(self, interaction_id: str) -> Interaction: ...
+    async def interaction_snapshot(self, interaction_id: str) -> Interaction:
+        """The snapshot this process last read or saved (else the stored one), for a step that
+        changes it and saves: the save checks its version. Shown or decided alone: ``interaction``."""
+    async def interaction_view(self, interaction: Interaction, *, timeline_limit: int) -> InteractionView:
+        """The interaction's customer, their timeline's first page, its messages, notes and the
+        identities it presented, as of one moment."""
+    async def working_agent(self, customer_id: str, *, besides: str) -> str | None:
+        """Who holds (active or wrap-up) the newest other open interaction of the customer's
+        merge tree, if anyone."""
     async def find_interaction_by_ref(self, key: str, value: str) -> Interaction | None: ...
     async def find_interaction_by_message_ref(self, refs: Sequence[str]) -> Interaction | None: ...
     async def find_interactions_by_message_refs(self, groups: Sequence[Sequence[str]]

@@ -4,6 +4,12 @@ Channels call ``start_inbound``, ``customer_message`` and ``customer_left``; the
 calls ``on_offer`` and ``on_requeue``; the desktop API calls the agent actions. Each step loads
 the interaction, applies the pure life cycle, saves it, updates the routing store and publishes
 the domain event, in that order, so every consumer sees the same history.
+
+A step that changes the interaction starts from the snapshot this process last read or saved
+(``ContextStore.interaction_snapshot``) and reads it only when that snapshot turns out stale
+(the save names its version) or when a refusal or a no-op on it could be wrong: on one node,
+an offer, its accept and its completion do not read the interaction at all. What is shown, and
+what is decided before any save, is read from the database.
 """
 
 from __future__ import annotations
@@ -30,7 +36,7 @@ from cti.domain import (
     Note,
     jsonable,
 )
-from cti.errors import Conflict, Forbidden, InvalidInput, NotFound, StaleSnapshot
+from cti.errors import Conflict, CtiError, Forbidden, InvalidInput, NotFound, StaleSnapshot
 from cti.events import (
     AgentStateChanged,
     InteractionAbandoned,
@@ -264,11 +270,12 @@ class InteractionService:
             return None
 
         withdrawn = None
-        if lifecycle.can(await self._context.interaction(interaction_id), "abandon"):
+        known = await self._settled_or_read(interaction_id)
+        if lifecycle.can(known, "abandon"):
             # Out of the queue before it is marked abandoned, so it is never offered abandoned.
             withdrawn = await self._routing.offer_for(interaction_id)
             await self._routing.remove(interaction_id)
-        current, saved = await self._change(interaction_id, leave)
+        current, saved = await self._change(interaction_id, leave, read=known)
         if saved is None:
             return current
         if saved.state is InteractionState.ABANDONED:
@@ -310,7 +317,8 @@ class InteractionService:
     # ----- agent actions -------------------------------------------------------------------
 
     async def accept(self, interaction_id: str, agent_id: str) -> Interaction:
-        read = await self._context.interaction(interaction_id)  # NotFound before anything else
+        # NotFound before anything else; the save checks that the snapshot is still current.
+        read = await self._context.interaction_snapshot(interaction_id)
         await self._routing.accept(interaction_id, agent_id, now=self._clock.now())
         now = self._clock.now()
         interaction = await self._apply(
@@ -387,9 +395,12 @@ class InteractionService:
             raise InvalidInput("bad-disposition", "a disposition of 1-100 characters is required")
         if has_bad_line_chars(disposition):  # it is logged and reported: one line only
             raise InvalidInput("bad-characters", "a disposition is one line without control characters")
-        interaction = await self._owned(interaction_id, agent_id, _LIVE)
         if note:
+            # The note is stored before the close: checked on what is stored, not on a snapshot.
+            interaction = await self._owned(interaction_id, agent_id, _LIVE)
             await self.add_note(interaction_id, agent_id, note)
+        else:
+            interaction = await self._owned_snapshot(interaction_id, agent_id, _LIVE)
         now = self._clock.now()
         interaction = await self._apply(interaction_id, lambda i: replace(lifecycle.apply(
             owned(i, agent_id, _LIVE), "close", now=now), disposition=disposition), read=interaction)
@@ -410,17 +421,33 @@ class InteractionService:
 
     async def screen_pop(self, interaction: Interaction, *,
                          reason: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        customer = await self._context.customer(interaction.customer_id)
-        page = await self._context.timeline(customer.id, limit=SCREEN_POP_TIMELINE)
-        messages = await self._context.messages(interaction.id)
-        notes = await self._context.notes(interaction.id)
-        presented = await self._context.presented(interaction.id)
-        return build_screen_pop(interaction=interaction, customer=customer, timeline=page.entries,
-                                messages=messages, notes=notes, reason=reason, presented=presented)
+        """The screen pop of ``interaction`` as given (an offer's is the snapshot it just saved)."""
+        view = await self._context.interaction_view(interaction, timeline_limit=SCREEN_POP_TIMELINE)
+        return build_screen_pop(interaction=interaction, customer=view.customer,
+                                timeline=view.timeline.entries, messages=view.messages, notes=view.notes,
+                                reason=reason, presented=view.presented)
 
     async def _owned(self, interaction_id: str, agent_id: str,
                      states: frozenset[InteractionState]) -> Interaction:
         return owned(await self._context.interaction(interaction_id), agent_id, states)
+
+    async def _owned_snapshot(self, interaction_id: str, agent_id: str,
+                              states: frozenset[InteractionState]) -> Interaction:
+        """``_owned`` on this process's snapshot, for a step whose save checks it is current; a
+        refusal is checked again on what is stored unless the snapshot is settled."""
+        snapshot = await self._context.interaction_snapshot(interaction_id)
+        try:
+            return owned(snapshot, agent_id, states)
+        except CtiError:
+            if settled(snapshot):
+                raise
+        return await self._owned(interaction_id, agent_id, states)
+
+    async def _settled_or_read(self, interaction_id: str) -> Interaction:
+        """This process's snapshot when it is settled (closed or abandoned: no step changes its
+        state again), else the stored one: for a decision taken before any save."""
+        snapshot = await self._context.interaction_snapshot(interaction_id)
+        return snapshot if settled(snapshot) else await self._context.interaction(interaction_id)
 
     async def _change(self, interaction_id: str, change: Change, *,
                       read: Interaction | None = None) -> tuple[Interaction, Interaction | None]:
@@ -429,15 +456,29 @@ class InteractionService:
 
         ``change`` is pure: it returns the new snapshot, None for "nothing to do", or raises to
         refuse. Returns the snapshot it was applied to and the saved one (None if unchanged).
-        ``read``: a snapshot this step already read, used for the first attempt instead of
-        reading again (a stale one costs a retry, never a lost change: the save checks it).
+        The first attempt changes ``read`` (a snapshot this step already holds) or else the
+        snapshot this process last read or saved: no read at all when it is current, and a stale
+        one costs a retry, never a lost change, since the save checks its version. A refusal or
+        "nothing to do" on that first snapshot is taken only when the snapshot is settled (closed
+        or abandoned); otherwise it is decided again on what is stored.
         """
-        for _ in range(SAVE_ATTEMPTS):
-            current = read if read is not None else await self._context.interaction(interaction_id)
-            read = None
-            changed = change(current)
+        for attempt in range(SAVE_ATTEMPTS):
+            if attempt > 0:
+                current = await self._context.interaction(interaction_id)
+            elif read is not None:
+                current = read
+            else:
+                current = await self._context.interaction_snapshot(interaction_id)
+            try:
+                changed = change(current)
+            except CtiError:
+                if attempt > 0 or settled(current):
+                    raise
+                continue
             if changed is None:
-                return current, None
+                if attempt > 0 or settled(current):
+                    return current, None
+                continue
             try:
                 # ``before``: the store writes only what the change changed.
                 return current, await self._context.save_interaction(changed, before=current)
@@ -462,11 +503,7 @@ class InteractionService:
 
     async def _working_agent(self, customer_id: str, except_id: str) -> str | None:
         """Who is working another open interaction of this customer right now, if anyone."""
-        for other in await self._context.open_interactions(customer_id):
-            if other.id != except_id and other.agent_id and other.state in (
-                    InteractionState.ACTIVE, InteractionState.WRAP_UP):
-                return other.agent_id
-        return None
+        return await self._context.working_agent(customer_id, besides=except_id)
 
     def _waiting_item(self, interaction: Interaction, *, enqueued_at: float) -> WaitingItem:
         queue = self._config.queues[interaction.queue]
@@ -507,6 +544,12 @@ class InteractionService:
 
 
 _LIVE = frozenset({InteractionState.ACTIVE, InteractionState.WRAP_UP})
+_SETTLED = frozenset({InteractionState.CLOSED, InteractionState.ABANDONED})
+
+
+def settled(interaction: Interaction) -> bool:
+    """Closed or abandoned: no step leaves these states (``cti.lifecycle``)."""
+    return interaction.state in _SETTLED
 
 
 def owned(interaction: Interaction, agent_id: str, states: frozenset[InteractionState]) -> Interaction:
