@@ -18,6 +18,7 @@ import psycopg
 import pytest
 
 from cti.app import ServerSettings
+from tests.hang_report import HangWatch
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 POSTGRES_URL = os.environ.get("CTI_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -103,3 +104,13 @@ def chromium() -> str:
     sync_expect.set_options(timeout=15_000)
     async_expect.set_options(timeout=15_000)
     return CHROMIUM
+
+
+# A little before pytest-timeout's limit (pyproject: timeout = 300), report the waiting tasks.
+HANG_REPORT_AFTER = float(os.environ.get("CTI_TEST_HANG_REPORT", "280"))
+
+
+@pytest.fixture(autouse=True)
+def _hang_report(request: pytest.FixtureRequest) -> Iterator[None]:
+    with HangWatch(request.node.nodeid, HANG_REPORT_AFTER):
+        yield
