@@ -58,6 +58,7 @@ _RETRY_SQLSTATES = frozenset({"40001", "40P01"})
 # stay open across awaits, e.g. while a page is streamed).
 SQLITE_CONNECTIONS = 8
 CHECKPOINT_EVERY = 1.0  # seconds between WAL checkpoints (in a thread)
+SQLITE_WAIT = 30.0  # seconds a caller may wait for SQLite's writer turn or a connection
 # PostgreSQL, per node: connections, how long a caller may wait for one, how many may wait.
 PG_CONNECTIONS = 15
 PG_WAIT = 30.0
@@ -228,7 +229,7 @@ class Database:
     async def read(self) -> AsyncIterator[Conn]:
         """A read-only transaction, rolled back at the end."""
         if self._sqlite is not None and self._connections is not None:
-            async with self._connections:
+            async with _turn(self._connections):
                 with self._sqlite.connect() as conn:
                     yield _InlineConnection(conn)
             return
@@ -261,7 +262,7 @@ class Database:
     async def _write_once(self, work: Callable[[Conn], Awaitable[T]]) -> T:
         writer = self._sqlite_writer
         if writer is not None and self._write_turn is not None and self._connections is not None:
-            async with self._write_turn, self._connections:
+            async with _turn(self._write_turn), _turn(self._connections):
                 with writer.begin() as conn:
                     return await work(_InlineConnection(conn))
         if self._writer is None:
@@ -273,6 +274,22 @@ class Database:
                 return await work(aconn)
         finally:
             await aconn.close()
+
+
+@asynccontextmanager
+async def _turn(gate: asyncio.Lock | asyncio.Semaphore) -> AsyncIterator[None]:
+    """SQLite's writer lock or a connection, waited for at most ``SQLITE_WAIT`` seconds: a caller
+    never waits for ever (as a pool's checkout timeout would also ensure), it gets a typed 503."""
+    try:
+        async with asyncio.timeout(SQLITE_WAIT):
+            await gate.acquire()
+    except TimeoutError:
+        raise Unavailable("database-busy", "the database is busy; try again shortly",
+                          why="no connection in time") from None
+    try:
+        yield
+    finally:
+        gate.release()
 
 
 @contextmanager

@@ -6,9 +6,12 @@ import asyncio
 import sqlite3
 from pathlib import Path
 
+import pytest
 from sqlalchemy import text
 
+import context.db
 from context.db import SQLITE_CONNECTIONS, Conn, Database
+from cti.errors import Unavailable
 
 
 async def _count(conn: Conn) -> int:
@@ -81,4 +84,43 @@ async def test_committed_rows_reach_the_database_file_while_the_server_runs(tmp_
             await asyncio.sleep(0.05)
         assert rows_in_the_file_alone() == 500
     finally:
+        await db.aclose()
+
+
+async def test_a_caller_never_waits_for_ever_for_a_connection(tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(context.db, "SQLITE_WAIT", 0.2)
+    db = Database(url=f"sqlite+aiosqlite:///{tmp_path / 'x.db'}")
+    await db.start()
+    release, all_held = asyncio.Event(), asyncio.Event()
+    holding = 0
+
+    async def hold() -> None:
+        nonlocal holding
+        async with db.read() as conn:
+            await conn.execute(text("SELECT 1"))
+            holding += 1
+            if holding == SQLITE_CONNECTIONS:
+                all_held.set()
+            await release.wait()
+
+    holders = [asyncio.create_task(hold()) for _ in range(SQLITE_CONNECTIONS)]
+    try:
+        await asyncio.wait_for(all_held.wait(), 5)
+
+        async def read_one() -> None:
+            async with db.read() as conn:
+                await conn.execute(text("SELECT 1"))
+
+        async def write_one(conn: Conn) -> None:
+            await conn.execute(text("SELECT 1"))
+
+        with pytest.raises(Unavailable) as refused:
+            await asyncio.wait_for(read_one(), 5)
+        assert refused.value.error_id == "database-busy"
+        with pytest.raises(Unavailable):
+            await asyncio.wait_for(db.write(write_one), 5)
+    finally:
+        release.set()
+        await asyncio.gather(*holders)
         await db.aclose()
