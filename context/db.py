@@ -102,14 +102,6 @@ class _InlineConnection:
     def dialect(self) -> Dialect:
         return self._conn.dialect
 
-    @overload
-    async def execute(self, statement: TypedReturnsRows[Unpack[_Ts]],
-                      parameters: _CoreAnyExecuteParams | None = None) -> CursorResult[Unpack[_Ts]]: ...
-
-    @overload
-    async def execute(self, statement: Executable,
-                      parameters: _CoreAnyExecuteParams | None = None) -> CursorResult[Unpack[TupleAny]]: ...
-
     async def execute(self, statement: Executable,
                       parameters: _CoreAnyExecuteParams | None = None) -> CursorResult[Unpack[TupleAny]]:
         return self._conn.execute(statement, parameters)
@@ -276,6 +268,11 @@ class Database:
             await aconn.close()
 
 
+def _busy(why: str) -> Unavailable:
+    """No connection for a caller in time (SQLite or PostgreSQL alike): a typed 503."""
+    return Unavailable("database-busy", "the database is busy; try again shortly", why=why)
+
+
 @asynccontextmanager
 async def _turn(gate: asyncio.Lock | asyncio.Semaphore) -> AsyncIterator[None]:
     """SQLite's writer lock or a connection, waited for at most ``SQLITE_WAIT`` seconds: a caller
@@ -284,8 +281,7 @@ async def _turn(gate: asyncio.Lock | asyncio.Semaphore) -> AsyncIterator[None]:
         async with asyncio.timeout(SQLITE_WAIT):
             await gate.acquire()
     except TimeoutError:
-        raise Unavailable("database-busy", "the database is busy; try again shortly",
-                          why="no connection in time") from None
+        raise _busy("no connection in time") from None
     try:
         yield
     finally:
@@ -300,8 +296,7 @@ def _pool_refusals() -> Iterator[None]:
     except DBAPIError as exc:  # SQLAlchemy wraps what the pool raises (psycopg errors)
         if not isinstance(exc.orig, PoolTimeout | TooManyRequests):
             raise
-        raise Unavailable("database-busy", "the database is busy; try again shortly",
-                          why=type(exc.orig).__name__) from exc
+        raise _busy(type(exc.orig).__name__) from exc
 
 
 class _IdlePing:
