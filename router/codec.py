@@ -107,12 +107,16 @@ def args(*values: Arg) -> bytes:
     return _msgpack.encode(values)
 
 
+def _unreadable(what: str, why: str) -> RoutingDataError:
+    return RoutingDataError("routing-record-unreadable", f"unreadable {what} record in Redis",
+                            record=what, why=why)
+
+
 def _read(decoder: msgspec.json.Decoder[Any], raw: Raw, what: str) -> Any:
     try:
         return decoder.decode(raw)
     except msgspec.DecodeError as exc:
-        raise RoutingDataError("routing-record-unreadable", f"unreadable {what} record in Redis",
-                               record=what, why=str(exc)) from exc
+        raise _unreadable(what, str(exc)) from exc
 
 
 def _mapping(data: Mapping[str, int] | list[Any]) -> dict[str, int]:
@@ -127,8 +131,7 @@ def _channel(value: str, what: str) -> Channel:
     try:
         return Channel(value)
     except ValueError as exc:
-        raise RoutingDataError("routing-record-unreadable", f"unreadable {what} record in Redis",
-                               record=what, why=f"unknown channel {value!r}") from exc
+        raise _unreadable(what, f"unknown channel {value!r}") from exc
 
 
 def channel(raw: Raw) -> Channel:
@@ -140,8 +143,7 @@ def _float(value: str, what: str) -> float:
     try:
         return float(value)
     except ValueError as exc:
-        raise RoutingDataError("routing-record-unreadable", f"unreadable {what} record in Redis",
-                               record=what, why=f"not a number: {value!r}") from exc
+        raise _unreadable(what, f"not a number: {value!r}") from exc
 
 
 def item_json(item: WaitingItem) -> str:
@@ -177,8 +179,7 @@ def agent_from(agent_id: str, raw: Raw) -> AgentSnapshot:
     try:
         state = AgentState(d.state)
     except ValueError as exc:
-        raise RoutingDataError("routing-record-unreadable", "unreadable agent record in Redis",
-                               record="agent", why=f"unknown state {d.state!r}") from exc
+        raise _unreadable("agent", f"unknown state {d.state!r}") from exc
     capacity = _channels(d.capacity, "agent")
     return AgentSnapshot(
         agent_id=agent_id, state=state, skills=_mapping(d.skills), capacity=capacity,
