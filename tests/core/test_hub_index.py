@@ -56,6 +56,21 @@ steps = st.lists(st.one_of(
     st.tuples(st.just("close"), st.integers(0, 11), st.none())), max_size=40)
 
 
+async def replay(script: list[tuple[str, int, str | None]],
+                 *hubs: tuple[EventHub, list[Subscription]]) -> None:
+    """The same publishes and closes on each hub; then every pair of subscriptions got the same."""
+    for n, (op, arg, agent) in enumerate(script):
+        for hub, subs in hubs:
+            if op == "close":
+                subs[arg % len(subs)].close()
+            else:
+                await hub.publish(event_for(arg, agent, n))
+    (_, first), *others = hubs
+    for _, subs in others:
+        for got, want in zip(first, subs, strict=True):
+            assert drained(got) == drained(want)
+
+
 @settings(max_examples=200, deadline=None)
 @given(subscriptions, steps)
 def test_the_index_delivers_exactly_what_the_filters_did(
@@ -67,17 +82,7 @@ def test_the_index_delivers_exactly_what_the_filters_did(
         reference = EventHub(node_id="r")
         filtered = [reference.subscribe(wants=old_filter(agent, FILTERS[f]), maxsize=1000)
                     for agent, f in subs]
-        for n, (op, arg, agent) in enumerate(script):
-            if op == "close":
-                k = arg % len(subs)
-                indexed[k].close()
-                filtered[k].close()
-                continue
-            event = event_for(arg, agent, n)
-            await hub.publish(event)
-            await reference.publish(event)
-        for got, want in zip(indexed, filtered, strict=True):
-            assert drained(got) == drained(want)
+        await replay(script, (hub, indexed), (reference, filtered))
         assert not hub._subs.intersection(indexed[k] for k in range(len(subs)) if subs[k][0] is not None)
 
     asyncio.run(run())
@@ -129,17 +134,7 @@ def test_watching_agents_delivers_exactly_what_filtering_on_them_did(
         reference = EventHub(node_id="r")
         filtered = [reference.subscribe(wants=watch_filter(watch, FILTERS[f]), maxsize=1000)
                     for watch, f in subs]
-        for n, (op, arg, agent) in enumerate(script):
-            if op == "close":
-                k = arg % len(subs)
-                indexed[k].close()
-                filtered[k].close()
-                continue
-            event = event_for(arg, agent, n)
-            await hub.publish(event)
-            await reference.publish(event)
-        for got, want in zip(indexed, filtered, strict=True):
-            assert drained(got) == drained(want)
+        await replay(script, (hub, indexed), (reference, filtered))
         for sub in indexed:
             sub.close()
         assert hub._by_agent == {} and not hub._agentless
