@@ -61,3 +61,15 @@ async def make_store(request: pytest.FixtureRequest, unique_prefix: str) -> Asyn
 @pytest.fixture
 async def store(make_store: StoreFactory) -> StatsStore:
     return await make_store()
+
+
+@pytest.fixture
+async def client(redis_url: str, unique_prefix: str) -> AsyncIterator[redis_asyncio.Redis]:
+    """A Redis client for a test; its keys (under the test's prefix) are deleted after."""
+    c = redis_asyncio.Redis.from_url(redis_url)
+    try:
+        yield c
+    finally:
+        await delete_prefix(c, unique_prefix)
+        await c.aclose()
+

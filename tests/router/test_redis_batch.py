@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import AsyncIterator
 
 import hiredis
 import pytest
@@ -13,22 +12,11 @@ from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from router.redis_batch import ScriptBatcher
-from tests.router.conftest import delete_prefix
 
 pytestmark = pytest.mark.integration
 
 APPEND = "redis.call('RPUSH', KEYS[1], ARGV[1]); return redis.call('LLEN', KEYS[1])"
 FAIL = "return redis.error_reply('nope')"
-
-
-@pytest.fixture
-async def client(redis_url: str, unique_prefix: str) -> AsyncIterator[redis_asyncio.Redis]:
-    c = redis_asyncio.Redis.from_url(redis_url)
-    try:
-        yield c
-    finally:
-        await delete_prefix(c, unique_prefix)
-        await c.aclose()
 
 
 async def test_concurrent_calls_each_run_once_and_run_all_keeps_its_order(

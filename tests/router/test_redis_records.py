@@ -7,8 +7,6 @@ forged record, a payload that is not the scripts' format) fails the call with
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 import redis.asyncio as redis_asyncio
 from redis.exceptions import ResponseError
@@ -20,23 +18,12 @@ from router.errors import RoutingDataError
 from router.redis_batch import ScriptBatcher
 from router.redis_store import RedisRoutingStore
 from tests.router.builders import NOW, item
-from tests.router.conftest import delete_prefix
 
 pytestmark = pytest.mark.integration
 
 REASON = RoutingReason(rule="best-skill", urgency=0.75, skill_match={"billing": 7}, preferred=True,
                        waited=45.0)
 ECHO = redis_scripts.PRELUDE + "return ARGV"
-
-
-@pytest.fixture
-async def client(redis_url: str, unique_prefix: str) -> AsyncIterator[redis_asyncio.Redis]:
-    c = redis_asyncio.Redis.from_url(redis_url)
-    try:
-        yield c
-    finally:
-        await delete_prefix(c, unique_prefix)
-        await c.aclose()
 
 
 @pytest.fixture
