@@ -133,7 +133,6 @@ class InboundBatches:
         """The rows of one item, checked as ``start_inbound`` and ``customer_message`` check them."""
         body: str | None = None
         if item.body is not None:
-            self._check_body(item.body)
             body = clean_text(item.body)
             self._check_body(body)
         claimed = f"{item.channel.value}:{item.message_ref}" if claim and item.message_ref else None
