@@ -87,14 +87,15 @@ class RoutingEngine:
                 # Offered in batches of the per-pass bound, so a poke is heeded between batches.
                 batch = assignments[done:done + self._max_offers_per_pass]
                 done += len(batch)
-                for offer in await self._try_offers(batch, now):
-                    if offer is None:
-                        # Another engine got there first, or the agent changed state: normal.
-                        continue
-                    offers.append(offer)
-                    log.debug("offer id=%s agent=%s rule=%s", offer.interaction_id, offer.agent_id,
-                              offer.reason.rule)
-                    await self._notify(self._on_offer(offer), "on_offer", offer.interaction_id)
+                # Another engine got there first, or the agent changed state: None, normal.
+                made = [offer for offer in await self._try_offers(batch, now) if offer is not None]
+                offers.extend(made)
+                # Announced side by side: each is a write and a screen-pop read of its own
+                # interaction, so a batch takes as long as its slowest offer, not their sum, and
+                # a newcomer (a chat amid an e-mail burst) is ranked that much sooner.
+                await asyncio.gather(*(
+                    self._notify(self._on_offer(offer), "on_offer", offer.interaction_id)
+                    for offer in made))
             return offers
 
     async def _try_offers(self, batch: Sequence[Assignment], now: float) -> list[Offer | None]:
