@@ -87,7 +87,7 @@ async def deliver(interactions: InteractionService, context: ContextStore, clock
         stored: Message | None
         if target is None:
             # The first message goes in before the interaction is queued: the offer shows it.
-            target, _ = await interactions.start_inbound(
+            target = await interactions.start_inbound(
                 channel=msg.channel, identities=msg.identities, display_name=msg.display_name,
                 queue=msg.queue, channel_refs=msg.interaction_refs, context=msg.context,
                 subject=msg.subject, first_message=msg.body, first_message_ref=msg.message_ref)

@@ -23,6 +23,7 @@ from sqlalchemy import delete, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from context.attachments import MAX_REF as MAX_ATTACHMENT_REF
+from context.chat_sessions import check_session, keep_session
 from context.customers import Customers, InboundAsk, check_inbound
 from context.db import Conn
 from context.interactions import MAX_REF_VALUE, load_interactions, selected_columns, values_of
@@ -121,6 +122,8 @@ def check_items(items: Sequence[InboundWrite]) -> list[str | None]:
                 raise ValueError("attachment ref")
             if item.claim is not None and (not item.claim or len(item.claim) > MAX_REF_VALUE):
                 raise ValueError("claim")
+            if item.chat_session is not None:
+                check_session(item.chat_session)
         except Exception:
             out.append("invalid")
         else:
@@ -174,6 +177,10 @@ async def store_inbound(conn: Conn, items: Sequence[InboundWrite], why: list[str
         await conn.execute(delete(inbound_claims).where(inbound_claims.c.ref.in_(freed)))
 
     new = [k for k, item in enumerate(items) if item.start is not None and why[k] is None]
+    for k in new:
+        session = items[k].chat_session
+        if session is not None:
+            await keep_session(conn, session, now)
     roots, created = await customer_book.resolve_inbound_many(conn, [
         InboundAsk(items[k].identities, items[k].display_name, "system", items[k].reason) for k in new])
     customer_of = dict(zip(new, roots, strict=True))

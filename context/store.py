@@ -40,6 +40,7 @@ from cti.access import Reach
 from cti.clock import Clock, IdSource
 from cti.domain import (
     Channel,
+    ChatSession,
     Customer,
     Identity,
     InboundIdentity,
@@ -278,8 +279,8 @@ class SqlContextStore:
     async def chat_secret_hash(self, visitor_id: str) -> str | None:
         return await self._chat_sessions.secret_hash(visitor_id)
 
-    async def keep_chat_secret_hash(self, visitor_id: str, secret_hash: str) -> None:
-        await self._chat_sessions.keep(visitor_id, secret_hash, self._clock.now())
+    async def keep_chat_session(self, session: ChatSession) -> None:
+        await self._chat_sessions.keep(session, self._clock.now())
 
     async def purge_chat_sessions(self, older_than: float) -> int:
         return await self._chat_sessions.purge(self._clock.now() - older_than)

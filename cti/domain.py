@@ -92,6 +92,14 @@ class InboundIdentity:
 
 
 @dataclass(frozen=True, slots=True)
+class ChatSession:
+    """A web chat visitor's browser session: only the SHA-256 of its secret is ever stored."""
+
+    visitor_id: str
+    secret_hash: str
+
+
+@dataclass(frozen=True, slots=True)
 class Customer:
     id: str
     display_name: str | None

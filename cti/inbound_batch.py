@@ -22,6 +22,7 @@ from cti.clock import Clock, IdSource
 from cti.config import AppConfig
 from cti.domain import (
     Channel,
+    ChatSession,
     Direction,
     InboundIdentity,
     Interaction,
@@ -58,6 +59,7 @@ class InboundItem:
     continues: Interaction | None = None
     interaction_id: str | None = None
     attachments: Sequence[RecordedAttachment] = ()
+    chat_session: ChatSession | None = None  # of a new chat: kept in the same transaction
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,4 +161,5 @@ class InboundBatches:
             body=body, at=now, channel_ref=item.message_ref)
         return InboundWrite(claim=claimed, message=first, start=interaction,
                             identities=list(item.identities), display_name=name,
-                            reason=f"inbound {item.channel.value}", attachments=item.attachments)
+                            reason=f"inbound {item.channel.value}", attachments=item.attachments,
+                            chat_session=item.chat_session)

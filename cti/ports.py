@@ -10,6 +10,7 @@ from typing import Any, Protocol, runtime_checkable
 from cti.access import Reach
 from cti.domain import (
     Channel,
+    ChatSession,
     Customer,
     Identity,
     IdentityLevel,
@@ -155,6 +156,9 @@ class InboundWrite:
     display_name: str | None = None
     reason: str = ""
     attachments: Sequence[RecordedAttachment] = ()
+    # A chat visitor's session, kept in the same transaction as the conversation it starts: a
+    # reconnect to any node finds the session as soon as the conversation exists.
+    chat_session: ChatSession | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -276,7 +280,7 @@ class ContextStore(Protocol):
 
     # chat visitors' sessions: the SHA-256 of the secret each browser holds, never the secret
     async def chat_secret_hash(self, visitor_id: str) -> str | None: ...
-    async def keep_chat_secret_hash(self, visitor_id: str, secret_hash: str) -> None:
+    async def keep_chat_session(self, session: ChatSession) -> None:
         """Record it once (a later call marks the session used, never replaces the hash)."""
     async def purge_chat_sessions(self, older_than: float) -> int:
         """Drop sessions unused for ``older_than`` seconds; how many were dropped."""

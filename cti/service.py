@@ -25,6 +25,7 @@ from cti.config import AppConfig
 from cti.domain import (
     AgentState,
     Channel,
+    ChatSession,
     Customer,
     Direction,
     Identity,
@@ -91,38 +92,42 @@ class InteractionService:
         skills: Mapping[str, int] | None = None, subject: str | None = None,
         direction: Direction = Direction.INBOUND, first_message: str | None = None,
         first_message_ref: str | None = None, interaction_id: str | None = None,
-    ) -> tuple[Interaction, Customer]:
+        chat_session: ChatSession | None = None,
+    ) -> Interaction:
         """A new queued interaction; ``first_message`` (the customer's words that started it) is
-        stored before it is queued, so the offer's screen pop always shows it.
+        stored before it is queued, so the offer's screen pop always shows it. ``chat_session``:
+        the web chat visitor's session, kept with it.
 
         ``identities`` say how each was established: verified and asserted ones find (verified
         ones also merge) the customer; claimed ones attach to nobody and are recorded on the
         interaction, for the screen pop and the agent's one-time code or link by hand.
 
-        Written in one transaction (customer, interaction, presented identities, first message),
-        as a batch of one (``cti.inbound_batch``); what a check refuses there is refused here by
-        the step-by-step way, with its own error."""
+        Written in one transaction (customer, interaction, presented identities, first message,
+        chat session), as a batch of one (``cti.inbound_batch``); what a check refuses there is
+        refused here by the step-by-step way, with its own error."""
         item = InboundItem(
             channel=channel, identities=list(identities), body=first_message, message_ref=first_message_ref,
             display_name=display_name, queue=queue, channel_refs=dict(channel_refs or {}),
             context=dict(context or {}), subject=subject, priority=priority, skills=dict(skills or {}),
-            direction=direction, interaction_id=interaction_id)
+            direction=direction, interaction_id=interaction_id, chat_session=chat_session)
         # The caller holds the message's claim when it has one (``adapters.channel.deliver``).
         (stored,) = await self._batches.store([item], claim=False)
-        if stored.interaction is None:
-            return await self._start_inbound_each(
-                channel=channel, identities=identities, display_name=display_name, queue=queue,
-                channel_refs=channel_refs, context=context, priority=priority, skills=skills, subject=subject,
-                direction=direction, first_message=first_message, first_message_ref=first_message_ref,
-                interaction_id=interaction_id)
-        return stored.interaction, await self._context.customer(stored.interaction.customer_id)
+        if stored.interaction is not None:
+            return stored.interaction
+        if chat_session is not None:
+            await self._context.keep_chat_session(chat_session)
+        return await self._start_inbound_each(
+            channel=channel, identities=identities, display_name=display_name, queue=queue,
+            channel_refs=channel_refs, context=context, priority=priority, skills=skills, subject=subject,
+            direction=direction, first_message=first_message, first_message_ref=first_message_ref,
+            interaction_id=interaction_id)
 
     async def _start_inbound_each(
         self, *, channel: Channel, identities: Sequence[InboundIdentity], display_name: str | None,
         queue: str | None, channel_refs: Mapping[str, str] | None, context: Mapping[str, str] | None,
         priority: float, skills: Mapping[str, int] | None, subject: str | None, direction: Direction,
         first_message: str | None, first_message_ref: str | None, interaction_id: str | None,
-    ) -> tuple[Interaction, Customer]:
+    ) -> Interaction:
         """``start_inbound`` a step at a time: what the batch's checks refused raises its error here."""
         if first_message is not None:
             first_message = clean_text(first_message)
@@ -162,7 +167,7 @@ class InteractionService:
         log.info("interaction queued id=%s channel=%s queue=%s customer=%s",
                  interaction.id, channel.value, queue_name, customer.id)
         self._poke()
-        return interaction, customer
+        return interaction
 
     async def start_inbound_batch(self, items: Sequence[InboundItem]) -> list[InboundStored]:
         """Several customer messages of one channel's burst, each a new interaction or one more

@@ -229,7 +229,7 @@ class SipLineAdapter:
             identities.append(InboundIdentity(Identity(IdentityKind.CALL, call.call_id),
                                               IdentityLevel.ASSERTED, "call"))
         context = {"ivr.account": account, "voice.did": fx.called_number(call)}
-        interaction, _ = await self._deps.interactions.start_inbound(
+        interaction = await self._deps.interactions.start_inbound(
             channel=Channel.VOICE, identities=identities, display_name=None, queue=self._config.queue,
             channel_refs={REF_CALL_ID: call.call_id, REF_CALLER: caller},
             context={k: v for k, v in context.items() if v})

@@ -225,7 +225,7 @@ class TwilioVoiceAdapter:
         refs = {REF_CALL_SID: sid, REF_QUEUE: interaction_id, REF_NUMBER: to_number or form.get("To", ""),
                 REF_CALLER: form.get("From", "")}
         name = form.get("CallerName", "").strip() or None
-        interaction, _ = await self._deps.interactions.start_inbound(
+        interaction = await self._deps.interactions.start_inbound(
             channel=Channel.VOICE, identities=identities, display_name=name,
             queue=self._config.queue_for(to_number), channel_refs={k: v for k, v in refs.items() if v},
             context={k: v for k, v in context.items() if v}, interaction_id=interaction_id)

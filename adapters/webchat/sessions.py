@@ -29,6 +29,7 @@ from adapters.webchat.signing import SiteSignatures, new_session_secret, secret_
 from cti.clock import IdSource
 from cti.domain import (
     Channel,
+    ChatSession,
     Identity,
     IdentityKind,
     IdentityLevel,
@@ -191,8 +192,6 @@ class ChatSessions:
         context = {"chat.page": visitor.page} if visitor.page else {}
         if visitor.name:
             context["chat.name"] = visitor.name
-        # Before the conversation exists: a reconnect to any node must find the session to resume it.
-        await self._context.keep_chat_secret_hash(visitor.visitor_id, visitor.secret_hash)
         # Known before it exists: the visitor's own first message is echoed while it is created.
         interaction_id = self._ids.new_id("int")
         visitor.interaction_id = interaction_id
@@ -202,7 +201,9 @@ class ChatSessions:
                 channel=Channel.CHAT, identities=visitor.identities, display_name=visitor.name,
                 queue=self._queue, skills=self._skills, context=context, first_message=first_body,
                 interaction_id=interaction_id,
-                channel_refs={REF_VISITOR: visitor.visitor_id, REF_SESSION: self._ids.new_id("chs")})
+                channel_refs={REF_VISITOR: visitor.visitor_id, REF_SESSION: self._ids.new_id("chs")},
+                # Kept with the conversation: a reconnect to any node finds the session to resume it.
+                chat_session=ChatSession(visitor.visitor_id, visitor.secret_hash))
         except BaseException:
             visitor.interaction_id = None
             self._by_interaction.pop(interaction_id, None)

@@ -329,7 +329,7 @@ class AmiBridge:
         context = {f"ivr.{k}": v for k, v in s.context.items() if v}
         if s.did:
             context["voice.did"] = s.did
-        interaction, _ = await self._interactions.start_inbound(
+        interaction = await self._interactions.start_inbound(
             channel=Channel.VOICE, identities=identities, display_name=name, queue=queue,
             context=context, channel_refs={REF_UNIQUEID: s.uniqueid, REF_CHANNEL: s.channel,
                                            REF_LINKEDID: s.linkedid})

@@ -77,7 +77,7 @@ class Desk:
         return await self.engine.run_once()
 
     async def chat(self, email: str, body: str = "hello") -> Interaction:
-        interaction, _ = await self.interactions.start_inbound(
+        interaction = await self.interactions.start_inbound(
             channel=Channel.CHAT, identities=[asserted(IdentityKind.EMAIL, email)], display_name=None)
         await self.interactions.customer_message(interaction.id, body)
         return interaction
@@ -167,7 +167,7 @@ async def test_the_customers_last_agent_is_preferred_within_the_window(desk: Des
 
 async def test_a_chat_about_an_open_email_goes_to_the_agent_who_has_it(desk: Desk) -> None:
     await desk.available("bob")
-    mail, _ = await desk.interactions.start_inbound(
+    mail = await desk.interactions.start_inbound(
         channel=Channel.EMAIL, identities=[asserted(IdentityKind.EMAIL, "ann@example.com")],
         display_name="Ann", queue="support")
     await desk.route()

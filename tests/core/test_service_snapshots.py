@@ -76,7 +76,7 @@ async def nodes(tmp_path: Path) -> AsyncIterator[tuple[Node, Node]]:
 
 async def offered_on(node: Node) -> str:
     """A chat started and offered to Alice on ``node``: its snapshot is the offered one."""
-    interaction, _ = await node.interactions.start_inbound(
+    interaction = await node.interactions.start_inbound(
         channel=Channel.CHAT, display_name=None, first_message="hello",
         identities=[ANN])
     [offer] = await node.engine.run_once()
@@ -128,7 +128,7 @@ async def test_completing_work_another_node_closed_is_refused(nodes: tuple[Node,
 async def test_an_offer_made_on_another_node_and_withdrawn_here_goes_back_to_the_queue(
         nodes: tuple[Node, Node]) -> None:
     a, b = nodes
-    interaction, _ = await a.interactions.start_inbound(  # node a holds it as queued
+    interaction = await a.interactions.start_inbound(  # node a holds it as queued
         channel=Channel.CHAT, display_name=None, first_message="hello",
         identities=[ANN])
     [offer] = await b.engine.run_once()

@@ -27,7 +27,15 @@ from context.store import SqlContextStore
 from cti.app import build_core
 from cti.clock import ManualClock, SequentialIds
 from cti.config import parse_config
-from cti.domain import Channel, Identity, IdentityKind, IdentityLevel, InboundIdentity, InteractionState
+from cti.domain import (
+    Channel,
+    ChatSession,
+    Identity,
+    IdentityKind,
+    IdentityLevel,
+    InboundIdentity,
+    InteractionState,
+)
 from cti.events import DomainEvent
 from cti.hub import EventHub
 from cti.service import InteractionService
@@ -42,9 +50,10 @@ CONFIG = {
 VERIFIED = InboundIdentity(Identity(IdentityKind.EMAIL, "ann@example.com"), IdentityLevel.VERIFIED, "hmac")
 
 # (statements, transactions) at most, per step. A transaction's BEGIN is not a statement here.
-# The start: the customer found and named (5), the interaction stored (4), the identities it
-# presented (1), the first message (1), who already works for the customer (1).
-START = (12, 5)
+# The start, in one transaction: the visitor's chat session kept (1), the customer found and
+# named (5), the interaction stored (4), the identities it presented (1), the first message (1),
+# who already works for the customer (1).
+START = (13, 1)
 OFFER = (6, 2)  # the offer saved (1); the screen pop's five reads in one transaction
 ACCEPT = (2, 1)  # the saved offer, changed and saved: the UPDATE and who held it
 COMPLETE = (2, 1)
@@ -121,9 +130,10 @@ async def one_chat(chat: Chat, visitor: str) -> dict[str, list[str]]:
     session = InboundIdentity(Identity(IdentityKind.CHAT, visitor), IdentityLevel.ASSERTED, "chat-session")
     identities = [session, VERIFIED]
     with chat.statements.step() as steps["start"]:
-        interaction, _ = await chat.interactions.start_inbound(
+        interaction = await chat.interactions.start_inbound(
             channel=Channel.CHAT, identities=identities, display_name="Ann", first_message="hello",
-            context={"chat.page": "/orders"}, channel_refs={"chat.visitor": visitor})
+            context={"chat.page": "/orders"}, channel_refs={"chat.visitor": visitor},
+            chat_session=ChatSession(visitor, "ab" * 32))
     with chat.statements.step() as steps["offer"]:
         [offer] = await chat.engine.run_once()
     assert offer.interaction_id == interaction.id

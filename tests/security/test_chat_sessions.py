@@ -15,6 +15,7 @@ import pytest
 
 from adapters.webchat.signing import secret_hash
 from cti.app import ServerSettings
+from cti.domain import ChatSession
 from cti.ports import ContextStore
 from tests.adapters.center import running_center
 from tests.security.chat_support import take_offer, visitor
@@ -161,7 +162,7 @@ async def test_a_session_unused_for_long_is_swept_and_its_secret_no_longer_resum
     await upgrade_async(url)
     long_ago = SqlContextStore(url=url, clock=ManualClock(1_000_000.0), ids=SequentialIds())
     await long_ago.start()
-    await long_ago.keep_chat_secret_hash("vis-from-long-ago", secret_hash("old-secret"))
+    await long_ago.keep_chat_session(ChatSession("vis-from-long-ago", secret_hash("old-secret")))
     await long_ago.aclose()
 
     async with running_center(tmp_path, {}, ServerSettings(db_url=url, node_id="test")) as center:
