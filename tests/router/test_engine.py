@@ -143,6 +143,33 @@ async def test_a_failing_callback_does_not_stop_the_pass(clock: ManualClock,
     assert "on_offer failed for i1" in caplog.text
 
 
+async def test_a_slow_announcement_does_not_hold_the_others_of_its_batch(clock: ManualClock) -> None:
+    """Each announcement is a write and a screen pop of its own interaction: one waiting on the
+    database must not keep the agents of the same pass from hearing of theirs."""
+    store, rec = MemoryRoutingStore(), Recorder()
+    await ready(store, "a1", idle_since=NOW - 100)
+    await ready(store, "a2", idle_since=NOW - 50)
+    await store.enqueue(item("i1", C, waited=30))
+    await store.enqueue(item("i2", C, waited=10))
+    slow = asyncio.Event()
+
+    async def announce(offer: Offer) -> None:
+        if offer.interaction_id == "i1":
+            await slow.wait()
+        await rec.on_offer(offer)
+
+    engine = RoutingEngine(store=store, clock=clock, settings=RoutingSettings(), offer_timeout=TIMEOUT,
+                           on_offer=announce, on_requeue=rec.on_requeue)
+    passing = asyncio.create_task(engine.run_once())
+    async with asyncio.timeout(5):
+        await rec.offered.wait()
+    assert [o.interaction_id for o in rec.offers] == ["i2"]  # while i1's is still being made
+    slow.set()
+    offers = await passing
+    assert sorted(o.interaction_id for o in offers) == ["i1", "i2"]
+    assert sorted(o.interaction_id for o in rec.offers) == ["i1", "i2"]
+
+
 async def test_explain_through_the_engine(clock: ManualClock) -> None:
     store, rec = MemoryRoutingStore(), Recorder()
     await ready(store, "a1", idle_since=NOW - 100)
