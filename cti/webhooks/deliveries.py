@@ -88,8 +88,10 @@ class WebhookStore(Protocol):
         """Deliveries by subscriber, then by status."""
         ...
 
-    async def replay(self, delivery_id: str, *, now: float, actor: str) -> Delivery:
-        """A failed delivery made pending again (NotFound, Conflict if it is not failed)."""
+    async def replay(self, delivery_id: str, *, now: float, actor: str,
+                     subscribers: Collection[str]) -> Delivery:
+        """A failed delivery of one of ``subscribers`` made pending again (NotFound; Conflict if
+        it is not failed or its subscriber is not one of them)."""
         ...
 
     async def replay_all(self, *, subscribers: Collection[str], now: float, actor: str) -> int: ...
