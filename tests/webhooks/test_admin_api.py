@@ -64,8 +64,8 @@ async def test_an_admin_lists_failed_deliveries_and_replays_them(
 
         # Nobody else: not the agent, not a supervisor.
         for who in ("alice", "sam"):
-            for method, path in (("GET", BASE), ("GET", f"{BASE}/deliveries"),
-                                 ("POST", f"{BASE}/deliveries/{closed['id']}/replay"), ("POST", f"{BASE}/replay")):
+            for method, path in (("GET", BASE), ("GET", f"{BASE}/deliveries"), ("POST", f"{BASE}/replay"),
+                                 ("POST", f"{BASE}/deliveries/{closed['id']}/replay")):
                 status, refused = await center.api(who, method, path)
                 assert (status, refused["error_id"]) == (403, "wrong-role"), (who, path)
         assert receiver.accepted("/crm") == []
