@@ -72,7 +72,8 @@ class Center:
                          **settings: Any) -> WebhookDispatcher:
         config = WebhookSettings.model_validate({**FAST, **settings, "subscribers": subscribers})
         dispatcher = WebhookDispatcher(settings=config, store=self.context.webhook_store(),
-                                       context=self.context, hub=self.hub, clock=SystemClock(), ids=UuidIds(), node_id=node)
+                                       context=self.context, hub=self.hub, clock=SystemClock(),
+                                       ids=UuidIds(), node_id=node)
         await dispatcher.start()
         self.started.append(dispatcher)
         return dispatcher
