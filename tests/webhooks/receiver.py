@@ -53,7 +53,8 @@ class Receiver:
             await self.release.wait()
             return web.Response(status=200)
         if answer == REDIRECT:
-            raise web.HTTPFound(location="/elsewhere")
+            # 307 keeps the method: a client following it would post the signed body there too.
+            raise web.HTTPTemporaryRedirect(location="/elsewhere")
         return web.Response(status=204)
 
 
@@ -61,7 +62,7 @@ class Receiver:
 async def running_receiver() -> AsyncIterator[Receiver]:
     app = web.Application()
     receiver = Receiver(url="")
-    app.router.add_route("POST", "/{tail:.*}", receiver.handle)
+    app.router.add_route("*", "/{tail:.*}", receiver.handle)
     server = TestServer(app, host="127.0.0.1")
     await server.start_server()
     receiver.url = str(server.make_url("")).rstrip("/")
