@@ -119,6 +119,7 @@ class WebhookDispatcher:
             return []
         interaction_id = interaction_id_of(event)
         if interaction_id is not None:
+            data["interaction_id"] = interaction_id  # even when the interaction cannot be read
             data["interaction"] = await self._summary(interaction_id)
         event_id = self._ids.new_id("evt")
         news = []

@@ -42,7 +42,7 @@ async def test_a_closed_interaction_arrives_signed_once_accepted_after_failures_
     body = json.loads(delivery.body)
     assert body["id"] == delivery.id and body["type"] == "interaction.closed"
     data = body["data"]
-    assert (data["agent_id"], data["disposition"]) == ("bob", "resolved")
+    assert (data["agent_id"], data["disposition"], data["interaction_id"]) == ("bob", "resolved", closed.id)
     summary = data["interaction"]
     assert (summary["id"], summary["channel"], summary["queue"]) == (closed.id, "chat", "support")
     assert summary["customer_id"] == closed.customer_id
