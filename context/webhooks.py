@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import and_, case, func, insert, or_, select, update
+from sqlalchemy import and_, case, delete, func, insert, or_, select, update
 from sqlalchemy.engine import Row
 
 from context.audit import write_audit
@@ -125,6 +125,14 @@ class SqlWebhookStore:
             done = await conn.execute(update(webhook_deliveries)
                                       .where(_c.claimed_by == node, _c.status == _PENDING)
                                       .values(claimed_by=None, claimed_until=None))
+            return int(done.rowcount)
+
+        return await self._db.write(work)
+
+    async def purge_finished(self, *, before: float) -> int:
+        async def work(conn: Conn) -> int:
+            done = await conn.execute(delete(webhook_deliveries).where(
+                _c.status != _PENDING, _c.finished_at < before))
             return int(done.rowcount)
 
         return await self._db.write(work)

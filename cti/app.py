@@ -203,7 +203,8 @@ def build_app(config: AppConfig, settings: ServerSettings, *, clock: Clock | Non
         throttle=LoginThrottle(settings=config.login, storage=_throttle_storage(redis_client, settings)),
         credentials=context.credentials, clock=the_clock)
 
-    janitor = Janitor(context, chat_session_age=config.identity.chat_session_days * 86400)
+    janitor = Janitor(context, chat_session_age=config.identity.chat_session_days * 86400,
+                      extra=[("webhook deliveries", webhooks.purge)])
     # One node sweeps: the others would repeat the same deletes.
     housekeeping = leases.one_node("janitor", start=janitor.start, stop=janitor.aclose)
 

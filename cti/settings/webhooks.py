@@ -74,6 +74,9 @@ class WebhookSettings(BaseModel):
     # How often a node looks in the database for deliveries that nobody is working on (another
     # node's, after it died). Retries that are due wake it sooner.
     sweep_seconds: float = Field(default=30.0, gt=0, le=3600)
+    # Delivered and failed deliveries are kept this long after they finished (for the admin's
+    # list and replays), then the housekeeping drops them. Pending ones are never dropped.
+    keep_finished_days: float = Field(default=30.0, gt=0, le=3650)
 
     @model_validator(mode="after")
     def _check(self) -> WebhookSettings:

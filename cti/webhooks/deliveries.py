@@ -81,6 +81,10 @@ class WebhookStore(Protocol):
         """Drop the claims ``node`` holds (it is stopping)."""
         ...
 
+    async def purge_finished(self, *, before: float) -> int:
+        """Drop delivered and failed deliveries that finished before ``before``."""
+        ...
+
     async def listing(self, *, status: DeliveryStatus | None, subscriber: str | None,
                       limit: int) -> Sequence[Delivery]: ...
 

@@ -184,3 +184,8 @@ class WebhookDispatcher:
 
     def lanes(self) -> Mapping[str, Lane]:
         return self._lanes
+
+    async def purge(self) -> int:
+        """Housekeeping: drop finished deliveries older than ``keep_finished_days``."""
+        before = self._clock.now() - self._settings.keep_finished_days * 86400
+        return await self._store.purge_finished(before=before)
