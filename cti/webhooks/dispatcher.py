@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 
 HUB_QUEUE = 10_000  # events heard and not yet recorded; beyond it the hub drops them (and says so)
 # Recording waits out a database that is away for this long before an event is given up.
+DRAIN_SECONDS = 10.0  # at shutdown, for recording what was heard and not yet recorded
 RECORD_BACKOFF = Backoff(first=0.1, ceiling=2.0, give_up_after=30.0, jitter=0.1)
 
 
@@ -85,8 +86,12 @@ class WebhookDispatcher:
         while not sub.queue.empty():
             left.append(sub.queue.get_nowait())
         sub.close()
-        for event in left:
-            await self._record_quietly(event)
+        try:
+            async with asyncio.timeout(DRAIN_SECONDS):
+                for event in left:
+                    await self._record_quietly(event)
+        except TimeoutError:
+            log.error("webhooks: stopping with events not recorded after %.0f s", DRAIN_SECONDS)
         for lane in self._lanes.values():
             await lane.aclose()
         try:
@@ -141,6 +146,9 @@ class WebhookDispatcher:
             return interaction_summary(await self._context.interaction(interaction_id))
         except CtiError as exc:  # the event still goes, with what it says itself
             log.warning("webhooks: interaction=%s not read (%s)", interaction_id, exc.error_id)
+            return None
+        except Exception:  # nor may a database hiccup lose it: recording retries on its own
+            log.warning("webhooks: interaction=%s not read", interaction_id, exc_info=True)
             return None
 
     # The admin's view (desktop_api/rest_webhooks.py)

@@ -38,7 +38,10 @@ class Sender:
             # Without the private-address allowance, names are resolved through a resolver that
             # drops non-public addresses, so a name re-pointed at the inside is refused too.
             resolver = None if self._allow_private else PublicOnlyResolver()
-            connector = aiohttp.TCPConnector(resolver=resolver, limit_per_host=4)
+            # No connection limit: each subscriber's lane sends one at a time, so there are never
+            # more connections than subscribers, and a limit shared between subscribers on one
+            # host would let a stuck one hold up the others.
+            connector = aiohttp.TCPConnector(resolver=resolver, limit=0, limit_per_host=0)
             # trust_env off: no proxy from the environment sees the deliveries.
             self._session = aiohttp.ClientSession(connector=connector, timeout=self._timeout,
                                                   trust_env=False, headers={"User-Agent": USER_AGENT})
