@@ -31,8 +31,9 @@ _FAILED = DeliveryStatus.FAILED.value
 
 
 def _free(now: float) -> Any:
-    """Nobody holds a live claim on it."""
-    return or_(_c.claimed_until.is_(None), _c.claimed_until < now)
+    """Nobody holds a live claim on it (a claim is good until its time, not at it, so the sweeper
+    that wakes at that time finds the delivery free)."""
+    return or_(_c.claimed_until.is_(None), _c.claimed_until <= now)
 
 
 def _delivery(row: Row[Any]) -> Delivery:

@@ -34,7 +34,7 @@ async def test_one_node_at_a_time_and_a_dead_nodes_claim_runs_out(hooks: SqlWebh
     assert await hooks.next_due("crm", now=T + 1) == T + 40  # when a's claim runs out
 
     # Node a died: after its claim ran out, b takes it, and a's late outcome changes nothing.
-    again = await hooks.claim("whd-1", node="b", now=T + 41, until=T + 81)
+    again = await hooks.claim("whd-1", node="b", now=T + 40, until=T + 80)
     assert again is not None
     await hooks.delivered("whd-1", node="a", now=T + 42, status=204)
     [row] = [d for d in await hooks.listing(status=None, subscriber="crm", limit=10) if d.id == "whd-1"]
