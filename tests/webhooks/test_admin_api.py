@@ -22,7 +22,7 @@ BASE = "/api/admin/webhooks"
 
 
 def webhooks(url: str) -> dict[str, Any]:
-    return {"allow_private_addresses": True, "timeout_seconds": 1, "first_retry_seconds": 0.05,
+    return {"allow_private_addresses": True, "timeout_seconds": 5, "first_retry_seconds": 0.05,
             "max_retry_seconds": 0.1, "retry_jitter_seconds": 0, "give_up_after_seconds": 0.3,
             "subscribers": [{"name": "crm", "url": url, "secret": SECRET,
                              "events": ["interaction.accepted", "interaction.closed"]}]}
