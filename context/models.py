@@ -371,6 +371,36 @@ class ChatSessionRow(Base):
     last_used_at: Mapped[float] = mapped_column(Double, index=True)
 
 
+class WebhookDeliveryRow(Base):
+    """One event for one outbound webhook subscriber (``cti.webhooks.deliveries``): kept until
+    it is delivered or given up, so a restart does not lose it, and kept after for the admin."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        # Each subscriber's worker: its pending deliveries, by when they are due.
+        Index("ix_webhook_deliveries_subscriber_status_next_attempt_at", "subscriber", "status",
+              "next_attempt_at"),
+        Index("ix_webhook_deliveries_status_created_at", "status", "created_at"),
+    )
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    subscriber: Mapped[str] = mapped_column(String(64))
+    event_type: Mapped[str] = mapped_column(String(64))
+    interaction_id: Mapped[str | None] = mapped_column(ID)
+    body: Mapped[str] = mapped_column(Text)  # the exact JSON every attempt sends
+    status: Mapped[str] = mapped_column(String(16))  # pending | delivered | failed
+    created_at: Mapped[float] = mapped_column(Double)
+    series_started_at: Mapped[float] = mapped_column(Double)
+    attempts: Mapped[int] = mapped_column(Integer, server_default="0")
+    next_attempt_at: Mapped[float] = mapped_column(Double)
+    claimed_by: Mapped[str | None] = mapped_column(String(128))
+    claimed_until: Mapped[float | None] = mapped_column(Double)
+    last_attempt_at: Mapped[float | None] = mapped_column(Double)
+    last_status: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(String(300))
+    finished_at: Mapped[float | None] = mapped_column(Double)
+
+
 customers = cast(Table, CustomerRow.__table__)
 identities = cast(Table, IdentityRow.__table__)
 merges = cast(Table, MergeRow.__table__)
@@ -392,3 +422,4 @@ interaction_identities = cast(Table, InteractionIdentityRow.__table__)
 merge_suggestions = cast(Table, MergeSuggestionRow.__table__)
 one_time_codes = cast(Table, OneTimeCodeRow.__table__)
 chat_sessions = cast(Table, ChatSessionRow.__table__)
+webhook_deliveries = cast(Table, WebhookDeliveryRow.__table__)

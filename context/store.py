@@ -36,6 +36,7 @@ from context.presented import Presented, read_presented
 from context.queries import require_customer
 from context.timeline import read_timeline
 from context.tokens import SqlTokenRecords
+from context.webhooks import SqlWebhookStore
 from cti.access import Reach
 from cti.clock import Clock, IdSource
 from cti.domain import (
@@ -90,6 +91,10 @@ class SqlContextStore:
     def code_store(self, settings: CodeSettings) -> SqlCodeStore:
         """The one-time codes, in this database."""
         return SqlCodeStore(db=self._db, clock=self._clock, ids=self._ids, settings=settings)
+
+    def webhook_store(self) -> SqlWebhookStore:
+        """Outbound webhook deliveries, in this database."""
+        return SqlWebhookStore(db=self._db, ids=self._ids)
 
     async def start(self) -> None:
         await self._db.start()

@@ -53,6 +53,7 @@ from cti.routing import Explanation, Offer, RoutingSettings, RoutingStore, Waiti
 from cti.service import InteractionService
 from cti.services import Services
 from cti.wallboard import ServiceLevelBoard
+from cti.webhooks.dispatcher import WebhookDispatcher
 from desktop_api.app import make_app
 from desktop_api.keys import LOGIN
 from router.engine import RoutingEngine
@@ -168,6 +169,9 @@ def build_app(config: AppConfig, settings: ServerSettings, *, clock: Clock | Non
     outbound = OutboundDispatcher(adapters=channel_adapters, context=context, hub=hub, clock=the_clock,
                                   leases=leases, recover_after=settings.reply_recovery_after)
 
+    webhooks = WebhookDispatcher(settings=config.webhooks, store=context.webhook_store(), context=context,
+                                 hub=hub, clock=the_clock, ids=the_ids, node_id=node_id)
+
     claims = ClaimService(
         context=context, codes=context.code_store(config.identity.codes), hub=hub, clock=the_clock,
         senders={a.code_kind: a for a in channel_adapters.values() if isinstance(a, CodeSender)},
@@ -182,7 +186,7 @@ def build_app(config: AppConfig, settings: ServerSettings, *, clock: Clock | Non
         voice=bridge, call_controls=tuple(
             c for c in (bridge, *channel_adapters.values()) if isinstance(c, CallControl)),
         attachment_sources=tuple(a for a in channel_adapters.values() if isinstance(a, AttachmentSource)),
-        claims=claims)
+        claims=claims, webhooks=webhooks)
     chat = ChatSessions(interactions=interactions, context=context, ids=the_ids, queue=config.chat.queue,
                         skills=config.chat.skills, reconnect_grace=config.chat.reconnect_grace,
                         # identity.default_region, in the calling-code form the chat still takes
@@ -199,7 +203,8 @@ def build_app(config: AppConfig, settings: ServerSettings, *, clock: Clock | Non
         throttle=LoginThrottle(settings=config.login, storage=_throttle_storage(redis_client, settings)),
         credentials=context.credentials, clock=the_clock)
 
-    janitor = Janitor(context, chat_session_age=config.identity.chat_session_days * 86400)
+    janitor = Janitor(context, chat_session_age=config.identity.chat_session_days * 86400,
+                      extra=[("webhook deliveries", webhooks.purge)])
     # One node sweeps: the others would repeat the same deletes.
     housekeeping = leases.one_node("janitor", start=janitor.start, stop=janitor.aclose)
 
@@ -217,6 +222,7 @@ def build_app(config: AppConfig, settings: ServerSettings, *, clock: Clock | Non
         for adapter in channel_adapters.values():
             await adapter.start()
         await outbound.start()
+        await webhooks.start()
         await housekeeping.start()
         # Everything built at start-up lives as long as the server: out of the collector's sight,
         # full collections scan only what requests create (they set the p99 otherwise).
@@ -228,6 +234,7 @@ def build_app(config: AppConfig, settings: ServerSettings, *, clock: Clock | Non
             yield
         finally:
             await housekeeping.aclose()
+            await webhooks.aclose()
             await outbound.aclose()
             for adapter in channel_adapters.values():
                 await adapter.aclose()

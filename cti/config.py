@@ -22,6 +22,7 @@ from cti.settings.http import HttpSettings
 from cti.settings.identity import IdentitySettings
 from cti.settings.login import LoginSettings
 from cti.settings.traffic import TrafficSettings
+from cti.settings.webhooks import WebhookSettings
 
 
 class ConfigError(ValueError):
@@ -83,6 +84,7 @@ class AppConfig:
     login: LoginSettings = field(default_factory=LoginSettings)
     traffic: TrafficSettings = field(default_factory=TrafficSettings)
     http: HttpSettings = field(default_factory=HttpSettings)
+    webhooks: WebhookSettings = field(default_factory=WebhookSettings)
     # A demo configuration (top-level `demo: true`): well-known plain passwords are accepted, and
     # `cti serve` keeps it on loopback unless told --allow-demo.
     demo: bool = False
@@ -198,10 +200,11 @@ def parse_config(data: Mapping[str, Any]) -> AppConfig:
         login = parse_section(LoginSettings, data.get("login"), "login")
         traffic = parse_section(TrafficSettings, data.get("traffic"), "traffic")
         http = parse_section(HttpSettings, data.get("http"), "http")
+        webhooks = parse_section(WebhookSettings, data.get("webhooks"), "webhooks")
     except SectionError as exc:
         raise ConfigError(str(exc)) from exc
     return AppConfig(
-        identity=identity, access=access, login=login, traffic=traffic, http=http,
+        identity=identity, access=access, login=login, traffic=traffic, http=http, webhooks=webhooks,
         channels={str(k): dict(v or {}) for k, v in channels.items()},
         ami=_ami(data.get("ami"), queues),
         agents=agents, teams=teams, queues=queues,

@@ -6,12 +6,16 @@ claim only takes space; every inbound message leaves one. They are dropped after
 
 Chat visitors' sessions (the hash of each browser's secret) are dropped once unused for
 ``identity.chat_session_days``: that browser then starts as a new visitor.
+
+Other parts hand in their own purges (``extra``: a name for the log, and a function that drops
+what is old and says how many): outbound webhook deliveries, after ``webhooks.keep_finished_days``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable, Sequence
 
 from cti.ports import ContextStore
 from cti.tasks import stop_tasks
@@ -25,8 +29,10 @@ CHAT_SESSION_AGE = 90 * 86400.0  # seconds a chat session is kept unused (identi
 
 class Janitor:
     def __init__(self, context: ContextStore, *, every: float = EVERY, claim_age: float = CLAIM_AGE,
-                 chat_session_age: float = CHAT_SESSION_AGE) -> None:
+                 chat_session_age: float = CHAT_SESSION_AGE,
+                 extra: Sequence[tuple[str, Callable[[], Awaitable[int]]]] = ()) -> None:
         self._context = context
+        self._extra = tuple(extra)
         self._every = every
         self._claim_age = claim_age
         self._chat_session_age = chat_session_age
@@ -53,4 +59,11 @@ class Janitor:
                              self._chat_session_age)
             except Exception:  # a database hiccup must not end housekeeping for good
                 log.exception("janitor: purge failed")
+            for what, purge in self._extra:
+                try:
+                    dropped = await purge()
+                    if dropped:
+                        log.info("janitor: dropped %d old %s", dropped, what)
+                except Exception:
+                    log.exception("janitor: purge of %s failed", what)
             await asyncio.sleep(self._every)

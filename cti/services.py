@@ -19,6 +19,7 @@ from cti.service import InteractionService
 
 if TYPE_CHECKING:  # the bridge imports the services' parts; only its type is needed here
     from cti.ami.bridge import AmiBridge
+    from cti.webhooks.dispatcher import WebhookDispatcher
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +42,7 @@ class Services:
     call_controls: tuple[CallControl, ...] = ()  # every telephony path (Asterisk, Twilio)
     attachment_sources: tuple[AttachmentSource, ...] = ()  # channels that keep customers' files
     claims: ClaimService | None = None  # claimed identities: one-time codes, links by hand
+    webhooks: WebhookDispatcher | None = None  # outbound webhooks: their deliveries, for the admin
 
     def call_control_for(self, interaction: Interaction) -> CallControl | None:
         if interaction.channel is not Channel.VOICE or interaction.state is not InteractionState.ACTIVE:
