@@ -85,7 +85,7 @@ class Center:
     async def closed_chat(self, email: str, *, disposition: str = "resolved") -> Interaction:
         """A customer chats, Bob takes it and completes it: queued, offered, accepted, closed."""
         interactions = self.core.interactions
-        interaction, _ = await interactions.start_inbound(
+        interaction = await interactions.start_inbound(
             channel=Channel.CHAT, display_name=None,
             identities=[InboundIdentity(Identity(IdentityKind.EMAIL, email), IdentityLevel.ASSERTED, "test")])
         await interactions.customer_message(interaction.id, "hello")
