@@ -138,9 +138,11 @@ class Center:
 
     async def settle(self, timeout: float = 5.0) -> None:
         """Wait until the bridge has handled every event played so far (delivery is async; a
-        fixed pause was too short on a loaded machine)."""
-        await until(lambda: self.handled[0] >= self.played, timeout=timeout, every=0.01,
-                    what=f"the bridge to handle {self.played} played events")
+        fixed pause was too short on a loaded machine). The events the fake sent on its own
+        (``FullyBooted`` at each login, ``OriginateResponse``) are handled too and counted here,
+        or settle would return that many events early."""
+        await until(lambda: self.handled[0] >= self.played + self.ami.own_events, timeout=timeout,
+                    every=0.01, what=f"the bridge to handle {self.played} played events")
         await asyncio.sleep(0.01)  # what the handling published reaches the subscription
 
     async def route(self) -> list[Offer]:
