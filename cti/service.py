@@ -378,9 +378,11 @@ class InteractionService:
         skills = self._config.queues[queue].skills if to_queue else interaction.skills
         interaction = await self._apply(interaction_id, lambda i: replace(lifecycle.apply(
             owned(i, agent_id, _LIVE), "transfer", now=now, queue=queue), skills=skills))
-        # The context and notes stay on the interaction; only the waiting entry is new.
+        # The context and notes stay on the interaction; only the waiting entry is new. An agent
+        # who sends work to a queue has passed it on: it is not offered straight back to them.
         await self._routing.enqueue(replace(self._waiting_item(interaction, enqueued_at=now),
-                                            target_agent=to_agent))
+                                            target_agent=to_agent,
+                                            excluded_agents=frozenset({agent_id}) if to_queue else frozenset()))
         await self._hub.publish(InteractionTransferred(at=now, interaction_id=interaction_id,
                                                        agent_id=agent_id, to_queue=to_queue,
                                                        to_agent=to_agent, note=note))

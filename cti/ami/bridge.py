@@ -134,6 +134,10 @@ class AmiBridge:
         self._spies: dict[str, _Spy] = {}  # supervisor device -> supervision in progress
         self._dialing: dict[str, str] = {}  # agent device -> click-to-dial interaction, until it rings
         self._unreachable: set[str] = set()  # agent ids whose phone is not registered
+        # interaction -> (agent, queue) of a transfer to a queue made from the phone (the dial
+        # plan's "Requeued: yes"), until the caller is connected again: a desk request for the
+        # same transfer that arrives after it is answered as done, not refused.
+        self._requeued_by_phone: dict[str, tuple[str, str]] = {}
         self._lock = asyncio.Lock()  # one signal at a time: the tracker's order is the truth
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -310,6 +314,7 @@ class AmiBridge:
                 queue = s.queue if s.queue in self._config.queues else existing.queue
                 await self._interactions.transfer(existing.id, existing.agent_id, to_queue=queue,
                                                   to_agent=None, note=None)
+                self._requeued_by_phone[existing.id] = (existing.agent_id, queue)
             return
         queue = s.queue if s.queue in self._config.queues else (
             self._ami.default_queue or self._config.chat.queue)
@@ -339,6 +344,8 @@ class AmiBridge:
     async def _connected(self, s: sig.Connected) -> None:
         self._ringing.pop(s.device, None)
         interaction = await self._by_caller(s.caller_uniqueid)
+        if interaction is not None:
+            self._requeued_by_phone.pop(interaction.id, None)
         agent_id = self._devices.get(s.device)
         if interaction is None and agent_id is not None and s.resynced:
             await self._adopt(s, agent_id)
@@ -379,6 +386,8 @@ class AmiBridge:
     async def _hung_up(self, s: sig.HungUp) -> None:
         if s.role == "caller":
             interaction = await self._by_caller(s.uniqueid)
+            if interaction is not None:
+                self._requeued_by_phone.pop(interaction.id, None)
             if interaction is None or interaction.state not in OPEN_STATES:
                 return
             for device, ringing in list(self._ringing.items()):
@@ -588,6 +597,21 @@ class AmiBridge:
                                                      agent_id=agent_id, to_queue=to_queue,
                                                      to_agent=to_agent, note=note)
             return moved
+        # Under the event lock: Asterisk's own report of this transfer (a "Requeued: yes" caller)
+        # is handled after the desk's transfer is recorded, or was handled before this request
+        # was read; either way the interaction is transferred once.
+        async with self._lock:
+            return await self._transfer(interaction_id, agent_id, to_queue=to_queue,
+                                        to_agent=to_agent, note=note)
+
+    async def _transfer(self, interaction_id: str, agent_id: str, *, to_queue: str | None,
+                        to_agent: str | None, note: str | None) -> Interaction:
+        done = self._requeued_by_phone.get(interaction_id)
+        if to_queue is not None and done == (agent_id, to_queue):
+            del self._requeued_by_phone[interaction_id]
+            if note:
+                await self._interactions.add_note(interaction_id, agent_id, note)
+            return await self._context.interaction(interaction_id)
         interaction, agent_channel = await self._live_call(interaction_id, agent_id)
         if to_agent is not None:
             target = self._config.agents.get(to_agent)
