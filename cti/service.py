@@ -380,9 +380,9 @@ class InteractionService:
             owned(i, agent_id, _LIVE), "transfer", now=now, queue=queue), skills=skills))
         # The context and notes stay on the interaction; only the waiting entry is new. An agent
         # who sends work to a queue has passed it on: it is not offered straight back to them.
+        passed_on = frozenset({agent_id}) if to_queue else frozenset()
         await self._routing.enqueue(replace(self._waiting_item(interaction, enqueued_at=now),
-                                            target_agent=to_agent,
-                                            excluded_agents=frozenset({agent_id}) if to_queue else frozenset()))
+                                            target_agent=to_agent, excluded_agents=passed_on))
         await self._hub.publish(InteractionTransferred(at=now, interaction_id=interaction_id,
                                                        agent_id=agent_id, to_queue=to_queue,
                                                        to_agent=to_agent, note=note))

@@ -81,7 +81,7 @@ async def test_a_desk_transfer_to_a_queue_answered_before_the_requeue_event_is_d
 async def test_a_desk_transfer_whose_requeue_event_comes_first_still_answers_the_desk(
         tmp_path: Path) -> None:
     async with running_center(tmp_path) as center:
-        call_id, (connected, requeued, answered) = await talking(center, SCENARIO)
+        call_id, (_, requeued, answered) = await talking(center, SCENARIO)
         # Asterisk's events overtake its answer to the BlindTransfer (they did live, 3 of 3 runs).
         center.ami.never_answer("BlindTransfer")
         desk = asyncio.create_task(center.bridge.transfer(call_id, "alice", to_queue="support",
