@@ -444,9 +444,13 @@ class AmiBridge:
         await self._call_updated(interaction.id, interaction.agent_id, what, {})
 
     async def _spy_changed(self, s: sig.SpyChanged) -> None:
-        spy = self._spies.get(device_of(s.spyer_channel))
+        device = device_of(s.spyer_channel)
+        spy = self._spies.get(device)
         if spy is None:
             return
+        if not s.active:
+            # The session is over: the spy's Hangup that follows ChanSpyStop must not end it again.
+            del self._spies[device]
         await self._hub.publish(SupervisionChanged(
             at=self._clock.now(), supervisor_id=spy.supervisor_id, agent_id=spy.agent_id,
             mode=spy.mode, active=s.active, interaction_id=spy.interaction_id))
