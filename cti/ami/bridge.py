@@ -26,8 +26,11 @@ from typing import Any, Protocol
 
 from cti.agents import AgentService
 from cti.ami import signals as sig
+from cti.ami.devices import PhoneStates
+from cti.ami.fallback import FallbackCalls, caller_context, caller_identities, waits_in_fallback
 from cti.ami.frames import AmiMessage
 from cti.ami.relay import CommandRelay
+from cti.ami.shutdown import fallback_redirect, held_callers
 from cti.ami.tracker import CallTracker, device_of
 from cti.calls import owned_live_call
 from cti.clock import Clock
@@ -38,8 +41,6 @@ from cti.domain import (
     Direction,
     Identity,
     IdentityKind,
-    IdentityLevel,
-    InboundIdentity,
     Interaction,
     InteractionState,
     Role,
@@ -76,7 +77,6 @@ EXTENSION = "exten"  # the agent's extension in the agents context, for consult 
 SPY_OPTIONS = {"listen": "q", "whisper": "qw", "barge": "qB"}
 RELAYED = frozenset({"hold", "hangup", "transfer", "consult", "cancel_consult", "complete_consult",
                      "recording", "dial", "monitor"})
-UNREACHABLE = frozenset({"UNAVAILABLE", "INVALID", "UNKNOWN"})
 WAITING = frozenset({InteractionState.QUEUED, InteractionState.OFFERED})
 CTI_VARIABLES = ("CTI_ACCOUNT", "CTI_REASON", "CTI_QUEUE")
 
@@ -133,12 +133,17 @@ class AmiBridge:
         self._ringing: dict[str, _Ringing] = {}  # agent device -> originate in progress
         self._spies: dict[str, _Spy] = {}  # supervisor device -> supervision in progress
         self._dialing: dict[str, str] = {}  # agent device -> click-to-dial interaction, until it rings
-        self._unreachable: set[str] = set()  # agent ids whose phone is not registered
+        self._phones = PhoneStates()  # agents whose phone cannot take a call now
         # interaction -> (agent, queue) of a transfer to a queue made from the phone (the dial
         # plan's "Requeued: yes"), until the caller is connected again: a desk request for the
         # same transfer that arrives after it is answered as done, not refused.
         self._requeued_by_phone: dict[str, tuple[str, str]] = {}
         self._lock = asyncio.Lock()  # one signal at a time: the tracker's order is the truth
+        self._default_queue = ami.default_queue or config.chat.queue
+        self._fallback = FallbackCalls(interactions=interactions, region=config.phone_region,
+                                       queue=self._default_queue, refs={
+                                           "uniqueid": REF_UNIQUEID, "channel": REF_CHANNEL,
+                                           "linkedid": REF_LINKEDID, "agent_channel": REF_AGENT_CHANNEL})
         self._tasks: list[asyncio.Task[None]] = []
 
     # ----- wiring --------------------------------------------------------------------------
@@ -182,8 +187,20 @@ class AmiBridge:
         self._tasks.append(asyncio.create_task(self._heartbeat(), name="ami-heartbeat"))
 
     async def going_offline(self) -> None:
-        """A clean stop: tell the dial plan first, so new callers go straight to the fallback queue."""
+        """A clean stop: tell the dial plan first, so new callers go straight to the fallback
+        queue, then send the callers still waiting for us there too (``shutdown.py``)."""
         await self._set_online(False)
+        if not self.connected:
+            return
+        async with self._lock:
+            waiting = held_callers(self.tracker.callers(), hold_context=self._ami.hold_context)
+        for caller in waiting:
+            redirect = fallback_redirect(caller, hold_context=self._ami.hold_context)
+            try:
+                await self._require_link().send(redirect)
+            except CtiError as exc:  # gone meanwhile, or the link dropped: the others still go
+                log.warning("stop: caller not sent to the fallback queue channel=%s: %s", caller.name, exc)
+        log.info("stop: callers sent to the fallback queue=%d", len(waiting))
 
     async def aclose(self) -> None:
         await stop_tasks(self._tasks)
@@ -292,14 +309,13 @@ class AmiBridge:
             await self._spy_changed(signal)
         elif isinstance(signal, sig.CallerFallback):
             interaction = await self._by_caller(signal.uniqueid)
-            if interaction is not None and interaction.state in WAITING:
-                # app_queue answers this caller now (we were away or too slow): out of our queue,
-                # marked so, and what follows on this channel is app_queue's business.
+            if interaction is not None and interaction.state not in WAITING:
+                return  # not waiting for us any more: nothing of ours to hand over
+            if interaction is not None:
+                # app_queue rings the agents now (we were away or too slow): not ours to ring.
                 await self._stop_ringing(interaction.id)
-                await self._interactions.update_refs(interaction.id, context={"voice.fallback": signal.queue})
-                await self._call_updated(interaction.id, interaction.agent_id, "fallback",
-                                         {"queue": signal.queue})
-                await self._interactions.customer_left(interaction.id)
+            moved = await self._fallback.arrived(signal, interaction, self.tracker.channel(signal.uniqueid))
+            await self._call_updated(moved.id, None, "fallback", {"queue": signal.queue, "why": signal.why})
         elif isinstance(signal, sig.DeviceState):
             await self._device_state(signal)
         elif isinstance(signal, sig.Transferred):
@@ -316,24 +332,10 @@ class AmiBridge:
                                                   to_agent=None, note=None)
                 self._requeued_by_phone[existing.id] = (existing.agent_id, queue)
             return
-        queue = s.queue if s.queue in self._config.queues else (
-            self._ami.default_queue or self._config.chat.queue)
-        identities: list[InboundIdentity] = []
-        try:
-            phone = normalise_phone(s.caller_num, region=self._config.phone_region)
-            # Caller ID as the network gives it: asserted (it finds the customer, never merges).
-            identities.append(InboundIdentity(Identity(IdentityKind.PHONE, phone), IdentityLevel.ASSERTED,
-                                              "caller-id"))
-        except InvalidInput:
-            log.info("caller without a usable number uniqueid=%s", s.uniqueid)
-        if not identities:
-            # An anonymous caller is still a customer: one per call.
-            identities.append(InboundIdentity(Identity(IdentityKind.CALL, s.uniqueid), IdentityLevel.ASSERTED,
-                                              "call"))
+        queue = s.queue if s.queue in self._config.queues else self._default_queue
+        identities = caller_identities(s.caller_num, s.uniqueid, region=self._config.phone_region)
         name = s.caller_name if s.caller_name and s.caller_name != s.caller_num else None
-        context = {f"ivr.{k}": v for k, v in s.context.items() if v}
-        if s.did:
-            context["voice.did"] = s.did
+        context = caller_context(s.context, s.did)
         interaction, _ = await self._interactions.start_inbound(
             channel=Channel.VOICE, identities=identities, display_name=name, queue=queue,
             context=context, channel_refs={REF_UNIQUEID: s.uniqueid, REF_CHANNEL: s.channel,
@@ -353,6 +355,9 @@ class AmiBridge:
         if interaction is None or agent_id is None or interaction.state not in OPEN_STATES:
             log.info("bridge without an open interaction or a known agent caller=%s device=%s",
                      s.caller_uniqueid, s.device)
+            return
+        if interaction.state is InteractionState.QUEUED and waits_in_fallback(interaction):
+            await self._fallback.answered(interaction, agent_id, s.agent_channel)
             return
         interaction = await self._interactions.update_refs(interaction.id,
                                                            refs={REF_AGENT_CHANNEL: s.agent_channel})
@@ -457,23 +462,17 @@ class AmiBridge:
 
     async def _device_state(self, s: sig.DeviceState) -> None:
         agent_id = self._devices.get(s.device)
-        if agent_id is None:
+        if agent_id is None or not self._phones.update(agent_id, s.state):
             return
         profile = self._config.agents[agent_id]
-        reachable = s.state not in UNREACHABLE
-        if reachable == (agent_id not in self._unreachable):
-            return
         capacity = dict(profile.capacity)
-        if reachable:
-            self._unreachable.discard(agent_id)
-        else:
-            self._unreachable.add(agent_id)
-            # Chat and e-mail go on; calls wait until the phone is back.
+        why = self._phones.blocked(agent_id)
+        if why is not None:
+            # Chat and e-mail go on; calls wait until the phone is free (devices.py).
             capacity.pop(Channel.VOICE, None)
         await self._routing.register_agent(agent_id, skills=profile.skills, capacity=capacity,
                                            now=self._clock.now())
-        log.info("agent phone %s agent=%s device=%s", "back" if reachable else "unreachable",
-                 agent_id, s.device)
+        log.info("agent phone %s agent=%s device=%s state=%s", why or "free", agent_id, s.device, s.state)
 
     async def _reconcile(self) -> None:
         """Open voice interactions whose caller is not live any more ended while we were away."""
@@ -784,7 +783,8 @@ class AmiBridge:
     def status(self) -> dict[str, Any]:
         return {"connected": self.connected, "callers": len(self.tracker.callers()),
                 "ringing": {d: r.agent_id for d, r in self._ringing.items()},
-                "unreachable_agents": sorted(self._unreachable)}
+                "unreachable_agents": self._phones.agents("unreachable"),
+                "busy_agents": self._phones.agents("busy")}
 
     # ----- helpers -------------------------------------------------------------------------
 

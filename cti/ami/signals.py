@@ -41,6 +41,7 @@ class CallerFallback:
     uniqueid: str
     channel: str
     queue: str
+    why: str = ""  # timeout, offline or server (CtiFallback's Why); "" after a resync
 
 
 @dataclass(frozen=True, slots=True)

@@ -400,19 +400,6 @@ async def test_click_to_dial_makes_an_outbound_interaction_on_the_customers_time
         assert [e.interaction_id for e in timeline.entries] == [call.id]
 
 
-@pytest.mark.parametrize("scenario", ["fallback_queue_answered", "fallback_queue_abandon"])
-async def test_a_caller_given_to_the_fallback_queue_leaves_ours(tmp_path: Path, scenario: str) -> None:
-    [whole] = phases(scenario)
-    async with running_center(tmp_path) as center:
-        await center.play(whole.frames)
-        await center.settle()
-        call = await center.only_call()
-        assert call.state is InteractionState.ABANDONED
-        assert call.context["voice.fallback"] == "fallback"
-        assert (await center.wait_event("call.updated", what="fallback"))["interaction_id"] == call.id
-        assert (await center.routing.snapshot()).waiting == []
-
-
 async def test_an_unreachable_phone_gets_no_calls_but_keeps_its_chats(tmp_path: Path) -> None:
     frames = [f.frame for f in load("inbound_hold_originate_bridge").frames
               if f.frame.startswith("Event: DeviceStateChange") and "PJSIP/agent1\r\n" in f.frame]
