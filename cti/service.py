@@ -247,8 +247,12 @@ class InteractionService:
                                                   agent_id=saved.agent_id, why=why))
         return saved
 
-    async def reassign(self, interaction_id: str, to_agent: str, *, why: str) -> Interaction:
-        """The same live interaction now with another agent (a consult transfer completed)."""
+    async def reassign(self, interaction_id: str, to_agent: str, *, why: str,
+                       announced: bool = False) -> Interaction:
+        """The same live interaction now with another agent (a transfer the new agent answered).
+
+        ``announced``: ``interaction.transferred`` was published when the transfer was made (a
+        blind transfer, before anyone answered); it is not published a second time."""
         if to_agent not in self._config.agents:
             raise NotFound("agent-not-found", f"no agent {to_agent!r}", agent_id=to_agent)
         now = self._clock.now()
@@ -260,9 +264,10 @@ class InteractionService:
         if previous:
             await self._routing.release(interaction_id, previous, now=now, customer_id=None, wrap_up=0)
         await self._routing.hold(interaction_id, to_agent, interaction.channel)
-        await self._hub.publish(InteractionTransferred(
-            at=now, interaction_id=interaction_id, agent_id=previous or to_agent, to_queue=None,
-            to_agent=to_agent, note=why))
+        if not announced:
+            await self._hub.publish(InteractionTransferred(
+                at=now, interaction_id=interaction_id, agent_id=previous or to_agent, to_queue=None,
+                to_agent=to_agent, note=why))
         await self._hub.publish(InteractionAccepted(at=now, interaction_id=interaction_id,
                                                     agent_id=to_agent, interaction=jsonable(interaction)))
         self._poke()

@@ -32,6 +32,7 @@ from cti.ami.frames import AmiMessage
 from cti.ami.relay import CommandRelay
 from cti.ami.shutdown import fallback_redirect, held_callers
 from cti.ami.tracker import CallTracker, device_of
+from cti.ami.transfers import TRANSFER_RULE, Consult, Transfers
 from cti.calls import owned_live_call
 from cti.clock import Clock
 from cti.config import AmiConfig, AppConfig
@@ -134,10 +135,8 @@ class AmiBridge:
         self._spies: dict[str, _Spy] = {}  # supervisor device -> supervision in progress
         self._dialing: dict[str, str] = {}  # agent device -> click-to-dial interaction, until it rings
         self._phones = PhoneStates()  # agents whose phone cannot take a call now
-        # interaction -> (agent, queue) of a transfer to a queue made from the phone (the dial
-        # plan's "Requeued: yes"), until the caller is connected again: a desk request for the
-        # same transfer that arrives after it is answered as done, not refused.
-        self._requeued_by_phone: dict[str, tuple[str, str]] = {}
+        self._transfers = Transfers(interactions=interactions, hub=hub, clock=clock, agents_by_exten={
+            p.endpoints[EXTENSION]: p.id for p in config.agents.values() if p.endpoints.get(EXTENSION)})
         self._lock = asyncio.Lock()  # one signal at a time: the tracker's order is the truth
         self._default_queue = ami.default_queue or config.chat.queue
         self._fallback = FallbackCalls(interactions=interactions, region=config.phone_region,
@@ -288,6 +287,8 @@ class AmiBridge:
         elif isinstance(signal, sig.HungUp):
             await self._hung_up(signal)
         elif isinstance(signal, sig.AgentLegCreated):
+            if await self._transfer_leg(signal):
+                return
             dialing = self._dialing.pop(signal.device, None)
             if dialing is not None:
                 await self._interactions.update_refs(dialing, refs={
@@ -321,6 +322,31 @@ class AmiBridge:
         elif isinstance(signal, sig.Transferred):
             log.info("transfer kind=%s caller=%s target=%s success=%s", signal.kind,
                      signal.caller_uniqueid, signal.target, signal.success)
+            await self._transferred(signal)
+
+    async def _transfer_leg(self, s: sig.AgentLegCreated) -> bool:
+        """A leg dialled for a live call (it carries the caller's Linkedid, where our Originate's
+        carries its own): a transfer's target ringing. True when it was one."""
+        if not s.linkedid or s.linkedid == s.uniqueid:
+            return False
+        call = await self._context.find_interaction_by_ref(REF_LINKEDID, s.linkedid)
+        agent_id = self._devices.get(s.device)
+        if call is None or agent_id is None or call.state is not InteractionState.ACTIVE \
+                or call.agent_id == agent_id:
+            return False
+        await self._transfers.target_ringing(call, agent_id)
+        return True
+
+    async def _transferred(self, s: sig.Transferred) -> None:
+        interaction = await self._by_caller(s.caller_uniqueid)
+        if interaction is None or interaction.state is not InteractionState.ACTIVE:
+            return
+        if s.kind == "attended":
+            await self._transfers.consult_ended(interaction.id, "completed" if s.success else "failed")
+            return
+        exten, _, context = s.target.partition("@")
+        if s.success and context == self._ami.agents_context:
+            await self._transfers.made_on_phone(interaction, exten)
 
     async def _caller_waiting(self, s: sig.CallerWaiting) -> None:
         existing = await self._by_caller(s.uniqueid)
@@ -328,9 +354,10 @@ class AmiBridge:
             if s.requeued and existing.state is InteractionState.ACTIVE and existing.agent_id:
                 # Transferred to a queue from the phone rather than from the desktop.
                 queue = s.queue if s.queue in self._config.queues else existing.queue
+                await self._transfers.not_answered(existing.id, "no-answer")
                 await self._interactions.transfer(existing.id, existing.agent_id, to_queue=queue,
                                                   to_agent=None, note=None)
-                self._requeued_by_phone[existing.id] = (existing.agent_id, queue)
+                self._transfers.requeued_by_phone[existing.id] = (existing.agent_id, queue)
             return
         queue = s.queue if s.queue in self._config.queues else self._default_queue
         identities = caller_identities(s.caller_num, s.uniqueid, region=self._config.phone_region)
@@ -347,7 +374,7 @@ class AmiBridge:
         self._ringing.pop(s.device, None)
         interaction = await self._by_caller(s.caller_uniqueid)
         if interaction is not None:
-            self._requeued_by_phone.pop(interaction.id, None)
+            self._transfers.requeued_by_phone.pop(interaction.id, None)
         agent_id = self._devices.get(s.device)
         if interaction is None and agent_id is not None and s.resynced:
             await self._adopt(s, agent_id)
@@ -364,7 +391,7 @@ class AmiBridge:
         if interaction.state is InteractionState.OFFERED and interaction.agent_id == agent_id:
             await self._interactions.accept(interaction.id, agent_id)
         elif interaction.state is InteractionState.ACTIVE and interaction.agent_id != agent_id:
-            await self._interactions.reassign(interaction.id, agent_id, why="consult transfer completed")
+            await self._transfers.answered(interaction, agent_id)
         elif interaction.state is not InteractionState.ACTIVE:
             log.warning("agent %s talks to caller %s but the interaction is %s", agent_id,
                         s.caller_uniqueid, interaction.state.value)
@@ -392,7 +419,7 @@ class AmiBridge:
         if s.role == "caller":
             interaction = await self._by_caller(s.uniqueid)
             if interaction is not None:
-                self._requeued_by_phone.pop(interaction.id, None)
+                await self._transfers.caller_gone(interaction.id)
             if interaction is None or interaction.state not in OPEN_STATES:
                 return
             for device, ringing in list(self._ringing.items()):
@@ -404,6 +431,7 @@ class AmiBridge:
             elif interaction.state is InteractionState.ACTIVE:
                 await self._interactions.call_ended(interaction.id, why="agent-hung-up")
         elif s.role == "agent":
+            await self._transfers.leg_gone(s.channel, device_of(s.channel))
             # A click-to-dial call is the agent leg's own interaction.
             outbound = await self._context.find_interaction_by_ref(REF_UNIQUEID, s.uniqueid)
             if outbound is not None and outbound.state is InteractionState.ACTIVE:
@@ -511,6 +539,8 @@ class AmiBridge:
     async def _ring_agent(self, offer: InteractionOffered) -> None:
         if not self.connected:
             return
+        if offer.reason.get("rule") == TRANSFER_RULE:
+            return  # Asterisk rings that phone already (transfers.py)
         interaction = await self._context.interaction(offer.interaction_id)
         caller = interaction.channel_refs.get(REF_CHANNEL)
         if interaction.channel is not Channel.VOICE or not caller:
@@ -609,9 +639,9 @@ class AmiBridge:
 
     async def _transfer(self, interaction_id: str, agent_id: str, *, to_queue: str | None,
                         to_agent: str | None, note: str | None) -> Interaction:
-        done = self._requeued_by_phone.get(interaction_id)
+        done = self._transfers.requeued_by_phone.get(interaction_id)
         if to_queue is not None and done == (agent_id, to_queue):
-            del self._requeued_by_phone[interaction_id]
+            del self._transfers.requeued_by_phone[interaction_id]
             if note:
                 await self._interactions.add_note(interaction_id, agent_id, note)
             return await self._context.interaction(interaction_id)
@@ -625,8 +655,14 @@ class AmiBridge:
             exten = target.endpoints.get(EXTENSION)
             if not exten:
                 raise InvalidInput("no-extension", f"agent {to_agent!r} has no extension", agent_id=to_agent)
-            await self._require_link().send({"Action": "BlindTransfer", "Channel": agent_channel,
-                                             "Exten": exten, "Context": self._ami.agents_context})
+            # Before the action: its events (the target's phone ringing) may come before its answer.
+            self._transfers.asked_by_desk(interaction_id, agent_id, to_agent)
+            try:
+                await self._require_link().send({"Action": "BlindTransfer", "Channel": agent_channel,
+                                                 "Exten": exten, "Context": self._ami.agents_context})
+            except CtiError:
+                self._transfers.cancel(interaction_id)
+                raise
             if note:
                 await self._interactions.add_note(interaction_id, agent_id, note)
             await self._hub.publish(InteractionTransferred(
@@ -666,8 +702,15 @@ class AmiBridge:
         if not exten:
             raise InvalidInput("no-extension", f"agent {to_agent!r} has no extension to consult",
                                agent_id=to_agent)
-        await self._require_link().send({"Action": "Atxfer", "Channel": agent_channel,
-                                         "Exten": exten, "Context": self._ami.agents_context})
+        self._transfers.consult_started(interaction_id, Consult(
+            agent_id=agent_id, agent_channel=agent_channel, to_agent=to_agent,
+            to_device=target.endpoints.get(ENDPOINT, "")))
+        try:
+            await self._require_link().send({"Action": "Atxfer", "Channel": agent_channel,
+                                             "Exten": exten, "Context": self._ami.agents_context})
+        except CtiError:
+            self._transfers.drop_consult(interaction_id)
+            raise
         await self._call_updated(interaction_id, agent_id, "consult-started", {"to_agent": to_agent})
         # The consulted agent sees who is waiting before they pick up.
         pop = await self._interactions.screen_pop(await self._context.interaction(interaction_id))
@@ -682,6 +725,7 @@ class AmiBridge:
         _, agent_channel = await self._live_call(interaction_id, agent_id)
         await self._require_link().send({"Action": "CancelAtxfer", "Channel": agent_channel})
         await self._call_updated(interaction_id, agent_id, "consult-cancelled", {})
+        await self._transfers.consult_ended(interaction_id, "cancelled")
 
     async def complete_consult(self, interaction_id: str, agent_id: str) -> None:
         """The transferring agent leaves; Asterisk joins the caller and the consulted agent."""

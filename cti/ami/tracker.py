@@ -482,7 +482,7 @@ class CallTracker:
         self._update(ch, msg)
         device = device_of(name)
         if device in self.agent_devices and not ch.is_caller:
-            return [AgentLegCreated(at=at, uniqueid=uid, channel=name, device=device)]
+            return [AgentLegCreated(at=at, uniqueid=uid, channel=name, device=device, linkedid=ch.linkedid)]
         return []
 
     def _on_varset(self, msg: AmiMessage, at: float | None) -> list[Signal]:

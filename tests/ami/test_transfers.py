@@ -113,3 +113,63 @@ async def test_a_desk_request_for_a_transfer_the_phone_already_made_is_answered_
         await center.settle()
         assert [e["agent_id"] for e in transferred(center, call_id)] == ["alice"]
         await then_bob_takes_it(center, call_id, requeued, answered)
+
+
+RINGS = "blind_transfer_target_rings"
+
+
+def until_frame(frames: tuple[str, ...], marker: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Frames up to and including the first holding every line of ``marker``; the rest."""
+    lines = marker.split("\n")
+    at = next(i for i, f in enumerate(frames) if all(f"\r\n{m}\r\n" in f"\r\n{f}" for m in lines))
+    return frames[:at + 1], frames[at + 1:]
+
+
+async def test_the_target_of_a_desk_blind_transfer_gets_the_offer_while_the_phone_rings(
+        tmp_path: Path) -> None:
+    async with running_center(tmp_path) as center:
+        call_id, (connected, rest) = await talking(center, RINGS)
+        await center.available("bob")
+        await center.bridge.transfer(call_id, "alice", to_queue=None, to_agent="bob", note="refund")
+        sent = await center.ami.wait_action("BlindTransfer")
+        assert connected.action is not None
+        for key in ("Channel", "Exten", "Context"):
+            assert header(sent, key) == header(connected.action, key), key
+        ringing, answered = until_frame(rest.frames, "Event: DialState\nDialStatus: RINGING")
+        await center.play(ringing)  # agent2 rings for 5 s in the recording
+        await center.settle()
+        offered = await center.wait_event("interaction.offered", interaction_id=call_id, agent_id="bob")
+        assert offered["reason"]["rule"] == "transfer" and offered["reason"]["from_agent"] == "alice"
+        assert offered["screen_pop"]["interaction"]["id"] == call_id
+        assert offered["screen_pop"]["interaction"]["context"]["ivr.account"] == "34004"
+        assert len(center.ami.actions_named("Originate")) == 1  # Asterisk rings bob, not us
+        assert (await center.context.interaction(call_id)).agent_id == "alice"
+
+        await center.play(answered)
+        await center.wait_event("interaction.accepted", interaction_id=call_id, agent_id="bob")
+        done = await center.wait_state(call_id, "wrap_up")
+        assert done.agent_id == "bob"
+        assert [(e["agent_id"], e["to_agent"]) for e in transferred(center, call_id)] == [("alice", "bob")]
+        assert len(center.events_of("interaction.offered")) == 2  # alice's, then bob's
+
+
+async def test_a_blind_transfer_made_on_the_phone_moves_the_interaction_with_its_pop(
+        tmp_path: Path) -> None:
+    """The same events with no desk request: a #1 feature code or the phone's transfer key."""
+    async with running_center(tmp_path) as center:
+        call_id, (_, rest) = await talking(center, RINGS)
+        await center.available("bob")
+        ringing, answered = until_frame(rest.frames, "Event: DialState\nDialStatus: RINGING")
+        await center.play(ringing)
+        await center.settle()
+        offered = await center.wait_event("interaction.offered", interaction_id=call_id, agent_id="bob")
+        assert offered["screen_pop"]["interaction"]["id"] == call_id
+        assert [(e["agent_id"], e["to_agent"]) for e in transferred(center, call_id)] == [("alice", "bob")]
+        await center.play(answered)
+        await center.wait_event("interaction.accepted", interaction_id=call_id, agent_id="bob")
+        done = await center.wait_state(call_id, "wrap_up")
+        assert done.agent_id == "bob" and done.context["ivr.account"] == "34004"
+        assert len(transferred(center, call_id)) == 1
+        assert center.ami.actions_named("BlindTransfer") == []
+        alice = await center.routing.agent("alice")
+        assert alice is not None and alice.load.get(Channel.VOICE, 0) == 0
