@@ -91,7 +91,7 @@ async def test_a_cancelled_consult_ends_once(tmp_path: Path) -> None:
 
 async def test_agents_on_a_consult_are_offered_no_call(tmp_path: Path) -> None:
     async with running_center(tmp_path) as center:
-        call_id, consult = await consulting(center)
+        _, consult = await consulting(center)
         answered, _ = bob_answered(consult)
         await center.play(answered)  # bob's phone rang and is on the consult now
         await center.play(live2("clean_stop_redirects_waiting_caller")[0].frames)  # another caller

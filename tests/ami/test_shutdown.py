@@ -43,3 +43,26 @@ async def test_a_stop_with_nobody_waiting_sends_no_redirect(tmp_path: Path) -> N
     async with running_center(tmp_path) as center:
         await center.bridge.going_offline()
         assert center.ami.actions_named("Redirect") == []
+
+
+async def test_queue_pauses_follow_the_agents_states_after_every_reconnect(tmp_path: Path) -> None:
+    """An agent whose state changed while the link was down (or whom a crashed server left
+    paused) is paused or unpaused in the fallback queue as soon as the link is back."""
+    async with running_center(tmp_path) as center:
+        await center.agents.set_state("bob", "away", reason="lunch", actor_id="bob")
+        await center.ami.wait_for(lambda: paused(center, "PJSIP/agent2") == "true")
+        logins = center.ami.logins
+        center.ami.refuse = 1  # the link stays down a moment
+        await center.ami.drop()
+        await center.available("bob")  # while nobody can tell Asterisk
+        await center.ami.wait_logins(logins + 1, timeout=5)
+        await center.ami.wait_for(lambda: paused(center, "PJSIP/agent2") == "false", timeout=3)
+        assert paused(center, "PJSIP/agent1") == "true"  # alice never logged in: offline
+        assert paused(center, "PJSIP/agent3") == "true"
+
+
+def paused(center: object, interface: str) -> str | None:
+    from tests.ami.center import Center
+    assert isinstance(center, Center)
+    last = [a for a in center.ami.actions_named("QueuePause") if header(a, "Interface") == interface]
+    return header(last[-1], "Paused") if last else None
