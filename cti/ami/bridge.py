@@ -6,7 +6,8 @@ queued voice interaction, a caller bridged with the offered agent is an accept, 
 up is an abandon or the end of the call). Outbound: offers of voice interactions become an
 ``Originate`` to the agent's phone; call control from the desktop (``control.py``) becomes AMI
 actions. Fallback-queue calls (``fallback.py``), transfers and consults (``transfers.py``), phone
-states (``devices.py``) and the clean stop (``shutdown.py``) have modules of their own. After every (re)connect the bridge rebuilds the tracker from Asterisk's own picture
+states (``devices.py``) and the clean stop (``shutdown.py``) have modules of their own. After
+every (re)connect the bridge rebuilds the tracker from Asterisk's own picture
 (``CoreShowChannels``, ``BridgeList``/``BridgeInfo``, the callers' ``CTI_*`` variables) before it
 trusts events, and reconciles the open voice interactions with what is live, so a call waiting or
 talking across a reconnect stays the same interaction.
@@ -282,16 +283,16 @@ class AmiBridge(CallControl):
             await self._transferred(signal)
 
     async def _transfer_leg(self, s: sig.AgentLegCreated) -> bool:
-        """A leg dialled for a live call (it carries the caller's Linkedid, where our Originate's
-        carries its own): a transfer's target ringing. True when it was one."""
+        """A leg dialled for a call already there (it carries that call's Linkedid, where our own
+        Originate's carries its own Uniqueid): a transfer's target ringing, or a member rung by
+        the fallback queue. True when it was such a leg: it is never our Originate's."""
         if not s.linkedid or s.linkedid == s.uniqueid:
             return False
         call = await self._context.find_interaction_by_ref(REF_LINKEDID, s.linkedid)
         agent_id = self._devices.get(s.device)
-        if call is None or agent_id is None or call.state is not InteractionState.ACTIVE \
-                or call.agent_id == agent_id:
-            return False
-        await self._transfers.target_ringing(call, agent_id)
+        if call is not None and agent_id is not None and call.state is InteractionState.ACTIVE \
+                and call.agent_id != agent_id:
+            await self._transfers.target_ringing(call, agent_id)
         return True
 
     async def _transferred(self, s: sig.Transferred) -> None:

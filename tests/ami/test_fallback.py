@@ -130,3 +130,21 @@ async def test_a_phone_on_a_call_of_no_interaction_takes_no_offer(tmp_path: Path
         await center.settle()
         [offer] = await center.route()
         assert offer.agent_id == "alice"
+
+
+async def test_a_caller_waiting_in_the_fallback_queue_is_never_offered_by_the_server(
+        tmp_path: Path) -> None:
+    talking, _ = live2("agent_busy_on_fallback_call")
+    joined = talking.frames[:next(i for i, f in enumerate(talking.frames)
+                                  if f.startswith("Event: QueueCallerJoin")) + 1]
+    async with running_center(tmp_path) as center:
+        await center.available("bob")
+        await center.play(joined)
+        await center.settle()
+        call = await center.only_call()
+        assert call.state is InteractionState.QUEUED and call.context["voice.fallback"] == "fallback"
+        assert await center.route() == []
+        # A restarted server recovers its waiting work: not this one, app_queue has it.
+        assert await center.interactions.recover([call]) == 0
+        assert (await center.routing.snapshot()).waiting == []
+        assert await center.route() == []
