@@ -12,7 +12,7 @@ import pytest
 
 from cti.domain import AgentState, Channel, InteractionState
 from cti.errors import CtiError
-from tests.ami.center import Center, phases, running_center
+from tests.ami.center import Center, Phase, phases, running_center
 from tests.ami.fake_ami import Headers, header, parse_headers
 from tests.ami.recordings import load
 
@@ -210,7 +210,7 @@ async def test_calls_waiting_or_talking_across_a_reconnect_stay_one_interaction(
         assert len(center.ami.actions_named("CoreShowChannels")) == 4
 
 
-async def connected_call(center: Center, scenario: str, agent_id: str = "alice") -> tuple[str, list]:
+async def connected_call(center: Center, scenario: str, agent_id: str = "alice") -> tuple[str, list[Phase]]:
     """Play a scenario up to its connected call; the interaction id and the phases left."""
     first, *rest = phases(scenario)
     await center.available(agent_id)
