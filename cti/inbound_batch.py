@@ -60,6 +60,9 @@ class InboundItem:
     interaction_id: str | None = None
     attachments: Sequence[RecordedAttachment] = ()
     chat_session: ChatSession | None = None  # of a new chat: kept in the same transaction
+    # False: the new interaction waits elsewhere (a call in Asterisk's fallback queue), not in
+    # the router, which must never offer it (``InteractionService.hand_off``).
+    routed: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,11 +115,12 @@ class InboundBatches:
                 if message is not None:
                     await self._hub.publish(MessageAdded(at=message.at, interaction_id=interaction.id,
                                                          agent_id=None, message=jsonable(message)))
-                await self._routing.enqueue(self._waiting_item(interaction, now, result.working_agent))
+                if item.routed:
+                    await self._routing.enqueue(self._waiting_item(interaction, now, result.working_agent))
+                    queued += 1
                 await self._hub.publish(InteractionQueued(at=now, interaction=jsonable(interaction)))
-                log.info("interaction queued id=%s channel=%s queue=%s customer=%s", interaction.id,
-                         interaction.channel.value, interaction.queue, interaction.customer_id)
-                queued += 1
+                log.info("interaction queued id=%s channel=%s queue=%s customer=%s routed=%s", interaction.id,
+                         interaction.channel.value, interaction.queue, interaction.customer_id, item.routed)
                 out.append(InboundStored(interaction, message, new_interaction=True))
                 continue
             target = result.interaction or item.continues

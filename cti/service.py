@@ -65,6 +65,8 @@ SCREEN_POP_TIMELINE = 50
 SAVE_ATTEMPTS = 8
 
 Change = Callable[[Interaction], Interaction | None]
+# Context key of waiting work the router must not offer: where it waits instead (``hand_off``).
+ROUTED_ELSEWHERE = "routing.elsewhere"
 
 
 class InteractionService:
@@ -92,7 +94,7 @@ class InteractionService:
         skills: Mapping[str, int] | None = None, subject: str | None = None,
         direction: Direction = Direction.INBOUND, first_message: str | None = None,
         first_message_ref: str | None = None, interaction_id: str | None = None,
-        chat_session: ChatSession | None = None,
+        chat_session: ChatSession | None = None, routed_elsewhere: str | None = None,
     ) -> Interaction:
         """A new queued interaction; ``first_message`` (the customer's words that started it) is
         stored before it is queued, so the offer's screen pop always shows it. ``chat_session``:
@@ -104,12 +106,18 @@ class InteractionService:
 
         Written in one transaction (customer, interaction, presented identities, first message,
         chat session), as a batch of one (``cti.inbound_batch``); what a check refuses there is
-        refused here by the step-by-step way, with its own error."""
+        refused here by the step-by-step way, with its own error.
+
+        ``routed_elsewhere``: where it waits instead of the router (a call Asterisk's fallback
+        queue took while the server was away); it is queued but never offered (``hand_off``)."""
+        if routed_elsewhere:
+            context = {**(context or {}), ROUTED_ELSEWHERE: routed_elsewhere}
         item = InboundItem(
             channel=channel, identities=list(identities), body=first_message, message_ref=first_message_ref,
             display_name=display_name, queue=queue, channel_refs=dict(channel_refs or {}),
             context=dict(context or {}), subject=subject, priority=priority, skills=dict(skills or {}),
-            direction=direction, interaction_id=interaction_id, chat_session=chat_session)
+            direction=direction, interaction_id=interaction_id, chat_session=chat_session,
+            routed=not routed_elsewhere)
         # The caller holds the message's claim when it has one (``adapters.channel.deliver``).
         (stored,) = await self._batches.store([item], claim=False)
         if stored.interaction is not None:
@@ -120,13 +128,14 @@ class InteractionService:
             channel=channel, identities=identities, display_name=display_name, queue=queue,
             channel_refs=channel_refs, context=context, priority=priority, skills=skills, subject=subject,
             direction=direction, first_message=first_message, first_message_ref=first_message_ref,
-            interaction_id=interaction_id)
+            interaction_id=interaction_id, routed=not routed_elsewhere)
 
     async def _start_inbound_each(
         self, *, channel: Channel, identities: Sequence[InboundIdentity], display_name: str | None,
         queue: str | None, channel_refs: Mapping[str, str] | None, context: Mapping[str, str] | None,
         priority: float, skills: Mapping[str, int] | None, subject: str | None, direction: Direction,
         first_message: str | None, first_message_ref: str | None, interaction_id: str | None,
+        routed: bool = True,
     ) -> Interaction:
         """``start_inbound`` a step at a time: what the batch's checks refused raises its error here."""
         if first_message is not None:
@@ -160,13 +169,15 @@ class InteractionService:
             await self._context.add_message(message)
             await self._hub.publish(MessageAdded(at=now, interaction_id=interaction.id, agent_id=None,
                                                  message=jsonable(message)))
-        working = await self._working_agent(customer.id, interaction.id)
-        await self._routing.enqueue(replace(self._waiting_item(interaction, enqueued_at=now),
-                                            working_agent=working))
+        if routed:
+            working = await self._working_agent(customer.id, interaction.id)
+            await self._routing.enqueue(replace(self._waiting_item(interaction, enqueued_at=now),
+                                                working_agent=working))
         await self._hub.publish(InteractionQueued(at=now, interaction=jsonable(interaction)))
-        log.info("interaction queued id=%s channel=%s queue=%s customer=%s",
-                 interaction.id, channel.value, queue_name, customer.id)
-        self._poke()
+        log.info("interaction queued id=%s channel=%s queue=%s customer=%s routed=%s",
+                 interaction.id, channel.value, queue_name, customer.id, routed)
+        if routed:
+            self._poke()
         return interaction
 
     async def start_inbound_batch(self, items: Sequence[InboundItem]) -> list[InboundStored]:
@@ -241,8 +252,12 @@ class InteractionService:
                                                   agent_id=saved.agent_id, why=why))
         return saved
 
-    async def reassign(self, interaction_id: str, to_agent: str, *, why: str) -> Interaction:
-        """The same live interaction now with another agent (a consult transfer completed)."""
+    async def reassign(self, interaction_id: str, to_agent: str, *, why: str,
+                       announced: bool = False) -> Interaction:
+        """The same live interaction now with another agent (a transfer the new agent answered).
+
+        ``announced``: ``interaction.transferred`` was published when the transfer was made (a
+        blind transfer, before anyone answered); it is not published a second time."""
         if to_agent not in self._config.agents:
             raise NotFound("agent-not-found", f"no agent {to_agent!r}", agent_id=to_agent)
         now = self._clock.now()
@@ -254,9 +269,10 @@ class InteractionService:
         if previous:
             await self._routing.release(interaction_id, previous, now=now, customer_id=None, wrap_up=0)
         await self._routing.hold(interaction_id, to_agent, interaction.channel)
-        await self._hub.publish(InteractionTransferred(
-            at=now, interaction_id=interaction_id, agent_id=previous or to_agent, to_queue=None,
-            to_agent=to_agent, note=why))
+        if not announced:
+            await self._hub.publish(InteractionTransferred(
+                at=now, interaction_id=interaction_id, agent_id=previous or to_agent, to_queue=None,
+                to_agent=to_agent, note=why))
         await self._hub.publish(InteractionAccepted(at=now, interaction_id=interaction_id,
                                                     agent_id=to_agent, interaction=jsonable(interaction)))
         self._poke()
@@ -292,6 +308,53 @@ class InteractionService:
         elif current.state is not saved.state:
             await self._hub.publish(InteractionWrapUp(at=now, interaction_id=interaction_id,
                                                       agent_id=saved.agent_id, why="customer-left"))
+        return saved
+
+    async def hand_off(self, interaction_id: str, *, to: str, why: str) -> Interaction:
+        """Waiting work that something outside the router takes on from now (``to``: Asterisk's
+        fallback queue): out of the router, an offer withdrawn, still queued, marked so that a
+        restart does not queue it again. Idempotent."""
+        now = self._clock.now()
+        offer = await self._routing.offer_for(interaction_id)
+        await self._routing.remove(interaction_id)
+
+        def mark(i: Interaction) -> Interaction | None:
+            if i.state not in (InteractionState.QUEUED, InteractionState.OFFERED):
+                return None
+            back = lifecycle.apply(i, "requeue", now=now) if i.state is InteractionState.OFFERED else i
+            if back is i and i.context.get(ROUTED_ELSEWHERE) == to:
+                return None
+            return replace(back, context={**back.context, ROUTED_ELSEWHERE: to})
+
+        current, saved = await self._change(interaction_id, mark)
+        if offer is not None:
+            await self._hub.publish(OfferWithdrawn(at=now, interaction_id=interaction_id,
+                                                   agent_id=offer.agent_id, why=why))
+            self._poke()  # the agent's slot is free again
+        return saved if saved is not None else current
+
+    async def answered_elsewhere(self, interaction_id: str, agent_id: str) -> Interaction:
+        """Waiting work an agent took outside the router (answered in Asterisk's fallback queue):
+        active with them, answered now, on their load. Idempotent."""
+        if agent_id not in self._config.agents:
+            raise NotFound("agent-not-found", f"no agent {agent_id!r}", agent_id=agent_id)
+        now = self._clock.now()
+        await self._routing.remove(interaction_id)
+
+        def take(i: Interaction) -> Interaction | None:
+            if i.state is InteractionState.QUEUED:
+                i = lifecycle.apply(i, "offer", now=now, agent_id=agent_id)
+            if i.state is not InteractionState.OFFERED:
+                return None
+            return lifecycle.apply(i, "accept", now=now, agent_id=agent_id)
+
+        current, saved = await self._change(interaction_id, take)
+        if saved is None:
+            return current
+        await self._routing.hold(interaction_id, agent_id, saved.channel)
+        await self._hub.publish(InteractionAccepted(at=now, interaction_id=interaction_id,
+                                                    agent_id=agent_id, interaction=jsonable(saved)))
+        log.info("answered outside the router id=%s agent=%s", interaction_id, agent_id)
         return saved
 
     # ----- routing engine callbacks --------------------------------------------------------
@@ -383,9 +446,11 @@ class InteractionService:
         skills = self._config.queues[queue].skills if to_queue else interaction.skills
         interaction = await self._apply(interaction_id, lambda i: replace(lifecycle.apply(
             owned(i, agent_id, _LIVE), "transfer", now=now, queue=queue), skills=skills))
-        # The context and notes stay on the interaction; only the waiting entry is new.
+        # The context and notes stay on the interaction; only the waiting entry is new. An agent
+        # who sends work to a queue has passed it on: it is not offered straight back to them.
+        passed_on = frozenset({agent_id}) if to_queue else frozenset()
         await self._routing.enqueue(replace(self._waiting_item(interaction, enqueued_at=now),
-                                            target_agent=to_agent))
+                                            target_agent=to_agent, excluded_agents=passed_on))
         await self._hub.publish(InteractionTransferred(at=now, interaction_id=interaction_id,
                                                        agent_id=agent_id, to_queue=to_queue,
                                                        to_agent=to_agent, note=note))
@@ -533,6 +598,8 @@ class InteractionService:
                 # The agent's slot, so a restarted node does not offer them more than they can take.
                 await self._routing.hold(interaction.id, interaction.agent_id or "", interaction.channel)
             elif interaction.state in (InteractionState.QUEUED, InteractionState.OFFERED):
+                if interaction.context.get(ROUTED_ELSEWHERE):
+                    continue  # waiting outside the router (hand_off)
                 if interaction.id in waiting or await self._routing.offer_for(interaction.id) is not None:
                     continue
                 if interaction.state is InteractionState.OFFERED:

@@ -4,8 +4,10 @@ Inbound: the link delivers AMI events; the tracker folds them into signals (``si
 this module turns each signal into a step of the interaction service (a caller waiting becomes a
 queued voice interaction, a caller bridged with the offered agent is an accept, a caller hanging
 up is an abandon or the end of the call). Outbound: offers of voice interactions become an
-``Originate`` to the agent's phone, transfers and call control from the desktop become AMI
-actions. After every (re)connect the bridge rebuilds the tracker from Asterisk's own picture
+``Originate`` to the agent's phone; call control from the desktop (``control.py``) becomes AMI
+actions. Fallback-queue calls (``fallback.py``), transfers and consults (``transfers.py``), phone
+states (``devices.py``) and the clean stop (``shutdown.py``) have modules of their own. After
+every (re)connect the bridge rebuilds the tracker from Asterisk's own picture
 (``CoreShowChannels``, ``BridgeList``/``BridgeInfo``, the callers' ``CTI_*`` variables) before it
 trusts events, and reconciles the open voice interactions with what is live, so a call waiting or
 talking across a reconnect stays the same interaction.
@@ -20,16 +22,31 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any, Protocol
+from collections.abc import Mapping
+from typing import Any
 
 from cti.agents import AgentService
 from cti.ami import signals as sig
+from cti.ami.control import (
+    ENDPOINT,
+    EXTENSION,
+    REF_AGENT_CHANNEL,
+    REF_CHANNEL,
+    REF_LINKEDID,
+    REF_UNIQUEID,
+    RELAYED,
+    AmiActions,
+    CallControl,
+    Ringing,
+    Spy,
+)
+from cti.ami.devices import PhoneStates
+from cti.ami.fallback import FallbackCalls, caller_context, caller_identities, waits_in_fallback
 from cti.ami.frames import AmiMessage
 from cti.ami.relay import CommandRelay
+from cti.ami.shutdown import fallback_redirect, held_callers
 from cti.ami.tracker import CallTracker, device_of
-from cti.calls import owned_live_call
+from cti.ami.transfers import TRANSFER_RULE, Transfers
 from cti.clock import Clock
 from cti.config import AmiConfig, AppConfig
 from cti.domain import (
@@ -38,20 +55,16 @@ from cti.domain import (
     Direction,
     Identity,
     IdentityKind,
-    IdentityLevel,
-    InboundIdentity,
     Interaction,
     InteractionState,
     Role,
 )
-from cti.errors import Conflict, CtiError, Forbidden, InvalidInput, NotFound, Unavailable
+from cti.errors import Conflict, CtiError, InvalidInput, NotFound
 from cti.events import (
     AgentStateChanged,
-    CallUpdated,
     DomainEvent,
     InteractionAbandoned,
     InteractionOffered,
-    InteractionTransferred,
     OfferWithdrawn,
     SupervisionChanged,
     VoiceLinkChanged,
@@ -67,47 +80,11 @@ from cti.tasks import stop_tasks
 
 log = logging.getLogger(__name__)
 
-REF_UNIQUEID = "asterisk_uniqueid"
-REF_CHANNEL = "asterisk_channel"
-REF_LINKEDID = "asterisk_linkedid"
-REF_AGENT_CHANNEL = "asterisk_agent_channel"
-ENDPOINT = "pjsip"  # the agent profile's endpoints key holding the phone's device, e.g. PJSIP/agent1
-EXTENSION = "exten"  # the agent's extension in the agents context, for consult transfers
-SPY_OPTIONS = {"listen": "q", "whisper": "qw", "barge": "qB"}
-RELAYED = frozenset({"hold", "hangup", "transfer", "consult", "cancel_consult", "complete_consult",
-                     "recording", "dial", "monitor"})
-UNREACHABLE = frozenset({"UNAVAILABLE", "INVALID", "UNKNOWN"})
 WAITING = frozenset({InteractionState.QUEUED, InteractionState.OFFERED})
 CTI_VARIABLES = ("CTI_ACCOUNT", "CTI_REASON", "CTI_QUEUE")
 
 
-class AmiActions(Protocol):
-    """What the bridge needs of the link (``cti.ami.link.AmiLink``)."""
-
-    @property
-    def connected(self) -> bool: ...
-    async def send(self, action: Mapping[str, str | Sequence[str]]) -> AmiMessage: ...
-    async def send_list(self, action: Mapping[str, str | Sequence[str]]) -> list[AmiMessage]: ...
-
-
-@dataclass
-class _Ringing:
-    """An Originate to an agent's phone for an offer, until it is answered or given up."""
-
-    interaction_id: str
-    agent_id: str
-    channel: str | None = None  # the agent leg, once Asterisk created it
-
-
-@dataclass
-class _Spy:
-    supervisor_id: str
-    agent_id: str
-    mode: str
-    interaction_id: str | None
-
-
-class AmiBridge:
+class AmiBridge(CallControl):
     def __init__(self, *, ami: AmiConfig, config: AppConfig, interactions: InteractionService,
                  agents: AgentService, context: ContextStore, routing: RoutingStore, hub: EventHub,
                  clock: Clock) -> None:
@@ -130,11 +107,18 @@ class AmiBridge:
                                    spy_devices=sorted(staff_phones))
         self._link: AmiActions | None = None
         self._relay: CommandRelay | None = None
-        self._ringing: dict[str, _Ringing] = {}  # agent device -> originate in progress
-        self._spies: dict[str, _Spy] = {}  # supervisor device -> supervision in progress
+        self._ringing: dict[str, Ringing] = {}  # agent device -> originate in progress
+        self._spies: dict[str, Spy] = {}  # supervisor device -> supervision in progress
         self._dialing: dict[str, str] = {}  # agent device -> click-to-dial interaction, until it rings
-        self._unreachable: set[str] = set()  # agent ids whose phone is not registered
+        self._phones = PhoneStates()  # agents whose phone cannot take a call now
+        self._transfers = Transfers(interactions=interactions, hub=hub, clock=clock, agents_by_exten={
+            p.endpoints[EXTENSION]: p.id for p in config.agents.values() if p.endpoints.get(EXTENSION)})
         self._lock = asyncio.Lock()  # one signal at a time: the tracker's order is the truth
+        self._default_queue = ami.default_queue or config.chat.queue
+        self._fallback = FallbackCalls(interactions=interactions, region=config.phone_region,
+                                       queue=self._default_queue, refs={
+                                           "uniqueid": REF_UNIQUEID, "channel": REF_CHANNEL,
+                                           "linkedid": REF_LINKEDID, "agent_channel": REF_AGENT_CHANNEL})
         self._tasks: list[asyncio.Task[None]] = []
 
     # ----- wiring --------------------------------------------------------------------------
@@ -146,30 +130,12 @@ class AmiBridge:
         """Several nodes: call control on a node without the link is run by the node with it."""
         self._relay = relay
 
-    def handles(self, interaction: Interaction) -> bool:
-        refs = interaction.channel_refs
-        return bool(refs.get(REF_AGENT_CHANNEL) and refs.get(REF_CHANNEL))
-
     async def serve_command(self, method: str, args: Mapping[str, Any]) -> Any:
         """Run a call-control command another node relayed here (``relay.py``)."""
         if method not in RELAYED:
             raise InvalidInput("unknown-command", f"no call-control command {method!r}")
         result = await getattr(self, method)(**args)
         return {"id": result.id} if isinstance(result, Interaction) else None
-
-    async def _relayed(self, method: str, **args: Any) -> Any:
-        assert self._relay is not None
-        result = await self._relay.call(method, args)
-        if isinstance(result, Mapping) and "id" in result:
-            return await self._context.interaction(str(result["id"]))
-        return None
-
-    def _elsewhere(self) -> bool:
-        return not self.connected and self._relay is not None
-
-    @property
-    def connected(self) -> bool:
-        return self._link is not None and self._link.connected
 
     async def start(self) -> None:
         sub = self._hub.subscribe(maxsize=10_000, wants=lambda e: offered_on(e, "voice") or isinstance(
@@ -178,8 +144,20 @@ class AmiBridge:
         self._tasks.append(asyncio.create_task(self._heartbeat(), name="ami-heartbeat"))
 
     async def going_offline(self) -> None:
-        """A clean stop: tell the dial plan first, so new callers go straight to the fallback queue."""
+        """A clean stop: tell the dial plan first, so new callers go straight to the fallback
+        queue, then send the callers still waiting for us there too (``shutdown.py``)."""
         await self._set_online(False)
+        if not self.connected:
+            return
+        async with self._lock:
+            waiting = held_callers(self.tracker.callers(), hold_context=self._ami.hold_context)
+        for caller in waiting:
+            redirect = fallback_redirect(caller, hold_context=self._ami.hold_context)
+            try:
+                await self._require_link().send(redirect)
+            except CtiError as exc:  # gone meanwhile, or the link dropped: the others still go
+                log.warning("stop: caller not sent to the fallback queue channel=%s: %s", caller.name, exc)
+        log.info("stop: callers sent to the fallback queue=%d", len(waiting))
 
     async def aclose(self) -> None:
         await stop_tasks(self._tasks)
@@ -267,6 +245,8 @@ class AmiBridge:
         elif isinstance(signal, sig.HungUp):
             await self._hung_up(signal)
         elif isinstance(signal, sig.AgentLegCreated):
+            if await self._transfer_leg(signal):
+                return
             dialing = self._dialing.pop(signal.device, None)
             if dialing is not None:
                 await self._interactions.update_refs(dialing, refs={
@@ -288,19 +268,43 @@ class AmiBridge:
             await self._spy_changed(signal)
         elif isinstance(signal, sig.CallerFallback):
             interaction = await self._by_caller(signal.uniqueid)
-            if interaction is not None and interaction.state in WAITING:
-                # app_queue answers this caller now (we were away or too slow): out of our queue,
-                # marked so, and what follows on this channel is app_queue's business.
+            if interaction is not None and interaction.state not in WAITING:
+                return  # not waiting for us any more: nothing of ours to hand over
+            if interaction is not None:
+                # app_queue rings the agents now (we were away or too slow): not ours to ring.
                 await self._stop_ringing(interaction.id)
-                await self._interactions.update_refs(interaction.id, context={"voice.fallback": signal.queue})
-                await self._call_updated(interaction.id, interaction.agent_id, "fallback",
-                                         {"queue": signal.queue})
-                await self._interactions.customer_left(interaction.id)
+            moved = await self._fallback.arrived(signal, interaction, self.tracker.channel(signal.uniqueid))
+            await self._call_updated(moved.id, None, "fallback", {"queue": signal.queue, "why": signal.why})
         elif isinstance(signal, sig.DeviceState):
             await self._device_state(signal)
         elif isinstance(signal, sig.Transferred):
             log.info("transfer kind=%s caller=%s target=%s success=%s", signal.kind,
                      signal.caller_uniqueid, signal.target, signal.success)
+            await self._transferred(signal)
+
+    async def _transfer_leg(self, s: sig.AgentLegCreated) -> bool:
+        """A leg dialled for a call already there (it carries that call's Linkedid, where our own
+        Originate's carries its own Uniqueid): a transfer's target ringing, or a member rung by
+        the fallback queue. True when it was such a leg: it is never our Originate's."""
+        if not s.linkedid or s.linkedid == s.uniqueid:
+            return False
+        call = await self._context.find_interaction_by_ref(REF_LINKEDID, s.linkedid)
+        agent_id = self._devices.get(s.device)
+        if call is not None and agent_id is not None and call.state is InteractionState.ACTIVE \
+                and call.agent_id != agent_id:
+            await self._transfers.target_ringing(call, agent_id)
+        return True
+
+    async def _transferred(self, s: sig.Transferred) -> None:
+        interaction = await self._by_caller(s.caller_uniqueid)
+        if interaction is None or interaction.state is not InteractionState.ACTIVE:
+            return
+        if s.kind == "attended":
+            await self._transfers.consult_ended(interaction.id, "completed" if s.success else "failed")
+            return
+        exten, _, context = s.target.partition("@")
+        if s.success and context == self._ami.agents_context:
+            await self._transfers.made_on_phone(interaction, exten)
 
     async def _caller_waiting(self, s: sig.CallerWaiting) -> None:
         existing = await self._by_caller(s.uniqueid)
@@ -308,27 +312,15 @@ class AmiBridge:
             if s.requeued and existing.state is InteractionState.ACTIVE and existing.agent_id:
                 # Transferred to a queue from the phone rather than from the desktop.
                 queue = s.queue if s.queue in self._config.queues else existing.queue
+                await self._transfers.not_answered(existing.id, "no-answer")
                 await self._interactions.transfer(existing.id, existing.agent_id, to_queue=queue,
                                                   to_agent=None, note=None)
+                self._transfers.requeued_by_phone[existing.id] = (existing.agent_id, queue)
             return
-        queue = s.queue if s.queue in self._config.queues else (
-            self._ami.default_queue or self._config.chat.queue)
-        identities: list[InboundIdentity] = []
-        try:
-            phone = normalise_phone(s.caller_num, region=self._config.phone_region)
-            # Caller ID as the network gives it: asserted (it finds the customer, never merges).
-            identities.append(InboundIdentity(Identity(IdentityKind.PHONE, phone), IdentityLevel.ASSERTED,
-                                              "caller-id"))
-        except InvalidInput:
-            log.info("caller without a usable number uniqueid=%s", s.uniqueid)
-        if not identities:
-            # An anonymous caller is still a customer: one per call.
-            identities.append(InboundIdentity(Identity(IdentityKind.CALL, s.uniqueid), IdentityLevel.ASSERTED,
-                                              "call"))
+        queue = s.queue if s.queue in self._config.queues else self._default_queue
+        identities = caller_identities(s.caller_num, s.uniqueid, region=self._config.phone_region)
         name = s.caller_name if s.caller_name and s.caller_name != s.caller_num else None
-        context = {f"ivr.{k}": v for k, v in s.context.items() if v}
-        if s.did:
-            context["voice.did"] = s.did
+        context = caller_context(s.context, s.did)
         interaction = await self._interactions.start_inbound(
             channel=Channel.VOICE, identities=identities, display_name=name, queue=queue,
             context=context, channel_refs={REF_UNIQUEID: s.uniqueid, REF_CHANNEL: s.channel,
@@ -339,6 +331,8 @@ class AmiBridge:
     async def _connected(self, s: sig.Connected) -> None:
         self._ringing.pop(s.device, None)
         interaction = await self._by_caller(s.caller_uniqueid)
+        if interaction is not None:
+            self._transfers.requeued_by_phone.pop(interaction.id, None)
         agent_id = self._devices.get(s.device)
         if interaction is None and agent_id is not None and s.resynced:
             await self._adopt(s, agent_id)
@@ -347,12 +341,15 @@ class AmiBridge:
             log.info("bridge without an open interaction or a known agent caller=%s device=%s",
                      s.caller_uniqueid, s.device)
             return
+        if interaction.state is InteractionState.QUEUED and waits_in_fallback(interaction):
+            await self._fallback.answered(interaction, agent_id, s.agent_channel)
+            return
         interaction = await self._interactions.update_refs(interaction.id,
                                                            refs={REF_AGENT_CHANNEL: s.agent_channel})
         if interaction.state is InteractionState.OFFERED and interaction.agent_id == agent_id:
             await self._interactions.accept(interaction.id, agent_id)
         elif interaction.state is InteractionState.ACTIVE and interaction.agent_id != agent_id:
-            await self._interactions.reassign(interaction.id, agent_id, why="consult transfer completed")
+            await self._transfers.answered(interaction, agent_id)
         elif interaction.state is not InteractionState.ACTIVE:
             log.warning("agent %s talks to caller %s but the interaction is %s", agent_id,
                         s.caller_uniqueid, interaction.state.value)
@@ -379,6 +376,8 @@ class AmiBridge:
     async def _hung_up(self, s: sig.HungUp) -> None:
         if s.role == "caller":
             interaction = await self._by_caller(s.uniqueid)
+            if interaction is not None:
+                await self._transfers.caller_gone(interaction.id)
             if interaction is None or interaction.state not in OPEN_STATES:
                 return
             for device, ringing in list(self._ringing.items()):
@@ -390,6 +389,7 @@ class AmiBridge:
             elif interaction.state is InteractionState.ACTIVE:
                 await self._interactions.call_ended(interaction.id, why="agent-hung-up")
         elif s.role == "agent":
+            await self._transfers.leg_gone(s.channel, device_of(s.channel))
             # A click-to-dial call is the agent leg's own interaction.
             outbound = await self._context.find_interaction_by_ref(REF_UNIQUEID, s.uniqueid)
             if outbound is not None and outbound.state is InteractionState.ACTIVE:
@@ -435,32 +435,30 @@ class AmiBridge:
         await self._call_updated(interaction.id, interaction.agent_id, what, {})
 
     async def _spy_changed(self, s: sig.SpyChanged) -> None:
-        spy = self._spies.get(device_of(s.spyer_channel))
+        device = device_of(s.spyer_channel)
+        spy = self._spies.get(device)
         if spy is None:
             return
+        if not s.active:
+            # The session is over: the spy's Hangup that follows ChanSpyStop must not end it again.
+            del self._spies[device]
         await self._hub.publish(SupervisionChanged(
             at=self._clock.now(), supervisor_id=spy.supervisor_id, agent_id=spy.agent_id,
             mode=spy.mode, active=s.active, interaction_id=spy.interaction_id))
 
     async def _device_state(self, s: sig.DeviceState) -> None:
         agent_id = self._devices.get(s.device)
-        if agent_id is None:
+        if agent_id is None or not self._phones.update(agent_id, s.state):
             return
         profile = self._config.agents[agent_id]
-        reachable = s.state not in UNREACHABLE
-        if reachable == (agent_id not in self._unreachable):
-            return
         capacity = dict(profile.capacity)
-        if reachable:
-            self._unreachable.discard(agent_id)
-        else:
-            self._unreachable.add(agent_id)
-            # Chat and e-mail go on; calls wait until the phone is back.
+        why = self._phones.blocked(agent_id)
+        if why is not None:
+            # Chat and e-mail go on; calls wait until the phone is free (devices.py).
             capacity.pop(Channel.VOICE, None)
         await self._routing.register_agent(agent_id, skills=profile.skills, capacity=capacity,
                                            now=self._clock.now())
-        log.info("agent phone %s agent=%s device=%s", "back" if reachable else "unreachable",
-                 agent_id, s.device)
+        log.info("agent phone %s agent=%s device=%s state=%s", why or "free", agent_id, s.device, s.state)
 
     async def _reconcile(self) -> None:
         """Open voice interactions whose caller is not live any more ended while we were away."""
@@ -499,6 +497,8 @@ class AmiBridge:
     async def _ring_agent(self, offer: InteractionOffered) -> None:
         if not self.connected:
             return
+        if offer.reason.get("rule") == TRANSFER_RULE:
+            return  # Asterisk rings that phone already (transfers.py)
         interaction = await self._context.interaction(offer.interaction_id)
         caller = interaction.channel_refs.get(REF_CHANNEL)
         if interaction.channel is not Channel.VOICE or not caller:
@@ -507,7 +507,7 @@ class AmiBridge:
         if not device:
             await self._interactions.reject(interaction.id, offer.agent_id, why="no-phone")
             return
-        self._ringing[device] = _Ringing(interaction_id=interaction.id, agent_id=offer.agent_id)
+        self._ringing[device] = Ringing(interaction_id=interaction.id, agent_id=offer.agent_id)
         ring_ms = max(1000, int((offer.expires_at - offer.at) * 1000) - 500)
         customer = await self._context.customer(interaction.customer_id)
         number = next((i.value for i in customer.identities if i.kind is IdentityKind.PHONE), "")
@@ -553,217 +553,13 @@ class AmiBridge:
 
     # ----- call control (desktop API) ------------------------------------------------------
 
-    async def hold(self, interaction_id: str, agent_id: str, *, on: bool) -> None:
-        """Hold: the caller to the holding bridge (music), the agent's phone waits; resume bridges them."""
-        if self._elsewhere():
-            await self._relayed("hold", interaction_id=interaction_id, agent_id=agent_id, on=on)
-            return
-        interaction, agent_channel = await self._live_call(interaction_id, agent_id)
-        caller = interaction.channel_refs[REF_CHANNEL]
-        link = self._require_link()
-        if on:
-            await link.send({"Action": "Setvar", "Channel": caller, "Variable": "CTI_AGENT",
-                             "Value": agent_channel})
-            await link.send({"Action": "Redirect", "Channel": caller, "Context": self._ami.hold_context,
-                             "Exten": "held", "Priority": "1", "ExtraChannel": agent_channel,
-                             "ExtraContext": "cti-agent-ready", "ExtraExten": "held",
-                             "ExtraPriority": "1"})
-        else:
-            await link.send({"Action": "Bridge", "Channel1": caller, "Channel2": agent_channel,
-                             "Tone": "no"})
-        await self._call_updated(interaction_id, agent_id, "held" if on else "resumed", {"by": "desktop"})
-
-    async def transfer(self, interaction_id: str, agent_id: str, *, to_queue: str | None,
-                       to_agent: str | None, note: str | None) -> Interaction:
-        """A blind transfer of a live call, keeping the interaction, its context and notes.
-
-        To an agent: Asterisk rings their extension (the caller hears ringing); when they answer
-        the interaction is theirs, and if they do not the dial plan puts the caller back in the
-        queue. To a queue: the caller goes back on hold and the router offers them again.
-        """
-        if (to_queue is None) == (to_agent is None):
-            raise InvalidInput("bad-transfer-target", "give exactly one of queue or agent_id")
-        if self._elsewhere():
-            moved: Interaction = await self._relayed("transfer", interaction_id=interaction_id,
-                                                     agent_id=agent_id, to_queue=to_queue,
-                                                     to_agent=to_agent, note=note)
-            return moved
-        interaction, agent_channel = await self._live_call(interaction_id, agent_id)
-        if to_agent is not None:
-            target = self._config.agents.get(to_agent)
-            if target is None:
-                raise NotFound("agent-not-found", f"no agent {to_agent!r}", agent_id=to_agent)
-            if to_agent == agent_id:
-                raise InvalidInput("bad-transfer-target", "cannot transfer to yourself")
-            exten = target.endpoints.get(EXTENSION)
-            if not exten:
-                raise InvalidInput("no-extension", f"agent {to_agent!r} has no extension", agent_id=to_agent)
-            await self._require_link().send({"Action": "BlindTransfer", "Channel": agent_channel,
-                                             "Exten": exten, "Context": self._ami.agents_context})
-            if note:
-                await self._interactions.add_note(interaction_id, agent_id, note)
-            await self._hub.publish(InteractionTransferred(
-                at=self._clock.now(), interaction_id=interaction_id, agent_id=agent_id, to_queue=None,
-                to_agent=to_agent, note=note))
-            return interaction
-        assert to_queue is not None
-        if to_queue not in self._config.queues:
-            raise NotFound("queue-not-found", f"no queue {to_queue!r}", queue=to_queue)
-        await self._require_link().send({"Action": "BlindTransfer", "Channel": agent_channel,
-                                         "Exten": to_queue, "Context": self._ami.hold_context})
-        return await self._interactions.transfer(interaction_id, agent_id, to_queue=to_queue,
-                                                 to_agent=None, note=note)
-
-    async def hangup(self, interaction_id: str, agent_id: str) -> None:
-        if self._elsewhere():
-            await self._relayed("hangup", interaction_id=interaction_id, agent_id=agent_id)
-            return
-        interaction = await self._owned_voice(interaction_id, agent_id)
-        channel = interaction.channel_refs.get(REF_CHANNEL) or interaction.channel_refs.get(REF_AGENT_CHANNEL)
-        if not channel:
-            raise Conflict("no-call", "this interaction has no live call", interaction_id=interaction_id)
-        await self._require_link().send({"Action": "Hangup", "Channel": channel, "Cause": "16"})
-
-    async def consult(self, interaction_id: str, agent_id: str, to_agent: str) -> None:
-        """Attended transfer: the agent talks to ``to_agent`` while the caller holds; completing it
-        (``complete_consult`` or the agent hanging up) leaves the caller with ``to_agent``."""
-        if self._elsewhere():
-            await self._relayed("consult", interaction_id=interaction_id, agent_id=agent_id,
-                                to_agent=to_agent)
-            return
-        _, agent_channel = await self._live_call(interaction_id, agent_id)
-        target = self._config.agents.get(to_agent)
-        if target is None:
-            raise NotFound("agent-not-found", f"no agent {to_agent!r}", agent_id=to_agent)
-        exten = target.endpoints.get(EXTENSION)
-        if not exten:
-            raise InvalidInput("no-extension", f"agent {to_agent!r} has no extension to consult",
-                               agent_id=to_agent)
-        await self._require_link().send({"Action": "Atxfer", "Channel": agent_channel,
-                                         "Exten": exten, "Context": self._ami.agents_context})
-        await self._call_updated(interaction_id, agent_id, "consult-started", {"to_agent": to_agent})
-        # The consulted agent sees who is waiting before they pick up.
-        pop = await self._interactions.screen_pop(await self._context.interaction(interaction_id))
-        await self._hub.publish(CallUpdated(at=self._clock.now(), interaction_id=interaction_id,
-                                            agent_id=to_agent, what="consult-incoming",
-                                            details={"from_agent": agent_id, "screen_pop": pop}))
-
-    async def cancel_consult(self, interaction_id: str, agent_id: str) -> None:
-        if self._elsewhere():
-            await self._relayed("cancel_consult", interaction_id=interaction_id, agent_id=agent_id)
-            return
-        _, agent_channel = await self._live_call(interaction_id, agent_id)
-        await self._require_link().send({"Action": "CancelAtxfer", "Channel": agent_channel})
-        await self._call_updated(interaction_id, agent_id, "consult-cancelled", {})
-
-    async def complete_consult(self, interaction_id: str, agent_id: str) -> None:
-        """The transferring agent leaves; Asterisk joins the caller and the consulted agent."""
-        if self._elsewhere():
-            await self._relayed("complete_consult", interaction_id=interaction_id, agent_id=agent_id)
-            return
-        _, agent_channel = await self._live_call(interaction_id, agent_id)
-        await self._require_link().send({"Action": "Hangup", "Channel": agent_channel, "Cause": "16"})
-
-    async def recording(self, interaction_id: str, agent_id: str, action: str) -> None:
-        if self._elsewhere():
-            await self._relayed("recording", interaction_id=interaction_id, agent_id=agent_id,
-                                action=action)
-            return
-        interaction, agent_channel = await self._live_call(interaction_id, agent_id)
-        link = self._require_link()
-        if action == "start":
-            path = f"{self._ami.recording_dir.rstrip('/')}/{interaction_id}.wav"
-            await link.send({"Action": "MixMonitor", "Channel": agent_channel, "File": path,
-                             "Options": "i(CTI_MIXMON_ID)"})
-            await self._interactions.update_refs(interaction_id, context={"voice.recording": path})
-        elif action in ("pause", "resume"):
-            # Paused while a card number is read out: the file keeps silence, not the digits.
-            await link.send({"Action": "MixMonitorMute", "Channel": agent_channel, "Direction": "both",
-                             "State": "1" if action == "pause" else "0"})
-        elif action == "stop":
-            stop: dict[str, str] = {"Action": "StopMixMonitor", "Channel": agent_channel}
-            if interaction.channel_refs.get("asterisk_mixmonitor"):
-                stop["MixMonitorID"] = interaction.channel_refs["asterisk_mixmonitor"]
-            await link.send(stop)
-        else:
-            raise InvalidInput("bad-recording-action", "action is start, pause, resume or stop")
-
-    async def dial(self, agent_id: str, number: str, *, queue: str | None = None) -> Interaction:
-        """Click-to-dial: the agent's phone rings first, then Asterisk dials the customer."""
-        if self._elsewhere():
-            placed: Interaction = await self._relayed("dial", agent_id=agent_id, number=number, queue=queue)
-            return placed
-        profile = self._config.agents.get(agent_id)
-        if profile is None or not profile.endpoints.get(ENDPOINT):
-            raise InvalidInput("no-phone", "you have no phone configured", agent_id=agent_id)
-        phone = normalise_phone(number, region=self._config.phone_region)
-        dialled = number if number.isdigit() else phone.lstrip("+")
-        device = profile.endpoints[ENDPOINT]
-        link = self._require_link()
-        if device in self._dialing or device in self._ringing:
-            raise Conflict("phone-busy", "your phone is already ringing", agent_id=agent_id)
-        interaction, _ = await self._interactions.start_active(
-            channel=Channel.VOICE, agent_id=agent_id, identities=[Identity(IdentityKind.PHONE, phone)],
-            display_name=None, queue=queue, context={"voice.dialled": dialled})
-        # Registered before the Originate: the agent leg's Newchannel (AgentLegCreated) ties its
-        # Uniqueid to this interaction, and it may arrive before the Originate's response.
-        self._dialing[device] = interaction.id
-        try:
-            await link.send({
-                "Action": "Originate", "Channel": device, "Context": self._ami.dialout_context,
-                "Exten": dialled, "Priority": "1", "Timeout": "30000",
-                "CallerID": f'"{profile.name[:40]}" <{profile.endpoints.get(EXTENSION, "")}>',
-                "Variable": [f"CTI_AGENT_ID={agent_id}"], "Async": "true"})
-        except CtiError:
-            self._dialing.pop(device, None)
-            await self._interactions.call_ended(interaction.id, why="dial-failed")
-            raise
-        return interaction
-
-    async def monitor(self, supervisor_id: str, agent_id: str, mode: str) -> None:
-        """Listen to, whisper to or barge into an agent's live call, on the supervisor's own phone."""
-        if self._elsewhere():
-            await self._relayed("monitor", supervisor_id=supervisor_id, agent_id=agent_id, mode=mode)
-            return
-        if mode not in SPY_OPTIONS:
-            raise InvalidInput("bad-mode", "mode is listen, whisper or barge", mode=mode)
-        supervisor = self._agents.profile(supervisor_id)
-        self._agents.profile(agent_id)
-        if supervisor.role is Role.AGENT or not self._agents.may_supervise(supervisor_id, agent_id):
-            raise Forbidden("not-your-team", "you do not supervise this agent", agent_id=agent_id)
-        phone = supervisor.endpoints.get(ENDPOINT)
-        if not phone:
-            raise InvalidInput("no-phone", "you have no phone configured", agent_id=supervisor_id)
-        live = [i for i in await self._context.list_interactions(agent_id=agent_id, open_only=True)
-                if i.channel is Channel.VOICE and i.state is InteractionState.ACTIVE
-                and i.channel_refs.get(REF_AGENT_CHANNEL)]
-        if not live:
-            raise Conflict("no-call", "the agent is not on a call", agent_id=agent_id)
-        target = live[0]
-        await self._context.audit(actor=supervisor_id, action=f"call.{mode}", target=agent_id,
-                                  details={"interaction_id": target.id})
-        self._spies[phone] = _Spy(supervisor_id=supervisor_id, agent_id=agent_id, mode=mode,
-                                  interaction_id=target.id)
-        try:
-            await self._require_link().send({
-                "Action": "Originate", "Channel": phone, "Application": "ChanSpy",
-                "Data": f"{target.channel_refs[REF_AGENT_CHANNEL]},{SPY_OPTIONS[mode]}",
-                "Timeout": "15000", "CallerID": f'"Supervisor" <{supervisor_id}>', "Async": "true"})
-        except CtiError:
-            self._spies.pop(phone, None)
-            raise
-
     def status(self) -> dict[str, Any]:
         return {"connected": self.connected, "callers": len(self.tracker.callers()),
                 "ringing": {d: r.agent_id for d, r in self._ringing.items()},
-                "unreachable_agents": sorted(self._unreachable)}
+                "unreachable_agents": self._phones.agents("unreachable"),
+                "busy_agents": self._phones.agents("busy")}
 
     # ----- helpers -------------------------------------------------------------------------
-
-    def _require_link(self) -> AmiActions:
-        if self._link is None or not self._link.connected:
-            raise Unavailable("voice-unavailable", "the telephony link is down; try again shortly")
-        return self._link
 
     async def _by_caller(self, uniqueid: str) -> Interaction | None:
         return await self._context.find_interaction_by_ref(REF_UNIQUEID, uniqueid)
@@ -773,33 +569,6 @@ class AmiBridge:
         if found is None:
             found = await self._context.find_interaction_by_ref(REF_AGENT_CHANNEL, channel)
         return found
-
-    async def _owned_voice(self, interaction_id: str, agent_id: str) -> Interaction:
-        interaction = await self._context.interaction(interaction_id)
-        if interaction.channel is not Channel.VOICE:
-            raise InvalidInput("not-a-call", "this interaction is not a call", interaction_id=interaction_id)
-        if interaction.agent_id != agent_id:
-            raise Forbidden("not-your-interaction", "this interaction is not yours",
-                            interaction_id=interaction_id)
-        return interaction
-
-    async def _live_call(self, interaction_id: str, agent_id: str) -> tuple[Interaction, str]:
-        interaction = await owned_live_call(self._context, interaction_id, agent_id,
-                                            carried=lambda i: i.channel is Channel.VOICE,
-                                            not_carried="not-a-call")
-        if not self.handles(interaction):  # a voice call, but not (or no longer) bridged by Asterisk
-            raise Conflict("no-call", "this interaction has no live call", interaction_id=interaction_id)
-        return interaction, interaction.channel_refs[REF_AGENT_CHANNEL]
-
-    async def _hangup_quietly(self, channel: str | None) -> None:
-        if channel and self.connected:
-            with contextlib.suppress(CtiError):
-                await self._require_link().send({"Action": "Hangup", "Channel": channel, "Cause": "16"})
-
-    async def _call_updated(self, interaction_id: str, agent_id: str | None, what: str,
-                            details: Mapping[str, Any]) -> None:
-        await self._hub.publish(CallUpdated(at=self._clock.now(), interaction_id=interaction_id,
-                                            agent_id=agent_id, what=what, details=dict(details)))
 
     async def _set_online(self, online: bool) -> None:
         """The dial plan checks these globals before holding a caller for us (asterisk-config/).

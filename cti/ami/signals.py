@@ -41,6 +41,7 @@ class CallerFallback:
     uniqueid: str
     channel: str
     queue: str
+    why: str = ""  # timeout, offline or server (CtiFallback's Why); "" after a resync
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +52,9 @@ class AgentLegCreated:
     uniqueid: str
     channel: str
     device: str  # e.g. PJSIP/agent1
+    # The call it belongs to: its own Uniqueid for an Originate, the caller's Linkedid for a leg
+    # a transfer or the fallback queue dials (live2/blind_transfer_target_rings).
+    linkedid: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -482,7 +482,7 @@ class CallTracker:
         self._update(ch, msg)
         device = device_of(name)
         if device in self.agent_devices and not ch.is_caller:
-            return [AgentLegCreated(at=at, uniqueid=uid, channel=name, device=device)]
+            return [AgentLegCreated(at=at, uniqueid=uid, channel=name, device=device, linkedid=ch.linkedid)]
         return []
 
     def _on_varset(self, msg: AmiMessage, at: float | None) -> list[Signal]:
@@ -516,7 +516,8 @@ class CallTracker:
                if (value := msg.get(header)) is not None}
         if kind == "CtiFallback":
             ch.ivr = ch.ivr or ivr
-            return [CallerFallback(at=at, uniqueid=uid, channel=ch.name, queue=msg.get("Queue") or "")]
+            return [CallerFallback(at=at, uniqueid=uid, channel=ch.name, queue=msg.get("Queue") or "",
+                                   why=msg.get("Why") or "")]
         if not ch.did:  # a re-queue runs in the hold context: keep the DID of the first arrival
             ch.did = msg.get("Exten") or ""
         ch.queue = msg.get("Queue") or ""

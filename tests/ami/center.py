@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -84,8 +84,15 @@ class Phase:
     action: Headers | None  # the action the recorded CTI sent next (None: the end)
 
 
-def phases(name: str) -> list[Phase]:
-    """The first session of a recording cut at each action of the recorded CTI (login excluded)."""
+# The recorded CTI's heartbeat (live2): it does not steer calls, and ours beats on its own clock.
+HEARTBEAT = frozenset({"Ping", "Setvar"})
+
+
+def phases(name: str, *, ignore: Collection[str] = ()) -> list[Phase]:
+    """The first session of a recording cut at each action of the recorded CTI (login excluded).
+
+    Actions named in ``ignore`` do not cut: the events around them stay in one phase.
+    """
     out: list[Phase] = []
     pending: list[str] = []
     logged_in = False
@@ -95,7 +102,7 @@ def phases(name: str) -> list[Phase]:
         if frame.dir == "out":
             headers = parse_headers(frame.frame)
             kind = header(headers, "Action")
-            if kind == "Login":
+            if kind == "Login" or kind in ignore:
                 continue
             out.append(Phase(tuple(pending), headers if kind != "Logoff" else None))
             pending = []
@@ -110,6 +117,11 @@ def phases(name: str) -> list[Phase]:
     if pending:
         out.append(Phase(tuple(pending), None))
     return out
+
+
+def live2(name: str) -> list[Phase]:
+    """A session of ``live2/`` (recorded with ``asterisk-config/``), cut at the call actions only."""
+    return phases(f"live2/{name}", ignore=HEARTBEAT)
 
 
 @dataclass
@@ -138,9 +150,11 @@ class Center:
 
     async def settle(self, timeout: float = 5.0) -> None:
         """Wait until the bridge has handled every event played so far (delivery is async; a
-        fixed pause was too short on a loaded machine)."""
-        await until(lambda: self.handled[0] >= self.played, timeout=timeout, every=0.01,
-                    what=f"the bridge to handle {self.played} played events")
+        fixed pause was too short on a loaded machine). The events the fake sent on its own
+        (``FullyBooted`` at each login, ``OriginateResponse``) are handled too and counted here,
+        or settle would return that many events early."""
+        await until(lambda: self.handled[0] >= self.played + self.ami.own_events, timeout=timeout,
+                    every=0.01, what=f"the bridge to handle {self.played} played events")
         await asyncio.sleep(0.01)  # what the handling published reaches the subscription
 
     async def route(self) -> list[Offer]:

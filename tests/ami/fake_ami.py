@@ -125,6 +125,9 @@ class FakeAmi:
         self.answers: dict[str, list[Headers]] = {k.lower(): v for k, v in _resync_answers().items()}
         self.originate_response: Headers | None = None  # sent after an async Originate, if set
         self.originate_delay = 0.0
+        # Events the fake wrote on its own (the login burst, OriginateResponse), not by ``play``:
+        # a harness that counts the events its client handled must add these to what it played.
+        self.own_events = 0
         self._server: asyncio.Server | None = None
         self._changed = asyncio.Condition()
         self._serving: set[asyncio.Task[None]] = set()  # one per connection, run by asyncio.start_server
@@ -308,6 +311,7 @@ class FakeAmi:
             session.logged_in = True
             session.write(response("Success", ("Message", "Authentication accepted")))
             session.write(encode(_FULLY_BOOTED))
+            self.own_events += 1
             await self._notify()
             return
         if not session.logged_in:
@@ -343,3 +347,4 @@ class FakeAmi:
         await asyncio.sleep(self.originate_delay)
         event = self.originate_response or []
         session.write(encode([event[0], *ids, *event[1:]]))
+        self.own_events += 1

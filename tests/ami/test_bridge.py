@@ -12,7 +12,7 @@ import pytest
 
 from cti.domain import AgentState, Channel, InteractionState
 from cti.errors import CtiError
-from tests.ami.center import Center, phases, running_center
+from tests.ami.center import Center, Phase, phases, running_center
 from tests.ami.fake_ami import Headers, header, parse_headers
 from tests.ami.recordings import load
 
@@ -210,7 +210,7 @@ async def test_calls_waiting_or_talking_across_a_reconnect_stay_one_interaction(
         assert len(center.ami.actions_named("CoreShowChannels")) == 4
 
 
-async def connected_call(center: Center, scenario: str, agent_id: str = "alice") -> tuple[str, list]:
+async def connected_call(center: Center, scenario: str, agent_id: str = "alice") -> tuple[str, list[Phase]]:
     """Play a scenario up to its connected call; the interaction id and the phases left."""
     first, *rest = phases(scenario)
     await center.available(agent_id)
@@ -398,19 +398,6 @@ async def test_click_to_dial_makes_an_outbound_interaction_on_the_customers_time
         assert ("phone", "+33612345678") in {(i.kind.value, i.value) for i in customer.identities}
         timeline = await center.context.timeline(call.customer_id)
         assert [e.interaction_id for e in timeline.entries] == [call.id]
-
-
-@pytest.mark.parametrize("scenario", ["fallback_queue_answered", "fallback_queue_abandon"])
-async def test_a_caller_given_to_the_fallback_queue_leaves_ours(tmp_path: Path, scenario: str) -> None:
-    [whole] = phases(scenario)
-    async with running_center(tmp_path) as center:
-        await center.play(whole.frames)
-        await center.settle()
-        call = await center.only_call()
-        assert call.state is InteractionState.ABANDONED
-        assert call.context["voice.fallback"] == "fallback"
-        assert (await center.wait_event("call.updated", what="fallback"))["interaction_id"] == call.id
-        assert (await center.routing.snapshot()).waiting == []
 
 
 async def test_an_unreachable_phone_gets_no_calls_but_keeps_its_chats(tmp_path: Path) -> None:
