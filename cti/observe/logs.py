@@ -50,6 +50,8 @@ def resolve_format(fmt: LogFormat, stream: TextIO | None = None) -> Literal["jso
 
 def _mask_secrets(_: Any, __: str, event: EventDict) -> EventDict:
     for key, value in list(event.items()):
+        if key == "event":  # the message: its call site shows URLs through safe_url already
+            continue
         if any(word in key.lower() for word in _SECRET_WORDS):
             event[key] = MASK
         elif isinstance(value, str) and "://" in value:
