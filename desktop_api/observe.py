@@ -78,11 +78,11 @@ async def request_context_middleware(request: web.Request, handler: Any) -> web.
         status = exc.status
         raise
     finally:
+        elapsed_ms = (time.perf_counter() - started) * 1000
         # The path only: a query string may carry a WebSocket token or ticket.
-        access_log.info("%s %s %d %.1f ms", request.method, request.path, status,
-                        (time.perf_counter() - started) * 1000,
+        access_log.info("%s %s %d %.1f ms", request.method, request.path, status, elapsed_ms,
                         extra={"method": request.method, "path": request.path, "status": status,
-                               "duration_ms": round((time.perf_counter() - started) * 1000, 3),
+                               "duration_ms": round(elapsed_ms, 3),
                                "client": client_address(request, services.config.traffic.trusted_proxies)})
         clear_contextvars()
         bind_contextvars(node=services.node_id)
