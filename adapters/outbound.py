@@ -23,6 +23,7 @@ from cti.domain import Channel, Message, MessageSender, jsonable
 from cti.events import DomainEvent, MessageAdded, MessageStatus
 from cti.hub import EventHub, Subscription
 from cti.lease import Leases
+from cti.observe.logs import about
 from cti.ports import ContextStore
 from cti.tasks import stop_tasks
 
@@ -122,7 +123,8 @@ class OutboundDispatcher:
         while True:
             event = await queue.get()
             try:
-                await self.send(event)
+                with about(interaction=event.interaction_id, agent=event.agent_id):
+                    await self.send(event)
             except Exception:  # the next reply must still go out
                 log.exception("outbound: reply of interaction=%s not handled", event.interaction_id)
             finally:
