@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from adapters.channel import ChannelAdapter, SendFailed, SendRefused
 from cti.clock import Clock
@@ -23,6 +23,7 @@ from cti.domain import Channel, Message, MessageSender, jsonable
 from cti.events import DomainEvent, MessageAdded, MessageStatus
 from cti.hub import EventHub, Subscription
 from cti.lease import Leases
+from cti.observe.logs import about
 from cti.ports import ContextStore
 from cti.tasks import stop_tasks
 
@@ -36,8 +37,10 @@ RECOVER_WINDOW = 86400.0  # older replies are not sent any more: too late to be 
 class OutboundDispatcher:
     def __init__(self, *, adapters: Mapping[Channel, ChannelAdapter], context: ContextStore,
                  hub: EventHub, clock: Clock, leases: Leases | None = None,
-                 recover_after: float = RECOVER_AFTER) -> None:
+                 recover_after: float = RECOVER_AFTER,
+                 on_outcome: Callable[[str, str, str | None], None] | None = None) -> None:
         self._adapters = dict(adapters)
+        self._on_outcome = on_outcome  # (channel, status, why) of every attempt: the metrics
         self._context = context
         self._hub = hub
         self._clock = clock
@@ -120,7 +123,8 @@ class OutboundDispatcher:
         while True:
             event = await queue.get()
             try:
-                await self.send(event)
+                with about(interaction=event.interaction_id, agent=event.agent_id):
+                    await self.send(event)
             except Exception:  # the next reply must still go out
                 log.exception("outbound: reply of interaction=%s not handled", event.interaction_id)
             finally:
@@ -156,6 +160,8 @@ class OutboundDispatcher:
             status, why = "failed", type(exc).__name__
             log.warning("reply failed channel=%s interaction=%s: %s", interaction.channel.value,
                         interaction.id, exc)
+        if self._on_outcome is not None:
+            self._on_outcome(interaction.channel.value, status, why)
         await self._context.set_delivery(message.id, status)
         await self._hub.publish(MessageStatus(
             at=self._clock.now(), interaction_id=interaction.id, agent_id=event.agent_id,

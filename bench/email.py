@@ -236,6 +236,7 @@ def write_config(tmp: Path, *, agents: int, capacity: int, smtp_port: int, relay
     config = {
         "token_secret": "bench-email-secret-not-for-production-32-bytes",
         "demo": True,  # the passwords are the ids, in plain text
+        "logging": {"format": "text"},  # queued_to_offered reads the text form's time stamps
         "routing": {"offer_timeout": 30},
         "teams": [{"name": "support", "supervisors": ["sam"]}],
         "queues": [{"name": "support", "skills": {"english": 1}, "address": SUPPORT,

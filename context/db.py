@@ -110,8 +110,12 @@ class _InlineConnection:
 class Database:
     """Owns the engine; hands out transactions. ``start()`` connects nothing yet (lazy pool)."""
 
-    def __init__(self, *, url: str, engine_kwargs: dict[str, Any] | None = None) -> None:
+    def __init__(self, *, url: str, engine_kwargs: dict[str, Any] | None = None,
+                 on_transaction: Callable[[str, float], None] | None = None) -> None:
         self._url = url
+        # Told ("read" or "write", seconds) after each transaction, waits for a connection
+        # included: what a caller of the store felt (the server's database latency metric).
+        self._on_transaction = on_transaction
         self._engine_kwargs = dict(engine_kwargs or {})
         self._engine: AsyncEngine | None = None  # PostgreSQL
         self._writer: AsyncEngine | None = None
@@ -220,6 +224,19 @@ class Database:
     @asynccontextmanager
     async def read(self) -> AsyncIterator[Conn]:
         """A read-only transaction, rolled back at the end."""
+        if self._on_transaction is None:
+            async with self._read() as conn:
+                yield conn
+            return
+        started = time.perf_counter()
+        try:
+            async with self._read() as conn:
+                yield conn
+        finally:
+            self._on_transaction("read", time.perf_counter() - started)
+
+    @asynccontextmanager
+    async def _read(self) -> AsyncIterator[Conn]:
         if self._sqlite is not None and self._connections is not None:
             async with _turn(self._connections):
                 with self._sqlite.connect() as conn:
@@ -236,6 +253,15 @@ class Database:
 
     async def write(self, work: Callable[[Conn], Awaitable[T]]) -> T:
         """Run ``work`` in one write transaction, from the start again if it lost a race."""
+        if self._on_transaction is None:
+            return await self._write(work)
+        started = time.perf_counter()
+        try:
+            return await self._write(work)
+        finally:
+            self._on_transaction("write", time.perf_counter() - started)
+
+    async def _write(self, work: Callable[[Conn], Awaitable[T]]) -> T:
         last: Exception | None = None
         for attempt in range(1, WRITE_ATTEMPTS + 1):
             try:

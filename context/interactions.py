@@ -16,6 +16,7 @@ from sqlalchemy import (
     Select,
     bindparam,
     delete,
+    func,
     insert,
     literal_column,
     or_,
@@ -370,6 +371,14 @@ class Interactions:
         return [Outcome(queue=r.queue, channel=Channel(r.channel), state=InteractionState(r.state),
                         queued_at=r.queued_at, answered_at=r.answered_at, ended_at=r.ended_at)
                 for r in rows]
+
+    async def open_counts(self) -> dict[tuple[str, str], int]:
+        """Open interactions by (channel, state): the metrics' live figure."""
+        i = interactions.c
+        query = select(i.channel, i.state, func.count()).where(_OPEN).group_by(i.channel, i.state)
+        async with self._db.read() as conn:
+            rows = (await conn.execute(query)).all()
+        return {(str(r[0]), str(r[1])): int(r[2]) for r in rows}
 
     async def listing(self, *, states: Sequence[InteractionState] | None, agent_id: str | None,
                       limit: int, open_only: bool, scope: Reach | None = None) -> Sequence[Interaction]:

@@ -18,8 +18,10 @@ Errors (all from ``cti.errors``)::
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
+
+from sqlalchemy import literal, select
 
 from context.access import AccessRecords
 from context.attachments import Attachments
@@ -71,8 +73,9 @@ MESSAGES_SHOWN = 200  # an interaction's latest messages, as ``messages`` gives 
 
 class SqlContextStore:
     def __init__(self, *, url: str, clock: Clock, ids: IdSource, timeline_body_limit: int = 500,
-                 engine_kwargs: dict[str, Any] | None = None) -> None:
-        self._db = Database(url=url, engine_kwargs=engine_kwargs)
+                 engine_kwargs: dict[str, Any] | None = None,
+                 on_transaction: Callable[[str, float], None] | None = None) -> None:
+        self._db = Database(url=url, engine_kwargs=engine_kwargs, on_transaction=on_transaction)
         self._clock = clock
         self._ids = ids
         self._timeline_body_limit = timeline_body_limit
@@ -223,6 +226,15 @@ class SqlContextStore:
     async def open_interactions(self, customer_id: str,
                                 channel: Channel | None = None) -> Sequence[Interaction]:
         return await self._interactions.open_for(customer_id, channel)
+
+    async def open_counts(self) -> dict[tuple[str, str], int]:
+        """Open interactions by (channel, state), for the metrics (not part of the port)."""
+        return await self._interactions.open_counts()
+
+    async def ping(self) -> None:
+        """One round trip to the database (readiness); raises what the driver raises."""
+        async with self._db.read() as conn:
+            await conn.execute(select(literal(1)))
 
     async def list_interactions(self, *, states: Sequence[InteractionState] | None = None,
                                 agent_id: str | None = None, limit: int = 100,

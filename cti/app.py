@@ -11,7 +11,8 @@ import gc
 import logging
 import secrets
 import socket
-from collections.abc import AsyncIterator
+from collections import Counter
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,11 @@ from cti.janitor import Janitor
 from cti.lease import Leases
 from cti.login import LoginService
 from cti.login_throttle import LoginThrottle
+from cti.observe.events import EventObserver
+from cti.observe.live import LiveSources
+from cti.observe.logs import bind_node
+from cti.observe.metrics import METRICS, Metrics
+from cti.observe.ready import Check, Readiness, ami_check
 from cti.passwords import PasswordChecker
 from cti.ports import AttachmentSource, CallControl, ContextStore
 from cti.redact import safe_url
@@ -56,6 +62,8 @@ from cti.wallboard import ServiceLevelBoard
 from cti.webhooks.dispatcher import WebhookDispatcher
 from desktop_api.app import make_app
 from desktop_api.keys import LOGIN
+from desktop_api.observe import LIVE_FIGURES, READINESS
+from desktop_api.sockets import SOCKET_COUNTS
 from router.engine import RoutingEngine
 from router.memory_store import MemoryRoutingStore
 from router.redis_store import RedisRoutingStore
@@ -63,6 +71,7 @@ from router.redis_store import RedisRoutingStore
 log = logging.getLogger(__name__)
 
 SERVICE_LEVEL_WINDOW = 3600.0  # seconds: the wallboard's "last hour"
+DELIVERED = frozenset({"sent", "delivered", "queued"})  # reply outcomes that are not failures
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +97,7 @@ class Core:
 
 
 def build_core(*, config: AppConfig, context: ContextStore, routing: RoutingStore, hub: EventHub,
-               clock: Clock, ids: IdSource) -> Core:
+               clock: Clock, ids: IdSource, metrics: Metrics | None = None) -> Core:
     """Constructors only (no I/O): the engine routes once started, or pass by pass in tests."""
     engine_ref: list[RoutingEngine] = []
 
@@ -101,7 +110,12 @@ def build_core(*, config: AppConfig, context: ContextStore, routing: RoutingStor
     agents = AgentService(config=config, routing=routing, context=context, hub=hub, clock=clock, poke=poke)
 
     async def on_offer(offer: Offer) -> None:
-        await interactions.on_offer(offer)
+        if metrics is None:
+            await interactions.on_offer(offer)
+            return
+        # The offer saved, its screen pop built and published: what the agent waits for.
+        with metrics.screen_pop_seconds.time():
+            await interactions.on_offer(offer)
 
     async def on_requeue(item: WaitingItem, why: str) -> None:
         await interactions.on_requeue(item, why)
@@ -113,7 +127,8 @@ def build_core(*, config: AppConfig, context: ContextStore, routing: RoutingStor
     engine = RoutingEngine(
         store=routing, clock=clock, settings=RoutingSettings(preferred_window=config.preferred_window),
         offer_timeout=config.offer_timeout, on_offer=on_offer, on_requeue=on_requeue,
-        on_wrap_up_end=on_wrap_up_end)
+        on_wrap_up_end=on_wrap_up_end,
+        on_pass=metrics.routing_pass_seconds.observe if metrics is not None else None)
     engine_ref.append(engine)
     return Core(interactions=interactions, agents=agents, engine=engine)
 
@@ -127,12 +142,16 @@ def build_app(config: AppConfig, settings: ServerSettings, *, clock: Clock | Non
     the_clock = clock or SystemClock()
     the_ids = ids or UuidIds()
     node_id = settings.node_id or f"{socket.gethostname()}-{secrets.token_hex(3)}"
-    context = SqlContextStore(url=settings.db_url, clock=the_clock, ids=the_ids)
+    metrics = Metrics()  # this application's registry: several may run in one process
+    context = SqlContextStore(url=settings.db_url, clock=the_clock, ids=the_ids,
+                              on_transaction=metrics.db_transaction)
     redis_client: Any = redis_asyncio.Redis.from_url(settings.redis_url) if settings.redis_url else None
     routing: RoutingStore = (RedisRoutingStore(redis=redis_client, prefix=settings.redis_prefix)
                              if redis_client is not None else MemoryRoutingStore())
     hub = EventHub(node_id=node_id, redis=redis_client, channel=f"{settings.redis_prefix}:events")
-    core = build_core(config=config, context=context, routing=routing, hub=hub, clock=the_clock, ids=the_ids)
+    core = build_core(config=config, context=context, routing=routing, hub=hub, clock=the_clock, ids=the_ids,
+                      metrics=metrics)
+    observer = EventObserver(hub=hub, metrics=metrics)
     interactions, agents, engine = core.interactions, core.agents, core.engine
 
     async def explain(interaction_id: str) -> Explanation:
@@ -167,7 +186,9 @@ def build_app(config: AppConfig, settings: ServerSettings, *, clock: Clock | Non
         config=config, interactions=interactions, context=context, hub=hub, clock=the_clock, ids=the_ids,
         leases=leases))
     outbound = OutboundDispatcher(adapters=channel_adapters, context=context, hub=hub, clock=the_clock,
-                                  leases=leases, recover_after=settings.reply_recovery_after)
+                                  leases=leases, recover_after=settings.reply_recovery_after,
+                                  on_outcome=lambda channel, status, why: None if status in DELIVERED
+                                  else metrics.outbound_failures.labels(channel, status, why or "").inc())
 
     webhooks = WebhookDispatcher(settings=config.webhooks, store=context.webhook_store(), context=context,
                                  hub=hub, clock=the_clock, ids=the_ids, node_id=node_id)
@@ -209,10 +230,12 @@ def build_app(config: AppConfig, settings: ServerSettings, *, clock: Clock | Non
     housekeeping = leases.one_node("janitor", start=janitor.start, stop=janitor.aclose)
 
     async def lifecycle(_: web.Application) -> AsyncIterator[None]:
+        bind_node(node_id)  # on every line of the tasks started from here
         if settings.migrate:
             await upgrade_async(settings.db_url)
         await context.start()
         await hub.start()
+        await observer.start()
         await agents.register_all()
         recovered = await interactions.recover(
             await context.list_interactions(states=None, agent_id=None, limit=10_000, open_only=True))
@@ -241,6 +264,7 @@ def build_app(config: AppConfig, settings: ServerSettings, *, clock: Clock | Non
             if voice is not None:
                 await voice.aclose()
             await engine.aclose()
+            await observer.aclose()
             await hub.aclose()
             await context.aclose()
             if redis_client is not None:
@@ -248,6 +272,8 @@ def build_app(config: AppConfig, settings: ServerSettings, *, clock: Clock | Non
 
     app = make_app(services)
     app[LOGIN] = login
+    _observe(app, metrics=metrics, observer=observer, routing=routing, clock=the_clock, context=context,
+             redis_client=redis_client, voice=voice)
     app[CHANNEL_ADAPTERS] = channel_adapters
     for adapter in channel_adapters.values():
         adapter.mount(app)
@@ -262,6 +288,30 @@ def build_app(config: AppConfig, settings: ServerSettings, *, clock: Clock | Non
     setup_webchat(app, sessions=chat, codes=codes, hub=hub, agent_name=lambda a: config.agents[a].name
                   if a in config.agents else a, traffic=config.traffic)
     return app
+
+
+def _observe(app: web.Application, *, metrics: Metrics, observer: EventObserver, routing: RoutingStore,
+             clock: Clock, context: SqlContextStore, redis_client: Any, voice: AsteriskVoice | None) -> None:
+    """``/metrics`` and ``/readyz``: what they read, and which dependencies are checked."""
+    link: Callable[[], bool | None] | None = None
+    if voice is not None:
+        # This node's own link; when another node holds it, what that node last announced.
+        link = lambda: voice.link_up if voice.link_up is not None else observer.ami_link_heard  # noqa: E731
+
+    def sockets() -> dict[str, int]:
+        counts: Counter[str] = app[SOCKET_COUNTS]
+        return dict(counts)
+
+    app[METRICS] = metrics
+    app[LIVE_FIGURES] = LiveSources(routing=routing, clock=clock, open_counts=context.open_counts,
+                                    sockets=sockets,
+                                    ami_link_up=link).read
+    checks: dict[str, Check] = {"database": context.ping}
+    if redis_client is not None:
+        checks["redis"] = redis_client.ping
+    if link is not None:
+        checks["ami"] = ami_check(link)
+    app[READINESS] = Readiness(checks)
 
 
 def _token_secret(config: AppConfig, settings: ServerSettings) -> str:

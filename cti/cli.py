@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cti.config import DEMO_CONFIG, AppConfig, ConfigError, load_config
-from cti.logformat import use_one_line_logs
+from cti.observe.logs import configure_logging
 
 if TYPE_CHECKING:
     from aiohttp import web
@@ -34,6 +34,7 @@ def _serve(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"cti: {exc}", file=sys.stderr)
         return 2
+    config = _apply_logging(args, config)
     # The flags win over the configuration's http: section.
     args.host = config.http.host if args.host is None else args.host
     args.port = config.http.port if args.port is None else args.port
@@ -68,6 +69,26 @@ def _serve(args: argparse.Namespace) -> int:
                 print(f"       {a.id:<6} / {a.password:<6} {a.role.value}, team {a.team or '-'}")
 
     return _run(app, args, config, announce=announce)
+
+
+def _apply_logging(args: argparse.Namespace, config: AppConfig) -> AppConfig:
+    """The configuration's ``logging:`` section, under the flags (``--log-format``,
+    ``--access-log``), which win."""
+    from dataclasses import replace
+
+    if args.log_format is None:
+        configure_logging(level=args.log_level, fmt=config.logging.format, worker=_worker_tag(args))
+    if args.access_log and not config.logging.access_log:
+        config = replace(config, logging=config.logging.model_copy(update={"access_log": True}))
+    return config
+
+
+def _worker_tag(args: argparse.Namespace) -> str | None:
+    """With --workers, each line says which process wrote it (they share the output)."""
+    worker = getattr(args, "worker_index", None)
+    if getattr(args, "workers", 1) == 1 and worker is None:
+        return None
+    return "supervisor" if worker is None else f"worker {worker}"
 
 
 def _run(app: web.Application, args: argparse.Namespace, config: AppConfig,
@@ -126,7 +147,8 @@ def _serve_workers(args: argparse.Namespace, config: AppConfig) -> int:
     base = args.node_id or f"{socket.gethostname()}-{secrets.token_hex(3)}"
 
     def command(index: int) -> list[str]:
-        argv = [sys.executable, "-m", "cti.cli", "--log-level", args.log_level, "serve",
+        argv = [sys.executable, "-m", "cti.cli", "--log-level", args.log_level,
+                *(["--log-format", args.log_format] if args.log_format else []), "serve",
                 "--host", args.host, "--port", str(port), "--db", args.db, "--redis", args.redis,
                 "--redis-prefix", args.redis_prefix, "--node-id", f"{base}-w{index}",
                 "--worker-index", str(index)]
@@ -136,6 +158,8 @@ def _serve_workers(args: argparse.Namespace, config: AppConfig) -> int:
             argv += ["--data-dir", args.data_dir]
         if args.allow_demo:
             argv.append("--allow-demo")
+        if args.access_log:
+            argv.append("--access-log")
         return argv
 
     with held:
@@ -252,6 +276,9 @@ def _positive(text: str) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cti", description="contact-center server")
     parser.add_argument("--log-level", default="INFO")
+    parser.add_argument("--log-format", choices=("auto", "json", "text"), default=None,
+                        help="auto (default): JSON lines unless stderr is a terminal; over the "
+                             "configuration's logging.format")
     sub = parser.add_subparsers(dest="command", required=True)
 
     serve = sub.add_parser("serve", help="run the server")
@@ -270,6 +297,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--workers", type=_positive, default=1,
                        help="server processes on this port, each a node sharing --redis and a "
                             "PostgreSQL --db (default 1)")
+    serve.add_argument("--access-log", action="store_true",
+                       help="log one line per HTTP request (also logging.access_log in the configuration)")
     serve.add_argument("--worker-index", type=int, default=None, help=argparse.SUPPRESS)  # set by --workers
     serve.set_defaults(func=_serve)
 
@@ -307,13 +336,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    # With --workers, each line says which process wrote it (they share the output).
-    worker = getattr(args, "worker_index", None)
-    tag = "" if getattr(args, "workers", 1) == 1 and worker is None else \
-        ("[supervisor] " if worker is None else f"[worker {worker}] ")
-    logging.basicConfig(level=args.log_level.upper(),
-                        format=f"%(asctime)s %(levelname)s {tag}%(name)s %(message)s")
-    use_one_line_logs()  # no value from outside can break a log line or forge one
+    # One line per record whatever a value from outside holds: JSON escapes it, the text form
+    # escapes control characters (cti.logformat). `cti serve` applies its file's format later.
+    configure_logging(level=args.log_level, fmt=args.log_format or "auto", worker=_worker_tag(args))
     # Alembic announces each of its plugins at INFO on every start; only its migrations matter.
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     result: int = args.func(args)

@@ -21,6 +21,7 @@ from cti.settings.access import AccessSettings
 from cti.settings.http import HttpSettings
 from cti.settings.identity import IdentitySettings
 from cti.settings.login import LoginSettings
+from cti.settings.observe import LoggingSettings, MetricsSettings
 from cti.settings.traffic import TrafficSettings
 from cti.settings.webhooks import WebhookSettings
 
@@ -85,6 +86,8 @@ class AppConfig:
     traffic: TrafficSettings = field(default_factory=TrafficSettings)
     http: HttpSettings = field(default_factory=HttpSettings)
     webhooks: WebhookSettings = field(default_factory=WebhookSettings)
+    metrics: MetricsSettings = field(default_factory=MetricsSettings)
+    logging: LoggingSettings = field(default_factory=LoggingSettings)
     # A demo configuration (top-level `demo: true`): well-known plain passwords are accepted, and
     # `cti serve` keeps it on loopback unless told --allow-demo.
     demo: bool = False
@@ -201,10 +204,13 @@ def parse_config(data: Mapping[str, Any]) -> AppConfig:
         traffic = parse_section(TrafficSettings, data.get("traffic"), "traffic")
         http = parse_section(HttpSettings, data.get("http"), "http")
         webhooks = parse_section(WebhookSettings, data.get("webhooks"), "webhooks")
+        metrics = parse_section(MetricsSettings, data.get("metrics"), "metrics")
+        logging = parse_section(LoggingSettings, data.get("logging"), "logging")
     except SectionError as exc:
         raise ConfigError(str(exc)) from exc
     return AppConfig(
         identity=identity, access=access, login=login, traffic=traffic, http=http, webhooks=webhooks,
+        metrics=metrics, logging=logging,
         channels={str(k): dict(v or {}) for k, v in channels.items()},
         ami=_ami(data.get("ami"), queues),
         agents=agents, teams=teams, queues=queues,

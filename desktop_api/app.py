@@ -23,6 +23,7 @@ from desktop_api.common import MAX_BODY, error_middleware
 from desktop_api.headers import install_security_headers
 from desktop_api.input import input_middleware
 from desktop_api.keys import SERVICES
+from desktop_api.observe import install_observability, request_context_middleware
 from desktop_api.openapi import openapi_document
 from desktop_api.sockets import track_sockets
 
@@ -45,13 +46,16 @@ def _page(name: str) -> Callable[[web.Request], Awaitable[web.FileResponse]]:
 
 
 def make_app(services: Services) -> web.Application:
-    # Order matters: errors outermost, so a refusal by the input gate becomes a JSON 4xx.
-    app = web.Application(middlewares=[error_middleware, input_middleware, auth_middleware],
+    # Order matters: the request id first, so every line (and the access log) carries it; then
+    # errors, so a refusal by the input gate becomes a JSON 4xx.
+    app = web.Application(middlewares=[request_context_middleware, error_middleware, input_middleware,
+                                       auth_middleware],
                           client_max_size=MAX_BODY)
     app[SERVICES] = services
     install_security_headers(app, chat_frame_ancestors=services.config.traffic.chat_frame_ancestors)
     track_sockets(app)
-    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/healthz", healthz)  # liveness; /readyz checks the dependencies
+    install_observability(app)
     app.router.add_get("/api/openapi.json", openapi)
     for table in (rest_agents.routes, rest_interactions.routes, rest_customers.routes, rest_voice.routes,
                   rest_tokens.routes, ws.routes, rest_identity.routes, rest_webhooks.routes):

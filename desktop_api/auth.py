@@ -16,6 +16,7 @@ from typing import Any
 
 import jwt
 from aiohttp import web
+from structlog.contextvars import bind_contextvars
 
 from cti.domain import Role
 from cti.errors import CtiError, Forbidden
@@ -123,7 +124,9 @@ async def auth_middleware(request: web.Request,
     """Authenticates once per request; handlers that need a principal raise what went wrong."""
     if needs_auth(request.path):
         try:
-            request[PRINCIPAL] = await authenticate(request)
+            who = await authenticate(request)
+            request[PRINCIPAL] = who
+            bind_contextvars(agent=who.agent_id)  # every line of this request is about them
         except Unauthorized as exc:
             request[PRINCIPAL] = exc
     response: web.StreamResponse = await handler(request)

@@ -13,6 +13,7 @@ import functools
 from typing import Any
 
 from desktop_api.openapi_access import access_paths, access_schemas
+from desktop_api.openapi_observe import observe_paths
 from desktop_api.openapi_webhooks import webhook_paths, webhook_schemas
 
 __all__ = ["openapi_document"]
@@ -650,7 +651,7 @@ def _build() -> dict[str, Any]:
             {"name": "system", "description": "health and this document"},
         ],
         "security": [{"bearerAuth": []}],
-        "paths": {**_paths(), **access_paths(), **webhook_paths()},
+        "paths": {**_paths(), **access_paths(), **webhook_paths(), **observe_paths()},
         "components": {
             "securitySchemes": {
                 "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",

@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections import Counter
 from collections.abc import Iterator
 
 from aiohttp import WSCloseCode, web
 
 OPEN_SOCKETS = web.AppKey("open_sockets", set[web.WebSocketResponse])
+# Open sockets by kind ("agent", "supervisor", "admin", "visitor"), for the metrics.
+SOCKET_COUNTS = web.AppKey("socket_counts", Counter[str])
 # The socket a request upgraded to: after the upgrade an error must close it, not answer in HTTP.
 UPGRADED = web.RequestKey("upgraded_socket", web.WebSocketResponse)
 
@@ -24,18 +27,22 @@ def track_sockets(app: web.Application) -> None:
     if OPEN_SOCKETS in app:
         return
     app[OPEN_SOCKETS] = set()
+    app[SOCKET_COUNTS] = Counter()
     app.on_shutdown.append(_close_all)
 
 
 @contextlib.contextmanager
-def tracked(request: web.Request, ws: web.WebSocketResponse) -> Iterator[None]:
+def tracked(request: web.Request, ws: web.WebSocketResponse, kind: str) -> Iterator[None]:
     sockets = request.app[OPEN_SOCKETS]
+    counts = request.app[SOCKET_COUNTS]
     sockets.add(ws)
+    counts[kind] += 1
     request[UPGRADED] = ws
     try:
         yield
     finally:
         sockets.discard(ws)
+        counts[kind] -= 1
 
 
 async def _close_all(app: web.Application) -> None:

@@ -19,6 +19,7 @@ from cti.domain import Role, jsonable
 from cti.errors import CtiError, InvalidInput
 from cti.events import DomainEvent
 from cti.hub import Subscription
+from cti.observe.logs import about
 from cti.services import Services
 from cti.text import has_bad_text_chars
 from desktop_api import schemas
@@ -192,7 +193,7 @@ async def _serve(request: web.Request, *, supervisor: bool) -> web.WebSocketResp
                                      watch=[*watched, who.agent_id])
     else:  # an admin watches every agent
         sub = services.hub.subscribe(wants=lambda event: _wants(who, services, event))
-    with tracked(request, ws):
+    with tracked(request, ws, who.role.value):
         try:
             hello = await _hello(services, who)
         except BaseException:
@@ -255,7 +256,9 @@ async def _command(services: Services, who: Principal, text: str) -> dict[str, A
         command = COMMANDS.get(kind) if isinstance(kind, str) else None
         if command is None:
             raise InvalidInput("unknown-command", f"unknown command {kind!r}", known=sorted(COMMANDS))
-        result = await command(services, who, schemas.parse_command(data))
+        target = data.get("interaction_id")
+        with about(interaction=target if isinstance(target, str) else None):
+            result = await command(services, who, schemas.parse_command(data))
         return {"type": "ack", "ref": ref, "command": data["type"], "result": result}
     except CtiError as exc:
         return {"type": "error", "ref": ref, **exc.to_dict()}

@@ -16,10 +16,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol, runtime_checkable
 
 from cti.clock import Clock
+from cti.observe.logs import about
 from cti.routing import Assignment, Explanation, Offer, RoutingSettings, RoutingStore, WaitingItem
 from cti.tasks import stop_tasks
 from router import policy
@@ -46,8 +48,10 @@ class RoutingEngine:
     def __init__(self, *, store: RoutingStore, clock: Clock, settings: RoutingSettings,
                  offer_timeout: float, on_offer: OnOffer, on_requeue: OnRequeue,
                  on_wrap_up_end: OnWrapUpEnd | None = None, max_sleep: float = 0.25,
-                 max_offers_per_pass: int = 4) -> None:
+                 max_offers_per_pass: int = 4,
+                 on_pass: Callable[[float], None] | None = None) -> None:
         self._store = store
+        self._on_pass = on_pass  # told each pass's duration in seconds (the metrics)
         self._clock = clock
         self._settings = settings
         self._offer_timeout = offer_timeout
@@ -69,8 +73,9 @@ class RoutingEngine:
         async with self._pass_lock:
             now = self._clock.now()
             for item in await self._store.expire_offers(now):
-                log.info("offer timed out id=%s", item.interaction_id)
-                await self._notify(self._on_requeue(item, "timeout"), "on_requeue", item.interaction_id)
+                with about(interaction=item.interaction_id):
+                    log.info("offer timed out id=%s", item.interaction_id)
+                    await self._notify(self._on_requeue(item, "timeout"), "on_requeue", item.interaction_id)
             for agent_id in await self._store.tick(now):
                 if self._on_wrap_up_end is not None:
                     await self._notify(self._on_wrap_up_end(agent_id), "on_wrap_up_end", agent_id)
@@ -93,10 +98,14 @@ class RoutingEngine:
                 # Announced side by side: each is a write and a screen-pop read of its own
                 # interaction, so a batch takes as long as its slowest offer, not their sum, and
                 # a newcomer (a chat amid an e-mail burst) is ranked that much sooner.
-                await asyncio.gather(*(
-                    self._notify(self._on_offer(offer), "on_offer", offer.interaction_id)
-                    for offer in made))
+                await asyncio.gather(*(self._announce(offer) for offer in made))
             return offers
+
+    async def _announce(self, offer: Offer) -> None:
+        # In a task of its own (gather), so the ids bound here are this offer's alone.
+        with about(interaction=offer.interaction_id, agent=offer.agent_id):
+            log.debug("offer id=%s agent=%s rule=%s", offer.interaction_id, offer.agent_id, offer.reason.rule)
+            await self._notify(self._on_offer(offer), "on_offer", offer.interaction_id)
 
     async def _try_offers(self, batch: Sequence[Assignment], now: float) -> list[Offer | None]:
         store = self._store
@@ -130,8 +139,11 @@ class RoutingEngine:
                     await self._wake.wait()
             # Cleared before the pass, so a poke during the pass causes another one.
             self._wake.clear()
+            started = time.perf_counter()
             try:
                 await self.run_once()
+                if self._on_pass is not None:
+                    self._on_pass(time.perf_counter() - started)
             except Exception:
                 failures += 1
                 delay = min(_MAX_BACKOFF, self._max_sleep * 2 ** failures)

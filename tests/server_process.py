@@ -46,7 +46,7 @@ def run_server(tmp_path: Path, *, db_url: str | None = None, redis_url: str | No
                config: Path | None = None, redis_prefix: str | None = None,
                extra_env: dict[str, str] | None = None,
                startup_timeout: float = 30.0, fd_limit: int | None = None,
-               workers: int = 1) -> Iterator[RunningServer]:
+               workers: int = 1, extra_args: tuple[str, ...] = ()) -> Iterator[RunningServer]:
     port = free_port()
     db = db_url or f"sqlite+aiosqlite:///{tmp_path / 'cti.db'}"
     args = [sys.executable, "-m", "cti.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
@@ -57,6 +57,7 @@ def run_server(tmp_path: Path, *, db_url: str | None = None, redis_url: str | No
         args += ["--redis-prefix", redis_prefix]
     if workers != 1:
         args += ["--workers", str(workers)]
+    args += extra_args
     log_path = tmp_path / f"server-{port}.log"
     env = {**os.environ, **(extra_env or {})}
     with open(log_path, "wb") as log:

@@ -33,6 +33,7 @@ from adapters.slack.payloads import (
 )
 from adapters.slack.signature import make_verifier, refusal
 from cti.clock import Clock
+from cti.observe.metrics import count_webhook_refusal
 
 log = logging.getLogger(__name__)
 
@@ -67,11 +68,13 @@ class EventsEndpoint:
         body = await request.clone(client_max_size=MAX_EVENT_BODY).read()
         why = refusal(self._verifier, body, request.headers)
         if why is not None:
+            count_webhook_refusal(request, "slack", "bad-signature")
             log.warning("slack event refused: %s (from %s)", why, request.remote)
             return _error(401, "invalid-signature")
         try:
             envelope = parse_envelope(body)
         except PayloadError as exc:
+            count_webhook_refusal(request, "slack", "bad-payload")
             log.warning("slack event unreadable: %s", exc)
             return _error(400, "bad-payload")
         if isinstance(envelope, OtherEnvelope):

@@ -51,6 +51,7 @@ from cti.domain import (
 from cti.errors import Conflict, InvalidInput, NotFound
 from cti.events import MessageStatus
 from cti.identities import normalise_phone
+from cti.observe.metrics import count_webhook_refusal
 from cti.ports import RecordedAttachment
 from cti.redact import safe_url
 
@@ -115,12 +116,14 @@ class SmsAdapter:
     async def inbound(self, request: web.Request) -> web.StreamResponse:
         form = await self._signed_form(request)
         if form is None:
+            count_webhook_refusal(request, "sms", "bad-signature")
             log.warning("sms webhook refused: missing or invalid signature from %s", request.remote)
             return web.Response(status=403, text="invalid signature")
         try:
             sms = parse_inbound(form, region=self._deps.config.phone_region)
         except InvalidInput as exc:
             # A short code or alphanumeric sender is no customer we can answer.
+            count_webhook_refusal(request, "sms", exc.error_id)
             log.warning("sms webhook refused: %s", exc.message)
             return web.Response(status=400, text=exc.message)
         # One message per number at a time, on every node: two texts sent together must not both
@@ -182,6 +185,7 @@ class SmsAdapter:
     async def status(self, request: web.Request) -> web.StreamResponse:
         form = await self._signed_form(request)
         if form is None:
+            count_webhook_refusal(request, "sms", "bad-signature")
             log.warning("sms status callback refused: missing or invalid signature from %s",
                         request.remote)
             return web.Response(status=403, text="invalid signature")

@@ -74,6 +74,7 @@ from cti.events import (
 from cti.hub import Subscription
 from cti.identities import normalise_phone
 from cti.lifecycle import OPEN_STATES
+from cti.observe.metrics import count_webhook_refusal
 from cti.redact import safe_url
 from cti.tasks import stop_tasks
 
@@ -160,6 +161,7 @@ class TwilioVoiceAdapter:
     async def _form_or_none(self, request: web.Request) -> MultiDictProxy[str] | None:
         form = await self._signed_form(request)
         if form is None:
+            count_webhook_refusal(request, "twilio_voice", "bad-signature")
             log.warning("twilio voice webhook refused: missing or invalid signature path=%s from=%s",
                         request.path, request.remote)
         return form
@@ -170,6 +172,7 @@ class TwilioVoiceAdapter:
             return _forbidden()
         sid = form.get("CallSid", "")
         if not sid:
+            count_webhook_refusal(request, "twilio_voice", "missing-call-sid")
             return web.Response(status=400, text="CallSid is required")
         existing = await self._by_call(sid)
         if existing is not None:  # the webhook again (a retry): where the caller already is
@@ -189,6 +192,7 @@ class TwilioVoiceAdapter:
             return _forbidden()
         sid = form.get("CallSid", "")
         if not sid:
+            count_webhook_refusal(request, "twilio_voice", "missing-call-sid")
             return web.Response(status=400, text="CallSid is required")
         account = twiml.digits(request.query.get("account", ""), self._config.account_digits)
         key = form.get("Digits", "").strip()[:1]

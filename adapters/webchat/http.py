@@ -24,6 +24,7 @@ from cti.events import (
     MessageAdded,
 )
 from cti.hub import EventHub
+from cti.observe.logs import about
 from cti.settings.traffic import TrafficSettings
 from cti.tasks import stop_tasks
 from desktop_api.client_address import client_address
@@ -144,7 +145,7 @@ async def _visitor_socket(request: web.Request, guard: VisitorGuard, address: st
     visitor: Visitor | None = None
     said_hello = False
     watch = asyncio.create_task(guard.hello_watch(outbox, lambda: said_hello), name="chat-hello-watch")
-    with tracked(request, ws):
+    with tracked(request, ws, "visitor"):
         try:
             async for msg in ws:
                 if msg.type is not WSMsgType.TEXT:
@@ -154,6 +155,9 @@ async def _visitor_socket(request: web.Request, guard: VisitorGuard, address: st
                     if isinstance(frame, Hello) and visitor is None:
                         visitor, welcome = await sessions.hello(frame, outbox)
                         said_hello = True
+                        with about(interaction=visitor.interaction_id):
+                            log.info("visitor connected visitor=%s interaction=%s",
+                                     visitor.visitor_id, visitor.interaction_id)
                         name = request.app[AGENT_NAME]
                         welcome["messages"] = [visitor_message(m, name) for m in welcome["messages"]]
                         outbox.put(welcome)

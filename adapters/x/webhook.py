@@ -21,6 +21,7 @@ from adapters.x.config import XConfig
 from adapters.x.events import XEvent, from_activity, oldest_first
 from adapters.x.ingest import Outcome
 from cti.clock import Clock
+from cti.observe.metrics import count_webhook_refusal
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +60,7 @@ class XWebhook:
     async def crc(self, request: web.Request) -> web.Response:
         token = request.query.get("crc_token", "")
         if not _CRC_TOKEN.fullmatch(token):
+            count_webhook_refusal(request, "x", "bad-crc-token")
             log.warning("x webhook: crc_token of %d characters refused from %s", len(token), request.remote)
             return web.json_response(
                 {"error_id": "bad-crc-token",
@@ -68,17 +70,20 @@ class XWebhook:
     async def deliveries(self, request: web.Request) -> web.Response:
         body = await request.read()
         if not signing.verify(self._secret, body, request.headers.get(signing.SIGNATURE_HEADER)):
+            count_webhook_refusal(request, "x", "bad-signature")
             log.warning("x webhook: bad signature from %s, %d bytes refused", request.remote, len(body))
             return web.json_response({"error": "bad signature"}, status=403)
         try:
             payload = json.loads(body)
         except (ValueError, RecursionError):  # a signature proves the sender, not a sane body
-            return web.json_response({"error": "malformed JSON"}, status=400)
+            payload = None
         if not isinstance(payload, dict):
+            count_webhook_refusal(request, "x", "malformed-json")
             return web.json_response({"error": "malformed JSON"}, status=400)
         events = from_activity(payload, self._config.account_user_id)
         accepted = fresh(events, now=self._clock.now(), max_age=self._config.webhook_max_age)
         if events and not accepted:
+            count_webhook_refusal(request, "x", "stale")
             log.warning("x webhook: %d stale event(s) refused", len(events))
             return web.json_response({"error": "stale events"}, status=403)
         outcome = await self._ingest(oldest_first(accepted))  # a reply after what it answers

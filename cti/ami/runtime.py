@@ -21,6 +21,14 @@ class AsteriskVoice:
             self._relay = CommandRelay(leases.redis, prefix=leases.prefix, node_id=leases.node_id)
             bridge.attach_relay(self._relay)
 
+    @property
+    def link_up(self) -> bool | None:
+        """This node's AMI link is logged in (True) or not (False); None when another node
+        holds the link (``cti.lease``): this node cannot tell from here."""
+        if not self._links:
+            return None
+        return any(link.connected for link in self._links)
+
     async def start(self) -> None:
         await self.bridge.start()
         if self._relay is not None:
