@@ -116,10 +116,13 @@ def configure_logging(*, level: str, fmt: LogFormat, worker: str | None = None,
     root.setLevel(level.upper())
     handler: logging.Handler | None = next(
         (h for h in root.handlers if getattr(h, "_cti_handler", False)), None)
-    if handler is None:
+    target = stream if stream is not None else sys.stderr
+    # Applied again with another stream (an earlier one may be closed since): a new handler, as
+    # the first time; the old one is not flushed, its stream may be gone.
+    if handler is None or getattr(handler, "stream", None) is not target:
         for old in list(root.handlers):
             root.removeHandler(old)
-        handler = logging.StreamHandler(stream if stream is not None else sys.stderr)
+        handler = logging.StreamHandler(target)
         handler._cti_handler = True  # type: ignore[attr-defined]
         root.addHandler(handler)
     if chosen == "json":
