@@ -172,8 +172,8 @@ def test_the_test_command_sets_itself_up_as_a_user_with_services_of_its_own() ->
            "CTI_TEST_POSTGRES": f"postgresql+psycopg://postgres@127.0.0.1:{closed_pg}/test",
            "CTI_TEST_REDIS": f"redis://127.0.0.1:{closed_redis}/0"}
     # What pip needs to find the packages where this machine keeps them (an index, a proxy).
-    env.update({k: v for k, v in os.environ.items()
-                if k == "CI" or k.startswith("PIP_") or k.lower() in {"http_proxy", "https_proxy", "no_proxy"}})
+    passed_on = {"ci", "http_proxy", "https_proxy", "no_proxy"}
+    env.update({k: v for k, v in os.environ.items() if k.lower() in passed_on or k.startswith("PIP_")})
     with _users_checkout(user) as checkout:
         done = subprocess.run(_as(user, ["./scripts/test", "--collect-only", "-q", "-p", "no:cacheprovider",
                                          "tests/scripts/test_test_services.py"], env),
