@@ -13,8 +13,12 @@ if [ ! -s "$TLS/cert.pem" ] || [ ! -s "$TLS/key.pem" ]; then
         *) alt="IP:$name" ;;           # an IPv4 address
     esac
     umask 077
-    openssl req -x509 -newkey rsa:3072 -sha256 -days 825 -nodes \
-        -keyout "$TLS/key.pem" -out "$TLS/cert.pem" -subj "/CN=$name" \
-        -addext "subjectAltName=$alt,DNS:localhost,IP:127.0.0.1"
+    # openssl's progress dots stay out of the log unless it fails
+    if ! openssl req -x509 -newkey rsa:3072 -sha256 -days 825 -nodes \
+            -keyout "$TLS/key.pem" -out "$TLS/cert.pem" -subj "/CN=$name" \
+            -addext "subjectAltName=$alt,DNS:localhost,IP:127.0.0.1" 2>/tmp/nginx/openssl.log; then
+        cat /tmp/nginx/openssl.log >&2
+        exit 1
+    fi
 fi
 exec "$@"
