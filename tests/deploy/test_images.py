@@ -10,6 +10,7 @@ import re
 import shutil
 import stat
 import subprocess
+import sys
 from pathlib import Path
 from types import ModuleType
 
@@ -19,7 +20,7 @@ import yaml
 from cti.cli import build_parser
 from tests.asterisk_config.astconf import by_type, every, last, parse
 from tests.conftest import IN_CI
-from tests.deploy.compose import ROOT
+from tests.deploy.compose import ROOT, literal, resolve
 
 ASTERISK_DIR = ROOT / "asterisk-config"
 PROXY_DIR = ROOT / "deploy" / "proxy"
@@ -235,6 +236,7 @@ def _proxy_copy(tmp_path: Path) -> Path:
     return tmp_path / "nginx.conf"
 
 
+@pytest.mark.integration
 def test_the_proxy_configuration_passes_nginx_t(tmp_path: Path) -> None:
     nginx = _need("nginx", "nginx-light")
     conf = _proxy_copy(tmp_path)
@@ -277,3 +279,24 @@ def test_the_first_start_makes_a_certificate_and_later_starts_keep_it(tmp_path: 
                            capture_output=True, text=True, timeout=60, check=False)
     assert again.returncode == 0 and again.stdout == ""
     assert (tls / "cert.pem").read_bytes() == cert
+
+
+@pytest.mark.integration
+def test_the_entrypoint_runs_cti_with_the_configuration_it_made(tmp_path: Path) -> None:
+    """The image's start as docker-compose.yml makes it, with the real ``cti`` (this checkout's
+    code): the template's values from the environment, ``config check`` given the result."""
+    cti = Path(sys.executable).with_name("cti")
+    if not cti.exists():
+        cti = Path(shutil.which("cti") or "")
+    assert cti.is_file(), "the project is installed with its `cti` command beside this Python"
+    compose_env = {k: literal(str(v)) for k, v in resolve(tmp_path).services["cti1"]["environment"].items()}
+    env = {"PATH": f"{cti.parent}:{os.environ['PATH']}", "PYTHONPATH": str(ROOT), "TMPDIR": str(tmp_path),
+           **compose_env, "CTI_CONFIG_TEMPLATE": str(ROOT / "deploy" / "cti" / "center.yaml")}
+    done = subprocess.run([sys.executable, str(ROOT / "deploy" / "cti" / "entrypoint.py"), "config", "check"],
+                          env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    rendered = re.match(r"cti: (\S+) is valid$", done.stdout.splitlines()[0])
+    assert rendered, done.stdout
+    path = Path(rendered.group(1))
+    assert path.parent == tmp_path and stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert "Asterisk at asterisk:5038" in done.stdout
