@@ -43,3 +43,16 @@ def test_the_deploy_guide_names_services_and_cti_commands_that_exist() -> None:
     parser = build_parser()
     for args in re.findall(r"(?:cti1|cti-server) ((?:config check|hash-password|serve)[^`)\n]*)", guide):
         parser.parse_args(args.split())
+
+
+def test_the_readme_leads_with_the_two_commands() -> None:
+    """The first thing a new user reads is how to run it and how to test it, nothing before."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    first_block = re.search(r"```bash\n(.*?)```", readme, re.S)
+    assert first_block is not None
+    before = readme[:first_block.start()].strip().splitlines()
+    assert len(before) == 1 and before[0].startswith("# "), "only the title comes before the commands"
+    commands = [line.split("#")[0].strip() for line in first_block.group(1).splitlines() if line.strip()]
+    assert commands == ["./scripts/serve", "./scripts/test"]
+    for script in commands:
+        assert (ROOT / script).stat().st_mode & 0o111, f"{script} is not executable"
