@@ -19,21 +19,10 @@ import yaml
 
 from cti.cli import build_parser
 from tests.asterisk_config.astconf import by_type, every, last, parse
-from tests.conftest import IN_CI
 from tests.deploy.compose import ROOT, literal, resolve
+from tests.deploy.proxy import PROXY_DIR, first_start, need, proxy_copy
 
 ASTERISK_DIR = ROOT / "asterisk-config"
-PROXY_DIR = ROOT / "deploy" / "proxy"
-
-
-def _need(command: str, package: str) -> str:
-    found = shutil.which(command) or next((p for p in (f"/usr/sbin/{command}", f"/sbin/{command}")
-                                           if os.path.exists(p)), None)
-    if found:
-        return found
-    if IN_CI:
-        pytest.fail(f"{command} is missing (Debian package {package}); CI must run this test")
-    pytest.skip(f"{command} is missing (Debian package {package})")
 
 
 def _entrypoint() -> ModuleType:
@@ -219,27 +208,10 @@ def test_asterisk_does_not_start_with_a_secret_missing(tmp_path: Path) -> None:
 
 # --- the proxy ----------------------------------------------------------------------------------------
 
-def _proxy_copy(tmp_path: Path) -> Path:
-    """nginx.conf with its certificate and temp folders in ``tmp_path`` and the nodes' names,
-    which only the compose network resolves, as loopback addresses."""
-    tls = tmp_path / "tls"
-    tls.mkdir()
-    env = {"PATH": os.environ["PATH"], "CTI_TLS_DIR": str(tls), "CTI_PUBLIC_NAME": "cti.example.com"}
-    done = subprocess.run(["sh", str(PROXY_DIR / "docker-entrypoint.sh"), "true"], env=env,
-                          capture_output=True, text=True, timeout=120, check=False)
-    assert done.returncode == 0, done.stderr
-    text = (PROXY_DIR / "nginx.conf").read_text(encoding="utf-8")
-    text = text.replace("/etc/nginx/tls", str(tls)).replace("/tmp/nginx", str(tmp_path / "run"))
-    text = re.sub(r"server cti[12]:8080", "server 127.0.0.1:9", text)
-    (tmp_path / "run").mkdir()
-    (tmp_path / "nginx.conf").write_text(text, encoding="utf-8")
-    return tmp_path / "nginx.conf"
-
-
 @pytest.mark.integration
 def test_the_proxy_configuration_passes_nginx_t(tmp_path: Path) -> None:
-    nginx = _need("nginx", "nginx-light")
-    conf = _proxy_copy(tmp_path)
+    nginx = need("nginx", "nginx-light")
+    conf = proxy_copy(tmp_path)
     done = subprocess.run([nginx, "-e", "stderr", "-t", "-c", str(conf)], capture_output=True, text=True,
                           timeout=60, check=False)
     assert done.returncode == 0, done.stderr
@@ -265,8 +237,8 @@ def test_the_proxy_passes_websockets_with_time_outs_and_limits() -> None:
 
 
 def test_the_first_start_makes_a_certificate_and_later_starts_keep_it(tmp_path: Path) -> None:
-    openssl = _need("openssl", "openssl")
-    _proxy_copy(tmp_path)
+    openssl = need("openssl", "openssl")
+    proxy_copy(tmp_path)
     tls = tmp_path / "tls"
     cert = (tls / "cert.pem").read_bytes()
     assert stat.S_IMODE((tls / "key.pem").stat().st_mode) == 0o600
@@ -274,9 +246,7 @@ def test_the_first_start_makes_a_certificate_and_later_starts_keep_it(tmp_path: 
                             "-in", str(tls / "cert.pem")],
                            capture_output=True, text=True, timeout=30, check=True).stdout
     assert "CN = cti.example.com" in shown and "DNS:cti.example.com" in shown
-    env = {"PATH": os.environ["PATH"], "CTI_TLS_DIR": str(tls)}
-    again = subprocess.run(["sh", str(PROXY_DIR / "docker-entrypoint.sh"), "true"], env=env,
-                           capture_output=True, text=True, timeout=60, check=False)
+    again = first_start(tls)
     assert again.returncode == 0 and again.stdout == ""
     assert (tls / "cert.pem").read_bytes() == cert
 
