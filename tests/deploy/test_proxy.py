@@ -92,10 +92,17 @@ def _get(proxy: Proxy, path: str, *, tls: bool = True) -> tuple[int, str | None,
 async def _visitor_says_something_first(proxy: Proxy) -> dict[str, object]:
     async with aiohttp.ClientSession() as session, session.ws_connect(
             f"wss://127.0.0.1:{proxy.tls}/ws/chat", ssl=proxy.context) as ws:
+        sock = ws.get_extra_info("socket")
         await ws.send_str(json.dumps({"type": "message", "body": "hi"}))
         reply = await ws.receive_json(timeout=10)
-        assert isinstance(reply, dict)
-        return reply
+    # aiohttp aborts a TLS connection when it closes, and the socket is let go on a later turn of
+    # the loop: wait for that, or the loop ends with it open (a ResourceWarning in a later test).
+    deadline = time.monotonic() + 10
+    while sock.fileno() != -1:
+        assert time.monotonic() < deadline, "the client's socket was never closed"
+        await asyncio.sleep(0.01)
+    assert isinstance(reply, dict)
+    return reply
 
 
 def test_the_proxy_serves_the_nodes_over_tls_websockets_included(proxy: Proxy) -> None:
