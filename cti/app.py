@@ -30,7 +30,8 @@ from adapters.webchat.sessions import ChatSessions
 from adapters.webchat.signing import SiteSignatures
 from context.migrate import upgrade_async
 from context.store import SqlContextStore
-from cti.agents import AgentService
+from cti.agent_records import AgentStateRecords
+from cti.agents import AgentService, PresenceTouch
 from cti.ami.bridge import AmiBridge
 from cti.ami.runtime import AsteriskVoice
 from cti.claims import ClaimService
@@ -87,7 +88,8 @@ class Core:
 
 
 def build_core(*, config: AppConfig, context: ContextStore, routing: RoutingStore, hub: EventHub,
-               clock: Clock, ids: IdSource) -> Core:
+               clock: Clock, ids: IdSource, agent_states: AgentStateRecords | None = None,
+               presence: PresenceTouch | None = None) -> Core:
     """Constructors only (no I/O): the engine routes once started, or pass by pass in tests."""
     engine_ref: list[RoutingEngine] = []
 
@@ -95,9 +97,10 @@ def build_core(*, config: AppConfig, context: ContextStore, routing: RoutingStor
         for engine in engine_ref:
             engine.poke()
 
+    agents = AgentService(config=config, routing=routing, context=context, hub=hub, clock=clock, poke=poke,
+                          records=agent_states, presence=presence)
     interactions = InteractionService(config=config, context=context, routing=routing, hub=hub,
-                                      clock=clock, ids=ids, poke=poke)
-    agents = AgentService(config=config, routing=routing, context=context, hub=hub, clock=clock, poke=poke)
+                                      clock=clock, ids=ids, poke=poke, on_missed_offer=agents.missed_offer)
 
     async def on_offer(offer: Offer) -> None:
         await interactions.on_offer(offer)

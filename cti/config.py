@@ -134,6 +134,12 @@ def _queue_teams(raw: Any, where: str, teams: Mapping[str, TeamConfig]) -> tuple
     return tuple(raw)
 
 
+def _flag(raw: Any, where: str) -> bool:
+    if not isinstance(raw, bool):
+        raise ConfigError(f"{where}: true or false")
+    return raw
+
+
 def parse_config(data: Mapping[str, Any]) -> AppConfig:
     teams = {
         t["name"]: TeamConfig(name=t["name"], supervisors=tuple(t.get("supervisors", ())))
@@ -151,6 +157,7 @@ def parse_config(data: Mapping[str, Any]) -> AppConfig:
             wrap_up_seconds=float(q.get("wrap_up_seconds", 0)),
             address=q.get("address"),
             teams=_queue_teams(q.get("teams"), where, teams),
+            missed_offer_away=_flag(q.get("missed_offer_away", True), f"{where}: missed_offer_away"),
         )
     if not queues:
         raise ConfigError("the configuration needs at least one queue")

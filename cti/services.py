@@ -50,8 +50,13 @@ class Services:
     async def transfer(self, interaction_id: str, agent_id: str, *, to_queue: str | None,
                        to_agent: str | None, note: str | None) -> Interaction:
         """Transfer on any channel; a live call is moved by its telephony path as well."""
-        control = self.call_control_for(await self.context.interaction(interaction_id))
+        interaction = await self.context.interaction(interaction_id)
+        control = self.call_control_for(interaction)
         if control is not None:
+            if (to_agent is not None and to_agent in self.config.agents and to_agent != agent_id
+                    and interaction.agent_id == agent_id):
+                # Before the call moves: a caller rung through to nobody would be stranded.
+                await self.interactions.check_transfer_target(to_agent, interaction)
             return await control.transfer(interaction_id, agent_id, to_queue=to_queue,
                                           to_agent=to_agent, note=note)
         return await self.interactions.transfer(interaction_id, agent_id, to_queue=to_queue,
