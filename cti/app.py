@@ -48,6 +48,8 @@ from cti.login import LoginService
 from cti.login_throttle import LoginThrottle
 from cti.passwords import PasswordChecker
 from cti.ports import AttachmentSource, CallControl, ContextStore
+from cti.presence import DesktopPresence
+from cti.presence_store import MemoryPresence, PresenceStore, RedisPresence
 from cti.redact import safe_url
 from cti.revocation import RedisTokenRecords
 from cti.routing import Explanation, Offer, RoutingSettings, RoutingStore, WaitingItem
@@ -134,8 +136,13 @@ def build_app(config: AppConfig, settings: ServerSettings, *, clock: Clock | Non
     routing: RoutingStore = (RedisRoutingStore(redis=redis_client, prefix=settings.redis_prefix)
                              if redis_client is not None else MemoryRoutingStore())
     hub = EventHub(node_id=node_id, redis=redis_client, channel=f"{settings.redis_prefix}:events")
-    core = build_core(config=config, context=context, routing=routing, hub=hub, clock=the_clock, ids=the_ids)
+    presence_store: PresenceStore = (RedisPresence(redis=redis_client, prefix=settings.redis_prefix)
+                                     if redis_client is not None else MemoryPresence())
+    core = build_core(config=config, context=context, routing=routing, hub=hub, clock=the_clock, ids=the_ids,
+                      agent_states=context.agent_states, presence=presence_store)
     interactions, agents, engine = core.interactions, core.agents, core.engine
+    presence = DesktopPresence(store=presence_store, agents=agents, routing=routing, clock=the_clock,
+                               node_id=node_id, settings=config.presence)
 
     async def explain(interaction_id: str) -> Explanation:
         await context.interaction(interaction_id)  # an unknown id is a 404, not a 409
@@ -185,7 +192,7 @@ def build_app(config: AppConfig, settings: ServerSettings, *, clock: Clock | Non
         voice=bridge, call_controls=tuple(
             c for c in (bridge, *channel_adapters.values()) if isinstance(c, CallControl)),
         attachment_sources=tuple(a for a in channel_adapters.values() if isinstance(a, AttachmentSource)),
-        claims=claims)
+        claims=claims, presence=presence)
     chat = ChatSessions(interactions=interactions, context=context, ids=the_ids, queue=config.chat.queue,
                         skills=config.chat.skills, reconnect_grace=config.chat.reconnect_grace,
                         # identity.default_region, in the calling-code form the chat still takes
@@ -212,9 +219,12 @@ def build_app(config: AppConfig, settings: ServerSettings, *, clock: Clock | Non
         await context.start()
         await hub.start()
         await agents.register_all()
+        # As they were before the restart; those at their desk get the grace to reconnect.
+        await presence.expect(await agents.restore())
         recovered = await interactions.recover(
             await context.list_interactions(states=None, agent_id=None, limit=10_000, open_only=True))
         await engine.start()
+        await presence.start()
         if voice is not None:
             await voice.start()
         for adapter in channel_adapters.values():
@@ -236,6 +246,7 @@ def build_app(config: AppConfig, settings: ServerSettings, *, clock: Clock | Non
                 await adapter.aclose()
             if voice is not None:
                 await voice.aclose()
+            await presence.aclose()
             await engine.aclose()
             await hub.aclose()
             await context.aclose()

@@ -21,6 +21,7 @@ from cti.settings.access import AccessSettings
 from cti.settings.http import HttpSettings
 from cti.settings.identity import IdentitySettings
 from cti.settings.login import LoginSettings
+from cti.settings.presence import PresenceSettings
 from cti.settings.traffic import TrafficSettings
 
 
@@ -86,6 +87,8 @@ class AppConfig:
     # A demo configuration (top-level `demo: true`): well-known plain passwords are accepted, and
     # `cti serve` keeps it on loopback unless told --allow-demo.
     demo: bool = False
+    # issue 12: when an agent whose desktop is gone is set away (cti.presence).
+    presence: PresenceSettings = field(default_factory=PresenceSettings)
 
     @property
     def phone_region(self) -> str:
@@ -205,6 +208,7 @@ def parse_config(data: Mapping[str, Any]) -> AppConfig:
         login = parse_section(LoginSettings, data.get("login"), "login")
         traffic = parse_section(TrafficSettings, data.get("traffic"), "traffic")
         http = parse_section(HttpSettings, data.get("http"), "http")
+        presence = parse_section(PresenceSettings, data.get("presence"), "presence")
     except SectionError as exc:
         raise ConfigError(str(exc)) from exc
     return AppConfig(
@@ -221,6 +225,7 @@ def parse_config(data: Mapping[str, Any]) -> AppConfig:
         token_secret=secret,
         token_ttl=float(data.get("token_ttl", 8 * 3600)),
         demo=demo,
+        presence=presence,
     )
 
 

@@ -14,6 +14,7 @@ from cti.config import AppConfig
 from cti.domain import Channel, Interaction, InteractionState
 from cti.hub import EventHub
 from cti.ports import AttachmentSource, CallControl, ContextStore
+from cti.presence import DesktopPresence
 from cti.routing import Explanation, RoutingStore
 from cti.service import InteractionService
 
@@ -41,6 +42,7 @@ class Services:
     call_controls: tuple[CallControl, ...] = ()  # every telephony path (Asterisk, Twilio)
     attachment_sources: tuple[AttachmentSource, ...] = ()  # channels that keep customers' files
     claims: ClaimService | None = None  # claimed identities: one-time codes, links by hand
+    presence: DesktopPresence | None = None  # desktop sockets per agent, across the nodes
 
     def call_control_for(self, interaction: Interaction) -> CallControl | None:
         if interaction.channel is not Channel.VOICE or interaction.state is not InteractionState.ACTIVE:

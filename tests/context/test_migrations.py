@@ -19,7 +19,8 @@ from context.models import Base
 TABLES = {"customers", "identities", "merges", "interactions", "interaction_refs", "interaction_context",
           "messages", "notes", "audit_log", "inbound_claims", "channel_cursors", "interaction_holders",
           "customer_shares", "message_attachments", "revoked_tokens", "ws_tickets", "credential_upgrades",
-          "interaction_identities", "merge_suggestions", "one_time_codes", "chat_sessions"}
+          "interaction_identities", "merge_suggestions", "one_time_codes", "chat_sessions",
+          "agent_states"}
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -64,7 +65,7 @@ def test_upgrade_twice_is_a_no_op(blank_url: str, unique_prefix: str) -> None:
 
     tables, versions, schema = _state(blank_url)
     assert tables == TABLES | {"alembic_version"}
-    assert versions == ["0013"]
+    assert versions == ["0017"]
     if make_url(blank_url).get_backend_name() == "postgresql":
         assert schema == unique_prefix  # the test's own schema, not public
     engine = create_engine(sync_url(blank_url))
