@@ -115,11 +115,15 @@ class DesktopPresence:
         until = self._clock.now() + self._heartbeat * HEARTBEATS_TO_EXPIRE
         await self._store.mark(self._node_id, dict.fromkeys(agent_ids, until))
 
+    async def renew(self) -> None:
+        """Vouch again for every agent with a desktop open here (the heartbeat)."""
+        await self._vouch(list(self._open))
+
     async def _renew(self) -> None:
         while True:
             await asyncio.sleep(self._heartbeat)
             try:
-                await self._vouch(list(self._open))
+                await self.renew()
             except Exception:  # Redis away for a moment: the next heartbeat tries again
                 log.warning("presence: renewal failed", exc_info=True)
 
