@@ -23,7 +23,6 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 
 from cti.agents import AT_DESK, AgentService
 from cti.clock import Clock
-from cti.errors import CtiError
 from cti.presence_store import PresenceStore
 from cti.routing import RoutingStore
 from cti.settings.presence import PresenceSettings
@@ -99,8 +98,9 @@ class DesktopPresence:
                 if await self._agents.set_away_if(agent_id, DISCONNECTED, when=AT_DESK):
                     set_away.append(agent_id)
                     log.info("agent set away: no desktop for %.0fs agent=%s", self._grace, agent_id)
-            except CtiError:
+            except Exception:  # the database or Redis away: put them back, the next sweep tries again
                 log.exception("presence: agent %s not set away", agent_id)
+                await self._store.touch(agent_id, cutoff, create=True)
         return set_away
 
     async def start(self) -> None:

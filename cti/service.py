@@ -322,7 +322,7 @@ class InteractionService:
                     # Before the poke: the next pass must not offer the desk nobody is at.
                     try:
                         await self._on_missed_offer(previous_agent)
-                    except CtiError:
+                    except Exception:  # the requeue is done: it must still be announced and routed
                         log.exception("missed offer: agent %s not set away", previous_agent)
         await self._hub.publish(InteractionQueued(at=now, interaction=jsonable(interaction),
                                                   requeued_because=why))

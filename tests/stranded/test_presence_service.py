@@ -75,9 +75,9 @@ async def context(tmp_path: Path) -> AsyncIterator[SqlContextStore]:
         await store.aclose()
 
 
-async def world(context: SqlContextStore, records: Sequence[StoredAgentState] = ()) -> World:
+async def world(context: SqlContextStore, stored: ListRecords | None = None) -> World:
     clock, routing, hub, store = ManualClock(), MemoryRoutingStore(), EventHub(node_id="t"), MemoryPresence()
-    stored = ListRecords(records)
+    stored = stored if stored is not None else ListRecords()
     agents = AgentService(config=parse_config(center_config({})), routing=routing, context=context,
                           hub=hub, clock=clock, poke=lambda: None, records=stored, presence=store)
     await agents.register_all()
@@ -172,9 +172,10 @@ async def test_a_supervisor_making_an_absent_agent_available_restarts_the_grace(
 ])
 async def test_restore_brings_back_the_stored_state_unless_a_live_one_is_known(
         live: AgentState | None, expected: tuple[AgentState, str | None], context: SqlContextStore) -> None:
-    w = await world(context, [StoredAgentState("alice", AgentState.AVAILABLE, None, 1.0),
-                     StoredAgentState("bob", AgentState.AWAY, "lunch", 1.0),
-                     StoredAgentState("ghost", AgentState.AVAILABLE, None, 1.0)])  # no longer configured
+    w = await world(context, ListRecords([
+        StoredAgentState("alice", AgentState.AVAILABLE, None, 1.0),
+        StoredAgentState("bob", AgentState.AWAY, "lunch", 1.0),
+        StoredAgentState("ghost", AgentState.AVAILABLE, None, 1.0)]))  # no longer configured
     if live is not None:
         await w.routing.set_agent_state("alice", live, reason=None, now=0.0)
     at_desk = await w.agents.restore()
@@ -187,3 +188,31 @@ async def test_restore_brings_back_the_stored_state_unless_a_live_one_is_known(
     await a.expect(at_desk)
     w.clock.advance(GRACE)
     assert await a.sweep_once() == ([] if live else ["alice"])
+
+
+class DownOnce(ListRecords):
+    """A database that refuses one write (a restart of PostgreSQL, a full disk)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.down = False
+
+    async def save(self, record: StoredAgentState) -> None:
+        if self.down:
+            self.down = False
+            raise OSError("database unreachable")
+        await super().save(record)
+
+
+async def test_a_sweep_that_could_not_set_away_tries_again(context: SqlContextStore) -> None:
+    flaky = DownOnce()
+    w = await world(context, flaky)
+    a = w.node("a")
+    async with a.desktop("alice"):
+        await w.agents.set_state("alice", "available", reason=None, actor_id="alice")
+    w.clock.advance(GRACE)
+    flaky.down = True
+    assert await a.sweep_once() == []
+    assert await state(w, "alice") == (AgentState.AVAILABLE, None)
+    assert await a.sweep_once() == ["alice"]
+    assert flaky.records["alice"].reason == "disconnected"
