@@ -401,6 +401,20 @@ class WebhookDeliveryRow(Base):
     finished_at: Mapped[float | None] = mapped_column(Double)
 
 
+class AgentStateRow(Base):
+    """What each agent last chose, or the server set (issue 12): a restart brings them back so.
+
+    The live state is the routing store's; this row is written with every change. Agents are
+    configured in the file, not in the database, so no foreign key."""
+
+    __tablename__ = "agent_states"
+
+    agent_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    state: Mapped[str] = mapped_column(String(20))
+    reason: Mapped[str | None] = mapped_column(String(64))
+    at: Mapped[float] = mapped_column(Double)
+
+
 customers = cast(Table, CustomerRow.__table__)
 identities = cast(Table, IdentityRow.__table__)
 merges = cast(Table, MergeRow.__table__)
@@ -423,3 +437,6 @@ merge_suggestions = cast(Table, MergeSuggestionRow.__table__)
 one_time_codes = cast(Table, OneTimeCodeRow.__table__)
 chat_sessions = cast(Table, ChatSessionRow.__table__)
 webhook_deliveries = cast(Table, WebhookDeliveryRow.__table__)
+
+
+agent_states = cast(Table, AgentStateRow.__table__)

@@ -24,6 +24,7 @@ from typing import Any
 from sqlalchemy import literal, select
 
 from context.access import AccessRecords
+from context.agent_states import SqlAgentStates
 from context.attachments import Attachments
 from context.audit import read_audit, write_audit
 from context.chat_sessions import ChatSessionStore
@@ -88,6 +89,8 @@ class SqlContextStore:
         # The access rules' records and the token records share this store's database.
         self.access = AccessRecords(db=self._db)
         self.tokens = SqlTokenRecords(db=self._db, clock=clock)
+        # Not part of the ContextStore port: the agent service keeps agents' states here.
+        self.agent_states = SqlAgentStates(db=self._db)
         self._chat_sessions = ChatSessionStore(db=self._db)
         self._presented = Presented(db=self._db, clock=clock, ids=ids)
 

@@ -1,10 +1,18 @@
-"""Agents: who may do what, and their presence (state with a reason code)."""
+"""Agents: who may do what, and their presence (state with a reason code).
+
+Every state change goes through ``_change``: stored (``AgentStateRecords``, so a restart brings
+the agent back as they were), applied to the routing store, and announced on the hub. Besides
+the states a person sets, the server sets an agent away on its own when nobody is at their desk:
+"no-answer" after a missed offer (``missed_offer``), "disconnected" when every desktop socket has
+been gone for the grace period (``cti.presence``).
+"""
 
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, Protocol
 
+from cti.agent_records import AgentStateRecords, StoredAgentState
 from cti.clock import Clock
 from cti.config import AppConfig
 from cti.domain import AgentProfile, AgentState, Role
@@ -20,17 +28,27 @@ log = logging.getLogger(__name__)
 # States a person may choose; wrap_up is set by the router after completed work.
 SETTABLE = frozenset({AgentState.AVAILABLE, AgentState.AWAY, AgentState.BUSY, AgentState.OFFLINE})
 MAX_REASON = 64
+# States in which the agent is expected at their desk: a desk that is gone makes them away.
+AT_DESK = frozenset({AgentState.AVAILABLE, AgentState.BUSY, AgentState.WRAP_UP})
+NO_ANSWER = "no-answer"
+
+
+class PresenceTouch(Protocol):
+    async def touch(self, agent_id: str, at: float, *, create: bool) -> None: ...
 
 
 class AgentService:
     def __init__(self, *, config: AppConfig, routing: RoutingStore, context: ContextStore,
-                 hub: EventHub, clock: Clock, poke: Any) -> None:
+                 hub: EventHub, clock: Clock, poke: Any, records: AgentStateRecords | None = None,
+                 presence: PresenceTouch | None = None) -> None:
         self._config = config
         self._routing = routing
         self._context = context
         self._hub = hub
         self._clock = clock
         self._poke = poke
+        self._records = records
+        self._presence = presence
 
     async def register_all(self) -> None:
         now = self._clock.now()
@@ -81,15 +99,62 @@ class AgentService:
                 raise Forbidden("not-your-team", "you do not supervise this agent", agent_id=agent_id)
             await self._context.audit(actor=actor_id, action="agent.set_state", target=agent_id,
                                       details={"state": new_state.value, "reason": reason})
-        now = self._clock.now()
-        snap = await self._routing.set_agent_state(agent_id, new_state, reason=reason, now=now)
-        await self._hub.publish(AgentStateChanged(at=now, agent_id=agent_id, state=new_state.value,
-                                                  reason=reason,
-                                                  by=actor_id if actor_id != agent_id else None))
-        log.info("agent state agent=%s state=%s reason=%s by=%s", agent_id, new_state.value, reason, actor_id)
-        if new_state is AgentState.AVAILABLE:
-            self._poke()
+        snap = await self._change(agent_id, new_state, reason, by=actor_id)
         return agent_view(profile, snap)
+
+    async def set_away_if(self, agent_id: str, reason: str, *, when: frozenset[AgentState]) -> bool:
+        """The server sets the agent away (``reason``) if they are in one of ``when`` now; a person
+        who already chose another state keeps it. True if it was set."""
+        snap = await self._routing.agent(agent_id)
+        if snap is None or snap.state not in when:
+            return False
+        await self._change(agent_id, AgentState.AWAY, reason, by=None)
+        return True
+
+    async def missed_offer(self, agent_id: str) -> None:
+        """An offer to the agent ended unanswered (timed out, their phone rang out): as Asterisk's
+        queue autopause, a desk that does not answer is not offered the next customer."""
+        if await self.set_away_if(agent_id, NO_ANSWER, when=frozenset({AgentState.AVAILABLE})):
+            log.info("agent set away after a missed offer agent=%s", agent_id)
+
+    async def restore(self) -> list[str]:
+        """After a start: each agent back in their stored state, unless the routing store already
+        holds a live one (another node of the centre is running). Returns who came back at
+        their desk (available or busy), for the presence check to expect their desktop."""
+        if self._records is None:
+            return []
+        now = self._clock.now()
+        at_desk: list[str] = []
+        for record in await self._records.load_all():
+            if record.agent_id not in self._config.agents or record.state is AgentState.OFFLINE:
+                continue
+            live = await self._routing.agent(record.agent_id)
+            if live is not None and live.state is not AgentState.OFFLINE:
+                continue
+            await self._routing.set_agent_state(record.agent_id, record.state, reason=record.reason, now=now)
+            if record.state in AT_DESK:
+                at_desk.append(record.agent_id)
+        if at_desk:
+            self._poke()
+        return at_desk
+
+    async def _change(self, agent_id: str, state: AgentState, reason: str | None, *,
+                      by: str | None) -> AgentSnapshot:
+        now = self._clock.now()
+        if self._records is not None:
+            # Stored first: a change the database refused is refused, not live and lost at restart.
+            await self._records.save(StoredAgentState(agent_id=agent_id, state=state, reason=reason, at=now))
+        snap = await self._routing.set_agent_state(agent_id, state, reason=reason, now=now)
+        if self._presence is not None and state in AT_DESK:
+            # Back at work without a desktop open (set by a supervisor): the grace starts again now.
+            await self._presence.touch(agent_id, now, create=False)
+        await self._hub.publish(AgentStateChanged(at=now, agent_id=agent_id, state=state.value, reason=reason,
+                                                  by=by if by != agent_id else None))
+        log.info("agent state agent=%s state=%s reason=%s by=%s", agent_id, state.value, reason,
+                 by or "server")
+        if state is AgentState.AVAILABLE:
+            self._poke()
+        return snap
 
 
 def agent_view(profile: AgentProfile, snap: AgentSnapshot | None) -> dict[str, Any]:

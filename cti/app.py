@@ -31,7 +31,8 @@ from adapters.webchat.sessions import ChatSessions
 from adapters.webchat.signing import SiteSignatures
 from context.migrate import upgrade_async
 from context.store import SqlContextStore
-from cti.agents import AgentService
+from cti.agent_records import AgentStateRecords
+from cti.agents import AgentService, PresenceTouch
 from cti.ami.bridge import AmiBridge
 from cti.ami.runtime import AsteriskVoice
 from cti.claims import ClaimService
@@ -53,6 +54,8 @@ from cti.observe.metrics import METRICS, Metrics
 from cti.observe.ready import Check, Readiness, ami_check
 from cti.passwords import PasswordChecker
 from cti.ports import AttachmentSource, CallControl, ContextStore
+from cti.presence import DesktopPresence
+from cti.presence_store import MemoryPresence, PresenceStore, RedisPresence
 from cti.redact import safe_url
 from cti.revocation import RedisTokenRecords
 from cti.routing import Explanation, Offer, RoutingSettings, RoutingStore, WaitingItem
@@ -97,7 +100,8 @@ class Core:
 
 
 def build_core(*, config: AppConfig, context: ContextStore, routing: RoutingStore, hub: EventHub,
-               clock: Clock, ids: IdSource, metrics: Metrics | None = None) -> Core:
+               clock: Clock, ids: IdSource, metrics: Metrics | None = None,
+               agent_states: AgentStateRecords | None = None, presence: PresenceTouch | None = None) -> Core:
     """Constructors only (no I/O): the engine routes once started, or pass by pass in tests."""
     engine_ref: list[RoutingEngine] = []
 
@@ -105,9 +109,10 @@ def build_core(*, config: AppConfig, context: ContextStore, routing: RoutingStor
         for engine in engine_ref:
             engine.poke()
 
+    agents = AgentService(config=config, routing=routing, context=context, hub=hub, clock=clock, poke=poke,
+                          records=agent_states, presence=presence)
     interactions = InteractionService(config=config, context=context, routing=routing, hub=hub,
-                                      clock=clock, ids=ids, poke=poke)
-    agents = AgentService(config=config, routing=routing, context=context, hub=hub, clock=clock, poke=poke)
+                                      clock=clock, ids=ids, poke=poke, on_missed_offer=agents.missed_offer)
 
     async def on_offer(offer: Offer) -> None:
         if metrics is None:
@@ -149,10 +154,14 @@ def build_app(config: AppConfig, settings: ServerSettings, *, clock: Clock | Non
     routing: RoutingStore = (RedisRoutingStore(redis=redis_client, prefix=settings.redis_prefix)
                              if redis_client is not None else MemoryRoutingStore())
     hub = EventHub(node_id=node_id, redis=redis_client, channel=f"{settings.redis_prefix}:events")
+    presence_store: PresenceStore = (RedisPresence(redis=redis_client, prefix=settings.redis_prefix)
+                                     if redis_client is not None else MemoryPresence())
     core = build_core(config=config, context=context, routing=routing, hub=hub, clock=the_clock, ids=the_ids,
-                      metrics=metrics)
+                      metrics=metrics, agent_states=context.agent_states, presence=presence_store)
     observer = EventObserver(hub=hub, metrics=metrics)
     interactions, agents, engine = core.interactions, core.agents, core.engine
+    presence = DesktopPresence(store=presence_store, agents=agents, routing=routing, clock=the_clock,
+                               node_id=node_id, settings=config.presence)
 
     async def explain(interaction_id: str) -> Explanation:
         await context.interaction(interaction_id)  # an unknown id is a 404, not a 409
@@ -207,7 +216,7 @@ def build_app(config: AppConfig, settings: ServerSettings, *, clock: Clock | Non
         voice=bridge, call_controls=tuple(
             c for c in (bridge, *channel_adapters.values()) if isinstance(c, CallControl)),
         attachment_sources=tuple(a for a in channel_adapters.values() if isinstance(a, AttachmentSource)),
-        claims=claims, webhooks=webhooks)
+        claims=claims, webhooks=webhooks, presence=presence)
     chat = ChatSessions(interactions=interactions, context=context, ids=the_ids, queue=config.chat.queue,
                         skills=config.chat.skills, reconnect_grace=config.chat.reconnect_grace,
                         # identity.default_region, in the calling-code form the chat still takes
@@ -237,9 +246,12 @@ def build_app(config: AppConfig, settings: ServerSettings, *, clock: Clock | Non
         await hub.start()
         await observer.start()
         await agents.register_all()
+        # As they were before the restart; those at their desk get the grace to reconnect.
+        await presence.expect(await agents.restore())
         recovered = await interactions.recover(
             await context.list_interactions(states=None, agent_id=None, limit=10_000, open_only=True))
         await engine.start()
+        await presence.start()
         if voice is not None:
             await voice.start()
         for adapter in channel_adapters.values():
@@ -263,6 +275,7 @@ def build_app(config: AppConfig, settings: ServerSettings, *, clock: Clock | Non
                 await adapter.aclose()
             if voice is not None:
                 await voice.aclose()
+            await presence.aclose()
             await engine.aclose()
             await observer.aclose()
             await hub.aclose()

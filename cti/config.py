@@ -22,6 +22,7 @@ from cti.settings.http import HttpSettings
 from cti.settings.identity import IdentitySettings
 from cti.settings.login import LoginSettings
 from cti.settings.observe import LoggingSettings, MetricsSettings
+from cti.settings.presence import PresenceSettings
 from cti.settings.traffic import TrafficSettings
 from cti.settings.webhooks import WebhookSettings
 
@@ -91,6 +92,8 @@ class AppConfig:
     # A demo configuration (top-level `demo: true`): well-known plain passwords are accepted, and
     # `cti serve` keeps it on loopback unless told --allow-demo.
     demo: bool = False
+    # issue 12: when an agent whose desktop is gone is set away (cti.presence).
+    presence: PresenceSettings = field(default_factory=PresenceSettings)
 
     @property
     def phone_region(self) -> str:
@@ -139,6 +142,12 @@ def _queue_teams(raw: Any, where: str, teams: Mapping[str, TeamConfig]) -> tuple
     return tuple(raw)
 
 
+def _flag(raw: Any, where: str) -> bool:
+    if not isinstance(raw, bool):
+        raise ConfigError(f"{where}: true or false")
+    return raw
+
+
 def parse_config(data: Mapping[str, Any]) -> AppConfig:
     teams = {
         t["name"]: TeamConfig(name=t["name"], supervisors=tuple(t.get("supervisors", ())))
@@ -156,6 +165,7 @@ def parse_config(data: Mapping[str, Any]) -> AppConfig:
             wrap_up_seconds=float(q.get("wrap_up_seconds", 0)),
             address=q.get("address"),
             teams=_queue_teams(q.get("teams"), where, teams),
+            missed_offer_away=_flag(q.get("missed_offer_away", True), f"{where}: missed_offer_away"),
         )
     if not queues:
         raise ConfigError("the configuration needs at least one queue")
@@ -206,6 +216,7 @@ def parse_config(data: Mapping[str, Any]) -> AppConfig:
         webhooks = parse_section(WebhookSettings, data.get("webhooks"), "webhooks")
         metrics = parse_section(MetricsSettings, data.get("metrics"), "metrics")
         logging = parse_section(LoggingSettings, data.get("logging"), "logging")
+        presence = parse_section(PresenceSettings, data.get("presence"), "presence")
     except SectionError as exc:
         raise ConfigError(str(exc)) from exc
     return AppConfig(
@@ -223,6 +234,7 @@ def parse_config(data: Mapping[str, Any]) -> AppConfig:
         token_secret=secret,
         token_ttl=float(data.get("token_ttl", 8 * 3600)),
         demo=demo,
+        presence=presence,
     )
 
 

@@ -180,6 +180,11 @@ class QueueConfig:
     address: str | None = None
     # The teams whose supervisors see this queue; none: every supervisor sees it.
     teams: tuple[str, ...] = ()
+    # --- issue 12, no stranded customer ---
+    # An offer of this queue's work that the agent lets time out (or their phone does not
+    # answer) sets them away with reason "no-answer", so the next customer is not offered to
+    # a desk nobody is at.
+    missed_offer_away: bool = True
 
     def target_for(self, channel: Channel) -> float:
         return self.service_targets.get(channel, DEFAULT_SERVICE_TARGETS[channel])

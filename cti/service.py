@@ -15,11 +15,12 @@ what is decided before any save, is read from the database.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
 from cti import lifecycle
+from cti.availability import transfer_refusal
 from cti.clock import Clock, IdSource
 from cti.config import AppConfig
 from cti.domain import (
@@ -63,6 +64,9 @@ SCREEN_POP_TIMELINE = 50
 # Reads and saves of one interaction before a change gives up (each retry follows a change that
 # got in first, so more than a few means something is rewriting it in a loop).
 SAVE_ATTEMPTS = 8
+# Offers that ended with nobody answering, on any channel: the engine's time-out, and a phone
+# that rang out ("no-answer" from the voice paths). A reject is a person's answer, not a miss.
+MISSED = frozenset({"timeout", "no-answer"})
 
 Change = Callable[[Interaction], Interaction | None]
 # Context key of waiting work the router must not offer: where it waits instead (``hand_off``).
@@ -71,8 +75,10 @@ ROUTED_ELSEWHERE = "routing.elsewhere"
 
 class InteractionService:
     def __init__(self, *, config: AppConfig, context: ContextStore, routing: RoutingStore,
-                 hub: EventHub, clock: Clock, ids: IdSource, poke: Callable[[], None]) -> None:
+                 hub: EventHub, clock: Clock, ids: IdSource, poke: Callable[[], None],
+                 on_missed_offer: Callable[[str], Awaitable[None]] | None = None) -> None:
         self._config = config
+        self._on_missed_offer = on_missed_offer
         self._context = context
         self._routing = routing
         self._hub = hub
@@ -378,6 +384,14 @@ class InteractionService:
         if previous_agent:
             await self._hub.publish(OfferWithdrawn(at=now, interaction_id=interaction.id,
                                                    agent_id=previous_agent, why=why))
+            if why in MISSED and self._on_missed_offer is not None:
+                queue = self._config.queues.get(interaction.queue)
+                if queue is None or queue.missed_offer_away:
+                    # Before the poke: the next pass must not offer the desk nobody is at.
+                    try:
+                        await self._on_missed_offer(previous_agent)
+                    except Exception:  # the requeue is done: it must still be announced and routed
+                        log.exception("missed offer: agent %s not set away", previous_agent)
         await self._hub.publish(InteractionQueued(at=now, interaction=jsonable(interaction),
                                                   requeued_because=why))
         self._poke()
@@ -438,6 +452,8 @@ class InteractionService:
         interaction = await self._owned(interaction_id, agent_id, _LIVE)
         if interaction.customer_left:
             raise Conflict("customer-left", "the customer has left", interaction_id=interaction_id)
+        if to_agent is not None:
+            await self.check_transfer_target(to_agent, interaction)
         if note:
             await self.add_note(interaction_id, agent_id, note)
         now = self._clock.now()
@@ -458,6 +474,23 @@ class InteractionService:
                                                   requeued_because="transfer"))
         self._poke()
         return interaction
+
+    async def check_transfer_target(self, to_agent: str, interaction: Interaction) -> None:
+        """Refuse to hand ``interaction`` to ``to_agent`` when the router would never offer it to
+        them now (offline, away, busy, no free slot, a skill missing): the customer would wait
+        for them alone, with no fallback. Checked on the agent as the routing store has them;
+        a change right after the check is the router's to handle, as for any offer."""
+        agent = await self._routing.agent(to_agent)
+        why = transfer_refusal(agent, channel=interaction.channel, skills=interaction.skills)
+        if why is None:
+            return
+        state = (agent.state if agent is not None else AgentState.OFFLINE).value
+        message = (f"agent {to_agent!r} is {state}" if why.startswith("not-available")
+                   else f"agent {to_agent!r} is {state} but cannot take this {interaction.channel.value} "
+                        f"now ({why})")
+        raise Conflict("agent-unavailable", message, agent_id=to_agent, state=state,
+                       reason=agent.reason if agent is not None else None, why=why,
+                       interaction_id=interaction.id)
 
     async def complete(self, interaction_id: str, agent_id: str, *, disposition: str,
                        note: str | None) -> Interaction:

@@ -14,6 +14,7 @@ from cti.config import AppConfig
 from cti.domain import Channel, Interaction, InteractionState
 from cti.hub import EventHub
 from cti.ports import AttachmentSource, CallControl, ContextStore
+from cti.presence import DesktopPresence
 from cti.routing import Explanation, RoutingStore
 from cti.service import InteractionService
 
@@ -43,6 +44,7 @@ class Services:
     attachment_sources: tuple[AttachmentSource, ...] = ()  # channels that keep customers' files
     claims: ClaimService | None = None  # claimed identities: one-time codes, links by hand
     webhooks: WebhookDispatcher | None = None  # outbound webhooks: their deliveries, for the admin
+    presence: DesktopPresence | None = None  # desktop sockets per agent, across the nodes
 
     def call_control_for(self, interaction: Interaction) -> CallControl | None:
         if interaction.channel is not Channel.VOICE or interaction.state is not InteractionState.ACTIVE:
@@ -52,8 +54,13 @@ class Services:
     async def transfer(self, interaction_id: str, agent_id: str, *, to_queue: str | None,
                        to_agent: str | None, note: str | None) -> Interaction:
         """Transfer on any channel; a live call is moved by its telephony path as well."""
-        control = self.call_control_for(await self.context.interaction(interaction_id))
+        interaction = await self.context.interaction(interaction_id)
+        control = self.call_control_for(interaction)
         if control is not None:
+            if (to_agent is not None and to_agent in self.config.agents and to_agent != agent_id
+                    and interaction.agent_id == agent_id):
+                # Before the call moves: a caller rung through to nobody would be stranded.
+                await self.interactions.check_transfer_target(to_agent, interaction)
             return await control.transfer(interaction_id, agent_id, to_queue=to_queue,
                                           to_agent=to_agent, note=note)
         return await self.interactions.transfer(interaction_id, agent_id, to_queue=to_queue,

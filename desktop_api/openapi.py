@@ -501,7 +501,9 @@ def _paths() -> dict[str, Schema]:
             body=_ref("BodyRequest"), errors=(400, 401, 403, 404, 413),
             ok=(201, _ref("Note"), "the stored note"), op_id="addNote")},
         "/api/interactions/{interaction_id}/transfer": {"post": _op(
-            "Transfer to a queue or an agent; the id, context and notes stay", tag="interactions",
+            "Transfer to a queue or an agent; the id, context and notes stay. An agent who cannot "
+            "take it now (offline, away, busy, no free slot, a skill missing) is refused with 409 "
+            "agent-unavailable", tag="interactions",
             params=[interaction_id], body=_ref("TransferRequest"), errors=(400, 401, 403, 404, 409, 413),
             ok=interaction_ok, op_id="transferInteraction")},
         "/api/interactions/{interaction_id}/complete": {"post": _op(

@@ -193,6 +193,14 @@ async def _serve(request: web.Request, *, supervisor: bool) -> web.WebSocketResp
                                      watch=[*watched, who.agent_id])
     else:  # an admin watches every agent
         sub = services.hub.subscribe(wants=lambda event: _wants(who, services, event))
+    present = (services.presence.desktop(who.agent_id) if services.presence is not None
+               else contextlib.nullcontext())
+    async with present:  # counted before the hello: a desk back within the grace keeps its state
+        return await _run(ws, who, services, outbox, sub, feed, request)
+
+
+async def _run(ws: web.WebSocketResponse, who: Principal, services: Services, outbox: Outbox,
+               sub: Subscription, feed: _AgentFeed | None, request: web.Request) -> web.WebSocketResponse:
     with tracked(request, ws, who.role.value):
         try:
             hello = await _hello(services, who)

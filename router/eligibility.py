@@ -9,33 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from cti.availability import skill_gap, slot_refusal
 from cti.domain import AgentState, Channel
 from cti.routing import WaitingItem
 
-
-def skill_gap(agent_skills: Mapping[str, int], required: Mapping[str, int]) -> str | None:
-    """The first required skill the agent lacks (sorted, so the answer is stable), or None."""
-    for skill in sorted(required):
-        have = agent_skills.get(skill)
-        if have is None:
-            return f"missing-skill:{skill}"
-        if have < required[skill]:
-            return f"skill-too-low:{skill}"
-    return None
-
-
-def slot_refusal(capacity: Mapping[Channel, int], load: Mapping[Channel, int],
-                 channel: Channel) -> str | None:
-    """Whether an agent with this load has a free slot for ``channel``; voice is exclusive."""
-    if load.get(channel, 0) >= capacity.get(channel, 0):
-        return f"no-capacity:{channel.value}"
-    if channel is Channel.VOICE:
-        # A call needs the agent's full attention: nothing else may be in progress.
-        if any(n > 0 for n in load.values()):
-            return "voice-exclusive"
-    elif load.get(Channel.VOICE, 0) > 0:
-        return "voice-exclusive"
-    return None
+__all__ = ["refusal", "skill_gap", "skill_match", "slot_refusal"]
 
 
 def refusal(*, agent_id: str, state: AgentState, skills: Mapping[str, int],

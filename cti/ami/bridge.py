@@ -414,12 +414,10 @@ class AmiBridge(CallControl):
         del self._ringing[device]
         log.info("agent did not answer agent=%s interaction=%s reason=%s", ringing.agent_id,
                  ringing.interaction_id, msg.get("Reason"))
-        with contextlib.suppress(NotFound, Conflict):  # the offer may have timed out already
+        # "no-answer" is a missed offer: the core sets the agent away (as app_queue's autopause),
+        # as for a chat that times out. If the offer timed out already, that did it.
+        with contextlib.suppress(NotFound, Conflict):
             await self._interactions.reject(ringing.interaction_id, ringing.agent_id, why="no-answer")
-        # As app_queue's autopause: a phone that rings out is not ready for the next caller.
-        with contextlib.suppress(CtiError):
-            await self._agents.set_state(ringing.agent_id, AgentState.AWAY.value, reason="no-answer",
-                                         actor_id=ringing.agent_id)
 
     async def _recording_changed(self, s: sig.RecordingChanged) -> None:
         interaction = await self._by_any_channel(s.uniqueid, s.channel)

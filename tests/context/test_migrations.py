@@ -20,8 +20,10 @@ TABLES = {"customers", "identities", "merges", "interactions", "interaction_refs
           "messages", "notes", "audit_log", "inbound_claims", "channel_cursors", "interaction_holders",
           "customer_shares", "message_attachments", "revoked_tokens", "ws_tickets", "credential_upgrades",
           "interaction_identities", "merge_suggestions", "one_time_codes", "chat_sessions",
-          "webhook_deliveries"}
+          "webhook_deliveries",
+          "agent_states"}
 ROOT = Path(__file__).resolve().parents[2]
+HEAD = "0017"  # the newest revision: every upgrade ends there
 
 
 def _schema_diff(url: str, metadata: MetaData) -> list[object]:
@@ -65,7 +67,7 @@ def test_upgrade_twice_is_a_no_op(blank_url: str, unique_prefix: str) -> None:
 
     tables, versions, schema = _state(blank_url)
     assert tables == TABLES | {"alembic_version"}
-    assert versions == ["0015"]
+    assert versions == [HEAD]
     if make_url(blank_url).get_backend_name() == "postgresql":
         assert schema == unique_prefix  # the test's own schema, not public
     engine = create_engine(sync_url(blank_url))
@@ -95,7 +97,7 @@ def test_downgrade_and_upgrade_again(blank_url: str) -> None:
     tables, versions, _ = _state(blank_url)
     assert (tables, versions) == ({"alembic_version"}, [])
     upgrade(blank_url)
-    assert _state(blank_url)[:2] == (TABLES | {"alembic_version"}, ["0015"])
+    assert _state(blank_url)[:2] == (TABLES | {"alembic_version"}, [HEAD])
 
 
 @pytest.mark.parametrize(("given", "expected"), [
@@ -115,6 +117,6 @@ def test_cti_db_upgrade_command(tmp_path: Path) -> None:
                           capture_output=True, text=True, timeout=60,
                           env={**os.environ, "PYTHONPATH": str(ROOT)}, check=False)
     assert done.returncode == 0, done.stderr
-    assert _state(url)[:2] == (TABLES | {"alembic_version"}, ["0015"])
+    assert _state(url)[:2] == (TABLES | {"alembic_version"}, [HEAD])
     upgrade(url)
-    assert _state(url)[:2] == (TABLES | {"alembic_version"}, ["0015"])
+    assert _state(url)[:2] == (TABLES | {"alembic_version"}, [HEAD])
