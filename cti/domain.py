@@ -162,6 +162,24 @@ class AgentProfile:
 
 
 @dataclass(frozen=True, slots=True)
+class Overflow:
+    """After ``after`` seconds of waiting, work may move to ``to_queue``."""
+
+    after: float
+    to_queue: str
+
+
+@dataclass(frozen=True, slots=True)
+class BusinessHours:
+    """Opening spans ("08:00-17:00") per weekday ("mon".."sun") in ``timezone``; closed on the
+    ``holidays`` and on weekdays not listed (see ``cti.hours``)."""
+
+    timezone: str
+    days: Mapping[str, tuple[str, ...]]
+    holidays: frozenset[Any] = frozenset()  # datetime.date
+
+
+@dataclass(frozen=True, slots=True)
 class QueueConfig:
     name: str
     skills: Mapping[str, int]
@@ -172,6 +190,9 @@ class QueueConfig:
     address: str | None = None
     # The teams whose supervisors see this queue; none: every supervisor sees it.
     teams: tuple[str, ...] = ()
+    priority: int = 1  # 1..10: multiplies the urgency of this queue's work
+    overflow: tuple[Overflow, ...] = ()
+    hours: str | None = None  # the name of its business hours; none: always open
 
     def target_for(self, channel: Channel) -> float:
         return self.service_targets.get(channel, DEFAULT_SERVICE_TARGETS[channel])
