@@ -11,6 +11,7 @@ from cti.domain import AgentProfile, AgentState, Role
 from cti.errors import Forbidden, InvalidInput, NotFound
 from cti.events import AgentStateChanged
 from cti.hub import EventHub
+from cti.live_config import LiveConfig, as_live
 from cti.ports import ContextStore
 from cti.routing import AgentSnapshot, RoutingStore
 from cti.text import has_bad_line_chars
@@ -23,14 +24,32 @@ MAX_REASON = 64
 
 
 class AgentService:
-    def __init__(self, *, config: AppConfig, routing: RoutingStore, context: ContextStore,
+    def __init__(self, *, config: AppConfig | LiveConfig, routing: RoutingStore, context: ContextStore,
                  hub: EventHub, clock: Clock, poke: Any) -> None:
-        self._config = config
+        self._live = as_live(config)
+        # Agents added or given new skills or capacity by an admin are told to the router.
+        self._live.watch(self._follow)
         self._routing = routing
         self._context = context
         self._hub = hub
         self._clock = clock
         self._poke = poke
+
+    @property
+    def _config(self) -> AppConfig:
+        return self._live.current  # read at each use: an admin's change counts at once
+
+    async def _follow(self, old: AppConfig, new: AppConfig) -> None:
+        now = self._clock.now()
+        for agent in new.agents.values():
+            before = old.agents.get(agent.id)
+            if before is None or (before.skills, before.capacity) != (agent.skills, agent.capacity):
+                await self._routing.register_agent(agent.id, skills=agent.skills, capacity=agent.capacity,
+                                                   now=now)
+        for agent_id in old.agents.keys() - new.agents.keys():
+            # Removed: no more offers. Their open work stays theirs to finish.
+            await self._routing.set_agent_state(agent_id, AgentState.OFFLINE, reason="removed", now=now)
+        self._poke()
 
     async def register_all(self) -> None:
         now = self._clock.now()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +33,7 @@ class ConfigError(ValueError):
 
 
 __all__ = ["MIN_SECRET_BYTES", "AmiConfig", "AppConfig", "CannedReply", "ChatConfig", "ConfigError",
-           "TeamConfig", "load_config", "parse_config", "read_file"]
+           "TeamConfig", "load_config", "parse_config", "read_file", "with_live"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,6 +212,21 @@ def _ami(raw: AmiModel | None, queues: Mapping[str, QueueConfig]) -> AmiConfig |
     if raw.default_queue is not None and raw.default_queue not in queues:
         raise ConfigError(f"ami: unknown default_queue {raw.default_queue!r}")
     return AmiConfig(**raw.model_dump())
+
+
+# What the live sections set on an AppConfig; the node's own fields stay as the file set them.
+LIVE_FIELDS = ("agents", "teams", "queues", "chat", "offer_timeout", "preferred_window", "business_hours",
+               "dispositions", "away_reasons", "canned_replies", "document")
+
+
+def with_live(base: AppConfig, document: Mapping[str, Any]) -> AppConfig:
+    """``base`` with ``document`` as its live sections, checked as the file is (``ConfigError``).
+    What in the node's sections refers to the live ones (the AMI default queue) is checked too."""
+    node: dict[str, Any] = {"demo": base.demo}
+    if base.ami is not None:
+        node["ami"] = {"host": base.ami.host, "default_queue": base.ami.default_queue}
+    parsed = parse_config({**node, **document})
+    return replace(base, **{name: getattr(parsed, name) for name in LIVE_FIELDS})
 
 
 def read_file(path: str | Path, environ: Mapping[str, str]) -> dict[str, Any]:

@@ -51,6 +51,7 @@ from cti.events import (
 )
 from cti.hub import EventHub
 from cti.inbound_batch import InboundBatches, InboundItem, InboundStored
+from cti.live_config import LiveConfig, as_live
 from cti.ports import ContextStore
 from cti.routing import Offer, RoutingStore, WaitingItem
 from cti.screenpop import build_screen_pop
@@ -67,9 +68,9 @@ Change = Callable[[Interaction], Interaction | None]
 
 
 class InteractionService:
-    def __init__(self, *, config: AppConfig, context: ContextStore, routing: RoutingStore,
+    def __init__(self, *, config: AppConfig | LiveConfig, context: ContextStore, routing: RoutingStore,
                  hub: EventHub, clock: Clock, ids: IdSource, poke: Callable[[], None]) -> None:
-        self._config = config
+        self._live = as_live(config)
         self._context = context
         self._routing = routing
         self._hub = hub
@@ -77,10 +78,14 @@ class InteractionService:
         self._ids = ids
         self._poke = poke
         self._batches = InboundBatches(
-            config=config, context=context, routing=routing, hub=hub, clock=clock, ids=ids, poke=poke,
+            config=self._live, context=context, routing=routing, hub=hub, clock=clock, ids=ids, poke=poke,
             check_body=self.check_body,
             waiting_item=lambda i, at, working: replace(self._waiting_item(i, enqueued_at=at),
                                                         working_agent=working))
+
+    @property
+    def _config(self) -> AppConfig:
+        return self._live.current  # read at each use: an admin's change counts at once
 
     # ----- channels ------------------------------------------------------------------------
 
@@ -510,7 +515,8 @@ class InteractionService:
         return WaitingItem(
             interaction_id=interaction.id, channel=interaction.channel, queue=interaction.queue,
             customer_id=interaction.customer_id, enqueued_at=enqueued_at,
-            service_target=queue.target_for(interaction.channel), priority=interaction.priority,
+            # The queue's configured priority (1..10) scales the interaction's own.
+            service_target=queue.target_for(interaction.channel), priority=interaction.priority * queue.priority,
             skills=dict(interaction.skills),
         )
 
