@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, Union
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -33,6 +34,7 @@ from cti.settings.http import HttpSettings
 from cti.settings.identity import IdentitySettings
 from cti.settings.login import LoginSettings
 from cti.settings.traffic import TrafficSettings
+from cti.text import has_bad_line_chars
 
 MIN_SECRET_BYTES = 32
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -71,6 +73,16 @@ def _known_channels(values: dict[str, Any]) -> dict[str, Any]:
 Name = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.@+-]*$")]
 Levels = Annotated[dict[str, Annotated[int, Field(strict=True)]], BeforeValidator(_levels)]
 Text = Annotated[str, Field(max_length=4000)]
+
+
+def _one_line(value: str) -> str:
+    if has_bad_line_chars(value):
+        raise ValueError("must be one line without control characters")
+    return value
+
+
+# A disposition or away reason: it reaches log lines and the audit.
+Label = Annotated[str, Field(min_length=1, max_length=64), AfterValidator(_one_line)]
 
 
 class TeamModel(Strict):
@@ -212,8 +224,8 @@ class ConfigModel(Strict):
     chat: ChatModel = Field(default_factory=ChatModel)
     agents: list[AgentModel] = Field(default_factory=list)
     business_hours: dict[Name, HoursModel] = Field(default_factory=dict)
-    dispositions: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(default_factory=list)
-    away_reasons: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(default_factory=list)
+    dispositions: list[Label] = Field(default_factory=list)
+    away_reasons: list[Label] = Field(default_factory=list)
     canned_replies: list[CannedReplyModel] = Field(default_factory=list)
     max_message_chars: int = Field(default=4000, ge=1, le=1_000_000)
     default_country_code: Annotated[str, BeforeValidator(_str)] = "1"
