@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import func, insert, select
@@ -30,10 +30,12 @@ class SqlConfigVersions:
         self._clock = clock
         self._ids = ids
 
-    async def latest(self) -> StoredVersion | None:
+    async def latest(self, *, actions: Collection[str] | None = None) -> StoredVersion | None:
+        query = select(*_INFO, config_versions.c.document).order_by(config_versions.c.version.desc()).limit(1)
+        if actions is not None:
+            query = query.where(config_versions.c.action.in_(list(actions)))
         async with self._db.read() as conn:
-            row = (await conn.execute(select(*_INFO, config_versions.c.document)
-                                      .order_by(config_versions.c.version.desc()).limit(1))).first()
+            row = (await conn.execute(query)).first()
         return None if row is None else StoredVersion(info=_info(row), document=dict(row.document))
 
     async def get(self, version: int) -> StoredVersion:

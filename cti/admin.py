@@ -23,7 +23,7 @@ from cti.clock import Clock
 from cti.config import AppConfig, ConfigError, with_live
 from cti.config_diff import diff
 from cti.config_model import LIVE_SECTIONS
-from cti.errors import InvalidInput
+from cti.errors import Conflict, InvalidInput
 from cti.events import ConfigChanged
 from cti.hub import EventHub, Subscription
 from cti.live_config import ConfigVersionStore, LiveConfig, StoredVersion, VersionInfo
@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 # often, so one that missed an announcement (a dropped connection) catches up on its own.
 RECHECK_SECONDS = 30.0
 
+FROM_FILE = ("seed", "file")  # the versions a configuration file made
 Check = Callable[[AppConfig], None]  # more rules of the composition root (channels' queues); raises ConfigError
 
 
@@ -71,17 +72,38 @@ class ConfigAdmin:
         return config
 
     async def start(self) -> None:
-        """Seeds version 1 from the file on a first start, else runs the newest stored version."""
-        latest = await self._store.latest()
-        if latest is None:
-            info = await self._store.append(self._live.current.document, actor="file", action="seed",
-                                            summary=["seeded from the configuration file"], expected=0)
-            self._live.version = info.version
-        else:
-            await self._load(latest)
+        """Seeds version 1 from the file on a first start. Later, a file whose live sections were
+        edited since they were last stored becomes a new version (editing the file and restarting
+        still works); otherwise the newest stored version runs, with the admins' changes."""
+        for attempt in range(3):
+            try:
+                await self._start_from_file()
+                break
+            except Conflict:  # another node stored the same file at the same moment
+                if attempt == 2:
+                    raise
         self._sub = self._hub.subscribe(maxsize=16, wants=lambda e: isinstance(e, ConfigChanged))
         self._task = asyncio.create_task(self._follow(), name="config-follow")
 
+    async def _start_from_file(self) -> None:
+        file_document = dict(self._live.current.document)
+        latest = await self._store.latest()
+        if latest is None:
+            info = await self._store.append(file_document, actor="file", action="seed",
+                                            summary=["seeded from the configuration file"], expected=0)
+            self._live.version = info.version
+            return
+        from_file = await self._store.latest(actions=FROM_FILE)
+        if file_document == dict(latest.document):
+            self._live.version = latest.info.version
+        elif from_file is None or file_document != dict(from_file.document):
+            info = await self._store.append(
+                file_document, actor="file", action="file", expected=latest.info.version,
+                summary=["the configuration file changed", *diff(latest.document, file_document)])
+            self._live.version = info.version
+            log.info("live config: the file's live sections changed: version %d", info.version)
+        else:
+            await self._load(latest)
     async def aclose(self) -> None:
         await stop_tasks([self._task])
         if self._sub is not None:

@@ -9,7 +9,7 @@ targets, the routing store's agents) register a ``watch`` callback, called after
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -70,7 +70,9 @@ class StoredVersion:
 class ConfigVersionStore(Protocol):
     """Where the versions live (the database, shared by the nodes)."""
 
-    async def latest(self) -> StoredVersion | None: ...
+    async def latest(self, *, actions: Collection[str] | None = None) -> StoredVersion | None:
+        """The newest version (of those made by ``actions``)."""
+        ...
 
     async def get(self, version: int) -> StoredVersion: ...
 
