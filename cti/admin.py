@@ -96,7 +96,7 @@ class ConfigAdmin:
         from_file = await self._store.latest(actions=FROM_FILE)
         if file_document == dict(latest.document):
             self._live.version = latest.info.version
-        elif from_file is None or file_document != dict(from_file.document):
+        elif from_file is not None and file_document != dict(from_file.document):
             info = await self._store.append(
                 file_document, actor="file", action="file", expected=latest.info.version,
                 summary=["the configuration file changed", *diff(latest.document, file_document)])

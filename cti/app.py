@@ -194,7 +194,7 @@ def build_app(config: AppConfig, settings: ServerSettings, *, clock: Clock | Non
         senders={a.code_kind: a for a in channel_adapters.values() if isinstance(a, CodeSender)},
         code_minutes=max(1, round(config.identity.codes.ttl_seconds / 60)))
     admin = ConfigAdmin(live=live, store=context.config_versions, hub=hub, clock=the_clock,
-                        check=_check_channels)
+                        check=check_channels)
     services = Services(
         live=live, admin=admin, node_id=node_id, clock=the_clock, ids=the_ids, hub=hub, context=context,
         routing=routing, interactions=interactions, agents=agents, explain=explain,
@@ -299,7 +299,8 @@ CHANNEL_CHECKS: dict[str, Callable[[Mapping[str, Any], AppConfig], object]] = {
 }
 
 
-def _check_channels(config: AppConfig) -> None:
+def check_channels(config: AppConfig) -> None:
+    """``ConfigError`` when a channel's section names what ``config`` lacks (a queue)."""
     for name, raw in config.channels.items():
         check = CHANNEL_CHECKS.get(name)
         if check is not None:
