@@ -7,7 +7,7 @@ newest stored version is what runs. The file's other sections (addresses, secret
 the node's own and are kept as read; what in them names a live section (the AMI default queue,
 a channel's queues) is checked against each new version.
 
-Errors: ``InvalidInput`` invalid-config (with ``problems``), no-change; ``Conflict``
+Errors: ``InvalidInput`` invalid-config (with ``problems``), no-change, would-lock-you-out; ``Conflict``
 config-changed (another change was stored first); ``NotFound`` version-not-found.
 """
 
@@ -23,6 +23,7 @@ from cti.clock import Clock
 from cti.config import AppConfig, ConfigError, with_live
 from cti.config_diff import diff
 from cti.config_model import LIVE_SECTIONS
+from cti.domain import Role
 from cti.errors import Conflict, InvalidInput
 from cti.events import ConfigChanged
 from cti.hub import EventHub, Subscription
@@ -144,6 +145,7 @@ class ConfigAdmin:
     async def change(self, document: Mapping[str, Any], *, actor: str, action: str = "change",
                      expected: int | None = None, note: str | None = None) -> VersionInfo:
         config = self.build(document)
+        _keeps_admin(config, actor)
         async with self._lock:
             summary = diff(self._live.current.document, config.document)
             if not summary:
@@ -178,3 +180,14 @@ class ConfigAdmin:
 
     def document(self) -> dict[str, Any]:
         return dict(self._live.current.document)
+
+
+def _keeps_admin(config: AppConfig, actor: str) -> None:
+    """An admin may not remove or demote themselves: the center would be left with nobody able
+    to undo it through the API (the file and ``cti config import`` still can)."""
+    profile = config.agents.get(actor)
+    if actor in ("file", "import"):
+        return
+    if profile is None or profile.role is not Role.ADMIN:
+        raise InvalidInput("would-lock-you-out", "this change removes your own admin role; another admin "
+                           "or `cti config import` can make it", actor=actor)

@@ -133,3 +133,12 @@ async def test_named_sections_round_trip(tmp_path: Path) -> None:
         assert status == 200 and "queues.night: removed" in body["summary"]
         status, body = await center.api("ada", "GET", "/api/admin/nonsense")
         assert (status, body["error_id"]) == (404, "section-not-found")
+
+
+async def test_an_admin_cannot_lock_themselves_out(tmp_path: Path) -> None:
+    async with admin_center(tmp_path) as center:
+        status, body = await center.api("ada", "DELETE", "/api/admin/agents/ada")
+        assert (status, body["error_id"]) == (400, "would-lock-you-out")
+        status, body = await center.api("ada", "PATCH", "/api/admin/agents/ada", {"role": "agent"})
+        assert (status, body["error_id"]) == (400, "would-lock-you-out")
+        assert center.services.config.agents["ada"].role.value == "admin"
