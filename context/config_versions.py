@@ -67,7 +67,8 @@ class SqlConfigVersions:
                 version=info.version, at=info.at, actor=actor, action=action, summary=list(summary),
                 document=dict(document)))
             await write_audit(conn, clock=self._clock, ids=self._ids, actor=actor, action=f"config.{action}",
-                              target="config", details={"version": info.version, "summary": list(summary)[:50]})
+                              target="config", details={"version": info.version,
+                                                        "summary": list(summary)[:50]})
             return info
 
         return await self._db.write(work)

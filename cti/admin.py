@@ -37,7 +37,8 @@ log = logging.getLogger(__name__)
 RECHECK_SECONDS = 30.0
 
 FROM_FILE = ("seed", "file")  # the versions a configuration file made
-Check = Callable[[AppConfig], None]  # more rules of the composition root (channels' queues); raises ConfigError
+# More rules of the composition root (the channels' queues); raises ConfigError.
+Check = Callable[[AppConfig], None]
 
 
 class ConfigAdmin:
@@ -62,8 +63,9 @@ class ConfigAdmin:
         """The whole configuration with ``document`` as its live sections, or ``InvalidInput``."""
         unknown = sorted(set(document) - set(LIVE_SECTIONS))
         if unknown:
-            raise InvalidInput("invalid-config", f"not live sections: {', '.join(unknown)} (they are set in "
-                               "the file and need a restart)", problems=[f"{k}: not a live section" for k in unknown])
+            raise InvalidInput("invalid-config", f"not live sections: {', '.join(unknown)} (they are set "
+                               "in the file and need a restart)",
+                               problems=[f"{k}: not a live section" for k in unknown])
         try:
             config = with_live(self._live.current, document)
             if self._check is not None:

@@ -41,7 +41,8 @@ SECTIONS = (*NAMED, *MAPPED, *OBJECTS, *LISTS)
 
 def checked(model: type[BaseModel], data: Any, where: str) -> dict[str, Any]:
     if not isinstance(data, Mapping):
-        raise InvalidInput("invalid-config", f"{where}: must be an object", problems=[f"{where}: must be an object"])
+        raise InvalidInput("invalid-config", f"{where}: must be an object",
+                           problems=[f"{where}: must be an object"])
     try:
         value = model.model_validate(dict(data))
     except ValidationError as exc:
@@ -72,7 +73,8 @@ def item(document: Mapping[str, Any], section: str, name: str) -> dict[str, Any]
         raise InvalidInput("not-a-named-section", f"{section!r} has no named items", section=section)
     if found is None:
         raise NotFound("item-not-found", f"no {name!r} in {section}", section=section, name=name)
-    out: dict[str, Any] = redact_section(section, [copy.deepcopy(found)])[0] if section in NAMED else dict(found)
+    out: dict[str, Any] = redact_section(section,
+                                         [copy.deepcopy(found)])[0] if section in NAMED else dict(found)
     return out
 
 
@@ -97,7 +99,8 @@ def put_item(document: Mapping[str, Any], section: str, name: str, data: Mapping
     if merge and index is None:
         raise NotFound("item-not-found", f"no {name!r} in {section}", section=section, name=name)
     if data.get(key, name) != name:
-        raise InvalidInput("name-mismatch", f"the path names {name!r}, the body {data.get(key)!r}", section=section)
+        raise InvalidInput("name-mismatch", f"the path names {name!r}, the body {data.get(key)!r}",
+                           section=section)
     body = {**(entries[index] if merge and index is not None else {}), **data, key: name}
     if section == "agents" and index is not None and "password" not in data:
         body["password"] = entries[index].get("password", "")  # not sent back to the page: kept

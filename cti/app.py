@@ -206,7 +206,8 @@ def build_app(config: AppConfig, settings: ServerSettings, *, clock: Clock | Non
             c for c in (bridge, *channel_adapters.values()) if isinstance(c, CallControl)),
         attachment_sources=tuple(a for a in channel_adapters.values() if isinstance(a, AttachmentSource)),
         claims=claims)
-    chat = ChatSessions(interactions=interactions, context=context, ids=the_ids, chat=lambda: live.current.chat,
+    chat = ChatSessions(interactions=interactions, context=context, ids=the_ids,
+                        chat=lambda: live.current.chat,
                         is_open=lambda queue: queue_open(live.current, queue, the_clock.now()),
                         # identity.default_region, in the calling-code form the chat still takes
                         default_country_code=str(phonenumbers.country_code_for_region(config.phone_region)),

@@ -146,7 +146,8 @@ def from_model(model: ConfigModel) -> AppConfig:
             name=q.name, skills=dict(q.skills),
             service_targets={Channel(c): float(v) for c, v in q.service_targets.items()},
             wrap_up_seconds=q.wrap_up_seconds, address=q.address, teams=tuple(q.teams),
-            priority=q.priority, overflow=tuple(Overflow(after=o.after, to_queue=o.to_queue) for o in q.overflow),
+            priority=q.priority, overflow=tuple(Overflow(after=o.after,
+                                                         to_queue=o.to_queue) for o in q.overflow),
             hours=q.hours)
     if not queues:
         raise ConfigError("the configuration needs at least one queue")
@@ -242,17 +243,13 @@ def read_file(path: str | Path, environ: Mapping[str, str]) -> dict[str, Any]:
     try:
         substituted: dict[str, Any] = substitute(dict(data), environ)
     except UnsetVariable as exc:
-        raise ConfigError(f"{p}: {exc}") from exc
+        raise ConfigError(str(exc)) from exc
     return substituted
 
 
 def load_config(path: str | Path, environ: Mapping[str, str] | None = None) -> AppConfig:
     """``environ``: where ``${NAME}`` is looked up (the CLI passes the process environment)."""
-    data = read_file(path, os.environ if environ is None else environ)
-    try:
-        return parse_config(data)
-    except ConfigError as exc:
-        raise ConfigError(f"{path}: {exc}") from exc
+    return parse_config(read_file(path, os.environ if environ is None else environ))
 
 
 DEMO_CONFIG = Path(__file__).with_name("demo.yaml")

@@ -56,7 +56,8 @@ async def _export(url: str) -> int:
     finally:
         await db.aclose()
     if latest is None:
-        print("cti: no configuration is stored yet (the first `cti serve` stores its file's)", file=sys.stderr)
+        print("cti: no configuration is stored yet (the first `cti serve` stores its file's)",
+              file=sys.stderr)
         return 1
     at = datetime.datetime.fromtimestamp(latest.info.at, datetime.UTC).isoformat(timespec="seconds")
     print(f"# version {latest.info.version} by {latest.info.actor} ({latest.info.action}) at {at}")

@@ -74,7 +74,8 @@ class InboundBatches:
     def _config(self) -> AppConfig:
         return self._live.current  # read at each use: an admin's change counts at once
 
-    def __init__(self, *, config: AppConfig | LiveConfig, context: ContextStore, routing: RoutingStore, hub: EventHub,
+    def __init__(self, *, config: AppConfig | LiveConfig, context: ContextStore, routing: RoutingStore,
+                 hub: EventHub,
                  clock: Clock, ids: IdSource, poke: Callable[[], None], check_body: Callable[[str], None],
                  waiting_item: Callable[[Interaction, float, str | None], WaitingItem]) -> None:
         self._live = as_live(config)

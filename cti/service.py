@@ -516,7 +516,8 @@ class InteractionService:
             interaction_id=interaction.id, channel=interaction.channel, queue=interaction.queue,
             customer_id=interaction.customer_id, enqueued_at=enqueued_at,
             # The queue's configured priority (1..10) scales the interaction's own.
-            service_target=queue.target_for(interaction.channel), priority=interaction.priority * queue.priority,
+            service_target=queue.target_for(interaction.channel),
+            priority=interaction.priority * queue.priority,
             skills=dict(interaction.skills),
         )
 

@@ -41,7 +41,8 @@ def _op(summary: str, op_id: str, ok: Schema, errors: tuple[int, ...], *, descri
         params: list[Schema] | None = None, body: Schema | None = None) -> Schema:
     operation: Schema = {"operationId": op_id, "summary": summary, "description": description,
                          "tags": ["admin"],
-                         "responses": {"200": ok, **{str(s): {"$ref": f"{E}{s}"} for s in sorted({400, *errors})}}}
+                         "responses": {"200": ok, **{str(s): {"$ref": f"{E}{s}"} for s in sorted({400,
+                                                                                                  *errors})}}}
     if params:
         operation["parameters"] = params
     if body is not None:
@@ -64,14 +65,16 @@ def admin_schemas() -> dict[str, Schema]:
         out[name] = schema
     version = {"type": "object", "required": ["version", "at", "actor", "action", "summary"],
                "properties": {"version": {"type": "integer", "minimum": 1}, "at": {"type": "number"},
-                              "actor": STR, "action": {"enum": ["seed", "file", "change", "import", "rollback"]},
+                              "actor": STR, "action": {"enum": ["seed", "file", "change", "import",
+                                                                "rollback"]},
                               "summary": {"type": "array", "items": STR}}}
     return {
         **out,
         "AdminVersion": version,
         "AdminVersions": {"type": "object", "required": ["running", "versions"],
                           "properties": {"running": {"type": "integer"},
-                                         "versions": {"type": "array", "items": {"$ref": f"{S}AdminVersion"}}}},
+                                         "versions": {"type": "array",
+                                                      "items": {"$ref": f"{S}AdminVersion"}}}},
         "AdminConfig": {"type": "object", "required": ["version", "document"],
                         "properties": {"version": {"type": "integer"},
                                        "document": {"type": "object", "description": "the live sections; "
@@ -89,12 +92,14 @@ def admin_paths() -> dict[str, Schema]:
     whole = _path("section", "a section set whole", {"enum": [*OBJECTS, *LISTS]})
     name = _path("name", "the item's name (a queue, team, business hours) or id (an agent, a canned reply)")
     changed = _ok({"$ref": f"{S}AdminVersion"}, "the new version, with what changed")
-    item_body = {"type": "object", "description": "the item, by section: AdminQueue, AdminAgent (without "
-                 "`password` an existing agent keeps theirs), AdminTeam, AdminCannedReply, AdminBusinessHours"}
+    item_body = {"type": "object", "description": "the item, by section: AdminQueue, AdminAgent "
+                 "(without `password` an existing agent keeps theirs), AdminTeam, AdminCannedReply, "
+                 "AdminBusinessHours"}
     return {
         "/api/admin/config": {"get": _op(
             "The running configuration's live sections", "adminConfig",
-            _ok({"$ref": f"{S}AdminConfig"}, "the version running on this node and its document"), (401, 403, 503),
+            _ok({"$ref": f"{S}AdminConfig"}, "the version running on this node and its document"), (401,
+                                                                                                    403, 503),
             description="Admins only. Password hashes are never shown.")},
         "/api/admin/versions": {"get": _op(
             "The versions, newest first", "adminVersions", _ok({"$ref": f"{S}AdminVersions"}, "the versions"),
@@ -104,15 +109,18 @@ def admin_paths() -> dict[str, Schema]:
         "/api/admin/versions/{version}/diff": {"get": _op(
             "What a version changed", "adminVersionDiff", _ok({"$ref": f"{S}AdminDiff"}, "the changes"),
             (401, 403, 404, 503), params=[version, {"name": "against", "in": "query", "required": False,
-                                                    "schema": {"type": "string", "pattern": "^[0-9]{1,12}$"}}],
+                                                    "schema": {"type": "string",
+                                                               "pattern": "^[0-9]{1,12}$"}}],
             description="From the version before (or `against`) to this one.")},
         "/api/admin/versions/{version}/rollback": {"post": _op(
-            "Run an earlier version again", "adminRollback", changed, (401, 403, 404, 409, 503), params=[version],
+            "Run an earlier version again", "adminRollback", changed, (401, 403, 404, 409,
+                                                                       503), params=[version],
             description="Stores a copy of that version as the newest, audited like any change; every node "
                         "runs it within a second.")},
         "/api/admin/skills": {"get": _op(
             "Every skill in use", "adminSkills",
-            _ok({"type": "object", "additionalProperties": {"type": "object"}}, "skill: its queues and agents"),
+            _ok({"type": "object", "additionalProperties": {"type": "object"}},
+                "skill: its queues and agents"),
             (401, 403, 503), description="Skills are set on queues (required) and agents (levels 1-10).")},
         "/api/admin/{section}": {
             "get": _op("A live section", "adminSection", _ok({}, "the section as stored (agents redacted)"),
@@ -126,10 +134,11 @@ def admin_paths() -> dict[str, Schema]:
                        (401, 403, 404, 503), params=[named, name], description="Agents redacted."),
             "put": _op("Add or replace an item", "adminPutItem", changed, (401, 403, 404, 409, 413, 503),
                        params=[named, name], body=item_body, description=CHECKED),
-            "patch": _op("Change some fields of an item", "adminPatchItem", changed, (401, 403, 404, 409, 413, 503),
+            "patch": _op("Change some fields of an item", "adminPatchItem", changed, (401, 403, 404, 409,
+                                                                                      413, 503),
                          params=[named, name], body=item_body,
-                         description="The fields sent replace the item's (a mapping such as service_targets is "
-                                     "replaced whole). " + CHECKED),
+                         description="The fields sent replace the item's (a mapping such as "
+                                     "service_targets is replaced whole). " + CHECKED),
             "delete": _op("Remove an item", "adminDeleteItem", changed, (401, 403, 404, 409, 503),
                           params=[named, name], description=CHECKED),
         },

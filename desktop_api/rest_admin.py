@@ -58,7 +58,8 @@ def version_json(info: VersionInfo) -> dict[str, Any]:
             "summary": list(info.summary)}
 
 
-async def _apply(request: web.Request, edit: Callable[[Mapping[str, Any]], Mapping[str, Any]]) -> web.Response:
+async def _apply(request: web.Request, edit: Callable[[Mapping[str, Any]], Mapping[str,
+                                                                                   Any]]) -> web.Response:
     admin, actor = _admin(request)
     info = await admin.change(edit(admin.document()), actor=actor, expected=_expected(request))
     return ok(version_json(info))

@@ -67,7 +67,8 @@ class Visitor:
 class ChatSessions:
     def __init__(self, *, interactions: InteractionService, context: ContextStore, ids: IdSource,
                  chat: Callable[[], ChatConfig], default_country_code: str,
-                 sites: SiteSignatures | None = None, is_open: Callable[[str], bool] = lambda _: True) -> None:
+                 sites: SiteSignatures | None = None, is_open: Callable[[str],
+                                                                        bool] = lambda _: True) -> None:
         self._interactions = interactions
         self._context = context
         self._ids = ids

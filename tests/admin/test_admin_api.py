@@ -70,7 +70,8 @@ async def test_invalid_changes_are_refused_with_the_path_and_nothing_is_stored(t
         assert (status, body["error_id"]) == (400, "invalid-config")
         status, body = await center.api("ada", "DELETE", "/api/admin/teams/support")
         assert (status, body["error_id"]) == (400, "invalid-config")  # its agents name it
-        status, body = await center.api("ada", "PUT", "/api/admin/dispositions", {"value": ["ok", "bad\nline"]})
+        status, body = await center.api("ada", "PUT", "/api/admin/dispositions", {"value": ["ok",
+                                                                                            "bad\nline"]})
         assert (status, body["error_id"]) == (400, "invalid-config")
         _, versions = await center.api("ada", "GET", "/api/admin/versions")
         assert [v["version"] for v in versions["versions"]] == [1]
@@ -115,12 +116,14 @@ async def test_named_sections_round_trip(tmp_path: Path) -> None:
         hours = {"timezone": "Europe/Paris", "days": {"mon": ["08:00-18:00"]}, "holidays": ["2026-12-25"]}
         assert (await center.api("ada", "PUT", "/api/admin/business_hours/office", hours))[0] == 200
         assert (await center.api("ada", "PUT", "/api/admin/queues/night",
-                                 {"hours": "office", "overflow": [{"after": 60, "to_queue": "support"}]}))[0] == 200
+                                 {"hours": "office", "overflow": [{"after": 60,
+                                                                   "to_queue": "support"}]}))[0] == 200
         assert (await center.api("ada", "PUT", "/api/admin/canned_replies/hello",
                                  {"title": "Hello", "body": "Hello, how can I help?"}))[0] == 200
         assert (await center.api("ada", "PATCH", "/api/admin/teams/support",
                                  {"supervisors": ["sam", "ada"]}))[0] == 200
-        assert (await center.api("ada", "PUT", "/api/admin/routing", {"value": {"offer_timeout": 12}}))[0] == 200
+        assert (await center.api("ada", "PUT", "/api/admin/routing",
+                                 {"value": {"offer_timeout": 12}}))[0] == 200
         config = center.services.config
         assert config.queues["night"].hours == "office"
         assert config.queues["night"].overflow[0].to_queue == "support"

@@ -29,7 +29,8 @@ async def test_an_admin_changes_a_service_target_and_rolls_it_back(tmp_path: Pat
         await target.fill("30")
         await page.click("[data-testid=save-support]")
         await expect(page.locator("#config-version")).to_have_attribute("data-version", "2")
-        await expect(page.locator("#notice")).to_contain_text("queues.support.service_targets.chat: 60.0 -> 30.0")
+        await expect(page.locator("#notice")).to_contain_text(
+            "queues.support.service_targets.chat: 60.0 -> 30.0")
         assert center.services.config.queues["support"].target_for(Channel.CHAT) == 30.0
         _, stats = await center.api("sam", "GET", "/api/queues")
         assert stats["queues_configured"]["support"]["service_targets"]["chat"] == 30.0

@@ -34,7 +34,8 @@ async def test_a_closed_chat_takes_a_message_that_waits_for_an_agent(tmp_path: P
         await page.goto(f"{center.url}/chat")
         await page.fill("#chat-name", "Nina Night")
         await page.click("#chat-start")
-        await expect(page.locator("#chat-status")).to_contain_text("closed, leave a message", ignore_case=True)
+        await expect(page.locator("#chat-status")).to_contain_text("closed, leave a message",
+                                                                   ignore_case=True)
         await page.fill("#chat-input", "Please call me back tomorrow")
         await page.click("#chat-send")
         await expect(page.locator("#chat-status")).to_contain_text("your message is with us")

@@ -51,7 +51,8 @@ async def test_export_then_import_a_changed_file(tmp_path: Path, capsys: pytest.
         assert (versions["versions"][0]["actor"], versions["versions"][0]["action"]) == ("git", "import")
 
 
-async def test_an_invalid_file_is_refused_before_anything(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+async def test_an_invalid_file_is_refused_before_anything(tmp_path: Path,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("queues: [{name: q, skillz: {}}]\n", encoding="utf-8")
     db = f"sqlite+aiosqlite:///{tmp_path / 'cti.db'}"

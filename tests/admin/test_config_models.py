@@ -29,7 +29,8 @@ def config(**extra: Any) -> dict[str, Any]:
      "ami.secrett: unknown key, did you mean secret?"),
     ({"queues": [{"name": "q"}], "zzz": 1}, "zzz: unknown key"),
 ])
-def test_unknown_keys_are_refused_with_their_path_and_a_suggestion(data: dict[str, Any], message: str) -> None:
+def test_unknown_keys_are_refused_with_their_path_and_a_suggestion(data: dict[str, Any],
+                                                                   message: str) -> None:
     with pytest.raises(ConfigError) as refused:
         parse_config(data)
     assert message in str(refused.value)
@@ -40,7 +41,8 @@ def test_unknown_keys_are_refused_with_their_path_and_a_suggestion(data: dict[st
     ({"priority": 0}, "queues[0].priority"),
     ({"overflow": [{"after": 60, "to_queue": "nowhere"}]}, "overflow to unknown queue 'nowhere'"),
     ({"overflow": [{"after": -1, "to_queue": "billing"}]}, "queues[0].overflow[0].after"),
-    ({"overflow": [{"afte": 1, "to_queue": "billing"}]}, "queues[0].overflow[0].afte: unknown key, did you mean after?"),
+    ({"overflow": [{"afte": 1, "to_queue": "billing"}]},
+     "queues[0].overflow[0].afte: unknown key, did you mean after?"),
     ({"hours": "office"}, "unknown business_hours 'office'"),
 ])
 def test_queue_priority_overflow_and_hours_are_checked(queue: dict[str, Any], message: str) -> None:
@@ -76,7 +78,7 @@ def test_environment_variables_are_substituted_and_an_unset_one_is_named(tmp_pat
                     "chat: {queue: '${CHAT_QUEUE}'}\n", encoding="utf-8")
     loaded = load_config(path, {"AMI_SECRET": "s3cret", "CHAT_QUEUE": "support"})
     assert loaded.ami is not None and loaded.ami.secret == "s3cret"
-    with pytest.raises(ConfigError, match="ami.secret: environment variable AMI_SECRET is not set"):
+    with pytest.raises(ConfigError, match=r"ami\.secret: environment variable AMI_SECRET is not set"):
         load_config(path, {"CHAT_QUEUE": "support"})
 
 

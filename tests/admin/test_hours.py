@@ -15,7 +15,8 @@ PARIS = zoneinfo.ZoneInfo("Europe/Paris")
 
 
 def at(*parts: int) -> float:
-    return datetime.datetime(*parts, tzinfo=PARIS).timestamp()  # type: ignore[misc]
+    year, month, day, hour, minute = parts
+    return datetime.datetime(year, month, day, hour, minute, tzinfo=PARIS).timestamp()
 
 
 CONFIG = parse_config({

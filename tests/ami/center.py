@@ -18,7 +18,6 @@ from typing import Any
 
 from context.migrate import upgrade_async
 from context.store import SqlContextStore
-from cti.live_config import LiveConfig
 from cti.agents import AgentService
 from cti.ami.bridge import AmiBridge
 from cti.ami.frames import AmiMessage
@@ -29,6 +28,7 @@ from cti.config import AppConfig, parse_config
 from cti.domain import Interaction
 from cti.events import DomainEvent
 from cti.hub import EventHub, Subscription
+from cti.live_config import LiveConfig
 from cti.routing import Offer
 from cti.service import InteractionService
 from router.engine import RoutingEngine
