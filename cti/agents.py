@@ -95,6 +95,10 @@ class AgentService:
             raise InvalidInput("bad-reason", f"a reason code is a string of at most {MAX_REASON} characters")
         if reason is not None and has_bad_line_chars(reason):  # logged and audited: one line only
             raise InvalidInput("bad-characters", "a reason code is one line without control characters")
+        allowed = self._config.away_reasons
+        if new_state is AgentState.AWAY and reason and allowed and reason not in allowed:
+            raise InvalidInput("unknown-reason", f"{reason!r} is not one of the away reasons",
+                               allowed=list(allowed))
         if actor_id != agent_id:
             if not self.may_supervise(actor_id, agent_id):
                 raise Forbidden("not-your-team", "you do not supervise this agent", agent_id=agent_id)

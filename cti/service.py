@@ -400,6 +400,10 @@ class InteractionService:
             raise InvalidInput("bad-disposition", "a disposition of 1-100 characters is required")
         if has_bad_line_chars(disposition):  # it is logged and reported: one line only
             raise InvalidInput("bad-characters", "a disposition is one line without control characters")
+        allowed = self._config.dispositions
+        if allowed and disposition not in allowed:  # the admin's list, when there is one, is the list
+            raise InvalidInput("unknown-disposition", f"{disposition!r} is not one of the dispositions",
+                               allowed=list(allowed))
         if note:
             # The note is stored before the close: checked on what is stored, not on a snapshot.
             interaction = await self._owned(interaction_id, agent_id, _LIVE)

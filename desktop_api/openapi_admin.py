@@ -79,6 +79,12 @@ def admin_schemas() -> dict[str, Schema]:
                         "properties": {"version": {"type": "integer"},
                                        "document": {"type": "object", "description": "the live sections; "
                                                     "agents show has_password, never the hash"}}},
+        "DeskOptions": {"type": "object", "required": ["dispositions", "away_reasons", "canned_replies"],
+                        "properties": {"dispositions": {"type": "array", "items": STR},
+                                       "away_reasons": {"type": "array", "items": STR},
+                                       "canned_replies": {"type": "array", "items": {
+                                           "type": "object", "required": ["id", "title", "body"],
+                                           "properties": {"id": STR, "title": STR, "body": STR}}}}},
         "AdminDiff": {"type": "object", "required": ["version", "against", "changes"],
                       "properties": {"version": {"type": "integer"}, "against": {"type": "integer"},
                                      "changes": {"type": "array", "items": STR}}},
@@ -96,6 +102,12 @@ def admin_paths() -> dict[str, Schema]:
                  "(without `password` an existing agent keeps theirs), AdminTeam, AdminCannedReply, "
                  "AdminBusinessHours"}
     return {
+        "/api/desk-options": {"get": {**_op(
+            "Dispositions, away reasons and canned replies", "deskOptions",
+            _ok({"$ref": f"{S}DeskOptions"}, "what the admins set; empty lists: anything goes"), (401,),
+            description="For every logged-in user. When the admins list dispositions or away reasons, "
+                        "completing or going away with another is refused (400 unknown-disposition, "
+                        "unknown-reason)."), "tags": ["agents"]}},
         "/api/admin/config": {"get": _op(
             "The running configuration's live sections", "adminConfig",
             _ok({"$ref": f"{S}AdminConfig"}, "the version running on this node and its document"), (401,

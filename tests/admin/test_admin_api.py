@@ -145,3 +145,20 @@ async def test_an_admin_cannot_lock_themselves_out(tmp_path: Path) -> None:
         status, body = await center.api("ada", "PATCH", "/api/admin/agents/ada", {"role": "agent"})
         assert (status, body["error_id"]) == (400, "would-lock-you-out")
         assert center.services.config.agents["ada"].role.value == "admin"
+
+
+async def test_listed_dispositions_and_away_reasons_are_the_only_ones(tmp_path: Path) -> None:
+    async with admin_center(tmp_path) as center:
+        for section, value in (("dispositions", ["resolved", "callback"]), ("away_reasons", ["lunch"])):
+            assert (await center.api("ada", "PUT", f"/api/admin/{section}", {"value": value}))[0] == 200
+        assert (await center.api("ada", "PUT", "/api/admin/canned_replies/hi",
+                                 {"title": "Hi", "body": "Hello!"}))[0] == 200
+        status, options = await center.api("alice", "GET", "/api/desk-options")
+        assert status == 200 and options == {
+            "dispositions": ["resolved", "callback"], "away_reasons": ["lunch"],
+            "canned_replies": [{"id": "hi", "title": "Hi", "body": "Hello!"}]}
+        status, body = await center.api("alice", "PUT", "/api/agents/alice/state",
+                                        {"state": "away", "reason": "gaming"})
+        assert (status, body["error_id"], body["details"]["allowed"]) == (400, "unknown-reason", ["lunch"])
+        status, _ = await center.api("alice", "PUT", "/api/agents/alice/state", {"state": "away", "reason": "lunch"})
+        assert status == 200

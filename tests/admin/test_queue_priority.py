@@ -33,3 +33,19 @@ async def test_the_queue_priority_set_by_an_admin_orders_the_work(tmp_path: Path
         offer = await alice.expect("interaction.offered")
         assert offer["interaction_id"] == vip.id != older.id
         await alice.close()
+
+
+async def test_a_disposition_outside_the_admins_list_is_refused(tmp_path: Path) -> None:
+    async with admin_center(tmp_path, dispositions=["resolved"]) as center:
+        interaction, _ = await center.services.interactions.start_inbound(
+            channel=Channel.EMAIL, identities=caller(3), display_name=None, queue="support", first_message="hi")
+        alice = await center.agent_socket("alice")
+        await alice.expect("interaction.offered")
+        assert (await alice.command({"type": "accept", "interaction_id": interaction.id}))["type"] == "ack"
+        refused = await alice.command({"type": "complete", "interaction_id": interaction.id,
+                                       "disposition": "whatever"})
+        assert refused["error_id"] == "unknown-disposition", refused
+        done = await alice.command({"type": "complete", "interaction_id": interaction.id,
+                                    "disposition": "resolved"})
+        assert done["result"]["state"] == "closed", done
+        await alice.close()
