@@ -50,7 +50,8 @@ async def desk_options(request: web.Request) -> web.Response:
     principal(request)
     config = request.app[SERVICES].config
     return ok({"dispositions": list(config.dispositions), "away_reasons": list(config.away_reasons),
-               "canned_replies": [{"id": c.id, "title": c.title, "body": c.body} for c in config.canned_replies]})
+               "canned_replies": [{"id": c.id, "title": c.title,
+                                   "body": c.body} for c in config.canned_replies]})
 
 
 @routes.get("/api/agents")

@@ -160,5 +160,6 @@ async def test_listed_dispositions_and_away_reasons_are_the_only_ones(tmp_path: 
         status, body = await center.api("alice", "PUT", "/api/agents/alice/state",
                                         {"state": "away", "reason": "gaming"})
         assert (status, body["error_id"], body["details"]["allowed"]) == (400, "unknown-reason", ["lunch"])
-        status, _ = await center.api("alice", "PUT", "/api/agents/alice/state", {"state": "away", "reason": "lunch"})
+        status, _ = await center.api("alice", "PUT", "/api/agents/alice/state", {"state": "away",
+                                                                                 "reason": "lunch"})
         assert status == 200

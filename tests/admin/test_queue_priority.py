@@ -15,7 +15,8 @@ pytestmark = pytest.mark.integration
 
 
 def caller(n: int) -> list[InboundIdentity]:
-    return [InboundIdentity(Identity(IdentityKind.EMAIL, f"c{n}@example.net"), IdentityLevel.ASSERTED, "test")]
+    return [InboundIdentity(Identity(IdentityKind.EMAIL, f"c{n}@example.net"), IdentityLevel.ASSERTED,
+                            "test")]
 
 
 async def test_the_queue_priority_set_by_an_admin_orders_the_work(tmp_path: Path) -> None:
@@ -38,7 +39,8 @@ async def test_the_queue_priority_set_by_an_admin_orders_the_work(tmp_path: Path
 async def test_a_disposition_outside_the_admins_list_is_refused(tmp_path: Path) -> None:
     async with admin_center(tmp_path, dispositions=["resolved"]) as center:
         interaction, _ = await center.services.interactions.start_inbound(
-            channel=Channel.EMAIL, identities=caller(3), display_name=None, queue="support", first_message="hi")
+            channel=Channel.EMAIL, identities=caller(3), display_name=None, queue="support",
+            first_message="hi")
         alice = await center.agent_socket("alice")
         await alice.expect("interaction.offered")
         assert (await alice.command({"type": "accept", "interaction_id": interaction.id}))["type"] == "ack"
