@@ -184,7 +184,7 @@ def build_app(config: AppConfig, settings: ServerSettings, *, clock: Clock | Non
     bridge = voice.bridge if voice is not None else None
 
     channel_adapters = build_adapters(config.channels, AdapterDeps(
-        config=config, interactions=interactions, context=context, hub=hub, clock=the_clock, ids=the_ids,
+        live=live, interactions=interactions, context=context, hub=hub, clock=the_clock, ids=the_ids,
         leases=leases))
     outbound = OutboundDispatcher(adapters=channel_adapters, context=context, hub=hub, clock=the_clock,
                                   leases=leases, recover_after=settings.reply_recovery_after)
