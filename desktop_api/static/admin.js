@@ -41,11 +41,15 @@ async function load() {
 
 async function change(method, path, body, what) {
   try {
-    const done = await api(method, path, body);
+    // Based on the version shown: a change another admin made meanwhile is not silently undone.
+    const done = await api(method, path, body, {'If-Match': String(S.version)});
     notice(`Version ${done.version}: ${done.summary.slice(0, 3).join('; ')}${done.summary.length > 3 ? ' …' : ''}`);
     $('errors').replaceChildren();
     await load();
-  } catch (err) { showError(err, what); }
+  } catch (err) {
+    showError(err, what);
+    if (err.error_id === 'config-changed') await load().catch(() => {});
+  }
 }
 
 function parseJson(text, what) {

@@ -66,3 +66,30 @@ async def test_an_admin_changes_a_service_target_and_rolls_it_back(tmp_path: Pat
         await agent.click("#login-submit")
         await expect(agent.locator("#login-error")).to_contain_text("for admins")
         await browser.close()
+
+
+async def test_a_page_showing_an_old_version_does_not_undo_a_newer_change(tmp_path: Path,
+                                                                           chromium: str) -> None:
+    from playwright.async_api import async_playwright, expect
+
+    async with admin_center(tmp_path) as center, async_playwright() as pw:
+        browser = await launch(pw, chromium)
+        page = await (await browser.new_context()).new_page()
+        page.set_default_timeout(15_000)
+        # No socket (its ticket is refused): the page does not hear of the other admin's change.
+        await page.route("**/api/ws-ticket", lambda route: route.abort())
+        await page.goto(f"{center.url}/admin")
+        await page.fill("#login-agent", "ada")
+        await page.fill("#login-password", "ada")
+        await page.click("#login-submit")
+        await expect(page.locator("#config-version")).to_have_attribute("data-version", "1")
+        status, _ = await center.api("ada", "PATCH", "/api/admin/queues/support", {"priority": 3})
+        assert status == 200
+        await page.locator("[data-testid=target-support-chat]").fill("30")
+        await page.click("[data-testid=save-support]")
+        await expect(page.locator("[data-testid=error]").first).to_have_attribute(
+            "data-error-id", "config-changed")
+        assert center.services.config.queues["support"].priority == 3  # not undone
+        await expect(page.locator("#config-version")).to_have_attribute("data-version", "2")
+        await expect(page.locator("[data-testid=priority-support]")).to_have_value("3")
+        await browser.close()
