@@ -2,7 +2,7 @@
 
 Two nodes in this process (``build_app``, as ``cti serve`` builds them) share a fresh PostgreSQL
 schema and a Redis key prefix. An admin changes a queue's priority on node A ``--changes`` times;
-each time, node B's running version is polled every millisecond until it is the new one.
+each time, the clock stops when node B has swapped the new version in.
 
     python -m bench config_change [--db POSTGRESQL_URL] [--redis REDIS_URL] [--changes 50]
 
@@ -45,6 +45,12 @@ async def run(args: argparse.Namespace, db_url: str) -> None:
     for server in servers:
         await server.start_server()
     b = apps[1][SERVICES]
+    swapped = asyncio.Event()
+
+    async def on_b(_old: Any, _new: Any) -> None:
+        swapped.set()
+
+    b.live.watch(on_b)
     requests, spread = [], []
     try:
         async with aiohttp.ClientSession() as http:
@@ -58,7 +64,8 @@ async def run(args: argparse.Namespace, db_url: str) -> None:
                     version = (await r.json())["version"]
                 requests.append(time.perf_counter() - started)
                 while b.live.version < version:
-                    await asyncio.sleep(0.001)
+                    swapped.clear()
+                    await asyncio.wait_for(swapped.wait(), 10)
                 spread.append(time.perf_counter() - started)
     finally:
         for server in servers:
