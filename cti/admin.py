@@ -37,6 +37,8 @@ log = logging.getLogger(__name__)
 RECHECK_SECONDS = 30.0
 
 FROM_FILE = ("seed", "file")  # the versions a configuration file made
+EDIT_ATTEMPTS = 3  # an edit that lost the race to another node is applied again on top of its version
+Edit = Callable[[Mapping[str, Any]], Mapping[str, Any]]  # the running document -> the new one
 # More rules of the composition root (the channels' queues); raises ConfigError.
 Check = Callable[[AppConfig], None]
 
@@ -146,15 +148,39 @@ class ConfigAdmin:
 
     async def change(self, document: Mapping[str, Any], *, actor: str, action: str = "change",
                      expected: int | None = None, note: str | None = None) -> VersionInfo:
-        config = self.build(document)
-        _keeps_admin(config, actor)
+        """``document`` as the new version (whatever runs now)."""
+        return await self.edit(lambda _: document, actor=actor, action=action, expected=expected, note=note)
+
+    async def edit(self, edit: Edit, *, actor: str, action: str = "change", expected: int | None = None,
+                   note: str | None = None) -> VersionInfo:
+        """``edit`` applied to the running document, stored as the next version.
+
+        With ``expected`` (the version the admin saw) a newer version stored meanwhile refuses it
+        (``Conflict`` config-changed). Without, two edits never undo each other: each is applied
+        to the newest version, again if another node stored one first."""
+        for attempt in range(EDIT_ATTEMPTS):
+            try:
+                return await self._edit_once(edit, actor=actor, action=action, expected=expected, note=note)
+            except Conflict:
+                if expected is not None or attempt == EDIT_ATTEMPTS - 1:
+                    raise
+                await self.reload()  # another node's version first, then the edit on top of it
+        raise AssertionError("unreachable")  # the loop returns or raises
+
+    async def _edit_once(self, edit: Edit, *, actor: str, action: str, expected: int | None,
+                         note: str | None) -> VersionInfo:
         async with self._lock:
+            base = self._live.version
+            if expected is not None and expected != base:
+                raise Conflict("config-changed", "the configuration changed meanwhile; reload and try again",
+                               expected=expected, running=base)
+            config = self.build(edit(self._live.current.document))
+            _keeps_admin(config, actor)
             summary = diff(self._live.current.document, config.document)
             if not summary:
-                raise InvalidInput("no-change", "this is the configuration already running",
-                                   version=self._live.version)
+                raise InvalidInput("no-change", "this is the configuration already running", version=base)
             info = await self._store.append(config.document, actor=actor, action=action,
-                                            summary=[*([note] if note else []), *summary], expected=expected)
+                                            summary=[*([note] if note else []), *summary], expected=base)
             await self._live.swap(config, version=info.version)
         log.info("live config: version %d by %s (%s, %d changes)", info.version, actor, action, len(summary))
         await self._hub.publish(ConfigChanged(at=self._clock.now(), version=info.version, actor=actor))

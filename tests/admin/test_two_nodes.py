@@ -6,11 +6,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from cti.app import ServerSettings
 from cti.domain import Channel
+from tests.adapters.center import Center
 from tests.admin.support import admin_center
 from tests.waiting import until
 
@@ -78,3 +80,31 @@ async def test_an_edited_file_becomes_a_new_version_at_the_next_start(tmp_path: 
         _, versions = await again.api("ada", "GET", "/api/admin/versions")
         assert [(v["version"], v["action"]) for v in versions["versions"]] == [(3, "file"), (2, "change"),
                                                                               (1, "seed")]
+
+
+async def test_changes_made_at_once_on_both_nodes_are_all_kept(
+        tmp_path: Path, cluster_node: Callable[[str], ServerSettings]) -> None:
+    import asyncio
+
+    async with admin_center(tmp_path / "a", cluster_node("node-a")) as a, \
+            admin_center(tmp_path / "b", cluster_node("node-b")) as b:
+        headers = {"Authorization": f"Bearer {await a.token('ada')}"}  # one token: log-ins are one at a time
+
+        async def call(center: Center, method: str, path: str, body: object) -> tuple[int, Any]:
+            async with center.http.request(method, f"{center.url}{path}", json=body, headers=headers) as r:
+                return r.status, await r.json()
+
+        results = await asyncio.gather(
+            call(a, "PATCH", "/api/admin/queues/support", {"priority": 4}),
+            call(b, "PUT", "/api/admin/dispositions", {"value": ["resolved"]}),
+            call(a, "PUT", "/api/admin/away_reasons", {"value": ["lunch"]}),
+            call(b, "PUT", "/api/admin/canned_replies/hi", {"title": "Hi", "body": "Hello"}))
+        assert [status for status, _ in results] == [200, 200, 200, 200], results
+        assert sorted(body["version"] for _, body in results) == [2, 3, 4, 5]
+
+        def all_kept(center: Center) -> bool:
+            config = center.services.config
+            return bool(config.queues["support"].priority == 4 and config.dispositions == ("resolved",)
+                        and config.away_reasons == ("lunch",) and len(config.canned_replies) == 1)
+
+        await until(lambda: all_kept(a) and all_kept(b), timeout=5, what="every change on both nodes")
