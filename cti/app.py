@@ -25,7 +25,6 @@ from adapters.channel import AdapterDeps
 from adapters.email.config import parse_email_config
 from adapters.outbound import OutboundDispatcher
 from adapters.registry import CHANNEL_ADAPTERS, build_adapters
-from adapters.sip.config import parse_sip_config
 from adapters.slack.config import parse_slack_config
 from adapters.sms.config import parse_sms_config
 from adapters.twilio_voice.config import parse_twilio_voice_config
@@ -296,7 +295,6 @@ CHANNEL_CHECKS: dict[str, Callable[[Mapping[str, Any], AppConfig], object]] = {
     "x": lambda raw, c: parse_x_config(raw, queues=c.queues),
     "slack": lambda raw, c: parse_slack_config(raw, queues=c.queues),
     "twilio_voice": parse_twilio_voice_config,
-    "sip": parse_sip_config,
 }
 
 
