@@ -7,8 +7,8 @@ newest stored version is what runs. The file's other sections (addresses, secret
 the node's own and are kept as read; what in them names a live section (the AMI default queue,
 a channel's queues) is checked against each new version.
 
-Errors: ``InvalidInput`` invalid-config (with ``problems``), no-change, would-lock-you-out; ``Conflict``
-config-changed (another change was stored first); ``NotFound`` version-not-found.
+Errors: ``InvalidInput`` invalid-config (with ``problems``), no-change, would-lock-you-out;
+``Conflict`` config-changed (another change was stored first); ``NotFound`` version-not-found.
 """
 
 from __future__ import annotations
@@ -109,6 +109,7 @@ class ConfigAdmin:
             log.info("live config: the file's live sections changed: version %d", info.version)
         else:
             await self._load(latest)
+
     async def aclose(self) -> None:
         await stop_tasks([self._task])
         if self._sub is not None:
