@@ -39,7 +39,7 @@ def _expected(request: web.Request) -> int | None:
     raw = request.headers.get("If-Match", "").strip().strip('"')
     if not raw:
         return None
-    if not raw.isdigit() or len(raw) > 12:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 12:
         raise InvalidInput("bad-if-match", "If-Match: the configuration version the change is based on")
     return int(raw)
 
@@ -48,7 +48,7 @@ def _int(request: web.Request, name: str, *, default: int | None = None) -> int:
     raw = request.match_info.get(name) or request.query.get(name)
     if raw is None and default is not None:
         return default
-    if raw is None or not raw.isdigit() or len(raw) > 12:
+    if raw is None or not (raw.isascii() and raw.isdigit()) or len(raw) > 12:
         raise InvalidInput("bad-version", f"{name!r} must be a version number", field=name)
     return int(raw)
 

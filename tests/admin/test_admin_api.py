@@ -163,3 +163,17 @@ async def test_listed_dispositions_and_away_reasons_are_the_only_ones(tmp_path: 
         status, _ = await center.api("alice", "PUT", "/api/agents/alice/state", {"state": "away",
                                                                                  "reason": "lunch"})
         assert status == 200
+
+
+async def test_odd_version_numbers_are_refused_not_crashed_on(tmp_path: Path) -> None:
+    async with admin_center(tmp_path) as center:
+        for path in ("/api/admin/versions/%C2%B2/diff", "/api/admin/versions?limit=%C2%B2",
+                     "/api/admin/versions/99999999999999/diff"):
+            status, body = await center.api("ada", "GET", path)
+            assert (status, body["error_id"]) == (400, "bad-version"), (path, body)
+        status, body = await center.api("ada", "POST", "/api/admin/versions/7/rollback")
+        assert (status, body["error_id"]) == (404, "version-not-found")
+        headers = {"Authorization": f"Bearer {await center.token('ada')}", "If-Match": "²"}
+        async with center.http.put(f"{center.url}/api/admin/dispositions", json={"value": ["x"]},
+                                   headers=headers) as r:
+            assert (r.status, (await r.json())["error_id"]) == (400, "bad-if-match")
