@@ -45,7 +45,8 @@ LIVE_SECTIONS = ("teams", "queues", "agents", "chat", "routing", "business_hours
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # No infinities: a target or a wait of 1e999 is a mistake, and JSON in PostgreSQL has none.
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
 
 def _levels(raw: Any) -> Any:

@@ -177,3 +177,13 @@ async def test_odd_version_numbers_are_refused_not_crashed_on(tmp_path: Path) ->
         async with center.http.put(f"{center.url}/api/admin/dispositions", json={"value": ["x"]},
                                    headers=headers) as r:
             assert (r.status, (await r.json())["error_id"]) == (400, "bad-if-match")
+
+
+async def test_infinite_numbers_are_refused(tmp_path: Path) -> None:
+    async with admin_center(tmp_path) as center:
+        headers = {"Authorization": f"Bearer {await center.token('ada')}", "Content-Type": "application/json"}
+        for body in (b'{"service_targets": {"chat": 1e999}}', b'{"wrap_up_seconds": 1e999}'):
+            async with center.http.patch(f"{center.url}/api/admin/queues/support", data=body,
+                                         headers=headers) as r:
+                assert (r.status, (await r.json())["error_id"]) == (400, "invalid-config")
+        assert center.services.live.version == 1
