@@ -25,6 +25,7 @@ from cti.errors import Conflict
 from cti.hub import EventHub
 from cti.lease import Leases
 from cti.lifecycle import OPEN_STATES
+from cti.live_config import LiveConfig
 from cti.ports import ContextStore
 from cti.service import InteractionService
 
@@ -125,7 +126,7 @@ async def find_thread(context: ContextStore, clock: Clock, msg: InboundMessage) 
 class AdapterDeps:
     """What an adapter may use: the core services, never another adapter."""
 
-    config: AppConfig
+    live: LiveConfig  # the running configuration; ``config`` reads it at each use
     interactions: InteractionService
     context: ContextStore
     hub: EventHub
@@ -133,6 +134,11 @@ class AdapterDeps:
     ids: IdSource
     # For work one node of the cluster does at a time (polling a mailbox or an X account).
     leases: Leases = field(default_factory=Leases)
+
+    @property
+    def config(self) -> AppConfig:
+        """The running configuration: queues, agents and teams an admin changes count at once."""
+        return self.live.current
 
 
 @dataclass(frozen=True, slots=True)

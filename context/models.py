@@ -197,6 +197,19 @@ class AuditRow(Base):
     details: Mapped[dict[str, Any]] = mapped_column(JSON)
 
 
+class ConfigVersionRow(Base):
+    """One version of the live configuration (the sections an admin changes while nodes run)."""
+
+    __tablename__ = "config_versions"
+
+    version: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    at: Mapped[float] = mapped_column(Double)
+    actor: Mapped[str] = mapped_column(String(128))
+    action: Mapped[str] = mapped_column(String(64))  # seed, change, import, rollback
+    summary: Mapped[list[str]] = mapped_column(JSON)  # what changed from the version before
+    document: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
 class InboundClaimRow(Base):
     """A channel message ref taken by the first delivery: the same webhook on two nodes at once
     creates one interaction, not two (the insert is the atomic claim)."""
@@ -424,6 +437,7 @@ interaction_context = cast(Table, InteractionContextRow.__table__)
 messages = cast(Table, MessageRow.__table__)
 notes = cast(Table, NoteRow.__table__)
 audit_log = cast(Table, AuditRow.__table__)
+config_versions = cast(Table, ConfigVersionRow.__table__)
 inbound_claims = cast(Table, InboundClaimRow.__table__)
 channel_cursors = cast(Table, ChannelCursorRow.__table__)
 credential_upgrades = cast(Table, CredentialUpgradeRow.__table__)

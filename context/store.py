@@ -29,6 +29,7 @@ from context.attachments import Attachments
 from context.audit import read_audit, write_audit
 from context.chat_sessions import ChatSessionStore
 from context.codes import SqlCodeStore
+from context.config_versions import SqlConfigVersions
 from context.credentials import CredentialUpgrades
 from context.cursors import Cursors
 from context.customers import Customers
@@ -85,6 +86,8 @@ class SqlContextStore:
         self._cursors = Cursors(db=self._db)
         # Not part of the ContextStore port: only the log-in service uses it.
         self.credentials = CredentialUpgrades(db=self._db)
+        # Nor this: the live configuration's versions, for the admin service.
+        self.config_versions = SqlConfigVersions(db=self._db, clock=clock, ids=ids)
         self._attachments = Attachments(db=self._db)
         # The access rules' records and the token records share this store's database.
         self.access = AccessRecords(db=self._db)

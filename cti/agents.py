@@ -19,6 +19,7 @@ from cti.domain import AgentProfile, AgentState, Role
 from cti.errors import Forbidden, InvalidInput, NotFound
 from cti.events import AgentStateChanged
 from cti.hub import EventHub
+from cti.live_config import LiveConfig, as_live
 from cti.ports import ContextStore
 from cti.routing import AgentSnapshot, RoutingStore
 from cti.text import has_bad_line_chars
@@ -38,10 +39,12 @@ class PresenceTouch(Protocol):
 
 
 class AgentService:
-    def __init__(self, *, config: AppConfig, routing: RoutingStore, context: ContextStore,
+    def __init__(self, *, config: AppConfig | LiveConfig, routing: RoutingStore, context: ContextStore,
                  hub: EventHub, clock: Clock, poke: Any, records: AgentStateRecords | None = None,
                  presence: PresenceTouch | None = None) -> None:
-        self._config = config
+        self._live = as_live(config)
+        # Agents added or given new skills or capacity by an admin are told to the router.
+        self._live.watch(self._follow)
         self._routing = routing
         self._context = context
         self._hub = hub
@@ -49,6 +52,22 @@ class AgentService:
         self._poke = poke
         self._records = records
         self._presence = presence
+
+    @property
+    def _config(self) -> AppConfig:
+        return self._live.current  # read at each use: an admin's change counts at once
+
+    async def _follow(self, old: AppConfig, new: AppConfig) -> None:
+        now = self._clock.now()
+        for agent in new.agents.values():
+            before = old.agents.get(agent.id)
+            if before is None or (before.skills, before.capacity) != (agent.skills, agent.capacity):
+                await self._routing.register_agent(agent.id, skills=agent.skills, capacity=agent.capacity,
+                                                   now=now)
+        for agent_id in old.agents.keys() - new.agents.keys():
+            # Removed: no more offers. Their open work stays theirs to finish.
+            await self._routing.set_agent_state(agent_id, AgentState.OFFLINE, reason="removed", now=now)
+        self._poke()
 
     async def register_all(self) -> None:
         now = self._clock.now()
@@ -94,6 +113,10 @@ class AgentService:
             raise InvalidInput("bad-reason", f"a reason code is a string of at most {MAX_REASON} characters")
         if reason is not None and has_bad_line_chars(reason):  # logged and audited: one line only
             raise InvalidInput("bad-characters", "a reason code is one line without control characters")
+        allowed = self._config.away_reasons
+        if new_state is AgentState.AWAY and reason and allowed and reason not in allowed:
+            raise InvalidInput("unknown-reason", f"{reason!r} is not one of the away reasons",
+                               allowed=list(allowed))
         if actor_id != agent_id:
             if not self.may_supervise(actor_id, agent_id):
                 raise Forbidden("not-your-team", "you do not supervise this agent", agent_id=agent_id)

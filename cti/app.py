@@ -12,7 +12,7 @@ import logging
 import secrets
 import socket
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,14 +23,20 @@ from aiohttp import web
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 
 from adapters.channel import AdapterDeps
+from adapters.email.config import parse_email_config
 from adapters.outbound import OutboundDispatcher
 from adapters.registry import CHANNEL_ADAPTERS, build_adapters
+from adapters.slack.config import parse_slack_config
+from adapters.sms.config import parse_sms_config
+from adapters.twilio_voice.config import parse_twilio_voice_config
 from adapters.webchat.codes import VisitorCodes
 from adapters.webchat.http import setup_webchat
 from adapters.webchat.sessions import ChatSessions
 from adapters.webchat.signing import SiteSignatures
+from adapters.x.config import parse_x_config
 from context.migrate import upgrade_async
 from context.store import SqlContextStore
+from cti.admin import ConfigAdmin
 from cti.agent_records import AgentStateRecords
 from cti.agents import AgentService, PresenceTouch
 from cti.ami.bridge import AmiBridge
@@ -42,9 +48,11 @@ from cti.config import AppConfig, ConfigError
 from cti.datadir import token_secret
 from cti.domain import Channel, jsonable
 from cti.events import AgentStateChanged
+from cti.hours import queue_open
 from cti.hub import EventHub
 from cti.janitor import Janitor
 from cti.lease import Leases
+from cti.live_config import LiveConfig, as_live
 from cti.login import LoginService
 from cti.login_throttle import LoginThrottle
 from cti.observe.events import EventObserver
@@ -99,19 +107,20 @@ class Core:
     engine: RoutingEngine
 
 
-def build_core(*, config: AppConfig, context: ContextStore, routing: RoutingStore, hub: EventHub,
+def build_core(*, config: AppConfig | LiveConfig, context: ContextStore, routing: RoutingStore, hub: EventHub,
                clock: Clock, ids: IdSource, metrics: Metrics | None = None,
                agent_states: AgentStateRecords | None = None, presence: PresenceTouch | None = None) -> Core:
     """Constructors only (no I/O): the engine routes once started, or pass by pass in tests."""
     engine_ref: list[RoutingEngine] = []
+    live = as_live(config)
 
     def poke() -> None:
         for engine in engine_ref:
             engine.poke()
 
-    agents = AgentService(config=config, routing=routing, context=context, hub=hub, clock=clock, poke=poke,
+    agents = AgentService(config=live, routing=routing, context=context, hub=hub, clock=clock, poke=poke,
                           records=agent_states, presence=presence)
-    interactions = InteractionService(config=config, context=context, routing=routing, hub=hub,
+    interactions = InteractionService(config=live, context=context, routing=routing, hub=hub,
                                       clock=clock, ids=ids, poke=poke, on_missed_offer=agents.missed_offer)
 
     async def on_offer(offer: Offer) -> None:
@@ -130,11 +139,17 @@ def build_core(*, config: AppConfig, context: ContextStore, routing: RoutingStor
                                             reason="wrap-up-ended"))
 
     engine = RoutingEngine(
-        store=routing, clock=clock, settings=RoutingSettings(preferred_window=config.preferred_window),
-        offer_timeout=config.offer_timeout, on_offer=on_offer, on_requeue=on_requeue,
+        store=routing, clock=clock, settings=RoutingSettings(preferred_window=live.current.preferred_window),
+        offer_timeout=live.current.offer_timeout, on_offer=on_offer, on_requeue=on_requeue,
         on_wrap_up_end=on_wrap_up_end,
         on_pass=metrics.routing_pass_seconds.observe if metrics is not None else None)
     engine_ref.append(engine)
+
+    async def routing_follows(_: AppConfig, new: AppConfig) -> None:
+        engine.reconfigure(settings=RoutingSettings(preferred_window=new.preferred_window),
+                           offer_timeout=new.offer_timeout)
+
+    live.watch(routing_follows)
     return Core(interactions=interactions, agents=agents, engine=engine)
 
 
@@ -154,9 +169,10 @@ def build_app(config: AppConfig, settings: ServerSettings, *, clock: Clock | Non
     routing: RoutingStore = (RedisRoutingStore(redis=redis_client, prefix=settings.redis_prefix)
                              if redis_client is not None else MemoryRoutingStore())
     hub = EventHub(node_id=node_id, redis=redis_client, channel=f"{settings.redis_prefix}:events")
+    live = LiveConfig(config)
     presence_store: PresenceStore = (RedisPresence(redis=redis_client, prefix=settings.redis_prefix)
                                      if redis_client is not None else MemoryPresence())
-    core = build_core(config=config, context=context, routing=routing, hub=hub, clock=the_clock, ids=the_ids,
+    core = build_core(config=live, context=context, routing=routing, hub=hub, clock=the_clock, ids=the_ids,
                       metrics=metrics, agent_states=context.agent_states, presence=presence_store)
     observer = EventObserver(hub=hub, metrics=metrics)
     interactions, agents, engine = core.interactions, core.agents, core.engine
@@ -167,8 +183,12 @@ def build_app(config: AppConfig, settings: ServerSettings, *, clock: Clock | Non
         await context.interaction(interaction_id)  # an unknown id is a 404, not a 409
         return await engine.explain(interaction_id)
 
-    board = ServiceLevelBoard(context=context, hub=hub, targets={
-        q.name: {c: q.target_for(c) for c in Channel} for q in config.queues.values()})
+    board = ServiceLevelBoard(context=context, hub=hub, targets=_targets(config))
+
+    async def board_follows(_: AppConfig, new: AppConfig) -> None:
+        board.set_targets(_targets(new))
+
+    live.watch(board_follows)
 
     async def queue_stats(window: float = SERVICE_LEVEL_WINDOW) -> dict[str, Any]:
         now = the_clock.now()
@@ -176,7 +196,7 @@ def build_app(config: AppConfig, settings: ServerSettings, *, clock: Clock | Non
         stats["queues_configured"] = {
             q.name: {"skills": dict(q.skills),
                      "service_targets": {c.value: q.target_for(c) for c in q.service_targets}}
-            for q in config.queues.values()}
+            for q in live.current.queues.values()}
         stats["service_level_window"] = window
         stats["service_level"] = await board.levels(window, now)
         return stats
@@ -187,12 +207,12 @@ def build_app(config: AppConfig, settings: ServerSettings, *, clock: Clock | Non
     if config.ami is not None:
         voice = AsteriskVoice(
             ami=config.ami, leases=leases,
-            bridge=AmiBridge(ami=config.ami, config=config, interactions=interactions, agents=agents,
+            bridge=AmiBridge(ami=config.ami, config=live, interactions=interactions, agents=agents,
                              context=context, routing=routing, hub=hub, clock=the_clock))
     bridge = voice.bridge if voice is not None else None
 
     channel_adapters = build_adapters(config.channels, AdapterDeps(
-        config=config, interactions=interactions, context=context, hub=hub, clock=the_clock, ids=the_ids,
+        live=live, interactions=interactions, context=context, hub=hub, clock=the_clock, ids=the_ids,
         leases=leases))
     outbound = OutboundDispatcher(adapters=channel_adapters, context=context, hub=hub, clock=the_clock,
                                   leases=leases, recover_after=settings.reply_recovery_after,
@@ -206,8 +226,10 @@ def build_app(config: AppConfig, settings: ServerSettings, *, clock: Clock | Non
         context=context, codes=context.code_store(config.identity.codes), hub=hub, clock=the_clock,
         senders={a.code_kind: a for a in channel_adapters.values() if isinstance(a, CodeSender)},
         code_minutes=max(1, round(config.identity.codes.ttl_seconds / 60)))
+    admin = ConfigAdmin(live=live, store=context.config_versions, hub=hub, clock=the_clock,
+                        check=check_channels)
     services = Services(
-        config=config, node_id=node_id, clock=the_clock, ids=the_ids, hub=hub, context=context,
+        live=live, admin=admin, node_id=node_id, clock=the_clock, ids=the_ids, hub=hub, context=context,
         routing=routing, interactions=interactions, agents=agents, explain=explain,
         queue_stats=queue_stats, token_secret=_token_secret(config, settings),
         access=context.access, tokens=RedisTokenRecords(redis=redis_client, prefix=settings.redis_prefix,
@@ -217,8 +239,9 @@ def build_app(config: AppConfig, settings: ServerSettings, *, clock: Clock | Non
             c for c in (bridge, *channel_adapters.values()) if isinstance(c, CallControl)),
         attachment_sources=tuple(a for a in channel_adapters.values() if isinstance(a, AttachmentSource)),
         claims=claims, webhooks=webhooks, presence=presence)
-    chat = ChatSessions(interactions=interactions, context=context, ids=the_ids, queue=config.chat.queue,
-                        skills=config.chat.skills, reconnect_grace=config.chat.reconnect_grace,
+    chat = ChatSessions(interactions=interactions, context=context, ids=the_ids,
+                        chat=lambda: live.current.chat,
+                        is_open=lambda queue: queue_open(live.current, queue, the_clock.now()),
                         # identity.default_region, in the calling-code form the chat still takes
                         default_country_code=str(phonenumbers.country_code_for_region(config.phone_region)),
                         sites=SiteSignatures({site: s.secret.get_secret_value()
@@ -243,6 +266,8 @@ def build_app(config: AppConfig, settings: ServerSettings, *, clock: Clock | Non
         if settings.migrate:
             await upgrade_async(settings.db_url)
         await context.start()
+        # Before anything reads the agents and queues: a node runs the newest stored version.
+        await admin.start()
         await hub.start()
         await observer.start()
         await agents.register_all()
@@ -279,6 +304,7 @@ def build_app(config: AppConfig, settings: ServerSettings, *, clock: Clock | Non
             await engine.aclose()
             await observer.aclose()
             await hub.aclose()
+            await admin.aclose()
             await context.aclose()
             if redis_client is not None:
                 await redis_client.aclose()
@@ -298,8 +324,8 @@ def build_app(config: AppConfig, settings: ServerSettings, *, clock: Clock | Non
         await login.aclose()
 
     app.cleanup_ctx.append(login_threads)
-    setup_webchat(app, sessions=chat, codes=codes, hub=hub, agent_name=lambda a: config.agents[a].name
-                  if a in config.agents else a, traffic=config.traffic)
+    setup_webchat(app, sessions=chat, codes=codes, hub=hub, agent_name=lambda a: live.current.agents[a].name
+                  if a in live.current.agents else a, traffic=config.traffic)
     return app
 
 
@@ -325,6 +351,29 @@ def _observe(app: web.Application, *, metrics: Metrics, observer: EventObserver,
     if link is not None:
         checks["ami"] = ami_check(link)
     app[READINESS] = Readiness(checks)
+
+
+def _targets(config: AppConfig) -> dict[str, dict[Channel, float]]:
+    return {q.name: {c: q.target_for(c) for c in Channel} for q in config.queues.values()}
+
+
+# Each channel's own parser, run on a new version: the queues a channel's section names must
+# still exist (the same check a start-up makes).
+CHANNEL_CHECKS: dict[str, Callable[[Mapping[str, Any], AppConfig], object]] = {
+    "email": lambda raw, c: parse_email_config(raw, queues=c.queues),
+    "sms": parse_sms_config,
+    "x": lambda raw, c: parse_x_config(raw, queues=c.queues),
+    "slack": lambda raw, c: parse_slack_config(raw, queues=c.queues),
+    "twilio_voice": parse_twilio_voice_config,
+}
+
+
+def check_channels(config: AppConfig) -> None:
+    """``ConfigError`` when a channel's section names what ``config`` lacks (a queue)."""
+    for name, raw in config.channels.items():
+        check = CHANNEL_CHECKS.get(name)
+        if check is not None:
+            check(raw, config)
 
 
 def _token_secret(config: AppConfig, settings: ServerSettings) -> str:

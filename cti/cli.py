@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cti.config import DEMO_CONFIG, AppConfig, ConfigError, load_config
+from cti.config_cli import add_parsers as add_config_parsers
 from cti.observe.logs import configure_logging
 
 if TYPE_CHECKING:
@@ -309,6 +310,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("file", nargs="?", default=None, help="YAML or TOML file (default: the demo)")
     check.add_argument("--strict", action="store_true", help="exit 1 when there are warnings")
     check.set_defaults(func=_config_check)
+    add_config_parsers(config_sub, DEFAULT_DB)
 
     db = sub.add_parser("db", help="database maintenance")
     db_sub = db.add_subparsers(dest="db_command", required=True)

@@ -1,22 +1,26 @@
 """The server configuration: agents, teams, queues, skills and service targets.
 
-Read from a YAML or TOML file once, by the composition root, into frozen dataclasses.
+Read from a YAML or TOML file by the composition root, checked by the models of
+``cti.config_model``, into frozen dataclasses. The live sections (``LIVE_SECTIONS``) are then
+replaced by the version stored in the database, and again at every change an admin makes.
 """
 
 from __future__ import annotations
 
+import os
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from cti.domain import AgentProfile, Channel, QueueConfig, Role
+from cti.config_env import UnsetVariable, substitute
+from cti.config_model import LIVE_SECTIONS, MIN_SECRET_BYTES, AmiModel, ConfigModel, validate_model
+from cti.domain import AgentProfile, BusinessHours, Channel, Overflow, QueueConfig, Role
 from cti.identities import region_for_country_code
 from cti.passwords import HashKind, hash_kind
-from cti.settings import SectionError, parse_section
 from cti.settings.access import AccessSettings
 from cti.settings.http import HttpSettings
 from cti.settings.identity import IdentitySettings
@@ -31,7 +35,8 @@ class ConfigError(ValueError):
     """The configuration file is unreadable or inconsistent; the message says where."""
 
 
-MIN_SECRET_BYTES = 32
+__all__ = ["MIN_SECRET_BYTES", "AmiConfig", "AppConfig", "CannedReply", "ChatConfig", "ConfigError",
+           "TeamConfig", "load_config", "parse_config", "read_file", "with_live"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +72,13 @@ class AmiConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class CannedReply:
+    id: str
+    title: str
+    body: str
+
+
+@dataclass(frozen=True, slots=True)
 class AppConfig:
     agents: Mapping[str, AgentProfile]
     teams: Mapping[str, TeamConfig]
@@ -94,6 +106,13 @@ class AppConfig:
     demo: bool = False
     # issue 12: when an agent whose desktop is gone is set away (cti.presence).
     presence: PresenceSettings = field(default_factory=PresenceSettings)
+    business_hours: Mapping[str, BusinessHours] = field(default_factory=dict)
+    dispositions: tuple[str, ...] = ()
+    away_reasons: tuple[str, ...] = ()
+    canned_replies: tuple[CannedReply, ...] = ()
+    # The live sections as validated (``config_model.LIVE_SECTIONS``): what the database stores
+    # and ``cti config export`` prints. Holds password hashes: never shown.
+    document: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def phone_region(self) -> str:
@@ -106,139 +125,86 @@ class AppConfig:
         return agent.team if agent else None
 
 
-def _levels(raw: Any, where: str) -> dict[str, int]:
-    if raw is None:
-        return {}
-    if isinstance(raw, list):
-        return {str(name): 1 for name in raw}
-    if not isinstance(raw, Mapping):
-        raise ConfigError(f"{where}: skills must be a mapping of skill to level")
-    out: dict[str, int] = {}
-    for name, level in raw.items():
-        if not isinstance(level, int) or not 1 <= level <= 10:
-            raise ConfigError(f"{where}: skill {name!r} level must be an integer 1-10")
-        out[str(name)] = level
-    return out
-
-
-def _channel_map(raw: Any, where: str, cast: type[int] | type[float]) -> dict[Channel, Any]:
-    out: dict[Channel, Any] = {}
-    for name, value in (raw or {}).items():
-        try:
-            out[Channel(name)] = cast(value)
-        except ValueError as exc:
-            raise ConfigError(f"{where}: unknown channel or bad value {name!r}: {value!r}") from exc
-    return out
-
-
-def _queue_teams(raw: Any, where: str, teams: Mapping[str, TeamConfig]) -> tuple[str, ...]:
-    if raw is None:
-        return ()
-    if not isinstance(raw, list) or not all(isinstance(t, str) for t in raw):
-        raise ConfigError(f"{where}: teams must be a list of team names")
-    unknown = [t for t in raw if t not in teams]
-    if unknown:
-        raise ConfigError(f"{where}: unknown teams {unknown}")
-    return tuple(raw)
-
-
-def _flag(raw: Any, where: str) -> bool:
-    if not isinstance(raw, bool):
-        raise ConfigError(f"{where}: true or false")
-    return raw
-
-
 def parse_config(data: Mapping[str, Any]) -> AppConfig:
-    teams = {
-        t["name"]: TeamConfig(name=t["name"], supervisors=tuple(t.get("supervisors", ())))
-        for t in data.get("teams", [])
-    }
+    """The configuration from a file's (or the database's) data: the models check each section,
+    then the rules that span sections (names that must exist elsewhere) are checked here."""
+    try:
+        model = validate_model(data)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from exc
+    return from_model(model)
+
+
+def from_model(model: ConfigModel) -> AppConfig:
+    teams = {t.name: TeamConfig(name=t.name, supervisors=tuple(t.supervisors)) for t in model.teams}
+    hours = {name: BusinessHours(timezone=h.timezone, days={d: tuple(s) for d, s in h.days.items()},
+                                 holidays=frozenset(h.holidays))
+             for name, h in model.business_hours.items()}
     queues: dict[str, QueueConfig] = {}
-    for q in data.get("queues", []):
-        where = f"queue {q.get('name')!r}"
-        if not q.get("name"):
-            raise ConfigError("every queue needs a name")
-        queues[q["name"]] = QueueConfig(
-            name=q["name"],
-            skills=_levels(q.get("skills"), where),
-            service_targets=_channel_map(q.get("service_targets"), where, float),
-            wrap_up_seconds=float(q.get("wrap_up_seconds", 0)),
-            address=q.get("address"),
-            teams=_queue_teams(q.get("teams"), where, teams),
-            missed_offer_away=_flag(q.get("missed_offer_away", True), f"{where}: missed_offer_away"),
-        )
+    for q in model.queues:
+        where = f"queue {q.name!r}"
+        if q.name in queues:
+            raise ConfigError(f"{where}: a second queue of that name")
+        unknown = [t for t in q.teams if t not in teams]
+        if unknown:
+            raise ConfigError(f"{where}: unknown teams {unknown}")
+        if q.hours is not None and q.hours not in hours:
+            raise ConfigError(f"{where}: unknown business_hours {q.hours!r}")
+        queues[q.name] = QueueConfig(
+            name=q.name, skills=dict(q.skills),
+            service_targets={Channel(c): float(v) for c, v in q.service_targets.items()},
+            wrap_up_seconds=q.wrap_up_seconds, address=q.address, teams=tuple(q.teams),
+            priority=q.priority, overflow=tuple(Overflow(after=o.after,
+                                                         to_queue=o.to_queue) for o in q.overflow),
+            hours=q.hours, missed_offer_away=q.missed_offer_away)
     if not queues:
         raise ConfigError("the configuration needs at least one queue")
-    demo = data.get("demo", False)
-    if not isinstance(demo, bool):
-        raise ConfigError("demo: true or false")
+    for queue in queues.values():
+        for rule in queue.overflow:
+            if rule.to_queue not in queues or rule.to_queue == queue.name:
+                raise ConfigError(f"queue {queue.name!r}: overflow to unknown queue {rule.to_queue!r}")
     agents: dict[str, AgentProfile] = {}
-    for a in data.get("agents", []):
-        where = f"agent {a.get('id')!r}"
-        if not a.get("id"):
-            raise ConfigError("every agent needs an id")
-        try:
-            role = Role(a.get("role", "agent"))
-        except ValueError as exc:
-            raise ConfigError(f"{where}: unknown role {a.get('role')!r}") from exc
-        team = a.get("team")
-        if team is not None and team not in teams:
-            raise ConfigError(f"{where}: unknown team {team!r}")
-        agents[a["id"]] = AgentProfile(
-            id=a["id"], name=a.get("name", a["id"]), role=role, team=team,
-            skills=_levels(a.get("skills"), where),
-            capacity=_channel_map(a.get("capacity", {"voice": 1, "chat": 3, "email": 5}), where, int),
-            password=_password(a.get("password", ""), where, demo=demo),
-            endpoints=dict(a.get("endpoints", {})),
-        )
+    for a in model.agents:
+        where = f"agent {a.id!r}"
+        if a.id in agents:
+            raise ConfigError(f"{where}: a second agent of that id")
+        if a.team is not None and a.team not in teams:
+            raise ConfigError(f"{where}: unknown team {a.team!r}")
+        agents[a.id] = AgentProfile(
+            id=a.id, name=a.name or a.id, role=Role(a.role), team=a.team, skills=dict(a.skills),
+            capacity={Channel(c): n for c, n in a.capacity.items()},
+            password=_password(a.password, where, demo=model.demo), endpoints=dict(a.endpoints))
     for team in teams.values():
         for sup in team.supervisors:
             if sup not in agents:
                 raise ConfigError(f"team {team.name!r}: unknown supervisor {sup!r}")
-    chat_raw = data.get("chat", {})
-    chat_queue = chat_raw.get("queue", next(iter(queues)))
+    chat_queue = model.chat.queue or next(iter(queues))
     if chat_queue not in queues:
         raise ConfigError(f"chat: unknown queue {chat_queue!r}")
-    routing = data.get("routing", {})
-    secret = data.get("token_secret")
-    if secret is not None and (not isinstance(secret, str) or len(secret.encode()) < MIN_SECRET_BYTES):
-        raise ConfigError(f"token_secret: must be a string of at least {MIN_SECRET_BYTES} bytes "
-                          "(HMAC-SHA256 keys shorter than the hash are guessable)")
-    channels = data.get("channels") or {}
-    if not isinstance(channels, Mapping) or not all(isinstance(v, Mapping | None) for v in channels.values()):
-        raise ConfigError("channels: a mapping of channel name to its settings")
-    try:
-        identity = parse_section(IdentitySettings, data.get("identity"), "identity")
-        access = parse_section(AccessSettings, data.get("access"), "access")
-        login = parse_section(LoginSettings, data.get("login"), "login")
-        traffic = parse_section(TrafficSettings, data.get("traffic"), "traffic")
-        http = parse_section(HttpSettings, data.get("http"), "http")
-        webhooks = parse_section(WebhookSettings, data.get("webhooks"), "webhooks")
-        metrics = parse_section(MetricsSettings, data.get("metrics"), "metrics")
-        logging = parse_section(LoggingSettings, data.get("logging"), "logging")
-        presence = parse_section(PresenceSettings, data.get("presence"), "presence")
-    except SectionError as exc:
-        raise ConfigError(str(exc)) from exc
     return AppConfig(
-        identity=identity, access=access, login=login, traffic=traffic, http=http, webhooks=webhooks,
-        metrics=metrics, logging=logging,
-        channels={str(k): dict(v or {}) for k, v in channels.items()},
-        ami=_ami(data.get("ami"), queues),
+        identity=model.identity, access=model.access, login=model.login, traffic=model.traffic,
+        http=model.http, webhooks=model.webhooks, metrics=model.metrics, logging=model.logging,
+        presence=model.presence,
+        channels={str(k): dict(v or {}) for k, v in model.channels.items()},
+        ami=_ami(model.ami, queues),
         agents=agents, teams=teams, queues=queues,
-        chat=ChatConfig(queue=chat_queue, skills=_levels(chat_raw.get("skills"), "chat"),
-                        reconnect_grace=float(chat_raw.get("reconnect_grace", 60))),
-        offer_timeout=float(routing.get("offer_timeout", 20)),
-        preferred_window=float(routing.get("preferred_window", 3600)),
-        max_message_chars=int(data.get("max_message_chars", 4000)),
-        default_country_code=str(data.get("default_country_code", "1")),
-        token_secret=secret,
-        token_ttl=float(data.get("token_ttl", 8 * 3600)),
-        demo=demo,
-        presence=presence,
+        chat=ChatConfig(queue=chat_queue, skills=dict(model.chat.skills),
+                        reconnect_grace=model.chat.reconnect_grace),
+        offer_timeout=model.routing.offer_timeout,
+        preferred_window=model.routing.preferred_window,
+        max_message_chars=model.max_message_chars,
+        default_country_code=model.default_country_code,
+        token_secret=model.token_secret,
+        token_ttl=model.token_ttl,
+        demo=model.demo,
+        business_hours=hours, dispositions=tuple(model.dispositions),
+        away_reasons=tuple(model.away_reasons),
+        canned_replies=tuple(CannedReply(id=c.id, title=c.title, body=c.body) for c in model.canned_replies),
+        document=model.model_dump(mode="json", include=set(LIVE_SECTIONS)),
     )
 
 
-def _password(raw: Any, where: str, *, demo: bool) -> str:
+def _password(raw: str, where: str, *, demo: bool) -> str:
     stored = str(raw)
     try:
         kind = hash_kind(stored)
@@ -250,27 +216,31 @@ def _password(raw: Any, where: str, *, demo: bool) -> str:
     return stored
 
 
-def _ami(raw: Any, queues: Mapping[str, QueueConfig]) -> AmiConfig | None:
+def _ami(raw: AmiModel | None, queues: Mapping[str, QueueConfig]) -> AmiConfig | None:
     if raw is None:
         return None
-    if not isinstance(raw, Mapping) or not raw.get("host"):
-        raise ConfigError("ami: a mapping with at least a host")
-    known = set(AmiConfig.__dataclass_fields__)
-    unknown = set(raw) - known
-    if unknown:
-        raise ConfigError(f"ami: unknown keys {sorted(unknown)}")
-    values = dict(raw)
-    if "port" in values:
-        values["port"] = int(values["port"])
-    if "heartbeat_seconds" in values:
-        values["heartbeat_seconds"] = float(values["heartbeat_seconds"])
-    default_queue = values.get("default_queue")
-    if default_queue is not None and default_queue not in queues:
-        raise ConfigError(f"ami: unknown default_queue {default_queue!r}")
-    return AmiConfig(**values)
+    if raw.default_queue is not None and raw.default_queue not in queues:
+        raise ConfigError(f"ami: unknown default_queue {raw.default_queue!r}")
+    return AmiConfig(**raw.model_dump())
 
 
-def load_config(path: str | Path) -> AppConfig:
+# What the live sections set on an AppConfig; the node's own fields stay as the file set them.
+LIVE_FIELDS = ("agents", "teams", "queues", "chat", "offer_timeout", "preferred_window", "business_hours",
+               "dispositions", "away_reasons", "canned_replies", "document")
+
+
+def with_live(base: AppConfig, document: Mapping[str, Any]) -> AppConfig:
+    """``base`` with ``document`` as its live sections, checked as the file is (``ConfigError``).
+    What in the node's sections refers to the live ones (the AMI default queue) is checked too."""
+    node: dict[str, Any] = {"demo": base.demo}
+    if base.ami is not None:
+        node["ami"] = {"host": base.ami.host, "default_queue": base.ami.default_queue}
+    parsed = parse_config({**node, **document})
+    return replace(base, **{name: getattr(parsed, name) for name in LIVE_FIELDS})
+
+
+def read_file(path: str | Path, environ: Mapping[str, str]) -> dict[str, Any]:
+    """A YAML or TOML file's data, environment variables substituted."""
     p = Path(path)
     try:
         text = p.read_text(encoding="utf-8")
@@ -280,9 +250,15 @@ def load_config(path: str | Path) -> AppConfig:
     if not isinstance(data, Mapping):
         raise ConfigError(f"{p}: the top level must be a mapping")
     try:
-        return parse_config(data)
-    except (KeyError, TypeError) as exc:
-        raise ConfigError(f"{p}: {exc!r}") from exc
+        substituted: dict[str, Any] = substitute(dict(data), environ)
+    except UnsetVariable as exc:
+        raise ConfigError(str(exc)) from exc
+    return substituted
+
+
+def load_config(path: str | Path, environ: Mapping[str, str] | None = None) -> AppConfig:
+    """``environ``: where ``${NAME}`` is looked up (the CLI passes the process environment)."""
+    return parse_config(read_file(path, os.environ if environ is None else environ))
 
 
 DEMO_CONFIG = Path(__file__).with_name("demo.yaml")

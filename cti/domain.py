@@ -170,6 +170,24 @@ class AgentProfile:
 
 
 @dataclass(frozen=True, slots=True)
+class Overflow:
+    """After ``after`` seconds of waiting, work may move to ``to_queue``."""
+
+    after: float
+    to_queue: str
+
+
+@dataclass(frozen=True, slots=True)
+class BusinessHours:
+    """Opening spans ("08:00-17:00") per weekday ("mon".."sun") in ``timezone``; closed on the
+    ``holidays`` and on weekdays not listed (see ``cti.hours``)."""
+
+    timezone: str
+    days: Mapping[str, tuple[str, ...]]
+    holidays: frozenset[Any] = frozenset()  # datetime.date
+
+
+@dataclass(frozen=True, slots=True)
 class QueueConfig:
     name: str
     skills: Mapping[str, int]
@@ -180,6 +198,9 @@ class QueueConfig:
     address: str | None = None
     # The teams whose supervisors see this queue; none: every supervisor sees it.
     teams: tuple[str, ...] = ()
+    priority: int = 1  # 1..10: multiplies the urgency of this queue's work
+    overflow: tuple[Overflow, ...] = ()
+    hours: str | None = None  # the name of its business hours; none: always open
     # --- issue 12, no stranded customer ---
     # An offer of this queue's work that the agent lets time out (or their phone does not
     # answer) sets them away with reason "no-answer", so the next customer is not offered to

@@ -187,13 +187,22 @@ def offered_on(event: DomainEvent, channel: str) -> bool:
     return isinstance(interaction, Mapping) and interaction.get("channel") == channel
 
 
+@dataclass(frozen=True, slots=True)
+class ConfigChanged(DomainEvent):
+    """A new version of the live configuration is stored: every node loads it (``cti.admin``)."""
+
+    type: ClassVar[str] = "config.changed"
+    version: int
+    actor: str
+
+
 EVENT_TYPES: Mapping[str, type[DomainEvent]] = {
     cls.type: cls
     for cls in (
         InteractionQueued, InteractionOffered, InteractionAccepted, OfferWithdrawn,
         InteractionTransferred, InteractionWrapUp, InteractionClosed, InteractionAbandoned,
         MessageAdded, AgentStateChanged, CustomerUpdated, CallUpdated, SupervisionChanged,
-        VoiceLinkChanged, MessageStatus,
+        VoiceLinkChanged, MessageStatus, ConfigChanged,
     )
 }
 

@@ -33,6 +33,7 @@ from cti.domain import (
 )
 from cti.events import InteractionQueued, MessageAdded
 from cti.hub import EventHub
+from cti.live_config import LiveConfig, as_live
 from cti.ports import ContextStore, InboundWrite, RecordedAttachment
 from cti.routing import RoutingStore, WaitingItem
 from cti.text import clean_line, clean_text
@@ -74,10 +75,15 @@ class InboundStored:
 
 
 class InboundBatches:
-    def __init__(self, *, config: AppConfig, context: ContextStore, routing: RoutingStore, hub: EventHub,
+    @property
+    def _config(self) -> AppConfig:
+        return self._live.current  # read at each use: an admin's change counts at once
+
+    def __init__(self, *, config: AppConfig | LiveConfig, context: ContextStore, routing: RoutingStore,
+                 hub: EventHub,
                  clock: Clock, ids: IdSource, poke: Callable[[], None], check_body: Callable[[str], None],
                  waiting_item: Callable[[Interaction, float, str | None], WaitingItem]) -> None:
-        self._config = config
+        self._live = as_live(config)
         self._context = context
         self._routing = routing
         self._hub = hub

@@ -53,6 +53,7 @@ from cti.events import (
 )
 from cti.hub import EventHub
 from cti.inbound_batch import InboundBatches, InboundItem, InboundStored
+from cti.live_config import LiveConfig, as_live
 from cti.ports import ContextStore
 from cti.routing import Offer, RoutingStore, WaitingItem
 from cti.screenpop import build_screen_pop
@@ -74,10 +75,10 @@ ROUTED_ELSEWHERE = "routing.elsewhere"
 
 
 class InteractionService:
-    def __init__(self, *, config: AppConfig, context: ContextStore, routing: RoutingStore,
+    def __init__(self, *, config: AppConfig | LiveConfig, context: ContextStore, routing: RoutingStore,
                  hub: EventHub, clock: Clock, ids: IdSource, poke: Callable[[], None],
                  on_missed_offer: Callable[[str], Awaitable[None]] | None = None) -> None:
-        self._config = config
+        self._live = as_live(config)
         self._on_missed_offer = on_missed_offer
         self._context = context
         self._routing = routing
@@ -86,10 +87,14 @@ class InteractionService:
         self._ids = ids
         self._poke = poke
         self._batches = InboundBatches(
-            config=config, context=context, routing=routing, hub=hub, clock=clock, ids=ids, poke=poke,
+            config=self._live, context=context, routing=routing, hub=hub, clock=clock, ids=ids, poke=poke,
             check_body=self.check_body,
             waiting_item=lambda i, at, working: replace(self._waiting_item(i, enqueued_at=at),
                                                         working_agent=working))
+
+    @property
+    def _config(self) -> AppConfig:
+        return self._live.current  # read at each use: an admin's change counts at once
 
     # ----- channels ------------------------------------------------------------------------
 
@@ -498,6 +503,10 @@ class InteractionService:
             raise InvalidInput("bad-disposition", "a disposition of 1-100 characters is required")
         if has_bad_line_chars(disposition):  # it is logged and reported: one line only
             raise InvalidInput("bad-characters", "a disposition is one line without control characters")
+        allowed = self._config.dispositions
+        if allowed and disposition not in allowed:  # the admin's list, when there is one, is the list
+            raise InvalidInput("unknown-disposition", f"{disposition!r} is not one of the dispositions",
+                               allowed=list(allowed))
         if note:
             # The note is stored before the close: checked on what is stored, not on a snapshot.
             interaction = await self._owned(interaction_id, agent_id, _LIVE)
@@ -613,7 +622,9 @@ class InteractionService:
         return WaitingItem(
             interaction_id=interaction.id, channel=interaction.channel, queue=interaction.queue,
             customer_id=interaction.customer_id, enqueued_at=enqueued_at,
-            service_target=queue.target_for(interaction.channel), priority=interaction.priority,
+            # The queue's configured priority (1..10) scales the interaction's own.
+            service_target=queue.target_for(interaction.channel),
+            priority=interaction.priority * queue.priority,
             skills=dict(interaction.skills),
         )
 

@@ -7,12 +7,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from cti.access import AccessRecords, TokenRecords
+from cti.admin import ConfigAdmin
 from cti.agents import AgentService
 from cti.claims import ClaimService
 from cti.clock import Clock, IdSource
 from cti.config import AppConfig
 from cti.domain import Channel, Interaction, InteractionState
 from cti.hub import EventHub
+from cti.live_config import LiveConfig
 from cti.ports import AttachmentSource, CallControl, ContextStore
 from cti.presence import DesktopPresence
 from cti.routing import Explanation, RoutingStore
@@ -25,7 +27,7 @@ if TYPE_CHECKING:  # the bridge imports the services' parts; only its type is ne
 
 @dataclass(frozen=True, slots=True)
 class Services:
-    config: AppConfig
+    live: LiveConfig  # the running configuration: ``config`` reads it at each use
     node_id: str
     clock: Clock
     ids: IdSource
@@ -45,6 +47,11 @@ class Services:
     claims: ClaimService | None = None  # claimed identities: one-time codes, links by hand
     webhooks: WebhookDispatcher | None = None  # outbound webhooks: their deliveries, for the admin
     presence: DesktopPresence | None = None  # desktop sockets per agent, across the nodes
+    admin: ConfigAdmin | None = None  # live administration: versions of the configuration
+
+    @property
+    def config(self) -> AppConfig:
+        return self.live.current
 
     def call_control_for(self, interaction: Interaction) -> CallControl | None:
         if interaction.channel is not Channel.VOICE or interaction.state is not InteractionState.ACTIVE:

@@ -31,6 +31,11 @@ class ServiceLevelBoard:
         # never served stale after an answer. It queues nothing.
         hub.subscribe(maxsize=1, wants=self._changed)
 
+
+    def set_targets(self, targets: Mapping[str, Mapping[Channel, float]]) -> None:
+        """New service targets (an admin's change): the cached levels are computed again."""
+        self._targets = targets
+        self._cache.clear()
     def _changed(self, event: DomainEvent) -> bool:
         if isinstance(event, InteractionAccepted | InteractionAbandoned):
             self._cache.clear()

@@ -9,6 +9,7 @@ from aiohttp import web
 
 from cti.services import Services
 from desktop_api import (
+    rest_admin,
     rest_agents,
     rest_customers,
     rest_identity,
@@ -58,15 +59,18 @@ def make_app(services: Services) -> web.Application:
     install_observability(app)
     app.router.add_get("/api/openapi.json", openapi)
     for table in (rest_agents.routes, rest_interactions.routes, rest_customers.routes, rest_voice.routes,
-                  rest_tokens.routes, ws.routes, rest_identity.routes, rest_webhooks.routes):
+                  rest_tokens.routes, ws.routes, rest_identity.routes, rest_admin.routes,
+                  rest_webhooks.routes):
         app.router.add_routes(table)
     app.router.add_get("/", _page("index.html"))
     app.router.add_get("/agent", _page("agent.html"))
     app.router.add_get("/supervisor", _page("supervisor.html"))
+    app.router.add_get("/admin", _page("admin.html"))
     # What the two pages share (not a static directory: only these files are served).
     app.router.add_get("/assets/desk.css", _page("desk.css"))
     app.router.add_get("/assets/desk.js", _page("desk.js"))
     # Page code lives in files, never inline, so the Content-Security-Policy can forbid inline script.
     app.router.add_get("/assets/agent.js", _page("agent.js"))
     app.router.add_get("/assets/supervisor.js", _page("supervisor.js"))
+    app.router.add_get("/assets/admin.js", _page("admin.js"))
     return app

@@ -13,6 +13,7 @@ import functools
 from typing import Any
 
 from desktop_api.openapi_access import access_paths, access_schemas
+from desktop_api.openapi_admin import admin_paths, admin_schemas
 from desktop_api.openapi_observe import observe_paths
 from desktop_api.openapi_webhooks import webhook_paths, webhook_schemas
 
@@ -319,7 +320,7 @@ ERROR_TEXT = {
     403: "The token's role or owner may not do this (wrong-role, not-your-interaction, not-your-team)",
     404: "An id that does not exist (interaction-not-found, customer-not-found, agent-not-found, ...)",
     409: "Not allowed in the current state (invalid-state, invalid-transition, offer-not-yours, "
-         "customer-left, ...)",
+         "customer-left, config-changed, ...)",
     413: "The request body is larger than 64 KiB",
     429: "Too many failed log-ins for this account or from this address (too-many-attempts); "
          "the Retry-After header says how many seconds to wait",
@@ -422,11 +423,13 @@ def _paths() -> dict[str, Schema]:
         "/": _page("The landing page", "landingPage"),
         "/agent": _page("The agent desktop page", "agentPage"),
         "/supervisor": _page("The supervisor board page", "supervisorPage"),
+        "/admin": _page("The admin page: the live configuration and its versions", "adminPage"),
         "/assets/desk.css": _asset("The style the desktop pages share", "deskStyle", "text/css"),
         "/assets/desk.js": _asset("The script the desktop pages share", "deskScript", "text/javascript"),
         "/assets/agent.js": _asset("The agent desktop's script", "agentScript", "text/javascript"),
         "/assets/supervisor.js": _asset("The supervisor board's script", "supervisorScript",
                                         "text/javascript"),
+        "/assets/admin.js": _asset("The admin page's script (a module)", "adminScript", "text/javascript"),
         "/chat": _page("The visitor chat widget page", "chatPage"),
         "/chat/chat.js": _asset("The chat widget's script", "chatScript", "text/javascript"),
         "/chat/chat.css": _asset("The chat widget's style", "chatStyle", "text/css"),
@@ -646,20 +649,22 @@ def _build() -> dict[str, Any]:
             {"name": "interactions", "description": "interactions and the agent's actions on them"},
             {"name": "customers", "description": "customers, identities, timelines and merges"},
             {"name": "routing", "description": "queues and routing explanations"},
-            {"name": "admin", "description": "the audit log, outbound webhooks"},
+            {"name": "admin",
+             "description": "the audit log, live administration (docs/admin.md), outbound webhooks"},
             {"name": "voice", "description": "call control through Asterisk"},
             {"name": "websockets", "description": "sockets; messages in docs/websocket.md"},
             {"name": "pages", "description": "web pages served by the server"},
             {"name": "system", "description": "health and this document"},
         ],
         "security": [{"bearerAuth": []}],
-        "paths": {**_paths(), **access_paths(), **webhook_paths(), **observe_paths()},
+        "paths": {**_paths(), **access_paths(), **admin_paths(), **webhook_paths(), **observe_paths()},
         "components": {
             "securitySchemes": {
                 "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
                                "description": "the token from POST /api/login"},
             },
-            "schemas": {**_schemas(), **access_schemas(), **identity_schemas(), **webhook_schemas()},
+            "schemas": {**_schemas(), **access_schemas(), **identity_schemas(), **admin_schemas(),
+                        **webhook_schemas()},
             "responses": responses,
         },
     }

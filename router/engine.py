@@ -68,6 +68,11 @@ class RoutingEngine:
         self._pass_lock = asyncio.Lock()  # one pass at a time per engine; other engines race freely
         self._task: asyncio.Task[None] | None = None
 
+
+    def reconfigure(self, *, settings: RoutingSettings, offer_timeout: float) -> None:
+        """An admin's change to the routing section: counts from the next pass."""
+        self._settings = settings
+        self._offer_timeout = offer_timeout
     async def run_once(self) -> list[Offer]:
         """One routing pass; returns the offers it made."""
         async with self._pass_lock:

@@ -43,7 +43,6 @@ class SlackAdapter:
         self._api = SlackWebApi(cfg, deps.clock)
         self._endpoint = EventsEndpoint(cfg, deps.clock, self._store, ack_budget=ack_budget)
         self._locks = {channel_id: asyncio.Lock() for channel_id in cfg.channels}
-        self._agent_names = {a.id: a.name for a in deps.config.agents.values()}
 
     def mount(self, app: web.Application) -> None:
         self._endpoint.mount(app)
@@ -83,7 +82,8 @@ class SlackAdapter:
         root = interaction.channel_refs.get(REF_THREAD_TS)
         if not channel or not root:
             raise SendRefused("no-slack-thread", "this interaction has no Slack thread to answer in")
-        name = self._agent_names.get(message.agent_id or "", DEFAULT_AGENT_NAME)
+        agent = self._deps.config.agents.get(message.agent_id or "")  # live: renamed agents count
+        name = agent.name if agent is not None else DEFAULT_AGENT_NAME
         ts = await self._api.post_reply(channel=channel, thread_ts=root, text=reply_text(name, message.body))
         log.info("slack reply posted interaction=%s channel=%s ts=%s", interaction.id, channel, ts)
         return SendResult(message_ref=message_ref(channel, ts))

@@ -118,6 +118,11 @@ class TwilioVoiceAdapter:
 
     # ----- life cycle ----------------------------------------------------------------------
 
+
+    def reconfigure(self, config: TwilioVoiceConfig) -> None:
+        """The section read again against a new live configuration (agents' endpoints); the
+        credentials and the URL are the file's and do not change."""
+        self._config = config
     def mount(self, app: web.Application) -> None:
         for path, handler in ((twiml.VOICE_PATH, self.incoming), (twiml.ACCOUNT_PATH, self.account),
                               (twiml.REASON_PATH, self.reason), (twiml.WAIT_PATH, self.wait),

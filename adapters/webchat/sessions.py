@@ -20,13 +20,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from adapters.webchat.schemas import Hello
 from adapters.webchat.signing import SiteSignatures, new_session_secret, secret_matches
 from cti.clock import IdSource
+from cti.config import ChatConfig
 from cti.domain import (
     Channel,
     ChatSession,
@@ -61,18 +62,20 @@ class Visitor:
     claims: dict[str, Identity] = field(default_factory=dict)  # "email"/"phone" as typed, normalised
     interaction_id: str | None = None
     sockets: set[Any] = field(default_factory=set)
+    left_message: bool = False  # wrote while the chat was closed: kept for an agent, never abandoned
 
 
 class ChatSessions:
     def __init__(self, *, interactions: InteractionService, context: ContextStore, ids: IdSource,
-                 queue: str, skills: Mapping[str, int], reconnect_grace: float,
-                 default_country_code: str, sites: SiteSignatures | None = None) -> None:
+                 chat: Callable[[], ChatConfig], default_country_code: str,
+                 sites: SiteSignatures | None = None, is_open: Callable[[str],
+                                                                        bool] = lambda _: True) -> None:
         self._interactions = interactions
         self._context = context
         self._ids = ids
-        self._queue = queue
-        self._skills = skills
-        self._grace = reconnect_grace
+        # Read at each use: an admin may change the chat's queue, skills or grace while it runs.
+        self._chat = chat
+        self._is_open = is_open
         self._country = default_country_code
         self._sites = sites or SiteSignatures({})
         self._visitors: dict[str, Visitor] = {}
@@ -121,7 +124,9 @@ class ChatSessions:
                     display_name=None)
         welcome: dict[str, Any] = {"type": "welcome", "visitor_id": visitor_id,
                                    "interaction_id": interaction.id if interaction else None,
-                                   "messages": messages, "claims": sorted(visitor.claims)}
+                                   "messages": messages, "claims": sorted(visitor.claims),
+                                   # Outside the queue's business hours: the page offers to leave a message.
+                                   "open": self._is_open(self._chat().queue)}
         if secret is not None:
             welcome["session_secret"] = secret  # once, to this browser; only its hash is kept
         return visitor, welcome
@@ -189,7 +194,13 @@ class ChatSessions:
 
     async def _start(self, visitor: Visitor, first_body: str) -> None:
         self._interactions.check_body(first_body)
+        chat = self._chat()
         context = {"chat.page": visitor.page} if visitor.page else {}
+        if not self._is_open(chat.queue):
+            # A message left while closed waits in the queue for the next agent; the visitor
+            # leaving does not abandon it (nobody was there to answer live).
+            context["chat.left_message"] = "yes"
+            visitor.left_message = True
         if visitor.name:
             context["chat.name"] = visitor.name
         # Known before it exists: the visitor's own first message is echoed while it is created.
@@ -199,7 +210,7 @@ class ChatSessions:
         try:
             await self._interactions.start_inbound(
                 channel=Channel.CHAT, identities=visitor.identities, display_name=visitor.name,
-                queue=self._queue, skills=self._skills, context=context, first_message=first_body,
+                queue=chat.queue, skills=chat.skills, context=context, first_message=first_body,
                 interaction_id=interaction_id,
                 channel_refs={REF_VISITOR: visitor.visitor_id, REF_SESSION: self._ids.new_id("chs")},
                 # Kept with the conversation: a reconnect to any node finds the session to resume it.
@@ -208,19 +219,30 @@ class ChatSessions:
             visitor.interaction_id = None
             self._by_interaction.pop(interaction_id, None)
             raise
+        if visitor.left_message:
+            for socket in list(visitor.sockets):
+                socket.put({"type": "status", "state": "message_left"})
 
     async def disconnected(self, visitor: Visitor, socket: Any, *, leaving: bool) -> None:
         visitor.sockets.discard(socket)
         if visitor.sockets:
             return
-        if leaving or self._grace <= 0:
+        grace = self._chat().reconnect_grace
+        if visitor.left_message:
+            self._forget(visitor.visitor_id)
+        elif leaving or grace <= 0:
             await self._left(visitor.visitor_id)
         else:
             self._cancel_timer(visitor.visitor_id)
             self._timers[visitor.visitor_id] = asyncio.create_task(self._grace_then_leave(visitor.visitor_id))
 
+    def _forget(self, visitor_id: str) -> None:
+        visitor = self._visitors.pop(visitor_id, None)
+        if visitor is not None and visitor.interaction_id is not None:
+            self._by_interaction.pop(visitor.interaction_id, None)
+
     async def _grace_then_leave(self, visitor_id: str) -> None:
-        await asyncio.sleep(self._grace)
+        await asyncio.sleep(self._chat().reconnect_grace)
         self._timers.pop(visitor_id, None)
         await self._left(visitor_id)
 

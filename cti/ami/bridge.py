@@ -70,9 +70,11 @@ from cti.events import (
     VoiceLinkChanged,
     offered_on,
 )
+from cti.hours import closed_variable, queue_open
 from cti.hub import EventHub
 from cti.identities import normalise_phone
 from cti.lifecycle import OPEN_STATES
+from cti.live_config import LiveConfig, as_live
 from cti.ports import ContextStore
 from cti.routing import RoutingStore
 from cti.service import InteractionService
@@ -85,37 +87,33 @@ CTI_VARIABLES = ("CTI_ACCOUNT", "CTI_REASON", "CTI_QUEUE")
 
 
 class AmiBridge(CallControl):
-    def __init__(self, *, ami: AmiConfig, config: AppConfig, interactions: InteractionService,
+    def __init__(self, *, ami: AmiConfig, config: AppConfig | LiveConfig, interactions: InteractionService,
                  agents: AgentService, context: ContextStore, routing: RoutingStore, hub: EventHub,
                  clock: Clock) -> None:
         self._ami = ami
-        self._config = config
+        self._live = as_live(config)
         self._interactions = interactions
         self._agents = agents
         self._context = context
         self._routing = routing
         self._hub = hub
         self._clock = clock
-        self._devices = {p.endpoints[ENDPOINT]: p.id for p in config.agents.values()
-                         if p.endpoints.get(ENDPOINT) and p.role is not Role.ADMIN}
-        staff_phones = {p.endpoints[ENDPOINT] for p in config.agents.values()
-                        if p.endpoints.get(ENDPOINT) and p.role is not Role.AGENT}
-        self.tracker = CallTracker(hold_context=ami.hold_context,
-                                   agent_devices=[d for d, a in self._devices.items()
-                                                  if config.agents[a].role is Role.AGENT]
-                                   or list(self._devices),
-                                   spy_devices=sorted(staff_phones))
+        self.tracker = CallTracker(hold_context=ami.hold_context)
+        self._devices: dict[str, str] = {}
+        self._index_devices(self._live.current)
+        self._live.watch(self._follow)
         self._link: AmiActions | None = None
         self._relay: CommandRelay | None = None
         self._ringing: dict[str, Ringing] = {}  # agent device -> originate in progress
         self._spies: dict[str, Spy] = {}  # supervisor device -> supervision in progress
         self._dialing: dict[str, str] = {}  # agent device -> click-to-dial interaction, until it rings
         self._phones = PhoneStates()  # agents whose phone cannot take a call now
+        current = self._live.current
         self._transfers = Transfers(interactions=interactions, hub=hub, clock=clock, agents_by_exten={
-            p.endpoints[EXTENSION]: p.id for p in config.agents.values() if p.endpoints.get(EXTENSION)})
+            p.endpoints[EXTENSION]: p.id for p in current.agents.values() if p.endpoints.get(EXTENSION)})
         self._lock = asyncio.Lock()  # one signal at a time: the tracker's order is the truth
-        self._default_queue = ami.default_queue or config.chat.queue
-        self._fallback = FallbackCalls(interactions=interactions, region=config.phone_region,
+        self._default_queue = ami.default_queue or current.chat.queue
+        self._fallback = FallbackCalls(interactions=interactions, region=current.phone_region,
                                        queue=self._default_queue, refs={
                                            "uniqueid": REF_UNIQUEID, "channel": REF_CHANNEL,
                                            "linkedid": REF_LINKEDID, "agent_channel": REF_AGENT_CHANNEL})
@@ -568,6 +566,37 @@ class AmiBridge(CallControl):
             found = await self._context.find_interaction_by_ref(REF_AGENT_CHANNEL, channel)
         return found
 
+    @property
+    def _config(self) -> AppConfig:
+        return self._live.current  # read at each use: an admin's change counts at once
+
+    def _index_devices(self, config: AppConfig) -> None:
+        """Which phone is whose: an admin may add agents or change their phones while calls run."""
+        self._devices = {p.endpoints[ENDPOINT]: p.id for p in config.agents.values()
+                         if p.endpoints.get(ENDPOINT) and p.role is not Role.ADMIN}
+        agents = [d for d, a in self._devices.items() if config.agents[a].role is Role.AGENT]
+        self.tracker.agent_devices = frozenset(agents or self._devices)
+        self.tracker.spy_devices = frozenset(p.endpoints[ENDPOINT] for p in config.agents.values()
+                                             if p.endpoints.get(ENDPOINT) and p.role is not Role.AGENT)
+
+    async def _follow(self, old: AppConfig, new: AppConfig) -> None:
+        self._index_devices(new)
+        self._transfers.use_extensions({p.endpoints[EXTENSION]: p.id for p in new.agents.values()
+                                        if p.endpoints.get(EXTENSION)})
+        await self.publish_hours()
+
+    async def publish_hours(self) -> None:
+        """The dial plan plays the closed message to callers of a queue whose global
+        CTI_CLOSED_<queue> is 1 (asterisk-config/extensions.conf); set at each heartbeat and change."""
+        if not self.connected:
+            return
+        link = self._require_link()
+        config, now = self._config, self._clock.now()
+        with contextlib.suppress(CtiError):
+            for name in config.queues:
+                await link.send({"Action": "Setvar", "Variable": closed_variable(name),
+                                 "Value": "0" if queue_open(config, name, now) else "1"})
+
     async def _set_online(self, online: bool) -> None:
         """The dial plan checks these globals before holding a caller for us (asterisk-config/).
 
@@ -583,6 +612,8 @@ class AmiBridge(CallControl):
             await link.send({"Action": "Setvar", "Variable": "CTI_ONLINE", "Value": "1" if online else "0"})
             await link.send({"Action": "Setvar", "Variable": "CTI_HEARTBEAT",
                              "Value": stamp if stamp.isdigit() else str(int(self._clock.now()))})
+        if online:
+            await self.publish_hours()
 
     async def _heartbeat(self) -> None:
         while True:

@@ -70,7 +70,6 @@ class CallControl:
     """The desktop's call-control commands; the attributes are ``AmiBridge``'s."""
 
     _ami: AmiConfig
-    _config: AppConfig
     _interactions: InteractionService
     _agents: AgentService
     _context: ContextStore
@@ -78,6 +77,10 @@ class CallControl:
     _clock: Clock
     _link: AmiActions | None
     _relay: CommandRelay | None
+
+    @property
+    def _config(self) -> AppConfig:  # the bridge's: the running configuration, read at each use
+        raise NotImplementedError
     _lock: asyncio.Lock
     _transfers: Transfers
     _ringing: dict[str, Ringing]  # agent device -> originate in progress

@@ -66,6 +66,10 @@ class Transfers:
         # transfer that arrives after it is answered as done, not refused.
         self.requeued_by_phone: dict[str, tuple[str, str]] = {}
 
+    def use_extensions(self, agents_by_exten: Mapping[str, str]) -> None:
+        """Agents' extensions after an admin's change (a transfer dialled to a new one)."""
+        self._by_exten = dict(agents_by_exten)
+
     # ----- blind transfers to an agent ----------------------------------------------------
 
     def asked_by_desk(self, interaction_id: str, from_agent: str, to_agent: str) -> None:

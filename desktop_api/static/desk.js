@@ -136,10 +136,10 @@ window.Desk = (() => {
 
   // A REST caller with the page's token; ``onExpired`` runs when the server no longer takes it.
   function restClient(getToken, onExpired) {
-    return async function api(method, path, body) {
+    return async function api(method, path, body, extraHeaders) {
       const token = current(getToken());
       if (token && path !== '/api/login') keepFresh(getToken);
-      const headers = {'Accept': 'application/json'};
+      const headers = {'Accept': 'application/json', ...(extraHeaders || {})};
       if (token) headers['Authorization'] = `Bearer ${token}`;
       if (body !== undefined) headers['Content-Type'] = 'application/json';
       let resp;

@@ -28,6 +28,7 @@ from cti.config import AppConfig, parse_config
 from cti.domain import Interaction
 from cti.events import DomainEvent
 from cti.hub import EventHub, Subscription
+from cti.live_config import LiveConfig
 from cti.routing import Offer
 from cti.service import InteractionService
 from router.engine import RoutingEngine
@@ -140,6 +141,7 @@ class Center:
     seen: list[DomainEvent] = field(default_factory=list)
     played: int = 0  # event frames written by ``play``
     handled: list[int] = field(default_factory=lambda: [0])  # events the bridge has finished with
+    live: LiveConfig | None = None  # the configuration the core and the bridge share
 
     async def play(self, frames: tuple[str, ...]) -> None:
         session = self.ami.current
@@ -216,10 +218,11 @@ async def running_center(tmp_path: Path, *, idle: bool = True) -> AsyncIterator[
         routing = MemoryRoutingStore()
         hub = EventHub(node_id="test")
         events = hub.subscribe(maxsize=10_000)
-        core = build_core(config=config, context=context, routing=routing, hub=hub, clock=clock, ids=ids)
+        live = LiveConfig(config)
+        core = build_core(config=live, context=context, routing=routing, hub=hub, clock=clock, ids=ids)
         interactions, agents, engine = core.interactions, core.agents, core.engine  # routed pass by pass
         await agents.register_all()
-        bridge = AmiBridge(ami=config.ami, config=config, interactions=interactions, agents=agents,
+        bridge = AmiBridge(ami=config.ami, config=live, interactions=interactions, agents=agents,
                            context=context, routing=routing, hub=hub, clock=clock)
         handled = [0]
 
@@ -237,7 +240,7 @@ async def running_center(tmp_path: Path, *, idle: bool = True) -> AsyncIterator[
         await link.start()
         center = Center(config=config, ami=ami, context=context, routing=routing, hub=hub,
                         interactions=interactions, agents=agents, engine=engine, bridge=bridge,
-                        link=link, events=events, handled=handled)
+                        link=link, events=events, handled=handled, live=live)
         try:
             await center.wait_event("voice.link", connected=True)
             yield center

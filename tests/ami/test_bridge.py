@@ -486,3 +486,21 @@ async def test_a_first_connect_adopts_what_asterisk_already_has(tmp_path: Path) 
         await center.ami.wait_logins(logins + 1, timeout=5)
         await center.settle()
         assert {c.id for c in await center.voice_calls()} == {waiting.id, talking.id}
+
+
+async def test_the_dial_plan_is_told_which_queues_are_closed(tmp_path: Path) -> None:
+    from cti.config import with_live
+
+    async with running_center(tmp_path) as center:
+        assert center.live is not None
+
+        def closed_flags() -> list[str | None]:
+            return [header(a, "Value") for a in center.ami.actions_named("Setvar")
+                    if header(a, "Variable") == "CTI_CLOSED_support"]
+
+        await center.ami.wait_for(lambda: closed_flags() == ["0"])  # no hours: always open
+        document = dict(center.live.current.document)
+        document["business_hours"] = {"never": {"timezone": "UTC", "days": {}}}
+        document["queues"] = [{**q, "hours": "never"} for q in document["queues"]]
+        await center.live.swap(with_live(center.live.current, document), version=2)
+        await center.ami.wait_for(lambda: closed_flags()[-1:] == ["1"])

@@ -265,7 +265,7 @@ class Channel:
         args = self.subst(raw_args)
         self.apps.append((self.context, self.exten, app, args))
         a = app.lower()
-        if a in ("noop", "answer", "wait"):
+        if a in ("noop", "answer", "wait", "playback"):
             return None
         if a == "set":
             name, _, value = args.partition("=")

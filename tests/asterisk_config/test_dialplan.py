@@ -289,3 +289,20 @@ def test_connect_and_dialout(dp: Dialplan) -> None:
         ("cti-connect", "s", "Bridge", "PJSIP/sipp-00000001,xtT")]
     run = call(dp, **ONLINE).run("cti-dialout", "0612345678")
     assert run.called("Dial") == [("cti-dialout", "0612345678", "Dial", "PJSIP/0612345678@my-provider,30")]
+
+
+def test_a_closed_queue_plays_the_closed_message_and_queues_nobody(dp: Dialplan) -> None:
+    closed = {**ONLINE, "globals": {**ONLINE["globals"], "CTI_CLOSED_support": "1"}}
+    run = call(dp, **closed).run("from-trunk", "8000")
+    assert run.events == []  # neither queued for the server nor sent to the fallback queue
+    assert run.called("Playback") == [("from-trunk", "8000", "Playback", "beep")]
+    assert run.ended_in[2] == "Hangup" and not run.called("MusicOnHold") and not run.called("Queue")
+    # Open again (the server set 0): the caller is queued as before.
+    opened = {**ONLINE, "globals": {**ONLINE["globals"], "CTI_CLOSED_support": "0"}}
+    assert call(dp, **opened).run("from-trunk", "8000").events[0].name == "CtiQueued"
+
+
+def test_the_closed_message_is_a_global_the_admin_can_replace(dp: Dialplan) -> None:
+    assert last(dp.globals, "CTI_PROMPT_CLOSED") == "beep"
+    # Set by the server only, like CTI_ONLINE: a restarted Asterisk takes calls until told.
+    assert not [k for k, _ in dp.globals if k.startswith("CTI_CLOSED_")]

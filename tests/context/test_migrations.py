@@ -21,7 +21,7 @@ TABLES = {"customers", "identities", "merges", "interactions", "interaction_refs
           "customer_shares", "message_attachments", "revoked_tokens", "ws_tickets", "credential_upgrades",
           "interaction_identities", "merge_suggestions", "one_time_codes", "chat_sessions",
           "webhook_deliveries",
-          "agent_states"}
+          "agent_states", "config_versions"}
 ROOT = Path(__file__).resolve().parents[2]
 HEAD = "0017"  # the newest revision: every upgrade ends there
 

@@ -96,7 +96,7 @@ def test_events_round_trip_through_json_shape() -> None:
     assert again == event and again.agent() == "alice"
     message = MessageAdded(at=1.0, interaction_id="i", agent_id=None, message={"body": "hi"})
     assert event_from_dict(message.to_dict()) == message
-    assert len(EVENT_TYPES) == 15
+    assert len(EVENT_TYPES) == 16
     spy = SupervisionChanged(at=2.0, supervisor_id="sam", agent_id="alice", mode="listen", active=True)
     assert event_from_dict(spy.to_dict()) == spy
     assert spy.agent() == "sam"  # sent to the supervisor's socket, not to the monitored agent

@@ -27,7 +27,10 @@ VOICE_ABSENT = {"voice-not-configured", "voice-unavailable"}  # documented 503s
 # Anything else refused is a disagreement between the document and the code (e.g. bad-limit for
 # a documented limit): the document or the code is wrong.
 REFUSED_FOR_MEANING = {"bad-characters", "bad-id", "invalid-identity", "invalid-email", "invalid-phone",
-                       "bad-cursor"}  # a cursor is opaque: only a next_cursor the server gave
+                       "bad-cursor",  # a cursor is opaque: only a next_cursor the server gave
+                       # Live administration: a valid item may name what does not exist elsewhere (a
+                       # team, a queue), repeat what runs already, mismatch its path or demote its admin.
+                       "invalid-config", "no-change", "name-mismatch", "would-lock-you-out"}
 EXAMPLES_PER_MODE = 10  # per operation and mode: ~650 requests, well under a minute on 2 cores
 # Not fuzzed: the sockets and pages are not JSON APIs (their GET without an upgrade is plain HTTP),
 # and a log-out would revoke the token the rest of the run uses.

@@ -70,7 +70,7 @@ async def test_a_demoted_or_removed_user_loses_access_at_once(tmp_path: Path) ->
         # The configuration changes under the running server (a reload): Sam is an agent now,
         # Bob is gone.
         new = parse_config(demoted(sam={"role": "agent"}, bob="removed"))
-        object.__setattr__(center.services, "config", new)
+        await center.services.live.swap(new, version=center.services.live.version + 1)
         # The board he had open is closed at his next command.
         await board.send({"type": "set_state", "state": "available"})
         closing = await board.ws.receive(timeout=10)

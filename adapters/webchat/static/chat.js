@@ -194,7 +194,10 @@ function onWelcome(msg) {
   show('chat-pane');
   for (const m of msg.messages || []) addMessage(m);
   syncVerify();
-  if ($('chat-status').dataset.state === '') {
+  if (msg.open === false && !msg.interaction_id) {
+    // Outside the business hours: nobody answers live, but a message is kept for the next agent.
+    setStatus('after_hours', 'We are closed, leave a message: we will get back to you.');
+  } else if ($('chat-status').dataset.state === '') {
     setStatus('connected', msg.interaction_id
       ? 'Welcome back: your conversation continues.'
       : 'How can we help? Type your message below.');
@@ -230,12 +233,16 @@ function addMessage(m) {
 }
 
 function onStatus(msg) {
+  if (msg.state === 'message_left') C.left = true;
+  // A left message waits for the next agent: "waiting for an agent" would promise a live answer.
+  if (C.left && msg.state === 'queued') return;
   const agent = msg.agent_name || 'An agent';
   const texts = {
     queued: 'Waiting for an agent…',
     agent_joined: `${agent} joined the chat.`,
     transferred: 'You are being transferred to another agent…',
     closed: 'The chat was closed. Send a message to start a new conversation.',
+    message_left: 'Thank you: your message is with us and we will get back to you.',
   };
   setStatus(msg.state, texts[msg.state] || String(msg.state));
   if (msg.state === 'closed') {

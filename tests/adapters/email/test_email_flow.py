@@ -273,7 +273,7 @@ async def test_receive_without_a_socket_stores_a_message_delivered_many_times_at
         tmp_path: Path) -> None:
     async with running_center(tmp_path, {}) as center:
         services = center.services
-        deps = AdapterDeps(config=services.config, interactions=services.interactions,
+        deps = AdapterDeps(live=services.live, interactions=services.interactions,
                            context=services.context, hub=services.hub, clock=services.clock, ids=services.ids)
         adapter = from_config({}, deps)
         data = raw(mail(message_id="<same@example.com>"))

@@ -48,6 +48,7 @@ from cti.domain import (
     Message,
     MessageSender,
 )
+from cti.live_config import LiveConfig
 from tests.adapters.center import center_config
 
 QUEUES = ("support", "billing")
@@ -284,7 +285,8 @@ def test_retry_after_and_error_text() -> None:
 
 def bare_deps() -> AdapterDeps:
     nothing: Any = None  # constructors do no I/O: the services are not touched here
-    return AdapterDeps(config=parse_config(center_config({})), interactions=nothing, context=nothing,
+    return AdapterDeps(live=LiveConfig(parse_config(center_config({}))), interactions=nothing,
+                       context=nothing,
                        hub=nothing, clock=ManualClock(), ids=SequentialIds())
 
 

@@ -543,3 +543,21 @@ async def test_a_ringing_agent_call_is_stopped_even_when_the_node_that_placed_it
     finally:
         if a_open:
             await first_run.__aexit__(None, None, None)
+
+
+async def test_an_agents_number_changed_live_is_the_one_dialled(tmp_path: Path,
+                                                                twilio: FakeTwilioVoice) -> None:
+    from cti.config import with_live
+
+    async with voice_center(tmp_path, twilio) as voice:
+        live = voice.center.services.live
+        document = dict(live.current.document)
+        document["agents"] = [{**a, "endpoints": {"twilio": "+15550100009"}} if a["id"] == "alice" else a
+                              for a in document["agents"]]
+        await live.swap(with_live(live.current, document), version=live.version + 1)
+        alice = await voice.center.agent_socket("alice")
+        queued = await call_in(voice, "CA" + "c" * 32, account="40021", key="2")
+        await alice.expect("interaction.offered")
+        created = await twilio.wait_for("created", 1)
+        check_agent_call(created, queued, to="+15550100009", agent="alice")
+        await alice.close()

@@ -1,0 +1,259 @@
+// The admin page: the live configuration, section by section, and its versions with a one-click
+// rollback. Every change goes through /api/admin (checked, audited, a new version); the page
+// follows changes made elsewhere through the supervisor socket's "config.changed" events.
+const {el} = window.Desk;
+const $ = (id) => document.getElementById(id);
+
+const TOKEN_KEY = 'cti.admin.token';
+const CHANNELS = ['voice', 'chat', 'email', 'sms', 'x', 'slack'];
+const NAMED = {queues: 'name', agents: 'id', teams: 'name', canned_replies: 'id'};
+const TABS = [
+  ['queues', 'Queues'], ['agents', 'Agents'], ['teams', 'Teams & supervisors'], ['skills', 'Skills'],
+  ['business_hours', 'Business hours & holidays'], ['lists', 'Dispositions & away reasons'],
+  ['canned_replies', 'Canned replies'], ['settings', 'Chat & routing'], ['versions', 'Versions'],
+];
+
+const S = {token: sessionStorage.getItem(TOKEN_KEY), me: null, version: 0, doc: null, tab: 'queues',
+           ws: null, wanted: false, retry: 0};
+
+const api = Desk.restClient(() => S.token, () => logout('Your session has expired; please log in again.'));
+
+function showError(err, context) {
+  const node = el('div', {class: 'error', 'data-testid': 'error', 'data-error-id': err.error_id || 'error'},
+    el('code', {text: err.error_id || 'error'}),
+    `${context ? context + ': ' : ''}${err.message || 'failed'}`);
+  $('errors').prepend(node);
+  while ($('errors').children.length > 5) $('errors').lastElementChild.remove();
+}
+
+function notice(text) { $('notice').textContent = text; }
+
+// ----- loading and changing ---------------------------------------------------------------
+
+async function load() {
+  const config = await api('GET', '/api/admin/config');
+  S.version = config.version;
+  S.doc = config.document;
+  $('config-version').textContent = `version ${S.version}`;
+  $('config-version').dataset.version = String(S.version);
+  await render();
+}
+
+async function change(method, path, body, what) {
+  try {
+    // Based on the version shown: a change another admin made meanwhile is not silently undone.
+    const done = await api(method, path, body, {'If-Match': String(S.version)});
+    notice(`Version ${done.version}: ${done.summary.slice(0, 3).join('; ')}${done.summary.length > 3 ? ' …' : ''}`);
+    $('errors').replaceChildren();
+    await load();
+  } catch (err) {
+    showError(err, what);
+    if (err.error_id === 'config-changed') await load().catch(() => {});
+  }
+}
+
+function parseJson(text, what) {
+  try { return JSON.parse(text || '{}'); } catch (exc) {
+    showError({error_id: 'bad-json', message: String(exc.message || exc)}, what);
+    return null;
+  }
+}
+
+// ----- sections ---------------------------------------------------------------------------
+
+function numberInput(value, attrs) {
+  return el('input', {type: 'number', min: '0', step: 'any', value: value === undefined ? '' : String(value),
+                      ...attrs});
+}
+
+function renderQueues() {
+  const hours = Object.keys(S.doc.business_hours || {});
+  const rows = (S.doc.queues || []).map((q) => {
+    const targets = Object.fromEntries(CHANNELS.map((ch) => [ch, numberInput((q.service_targets || {})[ch],
+      {'data-testid': `target-${q.name}-${ch}`, 'aria-label': `${q.name} ${ch} service target (s)`})]));
+    const priority = numberInput(q.priority, {min: '1', max: '10', step: '1', 'data-testid': `priority-${q.name}`,
+                                              'aria-label': `${q.name} priority`});
+    const select = el('select', {'data-testid': `hours-${q.name}`, 'aria-label': `${q.name} business hours`},
+      el('option', {value: '', text: 'always open'}),
+      hours.map((h) => el('option', {value: h, text: h, selected: q.hours === h})));
+    const save = () => {
+      const serviceTargets = {};
+      for (const [ch, input] of Object.entries(targets)) if (input.value !== '') serviceTargets[ch] = Number(input.value);
+      change('PATCH', `/api/admin/queues/${encodeURIComponent(q.name)}`,
+             {service_targets: serviceTargets, priority: Number(priority.value), hours: select.value || null},
+             `queue ${q.name}`);
+    };
+    return el('tr', {'data-testid': 'queue-row', 'data-queue': q.name},
+      el('td', {text: q.name}), el('td', {}, priority), CHANNELS.map((ch) => el('td', {}, targets[ch])),
+      el('td', {}, select),
+      el('td', {}, el('button', {type: 'button', class: 'primary', 'data-testid': `save-${q.name}`,
+                                  onclick: save, text: 'Save'})));
+  });
+  return [
+    el('table', {'data-testid': 'queues'},
+      el('thead', {}, el('tr', {}, el('th', {text: 'queue'}), el('th', {text: 'priority 1–10'}),
+        CHANNELS.map((ch) => el('th', {text: `${ch} target (s)`})), el('th', {text: 'hours'}), el('th'))),
+      el('tbody', {}, rows)),
+    el('h3', {text: 'Skills, teams, overflow rules (as JSON)'}),
+    namedEditors('queues'),
+  ];
+}
+
+// Items of a named section as JSON, each saved whole (PUT) or deleted; a new one by name.
+function namedEditors(section) {
+  const key = NAMED[section];
+  const entries = section === 'business_hours'
+    ? Object.entries(S.doc.business_hours || {})
+    : (S.doc[section] || []).map((item) => [item[key], item]);
+  const path = (name) => `/api/admin/${section}/${encodeURIComponent(name)}`;
+  const editors = entries.map(([name, item]) => {
+    const body = {...item};
+    if (key) delete body[key];
+    const text = el('textarea', {'data-testid': `json-${section}-${name}`, 'aria-label': `${name} as JSON`,
+                                 value: JSON.stringify(body, null, 2)});
+    return el('details', {'data-testid': `item-${section}-${name}`},
+      el('summary', {text: name}), text,
+      el('button', {type: 'button', class: 'primary', text: 'Save', onclick: () => {
+        const data = parseJson(text.value, name);
+        if (data) change('PUT', path(name), data, name);
+      }}),
+      el('button', {type: 'button', text: 'Delete', onclick: () => change('DELETE', path(name), undefined, name)}));
+  });
+  const name = el('input', {'data-testid': `new-${section}-name`, 'aria-label': 'name', placeholder: 'name'});
+  const text = el('textarea', {'data-testid': `new-${section}-json`, 'aria-label': 'new item as JSON', value: '{}'});
+  const create = el('button', {type: 'button', text: 'Add', onclick: () => {
+    const data = parseJson(text.value, name.value);
+    if (data && name.value.trim()) change('PUT', path(name.value.trim()), data, name.value);
+  }});
+  return el('div', {}, editors, el('h4', {text: 'Add'}), name, text, create);
+}
+
+async function renderSkills() {
+  const skills = await api('GET', '/api/admin/skills');
+  return [el('p', {class: 'muted', text: 'Skills are set on queues (required) and agents (levels 1–10).'}),
+    el('table', {'data-testid': 'skills'},
+      el('thead', {}, el('tr', {}, el('th', {text: 'skill'}), el('th', {text: 'queues'}), el('th', {text: 'agents'}))),
+      el('tbody', {}, Object.entries(skills).map(([skill, used]) => el('tr', {},
+        el('td', {text: skill}), el('td', {text: used.queues.join(', ')}), el('td', {text: used.agents.join(', ')})))))];
+}
+
+function listEditor(section, label) {
+  const text = el('textarea', {'data-testid': `list-${section}`, 'aria-label': label,
+                               value: (S.doc[section] || []).join('\n')});
+  return el('div', {}, el('h3', {text: label}), el('p', {class: 'muted', text: 'One per line.'}), text,
+    el('button', {type: 'button', class: 'primary', text: 'Save', onclick: () => change('PUT', `/api/admin/${section}`,
+      {value: text.value.split('\n').map((s) => s.trim()).filter(Boolean)}, label)}));
+}
+
+function objectEditor(section, label) {
+  const text = el('textarea', {'data-testid': `object-${section}`, 'aria-label': label,
+                               value: JSON.stringify(S.doc[section] || {}, null, 2)});
+  return el('div', {}, el('h3', {text: label}), text,
+    el('button', {type: 'button', class: 'primary', text: 'Save', onclick: () => {
+      const data = parseJson(text.value, label);
+      if (data) change('PUT', `/api/admin/${section}`, {value: data}, label);
+    }}));
+}
+
+async function renderVersions() {
+  const listing = await api('GET', '/api/admin/versions');
+  const detail = el('pre', {class: 'summary', 'data-testid': 'version-diff'});
+  const rows = listing.versions.map((v) => el('tr', {'data-testid': 'version-row', 'data-version': v.version},
+    el('td', {text: v.version}), el('td', {text: new Date(v.at * 1000).toLocaleString()}),
+    el('td', {text: v.actor}), el('td', {text: v.action}),
+    el('td', {}, el('pre', {class: 'summary', text: v.summary.slice(0, 6).join('\n')})),
+    el('td', {},
+      el('button', {type: 'button', text: 'Diff', onclick: async () => {
+        try { detail.textContent = (await api('GET', `/api/admin/versions/${v.version}/diff`)).changes.join('\n'); }
+        catch (err) { showError(err, 'diff'); }
+      }}),
+      el('button', {type: 'button', 'data-testid': `rollback-${v.version}`, disabled: v.version === listing.running,
+                    text: 'Roll back to this',
+                    onclick: () => change('POST', `/api/admin/versions/${v.version}/rollback`, undefined, 'rollback')}))));
+  return [el('table', {'data-testid': 'versions'},
+    el('thead', {}, el('tr', {}, ['version', 'when', 'by', 'how', 'what changed', ''].map((t) => el('th', {text: t})))),
+    el('tbody', {}, rows)), detail];
+}
+
+async function render() {
+  $('tabs').replaceChildren(...TABS.map(([id, label]) => el('button', {
+    type: 'button', 'data-testid': `tab-${id}`, 'aria-selected': String(S.tab === id), text: label,
+    onclick: () => { S.tab = id; render().catch((err) => showError(err, label)); }})));
+  let content;
+  if (S.tab === 'queues') content = renderQueues();
+  else if (S.tab === 'skills') content = await renderSkills();
+  else if (S.tab === 'lists') content = [listEditor('dispositions', 'Dispositions'), listEditor('away_reasons', 'Away reasons')];
+  else if (S.tab === 'settings') content = [objectEditor('chat', 'Chat'), objectEditor('routing', 'Routing')];
+  else if (S.tab === 'versions') content = await renderVersions();
+  else content = namedEditors(S.tab);
+  $('pane').replaceChildren(...[content].flat());
+  $('pane').dataset.tab = S.tab;
+}
+
+// ----- live: another admin's change, on any node ------------------------------------------
+
+function setConn(state, text) {
+  $('conn-status').dataset.state = state;
+  $('conn-status').textContent = text;
+}
+
+function connect() {
+  if (!S.wanted || !S.token) return;
+  const ws = Desk.ticketSocket('/ws/supervisor', () => S.token);
+  S.ws = ws;
+  ws.addEventListener('open', () => { S.retry = 0; setConn('connected', 'live'); });
+  ws.addEventListener('message', (event) => {
+    let msg;
+    try { msg = JSON.parse(event.data); } catch (exc) { return; }
+    if (msg.type === 'config.changed' && msg.version > S.version) {
+      notice(`Version ${msg.version} by ${msg.actor} is running.`);
+      load().catch((err) => showError(err, 'reload'));
+    }
+  });
+  ws.addEventListener('close', () => {
+    if (S.ws !== ws || !S.wanted) return;
+    S.ws = null;
+    const delay = Math.min(30000, 1000 * 2 ** Math.min(S.retry++, 5)) * (0.6 + Math.random() * 0.4);
+    setConn('reconnecting', `reconnecting in ${Math.ceil(delay / 1000)} s`);
+    setTimeout(connect, delay);
+  });
+}
+
+async function start() {
+  try { S.me = await api('GET', '/api/me'); } catch (err) { return; }
+  if (S.me.role !== 'admin') {
+    logout('This page is for admins.');
+    return;
+  }
+  $('who').textContent = S.me.name || S.me.id;
+  for (const id of ['who', 'config-version', 'conn-status', 'logout', 'console']) $(id).hidden = false;
+  $('login-view').hidden = true;
+  S.wanted = true;
+  await load();
+  connect();
+}
+
+function logout(why) {
+  S.wanted = false;
+  Desk.revoke(S.token);
+  S.token = null;
+  sessionStorage.removeItem(TOKEN_KEY);
+  if (S.ws) { S.ws.close(); S.ws = null; }
+  for (const id of ['who', 'config-version', 'conn-status', 'logout', 'console']) $(id).hidden = true;
+  $('login-view').hidden = false;
+  $('login-error').textContent = why || '';
+}
+
+$('login-form').addEventListener('submit', async (event) => {
+  event.preventDefault();
+  $('login-error').textContent = '';
+  try {
+    const body = await api('POST', '/api/login', {agent_id: $('login-agent').value.trim(),
+                                                   password: $('login-password').value});
+    S.token = body.token;
+    sessionStorage.setItem(TOKEN_KEY, S.token);
+    await start();
+  } catch (err) { $('login-error').textContent = err.message || 'log-in failed'; }
+});
+$('logout').addEventListener('click', () => logout(''));
+if (S.token) start();
