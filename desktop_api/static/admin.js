@@ -43,6 +43,8 @@ async function change(method, path, body, what) {
   try {
     // Based on the version shown: a change another admin made meanwhile is not silently undone.
     const done = await api(method, path, body, {'If-Match': String(S.version)});
+    // Ours from now: its config.changed, which may come before the reload below, is no news.
+    S.version = Math.max(S.version, done.version);
     notice(`Version ${done.version}: ${done.summary.slice(0, 3).join('; ')}${done.summary.length > 3 ? ' …' : ''}`);
     $('errors').replaceChildren();
     await load();
