@@ -371,6 +371,38 @@ class ChatSessionRow(Base):
     last_used_at: Mapped[float] = mapped_column(Double, index=True)
 
 
+class InteractionEventRow(Base):
+    """The interaction's append-only log (``cti.eventlog``): one row an entry, never updated.
+
+    ``key`` is unique per interaction: "<version>.<n>" for the entries a save wrote (the version
+    that save created), another form for entries recorded from hub events; a second write of
+    the same entry is a no-op. Rows are read per interaction in (at, seq) order, and by time
+    range, by queue, channel or agent for figures.
+    """
+
+    __tablename__ = "interaction_events"
+    __table_args__ = (
+        Index("uq_interaction_events_interaction_id_key", "interaction_id", "key", unique=True),
+        Index("ix_interaction_events_interaction_id_at", "interaction_id", "at", "seq"),
+        Index("ix_interaction_events_at", "at"),
+        Index("ix_interaction_events_queue_at", "queue", "at"),
+        Index("ix_interaction_events_channel_at", "channel", "at"),
+        Index("ix_interaction_events_agent_id_at", "agent_id", "at"),
+    )
+
+    # Insertion order breaks ties between entries of the same instant (a transfer and its queued).
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    interaction_id: Mapped[str] = mapped_column(ID, ForeignKey("interactions.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(32))
+    at: Mapped[float] = mapped_column(Double)
+    channel: Mapped[str] = mapped_column(String(16))
+    queue: Mapped[str] = mapped_column(String(128))
+    agent_id: Mapped[str | None] = mapped_column(String(128))
+    node: Mapped[str | None] = mapped_column(String(128))
+    details: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
 customers = cast(Table, CustomerRow.__table__)
 identities = cast(Table, IdentityRow.__table__)
 merges = cast(Table, MergeRow.__table__)
@@ -392,3 +424,4 @@ interaction_identities = cast(Table, InteractionIdentityRow.__table__)
 merge_suggestions = cast(Table, MergeSuggestionRow.__table__)
 one_time_codes = cast(Table, OneTimeCodeRow.__table__)
 chat_sessions = cast(Table, ChatSessionRow.__table__)
+interaction_events = cast(Table, InteractionEventRow.__table__)

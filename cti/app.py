@@ -39,6 +39,7 @@ from cti.codes import CodeSender
 from cti.config import AppConfig, ConfigError
 from cti.datadir import token_secret
 from cti.domain import Channel, jsonable
+from cti.eventlog_recorder import CallLogRecorder
 from cti.events import AgentStateChanged
 from cti.hub import EventHub
 from cti.janitor import Janitor
@@ -126,7 +127,7 @@ def build_app(config: AppConfig, settings: ServerSettings, *, clock: Clock | Non
     the_clock = clock or SystemClock()
     the_ids = ids or UuidIds()
     node_id = settings.node_id or f"{socket.gethostname()}-{secrets.token_hex(3)}"
-    context = SqlContextStore(url=settings.db_url, clock=the_clock, ids=the_ids)
+    context = SqlContextStore(url=settings.db_url, clock=the_clock, ids=the_ids, node_id=node_id)
     redis_client: Any = redis_asyncio.Redis.from_url(settings.redis_url) if settings.redis_url else None
     routing: RoutingStore = (RedisRoutingStore(redis=redis_client, prefix=settings.redis_prefix)
                              if redis_client is not None else MemoryRoutingStore())
@@ -182,7 +183,8 @@ def build_app(config: AppConfig, settings: ServerSettings, *, clock: Clock | Non
         voice=bridge, call_controls=tuple(
             c for c in (bridge, *channel_adapters.values()) if isinstance(c, CallControl)),
         attachment_sources=tuple(a for a in channel_adapters.values() if isinstance(a, AttachmentSource)),
-        claims=claims)
+        claims=claims, event_log=context.event_log)
+    call_log = CallLogRecorder(hub=hub, context=context, log_records=context.event_log)
     chat = ChatSessions(interactions=interactions, context=context, ids=the_ids, queue=config.chat.queue,
                         skills=config.chat.skills, reconnect_grace=config.chat.reconnect_grace,
                         # identity.default_region, in the calling-code form the chat still takes
@@ -208,6 +210,7 @@ def build_app(config: AppConfig, settings: ServerSettings, *, clock: Clock | Non
             await upgrade_async(settings.db_url)
         await context.start()
         await hub.start()
+        call_log.start()
         await agents.register_all()
         recovered = await interactions.recover(
             await context.list_interactions(states=None, agent_id=None, limit=10_000, open_only=True))
@@ -234,6 +237,8 @@ def build_app(config: AppConfig, settings: ServerSettings, *, clock: Clock | Non
             if voice is not None:
                 await voice.aclose()
             await engine.aclose()
+            await call_log.drain()
+            await call_log.aclose()
             await hub.aclose()
             await context.aclose()
             if redis_client is not None:

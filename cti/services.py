@@ -12,6 +12,7 @@ from cti.claims import ClaimService
 from cti.clock import Clock, IdSource
 from cti.config import AppConfig
 from cti.domain import Channel, Interaction, InteractionState
+from cti.eventlog import EventLogRecords
 from cti.hub import EventHub
 from cti.ports import AttachmentSource, CallControl, ContextStore
 from cti.routing import Explanation, RoutingStore
@@ -41,6 +42,7 @@ class Services:
     call_controls: tuple[CallControl, ...] = ()  # every telephony path (Asterisk, Twilio)
     attachment_sources: tuple[AttachmentSource, ...] = ()  # channels that keep customers' files
     claims: ClaimService | None = None  # claimed identities: one-time codes, links by hand
+    event_log: EventLogRecords | None = None  # the interactions' logs (figures, history)
 
     def call_control_for(self, interaction: Interaction) -> CallControl | None:
         if interaction.channel is not Channel.VOICE or interaction.state is not InteractionState.ACTIVE:

@@ -19,7 +19,8 @@ from context.models import Base
 TABLES = {"customers", "identities", "merges", "interactions", "interaction_refs", "interaction_context",
           "messages", "notes", "audit_log", "inbound_claims", "channel_cursors", "interaction_holders",
           "customer_shares", "message_attachments", "revoked_tokens", "ws_tickets", "credential_upgrades",
-          "interaction_identities", "merge_suggestions", "one_time_codes", "chat_sessions"}
+          "interaction_identities", "merge_suggestions", "one_time_codes", "chat_sessions",
+          "interaction_events"}
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -64,7 +65,7 @@ def test_upgrade_twice_is_a_no_op(blank_url: str, unique_prefix: str) -> None:
 
     tables, versions, schema = _state(blank_url)
     assert tables == TABLES | {"alembic_version"}
-    assert versions == ["0013"]
+    assert versions == ["0018"]
     if make_url(blank_url).get_backend_name() == "postgresql":
         assert schema == unique_prefix  # the test's own schema, not public
     engine = create_engine(sync_url(blank_url))
@@ -94,7 +95,7 @@ def test_downgrade_and_upgrade_again(blank_url: str) -> None:
     tables, versions, _ = _state(blank_url)
     assert (tables, versions) == ({"alembic_version"}, [])
     upgrade(blank_url)
-    assert _state(blank_url)[:2] == (TABLES | {"alembic_version"}, ["0013"])
+    assert _state(blank_url)[:2] == (TABLES | {"alembic_version"}, ["0018"])
 
 
 @pytest.mark.parametrize(("given", "expected"), [
@@ -114,6 +115,6 @@ def test_cti_db_upgrade_command(tmp_path: Path) -> None:
                           capture_output=True, text=True, timeout=60,
                           env={**os.environ, "PYTHONPATH": str(ROOT)}, check=False)
     assert done.returncode == 0, done.stderr
-    assert _state(url)[:2] == (TABLES | {"alembic_version"}, ["0013"])
+    assert _state(url)[:2] == (TABLES | {"alembic_version"}, ["0018"])
     upgrade(url)
-    assert _state(url)[:2] == (TABLES | {"alembic_version"}, ["0013"])
+    assert _state(url)[:2] == (TABLES | {"alembic_version"}, ["0018"])
