@@ -51,7 +51,7 @@ async def write_saved(conn: Conn, entries: Sequence[LogEntry], *, version: int, 
 @functools.lru_cache(maxsize=4)
 def _insert_once(dialect_name: str) -> Any:
     dialect = postgresql if dialect_name == "postgresql" else sqlite
-    return dialect.insert(interaction_events).on_conflict_do_nothing()
+    return dialect.insert(interaction_events).on_conflict_do_nothing().returning(_E.seq)
 
 
 def entry_of(row: Row[Any] | Any) -> LogEntry:
@@ -84,7 +84,7 @@ class EventLog:
                 except IntegrityError as exc:  # the foreign key: no such interaction
                     raise NotFound("interaction-not-found", f"no interaction {e.interaction_id!r}",
                                    interaction_id=e.interaction_id) from exc
-                done += int(result.rowcount or 0)
+                done += result.first() is not None  # a row comes back only when one was written
             return done
 
         return await self._db.write(work)
