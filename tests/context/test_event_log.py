@@ -3,6 +3,8 @@ the entries old rows imply written by the migration."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import pytest
 from sqlalchemy import create_engine, text
 
@@ -29,11 +31,14 @@ def _kinds(log: list[LogEntry]) -> list[tuple[str, float, str | None]]:
 
 
 @pytest.fixture
-async def node_store(db_url: str, clock: ManualClock, ids: SequentialIds) -> SqlContextStore:
+async def node_store(db_url: str, clock: ManualClock,
+                     ids: SequentialIds) -> AsyncIterator[SqlContextStore]:
     the_store = SqlContextStore(url=db_url, clock=clock, ids=ids, node_id="node-a")
     await the_store.start()
-    yield the_store  # type: ignore[misc]
-    await the_store.aclose()
+    try:
+        yield the_store
+    finally:
+        await the_store.aclose()
 
 
 async def test_each_save_writes_its_entries_and_the_snapshot_keeps_none(node_store: SqlContextStore) -> None:
@@ -97,11 +102,15 @@ async def test_the_inbound_batch_writes_the_queued_entry(store: SqlContextStore)
                                         customer_id="", queue="support", state=InteractionState.NEW,
                                         arrived_at=T0), "enqueue", now=T0)
     written = await store.store_inbound([InboundWrite(
-        claim=None, start=start, message=None, identities=[InboundIdentity(phone("+15550002222"), IdentityLevel.ASSERTED,
-                                                               "sms")],
+        claim=None, start=start, message=None,
+        identities=[InboundIdentity(phone("+15550002222"), IdentityLevel.ASSERTED, "sms")],
         display_name=None, reason="inbound sms")])
     assert written[0].interaction is not None and written[0].interaction.log == ()
     assert _kinds(await store.event_log.of("int-9")) == [("queued", 0, None)]
+
+
+def _at(offset: float | None) -> float | None:
+    return None if offset is None else T0 + offset
 
 
 def test_the_migration_writes_the_entries_old_rows_imply(blank_url: str) -> None:
@@ -124,8 +133,7 @@ def test_the_migration_writes_the_entries_old_rows_imply(blank_url: str) -> None
                     "agent_id, customer_left, version) VALUES (:id, 'c', 'c', 'chat', :d, 'support', :s, 1, "
                     "'{}', :arr, :q, :o, :a, :e, :agent, false, 1)"),
                     {"id": iid, "d": direction, "s": state, "arr": T0 + (queued or 5.0),
-                     "q": None if queued is None else T0 + queued, "o": None if offered is None else T0 + offered,
-                     "a": None if answered is None else T0 + answered, "e": None if ended is None else T0 + ended,
+                     "q": _at(queued), "o": _at(offered), "a": _at(answered), "e": _at(ended),
                      "agent": agent})
         upgrade(blank_url)
         with engine.connect() as conn:
@@ -142,7 +150,8 @@ def test_the_migration_writes_the_entries_old_rows_imply(blank_url: str) -> None
         "i-closed": [("queued", 0, None), ("offered", 1, "alice"), ("accepted", 2.5, "alice"),
                      ("closed", 60, "alice")],
         "i-abandoned": [("queued", 10, None), ("abandoned", 14, None)],
-        "i-wrap": [("queued", 20, None), ("offered", 21, "bob"), ("accepted", 22, "bob"), ("wrap_up", 50, "bob")],
+        "i-wrap": [("queued", 20, None), ("offered", 21, "bob"), ("accepted", 22, "bob"),
+                   ("wrap_up", 50, "bob")],
         "i-queued": [("queued", 30, None)],
         "i-out": [("accepted", 5, "carol")],
     }
