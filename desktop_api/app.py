@@ -11,6 +11,7 @@ from cti.services import Services
 from desktop_api import (
     rest_agents,
     rest_customers,
+    rest_figures,
     rest_identity,
     rest_interactions,
     rest_tokens,
@@ -53,7 +54,7 @@ def make_app(services: Services) -> web.Application:
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/api/openapi.json", openapi)
     for table in (rest_agents.routes, rest_interactions.routes, rest_customers.routes, rest_voice.routes,
-                  rest_tokens.routes, ws.routes, rest_identity.routes):
+                  rest_tokens.routes, ws.routes, rest_identity.routes, rest_figures.routes):
         app.router.add_routes(table)
     app.router.add_get("/", _page("index.html"))
     app.router.add_get("/agent", _page("agent.html"))

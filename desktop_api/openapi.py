@@ -13,6 +13,7 @@ import functools
 from typing import Any
 
 from desktop_api.openapi_access import access_paths, access_schemas
+from desktop_api.openapi_figures import figures_paths, figures_schemas
 
 __all__ = ["openapi_document"]
 
@@ -643,19 +644,20 @@ def _build() -> dict[str, Any]:
             {"name": "customers", "description": "customers, identities, timelines and merges"},
             {"name": "routing", "description": "queues and routing explanations"},
             {"name": "admin", "description": "the audit log"},
+            {"name": "reports", "description": "interaction event logs and the figures read from them"},
             {"name": "voice", "description": "call control through Asterisk"},
             {"name": "websockets", "description": "sockets; messages in docs/websocket.md"},
             {"name": "pages", "description": "web pages served by the server"},
             {"name": "system", "description": "health and this document"},
         ],
         "security": [{"bearerAuth": []}],
-        "paths": {**_paths(), **access_paths()},
+        "paths": {**_paths(), **access_paths(), **figures_paths()},
         "components": {
             "securitySchemes": {
                 "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
                                "description": "the token from POST /api/login"},
             },
-            "schemas": {**_schemas(), **access_schemas(), **identity_schemas()},
+            "schemas": {**_schemas(), **access_schemas(), **identity_schemas(), **figures_schemas()},
             "responses": responses,
         },
     }
