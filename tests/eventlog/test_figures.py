@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
-from cti.figures import Bucket, GroupBy, bucket_start, figures
+from cti.figures import Bucket, Figures, GroupBy, bucket_start, figures
 from cti.segments import all_segments
 from tests.eventlog.logs import T0, Log, transfer_case
 
@@ -29,10 +31,10 @@ def day_of_logs() -> list[Log]:
     ]
 
 
-def run(**kw: object) -> list:  # type: ignore[type-arg]
+def run(**kw: Any) -> list[Figures]:
     segs = all_segments([log.entries for log in day_of_logs()])
-    args: dict = {"start": T0, "end": T0 + 86_400, "by": Bucket.HOUR, "targets": target,  # type: ignore[type-arg]
-                  "short_abandon": 5.0}
+    args: dict[str, Any] = {"start": T0, "end": T0 + 86_400, "by": Bucket.HOUR, "targets": target,
+                            "short_abandon": 5.0}
     args.update(kw)
     return figures(segs, **args)
 
