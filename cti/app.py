@@ -38,7 +38,7 @@ from cti.clock import Clock, IdSource, SystemClock, UuidIds
 from cti.codes import CodeSender
 from cti.config import AppConfig, ConfigError
 from cti.datadir import token_secret
-from cti.domain import Channel, jsonable
+from cti.domain import jsonable
 from cti.eventlog_recorder import CallLogRecorder
 from cti.events import AgentStateChanged
 from cti.hub import EventHub
@@ -49,6 +49,7 @@ from cti.login_throttle import LoginThrottle
 from cti.passwords import PasswordChecker
 from cti.ports import AttachmentSource, CallControl, ContextStore
 from cti.redact import safe_url
+from cti.reporting import queue_targets
 from cti.revocation import RedisTokenRecords
 from cti.routing import Explanation, Offer, RoutingSettings, RoutingStore, WaitingItem
 from cti.service import InteractionService
@@ -139,8 +140,7 @@ def build_app(config: AppConfig, settings: ServerSettings, *, clock: Clock | Non
         await context.interaction(interaction_id)  # an unknown id is a 404, not a 409
         return await engine.explain(interaction_id)
 
-    board = ServiceLevelBoard(context=context, hub=hub, targets={
-        q.name: {c: q.target_for(c) for c in Channel} for q in config.queues.values()})
+    board = ServiceLevelBoard(log=context.event_log, hub=hub, targets=queue_targets(config))
 
     async def queue_stats(window: float = SERVICE_LEVEL_WINDOW) -> dict[str, Any]:
         now = the_clock.now()

@@ -127,13 +127,14 @@ def _group(s: Segment, by: GroupBy | None) -> str | None:
     return None
 
 
-def figures(segments: Iterable[Segment], *, start: float, end: float, by: Bucket, targets: Targets,
+def figures(segments: Iterable[Segment], *, start: float, end: float, by: Bucket | None, targets: Targets,
             short_abandon: float, group: GroupBy | None = None, queues: Collection[str] | None = None,
             channels: Collection[str] | None = None,
             agents: Collection[str] | None = None) -> list[Figures]:
     """Figures per bucket (and group) of the segments that started in [start, end), narrowed to
     ``queues``, ``channels`` and ``agents`` when given. Only buckets with a segment are listed,
-    in order of bucket, then group (None first)."""
+    in order of bucket, then group (None first). ``by`` None: the whole range is one bucket
+    (a board's recent window), listed at ``start``."""
     tallies: dict[tuple[float, str | None], _Tally] = {}
     for s in segments:
         if not start <= s.started_at < end:
@@ -144,6 +145,6 @@ def figures(segments: Iterable[Segment], *, start: float, end: float, by: Bucket
             continue
         if agents is not None and s.agent_id not in agents:
             continue
-        key = (bucket_start(s.started_at, by), _group(s, group))
+        key = (bucket_start(s.started_at, by) if by is not None else start, _group(s, group))
         tallies.setdefault(key, _Tally()).add(s, targets(s.queue, s.channel), short_abandon)
     return [tallies[k].figures(*k) for k in sorted(tallies, key=lambda k: (k[0], k[1] or ""))]

@@ -8,6 +8,7 @@ routed pass by pass, so every time in the log is exact; the HTTP app is the real
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -31,6 +32,7 @@ from cti.reporting import queue_targets
 from cti.segments import all_segments
 from cti.service import InteractionService
 from cti.services import Services
+from cti.wallboard import ServiceLevelBoard
 from desktop_api.app import make_app
 from desktop_api.auth import issue_token
 from router.engine import RoutingEngine
@@ -212,6 +214,25 @@ async def test_the_served_figures_are_the_pure_functions_on_the_same_log(day: Da
     status, body = await day.get("admin", f"/api/figures?from={T0 + 3600}&to={T0 + 7200}&channel=voice")
     (voice,) = body["rows"]
     assert (voice["holds"], voice["hold"], voice["talk"], voice["wrap_up"]) == (1, 30.0, 60.0, 15.0)
+
+
+async def test_the_board_and_the_report_agree_on_the_same_hour(day: Day) -> None:
+    await traffic(day)
+    board = ServiceLevelBoard(log=day.context.event_log, hub=day.hub, targets=queue_targets(day.config))
+    # The board's window [now - window, now] with now just before the hour's end is the hour.
+    end = math.nextafter(T0 + 3600, 0)
+    live = await board.levels(end - T0, end)
+    status, body = await day.get("admin",
+                                 f"/api/figures?from={T0}&to={T0 + 3600}&group=queue&channel=chat")
+    assert status == 200
+    report = {r["group"]: r for r in body["rows"]}
+    assert set(live) == set(report) == {"support", "billing"}
+    for queue, levels in live.items():
+        row, chat = report[queue], levels["chat"]
+        assert (chat["level"], chat["average_answer"]) == (row["service_level"], row["average_speed_of_answer"])
+        assert [chat[k] for k in ("answered", "answered_in_target", "abandoned", "abandoned_in_target")] \
+            == [row[k] for k in ("answered", "answered_in_target", "abandoned", "abandoned_in_target")]
+    assert live["billing"]["chat"]["average_answer"] == 4.5  # the transferred chat's own wait
 
 
 async def test_the_transfer_case_gives_two_waits_and_a_missed_offer_one(day: Day) -> None:
