@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHMARKS = ("routing", "screen_pop", "ami", "email", "login", "workers", "history")
+BENCHMARKS = ("routing", "screen_pop", "ami", "email", "login", "workers", "history", "figures")
 
 
 def main(argv: list[str]) -> int:
