@@ -18,7 +18,20 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from sqlalchemy import JSON, Boolean, Double, ForeignKey, Index, Integer, MetaData, String, Table, Text, text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Double,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    text,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 NAMING_CONVENTION = {
@@ -30,6 +43,7 @@ NAMING_CONVENTION = {
 }
 
 ID = String(64)
+SEQ = BigInteger().with_variant(Integer(), "sqlite")
 # "Still open", written out: a partial index is used only when the query says the same literal
 # text (SQLite cannot match a bound parameter against the index's condition).
 OPEN_STATES_SQL = "state NOT IN ('closed', 'abandoned')"
@@ -391,7 +405,9 @@ class InteractionEventRow(Base):
     )
 
     # Insertion order breaks ties between entries of the same instant (a transfer and its queued).
-    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    # 64 bits on PostgreSQL: at 50 entries a second a 32-bit sequence ends within two years.
+    # SQLite's row id is 64 bits already, and only INTEGER PRIMARY KEY is it.
+    seq: Mapped[int] = mapped_column(SEQ, primary_key=True, autoincrement=True)
     interaction_id: Mapped[str] = mapped_column(ID, ForeignKey("interactions.id", ondelete="CASCADE"))
     key: Mapped[str] = mapped_column(String(64))
     kind: Mapped[str] = mapped_column(String(32))

@@ -31,6 +31,7 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 ID = sa.String(64)
+SEQ = sa.BigInteger().with_variant(sa.Integer(), "sqlite")  # 64 bits on both (SQLite's row id)
 
 _interactions = sa.table(
     "interactions", sa.column("id", ID), sa.column("channel", sa.String), sa.column("queue", sa.String),
@@ -47,7 +48,7 @@ _events = sa.table(
 def upgrade() -> None:
     op.create_table(
         "interaction_events",
-        sa.Column("seq", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("seq", SEQ, autoincrement=True, nullable=False),
         sa.Column("interaction_id", ID, nullable=False),
         sa.Column("key", sa.String(64), nullable=False),
         sa.Column("kind", sa.String(32), nullable=False),
