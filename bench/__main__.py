@@ -5,7 +5,8 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHMARKS = ("routing", "screen_pop", "ami", "email", "login", "workers", "history", "config_change")
+BENCHMARKS = ("routing", "screen_pop", "ami", "email", "login", "workers", "history", "config_change",
+              "figures")
 
 
 def main(argv: list[str]) -> int:

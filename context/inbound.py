@@ -26,11 +26,13 @@ from context.attachments import MAX_REF as MAX_ATTACHMENT_REF
 from context.chat_sessions import check_session, keep_session
 from context.customers import Customers, InboundAsk, check_inbound
 from context.db import Conn
+from context.eventlog import saved_rows
 from context.interactions import MAX_REF_VALUE, load_interactions, selected_columns, values_of
 from context.models import (
     customers,
     inbound_claims,
     interaction_context,
+    interaction_events,
     interaction_identities,
     interaction_refs,
     interactions,
@@ -132,7 +134,8 @@ def check_items(items: Sequence[InboundWrite]) -> list[str | None]:
 
 
 async def store_inbound(conn: Conn, items: Sequence[InboundWrite], why: list[str | None], *,
-                        customer_book: Customers, clock: Clock, ids: IdSource) -> list[InboundWritten]:
+                        customer_book: Customers, clock: Clock, ids: IdSource,
+                        node: str | None = None) -> list[InboundWritten]:
     """The batch's one write transaction (``conn`` is in it). ``why`` holds each item's reason
     not to store it so far (from ``check_items``); it is not changed (a retry starts again)."""
     why = list(why)
@@ -199,12 +202,15 @@ async def store_inbound(conn: Conn, items: Sequence[InboundWrite], why: list[str
     refs_new: list[dict[str, Any]] = []
     context_new: list[dict[str, Any]] = []
     presented_new: list[dict[str, Any]] = []
+    log_new: list[dict[str, Any]] = []
     for k in new:
         item = items[k]
         if item.start is None:
             continue  # never: ``new`` holds only starts
-        interaction = replace(item.start, customer_id=customer_of[k], version=item.start.version + 1)
+        interaction = replace(item.start, customer_id=customer_of[k], version=item.start.version + 1, log=())
         started[k] = interaction
+        # Its "queued" entry, in this transaction as every save writes its entries.
+        log_new += saved_rows(item.start.log, version=interaction.version, node=node)
         rows_new.append(dict(values_of(interaction), version=interaction.version,
                              root_customer_id=root_of.get(customer_of[k], customer_of[k])))
         refs_new += [{"interaction_id": interaction.id, "key": key, "value": value}
@@ -217,7 +223,8 @@ async def store_inbound(conn: Conn, items: Sequence[InboundWrite], why: list[str
                            "source": p.source[:MAX_SOURCE], "display_name": name, "at": now}
                           for p in dict.fromkeys(item.identities)]
     for table, bulk in ((interactions, rows_new), (interaction_refs, refs_new),
-                        (interaction_context, context_new), (interaction_identities, presented_new)):
+                        (interaction_context, context_new), (interaction_identities, presented_new),
+                        (interaction_events, log_new)):
         if bulk:
             await conn.execute(insert(table), bulk)
 

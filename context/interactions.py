@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import functools
 from collections import OrderedDict
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any
@@ -30,6 +30,7 @@ from sqlalchemy.exc import IntegrityError
 
 from context.access import record_holder
 from context.db import Conn, Database
+from context.eventlog import write_saved
 from context.models import (
     OPEN_STATES_SQL,
     customers,
@@ -137,8 +138,9 @@ _HELD_STATES = frozenset({InteractionState.ACTIVE, InteractionState.WRAP_UP, Int
 
 
 class Interactions:
-    def __init__(self, *, db: Database, recent: int = RECENT_SNAPSHOTS) -> None:
+    def __init__(self, *, db: Database, recent: int = RECENT_SNAPSHOTS, node_id: str | None = None) -> None:
         self._db = db
+        self._node = node_id  # written on the log entries this process saves
         self._recent: OrderedDict[str, Interaction] = OrderedDict()
         self._recent_max = recent
 
@@ -152,23 +154,34 @@ class Interactions:
         ``before``: the stored snapshot this one was made from (same id and version). Then only
         what changed is written: one UPDATE guarded by the version, and the references and
         context rows only when they differ.
+
+        The log entries the snapshot carries (``interaction.log``) are written in the same
+        transaction, keyed by the new version; the returned snapshot carries none.
         """
         values = values_of(interaction)
         expected = interaction.version
         try:
             if (before is not None and before.id == interaction.id and before.version == expected
                     and expected > 0 and before.customer_id == interaction.customer_id):
-                await self._db.write(lambda conn: self._update(conn, interaction, before, values))
+                await self._db.write(lambda conn: self._logged(
+                    conn, interaction, self._update(conn, interaction, before, values)))
             elif expected == 0:
-                await self._db.write(lambda conn: self._insert(conn, interaction, values))
+                await self._db.write(lambda conn: self._logged(conn, interaction,
+                                                               self._insert(conn, interaction, values)))
             else:
-                await self._db.write(lambda conn: self._rewrite(conn, interaction, values))
+                await self._db.write(lambda conn: self._logged(conn, interaction,
+                                                               self._rewrite(conn, interaction, values)))
         except StaleSnapshot:
             self._recent.pop(interaction.id, None)  # the next step reads what is stored
             raise
-        saved = replace(interaction, version=expected + 1)
+        saved = replace(interaction, version=expected + 1, log=())
         self.remember(saved)
         return saved
+
+    async def _logged(self, conn: Conn, interaction: Interaction, save: Awaitable[None]) -> None:
+        """The save, then its log entries in its transaction (after it: a refused save writes none)."""
+        await save
+        await write_saved(conn, interaction.log, version=interaction.version + 1, node=self._node)
 
     def remember(self, interaction: Interaction) -> None:
         """Keep ``interaction`` as this process's latest snapshot of it (just written or read)."""

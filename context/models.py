@@ -18,7 +18,20 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from sqlalchemy import JSON, Boolean, Double, ForeignKey, Index, Integer, MetaData, String, Table, Text, text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Double,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    text,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 NAMING_CONVENTION = {
@@ -30,6 +43,7 @@ NAMING_CONVENTION = {
 }
 
 ID = String(64)
+SEQ = BigInteger().with_variant(Integer(), "sqlite")
 # "Still open", written out: a partial index is used only when the query says the same literal
 # text (SQLite cannot match a bound parameter against the index's condition).
 OPEN_STATES_SQL = "state NOT IN ('closed', 'abandoned')"
@@ -428,6 +442,40 @@ class AgentStateRow(Base):
     at: Mapped[float] = mapped_column(Double)
 
 
+class InteractionEventRow(Base):
+    """The interaction's append-only log (``cti.eventlog``): one row an entry, never updated.
+
+    ``key`` is unique per interaction: "<version>.<n>" for the entries a save wrote (the version
+    that save created), another form for entries recorded from hub events; a second write of
+    the same entry is a no-op. Rows are read per interaction in (at, seq) order, and by time
+    range, by queue, channel or agent for figures.
+    """
+
+    __tablename__ = "interaction_events"
+    __table_args__ = (
+        Index("uq_interaction_events_interaction_id_key", "interaction_id", "key", unique=True),
+        Index("ix_interaction_events_interaction_id_at", "interaction_id", "at", "seq"),
+        Index("ix_interaction_events_at", "at"),
+        Index("ix_interaction_events_queue_at", "queue", "at"),
+        Index("ix_interaction_events_channel_at", "channel", "at"),
+        Index("ix_interaction_events_agent_id_at", "agent_id", "at"),
+    )
+
+    # Insertion order breaks ties between entries of the same instant (a transfer and its queued).
+    # 64 bits on PostgreSQL: at 50 entries a second a 32-bit sequence ends within two years.
+    # SQLite's row id is 64 bits already, and only INTEGER PRIMARY KEY is it.
+    seq: Mapped[int] = mapped_column(SEQ, primary_key=True, autoincrement=True)
+    interaction_id: Mapped[str] = mapped_column(ID, ForeignKey("interactions.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(32))
+    at: Mapped[float] = mapped_column(Double)
+    channel: Mapped[str] = mapped_column(String(16))
+    queue: Mapped[str] = mapped_column(String(128))
+    agent_id: Mapped[str | None] = mapped_column(String(128))
+    node: Mapped[str | None] = mapped_column(String(128))
+    details: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
 customers = cast(Table, CustomerRow.__table__)
 identities = cast(Table, IdentityRow.__table__)
 merges = cast(Table, MergeRow.__table__)
@@ -454,3 +502,6 @@ webhook_deliveries = cast(Table, WebhookDeliveryRow.__table__)
 
 
 agent_states = cast(Table, AgentStateRow.__table__)
+
+
+interaction_events = cast(Table, InteractionEventRow.__table__)

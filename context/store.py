@@ -34,6 +34,7 @@ from context.credentials import CredentialUpgrades
 from context.cursors import Cursors
 from context.customers import Customers
 from context.db import Conn, Database
+from context.eventlog import EventLog
 from context.inbound import check_items, newest_by_message_refs, newest_by_refs, store_inbound
 from context.interactions import Interactions, read_messages, read_notes
 from context.presented import Presented, read_presented
@@ -75,14 +76,17 @@ MESSAGES_SHOWN = 200  # an interaction's latest messages, as ``messages`` gives 
 
 class SqlContextStore:
     def __init__(self, *, url: str, clock: Clock, ids: IdSource, timeline_body_limit: int = 500,
-                 engine_kwargs: dict[str, Any] | None = None,
+                 engine_kwargs: dict[str, Any] | None = None, node_id: str | None = None,
                  on_transaction: Callable[[str, float], None] | None = None) -> None:
         self._db = Database(url=url, engine_kwargs=engine_kwargs, on_transaction=on_transaction)
         self._clock = clock
         self._ids = ids
         self._timeline_body_limit = timeline_body_limit
         self._customers = Customers(db=self._db, clock=clock, ids=ids)
-        self._interactions = Interactions(db=self._db)
+        self._node = node_id
+        self._interactions = Interactions(db=self._db, node_id=node_id)
+        # Not part of the ContextStore port: the log's reads and its recorder use it.
+        self.event_log = EventLog(db=self._db, node_id=node_id)
         self._cursors = Cursors(db=self._db)
         # Not part of the ContextStore port: only the log-in service uses it.
         self.credentials = CredentialUpgrades(db=self._db)
@@ -218,7 +222,7 @@ class SqlContextStore:
 
         async def work(conn: Conn) -> list[InboundWritten]:
             return await store_inbound(conn, items, why, customer_book=self._customers, clock=self._clock,
-                                       ids=self._ids)
+                                       ids=self._ids, node=self._node)
 
         written = await self._db.write(work)
         for item, result in zip(items, written, strict=True):

@@ -46,7 +46,8 @@ from cti.clock import Clock, IdSource, SystemClock, UuidIds
 from cti.codes import CodeSender
 from cti.config import AppConfig, ConfigError
 from cti.datadir import token_secret
-from cti.domain import Channel, jsonable
+from cti.domain import jsonable
+from cti.eventlog_recorder import CallLogRecorder
 from cti.events import AgentStateChanged
 from cti.hours import queue_open
 from cti.hub import EventHub
@@ -65,6 +66,7 @@ from cti.ports import AttachmentSource, CallControl, ContextStore
 from cti.presence import DesktopPresence
 from cti.presence_store import MemoryPresence, PresenceStore, RedisPresence
 from cti.redact import safe_url
+from cti.reporting import queue_targets
 from cti.revocation import RedisTokenRecords
 from cti.routing import Explanation, Offer, RoutingSettings, RoutingStore, WaitingItem
 from cti.service import InteractionService
@@ -163,7 +165,7 @@ def build_app(config: AppConfig, settings: ServerSettings, *, clock: Clock | Non
     the_ids = ids or UuidIds()
     node_id = settings.node_id or f"{socket.gethostname()}-{secrets.token_hex(3)}"
     metrics = Metrics()  # this application's registry: several may run in one process
-    context = SqlContextStore(url=settings.db_url, clock=the_clock, ids=the_ids,
+    context = SqlContextStore(url=settings.db_url, clock=the_clock, ids=the_ids, node_id=node_id,
                               on_transaction=metrics.db_transaction)
     redis_client: Any = redis_asyncio.Redis.from_url(settings.redis_url) if settings.redis_url else None
     routing: RoutingStore = (RedisRoutingStore(redis=redis_client, prefix=settings.redis_prefix)
@@ -183,10 +185,10 @@ def build_app(config: AppConfig, settings: ServerSettings, *, clock: Clock | Non
         await context.interaction(interaction_id)  # an unknown id is a 404, not a 409
         return await engine.explain(interaction_id)
 
-    board = ServiceLevelBoard(context=context, hub=hub, targets=_targets(config))
+    board = ServiceLevelBoard(log=context.event_log, hub=hub, targets=queue_targets(config))
 
     async def board_follows(_: AppConfig, new: AppConfig) -> None:
-        board.set_targets(_targets(new))
+        board.set_targets(queue_targets(new))
 
     live.watch(board_follows)
 
@@ -238,7 +240,8 @@ def build_app(config: AppConfig, settings: ServerSettings, *, clock: Clock | Non
         voice=bridge, call_controls=tuple(
             c for c in (bridge, *channel_adapters.values()) if isinstance(c, CallControl)),
         attachment_sources=tuple(a for a in channel_adapters.values() if isinstance(a, AttachmentSource)),
-        claims=claims, webhooks=webhooks, presence=presence)
+        claims=claims, webhooks=webhooks, presence=presence, event_log=context.event_log)
+    call_log = CallLogRecorder(hub=hub, context=context, log_records=context.event_log)
     chat = ChatSessions(interactions=interactions, context=context, ids=the_ids,
                         chat=lambda: live.current.chat,
                         is_open=lambda queue: queue_open(live.current, queue, the_clock.now()),
@@ -270,6 +273,7 @@ def build_app(config: AppConfig, settings: ServerSettings, *, clock: Clock | Non
         await admin.start()
         await hub.start()
         await observer.start()
+        call_log.start()
         await agents.register_all()
         # As they were before the restart; those at their desk get the grace to reconnect.
         await presence.expect(await agents.restore())
@@ -303,6 +307,8 @@ def build_app(config: AppConfig, settings: ServerSettings, *, clock: Clock | Non
             await presence.aclose()
             await engine.aclose()
             await observer.aclose()
+            await call_log.drain()
+            await call_log.aclose()
             await hub.aclose()
             await admin.aclose()
             await context.aclose()
@@ -352,9 +358,6 @@ def _observe(app: web.Application, *, metrics: Metrics, observer: EventObserver,
         checks["ami"] = ami_check(link)
     app[READINESS] = Readiness(checks)
 
-
-def _targets(config: AppConfig) -> dict[str, dict[Channel, float]]:
-    return {q.name: {c: q.target_for(c) for c in Channel} for q in config.queues.values()}
 
 
 # Each channel's own parser, run on a new version: the queues a channel's section names must

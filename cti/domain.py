@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from cti.eventlog import LogEntry
+
 
 class Channel(enum.StrEnum):
     VOICE = "voice"
@@ -153,6 +155,9 @@ class Interaction:
     # The stored row's version this snapshot was read at (0: never saved). A save from an older
     # snapshot is refused, so two changes made at once cannot silently undo each other.
     version: int = 0
+    # Log entries made by the change that produced this snapshot, not yet stored: the save
+    # writes them in its own transaction (``cti.eventlog``). Not shown, not compared.
+    log: tuple[LogEntry, ...] = field(default=(), repr=False, compare=False)
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,14 +6,20 @@
     queued/offered → abandoned (customer left before an agent took it)
     new → active (dial: an agent's outbound call);  active → active (reassign: a consult
     transfer completed, the same call now with another agent)
+
+Each transition also makes the interaction's log entries for it (``cti.eventlog``), carried on
+the new snapshot's ``log`` until the store saves them with it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
+from typing import Any
 
 from cti.domain import Interaction, InteractionState
 from cti.errors import Conflict
+from cti.eventlog import EntryKind, LogEntry, QueuedWhy, queued_why
 
 S = InteractionState
 
@@ -39,8 +45,50 @@ def can(interaction: Interaction, transition: str) -> bool:
 
 
 def apply(interaction: Interaction, transition: str, *, now: float, agent_id: str | None = None,
-          queue: str | None = None) -> Interaction:
-    """Return the interaction after ``transition`` or raise ``Conflict`` if it is not allowed."""
+          queue: str | None = None, details: Mapping[str, Any] | None = None) -> Interaction:
+    """Return the interaction after ``transition`` or raise ``Conflict`` if it is not allowed.
+
+    ``details``: what the log entry should say that the snapshot cannot: the offer's ``rule``, a
+    requeue's ``why`` (the engine's "timeout", "rejected", ...), a transfer's ``to_agent``."""
+    after = _transition(interaction, transition, now=now, agent_id=agent_id, queue=queue)
+    return replace(after, log=(*interaction.log, *entries(interaction, after, transition, now=now,
+                                                          details=details or {})))
+
+
+def entries(before: Interaction, after: Interaction, transition: str, *, now: float,
+            details: Mapping[str, Any]) -> list[LogEntry]:
+    """The log entries of one transition (pure)."""
+    def entry(kind: EntryKind, of: Interaction, who: str | None, **more: Any) -> LogEntry:
+        return LogEntry(interaction_id=of.id, kind=kind, at=now, channel=of.channel.value, queue=of.queue,
+                        agent_id=who, details={k: v for k, v in more.items() if v is not None})
+
+    if transition == "enqueue":
+        return [entry(EntryKind.QUEUED, after, None, why=QueuedWhy.ARRIVAL.value)]
+    if transition == "offer":
+        return [entry(EntryKind.OFFERED, after, after.agent_id, rule=details.get("rule"))]
+    if transition == "requeue":
+        return [entry(EntryKind.QUEUED, after, None, why=queued_why(details.get("why")).value,
+                      agent=before.agent_id)]
+    if transition == "accept":
+        return [entry(EntryKind.ACCEPTED, after, after.agent_id)]
+    if transition == "dial":
+        return [entry(EntryKind.ACCEPTED, after, after.agent_id, outbound=True)]
+    if transition == "reassign":
+        return [entry(EntryKind.TRANSFERRED, before, before.agent_id, mode="warm", to_agent=after.agent_id),
+                entry(EntryKind.ACCEPTED, after, after.agent_id)]
+    if transition == "transfer":
+        return [entry(EntryKind.TRANSFERRED, before, before.agent_id, mode="blind", to_queue=after.queue,
+                      to_agent=details.get("to_agent")),
+                entry(EntryKind.QUEUED, after, None, why=QueuedWhy.TRANSFER.value)]
+    if transition == "end":
+        return [entry(EntryKind.WRAP_UP, after, after.agent_id)]
+    if transition == "close":
+        return [entry(EntryKind.CLOSED, after, after.agent_id)]
+    return [entry(EntryKind.ABANDONED, after, after.agent_id)]
+
+
+def _transition(interaction: Interaction, transition: str, *, now: float, agent_id: str | None,
+                queue: str | None) -> Interaction:
     sources, target = ALLOWED[transition]
     if interaction.state not in sources:
         raise Conflict(

@@ -372,7 +372,7 @@ class InteractionService:
 
     async def on_offer(self, offer: Offer) -> None:
         interaction = await self._apply(offer.interaction_id, lambda i: lifecycle.apply(
-            i, "offer", now=offer.offered_at, agent_id=offer.agent_id))
+            i, "offer", now=offer.offered_at, agent_id=offer.agent_id, details={"rule": offer.reason.rule}))
         reason = jsonable(offer.reason)
         pop = await self.screen_pop(interaction, reason=reason)
         await self._hub.publish(InteractionOffered(
@@ -382,7 +382,7 @@ class InteractionService:
 
     async def on_requeue(self, item: WaitingItem, why: str) -> None:
         now = self._clock.now()
-        current, interaction = await self._change(item.interaction_id, requeued(now))
+        current, interaction = await self._change(item.interaction_id, requeued(now, why))
         if interaction is None:
             return
         previous_agent = current.agent_id
@@ -466,7 +466,8 @@ class InteractionService:
         queue = to_queue or interaction.queue
         skills = self._config.queues[queue].skills if to_queue else interaction.skills
         interaction = await self._apply(interaction_id, lambda i: replace(lifecycle.apply(
-            owned(i, agent_id, _LIVE), "transfer", now=now, queue=queue), skills=skills))
+            owned(i, agent_id, _LIVE), "transfer", now=now, queue=queue, details={"to_agent": to_agent}),
+            skills=skills))
         # The context and notes stay on the interaction; only the waiting entry is new. An agent
         # who sends work to a queue has passed it on: it is not offered straight back to them.
         passed_on = frozenset({agent_id}) if to_queue else frozenset()
@@ -679,6 +680,8 @@ def owned(interaction: Interaction, agent_id: str, states: frozenset[Interaction
     return interaction
 
 
-def requeued(now: float) -> Change:
-    """Back to the queue, when the interaction still can go back (nothing to do otherwise)."""
-    return lambda i: lifecycle.apply(i, "requeue", now=now) if lifecycle.can(i, "requeue") else None
+def requeued(now: float, why: str | None = None) -> Change:
+    """Back to the queue, when the interaction still can go back (nothing to do otherwise);
+    ``why`` goes to the log ("timeout": a missed offer)."""
+    return lambda i: lifecycle.apply(i, "requeue", now=now, details={"why": why}) \
+        if lifecycle.can(i, "requeue") else None

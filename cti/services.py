@@ -13,6 +13,7 @@ from cti.claims import ClaimService
 from cti.clock import Clock, IdSource
 from cti.config import AppConfig
 from cti.domain import Channel, Interaction, InteractionState
+from cti.eventlog import EventLogRecords
 from cti.hub import EventHub
 from cti.live_config import LiveConfig
 from cti.ports import AttachmentSource, CallControl, ContextStore
@@ -45,6 +46,7 @@ class Services:
     call_controls: tuple[CallControl, ...] = ()  # every telephony path (Asterisk, Twilio)
     attachment_sources: tuple[AttachmentSource, ...] = ()  # channels that keep customers' files
     claims: ClaimService | None = None  # claimed identities: one-time codes, links by hand
+    event_log: EventLogRecords | None = None  # the interactions' logs (figures, history)
     webhooks: WebhookDispatcher | None = None  # outbound webhooks: their deliveries, for the admin
     presence: DesktopPresence | None = None  # desktop sockets per agent, across the nodes
     admin: ConfigAdmin | None = None  # live administration: versions of the configuration

@@ -73,3 +73,23 @@ def test_an_outbound_call_starts_active_with_its_agent_and_can_change_hands() ->
         lifecycle.apply(i, "reassign", now=30)
     with pytest.raises(Conflict):
         lifecycle.apply(replace(i, state=S.QUEUED), "dial", now=30, agent_id="carol")
+
+
+def test_each_transition_makes_its_log_entries() -> None:
+    i = lifecycle.apply(new(), "enqueue", now=101)
+    i = lifecycle.apply(i, "offer", now=105, agent_id="alice", details={"rule": "skills"})
+    i = lifecycle.apply(i, "requeue", now=125, details={"why": "timeout"})
+    i = lifecycle.apply(i, "offer", now=126, agent_id="bob")
+    i = lifecycle.apply(i, "accept", now=127, agent_id="bob")
+    i = lifecycle.apply(i, "transfer", now=150, queue="billing", details={"to_agent": None})
+    kinds = [(e.kind.value, e.at, e.queue, e.agent_id, dict(e.details)) for e in i.log]
+    assert kinds == [
+        ("queued", 101, "support", None, {"why": "arrival"}),
+        ("offered", 105, "support", "alice", {"rule": "skills"}),
+        ("queued", 125, "support", None, {"why": "requeue-after-missed-offer", "agent": "alice"}),
+        ("offered", 126, "support", "bob", {}),
+        ("accepted", 127, "support", "bob", {}),
+        ("transferred", 150, "support", "bob", {"mode": "blind", "to_queue": "billing"}),
+        ("queued", 150, "billing", None, {"why": "transfer"}),
+    ]
+    assert all(e.channel == "chat" and e.interaction_id == "int-1" for e in i.log)

@@ -50,13 +50,15 @@ CONFIG = {
 VERIFIED = InboundIdentity(Identity(IdentityKind.EMAIL, "ann@example.com"), IdentityLevel.VERIFIED, "hmac")
 
 # (statements, transactions) at most, per step. A transaction's BEGIN is not a statement here.
+# Each step that changes the interaction also writes its log entries: one INSERT, in the save's
+# own transaction (``cti.eventlog``), never a transaction of its own.
 # The start, in one transaction: the visitor's chat session kept (1), the customer found and
-# named (5), the interaction stored (4), the identities it presented (1), the first message (1),
-# who already works for the customer (1).
-START = (13, 1)
-OFFER = (6, 2)  # the offer saved (1); the screen pop's five reads in one transaction
-ACCEPT = (2, 1)  # the saved offer, changed and saved: the UPDATE and who held it
-COMPLETE = (2, 1)
+# named (5), the interaction stored (4), the identities it presented (1), its log entry (1), the
+# first message (1), who already works for the customer (1).
+START = (14, 1)
+OFFER = (7, 2)  # the offer saved with its entry (2); the screen pop's five reads in one transaction
+ACCEPT = (3, 1)  # the saved offer, changed and saved: the UPDATE, who held it, the entry
+COMPLETE = (3, 1)
 LEFT = (0, 0)  # the visitor leaving a closed chat: nothing to do, and it is known to be closed
 
 

@@ -1,4 +1,5 @@
-"""The boards' service levels: read once, served again until a customer is answered or leaves."""
+"""The boards' service levels: read from the event log once, served again until a customer is
+answered or leaves."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ import pytest
 
 from context.migrate import upgrade_async
 from context.store import SqlContextStore
+from cti import lifecycle
 from cti.clock import ManualClock, SequentialIds
-from cti.domain import Channel, Identity, IdentityKind, InteractionState
+from cti.domain import Identity, IdentityKind, InteractionState
 from cti.events import InteractionAccepted, InteractionQueued
 from cti.hub import EventHub
 from cti.wallboard import MAX_AGE, ServiceLevelBoard
@@ -31,14 +33,16 @@ async def store(tmp_path: Path) -> AsyncIterator[SqlContextStore]:
 
 
 async def answered(store: SqlContextStore, iid: str, customer_id: str) -> None:
-    await store.save_interaction(dataclasses.replace(
-        interaction(iid, customer_id, at=T0, state=InteractionState.ACTIVE, agent_id="alice"),
-        answered_at=T0 + 10))
+    """Queued at T0, offered and accepted 10 s later: the log entries the service's steps write."""
+    new = dataclasses.replace(interaction(iid, customer_id, at=T0), state=InteractionState.NEW)
+    queued = lifecycle.apply(new, "enqueue", now=T0)
+    offered = lifecycle.apply(queued, "offer", now=T0 + 10, agent_id="alice")
+    await store.save_interaction(lifecycle.apply(offered, "accept", now=T0 + 10, agent_id="alice"))
 
 
 async def test_levels_are_read_again_after_an_answer_or_a_while(store: SqlContextStore) -> None:
     hub = EventHub(node_id="n")
-    board = ServiceLevelBoard(context=store, hub=hub, targets={"support": {Channel.CHAT: 60.0}})
+    board = ServiceLevelBoard(log=store.event_log, hub=hub, targets=lambda queue, channel: 60.0)
     customer = await store.resolve_customer([Identity(IdentityKind.EMAIL, "a@b.c")], display_name=None,
                                             actor="t", reason="r")
     await answered(store, "int-1", customer.id)
