@@ -7,6 +7,7 @@ tests; with ``CI=true`` it fails them, because there every real peer must run.
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import socket
@@ -114,3 +115,19 @@ HANG_REPORT_AFTER = float(os.environ.get("CTI_TEST_HANG_REPORT", "280"))
 def _hang_report(request: pytest.FixtureRequest) -> Iterator[None]:
     with HangWatch(request.node.nodeid, HANG_REPORT_AFTER):
         yield
+
+
+@pytest.fixture(autouse=True)
+def _root_logging() -> Iterator[None]:
+    """A test that runs the CLI in-process sets the root logger's handler on that test's captured
+    stream (``configure_logging``); later tests must not log into it once it is closed."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    for handler in list(root.handlers):
+        if handler not in handlers:
+            root.removeHandler(handler)
+    for handler in handlers:
+        if handler not in root.handlers:
+            root.addHandler(handler)
+    root.setLevel(level)

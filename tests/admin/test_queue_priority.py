@@ -25,10 +25,10 @@ async def test_the_queue_priority_set_by_an_admin_orders_the_work(tmp_path: Path
             "skills": {"english": 1}, "service_targets": {"email": 14400}, "priority": 5})
         assert status == 200, body
         interactions = center.services.interactions
-        older, _ = await interactions.start_inbound(channel=Channel.EMAIL, identities=caller(1),
+        older = await interactions.start_inbound(channel=Channel.EMAIL, identities=caller(1),
                                                     display_name=None, queue="support", first_message="first")
         await asyncio.sleep(0.05)  # strictly younger, so only the priority can put it first
-        vip, _ = await interactions.start_inbound(channel=Channel.EMAIL, identities=caller(2),
+        vip = await interactions.start_inbound(channel=Channel.EMAIL, identities=caller(2),
                                                   display_name=None, queue="vip", first_message="second")
         alice = await center.agent_socket("alice")
         offer = await alice.expect("interaction.offered")
@@ -38,7 +38,7 @@ async def test_the_queue_priority_set_by_an_admin_orders_the_work(tmp_path: Path
 
 async def test_a_disposition_outside_the_admins_list_is_refused(tmp_path: Path) -> None:
     async with admin_center(tmp_path, dispositions=["resolved"]) as center:
-        interaction, _ = await center.services.interactions.start_inbound(
+        interaction = await center.services.interactions.start_inbound(
             channel=Channel.EMAIL, identities=caller(3), display_name=None, queue="support",
             first_message="hi")
         alice = await center.agent_socket("alice")

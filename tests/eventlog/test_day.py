@@ -28,6 +28,7 @@ from cti.eventlog_recorder import CallLogRecorder
 from cti.events import CallUpdated
 from cti.figures import Bucket, GroupBy, figures
 from cti.hub import EventHub
+from cti.live_config import LiveConfig
 from cti.reporting import queue_targets
 from cti.segments import all_segments
 from cti.service import InteractionService
@@ -78,7 +79,7 @@ class Day:
 
     async def arrive(self, offset: float, who: str, channel: Channel = Channel.CHAT) -> str:
         self.at(offset)
-        interaction, _ = await self.interactions.start_inbound(
+        interaction = await self.interactions.start_inbound(
             channel=channel, display_name=None,
             identities=[InboundIdentity(Identity(IdentityKind.EMAIL, f"{who}@example.com"),
                                         IdentityLevel.ASSERTED, "test")])
@@ -118,8 +119,8 @@ async def day(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[D
         raise AssertionError("not used here")
 
     services = Services(
-        config=config, node_id="node-1", clock=clock, ids=ids, hub=hub, context=context, routing=routing,
-        interactions=core.interactions, agents=core.agents, explain=nothing, queue_stats=nothing,
+        live=LiveConfig(config), node_id="node-1", clock=clock, ids=ids, hub=hub, context=context,
+        routing=routing, interactions=core.interactions, agents=core.agents, explain=nothing, queue_stats=nothing,
         token_secret=SECRET, access=context.access, tokens=context.tokens, event_log=context.event_log)
     recorder = CallLogRecorder(hub=hub, context=context, log_records=context.event_log)
     recorder.start()
