@@ -120,7 +120,8 @@ async def day(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[D
 
     services = Services(
         live=LiveConfig(config), node_id="node-1", clock=clock, ids=ids, hub=hub, context=context,
-        routing=routing, interactions=core.interactions, agents=core.agents, explain=nothing, queue_stats=nothing,
+        routing=routing, interactions=core.interactions, agents=core.agents, explain=nothing,
+        queue_stats=nothing,
         token_secret=SECRET, access=context.access, tokens=context.tokens, event_log=context.event_log)
     recorder = CallLogRecorder(hub=hub, context=context, log_records=context.event_log)
     recorder.start()
