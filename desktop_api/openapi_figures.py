@@ -72,7 +72,7 @@ def figures_paths() -> dict[str, Schema]:
     return {
         "/api/interactions/{interaction_id}/events": {"get": _op(
             "An interaction's event log and the segments read from it", "getInteractionEvents",
-            {"$ref": f"{S}InteractionLog"}, (401, 403, 404),
+            {"$ref": f"{S}InteractionLog"}, (400, 401, 403, 404),
             description="Supervisors (an interaction of their teams' queues or agents) and admins; "
                         "agents are refused. Entry kinds and segment rules: docs/reports.md.",
             params=[{"name": "interaction_id", "in": "path", "required": True, "schema": STR}])},

@@ -43,11 +43,11 @@ def test_the_event_list_is_an_allow_list_of_the_lifecycle_events() -> None:
                                    "interaction.transferred", "interaction.wrap_up", "interaction.closed",
                                    "interaction.abandoned"}
     message = refused(config(subscribers=[one(events=["interaction.closed", "survey.answerd"])]))
-    assert "webhooks.subscribers.0.events" in message and "'survey.answerd'" in message
+    assert "webhooks.subscribers[0].events" in message and "'survey.answerd'" in message
     assert "interaction.closed" in message  # the known ones are listed
     # Events exist on the hub that are not for other systems (agents' states, message bodies).
     assert "message.added" in refused(config(subscribers=[one(events=["message.added"])]))
-    assert "webhooks.subscribers.0.events" in refused(config(subscribers=[one(events=[])]))
+    assert "webhooks.subscribers[0].events" in refused(config(subscribers=[one(events=[])]))
 
 
 @pytest.mark.parametrize(("url", "why"), [
@@ -77,14 +77,14 @@ def test_private_addresses_are_allowed_only_when_the_flag_says_so() -> None:
 
 
 def test_other_mistakes_name_the_key() -> None:
-    assert "webhooks.subscribers.0.secret: Value error, must be at least 32 bytes" in refused(
+    assert "webhooks.subscribers[0].secret: Value error, must be at least 32 bytes" in refused(
         config(subscribers=[one(secret="short-secret")]))
     assert "short-secret" not in refused(config(subscribers=[one(secret="short-secret")]))
-    assert "webhooks.subscribers.0.evnts: Extra inputs are not permitted" in refused(
+    assert "webhooks.subscribers[0].evnts: unknown key, did you mean events?" in refused(
         config(subscribers=[{**one(), "evnts": ["interaction.closed"]}]))
-    assert "webhooks.retries: Extra inputs are not permitted" in refused(config(retries=3))
+    assert "webhooks.retries: unknown key" in refused(config(retries=3))
     assert "subscriber names used twice: ['crm']" in refused(config(subscribers=[one(), one()]))
-    assert "webhooks.subscribers.0.name" in refused(config(subscribers=[one(name="CRM system")]))
+    assert "webhooks.subscribers[0].name" in refused(config(subscribers=[one(name="CRM system")]))
     assert "webhooks.timeout_seconds" in refused(config(timeout_seconds=0))
     assert "max_retry_seconds must not be less than first_retry_seconds" in refused(
         config(first_retry_seconds=60, max_retry_seconds=10))
@@ -93,7 +93,7 @@ def test_other_mistakes_name_the_key() -> None:
 def test_a_configuration_file_with_a_bad_subscription_does_not_load(tmp_path: Path) -> None:
     path = tmp_path / "cti.yaml"
     path.write_text(yaml.safe_dump(config(subscribers=[one(events=["interaction.closd"])])), encoding="utf-8")
-    with pytest.raises(ConfigError, match=r"webhooks\.subscribers\.0\.events: .*'interaction\.closd'"):
+    with pytest.raises(ConfigError, match=r"webhooks\.subscribers\[0\]\.events: .*'interaction\.closd'"):
         load_config(path)
 
 
