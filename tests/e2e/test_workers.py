@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -154,7 +155,11 @@ async def test_sigterm_stops_every_worker_cleanly(center: RunningServer, pinned:
     await both_serving(center, pinned)
     pids = worker_pids(center)
     center.process.send_signal(signal.SIGTERM)
-    assert center.process.wait(timeout=20) == 0, center.log()
+    try:
+        code = center.process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"still running 20 s after SIGTERM:\n{center.log()}")
+    assert code == 0, center.log()
     log = center.log()
     for index in pids:
         assert f"worker {index} (pid {pids[index]}) stopped with code 0" in log, log
