@@ -48,7 +48,7 @@ class RoutingEngine:
     def __init__(self, *, store: RoutingStore, clock: Clock, settings: RoutingSettings,
                  offer_timeout: float, on_offer: OnOffer, on_requeue: OnRequeue,
                  on_wrap_up_end: OnWrapUpEnd | None = None, max_sleep: float = 0.25,
-                 max_offers_per_pass: int = 4,
+                 max_offers_per_pass: int = 2,
                  on_pass: Callable[[float], None] | None = None) -> None:
         self._store = store
         self._on_pass = on_pass  # told each pass's duration in seconds (the metrics)
@@ -62,7 +62,9 @@ class RoutingEngine:
         # Each offer builds a screen pop (~15 ms); a pass offering a burst of 300 e-mails would
         # keep a chat that arrives meanwhile waiting seconds. When something arrived during the
         # pass (a poke), it stops after a few offers and ranks again, so the most urgent
-        # newcomer goes next; with nothing new, it finishes the burst in one pass.
+        # newcomer goes next; with nothing new, it finishes the burst in one pass. Two a batch:
+        # a chat poked in amid 200 e-mails a second waits for two pops instead of four (bench
+        # email, 32 clients: chat offered at p50 78-95 ms against 94-108 ms with four).
         self._max_offers_per_pass = max_offers_per_pass
         self._wake = asyncio.Event()
         self._pass_lock = asyncio.Lock()  # one pass at a time per engine; other engines race freely
