@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import os
 import resource
+import signal
 import socket
 import subprocess
 import sys
@@ -81,12 +82,18 @@ def run_server(tmp_path: Path, *, db_url: str | None = None, redis_url: str | No
             time.sleep(0.05)
         yield server
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process, timeout=10)
+
+
+def stop_process(process: subprocess.Popen[Any], *, timeout: float,
+                 how: signal.Signals = signal.SIGTERM) -> None:
+    """Ask ``process`` to stop (``how``), and kill it if it has not within ``timeout`` seconds."""
+    process.send_signal(how)
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 @contextlib.asynccontextmanager

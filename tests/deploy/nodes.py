@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from tests.deploy.compose import ROOT, Resolved, literal
-from tests.server_process import free_port
+from tests.server_process import free_port, stop_process
 
 
 def cti_command() -> Path:
@@ -63,12 +63,7 @@ def node_process(argv: list[str], env: dict[str, str], log: Path) -> Iterator[su
     try:
         yield process
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process, timeout=20)
 
 
 @contextlib.contextmanager

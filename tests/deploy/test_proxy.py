@@ -24,7 +24,7 @@ import pytest
 from tests.deploy.compose import SERVER_NODES, resolve
 from tests.deploy.nodes import compose_nodes
 from tests.deploy.proxy import need, proxy_copy
-from tests.server_process import free_port
+from tests.server_process import free_port, stop_process
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.integration]
 
@@ -54,12 +54,7 @@ def _nginx(conf: Path, log: Path, plain: int, tls: int) -> Iterator[None]:
             time.sleep(0.05)
         yield
     finally:
-        process.send_signal(signal.SIGQUIT)  # nginx's graceful stop
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process, timeout=20, how=signal.SIGQUIT)  # nginx's graceful stop
 
 
 @pytest.fixture
