@@ -3,11 +3,13 @@
 
 from __future__ import annotations
 
+import importlib.util
 import re
 import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -106,3 +108,12 @@ def resolve(tmp_path: Path) -> Resolved:
 def literal(value: str) -> str:
     """A value of ``config``'s output as the container gets it (``$$`` is one ``$``)."""
     return value.replace("$$", "$")
+
+
+def entrypoint_module() -> ModuleType:
+    """``deploy/cti/entrypoint.py``, the nodes' entry point (a script, not a package module)."""
+    spec = importlib.util.spec_from_file_location("cti_entrypoint", ROOT / "deploy" / "cti" / "entrypoint.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

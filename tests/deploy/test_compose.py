@@ -5,12 +5,10 @@ README says the same. No Docker daemon is needed: ``config`` only resolves the f
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import re
 import subprocess
 import sys
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
@@ -27,6 +25,7 @@ from tests.deploy.compose import (
     SERVER_IMAGE,
     SERVER_NODES,
     Resolved,
+    entrypoint_module,
     example_env,
     literal,
     resolve,
@@ -35,14 +34,6 @@ from tests.deploy.compose import (
 )
 
 pytestmark = pytest.mark.integration  # docker-compose, a real peer
-
-
-def _entrypoint() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("cti_entrypoint", ROOT / "deploy" / "cti" / "entrypoint.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")
@@ -121,7 +112,7 @@ def test_the_migrations_run_once_before_the_nodes(resolved: Resolved) -> None:
 
 
 def test_the_nodes_environment_is_what_the_entrypoint_and_the_template_read(resolved: Resolved) -> None:
-    entrypoint = _entrypoint()
+    entrypoint = entrypoint_module()
     template = (ROOT / "deploy" / "cti" / "center.yaml").read_text(encoding="utf-8")
     wanted = entrypoint.placeholders(template) | {entrypoint.TEMPLATE_VARIABLE}
     for name, service in _server_services(resolved).items():
@@ -132,7 +123,7 @@ def test_the_nodes_environment_is_what_the_entrypoint_and_the_template_read(reso
 
 
 def test_the_configuration_the_nodes_get_passes_cti_config_check(resolved: Resolved, tmp_path: Path) -> None:
-    entrypoint = _entrypoint()
+    entrypoint = entrypoint_module()
     service = resolved.services["cti1"]
     env = {k: literal(str(v)) for k, v in service["environment"].items()}
     template = (ROOT / "deploy" / "cti" / "center.yaml").read_text(encoding="utf-8")

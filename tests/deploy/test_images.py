@@ -4,7 +4,6 @@ proxy's nginx configuration (``nginx -t``) and first-start certificate."""
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import re
 import shutil
@@ -12,25 +11,16 @@ import stat
 import subprocess
 import sys
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 import yaml
 
 from cti.cli import build_parser
 from tests.asterisk_config.astconf import by_type, every, last, parse
-from tests.deploy.compose import ROOT, literal, resolve
+from tests.deploy.compose import ROOT, entrypoint_module, literal, resolve
 from tests.deploy.proxy import PROXY_DIR, first_start, need, proxy_copy
 
 ASTERISK_DIR = ROOT / "asterisk-config"
-
-
-def _entrypoint() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("cti_entrypoint", ROOT / "deploy" / "cti" / "entrypoint.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _stages(dockerfile: Path) -> list[list[str]]:
@@ -80,21 +70,21 @@ def test_the_docker_build_context_keeps_out_secrets_and_the_venv() -> None:
 # --- the nodes' entry point ---------------------------------------------------------------------------
 
 def test_values_go_in_as_quoted_strings_that_cannot_break_the_file() -> None:
-    entrypoint = _entrypoint()
+    entrypoint = entrypoint_module()
     nasty = 'x"\n  role: admin\nq: \\ $argon2id$v=19${HOME}'
     text = entrypoint.render("token_secret: ${S}\nother: ${T}\n", {"S": nasty, "T": "plain"})
     assert yaml.safe_load(text) == {"token_secret": nasty, "other": "plain"}
 
 
 def test_every_missing_value_is_named_at_once() -> None:
-    entrypoint = _entrypoint()
+    entrypoint = entrypoint_module()
     with pytest.raises(entrypoint.MissingVariables) as caught:
         entrypoint.render("a: ${B}\nc: ${A}\nd: ${SET}\ne: ${EMPTY}\n", {"SET": "1", "EMPTY": ""})
     assert caught.value.names == ("A", "B", "EMPTY")
 
 
 def test_the_rendered_file_goes_to_serve_and_config_check_only() -> None:
-    entrypoint = _entrypoint()
+    entrypoint = entrypoint_module()
     assert entrypoint.with_config(["serve", "--port", "8080"], "/f") == [
         "serve", "--config", "/f", "--port", "8080"]
     assert entrypoint.with_config(["--log-level", "DEBUG", "serve"], "/f") == [
