@@ -9,10 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from aiohttp.test_utils import TestServer
 
-from cti.app import ServerSettings, build_app
-from cti.config import parse_config
+from cti.app import ServerSettings
+from tests.security import edge
 
 SECRET = "operations-tests-secret-32-bytes-long!"
 
@@ -36,12 +35,7 @@ class Node:
 @contextlib.asynccontextmanager
 async def serving(tmp_path: Path, raw: dict[str, Any], *,
                   settings: ServerSettings | None = None) -> AsyncIterator[Node]:
-    app = build_app(parse_config(raw), settings or ServerSettings(
-        db_url=f"sqlite+aiosqlite:///{tmp_path / 'cti.db'}", node_id="ops-test"))
-    server = TestServer(app, host="127.0.0.1")
-    await server.start_server()
-    try:
-        async with aiohttp.ClientSession() as http:
-            yield Node(url=str(server.make_url("")).rstrip("/"), http=http)
-    finally:
-        await server.close()
+    """The log-in tests' in-process server, seen through this module's ``Node``."""
+    async with edge.serving(tmp_path, raw, settings=settings or ServerSettings(
+            db_url=f"sqlite+aiosqlite:///{tmp_path / 'cti.db'}", node_id="ops-test")) as server:
+        yield Node(url=server.url, http=server.http)

@@ -3,6 +3,7 @@ dispatchers built on it as a test asks, each stopped at the end."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -98,35 +99,33 @@ class Center:
         return list(await self.context.webhook_store().listing(status=status, subscriber=None, limit=500))
 
 
-async def make_center(url: str) -> tuple[Center, SqlContextStore]:
+@contextlib.asynccontextmanager
+async def running_center(url: str) -> AsyncIterator[Center]:
+    """The core on ``url``; on leaving, the dispatchers a test started are stopped, then the store."""
     await upgrade_async(url)
     context = SqlContextStore(url=url, clock=SystemClock(), ids=UuidIds())
     await context.start()
     hub = EventHub(node_id="node-a")
     core = build_core(config=parse_config(CONFIG), context=context, routing=MemoryRoutingStore(), hub=hub,
                       clock=SystemClock(), ids=UuidIds())
-    await core.agents.register_all()
-    await core.agents.set_state("bob", "available", reason=None, actor_id="bob")
-    return Center(context=context, hub=hub, core=core), context
+    the_center = Center(context=context, hub=hub, core=core)
+    try:
+        await core.agents.register_all()
+        await core.agents.set_state("bob", "available", reason=None, actor_id="bob")
+        yield the_center
+    finally:
+        for dispatcher in list(the_center.started):
+            await dispatcher.aclose()
+        await context.aclose()
 
 
 @pytest.fixture
 async def center(sqlite_url: str) -> AsyncIterator[Center]:
-    the_center, context = await make_center(sqlite_url)
-    try:
+    async with running_center(sqlite_url) as the_center:
         yield the_center
-    finally:
-        for dispatcher in list(the_center.started):
-            await dispatcher.aclose()
-        await context.aclose()
 
 
 @pytest.fixture
 async def center_on_each_db(db_url: str) -> AsyncIterator[Center]:
-    the_center, context = await make_center(db_url)
-    try:
+    async with running_center(db_url) as the_center:
         yield the_center
-    finally:
-        for dispatcher in list(the_center.started):
-            await dispatcher.aclose()
-        await context.aclose()
