@@ -21,7 +21,8 @@ def parse_networks(networks: tuple[str, ...]) -> tuple[Network, ...]:
     return tuple(ipaddress.ip_network(n, strict=False) for n in networks)
 
 
-def _trusted(address: str, networks: Sequence[Network]) -> bool:
+def in_networks(address: str, networks: Sequence[Network]) -> bool:
+    """``address`` is an IP address inside one of ``networks`` (False for anything else)."""
     try:
         ip = ipaddress.ip_address(address)
     except ValueError:
@@ -33,11 +34,11 @@ def client_address(request: web.Request, trusted_proxies: tuple[str, ...] = ()) 
     peer = request.transport.get_extra_info("peername") if request.transport is not None else None
     address = str(peer[0]) if peer else "unknown"
     networks = parse_networks(trusted_proxies)
-    if not networks or not _trusted(address, networks):
+    if not networks or not in_networks(address, networks):
         return address
     hops = [h.strip() for h in ",".join(request.headers.getall(hdrs.X_FORWARDED_FOR, [])).split(",")]
     for hop in reversed([h for h in hops if h]):
-        if not _trusted(hop, networks):
+        if not in_networks(hop, networks):
             try:
                 return str(ipaddress.ip_address(hop))
             except ValueError:

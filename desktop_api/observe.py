@@ -9,7 +9,6 @@ response's ``X-Request-Id`` header, and written in the access log line when that
 from __future__ import annotations
 
 import hmac
-import ipaddress
 import logging
 import re
 import secrets
@@ -22,7 +21,7 @@ from structlog.contextvars import bind_contextvars, clear_contextvars
 
 from cti.observe.metrics import METRICS, LiveFigures
 from cti.observe.ready import Readiness
-from desktop_api.client_address import client_address, parse_networks
+from desktop_api.client_address import client_address, in_networks, parse_networks
 from desktop_api.keys import SERVICES
 
 __all__ = ["LIVE_FIGURES", "READINESS", "REQUEST_ID", "install_observability", "request_context_middleware"]
@@ -106,11 +105,7 @@ def _scrape_refusal(request: web.Request) -> web.Response | None:
             return None
         return _refused(401, "bad-metrics-token", "wrong metrics token")
     address = client_address(request, services.config.traffic.trusted_proxies)
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        ip = None
-    if ip is not None and any(ip in net for net in parse_networks(settings.allow)):
+    if in_networks(address, parse_networks(settings.allow)):
         return None
     if token is not None:
         return _refused(401, "metrics-token-required", "send the metrics token as a Bearer token")
