@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from aiohttp import WSCloseCode, web
+from pydantic import BaseModel, ValidationError
 
 from cti.errors import CtiError, InvalidInput
 from cti.text import bad_id, has_bad_line_chars
@@ -60,6 +61,19 @@ def field_str(data: dict[str, Any], name: str, *, required: bool = True,
     if len(value) > max_len:
         raise InvalidInput("field-too-long", f"{name!r} exceeds {max_len} characters", field=name)
     return value
+
+
+Model = TypeVar("Model", bound=BaseModel)
+
+
+def typed_query(model: type[Model], request: web.Request) -> Model:
+    """The request's query parameters as ``model``; 400 ``bad-query`` naming each problem."""
+    try:
+        return model.model_validate(dict(request.query))
+    except ValidationError as exc:
+        raise InvalidInput("bad-query", "invalid query parameters",
+                           problems=[f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
+                                     for e in exc.errors()]) from exc
 
 
 def ok(data: Any, status: int = 200) -> web.Response:

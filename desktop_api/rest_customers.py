@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Any
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -12,7 +12,7 @@ from cti.domain import Customer, Identity, IdentityKind, Role, jsonable
 from cti.errors import Forbidden, InvalidInput, NotFound
 from cti.events import CustomerUpdated
 from cti.identities import normalise
-from desktop_api.common import json_body, ok, principal
+from desktop_api.common import json_body, ok, principal, typed_query
 from desktop_api.keys import SERVICES
 from desktop_api.rest_identity import may_decide, reason_of
 from desktop_api.scope import hidden_customer, queues_for, visible_customer
@@ -50,18 +50,6 @@ class ShareBody(BaseModel):
     days: float = Field(gt=0, le=365)
 
 
-Model = TypeVar("Model", bound=BaseModel)
-
-
-def _query(model: type[Model], request: web.Request) -> Model:
-    try:
-        return model.model_validate(dict(request.query))
-    except ValidationError as exc:
-        raise InvalidInput("bad-query", "invalid query parameters",
-                           problems=[f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
-                                     for e in exc.errors()]) from exc
-
-
 def _customer(c: Customer) -> dict[str, Any]:
     out: dict[str, Any] = jsonable(c)
     return out
@@ -72,7 +60,7 @@ async def search(request: web.Request) -> web.Response:
     """Customers whose name or an identity contains ``q``, among those the caller may read."""
     who = principal(request)
     services = request.app[SERVICES]
-    query = _query(SearchQuery, request)
+    query = typed_query(SearchQuery, request)
     now = services.clock.now()
     limit = min(query.limit, services.config.access.max_search_results)
     ids = await services.access.search(query.q, customer_reach(services.config, who.agent_id, who.role,

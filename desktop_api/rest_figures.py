@@ -7,17 +7,17 @@ from datetime import UTC, datetime
 from typing import Any, Self
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from cti.access import supervisor_reach
 from cti.domain import Channel, Role, jsonable
-from cti.errors import Forbidden, InvalidInput, Unavailable
+from cti.errors import Forbidden, Unavailable
 from cti.eventlog import EventLogRecords
 from cti.figures import Bucket, GroupBy
 from cti.reporting import DEFAULT_SHORT_ABANDON, figures_from_log, queue_targets
 from cti.segments import segments
 from cti.services import Services
-from desktop_api.common import ok, principal
+from desktop_api.common import ok, principal, typed_query
 from desktop_api.keys import SERVICES
 from desktop_api.schemas import Ident
 from desktop_api.scope import visible_interaction
@@ -63,15 +63,6 @@ def _epoch(moment: datetime) -> float:
     return (moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)).timestamp()
 
 
-def _figures_query(request: web.Request) -> FiguresQuery:
-    try:
-        return FiguresQuery.model_validate(dict(request.query))
-    except ValidationError as exc:
-        raise InvalidInput("bad-query", "invalid query parameters",
-                           problems=[f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
-                                     for e in exc.errors()]) from exc
-
-
 def _records(services: Services) -> EventLogRecords:
     if services.event_log is None:
         raise Unavailable("no-event-log", "this server keeps no event log")
@@ -93,7 +84,7 @@ async def get_figures(request: web.Request) -> web.Response:
     who = principal(request)
     who.require(Role.SUPERVISOR, Role.ADMIN)
     services = request.app[SERVICES]
-    query = _figures_query(request)
+    query = typed_query(FiguresQuery, request)
     queues: set[str] | None = {query.queue} if query.queue is not None else None
     agents: set[str] | None = {query.agent} if query.agent is not None else None
     if who.role is Role.SUPERVISOR:
