@@ -3,62 +3,27 @@ link to a fake Asterisk that drops and goes away."""
 
 from __future__ import annotations
 
-import contextlib
-import shutil
-import subprocess
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import redis
 
 from context.store import SqlContextStore
 from cti.app import ServerSettings
 from cti.clock import SystemClock, UuidIds
 from cti.observe.ready import Readiness
 from tests.ami.fake_ami import FakeAmi
-from tests.conftest import IN_CI
 from tests.operations.inprocess import config_with, serving
 from tests.operations.scrape import parse, value
+from tests.redis_server import private_redis
 from tests.server_process import free_port
 from tests.waiting import until
 
 pytestmark = pytest.mark.integration
 
 
-@contextlib.contextmanager
-def own_redis(tmp_path: Path) -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
-    """A Redis server of our own, so a test can stop it (the shared one must stay up)."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        if IN_CI:
-            pytest.fail("redis-server is not installed; CI must run this test")
-        pytest.skip("redis-server is not installed")
-    port = free_port()
-    process = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                                "--appendonly", "no", "--dir", str(tmp_path)],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        client = redis.Redis(port=port)
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                client.ping()
-                break
-            except redis.ConnectionError:
-                assert time.monotonic() < deadline, "redis-server did not start"
-                time.sleep(0.05)
-        client.close()
-        yield port, process
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-
-
 async def test_ready_on_postgresql_and_redis_then_not_ready_naming_redis_when_it_stops(
         tmp_path: Path, pg_schema: str, unique_prefix: str) -> None:
-    with own_redis(tmp_path) as (port, process):
+    with private_redis(tmp_path) as (port, process):
         settings = ServerSettings(db_url=pg_schema, redis_url=f"redis://127.0.0.1:{port}/0",
                                   redis_prefix=unique_prefix, node_id="ready-1")
         async with serving(tmp_path, config_with(), settings=settings) as node:

@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-import contextlib
-import shutil
 import subprocess
 import sys
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import aiohttp
 import pytest
-import redis
 
 from cti.app import ServerSettings
-from tests.conftest import IN_CI
+from tests.redis_server import private_redis
 from tests.server_process import free_port, run_server
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
@@ -24,38 +19,9 @@ REDIS_PASSWORD = "s3cret-redis-pw"
 DB_PASSWORD = "s3cret-db-pw"
 
 
-@contextlib.contextmanager
-def redis_with_password(tmp_path: Path) -> Iterator[int]:
-    """A Redis server of our own that wants a password (the shared one has none)."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        if IN_CI:
-            pytest.fail("redis-server is not installed; CI must run this test")
-        pytest.skip("redis-server is not installed")
-    port = free_port()
-    process = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--requirepass",
-                                REDIS_PASSWORD, "--save", "", "--appendonly", "no", "--dir", str(tmp_path)],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        client = redis.Redis(port=port, password=REDIS_PASSWORD)
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                client.ping()
-                break
-            except redis.ConnectionError:
-                assert time.monotonic() < deadline, "redis-server did not start"
-                time.sleep(0.05)
-        client.close()
-        yield port
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-
-
 async def test_serve_never_prints_the_redis_or_database_password(tmp_path: Path, pg_schema: str) -> None:
     db_url = pg_schema.replace("postgres@", f"postgres:{DB_PASSWORD}@", 1)  # trust: the password is unused
-    with redis_with_password(tmp_path) as port:
+    with private_redis(tmp_path, password=REDIS_PASSWORD) as (port, _):
         redis_url = f"redis://:{REDIS_PASSWORD}@127.0.0.1:{port}/0"
         with run_server(tmp_path, db_url=db_url, redis_url=redis_url) as srv:
             async with aiohttp.ClientSession() as http, http.post(
@@ -68,7 +34,7 @@ async def test_serve_never_prints_the_redis_or_database_password(tmp_path: Path,
 
 
 def test_a_wrong_redis_password_fails_without_printing_it(tmp_path: Path) -> None:
-    with redis_with_password(tmp_path) as port:
+    with private_redis(tmp_path, password=REDIS_PASSWORD) as (port, _):
         done = subprocess.run(
             [sys.executable, "-m", "cti.cli", "serve", "--port", str(free_port()),
              "--db", f"sqlite+aiosqlite:///{tmp_path / 'cti.db'}", "--config",
