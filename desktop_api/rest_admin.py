@@ -15,6 +15,7 @@ from aiohttp import web
 
 from cti import admin_edit
 from cti.admin import ConfigAdmin
+from cti.config_model import Strict
 from cti.domain import Role
 from cti.errors import InvalidInput, Unavailable
 from cti.live_config import VersionInfo
@@ -112,10 +113,21 @@ async def get_section(request: web.Request) -> web.Response:
     return ok(admin_edit.items(admin.document(), request.match_info["section"]))
 
 
+class SectionBody(Strict):
+    """PUT /api/admin/{section}: the value is checked by the section's model; a stray key is refused."""
+
+    value: Any
+
+
 @routes.put("/api/admin/{section}")
 async def put_section(request: web.Request) -> web.Response:
     section = request.match_info["section"]
-    return await _apply(request, lambda doc, data: admin_edit.put_section(doc, section, data.get("value")))
+
+    def edit(doc: Mapping[str, Any], data: dict[str, Any]) -> Mapping[str, Any]:
+        body = admin_edit.checked(SectionBody, data, section)
+        return admin_edit.put_section(doc, section, body["value"])
+
+    return await _apply(request, edit)
 
 
 @routes.get("/api/admin/{section}/{name}")

@@ -77,6 +77,11 @@ async def test_invalid_changes_are_refused_with_the_path_and_nothing_is_stored(t
         status, body = await center.api("ada", "PUT", "/api/admin/dispositions", {"value": ["ok",
                                                                                             "bad\nline"]})
         assert (status, body["error_id"]) == (400, "invalid-config")
+        # A misspelt key beside the value is refused, not silently dropped.
+        status, body = await center.api("ada", "PUT", "/api/admin/dispositions",
+                                        {"value": ["resolved"], "valeu": ["spam"]})
+        assert (status, body["error_id"]) == (400, "invalid-config")
+        assert "valeu" in body["message"]
         _, versions = await center.api("ada", "GET", "/api/admin/versions")
         assert [v["version"] for v in versions["versions"]] == [1]
 
