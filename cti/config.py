@@ -53,22 +53,9 @@ class ChatConfig:
     reconnect_grace: float = 60.0
 
 
-@dataclass(frozen=True, slots=True)
-class AmiConfig:
-    """The Asterisk link and the dial-plan names it relies on (see asterisk-config/)."""
-
-    host: str
-    port: int = 5038
-    username: str = "cti"
-    secret: str = field(default="", repr=False)
-    hold_context: str = "cti-hold"  # callers wait here; a transfer to a queue re-enters it
-    connect_context: str = "cti-connect"  # the Originate to an agent bridges to CTI_CALLER
-    agents_context: str = "cti-agents"  # agents' extensions, target of consult transfers
-    dialout_context: str = "cti-dialout"  # click-to-dial
-    fallback_queue: str = "fallback"  # the Asterisk queue callers fall back to
-    default_queue: str | None = None  # our queue for a caller whose Queue header is unknown
-    heartbeat_seconds: float = 10.0  # how often CTI_HEARTBEAT is refreshed
-    recording_dir: str = "/var/spool/asterisk/monitor"
+# The Asterisk link's settings are its checked model itself: a copy as a dataclass would repeat
+# every field and default.
+AmiConfig = AmiModel
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,7 +208,7 @@ def _ami(raw: AmiModel | None, queues: Mapping[str, QueueConfig]) -> AmiConfig |
         return None
     if raw.default_queue is not None and raw.default_queue not in queues:
         raise ConfigError(f"ami: unknown default_queue {raw.default_queue!r}")
-    return AmiConfig(**raw.model_dump())
+    return raw
 
 
 # What the live sections set on an AppConfig; the node's own fields stay as the file set them.

@@ -205,17 +205,19 @@ class CannedReplyModel(Strict):
 
 
 class AmiModel(Strict):
+    """The Asterisk link and the dial-plan names it relies on (see asterisk-config/)."""
+
     host: Annotated[str, Field(min_length=1)]
     port: int = Field(default=5038, ge=1, le=65_535)
     username: str = "cti"
     secret: str = Field(default="", repr=False)
-    hold_context: str = "cti-hold"
-    connect_context: str = "cti-connect"
-    agents_context: str = "cti-agents"
-    dialout_context: str = "cti-dialout"
-    fallback_queue: str = "fallback"
-    default_queue: str | None = None
-    heartbeat_seconds: float = Field(default=10.0, gt=0)
+    hold_context: str = "cti-hold"  # callers wait here; a transfer to a queue re-enters it
+    connect_context: str = "cti-connect"  # the Originate to an agent bridges to CTI_CALLER
+    agents_context: str = "cti-agents"  # agents' extensions, target of consult transfers
+    dialout_context: str = "cti-dialout"  # click-to-dial
+    fallback_queue: str = "fallback"  # the Asterisk queue callers fall back to
+    default_queue: str | None = None  # our queue for a caller whose Queue header is unknown
+    heartbeat_seconds: float = Field(default=10.0, gt=0)  # how often CTI_HEARTBEAT is refreshed
     recording_dir: str = "/var/spool/asterisk/monitor"
 
 

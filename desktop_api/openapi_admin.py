@@ -139,7 +139,8 @@ def admin_paths() -> dict[str, Schema]:
                        (401, 403, 404, 503), params=[section], description="Any live section."),
             "put": _op("Set a whole section (chat, routing, dispositions, away reasons)", "adminPutSection",
                        changed, (401, 403, 404, 409, 413, 503), params=[whole], description=CHECKED,
-                       body={"type": "object", "required": ["value"], "properties": {"value": {}}}),
+                       body={"type": "object", "required": ["value"], "properties": {"value": {}},
+                             "additionalProperties": False}),
         },
         "/api/admin/{section}/{name}": {
             "get": _op("One item of a section", "adminItem", _ok({"type": "object"}, "the item"),

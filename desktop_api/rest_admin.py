@@ -8,13 +8,14 @@ config-changed otherwise), so two admins cannot silently undo each other.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from aiohttp import web
 
 from cti import admin_edit
 from cti.admin import ConfigAdmin
+from cti.config_model import Strict
 from cti.domain import Role
 from cti.errors import InvalidInput, Unavailable
 from cti.live_config import VersionInfo
@@ -58,12 +59,17 @@ def version_json(info: VersionInfo) -> dict[str, Any]:
             "summary": list(info.summary)}
 
 
-async def _apply(request: web.Request, edit: Callable[[Mapping[str, Any]], Mapping[str,
-                                                                                   Any]]) -> web.Response:
-    admin, actor = _admin(request)
+# (the running document, the request's body) -> the new document
+BodyEdit = Callable[[Mapping[str, Any], dict[str, Any]], Mapping[str, Any]]
+
+
+async def _apply(request: web.Request, edit: BodyEdit, *, reads_body: bool = True) -> web.Response:
+    admin, actor = _admin(request)  # the role before the body is read
+    data = await json_body(request) if reads_body else {}
     # The edit is applied to the newest version under the admin service's lock: two changes at
     # once never undo each other.
-    return ok(version_json(await admin.edit(edit, actor=actor, expected=_expected(request))))
+    return ok(version_json(await admin.edit(lambda doc: edit(doc, data), actor=actor,
+                                            expected=_expected(request))))
 
 
 @routes.get("/api/admin/config")
@@ -107,11 +113,21 @@ async def get_section(request: web.Request) -> web.Response:
     return ok(admin_edit.items(admin.document(), request.match_info["section"]))
 
 
+class SectionBody(Strict):
+    """PUT /api/admin/{section}: the value is checked by the section's model; a stray key is refused."""
+
+    value: Any
+
+
 @routes.put("/api/admin/{section}")
 async def put_section(request: web.Request) -> web.Response:
-    data = (await json_body(request)).get("value")
     section = request.match_info["section"]
-    return await _apply(request, lambda doc: admin_edit.put_section(doc, section, data))
+
+    def edit(doc: Mapping[str, Any], data: dict[str, Any]) -> Mapping[str, Any]:
+        body = admin_edit.checked(SectionBody, data, section)
+        return admin_edit.put_section(doc, section, body["value"])
+
+    return await _apply(request, edit)
 
 
 @routes.get("/api/admin/{section}/{name}")
@@ -120,24 +136,22 @@ async def get_item(request: web.Request) -> web.Response:
     return ok(admin_edit.item(admin.document(), request.match_info["section"], request.match_info["name"]))
 
 
+def _put_item(request: web.Request, *, merge: bool) -> Awaitable[web.Response]:
+    section, name = request.match_info["section"], request.match_info["name"]
+    return _apply(request, lambda doc, data: admin_edit.put_item(doc, section, name, data, merge=merge))
+
+
 @routes.put("/api/admin/{section}/{name}")
 async def put_item(request: web.Request) -> web.Response:
-    _admin(request)  # the role before the body is read
-    data = await json_body(request)
-    section, name = request.match_info["section"], request.match_info["name"]
-    return await _apply(request, lambda doc: admin_edit.put_item(doc, section, name, data, merge=False))
+    return await _put_item(request, merge=False)
 
 
 @routes.patch("/api/admin/{section}/{name}")
 async def patch_item(request: web.Request) -> web.Response:
-    _admin(request)
-    data = await json_body(request)
-    section, name = request.match_info["section"], request.match_info["name"]
-    return await _apply(request, lambda doc: admin_edit.put_item(doc, section, name, data, merge=True))
+    return await _put_item(request, merge=True)
 
 
 @routes.delete("/api/admin/{section}/{name}")
 async def delete_item(request: web.Request) -> web.Response:
-    _admin(request)
     section, name = request.match_info["section"], request.match_info["name"]
-    return await _apply(request, lambda doc: admin_edit.delete_item(doc, section, name))
+    return await _apply(request, lambda doc, _: admin_edit.delete_item(doc, section, name), reads_body=False)

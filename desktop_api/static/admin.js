@@ -194,33 +194,6 @@ async function render() {
 
 // ----- live: another admin's change, on any node ------------------------------------------
 
-function setConn(state, text) {
-  $('conn-status').dataset.state = state;
-  $('conn-status').textContent = text;
-}
-
-function connect() {
-  if (!S.wanted || !S.token) return;
-  const ws = Desk.ticketSocket('/ws/supervisor', () => S.token);
-  S.ws = ws;
-  ws.addEventListener('open', () => { S.retry = 0; setConn('connected', 'live'); });
-  ws.addEventListener('message', (event) => {
-    let msg;
-    try { msg = JSON.parse(event.data); } catch (exc) { return; }
-    if (msg.type === 'config.changed' && msg.version > S.version) {
-      notice(`Version ${msg.version} by ${msg.actor} is running.`);
-      load().catch((err) => showError(err, 'reload'));
-    }
-  });
-  ws.addEventListener('close', () => {
-    if (S.ws !== ws || !S.wanted) return;
-    S.ws = null;
-    const delay = Math.min(30000, 1000 * 2 ** Math.min(S.retry++, 5)) * (0.6 + Math.random() * 0.4);
-    setConn('reconnecting', `reconnecting in ${Math.ceil(delay / 1000)} s`);
-    setTimeout(connect, delay);
-  });
-}
-
 async function start() {
   try { S.me = await api('GET', '/api/me'); } catch (err) { return; }
   if (S.me.role !== 'admin') {
@@ -228,34 +201,20 @@ async function start() {
     return;
   }
   $('who').textContent = S.me.name || S.me.id;
-  for (const id of ['who', 'config-version', 'conn-status', 'logout', 'console']) $(id).hidden = false;
-  $('login-view').hidden = true;
+  session.show(true);
   S.wanted = true;
   await load();
-  connect();
+  session.connect();
 }
 
-function logout(why) {
-  S.wanted = false;
-  Desk.revoke(S.token);
-  S.token = null;
-  sessionStorage.removeItem(TOKEN_KEY);
-  if (S.ws) { S.ws.close(); S.ws = null; }
-  for (const id of ['who', 'config-version', 'conn-status', 'logout', 'console']) $(id).hidden = true;
-  $('login-view').hidden = false;
-  $('login-error').textContent = why || '';
-}
-
-$('login-form').addEventListener('submit', async (event) => {
-  event.preventDefault();
-  $('login-error').textContent = '';
-  try {
-    const body = await api('POST', '/api/login', {agent_id: $('login-agent').value.trim(),
-                                                   password: $('login-password').value});
-    S.token = body.token;
-    sessionStorage.setItem(TOKEN_KEY, S.token);
-    await start();
-  } catch (err) { $('login-error').textContent = err.message || 'log-in failed'; }
+const session = Desk.staffSession({
+  S, tokenKey: TOKEN_KEY, views: ['who', 'config-version', 'conn-status', 'logout', 'console'],
+  api, start, onMessage: (msg) => {
+    if (msg.type === 'config.changed' && msg.version > S.version) {
+      notice(`Version ${msg.version} by ${msg.actor} is running.`);
+      load().catch((err) => showError(err, 'reload'));
+    }
+  },
 });
-$('logout').addEventListener('click', () => logout(''));
+const logout = session.logout;
 if (S.token) start();

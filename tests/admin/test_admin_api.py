@@ -20,6 +20,10 @@ async def test_only_admins_may_read_or_change_the_configuration(tmp_path: Path) 
             assert (status, body["error_id"]) == (403, "wrong-role")
             status, body = await center.api(who, "PATCH", "/api/admin/queues/support", {"priority": 5})
             assert (status, body["error_id"]) == (403, "wrong-role")
+            # The role is checked before the body is read: a non-admin learns nothing from
+            # how a body would have been judged.
+            status, body = await center.api(who, "PUT", "/api/admin/chat", ["not", "an", "object"])
+            assert (status, body["error_id"]) == (403, "wrong-role")
         async with center.http.get(f"{center.url}/api/admin/config") as r:
             assert r.status == 401
         assert center.services.config.queues["support"].priority == 1
@@ -73,6 +77,11 @@ async def test_invalid_changes_are_refused_with_the_path_and_nothing_is_stored(t
         status, body = await center.api("ada", "PUT", "/api/admin/dispositions", {"value": ["ok",
                                                                                             "bad\nline"]})
         assert (status, body["error_id"]) == (400, "invalid-config")
+        # A misspelt key beside the value is refused, not silently dropped.
+        status, body = await center.api("ada", "PUT", "/api/admin/dispositions",
+                                        {"value": ["resolved"], "valeu": ["spam"]})
+        assert (status, body["error_id"]) == (400, "invalid-config")
+        assert "valeu" in body["message"]
         _, versions = await center.api("ada", "GET", "/api/admin/versions")
         assert [v["version"] for v in versions["versions"]] == [1]
 
