@@ -6,11 +6,12 @@ is the same segments through the same functions, so the board and the report agr
 One computation reads every log of the window, and every board asks every few seconds. The
 figures change only when a customer is answered or gives up, which the hub tells every node;
 until then, and for at most ``MAX_AGE`` seconds (segments leave the window as time passes), the
-last result is served.
+last result is served. Boards asking while it is being computed share that one computation.
 """
 
 from __future__ import annotations
 
+import asyncio
 import math
 from typing import Any
 
@@ -47,16 +48,17 @@ class ServiceLevelBoard:
         self._log = log
         self._targets = targets
         self._short_abandon = short_abandon
-        self._cache: dict[float, tuple[float, Any]] = {}  # window -> (computed at, levels)
+        # window -> (asked at, its computation): the first board to ask starts it, the rest await it.
+        self._cache: dict[float, tuple[float, asyncio.Task[Any]]] = {}
         # The filter runs as the event is published, before anyone can ask again: a figure is
         # never served stale after an answer. It queues nothing.
         hub.subscribe(maxsize=1, wants=self._changed)
-
 
     def set_targets(self, targets: Targets) -> None:
         """New service targets (an admin's change): the cached levels are computed again."""
         self._targets = targets
         self._cache.clear()
+
     def _changed(self, event: DomainEvent) -> bool:
         if isinstance(event, InteractionAccepted | InteractionAbandoned):
             self._cache.clear()
@@ -67,8 +69,18 @@ class ServiceLevelBoard:
         if cached is None or now - cached[0] > MAX_AGE:
             if len(self._cache) >= MAX_WINDOWS:
                 self._cache.clear()
-            cached = self._cache[window] = (now, jsonable(await self.compute(now - window, now)))
-        return cached[1]
+            task = asyncio.create_task(self._jsonable(now - window, now), name="board-levels")
+            cached = self._cache[window] = (now, task)
+        try:
+            # Shielded: a board that goes away while waiting does not cancel the others' answer.
+            return await asyncio.shield(cached[1])
+        except Exception:
+            if self._cache.get(window) is cached:  # a failure is not served again: the next ask retries
+                del self._cache[window]
+            raise
+
+    async def _jsonable(self, start: float, now: float) -> Any:
+        return jsonable(await self.compute(start, now))
 
     async def compute(self, start: float, now: float) -> dict[str, dict[str, Any]]:
         """Levels of the segments that started in [start, now], uncached."""
