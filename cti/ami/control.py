@@ -21,7 +21,7 @@ from cti.ami.transfers import Consult, Transfers
 from cti.calls import owned_live_call
 from cti.clock import Clock
 from cti.config import AmiConfig, AppConfig
-from cti.domain import Channel, Identity, IdentityKind, Interaction, InteractionState, Role
+from cti.domain import AgentProfile, Channel, Identity, IdentityKind, Interaction, InteractionState, Role
 from cti.errors import Conflict, CtiError, Forbidden, InvalidInput, NotFound, Unavailable
 from cti.events import CallUpdated, InteractionTransferred
 from cti.hub import EventHub
@@ -157,14 +157,9 @@ class CallControl:
             return await self._context.interaction(interaction_id)
         interaction, agent_channel = await self._live_call(interaction_id, agent_id)
         if to_agent is not None:
-            target = self._config.agents.get(to_agent)
-            if target is None:
-                raise NotFound("agent-not-found", f"no agent {to_agent!r}", agent_id=to_agent)
             if to_agent == agent_id:
                 raise InvalidInput("bad-transfer-target", "cannot transfer to yourself")
-            exten = target.endpoints.get(EXTENSION)
-            if not exten:
-                raise InvalidInput("no-extension", f"agent {to_agent!r} has no extension", agent_id=to_agent)
+            _, exten = self._dialled(to_agent)
             # Before the action: its events (the target's phone ringing) may come before its answer.
             self._transfers.asked_by_desk(interaction_id, agent_id, to_agent)
             try:
@@ -187,6 +182,16 @@ class CallControl:
         return await self._interactions.transfer(interaction_id, agent_id, to_queue=to_queue,
                                                  to_agent=None, note=note)
 
+    def _dialled(self, to_agent: str) -> tuple[AgentProfile, str]:
+        """The agent a call is handed to and the extension that rings them, or the refusal."""
+        target = self._config.agents.get(to_agent)
+        if target is None:
+            raise NotFound("agent-not-found", f"no agent {to_agent!r}", agent_id=to_agent)
+        exten = target.endpoints.get(EXTENSION)
+        if not exten:
+            raise InvalidInput("no-extension", f"agent {to_agent!r} has no extension", agent_id=to_agent)
+        return target, exten
+
     async def hangup(self, interaction_id: str, agent_id: str) -> None:
         if self._elsewhere():
             await self._relayed("hangup", interaction_id=interaction_id, agent_id=agent_id)
@@ -205,13 +210,7 @@ class CallControl:
                                 to_agent=to_agent)
             return
         _, agent_channel = await self._live_call(interaction_id, agent_id)
-        target = self._config.agents.get(to_agent)
-        if target is None:
-            raise NotFound("agent-not-found", f"no agent {to_agent!r}", agent_id=to_agent)
-        exten = target.endpoints.get(EXTENSION)
-        if not exten:
-            raise InvalidInput("no-extension", f"agent {to_agent!r} has no extension to consult",
-                               agent_id=to_agent)
+        target, exten = self._dialled(to_agent)
         self._transfers.consult_started(interaction_id, Consult(
             agent_id=agent_id, agent_channel=agent_channel, to_agent=to_agent,
             to_device=target.endpoints.get(ENDPOINT, "")))
