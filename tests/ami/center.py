@@ -166,6 +166,17 @@ class Center:
         for agent_id in agent_ids:
             await self.agents.set_state(agent_id, "available", reason=None, actor_id=agent_id)
 
+    async def ring(self, frames: tuple[str, ...],
+                   *agent_ids: str) -> tuple[Interaction, list[Offer], Headers]:
+        """``agent_ids`` (default alice) made available, a caller queued by ``frames`` and routed:
+        the call, the offers made and the ``Originate`` sent to ring the agent."""
+        await self.available(*(agent_ids or ("alice",)))
+        await self.play(frames)
+        await self.settle()
+        call = await self.only_call()
+        offers = await self.route()
+        return call, offers, await self.ami.wait_action("Originate")
+
     async def voice_calls(self) -> list[Interaction]:
         return [i for i in await self.context.list_interactions(limit=100) if i.channel.value == "voice"]
 

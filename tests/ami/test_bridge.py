@@ -69,12 +69,7 @@ async def test_the_ami_bridge_variant_is_the_same_interaction_life(tmp_path: Pat
     our bridge rings into cti-connect instead, and the recorded events connect the same way."""
     first, *rest = phases("inbound_hold_ami_bridge")
     async with running_center(tmp_path) as center:
-        await center.available("alice")
-        await center.play(first.frames)
-        await center.settle()
-        call = await center.only_call()
-        await center.route()
-        await center.ami.wait_action("Originate")
+        call, _, _ = await center.ring(first.frames)
         for phase in rest:
             await center.play(phase.frames)
         ended = await center.wait_state(call.id, "wrap_up")
@@ -213,12 +208,7 @@ async def test_calls_waiting_or_talking_across_a_reconnect_stay_one_interaction(
 async def connected_call(center: Center, scenario: str, agent_id: str = "alice") -> tuple[str, list[Phase]]:
     """Play a scenario up to its connected call; the interaction id and the phases left."""
     first, *rest = phases(scenario)
-    await center.available(agent_id)
-    await center.play(first.frames)
-    await center.settle()
-    call = await center.only_call()
-    await center.route()
-    await center.ami.wait_action("Originate")
+    call, _, _ = await center.ring(first.frames, agent_id)
     return call.id, rest
 
 

@@ -22,13 +22,8 @@ SCENARIO = "attended_transfer_complete"
 async def consulting(center: Center) -> tuple[str, Phase]:
     """Alice talks to the recording's caller and starts a consult with bob."""
     first, talking, consult = phases(SCENARIO)
-    await center.available("alice", "bob")
-    await center.play(first.frames)
-    await center.settle()
-    call = await center.only_call()
-    [offer] = await center.route()
+    call, [offer], _ = await center.ring(first.frames, "alice", "bob")
     assert offer.agent_id == "alice"
-    await center.ami.wait_action("Originate")
     await center.play(talking.frames)
     await center.wait_state(call.id, "active")
     await center.bridge.consult(call.id, "alice", "bob")

@@ -17,12 +17,7 @@ async def test_a_monitoring_session_ends_once_though_chanspy_stops_before_the_sp
         tmp_path: Path, scenario: str, mode: str) -> None:
     first, talking, spying = phases(scenario)
     async with running_center(tmp_path) as center:
-        await center.available("alice")
-        await center.play(first.frames)
-        await center.settle()
-        call = await center.only_call()
-        await center.route()
-        await center.ami.wait_action("Originate")
+        call, _, _ = await center.ring(first.frames)
         await center.play(talking.frames)
         await center.wait_state(call.id, "active")
         await center.bridge.monitor("sam", "alice", mode)

@@ -25,13 +25,8 @@ SCENARIO = "desk_blind_transfer_to_queue"
 async def talking(center: Center, scenario: str) -> tuple[str, list[Phase]]:
     """Alice takes the recording's caller; the interaction id and the phases after the bridge."""
     queued, connected, *rest = live2(scenario)
-    await center.available("alice")
-    await center.play(queued.frames)
-    await center.settle()
-    call = await center.only_call()
-    [offer] = await center.route()
+    call, [offer], sent = await center.ring(queued.frames)
     assert offer.agent_id == "alice"
-    sent = await center.ami.wait_action("Originate")
     assert header(sent, "Channel") == "PJSIP/agent1"
     await center.play(connected.frames)
     await center.wait_state(call.id, "active")
