@@ -13,14 +13,13 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from cti.config import AppConfig
 from cti.eventlog import EntryKind, LogEntry
-from cti.figures import WEEK, Bucket, Figures, GroupBy, Targets, bucket_start, empty_figures, figures
+from cti.figures import DAY, WEEK, Bucket, Figures, GroupBy, Targets, bucket_start, empty_figures, figures
 from cti.segments import Outcome, Segment, segments
 
-DAY = 86_400.0
 DEFAULT_FCR_DAYS = 7
 MAX_FCR_DAYS = 90
 SURVEY_RATINGS = range(1, 6)
@@ -50,6 +49,14 @@ class Contact:
     @property
     def inbound(self) -> bool:
         return self.direction == "inbound"
+
+
+class ReportRecords(Protocol):
+    """The contacts in the store: by arrival range, and one customer's (their merge tree's)."""
+
+    async def contacts(self, start: float, end: float) -> Sequence[Contact]: ...
+
+    async def of_customer(self, customer_id: str, *, limit: int) -> Sequence[Contact]: ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,6 +15,7 @@ from desktop_api import (
     rest_figures,
     rest_identity,
     rest_interactions,
+    rest_reports,
     rest_tokens,
     rest_voice,
     rest_webhooks,
@@ -61,12 +62,13 @@ def make_app(services: Services) -> web.Application:
     app.router.add_get("/api/openapi.json", openapi)
     for table in (rest_agents.routes, rest_interactions.routes, rest_customers.routes, rest_voice.routes,
                   rest_tokens.routes, ws.routes, rest_identity.routes, rest_admin.routes,
-                  rest_webhooks.routes, rest_figures.routes):
+                  rest_webhooks.routes, rest_figures.routes, rest_reports.routes):
         app.router.add_routes(table)
     app.router.add_get("/", _page("index.html"))
     app.router.add_get("/agent", _page("agent.html"))
     app.router.add_get("/supervisor", _page("supervisor.html"))
     app.router.add_get("/admin", _page("admin.html"))
+    app.router.add_get("/reports", _page("reports.html"))
     # What the two pages share (not a static directory: only these files are served).
     app.router.add_get("/assets/desk.css", _page("desk.css"))
     app.router.add_get("/assets/desk.js", _page("desk.js"))
@@ -74,4 +76,8 @@ def make_app(services: Services) -> web.Application:
     app.router.add_get("/assets/agent.js", _page("agent.js"))
     app.router.add_get("/assets/supervisor.js", _page("supervisor.js"))
     app.router.add_get("/assets/admin.js", _page("admin.js"))
+    app.router.add_get("/assets/reports.js", _page("reports.js"))
+    # Vendored libraries (their licences and versions: static/vendor/README.md).
+    app.router.add_get("/assets/vendor/uplot.esm.js", _page("vendor/uplot.esm.js"))
+    app.router.add_get("/assets/vendor/uplot.min.css", _page("vendor/uplot.min.css"))
     return app
