@@ -3,13 +3,16 @@ channel, direction, arrival, disposition and IVR reason), by arrival range or by
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import and_, select
 
 from context.db import Database
+from context.eventlog import logs_of
 from context.models import customers, interaction_context, interactions
 from cti.errors import InvalidInput
+from cti.eventlog import LogEntry
 from cti.reports import Contact
 
 # Contacts one range read loads at most, as the event log's range read (a report is bounded).
@@ -55,3 +58,8 @@ class ReportStore:
         async with self._db.read() as conn:
             rows = (await conn.execute(query)).all()
         return [_contact(r) for r in reversed(rows)]
+
+    async def logs(self, interaction_ids: Sequence[str]) -> dict[str, list[LogEntry]]:
+        """The logs of a few interactions (a journey's) in one read."""
+        async with self._db.read() as conn:
+            return await logs_of(conn, list(interaction_ids))

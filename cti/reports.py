@@ -52,11 +52,14 @@ class Contact:
 
 
 class ReportRecords(Protocol):
-    """The contacts in the store: by arrival range, and one customer's (their merge tree's)."""
+    """The contacts in the store: by arrival range, one customer's (their merge tree's), and the
+    logs of a few of them in one read."""
 
     async def contacts(self, start: float, end: float) -> Sequence[Contact]: ...
 
     async def of_customer(self, customer_id: str, *, limit: int) -> Sequence[Contact]: ...
+
+    async def logs(self, interaction_ids: Sequence[str]) -> Mapping[str, Sequence[LogEntry]]: ...
 
 
 @dataclass(frozen=True, slots=True)

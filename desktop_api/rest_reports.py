@@ -190,9 +190,9 @@ async def customer_journey(request: web.Request) -> web.Response:
     services, who = _staff(request)
     query = typed_query(JourneyQuery, request)
     customer = await visible_customer(services, who, request.match_info["customer_id"])
-    contacts = await _contacts(services).of_customer(customer.id, limit=query.limit)
-    records = event_log(services)
-    logs = {c.interaction_id: await records.of(c.interaction_id) for c in contacts}
+    store = _contacts(services)
+    contacts = await store.of_customer(customer.id, limit=query.limit)
+    logs = await store.logs([c.interaction_id for c in contacts])
     steps = journey(contacts, logs, fcr_days=query.fcr_days, now=services.clock.now())
     return ok({"customer_id": customer.id, "display_name": customer.display_name, "fcr_days": query.fcr_days,
                "steps": jsonable(steps)})
