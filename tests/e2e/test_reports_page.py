@@ -105,6 +105,15 @@ async def test_a_supervisor_reads_the_reports_page(tmp_path: Path, chromium: str
         await expect(chart).to_have_attribute("data-series", "2")
         await expect(chart.locator("canvas")).to_have_count(1)
 
+        # The same rows as a CSV file, fetched with the session's token.
+        async with page.expect_download() as download_info:
+            await page.click("#f-csv")
+        download = await download_info.value
+        saved = tmp_path / "report.csv"
+        await download.save_as(saved)
+        header, *lines = saved.read_text(encoding="utf-8").splitlines()
+        assert header.startswith("bucket_start,bucket,group,offered,") and len(lines) == 3
+
         # Trends: the refund disposition twice, the campaign tag once.
         await expect(page.locator("[data-testid=trend]").first).to_have_attribute("data-reason",
                                                                                   "disposition:refund")
