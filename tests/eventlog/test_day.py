@@ -79,10 +79,12 @@ class Day:
         """Move the clock to ``T0 + offset``."""
         self.clock.advance(T0 + offset - self.clock.now())
 
-    async def arrive(self, offset: float, who: str, channel: Channel = Channel.CHAT) -> str:
+    async def arrive(self, offset: float, who: str, channel: Channel = Channel.CHAT, *,
+                     queue: str | None = None, **context: str) -> str:
+        """A new contact from ``who`` (one customer per name); ``context``: what the IVR collected."""
         self.at(offset)
         interaction = await self.interactions.start_inbound(
-            channel=channel, display_name=None,
+            channel=channel, display_name=None, queue=queue, context=context or None,
             identities=[InboundIdentity(Identity(IdentityKind.EMAIL, f"{who}@example.com"),
                                         IdentityLevel.ASSERTED, "test")])
         return interaction.id

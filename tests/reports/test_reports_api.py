@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from cti.domain import Channel, Identity, IdentityKind, IdentityLevel, InboundIdentity
+from cti.domain import Channel
 from cti.eventlog import EntryKind, LogEntry
 from cti.events import CallUpdated
 from cti.reporting import queue_targets
@@ -37,15 +37,6 @@ async def fetch(day: Day, who: str, path: str) -> tuple[int, str, str]:
     token = issue_token(secret=SECRET, agent_id=who, role=role, now=time.time(), ttl=3600)
     response = await day.client.get(path, headers={"Authorization": f"Bearer {token}"})
     return response.status, response.content_type, await response.text()
-
-
-async def arrive(day: Day, offset: float, who: str, channel: Channel, **context: str) -> str:
-    day.at(offset)
-    interaction = await day.interactions.start_inbound(
-        channel=channel, display_name=who,
-        identities=[InboundIdentity(Identity(IdentityKind.EMAIL, f"{who}@example.com"),
-                                    IdentityLevel.ASSERTED, "test")], context=context or None)
-    return interaction.id
 
 
 async def survey(day: Day, interaction_id: str, offset: float, rating: int, agent: str) -> None:
@@ -121,7 +112,7 @@ async def generated_day(day: Day) -> Generated:
         t = hour * HOUR + 1
         for _ in range(rng.randint(3, 4)):
             channel = rng.choice([Channel.CHAT, Channel.VOICE])
-            iid = await arrive(day, t, rng.choice(people), channel)
+            iid = await day.arrive(t, rng.choice(people), channel)
             fate = rng.random()
             if fate < 0.12:  # left within the short-abandon threshold (5 s) or well after it
                 day.at(t + rng.choice([3, 45]))
@@ -181,7 +172,7 @@ async def test_a_generated_day_reports_exactly_what_the_board_showed_live(day: D
 
 async def test_first_contact_resolution_across_channels_trends_and_a_journey(day: Day) -> None:
     s = day.interactions
-    chat = await arrive(day, 0, "ann", Channel.CHAT)
+    chat = await day.arrive(0, "ann", Channel.CHAT)
     await day.route(1)
     day.at(5)
     await s.accept(chat, await day.offered_to(chat))
@@ -190,7 +181,7 @@ async def test_first_contact_resolution_across_channels_trends_and_a_journey(day
                      note=None)
     await tag(day, chat, 2, "spring-sale")
     # Ann calls two days later about the same thing: the chat was not resolved at first contact.
-    call = await arrive(day, 2 * DAYS, "ann", Channel.VOICE, **{"ivr.reason": "refund-status"})
+    call = await day.arrive(2 * DAYS, "ann", Channel.VOICE, **{"ivr.reason": "refund-status"})
     await day.route(2 * DAYS + 1)
     agent = await day.offered_to(call)
     day.at(2 * DAYS + 4)
@@ -200,7 +191,7 @@ async def test_first_contact_resolution_across_channels_trends_and_a_journey(day
     await s.complete(call, agent, disposition="refund", note=None)
     await survey(day, call, 2 * DAYS + 110, 5, agent)
     # Ben chats once and never comes back.
-    ben = await arrive(day, 3600, "ben", Channel.CHAT)
+    ben = await day.arrive(3600, "ben", Channel.CHAT)
     await day.route(3601)
     day.at(3603)
     await s.accept(ben, await day.offered_to(ben))
@@ -249,7 +240,7 @@ async def test_reports_come_as_csv_too(day: Day) -> None:
 
 
 async def test_a_reason_that_looks_like_a_formula_is_not_one_in_csv(day: Day) -> None:
-    iid = await arrive(day, 0, "mal", Channel.CHAT)
+    iid = await day.arrive(0, "mal", Channel.CHAT)
     interaction = await day.context.interaction(iid)
     await day.context.event_log.record([LogEntry(
         interaction_id=iid, kind=EntryKind.TAGGED, at=T0 + 1, channel="chat", queue=interaction.queue,
@@ -279,15 +270,11 @@ async def test_agents_are_refused_and_supervisors_see_their_teams(day: Day) -> N
     status, body = await day.get("sam", f"/api/reports/trends?{rng}")
     assert status == 200 and sum(t["total"] for t in body["rows"]) == 2  # missed and held: resolved
     # A customer sam cannot read (only ever in billing, with carol) is no customer at all.
-    day.at(9000)
-    zoe = await day.interactions.start_inbound(
-        channel=Channel.CHAT, display_name=None, queue="billing",
-        identities=[InboundIdentity(Identity(IdentityKind.EMAIL, "zoe@example.com"), IdentityLevel.ASSERTED,
-                                    "test")])
+    zoe = await day.arrive(9000, "zoe", queue="billing")
     await day.route(9001)
     day.at(9002)
-    await day.interactions.accept(zoe.id, await day.offered_to(zoe.id))
-    other = zoe.customer_id
+    await day.interactions.accept(zoe, await day.offered_to(zoe))
+    other = (await day.context.interaction(zoe)).customer_id
     status, body = await day.get("sam", f"/api/reports/journey/{other}")
     assert (status, body["error_id"]) == (404, "customer-not-found")
     assert (await day.get("sue", f"/api/reports/journey/{other}"))[0] == 200
