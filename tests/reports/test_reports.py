@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -10,6 +11,7 @@ import pytest
 from cti.eventlog import EntryKind, LogEntry
 from cti.figures import Bucket
 from cti.reports import (
+    COLUMNS,
     DAY,
     Contact,
     ReportGroup,
@@ -208,3 +210,9 @@ def test_a_journey_shows_transfers_and_abandons() -> None:
     (dan,) = journey([c for c in contacts if c.customer_id == "dan"], logs, fcr_days=7, now=T0 + DAY)
     assert dan.agents == ("alice", "bob") and dan.queues == ("support", "billing") and dan.transfers == 1
     assert dan.wait == pytest.approx(2.5 + 4.5)
+
+
+def test_every_figure_of_a_report_row_has_its_formula_in_the_docs() -> None:
+    docs = (Path(__file__).parents[2] / "docs" / "reports.md").read_text(encoding="utf-8")
+    missing = [c for c in COLUMNS if c not in ("bucket", "group") and f"`{c}`" not in docs]
+    assert missing == []
