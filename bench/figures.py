@@ -7,8 +7,9 @@ traffic at ``--per-second`` interactions a second (default 10 for 1 hour: 36,000
 about 190,000 log entries): most answered (queued, offered, accepted, wrap_up, closed), one in
 twenty abandoned, one in twenty blind-transferred and answered again. Then, ``--runs`` times,
 times the board's computation for the last hour (``ServiceLevelBoard.compute``: the log read,
-the segments, the figures) and its parts, and a day's report by hour. Prints ``figures_..._ms``
-(min and median over the runs) and the row counts.
+the segments, the figures) and its parts, a day's figures by hour, and a day's full report by
+hour (``GET /api/reports/figures``: with the contacts, first-contact resolution and CSAT).
+Prints ``figures_..._ms`` (min and median over the runs) and the row counts.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from cti.clock import ManualClock, SequentialIds
 from cti.eventlog import EntryKind, LogEntry
 from cti.figures import Bucket, GroupBy, figures
 from cti.hub import EventHub
+from cti.reports import ReportGroup, Teams, report
 from cti.segments import all_segments
 from cti.wallboard import ServiceLevelBoard
 
@@ -88,7 +90,8 @@ async def measure(url: str, end: float, runs: int) -> dict[str, list[float]]:
     store = SqlContextStore(url=url, clock=ManualClock(end), ids=SequentialIds())
     await store.start()
     board = ServiceLevelBoard(log=store.event_log, hub=EventHub(node_id="bench"), targets=lambda q, c: 60.0)
-    names = ("board_hour", "read_hour", "segments_hour", "figures_hour", "report_day_by_hour")
+    names = ("board_hour", "read_hour", "segments_hour", "figures_hour", "report_day_by_hour",
+             "full_report_day_by_hour")
     times: dict[str, list[float]] = {k: [] for k in names}
     try:
         for _ in range(runs):
@@ -110,6 +113,14 @@ async def measure(url: str, end: float, runs: int) -> dict[str, list[float]]:
             figures(day, start=end - 86_400, end=end, by=Bucket.HOUR, targets=lambda q, c: 60.0,
                     short_abandon=5, group=GroupBy.QUEUE)
             times["report_day_by_hour"].append(time.perf_counter() - started)
+            # What GET /api/reports/figures does: the logs, the contacts of the day and N = 7 days
+            # after it, then figures with first-contact resolution and CSAT (cti.reports).
+            started = time.perf_counter()
+            report(await store.event_log.touching(end - 86_400, end),
+                   await store.reports.contacts(end - 86_400, end + 7 * 86_400), start=end - 86_400, end=end,
+                   by=Bucket.HOUR, now=end, targets=lambda q, c: 60.0, short_abandon=5, fcr_days=7,
+                   teams=Teams(), group=ReportGroup.QUEUE)
+            times["full_report_day_by_hour"].append(time.perf_counter() - started)
     finally:
         await store.aclose()
     return times

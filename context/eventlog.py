@@ -74,6 +74,16 @@ def entry_of(row: Any) -> LogEntry:
     return LogEntry(interaction_id, _KINDS[kind], at, channel, queue, agent_id, _details(details), node, key)
 
 
+async def logs_of(conn: Conn, ids: Any) -> dict[str, list[LogEntry]]:
+    """The whole logs of the interactions ``ids`` (ids, or a select of them), each in order."""
+    query = (select(*_COLUMNS).where(_E.interaction_id.in_(ids)).order_by(_E.interaction_id, _E.at, _E.seq))
+    out: dict[str, list[LogEntry]] = {}
+    for r in (await conn.execute(query)).all():
+        entry = entry_of(r)
+        out.setdefault(entry.interaction_id, []).append(entry)
+    return out
+
+
 class EventLog:
     def __init__(self, *, db: Database, node_id: str | None = None) -> None:
         self._db = db
@@ -121,14 +131,8 @@ class EventLog:
         if channels is not None:
             inner = inner.where(_E.channel.in_(list(channels)))
         ids = inner.distinct().limit(MAX_RANGE_INTERACTIONS + 1).subquery()
-        query = (select(*_COLUMNS).where(_E.interaction_id.in_(select(ids.c.interaction_id)))
-                 .order_by(_E.interaction_id, _E.at, _E.seq))
         async with self._db.read() as conn:
-            rows = (await conn.execute(query)).all()
-        out: dict[str, list[LogEntry]] = {}
-        for r in rows:
-            entry = entry_of(r)
-            out.setdefault(entry.interaction_id, []).append(entry)
+            out = await logs_of(conn, select(ids.c.interaction_id))
         if len(out) > MAX_RANGE_INTERACTIONS:
             raise InvalidInput("range-too-large", "too many interactions in the range; ask for a shorter one",
                                limit=MAX_RANGE_INTERACTIONS)

@@ -39,6 +39,7 @@ from context.inbound import check_items, newest_by_message_refs, newest_by_refs,
 from context.interactions import Interactions, read_messages, read_notes
 from context.presented import Presented, read_presented
 from context.queries import require_customer
+from context.reports import ReportStore
 from context.timeline import read_timeline
 from context.tokens import SqlTokenRecords
 from context.webhooks import SqlWebhookStore
@@ -87,6 +88,7 @@ class SqlContextStore:
         self._interactions = Interactions(db=self._db, node_id=node_id)
         # Not part of the ContextStore port: the log's reads and its recorder use it.
         self.event_log = EventLog(db=self._db, node_id=node_id)
+        self.reports = ReportStore(db=self._db)  # nor this: the reports' contacts
         self._cursors = Cursors(db=self._db)
         # Not part of the ContextStore port: only the log-in service uses it.
         self.credentials = CredentialUpgrades(db=self._db)

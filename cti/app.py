@@ -240,7 +240,8 @@ def build_app(config: AppConfig, settings: ServerSettings, *, clock: Clock | Non
         voice=bridge, call_controls=tuple(
             c for c in (bridge, *channel_adapters.values()) if isinstance(c, CallControl)),
         attachment_sources=tuple(a for a in channel_adapters.values() if isinstance(a, AttachmentSource)),
-        claims=claims, webhooks=webhooks, presence=presence, event_log=context.event_log)
+        claims=claims, webhooks=webhooks, presence=presence, event_log=context.event_log,
+        reports=context.reports)
     call_log = CallLogRecorder(hub=hub, context=context, log_records=context.event_log)
     chat = ChatSessions(interactions=interactions, context=context, ids=the_ids,
                         chat=lambda: live.current.chat,

@@ -44,6 +44,7 @@ class EntryKind(enum.StrEnum):
     CLOSED = "closed"
     ABANDONED = "abandoned"
     SURVEY_ANSWERED = "survey_answered"  # reserved for the surveys
+    TAGGED = "tagged"
 
 
 class QueuedWhy(enum.StrEnum):

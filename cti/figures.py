@@ -115,9 +115,18 @@ class _Tally:
 
 
 Targets = Callable[[str, str], float]  # (queue, channel) -> the service target in seconds
+# A grouping of one's own (the reports' team): the segment's group, or None.
+Grouping = Callable[[Segment], str | None]
 
 
-def _group(s: Segment, by: GroupBy | None) -> str | None:
+def empty_figures(bucket: float, group: str | None) -> Figures:
+    """The figures of no segment (a report row that has only a survey or a resolution)."""
+    return _Tally().figures(bucket, group)
+
+
+def _group(s: Segment, by: GroupBy | Grouping | None) -> str | None:
+    if callable(by):
+        return by(s)
     if by is GroupBy.QUEUE:
         return s.queue
     if by is GroupBy.CHANNEL:
@@ -128,12 +137,13 @@ def _group(s: Segment, by: GroupBy | None) -> str | None:
 
 
 def figures(segments: Iterable[Segment], *, start: float, end: float, by: Bucket | None, targets: Targets,
-            short_abandon: float, group: GroupBy | None = None, queues: Collection[str] | None = None,
-            channels: Collection[str] | None = None,
+            short_abandon: float, group: GroupBy | Grouping | None = None,
+            queues: Collection[str] | None = None, channels: Collection[str] | None = None,
             agents: Collection[str] | None = None) -> list[Figures]:
     """Figures per bucket (and group) of the segments that started in [start, end), narrowed to
     ``queues``, ``channels`` and ``agents`` when given. Only buckets with a segment are listed,
-    in order of bucket, then group (None first). ``by`` None: the whole range is one bucket
+    in order of bucket, then group (None first); ``group`` may be a function of the segment.
+    ``by`` None: the whole range is one bucket
     (a board's recent window), listed at ``start``."""
     tallies: dict[tuple[float, str | None], _Tally] = {}
     for s in segments:

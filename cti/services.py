@@ -18,6 +18,7 @@ from cti.hub import EventHub
 from cti.live_config import LiveConfig
 from cti.ports import AttachmentSource, CallControl, ContextStore
 from cti.presence import DesktopPresence
+from cti.reports import ReportRecords
 from cti.routing import Explanation, RoutingStore
 from cti.service import InteractionService
 
@@ -47,6 +48,7 @@ class Services:
     attachment_sources: tuple[AttachmentSource, ...] = ()  # channels that keep customers' files
     claims: ClaimService | None = None  # claimed identities: one-time codes, links by hand
     event_log: EventLogRecords | None = None  # the interactions' logs (figures, history)
+    reports: ReportRecords | None = None  # interactions as contacts (first-contact resolution, trends)
     webhooks: WebhookDispatcher | None = None  # outbound webhooks: their deliveries, for the admin
     presence: DesktopPresence | None = None  # desktop sockets per agent, across the nodes
     admin: ConfigAdmin | None = None  # live administration: versions of the configuration

@@ -15,6 +15,7 @@ from desktop_api import (
     rest_figures,
     rest_identity,
     rest_interactions,
+    rest_reports,
     rest_tokens,
     rest_voice,
     rest_webhooks,
@@ -75,14 +76,17 @@ def make_app(services: Services) -> web.Application:
     app.router.add_get("/api/openapi.json", openapi)
     for table in (rest_agents.routes, rest_interactions.routes, rest_customers.routes, rest_voice.routes,
                   rest_tokens.routes, ws.routes, rest_identity.routes, rest_admin.routes,
-                  rest_webhooks.routes, rest_figures.routes):
+                  rest_webhooks.routes, rest_figures.routes, rest_reports.routes):
         app.router.add_routes(table)
     app.router.add_get("/", _page("index.html"))
     app.router.add_get("/agent", _page("agent.html"))
     app.router.add_get("/supervisor", _page("supervisor.html"))
     app.router.add_get("/admin", _page("admin.html"))
+    app.router.add_get("/reports", _page("reports.html"))
     # The pages' style, and their code as ES modules (never inline, so the Content-Security-Policy
     # can forbid inline script): only files under static/js, only .js, always as JavaScript.
     app.router.add_get("/assets/desk.css", _page("desk.css"))
     app.router.add_get(MODULE_ROUTE, module_file)
+    # Vendored style (its licence and version: static/js/vendor/README.md).
+    app.router.add_get("/assets/vendor/uplot.min.css", _page("js/vendor/uplot.min.css"))
     return app

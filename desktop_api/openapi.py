@@ -16,6 +16,7 @@ from desktop_api.openapi_access import access_paths, access_schemas
 from desktop_api.openapi_admin import admin_paths, admin_schemas
 from desktop_api.openapi_figures import figures_paths, figures_schemas
 from desktop_api.openapi_observe import observe_paths
+from desktop_api.openapi_reports import reports_paths, reports_schemas
 from desktop_api.openapi_webhooks import webhook_paths, webhook_schemas
 
 __all__ = ["openapi_document"]
@@ -434,6 +435,12 @@ def _paths() -> dict[str, Schema]:
         "/agent": _page("The agent desktop page", "agentPage"),
         "/supervisor": _page("The supervisor board page", "supervisorPage"),
         "/admin": _page("The admin page: the live configuration and its versions", "adminPage"),
+        "/reports": _page("The reports page: figures, trends and journeys for supervisors", "reportsPage"),
+        "/assets/reports.js": _asset("The reports page's script (an ES module)", "reportsScript",
+                                     "text/javascript"),
+        "/assets/vendor/uplot.esm.js": _asset("uPlot, the charting library (MIT)", "uplotScript",
+                                              "text/javascript"),
+        "/assets/vendor/uplot.min.css": _asset("uPlot's style", "uplotStyle", "text/css"),
         "/assets/desk.css": _asset("The style the desktop pages share", "deskStyle", "text/css"),
         "/assets/js/{path}": _module(),
         "/chat": _page("The visitor chat widget page", "chatPage"),
@@ -657,7 +664,7 @@ def _build() -> dict[str, Any]:
             {"name": "routing", "description": "queues and routing explanations"},
             {"name": "admin",
              "description": "the audit log, live administration (docs/admin.md), outbound webhooks"},
-            {"name": "reports", "description": "interaction event logs and the figures read from them"},
+            {"name": "reports", "description": "interaction event logs, the figures read from them, reports"},
             {"name": "voice", "description": "call control through Asterisk"},
             {"name": "websockets", "description": "sockets; messages in docs/websocket.md"},
             {"name": "pages", "description": "web pages served by the server"},
@@ -665,14 +672,14 @@ def _build() -> dict[str, Any]:
         ],
         "security": [{"bearerAuth": []}],
         "paths": {**_paths(), **access_paths(), **admin_paths(), **webhook_paths(), **observe_paths(),
-                  **figures_paths()},
+                  **figures_paths(), **reports_paths()},
         "components": {
             "securitySchemes": {
                 "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
                                "description": "the token from POST /api/login"},
             },
             "schemas": {**_schemas(), **access_schemas(), **identity_schemas(), **admin_schemas(),
-                        **webhook_schemas(), **figures_schemas()},
+                        **webhook_schemas(), **figures_schemas(), **reports_schemas()},
             "responses": responses,
         },
     }

@@ -27,19 +27,14 @@ routes = web.RouteTableDef()
 MAX_RANGE = 93 * 86_400.0  # a quarter: longer reports are asked for in parts
 
 
-class FiguresQuery(BaseModel):
-    """``from`` and ``to``: seconds since the epoch or ISO 8601 (UTC when no offset is given)."""
+class RangeQuery(BaseModel):
+    """``from`` and ``to``: seconds since the epoch or ISO 8601 (UTC when no offset is given);
+    ``to`` after ``from``, at most ``MAX_RANGE`` apart. Other keys are refused."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     start: datetime = Field(alias="from")
     end: datetime = Field(alias="to")
-    by: Bucket = Bucket.HOUR
-    group: GroupBy | None = None
-    queue: Ident | None = None
-    channel: Channel | None = None
-    agent: Ident | None = None
-    short_abandon: float = Field(default=DEFAULT_SHORT_ABANDON, ge=0, le=3600)
 
     @model_validator(mode="after")
     def _range(self) -> Self:
@@ -59,11 +54,20 @@ class FiguresQuery(BaseModel):
         return _epoch(self.end)
 
 
+class FiguresQuery(RangeQuery):
+    by: Bucket = Bucket.HOUR
+    group: GroupBy | None = None
+    queue: Ident | None = None
+    channel: Channel | None = None
+    agent: Ident | None = None
+    short_abandon: float = Field(default=DEFAULT_SHORT_ABANDON, ge=0, le=3600)
+
+
 def _epoch(moment: datetime) -> float:
     return (moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)).timestamp()
 
 
-def _records(services: Services) -> EventLogRecords:
+def event_log(services: Services) -> EventLogRecords:
     if services.event_log is None:
         raise Unavailable("no-event-log", "this server keeps no event log")
     return services.event_log
@@ -74,7 +78,7 @@ async def interaction_events(request: web.Request) -> web.Response:
     """One interaction's log, oldest first, and the segments read from it."""
     principal(request).require(Role.SUPERVISOR, Role.ADMIN)
     services, _, interaction = await visible_interaction(request)
-    log = await _records(services).of(interaction.id)
+    log = await event_log(services).of(interaction.id)
     return ok({"interaction_id": interaction.id, "events": [e.to_dict() for e in log],
                "segments": [jsonable(s) for s in segments(log, now=services.clock.now())]})
 
@@ -96,7 +100,7 @@ async def get_figures(request: web.Request) -> web.Response:
             raise Forbidden("not-your-team", "you do not supervise this agent", agent_id=query.agent)
         queues = queues if queues is not None else set(reach.queues)
     rows = await figures_from_log(
-        _records(services), start=query.start_at, end=query.end_at, by=query.by, now=services.clock.now(),
+        event_log(services), start=query.start_at, end=query.end_at, by=query.by, now=services.clock.now(),
         targets=queue_targets(services.config), short_abandon=query.short_abandon, group=query.group,
         queues=queues, channels={query.channel.value} if query.channel is not None else None, agents=agents)
     body: dict[str, Any] = {"from": query.start_at, "to": query.end_at, "by": query.by.value,

@@ -20,6 +20,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from context.migrate import upgrade_async
 from context.store import SqlContextStore
+from cti.agents import AgentService
 from cti.app import build_core
 from cti.clock import ManualClock, SequentialIds
 from cti.config import AppConfig, parse_config
@@ -69,6 +70,7 @@ class Day:
     routing: MemoryRoutingStore
     hub: EventHub
     interactions: InteractionService
+    agents: AgentService
     engine: RoutingEngine
     recorder: CallLogRecorder
     client: TestClient[Any, Any]
@@ -77,10 +79,12 @@ class Day:
         """Move the clock to ``T0 + offset``."""
         self.clock.advance(T0 + offset - self.clock.now())
 
-    async def arrive(self, offset: float, who: str, channel: Channel = Channel.CHAT) -> str:
+    async def arrive(self, offset: float, who: str, channel: Channel = Channel.CHAT, *,
+                     queue: str | None = None, **context: str) -> str:
+        """A new contact from ``who`` (one customer per name); ``context``: what the IVR collected."""
         self.at(offset)
         interaction = await self.interactions.start_inbound(
-            channel=channel, display_name=None,
+            channel=channel, display_name=None, queue=queue, context=context or None,
             identities=[InboundIdentity(Identity(IdentityKind.EMAIL, f"{who}@example.com"),
                                         IdentityLevel.ASSERTED, "test")])
         return interaction.id
@@ -122,7 +126,8 @@ async def day(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[D
         live=LiveConfig(config), node_id="node-1", clock=clock, ids=ids, hub=hub, context=context,
         routing=routing, interactions=core.interactions, agents=core.agents, explain=nothing,
         queue_stats=nothing,
-        token_secret=SECRET, access=context.access, tokens=context.tokens, event_log=context.event_log)
+        token_secret=SECRET, access=context.access, tokens=context.tokens, event_log=context.event_log,
+        reports=context.reports)
     recorder = CallLogRecorder(hub=hub, context=context, log_records=context.event_log)
     recorder.start()
     client: TestClient[Any, Any] = TestClient(TestServer(make_app(services)))
@@ -131,7 +136,8 @@ async def day(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[D
         for agent in ("alice", "bob", "carol"):
             await core.agents.set_state(agent, "available", reason=None, actor_id=agent)
         yield Day(config=config, clock=clock, context=context, routing=routing, hub=hub,
-                  interactions=core.interactions, engine=core.engine, recorder=recorder, client=client)
+                  interactions=core.interactions, agents=core.agents, engine=core.engine, recorder=recorder,
+                  client=client)
     finally:
         await client.close()
         await recorder.aclose()
