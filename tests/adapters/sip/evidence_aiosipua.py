@@ -35,8 +35,8 @@ from typing import Any
 from aiosipua import SipUAC, SipUAS, UdpSipTransport
 from aiosipua.registration import Registration
 
-from tests.adapters.sip.wire import BUSY_XML, agent_with_record_route, register, start_kamailio, start_phone
 from tests.adapters.sip.peers import SIPP_DIR
+from tests.adapters.sip.wire import BUSY_XML, agent_with_record_route, register, start_kamailio, start_phone
 
 SHOWN = ("via", "route", "record-route", "to", "contact", "cseq")
 
@@ -50,7 +50,8 @@ class Trace:
         text = data.decode(errors="replace")
         head, _, _ = text.partition("\r\n\r\n")
         first, *headers = head.split("\r\n")
-        call_id = next((h.split(":", 1)[1].strip() for h in headers if h.lower().startswith(("call-id:", "i:"))), "")
+        call_id = next((h.split(":", 1)[1].strip() for h in headers
+                        if h.lower().startswith(("call-id:", "i:"))), "")
         shown = [h for h in headers if h.split(":", 1)[0].strip().lower() in SHOWN]
         at = time.monotonic() - self.start
         self.lines.append((call_id, f"{at:7.3f}s {direction} {addr[0]}:{addr[1]}  {first}"))
@@ -169,7 +170,8 @@ async def main(out: Path) -> None:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     out = args.out or Path(tempfile.mkdtemp(prefix="aiosipua-evidence-"))

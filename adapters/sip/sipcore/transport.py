@@ -1,0 +1,110 @@
+"""``SipEndpoint``: the asyncio side of ``SipCore`` — one UDP socket, ``loop.call_later`` timers.
+
+No thread and no polling: the loop wakes for a datagram or a timer, hands it to the core and
+carries out the actions it returns. TU events go into a bounded queue (``events``); a TU that
+stops reading loses the oldest events rather than the server its memory (logged).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+from adapters.sip.sipcore.core import Action, SipCore, SipEvent
+from adapters.sip.sipcore.message import Addr
+from adapters.sip.sipcore.transaction import Send, StartTimer, StopTimer, TimerKey
+
+log = logging.getLogger(__name__)
+
+EVENT_QUEUE = 1000
+
+
+class _Protocol(asyncio.DatagramProtocol):
+    def __init__(self, on_datagram: Callable[[bytes, Addr], None]) -> None:
+        self.on_datagram = on_datagram
+
+    def datagram_received(self, data: bytes, addr: tuple[str | int, ...]) -> None:
+        self.on_datagram(data, (str(addr[0]), int(addr[1])))
+
+    def error_received(self, exc: Exception) -> None:
+        log.warning("sip.udp_error", extra={"error": str(exc)})
+
+
+class SipEndpoint:
+    def __init__(self, core: SipCore) -> None:
+        self.core = core
+        self.events: asyncio.Queue[SipEvent] = asyncio.Queue(EVENT_QUEUE)
+        self.sent: int = 0
+        self._timers: dict[TimerKey, asyncio.TimerHandle] = {}
+        self._udp: asyncio.DatagramTransport | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    @classmethod
+    async def open(cls, host: str, port: int, *, outbound: Addr | None = None,
+                   user: str = "line") -> SipEndpoint:
+        """Bind ``host:port`` (0: any free port) and start; the core advertises the bound port."""
+        loop = asyncio.get_running_loop()
+        ep = cls(SipCore((host, port), outbound=outbound, user=user))
+        transport, _ = await loop.create_datagram_endpoint(
+            lambda: _Protocol(ep.on_datagram), local_addr=(host, port))
+        ep._udp, ep._loop = transport, loop
+        bound = transport.get_extra_info("sockname")
+        ep.core.local = (host, int(bound[1]))
+        return ep
+
+    @property
+    def local(self) -> Addr:
+        return self.core.local
+
+    def on_datagram(self, data: bytes, source: Addr) -> None:
+        self.run(self.core.on_datagram(data, source))
+
+    def _fire(self, key: TimerKey) -> None:
+        self._timers.pop(key, None)
+        self.run(self.core.on_timer(key))
+
+    def run(self, actions: list[Action]) -> None:
+        """Carry out the core's actions in order."""
+        for act in actions:
+            if isinstance(act, Send):
+                if self._udp is not None:
+                    self._udp.sendto(act.message.encode(), act.addr)
+                    self.sent += 1
+            elif isinstance(act, StartTimer):
+                if (old := self._timers.pop(act.key, None)) is not None:
+                    old.cancel()
+                if self._loop is not None:
+                    self._timers[act.key] = self._loop.call_later(act.delay, self._fire, act.key)
+            elif isinstance(act, StopTimer):
+                if (handle := self._timers.pop(act.key, None)) is not None:
+                    handle.cancel()
+            else:
+                self._event(act)
+
+    def _event(self, event: SipEvent) -> None:
+        if self.events.full():
+            dropped = self.events.get_nowait()
+            log.warning("sip.event_dropped", extra={"event": type(dropped).__name__, "leg": dropped.leg})
+        self.events.put_nowait(event)
+
+    async def next_event(self, kind: type[SipEvent] | tuple[type[SipEvent], ...] = SipEvent,
+                         leg: str | None = None, timeout: float = 10.0) -> SipEvent:
+        """The next event of ``kind`` (for ``leg``); others read on the way are discarded."""
+        async with asyncio.timeout(timeout):
+            while True:
+                event = await self.events.get()
+                if isinstance(event, kind) and (leg is None or event.leg == leg):
+                    return event
+
+    @property
+    def pending_timers(self) -> int:
+        return len(self._timers)
+
+    def close(self) -> None:
+        for handle in self._timers.values():
+            handle.cancel()
+        self._timers.clear()
+        if self._udp is not None:
+            self._udp.close()
+            self._udp = None
