@@ -21,11 +21,11 @@ EVENT_QUEUE = 1000
 
 
 class _Protocol(asyncio.DatagramProtocol):
-    def __init__(self, on_datagram: Callable[[bytes, Addr], None]) -> None:
-        self.on_datagram = on_datagram
+    def __init__(self, endpoint: SipEndpoint) -> None:
+        self.endpoint = endpoint
 
     def datagram_received(self, data: bytes, addr: tuple[str | int, ...]) -> None:
-        self.on_datagram(data, (str(addr[0]), int(addr[1])))
+        self.endpoint.on_datagram(data, (str(addr[0]), int(addr[1])))
 
     def error_received(self, exc: Exception) -> None:
         log.warning("sip.udp_error", extra={"error": str(exc)})
@@ -36,6 +36,8 @@ class SipEndpoint:
         self.core = core
         self.events: asyncio.Queue[SipEvent] = asyncio.Queue(EVENT_QUEUE)
         self.sent: int = 0
+        # sees every datagram, "in" or "out" (tests and traces); never changes what is sent
+        self.tap: Callable[[str, bytes, Addr], None] | None = None
         self._timers: dict[TimerKey, asyncio.TimerHandle] = {}
         self._udp: asyncio.DatagramTransport | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -47,7 +49,7 @@ class SipEndpoint:
         loop = asyncio.get_running_loop()
         ep = cls(SipCore((host, port), outbound=outbound, user=user))
         transport, _ = await loop.create_datagram_endpoint(
-            lambda: _Protocol(ep.on_datagram), local_addr=(host, port))
+            lambda: _Protocol(ep), local_addr=(host, port))
         ep._udp, ep._loop = transport, loop
         bound = transport.get_extra_info("sockname")
         ep.core.local = (host, int(bound[1]))
@@ -58,6 +60,8 @@ class SipEndpoint:
         return self.core.local
 
     def on_datagram(self, data: bytes, source: Addr) -> None:
+        if self.tap is not None:
+            self.tap("in", data, source)
         self.run(self.core.on_datagram(data, source))
 
     def _fire(self, key: TimerKey) -> None:
@@ -69,7 +73,10 @@ class SipEndpoint:
         for act in actions:
             if isinstance(act, Send):
                 if self._udp is not None:
-                    self._udp.sendto(act.message.encode(), act.addr)
+                    data = act.message.encode()
+                    if self.tap is not None:
+                        self.tap("out", data, act.addr)
+                    self._udp.sendto(data, act.addr)
                     self.sent += 1
             elif isinstance(act, StartTimer):
                 if (old := self._timers.pop(act.key, None)) is not None:

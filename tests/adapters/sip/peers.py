@@ -135,6 +135,19 @@ class Kamailio:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(5)
 
+    def dialogs(self) -> dict[str, int]:
+        """kamailio's dialog table by state: ``{"starting", "connecting", "answering", "ongoing",
+        "all"}`` counts of dialogs not yet ended (``dlg.stats_active`` through the ctl socket)."""
+        ctl = f"unix:{self.workdir / 'run' / 'kamailio_ctl'}"
+        out = subprocess.run([require_binary("kamcmd"), "-s", ctl, "dlg.stats_active"],
+                             capture_output=True, text=True, timeout=5, check=True).stdout
+        counts: dict[str, int] = {}
+        for line in out.splitlines():
+            name, _, value = line.strip().partition(":")
+            if value.strip().isdigit():
+                counts[name.strip()] = int(value)
+        return counts
+
     def logs(self) -> str:
         return "".join(p.read_text(errors="replace") for p in sorted(self.workdir.glob("kamailio-*.log")))
 

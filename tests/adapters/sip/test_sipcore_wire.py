@@ -1,0 +1,290 @@
+"""``adapters.sip.sipcore`` on the wire: the agent's leg through kamailio (record-route, not
+loosened: an in-dialog request without our Route is refused, an ACK without it dropped) to SIPp
+phones registered there. What the phone received is read from SIPp's message trace; kamailio's
+dialog module must show every dialog ended."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from adapters.sip.sipcore.core import (
+    Answered,
+    Confirmed,
+    Ended,
+    IncomingCall,
+    InDialogRequest,
+    Registered,
+    ReinviteDone,
+    Rejected,
+    Ringing,
+)
+from adapters.sip.sipcore.message import Addr
+from adapters.sip.sipcore.transport import SipEndpoint
+from tests.adapters.sip.peers import SIPP_DIR, Kamailio, running_kamailio, start_sipp
+from tests.adapters.sip.wire import BUSY_XML, Phone, agent_with_record_route, register, start_phone
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+OFFER = b"v=0\r\no=line 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n" \
+        b"m=audio 9 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\na=sendrecv\r\n"
+
+# A phone that answers (copying Record-Route), takes one re-INVITE from us, then waits for BYE
+REINVITE_XML = """<?xml version="1.0" encoding="ISO-8859-1" ?>
+<!DOCTYPE scenario SYSTEM "sipp.dtd">
+<scenario name="phone taking a re-INVITE">
+  <recv request="INVITE" crlf="true" rrs="true" />
+  <send><![CDATA[
+
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:];tag=[pid]RI[call_number]
+      [last_Call-ID:]
+      [last_CSeq:]
+      [last_Record-Route:]
+      Contact: <sip:[local_ip]:[local_port];transport=[transport]>
+      Content-Length: 0
+
+  ]]></send>
+  <recv request="ACK" crlf="true" />
+  <recv request="INVITE" crlf="true" />
+  <send><![CDATA[
+
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Contact: <sip:[local_ip]:[local_port];transport=[transport]>
+      Content-Length: 0
+
+  ]]></send>
+  <recv request="ACK" crlf="true" />
+  <recv request="BYE" />
+  <send><![CDATA[
+
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Content-Length: 0
+
+  ]]></send>
+  <timewait milliseconds="300" />
+</scenario>
+"""
+
+
+@dataclass
+class Line:
+    kamailio: Kamailio
+    endpoint: SipEndpoint
+    tmp_path: Path
+    received: list[str] = field(default_factory=list)  # first lines of what the line received
+    sent: list[tuple[str, Addr]] = field(default_factory=list)  # what it sent, and where
+    phones: list[Phone] = field(default_factory=list)
+
+    def uri(self, user: str) -> str:
+        return f"sip:{user}@127.0.0.1:{self.kamailio.port}"
+
+    def phone(self, name: str, scenario: Path, *args: str) -> Phone:
+        phone = start_phone(self.tmp_path, name, scenario, *args)
+        self.phones.append(phone)
+        assert register(self.kamailio.port, name, phone.port) == "SIP/2.0 200 OK"
+        return phone
+
+    def requests_sent(self, method: str) -> list[tuple[str, Addr]]:
+        return [(text, addr) for text, addr in self.sent if text.startswith(method + " ")]
+
+    def count(self, first_line: str) -> int:
+        return sum(1 for line in self.received if line.startswith(first_line))
+
+
+@contextlib.asynccontextmanager
+async def line(tmp_path: Path) -> AsyncIterator[Line]:
+    with running_kamailio(tmp_path) as kam:
+        proxy: Addr = ("127.0.0.1", kam.port)
+        ep = await SipEndpoint.open("127.0.0.1", 0, outbound=proxy, user="line")
+        seen = Line(kamailio=kam, endpoint=ep, tmp_path=tmp_path)
+
+        def tap(way: str, data: bytes, addr: Addr) -> None:
+            text = data.decode(errors="replace")
+            if way == "in":
+                seen.received.append(text.split("\r\n", 1)[0])
+            else:
+                seen.sent.append((text, addr))
+
+        ep.tap = tap
+        try:
+            ep.run(ep.core.register(seen.uri("line"), 60))
+            await ep.next_event(Registered)
+            yield seen
+        finally:
+            ep.close()
+            for phone in seen.phones:
+                phone.kill()
+
+
+def phone_received(phone: Phone, method: str) -> list[str]:
+    """The messages the phone received whose first line starts with ``method``."""
+    text = "".join(p.read_text(errors="replace") for p in phone.workdir.glob("*_messages.log"))
+    blocks = re.split(r"-{20,}[^\n]*\n", text)
+    return [b.split(":\n\n", 1)[1].strip() for b in blocks
+            if "message received" in b and b.split(":\n\n", 1)[-1].startswith(method + " ")]
+
+
+def headers(msg: str, name: str) -> list[str]:
+    prefix = name.lower() + ":"
+    return [ln.split(":", 1)[1].strip() for ln in msg.splitlines() if ln.lower().startswith(prefix)]
+
+
+async def until(check: Callable[[], bool], timeout: float, what: str) -> None:
+    for _ in range(int(timeout * 10)):
+        if check():
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+async def all_dialogs_ended(kam: Kamailio) -> None:
+    await until(lambda: kam.dialogs().get("all") == 0, 5, f"kamailio dialogs to end: {kam.dialogs()}")
+
+
+def no_route_refusals(kam: Kamailio) -> None:
+    logs = kam.logs()
+    assert "without Route" not in logs, [ln for ln in logs.splitlines() if "without Route" in ln]
+
+
+async def test_an_answered_agent_leg_is_acked_and_hung_up_through_the_route_set(tmp_path: Path) -> None:
+    async with line(tmp_path) as ln:
+        phone = ln.phone("agentA", agent_with_record_route(tmp_path), "-set", "ring_ms", "300",
+                         "-set", "talk_ms", "0")
+        ep = ln.endpoint
+        leg, actions = ep.core.invite(ln.uri("agentA"), from_uri=ln.uri("line"), body=OFFER)
+        ep.run(actions)
+        assert await ep.next_event((Ringing, Rejected), leg) == Ringing(leg, 180)
+        answered = await ep.next_event((Answered, Rejected), leg)
+        assert isinstance(answered, Answered) and b"m=audio" in answered.body
+        await asyncio.sleep(1.0)
+        assert ln.count("SIP/2.0 200") == 2  # the REGISTER's and the INVITE's: the ACK reached the phone
+        assert ln.kamailio.dialogs()["all"] == 1
+        ep.run(ep.core.bye(leg))
+        assert await ep.next_event(Ended, leg) == Ended(leg, "local")
+        assert await asyncio.to_thread(phone.wait, 5) == 0
+        (ack,) = phone_received(phone, "ACK")
+        (bye,) = phone_received(phone, "BYE")
+        record_route = headers(phone_received(phone, "INVITE")[0], "Record-Route")
+        assert record_route and "lr" in record_route[0]
+        for method, at_phone in (("ACK", ack), ("BYE", bye)):
+            ((text, addr),) = ln.requests_sent(method)
+            # sent to the proxy, with its Record-Route as our Route, to the phone's Contact
+            assert addr == ("127.0.0.1", ln.kamailio.port)
+            assert headers(text, "Route") == record_route
+            assert text.split(" ", 2)[1] == f"sip:127.0.0.1:{phone.port};transport=UDP"
+            assert at_phone.split(" ", 2)[1] == f"sip:127.0.0.1:{phone.port};transport=UDP"
+        no_route_refusals(ln.kamailio)
+        await all_dialogs_ended(ln.kamailio)
+
+
+async def test_the_agent_hangs_up_and_the_line_answers_the_bye(tmp_path: Path) -> None:
+    async with line(tmp_path) as ln:
+        phone = ln.phone("agentB", agent_with_record_route(tmp_path), "-set", "ring_ms", "0",
+                         "-set", "talk_ms", "800")
+        ep = ln.endpoint
+        leg, actions = ep.core.invite(ln.uri("agentB"), from_uri=ln.uri("line"), body=OFFER)
+        ep.run(actions)
+        assert isinstance(await ep.next_event((Answered, Rejected), leg), Answered)
+        assert await ep.next_event(Ended, leg) == Ended(leg, "remote")
+        assert await asyncio.to_thread(phone.wait, 5) == 0  # it got our 200 to its BYE
+        no_route_refusals(ln.kamailio)
+        await all_dialogs_ended(ln.kamailio)
+
+
+async def test_a_busy_agent_486_is_acked_once(tmp_path: Path) -> None:
+    async with line(tmp_path) as ln:
+        busy = tmp_path / "busy.xml"
+        busy.write_text(BUSY_XML)
+        phone = ln.phone("agentC", busy)
+        ep = ln.endpoint
+        leg, actions = ep.core.invite(ln.uri("agentC"), from_uri=ln.uri("line"), body=OFFER)
+        ep.run(actions)
+        assert await ep.next_event(Rejected, leg) == Rejected(leg, 486, "Busy Here")
+        await asyncio.sleep(2.0)  # kamailio resends an unACKed final after 0.5 and 1.5 s
+        assert ln.count("SIP/2.0 486") == 1
+        assert await asyncio.to_thread(phone.wait, 5) == 0
+        await all_dialogs_ended(ln.kamailio)
+
+
+async def test_a_ringing_agent_is_cancelled_and_the_487_acked(tmp_path: Path) -> None:
+    async with line(tmp_path) as ln:
+        phone = ln.phone("agentD", SIPP_DIR / "agent_noanswer.xml")
+        ep = ln.endpoint
+        leg, actions = ep.core.invite(ln.uri("agentD"), from_uri=ln.uri("line"), body=OFFER)
+        ep.run(actions)
+        assert await ep.next_event((Ringing, Rejected), leg) == Ringing(leg, 180)
+        ep.run(ep.core.cancel(leg))
+        assert await ep.next_event(Rejected, leg) == Rejected(leg, 487, "Request Terminated")
+        await asyncio.sleep(2.0)
+        assert ln.count("SIP/2.0 487") == 1
+        assert ln.count("SIP/2.0 200") == 2  # the REGISTER's and the CANCEL's
+        (cancel,) = phone_received(phone, "CANCEL")
+        assert headers(cancel, "CSeq") == ["1 CANCEL"]
+        assert await asyncio.to_thread(phone.wait, 5) == 0
+        await all_dialogs_ended(ln.kamailio)
+
+
+async def test_a_reinvite_to_the_agent_goes_through_the_route_set(tmp_path: Path) -> None:
+    async with line(tmp_path) as ln:
+        scenario = tmp_path / "reinvite.xml"
+        scenario.write_text(REINVITE_XML)
+        phone = ln.phone("agentE", scenario)
+        ep = ln.endpoint
+        leg, actions = ep.core.invite(ln.uri("agentE"), from_uri=ln.uri("line"), body=OFFER)
+        ep.run(actions)
+        assert isinstance(await ep.next_event((Answered, Rejected), leg), Answered)
+        ep.run(ep.core.reinvite(leg, OFFER.replace(b"a=sendrecv", b"a=sendonly")))
+        assert await ep.next_event(ReinviteDone, leg) == ReinviteDone(leg, 200, b"")
+        ep.run(ep.core.bye(leg))
+        assert await ep.next_event(Ended, leg) == Ended(leg, "local")
+        assert await asyncio.to_thread(phone.wait, 5) == 0
+        invites = phone_received(phone, "INVITE")
+        assert len(invites) == 2 and "a=sendonly" in invites[1]
+        assert headers(invites[1], "CSeq") == ["2 INVITE"]
+        assert len(phone_received(phone, "ACK")) == 2
+        no_route_refusals(ln.kamailio)
+        await all_dialogs_ended(ln.kamailio)
+
+
+async def test_a_call_to_the_line_is_answered_and_the_callers_bye_ends_it(tmp_path: Path) -> None:
+    """The caller's half on the same layer: SIPp's caller.xml through kamailio to ``line``."""
+    async with line(tmp_path) as ln:
+        ep = ln.endpoint
+        caller = await start_sipp(tmp_path, "caller", "caller.xml", f"127.0.0.1:{ln.kamailio.port}",
+                                  "-s", "line", "-m", "1", "-key", "dtmf", "47#", "-key", "cli",
+                                  "15551234567", "-set", "hangup_ms", "500")
+        call = await ep.next_event(IncomingCall, timeout=10)
+        assert isinstance(call, IncomingCall) and "15551234567" in call.request.need("From")
+        leg = call.leg
+        ep.run(ep.core.answer(leg, 180))
+        ep.run(ep.core.answer(leg, 200, OFFER))
+        assert await ep.next_event(Confirmed, leg) == Confirmed(leg)
+        digits = []
+        for _ in range(3):
+            info = await ep.next_event(InDialogRequest, leg)
+            assert isinstance(info, InDialogRequest) and info.request.method == "INFO"
+            digits.append(info.request.body.split(b"Signal=")[1][:1].decode())
+        assert digits == ["4", "7", "#"]
+        assert await ep.next_event(Ended, leg, timeout=10) == Ended(leg, "remote")
+        assert await caller.wait(10) == 0
+        no_route_refusals(ln.kamailio)
+        await all_dialogs_ended(ln.kamailio)
