@@ -225,11 +225,7 @@ class SipCore:
         leg = self.legs.get(leg_id)
         if leg is None or leg.dialog is None or leg.state not in ("answered", "confirmed"):
             return []
-        leg.state = "ended"
-        out: list[Action] = []
-        if leg.ok is not None:
-            out.append(StopTimer((leg.id, "2xx")))
-            leg.ok = None
+        out = self._end(leg)
         req = leg.dialog.request("BYE", self.local, self.contact)
         return out + self._client(ClientNonInvite(req, leg.dialog.next_hop(self.outbound)), leg_id)
 
@@ -274,7 +270,7 @@ class SipCore:
             leg.dialog = Dialog.as_uas(leg.invite, leg.local_tag)
             out += [StartTimer((leg.id, "2xx"), T1), StartTimer((leg.id, "2xx-timeout"), TIMEOUT)]
         else:
-            leg.state = "ended"
+            out += self._end(leg)
         return out
 
     def register(self, aor: str, expires: int) -> list[Action]:
@@ -294,6 +290,31 @@ class SipCore:
             return []
         reg.expires = 0
         return [StopTimer(("reg:" + aor, "refresh")), *self._send_register(reg)]
+
+    def shutdown(self) -> list[Action]:
+        """Before the process goes: BYE every call through its route set, CANCEL every ringing
+        one we placed, refuse every one ringing us (480), remove every registration."""
+        out: list[Action] = []
+        for leg in list(self.legs.values()):
+            if leg.state in ("answered", "confirmed"):
+                out += self.bye(leg.id)
+            elif leg.role == "uac" and leg.state in ("calling", "ringing"):
+                out += self.cancel(leg.id)
+            elif leg.role == "uas" and leg.state in ("calling", "ringing"):
+                out += self.answer(leg.id, 480, reason="Temporarily Unavailable")
+        for aor in list(self.registrations):
+            out += self.unregister(aor)
+        return out
+
+    def _end(self, leg: Leg) -> list[Action]:
+        """The leg is over: stop resending our 2xx, and forget it once retransmissions of its last
+        messages can no longer arrive (64*T1)."""
+        leg.state = "ended"
+        out: list[Action] = []
+        if leg.ok is not None:
+            out += [StopTimer((leg.id, "2xx")), StopTimer((leg.id, "2xx-timeout"))]
+            leg.ok = None
+        return [*out, StartTimer((leg.id, "forget"), TIMEOUT)]
 
     # --- input from the network and the clock --------------------------------------------------
 
@@ -322,6 +343,9 @@ class SipCore:
         if owner.startswith("reg:") and name == "refresh" and (reg := self.registrations.get(owner[4:])):
             return self._send_register(reg)
         leg = self.legs.get(owner)
+        if leg is not None and name == "forget":
+            del self.legs[leg.id]
+            return []
         if leg is not None and leg.ok is not None:
             if name == "2xx":  # §13.3.1.4: retransmit our 2xx, T1 doubling to T2, until the ACK
                 leg.ok_interval = min(leg.ok_interval * 2, T2)
@@ -370,8 +394,8 @@ class SipCore:
             if leg.cancel_wanted or leg.cancel_sent:
                 return out + self.bye(leg.id)  # §9.1: the answer crossed our CANCEL
             return [*out, Answered(leg.id, resp.body)]
-        leg.state = "ended"  # the transaction has ACKed it already (§17.1.1.3)
-        return [Rejected(leg.id, resp.status, resp.reason)]
+        # the transaction has ACKed it already (§17.1.1.3)
+        return [*self._end(leg), Rejected(leg.id, resp.status, resp.reason)]
 
     def _on_reinvite_response(self, leg: Leg, resp: Response) -> list[Action]:
         if resp.status < 200 or leg.dialog is None:
@@ -448,8 +472,7 @@ class SipCore:
         if leg is None or inv.state != "proceeding" or leg.state not in ("calling", "ringing"):
             return out
         out += self._server_actions(inv.respond(response_to(inv.request, 487, to_tag=leg.local_tag)))
-        leg.state = "ended"
-        return [*out, Cancelled(leg.id)]
+        return [*out, *self._end(leg), Cancelled(leg.id)]
 
     def _in_dialog(self, req: Request, source: Addr) -> list[Action]:
         leg = self.legs.get(req.call_id)
@@ -461,12 +484,8 @@ class SipCore:
         if not dialog.accept_remote(req):
             return self._reply(req, source, 500)
         if req.method == "BYE":
-            out: list[Action] = []
-            if leg.ok is not None:
-                out += [StopTimer((leg.id, "2xx")), StopTimer((leg.id, "2xx-timeout"))]
-                leg.ok = None
-            leg.state = "ended"
-            return [*out, *self._reply(req, source, 200, to_tag=dialog.local_tag), Ended(leg.id, "remote")]
+            return [*self._end(leg), *self._reply(req, source, 200, to_tag=dialog.local_tag),
+                    Ended(leg.id, "remote")]
         if req.method == "INVITE":  # a re-INVITE: answered with our current offer
             txn = ServerInvite(req, source)
             self.servers[txn.id] = txn
@@ -532,8 +551,7 @@ class SipCore:
             return []
         txn = self.clients.get(tid)
         if isinstance(txn, ClientInvite) and txn.request is leg.invite:
-            leg.state = "ended"
-            return [Rejected(leg.id, 408, "Request Timeout")]
+            return [*self._end(leg), Rejected(leg.id, 408, "Request Timeout")]
         if isinstance(txn, ClientNonInvite) and txn.request.method == "BYE":
             return [Ended(leg.id, "local")]
         if isinstance(txn, ServerInvite) and leg.state == "ended":

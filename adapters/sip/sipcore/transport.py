@@ -35,12 +35,14 @@ class SipEndpoint:
     def __init__(self, core: SipCore) -> None:
         self.core = core
         self.events: asyncio.Queue[SipEvent] = asyncio.Queue(EVENT_QUEUE)
+        self._backlog: list[SipEvent] = []  # read by ``next_event`` for another caller
         self.sent: int = 0
         # sees every datagram, "in" or "out" (tests and traces); never changes what is sent
         self.tap: Callable[[str, bytes, Addr], None] | None = None
         self._timers: dict[TimerKey, asyncio.TimerHandle] = {}
         self._udp: asyncio.DatagramTransport | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._drained: asyncio.Event | None = None  # set by ``shutdown`` once nothing is in flight
 
     @classmethod
     async def open(cls, host: str, port: int, *, outbound: Addr | None = None,
@@ -88,6 +90,25 @@ class SipEndpoint:
                     handle.cancel()
             else:
                 self._event(act)
+        if self._drained is not None and not self.in_flight():
+            self._drained.set()
+
+    def in_flight(self) -> bool:
+        """A request of ours still waits for its final answer."""
+        return any(t.state in ("calling", "trying", "proceeding") for t in self.core.clients.values())
+
+    async def shutdown(self, timeout: float = 3.0) -> None:
+        """End every call (BYE through the route set, CANCEL, 480), remove the registrations,
+        wait up to ``timeout`` for their answers, then close."""
+        self._drained = asyncio.Event()
+        self.run(self.core.shutdown())
+        try:
+            async with asyncio.timeout(timeout):
+                await self._drained.wait()
+        except TimeoutError:
+            log.warning("sip.shutdown_timeout", extra={"in_flight": sum(
+                t.state in ("calling", "trying", "proceeding") for t in self.core.clients.values())})
+        self.close()
 
     def _event(self, event: SipEvent) -> None:
         if self.events.full():
@@ -97,12 +118,23 @@ class SipEndpoint:
 
     async def next_event(self, kind: type[SipEvent] | tuple[type[SipEvent], ...] = SipEvent,
                          leg: str | None = None, timeout: float = 10.0) -> SipEvent:
-        """The next event of ``kind`` (for ``leg``); others read on the way are discarded."""
+        """The next event of ``kind`` (for ``leg``). Others read on the way are kept, in order,
+        for a later call (at most ``EVENT_QUEUE``; the oldest go first)."""
+
+        def wanted(event: SipEvent) -> bool:
+            return isinstance(event, kind) and (leg is None or event.leg == leg)
+
+        for i, event in enumerate(self._backlog):
+            if wanted(event):
+                del self._backlog[i]
+                return event
         async with asyncio.timeout(timeout):
             while True:
                 event = await self.events.get()
-                if isinstance(event, kind) and (leg is None or event.leg == leg):
+                if wanted(event):
                     return event
+                self._backlog.append(event)
+                del self._backlog[:-EVENT_QUEUE]
 
     @property
     def pending_timers(self) -> int:

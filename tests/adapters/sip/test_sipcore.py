@@ -158,7 +158,7 @@ def test_s17_1_1_3_a_failure_final_is_acked_by_the_transaction(core: SipCore) ->
     assert ack.all("Route") == ["<sip:127.0.0.1:5060;lr>"]
     assert sends(out)[0].addr == PROXY
     assert events(out) == [Rejected(leg, 486, "Busy Here")]
-    assert timers(out) == {"D": 32.0}
+    assert timers(out) == {"D": 32.0, "forget": 32.0}
     # a retransmitted 486: ACKed again, the TU is not told twice
     again = core_routes.on_datagram(answer(invite, 486, tag="busy"), PROXY)
     assert [m.encode() for m in sent(again)] == [ack.encode()] and events(again) == []
@@ -267,7 +267,7 @@ def test_s12_2_1_1_bye_carries_the_route_set_and_the_next_cseq(core: SipCore) ->
     assert isinstance(bye, Request) and bye.method == "BYE"
     assert bye.uri == "sip:agent1@127.0.0.1:5071" and bye.all("Route") == list(reversed(RR))
     assert bye.cseq == (2, "BYE") and bye.to.params["tag"] == "ph1" and send.addr == PROXY
-    assert bye.branch != invite.branch and timers(out) == {"E": 0.5, "F": 32.0}
+    assert bye.branch != invite.branch and timers(out) == {"E": 0.5, "F": 32.0, "forget": 32.0}
     done = core.on_datagram(wire(response_to(bye, 200)), PROXY)
     assert events(done) == [Ended(leg, "local")]
 
@@ -424,7 +424,7 @@ def test_s17_2_1_a_failure_is_retransmitted_by_g_until_acked_then_timer_i(core: 
     out = core.answer("incoming-1", 486)
     (busy,) = sent(out)
     assert isinstance(busy, Response) and busy.status == 486
-    assert timers(out) == {"G": 0.5, "H": 32.0}
+    assert timers(out) == {"G": 0.5, "H": 32.0, "forget": 32.0}
     tid = invite.branch + "/INVITE"
     delays = [timers(core.on_timer((tid, "G")))["G"] for _ in range(4)]
     assert delays == [1.0, 2.0, 4.0, 4.0]
@@ -525,3 +525,35 @@ def test_s17_2_3_an_ack_for_nothing_is_dropped_unanswered(core: SipCore) -> None
     ack.set("To", "<sip:line@127.0.0.1>;tag=x")
     ack.set("CSeq", "10 ACK")
     assert core.on_datagram(wire(ack), PROXY) == []
+
+
+# --- the leg's end, and a restart ---------------------------------------------------------------
+
+def test_an_ended_leg_is_forgotten_after_64_t1(core: SipCore) -> None:
+    leg, _ = answered_call(core)
+    out = core.bye(leg)
+    assert timers(out)["forget"] == 32.0
+    assert leg in core.legs  # a retransmitted 200 to the INVITE is still ACKed meanwhile
+    core.on_timer((leg, "forget"))
+    assert leg not in core.legs
+
+
+def test_a_rejected_or_cancelled_leg_is_forgotten_too(core: SipCore) -> None:
+    _, invite, _ = dial(core)
+    assert timers(core.on_datagram(answer(invite, 486), PROXY))["forget"] == 32.0
+    core.on_datagram(wire(incoming_invite()), PROXY)
+    assert timers(core.answer("incoming-1", 603))["forget"] == 32.0
+
+
+def test_shutdown_ends_every_call_and_registration(core: SipCore) -> None:
+    core.register("sip:line@127.0.0.1", 60)
+    talking, _ = answered_call(core)
+    ringing, invite, _ = dial(core)
+    core.on_datagram(answer(invite, 180), PROXY)
+    core.on_datagram(wire(incoming_invite()), PROXY)
+    out = core.shutdown()
+    by_method = {(m.method if isinstance(m, Request) else m.status): m for m in sent(out)}
+    assert set(by_method) == {"BYE", "CANCEL", 480, "REGISTER"}
+    assert by_method["BYE"].call_id == talking and by_method["BYE"].all("Route") == list(reversed(RR))
+    assert by_method["CANCEL"].call_id == ringing
+    assert by_method["REGISTER"].get("Expires") == "0"

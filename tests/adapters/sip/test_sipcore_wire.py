@@ -288,3 +288,32 @@ async def test_a_call_to_the_line_is_answered_and_the_callers_bye_ends_it(tmp_pa
         assert await caller.wait(10) == 0
         no_route_refusals(ln.kamailio)
         await all_dialogs_ended(ln.kamailio)
+
+
+async def test_a_restart_ends_every_leg_in_kamailios_dialog_table(tmp_path: Path) -> None:
+    """Two agents talking and one ringing when the line shuts down: BYE, BYE and CANCEL through
+    the proxy, and kamailio is left with no dialog (issue 15, item 4)."""
+    async with line(tmp_path) as ln:
+        ep = ln.endpoint
+        scenario = agent_with_record_route(tmp_path)
+        talkers = [ln.phone(name, scenario, "-set", "ring_ms", "0", "-set", "talk_ms", "0")
+                   for name in ("agentF", "agentG")]
+        ringer = ln.phone("agentH", SIPP_DIR / "agent_noanswer.xml")
+        legs = []
+        for name in ("agentF", "agentG", "agentH"):
+            leg, actions = ep.core.invite(ln.uri(name), from_uri=ln.uri("line"), body=OFFER)
+            ep.run(actions)
+            legs.append(leg)
+        for leg in legs[:2]:
+            assert isinstance(await ep.next_event((Answered, Rejected), leg), Answered)
+        assert await ep.next_event((Ringing, Rejected), legs[2]) == Ringing(legs[2], 180)
+        await asyncio.sleep(0.5)
+        assert ln.kamailio.dialogs()["all"] == 3
+        await ep.shutdown()
+        for phone in (*talkers, ringer):
+            assert await asyncio.to_thread(phone.wait, 5) == 0
+        assert len(ln.requests_sent("BYE")) == 2 and len(ln.requests_sent("CANCEL")) == 1
+        assert ln.count("SIP/2.0 487") == 1
+        assert [t for t, _ in ln.sent if t.startswith("REGISTER") and "\r\nExpires: 0\r\n" in t]
+        no_route_refusals(ln.kamailio)
+        await all_dialogs_ended(ln.kamailio)
