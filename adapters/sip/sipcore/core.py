@@ -17,6 +17,7 @@ import logging
 from dataclasses import dataclass, field
 
 from adapters.sip.sipcore.dialog import Dialog, via
+from adapters.sip.sipcore.digest import Credentials, authorization, parse_challenge
 from adapters.sip.sipcore.message import (
     Addr,
     NameAddr,
@@ -143,6 +144,7 @@ class Leg:
     pending_invite: Request | None = None  # our re-INVITE in flight
     ok: Response | None = None  # our 2xx to the caller, retransmitted until ACKed
     ok_interval: float = T1
+    auth_tried: bool = False
 
 
 @dataclass
@@ -156,11 +158,13 @@ class Registration:
     seq: int = 0
     failures: int = 0
     registered: bool = False
+    auth_tried: bool = False  # one authenticated retry per challenge, never a loop
 
 
 class SipCore:
     def __init__(self, local: Addr, *, outbound: Addr | None = None, user: str = "line",
-                 user_agent: str = "cti-sipcore") -> None:
+                 user_agent: str = "cti-sipcore", credentials: Credentials | None = None) -> None:
+        self.credentials = credentials  # answers 401/407 to our REGISTER and INVITE
         self.local = local  # put in Via and Contact
         self.outbound = outbound  # every out-of-dialog request goes there (a proxy)
         self.user = user
@@ -395,7 +399,28 @@ class SipCore:
                 return out + self.bye(leg.id)  # §9.1: the answer crossed our CANCEL
             return [*out, Answered(leg.id, resp.body)]
         # the transaction has ACKed it already (§17.1.1.3)
+        if resp.status in (401, 407) and self.credentials and not leg.auth_tried and not leg.cancel_sent:
+            return self._invite_again_with_auth(leg, resp)
         return [*self._end(leg), Rejected(leg.id, resp.status, resp.reason)]
+
+    def _invite_again_with_auth(self, leg: Leg, resp: Response) -> list[Action]:
+        """§22.2: the same INVITE with credentials, a new branch and the next CSeq."""
+        assert self.credentials is not None
+        leg.auth_tried = True
+        old = leg.invite
+        req = Request(method="INVITE", uri=old.uri, headers=list(old.headers), body=old.body)
+        req.set("Via", via(self.local))
+        req.set("CSeq", f"{old.cseq[0] + 1} INVITE")
+        req.set(*self._answer_challenge(resp, "INVITE", old.uri))
+        leg.invite = req
+        return self._client(ClientInvite(req, leg.peer), leg.id)
+
+    def _answer_challenge(self, resp: Response, method: str, uri: str) -> tuple[str, str]:
+        assert self.credentials is not None
+        proxy = resp.status == 407
+        challenge = parse_challenge(resp.get("Proxy-Authenticate" if proxy else "WWW-Authenticate") or "")
+        value = authorization(challenge, self.credentials, method, uri)
+        return ("Proxy-Authorization" if proxy else "Authorization", value)
 
     def _on_reinvite_response(self, leg: Leg, resp: Response) -> list[Action]:
         if resp.status < 200 or leg.dialog is None:
@@ -560,7 +585,7 @@ class SipCore:
 
     # --- registrations -------------------------------------------------------------------------
 
-    def _send_register(self, reg: Registration) -> list[Action]:
+    def _send_register(self, reg: Registration, auth: tuple[str, str] | None = None) -> list[Action]:
         reg.seq += 1
         req = Request(method="REGISTER", uri=reg.registrar_uri)
         req.add("Via", via(self.local))
@@ -572,6 +597,8 @@ class SipCore:
         req.add("Contact", reg.contact)
         req.add("Expires", str(reg.expires))
         req.add("User-Agent", self.user_agent)
+        if auth is not None:
+            req.add(*auth)
         dest = self.outbound or uri_hostport(reg.registrar_uri)
         return self._client(ClientNonInvite(req, dest), "reg:" + reg.aor)
 
@@ -580,6 +607,10 @@ class SipCore:
         if reg is None or (resp is not None and resp.status < 200):
             return []
         key = ("reg:" + aor, "refresh")
+        if resp is not None and resp.status in (401, 407) and self.credentials and not reg.auth_tried:
+            reg.auth_tried = True
+            return self._send_register(reg, self._answer_challenge(resp, "REGISTER", reg.registrar_uri))
+        reg.auth_tried = False
         if resp is not None and 200 <= resp.status < 300:
             if reg.expires == 0:
                 reg.registered = False

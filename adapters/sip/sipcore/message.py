@@ -31,6 +31,7 @@ CANONICAL = {name.lower(): name for name in (
 LISTS = frozenset({"via", "route", "record-route", "contact"})
 
 REASONS = {100: "Trying", 180: "Ringing", 183: "Session Progress", 200: "OK", 400: "Bad Request",
+           401: "Unauthorized", 407: "Proxy Authentication Required", 480: "Temporarily Unavailable",
            404: "Not Found", 405: "Method Not Allowed", 408: "Request Timeout",
            481: "Call/Transaction Does Not Exist", 486: "Busy Here", 487: "Request Terminated",
            488: "Not Acceptable Here", 500: "Server Internal Error", 503: "Service Unavailable",

@@ -12,6 +12,7 @@ import logging
 from collections.abc import Callable
 
 from adapters.sip.sipcore.core import Action, SipCore, SipEvent
+from adapters.sip.sipcore.digest import Credentials
 from adapters.sip.sipcore.message import Addr
 from adapters.sip.sipcore.transaction import Send, StartTimer, StopTimer, TimerKey
 
@@ -46,10 +47,10 @@ class SipEndpoint:
 
     @classmethod
     async def open(cls, host: str, port: int, *, outbound: Addr | None = None,
-                   user: str = "line") -> SipEndpoint:
+                   user: str = "line", credentials: Credentials | None = None) -> SipEndpoint:
         """Bind ``host:port`` (0: any free port) and start; the core advertises the bound port."""
         loop = asyncio.get_running_loop()
-        ep = cls(SipCore((host, port), outbound=outbound, user=user))
+        ep = cls(SipCore((host, port), outbound=outbound, user=user, credentials=credentials))
         transport, _ = await loop.create_datagram_endpoint(
             lambda: _Protocol(ep), local_addr=(host, port))
         ep._udp, ep._loop = transport, loop

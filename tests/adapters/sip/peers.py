@@ -98,6 +98,7 @@ class Kamailio:
     binary: str
     proc: subprocess.Popen[bytes] | None = None
     starts: int = 0
+    config: Path = KAMAILIO_CFG
 
     @property
     def log(self) -> Path:
@@ -119,7 +120,7 @@ class Kamailio:
 
     def _spawn(self, rundir: Path, out: IO[bytes]) -> subprocess.Popen[bytes]:
         return subprocess.Popen(
-            [self.binary, "-f", str(KAMAILIO_CFG), "-DD", "-E", "-n", "1", "-l", f"udp:127.0.0.1:{self.port}",
+            [self.binary, "-f", str(self.config), "-DD", "-E", "-n", "1", "-l", f"udp:127.0.0.1:{self.port}",
              "-Y", str(rundir), "-w", str(self.workdir), "-m", "32", "-M", "4"],
             stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
 

@@ -23,6 +23,7 @@ from adapters.sip.sipcore.core import (
     SipCore,
     SipEvent,
 )
+from adapters.sip.sipcore.digest import Credentials, authorization, parse_challenge
 from adapters.sip.sipcore.message import (
     NameAddr,
     Request,
@@ -557,3 +558,57 @@ def test_shutdown_ends_every_call_and_registration(core: SipCore) -> None:
     assert by_method["BYE"].call_id == talking and by_method["BYE"].all("Route") == list(reversed(RR))
     assert by_method["CANCEL"].call_id == ringing
     assert by_method["REGISTER"].get("Expires") == "0"
+
+
+# --- §22 authentication -------------------------------------------------------------------------
+
+def test_s22_4_the_digest_answer_matches_rfc_2617s_example() -> None:
+    challenge = parse_challenge('Digest realm="testrealm@host.com", qop="auth,auth-int", '
+                                'nonce="dcd98b7102dd2f0e8b11d0f600bfb0c093", '
+                                'opaque="5ccc069c403ebaf9f0171e9517f40e41"')
+    value = authorization(challenge, Credentials("Mufasa", "Circle Of Life"), "GET", "/dir/index.html",
+                          cnonce="0a4f113b")
+    assert 'response="6629fae49393a05397450978507c4ef1"' in value
+    assert 'opaque="5ccc069c403ebaf9f0171e9517f40e41"' in value and "nc=00000001" in value
+
+
+def challenged(req: Request, status: int) -> bytes:
+    resp = response_to(req, status, to_tag="reg")
+    header = "Proxy-Authenticate" if status == 407 else "WWW-Authenticate"
+    resp.add(header, 'Digest realm="127.0.0.1", nonce="abc123", qop="auth"')
+    return wire(resp)
+
+
+def test_s22_2_a_challenged_register_is_sent_once_more_with_credentials() -> None:
+    core = SipCore(ME, outbound=PROXY, credentials=Credentials("line", "secret"))
+    (first,) = sent(core.register("sip:line@127.0.0.1", 60))
+    assert isinstance(first, Request)
+    (second,) = sent(core.on_datagram(challenged(first, 401), PROXY))
+    assert isinstance(second, Request) and second.cseq == (2, "REGISTER")
+    assert second.call_id == first.call_id and second.branch != first.branch
+    assert 'username="line"' in (second.get("Authorization") or "")
+    # refused again: reported and retried later, never a loop of REGISTERs
+    out = core.on_datagram(challenged(second, 401), PROXY)
+    assert sent(out) == [] and events(out) == [RegistrationFailed("sip:line@127.0.0.1", 401, 2.0)]
+
+
+def test_s22_3_a_challenged_invite_is_acked_and_sent_again_with_credentials() -> None:
+    core = SipCore(ME, outbound=PROXY, credentials=Credentials("line", "secret"))
+    leg, invite, _ = dial(core)
+    out = core.on_datagram(challenged(invite, 407), PROXY)
+    ack, again = sent(out)
+    assert isinstance(ack, Request) and ack.method == "ACK" and ack.branch == invite.branch
+    assert isinstance(again, Request) and again.method == "INVITE" and again.cseq == (2, "INVITE")
+    assert again.call_id == invite.call_id and again.from_.params == invite.from_.params
+    assert 'uri="sip:agent1@127.0.0.1:5060"' in (again.get("Proxy-Authorization") or "")
+    assert events(out) == []
+    done = core.on_datagram(answer(again, 200), PROXY)
+    assert events(done) == [Answered(leg, b"")]
+    (ack2,) = sent(done)
+    assert isinstance(ack2, Request) and ack2.cseq == (2, "ACK")
+
+
+def test_s22_3_without_credentials_a_challenge_is_a_rejection(core: SipCore) -> None:
+    leg, invite, _ = dial(core)
+    assert events(core.on_datagram(challenged(invite, 407), PROXY)) == [
+        Rejected(leg, 407, "Proxy Authentication Required")]

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,13 +21,23 @@ from adapters.sip.sipcore.core import (
     IncomingCall,
     InDialogRequest,
     Registered,
+    RegistrationFailed,
     ReinviteDone,
     Rejected,
     Ringing,
 )
+from adapters.sip.sipcore.digest import Credentials
 from adapters.sip.sipcore.message import Addr
 from adapters.sip.sipcore.transport import SipEndpoint
-from tests.adapters.sip.peers import SIPP_DIR, Kamailio, running_kamailio, start_sipp
+from tests.adapters.sip.peers import (
+    KAMAILIO_CFG,
+    SIPP_DIR,
+    Kamailio,
+    free_udp_port,
+    require_binary,
+    running_kamailio,
+    start_sipp,
+)
 from tests.adapters.sip.wire import BUSY_XML, Phone, agent_with_record_route, register, start_phone
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -110,11 +120,59 @@ class Line:
         return sum(1 for line in self.received if line.startswith(first_line))
 
 
+# kamailio.cfg, but the line (From user "line") must authenticate its REGISTER (401) and its
+# INVITE (407) with the password "secret"; the SIPp phones are not challenged
+AUTH_MODULE = 'loadmodule "auth.so"\n'
+AUTH_ROUTE = """    if ($fU == "line") {
+        if (is_method("REGISTER")) {
+            if (!pv_www_authenticate("$td", "secret", "0")) {
+                www_challenge("$td", "1");
+                exit;
+            }
+        } else if (is_method("INVITE")) {
+            if (!pv_proxy_authenticate("$fd", "secret", "0")) {
+                proxy_challenge("$fd", "1");
+                exit;
+            }
+            consume_credentials();
+        }
+    }
+"""
+
+
+def authenticating_kamailio(tmp_path: Path) -> Path:
+    text = KAMAILIO_CFG.read_text()
+    anchor = '    remove_hf("Route");\n'
+    assert text.count(anchor) == 1 and text.count('loadmodule "corex.so"\n') == 1
+    text = text.replace(anchor, AUTH_ROUTE + anchor).replace(
+        'loadmodule "corex.so"\n', 'loadmodule "corex.so"\n' + AUTH_MODULE)
+    path = tmp_path / "kamailio-auth.cfg"
+    path.write_text(text)
+    return path
+
+
+@contextlib.contextmanager
+def kamailio_with(tmp_path: Path, config: Path | None) -> Iterator[Kamailio]:
+    if config is None:
+        with running_kamailio(tmp_path) as kam:
+            yield kam
+        return
+    workdir = tmp_path / "kamailio"
+    workdir.mkdir()
+    kam = Kamailio(port=free_udp_port(), workdir=workdir, binary=require_binary("kamailio"), config=config)
+    kam.start()
+    try:
+        yield kam
+    finally:
+        kam.stop()
+
+
 @contextlib.asynccontextmanager
-async def line(tmp_path: Path) -> AsyncIterator[Line]:
-    with running_kamailio(tmp_path) as kam:
+async def line(tmp_path: Path, *, config: Path | None = None,
+               credentials: Credentials | None = None) -> AsyncIterator[Line]:
+    with kamailio_with(tmp_path, config) as kam:
         proxy: Addr = ("127.0.0.1", kam.port)
-        ep = await SipEndpoint.open("127.0.0.1", 0, outbound=proxy, user="line")
+        ep = await SipEndpoint.open("127.0.0.1", 0, outbound=proxy, user="line", credentials=credentials)
         seen = Line(kamailio=kam, endpoint=ep, tmp_path=tmp_path)
 
         def tap(way: str, data: bytes, addr: Addr) -> None:
@@ -317,3 +375,29 @@ async def test_a_restart_ends_every_leg_in_kamailios_dialog_table(tmp_path: Path
         assert [t for t, _ in ln.sent if t.startswith("REGISTER") and "\r\nExpires: 0\r\n" in t]
         no_route_refusals(ln.kamailio)
         await all_dialogs_ended(ln.kamailio)
+
+
+async def test_a_line_that_must_authenticate_registers_and_calls(tmp_path: Path) -> None:
+    """A registrar that challenges: the REGISTER (401) and the INVITE (407) are answered with
+    digest credentials; a wrong password is reported, not looped."""
+    config = authenticating_kamailio(tmp_path)
+    async with line(tmp_path, config=config, credentials=Credentials("line", "secret")) as ln:
+        assert ln.count("SIP/2.0 401") == 1
+        phone = ln.phone("agentA", agent_with_record_route(tmp_path), "-set", "ring_ms", "0",
+                         "-set", "talk_ms", "300")
+        ep = ln.endpoint
+        leg, actions = ep.core.invite(ln.uri("agentA"), from_uri=ln.uri("line"), body=OFFER)
+        ep.run(actions)
+        assert isinstance(await ep.next_event((Answered, Rejected), leg), Answered)
+        assert ln.count("SIP/2.0 407") == 1
+        assert await ep.next_event(Ended, leg) == Ended(leg, "remote")
+        assert await asyncio.to_thread(phone.wait, 5) == 0
+        await all_dialogs_ended(ln.kamailio)
+        wrong = await SipEndpoint.open("127.0.0.1", 0, outbound=("127.0.0.1", ln.kamailio.port),
+                                       user="line", credentials=Credentials("line", "wrong"))
+        try:
+            wrong.run(wrong.core.register(ln.uri("line"), 60))
+            failed = await wrong.next_event((Registered, RegistrationFailed))
+            assert failed == RegistrationFailed(ln.uri("line"), 401, 2.0)
+        finally:
+            wrong.close()
