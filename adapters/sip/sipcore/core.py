@@ -390,10 +390,12 @@ class SipCore:
         if resp.status < 300:
             if leg.dialog is not None and resp.to.params.get("tag") != leg.dialog.remote_tag:
                 return self._ack_and_bye_fork(leg, resp)
-            leg.dialog = Dialog.as_uac(leg.invite, resp)
-            ack = leg.dialog.ack(resp.cseq[0], self.local)
+            dialog = Dialog.as_uac(leg.invite, resp)
+            hop = dialog.next_hop(self.outbound)  # a SipParseError here leaves the leg untouched
+            leg.dialog = dialog
+            ack = dialog.ack(resp.cseq[0], self.local)
             leg.acks[resp.cseq[0]] = ack
-            out = [Send(ack, leg.dialog.next_hop(self.outbound))]
+            out = [Send(ack, hop)]
             leg.state = "confirmed"
             if leg.cancel_wanted or leg.cancel_sent:
                 return out + self.bye(leg.id)  # §9.1: the answer crossed our CANCEL

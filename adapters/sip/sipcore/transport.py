@@ -8,7 +8,9 @@ stops reading loses the oldest events rather than the server its memory (logged)
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
+import socket
 from collections.abc import Callable
 
 from adapters.sip.sipcore.core import Action, SipCore, SipEvent
@@ -19,6 +21,14 @@ from adapters.sip.sipcore.transaction import Send, StartTimer, StopTimer, TimerK
 log = logging.getLogger(__name__)
 
 EVENT_QUEUE = 1000
+
+
+def is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 class _Protocol(asyncio.DatagramProtocol):
@@ -43,6 +53,7 @@ class SipEndpoint:
         self._timers: dict[TimerKey, asyncio.TimerHandle] = {}
         self._udp: asyncio.DatagramTransport | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._resolving: set[asyncio.Task[None]] = set()
         self._drained: asyncio.Event | None = None  # set by ``shutdown`` once nothing is in flight
 
     @classmethod
@@ -75,12 +86,15 @@ class SipEndpoint:
         """Carry out the core's actions in order."""
         for act in actions:
             if isinstance(act, Send):
-                if self._udp is not None:
-                    data = act.message.encode()
-                    if self.tap is not None:
-                        self.tap("out", data, act.addr)
-                    self._udp.sendto(data, act.addr)
-                    self.sent += 1
+                data = act.message.encode()
+                if self.tap is not None:
+                    self.tap("out", data, act.addr)
+                if is_ip(act.addr[0]):
+                    self._sendto(data, act.addr)
+                elif self._loop is not None:  # a name: resolved off the loop, sent when known
+                    task = self._loop.create_task(self._send_resolved(data, act.addr))
+                    self._resolving.add(task)
+                    task.add_done_callback(self._resolving.discard)
             elif isinstance(act, StartTimer):
                 if (old := self._timers.pop(act.key, None)) is not None:
                     old.cancel()
@@ -93,6 +107,27 @@ class SipEndpoint:
                 self._event(act)
         if self._drained is not None and not self.in_flight():
             self._drained.set()
+
+    def _sendto(self, data: bytes, addr: Addr) -> None:
+        if self._udp is None:
+            return
+        try:
+            self._udp.sendto(data, addr)
+        except OSError as exc:
+            log.warning("sip.send_failed", extra={"to": f"{addr[0]}:{addr[1]}", "error": str(exc)})
+            return
+        self.sent += 1
+
+    async def _send_resolved(self, data: bytes, addr: Addr) -> None:
+        """RFC 3263 reduced to an A lookup: no NAPTR/SRV (the proxy is configured by address)."""
+        assert self._loop is not None
+        try:
+            infos = await self._loop.getaddrinfo(addr[0], addr[1], family=socket.AF_INET,
+                                                 type=socket.SOCK_DGRAM)
+        except OSError as exc:
+            log.warning("sip.resolve_failed", extra={"host": addr[0], "error": str(exc)})
+            return
+        self._sendto(data, (str(infos[0][4][0]), addr[1]))
 
     def in_flight(self) -> bool:
         """A request of ours still waits for its final answer."""
@@ -142,6 +177,8 @@ class SipEndpoint:
         return len(self._timers)
 
     def close(self) -> None:
+        for task in self._resolving:
+            task.cancel()
         for handle in self._timers.values():
             handle.cancel()
         self._timers.clear()

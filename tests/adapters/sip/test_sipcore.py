@@ -612,3 +612,34 @@ def test_s22_3_without_credentials_a_challenge_is_a_rejection(core: SipCore) -> 
     leg, invite, _ = dial(core)
     assert events(core.on_datagram(challenged(invite, 407), PROXY)) == [
         Rejected(leg, 407, "Proxy Authentication Required")]
+
+
+# --- hostile input ------------------------------------------------------------------------------
+
+def test_mangled_datagrams_never_raise_out_of_the_core() -> None:
+    """Every message of a call flow, cut, with bytes flipped or lines dropped: the core drops or
+    answers them, it never raises (an exception would reach the event loop's protocol)."""
+    import random
+
+    rnd = random.Random(15)
+    core = SipCore(ME, outbound=PROXY)
+    leg, invite, _ = dial(core)
+    samples = [answer(invite, 180), answer(invite, 200), answer(invite, 486), wire(incoming_invite()),
+               challenged(invite, 407), b"\r\n\r\n", b"SIP/2.0 200\r\n\r\n", b"\xff\xfe",
+               answer(invite, 200, tag="bad", rr=["<sip:127.0.0.1:5x;lr>"]),
+               answer(invite, 200, tag="bad2", rr=[], contact="<sip:agent@127.0.0.1:9z>")]
+    for _ in range(3000):
+        data = bytearray(rnd.choice(samples))
+        how = rnd.randrange(4)
+        if how == 0 and data:
+            del data[rnd.randrange(len(data)):]
+        elif how == 1 and data:
+            for _ in range(rnd.randrange(1, 6)):
+                data[rnd.randrange(len(data))] = rnd.choice(b":;<>,=@ \r\n\"0aZ\xff")
+        elif how == 2:
+            lines = bytes(data).split(b"\r\n")
+            if len(lines) > 1:
+                del lines[rnd.randrange(1, len(lines))]
+            data = bytearray(b"\r\n".join(lines))
+        core.on_datagram(bytes(data), (PROXY[0], PROXY[1]))
+    assert leg in core.legs
