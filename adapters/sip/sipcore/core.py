@@ -223,7 +223,8 @@ class SipCore:
         for name in ("From", "To", "Call-ID"):
             cancel.add(name, inv.need(name))
         cancel.add("CSeq", f"{inv.cseq[0]} CANCEL")
-        return self._client(ClientNonInvite(cancel, leg.peer), leg_id)
+        return [*self._client(ClientNonInvite(cancel, leg.peer), leg_id),
+                StartTimer((leg.id, "cancel-timeout"), TIMEOUT)]
 
     def bye(self, leg_id: str) -> list[Action]:
         leg = self.legs.get(leg_id)
@@ -318,6 +319,8 @@ class SipCore:
         if leg.ok is not None:
             out += [StopTimer((leg.id, "2xx")), StopTimer((leg.id, "2xx-timeout"))]
             leg.ok = None
+        if leg.cancel_sent:
+            out.append(StopTimer((leg.id, "cancel-timeout")))
         return [*out, StartTimer((leg.id, "forget"), TIMEOUT)]
 
     # --- input from the network and the clock --------------------------------------------------
@@ -350,6 +353,12 @@ class SipCore:
         if leg is not None and name == "forget":
             del self.legs[leg.id]
             return []
+        if leg is not None and name == "cancel-timeout" and leg.state in ("calling", "ringing"):
+            # §9.1: no final to the cancelled INVITE in 64*T1: the transaction is given up
+            tid = txn_id(leg.invite.branch, "INVITE")
+            self.clients.pop(tid, None)
+            self.owner.pop(tid, None)
+            return [*self._end(leg), Rejected(leg.id, 408, "Request Timeout")]
         if leg is not None and leg.ok is not None:
             if name == "2xx":  # §13.3.1.4: retransmit our 2xx, T1 doubling to T2, until the ACK
                 leg.ok_interval = min(leg.ok_interval * 2, T2)
@@ -477,11 +486,18 @@ class SipCore:
         resp.body = body
         return self._server_actions(txn.respond(resp))
 
+    def _reply_invite(self, req: Request, source: Addr, status: int, to_tag: str) -> list[Action]:
+        """A final failure to an INVITE, through an INVITE server transaction (Timer G/H)."""
+        txn = ServerInvite(req, source)
+        self.servers[txn.id] = txn
+        return self._server_actions(txn.respond(response_to(req, status, to_tag=to_tag)))
+
     def _new_invite(self, req: Request, source: Addr) -> list[Action]:
         txn = ServerInvite(req, source)
         self.servers[txn.id] = txn
         if req.call_id in self.legs:  # a second INVITE with a known Call-ID and no tag: a loop
-            return self._server_actions(txn.respond(response_to(req, 482, "Loop Detected", to_tag=new_tag())))
+            resp = response_to(req, 482, "Loop Detected", to_tag=new_tag())
+            return self._server_actions(txn.respond(resp))
         leg = Leg(id=req.call_id, role="uas", invite=req, peer=source, local_tag=new_tag())
         self.legs[leg.id] = leg
         self.owner[txn.id] = leg.id
@@ -513,6 +529,8 @@ class SipCore:
         if req.method == "BYE":
             return [*self._end(leg), *self._reply(req, source, 200, to_tag=dialog.local_tag),
                     Ended(leg.id, "remote")]
+        if req.method == "INVITE" and (leg.pending_invite is not None or leg.ok is not None):
+            return self._reply_invite(req, source, 491, dialog.local_tag)  # §14.2: glare
         if req.method == "INVITE":  # a re-INVITE: answered with our current offer
             txn = ServerInvite(req, source)
             self.servers[txn.id] = txn

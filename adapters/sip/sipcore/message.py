@@ -34,6 +34,7 @@ REASONS = {100: "Trying", 180: "Ringing", 183: "Session Progress", 200: "OK", 40
            401: "Unauthorized", 407: "Proxy Authentication Required", 480: "Temporarily Unavailable",
            404: "Not Found", 405: "Method Not Allowed", 408: "Request Timeout",
            481: "Call/Transaction Does Not Exist", 486: "Busy Here", 487: "Request Terminated",
+           491: "Request Pending",
            488: "Not Acceptable Here", 500: "Server Internal Error", 503: "Service Unavailable",
            603: "Decline"}
 

@@ -643,3 +643,32 @@ def test_mangled_datagrams_never_raise_out_of_the_core() -> None:
             data = bytearray(b"\r\n".join(lines))
         core.on_datagram(bytes(data), (PROXY[0], PROXY[1]))
     assert leg in core.legs
+
+
+def test_s9_1_a_cancelled_invite_with_no_final_in_64_t1_is_given_up(core: SipCore) -> None:
+    leg, invite, _ = dial(core)
+    core.on_datagram(answer(invite, 180), PROXY)
+    out = core.cancel(leg)
+    assert timers(out)["cancel-timeout"] == 32.0
+    out = core.on_timer((leg, "cancel-timeout"))
+    assert events(out) == [Rejected(leg, 408, "Request Timeout")]
+    assert invite.branch + "/INVITE" not in core.clients
+    # when the 487 does come, the give-up timer is stopped
+    leg2, invite2, _ = dial(core)
+    core.on_datagram(answer(invite2, 180), PROXY)
+    core.cancel(leg2)
+    assert StopTimer((leg2, "cancel-timeout")) in core.on_datagram(answer(invite2, 487), PROXY)
+
+
+def test_s14_2_a_reinvite_while_ours_is_pending_gets_491(core: SipCore) -> None:
+    leg, _ = answered_call(core)
+    (ours,) = sent(core.reinvite(leg, b"v=0\r\na=sendonly\r\n"))
+    theirs = in_dialog(core, leg, "INVITE", 20)
+    out = core.on_datagram(wire(theirs), PROXY)
+    (resp,) = sent(out)
+    assert isinstance(resp, Response) and resp.status == 491 and timers(out) == {"G": 0.5, "H": 32.0}
+    assert isinstance(ours, Request)
+    rejected = core.on_datagram(wire(response_to(ours, 491, to_tag="ph1")), PROXY)
+    assert [m.method for m in sent(rejected) if isinstance(m, Request)] == ["ACK"]
+    assert events(rejected) == [ReinviteDone(leg, 491, b"")]
+    assert core.reinvite(leg, b"v=0\r\n") != []  # the TU may try again
