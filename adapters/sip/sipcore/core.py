@@ -493,6 +493,11 @@ class SipCore:
         return self._server_actions(txn.respond(response_to(req, status, to_tag=to_tag)))
 
     def _new_invite(self, req: Request, source: Addr) -> list[Action]:
+        known = self.legs.get(req.call_id)
+        if known is not None and known.role == "uas" and known.invite.branch == req.branch:
+            # the caller resends its INVITE after our 2xx ended the transaction (§13.3.1.4):
+            # our 2xx again if it is still unacknowledged, else nothing
+            return [Send(known.ok, known.peer)] if known.ok is not None else []
         txn = ServerInvite(req, source)
         self.servers[txn.id] = txn
         if req.call_id in self.legs:  # a second INVITE with a known Call-ID and no tag: a loop

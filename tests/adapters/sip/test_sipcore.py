@@ -672,3 +672,14 @@ def test_s14_2_a_reinvite_while_ours_is_pending_gets_491(core: SipCore) -> None:
     assert [m.method for m in sent(rejected) if isinstance(m, Request)] == ["ACK"]
     assert events(rejected) == [ReinviteDone(leg, 491, b"")]
     assert core.reinvite(leg, b"v=0\r\n") != []  # the TU may try again
+
+
+def test_s13_3_1_4_an_invite_resent_after_our_2xx_gets_the_2xx_not_a_loop_error(core: SipCore) -> None:
+    invite = incoming_invite()
+    core.on_datagram(wire(invite), PROXY)
+    (ok,) = sent(core.answer("incoming-1", 200, b"v=0\r\n"))
+    again = sent(core.on_datagram(wire(invite), PROXY))
+    assert [m.encode() for m in again] == [ok.encode()]
+    # a different INVITE with the same Call-ID and no tag is a loop (§8.2.2.2)
+    (loop,) = sent(core.on_datagram(wire(incoming_invite("z9hG4bKother")), PROXY))
+    assert isinstance(loop, Response) and loop.status == 482
