@@ -62,8 +62,7 @@ async def idle(lines: int, seconds: float, expires: int) -> None:
             await asyncio.sleep(seconds)
             used, took = cpu_seconds() - start_cpu, time.monotonic() - start
             for ep in endpoints:
-                while not ep.events.empty():
-                    event = ep.events.get_nowait()
+                for event in ep.drain():
                     refreshes += isinstance(event, Registered)
                     failures += isinstance(event, RegistrationFailed)
             answered = 0

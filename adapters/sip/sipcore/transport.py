@@ -1,8 +1,9 @@
 """``SipEndpoint``: the asyncio side of ``SipCore`` — one UDP socket, ``loop.call_later`` timers.
 
 No thread and no polling: the loop wakes for a datagram or a timer, hands it to the core and
-carries out the actions it returns. TU events go into a bounded queue (``events``); a TU that
-stops reading loses the oldest events rather than the server its memory (logged).
+carries out the actions it returns. TU events go to ``on_event`` when the TU sets it (the adapter),
+else into a bounded buffer read by ``next_event``/``drain`` (tests, bench); a TU that stops reading
+loses the oldest events rather than the server its memory (logged).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import asyncio
 import ipaddress
 import logging
 import socket
+from collections import deque
 from collections.abc import Callable
 
 from adapters.sip.sipcore.core import Action, SipCore, SipEvent
@@ -45,8 +47,9 @@ class _Protocol(asyncio.DatagramProtocol):
 class SipEndpoint:
     def __init__(self, core: SipCore) -> None:
         self.core = core
-        self.events: asyncio.Queue[SipEvent] = asyncio.Queue(EVENT_QUEUE)
-        self._backlog: list[SipEvent] = []  # read by ``next_event`` for another caller
+        self.on_event: Callable[[SipEvent], None] | None = None
+        self._pending: deque[SipEvent] = deque()
+        self._waiters: list[asyncio.Future[None]] = []  # ``next_event`` calls waiting for news
         self.sent: int = 0
         # sees every datagram, "in" or "out" (tests and traces); never changes what is sent
         self.tap: Callable[[str, bytes, Addr], None] | None = None
@@ -147,30 +150,36 @@ class SipEndpoint:
         self.close()
 
     def _event(self, event: SipEvent) -> None:
-        if self.events.full():
-            dropped = self.events.get_nowait()
+        if self.on_event is not None:
+            self.on_event(event)
+            return
+        if len(self._pending) >= EVENT_QUEUE:
+            dropped = self._pending.popleft()
             log.warning("sip.event_dropped", extra={"event": type(dropped).__name__, "leg": dropped.leg})
-        self.events.put_nowait(event)
+        self._pending.append(event)
+        waiters, self._waiters = self._waiters, []
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
 
     async def next_event(self, kind: type[SipEvent] | tuple[type[SipEvent], ...] = SipEvent,
                          leg: str | None = None, timeout: float = 10.0) -> SipEvent:
-        """The next event of ``kind`` (for ``leg``). Others read on the way are kept, in order,
-        for a later call (at most ``EVENT_QUEUE``; the oldest go first)."""
-
-        def wanted(event: SipEvent) -> bool:
-            return isinstance(event, kind) and (leg is None or event.leg == leg)
-
-        for i, event in enumerate(self._backlog):
-            if wanted(event):
-                del self._backlog[i]
-                return event
+        """The oldest buffered event of ``kind`` (for ``leg``), waiting for it if need be. Any
+        number of callers may wait at once, each for its own leg."""
         async with asyncio.timeout(timeout):
             while True:
-                event = await self.events.get()
-                if wanted(event):
-                    return event
-                self._backlog.append(event)
-                del self._backlog[:-EVENT_QUEUE]
+                for i, event in enumerate(self._pending):
+                    if isinstance(event, kind) and (leg is None or event.leg == leg):
+                        del self._pending[i]
+                        return event
+                waiter = asyncio.get_running_loop().create_future()
+                self._waiters.append(waiter)
+                await waiter
+
+    def drain(self) -> list[SipEvent]:
+        """Every buffered event, oldest first; the buffer is left empty."""
+        events, self._pending = list(self._pending), deque()
+        return events
 
     @property
     def pending_timers(self) -> int:

@@ -6,6 +6,7 @@ import asyncio
 import socket
 import time
 
+from adapters.sip.sipcore.core import Ringing, SipEvent
 from adapters.sip.sipcore.message import Request, Response, parse, response_to
 from adapters.sip.sipcore.transaction import Send
 from adapters.sip.sipcore.transport import SipEndpoint
@@ -74,5 +75,31 @@ async def test_an_idle_endpoint_holds_no_timer() -> None:
     try:
         await asyncio.sleep(0.1)
         assert ep.pending_timers == 0
+    finally:
+        ep.close()
+
+
+async def test_waiters_for_different_legs_each_get_their_own_event() -> None:
+    """The adapter waits on many legs at once: an event read while looking for another leg's must
+    still reach its own waiter."""
+    ep = await SipEndpoint.open("127.0.0.1", 0)
+    try:
+        waiters = [asyncio.create_task(ep.next_event(Ringing, leg, timeout=2.0)) for leg in ("a", "b")]
+        await asyncio.sleep(0)
+        ep.run([Ringing("b", 180), Ringing("a", 183)])
+        assert await asyncio.gather(*waiters) == [Ringing("a", 183), Ringing("b", 180)]
+        ep.run([Ringing("c", 180)])
+        assert ep.drain() == [Ringing("c", 180)] and ep.drain() == []
+    finally:
+        ep.close()
+
+
+async def test_a_callback_takes_events_instead_of_the_buffer() -> None:
+    ep = await SipEndpoint.open("127.0.0.1", 0)
+    try:
+        seen: list[SipEvent] = []
+        ep.on_event = seen.append
+        ep.run([Ringing("a", 180)])
+        assert seen == [Ringing("a", 180)] and ep.drain() == []
     finally:
         ep.close()
