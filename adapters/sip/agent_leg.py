@@ -13,7 +13,7 @@ import enum
 import logging
 from dataclasses import dataclass
 
-from adapters.sip.sipcore.core import Answered, Ended, Rejected, ReinviteDone
+from adapters.sip.sipcore.core import Answered, Ended, ReinviteDone, Rejected
 from adapters.sip.sipcore.sdp import Media, SdpError, Session, parse
 from adapters.sip.sipcore.transaction import TIMEOUT
 from adapters.sip.sipcore.transport import SipEndpoint

@@ -41,7 +41,16 @@ REINVITE_XML = """<?xml version="1.0" encoding="ISO-8859-1" ?>
       [last_CSeq:]
       [last_Record-Route:]
       Contact: <sip:[local_ip]:[local_port];transport=[transport]>
-      Content-Length: 0
+      Content-Type: application/sdp
+      Content-Length: [len]
+
+      v=0
+      o=phone 1 1 IN IP[local_ip_type] [local_ip]
+      s=-
+      c=IN IP[media_ip_type] [media_ip]
+      t=0 0
+      m=audio [media_port] RTP/AVP 0
+      a=rtpmap:0 PCMU/8000
 
   ]]></send>
   <recv request="ACK" crlf="true" />
