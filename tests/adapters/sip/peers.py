@@ -98,6 +98,7 @@ class Kamailio:
     binary: str
     proc: subprocess.Popen[bytes] | None = None
     starts: int = 0
+    config: Path = KAMAILIO_CFG
 
     @property
     def log(self) -> Path:
@@ -119,7 +120,7 @@ class Kamailio:
 
     def _spawn(self, rundir: Path, out: IO[bytes]) -> subprocess.Popen[bytes]:
         return subprocess.Popen(
-            [self.binary, "-f", str(KAMAILIO_CFG), "-DD", "-E", "-n", "1", "-l", f"udp:127.0.0.1:{self.port}",
+            [self.binary, "-f", str(self.config), "-DD", "-E", "-n", "1", "-l", f"udp:127.0.0.1:{self.port}",
              "-Y", str(rundir), "-w", str(self.workdir), "-m", "32", "-M", "4"],
             stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
 
@@ -134,6 +135,19 @@ class Kamailio:
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(5)
+
+    def dialogs(self) -> dict[str, int]:
+        """kamailio's dialog table by state: ``{"starting", "connecting", "answering", "ongoing",
+        "all"}`` counts of dialogs not yet ended (``dlg.stats_active`` through the ctl socket)."""
+        ctl = f"unix:{self.workdir / 'run' / 'kamailio_ctl'}"
+        out = subprocess.run([require_binary("kamcmd"), "-s", ctl, "dlg.stats_active"],
+                             capture_output=True, text=True, timeout=5, check=True).stdout
+        counts: dict[str, int] = {}
+        for line in out.splitlines():
+            name, _, value = line.strip().partition(":")
+            if value.strip().isdigit():
+                counts[name.strip()] = int(value)
+        return counts
 
     def logs(self) -> str:
         return "".join(p.read_text(errors="replace") for p in sorted(self.workdir.glob("kamailio-*.log")))

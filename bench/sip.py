@@ -1,0 +1,147 @@
+"""SIP layer benchmark: what idle registered lines cost (``adapters.sip.sipcore``).
+
+``python -m bench sip --idle [--lines 10] [--seconds 20] [--expires 4]``
+``python -m bench sip --core [--calls 20000]``
+
+A kamailio registrar/proxy (``tests/adapters/sip/kamailio.cfg``, a free loopback port) and
+``--lines`` lines in this process, each a ``SipEndpoint`` with its own UDP socket registered as
+``lineN`` with ``--expires`` seconds, so each refreshes its binding every ``expires/2`` seconds
+through the layer (REGISTER client transactions, timers E/F/K, the refresh timer). Once every line
+is registered, the process's CPU time (user + system, ``time.process_time``) is read over
+``--seconds`` of no calls; the figure is that over the wall time, as a percentage of one core.
+Then each line is
+probed by an OPTIONS to ``sip:lineN@proxy`` (routed by the registrar's location table to the line,
+answered by its core): all must answer 200, or the idle figure would be that of dead lines.
+
+``--core``: the state machine alone, no socket, no loop: ``--calls`` agent legs, each the whole
+exchange as bytes through ``on_datagram`` — INVITE out, 100, 180, 200 in (with Record-Route and
+Contact), ACK out, BYE out, 200 in — the leg forgotten at its timer. Prints CPU µs per call
+(parse, transactions, dialog, serialize; the answers are built once per call by ``response_to``,
+their cost counted apart and subtracted) and legs/transactions left (must be 0).
+
+Measured, not asserted. The goal (issue 15) is under 1 % of a core for 10 lines: pyVoIP 2.0.0a4's
+waiting threads busy-polled (85 s of CPU in 79 s). kamailio's CPU is not counted (another process).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+from adapters.sip.sipcore.core import Registered, RegistrationFailed, SipCore
+from adapters.sip.sipcore.message import Request, response_to
+from adapters.sip.sipcore.transport import SipEndpoint
+from tests.adapters.sip.peers import Kamailio, free_udp_port, sip_request
+
+
+def cpu_seconds() -> float:
+    return time.process_time()  # user + system of this process, finer than os.times
+
+
+async def idle(lines: int, seconds: float, expires: int) -> None:
+    binary = shutil.which("kamailio") or "/usr/sbin/kamailio"
+    with tempfile.TemporaryDirectory(prefix="bench-sip-") as tmp:
+        kam = Kamailio(port=free_udp_port(), workdir=Path(tmp), binary=binary)
+        kam.start()
+        endpoints: list[SipEndpoint] = []
+        try:
+            proxy = ("127.0.0.1", kam.port)
+            for n in range(1, lines + 1):
+                ep = await SipEndpoint.open("127.0.0.1", 0, outbound=proxy, user=f"line{n}")
+                ep.run(ep.core.register(f"sip:line{n}@127.0.0.1:{kam.port}", expires))
+                endpoints.append(ep)
+            for ep in endpoints:
+                await ep.next_event(Registered, timeout=10)
+            failures = 0
+            refreshes = 0
+            start_cpu, start = cpu_seconds(), time.monotonic()
+            await asyncio.sleep(seconds)
+            used, took = cpu_seconds() - start_cpu, time.monotonic() - start
+            for ep in endpoints:
+                for event in ep.drain():
+                    refreshes += isinstance(event, Registered)
+                    failures += isinstance(event, RegistrationFailed)
+            answered = 0
+            for n in range(1, lines + 1):  # in a thread: the lines answer on this loop
+                status = await asyncio.to_thread(sip_request, kam.port, "OPTIONS",
+                                                 f"sip:line{n}@127.0.0.1:{kam.port}")
+                answered += status == "SIP/2.0 200 OK"
+            print(f"lines: {lines}")
+            print(f"register_expires_s: {expires}")
+            print(f"idle_wall_s: {took:.1f}")
+            print(f"idle_cpu_s: {used:.3f}")
+            print(f"idle_cpu_percent_of_core: {100 * used / took:.2f}")
+            print(f"register_refreshes: {refreshes}")
+            print(f"register_failures: {failures}")
+            print(f"timers_pending_per_line: {sum(ep.pending_timers for ep in endpoints) / lines:.1f}")
+            print(f"lines_answering_options: {answered}/{lines}")
+        finally:
+            for ep in endpoints:
+                ep.close()
+            kam.stop()
+
+
+def core_calls(calls: int) -> None:
+    proxy = ("127.0.0.1", 5060)
+    core = SipCore(("127.0.0.1", 5070), outbound=proxy)
+    sdp = (b"v=0\r\no=x 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+           b"m=audio 4000 RTP/AVP 0\r\n")
+    answers_s = 0.0
+    start = cpu_seconds()
+    for _ in range(calls):
+        leg, out = core.invite("sip:agent1@127.0.0.1:5060", from_uri="sip:line@127.0.0.1", body=sdp)
+        invite = next(a.message for a in out if hasattr(a, "message"))
+        assert isinstance(invite, Request)
+        t0 = cpu_seconds()
+        answers = []
+        for status in (100, 180, 200):
+            resp = response_to(invite, status, to_tag="ph" if status > 100 else "")
+            if status > 100:
+                resp.add("Record-Route", "<sip:127.0.0.1:5060;lr;ftag=x;did=1>")
+                resp.add("Contact", "<sip:agent1@127.0.0.1:5071>")
+            if status == 200:
+                resp.body = sdp
+            answers.append(resp.encode())
+        answers_s += cpu_seconds() - t0
+        for data in answers:
+            core.on_datagram(data, proxy)
+        bye = next(a.message for a in core.bye(leg) if hasattr(a, "message"))
+        assert isinstance(bye, Request)
+        t0 = cpu_seconds()
+        ok = response_to(bye, 200).encode()
+        answers_s += cpu_seconds() - t0
+        core.on_datagram(ok, proxy)
+        for key in [k for k in list(core.clients) + list(core.servers)]:
+            for name in ("D", "K", "J", "I"):
+                core.on_timer((key, name))
+        core.on_timer((leg, "forget"))
+    used = cpu_seconds() - start - answers_s
+    print(f"calls: {calls}")
+    print(f"core_cpu_us_per_call: {1e6 * used / calls:.0f}")
+    print(f"answers_built_us_per_call: {1e6 * answers_s / calls:.0f}")
+    print(f"calls_per_core_second: {calls / used:.0f}")
+    print(f"legs_left: {len(core.legs)}")
+    print(f"transactions_left: {len(core.clients) + len(core.servers)}")
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench sip", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--idle", action="store_true", help="idle registered lines")
+    parser.add_argument("--core", action="store_true", help="call flows through the state machine")
+    parser.add_argument("--calls", type=int, default=20000)
+    parser.add_argument("--lines", type=int, default=10)
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--expires", type=int, default=4)
+    args = parser.parse_args(argv)
+    if not (args.idle or args.core):
+        parser.error("--idle or --core (relayed calls come with the RTP relay)")
+    if args.core:
+        core_calls(args.calls)
+    if args.idle:
+        asyncio.run(idle(args.lines, args.seconds, args.expires))
+    return 0
