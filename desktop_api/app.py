@@ -15,6 +15,7 @@ from desktop_api import (
     rest_figures,
     rest_identity,
     rest_interactions,
+    rest_supervision,
     rest_tokens,
     rest_voice,
     rest_webhooks,
@@ -61,7 +62,7 @@ def make_app(services: Services) -> web.Application:
     app.router.add_get("/api/openapi.json", openapi)
     for table in (rest_agents.routes, rest_interactions.routes, rest_customers.routes, rest_voice.routes,
                   rest_tokens.routes, ws.routes, rest_identity.routes, rest_admin.routes,
-                  rest_webhooks.routes, rest_figures.routes):
+                  rest_webhooks.routes, rest_figures.routes, rest_supervision.routes):
         app.router.add_routes(table)
     app.router.add_get("/", _page("index.html"))
     app.router.add_get("/agent", _page("agent.html"))
