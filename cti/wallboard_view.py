@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from cti.domain import AgentProfile, AgentState, QueueConfig
+from cti.domain import AgentProfile, AgentState, Channel, QueueConfig
 from cti.routing import AgentSnapshot, WaitingItem
 
 
@@ -42,6 +42,14 @@ class QueueFigures:
     queue: str
     channels: tuple[ChannelFigures, ...]
     agents: Mapping[str, int]  # state -> agents (every state, zeros included)
+
+
+def _target(queue: QueueConfig, channel: str) -> float | None:
+    """The queue's service target on the channel (configured, or the channel's default)."""
+    try:
+        return queue.target_for(Channel(channel))
+    except ValueError:
+        return None
 
 
 def can_serve(profile: AgentProfile, queue: QueueConfig) -> bool:
@@ -77,7 +85,7 @@ def wallboard(*, now: float, queues: Iterable[QueueConfig], waiting: Iterable[Wa
             rows.append(ChannelFigures(
                 channel=channel, waiting=counts.get((queue.name, channel), 0),
                 longest_wait=max(0.0, now - first) if first is not None else None,
-                target=figures.get("target"), service_level=figures.get("level"),
+                target=_target(queue, channel), service_level=figures.get("level"),
                 average_speed_of_answer=figures.get("average_answer"),
                 abandon_rate=abandoned / offered if offered else None,
                 answered=int(figures.get("answered", 0)), abandoned=abandoned, offered=offered))

@@ -39,6 +39,7 @@ def test_each_queue_and_channel_has_its_waiting_longest_wait_levels_and_agents()
     assert (chat.channel, chat.waiting, chat.longest_wait) == ("chat", 2, 95.0)
     assert (chat.service_level, chat.average_speed_of_answer, chat.abandon_rate) == (0.75, 12.5, 0.25)
     assert (email.channel, email.waiting, email.longest_wait, email.service_level) == ("email", 1, 10.0, None)
+    assert (chat.target, email.target) == (60.0, 4 * 3600.0)  # configured, or the channel's default
     # Bob lacks the level of English support asks for; Carol has not logged in (offline).
     assert support.agents["available"] == 1 and support.agents["offline"] == 0
     assert sum(support.agents.values()) == 1
