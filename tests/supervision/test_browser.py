@@ -24,7 +24,8 @@ async def serious_violations(page: Any) -> list[str]:
             if v.get("impact") in ("serious", "critical")]
 
 
-async def test_a_supervisor_barges_into_a_chat_and_the_customer_sees_it(tmp_path: Path, chromium: str) -> None:
+async def test_a_supervisor_barges_into_a_chat_and_the_customer_sees_it(tmp_path: Path,
+                                                                       chromium: str) -> None:
     from playwright.async_api import async_playwright, expect
 
     async with running_center(tmp_path, {}, **TEAMS) as c, async_playwright() as pw:
@@ -58,7 +59,8 @@ async def test_a_supervisor_barges_into_a_chat_and_the_customer_sees_it(tmp_path
         await alice.close()
 
 
-async def test_the_wallboard_updates_when_a_chat_arrives_and_passes_axe(tmp_path: Path, chromium: str) -> None:
+async def test_the_wallboard_updates_when_a_chat_arrives_and_passes_axe(tmp_path: Path,
+                                                                       chromium: str) -> None:
     from playwright.async_api import async_playwright, expect
 
     async with running_center(tmp_path, {}, **TEAMS) as c, async_playwright() as pw:
