@@ -111,3 +111,16 @@ async def test_reassign_refuses_what_is_not_waiting_or_live(tmp_path: Path) -> N
         status, body = await c.api("sam", "POST", "/api/interactions/int-nope/pick", {"agent_id": "bob"})
         assert status == 404
         await visitor.close()
+
+
+async def test_forcing_an_agent_state_is_for_their_teams_supervisor_and_audited(tmp_path: Path) -> None:
+    async with running_center(tmp_path, {}, **TEAMS) as c:
+        alice = await c.agent_socket("alice")
+        status, body = await c.api("sue", "PUT", "/api/agents/alice/state", {"state": "away", "reason": "x"})
+        assert (status, body["error_id"]) == (403, "not-your-team")
+        status, body = await c.api("sam", "PUT", "/api/agents/alice/state", {"state": "offline"})
+        assert (status, body["state"]) == (200, "offline")
+        forced = await alice.expect(lambda m: m.get("type") == "agent.state_changed" and m["state"] == "offline")
+        assert forced["by"] == "sam"
+        assert ("sam", "agent.set_state", "alice") in await audit_actions(c, "sam")
+        await alice.close()
