@@ -120,7 +120,8 @@ async def test_forcing_an_agent_state_is_for_their_teams_supervisor_and_audited(
         assert (status, body["error_id"]) == (403, "not-your-team")
         status, body = await c.api("sam", "PUT", "/api/agents/alice/state", {"state": "offline"})
         assert (status, body["state"]) == (200, "offline")
-        forced = await alice.expect(lambda m: m.get("type") == "agent.state_changed" and m["state"] == "offline")
+        forced = await alice.expect(lambda m: m.get("type") == "agent.state_changed"
+                                    and m["state"] == "offline")
         assert forced["by"] == "sam"
         assert ("sam", "agent.set_state", "alice") in await audit_actions(c, "sam")
         await alice.close()
