@@ -2,7 +2,8 @@
 teams' work.
 
 - ``waiting``: every customer waiting for an agent (queued, or offered and not yet accepted) in
-  the queues the supervisor may see (``cti.access.visible_queues``; an admin sees all).
+  the queues the supervisor may see (``cti.access.visible_queues``; an admin sees all), the
+  longest wait first: the queued ones as the router holds them, the offers from the store.
 - ``pick``: a waiting customer offered to the agent the supervisor chose; only that agent is
   offered it, and an offer already out to someone else is withdrawn.
 - ``reassign``: offered work to another agent or queue; live work (active, wrap-up) through the
@@ -21,7 +22,7 @@ audited (``ContextStore.audit``, as the call monitor and forced states are), the
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Container, Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -33,6 +34,7 @@ from cti.errors import Conflict, Forbidden, InvalidInput, NotFound
 from cti.events import MessageAdded, SupervisionChanged, SupervisorWhispered
 from cti.hub import EventHub
 from cti.ports import ContextStore
+from cti.routing import RoutingStore, WaitingItem
 from cti.service import InteractionService
 
 WAITING = (InteractionState.QUEUED, InteractionState.OFFERED)
@@ -67,21 +69,31 @@ class WaitingCustomer:
     offered_to: str | None
 
 
-def waiting_rows(interactions: Sequence[Interaction], *, now: float) -> list[WaitingCustomer]:
-    """The waiting list from the waiting interactions, longest wait first (pure)."""
-    rows = [WaitingCustomer(interaction_id=i.id, customer_id=i.customer_id, channel=i.channel.value,
-                            queue=i.queue, state=i.state.value,
-                            waited=max(0.0, now - (i.queued_at or i.arrived_at)), priority=i.priority,
-                            offered_to=i.agent_id if i.state is InteractionState.OFFERED else None)
-            for i in interactions if i.state in WAITING]
-    return sorted(rows, key=lambda r: (-r.waited, r.interaction_id))
+def waiting_rows(queued: Iterable[WaitingItem], offered: Iterable[Interaction], *,
+                 queues: Container[str] | None, now: float,
+                 limit: int = MAX_WAITING) -> list[WaitingCustomer]:
+    """The waiting list, longest wait first, at most ``limit`` (pure): ``queued`` as the router
+    holds them (their priority is the one routing uses), ``offered`` as stored."""
+    rows = [WaitingCustomer(interaction_id=w.interaction_id, customer_id=w.customer_id,
+                            channel=w.channel.value, queue=w.queue, state=InteractionState.QUEUED.value,
+                            waited=max(0.0, now - w.enqueued_at), priority=w.priority, offered_to=None)
+            for w in queued if queues is None or w.queue in queues]
+    rows += [WaitingCustomer(interaction_id=i.id, customer_id=i.customer_id, channel=i.channel.value,
+                             queue=i.queue, state=i.state.value,
+                             waited=max(0.0, now - (i.queued_at or i.arrived_at)), priority=i.priority,
+                             offered_to=i.agent_id)
+             for i in offered
+             if i.state is InteractionState.OFFERED and (queues is None or i.queue in queues)]
+    return sorted(rows, key=lambda r: (-r.waited, r.interaction_id))[:limit]
 
 
 class SupervisionService:
-    def __init__(self, *, config: Callable[[], AppConfig], context: ContextStore, hub: EventHub,
+    def __init__(self, *, config: Callable[[], AppConfig], context: ContextStore, routing: RoutingStore,
+                 hub: EventHub,
                  clock: Clock, ids: IdSource, interactions: InteractionService, transfer: Transfer) -> None:
         self._config = config  # read at each use: a change of teams counts at once
         self._context = context
+        self._routing = routing
         self._hub = hub
         self._clock = clock
         self._ids = ids
@@ -91,11 +103,14 @@ class SupervisionService:
     async def waiting(self, who: Supervisor) -> list[WaitingCustomer]:
         config = self._config()
         scope = supervisor_reach(config, who.agent_id) if who.role is Role.SUPERVISOR else None
-        found = await self._context.list_interactions(states=list(WAITING), limit=MAX_WAITING, scope=scope)
+        # Offers are few (at most every agent's free slots); the queued are the router's.
+        offered = await self._context.list_interactions(states=[InteractionState.OFFERED], limit=MAX_WAITING,
+                                                        scope=scope)
+        queued = (await self._routing.snapshot()).waiting
         # The reach also opens work held by a team's agent: an offer to them in another team's
         # queue is that team's customer, and stays off this list.
         mine = visible_queues(config, who.agent_id) if who.role is Role.SUPERVISOR else None
-        return waiting_rows([i for i in found if mine is None or i.queue in mine], now=self._clock.now())
+        return waiting_rows(queued, offered, queues=mine, now=self._clock.now())
 
     async def pick(self, who: Supervisor, interaction_id: str, to_agent: str) -> Interaction:
         interaction = await self._work(who, interaction_id)

@@ -18,7 +18,8 @@ def _supervision(request: web.Request) -> tuple[SupervisionService, Supervisor]:
     who.require(Role.SUPERVISOR, Role.ADMIN)
     s = request.app[SERVICES]
     # Stateless: built from the running services per request (no state to keep between them).
-    service = SupervisionService(config=lambda: s.config, context=s.context, hub=s.hub, clock=s.clock,
+    service = SupervisionService(config=lambda: s.config, context=s.context, routing=s.routing, hub=s.hub,
+                                 clock=s.clock,
                                  ids=s.ids, interactions=s.interactions, transfer=s.transfer)
     return service, Supervisor(agent_id=who.agent_id, role=who.role)
 
