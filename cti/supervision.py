@@ -130,8 +130,9 @@ class SupervisionService:
             raise _state(interaction, "offered or live work is reassigned; a waiting customer is picked")
         if to_agent is not None:
             self._agent(who, to_agent)
-            if to_agent != interaction.agent_id:
-                await self._interactions.check_transfer_target(to_agent, interaction)
+            if to_agent == interaction.agent_id:
+                raise InvalidInput("bad-transfer-target", "it is theirs already", agent_id=to_agent)
+            await self._interactions.check_transfer_target(to_agent, interaction)
         if to_queue is not None:
             self._queue(who, to_queue)
         await self._audit(who, "interaction.reassign", interaction, agent_id=to_agent, queue=to_queue,

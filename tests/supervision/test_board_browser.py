@@ -60,6 +60,7 @@ async def test_a_supervisor_reassigns_watches_whispers_and_barges_from_the_board
         await expect(transcript).to_contain_text("Be generous, refund it")
 
         await board.click("[data-testid=barge]")
+        await expect(board.locator("[data-testid=barge]")).to_be_disabled()  # joined: once is enough
         await board.fill("[data-testid=barge-text]", "Hello Mia, I am the team lead.")
         await board.click("[data-testid=barge-send]")
         await expect(widget.locator("[data-testid=chat-message][data-sender=system]")).to_contain_text(

@@ -79,6 +79,8 @@ async def test_a_supervisor_reassigns_live_work_to_an_agent_or_a_queue_of_their_
         status, body = await c.api("sam", "POST", f"/api/interactions/{iid}/reassign",
                                    {"agent_id": "bob", "queue": "support"})
         assert (status, body["error_id"]) == (400, "bad-transfer-target")
+        status, body = await c.api("sam", "POST", f"/api/interactions/{iid}/reassign", {"agent_id": "alice"})
+        assert (status, body["error_id"]) == (400, "bad-transfer-target")  # hers already
 
         status, body = await c.api("sam", "POST", f"/api/interactions/{iid}/reassign", {"agent_id": "bob"})
         assert status == 200, body

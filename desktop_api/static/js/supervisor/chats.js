@@ -15,9 +15,10 @@ const none = el('p', {class: 'muted', text: 'No live chat in your teams.'});
 const transcript = el('ol', {class: 'transcript', 'data-testid': 'transcript', 'aria-live': 'polite',
                              'aria-label': 'transcript'});
 const title = el('h3', {id: 'watch-title', 'data-testid': 'watch-title'});
-const whisperText = el('input', {'data-testid': 'whisper-text', 'aria-label': 'whisper to the agent',
+const wide = 'flex:1;min-width:16rem';
+const whisperText = el('input', {'data-testid': 'whisper-text', 'aria-label': 'whisper to the agent', style: wide,
                                  placeholder: 'Whisper to the agent (the customer never sees it)'});
-const sayText = el('input', {'data-testid': 'barge-text', 'aria-label': 'write to the customer',
+const sayText = el('input', {'data-testid': 'barge-text', 'aria-label': 'write to the customer', style: wide,
                              placeholder: 'Write to the customer', disabled: true});
 const bargeButton = el('button', {type: 'button', 'data-testid': 'barge', text: 'Join the chat (barge)'});
 const sayButton = el('button', {type: 'button', 'data-testid': 'barge-send', text: 'Send', disabled: true});
@@ -40,7 +41,9 @@ function line(kind, who, body, at, id) {
     if (C.seen.has(id)) return;
     C.seen.add(id);
   }
-  transcript.append(el('li', {'data-testid': 'transcript-line', 'data-kind': kind},
+  // Internal lines (whispers, notes) stand out: the customer never sees them.
+  const style = kind === 'internal' ? 'background:#fff4d6;font-style:italic' : undefined;
+  transcript.append(el('li', {'data-testid': 'transcript-line', 'data-kind': kind, style},
     el('span', {class: 'meta', text: `${who} · ${fmtTime(at)}`}), ' ', el('span', {text: body})));
   while (transcript.children.length > MAX_LINES) transcript.firstElementChild.remove();
   transcript.scrollTop = transcript.scrollHeight;
@@ -106,11 +109,17 @@ async function refresh() {
 async function act(button, what, path, body, done) {
   if (!C.watching) return;
   button.disabled = true;
+  let result;
   try {
-    const result = await api('POST', `/api/interactions/${encodeURIComponent(C.watching)}/${path}`, body);
-    if (done) done(result);
-    addEvent(what);
-  } catch (err) { showError(err, what); } finally { button.disabled = false; }
+    result = await api('POST', `/api/interactions/${encodeURIComponent(C.watching)}/${path}`, body);
+  } catch (err) {
+    showError(err, what);
+    button.disabled = false;
+    return;
+  }
+  button.disabled = false;  // before ``done``, which may keep it disabled (a chat already joined)
+  addEvent(what);
+  if (done) done(result);
 }
 
 whisperButton.addEventListener('click', () => {
@@ -126,7 +135,6 @@ bargeButton.addEventListener('click', () => {
     bargeButton.disabled = true;
     sayText.focus();
   });
-  bargeButton.disabled = true;
 });
 sayButton.addEventListener('click', () => {
   const body = sayText.value.trim();

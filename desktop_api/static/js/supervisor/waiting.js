@@ -23,22 +23,25 @@ mount('board-top', el('section', {class: 'card', 'aria-labelledby': 'waiting-tit
     rows),
   empty));
 
-const W = {list: [], at: 0, timer: null, soon: null, busy: false, ticks: 0};
+// chosen: interaction id -> the target picked in its row, kept when the rows are drawn again.
+const W = {list: [], at: 0, timer: null, soon: null, busy: false, ticks: 0, chosen: new Map()};
 
-function agentOptions() {
-  return [...S.agents.values()].map((a) => el('option', {value: `agent:${a.id}`,
-    text: `${a.name || a.id} (${a.state})`}));
+function agentOptions(item, chosen) {
+  return [...S.agents.values()].filter((a) => a.id !== item.offered_to).map((a) => el('option', {
+    value: `agent:${a.id}`, text: `${a.name || a.id} (${a.state})`, selected: chosen === `agent:${a.id}`}));
 }
 
-function queueOptions(current) {
-  const queues = Object.keys((S.stats && S.stats.queues_configured) || {}).filter((q) => q !== current);
-  return queues.map((q) => el('option', {value: `queue:${q}`, text: `queue ${q}`}));
+function queueOptions(item, chosen) {
+  const queues = Object.keys((S.stats && S.stats.queues_configured) || {}).filter((q) => q !== item.queue);
+  return queues.map((q) => el('option', {value: `queue:${q}`, text: `queue ${q}`, selected: chosen === `queue:${q}`}));
 }
 
 function row(item) {
-  const target = el('select', {'data-testid': 'waiting-target', 'aria-label': `send ${item.channel} customer to`},
-    el('optgroup', {label: 'agent'}, agentOptions()),
-    item.state === 'offered' ? el('optgroup', {label: 'queue'}, queueOptions(item.queue)) : null);
+  const chosen = W.chosen.get(item.interaction_id);
+  const target = el('select', {'data-testid': 'waiting-target', 'aria-label': `send ${item.channel} customer to`,
+                               onchange: () => W.chosen.set(item.interaction_id, target.value)},
+    el('optgroup', {label: 'agent'}, agentOptions(item, chosen)),
+    item.state === 'offered' ? el('optgroup', {label: 'queue'}, queueOptions(item, chosen)) : null);
   const go = el('button', {type: 'button', 'data-testid': item.state === 'offered' ? 'waiting-reassign' : 'waiting-pick',
     text: item.state === 'offered' ? 'Reassign' : 'Pick',
     onclick: async () => {
@@ -72,7 +75,7 @@ function tick() {
 }
 
 function draw() {
-  // A select being used is not redrawn under the supervisor's hand.
+  // A select open under the supervisor's hand is not redrawn; a choice made survives a redraw.
   if (rows.contains(document.activeElement) && document.activeElement.tagName === 'SELECT') return;
   rows.replaceChildren(...W.list.map(row));
   empty.hidden = W.list.length > 0;
@@ -87,6 +90,8 @@ async function refresh() {
     // The server's clock for "waited"; this page's for the ticking seconds after it.
     W.at = Date.now() / 1000;
     W.list = body.waiting || [];
+    const listed = new Set(W.list.map((i) => i.interaction_id));
+    for (const id of W.chosen.keys()) if (!listed.has(id)) W.chosen.delete(id);
     draw();
   } catch (err) {
     if (err.status !== 401) showError(err, 'waiting customers');
@@ -101,7 +106,7 @@ function refreshSoon() {
 function stop() {
   clearInterval(W.timer);
   clearTimeout(W.soon);
-  W.timer = null; W.soon = null; W.list = [];
+  W.timer = null; W.soon = null; W.list = []; W.chosen.clear();
   rows.replaceChildren();
 }
 
