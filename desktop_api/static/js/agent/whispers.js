@@ -5,9 +5,11 @@ import {fmtTime} from '../shared/format.js';
 import {mount, on} from './desk.js';
 
 const KEPT = 5;
+// The section is the live region (a role on the list itself would hide its items from it as a list).
 const box = mount('work-top', el('section', {class: 'whispers', 'data-testid': 'whispers', hidden: true,
+                                             role: 'log', 'aria-live': 'polite',
                                              'aria-label': 'whispers from your supervisor'},
-  el('ul', {role: 'log', 'aria-live': 'polite'})));
+  el('ul', {style: 'margin:0;padding:.25rem 1rem;background:#fff4d6;list-style:none'})));
 const items = box.querySelector('ul');
 
 on('supervision.whisper', (msg) => {
