@@ -113,7 +113,5 @@ def supervision_paths() -> dict[str, Schema]:
                         "Formulas in docs/reports.md.")},
         "/wallboard": _page("The wallboard page (read-only; the token in the address's fragment)",
                             "wallboardPage"),
-        "/assets/wallboard.js": _asset("The wallboard's script (a module)", "wallboardScript",
-                                       "text/javascript"),
         "/assets/wallboard.css": _asset("The wallboard's style", "wallboardStyle", "text/css"),
     }

@@ -137,11 +137,6 @@ async def page(request: web.Request) -> web.FileResponse:
     return _file("wallboard.html", "text/html; charset=utf-8")
 
 
-@routes.get("/assets/wallboard.js")
-async def script(request: web.Request) -> web.FileResponse:
-    return _file("wallboard.js", "text/javascript; charset=utf-8")
-
-
 @routes.get("/assets/wallboard.css")
 async def style(request: web.Request) -> web.FileResponse:
     return _file("wallboard.css", "text/css; charset=utf-8")

@@ -108,9 +108,10 @@ async def test_the_page_is_read_only_with_its_code_in_files_and_the_formulas_wri
             policy = r.headers["Content-Security-Policy"]
         scripts = policy.split("script-src")[1].split(";")[0]
         assert "'self'" in scripts and "unsafe-inline" not in scripts
-        assert re.findall(r"<script[^>]*>", html) == ['<script type="module" src="/assets/wallboard.js">']
+        module = '<script type="module" src="/assets/js/wallboard/main.js">'
+        assert re.findall(r"<script[^>]*>", html) == [module]
         assert not re.search(r"<(button|input|select|textarea|form)\b", html)  # no controls
         for formula in ("answered within target", "abandoned / offered", "Σ wait of answered"):
             assert formula in html
-        async with c.http.get(f"{c.url}/assets/wallboard.js") as r:
+        async with c.http.get(f"{c.url}/assets/js/wallboard/main.js") as r:
             assert r.status == 200 and "javascript" in r.headers["Content-Type"]

@@ -3,6 +3,8 @@
 // The token comes in the address's fragment (#token=…), which browsers never send to a server;
 // it is kept in this tab's session storage so a reload keeps working, and taken off the address.
 
+import {$, el} from '../shared/dom.js';
+
 const POLL_MS = 3000;
 const MAX_BACKOFF_MS = 60000;
 const STORAGE_KEY = 'cti.wallboard.token';
@@ -16,16 +18,6 @@ function takeToken() {
     history.replaceState(null, '', location.pathname);
   }
   return sessionStorage.getItem(STORAGE_KEY);
-}
-
-function el(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (k === 'text') node.textContent = v;
-    else node.setAttribute(k, v);
-  }
-  for (const child of children) node.append(child);
-  return node;
 }
 
 export function duration(seconds) {
@@ -80,16 +72,16 @@ function queueSection(queue) {
 }
 
 function setStatus(state, text) {
-  const status = document.getElementById('wb-status');
+  const status = $('wb-status');
   status.dataset.state = state;
   status.textContent = text;
 }
 
 export function render(board) {
-  document.getElementById('wb-queues').replaceChildren(...board.queues.map(queueSection));
-  document.getElementById('wb-updated').textContent =
+  $('wb-queues').replaceChildren(...board.queues.map(queueSection));
+  $('wb-updated').textContent =
     `Updated ${new Date(board.at * 1000).toLocaleTimeString()}`;
-  document.getElementById('wb-window').textContent =
+  $('wb-window').textContent =
     `Service level, speed of answer and abandon rate cover the last ${duration(board.window)}, from ` +
     'the interactions\' event log, as the reports compute them.';
 }
