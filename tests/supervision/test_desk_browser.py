@@ -31,6 +31,15 @@ async def test_the_agent_reads_a_whisper_on_the_desk_and_both_pages_pass_axe(tmp
         await expect(board.locator("[data-testid=transcript]")).to_contain_text("hello from Mia")
         await expect(board.locator("[data-testid=waiting-row]")).to_have_count(1)
         assert await serious_violations(board) == []
+        # A wallboard link made on the board opens the wallboard of sam's team.
+        await board.click("[data-testid=wallboard-mint]")
+        link = board.locator("[data-testid=wallboard-link]")
+        await expect(link).to_be_visible()
+        wall = await (await browser.new_context()).new_page()  # the wall screen: nobody logged in
+        await wall.goto(f"{c.url}{await link.get_attribute('href')}")
+        chats = wall.locator("[data-queue=support] [data-channel=chat]")
+        await expect(chats.locator("[data-field=waiting]")).to_have_text("0")  # Ola is offered, not waiting
+        await expect(wall.locator("#wb-status")).to_have_attribute("data-state", "live")
 
         desk = await log_in(browser, c.url, "alice")
         await board.fill("[data-testid=whisper-text]", "Ask for the order number")
