@@ -2,6 +2,7 @@
 // the agent sees, never the customer), barge in (the customer is told "<name> joined the chat")
 // and write to the customer, or reassign the chat to another agent or queue. Every action is
 // checked and audited by the server; this module only asks.
+import {coalesced} from '../shared/coalesce.js';
 import {el} from '../shared/dom.js';
 import {fmtTime} from '../shared/format.js';
 import {S, addEvent, api, mount, on, showError} from './board.js';
@@ -9,6 +10,7 @@ import {S, addEvent, api, mount, on, showError} from './board.js';
 const CHANGES = new Set(['interaction.accepted', 'interaction.closed', 'interaction.wrap_up',
   'interaction.transferred', 'interaction.abandoned']);
 const MAX_LINES = 500;  // of an open transcript: the oldest go first
+const GATHER_MS = 250;
 
 const list = el('ul', {class: 'chat-list', 'data-testid': 'live-chats'});
 const none = el('p', {class: 'muted', text: 'No live chat in your teams.'});
@@ -34,7 +36,7 @@ const watchPane = el('div', {class: 'watch', 'data-testid': 'watch', hidden: tru
 mount('board-top', el('section', {class: 'card', 'aria-labelledby': 'chats-title', 'data-testid': 'chats'},
   el('h2', {id: 'chats-title', text: 'Live chats'}), list, none, watchPane));
 
-const C = {chats: [], watching: null, barged: new Set(), seen: new Set(), busy: false};
+const C = {chats: [], watching: null, barged: new Set(), seen: new Set()};
 
 function line(kind, who, body, at, id) {
   if (id) {
@@ -91,8 +93,7 @@ function drawList() {
 }
 
 async function refresh() {
-  if (C.busy || !S.wanted) return;
-  C.busy = true;
+  if (!S.wanted) return;
   try {
     const open = await api('GET', '/api/interactions?state=active&limit=200');
     C.chats = (open || []).filter((i) => i.channel === 'chat');
@@ -103,8 +104,10 @@ async function refresh() {
     }
   } catch (err) {
     if (err.status !== 401) showError(err, 'live chats');
-  } finally { C.busy = false; }
+  }
 }
+
+const refreshSoon = coalesced(refresh, GATHER_MS);
 
 async function act(button, what, path, body, done) {
   if (!C.watching) return;
@@ -145,13 +148,14 @@ moveButton.addEventListener('click', () => {
   const [kind, id] = moveTo.value.split(/:(.*)/s);
   if (!id) return;
   act(moveButton, `chat reassigned to ${kind} ${id}`, 'reassign', kind === 'queue' ? {queue: id} : {agent_id: id},
-    () => refresh());
+    () => refreshSoon());
 });
 
 on('message.added', (msg) => { if (msg.interaction_id === C.watching) messageLine(msg.message); });
 on('supervision.whisper', (msg) => { if (msg.interaction_id === C.watching) noteLine(msg.note); });
-on('board.message', (msg) => { if (CHANGES.has(msg.type)) refresh(); });
-on('board.login', () => { C.barged = new Set(); refresh(); });
+on('board.message', (msg) => { if (CHANGES.has(msg.type)) refreshSoon(); });
+on('board.login', () => { C.barged = new Set(); refreshSoon(); });
 on('board.logout', () => {
+  refreshSoon.cancel();
   C.chats = []; C.watching = null; watchPane.hidden = true; transcript.replaceChildren(); drawList();
 });

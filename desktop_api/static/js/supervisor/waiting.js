@@ -2,6 +2,7 @@
 // pick one for an agent (only they are offered it), or reassign an offer to another agent or
 // queue. The list is read from GET /api/waiting at once when a queue event arrives (gathered
 // over a short moment) and every few seconds otherwise; one timer, stopped at log-out.
+import {coalesced} from '../shared/coalesce.js';
 import {el} from '../shared/dom.js';
 import {fmtSeconds} from '../shared/format.js';
 import {S, addEvent, api, mount, on, showError} from './board.js';
@@ -24,7 +25,7 @@ mount('board-top', el('section', {class: 'card', 'aria-labelledby': 'waiting-tit
   empty));
 
 // chosen: interaction id -> the target picked in its row, kept when the rows are drawn again.
-const W = {list: [], at: 0, timer: null, soon: null, busy: false, ticks: 0, chosen: new Map()};
+const W = {list: [], at: 0, timer: null, ticks: 0, chosen: new Map()};
 
 function agentOptions(item, chosen) {
   return [...S.agents.values()].filter((a) => a.id !== item.offered_to).map((a) => el('option', {
@@ -83,8 +84,7 @@ function draw() {
 }
 
 async function refresh() {
-  if (W.busy || !S.wanted) return;
-  W.busy = true;
+  if (!S.wanted) return;
   try {
     const body = await api('GET', '/api/waiting');
     // The server's clock for "waited"; this page's for the ticking seconds after it.
@@ -95,18 +95,15 @@ async function refresh() {
     draw();
   } catch (err) {
     if (err.status !== 401) showError(err, 'waiting customers');
-  } finally { W.busy = false; }
+  }
 }
 
-function refreshSoon() {
-  if (W.soon) return;
-  W.soon = setTimeout(() => { W.soon = null; refresh(); }, GATHER_MS);
-}
+const refreshSoon = coalesced(refresh, GATHER_MS);
 
 function stop() {
   clearInterval(W.timer);
-  clearTimeout(W.soon);
-  W.timer = null; W.soon = null; W.list = []; W.chosen.clear();
+  refreshSoon.cancel();
+  W.timer = null; W.list = []; W.chosen.clear();
   rows.replaceChildren();
 }
 
@@ -114,9 +111,9 @@ on('board.login', () => {
   stop();  // one poller per page, however many log-ins
   W.timer = setInterval(() => {
     tick();
-    if (++W.ticks % REFRESH_TICKS === 0) refresh();
+    if (++W.ticks % REFRESH_TICKS === 0) refreshSoon();
   }, TICK_MS);
-  refresh();
+  refreshSoon();
 });
 on('board.logout', stop);
 on('board.message', (msg) => { if (MOVES.has(msg.type)) refreshSoon(); });
