@@ -3,8 +3,6 @@ agent, and the audit as a supervisor reads it."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from tests.adapters.center import Center
 from tests.security.scoping import chat, take
 from tests.wsclient import JsonSocket
@@ -35,6 +33,3 @@ async def supervisor_socket(center: Center, who: str) -> JsonSocket:
     sock = JsonSocket(await center.http.ws_connect(f"{ws_url}/ws/supervisor?token={token}"))
     await sock.expect("hello")
     return sock
-
-
-Body = dict[str, Any]
