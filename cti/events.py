@@ -171,6 +171,18 @@ class SupervisionChanged(DomainEvent):
 
 
 @dataclass(frozen=True, slots=True)
+class SupervisorWhispered(DomainEvent):
+    """A supervisor's word to the agent working an interaction: an internal note, for the agent
+    and their supervisors only. Never a ``MessageAdded``, so no channel ever carries it."""
+
+    type: ClassVar[str] = "supervision.whisper"
+    interaction_id: str
+    agent_id: str  # the agent working it, who should see it
+    supervisor_id: str
+    note: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
 class VoiceLinkChanged(DomainEvent):
     """The Asterisk link went up or down (supervisors see it on the wallboard)."""
 
@@ -202,7 +214,7 @@ EVENT_TYPES: Mapping[str, type[DomainEvent]] = {
         InteractionQueued, InteractionOffered, InteractionAccepted, OfferWithdrawn,
         InteractionTransferred, InteractionWrapUp, InteractionClosed, InteractionAbandoned,
         MessageAdded, AgentStateChanged, CustomerUpdated, CallUpdated, SupervisionChanged,
-        VoiceLinkChanged, MessageStatus, ConfigChanged,
+        SupervisorWhispered, VoiceLinkChanged, MessageStatus, ConfigChanged,
     )
 }
 

@@ -344,6 +344,42 @@ class InteractionService:
             self._poke()  # the agent's slot is free again
         return saved if saved is not None else current
 
+    async def redirect(self, interaction_id: str, *, to_agent: str | None, to_queue: str | None,
+                       why: str) -> Interaction:
+        """Waiting work (queued, or offered and not yet accepted) sent elsewhere by a supervisor:
+        to one agent (only they are offered it) or to another queue (with its skills). The wait
+        is kept; an offer out is withdrawn first. Refused, and left as it was, if it is no
+        longer waiting."""
+        now = self._clock.now()
+        offer = await self._routing.offer_for(interaction_id)
+        item = await self._routing.remove(interaction_id)
+        if item is None:
+            raise Conflict("not-waiting", "the customer is no longer waiting", interaction_id=interaction_id)
+        queue = to_queue or item.queue
+
+        def move(i: Interaction) -> Interaction:
+            if i.state is InteractionState.OFFERED:
+                i = lifecycle.apply(i, "requeue", now=now, details={"why": why})
+            if i.state is not InteractionState.QUEUED:
+                raise Conflict("not-waiting", "the customer is no longer waiting", interaction_id=i.id)
+            return replace(i, queue=queue, skills=dict(self._config.queues[queue].skills)) if to_queue else i
+
+        try:
+            interaction = await self._apply(interaction_id, move)
+        except CtiError:
+            await self._routing.enqueue(item)  # as it was (without the withdrawn offer)
+            self._poke()
+            raise
+        await self._routing.enqueue(replace(self._waiting_item(interaction, enqueued_at=item.enqueued_at),
+                                            target_agent=to_agent, working_agent=item.working_agent))
+        if offer is not None:
+            await self._hub.publish(OfferWithdrawn(at=now, interaction_id=interaction_id,
+                                                   agent_id=offer.agent_id, why=why))
+        await self._hub.publish(InteractionQueued(at=now, interaction=jsonable(interaction),
+                                                  requeued_because=why))
+        self._poke()
+        return interaction
+
     async def answered_elsewhere(self, interaction_id: str, agent_id: str) -> Interaction:
         """Waiting work an agent took outside the router (answered in Asterisk's fallback queue):
         active with them, answered now, on their load. Idempotent."""

@@ -35,7 +35,7 @@ def board_levels(rows_by_channel: dict[str, list[Figures]], targets: Targets) ->
             if row.group is None:
                 continue
             out.setdefault(row.group, {})[channel] = {
-                "target": targets(row.group, channel), "answered": row.answered,
+                "target": targets(row.group, channel), "offered": row.offered, "answered": row.answered,
                 "answered_in_target": row.answered_in_target, "abandoned": row.abandoned,
                 "abandoned_in_target": row.abandoned_in_target, "short_abandoned": row.short_abandoned,
                 "level": row.service_level, "average_answer": row.average_speed_of_answer}

@@ -16,9 +16,11 @@ from desktop_api import (
     rest_identity,
     rest_interactions,
     rest_reports,
+    rest_supervision,
     rest_tokens,
     rest_voice,
     rest_webhooks,
+    wallboard,
     ws,
 )
 from desktop_api.auth import auth_middleware
@@ -76,7 +78,8 @@ def make_app(services: Services) -> web.Application:
     app.router.add_get("/api/openapi.json", openapi)
     for table in (rest_agents.routes, rest_interactions.routes, rest_customers.routes, rest_voice.routes,
                   rest_tokens.routes, ws.routes, rest_identity.routes, rest_admin.routes,
-                  rest_webhooks.routes, rest_figures.routes, rest_reports.routes):
+                  rest_webhooks.routes, rest_figures.routes, rest_reports.routes,
+                  rest_supervision.routes, wallboard.routes):
         app.router.add_routes(table)
     app.router.add_get("/", _page("index.html"))
     app.router.add_get("/agent", _page("agent.html"))

@@ -672,14 +672,16 @@ def _build() -> dict[str, Any]:
         ],
         "security": [{"bearerAuth": []}],
         "paths": {**_paths(), **access_paths(), **admin_paths(), **webhook_paths(), **observe_paths(),
-                  **figures_paths(), **reports_paths()},
+                  **figures_paths(), **reports_paths(),
+                  **supervision_paths()},
         "components": {
             "securitySchemes": {
                 "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
                                "description": "the token from POST /api/login"},
             },
             "schemas": {**_schemas(), **access_schemas(), **identity_schemas(), **admin_schemas(),
-                        **webhook_schemas(), **figures_schemas(), **reports_schemas()},
+                        **webhook_schemas(), **figures_schemas(), **reports_schemas(),
+                        **supervision_schemas()},
             "responses": responses,
         },
     }
@@ -687,6 +689,7 @@ def _build() -> dict[str, Any]:
 
 # At the end: the identity part builds on the helpers above.
 from desktop_api.openapi_identity import identity_paths, identity_schemas  # noqa: E402
+from desktop_api.openapi_supervision import supervision_paths, supervision_schemas  # noqa: E402
 
 
 def openapi_document() -> dict[str, Any]:

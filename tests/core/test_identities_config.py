@@ -9,7 +9,14 @@ import pytest
 from cti.config import DEMO_CONFIG, ConfigError, load_config, parse_config
 from cti.domain import Channel, IdentityKind, Role
 from cti.errors import InvalidInput
-from cti.events import EVENT_TYPES, InteractionOffered, MessageAdded, SupervisionChanged, event_from_dict
+from cti.events import (
+    EVENT_TYPES,
+    InteractionOffered,
+    MessageAdded,
+    SupervisionChanged,
+    SupervisorWhispered,
+    event_from_dict,
+)
 from cti.identities import normalise, normalise_phone
 
 
@@ -96,7 +103,11 @@ def test_events_round_trip_through_json_shape() -> None:
     assert again == event and again.agent() == "alice"
     message = MessageAdded(at=1.0, interaction_id="i", agent_id=None, message={"body": "hi"})
     assert event_from_dict(message.to_dict()) == message
-    assert len(EVENT_TYPES) == 16
+    assert len(EVENT_TYPES) == 17
     spy = SupervisionChanged(at=2.0, supervisor_id="sam", agent_id="alice", mode="listen", active=True)
     assert event_from_dict(spy.to_dict()) == spy
     assert spy.agent() == "sam"  # sent to the supervisor's socket, not to the monitored agent
+    whisper = SupervisorWhispered(at=3.0, interaction_id="i", agent_id="alice", supervisor_id="sam",
+                                  note={"body": "psst"})
+    assert event_from_dict(whisper.to_dict()) == whisper
+    assert whisper.agent() == "alice"  # to the agent working it (and so their supervisors)

@@ -16,7 +16,8 @@ from aiohttp.test_utils import TestClient, TestServer
 from desktop_api.app import MODULE_ROUTE, MODULES, STATIC, module_file
 
 PAGES = {"agent.html": "agent/main.js", "supervisor.html": "supervisor/main.js",
-         "admin.html": "admin/main.js", "reports.html": "reports/main.js"}
+         "admin.html": "admin/main.js", "reports.html": "reports/main.js",
+         "wallboard.html": "wallboard/main.js"}
 IMPORT = re.compile(r"""^(?:import|export)\s+(?:\{([^}]*)\}\s+from\s+|\*\s+as\s+\w+\s+from\s+)?'([^']+)';""",
                     re.MULTILINE)
 EXPORT = re.compile(r"^export\s+(?:async\s+)?(?:function|const|let|class)\s+([\w$]+)", re.MULTILINE)

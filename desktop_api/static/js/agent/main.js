@@ -6,6 +6,7 @@ import './connection.js';
 import './offers.js';
 import './conversation.js';
 import './call.js';
+import './whispers.js';
 import {boot} from './session.js';
 
 boot();

@@ -7,6 +7,9 @@ import {S, TOKEN_KEY, api, emit, setExpiredHandler} from './board.js';
 import {renderQueues, refreshQueues} from './queues.js';
 import './agents.js';
 import './events.js';
+import './waiting.js';
+import './chats.js';
+import './wallboard_link.js';
 
 const QUEUE_REFRESH_MS = 5000;
 
