@@ -394,7 +394,8 @@ def _asset(summary: str, op_id: str, media: str) -> Schema:
 
 
 def _module() -> Schema:
-    operation = _asset("One ES module of the desktop pages (agent/, supervisor/, admin/, shared/; "
+    operation = _asset("One ES module of the desktop pages (agent/, supervisor/, admin/, reports/, wallboard/, "
+                       "shared/, and vendor/ for uPlot; "
                        "docs/frontend.md)", "pageModule", "text/javascript")
     operation["get"]["parameters"] = [_path_param("path", "the module's path under js/, ending in .js, "
                                                           "e.g. agent/main.js")]
@@ -436,10 +437,6 @@ def _paths() -> dict[str, Schema]:
         "/supervisor": _page("The supervisor board page", "supervisorPage"),
         "/admin": _page("The admin page: the live configuration and its versions", "adminPage"),
         "/reports": _page("The reports page: figures, trends and journeys for supervisors", "reportsPage"),
-        "/assets/reports.js": _asset("The reports page's script (an ES module)", "reportsScript",
-                                     "text/javascript"),
-        "/assets/vendor/uplot.esm.js": _asset("uPlot, the charting library (MIT)", "uplotScript",
-                                              "text/javascript"),
         "/assets/vendor/uplot.min.css": _asset("uPlot's style", "uplotStyle", "text/css"),
         "/assets/desk.css": _asset("The style the desktop pages share", "deskStyle", "text/css"),
         "/assets/js/{path}": _module(),
