@@ -68,7 +68,7 @@ from cti.presence_store import MemoryPresence, PresenceStore, RedisPresence
 from cti.redact import safe_url
 from cti.reporting import queue_targets
 from cti.revocation import RedisTokenRecords
-from cti.routing import Explanation, Offer, RoutingSettings, RoutingStore, WaitingItem
+from cti.routing import Explanation, Offer, RoutingSettings, RoutingStore, WaitingItem, WaitingMove
 from cti.service import InteractionService
 from cti.services import Services
 from cti.wallboard import ServiceLevelBoard
@@ -80,6 +80,7 @@ from desktop_api.sockets import SOCKET_COUNTS
 from router.engine import RoutingEngine
 from router.memory_store import MemoryRoutingStore
 from router.redis_store import RedisRoutingStore
+from router.waiting_sweep import WaitingSweep
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +108,7 @@ class Core:
     interactions: InteractionService
     agents: AgentService
     engine: RoutingEngine
+    sweep: WaitingSweep  # overflow by wait and transfer fallback (router.waiting_rules)
 
 
 def build_core(*, config: AppConfig | LiveConfig, context: ContextStore, routing: RoutingStore, hub: EventHub,
@@ -152,7 +154,15 @@ def build_core(*, config: AppConfig | LiveConfig, context: ContextStore, routing
                            offer_timeout=new.offer_timeout)
 
     live.watch(routing_follows)
-    return Core(interactions=interactions, agents=agents, engine=engine)
+
+    async def on_move(move: WaitingMove) -> None:
+        await interactions.rewait(move.interaction_id, why=move.why, queue=move.queue, skills=move.skills,
+                                  details={"rule": move.rule, "after": move.after})
+
+    sweep = WaitingSweep(
+        store=routing, clock=clock, queues=lambda: dict(live.current.queues), on_move=on_move, interval=0.5,
+        fallback=lambda q: q.transfer_fallback_seconds or live.current.transfer_fallback_seconds)
+    return Core(interactions=interactions, agents=agents, engine=engine, sweep=sweep)
 
 
 def build_app(config: AppConfig, settings: ServerSettings, *, clock: Clock | None = None,
@@ -280,6 +290,7 @@ def build_app(config: AppConfig, settings: ServerSettings, *, clock: Clock | Non
         recovered = await interactions.recover(
             await context.list_interactions(states=None, agent_id=None, limit=10_000, open_only=True))
         await engine.start()
+        await core.sweep.start()
         await presence.start()
         if voice is not None:
             await voice.start()
@@ -305,6 +316,7 @@ def build_app(config: AppConfig, settings: ServerSettings, *, clock: Clock | Non
             if voice is not None:
                 await voice.aclose()
             await presence.aclose()
+            await core.sweep.aclose()
             await engine.aclose()
             await observer.aclose()
             await call_log.drain()

@@ -34,6 +34,9 @@ ALLOWED: dict[str, tuple[frozenset[InteractionState], InteractionState]] = {
     "abandon": (frozenset({S.NEW, S.QUEUED, S.OFFERED}), S.ABANDONED),
     "dial": (frozenset({S.NEW}), S.ACTIVE),
     "reassign": (frozenset({S.ACTIVE}), S.ACTIVE),
+    # Waiting work changed where it waits (an overflow, a transfer fallback, a new priority):
+    # the same wait goes on; the caller sets the skills and priority on the snapshot.
+    "rewait": (frozenset({S.QUEUED}), S.QUEUED),
 }
 
 OPEN_STATES = frozenset({S.NEW, S.QUEUED, S.OFFERED, S.ACTIVE, S.WRAP_UP})
@@ -69,6 +72,8 @@ def entries(before: Interaction, after: Interaction, transition: str, *, now: fl
     if transition == "requeue":
         return [entry(EntryKind.QUEUED, after, None, why=queued_why(details.get("why")).value,
                       agent=before.agent_id)]
+    if transition == "rewait":
+        return [entry(EntryKind.QUEUED, after, None, **{"from_queue": before.queue, **details})]
     if transition == "accept":
         return [entry(EntryKind.ACCEPTED, after, after.agent_id)]
     if transition == "dial":
@@ -103,6 +108,8 @@ def _transition(interaction: Interaction, transition: str, *, now: float, agent_
     if transition == "requeue":
         # The wait is measured from the original queued_at: a reject never resets it.
         return replace(interaction, state=target, offered_at=None, agent_id=None)
+    if transition == "rewait":
+        return replace(interaction, queue=queue or interaction.queue)
     if transition == "accept":
         return replace(interaction, state=target, answered_at=now, agent_id=agent_id)
     if transition in ("dial", "reassign"):

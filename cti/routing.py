@@ -151,3 +151,16 @@ class RoutingStore(Protocol):
     # record of it). True if it was taken now, False if the store already held it.
     async def hold(self, interaction_id: str, agent_id: str, channel: Channel) -> bool: ...
     async def stats(self, now: float) -> QueueStats: ...
+
+
+@dataclass(frozen=True, slots=True)
+class WaitingMove:
+    """A change to waiting work that its wait has earned (``router.waiting_rules``): the
+    routing decides it, the interaction service applies it and logs it with ``why``."""
+
+    interaction_id: str
+    why: str  # "transfer-fallback" | "overflow"
+    queue: str  # where it waits from now (the same queue when only skills widen)
+    skills: Mapping[str, int]  # the required skills from now
+    rule: str  # "to-agent-timeout" | "to-queue" | "widen": shown in the log's details
+    after: float  # the rule's seconds, for the log

@@ -55,6 +55,7 @@ from cti.hub import EventHub
 from cti.inbound_batch import InboundBatches, InboundItem, InboundStored
 from cti.live_config import LiveConfig, as_live
 from cti.ports import ContextStore
+from cti.priority import MAX_PRIORITY, MIN_PRIORITY, priority_for
 from cti.routing import Offer, RoutingStore, WaitingItem
 from cti.screenpop import build_screen_pop
 from cti.text import clean_line, clean_text, has_bad_line_chars
@@ -167,7 +168,8 @@ class InteractionService:
         interaction = Interaction(
             id=interaction_id or self._ids.new_id("int"), channel=channel, direction=direction,
             customer_id=customer.id, queue=queue_name, state=InteractionState.NEW,
-            priority=priority, skills={**queue_cfg.skills, **(skills or {})}, arrived_at=now,
+            priority=priority_for(self._config.priority, channel=channel, context=context or {}, given=priority),
+            skills={**queue_cfg.skills, **(skills or {})}, arrived_at=now,
             channel_refs=dict(channel_refs or {}), context=dict(context or {}), subject=subject,
         )
         interaction = await self._context.save_interaction(lifecycle.apply(interaction, "enqueue", now=now))
@@ -368,6 +370,64 @@ class InteractionService:
         log.info("answered outside the router id=%s agent=%s", interaction_id, agent_id)
         return saved
 
+    async def rewait(self, interaction_id: str, *, why: str, queue: str | None = None,
+                     skills: Mapping[str, int] | None = None, priority: float | None = None,
+                     details: Mapping[str, Any] | None = None, keep_target: bool = False) -> Interaction | None:
+        """Waiting work changes where or how it waits (an overflow, a transfer fallback, a new
+        priority); the wait goes on from where it started and the log says ``why``. None when it
+        is not waiting in the router (offered, taken, gone): nothing to change.
+
+        ``keep_target``: still aimed at the agent it was transferred to (else the whole queue)."""
+        if await self._routing.offer_for(interaction_id) is not None:
+            return None  # an agent is being offered it right now: their answer decides
+        item = await self._routing.remove(interaction_id)
+        if item is None:
+            return None
+        now = self._clock.now()
+        entry = {"why": why, **(details or {})}
+
+        def change(i: Interaction) -> Interaction | None:
+            if i.state is InteractionState.OFFERED:  # offered between the check and the removal
+                i = lifecycle.apply(i, "requeue", now=now, details={"why": why})
+            if i.state is not InteractionState.QUEUED:
+                return None
+            after = lifecycle.apply(i, "rewait", now=now, queue=queue, details=entry)
+            return replace(after, skills=dict(skills) if skills is not None else after.skills,
+                           priority=priority if priority is not None else after.priority)
+
+        try:
+            current, saved = await self._change(interaction_id, change)
+        except CtiError:
+            await self._routing.enqueue(item)  # refused: it waits as it did
+            raise
+        if saved is None:
+            return None  # no longer waiting (the customer left meanwhile)
+        await self._routing.enqueue(replace(
+            self._waiting_item(saved, enqueued_at=item.enqueued_at), working_agent=item.working_agent,
+            excluded_agents=item.excluded_agents, target_agent=item.target_agent if keep_target else None))
+        if current.state is InteractionState.OFFERED and current.agent_id:
+            await self._hub.publish(OfferWithdrawn(at=now, interaction_id=interaction_id,
+                                                   agent_id=current.agent_id, why=why))
+        await self._hub.publish(InteractionQueued(at=now, interaction=jsonable(saved), requeued_because=why))
+        log.info("waiting work moved id=%s why=%s queue=%s", interaction_id, why, saved.queue)
+        self._poke()
+        return saved
+
+    async def set_priority(self, interaction_id: str, priority: float, *, by: str) -> Interaction:
+        """A supervisor's new priority (1..10): waiting work is ranked by it from the next pass."""
+        if not MIN_PRIORITY <= priority <= MAX_PRIORITY:
+            raise InvalidInput("bad-priority", f"the priority is a number from {MIN_PRIORITY} to {MAX_PRIORITY}",
+                               priority=priority)
+        moved = await self.rewait(interaction_id, why="priority", priority=priority, keep_target=True,
+                                  details={"priority": priority, "by": by})
+        if moved is not None:
+            return moved
+        interaction = await self._context.interaction(interaction_id)
+        if interaction.state not in lifecycle.OPEN_STATES:
+            raise Conflict("interaction-closed", "the interaction is closed", interaction_id=interaction_id)
+        # Not waiting in the router (offered or being worked): kept for a later requeue or transfer.
+        return await self._apply(interaction_id, lambda i: replace(i, priority=priority))
+
     # ----- routing engine callbacks --------------------------------------------------------
 
     async def on_offer(self, offer: Offer) -> None:
@@ -445,7 +505,13 @@ class InteractionService:
         return note
 
     async def transfer(self, interaction_id: str, agent_id: str, *, to_queue: str | None,
-                       to_agent: str | None, note: str | None) -> Interaction:
+                       to_agent: str | None, note: str | None,
+                       if_unavailable: str | None = None) -> Interaction:
+        """``if_unavailable``: what a transfer to an agent who cannot take it now does: "refuse"
+        (409 agent-unavailable) or "queue" (it waits for them, and goes to the whole queue after
+        the queue's transfer fallback); none: the configuration's ``routing.transfer_unavailable``.
+        Work transferred to an agent falls back to the queue after that time in either case."""
+        mode = self.transfer_mode(if_unavailable)
         if (to_queue is None) == (to_agent is None):
             raise InvalidInput("bad-transfer-target", "give exactly one of queue or agent_id")
         if to_agent is not None and to_agent not in self._config.agents:
@@ -457,7 +523,7 @@ class InteractionService:
         interaction = await self._owned(interaction_id, agent_id, _LIVE)
         if interaction.customer_left:
             raise Conflict("customer-left", "the customer has left", interaction_id=interaction_id)
-        if to_agent is not None:
+        if to_agent is not None and mode == "refuse":
             await self.check_transfer_target(to_agent, interaction)
         if note:
             await self.add_note(interaction_id, agent_id, note)
@@ -480,6 +546,12 @@ class InteractionService:
                                                   requeued_because="transfer"))
         self._poke()
         return interaction
+
+    def transfer_mode(self, if_unavailable: str | None) -> str:
+        mode = if_unavailable or self._config.transfer_unavailable
+        if mode not in ("refuse", "queue"):
+            raise InvalidInput("bad-if-unavailable", "if_unavailable is refuse or queue", if_unavailable=mode)
+        return mode
 
     async def check_transfer_target(self, to_agent: str, interaction: Interaction) -> None:
         """Refuse to hand ``interaction`` to ``to_agent`` when the router would never offer it to

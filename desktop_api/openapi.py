@@ -22,7 +22,7 @@ __all__ = ["openapi_document"]
 
 Schema = dict[str, Any]
 
-CHANNELS = ["voice", "chat", "email", "sms", "x", "slack"]
+CHANNELS = ["voice", "chat", "email", "sms", "x", "slack", "callback"]
 INTERACTION_STATES = ["new", "queued", "offered", "active", "wrap_up", "closed", "abandoned"]
 AGENT_STATES = ["offline", "available", "busy", "wrap_up", "away"]
 SETTABLE_STATES = ["available", "away", "busy", "offline"]
@@ -239,7 +239,15 @@ def _schemas() -> dict[str, Schema]:
             "agent_id": {"type": "string", "maxLength": 100},
             "note": {"type": "string", "maxLength": 10000,
                      "description": "kept on the interaction as an internal note"},
+            "if_unavailable": {"type": "string", "enum": ["refuse", "queue"],
+                               "description": "an agent who cannot take it now: refuse (409 "
+                               "agent-unavailable) or queue it for them with a fallback to the queue "
+                               "after the queue's transfer_fallback_seconds; default: the configuration's "
+                               "routing.transfer_unavailable"},
         }, description="exactly one of queue or agent_id"),
+        "PriorityRequest": _obj({
+            "priority": {"type": "number", "minimum": 1, "maximum": 10},
+        }, required=["priority"]),
         "CompleteRequest": _obj({
             "disposition": {"type": "string", "minLength": 1, "maxLength": 100,
                             "examples": ["resolved", "follow-up", "escalated", "no-response"]},
@@ -507,9 +515,16 @@ def _paths() -> dict[str, Schema]:
         "/api/interactions/{interaction_id}/transfer": {"post": _op(
             "Transfer to a queue or an agent; the id, context and notes stay. An agent who cannot "
             "take it now (offline, away, busy, no free slot, a skill missing) is refused with 409 "
-            "agent-unavailable", tag="interactions",
+            "agent-unavailable, or with if_unavailable=queue the work waits for them and falls back "
+            "to the queue", tag="interactions",
             params=[interaction_id], body=_ref("TransferRequest"), errors=(400, 401, 403, 404, 409, 413),
             ok=interaction_ok, op_id="transferInteraction")},
+        "/api/interactions/{interaction_id}/priority": {"post": _op(
+            "Set an interaction's priority (1..10); waiting work is ranked by it at once",
+            tag="interactions", params=[interaction_id], body=_ref("PriorityRequest"),
+            errors=(400, 401, 403, 404, 409, 413), ok=interaction_ok,
+            description="Supervisors (of the work's queue's teams) and admins; audited.",
+            op_id="setInteractionPriority")},
         "/api/interactions/{interaction_id}/complete": {"post": _op(
             "Close the interaction with a disposition", tag="interactions", params=[interaction_id],
             body=_ref("CompleteRequest"), errors=(400, 401, 403, 404, 409, 413), ok=interaction_ok,
