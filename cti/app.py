@@ -32,6 +32,7 @@ from adapters.twilio_voice.config import parse_twilio_voice_config
 from adapters.webchat.codes import VisitorCodes
 from adapters.webchat.http import setup_webchat
 from adapters.webchat.sessions import ChatSessions
+from adapters.webchat.waiting import WaitingNotices
 from adapters.webchat.signing import SiteSignatures
 from adapters.x.config import parse_x_config
 from context.migrate import upgrade_async
@@ -342,8 +343,12 @@ def build_app(config: AppConfig, settings: ServerSettings, *, clock: Clock | Non
         await login.aclose()
 
     app.cleanup_ctx.append(login_threads)
+    waiting = WaitingNotices(sessions=chat, interactions=interactions, routing=routing,
+                             records=context.event_log, clock=the_clock, queues=lambda: live.current.queues,
+                             region=lambda: live.current.phone_region,
+                             interval=lambda: live.current.chat.queue_status_seconds)
     setup_webchat(app, sessions=chat, codes=codes, hub=hub, agent_name=lambda a: live.current.agents[a].name
-                  if a in live.current.agents else a, traffic=config.traffic)
+                  if a in live.current.agents else a, traffic=config.traffic, waiting=waiting)
     return app
 
 

@@ -52,6 +52,7 @@ class ChatConfig:
     skills: Mapping[str, int] = field(default_factory=dict)
     # A visitor whose socket drops gets this long to come back to the same conversation.
     reconnect_grace: float = 60.0
+    queue_status_seconds: float = 3.0  # how often a waiting visitor's position is refreshed
 
 
 # The Asterisk link's settings are its checked model itself: a copy as a dataclass would repeat
@@ -185,7 +186,8 @@ def from_model(model: ConfigModel) -> AppConfig:
         ami=_ami(model.ami, queues),
         agents=agents, teams=teams, queues=queues,
         chat=ChatConfig(queue=chat_queue, skills=dict(model.chat.skills),
-                        reconnect_grace=model.chat.reconnect_grace),
+                        reconnect_grace=model.chat.reconnect_grace,
+                        queue_status_seconds=model.chat.queue_status_seconds),
         offer_timeout=model.routing.offer_timeout,
         preferred_window=model.routing.preferred_window,
         transfer_unavailable=model.routing.transfer_unavailable,

@@ -169,6 +169,8 @@ class ChatModel(Strict):
     queue: Name | None = None  # none: the first queue
     skills: Levels = Field(default_factory=dict)
     reconnect_grace: float = Field(default=60.0, ge=0, le=86400)
+    # How often a waiting visitor's place in the queue and estimated wait are refreshed.
+    queue_status_seconds: float = Field(default=3.0, ge=0.2, le=60)
 
     _skills = field_validator("skills")(_check_levels)
 

@@ -37,6 +37,9 @@ ALLOWED: dict[str, tuple[frozenset[InteractionState], InteractionState]] = {
     # Waiting work changed where it waits (an overflow, a transfer fallback, a new priority):
     # the same wait goes on; the caller sets the skills and priority on the snapshot.
     "rewait": (frozenset({S.QUEUED}), S.QUEUED),
+    # A waiting chat the customer turned into a callback request (a new interaction that keeps
+    # this one's wait): this one's wait ends here, closed by the system, never abandoned.
+    "to_callback": (frozenset({S.QUEUED, S.OFFERED}), S.CLOSED),
 }
 
 OPEN_STATES = frozenset({S.NEW, S.QUEUED, S.OFFERED, S.ACTIVE, S.WRAP_UP})
@@ -66,7 +69,9 @@ def entries(before: Interaction, after: Interaction, transition: str, *, now: fl
                         agent_id=who, details={k: v for k, v in more.items() if v is not None})
 
     if transition == "enqueue":
-        return [entry(EntryKind.QUEUED, after, None, why=QueuedWhy.ARRIVAL.value)]
+        return [entry(EntryKind.QUEUED, after, None, **{"why": QueuedWhy.ARRIVAL.value, **details})]
+    if transition == "to_callback":
+        return [entry(EntryKind.CLOSED, after, None, **details)]
     if transition == "offer":
         return [entry(EntryKind.OFFERED, after, after.agent_id, rule=details.get("rule"))]
     if transition == "requeue":
@@ -110,6 +115,9 @@ def _transition(interaction: Interaction, transition: str, *, now: float, agent_
         return replace(interaction, state=target, offered_at=None, agent_id=None)
     if transition == "rewait":
         return replace(interaction, queue=queue or interaction.queue)
+    if transition == "to_callback":
+        return replace(interaction, state=target, agent_id=None, offered_at=None, ended_at=now,
+                       disposition="callback-requested")
     if transition == "accept":
         return replace(interaction, state=target, answered_at=now, agent_id=agent_id)
     if transition in ("dial", "reassign"):

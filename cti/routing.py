@@ -32,6 +32,17 @@ class WaitingItem:
     working_agent: str | None = None
 
 
+# A service target of zero would divide by zero; the stores refuse it, but the policy takes
+# plain data and must not crash on it: such an item is simply as urgent as can be.
+MIN_TARGET = 1e-9
+
+
+def urgency(item: WaitingItem, now: float) -> float:
+    """How urgent waiting work is: time waited / its service target x its priority. The routing
+    policy ranks by it; the chat's queue position (``cti.waiting_info``) counts by it too."""
+    return max(0.0, now - item.enqueued_at) / max(item.service_target, MIN_TARGET) * item.priority
+
+
 @dataclass(frozen=True, slots=True)
 class AgentSnapshot:
     agent_id: str

@@ -30,6 +30,7 @@ from cti.domain import (
     Customer,
     Direction,
     Identity,
+    IdentityLevel,
     InboundIdentity,
     Interaction,
     InteractionState,
@@ -39,6 +40,7 @@ from cti.domain import (
     jsonable,
 )
 from cti.errors import Conflict, CtiError, Forbidden, InvalidInput, NotFound, StaleSnapshot
+from cti.eventlog import QueuedWhy
 from cti.events import (
     AgentStateChanged,
     InteractionAbandoned,
@@ -427,6 +429,63 @@ class InteractionService:
             raise Conflict("interaction-closed", "the interaction is closed", interaction_id=interaction_id)
         # Not waiting in the router (offered or being worked): kept for a later requeue or transfer.
         return await self._apply(interaction_id, lambda i: replace(i, priority=priority))
+
+    async def to_callback(self, interaction_id: str, *, contacts: Sequence[Identity]) -> Interaction:
+        """A waiting customer asks to be called or written back instead of waiting on (offered
+        once their queue's ``max_wait`` has passed). A new interaction on the ``callback``
+        channel takes over the wait: same customer, queue, skills and priority, its arrival and
+        its first queued entry at the time this wait began, so its wait and the reports count
+        from then. This one is closed by the system ("callback-requested"), never abandoned.
+
+        ``contacts``: what the customer typed (already normalised), recorded as claims: shown to
+        the agent, never attached to a customer. Returns the callback interaction."""
+        if not contacts:
+            raise InvalidInput("callback-contact-required", "give an e-mail address or a phone number")
+        known = await self._context.interaction(interaction_id)
+        queue = self._config.queues.get(known.queue)
+        if known.state not in (InteractionState.QUEUED, InteractionState.OFFERED) or known.customer_left:
+            raise Conflict("not-waiting", "only a waiting customer can ask for a callback",
+                           interaction_id=interaction_id, state=known.state.value)
+        now = self._clock.now()
+        offer = await self._routing.offer_for(interaction_id)
+        item = await self._routing.remove(interaction_id)
+        began = item.enqueued_at if item is not None else (known.queued_at or known.arrived_at)
+        if queue is None or queue.max_wait is None or now - began < queue.max_wait:
+            if item is not None:
+                await self._routing.enqueue(item)  # it waits as it did
+            raise Conflict("callback-not-offered", "a callback is offered once the queue's maximum wait "
+                           "has passed", interaction_id=interaction_id, max_wait=queue.max_wait if queue else None)
+        callback_id = self._ids.new_id("int")
+        _, closed = await self._change(interaction_id, lambda i: lifecycle.apply(
+            i, "to_callback", now=now, details={"callback": callback_id})
+            if lifecycle.can(i, "to_callback") and not i.customer_left else None)
+        if closed is None:
+            raise Conflict("not-waiting", "only a waiting customer can ask for a callback",
+                           interaction_id=interaction_id)
+        context = {**known.context, "callback.from": known.id,
+                   **{f"callback.{c.kind.value}": c.value for c in contacts}}
+        callback = Interaction(
+            id=callback_id, channel=Channel.CALLBACK, direction=Direction.INBOUND, customer_id=known.customer_id,
+            queue=known.queue, state=InteractionState.NEW, priority=known.priority, skills=dict(known.skills),
+            arrived_at=known.arrived_at, context=context, subject=known.subject)
+        # Queued "when the wait began": the log's first entry carries the original wait.
+        callback = await self._context.save_interaction(lifecycle.apply(
+            callback, "enqueue", now=began, details={"why": QueuedWhy.CALLBACK.value, "from_interaction": known.id}))
+        await self._context.record_presented(
+            callback.id, [InboundIdentity(c, IdentityLevel.CLAIMED, "callback-form") for c in contacts],
+            display_name=None)
+        await self._routing.enqueue(replace(self._waiting_item(callback, enqueued_at=began),
+                                            working_agent=item.working_agent if item else None))
+        if offer is not None:
+            await self._hub.publish(OfferWithdrawn(at=now, interaction_id=interaction_id, agent_id=offer.agent_id,
+                                                   why="callback"))
+        await self._hub.publish(InteractionClosed(at=now, interaction_id=interaction_id, agent_id=None,
+                                                  disposition=closed.disposition))
+        await self._hub.publish(InteractionQueued(at=now, interaction=jsonable(callback)))
+        log.info("callback requested id=%s from=%s queue=%s waited=%.0f", callback.id, interaction_id,
+                 callback.queue, now - began)
+        self._poke()
+        return callback
 
     # ----- routing engine callbacks --------------------------------------------------------
 
