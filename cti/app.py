@@ -32,8 +32,8 @@ from adapters.twilio_voice.config import parse_twilio_voice_config
 from adapters.webchat.codes import VisitorCodes
 from adapters.webchat.http import setup_webchat
 from adapters.webchat.sessions import ChatSessions
-from adapters.webchat.waiting import WaitingNotices
 from adapters.webchat.signing import SiteSignatures
+from adapters.webchat.waiting import WaitingNotices
 from adapters.x.config import parse_x_config
 from context.migrate import upgrade_async
 from context.store import SqlContextStore

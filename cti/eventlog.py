@@ -73,7 +73,8 @@ class LogEntry:
 
     ``details`` by kind: queued ``why`` (a ``QueuedWhy``) and, after a missed offer, ``agent``
     who missed it; after an overflow or a transfer fallback, ``rule``, ``after`` and
-    ``from_queue``; after a priority change, ``priority`` and ``by``; offered ``rule``; transferred ``mode`` (blind | warm), ``to_queue``,
+    ``from_queue``; after a priority change, ``priority`` and ``by``; offered ``rule``;
+    transferred ``mode`` (blind | warm), ``to_queue``,
     ``to_agent``; accepted ``outbound`` for work an agent started; abandoned nothing more.
     ``node`` is the server that wrote it (filled by the store); ``key`` orders entries written
     together and makes a re-written entry a no-op.

@@ -207,7 +207,8 @@ def segments(log: Sequence[LogEntry], *, now: float | None = None) -> list[Segme
         elif kind is EntryKind.CLOSED:
             cur.end_talk(e.at)
             # A wait turned into a callback goes on in the callback interaction (its own log).
-            close(e.at, answered_or(Outcome.UNANSWERED), "callback" if e.details.get("callback") else "closed")
+            how = "callback" if e.details.get("callback") else "closed"
+            close(e.at, answered_or(Outcome.UNANSWERED), how)
         elif kind is EntryKind.ABANDONED:
             if cur.phase == "waiting":
                 close(e.at, Outcome.ABANDONED, "abandoned")

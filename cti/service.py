@@ -170,7 +170,8 @@ class InteractionService:
         interaction = Interaction(
             id=interaction_id or self._ids.new_id("int"), channel=channel, direction=direction,
             customer_id=customer.id, queue=queue_name, state=InteractionState.NEW,
-            priority=priority_for(self._config.priority, channel=channel, context=context or {}, given=priority),
+            priority=priority_for(self._config.priority, channel=channel, context=context or {},
+                                  given=priority),
             skills={**queue_cfg.skills, **(skills or {})}, arrived_at=now,
             channel_refs=dict(channel_refs or {}), context=dict(context or {}), subject=subject,
         )
@@ -374,7 +375,8 @@ class InteractionService:
 
     async def rewait(self, interaction_id: str, *, why: str, queue: str | None = None,
                      skills: Mapping[str, int] | None = None, priority: float | None = None,
-                     details: Mapping[str, Any] | None = None, keep_target: bool = False) -> Interaction | None:
+                     details: Mapping[str, Any] | None = None,
+                     keep_target: bool = False) -> Interaction | None:
         """Waiting work changes where or how it waits (an overflow, a transfer fallback, a new
         priority); the wait goes on from where it started and the log says ``why``. None when it
         is not waiting in the router (offered, taken, gone): nothing to change.
@@ -418,7 +420,8 @@ class InteractionService:
     async def set_priority(self, interaction_id: str, priority: float, *, by: str) -> Interaction:
         """A supervisor's new priority (1..10): waiting work is ranked by it from the next pass."""
         if not MIN_PRIORITY <= priority <= MAX_PRIORITY:
-            raise InvalidInput("bad-priority", f"the priority is a number from {MIN_PRIORITY} to {MAX_PRIORITY}",
+            raise InvalidInput("bad-priority",
+                               f"the priority is a number from {MIN_PRIORITY} to {MAX_PRIORITY}",
                                priority=priority)
         moved = await self.rewait(interaction_id, why="priority", priority=priority, keep_target=True,
                                   details={"priority": priority, "by": by})
@@ -454,7 +457,8 @@ class InteractionService:
             if item is not None:
                 await self._routing.enqueue(item)  # it waits as it did
             raise Conflict("callback-not-offered", "a callback is offered once the queue's maximum wait "
-                           "has passed", interaction_id=interaction_id, max_wait=queue.max_wait if queue else None)
+                           "has passed", interaction_id=interaction_id,
+                           max_wait=queue.max_wait if queue else None)
         callback_id = self._ids.new_id("int")
         _, closed = await self._change(interaction_id, lambda i: lifecycle.apply(
             i, "to_callback", now=now, details={"callback": callback_id})
@@ -465,19 +469,22 @@ class InteractionService:
         context = {**known.context, "callback.from": known.id,
                    **{f"callback.{c.kind.value}": c.value for c in contacts}}
         callback = Interaction(
-            id=callback_id, channel=Channel.CALLBACK, direction=Direction.INBOUND, customer_id=known.customer_id,
+            id=callback_id, channel=Channel.CALLBACK, direction=Direction.INBOUND,
+            customer_id=known.customer_id,
             queue=known.queue, state=InteractionState.NEW, priority=known.priority, skills=dict(known.skills),
             arrived_at=known.arrived_at, context=context, subject=known.subject)
         # Queued "when the wait began": the log's first entry carries the original wait.
         callback = await self._context.save_interaction(lifecycle.apply(
-            callback, "enqueue", now=began, details={"why": QueuedWhy.CALLBACK.value, "from_interaction": known.id}))
+            callback, "enqueue", now=began,
+            details={"why": QueuedWhy.CALLBACK.value, "from_interaction": known.id}))
         await self._context.record_presented(
             callback.id, [InboundIdentity(c, IdentityLevel.CLAIMED, "callback-form") for c in contacts],
             display_name=None)
         await self._routing.enqueue(replace(self._waiting_item(callback, enqueued_at=began),
                                             working_agent=item.working_agent if item else None))
         if offer is not None:
-            await self._hub.publish(OfferWithdrawn(at=now, interaction_id=interaction_id, agent_id=offer.agent_id,
+            await self._hub.publish(OfferWithdrawn(at=now, interaction_id=interaction_id,
+                                                   agent_id=offer.agent_id,
                                                    why="callback"))
         await self._hub.publish(InteractionClosed(at=now, interaction_id=interaction_id, agent_id=None,
                                                   disposition=closed.disposition))

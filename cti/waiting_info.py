@@ -46,7 +46,8 @@ def estimated_wait(position: int, *, answered: int, window: float = ESTIMATE_WIN
 
 
 
-def answers_by_queue(segments: Iterable[Segment], *, start: float, end: float, channel: str) -> dict[str, int]:
+def answers_by_queue(segments: Iterable[Segment], *, start: float, end: float,
+                     channel: str) -> dict[str, int]:
     """How many waits on ``channel`` each queue answered in [start, end) (by the time of the
     answer, whenever the wait began)."""
     out: dict[str, int] = {}

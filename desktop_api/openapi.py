@@ -442,8 +442,8 @@ def _paths() -> dict[str, Schema]:
         "/chat": _page("The visitor chat widget page", "chatPage"),
         "/chat/chat.js": _asset("The chat widget's script", "chatScript", "text/javascript"),
         "/chat/chat.css": _asset("The chat widget's style", "chatStyle", "text/css"),
-        "/chat/waiting.js": _asset("The chat widget's waiting panel (queue position, callback)", "chatWaitingScript",
-                                   "text/javascript"),
+        "/chat/waiting.js": _asset("The chat widget's waiting panel (queue position, callback)",
+                                   "chatWaitingScript", "text/javascript"),
         "/healthz": {"get": _op("Liveness: the node answers", tag="system", public=True, errors=(),
                                 ok=(200, _ref("Health"), "the node is up"), op_id="health")},
         "/api/openapi.json": {"get": _op(

@@ -38,7 +38,8 @@ class WaitingSweep:
     async def sweep(self) -> list[WaitingMove]:
         """One sweep; returns the moves it handed on."""
         snapshot = await self._store.snapshot()
-        moves = due_moves(snapshot.waiting, queues=self._queues(), fallback=self._fallback, now=self._clock.now())
+        moves = due_moves(snapshot.waiting, queues=self._queues(), fallback=self._fallback,
+                          now=self._clock.now())
         for move in moves:
             try:
                 await self._on_move(move)

@@ -37,7 +37,8 @@ ANSWERS_EVERY_ROUNDS = 10
 
 class WaitingNotices:
     def __init__(self, *, sessions: ChatSessions, interactions: InteractionService, routing: RoutingStore,
-                 records: EventLogRecords | None, clock: Clock, queues: Callable[[], Mapping[str, QueueConfig]],
+                 records: EventLogRecords | None, clock: Clock,
+                 queues: Callable[[], Mapping[str, QueueConfig]],
                  region: Callable[[], str], interval: Callable[[], float] = lambda: 3.0) -> None:
         self._sessions = sessions
         self._interactions = interactions

@@ -55,7 +55,8 @@ async def test_visitors_see_their_position_which_moves_up_and_an_estimate_once_a
             await sock.close()
 
 
-async def test_past_the_maximum_wait_a_callback_is_offered_and_keeps_the_original_wait(tmp_path: Path) -> None:
+async def test_past_the_maximum_wait_a_callback_is_offered_and_keeps_the_original_wait(
+        tmp_path: Path) -> None:
     async with center(tmp_path, offer_timeout=20, queues=QUEUES, chat=FAST, agents=CALLBACK_AGENTS) as c:
         visitor = await chat(c, "Is anyone there?")
         await visitor.expect(status(1, callback=False))

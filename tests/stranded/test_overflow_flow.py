@@ -105,8 +105,8 @@ async def test_a_higher_priority_interaction_is_offered_first(tmp_path: Path) ->
         # Arrives later on the same channel, with the IVR's answer the configuration ranks at 5.
         fraud = await c.services.interactions.start_inbound(
             channel=Channel.CHAT, queue="support", display_name="Caller",
-            identities=[InboundIdentity(normalise(IdentityKind.EMAIL, "x@example.com"), IdentityLevel.ASSERTED,
-                                        "test")],
+            identities=[InboundIdentity(normalise(IdentityKind.EMAIL, "x@example.com"),
+                                        IdentityLevel.ASSERTED, "test")],
             context={"ivr.reason": "fraud"}, first_message="My card was stolen")
         assert fraud.priority == 5
         alice = await c.agent_socket("alice")

@@ -26,7 +26,8 @@ def test_position_is_the_rank_among_the_same_queue_and_channel_by_urgency() -> N
 
 
 def test_ties_go_to_the_older() -> None:
-    assert positions([waiting("b", 10), waiting("a", 10), waiting("c", 5)], now=10) == {"c": 1, "a": 2, "b": 3}
+    places = positions([waiting("b", 10), waiting("a", 10), waiting("c", 5)], now=10)
+    assert places == {"c": 1, "a": 2, "b": 3}
 
 
 @pytest.mark.parametrize(("position", "answered", "expected"), [
@@ -59,7 +60,8 @@ def test_answers_are_counted_by_the_time_of_the_answer_per_queue_and_channel() -
 
 
 def test_a_wait_turned_into_a_callback_counts_once_with_its_whole_wait() -> None:
-    chat = [entry(EntryKind.QUEUED, 0, "chat", why="arrival"), entry(EntryKind.CLOSED, 120, "chat", callback="cb")]
+    chat = [entry(EntryKind.QUEUED, 0, "chat", why="arrival"),
+            entry(EntryKind.CLOSED, 120, "chat", callback="cb")]
     callback = [entry(EntryKind.QUEUED, 0, "cb", channel="callback", why="callback", from_interaction="chat"),
                 entry(EntryKind.ACCEPTED, 300, "cb", channel="callback")]
     (chat_segment,) = segments(chat)

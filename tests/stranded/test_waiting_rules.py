@@ -17,7 +17,8 @@ from cti.routing import WaitingItem
 from router.waiting_rules import due_moves, widened
 
 
-def queue(name: str, skills: dict[str, int], *overflow: Overflow, fallback: float | None = None) -> QueueConfig:
+def queue(name: str, skills: dict[str, int], *overflow: Overflow,
+          fallback: float | None = None) -> QueueConfig:
     return QueueConfig(name=name, skills=skills, service_targets={}, overflow=overflow,
                        transfer_fallback_seconds=fallback)
 
@@ -39,7 +40,8 @@ def item(*, waited_since: float = 0.0, q: str = "billing", skills: dict[str, int
 
 def moves(it: WaitingItem, now: float) -> list[tuple[str, str, dict[str, int], str]]:
     return [(m.why, m.queue, dict(m.skills), m.rule)
-            for m in due_moves([it], queues=QUEUES, fallback=lambda q: q.transfer_fallback_seconds or 99, now=now)]
+            for m in due_moves([it], queues=QUEUES, fallback=lambda q: q.transfer_fallback_seconds or 99,
+                               now=now)]
 
 
 def test_nothing_moves_before_the_first_rule() -> None:
@@ -91,7 +93,8 @@ def test_overflow_rules_are_validated() -> None:
     data["queues"][1]["overflow"] = [{"after": 20, "to_queue": "support"}]
     with pytest.raises(ConfigError, match="loop"):
         parse_config(data)
-    ok = parse_config(config(overflow=[{"after": 90, "to_queue": "general"}, {"after": 10, "widen": {"x": 0}}],
+    ok = parse_config(config(overflow=[{"after": 90, "to_queue": "general"},
+                                       {"after": 10, "widen": {"x": 0}}],
                              transfer_fallback_seconds=15, max_wait=120))
     support = ok.queues["support"]
     assert [o.after for o in support.overflow] == [10, 90]  # in the order they apply
@@ -100,9 +103,9 @@ def test_overflow_rules_are_validated() -> None:
 
 
 def test_priority_rules_are_validated_and_read() -> None:
-    with pytest.raises(ConfigError, match="routing.priority.channels"):
+    with pytest.raises(ConfigError, match=r"routing\.priority\.channels"):
         parse_config({**config(), "routing": {"priority": {"channels": {"fax": 3}}}})
-    with pytest.raises(ConfigError, match="routing.priority.context"):
+    with pytest.raises(ConfigError, match=r"routing\.priority\.context"):
         parse_config({**config(), "routing": {"priority": {"context": {"ivr.reason": {"fraud": 11}}}}})
     cfg = parse_config({**config(), "routing": {"priority": {"channels": {"voice": 2},
                                                              "context": {"ivr.reason": {"fraud": 5}}}}})
@@ -133,6 +136,7 @@ def test_a_move_logs_a_queued_entry_with_why_and_keeps_the_wait() -> None:
     assert (moved.state, moved.queue, moved.queued_at) == (InteractionState.QUEUED, "general", 5.0)
     (entry,) = moved.log
     assert (entry.kind.value, entry.queue, entry.at) == ("queued", "general", 65.0)
-    assert dict(entry.details) == {"from_queue": "billing", "why": "overflow", "rule": "to-queue", "after": 60}
+    assert dict(entry.details) == {"from_queue": "billing", "why": "overflow", "rule": "to-queue",
+                                   "after": 60}
     with pytest.raises(Conflict, match="cannot rewait"):
         lifecycle.apply(replace(waiting, state=InteractionState.ACTIVE), "rewait", now=66.0)
