@@ -161,6 +161,7 @@ function sendHello() {
 }
 
 function sendFrame(frame) {
+  C.lastSent = null;  // an error now answers this frame, not the last message: nothing to put back
   if (canSend()) C.ws.send(JSON.stringify(frame));
   else showError({error_id: 'not-connected', message: 'not connected; please try again'});
 }

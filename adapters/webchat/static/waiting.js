@@ -69,8 +69,20 @@ function onQueueStatus(msg, send) {
   box.querySelector('form').hidden = !msg.callback_offered;
 }
 
+// The conversation is closed once a callback is booked; its status line says why, not "closed".
+function bookedStatus() {
+  const status = document.getElementById('chat-status');
+  status.dataset.state = 'callback';
+  status.textContent = 'Your callback is booked. You may close this page.';
+}
+
 function onBooked(msg, send) {
   const box = panel(send);
+  // The refusals of earlier tries (a mistyped number) no longer apply.
+  for (const id of ['invalid-phone', 'invalid-email', 'callback-contact-required']) {
+    for (const node of document.querySelectorAll(`[data-testid=chat-error][data-error-id=${id}]`)) node.remove();
+  }
+  bookedStatus();
   box.dataset.booked = 'yes';
   box.hidden = false;
   for (const id of ['chat-position', 'chat-estimate']) box.querySelector(`[data-testid=${id}]`).hidden = true;
@@ -87,7 +99,8 @@ export function onWaitingFrame(msg, send) {
   else if (msg.type === 'callback_booked') onBooked(msg, send);
   else if (msg.type === 'status' && msg.state !== 'queued') {
     const box = document.getElementById(PANEL_ID);
-    if (box && !box.dataset.booked) box.hidden = true;  // an agent joined, or the chat ended
+    if (box && box.dataset.booked && msg.state === 'closed') queueMicrotask(bookedStatus);  // after chat.js
+    else if (box) box.hidden = true;  // an agent joined, or the chat ended
   } else if (msg.type === 'welcome') {
     const box = document.getElementById(PANEL_ID);
     if (box && !msg.interaction_id) { box.hidden = true; delete box.dataset.booked; }
