@@ -161,7 +161,7 @@ def build_core(*, config: AppConfig | LiveConfig, context: ContextStore, routing
                                   details={"rule": move.rule, "after": move.after})
 
     sweep = WaitingSweep(
-        store=routing, clock=clock, queues=lambda: dict(live.current.queues), on_move=on_move, interval=0.5,
+        store=routing, clock=clock, queues=lambda: dict(live.current.queues), on_move=on_move, interval=1.0,
         fallback=lambda q: q.transfer_fallback_seconds or live.current.transfer_fallback_seconds)
     return Core(interactions=interactions, agents=agents, engine=engine, sweep=sweep)
 

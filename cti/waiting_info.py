@@ -15,7 +15,7 @@ It is rounded up to whole ``ROUND`` seconds so it does not flicker with each upd
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 
 from cti.routing import WaitingItem, urgency
 from cti.segments import Segment
@@ -24,10 +24,14 @@ ESTIMATE_WINDOW = 900.0  # 15 minutes of answers
 ROUND = 30.0
 
 
-def positions(waiting: Iterable[WaitingItem], now: float) -> dict[str, int]:
-    """Each waiting item's 1-based position among its queue's items on its channel."""
+def positions(waiting: Iterable[WaitingItem], now: float, *,
+              queues: Collection[str] | None = None) -> dict[str, int]:
+    """Each waiting item's 1-based position among its queue's items on its channel; only of
+    ``queues`` when given (those a visitor waits in: the others are not ranked at all)."""
     groups: dict[tuple[str, str], list[tuple[float, float, str]]] = {}
     for item in waiting:
+        if queues is not None and item.queue not in queues:
+            continue
         groups.setdefault((item.queue, item.channel.value), []).append(
             (-urgency(item, now), item.enqueued_at, item.interaction_id))
     out: dict[str, int] = {}

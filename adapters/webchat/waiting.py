@@ -57,14 +57,18 @@ class WaitingNotices:
         """One round of updates; returns how many frames were sent."""
         now = self._clock.now()
         waiting = [w for w in (await self._routing.snapshot()).waiting if w.channel is Channel.CHAT]
-        places = positions(waiting, now)
+        watched = []  # the waiting chats with a visitor connected to this node
+        for item in waiting:
+            visitor = self._sessions.visitor_for(item.interaction_id)
+            if visitor is not None and visitor.sockets and not visitor.left_message:
+                watched.append((item, visitor))
+        if not watched and not self._sent:
+            return 0
+        places = positions(waiting, now, queues={item.queue for item, _ in watched})
         await self._refresh_answers(now)
         queues = self._queues()
         sent, count = {}, 0
-        for item in waiting:
-            visitor = self._sessions.visitor_for(item.interaction_id)
-            if visitor is None or not visitor.sockets or visitor.left_message:
-                continue
+        for item, visitor in watched:
             queue = queues.get(item.queue)
             max_wait = queue.max_wait if queue is not None else None
             place = places[item.interaction_id]
