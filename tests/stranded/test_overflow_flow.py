@@ -125,7 +125,7 @@ async def test_a_supervisor_raises_a_waiting_chats_priority_and_it_goes_first(tm
         waiting = (await c.services.routing.snapshot()).waiting
         newest = max(waiting, key=lambda w: w.enqueued_at).interaction_id
         status, body = await c.api("alice", "POST", f"/api/interactions/{newest}/priority", {"priority": 5})
-        assert (status, body["error_id"]) == (403, "forbidden") or status == 403
+        assert (status, body["error_id"]) == (403, "wrong-role")
         status, body = await c.api("sam", "POST", f"/api/interactions/{newest}/priority", {"priority": 11})
         assert (status, body["error_id"]) == (400, "bad-priority")
         status, body = await c.api("sam", "POST", f"/api/interactions/{newest}/priority", {"priority": 5})
