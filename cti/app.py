@@ -156,9 +156,9 @@ def build_core(*, config: AppConfig | LiveConfig, context: ContextStore, routing
 
     live.watch(routing_follows)
 
-    async def on_move(move: WaitingMove) -> None:
+    async def on_move(move: WaitingMove, item: WaitingItem) -> None:
         await interactions.rewait(move.interaction_id, why=move.why, queue=move.queue, skills=move.skills,
-                                  details={"rule": move.rule, "after": move.after})
+                                  details={"rule": move.rule, "after": move.after}, expected=item)
 
     sweep = WaitingSweep(
         store=routing, clock=clock, queues=lambda: dict(live.current.queues), on_move=on_move, interval=1.0,

@@ -375,17 +375,22 @@ class InteractionService:
 
     async def rewait(self, interaction_id: str, *, why: str, queue: str | None = None,
                      skills: Mapping[str, int] | None = None, priority: float | None = None,
-                     details: Mapping[str, Any] | None = None,
-                     keep_target: bool = False) -> Interaction | None:
+                     details: Mapping[str, Any] | None = None, keep_target: bool = False,
+                     expected: WaitingItem | None = None) -> Interaction | None:
         """Waiting work changes where or how it waits (an overflow, a transfer fallback, a new
         priority); the wait goes on from where it started and the log says ``why``. None when it
         is not waiting in the router (offered, taken, gone): nothing to change.
 
-        ``keep_target``: still aimed at the agent it was transferred to (else the whole queue)."""
+        ``keep_target``: still aimed at the agent it was transferred to (else the whole queue).
+        ``expected``: the waiting entry the change was decided on; if it changed meanwhile (its
+        agent declined it, another node moved it) it is put back as it is and nothing changes."""
         if await self._routing.offer_for(interaction_id) is not None:
             return None  # an agent is being offered it right now: their answer decides
         item = await self._routing.remove(interaction_id)
         if item is None:
+            return None
+        if expected is not None and item != expected:
+            await self._routing.enqueue(item)  # decided on an older picture: the next sweep decides again
             return None
         now = self._clock.now()
         entry = {"why": why, **(details or {})}

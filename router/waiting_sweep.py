@@ -15,13 +15,13 @@ from collections.abc import Awaitable, Callable
 
 from cti.clock import Clock
 from cti.domain import QueueConfig
-from cti.routing import RoutingStore, WaitingMove
+from cti.routing import RoutingStore, WaitingItem, WaitingMove
 from cti.tasks import stop_tasks
 from router.waiting_rules import due_moves
 
 log = logging.getLogger(__name__)
 
-OnMove = Callable[[WaitingMove], Awaitable[object]]
+OnMove = Callable[[WaitingMove, WaitingItem], Awaitable[object]]  # the move, the entry it was decided on
 
 
 class WaitingSweep:
@@ -40,9 +40,10 @@ class WaitingSweep:
         snapshot = await self._store.snapshot()
         moves = due_moves(snapshot.waiting, queues=self._queues(), fallback=self._fallback,
                           now=self._clock.now())
+        items = {w.interaction_id: w for w in snapshot.waiting} if moves else {}
         for move in moves:
             try:
-                await self._on_move(move)
+                await self._on_move(move, items[move.interaction_id])
             except Exception:  # one item's trouble must not stop the others' moves
                 log.exception("waiting move failed id=%s why=%s", move.interaction_id, move.why)
         return moves

@@ -3,6 +3,7 @@ real server in-process: what the agent is offered and what the interaction's log
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -142,3 +143,17 @@ async def test_a_supervisor_raises_a_waiting_chats_priority_and_it_goes_first(tm
 
 async def _waiting(c: Center, count: int) -> bool:
     return len((await c.services.routing.snapshot()).waiting) == count
+
+
+async def test_a_move_decided_on_an_older_picture_changes_nothing(tmp_path: Path) -> None:
+    async with center(tmp_path, offer_timeout=20, queues=QUEUES) as c:
+        visitor = await chat(c)
+        await eventually(lambda: _waiting(c, 1), what="the chat waiting")
+        (item,) = (await c.services.routing.snapshot()).waiting
+        # Decided while it was still aimed at Bob, who has declined it since: no fallback to log.
+        moved = await c.services.interactions.rewait(item.interaction_id, why="transfer-fallback",
+                                                     expected=replace(item, target_agent="bob"))
+        assert moved is None
+        assert (await c.services.routing.snapshot()).waiting == [item]
+        assert [w["why"] for w in await queued_whys(c, item.interaction_id)] == ["arrival"]
+        await visitor.close()
