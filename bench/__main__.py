@@ -6,7 +6,7 @@ import importlib
 import sys
 
 BENCHMARKS = ("routing", "screen_pop", "ami", "email", "login", "workers", "history", "config_change",
-              "figures", "sip")
+              "figures", "sip", "waiting")
 
 
 def main(argv: list[str]) -> int:

@@ -33,6 +33,7 @@ from adapters.webchat.codes import VisitorCodes
 from adapters.webchat.http import setup_webchat
 from adapters.webchat.sessions import ChatSessions
 from adapters.webchat.signing import SiteSignatures
+from adapters.webchat.waiting import WaitingNotices
 from adapters.x.config import parse_x_config
 from context.migrate import upgrade_async
 from context.store import SqlContextStore
@@ -68,7 +69,7 @@ from cti.presence_store import MemoryPresence, PresenceStore, RedisPresence
 from cti.redact import safe_url
 from cti.reporting import queue_targets
 from cti.revocation import RedisTokenRecords
-from cti.routing import Explanation, Offer, RoutingSettings, RoutingStore, WaitingItem
+from cti.routing import Explanation, Offer, RoutingSettings, RoutingStore, WaitingItem, WaitingMove
 from cti.service import InteractionService
 from cti.services import Services
 from cti.wallboard import ServiceLevelBoard
@@ -80,6 +81,7 @@ from desktop_api.sockets import SOCKET_COUNTS
 from router.engine import RoutingEngine
 from router.memory_store import MemoryRoutingStore
 from router.redis_store import RedisRoutingStore
+from router.waiting_sweep import WaitingSweep
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +109,7 @@ class Core:
     interactions: InteractionService
     agents: AgentService
     engine: RoutingEngine
+    sweep: WaitingSweep  # overflow by wait and transfer fallback (router.waiting_rules)
 
 
 def build_core(*, config: AppConfig | LiveConfig, context: ContextStore, routing: RoutingStore, hub: EventHub,
@@ -152,7 +155,15 @@ def build_core(*, config: AppConfig | LiveConfig, context: ContextStore, routing
                            offer_timeout=new.offer_timeout)
 
     live.watch(routing_follows)
-    return Core(interactions=interactions, agents=agents, engine=engine)
+
+    async def on_move(move: WaitingMove, item: WaitingItem) -> None:
+        await interactions.rewait(move.interaction_id, why=move.why, queue=move.queue, skills=move.skills,
+                                  details={"rule": move.rule, "after": move.after}, expected=item)
+
+    sweep = WaitingSweep(
+        store=routing, clock=clock, queues=lambda: dict(live.current.queues), on_move=on_move, interval=1.0,
+        fallback=lambda q: q.transfer_fallback_seconds or live.current.transfer_fallback_seconds)
+    return Core(interactions=interactions, agents=agents, engine=engine, sweep=sweep)
 
 
 def build_app(config: AppConfig, settings: ServerSettings, *, clock: Clock | None = None,
@@ -281,6 +292,7 @@ def build_app(config: AppConfig, settings: ServerSettings, *, clock: Clock | Non
         recovered = await interactions.recover(
             await context.list_interactions(states=None, agent_id=None, limit=10_000, open_only=True))
         await engine.start()
+        await core.sweep.start()
         await presence.start()
         if voice is not None:
             await voice.start()
@@ -306,6 +318,7 @@ def build_app(config: AppConfig, settings: ServerSettings, *, clock: Clock | Non
             if voice is not None:
                 await voice.aclose()
             await presence.aclose()
+            await core.sweep.aclose()
             await engine.aclose()
             await observer.aclose()
             await call_log.drain()
@@ -331,8 +344,12 @@ def build_app(config: AppConfig, settings: ServerSettings, *, clock: Clock | Non
         await login.aclose()
 
     app.cleanup_ctx.append(login_threads)
+    waiting = WaitingNotices(sessions=chat, interactions=interactions, routing=routing,
+                             records=context.event_log, clock=the_clock, queues=lambda: live.current.queues,
+                             region=lambda: live.current.phone_region,
+                             interval=lambda: live.current.chat.queue_status_seconds)
     setup_webchat(app, sessions=chat, codes=codes, hub=hub, agent_name=lambda a: live.current.agents[a].name
-                  if a in live.current.agents else a, traffic=config.traffic)
+                  if a in live.current.agents else a, traffic=config.traffic, waiting=waiting)
     return app
 
 

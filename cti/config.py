@@ -21,6 +21,7 @@ from cti.config_model import LIVE_SECTIONS, MIN_SECRET_BYTES, AmiModel, ConfigMo
 from cti.domain import AgentProfile, BusinessHours, Channel, Overflow, QueueConfig, Role
 from cti.identities import region_for_country_code
 from cti.passwords import HashKind, hash_kind
+from cti.priority import PriorityRules
 from cti.settings.access import AccessSettings
 from cti.settings.http import HttpSettings
 from cti.settings.identity import IdentitySettings
@@ -51,6 +52,7 @@ class ChatConfig:
     skills: Mapping[str, int] = field(default_factory=dict)
     # A visitor whose socket drops gets this long to come back to the same conversation.
     reconnect_grace: float = 60.0
+    queue_status_seconds: float = 3.0  # how often a waiting visitor's position is refreshed
 
 
 # The Asterisk link's settings are its checked model itself: a copy as a dataclass would repeat
@@ -73,6 +75,11 @@ class AppConfig:
     chat: ChatConfig
     offer_timeout: float = 20.0
     preferred_window: float = 3600.0
+    # issue 12: a transfer to an agent who cannot take it now ("refuse" or "queue"), and how
+    # long work transferred to one agent waits for them before it goes to the whole queue.
+    transfer_unavailable: str = "refuse"
+    transfer_fallback_seconds: float = 60.0
+    priority: PriorityRules = field(default_factory=lambda: PriorityRules())
     max_message_chars: int = 4000
     default_country_code: str = "1"
     token_secret: str | None = field(default=None, repr=False)
@@ -141,15 +148,18 @@ def from_model(model: ConfigModel) -> AppConfig:
             name=q.name, skills=dict(q.skills),
             service_targets={Channel(c): float(v) for c, v in q.service_targets.items()},
             wrap_up_seconds=q.wrap_up_seconds, address=q.address, teams=tuple(q.teams),
-            priority=q.priority, overflow=tuple(Overflow(after=o.after,
-                                                         to_queue=o.to_queue) for o in q.overflow),
-            hours=q.hours, missed_offer_away=q.missed_offer_away)
+            priority=q.priority,
+            overflow=tuple(sorted((Overflow(after=o.after, to_queue=o.to_queue, widen=dict(o.widen))
+                                   for o in q.overflow), key=lambda o: o.after)),
+            hours=q.hours, missed_offer_away=q.missed_offer_away,
+            transfer_fallback_seconds=q.transfer_fallback_seconds, max_wait=q.max_wait)
     if not queues:
         raise ConfigError("the configuration needs at least one queue")
     for queue in queues.values():
         for rule in queue.overflow:
-            if rule.to_queue not in queues or rule.to_queue == queue.name:
+            if rule.to_queue is not None and (rule.to_queue not in queues or rule.to_queue == queue.name):
                 raise ConfigError(f"queue {queue.name!r}: overflow to unknown queue {rule.to_queue!r}")
+    _no_overflow_loop(queues)
     agents: dict[str, AgentProfile] = {}
     for a in model.agents:
         where = f"agent {a.id!r}"
@@ -176,9 +186,15 @@ def from_model(model: ConfigModel) -> AppConfig:
         ami=_ami(model.ami, queues),
         agents=agents, teams=teams, queues=queues,
         chat=ChatConfig(queue=chat_queue, skills=dict(model.chat.skills),
-                        reconnect_grace=model.chat.reconnect_grace),
+                        reconnect_grace=model.chat.reconnect_grace,
+                        queue_status_seconds=model.chat.queue_status_seconds),
         offer_timeout=model.routing.offer_timeout,
         preferred_window=model.routing.preferred_window,
+        transfer_unavailable=model.routing.transfer_unavailable,
+        transfer_fallback_seconds=model.routing.transfer_fallback_seconds,
+        priority=PriorityRules(
+            channels={Channel(c): p for c, p in model.routing.priority.channels.items()},
+            context={k: dict(v) for k, v in model.routing.priority.context.items()}),
         max_message_chars=model.max_message_chars,
         default_country_code=model.default_country_code,
         token_secret=model.token_secret,
@@ -189,6 +205,21 @@ def from_model(model: ConfigModel) -> AppConfig:
         canned_replies=tuple(CannedReply(id=c.id, title=c.title, body=c.body) for c in model.canned_replies),
         document=model.model_dump(mode="json", include=set(LIVE_SECTIONS)),
     )
+
+
+def _no_overflow_loop(queues: Mapping[str, QueueConfig]) -> None:
+    """Refuse overflow rules that lead back to where they started: work would go round for ever."""
+    def walk(path: list[str]) -> None:
+        for rule in queues[path[-1]].overflow:
+            if rule.to_queue is None:
+                continue
+            if rule.to_queue in path:
+                raise ConfigError(f"queue {path[0]!r}: overflow goes round in a loop "
+                                  f"({' -> '.join([*path, rule.to_queue])})")
+            walk([*path, rule.to_queue])
+
+    for start in queues:
+        walk([start])
 
 
 def _password(raw: str, where: str, *, demo: bool) -> str:
@@ -212,7 +243,8 @@ def _ami(raw: AmiModel | None, queues: Mapping[str, QueueConfig]) -> AmiConfig |
 
 
 # What the live sections set on an AppConfig; the node's own fields stay as the file set them.
-LIVE_FIELDS = ("agents", "teams", "queues", "chat", "offer_timeout", "preferred_window", "business_hours",
+LIVE_FIELDS = ("agents", "teams", "queues", "chat", "offer_timeout", "preferred_window",
+               "transfer_unavailable", "transfer_fallback_seconds", "priority", "business_hours",
                "dispositions", "away_reasons", "canned_replies", "document")
 
 

@@ -15,7 +15,7 @@ import re
 import types
 import typing
 from collections.abc import Mapping, Sequence
-from typing import Annotated, Any, Union
+from typing import Annotated, Any, Literal, Union
 
 from pydantic import (
     AfterValidator,
@@ -26,6 +26,7 @@ from pydantic import (
     StrictBool,
     ValidationError,
     field_validator,
+    model_validator,
 )
 
 from cti.domain import Channel, Role
@@ -95,10 +96,19 @@ class TeamModel(Strict):
 
 
 class OverflowRule(Strict):
-    """After ``after`` seconds of waiting, the interaction may move to ``to_queue``."""
+    """After ``after`` seconds of waiting (counted from the start of the wait), the interaction
+    moves to ``to_queue`` (its skills and service target), or its required skill levels are
+    lowered to ``widen`` (a level of 0 drops that requirement). One of the two, or both."""
 
     after: float = Field(gt=0, le=7 * 86400)
-    to_queue: Name
+    to_queue: Name | None = None
+    widen: dict[str, Annotated[int, Field(strict=True, ge=0, le=10)]] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _something(self) -> OverflowRule:
+        if self.to_queue is None and not self.widen:
+            raise ValueError("an overflow rule needs to_queue or widen (or both)")
+        return self
 
 
 class QueueModel(Strict):
@@ -116,6 +126,11 @@ class QueueModel(Strict):
     # An offer of this queue's work that the agent lets time out (or their phone does not
     # answer) sets them away with reason "no-answer" (issue 12: no stranded customer).
     missed_offer_away: StrictBool = True
+    # A transfer to one agent of this queue's work goes to the whole queue when that agent has
+    # not taken it after this long; none: ``routing.transfer_fallback_seconds``.
+    transfer_fallback_seconds: float | None = Field(default=None, gt=0, le=86400)
+    # Past this wait a chat visitor is offered a callback (an e-mail or a phone number); none: never.
+    max_wait: float | None = Field(default=None, gt=0, le=7 * 86400)
 
     _skills = field_validator("skills")(_check_levels)
 
@@ -135,7 +150,7 @@ class AgentModel(Strict):
     team: Name | None = None
     skills: Levels = Field(default_factory=dict)
     capacity: dict[str, Annotated[int, Field(ge=0, le=100)]] = Field(
-        default_factory=lambda: {"voice": 1, "chat": 3, "email": 5})
+        default_factory=lambda: {"voice": 1, "chat": 3, "email": 5, "callback": 1})
     password: str = Field(default="", max_length=400, repr=False)
     endpoints: dict[str, str] = Field(default_factory=dict)
 
@@ -154,13 +169,36 @@ class ChatModel(Strict):
     queue: Name | None = None  # none: the first queue
     skills: Levels = Field(default_factory=dict)
     reconnect_grace: float = Field(default=60.0, ge=0, le=86400)
+    # How often a waiting visitor's place in the queue and estimated wait are refreshed.
+    queue_status_seconds: float = Field(default=3.0, ge=0.2, le=60)
 
     _skills = field_validator("skills")(_check_levels)
+
+
+class PriorityModel(Strict):
+    """Priority (1..10) given to new work by configuration: the highest that applies wins, and
+    the queue's own ``priority`` multiplies it (router/policy.py)."""
+
+    # channel -> priority: every new interaction on that channel.
+    channels: dict[str, Annotated[int, Field(strict=True, ge=1, le=10)]] = Field(default_factory=dict)
+    # context key -> value -> priority: what the IVR collected ("ivr.reason": {"fraud": 5}), the
+    # digits a caller keyed ("ivr.account"), a chat's page ("chat.page").
+    context: dict[Annotated[str, Field(min_length=1, max_length=100)],
+                  dict[Annotated[str, Field(max_length=200)],
+                       Annotated[int, Field(strict=True, ge=1, le=10)]]] = Field(default_factory=dict)
+
+    _channels = field_validator("channels")(_known_channels)
 
 
 class RoutingModel(Strict):
     offer_timeout: float = Field(default=20.0, gt=0, le=3600)
     preferred_window: float = Field(default=3600.0, ge=0)
+    # A transfer to an agent who cannot take it now: "refuse" (409 agent-unavailable) or "queue"
+    # (wait for that agent, then the queue after ``transfer_fallback_seconds``). The caller of
+    # the transfer may choose per transfer (docs/api.md).
+    transfer_unavailable: Literal["refuse", "queue"] = "refuse"
+    transfer_fallback_seconds: float = Field(default=60.0, gt=0, le=86400)
+    priority: PriorityModel = Field(default_factory=PriorityModel)
 
 
 _SPAN = re.compile(r"^([01][0-9]|2[0-3]):([0-5][0-9])-([01][0-9]|2[0-4]):([0-5][0-9])$")

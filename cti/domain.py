@@ -21,6 +21,9 @@ class Channel(enum.StrEnum):
     SMS = "sms"
     X = "x"
     SLACK = "slack"
+    # A customer's request to be called or written back, left when a queue's maximum wait
+    # passed (the chat widget): no adapter carries it; the agent calls or writes back.
+    CALLBACK = "callback"
 
 
 class Direction(enum.StrEnum):
@@ -176,10 +179,12 @@ class AgentProfile:
 
 @dataclass(frozen=True, slots=True)
 class Overflow:
-    """After ``after`` seconds of waiting, work may move to ``to_queue``."""
+    """After ``after`` seconds of waiting, work moves to ``to_queue`` and/or its required skill
+    levels are lowered to ``widen`` (0: the requirement is dropped)."""
 
     after: float
-    to_queue: str
+    to_queue: str | None = None
+    widen: Mapping[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,6 +216,8 @@ class QueueConfig:
     # answer) sets them away with reason "no-answer", so the next customer is not offered to
     # a desk nobody is at.
     missed_offer_away: bool = True
+    transfer_fallback_seconds: float | None = None  # none: the routing section's
+    max_wait: float | None = None  # past it a chat visitor is offered a callback
 
     def target_for(self, channel: Channel) -> float:
         return self.service_targets.get(channel, DEFAULT_SERVICE_TARGETS[channel])
@@ -223,6 +230,7 @@ DEFAULT_SERVICE_TARGETS: Mapping[Channel, float] = {
     Channel.SLACK: 900.0,
     Channel.X: 1800.0,
     Channel.EMAIL: 4 * 3600.0,
+    Channel.CALLBACK: 3600.0,
 }
 
 

@@ -52,7 +52,10 @@ class QueuedWhy(enum.StrEnum):
 
     ARRIVAL = "arrival"
     TRANSFER = "transfer"
-    OVERFLOW = "overflow"
+    OVERFLOW = "overflow"  # the wait earned another queue or wider skills (router.waiting_rules)
+    TRANSFER_FALLBACK = "transfer-fallback"  # the agent it was transferred to did not take it in time
+    CALLBACK = "callback"  # a callback the customer asked for, keeping the wait it came from
+    PRIORITY = "priority"  # a supervisor changed its priority while it waited
     MISSED_OFFER = "requeue-after-missed-offer"  # the offered agent did not answer in time
     REQUEUE = "requeue"  # declined by the agent, or put back after a restart
 
@@ -70,7 +73,9 @@ class LogEntry:
     """One entry: the interaction's channel, queue and agent as they were at that moment.
 
     ``details`` by kind: queued ``why`` (a ``QueuedWhy``) and, after a missed offer, ``agent``
-    who missed it; offered ``rule``; transferred ``mode`` (blind | warm), ``to_queue``,
+    who missed it; after an overflow or a transfer fallback, ``rule``, ``after`` and
+    ``from_queue``; after a priority change, ``priority`` and ``by``; offered ``rule``;
+    transferred ``mode`` (blind | warm), ``to_queue``,
     ``to_agent``; accepted ``outbound`` for work an agent started; abandoned nothing more.
     ``node`` is the server that wrote it (filled by the store); ``key`` orders entries written
     together and makes a re-written entry a no-op.

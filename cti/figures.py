@@ -79,7 +79,9 @@ class _Tally:
     holds: int = 0
 
     def add(self, s: Segment, target: float, short_abandon: float) -> None:
-        if s.queued and s.wait is not None:
+        # A wait the customer turned into a callback is counted once, by the callback's segment
+        # (which starts when this wait began), not here as well.
+        if s.queued and s.wait is not None and s.ended_by != "callback":
             if s.outcome is Outcome.ABANDONED and s.wait <= short_abandon:
                 self.short_abandoned += 1
             else:

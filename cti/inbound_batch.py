@@ -35,6 +35,7 @@ from cti.events import InteractionQueued, MessageAdded
 from cti.hub import EventHub
 from cti.live_config import LiveConfig, as_live
 from cti.ports import ContextStore, InboundWrite, RecordedAttachment
+from cti.priority import priority_for
 from cti.routing import RoutingStore, WaitingItem
 from cti.text import clean_line, clean_text
 
@@ -162,7 +163,10 @@ class InboundBatches:
             raise LookupError(queue_name)
         interaction = Interaction(
             id=item.interaction_id or self._ids.new_id("int"), channel=item.channel, direction=item.direction,
-            customer_id="", queue=queue_name, state=InteractionState.NEW, priority=item.priority,
+            customer_id="", queue=queue_name, state=InteractionState.NEW,
+            # The configuration's rules (channel, IVR answers) may raise what the channel gave.
+            priority=priority_for(self._config.priority, channel=item.channel, context=item.context,
+                                  given=item.priority),
             skills={**queue_cfg.skills, **item.skills}, arrived_at=now, channel_refs=dict(item.channel_refs),
             context=dict(item.context), subject=item.subject)
         interaction = lifecycle.apply(interaction, "enqueue", now=now)

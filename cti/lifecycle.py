@@ -34,6 +34,12 @@ ALLOWED: dict[str, tuple[frozenset[InteractionState], InteractionState]] = {
     "abandon": (frozenset({S.NEW, S.QUEUED, S.OFFERED}), S.ABANDONED),
     "dial": (frozenset({S.NEW}), S.ACTIVE),
     "reassign": (frozenset({S.ACTIVE}), S.ACTIVE),
+    # Waiting work changed where it waits (an overflow, a transfer fallback, a new priority):
+    # the same wait goes on; the caller sets the skills and priority on the snapshot.
+    "rewait": (frozenset({S.QUEUED}), S.QUEUED),
+    # A waiting chat the customer turned into a callback request (a new interaction that keeps
+    # this one's wait): this one's wait ends here, closed by the system, never abandoned.
+    "to_callback": (frozenset({S.QUEUED, S.OFFERED}), S.CLOSED),
 }
 
 OPEN_STATES = frozenset({S.NEW, S.QUEUED, S.OFFERED, S.ACTIVE, S.WRAP_UP})
@@ -63,12 +69,16 @@ def entries(before: Interaction, after: Interaction, transition: str, *, now: fl
                         agent_id=who, details={k: v for k, v in more.items() if v is not None})
 
     if transition == "enqueue":
-        return [entry(EntryKind.QUEUED, after, None, why=QueuedWhy.ARRIVAL.value)]
+        return [entry(EntryKind.QUEUED, after, None, **{"why": QueuedWhy.ARRIVAL.value, **details})]
+    if transition == "to_callback":
+        return [entry(EntryKind.CLOSED, after, None, **details)]
     if transition == "offer":
         return [entry(EntryKind.OFFERED, after, after.agent_id, rule=details.get("rule"))]
     if transition == "requeue":
         return [entry(EntryKind.QUEUED, after, None, why=queued_why(details.get("why")).value,
                       agent=before.agent_id)]
+    if transition == "rewait":
+        return [entry(EntryKind.QUEUED, after, None, **{"from_queue": before.queue, **details})]
     if transition == "accept":
         return [entry(EntryKind.ACCEPTED, after, after.agent_id)]
     if transition == "dial":
@@ -103,6 +113,11 @@ def _transition(interaction: Interaction, transition: str, *, now: float, agent_
     if transition == "requeue":
         # The wait is measured from the original queued_at: a reject never resets it.
         return replace(interaction, state=target, offered_at=None, agent_id=None)
+    if transition == "rewait":
+        return replace(interaction, queue=queue or interaction.queue)
+    if transition == "to_callback":
+        return replace(interaction, state=target, agent_id=None, offered_at=None, ended_at=now,
+                       disposition="callback-requested")
     if transition == "accept":
         return replace(interaction, state=target, answered_at=now, agent_id=agent_id)
     if transition in ("dial", "reassign"):

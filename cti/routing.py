@@ -32,6 +32,17 @@ class WaitingItem:
     working_agent: str | None = None
 
 
+# A service target of zero would divide by zero; the stores refuse it, but the policy takes
+# plain data and must not crash on it: such an item is simply as urgent as can be.
+MIN_TARGET = 1e-9
+
+
+def urgency(item: WaitingItem, now: float) -> float:
+    """How urgent waiting work is: time waited / its service target x its priority. The routing
+    policy ranks by it; the chat's queue position (``cti.waiting_info``) counts by it too."""
+    return max(0.0, now - item.enqueued_at) / max(item.service_target, MIN_TARGET) * item.priority
+
+
 @dataclass(frozen=True, slots=True)
 class AgentSnapshot:
     agent_id: str
@@ -151,3 +162,16 @@ class RoutingStore(Protocol):
     # record of it). True if it was taken now, False if the store already held it.
     async def hold(self, interaction_id: str, agent_id: str, channel: Channel) -> bool: ...
     async def stats(self, now: float) -> QueueStats: ...
+
+
+@dataclass(frozen=True, slots=True)
+class WaitingMove:
+    """A change to waiting work that its wait has earned (``router.waiting_rules``): the
+    routing decides it, the interaction service applies it and logs it with ``why``."""
+
+    interaction_id: str
+    why: str  # "transfer-fallback" | "overflow"
+    queue: str  # where it waits from now (the same queue when only skills widen)
+    skills: Mapping[str, int]  # the required skills from now
+    rule: str  # "to-agent-timeout" | "to-queue" | "widen": shown in the log's details
+    after: float  # the rule's seconds, for the log

@@ -50,7 +50,9 @@ class Segment:
     answered_at: float | None
     ended_at: float | None  # the end of the agent's part or of the wait; None: still going
     outcome: Outcome
-    ended_by: str | None = None  # "transfer-blind" | "transfer-warm" | "closed" | "abandoned"
+    # "transfer-blind" | "transfer-warm" | "closed" | "abandoned" | "callback" (the wait went on
+    # in a callback interaction, which counts it)
+    ended_by: str | None = None
     talk: float = 0.0
     hold: float = 0.0
     wrap_up: float = 0.0
@@ -204,7 +206,9 @@ def segments(log: Sequence[LogEntry], *, now: float | None = None) -> list[Segme
                 cur.phase, cur.wrap_start = "wrap", e.at
         elif kind is EntryKind.CLOSED:
             cur.end_talk(e.at)
-            close(e.at, answered_or(Outcome.UNANSWERED), "closed")
+            # A wait turned into a callback goes on in the callback interaction (its own log).
+            how = "callback" if e.details.get("callback") else "closed"
+            close(e.at, answered_or(Outcome.UNANSWERED), how)
         elif kind is EntryKind.ABANDONED:
             if cur.phase == "waiting":
                 close(e.at, Outcome.ABANDONED, "abandoned")

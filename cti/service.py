@@ -30,6 +30,7 @@ from cti.domain import (
     Customer,
     Direction,
     Identity,
+    IdentityLevel,
     InboundIdentity,
     Interaction,
     InteractionState,
@@ -39,6 +40,7 @@ from cti.domain import (
     jsonable,
 )
 from cti.errors import Conflict, CtiError, Forbidden, InvalidInput, NotFound, StaleSnapshot
+from cti.eventlog import QueuedWhy
 from cti.events import (
     AgentStateChanged,
     InteractionAbandoned,
@@ -55,6 +57,7 @@ from cti.hub import EventHub
 from cti.inbound_batch import InboundBatches, InboundItem, InboundStored
 from cti.live_config import LiveConfig, as_live
 from cti.ports import ContextStore
+from cti.priority import MAX_PRIORITY, MIN_PRIORITY, priority_for
 from cti.routing import Offer, RoutingStore, WaitingItem
 from cti.screenpop import build_screen_pop
 from cti.text import clean_line, clean_text, has_bad_line_chars
@@ -167,7 +170,9 @@ class InteractionService:
         interaction = Interaction(
             id=interaction_id or self._ids.new_id("int"), channel=channel, direction=direction,
             customer_id=customer.id, queue=queue_name, state=InteractionState.NEW,
-            priority=priority, skills={**queue_cfg.skills, **(skills or {})}, arrived_at=now,
+            priority=priority_for(self._config.priority, channel=channel, context=context or {},
+                                  given=priority),
+            skills={**queue_cfg.skills, **(skills or {})}, arrived_at=now,
             channel_refs=dict(channel_refs or {}), context=dict(context or {}), subject=subject,
         )
         interaction = await self._context.save_interaction(lifecycle.apply(interaction, "enqueue", now=now))
@@ -404,6 +409,132 @@ class InteractionService:
         log.info("answered outside the router id=%s agent=%s", interaction_id, agent_id)
         return saved
 
+    async def rewait(self, interaction_id: str, *, why: str, queue: str | None = None,
+                     skills: Mapping[str, int] | None = None, priority: float | None = None,
+                     details: Mapping[str, Any] | None = None, keep_target: bool = False,
+                     expected: WaitingItem | None = None) -> Interaction | None:
+        """Waiting work changes where or how it waits (an overflow, a transfer fallback, a new
+        priority); the wait goes on from where it started and the log says ``why``. None when it
+        is not waiting in the router (offered, taken, gone): nothing to change.
+
+        ``keep_target``: still aimed at the agent it was transferred to (else the whole queue).
+        ``expected``: the waiting entry the change was decided on; if it changed meanwhile (its
+        agent declined it, another node moved it) it is put back as it is and nothing changes."""
+        if await self._routing.offer_for(interaction_id) is not None:
+            return None  # an agent is being offered it right now: their answer decides
+        item = await self._routing.remove(interaction_id)
+        if item is None:
+            return None
+        if expected is not None and item != expected:
+            await self._routing.enqueue(item)  # decided on an older picture: the next sweep decides again
+            return None
+        now = self._clock.now()
+        entry = {"why": why, **(details or {})}
+
+        def change(i: Interaction) -> Interaction | None:
+            if i.state is InteractionState.OFFERED:  # offered between the check and the removal
+                i = lifecycle.apply(i, "requeue", now=now, details={"why": why})
+            if i.state is not InteractionState.QUEUED:
+                return None
+            after = lifecycle.apply(i, "rewait", now=now, queue=queue, details=entry)
+            return replace(after, skills=dict(skills) if skills is not None else after.skills,
+                           priority=priority if priority is not None else after.priority)
+
+        try:
+            current, saved = await self._change(interaction_id, change)
+        except CtiError:
+            await self._routing.enqueue(item)  # refused: it waits as it did
+            raise
+        if saved is None:
+            return None  # no longer waiting (the customer left meanwhile)
+        await self._routing.enqueue(replace(
+            self._waiting_item(saved, enqueued_at=item.enqueued_at), working_agent=item.working_agent,
+            excluded_agents=item.excluded_agents, target_agent=item.target_agent if keep_target else None))
+        if current.state is InteractionState.OFFERED and current.agent_id:
+            await self._hub.publish(OfferWithdrawn(at=now, interaction_id=interaction_id,
+                                                   agent_id=current.agent_id, why=why))
+        await self._hub.publish(InteractionQueued(at=now, interaction=jsonable(saved), requeued_because=why))
+        log.info("waiting work moved id=%s why=%s queue=%s", interaction_id, why, saved.queue)
+        self._poke()
+        return saved
+
+    async def set_priority(self, interaction_id: str, priority: float, *, by: str) -> Interaction:
+        """A supervisor's new priority (1..10): waiting work is ranked by it from the next pass."""
+        if not MIN_PRIORITY <= priority <= MAX_PRIORITY:
+            raise InvalidInput("bad-priority",
+                               f"the priority is a number from {MIN_PRIORITY} to {MAX_PRIORITY}",
+                               priority=priority)
+        moved = await self.rewait(interaction_id, why="priority", priority=priority, keep_target=True,
+                                  details={"priority": priority, "by": by})
+        if moved is not None:
+            return moved
+        interaction = await self._context.interaction(interaction_id)
+        if interaction.state not in lifecycle.OPEN_STATES:
+            raise Conflict("interaction-closed", "the interaction is closed", interaction_id=interaction_id)
+        # Not waiting in the router (offered or being worked): kept for a later requeue or transfer.
+        return await self._apply(interaction_id, lambda i: replace(i, priority=priority))
+
+    async def to_callback(self, interaction_id: str, *, contacts: Sequence[Identity]) -> Interaction:
+        """A waiting customer asks to be called or written back instead of waiting on (offered
+        once their queue's ``max_wait`` has passed). A new interaction on the ``callback``
+        channel takes over the wait: same customer, queue, skills and priority, its arrival and
+        its first queued entry at the time this wait began, so its wait and the reports count
+        from then. This one is closed by the system ("callback-requested"), never abandoned.
+
+        ``contacts``: what the customer typed (already normalised), recorded as claims: shown to
+        the agent, never attached to a customer. Returns the callback interaction."""
+        if not contacts:
+            raise InvalidInput("callback-contact-required", "give an e-mail address or a phone number")
+        known = await self._context.interaction(interaction_id)
+        queue = self._config.queues.get(known.queue)
+        if known.state not in (InteractionState.QUEUED, InteractionState.OFFERED) or known.customer_left:
+            raise Conflict("not-waiting", "only a waiting customer can ask for a callback",
+                           interaction_id=interaction_id, state=known.state.value)
+        now = self._clock.now()
+        offer = await self._routing.offer_for(interaction_id)
+        item = await self._routing.remove(interaction_id)
+        began = item.enqueued_at if item is not None else (known.queued_at or known.arrived_at)
+        if queue is None or queue.max_wait is None or now - began < queue.max_wait:
+            if item is not None:
+                await self._routing.enqueue(item)  # it waits as it did
+            raise Conflict("callback-not-offered", "a callback is offered once the queue's maximum wait "
+                           "has passed", interaction_id=interaction_id,
+                           max_wait=queue.max_wait if queue else None)
+        callback_id = self._ids.new_id("int")
+        _, closed = await self._change(interaction_id, lambda i: lifecycle.apply(
+            i, "to_callback", now=now, details={"callback": callback_id})
+            if lifecycle.can(i, "to_callback") and not i.customer_left else None)
+        if closed is None:
+            raise Conflict("not-waiting", "only a waiting customer can ask for a callback",
+                           interaction_id=interaction_id)
+        context = {**known.context, "callback.from": known.id,
+                   **{f"callback.{c.kind.value}": c.value for c in contacts}}
+        callback = Interaction(
+            id=callback_id, channel=Channel.CALLBACK, direction=Direction.INBOUND,
+            customer_id=known.customer_id,
+            queue=known.queue, state=InteractionState.NEW, priority=known.priority, skills=dict(known.skills),
+            arrived_at=known.arrived_at, context=context, subject=known.subject)
+        # Queued "when the wait began": the log's first entry carries the original wait.
+        callback = await self._context.save_interaction(lifecycle.apply(
+            callback, "enqueue", now=began,
+            details={"why": QueuedWhy.CALLBACK.value, "from_interaction": known.id}))
+        await self._context.record_presented(
+            callback.id, [InboundIdentity(c, IdentityLevel.CLAIMED, "callback-form") for c in contacts],
+            display_name=None)
+        await self._routing.enqueue(replace(self._waiting_item(callback, enqueued_at=began),
+                                            working_agent=item.working_agent if item else None))
+        if offer is not None:
+            await self._hub.publish(OfferWithdrawn(at=now, interaction_id=interaction_id,
+                                                   agent_id=offer.agent_id,
+                                                   why="callback"))
+        await self._hub.publish(InteractionClosed(at=now, interaction_id=interaction_id, agent_id=None,
+                                                  disposition=closed.disposition))
+        await self._hub.publish(InteractionQueued(at=now, interaction=jsonable(callback)))
+        log.info("callback requested id=%s from=%s queue=%s waited=%.0f", callback.id, interaction_id,
+                 callback.queue, now - began)
+        self._poke()
+        return callback
+
     # ----- routing engine callbacks --------------------------------------------------------
 
     async def on_offer(self, offer: Offer) -> None:
@@ -481,7 +612,13 @@ class InteractionService:
         return note
 
     async def transfer(self, interaction_id: str, agent_id: str, *, to_queue: str | None,
-                       to_agent: str | None, note: str | None) -> Interaction:
+                       to_agent: str | None, note: str | None,
+                       if_unavailable: str | None = None) -> Interaction:
+        """``if_unavailable``: what a transfer to an agent who cannot take it now does: "refuse"
+        (409 agent-unavailable) or "queue" (it waits for them, and goes to the whole queue after
+        the queue's transfer fallback); none: the configuration's ``routing.transfer_unavailable``.
+        Work transferred to an agent falls back to the queue after that time in either case."""
+        mode = self.transfer_mode(if_unavailable)
         if (to_queue is None) == (to_agent is None):
             raise InvalidInput("bad-transfer-target", "give exactly one of queue or agent_id")
         if to_agent is not None and to_agent not in self._config.agents:
@@ -493,7 +630,7 @@ class InteractionService:
         interaction = await self._owned(interaction_id, agent_id, _LIVE)
         if interaction.customer_left:
             raise Conflict("customer-left", "the customer has left", interaction_id=interaction_id)
-        if to_agent is not None:
+        if to_agent is not None and mode == "refuse":
             await self.check_transfer_target(to_agent, interaction)
         if note:
             await self.add_note(interaction_id, agent_id, note)
@@ -516,6 +653,12 @@ class InteractionService:
                                                   requeued_because="transfer"))
         self._poke()
         return interaction
+
+    def transfer_mode(self, if_unavailable: str | None) -> str:
+        mode = if_unavailable or self._config.transfer_unavailable
+        if mode not in ("refuse", "queue"):
+            raise InvalidInput("bad-if-unavailable", "if_unavailable is refuse or queue", if_unavailable=mode)
+        return mode
 
     async def check_transfer_target(self, to_agent: str, interaction: Interaction) -> None:
         """Refuse to hand ``interaction`` to ``to_agent`` when the router would never offer it to

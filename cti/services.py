@@ -63,8 +63,14 @@ class Services:
         return next((c for c in self.call_controls if c.handles(interaction)), None)
 
     async def transfer(self, interaction_id: str, agent_id: str, *, to_queue: str | None,
-                       to_agent: str | None, note: str | None) -> Interaction:
-        """Transfer on any channel; a live call is moved by its telephony path as well."""
+                       to_agent: str | None, note: str | None,
+                       if_unavailable: str | None = None) -> Interaction:
+        """Transfer on any channel; a live call is moved by its telephony path as well.
+
+        A live call to an agent who cannot take it is always refused: the telephony path rings
+        that agent at once, so there is nothing to queue for them (``if_unavailable`` is for
+        written channels and chat)."""
+        self.interactions.transfer_mode(if_unavailable)  # a bad value is refused on every path
         interaction = await self.context.interaction(interaction_id)
         control = self.call_control_for(interaction)
         if control is not None:
@@ -75,4 +81,4 @@ class Services:
             return await control.transfer(interaction_id, agent_id, to_queue=to_queue,
                                           to_agent=to_agent, note=note)
         return await self.interactions.transfer(interaction_id, agent_id, to_queue=to_queue,
-                                                to_agent=to_agent, note=note)
+                                                to_agent=to_agent, note=note, if_unavailable=if_unavailable)

@@ -23,7 +23,7 @@ __all__ = ["openapi_document"]
 
 Schema = dict[str, Any]
 
-CHANNELS = ["voice", "chat", "email", "sms", "x", "slack"]
+CHANNELS = ["voice", "chat", "email", "sms", "x", "slack", "callback"]
 INTERACTION_STATES = ["new", "queued", "offered", "active", "wrap_up", "closed", "abandoned"]
 AGENT_STATES = ["offline", "available", "busy", "wrap_up", "away"]
 SETTABLE_STATES = ["available", "away", "busy", "offline"]
@@ -240,7 +240,15 @@ def _schemas() -> dict[str, Schema]:
             "agent_id": {"type": "string", "maxLength": 100},
             "note": {"type": "string", "maxLength": 10000,
                      "description": "kept on the interaction as an internal note"},
+            "if_unavailable": {"type": "string", "enum": ["refuse", "queue"],
+                               "description": "an agent who cannot take it now: refuse (409 "
+                               "agent-unavailable) or queue it for them with a fallback to the queue "
+                               "after the queue's transfer_fallback_seconds; default: the configuration's "
+                               "routing.transfer_unavailable"},
         }, description="exactly one of queue or agent_id"),
+        "PriorityRequest": _obj({
+            "priority": {"type": "number", "minimum": 1, "maximum": 10},
+        }, required=["priority"]),
         "CompleteRequest": _obj({
             "disposition": {"type": "string", "minLength": 1, "maxLength": 100,
                             "examples": ["resolved", "follow-up", "escalated", "no-response"]},
@@ -394,9 +402,9 @@ def _asset(summary: str, op_id: str, media: str) -> Schema:
 
 
 def _module() -> Schema:
-    operation = _asset("One ES module of the desktop pages (agent/, supervisor/, admin/, reports/, wallboard/, "
-                       "shared/, and vendor/ for uPlot; "
-                       "docs/frontend.md)", "pageModule", "text/javascript")
+    operation = _asset("One ES module of the desktop pages (agent/, supervisor/, admin/, reports/, "
+                       "wallboard/, shared/, and vendor/ for uPlot; docs/frontend.md)",
+                       "pageModule", "text/javascript")
     operation["get"]["parameters"] = [_path_param("path", "the module's path under js/, ending in .js, "
                                                           "e.g. agent/main.js")]
     operation["get"]["responses"]["404"] = {"$ref": "#/components/responses/E404"}
@@ -443,6 +451,8 @@ def _paths() -> dict[str, Schema]:
         "/chat": _page("The visitor chat widget page", "chatPage"),
         "/chat/chat.js": _asset("The chat widget's script", "chatScript", "text/javascript"),
         "/chat/chat.css": _asset("The chat widget's style", "chatStyle", "text/css"),
+        "/chat/waiting.js": _asset("The chat widget's waiting panel (queue position, callback)",
+                                   "chatWaitingScript", "text/javascript"),
         "/healthz": {"get": _op("Liveness: the node answers", tag="system", public=True, errors=(),
                                 ok=(200, _ref("Health"), "the node is up"), op_id="health")},
         "/api/openapi.json": {"get": _op(
@@ -516,9 +526,16 @@ def _paths() -> dict[str, Schema]:
         "/api/interactions/{interaction_id}/transfer": {"post": _op(
             "Transfer to a queue or an agent; the id, context and notes stay. An agent who cannot "
             "take it now (offline, away, busy, no free slot, a skill missing) is refused with 409 "
-            "agent-unavailable", tag="interactions",
+            "agent-unavailable, or with if_unavailable=queue the work waits for them and falls back "
+            "to the queue", tag="interactions",
             params=[interaction_id], body=_ref("TransferRequest"), errors=(400, 401, 403, 404, 409, 413),
             ok=interaction_ok, op_id="transferInteraction")},
+        "/api/interactions/{interaction_id}/priority": {"post": _op(
+            "Set an interaction's priority (1..10); waiting work is ranked by it at once",
+            tag="interactions", params=[interaction_id], body=_ref("PriorityRequest"),
+            errors=(400, 401, 403, 404, 409, 413), ok=interaction_ok,
+            description="Supervisors (of the work's queue's teams) and admins; audited.",
+            op_id="setInteractionPriority")},
         "/api/interactions/{interaction_id}/complete": {"post": _op(
             "Close the interaction with a disposition", tag="interactions", params=[interaction_id],
             body=_ref("CompleteRequest"), errors=(400, 401, 403, 404, 409, 413), ok=interaction_ok,

@@ -93,7 +93,7 @@ def figures_paths() -> dict[str, Schema]:
                  "schema": {"enum": [g.value for g in GroupBy]}},
                 {"name": "queue", "in": "query", "required": False, "schema": STR},
                 {"name": "channel", "in": "query", "required": False,
-                 "schema": {"enum": ["voice", "chat", "email", "sms", "x", "slack"]}},
+                 "schema": {"enum": ["voice", "chat", "email", "sms", "x", "slack", "callback"]}},
                 {"name": "agent", "in": "query", "required": False, "schema": STR},
                 {"name": "short_abandon", "in": "query", "required": False,
                  "description": "seconds (default 5, at most 3600)",

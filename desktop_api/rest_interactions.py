@@ -131,7 +131,8 @@ async def transfer(request: web.Request) -> web.Response:
         request.match_info["interaction_id"], who.agent_id,
         to_queue=field_str(data, "queue", required=False, max_len=100, kind="id"),
         to_agent=field_str(data, "agent_id", required=False, max_len=100, kind="id"),
-        note=field_str(data, "note", required=False, max_len=10_000))
+        note=field_str(data, "note", required=False, max_len=10_000),
+        if_unavailable=field_str(data, "if_unavailable", required=False, max_len=20, kind="id"))
     return ok(jsonable(interaction))
 
 
@@ -144,6 +145,23 @@ async def complete(request: web.Request) -> web.Response:
         disposition=field_str(data, "disposition", max_len=100, kind="line") or "",
         note=field_str(data, "note", required=False, max_len=10_000))
     return ok(jsonable(interaction))
+
+
+@routes.post("/api/interactions/{interaction_id}/priority")
+async def set_priority(request: web.Request) -> web.Response:
+    """A supervisor (of the work's queue's teams) or an admin sets an interaction's priority
+    (1..10); waiting work is ranked by it at once. Audited."""
+    principal(request).require(Role.SUPERVISOR, Role.ADMIN)
+    services, who, interaction = await visible_interaction(request)  # another team's work is not theirs
+    data = await json_body(request)
+    priority = data.get("priority")
+    if isinstance(priority, bool) or not isinstance(priority, int | float):
+        raise InvalidInput("bad-priority", "'priority' is a number from 1 to 10")
+    before = interaction.priority
+    changed = await services.interactions.set_priority(interaction.id, float(priority), by=who.agent_id)
+    await services.context.audit(actor=who.agent_id, action="interaction.priority", target=interaction.id,
+                                 details={"from": before, "to": changed.priority})
+    return ok(jsonable(changed))
 
 
 @routes.get("/api/routing/explain/{interaction_id}")

@@ -76,6 +76,7 @@ class Transfer(OnInteraction):
     queue: Ident | None = None
     agent_id: Ident | None = None
     note: CleanText | None = None
+    if_unavailable: Literal["refuse", "queue"] | None = None
 
 
 class Complete(OnInteraction):

@@ -59,7 +59,7 @@ async def _note(s: Services, p: Principal, c: schemas.Note) -> Any:
 
 async def _transfer(s: Services, p: Principal, c: schemas.Transfer) -> Any:
     return jsonable(await s.transfer(c.interaction_id, p.agent_id, to_queue=c.queue,
-                                     to_agent=c.agent_id, note=c.note))
+                                     to_agent=c.agent_id, note=c.note, if_unavailable=c.if_unavailable))
 
 
 async def _complete(s: Services, p: Principal, c: schemas.Complete) -> Any:

@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 
 from cti.errors import NotFound
 from cti.routing import (
+    MIN_TARGET,
     Assignment,
     Candidate,
     Explanation,
@@ -26,20 +27,12 @@ from cti.routing import (
     RoutingSettings,
     RoutingSnapshot,
     WaitingItem,
+    urgency,
 )
 from router.eligibility import refusal, skill_match
 from router.pool import Pool, Slot, SlotPool, skill_key
 
 __all__ = ["MIN_TARGET", "assign", "decide", "explain", "urgency"]
-
-# A service target of zero would divide by zero; the stores refuse it, but the policy takes
-# plain data and must not crash on it: such an item is simply as urgent as can be.
-MIN_TARGET = 1e-9
-
-
-def urgency(item: WaitingItem, now: float) -> float:
-    return max(0.0, now - item.enqueued_at) / max(item.service_target, MIN_TARGET) * item.priority
-
 
 def _order(waiting: Sequence[WaitingItem], now: float) -> list[tuple[float, float, str, WaitingItem]]:
     keyed = [(-urgency(w, now), w.enqueued_at, w.interaction_id, w) for w in waiting]

@@ -12,8 +12,18 @@ from aiohttp import WSMsgType, web
 
 from adapters.webchat.codes import VisitorCodes
 from adapters.webchat.guard import GUARD, VisitorGuard, refusal_response, refuse
-from adapters.webchat.schemas import MAX_BODY, ChatText, Hello, Leave, SendCode, VerifyCode, parse_frame
+from adapters.webchat.schemas import (
+    MAX_BODY,
+    CallbackRequest,
+    ChatText,
+    Hello,
+    Leave,
+    SendCode,
+    VerifyCode,
+    parse_frame,
+)
 from adapters.webchat.sessions import ChatSessions, Visitor
+from adapters.webchat.waiting import WaitingNotices
 from cti.errors import CtiError, InvalidInput
 from cti.events import (
     DomainEvent,
@@ -40,6 +50,7 @@ MAX_VISITOR_MESSAGE = MAX_BODY  # one frame; the service refuses a longer messag
 ONE_LINE = ("type", "visitor_id", "session_secret", "name", "email", "phone", "page", "site", "identifier",
             "identifier_hash", "to", "code")
 SESSIONS = web.AppKey("chat_sessions", ChatSessions)
+WAITING = web.AppKey("chat_waiting", WaitingNotices)
 CODES = web.AppKey("chat_codes", VisitorCodes)
 AgentName = Callable[[str], str]
 AGENT_NAME: web.AppKey[AgentName] = web.AppKey("chat_agent_name")
@@ -71,8 +82,11 @@ def _visitor_event(event: DomainEvent, agent_name: Callable[[str], str]) -> tupl
 
 
 def setup_webchat(app: web.Application, *, sessions: ChatSessions, codes: VisitorCodes, hub: EventHub,
-                  agent_name: Callable[[str], str], traffic: TrafficSettings | None = None) -> None:
+                  agent_name: Callable[[str], str], traffic: TrafficSettings | None = None,
+                  waiting: WaitingNotices | None = None) -> None:
     app[SESSIONS] = sessions
+    if waiting is not None:
+        app[WAITING] = waiting
     app[CODES] = codes
     app[AGENT_NAME] = agent_name
     app[TRAFFIC] = traffic or TrafficSettings()
@@ -97,7 +111,11 @@ def setup_webchat(app: web.Application, *, sessions: ChatSessions, codes: Visito
                     outbox.put(picked[1])
 
         task = asyncio.create_task(pump(), name="webchat-forward")
+        if waiting is not None:
+            await waiting.start()
         yield
+        if waiting is not None:
+            await waiting.aclose()
         await stop_tasks([task])
         sub.close()
         await sessions.aclose()
@@ -107,6 +125,7 @@ def setup_webchat(app: web.Application, *, sessions: ChatSessions, codes: Visito
     # The page's code and style are files of their own, so it runs under "script-src 'self'".
     app.router.add_get("/chat/chat.js", chat_script)
     app.router.add_get("/chat/chat.css", chat_style)
+    app.router.add_get("/chat/waiting.js", waiting_script)
     app.router.add_get("/ws/chat", visitor_socket)
 
 
@@ -116,6 +135,10 @@ async def chat_page(request: web.Request) -> web.FileResponse:
 
 async def chat_script(request: web.Request) -> web.FileResponse:
     return web.FileResponse(STATIC / "chat.js", headers={"Content-Type": "text/javascript; charset=utf-8"})
+
+
+async def waiting_script(request: web.Request) -> web.FileResponse:
+    return web.FileResponse(STATIC / "waiting.js", headers={"Content-Type": "text/javascript; charset=utf-8"})
 
 
 async def chat_style(request: web.Request) -> web.FileResponse:
@@ -177,6 +200,10 @@ async def _visitor_socket(request: web.Request, guard: VisitorGuard, address: st
                         outbox.put(await codes.send(visitor, frame.to))
                     elif isinstance(frame, VerifyCode):
                         outbox.put(await codes.verify(visitor, frame.code))
+                    elif isinstance(frame, CallbackRequest):
+                        if WAITING not in request.app:
+                            raise InvalidInput("callback-unavailable", "callbacks are not offered here")
+                        outbox.put(await request.app[WAITING].callback(visitor, frame))
                     elif isinstance(frame, Leave):
                         # Mark the interaction before closing: close() waits for the visitor's
                         # close frame, which a departing browser may never send.

@@ -61,12 +61,22 @@ class VerifyCode(_Frame):
     code: str = Field(min_length=1, max_length=32)
 
 
-Frame = Annotated[Hello | ChatText | Leave | SendCode | VerifyCode, Field(discriminator="type")]
+class CallbackRequest(_Frame):
+    """Call or write me back instead (offered once the queue's maximum wait has passed): an
+    e-mail address, a phone number or both, as typed (claims)."""
+
+    type: Literal["callback"]
+    email: str | None = Field(default=None, max_length=254)
+    phone: str | None = Field(default=None, max_length=40)
+
+
+AnyFrame = Hello | ChatText | Leave | SendCode | VerifyCode | CallbackRequest
+Frame = Annotated[AnyFrame, Field(discriminator="type")]
 _FRAMES: TypeAdapter[Frame] = TypeAdapter(Frame)
-TYPES = frozenset({"hello", "message", "leave", "send_code", "verify_code"})
+TYPES = frozenset({"hello", "message", "leave", "send_code", "verify_code", "callback"})
 
 
-def parse_frame(data: Mapping[str, Any]) -> Hello | ChatText | Leave | SendCode | VerifyCode:
+def parse_frame(data: Mapping[str, Any]) -> AnyFrame:
     kind = data.get("type")
     if not isinstance(kind, str) or kind not in TYPES:
         raise InvalidInput("unknown-type", f"unknown message type {str(kind)[:40]!r}")

@@ -20,8 +20,8 @@ async def center(tmp_path: Path, *, settings: ServerSettings | None = None, offe
                  grace: float = 1.0, **extra: Any) -> AsyncIterator[Center]:
     """The real server in-process, with offers that time out and desks that drop out quickly."""
     extra.setdefault("presence", {"disconnect_grace": grace})
-    async with running_center(tmp_path, {}, settings=settings, routing={"offer_timeout": offer_timeout},
-                              **extra) as c:
+    extra["routing"] = {"offer_timeout": offer_timeout, **extra.get("routing", {})}
+    async with running_center(tmp_path, {}, settings=settings, **extra) as c:
         yield c
 
 

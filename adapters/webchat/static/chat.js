@@ -1,5 +1,7 @@
 // The chat widget: a visitor's side of /ws/chat (an ES module, served as a file so that the page
 // runs under a Content-Security-Policy of script-src 'self'; no inline script or handlers).
+import {onWaitingFrame} from './waiting.js';
+
 // The visitor's session: its id and the secret only this browser holds (the server keeps a hash).
 // Without the secret a reconnect is a new visitor, so both are kept together.
 const VISITOR_KEY = 'cti.chat.visitor_id';
@@ -158,7 +160,14 @@ function sendHello() {
   C.ws.send(JSON.stringify(hello));
 }
 
+function sendFrame(frame) {
+  C.lastSent = null;  // an error now answers this frame, not the last message: nothing to put back
+  if (canSend()) C.ws.send(JSON.stringify(frame));
+  else showError({error_id: 'not-connected', message: 'not connected; please try again'});
+}
+
 function handle(msg) {
+  onWaitingFrame(msg, sendFrame);  // position, estimate, callback (waiting.js)
   if (msg.type === 'welcome') onWelcome(msg);
   else if (msg.type === 'message') addMessage(msg);
   else if (msg.type === 'status') onStatus(msg);
