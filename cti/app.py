@@ -71,6 +71,7 @@ from cti.revocation import RedisTokenRecords
 from cti.routing import Explanation, Offer, RoutingSettings, RoutingStore, WaitingItem
 from cti.service import InteractionService
 from cti.services import Services
+from cti.typing_signal import TypingSignals
 from cti.wallboard import ServiceLevelBoard
 from cti.webhooks.dispatcher import WebhookDispatcher
 from desktop_api.app import make_app
@@ -240,7 +241,8 @@ def build_app(config: AppConfig, settings: ServerSettings, *, clock: Clock | Non
         voice=bridge, call_controls=tuple(
             c for c in (bridge, *channel_adapters.values()) if isinstance(c, CallControl)),
         attachment_sources=tuple(a for a in channel_adapters.values() if isinstance(a, AttachmentSource)),
-        claims=claims, webhooks=webhooks, presence=presence, event_log=context.event_log)
+        claims=claims, webhooks=webhooks, presence=presence, event_log=context.event_log,
+        typing=TypingSignals(context=context, hub=hub, clock=the_clock))
     call_log = CallLogRecorder(hub=hub, context=context, log_records=context.event_log)
     chat = ChatSessions(interactions=interactions, context=context, ids=the_ids,
                         chat=lambda: live.current.chat,
@@ -331,7 +333,7 @@ def build_app(config: AppConfig, settings: ServerSettings, *, clock: Clock | Non
 
     app.cleanup_ctx.append(login_threads)
     setup_webchat(app, sessions=chat, codes=codes, hub=hub, agent_name=lambda a: live.current.agents[a].name
-                  if a in live.current.agents else a, traffic=config.traffic)
+                  if a in live.current.agents else a, traffic=config.traffic, typing=services.typing)
     return app
 
 

@@ -196,13 +196,23 @@ class ConfigChanged(DomainEvent):
     actor: str
 
 
+@dataclass(frozen=True, slots=True)
+class TypingIndicated(DomainEvent):
+    """One side of a chat is typing (``by``: agent or customer); never stored (cti.typing_signal)."""
+
+    type: ClassVar[str] = "typing"
+    interaction_id: str
+    agent_id: str  # the agent holding the chat, whose desk shows the customer typing
+    by: str
+
+
 EVENT_TYPES: Mapping[str, type[DomainEvent]] = {
     cls.type: cls
     for cls in (
         InteractionQueued, InteractionOffered, InteractionAccepted, OfferWithdrawn,
         InteractionTransferred, InteractionWrapUp, InteractionClosed, InteractionAbandoned,
         MessageAdded, AgentStateChanged, CustomerUpdated, CallUpdated, SupervisionChanged,
-        VoiceLinkChanged, MessageStatus, ConfigChanged,
+        VoiceLinkChanged, MessageStatus, ConfigChanged, TypingIndicated,
     )
 }
 

@@ -20,6 +20,7 @@ from cti.ports import AttachmentSource, CallControl, ContextStore
 from cti.presence import DesktopPresence
 from cti.routing import Explanation, RoutingStore
 from cti.service import InteractionService
+from cti.typing_signal import TypingSignals
 
 if TYPE_CHECKING:  # the bridge imports the services' parts; only its type is needed here
     from cti.ami.bridge import AmiBridge
@@ -50,6 +51,7 @@ class Services:
     webhooks: WebhookDispatcher | None = None  # outbound webhooks: their deliveries, for the admin
     presence: DesktopPresence | None = None  # desktop sockets per agent, across the nodes
     admin: ConfigAdmin | None = None  # live administration: versions of the configuration
+    typing: TypingSignals | None = None  # chat typing indicators (never stored)
 
     @property
     def config(self) -> AppConfig:

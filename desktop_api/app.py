@@ -12,6 +12,7 @@ from desktop_api import (
     rest_admin,
     rest_agents,
     rest_customers,
+    rest_desk,
     rest_figures,
     rest_identity,
     rest_interactions,
@@ -61,7 +62,7 @@ def make_app(services: Services) -> web.Application:
     app.router.add_get("/api/openapi.json", openapi)
     for table in (rest_agents.routes, rest_interactions.routes, rest_customers.routes, rest_voice.routes,
                   rest_tokens.routes, ws.routes, rest_identity.routes, rest_admin.routes,
-                  rest_webhooks.routes, rest_figures.routes):
+                  rest_webhooks.routes, rest_figures.routes, rest_desk.routes):
         app.router.add_routes(table)
     app.router.add_get("/", _page("index.html"))
     app.router.add_get("/agent", _page("agent.html"))

@@ -84,6 +84,10 @@ class Complete(OnInteraction):
     note: CleanText | None = None
 
 
+class Typing(OnInteraction):
+    type: Literal["typing"]
+
+
 class SetState(Command):
     type: Literal["set_state"]
     state: Line
@@ -93,7 +97,7 @@ class SetState(Command):
 
 COMMAND_MODELS: dict[str, type[Command]] = {
     "accept": Accept, "reject": Reject, "reply": Reply, "note": Note, "transfer": Transfer,
-    "complete": Complete, "set_state": SetState,
+    "complete": Complete, "set_state": SetState, "typing": Typing,
 }
 
 # pydantic's error types -> our error ids; a custom validator's type is already ours.

@@ -28,6 +28,7 @@ from desktop_api.common import principal
 from desktop_api.input import check_tree, load_json
 from desktop_api.keys import SERVICES
 from desktop_api.outbox import LAGGED, Outbox
+from desktop_api.rest_desk import desk_options
 from desktop_api.scope import queues_for
 from desktop_api.sockets import tracked
 from desktop_api.team_view import TeamView, watched_agents
@@ -72,9 +73,14 @@ async def _set_state(s: Services, p: Principal, c: schemas.SetState) -> Any:
                                     actor_id=p.agent_id)
 
 
+async def _typing(s: Services, p: Principal, c: schemas.Typing) -> Any:
+    sent = s.typing is not None and await s.typing.agent_typing(c.interaction_id, p.agent_id)
+    return {"sent": sent}
+
+
 COMMANDS: dict[str, Handler] = {
     "accept": _accept, "reject": _reject, "reply": _reply, "note": _note,
-    "transfer": _transfer, "complete": _complete, "set_state": _set_state,
+    "transfer": _transfer, "complete": _complete, "set_state": _set_state, "typing": _typing,
 }
 
 
@@ -153,7 +159,8 @@ class _AgentFeed:
 
 
 async def _hello(services: Services, who: Principal) -> dict[str, Any]:
-    hello: dict[str, Any] = {"type": "hello", "agent": await services.agents.view(who.agent_id)}
+    hello: dict[str, Any] = {"type": "hello", "agent": await services.agents.view(who.agent_id),
+                             "at": services.clock.now(), "desk": desk_options(services, who)}
     if who.role is Role.AGENT:
         mine = await services.context.list_interactions(states=None, agent_id=who.agent_id, limit=50,
                                                         open_only=True)

@@ -49,6 +49,12 @@ class Leave(_Frame):
     type: Literal["leave"]
 
 
+class Typing(_Frame):
+    """The visitor is typing: shown to the agent, never stored (cti.typing_signal)."""
+
+    type: Literal["typing"]
+
+
 class SendCode(_Frame):
     """Send a one-time code to the e-mail address or phone the visitor typed in ``hello``."""
 
@@ -61,12 +67,12 @@ class VerifyCode(_Frame):
     code: str = Field(min_length=1, max_length=32)
 
 
-Frame = Annotated[Hello | ChatText | Leave | SendCode | VerifyCode, Field(discriminator="type")]
+Frame = Annotated[Hello | ChatText | Leave | SendCode | VerifyCode | Typing, Field(discriminator="type")]
 _FRAMES: TypeAdapter[Frame] = TypeAdapter(Frame)
-TYPES = frozenset({"hello", "message", "leave", "send_code", "verify_code"})
+TYPES = frozenset({"hello", "message", "leave", "send_code", "verify_code", "typing"})
 
 
-def parse_frame(data: Mapping[str, Any]) -> Hello | ChatText | Leave | SendCode | VerifyCode:
+def parse_frame(data: Mapping[str, Any]) -> Hello | ChatText | Leave | SendCode | VerifyCode | Typing:
     kind = data.get("type")
     if not isinstance(kind, str) or kind not in TYPES:
         raise InvalidInput("unknown-type", f"unknown message type {str(kind)[:40]!r}")
