@@ -6,14 +6,19 @@ from __future__ import annotations
 from typing import Any
 
 from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field
 
+from cti.access import may_see_interaction, team_agents, visible_queues
+from cti.availability import TAKES_WORK, transfer_refusal
 from cti.canned import reply_json, variables, visible_replies
-from cti.errors import NotFound
+from cti.conversations import group
+from cti.domain import AgentState, Interaction, InteractionState, Role
+from cti.errors import Forbidden, NotFound
 from cti.services import Services
 from desktop_api.auth import Principal
-from desktop_api.common import ok, principal
+from desktop_api.common import ok, principal, typed_query
 from desktop_api.keys import SERVICES
-from desktop_api.scope import visible_interaction
+from desktop_api.scope import visible_customer, visible_interaction
 
 routes = web.RouteTableDef()
 
@@ -42,3 +47,110 @@ async def canned_replies(request: web.Request) -> web.Response:
                        agent=services.config.agents.get(who.agent_id))
     return ok({"canned_replies": [reply_json(r, values) for r in
                                   visible_replies(services.config, who.agent_id, who.role)]})
+
+
+class PickerQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    interaction_id: str | None = Field(default=None, min_length=1, max_length=128)
+
+
+def _transfer_agents(services: Services, who: Principal) -> list[str]:
+    """Whom the caller may see in the picker: their own team (agents), their teams (supervisors),
+    everyone (admins); never themself."""
+    config = services.config
+    if who.role is Role.ADMIN:
+        ids: set[str] = set(config.agents)
+    elif who.role is Role.SUPERVISOR:
+        ids = team_agents(config, who.agent_id)
+    else:
+        team = config.team_of(who.agent_id)
+        ids = {a.id for a in config.agents.values() if team is not None and a.team == team}
+    return sorted(ids - {who.agent_id})
+
+
+@routes.get("/api/transfer-targets")
+async def transfer_targets(request: web.Request) -> web.Response:
+    """Who could take a transfer now (for ``interaction_id``: its channel and skills, in the
+    router's words) and each queue's waiting count and longest wait."""
+    who = principal(request)
+    services = request.app[SERVICES]
+    query = typed_query(PickerQuery, request)
+    interaction: Interaction | None = None
+    if query.interaction_id is not None:
+        interaction = await services.context.interaction(query.interaction_id)
+        if not may_see_interaction(services.config, who.agent_id, who.role, interaction):
+            raise Forbidden("not-your-interaction", "this interaction is not yours",
+                            interaction_id=interaction.id)
+    agents = []
+    for agent_id in _transfer_agents(services, who):
+        profile = services.config.agents[agent_id]
+        snap = await services.routing.agent(agent_id)
+        state = snap.state if snap is not None else AgentState.OFFLINE
+        if interaction is not None:
+            why = transfer_refusal(snap, channel=interaction.channel, skills=interaction.skills)
+        else:
+            why = None if state in TAKES_WORK else f"not-available:{state.value}"
+        agents.append({"id": agent_id, "name": profile.name, "team": profile.team, "state": state.value,
+                       "reason": snap.reason if snap is not None else None,
+                       "can_take": why is None, "why": why})
+    stats = await services.routing.stats(services.clock.now())
+    names = (visible_queues(services.config, who.agent_id) if who.role is Role.SUPERVISOR
+             else set(services.config.queues))
+    queues = [{"name": name, "waiting": sum(stats.waiting_by_queue.get(name, {}).values()),
+               "longest_wait": round(stats.oldest_wait.get(name, 0.0), 1)}
+              for name in services.config.queues if name in names]
+    return ok({"agents": agents, "queues": queues})
+
+
+class RecentQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    limit: int = Field(default=20, ge=1, le=100)
+
+
+@routes.get("/api/me/recent")
+async def recent_work(request: web.Request) -> web.Response:
+    """The caller's own closed work, newest first, with each customer's name: the inbox's
+    "recently closed"."""
+    who = principal(request)
+    services = request.app[SERVICES]
+    query = typed_query(RecentQuery, request)
+    items = await services.context.list_interactions(states=[InteractionState.CLOSED], agent_id=who.agent_id,
+                                                     limit=query.limit)
+    out = []
+    for item in items:
+        try:
+            name = (await services.context.customer(item.customer_id)).display_name
+        except NotFound:
+            name = None
+        out.append({"id": item.id, "channel": item.channel.value, "state": item.state.value,
+                    "queue": item.queue, "disposition": item.disposition, "customer_id": item.customer_id,
+                    "customer_name": name, "arrived_at": item.arrived_at, "ended_at": item.ended_at})
+    return ok({"interactions": out})
+
+
+class ConversationsQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    limit: int = Field(default=50, ge=1, le=200)
+    before: str | None = Field(default=None, max_length=500)
+
+
+@routes.get("/api/customers/{customer_id}/conversations")
+async def conversations(request: web.Request) -> web.Response:
+    """The customer's timeline page grouped by conversation, with each one's channel, outcome and
+    disposition; scoped as the customer is (``visible_customer``)."""
+    who = principal(request)
+    services = request.app[SERVICES]
+    query = typed_query(ConversationsQuery, request)
+    customer = await visible_customer(services, who, request.match_info["customer_id"])
+    page = await services.context.timeline(customer.id, limit=query.limit, before=query.before)
+    found: dict[str, Interaction] = {}
+    for interaction_id in dict.fromkeys(e.interaction_id for e in page.entries):
+        try:
+            found[interaction_id] = await services.context.interaction(interaction_id)
+        except NotFound:
+            continue
+    return ok({"customer_id": customer.id, "conversations": group(page.entries, found),
+               "next_cursor": page.next_cursor})

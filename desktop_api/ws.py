@@ -15,7 +15,7 @@ from typing import Any
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
-from cti.domain import Role, jsonable
+from cti.domain import InteractionState, Role, jsonable
 from cti.errors import CtiError, InvalidInput
 from cti.events import DomainEvent
 from cti.hub import Subscription
@@ -165,6 +165,10 @@ async def _hello(services: Services, who: Principal) -> dict[str, Any]:
         mine = await services.context.list_interactions(states=None, agent_id=who.agent_id, limit=50,
                                                         open_only=True)
         hello["interactions"] = [await services.interactions.screen_pop(i) for i in mine]
+        # Each open offer's deadline, so a reloaded desk counts down from the same moment.
+        offers = [await services.routing.offer_for(i.id) for i in mine if i.state is InteractionState.OFFERED]
+        hello["offers"] = [{"interaction_id": o.interaction_id, "expires_at": o.expires_at}
+                           for o in offers if o is not None and o.agent_id == who.agent_id]
         hello["telephony"] = services.voice is not None  # click-to-dial and call controls
     else:
         hello["queues"] = queues_for(services, who, await services.queue_stats())
