@@ -45,6 +45,7 @@ from cti.claims import ClaimService
 from cti.clock import Clock, IdSource, SystemClock, UuidIds
 from cti.codes import CodeSender
 from cti.config import AppConfig, ConfigError
+from cti.consult import ChatConsults
 from cti.datadir import token_secret
 from cti.domain import jsonable
 from cti.eventlog_recorder import CallLogRecorder
@@ -242,7 +243,9 @@ def build_app(config: AppConfig, settings: ServerSettings, *, clock: Clock | Non
             c for c in (bridge, *channel_adapters.values()) if isinstance(c, CallControl)),
         attachment_sources=tuple(a for a in channel_adapters.values() if isinstance(a, AttachmentSource)),
         claims=claims, webhooks=webhooks, presence=presence, event_log=context.event_log,
-        typing=TypingSignals(context=context, hub=hub, clock=the_clock))
+        typing=TypingSignals(context=context, hub=hub, clock=the_clock),
+        consults=ChatConsults(records=context.consults, interactions=interactions, context=context, hub=hub,
+                              clock=the_clock, ids=the_ids, config=live))
     call_log = CallLogRecorder(hub=hub, context=context, log_records=context.event_log)
     chat = ChatSessions(interactions=interactions, context=context, ids=the_ids,
                         chat=lambda: live.current.chat,

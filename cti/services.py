@@ -12,6 +12,7 @@ from cti.agents import AgentService
 from cti.claims import ClaimService
 from cti.clock import Clock, IdSource
 from cti.config import AppConfig
+from cti.consult import ChatConsults
 from cti.domain import Channel, Interaction, InteractionState
 from cti.eventlog import EventLogRecords
 from cti.hub import EventHub
@@ -52,6 +53,7 @@ class Services:
     presence: DesktopPresence | None = None  # desktop sockets per agent, across the nodes
     admin: ConfigAdmin | None = None  # live administration: versions of the configuration
     typing: TypingSignals | None = None  # chat typing indicators (never stored)
+    consults: ChatConsults | None = None  # warm transfer of chats: consult the next agent first
 
     @property
     def config(self) -> AppConfig:

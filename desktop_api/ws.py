@@ -15,8 +15,9 @@ from typing import Any
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
+from cti.consult import ChatConsults, consult_json
 from cti.domain import InteractionState, Role, jsonable
-from cti.errors import CtiError, InvalidInput
+from cti.errors import Conflict, CtiError, InvalidInput
 from cti.events import DomainEvent
 from cti.hub import Subscription
 from cti.observe.logs import about
@@ -78,9 +79,34 @@ async def _typing(s: Services, p: Principal, c: schemas.Typing) -> Any:
     return {"sent": sent}
 
 
+def _consults(s: Services) -> ChatConsults:
+    if s.consults is None:
+        raise Conflict("consults-off", "consults are not available on this server")
+    return s.consults
+
+
+async def _consult_start(s: Services, p: Principal, c: schemas.ConsultStart) -> Any:
+    return consult_json(await _consults(s).start(c.interaction_id, p.agent_id, c.agent_id, c.body))
+
+
+async def _consult_say(s: Services, p: Principal, c: schemas.ConsultSay) -> Any:
+    await _consults(s).say(c.consult_id, p.agent_id, c.body)
+    return {"sent": True}
+
+
+async def _consult_hand_over(s: Services, p: Principal, c: schemas.ConsultHandOver) -> Any:
+    return consult_json(await _consults(s).hand_over(c.consult_id, p.agent_id, c.note))
+
+
+async def _consult_end(s: Services, p: Principal, c: schemas.ConsultEnd) -> Any:
+    return consult_json(await _consults(s).end(c.consult_id, p.agent_id))
+
+
 COMMANDS: dict[str, Handler] = {
     "accept": _accept, "reject": _reject, "reply": _reply, "note": _note,
     "transfer": _transfer, "complete": _complete, "set_state": _set_state, "typing": _typing,
+    "consult_start": _consult_start, "consult_say": _consult_say, "consult_hand_over": _consult_hand_over,
+    "consult_end": _consult_end,
 }
 
 
