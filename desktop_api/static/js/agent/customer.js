@@ -52,7 +52,7 @@ function drawGroups() {
     c.disposition ? el('span', {'data-testid': 'conversation-disposition', text: ` · ${c.disposition}`}) : null,
     el('small', {text: ` · ${fmtTime(c.arrived_at)}`})),
   el('ul', {}, c.entries.filter((e) => e.kind !== 'interaction').map((e) => el('li', {},
-    el('small', {text: `${e.sender || e.kind}: `}), e.summary)))))));
+    el('small', {text: `${e.sender || e.kind}: `}), e.summary))))));
 }
 
 async function loadPage(first) {
