@@ -202,3 +202,38 @@ async def test_the_inbox_counts_unread_messages_and_keeps_closed_work(tmp_path: 
         await browser.close()
         await first.close()
         await second.close()
+
+
+async def test_a_warm_transfer_of_a_chat_from_desk_to_desk(tmp_path: Path, chromium: str) -> None:
+    from playwright.async_api import async_playwright, expect
+
+    async with desk_center(tmp_path) as center, async_playwright() as pw:
+        browser = await launch(pw, chromium)
+        alice = await log_in(browser, center.url, "alice")
+        await go_available(alice)
+        vera = await _chatting(center, alice, "Vera Warm", body="I was charged twice")
+        bob = await log_in(browser, center.url, "bob")
+        await go_available(bob)
+        await alice.locator("[data-testid=consult-open]").click()
+        await alice.locator("[data-testid=consult-agent]").select_option("bob")
+        await alice.fill("[data-testid=consult-question]", "Billing: can you take her?")
+        await alice.locator("[data-testid=consult-ask]").click()
+        asked = bob.locator("[data-testid=consult]")
+        await expect(asked).to_contain_text("Billing: can you take her?")
+        await asked.locator("[data-testid=consult-transcript] summary").click()
+        await expect(asked.locator("[data-testid=consult-transcript]")).to_contain_text("I was charged twice")
+        await asked.locator("[data-testid=consult-input]").fill("Yes, send her over")
+        await asked.locator("[data-testid=consult-send]").click()
+        await expect(alice.locator("[data-testid=consult-log]")).to_contain_text("Yes, send her over")
+        await bob.screenshot(path=str(tmp_path / "consult-bob.png"))
+        await alice.screenshot(path=str(tmp_path / "consult-alice.png"))
+        assert not any("send her" in str(m) for m in vera.seen)
+        await alice.locator("[data-testid=consult-hand-over]").click()
+        offer = bob.locator("[data-testid=offer]", has_text="Vera Warm")
+        await expect(offer).to_be_visible()
+        await expect(asked).to_have_count(0)
+        await offer.locator("[data-testid=accept]").click()
+        await vera.expect(lambda m: m.get("state") == "agent_joined" and m.get("agent_name") == "Bob Chen")
+        await expect(alice.locator("[data-testid=conversation]", has_text="Vera Warm")).to_have_count(0)
+        await browser.close()
+        await vera.close()
