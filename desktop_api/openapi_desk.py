@@ -65,7 +65,22 @@ def desk_schemas() -> dict[str, Schema]:
 
 
 def desk_paths() -> dict[str, Schema]:
+    reply_body = {"required": True, "content": {"application/json": {"schema": {
+        "$ref": f"{S}AdminCannedReply"}}}}
+    changed = {"type": "object", "description": "the new version of the configuration",
+               "properties": {"version": INT, "at": NUM, "actor": STR, "action": STR,
+                              "summary": {"type": "array", "items": STR}}}
+    who = ("Admins any reply; supervisors only replies whose `teams` are all teams they supervise (a reply "
+           "with no team is everyone's and the admins'), else 403 not-your-team. A new version of the "
+           "configuration, audited with the caller's name, as `/api/admin/canned_replies/{id}` is.")
     return {
+        "/api/canned-replies/{reply_id}": {
+            "put": {**_op("Add or replace a canned reply", "putCannedReply", changed,
+                          (400, 401, 403, 409, 503), tag="admin", params=[_path("reply_id")],
+                          description=who),
+                    "requestBody": reply_body},
+            "delete": _op("Remove a canned reply", "deleteCannedReply", changed, (401, 403, 404, 503),
+                          tag="admin", params=[_path("reply_id")], description=who)},
         "/api/interactions/{interaction_id}/canned-replies": {"get": _op(
             "My canned replies, filled in for this conversation", "cannedReplies",
             {"type": "object", "properties": {"canned_replies": {"type": "array",

@@ -3,21 +3,25 @@ replies filled in for one conversation, whom work may be transferred to, and rec
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from cti.access import may_see_interaction, team_agents, visible_queues
+from cti import admin_edit
+from cti.access import may_see_interaction, supervised_teams, team_agents, visible_queues
 from cti.availability import TAKES_WORK, transfer_refusal
 from cti.canned import reply_json, variables, visible_replies
+from cti.config import AppConfig
 from cti.conversations import group
 from cti.domain import AgentState, Interaction, InteractionState, Role
-from cti.errors import Forbidden, NotFound
+from cti.errors import Forbidden, NotFound, Unavailable
 from cti.services import Services
 from desktop_api.auth import Principal
-from desktop_api.common import ok, principal, typed_query
+from desktop_api.common import json_body, ok, principal, typed_query
 from desktop_api.keys import SERVICES
+from desktop_api.rest_admin import version_json
 from desktop_api.scope import visible_customer, visible_interaction
 
 routes = web.RouteTableDef()
@@ -154,3 +158,66 @@ async def conversations(request: web.Request) -> web.Response:
             continue
     return ok({"customer_id": customer.id, "conversations": group(page.entries, found),
                "next_cursor": page.next_cursor})
+
+
+def _may_edit_reply(config: AppConfig, who: Principal, teams: Sequence[str]) -> None:
+    """Supervisors write replies of the teams they supervise only; a reply for everyone (no team)
+    is the admins'."""
+    if who.role is Role.ADMIN:
+        return
+    mine = supervised_teams(config, who.agent_id)
+    if not teams or not set(teams) <= mine:
+        raise Forbidden("not-your-team", "you may change canned replies of the teams you supervise only",
+                        teams=list(teams)[:20])
+
+
+def _reply_teams(document: Mapping[str, Any], reply_id: str) -> list[str] | None:
+    found = next((r for r in document.get("canned_replies") or [] if r.get("id") == reply_id), None)
+    return None if found is None else list(found.get("teams") or [])
+
+
+async def _edit_replies(request: web.Request,
+                        change: Callable[[Mapping[str, Any]], Mapping[str, Any]]) -> web.Response:
+    who = principal(request)
+    who.require(Role.SUPERVISOR, Role.ADMIN)
+    services = request.app[SERVICES]
+    if services.admin is None:
+        raise Unavailable("admin-unavailable", "live administration is not set up on this server")
+    # Checked on the newest version, under the admin service's lock (``change`` runs there).
+    info = await services.admin.edit(change, actor=who.agent_id)
+    return ok(version_json(info))
+
+
+@routes.put("/api/canned-replies/{reply_id}")
+async def put_canned_reply(request: web.Request) -> web.Response:
+    """Add or replace a canned reply: admins any, supervisors their teams' (a new version of the
+    configuration, audited with their name)."""
+    who = principal(request)
+    who.require(Role.SUPERVISOR, Role.ADMIN)
+    reply_id = request.match_info["reply_id"]
+    data = await json_body(request)
+    config = request.app[SERVICES].config
+    raw = data.get("teams")
+    _may_edit_reply(config, who, [str(t) for t in raw] if isinstance(raw, list) else [])
+
+    def change(document: Mapping[str, Any]) -> Mapping[str, Any]:
+        existing = _reply_teams(document, reply_id)
+        if existing is not None:
+            _may_edit_reply(config, who, existing)
+        return admin_edit.put_item(document, "canned_replies", reply_id, data, merge=False)
+
+    return await _edit_replies(request, change)
+
+
+@routes.delete("/api/canned-replies/{reply_id}")
+async def delete_canned_reply(request: web.Request) -> web.Response:
+    who = principal(request)
+    who.require(Role.SUPERVISOR, Role.ADMIN)
+    reply_id = request.match_info["reply_id"]
+    config = request.app[SERVICES].config
+
+    def change(document: Mapping[str, Any]) -> Mapping[str, Any]:
+        _may_edit_reply(config, who, _reply_teams(document, reply_id) or [])
+        return admin_edit.delete_item(document, "canned_replies", reply_id)
+
+    return await _edit_replies(request, change)

@@ -83,3 +83,35 @@ def test_a_reply_for_an_unknown_team_is_refused() -> None:
     with pytest.raises(ConfigError, match="canned reply 'x': unknown teams"):
         parse_config(center_config({}, canned_replies=[{"id": "x", "title": "X", "body": "b",
                                                          "teams": ["nope"]}]))
+
+
+@pytest.mark.integration
+async def test_a_supervisor_edits_their_teams_replies_and_no_other(tmp_path: Path) -> None:
+    async with desk_center(tmp_path) as center:
+        reply = {"title": "Wait", "body": "One moment, {customer.name}.", "teams": ["support"]}
+        status, body = await center.api("sam", "PUT", "/api/canned-replies/wait", reply)
+        assert status == 200, body
+        assert body["actor"] == "sam"  # a version of the configuration, audited with who made it
+        _, options = await center.api("alice", "GET", "/api/desk-options")
+        assert "wait" in [r["id"] for r in options["canned_replies"]]
+        _, options = await center.api("olga", "GET", "/api/desk-options")
+        assert "wait" not in [r["id"] for r in options["canned_replies"]]
+        refusals = [
+            ("PUT", "/api/canned-replies/x", {**reply, "teams": ["sales"]}),  # another team's
+            ("PUT", "/api/canned-replies/x", {**reply, "teams": []}),  # everyone's: admins only
+            ("PUT", "/api/canned-replies/deal", {**reply}),  # taking over sales' reply
+            ("DELETE", "/api/canned-replies/hello", None),  # everyone's reply
+        ]
+        for method, path, data in refusals:
+            status, body = await center.api("sam", method, path, data)
+            assert (status, body["error_id"]) == (403, "not-your-team"), (method, path, body)
+        status, body = await center.api("alice", "PUT", "/api/canned-replies/mine", reply)
+        assert (status, body["error_id"]) == (403, "wrong-role"), body
+        status, _ = await center.api("sam", "DELETE", "/api/canned-replies/wait")
+        assert status == 200
+        assert "wait" not in [r.id for r in center.services.config.canned_replies]
+        status, body = await center.api("ada", "PUT", "/api/canned-replies/all", {"title": "A", "body": "b"})
+        assert status == 200, body
+        status, body = await center.api("sam", "PUT", "/api/canned-replies/bad",
+                                        {**reply, "body": "x" * 5000})
+        assert (status, body["error_id"]) == (400, "invalid-config"), body
