@@ -79,13 +79,13 @@ def desk_paths() -> dict[str, Schema]:
                           (400, 401, 403, 409, 503), tag="admin", params=[_path("reply_id")],
                           description=who),
                     "requestBody": reply_body},
-            "delete": _op("Remove a canned reply", "deleteCannedReply", changed, (401, 403, 404, 503),
+            "delete": _op("Remove a canned reply", "deleteCannedReply", changed, (400, 401, 403, 404, 503),
                           tag="admin", params=[_path("reply_id")], description=who)},
         "/api/interactions/{interaction_id}/canned-replies": {"get": _op(
             "My canned replies, filled in for this conversation", "cannedReplies",
             {"type": "object", "properties": {"canned_replies": {"type": "array",
                                                                  "items": {"$ref": f"{S}FilledReply"}}}},
-            (401, 403, 404), tag="interactions", params=[_path("interaction_id")],
+            (400, 401, 403, 404), tag="interactions", params=[_path("interaction_id")],
             description="The replies of the caller's team (supervisors: their teams; admins: all; a reply "
                         "with no team is everyone's) with `{customer.name}`, `{agent.name}`, "
                         "`{interaction.id}`, `{interaction.queue}` and `{interaction.channel}` filled in, as "
