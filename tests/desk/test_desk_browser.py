@@ -237,3 +237,30 @@ async def test_a_warm_transfer_of_a_chat_from_desk_to_desk(tmp_path: Path, chrom
         await expect(alice.locator("[data-testid=conversation]", has_text="Vera Warm")).to_have_count(0)
         await browser.close()
         await vera.close()
+
+
+async def test_customer_search_finds_only_whom_the_agent_may_read(tmp_path: Path, chromium: str) -> None:
+    from playwright.async_api import async_playwright, expect
+
+    async with desk_center(tmp_path) as center, async_playwright() as pw:
+        browser = await launch(pw, chromium)
+        alice = await log_in(browser, center.url, "alice")
+        await go_available(alice)
+        served = await _chatting(center, alice, "Quinn Served")
+        olga = await log_in(browser, center.url, "olga")
+        await olga.fill("[data-testid=customer-search]", "Quinn")
+        await olga.press("[data-testid=customer-search]", "Enter")
+        results = olga.locator("[data-testid=customer-results]")
+        await expect(results).to_contain_text("No customer you may read")
+        await alice.fill("[data-testid=customer-search]", "Quinn")
+        await alice.press("[data-testid=customer-search]", "Enter")
+        await alice.locator("[data-testid=customer-result]", has_text="Quinn Served").click()
+        panel = alice.locator("[data-testid=customer-panel]")
+        await expect(panel.locator("[data-testid=customer-conversation]")).to_have_count(1)
+        await expect(panel.locator("[data-testid=conversation-outcome]")).to_have_text("active")
+        # Live: the customer writes again and the panel shows it without a reload.
+        await served.send({"type": "message", "body": "any news?"})
+        await expect(panel).to_contain_text("any news?")
+        await alice.screenshot(path=str(tmp_path / "customer-panel.png"))
+        await browser.close()
+        await served.close()
