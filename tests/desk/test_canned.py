@@ -7,8 +7,11 @@ from pathlib import Path
 import pytest
 
 from cti.canned import expand
+from cti.config import ConfigError, parse_config
+from tests.adapters.center import center_config
 from tests.desk.support import desk_center
 from tests.security.chat_support import take_offer, visitor
+from tests.wsclient import JsonSocket
 
 
 def test_known_variables_are_filled_and_unknown_ones_stay_visible() -> None:
@@ -67,7 +70,6 @@ async def test_replies_for_a_conversation_come_filled_in(tmp_path: Path) -> None
 async def test_the_hello_carries_the_desk_options(tmp_path: Path) -> None:
     async with desk_center(tmp_path) as center:
         token = await center.token("olga")
-        from tests.wsclient import JsonSocket
         sock = JsonSocket(await center.http.ws_connect(
             center.url.replace("http", "ws", 1) + f"/ws/agent?token={token}"))
         hello = await sock.expect("hello")
@@ -78,8 +80,6 @@ async def test_the_hello_carries_the_desk_options(tmp_path: Path) -> None:
 
 
 def test_a_reply_for_an_unknown_team_is_refused() -> None:
-    from cti.config import ConfigError, parse_config
-    from tests.adapters.center import center_config
     with pytest.raises(ConfigError, match="canned reply 'x': unknown teams"):
         parse_config(center_config({}, canned_replies=[{"id": "x", "title": "X", "body": "b",
                                                          "teams": ["nope"]}]))
