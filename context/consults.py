@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from context.db import Conn, Database
 from context.models import chat_consults
@@ -24,13 +25,20 @@ class SqlConsults:
     def __init__(self, *, db: Database) -> None:
         self._db = db
 
-    async def add(self, consult: Consult) -> None:
-        async def work(conn: Conn) -> None:
-            await conn.execute(chat_consults.insert().values(
-                id=consult.id, interaction_id=consult.interaction_id, from_agent=consult.from_agent,
-                to_agent=consult.to_agent, started_at=consult.started_at))
+    async def add(self, consult: Consult) -> bool:
+        values = {"id": consult.id, "interaction_id": consult.interaction_id,
+                  "from_agent": consult.from_agent, "to_agent": consult.to_agent,
+                  "started_at": consult.started_at}
 
-        await self._db.write(work)
+        async def work(conn: Conn) -> bool:
+            dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+            # The chat's open consult (uq_chat_consults_open) wins: nothing is written.
+            stmt = dialect.insert(chat_consults).values(**values).on_conflict_do_nothing()
+            # A row comes back only when one was written (rowcount is not that on every driver).
+            result = await conn.execute(stmt.returning(chat_consults.c.id))
+            return result.first() is not None
+
+        return await self._db.write(work)
 
     async def get(self, consult_id: str) -> Consult | None:
         async with self._db.read() as conn:

@@ -507,7 +507,12 @@ class ChatConsultRow(Base):
     so no foreign key to them; the interaction's row goes, its consults go."""
 
     __tablename__ = "chat_consults"
-    __table_args__ = (Index("ix_chat_consults_interaction_id", "interaction_id"),)
+    __table_args__ = (
+        Index("ix_chat_consults_interaction_id", "interaction_id"),
+        # One open consult per chat, whichever node starts it.
+        Index("uq_chat_consults_open", "interaction_id", unique=True,
+              sqlite_where=text("ended_at IS NULL"), postgresql_where=text("ended_at IS NULL")),
+    )
 
     id: Mapped[str] = mapped_column(ID, primary_key=True)
     interaction_id: Mapped[str] = mapped_column(ID, ForeignKey("interactions.id", ondelete="CASCADE"))

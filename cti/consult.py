@@ -40,7 +40,9 @@ class Consult:
 
 
 class ConsultRecords(Protocol):
-    async def add(self, consult: Consult) -> None: ...
+    async def add(self, consult: Consult) -> bool:
+        """Stores it unless the chat has an open consult already (False: another was first)."""
+        ...
 
     async def get(self, consult_id: str) -> Consult | None: ...
 
@@ -86,7 +88,9 @@ class ChatConsults:
         now = self._clock.now()
         consult = Consult(id=self._ids.new_id("cns"), interaction_id=interaction_id, from_agent=agent_id,
                           to_agent=to_agent, started_at=now)
-        await self._records.add(consult)
+        if not await self._records.add(consult):  # another node's consult came first
+            raise Conflict("consult-open", "this chat already has an open consult",
+                           interaction_id=interaction_id)
         messages = list(await self._context.messages(interaction_id))[-TRANSCRIPT:]
         try:
             name = (await self._context.customer(interaction.customer_id)).display_name

@@ -34,8 +34,11 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name="pk_chat_consults"),
     )
     op.create_index("ix_chat_consults_interaction_id", "chat_consults", ["interaction_id"])
+    op.create_index("uq_chat_consults_open", "chat_consults", ["interaction_id"], unique=True,
+                    sqlite_where=sa.text("ended_at IS NULL"), postgresql_where=sa.text("ended_at IS NULL"))
 
 
 def downgrade() -> None:
+    op.drop_index("uq_chat_consults_open", table_name="chat_consults")
     op.drop_index("ix_chat_consults_interaction_id", table_name="chat_consults")
     op.drop_table("chat_consults")
