@@ -501,7 +501,30 @@ chat_sessions = cast(Table, ChatSessionRow.__table__)
 webhook_deliveries = cast(Table, WebhookDeliveryRow.__table__)
 
 
+class ChatConsultRow(Base):
+    """A consult about a chat before its hand-over (``cti.consult``): who asked whom, and when
+    and why it ended. What the agents said is never stored. Agents are configured in the file,
+    so no foreign key to them; the interaction's row goes, its consults go."""
+
+    __tablename__ = "chat_consults"
+    __table_args__ = (
+        Index("ix_chat_consults_interaction_id", "interaction_id"),
+        # One open consult per chat, whichever node starts it.
+        Index("uq_chat_consults_open", "interaction_id", unique=True,
+              sqlite_where=text("ended_at IS NULL"), postgresql_where=text("ended_at IS NULL")),
+    )
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    interaction_id: Mapped[str] = mapped_column(ID, ForeignKey("interactions.id", ondelete="CASCADE"))
+    from_agent: Mapped[str] = mapped_column(String(100))
+    to_agent: Mapped[str] = mapped_column(String(100))
+    started_at: Mapped[float] = mapped_column(Double)
+    ended_at: Mapped[float | None] = mapped_column(Double)
+    ended_why: Mapped[str | None] = mapped_column(String(120))
+
+
 agent_states = cast(Table, AgentStateRow.__table__)
+chat_consults = cast(Table, ChatConsultRow.__table__)
 
 
 interaction_events = cast(Table, InteractionEventRow.__table__)

@@ -30,6 +30,7 @@ from context.audit import read_audit, write_audit
 from context.chat_sessions import ChatSessionStore
 from context.codes import SqlCodeStore
 from context.config_versions import SqlConfigVersions
+from context.consults import SqlConsults
 from context.credentials import CredentialUpgrades
 from context.cursors import Cursors
 from context.customers import Customers
@@ -100,6 +101,8 @@ class SqlContextStore:
         self.tokens = SqlTokenRecords(db=self._db, clock=clock)
         # Not part of the ContextStore port: the agent service keeps agents' states here.
         self.agent_states = SqlAgentStates(db=self._db)
+        # Nor this: consults about chats before a hand-over (cti.consult).
+        self.consults = SqlConsults(db=self._db)
         self._chat_sessions = ChatSessionStore(db=self._db)
         self._presented = Presented(db=self._db, clock=clock, ids=ids)
 

@@ -176,7 +176,7 @@ class ConfigAdmin:
                 raise Conflict("config-changed", "the configuration changed meanwhile; reload and try again",
                                expected=expected, running=base)
             config = self.build(edit(self._live.current.document))
-            _keeps_admin(config, actor)
+            _keeps_admin(self._live.current, config, actor)
             summary = diff(self._live.current.document, config.document)
             if not summary:
                 raise InvalidInput("no-change", "this is the configuration already running", version=base)
@@ -211,11 +211,13 @@ class ConfigAdmin:
         return dict(self._live.current.document)
 
 
-def _keeps_admin(config: AppConfig, actor: str) -> None:
+def _keeps_admin(old: AppConfig, config: AppConfig, actor: str) -> None:
     """An admin may not remove or demote themselves: the center would be left with nobody able
-    to undo it through the API (the file and ``cti config import`` still can)."""
+    to undo it through the API (the file and ``cti config import`` still can). A supervisor's
+    change (their teams' canned replies) has no admin role to keep."""
     profile = config.agents.get(actor)
-    if actor in ("file", "import"):
+    before = old.agents.get(actor)
+    if actor in ("file", "import") or (before is not None and before.role is not Role.ADMIN):
         return
     if profile is None or profile.role is not Role.ADMIN:
         raise InvalidInput("would-lock-you-out", "this change removes your own admin role; another admin "

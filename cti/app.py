@@ -46,6 +46,7 @@ from cti.claims import ClaimService
 from cti.clock import Clock, IdSource, SystemClock, UuidIds
 from cti.codes import CodeSender
 from cti.config import AppConfig, ConfigError
+from cti.consult import ChatConsults
 from cti.datadir import token_secret
 from cti.domain import jsonable
 from cti.eventlog_recorder import CallLogRecorder
@@ -72,6 +73,7 @@ from cti.revocation import RedisTokenRecords
 from cti.routing import Explanation, Offer, RoutingSettings, RoutingStore, WaitingItem, WaitingMove
 from cti.service import InteractionService
 from cti.services import Services
+from cti.typing_signal import TypingSignals
 from cti.wallboard import ServiceLevelBoard
 from cti.webhooks.dispatcher import WebhookDispatcher
 from desktop_api.app import make_app
@@ -252,7 +254,10 @@ def build_app(config: AppConfig, settings: ServerSettings, *, clock: Clock | Non
             c for c in (bridge, *channel_adapters.values()) if isinstance(c, CallControl)),
         attachment_sources=tuple(a for a in channel_adapters.values() if isinstance(a, AttachmentSource)),
         claims=claims, webhooks=webhooks, presence=presence, event_log=context.event_log,
-        reports=context.reports)
+        reports=context.reports,
+        typing=TypingSignals(context=context, hub=hub, clock=the_clock),
+        consults=ChatConsults(records=context.consults, interactions=interactions, context=context, hub=hub,
+                              clock=the_clock, ids=the_ids, config=live))
     call_log = CallLogRecorder(hub=hub, context=context, log_records=context.event_log)
     chat = ChatSessions(interactions=interactions, context=context, ids=the_ids,
                         chat=lambda: live.current.chat,
@@ -349,7 +354,8 @@ def build_app(config: AppConfig, settings: ServerSettings, *, clock: Clock | Non
                              region=lambda: live.current.phone_region,
                              interval=lambda: live.current.chat.queue_status_seconds)
     setup_webchat(app, sessions=chat, codes=codes, hub=hub, agent_name=lambda a: live.current.agents[a].name
-                  if a in live.current.agents else a, traffic=config.traffic, waiting=waiting)
+                  if a in live.current.agents else a, traffic=config.traffic, waiting=waiting,
+                  typing=services.typing)
     return app
 
 

@@ -65,6 +65,7 @@ class CannedReply:
     id: str
     title: str
     body: str
+    teams: tuple[str, ...] = ()  # none: every team's desk
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,6 +176,10 @@ def from_model(model: ConfigModel) -> AppConfig:
         for sup in team.supervisors:
             if sup not in agents:
                 raise ConfigError(f"team {team.name!r}: unknown supervisor {sup!r}")
+    for reply in model.canned_replies:
+        unknown = [t for t in reply.teams if t not in teams]
+        if unknown:
+            raise ConfigError(f"canned reply {reply.id!r}: unknown teams {unknown}")
     chat_queue = model.chat.queue or next(iter(queues))
     if chat_queue not in queues:
         raise ConfigError(f"chat: unknown queue {chat_queue!r}")
@@ -202,7 +207,8 @@ def from_model(model: ConfigModel) -> AppConfig:
         demo=model.demo,
         business_hours=hours, dispositions=tuple(model.dispositions),
         away_reasons=tuple(model.away_reasons),
-        canned_replies=tuple(CannedReply(id=c.id, title=c.title, body=c.body) for c in model.canned_replies),
+        canned_replies=tuple(CannedReply(id=c.id, title=c.title, body=c.body, teams=tuple(c.teams))
+                             for c in model.canned_replies),
         document=model.model_dump(mode="json", include=set(LIVE_SECTIONS)),
     )
 

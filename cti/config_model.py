@@ -239,7 +239,8 @@ class HoursModel(Strict):
 class CannedReplyModel(Strict):
     id: Name
     title: Annotated[str, Field(min_length=1, max_length=200)]
-    body: Text
+    body: Text  # may hold variables such as {customer.name} (cti.canned)
+    teams: list[Name] = Field(default_factory=list)  # who reads it (cti.canned); none: everyone
 
 
 class AmiModel(Strict):

@@ -6,7 +6,7 @@ Each event serialises to a JSON object whose ``type`` is the class's ``type`` an
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar
 
@@ -208,13 +208,63 @@ class ConfigChanged(DomainEvent):
     actor: str
 
 
+@dataclass(frozen=True, slots=True)
+class TypingIndicated(DomainEvent):
+    """One side of a chat is typing (``by``: agent or customer); never stored (cti.typing_signal)."""
+
+    type: ClassVar[str] = "typing"
+    interaction_id: str
+    agent_id: str  # the agent holding the chat, whose desk shows the customer typing
+    by: str
+
+
+@dataclass(frozen=True, slots=True)
+class ConsultStarted(DomainEvent):
+    """An agent asks ``agent_id`` about a chat they hold, before handing it over (cti.consult):
+    the chat's transcript and the first question, for the agent asked only."""
+
+    type: ClassVar[str] = "consult.started"
+    consult_id: str
+    interaction_id: str
+    agent_id: str  # the agent asked
+    from_agent: str
+    customer_name: str | None
+    channel: str
+    transcript: Sequence[Mapping[str, Any]]
+    body: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ConsultMessage(DomainEvent):
+    """One agent's line in a consult, for the other (``agent_id``); never stored."""
+
+    type: ClassVar[str] = "consult.message"
+    consult_id: str
+    interaction_id: str
+    agent_id: str  # who gets it
+    from_agent: str
+    body: str
+
+
+@dataclass(frozen=True, slots=True)
+class ConsultEnded(DomainEvent):
+    """The consult ended (``why``: handed-over, ended-by-<agent>); one event per party."""
+
+    type: ClassVar[str] = "consult.ended"
+    consult_id: str
+    interaction_id: str
+    agent_id: str
+    why: str
+
+
 EVENT_TYPES: Mapping[str, type[DomainEvent]] = {
     cls.type: cls
     for cls in (
         InteractionQueued, InteractionOffered, InteractionAccepted, OfferWithdrawn,
         InteractionTransferred, InteractionWrapUp, InteractionClosed, InteractionAbandoned,
         MessageAdded, AgentStateChanged, CustomerUpdated, CallUpdated, SupervisionChanged,
-        SupervisorWhispered, VoiceLinkChanged, MessageStatus, ConfigChanged,
+        SupervisorWhispered, VoiceLinkChanged, MessageStatus, ConfigChanged, TypingIndicated,
+        ConsultStarted, ConsultMessage, ConsultEnded,
     )
 }
 

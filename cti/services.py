@@ -12,6 +12,7 @@ from cti.agents import AgentService
 from cti.claims import ClaimService
 from cti.clock import Clock, IdSource
 from cti.config import AppConfig
+from cti.consult import ChatConsults
 from cti.domain import Channel, Interaction, InteractionState
 from cti.eventlog import EventLogRecords
 from cti.hub import EventHub
@@ -21,6 +22,7 @@ from cti.presence import DesktopPresence
 from cti.reports import ReportRecords
 from cti.routing import Explanation, RoutingStore
 from cti.service import InteractionService
+from cti.typing_signal import TypingSignals
 
 if TYPE_CHECKING:  # the bridge imports the services' parts; only its type is needed here
     from cti.ami.bridge import AmiBridge
@@ -52,6 +54,8 @@ class Services:
     webhooks: WebhookDispatcher | None = None  # outbound webhooks: their deliveries, for the admin
     presence: DesktopPresence | None = None  # desktop sockets per agent, across the nodes
     admin: ConfigAdmin | None = None  # live administration: versions of the configuration
+    typing: TypingSignals | None = None  # chat typing indicators (never stored)
+    consults: ChatConsults | None = None  # warm transfer of chats: consult the next agent first
 
     @property
     def config(self) -> AppConfig:

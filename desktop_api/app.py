@@ -12,6 +12,7 @@ from desktop_api import (
     rest_admin,
     rest_agents,
     rest_customers,
+    rest_desk,
     rest_figures,
     rest_identity,
     rest_interactions,
@@ -79,7 +80,7 @@ def make_app(services: Services) -> web.Application:
     for table in (rest_agents.routes, rest_interactions.routes, rest_customers.routes, rest_voice.routes,
                   rest_tokens.routes, ws.routes, rest_identity.routes, rest_admin.routes,
                   rest_webhooks.routes, rest_figures.routes, rest_reports.routes,
-                  rest_supervision.routes, wallboard.routes):
+                  rest_supervision.routes, wallboard.routes, rest_desk.routes):
         app.router.add_routes(table)
     app.router.add_get("/", _page("index.html"))
     app.router.add_get("/agent", _page("agent.html"))

@@ -14,6 +14,7 @@ from typing import Any
 
 from desktop_api.openapi_access import access_paths, access_schemas
 from desktop_api.openapi_admin import admin_paths, admin_schemas
+from desktop_api.openapi_desk import desk_paths, desk_schemas
 from desktop_api.openapi_figures import figures_paths, figures_schemas
 from desktop_api.openapi_observe import observe_paths
 from desktop_api.openapi_reports import reports_paths, reports_schemas
@@ -687,7 +688,7 @@ def _build() -> dict[str, Any]:
         "security": [{"bearerAuth": []}],
         "paths": {**_paths(), **access_paths(), **admin_paths(), **webhook_paths(), **observe_paths(),
                   **figures_paths(), **reports_paths(),
-                  **supervision_paths()},
+                  **supervision_paths(), **desk_paths()},
         "components": {
             "securitySchemes": {
                 "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
@@ -695,7 +696,7 @@ def _build() -> dict[str, Any]:
             },
             "schemas": {**_schemas(), **access_schemas(), **identity_schemas(), **admin_schemas(),
                         **webhook_schemas(), **figures_schemas(), **reports_schemas(),
-                        **supervision_schemas()},
+                        **supervision_schemas(), **desk_schemas()},
             "responses": responses,
         },
     }

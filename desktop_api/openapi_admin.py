@@ -105,7 +105,9 @@ def admin_paths() -> dict[str, Schema]:
         "/api/desk-options": {"get": {**_op(
             "Dispositions, away reasons and canned replies", "deskOptions",
             _ok({"$ref": f"{S}DeskOptions"}, "what the admins set; empty lists: anything goes"), (401,),
-            description="For every logged-in user. When the admins list dispositions or away reasons, "
+            description="For every logged-in user; canned replies are those of the caller's team "
+                        "(supervisors: their teams; admins: all; a reply with no team: everyone's). "
+                        "When the admins list dispositions or away reasons, "
                         "completing or going away with another is refused (400 unknown-disposition, "
                         "unknown-reason)."), "tags": ["agents"]}},
         "/api/admin/config": {"get": _op(

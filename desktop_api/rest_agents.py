@@ -44,16 +44,6 @@ async def me(request: web.Request) -> web.Response:
     return ok(await request.app[SERVICES].agents.view(who.agent_id))
 
 
-@routes.get("/api/desk-options")
-async def desk_options(request: web.Request) -> web.Response:
-    """What the admins set for every desk: dispositions, away reasons and canned replies."""
-    principal(request)
-    config = request.app[SERVICES].config
-    return ok({"dispositions": list(config.dispositions), "away_reasons": list(config.away_reasons),
-               "canned_replies": [{"id": c.id, "title": c.title,
-                                   "body": c.body} for c in config.canned_replies]})
-
-
 @routes.get("/api/agents")
 async def list_agents(request: web.Request) -> web.Response:
     who = principal(request)

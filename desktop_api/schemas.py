@@ -85,6 +85,34 @@ class Complete(OnInteraction):
     note: CleanText | None = None
 
 
+class Typing(OnInteraction):
+    type: Literal["typing"]
+
+
+class ConsultStart(OnInteraction):
+    type: Literal["consult_start"]
+    agent_id: Ident
+    body: CleanText | None = None
+
+
+class OnConsult(Command):
+    consult_id: Ident
+
+
+class ConsultSay(OnConsult):
+    type: Literal["consult_say"]
+    body: CleanText
+
+
+class ConsultHandOver(OnConsult):
+    type: Literal["consult_hand_over"]
+    note: CleanText | None = None
+
+
+class ConsultEnd(OnConsult):
+    type: Literal["consult_end"]
+
+
 class SetState(Command):
     type: Literal["set_state"]
     state: Line
@@ -94,7 +122,9 @@ class SetState(Command):
 
 COMMAND_MODELS: dict[str, type[Command]] = {
     "accept": Accept, "reject": Reject, "reply": Reply, "note": Note, "transfer": Transfer,
-    "complete": Complete, "set_state": SetState,
+    "complete": Complete, "set_state": SetState, "typing": Typing,
+    "consult_start": ConsultStart, "consult_say": ConsultSay, "consult_hand_over": ConsultHandOver,
+    "consult_end": ConsultEnd,
 }
 
 # pydantic's error types -> our error ids; a custom validator's type is already ours.

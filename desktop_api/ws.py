@@ -15,8 +15,9 @@ from typing import Any
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
-from cti.domain import Role, jsonable
-from cti.errors import CtiError, InvalidInput
+from cti.consult import ChatConsults, consult_json
+from cti.domain import InteractionState, Role, jsonable
+from cti.errors import Conflict, CtiError, InvalidInput
 from cti.events import DomainEvent
 from cti.hub import Subscription
 from cti.observe.logs import about
@@ -28,6 +29,7 @@ from desktop_api.common import principal
 from desktop_api.input import check_tree, load_json
 from desktop_api.keys import SERVICES
 from desktop_api.outbox import LAGGED, Outbox
+from desktop_api.rest_desk import desk_options
 from desktop_api.scope import queues_for
 from desktop_api.sockets import tracked
 from desktop_api.team_view import TeamView, watched_agents
@@ -72,9 +74,39 @@ async def _set_state(s: Services, p: Principal, c: schemas.SetState) -> Any:
                                     actor_id=p.agent_id)
 
 
+async def _typing(s: Services, p: Principal, c: schemas.Typing) -> Any:
+    sent = s.typing is not None and await s.typing.agent_typing(c.interaction_id, p.agent_id)
+    return {"sent": sent}
+
+
+def _consults(s: Services) -> ChatConsults:
+    if s.consults is None:
+        raise Conflict("consults-off", "consults are not available on this server")
+    return s.consults
+
+
+async def _consult_start(s: Services, p: Principal, c: schemas.ConsultStart) -> Any:
+    return consult_json(await _consults(s).start(c.interaction_id, p.agent_id, c.agent_id, c.body))
+
+
+async def _consult_say(s: Services, p: Principal, c: schemas.ConsultSay) -> Any:
+    await _consults(s).say(c.consult_id, p.agent_id, c.body)
+    return {"sent": True}
+
+
+async def _consult_hand_over(s: Services, p: Principal, c: schemas.ConsultHandOver) -> Any:
+    return consult_json(await _consults(s).hand_over(c.consult_id, p.agent_id, c.note))
+
+
+async def _consult_end(s: Services, p: Principal, c: schemas.ConsultEnd) -> Any:
+    return consult_json(await _consults(s).end(c.consult_id, p.agent_id))
+
+
 COMMANDS: dict[str, Handler] = {
     "accept": _accept, "reject": _reject, "reply": _reply, "note": _note,
-    "transfer": _transfer, "complete": _complete, "set_state": _set_state,
+    "transfer": _transfer, "complete": _complete, "set_state": _set_state, "typing": _typing,
+    "consult_start": _consult_start, "consult_say": _consult_say, "consult_hand_over": _consult_hand_over,
+    "consult_end": _consult_end,
 }
 
 
@@ -153,11 +185,16 @@ class _AgentFeed:
 
 
 async def _hello(services: Services, who: Principal) -> dict[str, Any]:
-    hello: dict[str, Any] = {"type": "hello", "agent": await services.agents.view(who.agent_id)}
+    hello: dict[str, Any] = {"type": "hello", "agent": await services.agents.view(who.agent_id),
+                             "at": services.clock.now(), "desk": desk_options(services, who)}
     if who.role is Role.AGENT:
         mine = await services.context.list_interactions(states=None, agent_id=who.agent_id, limit=50,
                                                         open_only=True)
         hello["interactions"] = [await services.interactions.screen_pop(i) for i in mine]
+        # Each open offer's deadline, so a reloaded desk counts down from the same moment.
+        offers = [await services.routing.offer_for(i.id) for i in mine if i.state is InteractionState.OFFERED]
+        hello["offers"] = [{"interaction_id": o.interaction_id, "expires_at": o.expires_at}
+                           for o in offers if o is not None and o.agent_id == who.agent_id]
         hello["telephony"] = services.voice is not None  # click-to-dial and call controls
     else:
         hello["queues"] = queues_for(services, who, await services.queue_stats())

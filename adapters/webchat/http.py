@@ -19,6 +19,7 @@ from adapters.webchat.schemas import (
     Hello,
     Leave,
     SendCode,
+    Typing,
     VerifyCode,
     parse_frame,
 )
@@ -32,11 +33,13 @@ from cti.events import (
     InteractionQueued,
     InteractionTransferred,
     MessageAdded,
+    TypingIndicated,
 )
 from cti.hub import EventHub
 from cti.observe.logs import about
 from cti.settings.traffic import TrafficSettings
 from cti.tasks import stop_tasks
+from cti.typing_signal import TypingSignals
 from desktop_api.client_address import client_address
 from desktop_api.input import check_lines, parse_json
 from desktop_api.outbox import Outbox
@@ -55,6 +58,7 @@ CODES = web.AppKey("chat_codes", VisitorCodes)
 AgentName = Callable[[str], str]
 AGENT_NAME: web.AppKey[AgentName] = web.AppKey("chat_agent_name")
 TRAFFIC = web.AppKey("chat_traffic", TrafficSettings)
+TYPING = web.AppKey("chat_typing", TypingSignals)
 
 
 def visitor_message(m: Mapping[str, Any], agent_name: Callable[[str], str]) -> dict[str, Any]:
@@ -76,6 +80,9 @@ def _visitor_event(event: DomainEvent, agent_name: Callable[[str], str]) -> tupl
         return event.interaction_id, {"type": "status", "state": "transferred"}
     if isinstance(event, InteractionClosed):
         return event.interaction_id, {"type": "status", "state": "closed"}
+    if isinstance(event, TypingIndicated) and event.by == "agent":
+        return event.interaction_id, {"type": "typing", "who": "agent",
+                                      "agent_name": agent_name(event.agent_id)}
     if isinstance(event, InteractionQueued) and event.requeued_because is None:
         return str(event.interaction["id"]), {"type": "status", "state": "queued"}
     return None
@@ -83,7 +90,7 @@ def _visitor_event(event: DomainEvent, agent_name: Callable[[str], str]) -> tupl
 
 def setup_webchat(app: web.Application, *, sessions: ChatSessions, codes: VisitorCodes, hub: EventHub,
                   agent_name: Callable[[str], str], traffic: TrafficSettings | None = None,
-                  waiting: WaitingNotices | None = None) -> None:
+                  waiting: WaitingNotices | None = None, typing: TypingSignals | None = None) -> None:
     app[SESSIONS] = sessions
     if waiting is not None:
         app[WAITING] = waiting
@@ -91,6 +98,8 @@ def setup_webchat(app: web.Application, *, sessions: ChatSessions, codes: Visito
     app[AGENT_NAME] = agent_name
     app[TRAFFIC] = traffic or TrafficSettings()
     app[GUARD] = VisitorGuard(app[TRAFFIC])
+    if typing is not None:
+        app[TYPING] = typing
     track_sockets(app)
 
     async def forward(_: web.Application) -> AsyncIterator[None]:
@@ -196,6 +205,10 @@ async def _visitor_socket(request: web.Request, guard: VisitorGuard, address: st
                             await refuse(outbox, refusal)
                             break
                         await sessions.message(visitor, frame.body)
+                    elif isinstance(frame, Typing):
+                        # Before an agent joins there is nobody to tell: nothing happens.
+                        if visitor.interaction_id is not None and TYPING in request.app:
+                            await request.app[TYPING].customer_typing(visitor.interaction_id)
                     elif isinstance(frame, SendCode):
                         outbox.put(await codes.send(visitor, frame.to))
                     elif isinstance(frame, VerifyCode):

@@ -49,6 +49,12 @@ class Leave(_Frame):
     type: Literal["leave"]
 
 
+class Typing(_Frame):
+    """The visitor is typing: shown to the agent, never stored (cti.typing_signal)."""
+
+    type: Literal["typing"]
+
+
 class SendCode(_Frame):
     """Send a one-time code to the e-mail address or phone the visitor typed in ``hello``."""
 
@@ -70,10 +76,10 @@ class CallbackRequest(_Frame):
     phone: str | None = Field(default=None, max_length=40)
 
 
-AnyFrame = Hello | ChatText | Leave | SendCode | VerifyCode | CallbackRequest
+AnyFrame = Hello | ChatText | Leave | SendCode | VerifyCode | CallbackRequest | Typing
 Frame = Annotated[AnyFrame, Field(discriminator="type")]
 _FRAMES: TypeAdapter[Frame] = TypeAdapter(Frame)
-TYPES = frozenset({"hello", "message", "leave", "send_code", "verify_code", "callback"})
+TYPES = frozenset({"hello", "message", "leave", "send_code", "verify_code", "callback", "typing"})
 
 
 def parse_frame(data: Mapping[str, Any]) -> AnyFrame:

@@ -11,10 +11,12 @@ from cti.domain import Channel, IdentityKind, Role
 from cti.errors import InvalidInput
 from cti.events import (
     EVENT_TYPES,
+    ConsultStarted,
     InteractionOffered,
     MessageAdded,
     SupervisionChanged,
     SupervisorWhispered,
+    TypingIndicated,
     event_from_dict,
 )
 from cti.identities import normalise, normalise_phone
@@ -103,7 +105,14 @@ def test_events_round_trip_through_json_shape() -> None:
     assert again == event and again.agent() == "alice"
     message = MessageAdded(at=1.0, interaction_id="i", agent_id=None, message={"body": "hi"})
     assert event_from_dict(message.to_dict()) == message
-    assert len(EVENT_TYPES) == 17
+    assert len(EVENT_TYPES) == 21
+    # The desk's events cross nodes too (typing, and a consult's parties on other nodes).
+    typing = TypingIndicated(at=3.0, interaction_id="i", agent_id="alice", by="customer")
+    consult = ConsultStarted(at=4.0, consult_id="cns-1", interaction_id="i", agent_id="bob",
+                             from_agent="alice", customer_name="Ann", channel="chat",
+                             transcript=[{"body": "hi"}], body=None)
+    assert event_from_dict(typing.to_dict()) == typing and typing.agent() == "alice"
+    assert event_from_dict(consult.to_dict()) == consult and consult.agent() == "bob"
     spy = SupervisionChanged(at=2.0, supervisor_id="sam", agent_id="alice", mode="listen", active=True)
     assert event_from_dict(spy.to_dict()) == spy
     assert spy.agent() == "sam"  # sent to the supervisor's socket, not to the monitored agent

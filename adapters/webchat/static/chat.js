@@ -168,6 +168,7 @@ function sendFrame(frame) {
 
 function handle(msg) {
   onWaitingFrame(msg, sendFrame);  // position, estimate, callback (waiting.js)
+  typingSeen(msg);
   if (msg.type === 'welcome') onWelcome(msg);
   else if (msg.type === 'message') addMessage(msg);
   else if (msg.type === 'status') onStatus(msg);
@@ -389,6 +390,42 @@ function restart() {
   $('chat-name').focus();
 }
 
+// ----- typing indicators (both ways; the server drops more than one per 2 s per side) ----------
+
+const TYPING_GAP_MS = 2000;
+const TYPING_SHOWN_MS = 5000;
+const typing = {lastSent: 0, timer: null, node: null};
+
+function typingNode() {
+  if (!typing.node) {
+    typing.node = el('p', {id: 'chat-typing', class: 'typing', 'data-testid': 'chat-typing', role: 'status',
+                           hidden: ''});
+    $('chat-messages').after(typing.node);
+  }
+  return typing.node;
+}
+
+// The agent's signal shows "… is typing" for a few seconds, or until their message arrives.
+function typingSeen(msg) {
+  const node = typingNode();
+  if (msg.type === 'typing' && msg.who === 'agent') {
+    node.textContent = `${msg.agent_name || 'The agent'} is typing…`;
+    node.hidden = false;
+    clearTimeout(typing.timer);
+    typing.timer = setTimeout(() => { node.hidden = true; }, TYPING_SHOWN_MS);
+  } else if (msg.type === 'message' && msg.sender === 'agent') {
+    node.hidden = true;
+  }
+}
+
+function visitorTyping() {
+  const now = Date.now();
+  if (!canSend() || !C.conversation || !$('chat-input').value.trim() || now - typing.lastSent < TYPING_GAP_MS) return;
+  typing.lastSent = now;
+  C.ws.send(JSON.stringify({type: 'typing'}));
+}
+
+$('chat-input').addEventListener('input', visitorTyping);
 $('prechat').addEventListener('submit', start);
 $('compose').addEventListener('submit', sendMessage);
 $('chat-input').addEventListener('keydown', (event) => {

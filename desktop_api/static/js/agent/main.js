@@ -7,6 +7,16 @@ import './offers.js';
 import './conversation.js';
 import './call.js';
 import './whispers.js';
+// The desk's features (issue 12): each mounts its own part and listens on the bus.
+import './options.js';
+import './customer.js';
+import './inbox.js';
+import './notify.js';
+import './canned.js';
+import './typing.js';
+import './picker.js';
+import './consult.js';
+import './shortcuts.js';
 import {boot} from './session.js';
 
 boot();
