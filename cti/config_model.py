@@ -34,6 +34,7 @@ from cti.settings.http import HttpSettings
 from cti.settings.identity import IdentitySettings
 from cti.settings.login import LoginSettings
 from cti.settings.observe import LoggingSettings, MetricsSettings
+from cti.settings.surveys import SurveySettings
 from cti.settings.presence import PresenceSettings
 from cti.settings.traffic import TrafficSettings
 from cti.settings.webhooks import WebhookSettings
@@ -253,6 +254,7 @@ class ConfigModel(Strict):
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
     presence: PresenceSettings = Field(default_factory=PresenceSettings)
+    surveys: SurveySettings = Field(default_factory=SurveySettings)
 
     @field_validator("token_secret")
     @classmethod
