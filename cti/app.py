@@ -41,6 +41,8 @@ from cti.agent_records import AgentStateRecords
 from cti.agents import AgentService, PresenceTouch
 from cti.ami.bridge import AmiBridge
 from cti.ami.runtime import AsteriskVoice
+from cti.campaign_service import CampaignService
+from cti.campaigns import InMemoryArticles, PopCampaigns
 from cti.claims import ClaimService
 from cti.clock import Clock, IdSource, SystemClock, UuidIds
 from cti.codes import CodeSender
@@ -71,6 +73,8 @@ from cti.revocation import RedisTokenRecords
 from cti.routing import Explanation, Offer, RoutingSettings, RoutingStore, WaitingItem
 from cti.service import InteractionService
 from cti.services import Services
+from cti.survey_service import SurveyService
+from cti.surveys import survey_key
 from cti.wallboard import ServiceLevelBoard
 from cti.webhooks.dispatcher import WebhookDispatcher
 from desktop_api.app import make_app
@@ -111,7 +115,8 @@ class Core:
 
 def build_core(*, config: AppConfig | LiveConfig, context: ContextStore, routing: RoutingStore, hub: EventHub,
                clock: Clock, ids: IdSource, metrics: Metrics | None = None,
-               agent_states: AgentStateRecords | None = None, presence: PresenceTouch | None = None) -> Core:
+               agent_states: AgentStateRecords | None = None, presence: PresenceTouch | None = None,
+               campaigns: PopCampaigns | None = None) -> Core:
     """Constructors only (no I/O): the engine routes once started, or pass by pass in tests."""
     engine_ref: list[RoutingEngine] = []
     live = as_live(config)
@@ -123,7 +128,8 @@ def build_core(*, config: AppConfig | LiveConfig, context: ContextStore, routing
     agents = AgentService(config=live, routing=routing, context=context, hub=hub, clock=clock, poke=poke,
                           records=agent_states, presence=presence)
     interactions = InteractionService(config=live, context=context, routing=routing, hub=hub,
-                                      clock=clock, ids=ids, poke=poke, on_missed_offer=agents.missed_offer)
+                                      clock=clock, ids=ids, poke=poke, on_missed_offer=agents.missed_offer,
+                                      campaigns=campaigns)
 
     async def on_offer(offer: Offer) -> None:
         if metrics is None:
@@ -174,8 +180,11 @@ def build_app(config: AppConfig, settings: ServerSettings, *, clock: Clock | Non
     live = LiveConfig(config)
     presence_store: PresenceStore = (RedisPresence(redis=redis_client, prefix=settings.redis_prefix)
                                      if redis_client is not None else MemoryPresence())
+    campaigns = CampaignService(records=context.campaigns, articles=InMemoryArticles(),
+                                log_records=context.event_log, clock=the_clock, ids=the_ids)
     core = build_core(config=live, context=context, routing=routing, hub=hub, clock=the_clock, ids=the_ids,
-                      metrics=metrics, agent_states=context.agent_states, presence=presence_store)
+                      metrics=metrics, agent_states=context.agent_states, presence=presence_store,
+                      campaigns=campaigns)
     observer = EventObserver(hub=hub, metrics=metrics)
     interactions, agents, engine = core.interactions, core.agents, core.engine
     presence = DesktopPresence(store=presence_store, agents=agents, routing=routing, clock=the_clock,
@@ -228,19 +237,23 @@ def build_app(config: AppConfig, settings: ServerSettings, *, clock: Clock | Non
         context=context, codes=context.code_store(config.identity.codes), hub=hub, clock=the_clock,
         senders={a.code_kind: a for a in channel_adapters.values() if isinstance(a, CodeSender)},
         code_minutes=max(1, round(config.identity.codes.ttl_seconds / 60)))
+    secret = _token_secret(config, settings)
+    surveys = SurveyService(context=context, log_records=context.event_log, hub=hub, clock=the_clock,
+                            ids=the_ids, key=survey_key(secret), settings=config.surveys)
     admin = ConfigAdmin(live=live, store=context.config_versions, hub=hub, clock=the_clock,
                         check=check_channels)
     services = Services(
         live=live, admin=admin, node_id=node_id, clock=the_clock, ids=the_ids, hub=hub, context=context,
         routing=routing, interactions=interactions, agents=agents, explain=explain,
-        queue_stats=queue_stats, token_secret=_token_secret(config, settings),
+        queue_stats=queue_stats, token_secret=secret,
         access=context.access, tokens=RedisTokenRecords(redis=redis_client, prefix=settings.redis_prefix,
                                                         clock=the_clock)
         if redis_client is not None else context.tokens,
         voice=bridge, call_controls=tuple(
             c for c in (bridge, *channel_adapters.values()) if isinstance(c, CallControl)),
         attachment_sources=tuple(a for a in channel_adapters.values() if isinstance(a, AttachmentSource)),
-        claims=claims, webhooks=webhooks, presence=presence, event_log=context.event_log)
+        claims=claims, webhooks=webhooks, presence=presence, event_log=context.event_log,
+        campaigns=campaigns, surveys=surveys)
     call_log = CallLogRecorder(hub=hub, context=context, log_records=context.event_log)
     chat = ChatSessions(interactions=interactions, context=context, ids=the_ids,
                         chat=lambda: live.current.chat,
@@ -274,6 +287,8 @@ def build_app(config: AppConfig, settings: ServerSettings, *, clock: Clock | Non
         await hub.start()
         await observer.start()
         call_log.start()
+        if config.surveys.enabled:
+            surveys.start()
         await agents.register_all()
         # As they were before the restart; those at their desk get the grace to reconnect.
         await presence.expect(await agents.restore())
@@ -309,6 +324,7 @@ def build_app(config: AppConfig, settings: ServerSettings, *, clock: Clock | Non
             await observer.aclose()
             await call_log.drain()
             await call_log.aclose()
+            await surveys.aclose()
             await hub.aclose()
             await admin.aclose()
             await context.aclose()

@@ -17,9 +17,9 @@ import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
-from cti.domain import Interaction
+from cti.domain import Interaction, Message
 from cti.eventlog import EntryKind, LogEntry
 
 NOTICE_LEAD = 86_400.0  # seconds before the start that agents see a campaign, unless told
@@ -155,3 +155,9 @@ class CampaignRecords(Protocol):
     async def acknowledged(self, campaign_id: str) -> Mapping[str, float]: ...
 
     async def acknowledged_by(self, agent_id: str) -> Mapping[str, float]: ...
+
+
+class PopCampaigns(Protocol):
+    """What the screen pop asks: the campaigns an interaction matches (tagging it as it goes)."""
+
+    async def pop(self, interaction: Interaction, messages: Sequence[Message]) -> list[dict[str, Any]]: ...

@@ -34,8 +34,8 @@ from cti.settings.http import HttpSettings
 from cti.settings.identity import IdentitySettings
 from cti.settings.login import LoginSettings
 from cti.settings.observe import LoggingSettings, MetricsSettings
-from cti.settings.surveys import SurveySettings
 from cti.settings.presence import PresenceSettings
+from cti.settings.surveys import SurveySettings
 from cti.settings.traffic import TrafficSettings
 from cti.settings.webhooks import WebhookSettings
 from cti.text import has_bad_line_chars

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from cti.access import AccessRecords, TokenRecords
 from cti.admin import ConfigAdmin
 from cti.agents import AgentService
+from cti.campaign_service import CampaignService
 from cti.claims import ClaimService
 from cti.clock import Clock, IdSource
 from cti.config import AppConfig
@@ -20,6 +21,7 @@ from cti.ports import AttachmentSource, CallControl, ContextStore
 from cti.presence import DesktopPresence
 from cti.routing import Explanation, RoutingStore
 from cti.service import InteractionService
+from cti.survey_service import SurveyService
 
 if TYPE_CHECKING:  # the bridge imports the services' parts; only its type is needed here
     from cti.ami.bridge import AmiBridge
@@ -50,6 +52,8 @@ class Services:
     webhooks: WebhookDispatcher | None = None  # outbound webhooks: their deliveries, for the admin
     presence: DesktopPresence | None = None  # desktop sockets per agent, across the nodes
     admin: ConfigAdmin | None = None  # live administration: versions of the configuration
+    campaigns: CampaignService | None = None  # campaign notices (issue 13)
+    surveys: SurveyService | None = None  # CSAT surveys on every channel (issue 13)
 
     @property
     def config(self) -> AppConfig:

@@ -68,8 +68,8 @@ class SurveyService:
         if not await self._log.record([entry]):
             raise Conflict("survey-already-answered", "this survey has been answered already",
                            interaction_id=interaction_id)
-        message = Message(id=self._ids.new_id("msg"), interaction_id=interaction_id, sender=MessageSender.SYSTEM,
-                          body=answer_text(checked, text), at=now)
+        message = Message(id=self._ids.new_id("msg"), interaction_id=interaction_id,
+                          sender=MessageSender.SYSTEM, body=answer_text(checked, text), at=now)
         await self._context.add_message(message)
         await self._hub.publish(MessageAdded(at=now, interaction_id=interaction_id, agent_id=None,
                                              message=jsonable(message)))
@@ -95,8 +95,9 @@ class SurveyService:
         if interaction.channel not in LINK_CHANNELS or url is None or not self._settings.enabled:
             return None
         now = self._clock.now()
-        message = Message(id=self._ids.new_id("msg"), interaction_id=interaction_id, sender=MessageSender.AGENT,
-                          body=f"How did we do? Rate your answer from 1 to 5: {url}", at=now, agent_id=agent_id)
+        message = Message(id=self._ids.new_id("msg"), interaction_id=interaction_id,
+                          sender=MessageSender.AGENT, at=now, agent_id=agent_id,
+                          body=f"How did we do? Rate your answer from 1 to 5: {url}")
         await self._context.add_message(message)
         await self._hub.publish(MessageAdded(at=now, interaction_id=interaction_id, agent_id=agent_id,
                                              message=jsonable(message)))

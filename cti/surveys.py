@@ -1,4 +1,4 @@
-"""Surveys (CSAT): one question, a rating 1–5 and an optional comment, on every channel.
+"""Surveys (CSAT): one question, a rating 1-5 and an optional comment, on every channel.
 
 Pure parts: the rating and comment checks, the survey link's token, and the log entry.
 
