@@ -11,6 +11,7 @@ from cti.services import Services
 from desktop_api import (
     rest_admin,
     rest_agents,
+    rest_campaigns,
     rest_customers,
     rest_figures,
     rest_identity,
@@ -61,7 +62,7 @@ def make_app(services: Services) -> web.Application:
     app.router.add_get("/api/openapi.json", openapi)
     for table in (rest_agents.routes, rest_interactions.routes, rest_customers.routes, rest_voice.routes,
                   rest_tokens.routes, ws.routes, rest_identity.routes, rest_admin.routes,
-                  rest_webhooks.routes, rest_figures.routes):
+                  rest_webhooks.routes, rest_figures.routes, rest_campaigns.routes):
         app.router.add_routes(table)
     app.router.add_get("/", _page("index.html"))
     app.router.add_get("/agent", _page("agent.html"))
