@@ -19,6 +19,7 @@ from desktop_api import (
     rest_tokens,
     rest_voice,
     rest_webhooks,
+    survey_page,
     ws,
 )
 from desktop_api.auth import auth_middleware
@@ -62,7 +63,8 @@ def make_app(services: Services) -> web.Application:
     app.router.add_get("/api/openapi.json", openapi)
     for table in (rest_agents.routes, rest_interactions.routes, rest_customers.routes, rest_voice.routes,
                   rest_tokens.routes, ws.routes, rest_identity.routes, rest_admin.routes,
-                  rest_webhooks.routes, rest_figures.routes, rest_campaigns.routes):
+                  rest_webhooks.routes, rest_figures.routes, rest_campaigns.routes,
+                  survey_page.routes):
         app.router.add_routes(table)
     app.router.add_get("/", _page("index.html"))
     app.router.add_get("/agent", _page("agent.html"))
