@@ -347,7 +347,8 @@ def build_app(config: AppConfig, settings: ServerSettings, *, clock: Clock | Non
 
     app.cleanup_ctx.append(login_threads)
     setup_webchat(app, sessions=chat, codes=codes, hub=hub, agent_name=lambda a: live.current.agents[a].name
-                  if a in live.current.agents else a, traffic=config.traffic)
+                  if a in live.current.agents else a, traffic=config.traffic,
+                  survey_token=surveys.token if config.surveys.enabled else None)
     return app
 
 
