@@ -129,8 +129,8 @@ async def center(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterato
         for agent in ("alice", "bob", "carol"):
             await core.agents.set_state(agent, "available", reason=None, actor_id=agent)
         yield Center(config=config, clock=clock, context=context, routing=routing, hub=hub,
-                     interactions=core.interactions, engine=core.engine, campaigns=campaigns, articles=articles,
-                     surveys=surveys, client=client)
+                     interactions=core.interactions, engine=core.engine, campaigns=campaigns,
+                     articles=articles, surveys=surveys, client=client)
     finally:
         await client.close()
         await context.aclose()

@@ -8,7 +8,7 @@ import pytest
 
 from cti.domain import Channel
 from cti.eventlog import EntryKind
-from tests.campaigns.center import T0, Center, center  # noqa: F401  (the fixture)
+from tests.campaigns.center import T0, Center
 
 DAY = 86_400.0
 BODY: dict[str, Any] = {

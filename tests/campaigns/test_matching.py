@@ -14,8 +14,8 @@ T0 = 1_800_000_000.0
 DAY = 86_400.0
 
 
-def campaign(cid: str = "c1", *, keywords: tuple[str, ...] = ("black friday",), channels: tuple[str, ...] = (),
-             start: float = T0, end: float = T0 + 7 * DAY) -> Campaign:
+def campaign(cid: str = "c1", *, keywords: tuple[str, ...] = ("black friday",),
+             channels: tuple[str, ...] = (), start: float = T0, end: float = T0 + 7 * DAY) -> Campaign:
     return Campaign(id=cid, slug=slug_of(f"Sale {cid}"), name=f"Sale {cid}", starts_at=start, ends_at=end,
                     notice_at=start - DAY, channels=channels, summary="s", public_faq="faq",
                     internal_notes="internal", keywords=keywords, created_by="sup", created_at=T0 - 2 * DAY)
@@ -55,7 +55,8 @@ def test_only_live_campaigns_on_their_channels_match() -> None:
 
 def test_several_matches_come_oldest_start_first() -> None:
     late, early = campaign("b", start=T0 + 10), campaign("a", start=T0)
-    assert [c.id for c in matching([late, early], ["black friday"], channel="chat", now=T0 + 20)] == ["a", "b"]
+    found = matching([late, early], ["black friday"], channel="chat", now=T0 + 20)
+    assert [c.id for c in found] == ["a", "b"]
 
 
 def test_notices_show_from_the_notice_time_until_the_end() -> None:
@@ -68,12 +69,14 @@ def test_notices_show_from_the_notice_time_until_the_end() -> None:
 
 def test_subject_ivr_reason_and_messages_are_what_is_searched() -> None:
     call = Interaction(id="i1", channel=Channel.VOICE, direction=Direction.INBOUND, customer_id="c",
-                       queue="support", state=InteractionState.OFFERED, context={"ivr.reason": "Black Friday"})
+                       queue="support", state=InteractionState.OFFERED,
+                       context={"ivr.reason": "Black Friday"})
     assert matching([campaign()], interaction_texts(call, []), channel="voice", now=T0) != []
     mail = replace(call, channel=Channel.EMAIL, context={}, subject="About black friday")
     assert matching([campaign()], interaction_texts(mail, []), channel="email", now=T0) != []
     chat = replace(call, channel=Channel.CHAT, context={})
-    assert matching([campaign()], interaction_texts(chat, ["hi", "black friday?"]), channel="chat", now=T0) != []
+    said = interaction_texts(chat, ["hi", "black friday?"])
+    assert matching([campaign()], said, channel="chat", now=T0) != []
     assert matching([campaign()], interaction_texts(chat, ["hi"]), channel="chat", now=T0) == []
 
 

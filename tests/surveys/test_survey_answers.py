@@ -16,7 +16,7 @@ from adapters.outbound import OutboundDispatcher
 from cti.domain import Channel, Customer, Interaction, Message, MessageSender
 from cti.eventlog import EntryKind
 from cti.surveys import sign_link, survey_key
-from tests.campaigns.center import SECRET, T0, Center, center  # noqa: F401  (the fixture)
+from tests.campaigns.center import T0, Center
 from tests.waiting import until
 
 
@@ -33,7 +33,8 @@ async def post_form(center: Center, token: str, data: dict[str, str]) -> tuple[i
 
 
 async def survey_entries(center: Center, interaction_id: str) -> list[Any]:
-    return [e for e in await center.context.event_log.of(interaction_id) if e.kind is EntryKind.SURVEY_ANSWERED]
+    log = await center.context.event_log.of(interaction_id)
+    return [e for e in log if e.kind is EntryKind.SURVEY_ANSWERED]
 
 
 async def test_the_page_works_without_script_and_the_answer_is_logged_once(center: Center) -> None:
