@@ -212,6 +212,9 @@ def build_app(config: AppConfig, settings: ServerSettings, *, clock: Clock | Non
         stats["service_level"] = await board.levels(window, now)
         return stats
 
+    secret = _token_secret(config, settings)
+    surveys = SurveyService(context=context, log_records=context.event_log, hub=hub, clock=the_clock,
+                            ids=the_ids, key=survey_key(secret), settings=config.surveys)
     leases = Leases(redis=redis_client, prefix=settings.redis_prefix, node_id=node_id,
                     ttl=settings.lease_ttl)
     voice: AsteriskVoice | None = None
@@ -219,7 +222,7 @@ def build_app(config: AppConfig, settings: ServerSettings, *, clock: Clock | Non
         voice = AsteriskVoice(
             ami=config.ami, leases=leases,
             bridge=AmiBridge(ami=config.ami, config=live, interactions=interactions, agents=agents,
-                             context=context, routing=routing, hub=hub, clock=the_clock))
+                             context=context, routing=routing, hub=hub, clock=the_clock, surveys=surveys))
     bridge = voice.bridge if voice is not None else None
 
     channel_adapters = build_adapters(config.channels, AdapterDeps(
@@ -237,9 +240,6 @@ def build_app(config: AppConfig, settings: ServerSettings, *, clock: Clock | Non
         context=context, codes=context.code_store(config.identity.codes), hub=hub, clock=the_clock,
         senders={a.code_kind: a for a in channel_adapters.values() if isinstance(a, CodeSender)},
         code_minutes=max(1, round(config.identity.codes.ttl_seconds / 60)))
-    secret = _token_secret(config, settings)
-    surveys = SurveyService(context=context, log_records=context.event_log, hub=hub, clock=the_clock,
-                            ids=the_ids, key=survey_key(secret), settings=config.surveys)
     admin = ConfigAdmin(live=live, store=context.config_versions, hub=hub, clock=the_clock,
                         check=check_channels)
     services = Services(

@@ -18,7 +18,7 @@ import base64
 import hashlib
 import hmac
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from cti.domain import Interaction
 from cti.errors import Forbidden, InvalidInput
@@ -96,3 +96,9 @@ def answer_entry(interaction: Interaction, log: Sequence[LogEntry], *, rating: i
                     channel=interaction.channel.value, queue=interaction.queue, agent_id=agent,
                     details={"rating": rating, "comment": comment, "agent": agent, "via": via},
                     key=SURVEY_KEY)
+
+
+class SurveyAnswers(Protocol):
+    """Where a channel hands a customer's answer (``cti.survey_service.SurveyService``)."""
+
+    async def answer(self, interaction_id: str, rating: object, comment: object, *, via: str) -> LogEntry: ...

@@ -42,6 +42,7 @@ from cti.ami.signals import (
     RecordingChanged,
     Signal,
     SpyChanged,
+    SurveyAnswered,
     Transferred,
 )
 
@@ -505,6 +506,11 @@ class CallTracker:
     def _on_userevent(self, msg: AmiMessage, at: float | None) -> list[Signal]:
         kind = msg.get("UserEvent")
         uid, name = msg.get("Uniqueid"), msg.get("Channel")
+        if kind == "CtiSurvey" and uid and uid != _NONE:
+            # After the call: the channel may be gone from our picture already; the event says it all.
+            self._touch(msg)
+            return [SurveyAnswered(at=at, uniqueid=uid, linkedid=msg.get("Linkedid") or uid,
+                                   rating=msg.get("Rating") or "")]
         if kind not in ("CtiQueued", "CtiFallback") or not uid or not name or uid == _NONE:
             self._touch(msg)
             return []
