@@ -30,15 +30,16 @@ def survey_frame(rating: str) -> str:
     """The recorded CtiQueued UserEvent of the caller, turned into the survey's."""
     queued = next(f.frame for f in load(SCENARIO).incoming()
                   if "Event: UserEvent\r\n" in f.frame and "UserEvent: CtiQueued\r\n" in f.frame)
-    frame = re.sub(r"UserEvent: CtiQueued\r\n.*\r\n\r\n$", f"UserEvent: CtiSurvey\r\nRating: {rating}\r\n\r\n",
-                   queued, flags=re.S)
+    body = f"UserEvent: CtiSurvey\r\nRating: {rating}\r\n\r\n"
+    frame = re.sub(r"UserEvent: CtiQueued\r\n.*\r\n\r\n$", body, queued, flags=re.S)
     frame = frame.replace("Context: from-trunk\r\n", "Context: cti-survey\r\n")
     return re.sub(r"Exten: \d+\r\n", "Exten: s\r\n", frame)
 
 
 def with_survey(frames: tuple[str, ...], rating: str) -> tuple[str, ...]:
     """The survey's event just before the caller's own Hangup."""
-    at = next(i for i, f in enumerate(frames) if f.startswith("Event: Hangup\r\n") and f"Channel: {CALLER}" in f)
+    at = next(i for i, f in enumerate(frames)
+              if f.startswith("Event: Hangup\r\n") and f"Channel: {CALLER}" in f)
     return (*frames[:at], survey_frame(rating), *frames[at:])
 
 
@@ -71,7 +72,8 @@ async def test_a_keyed_rating_is_logged_on_the_call_for_its_agent(tmp_path: Path
         await center.play(with_survey(after_originate.frames, keyed))
         await center.wait_state(call.id, "wrap_up")
         await center.settle()
-        answers = [e for e in await center.context.event_log.of(call.id) if e.kind is EntryKind.SURVEY_ANSWERED]
+        log = await center.context.event_log.of(call.id)
+        answers = [e for e in log if e.kind is EntryKind.SURVEY_ANSWERED]
         if logged is None:  # not 1..5: refused, nothing written (the dial plan never sends it)
             assert answers == []
             return
