@@ -227,7 +227,7 @@ def build_app(config: AppConfig, settings: ServerSettings, *, clock: Clock | Non
 
     channel_adapters = build_adapters(config.channels, AdapterDeps(
         live=live, interactions=interactions, context=context, hub=hub, clock=the_clock, ids=the_ids,
-        leases=leases))
+        leases=leases, surveys=surveys))
     outbound = OutboundDispatcher(adapters=channel_adapters, context=context, hub=hub, clock=the_clock,
                                   leases=leases, recover_after=settings.reply_recovery_after,
                                   on_outcome=lambda channel, status, why: None if status in DELIVERED
