@@ -77,4 +77,5 @@ def make_app(services: Services) -> web.Application:
     app.router.add_get("/assets/agent.js", _page("agent.js"))
     app.router.add_get("/assets/supervisor.js", _page("supervisor.js"))
     app.router.add_get("/assets/admin.js", _page("admin.js"))
+    app.router.add_get("/assets/campaigns.js", _page("campaigns.js"))  # campaign notices (a module)
     return app

@@ -14,7 +14,8 @@ back in our queue with the wait kept and the router offers them to someone else.
 leaving the Twilio queue (the Enqueue action) or hanging up (the number's status callback) while
 waiting abandons it. When the agent's leg ends, the caller's Enqueue action answers with the
 post-call survey (``<Gather>`` of one key, 1 to 5), whose action records the rating
-(``cti.survey_service``) on the interaction's log. Recording callbacks put the recording's URL in the interaction's context.
+(``cti.survey_service``) on the interaction's log. Recording callbacks put the recording's URL
+in the interaction's context.
 
 Every webhook is signed by Twilio (``X-Twilio-Signature``, the SDK's ``RequestValidator``,
 against ``public_url`` + the path and query Twilio called): unsigned or forged gets 403 and
