@@ -76,6 +76,10 @@ def campaign_paths() -> dict[str, Schema]:
     token = {"name": "token", "in": "path", "required": True, "schema": STR,
              "description": "the signed, single-use survey token (docs/campaigns.md)"}
     html = {"description": "an HTML page", "content": {"text/html": {"schema": STR}}}
+    # A form post is answered with a page, a JSON post with JSON (the error or the answer).
+    either = {"description": "an HTML page (form post) or the error as JSON (JSON post)",
+              "content": {"text/html": {"schema": STR},
+                          "application/json": {"schema": {"$ref": f"{S}Error"}}}}
     return {
         "/api/campaigns": {
             "post": _op("Enter a campaign (audited; its public FAQ becomes a knowledge article)",
@@ -95,16 +99,17 @@ def campaign_paths() -> dict[str, Schema]:
             "The caller has read the notice (the first time is kept)", "acknowledgeCampaign",
             tag="campaigns", ok=(200, {"type": "object", "properties": {
                 "campaign_id": STR, "agent_id": STR, "acknowledged_at": NUM}}),
-            errors=(401, 404, 409, 503), params=[campaign_id],
+            errors=(400, 401, 404, 409, 503), params=[campaign_id],
             description="409 campaign-not-noticed before its notice time.")},
         "/api/campaigns/{campaign_id}/readers": {"get": _op(
             "Who has and has not acknowledged a campaign", "campaignReaders", tag="campaigns",
-            ok=(200, {"$ref": f"{S}CampaignReaders"}), errors=(401, 403, 404, 503), params=[campaign_id],
+            ok=(200, {"$ref": f"{S}CampaignReaders"}), errors=(400, 401, 403, 404, 503),
+            params=[campaign_id],
             description="A supervisor sees their teams' agents, an admin every agent.")},
         "/survey/{token}": {
             "get": {"operationId": "surveyPage", "summary": "The survey question (a form; no script needed)",
                     "tags": ["surveys"], "security": [], "parameters": [token],
-                    "responses": {"200": html, "403": html, "409": html}},
+                    "responses": {"200": html, "400": {"$ref": f"{E}400"}, "403": html, "409": html}},
             "post": {"operationId": "answerSurvey", "tags": ["surveys"], "security": [],
                      "parameters": [token],
                      "summary": "Answer the survey: a form post gives a page, a JSON post JSON",
@@ -116,7 +121,7 @@ def campaign_paths() -> dict[str, Schema]:
                      "responses": {"200": {"description": "recorded", "content": {
                          "application/json": {"schema": {"$ref": f"{S}SurveyAnswer"}},
                          "text/html": {"schema": STR}}},
-                         **{str(s): {"$ref": f"{E}{s}"} for s in (400, 403, 409)}}}},
+                         **{str(s): either for s in (400, 403, 409)}}}},
         "/assets/campaigns.js": {"get": {
             "operationId": "campaignsScript", "summary": "The agent desk's campaign notices (a module)",
             "tags": ["pages"], "security": [],
