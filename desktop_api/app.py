@@ -78,4 +78,5 @@ def make_app(services: Services) -> web.Application:
     app.router.add_get("/assets/supervisor.js", _page("supervisor.js"))
     app.router.add_get("/assets/admin.js", _page("admin.js"))
     app.router.add_get("/assets/campaigns.js", _page("campaigns.js"))  # campaign notices (a module)
+    app.router.add_get("/assets/campaigns_board.js", _page("campaigns_board.js"))
     return app

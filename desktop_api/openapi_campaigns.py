@@ -127,6 +127,11 @@ def campaign_paths() -> dict[str, Schema]:
             "tags": ["pages"], "security": [],
             "responses": {"200": {"description": "a file of the pages",
                                   "content": {"text/javascript": {"schema": STR}}}}}},
+        "/assets/campaigns_board.js": {"get": {
+            "operationId": "campaignsBoardScript", "summary": "The supervisor board's campaigns (a module)",
+            "tags": ["pages"], "security": [],
+            "responses": {"200": {"description": "a file of the pages",
+                                  "content": {"text/javascript": {"schema": STR}}}}}},
         "/chat/survey.js": {"get": {
             "operationId": "chatSurveyScript", "summary": "The chat widget's inline survey (a module)",
             "tags": ["pages"], "security": [],

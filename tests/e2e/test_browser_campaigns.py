@@ -69,3 +69,35 @@ def test_a_campaign_notice_acknowledged_and_shown_in_the_screen_pop(
     agent.screenshot(path=str(tmp_path / "campaign-in-screen-pop.png"))
     for page in (agent, visitor):
         page.context.close()
+
+
+def test_a_supervisor_announces_a_campaign_and_sees_who_has_not_read_it(
+        srv: RunningServer, browser: object, tmp_path: Path) -> None:  # noqa: F811
+    from playwright.sync_api import expect
+
+    sam = new_page(browser)
+    sam.goto(f"{srv.url}/supervisor")
+    log_in(sam, "sam")
+    expect(sam.locator("#conn-status")).to_have_attribute("data-state", "connected")
+    card = sam.locator("[data-testid=campaigns-card]")
+    card.locator("summary").click()
+    card.locator("[data-testid=campaign-name]").fill("Winter Bundle")
+    card.locator("[data-testid=campaign-starts]").fill("2030-01-10T09:00")
+    card.locator("[data-testid=campaign-ends]").fill("2030-01-20T18:00")
+    card.locator("[data-testid=campaign-keywords]").fill("winter bundle, bundle price")
+    card.locator("[data-testid=campaign-summary-input]").fill("Phone and internet together, -15%")
+    card.locator("[data-testid=campaign-create]").click()
+    row = card.locator("[data-testid=campaign-row]", has_text="Winter Bundle")
+    expect(row).to_have_count(1)
+    # Not announced to agents yet (notice time 24 h before the start): nobody of sam's team has read it.
+    expect(row.locator("[data-testid=campaign-unread]")).to_have_text("alice, bob")
+    # A bad one is refused with the field named.
+    card.locator("[data-testid=campaign-name]").fill("No keywords")
+    card.locator("[data-testid=campaign-starts]").fill("2030-02-10T09:00")
+    card.locator("[data-testid=campaign-ends]").fill("2030-02-01T09:00")
+    card.locator("[data-testid=campaign-keywords]").fill("late")
+    card.locator("[data-testid=campaign-summary-input]").fill("ends before it starts")
+    card.locator("[data-testid=campaign-create]").click()
+    expect(card.locator("[data-testid=campaign-error]")).to_contain_text("ends_at")
+    sam.screenshot(path=str(tmp_path / "campaign-board.png"))
+    sam.context.close()

@@ -1,0 +1,105 @@
+// Campaigns on the supervisor board (an ES module of its own; docs/campaigns.md): enter a
+// campaign, and see for each one who of your teams has not read it yet. It reads the board's
+// session (sessionStorage) and uses the shared REST client of desk.js; it keeps to its own
+// elements. Text is always inserted as text, never as HTML.
+
+const TOKEN_KEY = 'cti.supervisor.token';
+const REFRESH_MS = 30_000;
+const Desk = window.Desk;
+const api = Desk.restClient(() => sessionStorage.getItem(TOKEN_KEY), () => {});
+const el = Desk.el;
+
+function field(label, input) {
+  return el('label', {class: 'campaign-field'}, el('span', {text: label}), input);
+}
+
+function moment(value) {
+  return value ? new Date(value).getTime() / 1000 : undefined;  // a datetime-local: the browser's zone
+}
+
+function form(onDone) {
+  const inputs = {
+    name: el('input', {name: 'name', required: true, maxlength: '200', 'data-testid': 'campaign-name'}),
+    starts_at: el('input', {name: 'starts_at', type: 'datetime-local', required: true,
+      'data-testid': 'campaign-starts'}),
+    ends_at: el('input', {name: 'ends_at', type: 'datetime-local', required: true, 'data-testid': 'campaign-ends'}),
+    channels: el('input', {name: 'channels', placeholder: 'voice, chat, email (empty: all)',
+      'data-testid': 'campaign-channels'}),
+    keywords: el('input', {name: 'keywords', required: true, placeholder: 'black friday, discount code',
+      'data-testid': 'campaign-keywords'}),
+    summary: el('textarea', {name: 'summary', required: true, maxlength: '2000', rows: '2',
+      'data-testid': 'campaign-summary-input'}),
+    public_faq: el('textarea', {name: 'public_faq', maxlength: '20000', rows: '2', 'data-testid': 'campaign-faq-input'}),
+    internal_notes: el('textarea', {name: 'internal_notes', maxlength: '20000', rows: '2',
+      'data-testid': 'campaign-internal-input'}),
+  };
+  const problem = el('p', {class: 'form-error', role: 'alert', 'data-testid': 'campaign-error'});
+  const node = el('form', {class: 'campaign-form', 'data-testid': 'campaign-form'},
+    field('Name', inputs.name), field('Starts', inputs.starts_at), field('Ends', inputs.ends_at),
+    field('Channels', inputs.channels), field('Keywords (comma separated)', inputs.keywords),
+    field('Summary', inputs.summary), field('Public FAQ', inputs.public_faq),
+    field('Internal notes', inputs.internal_notes), problem,
+    el('button', {type: 'submit', class: 'primary', 'data-testid': 'campaign-create', text: 'Announce'}));
+  const list = (text) => text.split(',').map((s) => s.trim()).filter(Boolean);
+  node.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    problem.textContent = '';
+    try {
+      await api('POST', '/api/campaigns', {
+        name: inputs.name.value.trim(), starts_at: moment(inputs.starts_at.value),
+        ends_at: moment(inputs.ends_at.value), channels: list(inputs.channels.value),
+        keywords: list(inputs.keywords.value), summary: inputs.summary.value,
+        public_faq: inputs.public_faq.value, internal_notes: inputs.internal_notes.value,
+      });
+      node.reset();
+      onDone();
+    } catch (err) {
+      const details = (err && err.details && err.details.problems) || [];
+      problem.textContent = [(err && err.message) || 'not saved', ...details].join('; ');
+    }
+  });
+  return node;
+}
+
+async function row(c) {
+  let readers = {acknowledged: {}, not_acknowledged: []};
+  try {
+    readers = await api('GET', `/api/campaigns/${encodeURIComponent(c.id)}/readers`);
+  } catch (err) { /* shown as unknown */ }
+  const unread = readers.not_acknowledged;
+  return el('tr', {'data-testid': 'campaign-row', 'data-campaign-id': c.id},
+    el('td', {text: c.name}),
+    el('td', {text: new Date(c.starts_at * 1000).toLocaleString()}),
+    el('td', {text: new Date(c.ends_at * 1000).toLocaleString()}),
+    el('td', {'data-testid': 'campaign-read', text: Object.keys(readers.acknowledged).join(', ') || '—'}),
+    el('td', {'data-testid': 'campaign-unread', 'data-count': String(unread.length),
+      text: unread.join(', ') || 'everyone has read it'}));
+}
+
+async function refresh(body) {
+  let data;
+  try {
+    data = await api('GET', '/api/campaigns');
+  } catch (err) {
+    return;
+  }
+  body.replaceChildren(...await Promise.all((data.campaigns || []).map(row)));
+}
+
+function start() {
+  const board = document.getElementById('board');
+  if (!board) return;
+  const body = el('tbody', {'data-testid': 'campaigns'});
+  const section = el('section', {class: 'card', 'aria-labelledby': 'campaigns-title', 'data-testid': 'campaigns-card'},
+    el('h2', {id: 'campaigns-title', text: 'Campaigns'}),
+    el('table', {}, el('thead', {}, el('tr', {},
+      ...['Campaign', 'Starts', 'Ends', 'Read by', 'Not read yet'].map((t) => el('th', {text: t})))), body),
+    el('details', {}, el('summary', {text: 'Announce a campaign'}), form(() => refresh(body))));
+  board.append(section);
+  const check = () => { if (!board.hidden && sessionStorage.getItem(TOKEN_KEY)) refresh(body); };
+  new MutationObserver(check).observe(board, {attributes: true, attributeFilter: ['hidden']});
+  check();
+  setInterval(check, REFRESH_MS);
+}
+
+start();
