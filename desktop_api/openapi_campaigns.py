@@ -122,16 +122,6 @@ def campaign_paths() -> dict[str, Schema]:
                          "application/json": {"schema": {"$ref": f"{S}SurveyAnswer"}},
                          "text/html": {"schema": STR}}},
                          **{str(s): either for s in (400, 403, 409)}}}},
-        "/assets/campaigns.js": {"get": {
-            "operationId": "campaignsScript", "summary": "The agent desk's campaign notices (a module)",
-            "tags": ["pages"], "security": [],
-            "responses": {"200": {"description": "a file of the pages",
-                                  "content": {"text/javascript": {"schema": STR}}}}}},
-        "/assets/campaigns_board.js": {"get": {
-            "operationId": "campaignsBoardScript", "summary": "The supervisor board's campaigns (a module)",
-            "tags": ["pages"], "security": [],
-            "responses": {"200": {"description": "a file of the pages",
-                                  "content": {"text/javascript": {"schema": STR}}}}}},
         "/chat/survey.js": {"get": {
             "operationId": "chatSurveyScript", "summary": "The chat widget's inline survey (a module)",
             "tags": ["pages"], "security": [],

@@ -1,13 +1,10 @@
-// Campaigns on the supervisor board (an ES module of its own; docs/campaigns.md): enter a
-// campaign, and see for each one who of your teams has not read it yet. It reads the board's
-// session (sessionStorage) and uses the shared REST client of desk.js; it keeps to its own
-// elements. Text is always inserted as text, never as HTML.
+// Campaigns on the supervisor board (docs/campaigns.md): announce a campaign, and see for each
+// one who of your teams has read it and who has not (region board-end). Text is always inserted
+// as text, never as HTML.
+import {el} from '../shared/dom.js';
+import {api, mount, on} from './board.js';
 
-const TOKEN_KEY = 'cti.supervisor.token';
 const REFRESH_MS = 30_000;
-const Desk = window.Desk;
-const api = Desk.restClient(() => sessionStorage.getItem(TOKEN_KEY), () => {});
-const el = Desk.el;
 
 function field(label, input) {
   return el('label', {class: 'campaign-field'}, el('span', {text: label}), input);
@@ -86,20 +83,18 @@ async function refresh(body) {
   body.replaceChildren(...await Promise.all((data.campaigns || []).map(row)));
 }
 
-function start() {
-  const board = document.getElementById('board');
-  if (!board) return;
-  const body = el('tbody', {'data-testid': 'campaigns'});
-  const section = el('section', {class: 'card', 'aria-labelledby': 'campaigns-title', 'data-testid': 'campaigns-card'},
-    el('h2', {id: 'campaigns-title', text: 'Campaigns'}),
-    el('table', {}, el('thead', {}, el('tr', {},
-      ...['Campaign', 'Starts', 'Ends', 'Read by', 'Not read yet'].map((t) => el('th', {text: t})))), body),
-    el('details', {}, el('summary', {text: 'Announce a campaign'}), form(() => refresh(body))));
-  board.append(section);
-  const check = () => { if (!board.hidden && sessionStorage.getItem(TOKEN_KEY)) refresh(body); };
-  new MutationObserver(check).observe(board, {attributes: true, attributeFilter: ['hidden']});
-  check();
-  setInterval(check, REFRESH_MS);
-}
+const body = el('tbody', {'data-testid': 'campaigns'});
+mount('board-end', el('section', {class: 'card', 'aria-labelledby': 'campaigns-title',
+                                  'data-testid': 'campaigns-card'},
+  el('h2', {id: 'campaigns-title', text: 'Campaigns'}),
+  el('table', {}, el('thead', {}, el('tr', {},
+    ...['Campaign', 'Starts', 'Ends', 'Read by', 'Not read yet'].map((t) => el('th', {text: t})))), body),
+  el('details', {}, el('summary', {text: 'Announce a campaign'}), form(() => refresh(body)))));
 
-start();
+let timer = null;
+on('board.login', () => {
+  refresh(body);
+  clearInterval(timer);
+  timer = setInterval(() => refresh(body), REFRESH_MS);
+});
+on('board.logout', () => { clearInterval(timer); body.replaceChildren(); });
