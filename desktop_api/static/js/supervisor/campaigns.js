@@ -7,7 +7,8 @@ import {api, mount, on} from './board.js';
 const REFRESH_MS = 30_000;
 
 function field(label, input) {
-  return el('label', {class: 'campaign-field'}, el('span', {text: label}), input);
+  // display: contents: the label's text and its input become the form grid's two cells
+  return el('label', {class: 'campaign-field', style: 'display: contents'}, el('span', {text: label}), input);
 }
 
 function moment(value) {
@@ -31,12 +32,15 @@ function form(onDone) {
       'data-testid': 'campaign-internal-input'}),
   };
   const problem = el('p', {class: 'form-error', role: 'alert', 'data-testid': 'campaign-error'});
-  const node = el('form', {class: 'campaign-form', 'data-testid': 'campaign-form'},
+  const node = el('form', {class: 'campaign-form', 'data-testid': 'campaign-form',
+                           style: 'display: grid; grid-template-columns: 14em minmax(0, 40em); gap: .4em; '
+                             + 'align-items: start; margin-top: .6em'},
     field('Name', inputs.name), field('Starts', inputs.starts_at), field('Ends', inputs.ends_at),
     field('Channels', inputs.channels), field('Keywords (comma separated)', inputs.keywords),
     field('Summary', inputs.summary), field('Public FAQ', inputs.public_faq),
-    field('Internal notes', inputs.internal_notes), problem,
-    el('button', {type: 'submit', class: 'primary', 'data-testid': 'campaign-create', text: 'Announce'}));
+    field('Internal notes', inputs.internal_notes), el('span'), problem, el('span'),
+    el('button', {type: 'submit', class: 'primary', 'data-testid': 'campaign-create', text: 'Announce',
+                  style: 'justify-self: start'}));
   const list = (text) => text.split(',').map((s) => s.trim()).filter(Boolean);
   node.addEventListener('submit', async (event) => {
     event.preventDefault();
