@@ -277,6 +277,8 @@ class AmiBridge(CallControl):
             await self._call_updated(moved.id, None, "fallback", {"queue": signal.queue, "why": signal.why})
         elif isinstance(signal, sig.DeviceState):
             await self._device_state(signal)
+        elif isinstance(signal, sig.SurveyStarted):
+            await self._survey_started(signal)
         elif isinstance(signal, sig.SurveyAnswered):
             await self._survey_answered(signal)
         elif isinstance(signal, sig.Transferred):
@@ -560,6 +562,13 @@ class AmiBridge(CallControl):
                 "busy_agents": self._phones.agents("busy")}
 
     # ----- helpers -------------------------------------------------------------------------
+
+    async def _survey_started(self, s: sig.SurveyStarted) -> None:
+        """The caller went on to the survey: the agent hung up, so the call's talk is over now,
+        not when the caller hangs up after rating (the agent is free meanwhile)."""
+        interaction = await self._by_caller(s.uniqueid)
+        if interaction is not None and interaction.state is InteractionState.ACTIVE:
+            await self._interactions.call_ended(interaction.id, why="agent-hung-up")
 
     async def _survey_answered(self, s: sig.SurveyAnswered) -> None:
         """The rating the caller keyed after the call, on the call's interaction (a refused one,

@@ -174,6 +174,15 @@ class LinkReset:
 
 
 @dataclass(frozen=True, slots=True)
+class SurveyStarted:
+    """The caller reached the post-call survey (dial plan ``cti-survey``, its first step): the
+    agent has hung up, the call's talk is over though the caller's channel lives on."""
+
+    at: float | None
+    uniqueid: str
+
+
+@dataclass(frozen=True, slots=True)
 class SurveyAnswered:
     """The caller keyed a rating in the post-call survey (``UserEvent CtiSurvey``, dial plan
     ``cti-survey``): on the caller's own channel, so its Uniqueid names the call."""
@@ -185,4 +194,5 @@ class SurveyAnswered:
 
 
 Signal = (CallerWaiting | CallerFallback | AgentLegCreated | Connected | OutboundConnected | HoldChanged
-          | Transferred | SpyChanged | RecordingChanged | HungUp | DeviceState | LinkReset | SurveyAnswered)
+          | Transferred | SpyChanged | RecordingChanged | HungUp | DeviceState | LinkReset | SurveyStarted
+          | SurveyAnswered)

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from cti.ami.frames import parse_frame
-from cti.ami.signals import SurveyAnswered
+from cti.ami.signals import SurveyAnswered, SurveyStarted
 from cti.ami.tracker import CallTracker
 from cti.eventlog import EntryKind
 from tests.ami.center import phases, running_center
@@ -36,11 +36,30 @@ def survey_frame(rating: str) -> str:
     return re.sub(r"Exten: \d+\r\n", "Exten: s\r\n", frame)
 
 
+def survey_entered() -> str:
+    """The caller's first dial-plan step in cti-survey: the recorded Newexten of its CtiQueued
+    UserEvent, moved to the survey context's first step."""
+    queued = next(f.frame for f in load(SCENARIO).incoming()
+                  if "Event: Newexten\r\n" in f.frame and "Application: UserEvent\r\n" in f.frame)
+    frame = queued.replace("Context: from-trunk\r\n", "Context: cti-survey\r\n")
+    frame = re.sub(r"Exten: \d+\r\n", "Exten: s\r\n", frame)
+    frame = re.sub(r"Extension: \d+\r\n", "Extension: s\r\n", frame)
+    frame = re.sub(r"Priority: \d+\r\n", "Priority: 1\r\n", frame)
+    frame = re.sub(r"Application: UserEvent\r\nAppData: .*?\r\n", "Application: GotoIf\r\nAppData: 1?ask\r\n",
+                   frame)
+    return frame
+
+
 def with_survey(frames: tuple[str, ...], rating: str) -> tuple[str, ...]:
-    """The survey's event just before the caller's own Hangup."""
+    """The caller enters the survey after the agent's Hangup; the answer comes before the
+    caller's own Hangup."""
+    agent_gone = next(i for i, f in enumerate(frames)
+                      if f.startswith("Event: Hangup\r\n") and "Channel: PJSIP/agent1" in f)
     at = next(i for i, f in enumerate(frames)
               if f.startswith("Event: Hangup\r\n") and f"Channel: {CALLER}" in f)
-    return (*frames[:at], survey_frame(rating), *frames[at:])
+    assert agent_gone < at
+    return (*frames[:agent_gone + 1], survey_entered(), *frames[agent_gone + 1:at], survey_frame(rating),
+            *frames[at:])
 
 
 def test_the_survey_event_is_a_signal_of_the_callers_channel() -> None:
@@ -50,6 +69,16 @@ def test_the_survey_event_is_a_signal_of_the_callers_channel() -> None:
     assert isinstance(signal, SurveyAnswered)
     assert (signal.rating, signal.uniqueid) == ("4", msg.get("Uniqueid"))
     assert signal.linkedid == msg.get("Linkedid") and signal.at is not None
+
+
+def test_the_caller_entering_the_survey_is_a_signal_too() -> None:
+    [msg] = parse_frame(survey_entered())
+    assert (msg.get("Context"), msg.get("Channel")) == ("cti-survey", CALLER)
+    [signal] = CallTracker().feed(msg)
+    assert isinstance(signal, SurveyStarted) and signal.uniqueid == msg.get("Uniqueid")
+    # Only the survey's first step: the Read and the UserEvent after it say nothing more.
+    [later] = parse_frame(survey_entered().replace("Priority: 1\r\n", "Priority: 3\r\n"))
+    assert CallTracker().feed(later) == []
 
 
 def test_other_user_events_are_not_surveys() -> None:
@@ -69,8 +98,12 @@ async def test_a_keyed_rating_is_logged_on_the_call_for_its_agent(tmp_path: Path
         call = await center.only_call()
         await center.route()
         await center.ami.wait_action("Originate")
-        await center.play(with_survey(after_originate.frames, keyed))
+        frames = with_survey(after_originate.frames, keyed)
+        entered = frames.index(survey_entered())
+        await center.play(frames[:entered + 1])
+        # The agent is free as soon as the caller is in the survey, before any key is pressed.
         await center.wait_state(call.id, "wrap_up")
+        await center.play(frames[entered + 1:])
         await center.settle()
         log = await center.context.event_log.of(call.id)
         answers = [e for e in log if e.kind is EntryKind.SURVEY_ANSWERED]
