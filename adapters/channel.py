@@ -28,6 +28,7 @@ from cti.lifecycle import OPEN_STATES
 from cti.live_config import LiveConfig
 from cti.ports import ContextStore
 from cti.service import InteractionService
+from cti.surveys import SurveyAnswers
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +135,8 @@ class AdapterDeps:
     ids: IdSource
     # For work one node of the cluster does at a time (polling a mailbox or an X account).
     leases: Leases = field(default_factory=Leases)
+    # Where a channel's own survey (a call's keyed rating) is recorded; None: no surveys.
+    surveys: SurveyAnswers | None = None
 
     @property
     def config(self) -> AppConfig:

@@ -476,6 +476,41 @@ class InteractionEventRow(Base):
     details: Mapped[dict[str, Any]] = mapped_column(JSON)
 
 
+class CampaignRow(Base):
+    """A campaign notice (``cti.campaigns``): shown to agents from ``notice_at`` to ``ends_at``;
+    ``channels`` and ``keywords`` are JSON lists (empty channels: every channel)."""
+
+    __tablename__ = "campaigns"
+    __table_args__ = (Index("ix_campaigns_ends_at", "ends_at"),)
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    starts_at: Mapped[float] = mapped_column(Double)
+    ends_at: Mapped[float] = mapped_column(Double)
+    notice_at: Mapped[float] = mapped_column(Double)
+    channels: Mapped[list[str]] = mapped_column(JSON)
+    summary: Mapped[str] = mapped_column(Text)
+    public_faq: Mapped[str] = mapped_column(Text)
+    internal_notes: Mapped[str] = mapped_column(Text)
+    keywords: Mapped[list[str]] = mapped_column(JSON)
+    created_by: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[float] = mapped_column(Double)
+    article_id: Mapped[str | None] = mapped_column(String(64))
+
+
+class CampaignAckRow(Base):
+    """An agent's acknowledgement of a campaign notice: one per agent and campaign."""
+
+    __tablename__ = "campaign_acks"
+    __table_args__ = (Index("ix_campaign_acks_agent_id", "agent_id"),)
+
+    campaign_id: Mapped[str] = mapped_column(ID, ForeignKey("campaigns.id", ondelete="CASCADE"),
+                                             primary_key=True)
+    agent_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    at: Mapped[float] = mapped_column(Double)
+
+
 customers = cast(Table, CustomerRow.__table__)
 identities = cast(Table, IdentityRow.__table__)
 merges = cast(Table, MergeRow.__table__)
@@ -528,3 +563,7 @@ chat_consults = cast(Table, ChatConsultRow.__table__)
 
 
 interaction_events = cast(Table, InteractionEventRow.__table__)
+
+
+campaigns = cast(Table, CampaignRow.__table__)
+campaign_acks = cast(Table, CampaignAckRow.__table__)

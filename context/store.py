@@ -27,6 +27,7 @@ from context.access import AccessRecords
 from context.agent_states import SqlAgentStates
 from context.attachments import Attachments
 from context.audit import read_audit, write_audit
+from context.campaigns import SqlCampaigns
 from context.chat_sessions import ChatSessionStore
 from context.codes import SqlCodeStore
 from context.config_versions import SqlConfigVersions
@@ -105,6 +106,8 @@ class SqlContextStore:
         self.consults = SqlConsults(db=self._db)
         self._chat_sessions = ChatSessionStore(db=self._db)
         self._presented = Presented(db=self._db, clock=clock, ids=ids)
+        # Not part of the ContextStore port: the campaign service's records.
+        self.campaigns = SqlCampaigns(db=self._db, clock=clock, ids=ids)
 
     def code_store(self, settings: CodeSettings) -> SqlCodeStore:
         """The one-time codes, in this database."""

@@ -42,6 +42,8 @@ from cti.agent_records import AgentStateRecords
 from cti.agents import AgentService, PresenceTouch
 from cti.ami.bridge import AmiBridge
 from cti.ami.runtime import AsteriskVoice
+from cti.campaign_service import CampaignService
+from cti.campaigns import InMemoryArticles, PopCampaigns
 from cti.claims import ClaimService
 from cti.clock import Clock, IdSource, SystemClock, UuidIds
 from cti.codes import CodeSender
@@ -73,6 +75,8 @@ from cti.revocation import RedisTokenRecords
 from cti.routing import Explanation, Offer, RoutingSettings, RoutingStore, WaitingItem, WaitingMove
 from cti.service import InteractionService
 from cti.services import Services
+from cti.survey_service import SurveyService
+from cti.surveys import survey_key
 from cti.typing_signal import TypingSignals
 from cti.wallboard import ServiceLevelBoard
 from cti.webhooks.dispatcher import WebhookDispatcher
@@ -116,7 +120,8 @@ class Core:
 
 def build_core(*, config: AppConfig | LiveConfig, context: ContextStore, routing: RoutingStore, hub: EventHub,
                clock: Clock, ids: IdSource, metrics: Metrics | None = None,
-               agent_states: AgentStateRecords | None = None, presence: PresenceTouch | None = None) -> Core:
+               agent_states: AgentStateRecords | None = None, presence: PresenceTouch | None = None,
+               campaigns: PopCampaigns | None = None) -> Core:
     """Constructors only (no I/O): the engine routes once started, or pass by pass in tests."""
     engine_ref: list[RoutingEngine] = []
     live = as_live(config)
@@ -128,7 +133,8 @@ def build_core(*, config: AppConfig | LiveConfig, context: ContextStore, routing
     agents = AgentService(config=live, routing=routing, context=context, hub=hub, clock=clock, poke=poke,
                           records=agent_states, presence=presence)
     interactions = InteractionService(config=live, context=context, routing=routing, hub=hub,
-                                      clock=clock, ids=ids, poke=poke, on_missed_offer=agents.missed_offer)
+                                      clock=clock, ids=ids, poke=poke, on_missed_offer=agents.missed_offer,
+                                      campaigns=campaigns)
 
     async def on_offer(offer: Offer) -> None:
         if metrics is None:
@@ -187,8 +193,11 @@ def build_app(config: AppConfig, settings: ServerSettings, *, clock: Clock | Non
     live = LiveConfig(config)
     presence_store: PresenceStore = (RedisPresence(redis=redis_client, prefix=settings.redis_prefix)
                                      if redis_client is not None else MemoryPresence())
+    campaigns = CampaignService(records=context.campaigns, articles=InMemoryArticles(),
+                                log_records=context.event_log, clock=the_clock, ids=the_ids)
     core = build_core(config=live, context=context, routing=routing, hub=hub, clock=the_clock, ids=the_ids,
-                      metrics=metrics, agent_states=context.agent_states, presence=presence_store)
+                      metrics=metrics, agent_states=context.agent_states, presence=presence_store,
+                      campaigns=campaigns)
     observer = EventObserver(hub=hub, metrics=metrics)
     interactions, agents, engine = core.interactions, core.agents, core.engine
     presence = DesktopPresence(store=presence_store, agents=agents, routing=routing, clock=the_clock,
@@ -216,6 +225,9 @@ def build_app(config: AppConfig, settings: ServerSettings, *, clock: Clock | Non
         stats["service_level"] = await board.levels(window, now)
         return stats
 
+    secret = _token_secret(config, settings)
+    surveys = SurveyService(context=context, log_records=context.event_log, hub=hub, clock=the_clock,
+                            ids=the_ids, key=survey_key(secret), settings=config.surveys)
     leases = Leases(redis=redis_client, prefix=settings.redis_prefix, node_id=node_id,
                     ttl=settings.lease_ttl)
     voice: AsteriskVoice | None = None
@@ -223,12 +235,12 @@ def build_app(config: AppConfig, settings: ServerSettings, *, clock: Clock | Non
         voice = AsteriskVoice(
             ami=config.ami, leases=leases,
             bridge=AmiBridge(ami=config.ami, config=live, interactions=interactions, agents=agents,
-                             context=context, routing=routing, hub=hub, clock=the_clock))
+                             context=context, routing=routing, hub=hub, clock=the_clock, surveys=surveys))
     bridge = voice.bridge if voice is not None else None
 
     channel_adapters = build_adapters(config.channels, AdapterDeps(
         live=live, interactions=interactions, context=context, hub=hub, clock=the_clock, ids=the_ids,
-        leases=leases))
+        leases=leases, surveys=surveys))
     outbound = OutboundDispatcher(adapters=channel_adapters, context=context, hub=hub, clock=the_clock,
                                   leases=leases, recover_after=settings.reply_recovery_after,
                                   on_outcome=lambda channel, status, why: None if status in DELIVERED
@@ -246,7 +258,7 @@ def build_app(config: AppConfig, settings: ServerSettings, *, clock: Clock | Non
     services = Services(
         live=live, admin=admin, node_id=node_id, clock=the_clock, ids=the_ids, hub=hub, context=context,
         routing=routing, interactions=interactions, agents=agents, explain=explain,
-        queue_stats=queue_stats, token_secret=_token_secret(config, settings),
+        queue_stats=queue_stats, token_secret=secret,
         access=context.access, tokens=RedisTokenRecords(redis=redis_client, prefix=settings.redis_prefix,
                                                         clock=the_clock)
         if redis_client is not None else context.tokens,
@@ -257,7 +269,8 @@ def build_app(config: AppConfig, settings: ServerSettings, *, clock: Clock | Non
         reports=context.reports,
         typing=TypingSignals(context=context, hub=hub, clock=the_clock),
         consults=ChatConsults(records=context.consults, interactions=interactions, context=context, hub=hub,
-                              clock=the_clock, ids=the_ids, config=live))
+                              clock=the_clock, ids=the_ids, config=live),
+        campaigns=campaigns, surveys=surveys)
     call_log = CallLogRecorder(hub=hub, context=context, log_records=context.event_log)
     chat = ChatSessions(interactions=interactions, context=context, ids=the_ids,
                         chat=lambda: live.current.chat,
@@ -291,6 +304,8 @@ def build_app(config: AppConfig, settings: ServerSettings, *, clock: Clock | Non
         await hub.start()
         await observer.start()
         call_log.start()
+        if config.surveys.enabled:
+            surveys.start()
         await agents.register_all()
         # As they were before the restart; those at their desk get the grace to reconnect.
         await presence.expect(await agents.restore())
@@ -328,6 +343,7 @@ def build_app(config: AppConfig, settings: ServerSettings, *, clock: Clock | Non
             await observer.aclose()
             await call_log.drain()
             await call_log.aclose()
+            await surveys.aclose()
             await hub.aclose()
             await admin.aclose()
             await context.aclose()
@@ -355,7 +371,8 @@ def build_app(config: AppConfig, settings: ServerSettings, *, clock: Clock | Non
                              interval=lambda: live.current.chat.queue_status_seconds)
     setup_webchat(app, sessions=chat, codes=codes, hub=hub, agent_name=lambda a: live.current.agents[a].name
                   if a in live.current.agents else a, traffic=config.traffic, waiting=waiting,
-                  typing=services.typing)
+                  typing=services.typing,
+                  survey_token=surveys.token if config.surveys.enabled else None)
     return app
 
 

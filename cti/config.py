@@ -28,6 +28,7 @@ from cti.settings.identity import IdentitySettings
 from cti.settings.login import LoginSettings
 from cti.settings.observe import LoggingSettings, MetricsSettings
 from cti.settings.presence import PresenceSettings
+from cti.settings.surveys import SurveySettings
 from cti.settings.traffic import TrafficSettings
 from cti.settings.webhooks import WebhookSettings
 
@@ -101,6 +102,7 @@ class AppConfig:
     demo: bool = False
     # issue 12: when an agent whose desktop is gone is set away (cti.presence).
     presence: PresenceSettings = field(default_factory=PresenceSettings)
+    surveys: SurveySettings = field(default_factory=SurveySettings)
     business_hours: Mapping[str, BusinessHours] = field(default_factory=dict)
     dispositions: tuple[str, ...] = ()
     away_reasons: tuple[str, ...] = ()
@@ -186,7 +188,7 @@ def from_model(model: ConfigModel) -> AppConfig:
     return AppConfig(
         identity=model.identity, access=model.access, login=model.login, traffic=model.traffic,
         http=model.http, webhooks=model.webhooks, metrics=model.metrics, logging=model.logging,
-        presence=model.presence,
+        presence=model.presence, surveys=model.surveys,
         channels={str(k): dict(v or {}) for k, v in model.channels.items()},
         ami=_ami(model.ami, queues),
         agents=agents, teams=teams, queues=queues,

@@ -36,6 +36,7 @@ from cti.settings.identity import IdentitySettings
 from cti.settings.login import LoginSettings
 from cti.settings.observe import LoggingSettings, MetricsSettings
 from cti.settings.presence import PresenceSettings
+from cti.settings.surveys import SurveySettings
 from cti.settings.traffic import TrafficSettings
 from cti.settings.webhooks import WebhookSettings
 from cti.text import has_bad_line_chars
@@ -292,6 +293,7 @@ class ConfigModel(Strict):
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
     presence: PresenceSettings = Field(default_factory=PresenceSettings)
+    surveys: SurveySettings = Field(default_factory=SurveySettings)
 
     @field_validator("token_secret")
     @classmethod

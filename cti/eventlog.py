@@ -43,8 +43,8 @@ class EntryKind(enum.StrEnum):
     WRAP_UP = "wrap_up"
     CLOSED = "closed"
     ABANDONED = "abandoned"
-    SURVEY_ANSWERED = "survey_answered"  # reserved for the surveys
-    TAGGED = "tagged"
+    SURVEY_ANSWERED = "survey_answered"  # details: rating 1..5, comment (or None), agent
+    TAGGED = "tagged"  # details: tag, e.g. "campaign:<slug>" (written once per tag)
 
 
 class QueuedWhy(enum.StrEnum):

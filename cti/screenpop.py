@@ -2,7 +2,8 @@
 
 It is the same for every channel: the interaction, the customer's profile and identities, the
 unified timeline across all channels (newest first, bounded), the collected context, the notes
-and the messages so far, and why the router chose this agent.
+and the messages so far, why the router chose this agent, and the live campaigns the
+customer's words match (``cti.campaign_service``).
 
 Every identity the interaction presented is listed with its level and source; a claimed one is
 shown as a claim ("claims to be Ann Lee (e-mail) — not verified") and the customer it names is
@@ -57,6 +58,7 @@ def build_screen_pop(
     notes: Sequence[Note],
     reason: Mapping[str, Any] | None,
     presented: Sequence[PresentedIdentity] = (),
+    campaigns: Sequence[Mapping[str, Any]] = (),
 ) -> dict[str, Any]:
     channels = sorted({e.channel.value for e in timeline} | {interaction.channel.value})
     return {
@@ -74,4 +76,5 @@ def build_screen_pop(
         "routing": dict(reason) if reason else None,
         "identities": [presented_json(p) for p in presented],
         "claims": [claim_json(p) for p in presented if is_claim(p)],
+        "campaigns": [dict(c) for c in campaigns],  # live campaigns the customer's words match
     }

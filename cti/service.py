@@ -21,6 +21,7 @@ from typing import Any
 
 from cti import lifecycle
 from cti.availability import transfer_refusal
+from cti.campaigns import PopCampaigns
 from cti.clock import Clock, IdSource
 from cti.config import AppConfig
 from cti.domain import (
@@ -80,8 +81,10 @@ ROUTED_ELSEWHERE = "routing.elsewhere"
 class InteractionService:
     def __init__(self, *, config: AppConfig | LiveConfig, context: ContextStore, routing: RoutingStore,
                  hub: EventHub, clock: Clock, ids: IdSource, poke: Callable[[], None],
-                 on_missed_offer: Callable[[str], Awaitable[None]] | None = None) -> None:
+                 on_missed_offer: Callable[[str], Awaitable[None]] | None = None,
+                 campaigns: PopCampaigns | None = None) -> None:
         self._live = as_live(config)
+        self._campaigns = campaigns  # the campaign notices an interaction's words match (issue 13)
         self._on_missed_offer = on_missed_offer
         self._context = context
         self._routing = routing
@@ -715,9 +718,10 @@ class InteractionService:
                          reason: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """The screen pop of ``interaction`` as given (an offer's is the snapshot it just saved)."""
         view = await self._context.interaction_view(interaction, timeline_limit=SCREEN_POP_TIMELINE)
+        campaigns = [] if self._campaigns is None else await self._campaigns.pop(interaction, view.messages)
         return build_screen_pop(interaction=interaction, customer=view.customer,
                                 timeline=view.timeline.entries, messages=view.messages, notes=view.notes,
-                                reason=reason, presented=view.presented)
+                                reason=reason, presented=view.presented, campaigns=campaigns)
 
     async def _owned(self, interaction_id: str, agent_id: str,
                      states: frozenset[InteractionState]) -> Interaction:

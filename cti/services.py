@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from cti.access import AccessRecords, TokenRecords
 from cti.admin import ConfigAdmin
 from cti.agents import AgentService
+from cti.campaign_service import CampaignService
 from cti.claims import ClaimService
 from cti.clock import Clock, IdSource
 from cti.config import AppConfig
@@ -22,6 +23,7 @@ from cti.presence import DesktopPresence
 from cti.reports import ReportRecords
 from cti.routing import Explanation, RoutingStore
 from cti.service import InteractionService
+from cti.survey_service import SurveyService
 from cti.typing_signal import TypingSignals
 
 if TYPE_CHECKING:  # the bridge imports the services' parts; only its type is needed here
@@ -56,6 +58,8 @@ class Services:
     admin: ConfigAdmin | None = None  # live administration: versions of the configuration
     typing: TypingSignals | None = None  # chat typing indicators (never stored)
     consults: ChatConsults | None = None  # warm transfer of chats: consult the next agent first
+    campaigns: CampaignService | None = None  # campaign notices (issue 13)
+    surveys: SurveyService | None = None  # CSAT surveys on every channel (issue 13)
 
     @property
     def config(self) -> AppConfig:

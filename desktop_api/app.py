@@ -11,6 +11,7 @@ from cti.services import Services
 from desktop_api import (
     rest_admin,
     rest_agents,
+    rest_campaigns,
     rest_customers,
     rest_desk,
     rest_figures,
@@ -21,6 +22,7 @@ from desktop_api import (
     rest_tokens,
     rest_voice,
     rest_webhooks,
+    survey_page,
     wallboard,
     ws,
 )
@@ -80,7 +82,8 @@ def make_app(services: Services) -> web.Application:
     for table in (rest_agents.routes, rest_interactions.routes, rest_customers.routes, rest_voice.routes,
                   rest_tokens.routes, ws.routes, rest_identity.routes, rest_admin.routes,
                   rest_webhooks.routes, rest_figures.routes, rest_reports.routes,
-                  rest_supervision.routes, wallboard.routes, rest_desk.routes):
+                  rest_supervision.routes, wallboard.routes, rest_desk.routes, rest_campaigns.routes,
+                  survey_page.routes):
         app.router.add_routes(table)
     app.router.add_get("/", _page("index.html"))
     app.router.add_get("/agent", _page("agent.html"))

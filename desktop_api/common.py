@@ -76,6 +76,16 @@ def typed_query(model: type[Model], request: web.Request) -> Model:
                                      for e in exc.errors()]) from exc
 
 
+async def typed_body(model: type[Model], request: web.Request) -> Model:
+    """The request's JSON body as ``model``; 400 ``bad-body`` naming each problem."""
+    try:
+        return model.model_validate(await json_body(request))
+    except ValidationError as exc:
+        raise InvalidInput("bad-body", "invalid request body",
+                           problems=[f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
+                                     for e in exc.errors()]) from exc
+
+
 def ok(data: Any, status: int = 200) -> web.Response:
     return web.json_response(data, status=status)
 

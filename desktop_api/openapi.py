@@ -14,6 +14,7 @@ from typing import Any
 
 from desktop_api.openapi_access import access_paths, access_schemas
 from desktop_api.openapi_admin import admin_paths, admin_schemas
+from desktop_api.openapi_campaigns import campaign_paths, campaign_schemas
 from desktop_api.openapi_desk import desk_paths, desk_schemas
 from desktop_api.openapi_figures import figures_paths, figures_schemas
 from desktop_api.openapi_observe import observe_paths
@@ -681,6 +682,8 @@ def _build() -> dict[str, Any]:
              "description": "the audit log, live administration (docs/admin.md), outbound webhooks"},
             {"name": "reports", "description": "interaction event logs, the figures read from them, reports"},
             {"name": "voice", "description": "call control through Asterisk"},
+            {"name": "campaigns", "description": "campaign notices (docs/campaigns.md)"},
+            {"name": "surveys", "description": "the signed survey page (docs/campaigns.md)"},
             {"name": "websockets", "description": "sockets; messages in docs/websocket.md"},
             {"name": "pages", "description": "web pages served by the server"},
             {"name": "system", "description": "health and this document"},
@@ -688,7 +691,8 @@ def _build() -> dict[str, Any]:
         "security": [{"bearerAuth": []}],
         "paths": {**_paths(), **access_paths(), **admin_paths(), **webhook_paths(), **observe_paths(),
                   **figures_paths(), **reports_paths(),
-                  **supervision_paths(), **desk_paths()},
+                  **supervision_paths(), **desk_paths(),
+                  **campaign_paths()},
         "components": {
             "securitySchemes": {
                 "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
@@ -696,7 +700,8 @@ def _build() -> dict[str, Any]:
             },
             "schemas": {**_schemas(), **access_schemas(), **identity_schemas(), **admin_schemas(),
                         **webhook_schemas(), **figures_schemas(), **reports_schemas(),
-                        **supervision_schemas(), **desk_schemas()},
+                        **supervision_schemas(), **desk_schemas(),
+                        **campaign_schemas()},
             "responses": responses,
         },
     }

@@ -12,7 +12,10 @@ queue (``<Dial><Queue>``). The call's status callbacks drive the interaction: an
 accept, completed is the end of the call (wrap-up), busy / no-answer / failed puts the caller
 back in our queue with the wait kept and the router offers them to someone else. The caller
 leaving the Twilio queue (the Enqueue action) or hanging up (the number's status callback) while
-waiting abandons it. Recording callbacks put the recording's URL in the interaction's context.
+waiting abandons it. When the agent's leg ends, the caller's Enqueue action answers with the
+post-call survey (``<Gather>`` of one key, 1 to 5), whose action records the rating
+(``cti.survey_service``) on the interaction's log. Recording callbacks put the recording's URL
+in the interaction's context.
 
 Every webhook is signed by Twilio (``X-Twilio-Signature``, the SDK's ``RequestValidator``,
 against ``public_url`` + the path and query Twilio called): unsigned or forged gets 403 and
@@ -61,7 +64,7 @@ from cti.domain import (
     InteractionState,
     Message,
 )
-from cti.errors import Conflict, InvalidInput, NotFound
+from cti.errors import Conflict, CtiError, InvalidInput, NotFound
 from cti.events import (
     CallUpdated,
     DomainEvent,
@@ -128,7 +131,7 @@ class TwilioVoiceAdapter:
                               (twiml.REASON_PATH, self.reason), (twiml.WAIT_PATH, self.wait),
                               (twiml.LEFT_PATH, self.left), (twiml.STATUS_PATH, self.caller_status),
                               (twiml.AGENT_PATH, self.agent_status),
-                              (twiml.RECORDING_PATH, self.recording)):
+                              (twiml.RECORDING_PATH, self.recording), (twiml.SURVEY_PATH, self.survey)):
             app.router.add_post(path, handler)
 
     async def start(self) -> None:
@@ -256,13 +259,40 @@ class TwilioVoiceAdapter:
         if interaction is None:
             return _xml(twiml.hang_up())
         if result in ("bridged", "bridging-in-process"):
-            # After the talk, the caller's call ends too; unless a transfer put them back in a queue.
-            return _xml(twiml.empty() if interaction.state in WAITING else twiml.hang_up())
+            # After the talk, the caller is asked the survey, then the call ends; unless a transfer
+            # put them back in a queue.
+            if interaction.state in WAITING:
+                return _xml(twiml.empty())
+            if self._deps.surveys is not None and self._deps.config.surveys.enabled:
+                return _xml(twiml.ask_survey(self._config, interaction.id))
+            return _xml(twiml.hang_up())
         if result == "redirected":
             return _xml(twiml.empty())
         async with self._locks.hold(interaction.id):
             await self._caller_gone(interaction.id, why=result or "left")
         return _xml(twiml.empty() if result == "hangup" else twiml.say_and_hang_up(SORRY))
+
+    async def survey(self, request: web.Request) -> web.StreamResponse:
+        """The survey's Gather action: the key the caller pressed is the rating (``cti.surveys``
+        refuses anything but 1..5, and a second answer)."""
+        form = await self._form_or_none(request)
+        if form is None:
+            return _forbidden()
+        surveys = self._deps.surveys
+        interaction = await self._interaction_of(request.query.get("interaction"), form.get("CallSid", ""))
+        if interaction is None or surveys is None:
+            return _xml(twiml.hang_up())
+        try:
+            async with self._locks.hold(interaction.id):
+                current = await self._deps.context.interaction(interaction.id)
+                if current.state is InteractionState.ACTIVE:
+                    # The caller's leg left the agent's before the agent's call reported completed.
+                    await self._deps.interactions.call_ended(current.id, why="call-ended")
+                await surveys.answer(current.id, form.get("Digits", ""), None, via="gather")
+        except CtiError as exc:
+            log.info("twilio survey not recorded interaction=%s: %s", interaction.id, exc.error_id)
+            return _xml(twiml.hang_up())
+        return _xml(twiml.say_and_hang_up(twiml.SURVEY_THANKS))
 
     async def caller_status(self, request: web.Request) -> web.StreamResponse:
         """The number's call status callback: the caller's call ended."""

@@ -22,6 +22,9 @@ LEFT_PATH = "/webhooks/twilio/voice/left"  # Enqueue action: the caller left the
 STATUS_PATH = "/webhooks/twilio/voice/status"  # the number's call status callback (the caller's leg)
 AGENT_PATH = "/webhooks/twilio/voice/agent"  # status callback of the call to an agent
 RECORDING_PATH = "/webhooks/twilio/voice/recording"  # recording status callback
+SURVEY_PATH = "/webhooks/twilio/voice/survey"  # Gather action: the post-call rating
+SURVEY_PROMPT = "Before you go: how did we do? Press 1 to 5, 5 being excellent."
+SURVEY_THANKS = "Thank you for your answer. Goodbye."
 
 # Twilio's CallStatus values that end a call, and those that end it unanswered.
 ENDED = frozenset({"completed", "busy", "no-answer", "failed", "canceled"})
@@ -89,6 +92,16 @@ def connect_agent(config: TwilioVoiceConfig, queue_name: str, interaction_id: st
     dial = Dial(**options)
     dial.queue(queue_name)
     r.append(dial)
+    return xml(r)
+
+
+def ask_survey(config: TwilioVoiceConfig, interaction_id: str) -> str:
+    """After the agent's leg ended: one key for the rating; no key, and the call ends."""
+    r = VoiceResponse()
+    gather = r.gather(input="dtmf", action=url(config, SURVEY_PATH, {"interaction": interaction_id}),
+                      method="POST", timeout=config.gather_timeout_seconds, num_digits=1)
+    gather.say(SURVEY_PROMPT)
+    r.hangup()
     return xml(r)
 
 

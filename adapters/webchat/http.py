@@ -69,8 +69,13 @@ def visitor_message(m: Mapping[str, Any], agent_name: Callable[[str], str]) -> d
     return out
 
 
-def _visitor_event(event: DomainEvent, agent_name: Callable[[str], str]) -> tuple[str, dict[str, Any]] | None:
-    """The part of a domain event a visitor may see, or None. Internal notes never leave."""
+SurveyToken = Callable[[str], str | None]  # an interaction's signed survey token (cti.surveys)
+
+
+def _visitor_event(event: DomainEvent, agent_name: Callable[[str], str],
+                   survey_token: SurveyToken | None = None) -> tuple[str, dict[str, Any]] | None:
+    """The part of a domain event a visitor may see, or None. Internal notes never leave.
+    A close carries the survey's signed token: only this visitor's sockets hear it."""
     if isinstance(event, MessageAdded):
         return event.interaction_id, visitor_message(event.message, agent_name)
     if isinstance(event, InteractionAccepted):
@@ -79,7 +84,11 @@ def _visitor_event(event: DomainEvent, agent_name: Callable[[str], str]) -> tupl
     if isinstance(event, InteractionTransferred):
         return event.interaction_id, {"type": "status", "state": "transferred"}
     if isinstance(event, InteractionClosed):
-        return event.interaction_id, {"type": "status", "state": "closed"}
+        closed: dict[str, Any] = {"type": "status", "state": "closed"}
+        token = survey_token(event.interaction_id) if survey_token is not None else None
+        if token is not None:
+            closed["survey_token"] = token
+        return event.interaction_id, closed
     if isinstance(event, TypingIndicated) and event.by == "agent":
         return event.interaction_id, {"type": "typing", "who": "agent",
                                       "agent_name": agent_name(event.agent_id)}
@@ -90,7 +99,8 @@ def _visitor_event(event: DomainEvent, agent_name: Callable[[str], str]) -> tupl
 
 def setup_webchat(app: web.Application, *, sessions: ChatSessions, codes: VisitorCodes, hub: EventHub,
                   agent_name: Callable[[str], str], traffic: TrafficSettings | None = None,
-                  waiting: WaitingNotices | None = None, typing: TypingSignals | None = None) -> None:
+                  waiting: WaitingNotices | None = None, typing: TypingSignals | None = None,
+                  survey_token: SurveyToken | None = None) -> None:
     app[SESSIONS] = sessions
     if waiting is not None:
         app[WAITING] = waiting
@@ -108,7 +118,7 @@ def setup_webchat(app: web.Application, *, sessions: ChatSessions, codes: Visito
         async def pump() -> None:
             while True:
                 event = await sub.get()
-                picked = _visitor_event(event, agent_name)
+                picked = _visitor_event(event, agent_name, survey_token)
                 if picked is None:
                     continue
                 visitor = sessions.visitor_for(picked[0])
@@ -135,6 +145,7 @@ def setup_webchat(app: web.Application, *, sessions: ChatSessions, codes: Visito
     app.router.add_get("/chat/chat.js", chat_script)
     app.router.add_get("/chat/chat.css", chat_style)
     app.router.add_get("/chat/waiting.js", waiting_script)
+    app.router.add_get("/chat/survey.js", survey_script)  # the inline survey after a close
     app.router.add_get("/ws/chat", visitor_socket)
 
 
@@ -148,6 +159,10 @@ async def chat_script(request: web.Request) -> web.FileResponse:
 
 async def waiting_script(request: web.Request) -> web.FileResponse:
     return web.FileResponse(STATIC / "waiting.js", headers={"Content-Type": "text/javascript; charset=utf-8"})
+
+
+async def survey_script(request: web.Request) -> web.FileResponse:
+    return web.FileResponse(STATIC / "survey.js", headers={"Content-Type": "text/javascript; charset=utf-8"})
 
 
 async def chat_style(request: web.Request) -> web.FileResponse:

@@ -78,6 +78,7 @@ from cti.live_config import LiveConfig, as_live
 from cti.ports import ContextStore
 from cti.routing import RoutingStore
 from cti.service import InteractionService
+from cti.surveys import SurveyAnswers
 from cti.tasks import stop_tasks
 
 log = logging.getLogger(__name__)
@@ -89,8 +90,9 @@ CTI_VARIABLES = ("CTI_ACCOUNT", "CTI_REASON", "CTI_QUEUE")
 class AmiBridge(CallControl):
     def __init__(self, *, ami: AmiConfig, config: AppConfig | LiveConfig, interactions: InteractionService,
                  agents: AgentService, context: ContextStore, routing: RoutingStore, hub: EventHub,
-                 clock: Clock) -> None:
+                 clock: Clock, surveys: SurveyAnswers | None = None) -> None:
         self._ami = ami
+        self._surveys = surveys  # where a caller's post-call rating goes (dial plan cti-survey)
         self._live = as_live(config)
         self._interactions = interactions
         self._agents = agents
@@ -275,6 +277,10 @@ class AmiBridge(CallControl):
             await self._call_updated(moved.id, None, "fallback", {"queue": signal.queue, "why": signal.why})
         elif isinstance(signal, sig.DeviceState):
             await self._device_state(signal)
+        elif isinstance(signal, sig.SurveyStarted):
+            await self._survey_started(signal)
+        elif isinstance(signal, sig.SurveyAnswered):
+            await self._survey_answered(signal)
         elif isinstance(signal, sig.Transferred):
             log.info("transfer kind=%s caller=%s target=%s success=%s", signal.kind,
                      signal.caller_uniqueid, signal.target, signal.success)
@@ -556,6 +562,26 @@ class AmiBridge(CallControl):
                 "busy_agents": self._phones.agents("busy")}
 
     # ----- helpers -------------------------------------------------------------------------
+
+    async def _survey_started(self, s: sig.SurveyStarted) -> None:
+        """The caller went on to the survey: the agent hung up, so the call's talk is over now,
+        not when the caller hangs up after rating (the agent is free meanwhile)."""
+        interaction = await self._by_caller(s.uniqueid)
+        if interaction is not None and interaction.state is InteractionState.ACTIVE:
+            await self._interactions.call_ended(interaction.id, why="agent-hung-up")
+
+    async def _survey_answered(self, s: sig.SurveyAnswered) -> None:
+        """The rating the caller keyed after the call, on the call's interaction (a refused one,
+        a second answer or a bad key, is logged by the caller of ``_handle``)."""
+        interaction = await self._by_caller(s.uniqueid)
+        if interaction is None or self._surveys is None:
+            log.warning("survey answer of an unknown call uniqueid=%s", s.uniqueid)
+            return
+        if interaction.state is InteractionState.ACTIVE:
+            # The dial plan asks only once the agent hung up; the caller's own hang-up, which ends
+            # the call otherwise, comes after the survey.
+            await self._interactions.call_ended(interaction.id, why="agent-hung-up")
+        await self._surveys.answer(interaction.id, s.rating, None, via="dtmf")
 
     async def _by_caller(self, uniqueid: str) -> Interaction | None:
         return await self._context.find_interaction_by_ref(REF_UNIQUEID, uniqueid)

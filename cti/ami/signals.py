@@ -173,5 +173,26 @@ class LinkReset:
     why: str
 
 
+@dataclass(frozen=True, slots=True)
+class SurveyStarted:
+    """The caller reached the post-call survey (dial plan ``cti-survey``, its first step): the
+    agent has hung up, the call's talk is over though the caller's channel lives on."""
+
+    at: float | None
+    uniqueid: str
+
+
+@dataclass(frozen=True, slots=True)
+class SurveyAnswered:
+    """The caller keyed a rating in the post-call survey (``UserEvent CtiSurvey``, dial plan
+    ``cti-survey``): on the caller's own channel, so its Uniqueid names the call."""
+
+    at: float | None
+    uniqueid: str
+    linkedid: str
+    rating: str  # as keyed; the survey service checks it is 1..5
+
+
 Signal = (CallerWaiting | CallerFallback | AgentLegCreated | Connected | OutboundConnected | HoldChanged
-          | Transferred | SpyChanged | RecordingChanged | HungUp | DeviceState | LinkReset)
+          | Transferred | SpyChanged | RecordingChanged | HungUp | DeviceState | LinkReset | SurveyStarted
+          | SurveyAnswered)

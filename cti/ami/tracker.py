@@ -42,6 +42,8 @@ from cti.ami.signals import (
     RecordingChanged,
     Signal,
     SpyChanged,
+    SurveyAnswered,
+    SurveyStarted,
     Transferred,
 )
 
@@ -50,6 +52,7 @@ __all__ = ["MIXMONITOR_ID_VARIABLE", "BridgeView", "CallTracker", "ChannelView",
 # The variable the CTI names in MixMonitor's ``i()`` option: the only place the id shows up.
 MIXMONITOR_ID_VARIABLE = "CTI_MIXMON_ID"
 _VARIABLE_PREFIX = "CTI_"
+SURVEY_CONTEXT = "cti-survey"  # the dial plan's post-call survey (asterisk-config/extensions.conf)
 _NONE = "none"  # Uniqueid/Channel of global-variable VarSet events ("Channel: none")
 
 
@@ -500,11 +503,19 @@ class CallTracker:
         if ch is not None:
             ch.application = msg.get("Application") or ""
             ch.app_data = msg.get("AppData") or ""
+        uid = msg.get("Uniqueid")
+        if msg.get("Context") == SURVEY_CONTEXT and msg.get("Priority") == "1" and uid and uid != _NONE:
+            return [SurveyStarted(at=at, uniqueid=uid)]
         return []
 
     def _on_userevent(self, msg: AmiMessage, at: float | None) -> list[Signal]:
         kind = msg.get("UserEvent")
         uid, name = msg.get("Uniqueid"), msg.get("Channel")
+        if kind == "CtiSurvey" and uid and uid != _NONE:
+            # After the call: the channel may be gone from our picture already; the event says it all.
+            self._touch(msg)
+            return [SurveyAnswered(at=at, uniqueid=uid, linkedid=msg.get("Linkedid") or uid,
+                                   rating=msg.get("Rating") or "")]
         if kind not in ("CtiQueued", "CtiFallback") or not uid or not name or uid == _NONE:
             self._touch(msg)
             return []

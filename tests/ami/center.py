@@ -31,6 +31,9 @@ from cti.hub import EventHub, Subscription
 from cti.live_config import LiveConfig
 from cti.routing import Offer
 from cti.service import InteractionService
+from cti.settings.surveys import SurveySettings
+from cti.survey_service import SurveyService
+from cti.surveys import survey_key
 from router.engine import RoutingEngine
 from router.memory_store import MemoryRoutingStore
 from tests.ami.fake_ami import FakeAmi, Headers, header, parse_headers
@@ -233,8 +236,10 @@ async def running_center(tmp_path: Path, *, idle: bool = True) -> AsyncIterator[
         core = build_core(config=live, context=context, routing=routing, hub=hub, clock=clock, ids=ids)
         interactions, agents, engine = core.interactions, core.agents, core.engine  # routed pass by pass
         await agents.register_all()
+        surveys = SurveyService(context=context, log_records=context.event_log, hub=hub, clock=clock, ids=ids,
+                                key=survey_key("ami-center-survey-secret"), settings=SurveySettings())
         bridge = AmiBridge(ami=config.ami, config=live, interactions=interactions, agents=agents,
-                           context=context, routing=routing, hub=hub, clock=clock)
+                           context=context, routing=routing, hub=hub, clock=clock, surveys=surveys)
         handled = [0]
 
         async def on_event(msg: AmiMessage) -> None:

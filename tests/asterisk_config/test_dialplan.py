@@ -47,7 +47,8 @@ def test_asterisklint_reports_a_broken_copy(tmp_path: Path) -> None:
     """The lint test can fail: a bad Goto target and an unbalanced application call are reported."""
     text = EXTENSIONS.read_text(encoding="utf-8")
     broken = text.replace("Goto(cti-hold,s,1)", "Goto(cti-hodl,s,1)")
-    broken = broken.replace("Bridge(${CTI_CALLER},xtT)", "Bridge(${CTI_CALLER},xtT")
+    bridge = "Bridge(${CTI_CALLER},tTF(cti-survey^s^1))"
+    broken = broken.replace(bridge, bridge[:-1])
     assert broken.count("cti-hodl") == 1 and broken != text
     copy = tmp_path / "extensions.conf"
     copy.write_text(broken, encoding="utf-8")
@@ -70,6 +71,7 @@ CONTEXTS = {
     "cti-agent-ready": ["s", "held"],
     "cti-agents": ["_20X"],
     "cti-dialout": ["_0X."],
+    "cti-survey": ["s"],
 }
 
 
@@ -144,13 +146,13 @@ def test_cti_fallback_headers_and_queue(dp: Dialplan) -> None:
     assert queue.arglist()[0] == "fallback"
     # no UserEvent names anything else
     names = {user_event(s)[0] for steps in dp.contexts.values() for s in steps if s.app == "UserEvent"}
-    assert names == {"CtiQueued", "CtiFallback"}
+    assert names == {"CtiQueued", "CtiFallback", "CtiSurvey"}
 
 
 def test_hold_connect_and_transfer_targets(dp: Dialplan) -> None:
     assert _only(dp.apps("cti-hold", "s", "MusicOnHold")).args == "cti,${CTI_HOLD_SECS}"
     assert "CTI_AGENT" in dp.steps("cti-hold", "s")[2].args  # checked right after the music returns
-    assert _only(dp.apps("cti-connect", "s", "Bridge")).args == "${CTI_CALLER},xtT"
+    assert _only(dp.apps("cti-connect", "s", "Bridge")).args == "${CTI_CALLER},tTF(cti-survey^s^1)"
     assert _only(dp.apps("cti-agent-ready", "s", "Wait"))
     assert _only(dp.apps("cti-agents", "_20X", "Dial")).arglist()[0] == "PJSIP/agent${EXTEN:2}"
     assert _only(dp.apps("cti-dialout", "_0X.", "Dial")).arglist()[0] == "PJSIP/${EXTEN}@${CTI_TRUNK}"
@@ -208,10 +210,38 @@ def test_ivr_answers_are_digits_only(dp: Dialplan) -> None:
     assert run.events[0].headers["Reason"] == ""
 
 
-def test_caller_bridged_by_ami_hangs_up_after_the_call(dp: Dialplan) -> None:
-    run = call(dp, ami_bridge_agent="PJSIP/agent1-00000004", **ONLINE).run("from-trunk", "8000")
+def test_caller_bridged_by_ami_hangs_up_after_the_call_when_surveys_are_off(dp: Dialplan) -> None:
+    off = {**ONLINE, "globals": {**ONLINE["globals"], "CTI_SURVEY": "0"}}
+    run = call(dp, ami_bridge_agent="PJSIP/agent1-00000004", **off).run("from-trunk", "8000")
     assert [e.name for e in run.events] == ["CtiQueued"]
-    assert run.ended_in == ("cti-hold", "s", "Hangup")
+    assert run.ended_in == ("cti-survey", "s", "Hangup") and not run.called("Read")[2:]
+
+
+@pytest.mark.parametrize(("keyed", "rating"), [("4", "4"), ("1", "1"), ("5", "5")])
+def test_caller_bridged_by_ami_is_asked_the_survey_after_the_call(dp: Dialplan, keyed: str,
+                                                                   rating: str) -> None:
+    ch = call(dp, ami_bridge_agent="PJSIP/agent1-00000004", **ONLINE)
+    ch.sc.keyed["CTI_RATING"] = keyed
+    run = ch.run("from-trunk", "8000")
+    assert [(e.name, e.headers, e.context) for e in run.events[1:]] == [
+        ("CtiSurvey", {"Rating": rating}, "cti-survey")]
+    read = run.called("Read")[-1]
+    assert read[:3] == ("cti-survey", "s", "Read") and read[3].split(",")[2] == "1"  # one key
+    assert run.ended_in == ("cti-survey", "s", "Hangup")
+
+
+@pytest.mark.parametrize("keyed", ["", "0", "6", "9", "*", "#"])
+def test_a_survey_key_outside_one_to_five_sends_no_answer(dp: Dialplan, keyed: str) -> None:
+    ch = call(dp, ami_bridge_agent="PJSIP/agent1-00000004", **ONLINE)
+    ch.sc.keyed["CTI_RATING"] = keyed
+    run = ch.run("from-trunk", "8000")
+    assert [e.name for e in run.events] == ["CtiQueued"]
+    assert run.ended_in == ("cti-survey", "s", "Hangup")
+
+
+def test_surveys_are_on_unless_the_admin_turns_them_off(dp: Dialplan) -> None:
+    assert last(dp.globals, "CTI_SURVEY") == "1"
+    assert last(dp.globals, "CTI_PROMPT_SURVEY") and last(dp.globals, "CTI_PROMPT_SURVEY_THANKS")
 
 
 @pytest.mark.parametrize(
@@ -285,8 +315,13 @@ def test_unanswered_transfer_requeues_a_cti_caller_only(dp: Dialplan) -> None:
 def test_connect_and_dialout(dp: Dialplan) -> None:
     agent = call(dp, **ONLINE)
     agent.vars["CTI_CALLER"] = "PJSIP/sipp-00000001"
+    # F(): when the agent hangs up, the caller goes on to the survey instead of being hung up.
     assert agent.run("cti-connect", "s").called("Bridge") == [
-        ("cti-connect", "s", "Bridge", "PJSIP/sipp-00000001,xtT")]
+        ("cti-connect", "s", "Bridge", "PJSIP/sipp-00000001,tTF(cti-survey^s^1)")]
+    # And with surveys off the survey context hangs the caller up at once.
+    off = call(dp, **{**ONLINE, "globals": {**ONLINE["globals"], "CTI_SURVEY": "0"}})
+    run = off.run("cti-survey", "s")
+    assert run.events == [] and run.ended_in == ("cti-survey", "s", "Hangup") and not run.called("Read")
     run = call(dp, **ONLINE).run("cti-dialout", "0612345678")
     assert run.called("Dial") == [("cti-dialout", "0612345678", "Dial", "PJSIP/0612345678@my-provider,30")]
 

@@ -21,9 +21,10 @@ TABLES = {"customers", "identities", "merges", "interactions", "interaction_refs
           "customer_shares", "message_attachments", "revoked_tokens", "ws_tickets", "credential_upgrades",
           "interaction_identities", "merge_suggestions", "one_time_codes", "chat_sessions",
           "webhook_deliveries",
-          "agent_states", "config_versions", "interaction_events", "chat_consults"}
+          "agent_states", "config_versions", "interaction_events", "chat_consults",
+          "campaigns", "campaign_acks"}
 ROOT = Path(__file__).resolve().parents[2]
-HEAD = "0020"  # the newest revision: every upgrade ends there
+HEAD = "0023"  # the newest revision: every upgrade ends there
 
 
 def _schema_diff(url: str, metadata: MetaData) -> list[object]:

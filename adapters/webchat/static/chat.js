@@ -4,6 +4,8 @@ import {onWaitingFrame} from './waiting.js';
 
 // The visitor's session: its id and the secret only this browser holds (the server keeps a hash).
 // Without the secret a reconnect is a new visitor, so both are kept together.
+import {offerSurvey} from './survey.js';
+
 const VISITOR_KEY = 'cti.chat.visitor_id';
 const SECRET_KEY = 'cti.chat.session_secret';
 // This tab's details (what the visitor typed, what the embedding site signed) for reconnects.
@@ -258,6 +260,7 @@ function onStatus(msg) {
   if (msg.state === 'closed') {
     C.conversation = false;
     syncVerify();
+    if (msg.survey_token) offerSurvey(msg.survey_token);
   }
 }
 

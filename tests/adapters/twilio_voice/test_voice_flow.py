@@ -19,6 +19,7 @@ from adapters.twilio_voice import twiml
 from adapters.twilio_voice.adapter import TwilioVoiceAdapter
 from cti.app import ServerSettings
 from cti.domain import Channel, Identity, IdentityKind, Interaction, InteractionState
+from cti.eventlog import EntryKind
 from cti.events import DomainEvent
 from cti.tasks import stop_tasks
 from tests.adapters.center import AGENTS, Center, running_center
@@ -561,3 +562,61 @@ async def test_an_agents_number_changed_live_is_the_one_dialled(tmp_path: Path,
         created = await twilio.wait_for("created", 1)
         check_agent_call(created, queued, to="+15550100009", agent="alice")
         await alice.close()
+
+
+async def survey_gather(voice: Voice, queued: Queued) -> ET.Element:
+    """The agent hung up: the caller's Enqueue ends bridged and is asked the survey."""
+    answer = await webhook(voice, queued.left_path, call_form(queued.call_sid, QueueResult="bridged",
+                                                               QueueSid="QU" + "1" * 32, QueueTime="4"))
+    gather = answer.find("Gather")
+    assert gather is not None, ET.tostring(answer)
+    assert (gather.get("input"), gather.get("numDigits")) == ("dtmf", "1")
+    assert "1 to 5" in (gather.findtext("Say") or "")
+    assert answer.find("Hangup") is not None  # no key: the call ends as before
+    return gather
+
+
+async def test_the_caller_rates_the_call_after_the_agent_hangs_up(tmp_path: Path,
+                                                                  twilio: FakeTwilioVoice) -> None:
+    async with voice_center(tmp_path, twilio) as voice:
+        await voice.center.agent_socket("alice")
+        queued, created = await connected(voice, "CA" + "c" * 32)
+        await agent_callback(voice, created, "completed")
+        gather = await survey_gather(voice, queued)
+        action = path_of(gather.get("action", ""))
+        assert action.startswith(twiml.SURVEY_PATH)
+
+        # Unsigned, forged, or signed for other digits: refused, nothing recorded.
+        form = call_form(queued.call_sid, Digits="1")
+        for signature in (None, sign(action, form, token="not-the-auth-token"),
+                          sign(action, {**form, "Digits": "5"})):
+            status, _, _ = await post_webhook(voice.center.http, voice.center.url, action, form,
+                                              signature=signature)
+            assert status == 403
+        thanks = await webhook(voice, action, call_form(queued.call_sid, Digits="4"))
+        assert "Thank you" in (thanks.findtext("Say") or "") and thanks.find("Hangup") is not None
+        log = await voice.center.services.context.event_log.of(queued.interaction_id)
+        [entry] = [e for e in log if e.kind is EntryKind.SURVEY_ANSWERED]
+        assert dict(entry.details) == {"rating": 4, "comment": None, "agent": "alice", "via": "gather"}
+        # Twilio retrying the same request, or a second answer: still one.
+        again = await webhook(voice, action, call_form(queued.call_sid, Digits="1"))
+        assert again.find("Hangup") is not None
+        log = await voice.center.services.context.event_log.of(queued.interaction_id)
+        assert len([e for e in log if e.kind is EntryKind.SURVEY_ANSWERED]) == 1
+
+
+@pytest.mark.parametrize("keyed", ["0", "6", "9", "*", ""])
+async def test_a_survey_key_outside_one_to_five_records_nothing(tmp_path: Path, twilio: FakeTwilioVoice,
+                                                                keyed: str) -> None:
+    async with voice_center(tmp_path, twilio) as voice:
+        await voice.center.agent_socket("alice")
+        queued, created = await connected(voice, "CA" + "d" * 32)
+        # The caller's Enqueue may end before the agent's call reports completed: still asked.
+        gather = await survey_gather(voice, queued)
+        action = path_of(gather.get("action", ""))
+        answer = await webhook(voice, action, call_form(queued.call_sid, Digits=keyed))
+        assert answer.find("Hangup") is not None
+        log = await voice.center.services.context.event_log.of(queued.interaction_id)
+        assert not [e for e in log if e.kind is EntryKind.SURVEY_ANSWERED]
+        await agent_callback(voice, created, "completed")
+        await voice.state(queued.interaction_id, InteractionState.WRAP_UP)

@@ -17,6 +17,7 @@ import './typing.js';
 import './picker.js';
 import './consult.js';
 import './shortcuts.js';
+import './campaigns.js';
 import {boot} from './session.js';
 
 boot();

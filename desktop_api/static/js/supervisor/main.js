@@ -10,6 +10,7 @@ import './events.js';
 import './waiting.js';
 import './chats.js';
 import './wallboard_link.js';
+import './campaigns.js';
 
 const QUEUE_REFRESH_MS = 5000;
 
