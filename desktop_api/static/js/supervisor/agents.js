@@ -2,7 +2,7 @@
 // or barge on a call.
 import {$, el} from '../shared/dom.js';
 import {fmtSeconds as fmt} from '../shared/format.js';
-import {S, addEvent, api, on, showError} from './board.js';
+import {S, addEvent, api, drawSoon, on, showError} from './board.js';
 
 const STATES = ['available', 'away', 'busy', 'offline'];
 const MONITOR_MODES = ['listen', 'whisper', 'barge'];
@@ -84,6 +84,10 @@ export async function refreshWork() {
 }
 
 function renderAgents() {
+  drawSoon('agents', drawAgents);
+}
+
+function drawAgents() {
   const rows = [...S.agents.values()].sort((a, b) => (a.name || a.id).localeCompare(b.name || b.id))
     .map(agentRow);
   $('agents').replaceChildren(...rows);
@@ -95,10 +99,30 @@ function upsertAgent(view) {
   renderAgents();
 }
 
+// Each state event an agent's row took, counted: a detail asked before the latest of them may
+// come back after it, and must not put an older state back on the row.
+const stateSeen = new Map();     // agent id -> count of state events
+const asking = new Map();        // agent id -> 'busy' (a request out) or 'again' (one more wanted)
+
 async function refreshAgent(agentId) {
   if (!S.agents.has(agentId)) return;  // not on my team
-  try { upsertAgent(await api('GET', `/api/agents/${encodeURIComponent(agentId)}`)); }
-  catch (err) { showError(err, `agent ${agentId}`); }
+  if (asking.has(agentId)) { asking.set(agentId, 'again'); return; }  // a burst asks once more, not once each
+  asking.set(agentId, 'busy');
+  try {
+    const seen = stateSeen.get(agentId) || 0;
+    const view = await api('GET', `/api/agents/${encodeURIComponent(agentId)}`);
+    const now = S.agents.get(agentId);
+    if (view && now && (stateSeen.get(agentId) || 0) !== seen) {
+      upsertAgent({...view, state: now.state, reason: now.reason});  // the event is newer
+    } else {
+      upsertAgent(view);
+    }
+  } catch (err) { showError(err, `agent ${agentId}`); }
+  finally {
+    const again = asking.get(agentId) === 'again';
+    asking.delete(agentId);
+    if (again) refreshAgent(agentId);
+  }
 }
 
 on('hello', (msg) => {
@@ -108,7 +132,9 @@ on('hello', (msg) => {
 });
 on('lagged', () => { for (const id of S.agents.keys()) refreshAgent(id); });
 on('agent.state_changed', (msg) => {
-  if (S.agents.has(msg.agent_id)) upsertAgent({...S.agents.get(msg.agent_id), state: msg.state, reason: msg.reason});
+  if (!S.agents.has(msg.agent_id)) return;
+  stateSeen.set(msg.agent_id, (stateSeen.get(msg.agent_id) || 0) + 1);
+  upsertAgent({...S.agents.get(msg.agent_id), state: msg.state, reason: msg.reason});
 });
 on('board.message', (msg) => {
   if (msg.type.startsWith('interaction.') && msg.agent_id && msg.type !== 'interaction.offered') {

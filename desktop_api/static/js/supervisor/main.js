@@ -23,9 +23,18 @@ async function start() {
   session.show(true);
   S.wanted = true;
   session.connect();
+  // One of each however often this tab logs in: log-out clears them (stopTimers).
+  stopTimers();
   S.tick = setInterval(() => { renderQueues(); }, 1000);
-  setInterval(() => { if (S.wanted) refreshQueues(); }, QUEUE_REFRESH_MS);
+  S.poller = setInterval(() => { if (S.wanted) refreshQueues(); }, QUEUE_REFRESH_MS);
   emit('board.login', S.me);
+}
+
+function stopTimers() {
+  clearInterval(S.tick);
+  clearInterval(S.poller);
+  clearTimeout(S.refreshTimer);
+  S.tick = S.poller = S.refreshTimer = null;
 }
 
 function onMessage(msg) {
@@ -36,7 +45,7 @@ function onMessage(msg) {
 
 const session = staffSession({
   S, tokenKey: TOKEN_KEY, views: ['who', 'conn-status', 'logout', 'board'], api, start, onMessage,
-  onLogout: () => { clearInterval(S.tick); emit('board.logout'); },
+  onLogout: () => { stopTimers(); emit('board.logout'); },
 });
 const logout = session.logout;
 setExpiredHandler(() => logout('Your session has expired; please log in again.'));
