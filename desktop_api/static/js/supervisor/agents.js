@@ -87,10 +87,27 @@ function renderAgents() {
   drawSoon('agents', drawAgents);
 }
 
+// Rows are kept by agent and rebuilt only when what they show changed: a burst of events then
+// touches a few rows per frame instead of the whole table (and its layout).
+const rows = new Map();  // agent id -> {sig, tr}
+
 function drawAgents() {
-  const rows = [...S.agents.values()].sort((a, b) => (a.name || a.id).localeCompare(b.name || b.id))
-    .map(agentRow);
-  $('agents').replaceChildren(...rows);
+  const now = Math.floor(Date.now() / 1000);
+  const agents = [...S.agents.values()].sort((a, b) => (a.name || a.id).localeCompare(b.name || b.id));
+  const wanted = agents.map((agent) => {
+    const sig = JSON.stringify([agent, S.work.get(agent.id) || null, S.chosen.get(agent.id) || null, S.voice,
+                                (S.work.get(agent.id) || []).length ? now : 0]);
+    const kept = rows.get(agent.id);
+    if (kept && kept.sig === sig) return kept.tr;
+    const tr = agentRow(agent);
+    rows.set(agent.id, {sig, tr});
+    return tr;
+  });
+  for (const id of rows.keys()) if (!S.agents.has(id)) rows.delete(id);
+  // Only what changed moves: a new row goes in before the one it replaces, which ends up last.
+  const body = $('agents');
+  wanted.forEach((tr, n) => { if (body.children[n] !== tr) body.insertBefore(tr, body.children[n] || null); });
+  while (body.children.length > wanted.length) body.lastElementChild.remove();
 }
 
 function upsertAgent(view) {

@@ -3,7 +3,7 @@
 // module goes in the import list below (see docs/frontend.md).
 import {$} from '../shared/dom.js';
 import {staffSession} from '../shared/staff.js';
-import {S, TOKEN_KEY, api, emit, setExpiredHandler} from './board.js';
+import {S, TOKEN_KEY, api, deliver, emit, setExpiredHandler} from './board.js';
 import {renderQueues, refreshQueues} from './queues.js';
 import './agents.js';
 import './events.js';
@@ -37,10 +37,13 @@ function stopTimers() {
   S.tick = S.poller = S.refreshTimer = null;
 }
 
-function onMessage(msg) {
-  if (!msg || typeof msg.type !== 'string') return;
+function handle(msg) {
   emit(msg.type, msg);
   if (msg.type !== 'hello' && msg.type !== 'lagged') emit('board.message', msg);
+}
+
+function onMessage(msg) {
+  if (msg && typeof msg.type === 'string') deliver(msg, handle);
 }
 
 const session = staffSession({
