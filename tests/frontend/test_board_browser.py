@@ -90,3 +90,28 @@ async def test_a_late_agent_reply_does_not_undo_a_newer_state_event(tmp_path: Pa
         await browser.close()
         for sock in (alice, visitor):
             await sock.close()
+
+
+async def test_a_desk_told_another_protocol_version_asks_for_a_reload(tmp_path: Path, chromium: str) -> None:
+    from playwright.async_api import async_playwright, expect
+
+    async with center(tmp_path, offer_timeout=20) as c, async_playwright() as pw:
+        browser = await launch(pw, chromium)
+        context = await browser.new_context()
+
+        def newer_server(ws: Any) -> None:
+            server = ws.connect_to_server()
+            # What the server says reaches the page with the version a newer server would send.
+            server.on_message(lambda frame: ws.send(str(frame).replace('"protocol": 1,', '"protocol": 2,')))
+
+        await context.route_web_socket("**/ws/agent**", newer_server)
+        page = await context.new_page()
+        page.set_default_timeout(15_000)
+        await page.goto(f"{c.url}/agent")
+        await page.fill("#login-agent", "alice")
+        await page.fill("#login-password", "alice")
+        await page.click("#login-submit")
+        error = page.locator("[data-testid=error][data-error-id=protocol-changed]")
+        await expect(error).to_contain_text("reload the page")
+        await screenshot(page, tmp_path, "desk-protocol-changed")
+        await browser.close()

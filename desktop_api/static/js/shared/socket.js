@@ -9,6 +9,16 @@ import {current, keepFresh, onRenewed} from './api.js';
 
 let renewSeq = 0;
 
+// The socket protocol these pages speak (the hello's "protocol", docs/websocket.md).
+export const PROTOCOL = 1;
+
+// What to tell the user when the server speaks another version (it was updated under the page).
+export function protocolProblem(hello) {
+  if (hello.protocol === undefined || hello.protocol === PROTOCOL) return null;
+  return {error_id: 'protocol-changed',
+          message: `the server speaks version ${hello.protocol} of the desk protocol; reload the page`};
+}
+
 class TicketSocket extends EventTarget {
   constructor(path, getToken) {
     super();

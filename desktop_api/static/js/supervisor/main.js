@@ -2,8 +2,9 @@
 // of the board. Each part subscribes to the board's bus (board.js) when it loads; a feature
 // module goes in the import list below (see docs/frontend.md).
 import {$} from '../shared/dom.js';
+import {protocolProblem} from '../shared/socket.js';
 import {staffSession} from '../shared/staff.js';
-import {S, TOKEN_KEY, api, deliver, emit, setExpiredHandler} from './board.js';
+import {S, TOKEN_KEY, api, deliver, emit, on, setExpiredHandler, showError} from './board.js';
 import {renderQueues, refreshQueues} from './queues.js';
 import './agents.js';
 import './events.js';
@@ -45,6 +46,11 @@ function handle(msg) {
 function onMessage(msg) {
   if (msg && typeof msg.type === 'string') deliver(msg, handle);
 }
+
+on('hello', (msg) => {
+  const problem = protocolProblem(msg);
+  if (problem) showError(problem);
+});
 
 const session = staffSession({
   S, tokenKey: TOKEN_KEY, views: ['who', 'conn-status', 'logout', 'board'], api, start, onMessage,
