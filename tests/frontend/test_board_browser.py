@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -58,20 +59,21 @@ async def test_a_late_agent_reply_does_not_undo_a_newer_state_event(tmp_path: Pa
         row = board.locator("[data-testid=agent-row][data-agent=alice] [data-testid=agent-state]")
         await expect(row).to_have_attribute("data-state", "available")
 
-        # The board asks for Alice's detail after an event about her work; that reply is held
-        # (as a slow network would) until a newer state event has reached the board.
+        # The board asks for its agents' detail after an event about Alice's work; that reply is
+        # held (as a slow network would) until a newer state event has reached the board.
         held: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         release, answered = asyncio.Event(), asyncio.Event()
 
         async def slow(route: Any) -> None:
             response = await route.fetch()  # Alice as she is now: available
+            body = json.loads(await response.text())  # her detail, or the team's
             if not held.done():
-                held.set_result(json.loads(await response.text()))
+                held.set_result({a["id"]: a for a in body}["alice"] if isinstance(body, list) else body)
             await release.wait()
             await route.fulfill(response=response)
             answered.set()
 
-        await board.route("**/api/agents/alice", slow)
+        await board.route(re.compile(r"/api/agents(/alice)?$"), slow)
         visitor = await chat(c)
         offer = await alice.expect("interaction.offered")
         ack = await alice.command({"type": "reject", "interaction_id": offer["interaction_id"]})

@@ -1,6 +1,6 @@
 """The supervisor board stays responsive while 1,000 events arrive in a burst, with a team of 60
 agents on the board: it redraws a few times a second, not once per event, and asks the server for
-an agent's detail once per agent, not once per event.
+its agents' detail a few times a second, not once per event.
 
 The events are published on the in-process server's hub in one go, so they reach the board's
 real socket back to back. The longest frame gap and the long tasks (over 50 ms) are measured in the
@@ -82,7 +82,7 @@ async def test_a_burst_of_a_thousand_events_keeps_the_board_responsive(tmp_path:
         await expect(page.locator("[data-testid=agent-row]")).to_have_count(len(AGENTS) + len(TEAM))
 
         asked: list[str] = []
-        page.on("request", lambda r: asked.append(r.url) if "/api/agents/" in r.url else None)
+        page.on("request", lambda r: asked.append(r.url) if "/api/agents" in r.url else None)
         started = await page.evaluate("window.__frames.watch = true, performance.now()")
         for event in burst():
             await c.services.hub.publish(event)
@@ -105,7 +105,7 @@ async def test_a_burst_of_a_thousand_events_keeps_the_board_responsive(tmp_path:
               f"long tasks {sorted(frames['long'], reverse=True)[:5]}, {len(asked)} agent requests")
         # Batched: a redraw at most every 250 ms (and one for the last events), not one per event.
         assert 1 <= len(draws) <= elapsed / 250 + 2, len(draws)
-        # One question per agent the burst was about (and one more for those it went on about).
-        assert len(asked) <= 2 * len(TEAM), len(asked)
+        # The agents' detail asked together, at most every 250 ms, not once per event about them.
+        assert 1 <= len(asked) <= elapsed / 250 + 2, len(asked)
         await expect(page.locator("[data-testid=event]")).to_have_count(40)
         await browser.close()

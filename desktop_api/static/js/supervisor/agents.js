@@ -116,29 +116,36 @@ function upsertAgent(view) {
   renderAgents();
 }
 
-// Each state event an agent's row took, counted: a detail asked before the latest of them may
+// Each state event an agent's row took, counted: details asked before the latest of them may
 // come back after it, and must not put an older state back on the row.
-const stateSeen = new Map();     // agent id -> count of state events
-const asking = new Map();        // agent id -> 'busy' (a request out) or 'again' (one more wanted)
+const stateSeen = new Map();  // agent id -> count of state events
+// Agents whose detail (load, capacity) is wanted; asked together, in one request for the team,
+// at most every REFRESH_MS: a burst of events about many agents costs a few requests.
+const REFRESH_MS = 250;
+const wanted = new Set();
+let refreshing = null;  // the timer, or true while the request is out
 
-async function refreshAgent(agentId) {
+function refreshAgent(agentId) {
   if (!S.agents.has(agentId)) return;  // not on my team
-  if (asking.has(agentId)) { asking.set(agentId, 'again'); return; }  // a burst asks once more, not once each
-  asking.set(agentId, 'busy');
+  wanted.add(agentId);
+  if (refreshing === null) refreshing = setTimeout(refreshAgents, REFRESH_MS);
+}
+
+async function refreshAgents() {
+  refreshing = true;
+  const asked = new Map([...wanted].map((id) => [id, stateSeen.get(id) || 0]));
+  wanted.clear();
   try {
-    const seen = stateSeen.get(agentId) || 0;
-    const view = await api('GET', `/api/agents/${encodeURIComponent(agentId)}`);
-    const now = S.agents.get(agentId);
-    if (view && now && (stateSeen.get(agentId) || 0) !== seen) {
-      upsertAgent({...view, state: now.state, reason: now.reason});  // the event is newer
-    } else {
-      upsertAgent(view);
+    for (const view of (await api('GET', '/api/agents')) || []) {
+      if (!asked.has(view.id) || !S.agents.has(view.id)) continue;
+      const now = S.agents.get(view.id);
+      const overtaken = (stateSeen.get(view.id) || 0) !== asked.get(view.id);
+      upsertAgent(overtaken ? {...view, state: now.state, reason: now.reason} : view);  // the event is newer
     }
-  } catch (err) { showError(err, `agent ${agentId}`); }
+  } catch (err) { showError(err, 'agents'); }
   finally {
-    const again = asking.get(agentId) === 'again';
-    asking.delete(agentId);
-    if (again) refreshAgent(agentId);
+    refreshing = null;
+    if (wanted.size) refreshing = setTimeout(refreshAgents, REFRESH_MS);
   }
 }
 
