@@ -1,5 +1,6 @@
-"""axe-core (axe-playwright-python) in Chromium: the agent desk, logged in with an offer shown, and
-the supervisor board have no serious or critical accessibility violation."""
+"""axe-core (axe-playwright-python) in Chromium: the agent desk, logged in with an offer shown (at
+1366x850 and at a phone's 390x844), and the supervisor board have no serious or critical
+accessibility violation."""
 
 from __future__ import annotations
 
@@ -37,6 +38,9 @@ async def test_the_agent_desk_with_an_offer_and_the_board_pass_axe(tmp_path: Pat
         await expect(desk.locator("[data-testid=pop-message]")).to_contain_text("My order")
         await screenshot(desk, tmp_path, "agent-desk-offer")
         found = await violations(desk)
+        await desk.set_viewport_size({"width": 390, "height": 844})  # a phone
+        await screenshot(desk, tmp_path, "agent-desk-offer-phone")
+        found += await violations(desk)
 
         board = await log_in(browser, c.url, "sam", page_path="/supervisor",
                              viewport={"width": 1366, "height": 850})
