@@ -120,9 +120,15 @@ class SetState(Command):
     reason: Line | None = None
 
 
+class Renew(Command):
+    """The refreshed token, so the open socket lives on past the one it was opened with."""
+    type: Literal["renew"]
+    token: Annotated[str, Field(min_length=1, max_length=4096)]
+
+
 COMMAND_MODELS: dict[str, type[Command]] = {
     "accept": Accept, "reject": Reject, "reply": Reply, "note": Note, "transfer": Transfer,
-    "complete": Complete, "set_state": SetState, "typing": Typing,
+    "complete": Complete, "set_state": SetState, "renew": Renew, "typing": Typing,
     "consult_start": ConsultStart, "consult_say": ConsultSay, "consult_hand_over": ConsultHandOver,
     "consult_end": ConsultEnd,
 }

@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, cast
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
@@ -24,7 +24,7 @@ from cti.observe.logs import about
 from cti.services import Services
 from cti.text import has_bad_text_chars
 from desktop_api import schemas
-from desktop_api.auth import Principal, in_role, still_valid
+from desktop_api.auth import Principal, Unauthorized, in_role, read_token, still_valid
 from desktop_api.common import principal
 from desktop_api.input import check_tree, load_json
 from desktop_api.keys import SERVICES
@@ -37,6 +37,11 @@ from desktop_api.team_view import TeamView, watched_agents
 log = logging.getLogger(__name__)
 
 MAX_WS_MESSAGE = 256 * 1024
+# Sent in the hello: a client built for another version knows at once (docs/websocket.md).
+PROTOCOL_VERSION = 1
+# The socket outlived the token it was opened with (and no ``renew`` moved it on): log in again
+# or reconnect with a fresh ticket. 4000-4999 are the application's own close codes.
+TOKEN_EXPIRED = 4001
 routes = web.RouteTableDef()
 
 Handler = Callable[[Services, Principal, Any], Awaitable[Any]]
@@ -185,7 +190,9 @@ class _AgentFeed:
 
 
 async def _hello(services: Services, who: Principal) -> dict[str, Any]:
-    hello: dict[str, Any] = {"type": "hello", "agent": await services.agents.view(who.agent_id),
+    hello: dict[str, Any] = {"type": "hello", "protocol": PROTOCOL_VERSION,
+                             "expires_at": who.expires_at,
+                             "agent": await services.agents.view(who.agent_id),
                              "at": services.clock.now(), "desk": desk_options(services, who)}
     if who.role is Role.AGENT:
         mine = await services.context.list_interactions(states=None, agent_id=who.agent_id, limit=50,
@@ -200,6 +207,38 @@ async def _hello(services: Services, who: Principal) -> dict[str, Any]:
         hello["queues"] = queues_for(services, who, await services.queue_stats())
         hello["agents"] = [await services.agents.view(a) for a in watched_agents(services, who)]
     return hello
+
+
+class _Lease:
+    """Who holds an open socket, and until when: the life of the token it was opened with, moved
+    on by a ``renew`` that brings a newer token of the same user and role (which then also
+    stands for the checks of a log-out: the refresh revoked the old one)."""
+
+    __slots__ = ("moved", "who")
+
+    def __init__(self, who: Principal) -> None:
+        self.who = who
+        self.moved = asyncio.Event()
+
+    async def renew(self, services: Services, token: str) -> float:
+        fresh = read_token(token, secret=services.token_secret)
+        if (fresh.agent_id, fresh.role) != (self.who.agent_id, self.who.role):
+            raise Unauthorized("wrong-token", "a socket is renewed with a token of its own user and role")
+        if not await still_valid(services, fresh):
+            raise Unauthorized("token-revoked", "this token was logged out or its role changed; log in again")
+        if fresh.expires_at >= self.who.expires_at:  # (an older token would shorten its life)
+            self.who = fresh
+            self.moved.set()
+        return self.who.expires_at
+
+    async def expire(self, services: Services, outbox: Outbox) -> None:
+        """Closes the socket with ``TOKEN_EXPIRED`` when its token's life is over."""
+        while (left := self.who.expires_at - services.clock.now()) > 0:
+            self.moved.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.moved.wait(), left)
+        log.info("socket token expired agent=%s", self.who.agent_id)
+        await outbox.close(TOKEN_EXPIRED, b"token expired")
 
 
 async def _serve(request: web.Request, *, supervisor: bool) -> web.WebSocketResponse:
@@ -254,19 +293,25 @@ async def _run(ws: web.WebSocketResponse, who: Principal, services: Services, ou
         # The outbox holds it until sent: this frame, which lives as long as the socket, need not
         # (with an agent's open interactions and their screen pops, it can weigh tens of KB).
         del hello
+        lease = _Lease(who)
+        expiry = asyncio.create_task(lease.expire(services, outbox), name=f"ws-expiry-{who.agent_id}")
         try:
             async for msg in ws:
                 if msg.type is WSMsgType.TEXT:
-                    if not await still_valid(services, who):  # logged out or demoted since the open
+                    reply = await _command(services, lease, msg.data)
+                    if reply is None:  # logged out or demoted since the open
                         await outbox.close(WSCloseCode.POLICY_VIOLATION, b"log in again")
                         break
-                    outbox.put(await _command(services, who, msg.data))
+                    outbox.put(reply)
                 elif msg.type is WSMsgType.BINARY:
                     outbox.put({"type": "error", "error_id": "binary-not-supported",
                                 "message": "send JSON text frames"})
                 elif msg.type is WSMsgType.ERROR:
                     log.warning("socket error agent=%s: %s", who.agent_id, ws.exception())
         finally:
+            expiry.cancel()
+            with contextlib.suppress(asyncio.CancelledError, ConnectionError):
+                await expiry
             sub.close()
             if pump is not None:
                 pump.cancel()
@@ -289,7 +334,9 @@ def _echoable(ref: Any) -> Any:
     return None
 
 
-async def _command(services: Services, who: Principal, text: str) -> dict[str, Any]:
+async def _command(services: Services, lease: _Lease, text: str) -> dict[str, Any] | None:
+    """The answer to one frame; None when the socket's user logged out or lost their role."""
+    who = lease.who
     ref: Any = None
     try:
         data = load_json(text)
@@ -298,9 +345,16 @@ async def _command(services: Services, who: Principal, text: str) -> dict[str, A
         ref = _echoable(data.get("ref"))
         check_tree(data)  # depth and characters (too-deep, bad-characters), with the ref known
         kind = data.get("type")
+        if kind == "renew":  # before the log-out check: the refresh that made it revoked the old token
+            renew = cast(schemas.Renew, schemas.parse_command(data))
+            return {"type": "ack", "ref": ref, "command": kind,
+                    "result": {"expires_at": await lease.renew(services, renew.token)}}
+        if not await still_valid(services, who):
+            return None
         command = COMMANDS.get(kind) if isinstance(kind, str) else None
         if command is None:
-            raise InvalidInput("unknown-command", f"unknown command {kind!r}", known=sorted(COMMANDS))
+            raise InvalidInput("unknown-command", f"unknown command {kind!r}",
+                               known=sorted([*COMMANDS, "renew"]))
         target = data.get("interaction_id")
         with about(interaction=target if isinstance(target, str) else None):
             result = await command(services, who, schemas.parse_command(data))

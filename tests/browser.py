@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from tests.conftest import CHROMIUM_ARGS
@@ -31,3 +32,12 @@ async def go_available(page: Any) -> None:
     await page.select_option("#state-select", "available")
     await page.click("#state-apply")
     await expect(page.locator("#agent-state")).to_contain_text("available")
+
+
+async def screenshot(page: Any, folder: Path, name: str) -> Path:
+    """What the page showed, kept under the test's ``tmp_path`` (inside pytest's base temporary
+    folder, which ``--basetemp`` sets: the run's output folder) as ``screenshots/<name>.png``."""
+    path = folder / "screenshots" / f"{name}.png"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    await page.screenshot(path=str(path), full_page=True)
+    return path

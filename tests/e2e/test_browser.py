@@ -129,6 +129,13 @@ def test_supervisor_board_shows_the_queue_and_sets_an_agents_state(
     expect(board.locator("#t-waiting")).to_have_text("1")
     expect(board.locator("[data-testid=event]").first).to_contain_text("chat waiting in support")
 
+    # Alice's desk is open (offline) before she is brought in: the offer lasts 3 s in this
+    # configuration, less than a log-in takes on a busy machine.
+    agent = new_page(browser)
+    agent.goto(f"{srv.url}/agent")
+    log_in(agent, "alice")
+    expect(agent.locator("#conn-status")).to_have_attribute("data-state", "connected")
+
     # The supervisor brings Alice in: the chat is offered to her and leaves the queue.
     set_state("alice", "available")
     expect(board.locator("[data-testid=event]", has_text="offered to Alice Martin")).to_have_count(1)
@@ -136,9 +143,6 @@ def test_supervisor_board_shows_the_queue_and_sets_an_agents_state(
     expect(support.locator("[data-testid=queue-waiting]")).to_have_attribute("data-count", "0")
 
     # Alice takes it at once: the queue's chat service level counts it as answered in target.
-    agent = new_page(browser)
-    agent.goto(f"{srv.url}/agent")
-    log_in(agent, "alice")
     agent.locator("[data-testid=accept]").first.click()
     expect(board.locator("[data-testid=event]", has_text="Alice Martin accepted")).to_have_count(1)
     expect(support.locator("[data-testid=queue-service-level] [data-channel=chat]")).to_have_text("chat 100%")

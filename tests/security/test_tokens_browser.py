@@ -53,9 +53,11 @@ async def test_pages_open_sockets_with_tickets_and_refresh_their_tokens(
                 assert time.monotonic() < deadline
                 await asyncio.sleep(0.5)
             assert await agent.evaluate("sessionStorage.getItem('cti.agent.token')") != first
-            # The page still works: its REST calls carry the refreshed token, its socket stays.
+            # The page still works: its REST calls carry the refreshed token, its socket stays
+            # (renewed with the fresh token: not closed at the first one's end, 4001).
             await go_available(agent)
             await expect(agent.locator("#conn-status")).to_have_attribute("data-state", "connected")
+            assert len(sockets) == 2, sockets
         finally:
             await browser.close()
 

@@ -1,7 +1,7 @@
 // The desk's socket on /ws/agent: opened with a ticket, every message handed to the bus by its
 // type, reconnected with a growing, jittered delay while the agent is logged in.
 import {$} from '../shared/dom.js';
-import {ticketSocket} from '../shared/socket.js';
+import {protocolProblem, ticketSocket} from '../shared/socket.js';
 import {api, emit, failPending, notice, on, session, setSocket, showError, socket} from './desk.js';
 import {setAgent} from './state.js';
 
@@ -70,7 +70,11 @@ export function stop() {
   if (ws) { setSocket(null); ws.close(1000, 'log out'); }
 }
 
-on('hello', () => { C.retry = 0; });
+on('hello', (msg) => {
+  C.retry = 0;
+  const problem = protocolProblem(msg);
+  if (problem) showError(problem);
+});
 
 on('lagged', () => {
   notice('Some events were missed; reloading your work.');

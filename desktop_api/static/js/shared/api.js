@@ -15,6 +15,14 @@ export class ApiError extends Error {
 // entry is replaced, so a reload keeps the session).
 const renewed = new Map();
 let renewTimer = null;
+const renewals = new EventTarget();  // 'renewed' with {detail: {old, fresh}}
+
+// ``fn(old, fresh)`` after each refresh (an open socket renews itself with the fresh token).
+export function onRenewed(fn) {
+  const listener = (event) => fn(event.detail.old, event.detail.fresh);
+  renewals.addEventListener('renewed', listener);
+  return () => renewals.removeEventListener('renewed', listener);
+}
 
 export function current(token) {
   let seen = token;
@@ -48,6 +56,7 @@ export function keepFresh(getToken) {
         const key = sessionStorage.key(i);
         if (sessionStorage.getItem(key) === old) sessionStorage.setItem(key, fresh);
       }
+      renewals.dispatchEvent(new CustomEvent('renewed', {detail: {old, fresh}}));
     } catch (exc) { /* offline: the next attempt is scheduled below */ }
     keepFresh(getToken);
   }, wait);

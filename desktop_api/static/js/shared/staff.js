@@ -9,12 +9,15 @@ import {$} from './dom.js';
 import {ticketSocket} from './socket.js';
 
 export function staffSession({S, tokenKey, views, api, start, onMessage, onLogout}) {
+  let retryTimer = null;
+
   function setConn(state, text) {
     $('conn-status').dataset.state = state;
     $('conn-status').textContent = text;
   }
 
   function connect() {
+    clearTimeout(retryTimer);
     if (!S.wanted || !S.token) return;
     const ws = ticketSocket('/ws/supervisor', () => S.token);
     S.ws = ws;
@@ -29,7 +32,7 @@ export function staffSession({S, tokenKey, views, api, start, onMessage, onLogou
       S.ws = null;
       const delay = Math.min(30000, 1000 * 2 ** Math.min(S.retry++, 5)) * (0.6 + Math.random() * 0.4);
       setConn('reconnecting', `reconnecting in ${Math.ceil(delay / 1000)} s`);
-      setTimeout(connect, delay);
+      retryTimer = setTimeout(connect, delay);
     });
   }
 
@@ -40,6 +43,7 @@ export function staffSession({S, tokenKey, views, api, start, onMessage, onLogou
 
   function logout(why) {
     S.wanted = false;
+    clearTimeout(retryTimer);
     revoke(S.token);
     S.token = null;
     sessionStorage.removeItem(tokenKey);

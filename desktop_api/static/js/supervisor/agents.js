@@ -2,7 +2,7 @@
 // or barge on a call.
 import {$, el} from '../shared/dom.js';
 import {fmtSeconds as fmt} from '../shared/format.js';
-import {S, addEvent, api, on, showError} from './board.js';
+import {S, addEvent, api, drawSoon, on, showError} from './board.js';
 
 const STATES = ['available', 'away', 'busy', 'offline'];
 const MONITOR_MODES = ['listen', 'whisper', 'barge'];
@@ -84,9 +84,30 @@ export async function refreshWork() {
 }
 
 function renderAgents() {
-  const rows = [...S.agents.values()].sort((a, b) => (a.name || a.id).localeCompare(b.name || b.id))
-    .map(agentRow);
-  $('agents').replaceChildren(...rows);
+  drawSoon('agents', drawAgents);
+}
+
+// Rows are kept by agent and rebuilt only when what they show changed: a burst of events then
+// touches a few rows per frame instead of the whole table (and its layout).
+const rows = new Map();  // agent id -> {sig, tr}
+
+function drawAgents() {
+  const now = Math.floor(Date.now() / 1000);
+  const agents = [...S.agents.values()].sort((a, b) => (a.name || a.id).localeCompare(b.name || b.id));
+  const wanted = agents.map((agent) => {
+    const sig = JSON.stringify([agent, S.work.get(agent.id) || null, S.chosen.get(agent.id) || null, S.voice,
+                                (S.work.get(agent.id) || []).length ? now : 0]);
+    const kept = rows.get(agent.id);
+    if (kept && kept.sig === sig) return kept.tr;
+    const tr = agentRow(agent);
+    rows.set(agent.id, {sig, tr});
+    return tr;
+  });
+  for (const id of rows.keys()) if (!S.agents.has(id)) rows.delete(id);
+  // Only what changed moves: a new row goes in before the one it replaces, which ends up last.
+  const body = $('agents');
+  wanted.forEach((tr, n) => { if (body.children[n] !== tr) body.insertBefore(tr, body.children[n] || null); });
+  while (body.children.length > wanted.length) body.lastElementChild.remove();
 }
 
 function upsertAgent(view) {
@@ -95,10 +116,37 @@ function upsertAgent(view) {
   renderAgents();
 }
 
-async function refreshAgent(agentId) {
+// Each state event an agent's row took, counted: details asked before the latest of them may
+// come back after it, and must not put an older state back on the row.
+const stateSeen = new Map();  // agent id -> count of state events
+// Agents whose detail (load, capacity) is wanted; asked together, in one request for the team,
+// at most every REFRESH_MS: a burst of events about many agents costs a few requests.
+const REFRESH_MS = 250;
+const wanted = new Set();
+let refreshing = null;  // the timer, or true while the request is out
+
+function refreshAgent(agentId) {
   if (!S.agents.has(agentId)) return;  // not on my team
-  try { upsertAgent(await api('GET', `/api/agents/${encodeURIComponent(agentId)}`)); }
-  catch (err) { showError(err, `agent ${agentId}`); }
+  wanted.add(agentId);
+  if (refreshing === null) refreshing = setTimeout(refreshAgents, REFRESH_MS);
+}
+
+async function refreshAgents() {
+  refreshing = true;
+  const asked = new Map([...wanted].map((id) => [id, stateSeen.get(id) || 0]));
+  wanted.clear();
+  try {
+    for (const view of (await api('GET', '/api/agents')) || []) {
+      if (!asked.has(view.id) || !S.agents.has(view.id)) continue;
+      const now = S.agents.get(view.id);
+      const overtaken = (stateSeen.get(view.id) || 0) !== asked.get(view.id);
+      upsertAgent(overtaken ? {...view, state: now.state, reason: now.reason} : view);  // the event is newer
+    }
+  } catch (err) { showError(err, 'agents'); }
+  finally {
+    refreshing = null;
+    if (wanted.size) refreshing = setTimeout(refreshAgents, REFRESH_MS);
+  }
 }
 
 on('hello', (msg) => {
@@ -108,7 +156,9 @@ on('hello', (msg) => {
 });
 on('lagged', () => { for (const id of S.agents.keys()) refreshAgent(id); });
 on('agent.state_changed', (msg) => {
-  if (S.agents.has(msg.agent_id)) upsertAgent({...S.agents.get(msg.agent_id), state: msg.state, reason: msg.reason});
+  if (!S.agents.has(msg.agent_id)) return;
+  stateSeen.set(msg.agent_id, (stateSeen.get(msg.agent_id) || 0) + 1);
+  upsertAgent({...S.agents.get(msg.agent_id), state: msg.state, reason: msg.reason});
 });
 on('board.message', (msg) => {
   if (msg.type.startsWith('interaction.') && msg.agent_id && msg.type !== 'interaction.offered') {

@@ -3,13 +3,17 @@
 // any interaction event.
 import {$, el} from '../shared/dom.js';
 import {fmtSeconds as fmt} from '../shared/format.js';
-import {S, api, on, showError} from './board.js';
+import {S, api, drawSoon, on, showError} from './board.js';
 import {refreshWork} from './agents.js';
 
 const SL_GOAL = 0.8;
 const fmtSeconds = (s) => fmt(s) || '—';
 
 export function renderQueues() {
+  drawSoon('queues', drawQueues);
+}
+
+function drawQueues() {
   const stats = S.stats;
   if (!stats) return;
   // Waits go on between refreshes: count them on from when the figures were taken.
