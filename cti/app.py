@@ -31,6 +31,7 @@ from adapters.sms.config import parse_sms_config
 from adapters.twilio_voice.config import parse_twilio_voice_config
 from adapters.webchat.codes import VisitorCodes
 from adapters.webchat.http import setup_webchat
+from adapters.webchat.knowledge import setup_chat_knowledge
 from adapters.webchat.sessions import ChatSessions
 from adapters.webchat.signing import SiteSignatures
 from adapters.x.config import parse_x_config
@@ -240,7 +241,8 @@ def build_app(config: AppConfig, settings: ServerSettings, *, clock: Clock | Non
         voice=bridge, call_controls=tuple(
             c for c in (bridge, *channel_adapters.values()) if isinstance(c, CallControl)),
         attachment_sources=tuple(a for a in channel_adapters.values() if isinstance(a, AttachmentSource)),
-        claims=claims, webhooks=webhooks, presence=presence, event_log=context.event_log)
+        claims=claims, webhooks=webhooks, presence=presence, event_log=context.event_log,
+        knowledge=context.knowledge)
     call_log = CallLogRecorder(hub=hub, context=context, log_records=context.event_log)
     chat = ChatSessions(interactions=interactions, context=context, ids=the_ids,
                         chat=lambda: live.current.chat,
@@ -332,6 +334,7 @@ def build_app(config: AppConfig, settings: ServerSettings, *, clock: Clock | Non
     app.cleanup_ctx.append(login_threads)
     setup_webchat(app, sessions=chat, codes=codes, hub=hub, agent_name=lambda a: live.current.agents[a].name
                   if a in live.current.agents else a, traffic=config.traffic)
+    setup_chat_knowledge(app, knowledge=context.knowledge)
     return app
 
 

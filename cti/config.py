@@ -63,6 +63,7 @@ class CannedReply:
     id: str
     title: str
     body: str
+    article: str | None = None  # a knowledge article's id: its public part follows the body
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,7 +187,8 @@ def from_model(model: ConfigModel) -> AppConfig:
         demo=model.demo,
         business_hours=hours, dispositions=tuple(model.dispositions),
         away_reasons=tuple(model.away_reasons),
-        canned_replies=tuple(CannedReply(id=c.id, title=c.title, body=c.body) for c in model.canned_replies),
+        canned_replies=tuple(CannedReply(id=c.id, title=c.title, body=c.body, article=c.article)
+                             for c in model.canned_replies),
         document=model.model_dump(mode="json", include=set(LIVE_SECTIONS)),
     )
 

@@ -202,6 +202,7 @@ class CannedReplyModel(Strict):
     id: Name
     title: Annotated[str, Field(min_length=1, max_length=200)]
     body: Text
+    article: Name | None = None  # a knowledge article whose public part follows the body
 
 
 class AmiModel(Strict):

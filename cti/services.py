@@ -15,6 +15,7 @@ from cti.config import AppConfig
 from cti.domain import Channel, Interaction, InteractionState
 from cti.eventlog import EventLogRecords
 from cti.hub import EventHub
+from cti.knowledge import KnowledgeBase
 from cti.live_config import LiveConfig
 from cti.ports import AttachmentSource, CallControl, ContextStore
 from cti.presence import DesktopPresence
@@ -50,6 +51,7 @@ class Services:
     webhooks: WebhookDispatcher | None = None  # outbound webhooks: their deliveries, for the admin
     presence: DesktopPresence | None = None  # desktop sockets per agent, across the nodes
     admin: ConfigAdmin | None = None  # live administration: versions of the configuration
+    knowledge: KnowledgeBase | None = None  # the knowledge base's articles and search
 
     @property
     def config(self) -> AppConfig:

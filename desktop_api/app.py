@@ -9,12 +9,14 @@ from aiohttp import web
 
 from cti.services import Services
 from desktop_api import (
+    kb_pages,
     rest_admin,
     rest_agents,
     rest_customers,
     rest_figures,
     rest_identity,
     rest_interactions,
+    rest_kb,
     rest_tokens,
     rest_voice,
     rest_webhooks,
@@ -61,7 +63,8 @@ def make_app(services: Services) -> web.Application:
     app.router.add_get("/api/openapi.json", openapi)
     for table in (rest_agents.routes, rest_interactions.routes, rest_customers.routes, rest_voice.routes,
                   rest_tokens.routes, ws.routes, rest_identity.routes, rest_admin.routes,
-                  rest_webhooks.routes, rest_figures.routes):
+                  rest_webhooks.routes, rest_figures.routes, rest_kb.routes,
+                  kb_pages.routes):
         app.router.add_routes(table)
     app.router.add_get("/", _page("index.html"))
     app.router.add_get("/agent", _page("agent.html"))

@@ -15,6 +15,7 @@ from typing import Any
 from desktop_api.openapi_access import access_paths, access_schemas
 from desktop_api.openapi_admin import admin_paths, admin_schemas
 from desktop_api.openapi_figures import figures_paths, figures_schemas
+from desktop_api.openapi_kb import kb_paths, kb_schemas
 from desktop_api.openapi_observe import observe_paths
 from desktop_api.openapi_webhooks import webhook_paths, webhook_schemas
 
@@ -653,6 +654,7 @@ def _build() -> dict[str, Any]:
             {"name": "admin",
              "description": "the audit log, live administration (docs/admin.md), outbound webhooks"},
             {"name": "reports", "description": "interaction event logs and the figures read from them"},
+            {"name": "knowledge", "description": "articles, versions and search (docs/knowledge.md)"},
             {"name": "voice", "description": "call control through Asterisk"},
             {"name": "websockets", "description": "sockets; messages in docs/websocket.md"},
             {"name": "pages", "description": "web pages served by the server"},
@@ -660,14 +662,14 @@ def _build() -> dict[str, Any]:
         ],
         "security": [{"bearerAuth": []}],
         "paths": {**_paths(), **access_paths(), **admin_paths(), **webhook_paths(), **observe_paths(),
-                  **figures_paths()},
+                  **figures_paths(), **kb_paths()},
         "components": {
             "securitySchemes": {
                 "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
                                "description": "the token from POST /api/login"},
             },
             "schemas": {**_schemas(), **access_schemas(), **identity_schemas(), **admin_schemas(),
-                        **webhook_schemas(), **figures_schemas()},
+                        **webhook_schemas(), **figures_schemas(), **kb_schemas()},
             "responses": responses,
         },
     }
