@@ -145,6 +145,10 @@ def kb_paths() -> dict[str, Schema]:
                             [_query("q", {"type": "string", "maxLength": MAX_QUERY}, "search words")]),
         "/kb/articles/{article_id}": _html("A public article", "kbArticle",
                                            "404 for an unknown or internal-only article.", [article]),
+        "/chat/chat_kb.js": {"get": {
+            "operationId": "chatKbScript", "summary": "The chat widget's self-service module",
+            "tags": ["pages"], "security": [], "responses": {"200": {"description": "a file of the pages",
+                                                  "content": {"text/javascript": {"schema": STR}}}}}},
         "/chat/kb/suggest": {"get": _op(
             "Articles for a chat visitor's first message", "chatKbSuggest",
             {"type": "object", "properties": {"articles": {"type": "array",

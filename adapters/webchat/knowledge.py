@@ -14,6 +14,7 @@ be suggested, and feedback naming one is "not found". See docs/knowledge.md.
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Annotated
 
 from aiohttp import web
@@ -25,6 +26,7 @@ from desktop_api.input import parse_json
 
 log = logging.getLogger(__name__)
 
+SCRIPT = Path(__file__).with_name("static") / "chat_kb.js"
 KNOWLEDGE = web.AppKey("chat_knowledge", KnowledgeBase)
 MAX_FEEDBACK_BODY = 1024
 
@@ -38,8 +40,13 @@ class Feedback(BaseModel):
 
 def setup_chat_knowledge(app: web.Application, *, knowledge: KnowledgeBase) -> None:
     app[KNOWLEDGE] = knowledge
+    app.router.add_get("/chat/chat_kb.js", script)
     app.router.add_get("/chat/kb/suggest", suggest)
     app.router.add_post("/chat/kb/feedback", feedback)
+
+
+async def script(request: web.Request) -> web.FileResponse:
+    return web.FileResponse(SCRIPT, headers={"Content-Type": "text/javascript; charset=utf-8"})
 
 
 async def suggest(request: web.Request) -> web.Response:
