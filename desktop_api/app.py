@@ -77,4 +77,7 @@ def make_app(services: Services) -> web.Application:
     app.router.add_get("/assets/agent.js", _page("agent.js"))
     app.router.add_get("/assets/supervisor.js", _page("supervisor.js"))
     app.router.add_get("/assets/admin.js", _page("admin.js"))
+    # The knowledge editor (supervisors, admins); the public pages are desktop_api.kb_pages.
+    app.router.add_get("/knowledge", _page("kb_editor.html"))
+    app.router.add_get("/assets/kb_editor.js", _page("kb_editor.js"))
     return app

@@ -145,6 +145,12 @@ def kb_paths() -> dict[str, Schema]:
                             [_query("q", {"type": "string", "maxLength": MAX_QUERY}, "search words")]),
         "/kb/articles/{article_id}": _html("A public article", "kbArticle",
                                            "404 for an unknown or internal-only article.", [article]),
+        "/knowledge": _html("The knowledge editor page (supervisors, admins)", "knowledgeEditorPage",
+                            "Logs in through /api/login; edits through /api/kb."),
+        "/assets/kb_editor.js": {"get": {
+            "operationId": "knowledgeEditorScript", "summary": "The knowledge editor's module",
+            "tags": ["pages"], "security": [], "responses": {"200": {
+                "description": "a file of the pages", "content": {"text/javascript": {"schema": STR}}}}}},
         "/chat/chat_kb.js": {"get": {
             "operationId": "chatKbScript", "summary": "The chat widget's self-service module",
             "tags": ["pages"], "security": [], "responses": {"200": {"description": "a file of the pages",
