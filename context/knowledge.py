@@ -12,10 +12,26 @@ InvalidInput ``bad-article``.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Select, column, delete, func, insert, literal_column, select, table, text, update
+from sqlalchemy import (
+    Boolean,
+    Integer,
+    Select,
+    String,
+    bindparam,
+    column,
+    delete,
+    func,
+    insert,
+    literal_column,
+    select,
+    table,
+    text,
+    update,
+)
 from sqlalchemy.dialects.postgresql import TSVECTOR
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -48,8 +64,9 @@ PG_CONFIG = "english"  # the same stems as SQLite's porter tokenizer
 _FTS_RANK = "bm25(kb_search, 0.0, 10.0, 5.0, 2.0, 1.0)"
 _FTS_PUBLIC_COLUMNS = "{title tags public_body}"
 # PostgreSQL's search table, outside the models (its shape differs per backend: migration 0022).
-_PG_SEARCH = table("kb_search", column("article_id"), column("public_doc", TSVECTOR),
-                   column("staff_doc", TSVECTOR))
+_PG_SEARCH = table("kb_search", column("article_id", String), column("public", Boolean),
+                   column("public_doc", TSVECTOR), column("staff_doc", TSVECTOR))
+_FTS = table("kb_search", column("article_id", String), column("public", Integer))
 
 
 def _checked(raw: ArticleText) -> ArticleText:
@@ -208,17 +225,22 @@ class SqlKnowledge:
                      any_word: bool = False) -> list[Hit]:
         """Articles matching ``text``, best first. ``any_word``: ranked by the words in common
         (suggestions from a whole message); otherwise every word must match (a search box).
-        The public audience searches and gets the public part only."""
+        The public audience searches and gets the public part only.
+
+        The search table alone finds, filters and ranks (``_ranked``); only the ``limit`` best
+        are then read from the articles, so the cost follows the matches, not the articles."""
         tokens = search_tokens(text, drop_stop_words=any_word)
         if not tokens:
             return []
-        limit = max(1, min(limit, MAX_RESULTS))
+        params: dict[str, Any] = {"kb_limit": max(1, min(limit, MAX_RESULTS))}
+        if tag is not None:
+            params["kb_tag"] = tag.strip().lower()
         async with self._db.read() as conn:
-            if conn.dialect.name == "postgresql":
-                query = _pg_search(tokens, audience, any_word)
-            else:
-                query = _fts_search(tokens, audience, any_word)
-            rows = (await conn.execute(_scoped(query, audience, tag).limit(limit))).all()
+            postgres = conn.dialect.name == "postgresql"
+            params["kb_q"] = (" | " if any_word else " & ").join(tokens) if postgres else _fts_query(
+                tokens, audience, any_word)
+            query = _ranked(postgres, audience, tag is not None)
+            rows = (await conn.execute(query, params)).all()
         return [Hit(article=_article(r), rank=float(r.rank)) for r in rows]
 
     async def _require(self, conn: Conn, article_id: str) -> Article:
@@ -244,7 +266,7 @@ def _scoped(query: Select[Any], audience: Audience, tag: str | None) -> Select[A
     return query
 
 
-# SQLite FTS5 --------------------------------------------------------------------------------
+# Search statements ---------------------------------------------------------------------------
 
 
 def _fts_query(tokens: Sequence[str], audience: Audience, any_word: bool) -> str:
@@ -253,42 +275,56 @@ def _fts_query(tokens: Sequence[str], audience: Audience, any_word: bool) -> str
     return f"{_FTS_PUBLIC_COLUMNS} : ({terms})" if audience is Audience.PUBLIC else terms
 
 
-def _fts_search(tokens: Sequence[str], audience: Audience, any_word: bool) -> Select[Any]:
-    # bm25 is smaller for better matches; the answer's rank is larger-is-better everywhere.
-    matches = (select(literal_column("article_id").label("article_id"),
-                      literal_column(f"-{_FTS_RANK}").label("rank"))
-               .select_from(text("kb_search"))
-               .where(text("kb_search MATCH :kb_q").bindparams(kb_q=_fts_query(tokens, audience, any_word)))
-               .subquery())
-    return (select(kb_articles, matches.c.rank).join(matches, matches.c.article_id == _A.id)
-            .order_by(matches.c.rank.desc(), _A.id))
-
-
-# PostgreSQL tsvector -------------------------------------------------------------------------
-
-
-def _pg_search(tokens: Sequence[str], audience: Audience, any_word: bool) -> Select[Any]:
-    doc = _PG_SEARCH.c.public_doc if audience is Audience.PUBLIC else _PG_SEARCH.c.staff_doc
-    tsquery = func.to_tsquery(literal_column(f"'{PG_CONFIG}'"), (" | " if any_word else " & ").join(tokens))
-    rank = func.ts_rank(doc, tsquery).label("rank")
-    return (select(kb_articles, rank).join(_PG_SEARCH, _PG_SEARCH.c.article_id == _A.id)
-            .where(doc.op("@@")(tsquery)).order_by(rank.desc(), _A.id))
+@functools.lru_cache(maxsize=16)
+def _ranked(postgres: bool, audience: Audience, by_tag: bool) -> Select[Any]:
+    """The best ``:kb_limit`` articles for ``:kb_q`` (and ``:kb_tag``), built once per shape."""
+    public = audience is Audience.PUBLIC
+    if postgres:
+        doc = _PG_SEARCH.c.public_doc if public else _PG_SEARCH.c.staff_doc
+        tsquery = func.to_tsquery(literal_column(f"'{PG_CONFIG}'"), bindparam("kb_q", type_=String))
+        rank = func.ts_rank(doc, tsquery)
+        inner = (select(_PG_SEARCH.c.article_id.label("article_id"), rank.label("score"))
+                 .where(doc.op("@@")(tsquery)))
+        if public:
+            inner = inner.where(_PG_SEARCH.c.public.is_(True))
+        key = _PG_SEARCH.c.article_id
+    else:
+        # bm25 is smaller for better matches; the answer's rank is larger-is-better everywhere.
+        inner = (select(_FTS.c.article_id.label("article_id"), literal_column(f"-{_FTS_RANK}").label("score"))
+                 .where(text("kb_search MATCH :kb_q")))
+        if public:
+            inner = inner.where(_FTS.c.public == 1)
+        key = _FTS.c.article_id
+    if by_tag:
+        inner = inner.where(key.in_(select(_T.article_id).where(_T.tag == bindparam("kb_tag"))))
+    # "score", not "rank": FTS5 tables have a hidden column of that name.
+    best = inner.order_by(literal_column("score").desc()).limit(bindparam("kb_limit")).subquery()
+    query = select(kb_articles, best.c.score.label("rank")).join(best, best.c.article_id == _A.id)
+    if public:
+        query = query.where(_is_public())  # the search table says so too; never trust one guard
+    return query.order_by(best.c.score.desc(), _A.id)
 
 
 async def _write_search(conn: Conn, article_id: str, checked: ArticleText, *, replace: bool) -> None:
-    values = {"id": article_id, "title": checked.title, "tags": " ".join(checked.tags),
-              "public_body": checked.public_body, "internal_body": checked.internal_body}
+    is_public = bool(checked.public_body.strip())
+    values: dict[str, Any] = {"id": article_id, "title": checked.title, "tags": " ".join(checked.tags),
+                              "public_body": checked.public_body, "internal_body": checked.internal_body,
+                              "public": is_public}
     if conn.dialect.name == "postgresql":
         cfg = PG_CONFIG
         public = (f"setweight(to_tsvector('{cfg}', :title), 'A')"
                   f" || setweight(to_tsvector('{cfg}', :tags), 'B')"
                   f" || setweight(to_tsvector('{cfg}', :public_body), 'C')")
         await conn.execute(text(
-            f"INSERT INTO kb_search (article_id, public_doc, staff_doc) VALUES (:id, {public}, {public}"
-            f" || setweight(to_tsvector('{cfg}', :internal_body), 'D')) ON CONFLICT (article_id) DO UPDATE"
-            " SET public_doc = excluded.public_doc, staff_doc = excluded.staff_doc"), values)
+            "INSERT INTO kb_search (article_id, public, public_doc, staff_doc)"
+            f" VALUES (:id, :public, {public},"
+            f" {public} || setweight(to_tsvector('{cfg}', :internal_body), 'D'))"
+            " ON CONFLICT (article_id) DO UPDATE SET public = excluded.public,"
+            " public_doc = excluded.public_doc, staff_doc = excluded.staff_doc"), values)
         return
     if replace:
         await conn.execute(text("DELETE FROM kb_search WHERE article_id = :id"), {"id": article_id})
-    await conn.execute(text("INSERT INTO kb_search (article_id, title, tags, public_body, internal_body) "
-                            "VALUES (:id, :title, :tags, :public_body, :internal_body)"), values)
+    await conn.execute(text("INSERT INTO kb_search (article_id, public, title, tags, public_body,"
+                            " internal_body) VALUES (:id, :public, :title, :tags, :public_body,"
+                            " :internal_body)"),
+                       {**values, "public": int(is_public)})

@@ -9,6 +9,9 @@ The search document has each backend's own shape, under one name, ``kb_search``:
   part, ``staff_doc`` from both), each with a GIN index; title weighs A, tags B, public text C,
   internal text D.
 
+Both carry ``public`` (the article has a public part), so a public search filters and ranks in the
+search table alone and reads only the few articles it returns.
+
 The store (``context.knowledge``) writes it in the same transaction as the article.
 
 Revision ID: 0022
@@ -75,12 +78,12 @@ def upgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         op.execute("CREATE TABLE kb_search ("
                    " article_id VARCHAR(64) PRIMARY KEY REFERENCES kb_articles (id) ON DELETE CASCADE,"
-                   " public_doc TSVECTOR NOT NULL, staff_doc TSVECTOR NOT NULL)")
+                   " public BOOLEAN NOT NULL, public_doc TSVECTOR NOT NULL, staff_doc TSVECTOR NOT NULL)")
         op.execute("CREATE INDEX ix_kb_search_public_doc ON kb_search USING GIN (public_doc)")
         op.execute("CREATE INDEX ix_kb_search_staff_doc ON kb_search USING GIN (staff_doc)")
     else:
-        op.execute("CREATE VIRTUAL TABLE kb_search USING fts5(article_id UNINDEXED, title, tags, "
-                   "public_body, internal_body, tokenize = 'porter unicode61 remove_diacritics 2')")
+        op.execute("CREATE VIRTUAL TABLE kb_search USING fts5(article_id UNINDEXED, public UNINDEXED, title,"
+                   " tags, public_body, internal_body, tokenize = 'porter unicode61 remove_diacritics 2')")
 
 
 def downgrade() -> None:
