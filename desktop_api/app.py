@@ -80,4 +80,5 @@ def make_app(services: Services) -> web.Application:
     # The knowledge editor (supervisors, admins); the public pages are desktop_api.kb_pages.
     app.router.add_get("/knowledge", _page("kb_editor.html"))
     app.router.add_get("/assets/kb_editor.js", _page("kb_editor.js"))
+    app.router.add_get("/assets/desk_kb.js", _page("desk_kb.js"))  # knowledge in the agent desk
     return app

@@ -151,6 +151,10 @@ def kb_paths() -> dict[str, Schema]:
             "operationId": "knowledgeEditorScript", "summary": "The knowledge editor's module",
             "tags": ["pages"], "security": [], "responses": {"200": {
                 "description": "a file of the pages", "content": {"text/javascript": {"schema": STR}}}}}},
+        "/assets/desk_kb.js": {"get": {
+            "operationId": "deskKbScript", "summary": "The agent desk's knowledge module",
+            "tags": ["pages"], "security": [], "responses": {"200": {
+                "description": "a file of the pages", "content": {"text/javascript": {"schema": STR}}}}}},
         "/chat/chat_kb.js": {"get": {
             "operationId": "chatKbScript", "summary": "The chat widget's self-service module",
             "tags": ["pages"], "security": [], "responses": {"200": {"description": "a file of the pages",
