@@ -229,7 +229,9 @@ class SqlKnowledge:
 
         The search table alone finds, filters and ranks (``_ranked``); only the ``limit`` best
         are then read from the articles, so the cost follows the matches, not the articles."""
-        tokens = search_tokens(text, drop_stop_words=any_word)
+        # Small words (how, do, my) are never required: a typed question still finds its article.
+        # Only when nothing else is left are they searched for.
+        tokens = search_tokens(text, drop_stop_words=True) or search_tokens(text)
         if not tokens:
             return []
         params: dict[str, Any] = {"kb_limit": max(1, min(limit, MAX_RESULTS))}

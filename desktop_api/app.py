@@ -81,4 +81,5 @@ def make_app(services: Services) -> web.Application:
     app.router.add_get("/knowledge", _page("kb_editor.html"))
     app.router.add_get("/assets/kb_editor.js", _page("kb_editor.js"))
     app.router.add_get("/assets/desk_kb.js", _page("desk_kb.js"))  # knowledge in the agent desk
+    app.router.add_get("/assets/desk_kb.css", _page("desk_kb.css"))
     return app

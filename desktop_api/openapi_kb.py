@@ -155,6 +155,10 @@ def kb_paths() -> dict[str, Schema]:
             "operationId": "deskKbScript", "summary": "The agent desk's knowledge module",
             "tags": ["pages"], "security": [], "responses": {"200": {
                 "description": "a file of the pages", "content": {"text/javascript": {"schema": STR}}}}}},
+        "/assets/desk_kb.css": {"get": {
+            "operationId": "deskKbStyle", "summary": "The agent desk's knowledge styles",
+            "tags": ["pages"], "security": [], "responses": {"200": {
+                "description": "a file of the pages", "content": {"text/css": {"schema": STR}}}}}},
         "/chat/chat_kb.js": {"get": {
             "operationId": "chatKbScript", "summary": "The chat widget's self-service module",
             "tags": ["pages"], "security": [], "responses": {"200": {"description": "a file of the pages",

@@ -122,5 +122,7 @@ function scan() {
   }
 }
 
+// Its look is a file of its own too (style-src 'self').
+document.head.append(node('link', {rel: 'stylesheet', href: '/assets/desk_kb.css'}));
 scan();
 new MutationObserver(scan).observe(document.body, {childList: true, subtree: true});

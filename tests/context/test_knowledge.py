@@ -92,6 +92,9 @@ async def test_suggestions_rank_by_any_word_and_query_syntax_is_only_text(kb: Sq
     message = "Hi, my router keeps dropping; I tried the reset button. Also is my refund coming?"
     hits = await kb.search(message, audience=Audience.PUBLIC, any_word=True)
     assert [h.article.id for h in hits] == [router.id, refund.id]  # more words in common first
+    # A question typed in a search box: its small words (how, do, I, my) are not required.
+    box = await kb.search("How do I reset my router?", audience=Audience.PUBLIC)
+    assert [h.article.id for h in box] == [router.id]
     # All words must match without any_word: this message matches nothing whole.
     assert await kb.search(message, audience=Audience.PUBLIC) == []
     # Query operators of FTS5 / tsquery typed by a visitor are words, not syntax.
