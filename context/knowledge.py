@@ -125,13 +125,21 @@ class SqlKnowledge:
         now = self._clock.now()
 
         async def work(conn: Conn) -> Article:
-            await conn.execute(insert(kb_articles).values(
-                id=article_id, title=checked.title, public_body=checked.public_body,
-                internal_body=checked.internal_body, tags=list(checked.tags), version=1, created_at=now,
-                updated_at=now, updated_by=by, helped=0, solved=0))
-            await self._store_version(conn, article_id, 1, checked, at=now, by=by, restored_from=None,
-                                      replace=False)
+            await self._insert_new(conn, article_id, checked, at=now, by=by)
             return await self._require(conn, article_id)
+
+        return await self._db.write(work)
+
+    async def import_articles(self, texts: Sequence[ArticleText], *, by: str) -> list[str]:
+        """Many new articles in one transaction (a bulk import, the benchmark's seed); their ids."""
+        checked = [_checked(t) for t in texts]
+        ids = [self._ids.new_id("kb") for _ in checked]
+        now = self._clock.now()
+
+        async def work(conn: Conn) -> list[str]:
+            for article_id, one in zip(ids, checked, strict=True):
+                await self._insert_new(conn, article_id, one, at=now, by=by)
+            return ids
 
         return await self._db.write(work)
 
@@ -160,6 +168,15 @@ class SqlKnowledge:
             return await self._require(conn, article_id)
 
         return await self._db.write(work)
+
+    async def _insert_new(self, conn: Conn, article_id: str, checked: ArticleText, *, at: float,
+                          by: str) -> None:
+        await conn.execute(insert(kb_articles).values(
+            id=article_id, title=checked.title, public_body=checked.public_body,
+            internal_body=checked.internal_body, tags=list(checked.tags), version=1, created_at=at,
+            updated_at=at, updated_by=by, helped=0, solved=0))
+        await self._store_version(conn, article_id, 1, checked, at=at, by=by, restored_from=None,
+                                  replace=False)
 
     async def _new_version(self, conn: Conn, article_id: str, checked: ArticleText, *, by: str,
                            base_version: int, restored_from: int | None) -> Article:

@@ -122,3 +122,12 @@ async def test_feedback_counts_what_visitors_said(kb: SqlKnowledge) -> None:
     staff_only = await kb.create(STAFF_ONLY, by="sue")
     with pytest.raises(NotFound):  # not public: a visitor cannot even learn that it exists
         await kb.feedback(staff_only.id, Outcome.HELPED)
+
+
+async def test_a_bulk_import_is_searchable_and_versioned_like_single_articles(kb: SqlKnowledge) -> None:
+    ids = await kb.import_articles([REFUND, ROUTER], by="import")
+    assert [h.article.id for h in await kb.search("router", audience=Audience.PUBLIC)] == [ids[1]]
+    assert [(v.version, v.by) for v in await kb.versions(ids[0])] == [(1, "import")]
+    with pytest.raises(InvalidInput):  # one bad article refuses the whole import
+        await kb.import_articles([REFUND, ArticleText(title="", public_body="", internal_body="")], by="x")
+    assert len(await kb.latest(audience=Audience.STAFF)) == 2
