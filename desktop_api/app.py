@@ -49,6 +49,20 @@ def _page(name: str) -> Callable[[web.Request], Awaitable[web.FileResponse]]:
     return handler
 
 
+MODULES = STATIC / "js"
+MODULE_ROUTE = r"/assets/js/{path:[A-Za-z0-9_/.-]+\.js}"
+
+
+async def module_file(request: web.Request) -> web.FileResponse:
+    """One ES module of the pages (static/js/<page or shared>/<name>.js)."""
+    path = (MODULES / request.match_info["path"]).resolve()
+    # No way out of the folder (".." or a link), no folder, nothing but a file that is there.
+    if not path.is_relative_to(MODULES.resolve()) or not path.is_file():
+        raise web.HTTPNotFound()
+    return web.FileResponse(path, headers={"Content-Type": "text/javascript; charset=utf-8",
+                                           "Cache-Control": "no-cache"})
+
+
 def make_app(services: Services) -> web.Application:
     # Order matters: the request id first, so every line (and the access log) carries it; then
     # errors, so a refusal by the input gate becomes a JSON 4xx.
@@ -70,16 +84,11 @@ def make_app(services: Services) -> web.Application:
     app.router.add_get("/agent", _page("agent.html"))
     app.router.add_get("/supervisor", _page("supervisor.html"))
     app.router.add_get("/admin", _page("admin.html"))
-    # What the two pages share (not a static directory: only these files are served).
+    # The pages' style, and their code as ES modules (never inline, so the Content-Security-Policy
+    # can forbid inline script): only files under static/js, only .js, always as JavaScript.
     app.router.add_get("/assets/desk.css", _page("desk.css"))
-    app.router.add_get("/assets/desk.js", _page("desk.js"))
-    # Page code lives in files, never inline, so the Content-Security-Policy can forbid inline script.
-    app.router.add_get("/assets/agent.js", _page("agent.js"))
-    app.router.add_get("/assets/supervisor.js", _page("supervisor.js"))
-    app.router.add_get("/assets/admin.js", _page("admin.js"))
-    # The knowledge editor (supervisors, admins); the public pages are desktop_api.kb_pages.
+    app.router.add_get(MODULE_ROUTE, module_file)
+    # The knowledge editor (supervisors, admins; code in static/js/knowledge); the public pages
+    # are desktop_api.kb_pages.
     app.router.add_get("/knowledge", _page("kb_editor.html"))
-    app.router.add_get("/assets/kb_editor.js", _page("kb_editor.js"))
-    app.router.add_get("/assets/desk_kb.js", _page("desk_kb.js"))  # knowledge in the agent desk
-    app.router.add_get("/assets/desk_kb.css", _page("desk_kb.css"))
     return app

@@ -393,6 +393,15 @@ def _asset(summary: str, op_id: str, media: str) -> Schema:
     }}
 
 
+def _module() -> Schema:
+    operation = _asset("One ES module of the desktop pages (agent/, supervisor/, admin/, shared/; "
+                       "docs/frontend.md)", "pageModule", "text/javascript")
+    operation["get"]["parameters"] = [_path_param("path", "the module's path under js/, ending in .js, "
+                                                          "e.g. agent/main.js")]
+    operation["get"]["responses"]["404"] = {"$ref": "#/components/responses/E404"}
+    return operation
+
+
 def _socket(summary: str, description: str, *, op_id: str, auth: bool,
             errors: tuple[int, ...]) -> Schema:
     operation: Schema = {
@@ -427,11 +436,7 @@ def _paths() -> dict[str, Schema]:
         "/supervisor": _page("The supervisor board page", "supervisorPage"),
         "/admin": _page("The admin page: the live configuration and its versions", "adminPage"),
         "/assets/desk.css": _asset("The style the desktop pages share", "deskStyle", "text/css"),
-        "/assets/desk.js": _asset("The script the desktop pages share", "deskScript", "text/javascript"),
-        "/assets/agent.js": _asset("The agent desktop's script", "agentScript", "text/javascript"),
-        "/assets/supervisor.js": _asset("The supervisor board's script", "supervisorScript",
-                                        "text/javascript"),
-        "/assets/admin.js": _asset("The admin page's script (a module)", "adminScript", "text/javascript"),
+        "/assets/js/{path}": _module(),
         "/chat": _page("The visitor chat widget page", "chatPage"),
         "/chat/chat.js": _asset("The chat widget's script", "chatScript", "text/javascript"),
         "/chat/chat.css": _asset("The chat widget's style", "chatStyle", "text/css"),

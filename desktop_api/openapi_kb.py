@@ -147,18 +147,6 @@ def kb_paths() -> dict[str, Schema]:
                                            "404 for an unknown or internal-only article.", [article]),
         "/knowledge": _html("The knowledge editor page (supervisors, admins)", "knowledgeEditorPage",
                             "Logs in through /api/login; edits through /api/kb."),
-        "/assets/kb_editor.js": {"get": {
-            "operationId": "knowledgeEditorScript", "summary": "The knowledge editor's module",
-            "tags": ["pages"], "security": [], "responses": {"200": {
-                "description": "a file of the pages", "content": {"text/javascript": {"schema": STR}}}}}},
-        "/assets/desk_kb.js": {"get": {
-            "operationId": "deskKbScript", "summary": "The agent desk's knowledge module",
-            "tags": ["pages"], "security": [], "responses": {"200": {
-                "description": "a file of the pages", "content": {"text/javascript": {"schema": STR}}}}}},
-        "/assets/desk_kb.css": {"get": {
-            "operationId": "deskKbStyle", "summary": "The agent desk's knowledge styles",
-            "tags": ["pages"], "security": [], "responses": {"200": {
-                "description": "a file of the pages", "content": {"text/css": {"schema": STR}}}}}},
         "/chat/chat_kb.js": {"get": {
             "operationId": "chatKbScript", "summary": "The chat widget's self-service module",
             "tags": ["pages"], "security": [], "responses": {"200": {"description": "a file of the pages",

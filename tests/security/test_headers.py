@@ -59,7 +59,7 @@ async def test_every_response_carries_the_headers(srv: RunningServer, http: aioh
     async with http.post(f"{srv.url}/api/login", json={"agent_id": "alice", "password": "alice"}) as r:
         token = (await r.json())["token"]
     auth = {"Authorization": f"Bearer {token}"}
-    for path, status in (("/", 200), ("/agent", 200), ("/supervisor", 200), ("/assets/agent.js", 200),
+    for path, status in (("/", 200), ("/agent", 200), ("/supervisor", 200), ("/assets/js/agent/main.js", 200),
                          ("/assets/desk.css", 200), ("/api/me", 200), ("/api/openapi.json", 200),
                          ("/healthz", 200), ("/api/customers/cus-nope", 404), ("/no/such/page", 404),
                          ("/api/me?x=%00", 400)):

@@ -1,50 +1,16 @@
 // The knowledge editor (supervisors and admins): list and search articles, write the public and
 // internal parts, save (every save is a new version, made from the version shown: an article
 // another editor changed meanwhile is refused, not overwritten), and restore an older version.
-// An ES module served as a file; all text is inserted as text. Agents are refused by the server.
+// An ES module served as a file (shared/api.js, shared/dom.js); all text is inserted as text.
+// Agents are refused by the server.
+import {revoke, restClient} from '../shared/api.js';
+import {$, el} from '../shared/dom.js';
+
 const TOKEN_KEY = 'cti.kb.token';
-const $ = (id) => document.getElementById(id);
 
 const S = {token: sessionStorage.getItem(TOKEN_KEY), me: null, current: null};
 
-class ApiError extends Error {
-  constructor(status, body) {
-    super((body && body.message) || `HTTP ${status}`);
-    this.status = status;
-    this.error_id = (body && body.error_id) || `http-${status}`;
-    this.details = (body && body.details) || {};
-  }
-}
-
-async function api(method, path, body) {
-  const headers = {'Accept': 'application/json'};
-  if (S.token) headers['Authorization'] = `Bearer ${S.token}`;
-  if (body !== undefined) headers['Content-Type'] = 'application/json';
-  let resp;
-  try {
-    resp = await fetch(path, {method, headers, body: body === undefined ? undefined : JSON.stringify(body)});
-  } catch (exc) {
-    throw new ApiError(0, {error_id: 'network-error', message: 'the server cannot be reached'});
-  }
-  const data = (resp.headers.get('Content-Type') || '').includes('application/json')
-    ? await resp.json().catch(() => null) : null;
-  if (!resp.ok) {
-    if (resp.status === 401 && path !== '/api/login') logout('Your session has expired; please log in again.');
-    throw new ApiError(resp.status, data);
-  }
-  return data;
-}
-
-function el(tag, attrs, ...children) {
-  const node = document.createElement(tag);
-  for (const [key, value] of Object.entries(attrs || {})) {
-    if (value === undefined || value === null || value === false) continue;
-    if (key === 'text') node.textContent = String(value);
-    else node.setAttribute(key, String(value));
-  }
-  node.append(...children);
-  return node;
-}
+const api = restClient(() => S.token, () => logout('Your session has expired; please log in again.'));
 
 function showError(err, context) {
   const problems = (err.details && err.details.problems) || [];
@@ -184,6 +150,7 @@ async function login(event) {
 }
 
 function logout(why) {
+  revoke(S.token);
   S.token = null;
   sessionStorage.removeItem(TOKEN_KEY);
   $('kb-console').hidden = true;

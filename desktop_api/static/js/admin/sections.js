@@ -1,74 +1,13 @@
-// The admin page: the live configuration, section by section, and its versions with a one-click
-// rollback. Every change goes through /api/admin (checked, audited, a new version); the page
-// follows changes made elsewhere through the supervisor socket's "config.changed" events.
-const {el} = window.Desk;
-const $ = (id) => document.getElementById(id);
-
-const TOKEN_KEY = 'cti.admin.token';
-const CHANNELS = ['voice', 'chat', 'email', 'sms', 'x', 'slack'];
-const NAMED = {queues: 'name', agents: 'id', teams: 'name', canned_replies: 'id'};
-const TABS = [
-  ['queues', 'Queues'], ['agents', 'Agents'], ['teams', 'Teams & supervisors'], ['skills', 'Skills'],
-  ['business_hours', 'Business hours & holidays'], ['lists', 'Dispositions & away reasons'],
-  ['canned_replies', 'Canned replies'], ['settings', 'Chat & routing'], ['versions', 'Versions'],
-];
-
-const S = {token: sessionStorage.getItem(TOKEN_KEY), me: null, version: 0, doc: null, tab: 'queues',
-           ws: null, wanted: false, retry: 0};
-
-const api = Desk.restClient(() => S.token, () => logout('Your session has expired; please log in again.'));
-
-function showError(err, context) {
-  const node = el('div', {class: 'error', 'data-testid': 'error', 'data-error-id': err.error_id || 'error'},
-    el('code', {text: err.error_id || 'error'}),
-    `${context ? context + ': ' : ''}${err.message || 'failed'}`);
-  $('errors').prepend(node);
-  while ($('errors').children.length > 5) $('errors').lastElementChild.remove();
-}
-
-function notice(text) { $('notice').textContent = text; }
-
-// ----- loading and changing ---------------------------------------------------------------
-
-async function load() {
-  const config = await api('GET', '/api/admin/config');
-  S.version = config.version;
-  S.doc = config.document;
-  $('config-version').textContent = `version ${S.version}`;
-  $('config-version').dataset.version = String(S.version);
-  await render();
-}
-
-async function change(method, path, body, what) {
-  try {
-    // Based on the version shown: a change another admin made meanwhile is not silently undone.
-    const done = await api(method, path, body, {'If-Match': String(S.version)});
-    // Ours from now: its config.changed, which may come before the reload below, is no news.
-    S.version = Math.max(S.version, done.version);
-    notice(`Version ${done.version}: ${done.summary.slice(0, 3).join('; ')}${done.summary.length > 3 ? ' …' : ''}`);
-    $('errors').replaceChildren();
-    await load();
-  } catch (err) {
-    showError(err, what);
-    if (err.error_id === 'config-changed') await load().catch(() => {});
-  }
-}
-
-function parseJson(text, what) {
-  try { return JSON.parse(text || '{}'); } catch (exc) {
-    showError({error_id: 'bad-json', message: String(exc.message || exc)}, what);
-    return null;
-  }
-}
-
-// ----- sections ---------------------------------------------------------------------------
+// The sections of the configuration, each drawn as a form or as JSON editors.
+import {el} from '../shared/dom.js';
+import {CHANNELS, NAMED, S, api, change, parseJson, showError} from './console.js';
 
 function numberInput(value, attrs) {
   return el('input', {type: 'number', min: '0', step: 'any', value: value === undefined ? '' : String(value),
                       ...attrs});
 }
 
-function renderQueues() {
+export function renderQueues() {
   const hours = Object.keys(S.doc.business_hours || {});
   const rows = (S.doc.queues || []).map((q) => {
     const targets = Object.fromEntries(CHANNELS.map((ch) => [ch, numberInput((q.service_targets || {})[ch],
@@ -102,7 +41,7 @@ function renderQueues() {
 }
 
 // Items of a named section as JSON, each saved whole (PUT) or deleted; a new one by name.
-function namedEditors(section) {
+export function namedEditors(section) {
   const key = NAMED[section];
   const entries = section === 'business_hours'
     ? Object.entries(S.doc.business_hours || {})
@@ -130,7 +69,7 @@ function namedEditors(section) {
   return el('div', {}, editors, el('h4', {text: 'Add'}), name, text, create);
 }
 
-async function renderSkills() {
+export async function renderSkills() {
   const skills = await api('GET', '/api/admin/skills');
   return [el('p', {class: 'muted', text: 'Skills are set on queues (required) and agents (levels 1–10).'}),
     el('table', {'data-testid': 'skills'},
@@ -139,7 +78,7 @@ async function renderSkills() {
         el('td', {text: skill}), el('td', {text: used.queues.join(', ')}), el('td', {text: used.agents.join(', ')})))))];
 }
 
-function listEditor(section, label) {
+export function listEditor(section, label) {
   const text = el('textarea', {'data-testid': `list-${section}`, 'aria-label': label,
                                value: (S.doc[section] || []).join('\n')});
   return el('div', {}, el('h3', {text: label}), el('p', {class: 'muted', text: 'One per line.'}), text,
@@ -147,7 +86,7 @@ function listEditor(section, label) {
       {value: text.value.split('\n').map((s) => s.trim()).filter(Boolean)}, label)}));
 }
 
-function objectEditor(section, label) {
+export function objectEditor(section, label) {
   const text = el('textarea', {'data-testid': `object-${section}`, 'aria-label': label,
                                value: JSON.stringify(S.doc[section] || {}, null, 2)});
   return el('div', {}, el('h3', {text: label}), text,
@@ -157,7 +96,7 @@ function objectEditor(section, label) {
     }}));
 }
 
-async function renderVersions() {
+export async function renderVersions() {
   const listing = await api('GET', '/api/admin/versions');
   const detail = el('pre', {class: 'summary', 'data-testid': 'version-diff'});
   const rows = listing.versions.map((v) => el('tr', {'data-testid': 'version-row', 'data-version': v.version},
@@ -176,45 +115,3 @@ async function renderVersions() {
     el('thead', {}, el('tr', {}, ['version', 'when', 'by', 'how', 'what changed', ''].map((t) => el('th', {text: t})))),
     el('tbody', {}, rows)), detail];
 }
-
-async function render() {
-  $('tabs').replaceChildren(...TABS.map(([id, label]) => el('button', {
-    type: 'button', 'data-testid': `tab-${id}`, 'aria-selected': String(S.tab === id), text: label,
-    onclick: () => { S.tab = id; render().catch((err) => showError(err, label)); }})));
-  let content;
-  if (S.tab === 'queues') content = renderQueues();
-  else if (S.tab === 'skills') content = await renderSkills();
-  else if (S.tab === 'lists') content = [listEditor('dispositions', 'Dispositions'), listEditor('away_reasons', 'Away reasons')];
-  else if (S.tab === 'settings') content = [objectEditor('chat', 'Chat'), objectEditor('routing', 'Routing')];
-  else if (S.tab === 'versions') content = await renderVersions();
-  else content = namedEditors(S.tab);
-  $('pane').replaceChildren(...[content].flat());
-  $('pane').dataset.tab = S.tab;
-}
-
-// ----- live: another admin's change, on any node ------------------------------------------
-
-async function start() {
-  try { S.me = await api('GET', '/api/me'); } catch (err) { return; }
-  if (S.me.role !== 'admin') {
-    logout('This page is for admins.');
-    return;
-  }
-  $('who').textContent = S.me.name || S.me.id;
-  session.show(true);
-  S.wanted = true;
-  await load();
-  session.connect();
-}
-
-const session = Desk.staffSession({
-  S, tokenKey: TOKEN_KEY, views: ['who', 'config-version', 'conn-status', 'logout', 'console'],
-  api, start, onMessage: (msg) => {
-    if (msg.type === 'config.changed' && msg.version > S.version) {
-      notice(`Version ${msg.version} by ${msg.actor} is running.`);
-      load().catch((err) => showError(err, 'reload'));
-    }
-  },
-});
-const logout = session.logout;
-if (S.token) start();
