@@ -13,15 +13,18 @@ InvalidInput ``bad-article``.
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import (
     Boolean,
+    Float,
     Integer,
     Select,
     String,
     bindparam,
+    case,
     column,
     delete,
     func,
@@ -42,6 +45,7 @@ from cti.errors import Conflict, InvalidInput, NotFound
 from cti.knowledge import (
     MAX_BODY,
     MAX_TITLE,
+    SUGGESTION_WORDS,
     Article,
     ArticleText,
     ArticleVersion,
@@ -256,9 +260,17 @@ class SqlKnowledge:
             params["kb_tag"] = tag.strip().lower()
         async with self._db.read() as conn:
             postgres = conn.dialect.name == "postgresql"
+            weights: list[float] = []
+            if any_word and (postgres or len(tokens) > SUGGESTION_WORDS):
+                tokens, weights = await _distinctive(conn, tokens, audience, postgres)
+                if not tokens:
+                    return []
+                if postgres:  # ts_rank knows no rarity: each word found adds its weight (idf)
+                    params.update({f"kb_t{n}": t for n, t in enumerate(tokens)})
+                    params.update({f"kb_w{n}": w for n, w in enumerate(weights)})
             params["kb_q"] = (" | " if any_word else " & ").join(tokens) if postgres else _fts_query(
                 tokens, audience, any_word)
-            query = _ranked(postgres, audience, tag is not None)
+            query = _ranked(postgres, audience, tag is not None, len(weights))
             rows = (await conn.execute(query, params)).all()
         return [Hit(article=_article(r), rank=float(r.rank)) for r in rows]
 
@@ -294,14 +306,39 @@ def _fts_query(tokens: Sequence[str], audience: Audience, any_word: bool) -> str
     return f"{_FTS_PUBLIC_COLUMNS} : ({terms})" if audience is Audience.PUBLIC else terms
 
 
-@functools.lru_cache(maxsize=16)
-def _ranked(postgres: bool, audience: Audience, by_tag: bool) -> Select[Any]:
-    """The best ``:kb_limit`` articles for ``:kb_q`` (and ``:kb_tag``), built once per shape."""
+async def _distinctive(conn: Conn, tokens: Sequence[str], audience: Audience,
+                       postgres: bool) -> tuple[list[str], list[float]]:
+    """The ``SUGGESTION_WORDS`` tokens found in the fewest articles (and in some), and each one's
+    weight (its idf), in one statement: counting a word's matches reads its posting list only,
+    ranking reads every match's positions."""
+    params = {f"kb_t{n}": t for n, t in enumerate(tokens)}
+    if postgres:
+        doc = "public_doc" if audience is Audience.PUBLIC else "staff_doc"
+        counts = ", ".join(f"(SELECT count(*) FROM kb_search WHERE {doc} @@ to_tsquery('{PG_CONFIG}',"
+                           f" :kb_t{n}))" for n in range(len(tokens)))
+    else:
+        scope = f"{_FTS_PUBLIC_COLUMNS} : " if audience is Audience.PUBLIC else ""
+        params = {k: f'{scope}"{t}"' for k, t in params.items()}
+        counts = ", ".join(f"(SELECT count(*) FROM kb_search WHERE kb_search MATCH :kb_t{n})"
+                           for n in range(len(tokens)))
+    row = (await conn.execute(text(f"SELECT (SELECT count(*) FROM kb_search), {counts}"), params)).one()
+    total = max(1, int(row[0]))
+    found = sorted((int(c), n) for n, c in enumerate(row[1:]) if c)[:SUGGESTION_WORDS]
+    return [tokens[n] for _, n in found], [math.log(total / c) for c, _ in found]
+
+
+@functools.lru_cache(maxsize=64)
+def _ranked(postgres: bool, audience: Audience, by_tag: bool, weighted: int) -> Select[Any]:
+    """The best ``:kb_limit`` articles for ``:kb_q`` (and ``:kb_tag``), built once per shape.
+    ``weighted`` (PostgreSQL): that many words ``:kb_tN``, each adding ``:kb_wN`` when found."""
     public = audience is Audience.PUBLIC
     if postgres:
         doc = _PG_SEARCH.c.public_doc if public else _PG_SEARCH.c.staff_doc
         tsquery = func.to_tsquery(literal_column(f"'{PG_CONFIG}'"), bindparam("kb_q", type_=String))
-        rank = func.ts_rank(doc, tsquery)
+        rank: ColumnElement[Any] = func.ts_rank(doc, tsquery)
+        for n in range(weighted):
+            word = func.to_tsquery(literal_column(f"'{PG_CONFIG}'"), bindparam(f"kb_t{n}", type_=String))
+            rank = rank + case((doc.op("@@")(word), bindparam(f"kb_w{n}", type_=Float)), else_=0.0)
         inner = (select(_PG_SEARCH.c.article_id.label("article_id"), rank.label("score"))
                  .where(doc.op("@@")(tsquery)))
         if public:

@@ -27,6 +27,9 @@ MAX_TOKENS = 24  # words a query keeps: a long message is reduced to its first d
 MIN_TOKEN = 2
 MAX_TOKEN = 40
 SUGGESTIONS = 3  # articles a suggestion shows
+# Words a suggestion ranks by: the most distinctive of the message (in the fewest articles). A
+# message's common words match most articles and only cost ranking time; these few decide.
+SUGGESTION_WORDS = 6
 
 # Words that carry no topic: dropped from suggestions made from whole messages.
 _STOP_TEXT = (

@@ -92,6 +92,13 @@ async def test_suggestions_rank_by_any_word_and_query_syntax_is_only_text(kb: Sq
     message = "Hi, my router keeps dropping; I tried the reset button. Also is my refund coming?"
     hits = await kb.search(message, audience=Audience.PUBLIC, any_word=True)
     assert [h.article.id for h in hits] == [router.id, refund.id]  # more words in common first
+    # A long message: its most distinctive words decide, the ones in every article do not.
+    for n in range(3):
+        await kb.create(ArticleText(title=f"Account help {n}", public_body="account settings page help",
+                                    internal_body="", tags=()), by="sue")
+    long = "account settings page help account settings page help, my router rebooted; reset?"
+    ranked = await kb.search(long, audience=Audience.PUBLIC, any_word=True)
+    assert ranked[0].article.id == router.id
     # A question typed in a search box: its small words (how, do, I, my) are not required.
     box = await kb.search("How do I reset my router?", audience=Audience.PUBLIC)
     assert [h.article.id for h in box] == [router.id]
