@@ -2,7 +2,7 @@
 PostgreSQL (tsvector + GIN).
 
 ``python -m bench kb [--articles N] [--samples N] [--pg-url URL] [--backends sqlite,postgres]
-[--seed N]``
+[--seed N] [--kinds box,suggest,rare,common]``
 
 Seeds ``--articles`` generated articles (English-like text over a 4,000-word vocabulary with a
 Zipf-like spread, so some words are in thousands of articles and most in a few; 1-3 of 60 tags)
@@ -153,7 +153,8 @@ async def _run(label: str, url: str, args: argparse.Namespace) -> None:
                 backend_pid = int((await conn.execute(text("SELECT pg_backend_pid()"))).scalar_one())
 
         for kind, queries in _queries(corpus, rng, args.samples).items():
-            await _measure(label, kind, kb, queries, backend_pid)
+            if kind in args.kinds.split(","):
+                await _measure(label, kind, kb, queries, backend_pid)
     finally:
         await db.aclose()
 
@@ -176,6 +177,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--pg-url", default=PG_URL)
     parser.add_argument("--backends", default="sqlite,postgres")
     parser.add_argument("--seed", type=int, default=13)
+    parser.add_argument("--kinds", default="box,suggest,rare,common")
     args = parser.parse_args(argv)
     asyncio.run(_main(args))
     return 0

@@ -59,6 +59,7 @@ from cti.knowledge import (
 __all__ = ["SqlKnowledge"]
 
 MAX_RESULTS = 50
+COUNT_CAP = 256  # matches a word is counted up to when picking a message's distinctive words
 _A = kb_articles.c
 _V = kb_article_versions.c
 _T = kb_article_tags.c
@@ -310,17 +311,19 @@ async def _distinctive(conn: Conn, tokens: Sequence[str], audience: Audience,
                        postgres: bool) -> tuple[list[str], list[float]]:
     """The ``SUGGESTION_WORDS`` tokens found in the fewest articles (and in some), and each one's
     weight (its idf), in one statement: counting a word's matches reads its posting list only,
-    ranking reads every match's positions."""
+    ranking reads every match's positions. Counts stop at ``COUNT_CAP``: past it a word is
+    common, and how common no longer changes which words are kept."""
     params = {f"kb_t{n}": t for n, t in enumerate(tokens)}
     if postgres:
         doc = "public_doc" if audience is Audience.PUBLIC else "staff_doc"
-        counts = ", ".join(f"(SELECT count(*) FROM kb_search WHERE {doc} @@ to_tsquery('{PG_CONFIG}',"
-                           f" :kb_t{n}))" for n in range(len(tokens)))
+        counts = ", ".join(f"(SELECT count(*) FROM (SELECT 1 FROM kb_search WHERE {doc} @@ to_tsquery("
+                           f"'{PG_CONFIG}', :kb_t{n}) LIMIT {COUNT_CAP}) AS c{n})"
+                           for n in range(len(tokens)))
     else:
         scope = f"{_FTS_PUBLIC_COLUMNS} : " if audience is Audience.PUBLIC else ""
         params = {k: f'{scope}"{t}"' for k, t in params.items()}
-        counts = ", ".join(f"(SELECT count(*) FROM kb_search WHERE kb_search MATCH :kb_t{n})"
-                           for n in range(len(tokens)))
+        counts = ", ".join(f"(SELECT count(*) FROM (SELECT 1 FROM kb_search WHERE kb_search MATCH :kb_t{n}"
+                           f" LIMIT {COUNT_CAP}))" for n in range(len(tokens)))
     row = (await conn.execute(text(f"SELECT (SELECT count(*) FROM kb_search), {counts}"), params)).one()
     total = max(1, int(row[0]))
     found = sorted((int(c), n) for n, c in enumerate(row[1:]) if c)[:SUGGESTION_WORDS]
