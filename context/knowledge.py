@@ -33,6 +33,7 @@ from sqlalchemy import (
     select,
     table,
     text,
+    true,
     update,
 )
 from sqlalchemy.dialects.postgresql import TSVECTOR
@@ -337,13 +338,18 @@ def _ranked(postgres: bool, audience: Audience, by_tag: bool, weighted: int) -> 
     public = audience is Audience.PUBLIC
     if postgres:
         doc = _PG_SEARCH.c.public_doc if public else _PG_SEARCH.c.staff_doc
-        tsquery = func.to_tsquery(literal_column(f"'{PG_CONFIG}'"), bindparam("kb_q", type_=String))
-        rank: ColumnElement[Any] = func.ts_rank(doc, tsquery)
+        # The queries parsed once (a CTE), not once per matching row: to_tsquery is only stable.
+        config: ColumnElement[str] = literal_column(f"'{PG_CONFIG}'")
+        parsed = select(func.to_tsquery(config, bindparam("kb_q", type_=String)).label("q"),
+                        *[func.to_tsquery(config, bindparam(f"kb_t{n}", type_=String)).label(f"w{n}")
+                          for n in range(weighted)]).cte("kb_queries")
+        rank: ColumnElement[Any] = func.ts_rank(doc, parsed.c.q)
         for n in range(weighted):
-            word = func.to_tsquery(literal_column(f"'{PG_CONFIG}'"), bindparam(f"kb_t{n}", type_=String))
-            rank = rank + case((doc.op("@@")(word), bindparam(f"kb_w{n}", type_=Float)), else_=0.0)
+            rank = rank + case((doc.op("@@")(parsed.c[f"w{n}"]), bindparam(f"kb_w{n}", type_=Float)),
+                               else_=0.0)
         inner = (select(_PG_SEARCH.c.article_id.label("article_id"), rank.label("score"))
-                 .where(doc.op("@@")(tsquery)))
+                 .select_from(_PG_SEARCH.join(parsed, true()))
+                 .where(doc.op("@@")(parsed.c.q)))
         if public:
             inner = inner.where(_PG_SEARCH.c.public.is_(True))
         key = _PG_SEARCH.c.article_id
