@@ -567,3 +567,56 @@ interaction_events = cast(Table, InteractionEventRow.__table__)
 
 campaigns = cast(Table, CampaignRow.__table__)
 campaign_acks = cast(Table, CampaignAckRow.__table__)
+
+
+class KbArticleRow(Base):
+    """A knowledge article as it is now: the newest version's text, and the visitors' counters
+    (``cti.knowledge``). Its search document lives in ``kb_search`` (migration 0022), which has a
+    different shape on each backend and so no model here."""
+
+    __tablename__ = "kb_articles"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    title: Mapped[str] = mapped_column(String(200))
+    public_body: Mapped[str] = mapped_column(Text)
+    internal_body: Mapped[str] = mapped_column(Text)
+    tags: Mapped[list[str]] = mapped_column(JSON)
+    version: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[float] = mapped_column(Double)
+    updated_at: Mapped[float] = mapped_column(Double, index=True)
+    updated_by: Mapped[str] = mapped_column(String(128))
+    helped: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    solved: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+
+
+class KbArticleVersionRow(Base):
+    """Every version of every article, never changed: the history an editor reads and restores."""
+
+    __tablename__ = "kb_article_versions"
+
+    article_id: Mapped[str] = mapped_column(ID, ForeignKey("kb_articles.id", ondelete="CASCADE"),
+                                            primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    title: Mapped[str] = mapped_column(String(200))
+    public_body: Mapped[str] = mapped_column(Text)
+    internal_body: Mapped[str] = mapped_column(Text)
+    tags: Mapped[list[str]] = mapped_column(JSON)
+    at: Mapped[float] = mapped_column(Double)
+    by: Mapped[str] = mapped_column(String(128))
+    restored_from: Mapped[int | None] = mapped_column(Integer)
+
+
+class KbArticleTagRow(Base):
+    """The current tags of each article, one row a tag: a tag filter is one indexed lookup."""
+
+    __tablename__ = "kb_article_tags"
+    __table_args__ = (Index("ix_kb_article_tags_tag", "tag", "article_id"),)
+
+    article_id: Mapped[str] = mapped_column(ID, ForeignKey("kb_articles.id", ondelete="CASCADE"),
+                                            primary_key=True)
+    tag: Mapped[str] = mapped_column(String(40), primary_key=True)
+
+
+kb_articles = cast(Table, KbArticleRow.__table__)
+kb_article_versions = cast(Table, KbArticleVersionRow.__table__)
+kb_article_tags = cast(Table, KbArticleTagRow.__table__)

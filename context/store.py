@@ -39,6 +39,7 @@ from context.db import Conn, Database
 from context.eventlog import EventLog
 from context.inbound import check_items, newest_by_message_refs, newest_by_refs, store_inbound
 from context.interactions import Interactions, read_messages, read_notes
+from context.knowledge import SqlKnowledge
 from context.presented import Presented, read_presented
 from context.queries import require_customer
 from context.reports import ReportStore
@@ -108,6 +109,8 @@ class SqlContextStore:
         self._presented = Presented(db=self._db, clock=clock, ids=ids)
         # Not part of the ContextStore port: the campaign service's records.
         self.campaigns = SqlCampaigns(db=self._db, clock=clock, ids=ids)
+        # Not part of the ContextStore port: the knowledge base's articles and search.
+        self.knowledge = SqlKnowledge(db=self._db, clock=clock, ids=ids)
 
     def code_store(self, settings: CodeSettings) -> SqlCodeStore:
         """The one-time codes, in this database."""

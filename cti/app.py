@@ -31,6 +31,7 @@ from adapters.sms.config import parse_sms_config
 from adapters.twilio_voice.config import parse_twilio_voice_config
 from adapters.webchat.codes import VisitorCodes
 from adapters.webchat.http import setup_webchat
+from adapters.webchat.knowledge import setup_chat_knowledge
 from adapters.webchat.sessions import ChatSessions
 from adapters.webchat.signing import SiteSignatures
 from adapters.webchat.waiting import WaitingNotices
@@ -43,7 +44,7 @@ from cti.agents import AgentService, PresenceTouch
 from cti.ami.bridge import AmiBridge
 from cti.ami.runtime import AsteriskVoice
 from cti.campaign_service import CampaignService
-from cti.campaigns import InMemoryArticles, PopCampaigns
+from cti.campaigns import PopCampaigns
 from cti.claims import ClaimService
 from cti.clock import Clock, IdSource, SystemClock, UuidIds
 from cti.codes import CodeSender
@@ -56,6 +57,7 @@ from cti.events import AgentStateChanged
 from cti.hours import queue_open
 from cti.hub import EventHub
 from cti.janitor import Janitor
+from cti.knowledge import CampaignArticles
 from cti.lease import Leases
 from cti.live_config import LiveConfig, as_live
 from cti.login import LoginService
@@ -193,7 +195,7 @@ def build_app(config: AppConfig, settings: ServerSettings, *, clock: Clock | Non
     live = LiveConfig(config)
     presence_store: PresenceStore = (RedisPresence(redis=redis_client, prefix=settings.redis_prefix)
                                      if redis_client is not None else MemoryPresence())
-    campaigns = CampaignService(records=context.campaigns, articles=InMemoryArticles(),
+    campaigns = CampaignService(records=context.campaigns, articles=CampaignArticles(context.knowledge),
                                 log_records=context.event_log, clock=the_clock, ids=the_ids)
     core = build_core(config=live, context=context, routing=routing, hub=hub, clock=the_clock, ids=the_ids,
                       metrics=metrics, agent_states=context.agent_states, presence=presence_store,
@@ -270,7 +272,7 @@ def build_app(config: AppConfig, settings: ServerSettings, *, clock: Clock | Non
         typing=TypingSignals(context=context, hub=hub, clock=the_clock),
         consults=ChatConsults(records=context.consults, interactions=interactions, context=context, hub=hub,
                               clock=the_clock, ids=the_ids, config=live),
-        campaigns=campaigns, surveys=surveys)
+        campaigns=campaigns, surveys=surveys, knowledge=context.knowledge)
     call_log = CallLogRecorder(hub=hub, context=context, log_records=context.event_log)
     chat = ChatSessions(interactions=interactions, context=context, ids=the_ids,
                         chat=lambda: live.current.chat,
@@ -373,6 +375,7 @@ def build_app(config: AppConfig, settings: ServerSettings, *, clock: Clock | Non
                   if a in live.current.agents else a, traffic=config.traffic, waiting=waiting,
                   typing=services.typing,
                   survey_token=surveys.token if config.surveys.enabled else None)
+    setup_chat_knowledge(app, knowledge=context.knowledge)
     return app
 
 

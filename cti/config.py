@@ -67,6 +67,7 @@ class CannedReply:
     title: str
     body: str
     teams: tuple[str, ...] = ()  # none: every team's desk
+    article: str | None = None  # a knowledge article's id: its public part follows the body
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,7 +210,8 @@ def from_model(model: ConfigModel) -> AppConfig:
         demo=model.demo,
         business_hours=hours, dispositions=tuple(model.dispositions),
         away_reasons=tuple(model.away_reasons),
-        canned_replies=tuple(CannedReply(id=c.id, title=c.title, body=c.body, teams=tuple(c.teams))
+        canned_replies=tuple(CannedReply(id=c.id, title=c.title, body=c.body, teams=tuple(c.teams),
+                                         article=c.article)
                              for c in model.canned_replies),
         document=model.model_dump(mode="json", include=set(LIVE_SECTIONS)),
     )

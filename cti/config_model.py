@@ -242,6 +242,7 @@ class CannedReplyModel(Strict):
     title: Annotated[str, Field(min_length=1, max_length=200)]
     body: Text  # may hold variables such as {customer.name} (cti.canned)
     teams: list[Name] = Field(default_factory=list)  # who reads it (cti.canned); none: everyone
+    article: Name | None = None  # a knowledge article whose public part follows the body
 
 
 class AmiModel(Strict):

@@ -17,6 +17,7 @@ from cti.consult import ChatConsults
 from cti.domain import Channel, Interaction, InteractionState
 from cti.eventlog import EventLogRecords
 from cti.hub import EventHub
+from cti.knowledge import KnowledgeBase
 from cti.live_config import LiveConfig
 from cti.ports import AttachmentSource, CallControl, ContextStore
 from cti.presence import DesktopPresence
@@ -60,6 +61,7 @@ class Services:
     consults: ChatConsults | None = None  # warm transfer of chats: consult the next agent first
     campaigns: CampaignService | None = None  # campaign notices (issue 13)
     surveys: SurveyService | None = None  # CSAT surveys on every channel (issue 13)
+    knowledge: KnowledgeBase | None = None  # the knowledge base's articles and search
 
     @property
     def config(self) -> AppConfig:

@@ -9,6 +9,7 @@ from aiohttp import web
 
 from cti.services import Services
 from desktop_api import (
+    kb_pages,
     rest_admin,
     rest_agents,
     rest_campaigns,
@@ -17,6 +18,7 @@ from desktop_api import (
     rest_figures,
     rest_identity,
     rest_interactions,
+    rest_kb,
     rest_reports,
     rest_supervision,
     rest_tokens,
@@ -83,7 +85,7 @@ def make_app(services: Services) -> web.Application:
                   rest_tokens.routes, ws.routes, rest_identity.routes, rest_admin.routes,
                   rest_webhooks.routes, rest_figures.routes, rest_reports.routes,
                   rest_supervision.routes, wallboard.routes, rest_desk.routes, rest_campaigns.routes,
-                  survey_page.routes):
+                  survey_page.routes, rest_kb.routes, kb_pages.routes):
         app.router.add_routes(table)
     app.router.add_get("/", _page("index.html"))
     app.router.add_get("/agent", _page("agent.html"))
@@ -96,4 +98,7 @@ def make_app(services: Services) -> web.Application:
     app.router.add_get(MODULE_ROUTE, module_file)
     # Vendored style (its licence and version: static/js/vendor/README.md).
     app.router.add_get("/assets/vendor/uplot.min.css", _page("js/vendor/uplot.min.css"))
+    # The knowledge editor (supervisors, admins; code in static/js/knowledge); the public pages
+    # are desktop_api.kb_pages.
+    app.router.add_get("/knowledge", _page("kb_editor.html"))
     return app

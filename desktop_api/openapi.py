@@ -17,6 +17,7 @@ from desktop_api.openapi_admin import admin_paths, admin_schemas
 from desktop_api.openapi_campaigns import campaign_paths, campaign_schemas
 from desktop_api.openapi_desk import desk_paths, desk_schemas
 from desktop_api.openapi_figures import figures_paths, figures_schemas
+from desktop_api.openapi_kb import kb_paths, kb_schemas
 from desktop_api.openapi_observe import observe_paths
 from desktop_api.openapi_reports import reports_paths, reports_schemas
 from desktop_api.openapi_webhooks import webhook_paths, webhook_schemas
@@ -681,6 +682,7 @@ def _build() -> dict[str, Any]:
             {"name": "admin",
              "description": "the audit log, live administration (docs/admin.md), outbound webhooks"},
             {"name": "reports", "description": "interaction event logs, the figures read from them, reports"},
+            {"name": "knowledge", "description": "articles, versions and search (docs/knowledge.md)"},
             {"name": "voice", "description": "call control through Asterisk"},
             {"name": "campaigns", "description": "campaign notices (docs/campaigns.md)"},
             {"name": "surveys", "description": "the signed survey page (docs/campaigns.md)"},
@@ -692,7 +694,7 @@ def _build() -> dict[str, Any]:
         "paths": {**_paths(), **access_paths(), **admin_paths(), **webhook_paths(), **observe_paths(),
                   **figures_paths(), **reports_paths(),
                   **supervision_paths(), **desk_paths(),
-                  **campaign_paths()},
+                  **campaign_paths(), **kb_paths()},
         "components": {
             "securitySchemes": {
                 "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
@@ -701,7 +703,7 @@ def _build() -> dict[str, Any]:
             "schemas": {**_schemas(), **access_schemas(), **identity_schemas(), **admin_schemas(),
                         **webhook_schemas(), **figures_schemas(), **reports_schemas(),
                         **supervision_schemas(), **desk_schemas(),
-                        **campaign_schemas()},
+                        **campaign_schemas(), **kb_schemas()},
             "responses": responses,
         },
     }

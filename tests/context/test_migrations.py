@@ -22,17 +22,23 @@ TABLES = {"customers", "identities", "merges", "interactions", "interaction_refs
           "interaction_identities", "merge_suggestions", "one_time_codes", "chat_sessions",
           "webhook_deliveries",
           "agent_states", "config_versions", "interaction_events", "chat_consults",
-          "campaigns", "campaign_acks"}
+          "campaigns", "campaign_acks", "kb_articles", "kb_article_versions", "kb_article_tags"}
 ROOT = Path(__file__).resolve().parents[2]
 HEAD = "0023"  # the newest revision: every upgrade ends there
+
+
+def _modelled(name: str | None, kind: str, _parent: object) -> bool:
+    """The knowledge search table has each backend's own shape (FTS5 with its shadow tables, or
+    tsvector columns) and no model: tests/context/test_knowledge.py checks it on both."""
+    return not (kind == "table" and name is not None and name.startswith("kb_search"))
 
 
 def _schema_diff(url: str, metadata: MetaData) -> list[object]:
     engine = create_engine(sync_url(url))
     try:
         with engine.connect() as conn:
-            return list(compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}),
-                                         metadata))
+            return list(compare_metadata(MigrationContext.configure(
+                conn, opts={"compare_type": True, "include_name": _modelled}), metadata))
     finally:
         engine.dispose()
 
@@ -42,7 +48,7 @@ def _state(url: str) -> tuple[set[str], list[str], str | None]:
     engine = create_engine(sync_url(url))
     try:
         with engine.connect() as conn:
-            tables = set(inspect(conn).get_table_names())
+            tables = {t for t in inspect(conn).get_table_names() if _modelled(t, "table", None)}
             versions = list(conn.execute(text("SELECT version_num FROM alembic_version")).scalars())
             schema = None
             if conn.dialect.name == "postgresql":

@@ -17,7 +17,7 @@ from desktop_api.app import MODULE_ROUTE, MODULES, STATIC, module_file
 
 PAGES = {"agent.html": "agent/main.js", "supervisor.html": "supervisor/main.js",
          "admin.html": "admin/main.js", "reports.html": "reports/main.js",
-         "wallboard.html": "wallboard/main.js"}
+         "wallboard.html": "wallboard/main.js", "kb_editor.html": "knowledge/main.js"}
 IMPORT = re.compile(r"""^(?:import|export)\s+(?:\{([^}]*)\}\s+from\s+|\*\s+as\s+\w+\s+from\s+)?'([^']+)';""",
                     re.MULTILINE)
 EXPORT = re.compile(r"^export\s+(?:async\s+)?(?:function|const|let|class)\s+([\w$]+)", re.MULTILINE)

@@ -1,6 +1,7 @@
 // The chat widget: a visitor's side of /ws/chat (an ES module, served as a file so that the page
 // runs under a Content-Security-Policy of script-src 'self'; no inline script or handlers).
 import {onWaitingFrame} from './waiting.js';
+import {suggestBeforeAgent} from './chat_kb.js';
 
 // The visitor's session: its id and the secret only this browser holds (the server keeps a hash).
 // Without the secret a reconnect is a new visitor, so both are kept together.
@@ -361,10 +362,21 @@ function sendMessage(event) {
     showError({error_id: 'not-connected', message: 'not connected; your message was not sent'});
     return;
   }
-  C.lastSent = body;
-  C.ws.send(JSON.stringify({type: 'message', body}));
   input.value = '';  // the server's echo shows the message
   input.focus();
+  // The first message of a conversation: help articles first (chat_kb.js), an agent after.
+  if (!C.conversation) suggestBeforeAgent(body, sendBody);
+  else sendBody(body);
+}
+
+function sendBody(body) {
+  if (!canSend()) {
+    $('chat-input').value = body;
+    showError({error_id: 'not-connected', message: 'not connected; your message was not sent'});
+    return;
+  }
+  C.lastSent = body;
+  C.ws.send(JSON.stringify({type: 'message', body}));
 }
 
 function leave() {

@@ -18,6 +18,7 @@ import './picker.js';
 import './consult.js';
 import './shortcuts.js';
 import './campaigns.js';
+import './knowledge.js';
 import {boot} from './session.js';
 
 boot();

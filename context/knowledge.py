@@ -1,0 +1,395 @@
+"""The knowledge base in the database: articles, their versions and tags, and full-text search on
+SQLite FTS5 or PostgreSQL ``tsvector`` (the search table's two shapes: migration 0022).
+
+An edit names the version it was made from (``base_version``): an edit from a stale copy is
+refused (``article-changed``) rather than written over someone else's newer text. Every write
+stores the new version, the article's current row, its tags and its search document in one
+transaction, so a search never finds words of a text that is no longer the article's.
+
+Errors: NotFound ``article-not-found``, ``version-not-found``; Conflict ``article-changed``;
+InvalidInput ``bad-article``.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    Float,
+    Integer,
+    Select,
+    String,
+    bindparam,
+    case,
+    column,
+    delete,
+    func,
+    insert,
+    literal_column,
+    select,
+    table,
+    text,
+    true,
+    update,
+)
+from sqlalchemy.dialects.postgresql import TSVECTOR
+from sqlalchemy.sql.elements import ColumnElement
+
+from context.db import Conn, Database
+from context.models import kb_article_tags, kb_article_versions, kb_articles
+from cti.clock import Clock, IdSource
+from cti.errors import Conflict, InvalidInput, NotFound
+from cti.knowledge import (
+    MAX_BODY,
+    MAX_TITLE,
+    SUGGESTION_WORDS,
+    Article,
+    ArticleText,
+    ArticleVersion,
+    Audience,
+    Hit,
+    Outcome,
+    normalise_tags,
+    search_tokens,
+)
+
+__all__ = ["SqlKnowledge"]
+
+MAX_RESULTS = 50
+COUNT_CAP = 256  # matches a word is counted up to when picking a message's distinctive words
+_A = kb_articles.c
+_V = kb_article_versions.c
+_T = kb_article_tags.c
+PG_CONFIG = "english"  # the same stems as SQLite's porter tokenizer
+
+# SQLite: bm25 weights per column (article_id, title, tags, public_body, internal_body).
+_FTS_RANK = "bm25(kb_search, 0.0, 10.0, 5.0, 2.0, 1.0)"
+_FTS_PUBLIC_COLUMNS = "{title tags public_body}"
+# PostgreSQL's search table, outside the models (its shape differs per backend: migration 0022).
+_PG_SEARCH = table("kb_search", column("article_id", String), column("public", Boolean),
+                   column("public_doc", TSVECTOR), column("staff_doc", TSVECTOR))
+_FTS = table("kb_search", column("article_id", String), column("public", Integer))
+
+
+def _checked(raw: ArticleText) -> ArticleText:
+    problems: list[str] = []
+    title = raw.title.strip()
+    if not title or len(title) > MAX_TITLE:
+        problems.append(f"title: 1-{MAX_TITLE} characters")
+    for name, body in (("public_body", raw.public_body), ("internal_body", raw.internal_body)):
+        if len(body) > MAX_BODY:
+            problems.append(f"{name}: at most {MAX_BODY} characters")
+    try:
+        tags = normalise_tags(raw.tags)
+    except ValueError as exc:
+        problems.append(f"tags: {exc}")
+        tags = ()
+    if problems:
+        raise InvalidInput("bad-article", "the article is not valid", problems=problems)
+    return ArticleText(title=title, public_body=raw.public_body, internal_body=raw.internal_body, tags=tags)
+
+
+def _text_of(row: Any) -> ArticleText:
+    return ArticleText(title=row.title, public_body=row.public_body, internal_body=row.internal_body,
+                       tags=tuple(row.tags or ()))
+
+
+def _article(row: Any) -> Article:
+    return Article(id=row.id, text=_text_of(row), version=row.version, created_at=row.created_at,
+                   updated_at=row.updated_at, updated_by=row.updated_by, helped=row.helped, solved=row.solved)
+
+
+def _version(row: Any) -> ArticleVersion:
+    return ArticleVersion(article_id=row.article_id, version=row.version, text=_text_of(row), at=row.at,
+                          by=row.by, restored_from=row.restored_from)
+
+
+def _not_found(article_id: str) -> NotFound:
+    return NotFound("article-not-found", "no such article", article_id=article_id[:100])
+
+
+def _is_public() -> ColumnElement[bool]:
+    # Not public: an empty (or blank) public part. Trimmed in SQL the same way on both backends.
+    return func.length(func.trim(_A.public_body)) > 0
+
+
+class SqlKnowledge:
+    def __init__(self, *, db: Database, clock: Clock, ids: IdSource) -> None:
+        self._db = db
+        self._clock = clock
+        self._ids = ids
+
+    # writing
+
+    async def create(self, text: ArticleText, *, by: str) -> Article:
+        checked = _checked(text)
+        article_id = self._ids.new_id("kb")
+        now = self._clock.now()
+
+        async def work(conn: Conn) -> Article:
+            await self._insert_new(conn, article_id, checked, at=now, by=by)
+            return await self._require(conn, article_id)
+
+        return await self._db.write(work)
+
+    async def import_articles(self, texts: Sequence[ArticleText], *, by: str) -> list[str]:
+        """Many new articles in one transaction (a bulk import, the benchmark's seed); their ids."""
+        checked = [_checked(t) for t in texts]
+        ids = [self._ids.new_id("kb") for _ in checked]
+        now = self._clock.now()
+
+        async def work(conn: Conn) -> list[str]:
+            for article_id, one in zip(ids, checked, strict=True):
+                await self._insert_new(conn, article_id, one, at=now, by=by)
+            return ids
+
+        return await self._db.write(work)
+
+    async def update(self, article_id: str, text: ArticleText, *, by: str, base_version: int) -> Article:
+        checked = _checked(text)
+        return await self._db.write(lambda conn: self._new_version(
+            conn, article_id, checked, by=by, base_version=base_version, restored_from=None))
+
+    async def restore(self, article_id: str, version: int, *, by: str, base_version: int) -> Article:
+        async def work(conn: Conn) -> Article:
+            old = await self._require_version(conn, article_id, version)
+            return await self._new_version(conn, article_id, old.text, by=by, base_version=base_version,
+                                           restored_from=version)
+
+        return await self._db.write(work)
+
+    async def feedback(self, article_id: str, outcome: Outcome) -> Article:
+        """A visitor's word on a public article; an internal-only one is "not found" to them."""
+        column = _A.solved if outcome is Outcome.SOLVED else _A.helped
+
+        async def work(conn: Conn) -> Article:
+            done = await conn.execute(update(kb_articles).where(_A.id == article_id, _is_public())
+                                      .values({column: column + 1}))
+            if done.rowcount != 1:
+                raise _not_found(article_id)
+            return await self._require(conn, article_id)
+
+        return await self._db.write(work)
+
+    async def _insert_new(self, conn: Conn, article_id: str, checked: ArticleText, *, at: float,
+                          by: str) -> None:
+        await conn.execute(insert(kb_articles).values(
+            id=article_id, title=checked.title, public_body=checked.public_body,
+            internal_body=checked.internal_body, tags=list(checked.tags), version=1, created_at=at,
+            updated_at=at, updated_by=by, helped=0, solved=0))
+        await self._store_version(conn, article_id, 1, checked, at=at, by=by, restored_from=None,
+                                  replace=False)
+
+    async def _new_version(self, conn: Conn, article_id: str, checked: ArticleText, *, by: str,
+                           base_version: int, restored_from: int | None) -> Article:
+        current = (await conn.execute(select(_A.version).where(_A.id == article_id))).scalar_one_or_none()
+        if current is None:
+            raise _not_found(article_id)
+        if current != base_version:
+            raise Conflict("article-changed", "the article changed since you opened it; reload it",
+                           article_id=article_id, version=current, base_version=base_version)
+        version = current + 1
+        now = self._clock.now()
+        # The version check again in the statement: a concurrent edit makes this update no row.
+        where = (_A.id == article_id) & (_A.version == current)
+        done = await conn.execute(update(kb_articles).where(where).values(
+            title=checked.title, public_body=checked.public_body, internal_body=checked.internal_body,
+            tags=list(checked.tags), version=version, updated_at=now, updated_by=by))
+        if done.rowcount != 1:
+            raise Conflict("article-changed", "the article changed since you opened it; reload it",
+                           article_id=article_id)
+        await self._store_version(conn, article_id, version, checked, at=now, by=by,
+                                  restored_from=restored_from, replace=True)
+        return await self._require(conn, article_id)
+
+    async def _store_version(self, conn: Conn, article_id: str, version: int, checked: ArticleText, *,
+                             at: float, by: str, restored_from: int | None, replace: bool) -> None:
+        await conn.execute(insert(kb_article_versions).values(
+            article_id=article_id, version=version, title=checked.title, public_body=checked.public_body,
+            internal_body=checked.internal_body, tags=list(checked.tags), at=at, by=by,
+            restored_from=restored_from))
+        if replace:
+            await conn.execute(delete(kb_article_tags).where(_T.article_id == article_id))
+        if checked.tags:
+            await conn.execute(insert(kb_article_tags), [{"article_id": article_id, "tag": t}
+                                                         for t in checked.tags])
+        await _write_search(conn, article_id, checked, replace=replace)
+
+    # reading
+
+    async def article(self, article_id: str) -> Article:
+        async with self._db.read() as conn:
+            return await self._require(conn, article_id)
+
+    async def versions(self, article_id: str) -> list[ArticleVersion]:
+        """Newest first."""
+        async with self._db.read() as conn:
+            await self._require(conn, article_id)
+            rows = (await conn.execute(select(kb_article_versions).where(_V.article_id == article_id)
+                                       .order_by(_V.version.desc()))).all()
+        return [_version(r) for r in rows]
+
+    async def version(self, article_id: str, version: int) -> ArticleVersion:
+        async with self._db.read() as conn:
+            return await self._require_version(conn, article_id, version)
+
+    async def latest(self, *, audience: Audience, tag: str | None = None, limit: int = 50) -> list[Article]:
+        """Articles newest-edited first (the /kb index, an editor's list)."""
+        query = _scoped(select(kb_articles), audience, tag).order_by(_A.updated_at.desc(), _A.id)
+        async with self._db.read() as conn:
+            rows = (await conn.execute(query.limit(max(1, min(limit, 500))))).all()
+        return [_article(r) for r in rows]
+
+    async def search(self, text: str, *, audience: Audience, tag: str | None = None, limit: int = 20,
+                     any_word: bool = False) -> list[Hit]:
+        """Articles matching ``text``, best first. ``any_word``: ranked by the words in common
+        (suggestions from a whole message); otherwise every word must match (a search box).
+        The public audience searches and gets the public part only.
+
+        The search table alone finds, filters and ranks (``_ranked``); only the ``limit`` best
+        are then read from the articles, so the cost follows the matches, not the articles."""
+        # Small words (how, do, my) are never required: a typed question still finds its article.
+        # Only when nothing else is left are they searched for.
+        tokens = search_tokens(text, drop_stop_words=True) or search_tokens(text)
+        if not tokens:
+            return []
+        params: dict[str, Any] = {"kb_limit": max(1, min(limit, MAX_RESULTS))}
+        if tag is not None:
+            params["kb_tag"] = tag.strip().lower()
+        async with self._db.read() as conn:
+            postgres = conn.dialect.name == "postgresql"
+            weights: list[float] = []
+            if any_word and (postgres or len(tokens) > SUGGESTION_WORDS):
+                tokens, weights = await _distinctive(conn, tokens, audience, postgres)
+                if not tokens:
+                    return []
+                if postgres:  # ts_rank knows no rarity: each word found adds its weight (idf)
+                    params.update({f"kb_t{n}": t for n, t in enumerate(tokens)})
+                    params.update({f"kb_w{n}": w for n, w in enumerate(weights)})
+            params["kb_q"] = (" | " if any_word else " & ").join(tokens) if postgres else _fts_query(
+                tokens, audience, any_word)
+            query = _ranked(postgres, audience, tag is not None, len(weights))
+            rows = (await conn.execute(query, params)).all()
+        return [Hit(article=_article(r), rank=float(r.rank)) for r in rows]
+
+    async def _require(self, conn: Conn, article_id: str) -> Article:
+        row = (await conn.execute(select(kb_articles).where(_A.id == article_id))).first()
+        if row is None:
+            raise _not_found(article_id)
+        return _article(row)
+
+    async def _require_version(self, conn: Conn, article_id: str, version: int) -> ArticleVersion:
+        row = (await conn.execute(select(kb_article_versions).where(
+            _V.article_id == article_id, _V.version == version))).first()
+        if row is None:
+            raise NotFound("version-not-found", "no such version of the article",
+                           article_id=article_id[:100], version=version)
+        return _version(row)
+
+
+def _scoped(query: Select[Any], audience: Audience, tag: str | None) -> Select[Any]:
+    if audience is Audience.PUBLIC:
+        query = query.where(_is_public())
+    if tag is not None:
+        query = query.where(_A.id.in_(select(_T.article_id).where(_T.tag == tag.strip().lower())))
+    return query
+
+
+# Search statements ---------------------------------------------------------------------------
+
+
+def _fts_query(tokens: Sequence[str], audience: Audience, any_word: bool) -> str:
+    # Tokens are letters and digits only (cti.knowledge.search_tokens); quoted, each is a plain term.
+    terms = f" {'OR' if any_word else 'AND'} ".join(f'"{t}"' for t in tokens)
+    return f"{_FTS_PUBLIC_COLUMNS} : ({terms})" if audience is Audience.PUBLIC else terms
+
+
+async def _distinctive(conn: Conn, tokens: Sequence[str], audience: Audience,
+                       postgres: bool) -> tuple[list[str], list[float]]:
+    """The ``SUGGESTION_WORDS`` tokens found in the fewest articles (and in some), and each one's
+    weight (its idf), in one statement: counting a word's matches reads its posting list only,
+    ranking reads every match's positions. Counts stop at ``COUNT_CAP``: past it a word is
+    common, and how common no longer changes which words are kept."""
+    params = {f"kb_t{n}": t for n, t in enumerate(tokens)}
+    if postgres:
+        doc = "public_doc" if audience is Audience.PUBLIC else "staff_doc"
+        counts = ", ".join(f"(SELECT count(*) FROM (SELECT 1 FROM kb_search WHERE {doc} @@ to_tsquery("
+                           f"'{PG_CONFIG}', :kb_t{n}) LIMIT {COUNT_CAP}) AS c{n})"
+                           for n in range(len(tokens)))
+    else:
+        scope = f"{_FTS_PUBLIC_COLUMNS} : " if audience is Audience.PUBLIC else ""
+        params = {k: f'{scope}"{t}"' for k, t in params.items()}
+        counts = ", ".join(f"(SELECT count(*) FROM (SELECT 1 FROM kb_search WHERE kb_search MATCH :kb_t{n}"
+                           f" LIMIT {COUNT_CAP}))" for n in range(len(tokens)))
+    row = (await conn.execute(text(f"SELECT (SELECT count(*) FROM kb_search), {counts}"), params)).one()
+    total = max(1, int(row[0]))
+    found = sorted((int(c), n) for n, c in enumerate(row[1:]) if c)[:SUGGESTION_WORDS]
+    return [tokens[n] for _, n in found], [math.log(total / c) for c, _ in found]
+
+
+@functools.lru_cache(maxsize=64)
+def _ranked(postgres: bool, audience: Audience, by_tag: bool, weighted: int) -> Select[Any]:
+    """The best ``:kb_limit`` articles for ``:kb_q`` (and ``:kb_tag``), built once per shape.
+    ``weighted`` (PostgreSQL): that many words ``:kb_tN``, each adding ``:kb_wN`` when found."""
+    public = audience is Audience.PUBLIC
+    if postgres:
+        doc = _PG_SEARCH.c.public_doc if public else _PG_SEARCH.c.staff_doc
+        # The queries parsed once (a CTE), not once per matching row: to_tsquery is only stable.
+        config: ColumnElement[str] = literal_column(f"'{PG_CONFIG}'")
+        parsed = select(func.to_tsquery(config, bindparam("kb_q", type_=String)).label("q"),
+                        *[func.to_tsquery(config, bindparam(f"kb_t{n}", type_=String)).label(f"w{n}")
+                          for n in range(weighted)]).cte("kb_queries")
+        rank: ColumnElement[Any] = func.ts_rank(doc, parsed.c.q)
+        for n in range(weighted):
+            rank = rank + case((doc.op("@@")(parsed.c[f"w{n}"]), bindparam(f"kb_w{n}", type_=Float)),
+                               else_=0.0)
+        inner = (select(_PG_SEARCH.c.article_id.label("article_id"), rank.label("score"))
+                 .select_from(_PG_SEARCH.join(parsed, true()))
+                 .where(doc.op("@@")(parsed.c.q)))
+        if public:
+            inner = inner.where(_PG_SEARCH.c.public.is_(True))
+        key = _PG_SEARCH.c.article_id
+    else:
+        # bm25 is smaller for better matches; the answer's rank is larger-is-better everywhere.
+        inner = (select(_FTS.c.article_id.label("article_id"), literal_column(f"-{_FTS_RANK}").label("score"))
+                 .where(text("kb_search MATCH :kb_q")))
+        if public:
+            inner = inner.where(_FTS.c.public == 1)
+        key = _FTS.c.article_id
+    if by_tag:
+        inner = inner.where(key.in_(select(_T.article_id).where(_T.tag == bindparam("kb_tag"))))
+    # "score", not "rank": FTS5 tables have a hidden column of that name.
+    best = inner.order_by(literal_column("score").desc()).limit(bindparam("kb_limit")).subquery()
+    query = select(kb_articles, best.c.score.label("rank")).join(best, best.c.article_id == _A.id)
+    if public:
+        query = query.where(_is_public())  # the search table says so too; never trust one guard
+    return query.order_by(best.c.score.desc(), _A.id)
+
+
+async def _write_search(conn: Conn, article_id: str, checked: ArticleText, *, replace: bool) -> None:
+    is_public = bool(checked.public_body.strip())
+    values: dict[str, Any] = {"id": article_id, "title": checked.title, "tags": " ".join(checked.tags),
+                              "public_body": checked.public_body, "internal_body": checked.internal_body,
+                              "public": is_public}
+    if conn.dialect.name == "postgresql":
+        cfg = PG_CONFIG
+        public = (f"setweight(to_tsvector('{cfg}', :title), 'A')"
+                  f" || setweight(to_tsvector('{cfg}', :tags), 'B')"
+                  f" || setweight(to_tsvector('{cfg}', :public_body), 'C')")
+        await conn.execute(text(
+            "INSERT INTO kb_search (article_id, public, public_doc, staff_doc)"
+            f" VALUES (:id, :public, {public},"
+            f" {public} || setweight(to_tsvector('{cfg}', :internal_body), 'D'))"
+            " ON CONFLICT (article_id) DO UPDATE SET public = excluded.public,"
+            " public_doc = excluded.public_doc, staff_doc = excluded.staff_doc"), values)
+        return
+    if replace:
+        await conn.execute(text("DELETE FROM kb_search WHERE article_id = :id"), {"id": article_id})
+    await conn.execute(text("INSERT INTO kb_search (article_id, public, title, tags, public_body,"
+                            " internal_body) VALUES (:id, :public, :title, :tags, :public_body,"
+                            " :internal_body)"),
+                       {**values, "public": int(is_public)})
