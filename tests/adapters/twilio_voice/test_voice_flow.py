@@ -129,6 +129,14 @@ class Queued:
     call_sid: str
     left_path: str  # the Enqueue's action
     wait_path: str
+    done_path: str = ""  # the caller's <Dial><Conference> action, once moved into the conference
+    conference_path: str = ""  # the conference's status callback
+    conference_sid: str = ""
+    sequence: int = 0
+
+    def next_sequence(self) -> str:
+        self.sequence += 1
+        return str(self.sequence)
 
 
 async def call_in(voice: Voice, sid: str, *, from_: str = ANN, account: str = "40021",
@@ -179,12 +187,62 @@ def check_agent_call(created: Request, queued: Queued, *, to: str, agent: str) -
     assert f"{callback.scheme}://{callback.netloc}{callback.path}" == PUBLIC_URL + twiml.AGENT_PATH
     query = parse_qs(callback.query)
     assert query["interaction"] == [queued.interaction_id] and query["agent"] == [agent]
-    dial = ET.fromstring(form["Twiml"]).find("Dial")
+    conference = ET.fromstring(form["Twiml"]).find("Dial/Conference")
+    assert conference is not None and conference.text == queued.interaction_id
+    assert conference.get("endConferenceOnExit") == "true"
+    assert path_of(conference.get("statusCallback", "")) == (
+        f"{twiml.CONFERENCE_PATH}?interaction={queued.interaction_id}")
+    assert conference.get("record") == "record-from-start"
+    assert path_of(conference.get("recordingStatusCallback", "")).startswith(twiml.RECORDING_PATH)
+
+
+async def conference_event(voice: Voice, queued: Queued, event: str, call_sid: str = "", *,
+                           expect: int = 200, **extra: str) -> None:
+    """Twilio's status callback of the call's conference."""
+    await webhook(voice, queued.conference_path, {
+        "AccountSid": ACCOUNT_SID, "ConferenceSid": queued.conference_sid, "FriendlyName": queued.interaction_id,
+        "StatusCallbackEvent": event, "SequenceNumber": queued.next_sequence(), "Timestamp":
+        "Mon, 07 Dec 2026 15:00:00 +0000", **({"CallSid": call_sid} if call_sid else {}), **extra},
+        expect=expect)
+
+
+async def caller_moved(voice: Voice, queued: Queued, *, count: int = 1) -> Request:
+    """The ``count``-th redirect of the caller into the conference (as the agent answers)."""
+    async with asyncio.timeout(10):
+        while True:
+            moves = [u for u in voice.twilio.updates if u.call_sid == queued.call_sid
+                     and "<Conference" in u.form.get("Twiml", "")]
+            if len(moves) >= count:
+                return moves[count - 1]
+            voice.twilio.arrived.clear()
+            await voice.twilio.arrived.wait()
+
+
+def moves(twilio: FakeTwilioVoice) -> list[tuple[str, str]]:
+    """Each call update as (CallSid, what it did): "conference", "queue" or the new Status."""
+    return [(u.call_sid or "", "conference" if "<Conference" in u.form.get("Twiml", "")
+             else "queue" if "<Enqueue" in u.form.get("Twiml", "") else u.form.get("Status", "?"))
+            for u in twilio.updates]
+
+
+async def in_conference(voice: Voice, queued: Queued, agent_call: str) -> None:
+    """Twilio runs the agent's and then the caller's <Dial><Conference>: both are in it."""
+    moved = await caller_moved(voice, queued)
+    dial = ET.fromstring(moved.form["Twiml"]).find("Dial")
     assert dial is not None
-    queue = dial.find("Queue")
-    assert queue is not None and queue.text == queued.interaction_id
-    assert dial.get("record") == "record-from-answer-dual"
-    assert path_of(dial.get("recordingStatusCallback", "")).startswith(twiml.RECORDING_PATH)
+    conference = dial.find("Conference")
+    assert conference is not None and conference.text == queued.interaction_id
+    queued.done_path = path_of(dial.get("action", ""))
+    queued.conference_path = path_of(conference.get("statusCallback", ""))
+    queued.conference_sid = voice.twilio.join(queued.interaction_id, agent_call)
+    await conference_event(voice, queued, "conference-start")
+    await conference_event(voice, queued, "participant-join", agent_call)
+    voice.twilio.join(queued.interaction_id, queued.call_sid)
+    # The Enqueue's action: the caller was taken out of the Twilio queue by the redirect.
+    assert len(await webhook(voice, queued.left_path, call_form(queued.call_sid, QueueResult="redirected"))) == 0
+    await conference_event(voice, queued, "participant-join", queued.call_sid)
+    found = await voice.interaction(queued.interaction_id)
+    assert found.channel_refs["twilio_conference_sid"] == queued.conference_sid
 
 
 async def connected(voice: Voice, sid: str, *, agent: str = "alice") -> tuple[Queued, Request]:
@@ -195,6 +253,7 @@ async def connected(voice: Voice, sid: str, *, agent: str = "alice") -> tuple[Qu
     await agent_callback(voice, created, "in-progress")
     found = await voice.state(queued.interaction_id, InteractionState.ACTIVE)
     assert found.agent_id == agent
+    await in_conference(voice, queued, created.created_sid)
     return queued, created
 
 
@@ -225,13 +284,19 @@ async def test_one_call_from_ring_to_wrap_up(tmp_path: Path, twilio: FakeTwilioV
         await agent_callback(voice, created, "in-progress")
         active = await voice.state(queued.interaction_id, InteractionState.ACTIVE)
         assert active.agent_id == "alice" and active.channel_refs["twilio_agent_call_sid"].startswith("CA")
+        # Alice is in the call's conference: the caller is moved out of the Twilio queue into it.
+        moved = await caller_moved(voice, queued)
+        assert set(moved.form) == {"Twiml"}
+        await in_conference(voice, queued, created.created_sid)
 
-        # The two talk; the agent hangs up: the agent's call completes, the caller's Enqueue ends.
+        # The two talk; the agent hangs up: the conference ends, the caller's <Dial> with it.
         await agent_callback(voice, created, "completed")
         ended = await voice.state(queued.interaction_id, InteractionState.WRAP_UP)
         assert not ended.customer_left
-        answer = await webhook(voice, queued.left_path, call_form(queued.call_sid, QueueResult="bridged",
-                                                                   QueueSid="QU" + "1" * 32, QueueTime="4"))
+        await conference_event(voice, queued, "participant-leave", created.created_sid)
+        await conference_event(voice, queued, "conference-end")
+        answer = await webhook(voice, queued.done_path, call_form(queued.call_sid, DialCallStatus="completed",
+                                                                   ConferenceSid=queued.conference_sid))
         assert answer.find("Hangup") is not None
         status, closed = await voice.center.api(
             "alice", "POST", f"/api/interactions/{queued.interaction_id}/complete",
@@ -240,7 +305,9 @@ async def test_one_call_from_ring_to_wrap_up(tmp_path: Path, twilio: FakeTwilioV
         assert closed["state"] == "closed"
         assert voice.count("interaction.accepted", queued.interaction_id) == 1
         assert voice.count("interaction.wrap_up", queued.interaction_id) == 1
-        assert twilio.updates == []  # nothing to cancel or hang up: Twilio ended the calls itself
+        # One move of the caller; nothing to cancel or hang up: Twilio ended the calls itself.
+        assert [u.call_sid for u in twilio.updates] == [queued.call_sid]
+        assert not (await voice.interaction(queued.interaction_id)).customer_left
 
 
 async def test_caller_abandons_while_waiting(tmp_path: Path, twilio: FakeTwilioVoice) -> None:
@@ -306,7 +373,8 @@ async def test_agent_no_answer_back_to_queue_with_wait_kept_then_another_agent(
         await agent_callback(voice, second, "in-progress")
         active = await voice.state(queued.interaction_id, InteractionState.ACTIVE)
         assert active.agent_id == "bob"
-        assert twilio.updates == []  # the unanswered leg had ended by itself
+        # The caller moved to bob's conference; the unanswered leg had ended by itself.
+        assert moves(twilio) == [(queued.call_sid, "conference")]
 
 
 @pytest.mark.parametrize("busy", ["busy", "failed"])
@@ -368,8 +436,8 @@ async def test_duplicate_status_callbacks_change_state_once(tmp_path: Path, twil
         await agent_callback(voice, created, "completed")
         await voice.state(queued.interaction_id, InteractionState.WRAP_UP)
         await agent_callback(voice, created, "completed")  # redelivered
-        await webhook(voice, queued.left_path, call_form(queued.call_sid, QueueResult="bridged"))
-        await webhook(voice, queued.left_path, call_form(queued.call_sid, QueueResult="bridged"))
+        for _ in range(2):  # the caller's <Dial> ends with the conference (redelivered)
+            await webhook(voice, queued.done_path, call_form(queued.call_sid, DialCallStatus="completed"))
         await asyncio.sleep(0.1)
         assert voice.count("interaction.accepted", queued.interaction_id) == 1
         assert voice.count("interaction.wrap_up", queued.interaction_id) == 1
@@ -382,7 +450,7 @@ async def test_recording_callback_attaches_the_recording(tmp_path: Path, twilio:
     async with voice_center(tmp_path, twilio) as voice:
         alice = await voice.center.agent_socket("alice")
         queued, created = await connected(voice, "CA" + "2" * 32)
-        dial = ET.fromstring(created.form["Twiml"]).find("Dial")
+        dial = ET.fromstring(created.form["Twiml"]).find("Dial/Conference")
         assert dial is not None
         recording_path = path_of(dial.get("recordingStatusCallback", ""))
         url = f"https://api.twilio.com/2010-04-01/Accounts/{ACCOUNT_SID}/Recordings/RE{'3' * 32}"
@@ -413,7 +481,7 @@ async def test_desktop_hang_up(tmp_path: Path, twilio: FakeTwilioVoice) -> None:
         assert (status, body["error_id"]) == (403, "not-your-interaction")
         status, body = await voice.center.api("alice", "POST", path)
         assert status == 202, body
-        update = await twilio.wait_for("updates", 1)
+        update = await twilio.wait_for("updates", 2)  # after the caller's move into the conference
         assert update.call_sid == queued.call_sid and update.form == {"Status": "completed"}
         assert update.path == f"/2010-04-01/Accounts/{ACCOUNT_SID}/Calls/{queued.call_sid}.json"
         await voice.state(queued.interaction_id, InteractionState.WRAP_UP)
@@ -435,14 +503,17 @@ async def test_desktop_transfer_to_a_queue(tmp_path: Path, twilio: FakeTwilioVoi
         moved = await voice.adapter.transfer(queued.interaction_id, "alice", to_queue="sales",
                                              note="wants a quote")
         assert moved.queue == "sales"
-        redirect = await twilio.wait_for("updates", 1)
+        redirect = await twilio.wait_for("updates", 2)
         assert redirect.call_sid == queued.call_sid and set(redirect.form) == {"Twiml"}
         enqueue = ET.fromstring(redirect.form["Twiml"]).find("Enqueue")
         assert enqueue is not None and enqueue.text == queued.interaction_id
         assert path_of(enqueue.get("waitUrl", "")) == queued.wait_path
         # Alice's leg ends as the caller leaves it: not the end of the call.
         await agent_callback(voice, created, "completed")
-        await webhook(voice, queued.left_path, call_form(queued.call_sid, QueueResult="bridged"))
+        await conference_event(voice, queued, "conference-end")
+        answer = await webhook(voice, queued.done_path, call_form(queued.call_sid, DialCallStatus="completed"))
+        assert len(answer) == 0  # no <Hangup/>: the caller waits in the queue again
+        assert (await voice.interaction(queued.interaction_id)).channel_refs["twilio_conference_sid"] == ""
 
         offer = await bob.expect("interaction.offered")
         assert offer["interaction_id"] == queued.interaction_id
@@ -453,7 +524,9 @@ async def test_desktop_transfer_to_a_queue(tmp_path: Path, twilio: FakeTwilioVoi
         assert active.agent_id == "bob" and active.queue == "sales"
         assert active.context["ivr.reason"] == "a fault"
         assert voice.count("interaction.wrap_up", queued.interaction_id) == 0
-        assert len(twilio.updates) == 1  # one redirect, not two
+        # One redirect to the queue, not two; then into bob's conference.
+        assert moves(twilio) == [(queued.call_sid, "conference"), (queued.call_sid, "queue"),
+                                 (queued.call_sid, "conference")]
 
 
 async def test_transfer_through_the_desktop_api_moves_the_caller(
@@ -467,7 +540,7 @@ async def test_transfer_through_the_desktop_api_moves_the_caller(
         status, body = await voice.center.api(
             "alice", "POST", f"/api/interactions/{queued.interaction_id}/transfer", {"queue": "sales"})
         assert status == 200, body
-        redirect = await twilio.wait_for("updates", 1)
+        redirect = await twilio.wait_for("updates", 2)
         assert redirect.call_sid == queued.call_sid
         enqueue = ET.fromstring(redirect.form["Twiml"]).find("Enqueue")
         assert enqueue is not None and enqueue.text == queued.interaction_id
@@ -497,9 +570,9 @@ async def test_two_nodes_ring_the_agent_once_and_move_a_transferred_caller_once(
         status, body = await b.center.api(
             "alice", "POST", f"/api/interactions/{queued.interaction_id}/transfer", {"queue": "sales"})
         assert status == 200, body
-        await twilio.wait_for("updates", 1)
+        await twilio.wait_for("updates", 2)
         await asyncio.sleep(0.5)
-        assert [u.call_sid for u in twilio.updates] == [queued.call_sid]
+        assert moves(twilio) == [(queued.call_sid, "conference"), (queued.call_sid, "queue")]
 
         # Bob takes it; then the adapter's own transfer on node a: still one redirect, not two.
         bob = await a.center.agent_socket("bob")
@@ -508,9 +581,9 @@ async def test_two_nodes_ring_the_agent_once_and_move_a_transferred_caller_once(
         await agent_callback(a, second, "in-progress")
         await a.state(queued.interaction_id, InteractionState.ACTIVE)
         await a.adapter.transfer(queued.interaction_id, "bob", to_queue="support")
-        await twilio.wait_for("updates", 2)
+        await twilio.wait_for("updates", 4)
         await asyncio.sleep(0.5)
-        assert [u.call_sid for u in twilio.updates] == [queued.call_sid] * 2
+        assert moves(twilio) == [(queued.call_sid, "conference"), (queued.call_sid, "queue")] * 2
         # Back in the queue it is offered again: still one agent call per offer.
         assert len(twilio.created) == a.count("interaction.offered", queued.interaction_id)
         found = await a.interaction(queued.interaction_id)
