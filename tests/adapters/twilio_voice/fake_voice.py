@@ -102,8 +102,9 @@ class FakeTwilioVoice(FakeTwilioApi):
     async def _handle(self, request: web.Request) -> web.Response:
         base = f"/2010-04-01/Accounts/{self.account_sid}/Calls"
         conferences = f"/2010-04-01/Accounts/{self.account_sid}/Conferences/"
-        if request.method == "POST" and request.path.startswith(conferences) and request.path.endswith(".json"):
-            return await self._participants(request, request.path[len(conferences):-len(".json")].split("/"))
+        path = request.path
+        if request.method == "POST" and path.startswith(conferences) and path.endswith(".json"):
+            return await self._participants(request, path[len(conferences):-len(".json")].split("/"))
         if request.method != "POST" or not (request.path.startswith(base) and request.path.endswith(".json")):
             return self._refuse(f"unexpected {request.method} {request.path}", 404, 20404,
                                 "The requested resource was not found")
@@ -207,8 +208,8 @@ class FakeTwilioVoice(FakeTwilioApi):
         return web.json_response(participant_resource(self.account_sid, conference, call_sid, member))
 
     def _participant_fields(self, form: Mapping[str, str]) -> str | None:
-        for key in ("Muted", "Hold", "Coaching", "EndConferenceOnExit", "StartConferenceOnEnter", "EarlyMedia",
-                    "BeepOnExit"):
+        for key in ("Muted", "Hold", "Coaching", "EndConferenceOnExit", "StartConferenceOnEnter",
+                    "EarlyMedia", "BeepOnExit"):
             if key in form and form[key] not in BOOLEAN:
                 return f"{key}={form[key]!r} is not a boolean"
         if form.get("Hold") == "true" and not form.get("HoldUrl", "").startswith(PUBLIC_URL + "/"):
@@ -260,7 +261,8 @@ class FakeTwilioVoice(FakeTwilioApi):
 
 def participant_resource(account_sid: str, conference_sid: str, call_sid: str,
                          member: Mapping[str, str]) -> dict[str, Any]:
-    """A Participant as Twilio's ``POST …/Participants.json`` and ``…/Participants/{CallSid}.json`` answer it."""
+    """A Participant as Twilio's ``POST …/Participants.json`` and ``…/Participants/{CallSid}.json``
+    answer it."""
     return {
         "account_sid": account_sid, "call_sid": call_sid, "label": None, "call_sid_ending_conference": None,
         "coaching": member.get("coaching") == "true", "conference_sid": conference_sid,
@@ -268,7 +270,8 @@ def participant_resource(account_sid: str, conference_sid: str, call_sid: str,
         "end_conference_on_exit": False, "muted": member.get("muted") == "true",
         "hold": member.get("hold") == "true", "start_conference_on_enter": True, "status": "queued",
         "queue_time": "0",
-        "uri": f"/2010-04-01/Accounts/{account_sid}/Conferences/{conference_sid}/Participants/{call_sid}.json",
+        "uri": (f"/2010-04-01/Accounts/{account_sid}/Conferences/{conference_sid}"
+                f"/Participants/{call_sid}.json"),
     }
 
 

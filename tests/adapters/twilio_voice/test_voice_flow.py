@@ -63,16 +63,6 @@ class Voice:
                 await asyncio.sleep(0.02)
 
 
-@pytest.fixture
-async def twilio() -> AsyncIterator[FakeTwilioVoice]:
-    fake = FakeTwilioVoice()
-    await fake.start()
-    try:
-        yield fake
-    finally:
-        await fake.close()
-
-
 def section(fake: FakeTwilioVoice, **overrides: Any) -> dict[str, Any]:
     return {"account_sid": ACCOUNT_SID, "auth_token": AUTH_TOKEN, "public_url": PUBLIC_URL,
             "api_base_url": fake.url, "timeout_seconds": 5, "numbers": {OUR_NUMBER: "support"},
@@ -83,7 +73,8 @@ def section(fake: FakeTwilioVoice, **overrides: Any) -> dict[str, Any]:
 async def voice_center(tmp_path: Path, fake: FakeTwilioVoice, settings: ServerSettings | None = None,
                        **overrides: Any) -> AsyncIterator[Voice]:
     async with running_center(tmp_path, {"twilio_voice": section(fake, **overrides)}, settings,
-                              queues=QUEUES, agents=agents(alice=ALICE_PHONE, bob="client:bob")) as center:
+                              queues=QUEUES, agents=agents(alice=ALICE_PHONE, bob="client:bob",
+                                                            sam="client:sam")) as center:
         adapter = center.adapters[Channel.VOICE]
         assert isinstance(adapter, TwilioVoiceAdapter)
         events: list[DomainEvent] = []
@@ -200,7 +191,8 @@ async def conference_event(voice: Voice, queued: Queued, event: str, call_sid: s
                            expect: int = 200, **extra: str) -> None:
     """Twilio's status callback of the call's conference."""
     await webhook(voice, queued.conference_path, {
-        "AccountSid": ACCOUNT_SID, "ConferenceSid": queued.conference_sid, "FriendlyName": queued.interaction_id,
+        "AccountSid": ACCOUNT_SID, "ConferenceSid": queued.conference_sid,
+        "FriendlyName": queued.interaction_id,
         "StatusCallbackEvent": event, "SequenceNumber": queued.next_sequence(), "Timestamp":
         "Mon, 07 Dec 2026 15:00:00 +0000", **({"CallSid": call_sid} if call_sid else {}), **extra},
         expect=expect)
@@ -239,7 +231,8 @@ async def in_conference(voice: Voice, queued: Queued, agent_call: str) -> None:
     await conference_event(voice, queued, "participant-join", agent_call)
     voice.twilio.join(queued.interaction_id, queued.call_sid)
     # The Enqueue's action: the caller was taken out of the Twilio queue by the redirect.
-    assert len(await webhook(voice, queued.left_path, call_form(queued.call_sid, QueueResult="redirected"))) == 0
+    left = await webhook(voice, queued.left_path, call_form(queued.call_sid, QueueResult="redirected"))
+    assert len(left) == 0
     await conference_event(voice, queued, "participant-join", queued.call_sid)
     found = await voice.interaction(queued.interaction_id)
     assert found.channel_refs["twilio_conference_sid"] == queued.conference_sid
@@ -511,7 +504,8 @@ async def test_desktop_transfer_to_a_queue(tmp_path: Path, twilio: FakeTwilioVoi
         # Alice's leg ends as the caller leaves it: not the end of the call.
         await agent_callback(voice, created, "completed")
         await conference_event(voice, queued, "conference-end")
-        answer = await webhook(voice, queued.done_path, call_form(queued.call_sid, DialCallStatus="completed"))
+        answer = await webhook(voice, queued.done_path,
+                               call_form(queued.call_sid, DialCallStatus="completed"))
         assert len(answer) == 0  # no <Hangup/>: the caller waits in the queue again
         assert (await voice.interaction(queued.interaction_id)).channel_refs["twilio_conference_sid"] == ""
 
