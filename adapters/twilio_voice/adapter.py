@@ -7,10 +7,18 @@ URL): from that moment the call is a queued voice interaction of the customer wh
 caller's number, with the digits as collected context (``ivr.account``, ``ivr.reason``).
 
 Out: when the router offers it, ``calls.create`` rings the agent (their ``endpoints.twilio``:
-a number, ``client:<identity>`` or ``sip:<uri>``) with TwiML that takes the caller from that
-queue (``<Dial><Queue>``). The call's status callbacks drive the interaction: answered is an
-accept, completed is the end of the call (wrap-up), busy / no-answer / failed puts the caller
-back in our queue with the wait kept and the router offers them to someone else. The caller
+a number, ``client:<identity>`` or ``sip:<uri>``) with TwiML that puts them, once they answer,
+in a conference of the call's own, named after the interaction (``<Dial><Conference>``). The
+call's status callbacks drive the interaction: answered is an accept (and the caller is moved
+out of the Twilio queue into the same conference), completed is the end of the call (wrap-up),
+busy / no-answer / failed puts the caller back in our queue with the wait kept and the router
+offers them to someone else.
+
+The conference gives the desk its controls (Participants API): hold and resume (``hold``,
+``holdUrl``), consult (the second agent dialled in while the caller holds; handed over or
+cancelled), a supervisor's listen (``muted``), whisper (``coaching``, ``callSidToCoach``) and
+barge; click-to-dial rings the agent into a new conference, then the customer. The conference's
+and the added participants' status callbacks are signed webhooks like the others. The caller
 leaving the Twilio queue (the Enqueue action) or hanging up (the number's status callback) while
 waiting abandons it. Recording callbacks put the recording's URL in the interaction's context.
 
@@ -26,7 +34,9 @@ through the core's generic transfer (which knows nothing of Twilio) is followed 
 A voice interaction's channel references: ``twilio_call_sid`` (the caller's call),
 ``twilio_queue`` (the Twilio queue it waits in), ``twilio_number`` (our number they called),
 ``twilio_caller`` (their number as Twilio gave it), ``twilio_agent_leg`` (the token of the
-current call to an agent, "" when none) and ``twilio_agent_call_sid``.
+current call to an agent, "" when none), ``twilio_agent_call_sid``, ``twilio_conference`` and
+``twilio_conference_sid`` (the call's conference), ``twilio_held``, ``twilio_outbound``
+(click-to-dial) and ``twilio_consult_*`` (a consult under way).
 """
 
 from __future__ import annotations
@@ -498,7 +508,8 @@ class TwilioVoiceAdapter:
         elif role == "customer" and status.call_sid == refs.get(REF_CALL_SID) \
                 and interaction.state is InteractionState.ACTIVE:
             if status.status == "in-progress":
-                await self._call_updated(interaction.id, interaction.agent_id, "customer-answered", {})
+                await self._call_updated(interaction.id, interaction.agent_id, "customer-answered",
+                                         {"number": refs.get(REF_CALLER, "")})
             elif status.status in twiml.ENDED:
                 why = "customer-not-reached" if status.status in twiml.UNANSWERED else "call-ended"
                 await self._deps.interactions.call_ended(interaction.id, why=why)

@@ -277,7 +277,9 @@ async def test_click_to_dial_rings_the_agent_then_the_customer(tmp_path: Path,
         await asyncio.sleep(0.1)
         assert len(twilio.participants) == 1
         await participant_callback(voice, customer, "in-progress")
-        await alice.expect(lambda m: m.get("type") == "call.updated" and m.get("what") == "customer-answered")
+        answered = await alice.expect(
+            lambda m: m.get("type") == "call.updated" and m.get("what") == "customer-answered")
+        assert answered["details"] == {"number": "+15551230002"}
 
         # The conference is known: hold works on a dialled call too.
         queued = Queued(interaction_id, customer.created_sid, "", "",
