@@ -443,7 +443,9 @@ class TwilioVoiceAdapter:
             refs = interaction.channel_refs
             log.info("twilio conference=%s event=%s call=%s interaction=%s", event.conference_sid,
                      event.event, event.call_sid, interaction.id)
-            if not refs.get(REF_CONFERENCE_SID) and event.event != "conference-end":
+            caller_joined = event.event == "participant-join" and event.call_sid == refs.get(REF_CALL_SID)
+            if event.event != "conference-end" and refs.get(REF_CONFERENCE_SID) != event.conference_sid and (
+                    caller_joined or not refs.get(REF_CONFERENCE_SID)):
                 await self._deps.interactions.update_refs(interaction.id,
                                                           refs={REF_CONFERENCE_SID: event.conference_sid})
             elif event.event == "conference-end" and refs.get(REF_CONFERENCE_SID) == event.conference_sid:

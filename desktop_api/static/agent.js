@@ -381,6 +381,7 @@
     'recording-paused': 'recording paused', 'recording-resumed': 'recording again',
     'recording-stopped': 'recording stopped', 'consult-started': 'consulting',
     'consult-cancelled': 'back with the caller', 'consult-incoming': 'a colleague is consulting you',
+    'consult-answered': 'your colleague answered', 'consult-ended': 'the consult is over',
     'fallback': 'the caller went to the fallback queue',
   };
 
@@ -389,6 +390,7 @@
     'held': {held: true}, 'resumed': {held: false}, 'recording-started': {recording: 'on'},
     'recording-resumed': {recording: 'on'}, 'recording-paused': {recording: 'paused'},
     'recording-stopped': {recording: null}, 'consult-cancelled': {consulting: null},
+    'consult-ended': {consulting: null, held: false},
   };
 
   function onCallUpdated(msg) {
@@ -889,12 +891,14 @@
 
   // ----- calls ---------------------------------------------------------------------------
 
-  // Hold, consult and recording need the Asterisk link; a Twilio call has hang-up (and the
-  // transfer every conversation has).
+  // Hold and consult work on Asterisk and Twilio calls (Twilio: through the call's conference);
+  // recording pause and resume on Asterisk calls only.
   function buildCallPanel(item) {
     const id = item.id;
     const p = item.parts;
-    const asterisk = !!(((item.interaction || {}).channel_refs) || {}).asterisk_channel;
+    const refs = ((item.interaction || {}).channel_refs) || {};
+    const asterisk = !!refs.asterisk_channel;
+    const twilio = !!(refs.twilio_call_sid || refs.twilio_outbound);
     item.call = item.call || {held: false, recording: null, consulting: null};
     const post = (path, body, label, button, done) => {
       button.disabled = true;
@@ -907,11 +911,11 @@
     p.hangup = el('button', {type: 'button', class: 'danger', 'data-testid': 'call-hangup', text: 'Hang up',
       onclick: () => post('/hangup', {}, 'hang up', p.hangup)});
     const panel = el('div', {class: 'call-panel', 'data-testid': 'call-panel'}, p.callStatus, p.hangup);
-    if (!asterisk) return panel;
+    if (!asterisk && !twilio) return panel;
     p.hold = el('button', {type: 'button', 'data-testid': 'call-hold',
       onclick: () => post('/hold', {hold: !item.call.held}, 'hold', p.hold,
                           (r) => { item.call.held = r.held; })});
-    p.record = el('button', {type: 'button', 'data-testid': 'call-record', onclick: () => {
+    if (asterisk) p.record = el('button', {type: 'button', 'data-testid': 'call-record', onclick: () => {
       const action = {null: 'start', on: 'pause', paused: 'resume'}[item.call.recording];
       post('/recording', {action}, 'recording', p.record,
            () => { item.call.recording = action === 'pause' ? 'paused' : 'on'; });
@@ -928,7 +932,7 @@
     p.consultCancel = el('button', {type: 'button', 'data-testid': 'consult-cancel', text: 'Back to caller',
       onclick: () => post('/consult/cancel', {}, 'back to caller', p.consultCancel,
                           () => { item.call.consulting = null; })});
-    panel.append(p.hold, p.record,
+    panel.append(...[p.hold, p.record].filter(Boolean),
       el('span', {class: 'group'}, p.consultTarget, p.consult, p.consultComplete, p.consultCancel));
     return panel;
   }
@@ -944,8 +948,10 @@
     p.hangup.disabled = !live;
     if (!p.hold) return;
     p.hold.textContent = call.held ? 'Resume' : 'Hold';
-    p.record.textContent = {null: 'Record', on: 'Pause recording', paused: 'Resume recording'}[call.recording];
-    for (const button of [p.hold, p.record, p.consult]) button.disabled = !live || !!call.consulting;
+    if (p.record) {
+      p.record.textContent = {null: 'Record', on: 'Pause recording', paused: 'Resume recording'}[call.recording];
+    }
+    for (const button of [p.hold, p.record, p.consult]) if (button) button.disabled = !live || !!call.consulting;
     p.consultTarget.disabled = !live || !!call.consulting;
     p.consultComplete.disabled = p.consultCancel.disabled = !live || !call.consulting;
   }
