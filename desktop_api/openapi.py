@@ -581,8 +581,10 @@ def _paths() -> dict[str, Schema]:
 
 
 def _voice_paths(interaction_id: Schema, agent_id: Schema) -> dict[str, Schema]:
-    """Call control through the Asterisk bridge; 503 when no AMI link is configured or it is down."""
-    accepted = (202, _obj({}, extra=True), "the action was sent to Asterisk; events follow on the socket")
+    """Call control on the path carrying the call (the Asterisk bridge, Twilio); 503 when neither
+    carries it or the path is down."""
+    accepted = (202, _obj({}, extra=True),
+                "the action was sent to Asterisk or Twilio; events follow on the socket")
     call_errors = (400, 401, 403, 404, 409, 503)
 
     def call_op(summary: str, op_id: str, body: Schema | None = None) -> Schema:
@@ -611,6 +613,7 @@ def _voice_paths(interaction_id: Schema, agent_id: Schema) -> dict[str, Schema]:
         "/api/calls": {"post": _op(
             "Click-to-dial: ring the agent's phone, then the customer", tag="voice",
             body=_obj({"number": STR, "queue": STR}, required=["number"]), errors=(400, 401, 404, 503),
+            description="Through Asterisk when the agent has a phone there, else through Twilio.",
             ok=(201, _ref("Interaction"), "the outbound voice interaction"), op_id="dial")},
         "/api/agents/{agent_id}/monitor": {"post": _op(
             "Listen to, whisper to or barge into the agent's live call on the supervisor's phone",
@@ -653,7 +656,7 @@ def _build() -> dict[str, Any]:
             {"name": "admin",
              "description": "the audit log, live administration (docs/admin.md), outbound webhooks"},
             {"name": "reports", "description": "interaction event logs and the figures read from them"},
-            {"name": "voice", "description": "call control through Asterisk"},
+            {"name": "voice", "description": "call control through Asterisk or Twilio"},
             {"name": "websockets", "description": "sockets; messages in docs/websocket.md"},
             {"name": "pages", "description": "web pages served by the server"},
             {"name": "system", "description": "health and this document"},
