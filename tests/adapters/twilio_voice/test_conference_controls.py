@@ -346,3 +346,33 @@ async def test_conference_and_participant_callbacks_need_twilios_signature(
         # Signed, it is taken.
         await in_conference(voice, queued, created.created_sid)
         await sam.close()
+
+
+async def test_a_consulted_agent_leaving_the_conference_ends_the_consult_once(
+        tmp_path: Path, twilio: FakeTwilioVoice) -> None:
+    async with voice_center(tmp_path, twilio) as voice:
+        alice = await voice.center.agent_socket("alice")
+        queued, _ = await connected(voice, "CA" + "8" * 32)
+        status, body = await voice.center.api(
+            "alice", "POST", f"/api/interactions/{queued.interaction_id}/consult", {"agent_id": "bob"})
+        assert status == 202, body
+        added = await participant_request(voice, 2)
+        await participant_callback(voice, added, "in-progress")
+        # Bob hangs up: the conference reports him leaving (redelivered, the same callback twice).
+        leave = {"AccountSid": ACCOUNT_SID, "ConferenceSid": queued.conference_sid,
+                 "FriendlyName": queued.interaction_id, "StatusCallbackEvent": "participant-leave",
+                 "CallSid": added.created_sid, "SequenceNumber": "40"}
+        for _ in range(2):
+            await webhook(voice, queued.conference_path, leave)
+        ended = await alice.expect(
+            lambda m: m.get("type") == "call.updated" and m.get("what") == "consult-ended")
+        assert ended["details"] == {"why": "target-left", "to_agent": "bob"}
+        unhold = await participant_request(voice, 3)
+        assert (unhold.call_sid, unhold.form) == (queued.call_sid, {"Hold": "false"})
+        await participant_callback(voice, added, "completed")  # his call's own end: nothing more
+        await asyncio.sleep(0.2)
+        assert len(twilio.participants) == 3
+        assert sum(1 for e in voice.events if e.type == "call.updated"
+                   and getattr(e, "what", "") == "consult-ended") == 2  # alice's and bob's, once
+        found = await voice.interaction(queued.interaction_id)
+        assert found.agent_id == "alice" and found.channel_refs.get("twilio_consult_agent") == ""
