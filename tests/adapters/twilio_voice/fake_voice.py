@@ -69,6 +69,10 @@ class FakeTwilioVoice(FakeTwilioApi):
         self.members.setdefault(sid, {})[call_sid] = {"hold": "false", "muted": "false", "coaching": "false"}
         return sid
 
+    def end(self, name: str) -> None:
+        """The conference ended: the name makes a new one next time."""
+        self.members.pop(self.conferences.pop(name, ""), None)
+
     def leave(self, name: str, call_sid: str) -> None:
         self.members.get(self.conferences.get(name, ""), {}).pop(call_sid, None)
 

@@ -8,7 +8,7 @@ import asyncio
 import contextlib
 import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -217,9 +217,9 @@ def moves(twilio: FakeTwilioVoice) -> list[tuple[str, str]]:
             for u in twilio.updates]
 
 
-async def in_conference(voice: Voice, queued: Queued, agent_call: str) -> None:
+async def in_conference(voice: Voice, queued: Queued, agent_call: str, *, move: int = 1) -> None:
     """Twilio runs the agent's and then the caller's <Dial><Conference>: both are in it."""
-    moved = await caller_moved(voice, queued)
+    moved = await caller_moved(voice, queued, count=move)
     dial = ET.fromstring(moved.form["Twiml"]).find("Dial")
     assert dial is not None
     conference = dial.find("Conference")
@@ -518,6 +518,15 @@ async def test_desktop_transfer_to_a_queue(tmp_path: Path, twilio: FakeTwilioVoi
         assert active.agent_id == "bob" and active.queue == "sales"
         assert active.context["ivr.reason"] == "a fault"
         assert voice.count("interaction.wrap_up", queued.interaction_id) == 0
+        # Bob's conference is a new one of the same name; the first one's end, redelivered late,
+        # does not forget it.
+        first_conference = queued.conference_sid
+        twilio.end(queued.interaction_id)
+        await in_conference(voice, queued, second.created_sid, move=2)
+        assert queued.conference_sid != first_conference
+        await conference_event(voice, replace(queued, conference_sid=first_conference), "conference-end")
+        found = await voice.interaction(queued.interaction_id)
+        assert found.channel_refs["twilio_conference_sid"] == queued.conference_sid
         # One redirect to the queue, not two; then into bob's conference.
         assert moves(twilio) == [(queued.call_sid, "conference"), (queued.call_sid, "queue"),
                                  (queued.call_sid, "conference")]
