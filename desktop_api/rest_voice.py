@@ -127,8 +127,11 @@ async def monitor(request: web.Request) -> web.Response:
 async def status(request: web.Request) -> web.Response:
     who = principal(request)
     who.require(Role.SUPERVISOR, Role.ADMIN)
-    bridge = request.app[SERVICES].voice
-    body: dict[str, Any] = {"configured": bridge is not None}
+    services = request.app[SERVICES]
+    bridge = services.voice
+    # Twilio calls have the same controls: the board offers listen, whisper and barge for them too.
+    others = any(isinstance(c, DeskCallControl) for c in services.call_controls if c is not bridge)
+    body: dict[str, Any] = {"configured": bridge is not None or others}
     if bridge is not None:
         body.update(bridge.status())
     return ok(body)

@@ -158,7 +158,8 @@ async def _hello(services: Services, who: Principal) -> dict[str, Any]:
         mine = await services.context.list_interactions(states=None, agent_id=who.agent_id, limit=50,
                                                         open_only=True)
         hello["interactions"] = [await services.interactions.screen_pop(i) for i in mine]
-        hello["telephony"] = services.voice is not None  # click-to-dial and call controls
+        # Click-to-dial and call controls: Asterisk, or Twilio when their phone is on it.
+        hello["telephony"] = services.voice is not None or services.dialer_for(who.agent_id) is not None
     else:
         hello["queues"] = queues_for(services, who, await services.queue_stats())
         hello["agents"] = [await services.agents.view(a) for a in watched_agents(services, who)]

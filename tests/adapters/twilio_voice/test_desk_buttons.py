@@ -22,6 +22,7 @@ async def test_hold_and_consult_buttons_on_a_twilio_call(tmp_path: Path, twilio:
     async with voice_center(tmp_path, twilio) as voice, async_playwright() as pw:
         browser = await launch(pw, chromium)
         page = await log_in(browser, voice.center.url, "alice")
+        await expect(page.locator("[data-testid=dial-form]")).to_be_visible()  # her phone is on Twilio
         await page.select_option("#state-select", "available")
         await page.click("#state-apply")
         await expect(page.locator("#agent-state")).to_contain_text("available")
@@ -47,4 +48,13 @@ async def test_hold_and_consult_buttons_on_a_twilio_call(tmp_path: Path, twilio:
         await participant_callback(voice, added, "no-answer")  # bob does not pick up
         await expect(status).to_have_text("on the call")
         await expect(page.locator("[data-testid=error]")).to_have_count(0)
+
+        # Sam, on the supervisor board, listens in from his own Twilio phone.
+        board = await log_in(browser, voice.center.url, "sam", page_path="/supervisor")
+        listen = board.locator("[data-testid=agent-row][data-agent=alice] [data-testid=monitor-listen]")
+        await expect(listen).to_be_enabled()
+        await listen.click()
+        spy = await participant_request(voice, 6)
+        assert (spy.form["To"], spy.form["Muted"]) == ("client:sam", "true")
+        await expect(board.locator("[data-testid=error]")).to_have_count(0)
         await browser.close()
