@@ -76,19 +76,10 @@ class AgentService:
                                                now=now)
 
     def profile(self, agent_id: str) -> AgentProfile:
-        agent = self._config.agents.get(agent_id)
-        if agent is None:
-            raise NotFound("agent-not-found", f"no agent {agent_id!r}", agent_id=agent_id)
-        return agent
+        return profile_of(self._config, agent_id)
 
     def may_supervise(self, actor_id: str, agent_id: str) -> bool:
-        actor = self.profile(actor_id)
-        if actor.role is Role.ADMIN:
-            return True
-        if actor.role is not Role.SUPERVISOR:
-            return False
-        team = self.profile(agent_id).team
-        return team is not None and actor_id in self._config.teams[team].supervisors
+        return may_supervise(self._config, actor_id, agent_id)
 
     def supervised(self, actor_id: str) -> list[AgentProfile]:
         return [a for a in self._config.agents.values() if self.may_supervise(actor_id, a.id)]
@@ -178,6 +169,24 @@ class AgentService:
         if state is AgentState.AVAILABLE:
             self._poke()
         return snap
+
+
+def profile_of(config: AppConfig, agent_id: str) -> AgentProfile:
+    agent = config.agents.get(agent_id)
+    if agent is None:
+        raise NotFound("agent-not-found", f"no agent {agent_id!r}", agent_id=agent_id)
+    return agent
+
+
+def may_supervise(config: AppConfig, actor_id: str, agent_id: str) -> bool:
+    """Admins supervise everyone, supervisors the agents of the teams they supervise (pure)."""
+    actor = profile_of(config, actor_id)
+    if actor.role is Role.ADMIN:
+        return True
+    if actor.role is not Role.SUPERVISOR:
+        return False
+    team = profile_of(config, agent_id).team
+    return team is not None and actor_id in config.teams[team].supervisors
 
 
 def agent_view(profile: AgentProfile, snap: AgentSnapshot | None) -> dict[str, Any]:

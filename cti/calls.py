@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from cti.domain import Interaction, InteractionState
+from cti.agents import may_supervise, profile_of
+from cti.config import AppConfig
+from cti.domain import AgentProfile, Interaction, InteractionState, Role
 from cti.errors import Conflict, Forbidden, InvalidInput
 from cti.ports import ContextStore
+
+MONITOR_MODES = ("listen", "whisper", "barge")
 
 
 async def owned_live_call(context: ContextStore, interaction_id: str, agent_id: str, *,
@@ -23,3 +27,15 @@ async def owned_live_call(context: ContextStore, interaction_id: str, agent_id: 
     if interaction.state is not InteractionState.ACTIVE or interaction.customer_left:
         raise Conflict("no-call", "this interaction has no live call", interaction_id=interaction_id)
     return interaction
+
+
+def may_monitor(config: AppConfig, supervisor_id: str, agent_id: str, mode: str) -> AgentProfile:
+    """The supervisor's profile if they may listen to, whisper to or barge into ``agent_id``'s
+    calls (admins, and supervisors of the agent's team), else the typed error."""
+    if mode not in MONITOR_MODES:
+        raise InvalidInput("bad-mode", "mode is listen, whisper or barge", mode=mode)
+    supervisor = profile_of(config, supervisor_id)
+    profile_of(config, agent_id)
+    if supervisor.role is Role.AGENT or not may_supervise(config, supervisor_id, agent_id):
+        raise Forbidden("not-your-team", "you do not supervise this agent", agent_id=agent_id)
+    return supervisor

@@ -144,7 +144,8 @@ class CallUpdated(DomainEvent):
 
     ``what``: "ringing-agent", "agent-answered", "held", "resumed", "recording-started",
     "recording-paused", "recording-resumed", "recording-stopped", "consult-started",
-    "consult-cancelled", "fallback" (the dial plan gave the caller to an Asterisk queue).
+    "consult-cancelled", "consult-answered" (Twilio), "consult-ended", "fallback" (the dial plan
+    gave the caller to an Asterisk queue).
     """
 
     type: ClassVar[str] = "call.updated"

@@ -19,7 +19,7 @@ from cti.eventlog import EventLogRecords
 from cti.hub import EventHub
 from cti.knowledge import KnowledgeBase
 from cti.live_config import LiveConfig
-from cti.ports import AttachmentSource, CallControl, ContextStore
+from cti.ports import AttachmentSource, CallControl, ContextStore, DeskCallControl
 from cti.presence import DesktopPresence
 from cti.reports import ReportRecords
 from cti.routing import Explanation, RoutingStore
@@ -71,6 +71,28 @@ class Services:
         if interaction.channel is not Channel.VOICE or interaction.state is not InteractionState.ACTIVE:
             return None
         return next((c for c in self.call_controls if c.handles(interaction)), None)
+
+    def desk_control_for(self, interaction: Interaction) -> DeskCallControl | None:
+        """The path carrying this call for hold and consult, whatever its state (the path
+        answers no-call for one that is over); None: no path knows it."""
+        if interaction.channel is not Channel.VOICE:
+            return None
+        desks = (c for c in self.call_controls if isinstance(c, DeskCallControl))
+        return next((c for c in desks if c.handles(interaction)), None)
+
+    def dialer_for(self, agent_id: str) -> DeskCallControl | None:
+        """The path click-to-dial takes for this agent: the first (Asterisk before Twilio) with
+        their phone."""
+        desks = (c for c in self.call_controls if isinstance(c, DeskCallControl))
+        return next((c for c in desks if c.dials_for(agent_id)), None)
+
+    async def monitor_control_for(self, agent_id: str) -> DeskCallControl | None:
+        """The path carrying the agent's live call, for a supervisor to join it."""
+        for interaction in await self.context.list_interactions(agent_id=agent_id, open_only=True):
+            control = self.desk_control_for(interaction)
+            if control is not None and interaction.state is InteractionState.ACTIVE:
+                return control
+        return None
 
     async def transfer(self, interaction_id: str, agent_id: str, *, to_queue: str | None,
                        to_agent: str | None, note: str | None,

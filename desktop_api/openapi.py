@@ -610,8 +610,10 @@ def _paths() -> dict[str, Schema]:
 
 
 def _voice_paths(interaction_id: Schema, agent_id: Schema) -> dict[str, Schema]:
-    """Call control through the Asterisk bridge; 503 when no AMI link is configured or it is down."""
-    accepted = (202, _obj({}, extra=True), "the action was sent to Asterisk; events follow on the socket")
+    """Call control on the path carrying the call (the Asterisk bridge, Twilio); 503 when neither
+    carries it or the path is down."""
+    accepted = (202, _obj({}, extra=True),
+                "the action was sent to Asterisk or Twilio; events follow on the socket")
     call_errors = (400, 401, 403, 404, 409, 503)
 
     def call_op(summary: str, op_id: str, body: Schema | None = None) -> Schema:
@@ -640,6 +642,7 @@ def _voice_paths(interaction_id: Schema, agent_id: Schema) -> dict[str, Schema]:
         "/api/calls": {"post": _op(
             "Click-to-dial: ring the agent's phone, then the customer", tag="voice",
             body=_obj({"number": STR, "queue": STR}, required=["number"]), errors=(400, 401, 404, 503),
+            description="Through Asterisk when the agent has a phone there, else through Twilio.",
             ok=(201, _ref("Interaction"), "the outbound voice interaction"), op_id="dial")},
         "/api/agents/{agent_id}/monitor": {"post": _op(
             "Listen to, whisper to or barge into the agent's live call on the supervisor's phone",
@@ -683,7 +686,7 @@ def _build() -> dict[str, Any]:
              "description": "the audit log, live administration (docs/admin.md), outbound webhooks"},
             {"name": "reports", "description": "interaction event logs, the figures read from them, reports"},
             {"name": "knowledge", "description": "articles, versions and search (docs/knowledge.md)"},
-            {"name": "voice", "description": "call control through Asterisk"},
+            {"name": "voice", "description": "call control through Asterisk or Twilio"},
             {"name": "campaigns", "description": "campaign notices (docs/campaigns.md)"},
             {"name": "surveys", "description": "the signed survey page (docs/campaigns.md)"},
             {"name": "websockets", "description": "sockets; messages in docs/websocket.md"},

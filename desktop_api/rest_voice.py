@@ -1,4 +1,5 @@
-"""REST: call control for voice interactions, click-to-dial and supervisor monitoring (Asterisk)."""
+"""REST: call control for voice interactions, click-to-dial and supervisor monitoring, on the
+path that carries the call (Asterisk, Twilio); the Asterisk bridge answers what no path claims."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from aiohttp import web
 
 from cti.domain import Role, jsonable
 from cti.errors import InvalidInput, Unavailable
+from cti.ports import DeskCallControl
 from desktop_api.common import field_str, json_body, ok, principal
 from desktop_api.keys import SERVICES
 
@@ -22,6 +24,13 @@ def _voice(request: web.Request) -> AmiBridge:
     if bridge is None:
         raise Unavailable("voice-not-configured", "this server has no telephony link configured")
     return bridge
+
+
+async def _desk(request: web.Request) -> DeskCallControl:
+    """The path of this interaction's call, else the Asterisk bridge (its errors, or 503)."""
+    services = request.app[SERVICES]
+    control = services.desk_control_for(await services.context.interaction(_iid(request)))
+    return control if control is not None else _voice(request)
 
 
 def _iid(request: web.Request) -> str:
@@ -40,7 +49,7 @@ async def _bool(request: web.Request, name: str) -> bool:
 async def hold(request: web.Request) -> web.Response:
     who = principal(request)
     on = await _bool(request, "hold")
-    await _voice(request).hold(_iid(request), who.agent_id, on=on)
+    await (await _desk(request)).hold(_iid(request), who.agent_id, on=on)
     return ok({"interaction_id": _iid(request), "held": on})
 
 
@@ -59,21 +68,21 @@ async def consult(request: web.Request) -> web.Response:
     who = principal(request)
     data = await json_body(request)
     to_agent = field_str(data, "agent_id", max_len=100, kind="id") or ""
-    await _voice(request).consult(_iid(request), who.agent_id, to_agent)
+    await (await _desk(request)).consult(_iid(request), who.agent_id, to_agent)
     return ok({"interaction_id": _iid(request), "consulting": to_agent}, status=202)
 
 
 @routes.post("/api/interactions/{interaction_id}/consult/cancel")
 async def cancel_consult(request: web.Request) -> web.Response:
     who = principal(request)
-    await _voice(request).cancel_consult(_iid(request), who.agent_id)
+    await (await _desk(request)).cancel_consult(_iid(request), who.agent_id)
     return ok({"interaction_id": _iid(request), "consulting": None}, status=202)
 
 
 @routes.post("/api/interactions/{interaction_id}/consult/complete")
 async def complete_consult(request: web.Request) -> web.Response:
     who = principal(request)
-    await _voice(request).complete_consult(_iid(request), who.agent_id)
+    await (await _desk(request)).complete_consult(_iid(request), who.agent_id)
     return ok({"interaction_id": _iid(request), "transfer": "completing"}, status=202)
 
 
@@ -92,7 +101,8 @@ async def dial(request: web.Request) -> web.Response:
     data = await json_body(request)
     number = field_str(data, "number", max_len=40, kind="line") or ""
     queue = field_str(data, "queue", required=False, max_len=100, kind="id")
-    interaction = await _voice(request).dial(who.agent_id, number, queue=queue)
+    dialer = request.app[SERVICES].dialer_for(who.agent_id) or _voice(request)
+    interaction = await dialer.dial(who.agent_id, number, queue=queue)
     return ok(jsonable(interaction), status=201)
 
 
@@ -103,7 +113,13 @@ async def monitor(request: web.Request) -> web.Response:
     data = await json_body(request)
     mode = field_str(data, "mode", max_len=10) or ""
     agent_id = request.match_info["agent_id"]
-    await _voice(request).monitor(who.agent_id, agent_id, mode)
+    services = request.app[SERVICES]
+    # Not on a call: the first path says so (after its role checks), as it would for one.
+    control = await services.monitor_control_for(agent_id) or services.voice or next(
+        (c for c in services.call_controls if isinstance(c, DeskCallControl)), None)
+    if control is None:
+        raise Unavailable("voice-not-configured", "this server has no telephony link configured")
+    await control.monitor(who.agent_id, agent_id, mode)
     return ok({"agent_id": agent_id, "mode": mode, "supervisor_id": who.agent_id}, status=202)
 
 
@@ -111,8 +127,11 @@ async def monitor(request: web.Request) -> web.Response:
 async def status(request: web.Request) -> web.Response:
     who = principal(request)
     who.require(Role.SUPERVISOR, Role.ADMIN)
-    bridge = request.app[SERVICES].voice
-    body: dict[str, Any] = {"configured": bridge is not None}
+    services = request.app[SERVICES]
+    bridge = services.voice
+    # Twilio calls have the same controls: the board offers listen, whisper and barge for them too.
+    others = any(isinstance(c, DeskCallControl) for c in services.call_controls if c is not bridge)
+    body: dict[str, Any] = {"configured": bridge is not None or others}
     if bridge is not None:
         body.update(bridge.status())
     return ok(body)

@@ -202,7 +202,8 @@ async def _hello(services: Services, who: Principal) -> dict[str, Any]:
         offers = [await services.routing.offer_for(i.id) for i in mine if i.state is InteractionState.OFFERED]
         hello["offers"] = [{"interaction_id": o.interaction_id, "expires_at": o.expires_at}
                            for o in offers if o is not None and o.agent_id == who.agent_id]
-        hello["telephony"] = services.voice is not None  # click-to-dial and call controls
+        # Click-to-dial and call controls: Asterisk, or Twilio when their phone is on it.
+        hello["telephony"] = services.voice is not None or services.dialer_for(who.agent_id) is not None
     else:
         hello["queues"] = queues_for(services, who, await services.queue_stats())
         hello["agents"] = [await services.agents.view(a) for a in watched_agents(services, who)]

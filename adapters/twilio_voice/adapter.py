@@ -7,10 +7,18 @@ URL): from that moment the call is a queued voice interaction of the customer wh
 caller's number, with the digits as collected context (``ivr.account``, ``ivr.reason``).
 
 Out: when the router offers it, ``calls.create`` rings the agent (their ``endpoints.twilio``:
-a number, ``client:<identity>`` or ``sip:<uri>``) with TwiML that takes the caller from that
-queue (``<Dial><Queue>``). The call's status callbacks drive the interaction: answered is an
-accept, completed is the end of the call (wrap-up), busy / no-answer / failed puts the caller
-back in our queue with the wait kept and the router offers them to someone else. The caller
+a number, ``client:<identity>`` or ``sip:<uri>``) with TwiML that puts them, once they answer,
+in a conference of the call's own, named after the interaction (``<Dial><Conference>``). The
+call's status callbacks drive the interaction: answered is an accept (and the caller is moved
+out of the Twilio queue into the same conference), completed is the end of the call (wrap-up),
+busy / no-answer / failed puts the caller back in our queue with the wait kept and the router
+offers them to someone else.
+
+The conference gives the desk its controls (Participants API): hold and resume (``hold``,
+``holdUrl``), consult (the second agent dialled in while the caller holds; handed over or
+cancelled), a supervisor's listen (``muted``), whisper (``coaching``, ``callSidToCoach``) and
+barge; click-to-dial rings the agent into a new conference, then the customer. The conference's
+and the added participants' status callbacks are signed webhooks like the others. The caller
 leaving the Twilio queue (the Enqueue action) or hanging up (the number's status callback) while
 waiting abandons it. When the agent's leg ends, the caller's Enqueue action answers with the
 post-call survey (``<Gather>`` of one key, 1 to 5), whose action records the rating
@@ -29,7 +37,9 @@ through the core's generic transfer (which knows nothing of Twilio) is followed 
 A voice interaction's channel references: ``twilio_call_sid`` (the caller's call),
 ``twilio_queue`` (the Twilio queue it waits in), ``twilio_number`` (our number they called),
 ``twilio_caller`` (their number as Twilio gave it), ``twilio_agent_leg`` (the token of the
-current call to an agent, "" when none) and ``twilio_agent_call_sid``.
+current call to an agent, "" when none), ``twilio_agent_call_sid``, ``twilio_conference`` and
+``twilio_conference_sid`` (the call's conference), ``twilio_held``, ``twilio_outbound``
+(click-to-dial) and ``twilio_consult_*`` (a consult under way).
 """
 
 from __future__ import annotations
@@ -50,9 +60,9 @@ from adapters.channel import AdapterDeps, SendRefused, SendResult
 from adapters.locks import KeyedLocks
 from adapters.twilio_common import signed_form
 from adapters.twilio_voice import twiml
-from adapters.twilio_voice.config import TwilioVoiceConfig
+from adapters.twilio_voice.config import ENDPOINT, TwilioVoiceConfig, endpoint
 from adapters.twilio_voice.rest import TwilioCallError, TwilioCalls
-from cti.calls import owned_live_call
+from cti.calls import may_monitor, owned_live_call
 from cti.domain import (
     Channel,
     Customer,
@@ -72,6 +82,7 @@ from cti.events import (
     InteractionOffered,
     InteractionTransferred,
     OfferWithdrawn,
+    SupervisionChanged,
     offered_on,
 )
 from cti.hub import Subscription
@@ -91,6 +102,17 @@ REF_AGENT_LEG = "twilio_agent_leg"
 REF_AGENT_CALL_SID = "twilio_agent_call_sid"
 REF_MOVED = "twilio_moved"  # "1": our own transfer already put the caller back in the queue
 REF_AGENT_OFFER = "twilio_agent_offer"  # the offer (its time) the agent call in REF_AGENT_CALL_SID is for
+REF_CONFERENCE = "twilio_conference"  # the call's conference's name (the interaction's id)
+REF_CONFERENCE_SID = "twilio_conference_sid"  # its ConferenceSid, once Twilio reported it
+REF_HELD = "twilio_held"  # "1": the caller is on hold in the conference
+REF_OUTBOUND = "twilio_outbound"  # "1": click-to-dial, the agent's phone first, then the customer
+REF_CONSULT_AGENT = "twilio_consult_agent"  # the agent being consulted ("" when none)
+REF_CONSULT_CALL_SID = "twilio_consult_call_sid"
+REF_CONSULT_LEG = "twilio_consult_leg"
+REF_CONSULT_ANSWERED = "twilio_consult_answered"  # "1": the consulted agent picked up
+CONSULT_CLEARED = {REF_CONSULT_AGENT: "", REF_CONSULT_CALL_SID: "", REF_CONSULT_LEG: "",
+                   REF_CONSULT_ANSWERED: ""}
+MONITOR_MODES = {"listen": {"muted": True}, "whisper": {"coaching": True}, "barge": {}}
 WAITING = frozenset({InteractionState.QUEUED, InteractionState.OFFERED})
 SEEN_CALLBACKS = 10_000
 SORRY = "Sorry, we cannot take your call right now. Please call again later."
@@ -131,7 +153,10 @@ class TwilioVoiceAdapter:
                               (twiml.REASON_PATH, self.reason), (twiml.WAIT_PATH, self.wait),
                               (twiml.LEFT_PATH, self.left), (twiml.STATUS_PATH, self.caller_status),
                               (twiml.AGENT_PATH, self.agent_status),
-                              (twiml.RECORDING_PATH, self.recording), (twiml.SURVEY_PATH, self.survey)):
+                              (twiml.RECORDING_PATH, self.recording),
+                              (twiml.CONFERENCE_PATH, self.conference_status),
+                              (twiml.PARTICIPANT_PATH, self.participant_status),
+                              (twiml.DONE_PATH, self.caller_done), (twiml.SURVEY_PATH, self.survey)):
             app.router.add_post(path, handler)
 
     async def start(self) -> None:
@@ -235,7 +260,7 @@ class TwilioVoiceAdapter:
                    "voice.did": to_number or ""}
         interaction_id = self._deps.ids.new_id("int")
         refs = {REF_CALL_SID: sid, REF_QUEUE: interaction_id, REF_NUMBER: to_number or form.get("To", ""),
-                REF_CALLER: form.get("From", "")}
+                REF_CALLER: form.get("From", ""), REF_CONFERENCE: interaction_id}
         name = form.get("CallerName", "").strip() or None
         interaction = await self._deps.interactions.start_inbound(
             channel=Channel.VOICE, identities=identities, display_name=name,
@@ -361,11 +386,30 @@ class TwilioVoiceAdapter:
         if status.status == "ringing" and state is InteractionState.OFFERED:
             await self._call_updated(interaction.id, agent_id, "ringing-agent", {"call_sid": status.call_sid})
         elif status.status == "in-progress" and state is InteractionState.OFFERED:
-            with contextlib.suppress(Conflict):  # the offer expired a moment before
+            try:
                 await interactions.accept(interaction.id, agent_id)
+            except Conflict:  # the offer expired a moment before: the agent's leg is not wanted
+                with contextlib.suppress(TwilioCallError):
+                    await self._require_calls().update(status.call_sid, status="completed")
+                return
+            # The agent is in the conference: the caller leaves the Twilio queue to join them.
+            try:
+                await self._require_calls().update(interaction.channel_refs[REF_CALL_SID],
+                                                   twiml=twiml.connect_caller(self._config,
+                                                                              self._conference_name(interaction)))
+            except TwilioCallError as exc:  # the agent can still hang up or transfer it back
+                log.warning("twilio: cannot move the caller into the conference interaction=%s why=%s",
+                            interaction.id, exc.why)
+        elif (status.status == "in-progress" and state is InteractionState.ACTIVE
+              and interaction.channel_refs.get(REF_OUTBOUND)
+              and not interaction.channel_refs.get(REF_CALL_SID)):
+            await self._dial_customer(interaction, agent_id)
         elif status.status in twiml.UNANSWERED and state is InteractionState.OFFERED:
             with contextlib.suppress(Conflict, NotFound):
                 await interactions.reject(interaction.id, agent_id, why="no-answer")
+        elif status.status in twiml.UNANSWERED and state is InteractionState.ACTIVE \
+                and interaction.channel_refs.get(REF_OUTBOUND):
+            await interactions.call_ended(interaction.id, why="agent-not-reached")
         elif status.status == "completed" and state is InteractionState.ACTIVE:
             await interactions.call_ended(interaction.id, why="call-ended")
 
@@ -388,6 +432,125 @@ class TwilioVoiceAdapter:
                                  {"url": url, "recording_sid": sid})
         self._remember(key)
         return _xml(twiml.empty())
+
+    async def caller_done(self, request: web.Request) -> web.StreamResponse:
+        """The caller's ``<Dial><Conference>`` action: they left the conference. Hung up
+        (``CallStatus`` completed) during the talk, the customer left; the conference ended under
+        them (the agent left), their call ends too; unless a transfer put them back in a queue."""
+        form = await self._form_or_none(request)
+        if form is None:
+            return _forbidden()
+        interaction = await self._interaction_of(request.query.get("interaction"), form.get("CallSid", ""))
+        if interaction is None:
+            return _xml(twiml.hang_up())
+        if interaction.state in WAITING:
+            return _xml(twiml.empty())
+        if form.get("CallStatus", "").strip().lower() in twiml.ENDED:
+            async with self._locks.hold(interaction.id):
+                await self._caller_gone(interaction.id, why="hangup")
+            return _xml(twiml.hang_up())
+        # The agent left and the caller is still on the line: the post-call survey, then the end.
+        if self._deps.surveys is not None and self._deps.config.surveys.enabled:
+            return _xml(twiml.ask_survey(self._config, interaction.id))
+        return _xml(twiml.hang_up())
+
+    async def conference_status(self, request: web.Request) -> web.StreamResponse:
+        """The call's conference: its SID (needed to hold, add or coach participants), and a
+        consulted agent who leaves it."""
+        form = await self._form_or_none(request)
+        if form is None:
+            return _forbidden()
+        event = twiml.conference_event(form)
+        interaction_id = request.query.get("interaction", "")
+        if event is None or not interaction_id:
+            return _xml(twiml.empty())
+        key = ("conference", event.conference_sid, f"{event.sequence}:{event.event}:{event.call_sid}")
+        async with self._locks.hold(interaction_id):
+            if key in self._seen:
+                return _xml(twiml.empty())
+            try:
+                interaction = await self._deps.context.interaction(interaction_id)
+            except NotFound:
+                return _xml(twiml.empty())
+            if not self._mine(interaction):
+                return _xml(twiml.empty())
+            refs = interaction.channel_refs
+            log.info("twilio conference=%s event=%s call=%s interaction=%s", event.conference_sid,
+                     event.event, event.call_sid, interaction.id)
+            caller_joined = event.event == "participant-join" and event.call_sid == refs.get(REF_CALL_SID)
+            if event.event != "conference-end" and refs.get(REF_CONFERENCE_SID) != event.conference_sid and (
+                    caller_joined or not refs.get(REF_CONFERENCE_SID)):
+                await self._deps.interactions.update_refs(interaction.id,
+                                                          refs={REF_CONFERENCE_SID: event.conference_sid})
+            elif event.event == "conference-end" and refs.get(REF_CONFERENCE_SID) == event.conference_sid:
+                # A later conference of the same name (after a transfer) is another one.
+                await self._deps.interactions.update_refs(interaction.id, refs={REF_CONFERENCE_SID: "",
+                                                                                REF_HELD: ""})
+            if (event.event == "participant-leave" and event.call_sid
+                    and event.call_sid == refs.get(REF_CONSULT_CALL_SID)):
+                await self._end_consult(interaction, "target-left")
+            self._remember(key)
+        return _xml(twiml.empty())
+
+    async def participant_status(self, request: web.Request) -> web.StreamResponse:
+        """Call progress of a participant we added: a consulted agent, a supervisor, or the
+        customer of a click-to-dial call."""
+        form = await self._form_or_none(request)
+        if form is None:
+            return _forbidden()
+        status = twiml.call_status(form)
+        query = request.query
+        interaction_id, role, leg = query.get("interaction", ""), query.get("role", ""), query.get("leg", "")
+        if status is None or not interaction_id:
+            return _xml(twiml.empty())
+        key = ("participant", status.call_sid, status.status)
+        async with self._locks.hold(interaction_id):
+            if key in self._seen:
+                log.info("twilio duplicate participant callback call=%s status=%s", status.call_sid,
+                         status.status)
+                return _xml(twiml.empty())
+            try:
+                interaction = await self._deps.context.interaction(interaction_id)
+            except NotFound:
+                return _xml(twiml.empty())
+            if self._mine(interaction):
+                await self._participant_changed(interaction, role, leg, query, status)
+            self._remember(key)
+        return _xml(twiml.empty())
+
+    async def _participant_changed(self, interaction: Interaction, role: str, leg: str,
+                                   query: Mapping[str, str], status: twiml.CallStatus) -> None:
+        refs = interaction.channel_refs
+        agent_id = query.get("agent", "")
+        if leg and leg == refs.get(REF_AGENT_LEG):
+            # A consulted agent the call was handed to: their leg is now the agent's leg.
+            await self._agent_call_changed(interaction, agent_id, leg, status)
+        elif role == "consult" and leg and leg == refs.get(REF_CONSULT_LEG):
+            if status.status == "in-progress" and not refs.get(REF_CONSULT_ANSWERED):
+                await self._deps.interactions.update_refs(interaction.id, refs={REF_CONSULT_ANSWERED: "1"})
+                for who, other in ((interaction.agent_id, {"to_agent": agent_id}),
+                                   (agent_id, {"from_agent": interaction.agent_id})):
+                    await self._call_updated(interaction.id, who, "consult-answered", other)
+            elif status.status in twiml.ENDED:
+                await self._end_consult(interaction, "no-answer" if status.status in twiml.UNANSWERED
+                                        else "target-left")
+        elif role in MONITOR_MODES:
+            supervisor = query.get("supervisor", "")
+            active = {"in-progress": True, **dict.fromkeys(twiml.ENDED, False)}.get(status.status)
+            if active is not None and supervisor and agent_id:
+                await self._deps.hub.publish(SupervisionChanged(
+                    at=self._deps.clock.now(), supervisor_id=supervisor, agent_id=agent_id, mode=role,
+                    active=active, interaction_id=interaction.id))
+        elif role == "customer" and status.call_sid == refs.get(REF_CALL_SID) \
+                and interaction.state is InteractionState.ACTIVE:
+            if status.status == "in-progress":
+                await self._call_updated(interaction.id, interaction.agent_id, "customer-answered",
+                                         {"number": refs.get(REF_CALLER, "")})
+            elif status.status in twiml.ENDED:
+                why = "customer-not-reached" if status.status in twiml.UNANSWERED else "call-ended"
+                await self._deps.interactions.call_ended(interaction.id, why=why)
+                if status.status in twiml.UNANSWERED:  # the agent waits alone in the conference
+                    await self._hang_up_quietly(refs.get(REF_AGENT_CALL_SID))
 
     # ----- hub: offers ring agents, withdrawn offers stop ringing --------------------------
 
@@ -438,10 +601,9 @@ class TwilioVoiceAdapter:
             callback = twiml.url(self._config, twiml.AGENT_PATH,
                                  {"interaction": interaction.id, "agent": offer.agent_id, "leg": leg})
             try:
-                queue_name = interaction.channel_refs.get(REF_QUEUE, interaction.id)
                 sid = await self._require_calls().create(
                     to=target, from_=from_, status_callback=callback, timeout=ring,
-                    twiml=twiml.connect_agent(self._config, queue_name, interaction.id))
+                    twiml=twiml.connect_agent(self._config, self._conference_name(interaction)))
             except TwilioCallError as exc:
                 log.warning("twilio: cannot call agent=%s interaction=%s why=%s", offer.agent_id,
                             interaction.id, exc.why)
@@ -512,7 +674,7 @@ class TwilioVoiceAdapter:
     # ----- call control (desktop) ----------------------------------------------------------
 
     def handles(self, interaction: Interaction) -> bool:
-        return bool(interaction.channel_refs.get(REF_CALL_SID))
+        return self._mine(interaction)
 
     async def hangup(self, interaction_id: str, agent_id: str) -> None:
         """End the caller's call (the agent's leg ends with it); the interaction goes to wrap-up."""
@@ -562,6 +724,198 @@ class TwilioVoiceAdapter:
             twiml=twiml.enqueue(self._config, interaction.channel_refs.get(REF_QUEUE, interaction.id),
                                 interaction.id))
 
+    # ----- hold, consult, supervision and click-to-dial (the call's conference) ------------
+
+    async def hold(self, interaction_id: str, agent_id: str, *, on: bool) -> None:
+        """The caller on hold in the conference, hearing our hold audio (``holdUrl``: the same
+        TwiML as the queue's music); resume takes them off hold."""
+        async with self._locks.hold(interaction_id):
+            interaction = await self._live(interaction_id, agent_id)
+            await self._hold_caller(interaction, on=on)
+            await self._deps.interactions.update_refs(interaction_id, refs={REF_HELD: "1" if on else ""})
+        await self._call_updated(interaction_id, agent_id, "held" if on else "resumed", {"by": "desktop"})
+        log.info("twilio %s interaction=%s agent=%s", "hold" if on else "resume", interaction_id, agent_id)
+
+    async def _hold_caller(self, interaction: Interaction, *, on: bool) -> None:
+        await self._require_calls().update_participant(
+            self._conference_sid(interaction), interaction.channel_refs[REF_CALL_SID], hold=on,
+            **({"hold_url": twiml.url(self._config, twiml.WAIT_PATH), "hold_method": "POST"} if on else {}))
+
+    async def consult(self, interaction_id: str, agent_id: str, to_agent: str) -> None:
+        """The agent talks to ``to_agent`` (dialled into the conference) while the caller holds;
+        ``complete_consult`` hands the caller over, ``cancel_consult`` goes back to them."""
+        if to_agent == agent_id:
+            raise InvalidInput("bad-consult-target", "cannot consult yourself")
+        if to_agent not in self._deps.config.agents:
+            raise NotFound("agent-not-found", f"no agent {to_agent!r}", agent_id=to_agent)
+        target = self._config.endpoints.get(to_agent)
+        if not target:
+            raise InvalidInput("no-phone", f"agent {to_agent!r} has no Twilio phone", agent_id=to_agent)
+        async with self._locks.hold(interaction_id):
+            interaction = await self._live(interaction_id, agent_id)
+            if interaction.channel_refs.get(REF_CONSULT_AGENT):
+                raise Conflict("consult-in-progress", "a consult is already in progress",
+                               interaction_id=interaction_id)
+            conference = self._conference_sid(interaction)
+            leg = secrets.token_hex(8)
+            await self._hold_caller(interaction, on=True)
+            try:
+                sid = await self._require_calls().add_participant(
+                    conference, to=target, from_=self._caller_id_for(interaction, target),
+                    timeout=self._config.ring_seconds, end_conference_on_exit=False,
+                    status_callback=twiml.url(self._config, twiml.PARTICIPANT_PATH, {
+                        "interaction": interaction_id, "role": "consult", "agent": to_agent, "leg": leg}))
+            except TwilioCallError:
+                with contextlib.suppress(TwilioCallError):
+                    await self._hold_caller(interaction, on=False)
+                raise
+            await self._deps.interactions.update_refs(interaction_id, refs={
+                REF_CONSULT_AGENT: to_agent, REF_CONSULT_CALL_SID: sid, REF_CONSULT_LEG: leg,
+                REF_CONSULT_ANSWERED: "", REF_HELD: "1"})
+        await self._call_updated(interaction_id, agent_id, "consult-started", {"to_agent": to_agent})
+        # The consulted agent sees who is waiting before they pick up.
+        pop = await self._deps.interactions.screen_pop(await self._deps.context.interaction(interaction_id))
+        await self._call_updated(interaction_id, to_agent, "consult-incoming",
+                                 {"from_agent": agent_id, "screen_pop": pop})
+        log.info("twilio consult interaction=%s from=%s to=%s call=%s", interaction_id, agent_id,
+                 to_agent, sid)
+
+    async def cancel_consult(self, interaction_id: str, agent_id: str) -> None:
+        """Back to the caller: the consulted agent's leg ends, the caller comes off hold."""
+        async with self._locks.hold(interaction_id):
+            interaction = await self._consulting(interaction_id, agent_id)
+            await self._hang_up_quietly(interaction.channel_refs.get(REF_CONSULT_CALL_SID))
+            await self._call_updated(interaction_id, agent_id, "consult-cancelled", {})
+            await self._end_consult(interaction, "cancelled")
+
+    async def complete_consult(self, interaction_id: str, agent_id: str) -> None:
+        """The consulting agent leaves; the caller, off hold, stays with the consulted agent, whose
+        interaction it is now (a warm transfer)."""
+        async with self._locks.hold(interaction_id):
+            interaction = await self._consulting(interaction_id, agent_id)
+            refs = interaction.channel_refs
+            if not refs.get(REF_CONSULT_ANSWERED):
+                raise Conflict("consult-not-answered", "the consulted agent has not answered yet",
+                               interaction_id=interaction_id)
+            to_agent, sid, leg = refs[REF_CONSULT_AGENT], refs[REF_CONSULT_CALL_SID], refs[REF_CONSULT_LEG]
+            conference, calls = self._conference_sid(interaction), self._require_calls()
+            # The new agent's leaving ends the call from now on; the old agent's no longer does.
+            await calls.update_participant(conference, sid, end_conference_on_exit=True)
+            old_sid = refs.get(REF_AGENT_CALL_SID, "")
+            if old_sid:
+                with contextlib.suppress(TwilioCallError):  # gone already: nothing to keep alive
+                    await calls.update_participant(conference, old_sid, end_conference_on_exit=False)
+            await self._hold_caller(interaction, on=False)
+            await self._deps.interactions.update_refs(interaction_id, refs={
+                **CONSULT_CLEARED, REF_AGENT_LEG: leg, REF_AGENT_CALL_SID: sid, REF_HELD: ""})
+            await self._deps.interactions.reassign(interaction_id, to_agent, why="consult transfer completed")
+            for who, other in ((agent_id, {"to_agent": to_agent}), (to_agent, {"from_agent": agent_id})):
+                await self._call_updated(interaction_id, who, "consult-ended", {"why": "completed", **other})
+            await self._hang_up_quietly(old_sid)
+        log.info("twilio consult completed interaction=%s from=%s to=%s", interaction_id, agent_id, to_agent)
+
+    async def _consulting(self, interaction_id: str, agent_id: str) -> Interaction:
+        interaction = await self._live(interaction_id, agent_id)
+        if not interaction.channel_refs.get(REF_CONSULT_AGENT):
+            raise Conflict("no-consult", "no consult in progress", interaction_id=interaction_id)
+        return interaction
+
+    async def _end_consult(self, interaction: Interaction, why: str) -> None:
+        """Once per consult (under the call's lock): the caller off hold, both desks told."""
+        refs = interaction.channel_refs
+        to_agent = refs.get(REF_CONSULT_AGENT)
+        if not to_agent:
+            return
+        await self._deps.interactions.update_refs(interaction.id, refs={**CONSULT_CLEARED, REF_HELD: ""})
+        if interaction.state is InteractionState.ACTIVE and refs.get(REF_CONFERENCE_SID):
+            with contextlib.suppress(TwilioCallError):  # the caller may have gone meanwhile
+                await self._hold_caller(interaction, on=False)
+        for who, other in ((interaction.agent_id, {"to_agent": to_agent}),
+                           (to_agent, {"from_agent": interaction.agent_id})):
+            await self._call_updated(interaction.id, who, "consult-ended", {"why": why, **other})
+
+    async def monitor(self, supervisor_id: str, agent_id: str, mode: str) -> None:
+        """Listen to (``muted``), whisper to (``coaching``, heard by the agent only) or barge into
+        an agent's call: the supervisor's own Twilio phone is dialled into its conference."""
+        config = self._deps.config
+        supervisor = may_monitor(config, supervisor_id, agent_id, mode)
+        raw = supervisor.endpoints.get(ENDPOINT)
+        phone = endpoint(raw, supervisor_id, config.phone_region) if raw else ""
+        if not phone:
+            raise InvalidInput("no-phone", "you have no phone configured", agent_id=supervisor_id)
+        live = [i for i in await self._deps.context.list_interactions(agent_id=agent_id, open_only=True)
+                if self._mine(i) and i.state is InteractionState.ACTIVE and not i.customer_left
+                and i.channel_refs.get(REF_CONFERENCE_SID)]
+        if not live:
+            raise Conflict("no-call", "the agent is not on a call", agent_id=agent_id)
+        target = live[0]
+        options: dict[str, Any] = {"end_conference_on_exit": False, **MONITOR_MODES[mode]}
+        if mode == "whisper":
+            options["call_sid_to_coach"] = target.channel_refs.get(REF_AGENT_CALL_SID, "")
+        await self._deps.context.audit(actor=supervisor_id, action=f"call.{mode}", target=agent_id,
+                                       details={"interaction_id": target.id})
+        sid = await self._require_calls().add_participant(
+            self._conference_sid(target), to=phone, from_=self._config.caller_id
+            or target.channel_refs.get(REF_NUMBER, "") or phone, timeout=self._config.ring_seconds,
+            status_callback=twiml.url(self._config, twiml.PARTICIPANT_PATH, {
+                "interaction": target.id, "role": mode, "agent": agent_id, "supervisor": supervisor_id}),
+            **options)
+        log.info("twilio %s supervisor=%s agent=%s interaction=%s call=%s", mode, supervisor_id, agent_id,
+                 target.id, sid)
+
+    def dials_for(self, agent_id: str) -> bool:
+        return bool(self._config.endpoints.get(agent_id))
+
+    async def dial(self, agent_id: str, number: str, *, queue: str | None = None) -> Interaction:
+        """Click-to-dial: the agent's phone rings first (into the call's conference); when they
+        answer, the customer is dialled into it."""
+        config = self._deps.config
+        target = self._config.endpoints.get(agent_id)
+        if agent_id not in config.agents or not target:
+            raise InvalidInput("no-phone", "you have no phone configured", agent_id=agent_id)
+        if queue is not None and queue not in config.queues:
+            raise NotFound("queue-not-found", f"no queue {queue!r}", queue=queue)
+        phone = normalise_phone(number, region=config.phone_region)
+        from_ = self._config.caller_id or next(iter(self._config.numbers), "")
+        if not from_:
+            raise InvalidInput("no-caller-id", "the Twilio channel has no number to call from")
+        interaction, _ = await self._deps.interactions.start_active(
+            channel=Channel.VOICE, agent_id=agent_id, identities=[Identity(IdentityKind.PHONE, phone)],
+            display_name=None, queue=queue, context={"voice.dialled": phone})
+        leg = secrets.token_hex(8)
+        await self._deps.interactions.update_refs(interaction.id, refs={
+            REF_CONFERENCE: interaction.id, REF_OUTBOUND: "1", REF_AGENT_LEG: leg, REF_NUMBER: from_,
+            REF_CALLER: phone})
+        try:
+            sid = await self._require_calls().create(
+                to=target, from_=from_ if not target.startswith("client:") else phone,
+                timeout=self._config.ring_seconds, twiml=twiml.connect_agent(self._config, interaction.id),
+                status_callback=twiml.url(self._config, twiml.AGENT_PATH,
+                                          {"interaction": interaction.id, "agent": agent_id, "leg": leg}))
+        except TwilioCallError:
+            await self._deps.interactions.call_ended(interaction.id, why="dial-failed")
+            raise
+        await self._deps.interactions.update_refs(interaction.id, refs={REF_AGENT_CALL_SID: sid})
+        log.info("twilio click-to-dial agent=%s call=%s interaction=%s", agent_id, sid, interaction.id)
+        return await self._deps.context.interaction(interaction.id)
+
+    async def _dial_customer(self, interaction: Interaction, agent_id: str) -> None:
+        refs = interaction.channel_refs
+        phone = refs.get(REF_CALLER, "")
+        try:
+            sid = await self._require_calls().add_participant(
+                self._conference_name(interaction), to=phone, from_=refs.get(REF_NUMBER, ""),
+                timeout=self._config.ring_seconds, end_conference_on_exit=True,
+                status_callback=twiml.url(self._config, twiml.PARTICIPANT_PATH,
+                                          {"interaction": interaction.id, "role": "customer",
+                                           "agent": agent_id}))
+        except TwilioCallError as exc:
+            log.warning("twilio: cannot dial the customer interaction=%s why=%s", interaction.id, exc.why)
+            await self._deps.interactions.call_ended(interaction.id, why="dial-failed")
+            await self._hang_up_quietly(refs.get(REF_AGENT_CALL_SID))
+            return
+        await self._deps.interactions.update_refs(interaction.id, refs={REF_CALL_SID: sid})
+
     async def _live(self, interaction_id: str, agent_id: str) -> Interaction:
         return await owned_live_call(self._deps.context, interaction_id, agent_id, carried=self._mine,
                                      not_carried="not-a-twilio-call")
@@ -570,7 +924,27 @@ class TwilioVoiceAdapter:
 
     @staticmethod
     def _mine(interaction: Interaction) -> bool:
-        return interaction.channel is Channel.VOICE and bool(interaction.channel_refs.get(REF_CALL_SID))
+        refs = interaction.channel_refs
+        return interaction.channel is Channel.VOICE and bool(refs.get(REF_CALL_SID) or refs.get(REF_OUTBOUND))
+
+    @staticmethod
+    def _conference_name(interaction: Interaction) -> str:
+        return interaction.channel_refs.get(REF_CONFERENCE) or interaction.id
+
+    @staticmethod
+    def _conference_sid(interaction: Interaction) -> str:
+        """The SID the Participants API needs; until Twilio reported the conference, the call
+        is not connected yet (the agent just answered)."""
+        sid = interaction.channel_refs.get(REF_CONFERENCE_SID, "")
+        if not sid or not interaction.channel_refs.get(REF_CALL_SID):
+            raise Conflict("call-not-connected", "the call is not connected yet; try again in a moment",
+                           interaction_id=interaction.id)
+        return sid
+
+    async def _hang_up_quietly(self, call_sid: str | None) -> None:
+        if call_sid:
+            with contextlib.suppress(TwilioCallError):  # ended already
+                await self._require_calls().update(call_sid, status="completed")
 
     def _require_calls(self) -> TwilioCalls:
         if self._calls is None:

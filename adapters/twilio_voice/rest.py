@@ -1,4 +1,6 @@
-"""Calls through Twilio's REST API (``calls.create``, ``calls(sid).update``), with the SDK's client.
+"""Calls through Twilio's REST API (``calls.create``, ``calls(sid).update``) and the participants of
+a call's conference (``conferences(…).participants.create`` and ``(…).participants(sid).update``),
+with the SDK's client.
 
 The HTTP client is the SMS channel's (``adapters.sms.rest``): the SDK's native async path with a
 session timeout, and ``api_base_url`` to put a local server in Twilio's place in tests.
@@ -51,6 +53,23 @@ class TwilioCalls:
         """``status="completed"`` hangs up, ``status="canceled"`` stops a ringing call, ``twiml=``
         redirects a live call."""
         await self._run(self._client.calls(call_sid).update_async(**changes))
+
+    async def add_participant(self, conference: str, *, to: str, from_: str, status_callback: str,
+                              timeout: int, events: Sequence[str] = AGENT_EVENTS, **options: Any) -> str:
+        """Dial ``to`` into a conference (its SID, or its name while it may not exist yet); the
+        participant's call progress goes to ``status_callback``. Returns the new call's SID."""
+        participant = await self._run(self._client.conferences(conference).participants.create_async(
+            to=to, from_=from_, status_callback=status_callback, status_callback_method="POST",
+            status_callback_event=list(events), timeout=timeout, beep="false", **options))
+        sid = str(getattr(participant, "call_sid", "") or "")
+        if not sid:
+            raise TwilioCallError("twilio-error", "Twilio answered without the participant's call sid")
+        return sid
+
+    async def update_participant(self, conference_sid: str, call_sid: str, **changes: Any) -> None:
+        """``hold=``/``hold_url=``, ``muted=``, ``end_conference_on_exit=``, ``coaching=``…"""
+        participant = self._client.conferences(conference_sid).participants(call_sid)
+        await self._run(participant.update_async(**changes))
 
     async def _run(self, pending: Any) -> Any:
         try:

@@ -25,7 +25,12 @@ RECORDING_PATH = "/webhooks/twilio/voice/recording"  # recording status callback
 SURVEY_PATH = "/webhooks/twilio/voice/survey"  # Gather action: the post-call rating
 SURVEY_PROMPT = "Before you go: how did we do? Press 1 to 5, 5 being excellent."
 SURVEY_THANKS = "Thank you for your answer. Goodbye."
+CONFERENCE_PATH = "/webhooks/twilio/voice/conference"  # the call's conference: status callback
+PARTICIPANT_PATH = "/webhooks/twilio/voice/participant"  # a participant we added: its call's progress
+DONE_PATH = "/webhooks/twilio/voice/done"  # the caller's <Dial><Conference> action: they left it
 
+# What the call's conference reports (``statusCallbackEvent`` of <Conference>).
+CONFERENCE_EVENTS = "start end join leave hold"
 # Twilio's CallStatus values that end a call, and those that end it unanswered.
 ENDED = frozenset({"completed", "busy", "no-answer", "failed", "canceled"})
 UNANSWERED = frozenset({"busy", "no-answer", "failed", "canceled"})
@@ -80,17 +85,23 @@ def hold_music(config: TwilioVoiceConfig) -> str:
     return xml(r)
 
 
-def connect_agent(config: TwilioVoiceConfig, queue_name: str, interaction_id: str) -> str:
-    """The agent's call: once answered, take the caller waiting in the interaction's queue."""
+def conference(config: TwilioVoiceConfig, interaction_id: str, *, action: str | None = None) -> str:
+    """Into the call's own conference, named after the interaction (caller and agent alike, as
+    Twilio Flex does): it starts when they enter and ends when either leaves (a consulted agent
+    or a supervisor is added with the Participants API, without that power)."""
     r = VoiceResponse()
+    dial = Dial(action=action, method="POST") if action else Dial()
     options: dict[str, str] = {}
     if config.record:
-        options = {"record": "record-from-answer-dual",
+        # Conference recordings are taken once per conference, whichever leg asks first.
+        options = {"record": "record-from-start",
                    "recording_status_callback": url(config, RECORDING_PATH, {"interaction": interaction_id}),
                    "recording_status_callback_method": "POST",
                    "recording_status_callback_event": "completed"}
-    dial = Dial(**options)
-    dial.queue(queue_name)
+    dial.conference(interaction_id, start_conference_on_enter=True, end_conference_on_exit=True,
+                    beep=False, wait_url="", status_callback_event=CONFERENCE_EVENTS,
+                    status_callback=url(config, CONFERENCE_PATH, {"interaction": interaction_id}),
+                    status_callback_method="POST", **options)
     r.append(dial)
     return xml(r)
 
@@ -103,6 +114,16 @@ def ask_survey(config: TwilioVoiceConfig, interaction_id: str) -> str:
     gather.say(SURVEY_PROMPT)
     r.hangup()
     return xml(r)
+def connect_agent(config: TwilioVoiceConfig, interaction_id: str) -> str:
+    """The agent's call: once answered, into the call's conference (the caller is moved there)."""
+    return conference(config, interaction_id)
+
+
+def connect_caller(config: TwilioVoiceConfig, interaction_id: str) -> str:
+    """The caller, out of their Twilio queue into the conference where the agent is; the
+    ``<Dial>``'s action tells us when they leave it."""
+    return conference(config, interaction_id,
+                      action=url(config, DONE_PATH, {"interaction": interaction_id}))
 
 
 def say_and_hang_up(text: str) -> str:
@@ -137,3 +158,20 @@ def call_status(form: Mapping[str, str]) -> CallStatus | None:
     sid = form.get("CallSid", "").strip()
     status = form.get("CallStatus", "").strip().lower()
     return CallStatus(sid, status) if sid and status else None
+
+
+@dataclass(frozen=True, slots=True)
+class ConferenceEvent:
+    conference_sid: str
+    event: str  # Twilio's StatusCallbackEvent: participant-join, participant-leave, conference-end…
+    call_sid: str  # the participant's call ("" for conference-start and -end)
+    sequence: str
+
+
+def conference_event(form: Mapping[str, str]) -> ConferenceEvent | None:
+    sid = form.get("ConferenceSid", "").strip()
+    event = form.get("StatusCallbackEvent", "").strip().lower()
+    if not sid or not event:
+        return None
+    return ConferenceEvent(sid, event, form.get("CallSid", "").strip(),
+                           form.get("SequenceNumber", "").strip())

@@ -18,10 +18,10 @@ from cti.agents import AgentService
 from cti.ami.frames import AmiMessage
 from cti.ami.relay import CommandRelay
 from cti.ami.transfers import Consult, Transfers
-from cti.calls import owned_live_call
+from cti.calls import may_monitor, owned_live_call
 from cti.clock import Clock
 from cti.config import AmiConfig, AppConfig
-from cti.domain import AgentProfile, Channel, Identity, IdentityKind, Interaction, InteractionState, Role
+from cti.domain import AgentProfile, Channel, Identity, IdentityKind, Interaction, InteractionState
 from cti.errors import Conflict, CtiError, Forbidden, InvalidInput, NotFound, Unavailable
 from cti.events import CallUpdated, InteractionTransferred
 from cti.hub import EventHub
@@ -182,6 +182,11 @@ class CallControl:
         return await self._interactions.transfer(interaction_id, agent_id, to_queue=to_queue,
                                                  to_agent=None, note=note)
 
+    def dials_for(self, agent_id: str) -> bool:
+        """Click-to-dial for this agent goes through Asterisk: they have a phone on it."""
+        profile = self._config.agents.get(agent_id)
+        return profile is not None and bool(profile.endpoints.get(ENDPOINT))
+
     def _dialled(self, to_agent: str) -> tuple[AgentProfile, str]:
         """The agent a call is handed to and the extension that rings them, or the refusal."""
         target = self._config.agents.get(to_agent)
@@ -305,12 +310,7 @@ class CallControl:
         if self._elsewhere():
             await self._relayed("monitor", supervisor_id=supervisor_id, agent_id=agent_id, mode=mode)
             return
-        if mode not in SPY_OPTIONS:
-            raise InvalidInput("bad-mode", "mode is listen, whisper or barge", mode=mode)
-        supervisor = self._agents.profile(supervisor_id)
-        self._agents.profile(agent_id)
-        if supervisor.role is Role.AGENT or not self._agents.may_supervise(supervisor_id, agent_id):
-            raise Forbidden("not-your-team", "you do not supervise this agent", agent_id=agent_id)
+        supervisor = may_monitor(self._config, supervisor_id, agent_id, mode)
         phone = supervisor.endpoints.get(ENDPOINT)
         if not phone:
             raise InvalidInput("no-phone", "you have no phone configured", agent_id=supervisor_id)

@@ -52,6 +52,33 @@ def test_twiml_documents() -> None:
     assert redirect is not None and redirect.text == "https://cti.example.com" + twiml.ACCOUNT_PATH
     gather = ET.fromstring(twiml.ask_reason(config, "")).find("Gather")
     assert gather is not None and gather.get("action") == "https://cti.example.com" + twiml.REASON_PATH
-    dial = ET.fromstring(twiml.connect_agent(config, "int-1", "int-1")).find("Dial")
-    assert dial is not None and dial.get("record") is None  # not recording unless asked
     assert twiml.digits("12a3#4", 3) == "123"
+
+
+def test_both_parties_dial_into_the_calls_own_conference() -> None:
+    config = parse_twilio_voice_config({**RAW, "record": True}, app())
+    agent = ET.fromstring(twiml.connect_agent(config, "int-1")).find("Dial")
+    caller = ET.fromstring(twiml.connect_caller(config, "int-1")).find("Dial")
+    assert agent is not None and caller is not None
+    assert agent.get("action") is None  # the agent's leg simply ends after the conference
+    assert caller.get("action") == "https://cti.example.com" + twiml.DONE_PATH + "?interaction=int-1"
+    for dial in (agent, caller):
+        conference = dial.find("Conference")
+        assert conference is not None and conference.text == "int-1"
+        assert conference.get("startConferenceOnEnter") == "true"
+        assert conference.get("endConferenceOnExit") == "true"  # either party leaving ends the call
+        assert conference.get("beep") == "false" and conference.get("waitUrl") == ""
+        assert conference.get("statusCallback") == (
+            "https://cti.example.com" + twiml.CONFERENCE_PATH + "?interaction=int-1")
+        assert set((conference.get("statusCallbackEvent") or "").split()) >= {"start", "end", "join", "leave"}
+        assert conference.get("record") == "record-from-start"
+    plain = parse_twilio_voice_config(RAW, app())
+    conference = ET.fromstring(twiml.connect_agent(plain, "int-1")).find("Dial/Conference")
+    assert conference is not None and conference.get("record") is None  # not recording unless asked
+
+
+def test_conference_events_read() -> None:
+    event = twiml.conference_event({"ConferenceSid": "CF1", "StatusCallbackEvent": "participant-join",
+                                    "CallSid": "CA1", "SequenceNumber": "3"})
+    assert event == twiml.ConferenceEvent("CF1", "participant-join", "CA1", "3")
+    assert twiml.conference_event({"StatusCallbackEvent": "conference-start"}) is None

@@ -8,7 +8,7 @@ import asyncio
 import contextlib
 import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -64,16 +64,6 @@ class Voice:
                 await asyncio.sleep(0.02)
 
 
-@pytest.fixture
-async def twilio() -> AsyncIterator[FakeTwilioVoice]:
-    fake = FakeTwilioVoice()
-    await fake.start()
-    try:
-        yield fake
-    finally:
-        await fake.close()
-
-
 def section(fake: FakeTwilioVoice, **overrides: Any) -> dict[str, Any]:
     return {"account_sid": ACCOUNT_SID, "auth_token": AUTH_TOKEN, "public_url": PUBLIC_URL,
             "api_base_url": fake.url, "timeout_seconds": 5, "numbers": {OUR_NUMBER: "support"},
@@ -84,7 +74,8 @@ def section(fake: FakeTwilioVoice, **overrides: Any) -> dict[str, Any]:
 async def voice_center(tmp_path: Path, fake: FakeTwilioVoice, settings: ServerSettings | None = None,
                        **overrides: Any) -> AsyncIterator[Voice]:
     async with running_center(tmp_path, {"twilio_voice": section(fake, **overrides)}, settings,
-                              queues=QUEUES, agents=agents(alice=ALICE_PHONE, bob="client:bob")) as center:
+                              queues=QUEUES, agents=agents(alice=ALICE_PHONE, bob="client:bob",
+                                                            sam="client:sam")) as center:
         adapter = center.adapters[Channel.VOICE]
         assert isinstance(adapter, TwilioVoiceAdapter)
         events: list[DomainEvent] = []
@@ -130,6 +121,14 @@ class Queued:
     call_sid: str
     left_path: str  # the Enqueue's action
     wait_path: str
+    done_path: str = ""  # the caller's <Dial><Conference> action, once moved into the conference
+    conference_path: str = ""  # the conference's status callback
+    conference_sid: str = ""
+    sequence: int = 0
+
+    def next_sequence(self) -> str:
+        self.sequence += 1
+        return str(self.sequence)
 
 
 async def call_in(voice: Voice, sid: str, *, from_: str = ANN, account: str = "40021",
@@ -180,12 +179,64 @@ def check_agent_call(created: Request, queued: Queued, *, to: str, agent: str) -
     assert f"{callback.scheme}://{callback.netloc}{callback.path}" == PUBLIC_URL + twiml.AGENT_PATH
     query = parse_qs(callback.query)
     assert query["interaction"] == [queued.interaction_id] and query["agent"] == [agent]
-    dial = ET.fromstring(form["Twiml"]).find("Dial")
+    conference = ET.fromstring(form["Twiml"]).find("Dial/Conference")
+    assert conference is not None and conference.text == queued.interaction_id
+    assert conference.get("endConferenceOnExit") == "true"
+    assert path_of(conference.get("statusCallback", "")) == (
+        f"{twiml.CONFERENCE_PATH}?interaction={queued.interaction_id}")
+    assert conference.get("record") == "record-from-start"
+    assert path_of(conference.get("recordingStatusCallback", "")).startswith(twiml.RECORDING_PATH)
+
+
+async def conference_event(voice: Voice, queued: Queued, event: str, call_sid: str = "", *,
+                           expect: int = 200, **extra: str) -> None:
+    """Twilio's status callback of the call's conference."""
+    await webhook(voice, queued.conference_path, {
+        "AccountSid": ACCOUNT_SID, "ConferenceSid": queued.conference_sid,
+        "FriendlyName": queued.interaction_id,
+        "StatusCallbackEvent": event, "SequenceNumber": queued.next_sequence(), "Timestamp":
+        "Mon, 07 Dec 2026 15:00:00 +0000", **({"CallSid": call_sid} if call_sid else {}), **extra},
+        expect=expect)
+
+
+async def caller_moved(voice: Voice, queued: Queued, *, count: int = 1) -> Request:
+    """The ``count``-th redirect of the caller into the conference (as the agent answers)."""
+    async with asyncio.timeout(10):
+        while True:
+            moves = [u for u in voice.twilio.updates if u.call_sid == queued.call_sid
+                     and "<Conference" in u.form.get("Twiml", "")]
+            if len(moves) >= count:
+                return moves[count - 1]
+            voice.twilio.arrived.clear()
+            await voice.twilio.arrived.wait()
+
+
+def moves(twilio: FakeTwilioVoice) -> list[tuple[str, str]]:
+    """Each call update as (CallSid, what it did): "conference", "queue" or the new Status."""
+    return [(u.call_sid or "", "conference" if "<Conference" in u.form.get("Twiml", "")
+             else "queue" if "<Enqueue" in u.form.get("Twiml", "") else u.form.get("Status", "?"))
+            for u in twilio.updates]
+
+
+async def in_conference(voice: Voice, queued: Queued, agent_call: str, *, move: int = 1) -> None:
+    """Twilio runs the agent's and then the caller's <Dial><Conference>: both are in it."""
+    moved = await caller_moved(voice, queued, count=move)
+    dial = ET.fromstring(moved.form["Twiml"]).find("Dial")
     assert dial is not None
-    queue = dial.find("Queue")
-    assert queue is not None and queue.text == queued.interaction_id
-    assert dial.get("record") == "record-from-answer-dual"
-    assert path_of(dial.get("recordingStatusCallback", "")).startswith(twiml.RECORDING_PATH)
+    conference = dial.find("Conference")
+    assert conference is not None and conference.text == queued.interaction_id
+    queued.done_path = path_of(dial.get("action", ""))
+    queued.conference_path = path_of(conference.get("statusCallback", ""))
+    queued.conference_sid = voice.twilio.join(queued.interaction_id, agent_call)
+    await conference_event(voice, queued, "conference-start")
+    await conference_event(voice, queued, "participant-join", agent_call)
+    voice.twilio.join(queued.interaction_id, queued.call_sid)
+    # The Enqueue's action: the caller was taken out of the Twilio queue by the redirect.
+    left = await webhook(voice, queued.left_path, call_form(queued.call_sid, QueueResult="redirected"))
+    assert len(left) == 0
+    await conference_event(voice, queued, "participant-join", queued.call_sid)
+    found = await voice.interaction(queued.interaction_id)
+    assert found.channel_refs["twilio_conference_sid"] == queued.conference_sid
 
 
 async def connected(voice: Voice, sid: str, *, agent: str = "alice") -> tuple[Queued, Request]:
@@ -196,6 +247,7 @@ async def connected(voice: Voice, sid: str, *, agent: str = "alice") -> tuple[Qu
     await agent_callback(voice, created, "in-progress")
     found = await voice.state(queued.interaction_id, InteractionState.ACTIVE)
     assert found.agent_id == agent
+    await in_conference(voice, queued, created.created_sid)
     return queued, created
 
 
@@ -226,13 +278,19 @@ async def test_one_call_from_ring_to_wrap_up(tmp_path: Path, twilio: FakeTwilioV
         await agent_callback(voice, created, "in-progress")
         active = await voice.state(queued.interaction_id, InteractionState.ACTIVE)
         assert active.agent_id == "alice" and active.channel_refs["twilio_agent_call_sid"].startswith("CA")
+        # Alice is in the call's conference: the caller is moved out of the Twilio queue into it.
+        moved = await caller_moved(voice, queued)
+        assert set(moved.form) == {"Twiml"}
+        await in_conference(voice, queued, created.created_sid)
 
-        # The two talk; the agent hangs up: the agent's call completes, the caller's Enqueue ends.
+        # The two talk; the agent hangs up: the conference ends, the caller's <Dial> with it.
         await agent_callback(voice, created, "completed")
         ended = await voice.state(queued.interaction_id, InteractionState.WRAP_UP)
         assert not ended.customer_left
-        answer = await webhook(voice, queued.left_path, call_form(queued.call_sid, QueueResult="bridged",
-                                                                   QueueSid="QU" + "1" * 32, QueueTime="4"))
+        await conference_event(voice, queued, "participant-leave", created.created_sid)
+        await conference_event(voice, queued, "conference-end")
+        answer = await webhook(voice, queued.done_path, call_form(queued.call_sid, DialCallStatus="completed",
+                                                                   ConferenceSid=queued.conference_sid))
         assert answer.find("Hangup") is not None
         status, closed = await voice.center.api(
             "alice", "POST", f"/api/interactions/{queued.interaction_id}/complete",
@@ -241,7 +299,9 @@ async def test_one_call_from_ring_to_wrap_up(tmp_path: Path, twilio: FakeTwilioV
         assert closed["state"] == "closed"
         assert voice.count("interaction.accepted", queued.interaction_id) == 1
         assert voice.count("interaction.wrap_up", queued.interaction_id) == 1
-        assert twilio.updates == []  # nothing to cancel or hang up: Twilio ended the calls itself
+        # One move of the caller; nothing to cancel or hang up: Twilio ended the calls itself.
+        assert [u.call_sid for u in twilio.updates] == [queued.call_sid]
+        assert not (await voice.interaction(queued.interaction_id)).customer_left
 
 
 async def test_caller_abandons_while_waiting(tmp_path: Path, twilio: FakeTwilioVoice) -> None:
@@ -307,7 +367,8 @@ async def test_agent_no_answer_back_to_queue_with_wait_kept_then_another_agent(
         await agent_callback(voice, second, "in-progress")
         active = await voice.state(queued.interaction_id, InteractionState.ACTIVE)
         assert active.agent_id == "bob"
-        assert twilio.updates == []  # the unanswered leg had ended by itself
+        # The caller moved to bob's conference; the unanswered leg had ended by itself.
+        assert moves(twilio) == [(queued.call_sid, "conference")]
 
 
 @pytest.mark.parametrize("busy", ["busy", "failed"])
@@ -369,8 +430,8 @@ async def test_duplicate_status_callbacks_change_state_once(tmp_path: Path, twil
         await agent_callback(voice, created, "completed")
         await voice.state(queued.interaction_id, InteractionState.WRAP_UP)
         await agent_callback(voice, created, "completed")  # redelivered
-        await webhook(voice, queued.left_path, call_form(queued.call_sid, QueueResult="bridged"))
-        await webhook(voice, queued.left_path, call_form(queued.call_sid, QueueResult="bridged"))
+        for _ in range(2):  # the caller's <Dial> ends with the conference (redelivered)
+            await webhook(voice, queued.done_path, call_form(queued.call_sid, DialCallStatus="completed"))
         await asyncio.sleep(0.1)
         assert voice.count("interaction.accepted", queued.interaction_id) == 1
         assert voice.count("interaction.wrap_up", queued.interaction_id) == 1
@@ -383,7 +444,7 @@ async def test_recording_callback_attaches_the_recording(tmp_path: Path, twilio:
     async with voice_center(tmp_path, twilio) as voice:
         alice = await voice.center.agent_socket("alice")
         queued, created = await connected(voice, "CA" + "2" * 32)
-        dial = ET.fromstring(created.form["Twiml"]).find("Dial")
+        dial = ET.fromstring(created.form["Twiml"]).find("Dial/Conference")
         assert dial is not None
         recording_path = path_of(dial.get("recordingStatusCallback", ""))
         url = f"https://api.twilio.com/2010-04-01/Accounts/{ACCOUNT_SID}/Recordings/RE{'3' * 32}"
@@ -414,7 +475,7 @@ async def test_desktop_hang_up(tmp_path: Path, twilio: FakeTwilioVoice) -> None:
         assert (status, body["error_id"]) == (403, "not-your-interaction")
         status, body = await voice.center.api("alice", "POST", path)
         assert status == 202, body
-        update = await twilio.wait_for("updates", 1)
+        update = await twilio.wait_for("updates", 2)  # after the caller's move into the conference
         assert update.call_sid == queued.call_sid and update.form == {"Status": "completed"}
         assert update.path == f"/2010-04-01/Accounts/{ACCOUNT_SID}/Calls/{queued.call_sid}.json"
         await voice.state(queued.interaction_id, InteractionState.WRAP_UP)
@@ -436,14 +497,18 @@ async def test_desktop_transfer_to_a_queue(tmp_path: Path, twilio: FakeTwilioVoi
         moved = await voice.adapter.transfer(queued.interaction_id, "alice", to_queue="sales",
                                              note="wants a quote")
         assert moved.queue == "sales"
-        redirect = await twilio.wait_for("updates", 1)
+        redirect = await twilio.wait_for("updates", 2)
         assert redirect.call_sid == queued.call_sid and set(redirect.form) == {"Twiml"}
         enqueue = ET.fromstring(redirect.form["Twiml"]).find("Enqueue")
         assert enqueue is not None and enqueue.text == queued.interaction_id
         assert path_of(enqueue.get("waitUrl", "")) == queued.wait_path
         # Alice's leg ends as the caller leaves it: not the end of the call.
         await agent_callback(voice, created, "completed")
-        await webhook(voice, queued.left_path, call_form(queued.call_sid, QueueResult="bridged"))
+        await conference_event(voice, queued, "conference-end")
+        answer = await webhook(voice, queued.done_path,
+                               call_form(queued.call_sid, DialCallStatus="completed"))
+        assert len(answer) == 0  # no <Hangup/>: the caller waits in the queue again
+        assert (await voice.interaction(queued.interaction_id)).channel_refs["twilio_conference_sid"] == ""
 
         offer = await bob.expect("interaction.offered")
         assert offer["interaction_id"] == queued.interaction_id
@@ -454,7 +519,18 @@ async def test_desktop_transfer_to_a_queue(tmp_path: Path, twilio: FakeTwilioVoi
         assert active.agent_id == "bob" and active.queue == "sales"
         assert active.context["ivr.reason"] == "a fault"
         assert voice.count("interaction.wrap_up", queued.interaction_id) == 0
-        assert len(twilio.updates) == 1  # one redirect, not two
+        # Bob's conference is a new one of the same name; the first one's end, redelivered late,
+        # does not forget it.
+        first_conference = queued.conference_sid
+        twilio.end(queued.interaction_id)
+        await in_conference(voice, queued, second.created_sid, move=2)
+        assert queued.conference_sid != first_conference
+        await conference_event(voice, replace(queued, conference_sid=first_conference), "conference-end")
+        found = await voice.interaction(queued.interaction_id)
+        assert found.channel_refs["twilio_conference_sid"] == queued.conference_sid
+        # One redirect to the queue, not two; then into bob's conference.
+        assert moves(twilio) == [(queued.call_sid, "conference"), (queued.call_sid, "queue"),
+                                 (queued.call_sid, "conference")]
 
 
 async def test_transfer_through_the_desktop_api_moves_the_caller(
@@ -468,7 +544,7 @@ async def test_transfer_through_the_desktop_api_moves_the_caller(
         status, body = await voice.center.api(
             "alice", "POST", f"/api/interactions/{queued.interaction_id}/transfer", {"queue": "sales"})
         assert status == 200, body
-        redirect = await twilio.wait_for("updates", 1)
+        redirect = await twilio.wait_for("updates", 2)
         assert redirect.call_sid == queued.call_sid
         enqueue = ET.fromstring(redirect.form["Twiml"]).find("Enqueue")
         assert enqueue is not None and enqueue.text == queued.interaction_id
@@ -498,9 +574,9 @@ async def test_two_nodes_ring_the_agent_once_and_move_a_transferred_caller_once(
         status, body = await b.center.api(
             "alice", "POST", f"/api/interactions/{queued.interaction_id}/transfer", {"queue": "sales"})
         assert status == 200, body
-        await twilio.wait_for("updates", 1)
+        await twilio.wait_for("updates", 2)
         await asyncio.sleep(0.5)
-        assert [u.call_sid for u in twilio.updates] == [queued.call_sid]
+        assert moves(twilio) == [(queued.call_sid, "conference"), (queued.call_sid, "queue")]
 
         # Bob takes it; then the adapter's own transfer on node a: still one redirect, not two.
         bob = await a.center.agent_socket("bob")
@@ -509,9 +585,9 @@ async def test_two_nodes_ring_the_agent_once_and_move_a_transferred_caller_once(
         await agent_callback(a, second, "in-progress")
         await a.state(queued.interaction_id, InteractionState.ACTIVE)
         await a.adapter.transfer(queued.interaction_id, "bob", to_queue="support")
-        await twilio.wait_for("updates", 2)
+        await twilio.wait_for("updates", 4)
         await asyncio.sleep(0.5)
-        assert [u.call_sid for u in twilio.updates] == [queued.call_sid] * 2
+        assert moves(twilio) == [(queued.call_sid, "conference"), (queued.call_sid, "queue")] * 2
         # Back in the queue it is offered again: still one agent call per offer.
         assert len(twilio.created) == a.count("interaction.offered", queued.interaction_id)
         found = await a.interaction(queued.interaction_id)
@@ -565,9 +641,10 @@ async def test_an_agents_number_changed_live_is_the_one_dialled(tmp_path: Path,
 
 
 async def survey_gather(voice: Voice, queued: Queued) -> ET.Element:
-    """The agent hung up: the caller's Enqueue ends bridged and is asked the survey."""
-    answer = await webhook(voice, queued.left_path, call_form(queued.call_sid, QueueResult="bridged",
-                                                               QueueSid="QU" + "1" * 32, QueueTime="4"))
+    """The agent hung up: the conference ended under the caller, still on the line; their
+    ``<Dial><Conference>`` action asks the survey."""
+    assert queued.done_path, "the caller was never moved into the conference"
+    answer = await webhook(voice, queued.done_path, call_form(queued.call_sid, DialCallStatus="completed"))
     gather = answer.find("Gather")
     assert gather is not None, ET.tostring(answer)
     assert (gather.get("input"), gather.get("numDigits")) == ("dtmf", "1")
@@ -611,7 +688,7 @@ async def test_a_survey_key_outside_one_to_five_records_nothing(tmp_path: Path, 
     async with voice_center(tmp_path, twilio) as voice:
         await voice.center.agent_socket("alice")
         queued, created = await connected(voice, "CA" + "d" * 32)
-        # The caller's Enqueue may end before the agent's call reports completed: still asked.
+        # The conference may end before the agent's call reports completed: still asked.
         gather = await survey_gather(voice, queued)
         action = path_of(gather.get("action", ""))
         answer = await webhook(voice, action, call_form(queued.call_sid, Digits=keyed))

@@ -1,5 +1,5 @@
-// Calls: the panel that stands for the messages of a voice conversation (hang up; with the
-// Asterisk link also hold, recording and consult), click-to-dial, and the call's events.
+// Calls: the panel that stands for the messages of a voice conversation (hang up; on Asterisk
+// and Twilio calls also hold and consult; recording on Asterisk calls), click-to-dial, and the call's events.
 import {$, el} from '../shared/dom.js';
 import {api, mine, notice, on, showError} from './desk.js';
 import {customerName, items} from './items.js';
@@ -10,6 +10,7 @@ const CALL_TEXT = {
   'recording-paused': 'recording paused', 'recording-resumed': 'recording again',
   'recording-stopped': 'recording stopped', 'consult-started': 'consulting',
   'consult-cancelled': 'back with the caller', 'consult-incoming': 'a colleague is consulting you',
+  'consult-answered': 'your colleague answered', 'consult-ended': 'the consult is over',
   'fallback': 'the caller went to the fallback queue',
 };
 
@@ -18,14 +19,17 @@ const CALL_STATE = {
   'held': {held: true}, 'resumed': {held: false}, 'recording-started': {recording: 'on'},
   'recording-resumed': {recording: 'on'}, 'recording-paused': {recording: 'paused'},
   'recording-stopped': {recording: null}, 'consult-cancelled': {consulting: null},
+  'consult-ended': {consulting: null, held: false},
 };
 
-// Hold, consult and recording need the Asterisk link; a Twilio call has hang-up (and the
-// transfer every conversation has).
+// Hold and consult work on Asterisk and Twilio calls (Twilio: through the call's conference);
+// recording pause and resume on Asterisk calls only.
 export function buildCallPanel(item) {
   const id = item.id;
   const p = item.parts;
-  const asterisk = !!(((item.interaction || {}).channel_refs) || {}).asterisk_channel;
+  const refs = ((item.interaction || {}).channel_refs) || {};
+  const asterisk = !!refs.asterisk_channel;
+  const twilio = !!(refs.twilio_call_sid || refs.twilio_outbound);
   item.call = item.call || {held: false, recording: null, consulting: null};
   const post = (path, body, label, button, done) => {
     button.disabled = true;
@@ -38,11 +42,11 @@ export function buildCallPanel(item) {
   p.hangup = el('button', {type: 'button', class: 'danger', 'data-testid': 'call-hangup', text: 'Hang up',
     onclick: () => post('/hangup', {}, 'hang up', p.hangup)});
   const panel = el('div', {class: 'call-panel', 'data-testid': 'call-panel'}, p.callStatus, p.hangup);
-  if (!asterisk) return panel;
+  if (!asterisk && !twilio) return panel;
   p.hold = el('button', {type: 'button', 'data-testid': 'call-hold',
     onclick: () => post('/hold', {hold: !item.call.held}, 'hold', p.hold,
                         (r) => { item.call.held = r.held; })});
-  p.record = el('button', {type: 'button', 'data-testid': 'call-record', onclick: () => {
+  if (asterisk) p.record = el('button', {type: 'button', 'data-testid': 'call-record', onclick: () => {
     const action = {null: 'start', on: 'pause', paused: 'resume'}[item.call.recording];
     post('/recording', {action}, 'recording', p.record,
          () => { item.call.recording = action === 'pause' ? 'paused' : 'on'; });
@@ -59,7 +63,7 @@ export function buildCallPanel(item) {
   p.consultCancel = el('button', {type: 'button', 'data-testid': 'consult-cancel', text: 'Back to caller',
     onclick: () => post('/consult/cancel', {}, 'back to caller', p.consultCancel,
                         () => { item.call.consulting = null; })});
-  panel.append(p.hold, p.record,
+  panel.append(...[p.hold, p.record].filter(Boolean),
     el('span', {class: 'group'}, p.consultTarget, p.consult, p.consultComplete, p.consultCancel));
   return panel;
 }
@@ -75,8 +79,10 @@ export function renderCallPanel(item) {
   p.hangup.disabled = !live;
   if (!p.hold) return;
   p.hold.textContent = call.held ? 'Resume' : 'Hold';
-  p.record.textContent = {null: 'Record', on: 'Pause recording', paused: 'Resume recording'}[call.recording];
-  for (const button of [p.hold, p.record, p.consult]) button.disabled = !live || !!call.consulting;
+  if (p.record) {
+    p.record.textContent = {null: 'Record', on: 'Pause recording', paused: 'Resume recording'}[call.recording];
+  }
+  for (const button of [p.hold, p.record, p.consult]) if (button) button.disabled = !live || !!call.consulting;
   p.consultTarget.disabled = !live || !!call.consulting;
   p.consultComplete.disabled = p.consultCancel.disabled = !live || !call.consulting;
 }

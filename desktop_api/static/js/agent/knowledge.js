@@ -77,8 +77,11 @@ on('desk.item', ({item, mode}) => {
   const known = panels.get(item.id);
   if (mode !== 'conversation' || !reply) return;
   if (known && known.item.el === item.el && item.el.contains(known.box)) return;
+  // A call has no reply box on the page: the articles go under the call's panel, to read out.
+  const anchor = reply.isConnected ? reply.parentNode : item.el.querySelector('[data-testid=call-panel]');
+  if (!anchor) return;
   const box = el('section', {class: 'kb-panel', 'data-testid': 'kb-panel', 'aria-label': 'Knowledge'});
-  reply.parentNode.after(box);
+  anchor.after(box);
   panels.set(item.id, {box, item, timer: null});
   refresh(item.id);
 });
