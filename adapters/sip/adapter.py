@@ -1,10 +1,12 @@
 """Voice on a direct SIP line (pyVoIP, through ``adapters.sip.pyvoip_fixes``), without Asterisk.
 
 The line registers with the configured registrar/proxy and keeps itself registered. An incoming
-call is answered and hears a hold tone generated in code; the digits the caller keys (SIP INFO)
-until '#', ``account_digits`` or ``digits_seconds`` become ``ivr.account``; then the call is a
-queued voice interaction of the customer who owns the caller's number. A caller hanging up while
-waiting abandons it; after an answer, a hang-up ends the call into wrap-up.
+call is answered and hears the greeting, then the hold audio (16-bit WAV prompts coded in the
+negotiated G.711 law, ``adapters.sip.g711``; a tone generated in code when none is configured);
+the digits the caller keys (SIP INFO) until '#', ``account_digits`` or ``digits_seconds`` become
+``ivr.account``; then the call is a queued voice interaction of the customer who owns the
+caller's number. A caller hanging up while waiting abandons it; after an answer, a hang-up ends
+the call into wrap-up.
 
 pyVoIP's threads report to ``_Bridge`` which hands every event to the loop with
 ``loop.call_soon_threadsafe``; nothing on the loop waits on pyVoIP's locks.
@@ -31,6 +33,7 @@ from aiohttp import web
 
 from adapters.channel import AdapterDeps, SendRefused, SendResult
 from adapters.locks import KeyedLocks
+from adapters.sip import g711
 from adapters.sip import pyvoip_fixes as fx
 from adapters.sip.config import SipConfig
 from adapters.sip.media import MediaLeg
@@ -56,6 +59,14 @@ log = logging.getLogger(__name__)
 REF_CALL_ID = "sip_call_id"
 REF_CALLER = "sip_caller"
 WAITING = frozenset({InteractionState.QUEUED, InteractionState.OFFERED})
+
+
+@dataclass(frozen=True)
+class Prompts:
+    """What a waiting caller hears: the greeting once, then the hold audio (None: a tone)."""
+
+    greeting: g711.Prompt | None = None
+    hold: g711.Prompt | None = None
 
 
 @dataclass
@@ -104,8 +115,9 @@ class _Bridge:
 class SipLineAdapter:
     channel = Channel.VOICE
 
-    def __init__(self, config: SipConfig, deps: AdapterDeps) -> None:
+    def __init__(self, config: SipConfig, deps: AdapterDeps, prompts: Prompts | None = None) -> None:
         self._config = config
+        self.prompts = prompts or Prompts()
         self._deps = deps
         self._locks = KeyedLocks()
         self._phone: fx.FixedPhone | None = None
@@ -191,9 +203,10 @@ class SipLineAdapter:
             log.warning("sip call without audio refused call=%s", call.call_id)
             await asyncio.to_thread(call.deny)
             return
-        live.leg = await MediaLeg.open(media.sock, media.remote, media.payload_type)
+        live.leg = await MediaLeg.open(media.sock, media.remote, media.payload_type,
+                                       greeting=self.prompts.greeting, hold=self.prompts.hold)
         await asyncio.to_thread(call.answer)
-        live.leg.play_tone()
+        live.leg.play(greeting=True)
         log.info("sip call answered call=%s from=%s", call.call_id, fx.caller_number(call))
         account = await self._collect_digits(live)
         if live.ended:
@@ -267,7 +280,7 @@ class SipLineAdapter:
 
     async def transfer(self, interaction_id: str, agent_id: str, *, to_queue: str | None,
                        to_agent: str | None = None, note: str | None = None) -> Interaction:
-        """A blind transfer: the caller back on the hold tone, the interaction queued again."""
+        """A blind transfer: the caller back on the hold audio, the interaction queued again."""
         async with self._locks.hold(interaction_id):
             interaction = await self._live(interaction_id, agent_id)
             moved = await self._deps.interactions.transfer(interaction_id, agent_id, to_queue=to_queue,
@@ -275,7 +288,7 @@ class SipLineAdapter:
             live = self._calls.get(interaction.channel_refs[REF_CALL_ID])
             if live is not None and live.leg is not None:
                 live.leg.peer = None
-                live.leg.play_tone()
+                live.leg.play(greeting=False)
         return moved
 
     async def _live(self, interaction_id: str, agent_id: str) -> Interaction:

@@ -13,7 +13,7 @@ WHERE = "channels.sip"
 ENDPOINT = "sip"  # the agent profile's endpoints key: "sip:agent1@127.0.0.1:5071"
 KEYS = frozenset({"server", "port", "user", "password", "local_ip", "sip_port", "rtp_port_low",
                   "rtp_port_high", "max_calls", "register_expires", "queue", "account_digits",
-                  "digits_seconds"})
+                  "digits_seconds", "greeting_wav", "hold_wav"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +32,8 @@ class SipConfig:
     account_digits: int = 12
     digits_seconds: float = 4.0  # how long the caller may key an account number ('#' ends it early)
     endpoints: Mapping[str, str] = field(default_factory=dict)  # agent id -> SIP URI
+    greeting_wav: str | None = None  # played once on answer (16-bit PCM WAV)
+    hold_wav: str | None = None  # looped while the caller waits (default: a 400 Hz tone)
 
 
 def _int(raw: Mapping[str, Any], key: str, default: int, low: int, high: int) -> int:
@@ -72,4 +74,11 @@ def parse_sip_config(raw: Mapping[str, Any], app: AppConfig) -> SipConfig:
         max_calls=_int(raw, "max_calls", 50, 1, 10000),
         register_expires=_int(raw, "register_expires", 300, 2, 86400), queue=queue,
         account_digits=_int(raw, "account_digits", 12, 0, 32), digits_seconds=float(seconds),
-        endpoints=endpoints)
+        endpoints=endpoints, greeting_wav=_path(raw, "greeting_wav"), hold_wav=_path(raw, "hold_wav"))
+
+
+def _path(raw: Mapping[str, Any], key: str) -> str | None:
+    value = raw.get(key)
+    if value is None:
+        return None
+    return _text(raw, key)
