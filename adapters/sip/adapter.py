@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,8 +36,12 @@ from adapters.channel import AdapterDeps, SendRefused, SendResult
 from adapters.locks import KeyedLocks
 from adapters.sip import g711
 from adapters.sip import pyvoip_fixes as fx
+from adapters.sip.agent_leg import AgentLeg, Outcome
 from adapters.sip.config import SipConfig
-from adapters.sip.media import MediaLeg
+from adapters.sip.media import MediaLeg, bridge
+from adapters.sip.sipcore.digest import Credentials
+from adapters.sip.sipcore.sdp import Session
+from adapters.sip.sipcore.transport import SipEndpoint
 from cti.calls import owned_live_call
 from cti.domain import (
     Channel,
@@ -50,6 +55,8 @@ from cti.domain import (
     Message,
 )
 from cti.errors import Conflict, InvalidInput, NotFound
+from cti.events import DomainEvent, InteractionOffered, OfferWithdrawn
+from cti.hub import Subscription
 from cti.identities import normalise_phone
 from cti.lifecycle import OPEN_STATES
 from cti.tasks import stop_tasks
@@ -77,6 +84,22 @@ class LiveCall:
     digit_event: asyncio.Event = field(default_factory=asyncio.Event)
     interaction_id: str | None = None
     ended: bool = False
+    agent: AgentLeg | None = None  # the agent's phone: ringing, or talking when ``agent_media``
+    agent_id: str | None = None
+    agent_media: MediaLeg | None = None
+
+    def drop_agent(self) -> None:
+        """End the agent's leg whatever it is doing: CANCEL while it rings, BYE once answered."""
+        leg, media = self.agent, self.agent_media
+        self.agent = self.agent_media = self.agent_id = None
+        if leg is not None and media is not None:
+            leg.hangup()
+        elif leg is not None:
+            leg.cancel()  # the core sends CANCEL, or BYE if the answer crossed it
+        if media is not None:
+            media.close()
+        if self.leg is not None:
+            self.leg.peer = None
 
 
 def e164(user: str, country: str) -> str:
@@ -123,6 +146,8 @@ class SipLineAdapter:
         self._phone: fx.FixedPhone | None = None
         self._calls: dict[str, LiveCall] = {}  # SIP Call-ID -> the live call
         self._tasks: set[asyncio.Task[None]] = set()
+        self._endpoint: SipEndpoint | None = None  # the agent legs (sipcore), through the same proxy
+        self._watcher: asyncio.Task[None] | None = None
         self.registered = asyncio.Event()
         self.registrations = 0  # successful REGISTER exchanges that changed the state (tests)
 
@@ -141,17 +166,28 @@ class SipLineAdapter:
                                     expires=c.register_expires,
                                     events=_Bridge(self, asyncio.get_running_loop()))
         await asyncio.to_thread(self._phone.sip.start)
+        self._endpoint = await SipEndpoint.open(
+            c.local_ip, c.agent_sip_port, outbound=(c.server, c.port), user=c.user,
+            credentials=Credentials(c.user, c.password) if c.password else None)
+        sub = self._deps.hub.subscribe(maxsize=1000, wants=lambda e: isinstance(
+            e, InteractionOffered | OfferWithdrawn) and self.call_for(e.interaction_id) is not None)
+        self._watcher = asyncio.create_task(self._watch(sub), name="sip-line-offers")
         log.info("sip line started user=%s registrar=%s:%d local=%s:%d", c.user, c.server, c.port,
                  c.local_ip, c.sip_port)
 
     async def aclose(self) -> None:
         phone, self._phone = self._phone, None
+        endpoint, self._endpoint = self._endpoint, None
         for live in list(self._calls.values()):
+            live.drop_agent()
             if live.leg is not None:
                 live.leg.close()
         self._calls.clear()
-        tasks = list(self._tasks)
+        tasks = [t for t in (self._watcher, *self._tasks) if t is not None]
+        self._watcher = None
         await stop_tasks(tasks)
+        if endpoint is not None:
+            await endpoint.shutdown()  # BYE/CANCEL through the route set for any leg left
         if phone is not None:
             await asyncio.to_thread(phone.sip.stop)
 
@@ -188,6 +224,7 @@ class SipLineAdapter:
             return
         live.ended = True
         live.digit_event.set()
+        live.drop_agent()  # a ringing agent is cancelled, a talking one hung up
         if live.leg is not None:
             live.leg.close()
         log.info("sip call ended call=%s why=%s interaction=%s", call.call_id, why, live.interaction_id)
@@ -259,6 +296,91 @@ class SipLineAdapter:
             elif interaction.state is InteractionState.ACTIVE:
                 await self._deps.interactions.customer_left(interaction_id)  # wrap-up, customer-left
 
+    # ----- the agent's leg: an offer rings the agent's SIP phone, its answer is the accept ----
+
+    async def _watch(self, sub: Subscription) -> None:
+        try:
+            while True:
+                event: DomainEvent = await sub.get()
+                if isinstance(event, InteractionOffered):
+                    self._spawn(self._ring(event))
+                elif isinstance(event, OfferWithdrawn):
+                    live = self.call_for(event.interaction_id)
+                    if live is not None and live.agent is not None and live.agent_media is None:
+                        live.drop_agent()  # the offer expired or went elsewhere: stop ringing
+        finally:
+            sub.close()
+
+    async def _ring(self, offer: InteractionOffered) -> None:
+        """Ring the offered agent's phone (through the proxy, sipcore). Answered: the accept, and
+        the two legs' RTP relayed as it comes (the agent is offered the caller's codec only, so
+        nothing is transcoded). Refused or not answered: the offer is declined "no-answer" (the
+        core re-queues the caller with the wait kept and sets the agent away)."""
+        live = self.call_for(offer.interaction_id)
+        uri = self._config.endpoints.get(offer.agent_id)
+        endpoint = self._endpoint
+        if live is None or live.leg is None or live.ended or uri is None or endpoint is None:
+            return  # no phone: the agent accepts on the desktop, the caller stays on hold audio
+        if live.agent is not None:
+            live.drop_agent()
+        c = self._config
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock.setblocking(False)
+        sock.bind((c.local_ip, 0))
+        pt = live.leg.payload_type
+        leg = AgentLeg(endpoint, uri, from_uri=f"sip:{c.user}@{c.server}",
+                       session=Session(c.local_ip, sock.getsockname()[1]), formats=(pt,))
+        live.agent, live.agent_id = leg, offer.agent_id
+        log.info("sip ringing agent interaction=%s agent=%s", offer.interaction_id, offer.agent_id)
+        ring = await leg.ring(c.ring_seconds)
+        still_ours = live.agent is leg and not live.ended
+        media = ring.media
+        if ring.outcome is not Outcome.ANSWERED or media is None or not still_ours or media.codec != pt:
+            sock.close()
+            if live.agent is leg:
+                live.agent = live.agent_id = None
+            if ring.outcome is Outcome.ANSWERED:
+                leg.hangup()  # answered too late, or with another codec than the caller's
+            log.info("sip agent leg not connected interaction=%s agent=%s outcome=%s status=%d",
+                     offer.interaction_id, offer.agent_id, ring.outcome.value, ring.status)
+            if still_ours:
+                with contextlib.suppress(Conflict, NotFound):
+                    await self._deps.interactions.reject(offer.interaction_id, offer.agent_id,
+                                                         why="no-answer")
+            return
+        agent_media = await MediaLeg.open(sock, (media.address, media.port), pt)
+        try:
+            await self._deps.interactions.accept(offer.interaction_id, offer.agent_id)
+        except (Conflict, NotFound):  # the offer expired a moment before
+            agent_media.close()
+            if live.agent is leg:
+                live.agent = live.agent_id = None
+            leg.hangup()
+            return
+        live.agent_media = agent_media
+        bridge(live.leg, agent_media)
+        log.info("sip agent answered interaction=%s agent=%s codec=%d", offer.interaction_id,
+                 offer.agent_id, pt)
+        self._spawn(self._agent_hangs_up(live, leg))
+
+    async def _agent_hangs_up(self, live: LiveCall, leg: AgentLeg) -> None:
+        by = await leg.ended(timeout=24 * 3600.0)
+        if by != "remote" or live.agent is not leg or live.ended:
+            return  # we ended it (caller gone, desktop hang-up, transfer)
+        live.drop_agent()
+        interaction_id = live.interaction_id
+        self._calls.pop(live.call.call_id, None)
+        live.ended = True
+        if live.leg is not None:
+            live.leg.close()
+        with contextlib.suppress(fx.InvalidStateError):
+            await asyncio.to_thread(live.call.hangup)
+        if interaction_id is not None:
+            async with self._locks.hold(interaction_id):
+                with contextlib.suppress(Conflict, NotFound):
+                    await self._deps.interactions.call_ended(interaction_id, why="agent-hung-up")
+        log.info("sip agent hung up interaction=%s", interaction_id)
+
     # ----- call control (desktop) ----------------------------------------------------------
 
     def handles(self, interaction: Interaction) -> bool:
@@ -271,6 +393,7 @@ class SipLineAdapter:
             live = self._calls.pop(interaction.channel_refs[REF_CALL_ID], None)
             if live is not None:
                 live.ended = True
+                live.drop_agent()
                 if live.leg is not None:
                     live.leg.close()
                 with contextlib.suppress(fx.InvalidStateError):
@@ -287,7 +410,7 @@ class SipLineAdapter:
                                                            to_agent=to_agent, note=note)
             live = self._calls.get(interaction.channel_refs[REF_CALL_ID])
             if live is not None and live.leg is not None:
-                live.leg.peer = None
+                live.drop_agent()
                 live.leg.play(greeting=False)
         return moved
 
