@@ -208,3 +208,23 @@ async def _away(center: Center, agent_id: str) -> dict[str, Any] | None:
     return view if view.get("state") == "away" else None
 
 
+
+
+async def test_a_phone_nobody_answers_is_cancelled_after_the_ring_time(tmp_path: Path) -> None:
+    async with sip_center(tmp_path, ring_seconds=2) as calls:
+        phone = calls.phone("alice", SIPP_DIR / "agent_noanswer.xml")
+        desk = await calls.center.agent_socket("alice")
+        caller = await start_sipp(tmp_path, "caller", "caller.xml", f"127.0.0.1:{calls.kamailio.port}",
+                                  "-s", LINE, "-m", "1", "-key", "dtmf", "#", "-key", "cli", CALLER,
+                                  "-set", "hangup_ms", "0")
+        try:
+            assert await asyncio.to_thread(phone.wait, 20) == 0  # INVITE, our CANCEL, its 487
+            assert len(phone_received(phone, "CANCEL")) == 1
+            view: dict[str, Any] = await until(lambda: _away(calls.center, "alice"), 10, "alice away")
+            assert view["reason"] == "no-answer"
+            assert [i.state for i in await voice_interactions(calls.center)] == [InteractionState.QUEUED]
+            await until(lambda: calls.kamailio.dialogs().get("all") == 1, 5, "one dialog, the caller's")
+        finally:
+            caller.kill()
+            phone.kill()
+            await desk.close()
