@@ -3,18 +3,20 @@
 The line registers with the configured registrar/proxy and keeps itself registered. An incoming
 call is answered and hears the greeting, then the hold audio (16-bit WAV prompts coded in the
 negotiated G.711 law, ``adapters.sip.g711``; a tone generated in code when none is configured);
-the digits the caller keys (SIP INFO) until '#', ``account_digits`` or ``digits_seconds`` become
-``ivr.account``; then the call is a queued voice interaction of the customer who owns the
-caller's number. A caller hanging up while waiting abandons it; after an answer, a hang-up ends
-the call into wrap-up.
+the digits the caller keys (SIP INFO, or RFC 4733 telephone-events in the RTP) until '#',
+``account_digits`` or ``digits_seconds`` become ``ivr.account``; then the call is a queued voice
+interaction of the customer who owns the caller's number. A caller hanging up while waiting
+abandons it; after an answer, a hang-up ends the call into wrap-up.
 
 pyVoIP's threads report to ``_Bridge`` which hands every event to the loop with
 ``loop.call_soon_threadsafe``; nothing on the loop waits on pyVoIP's locks.
 
-Not done (see docs/channels/sip.md): calling the agent's SIP endpoint. pyVoIP's outbound dialog
-(its ACK, CANCEL, BYE, failure handling) would have to be rewritten, which is a SIP stack of our
-own; offers are left to the desktop (an agent may accept the call there; the caller stays on the
-hold tone).
+The agent's leg is on ``sipcore`` (``agent_leg``), beside pyVoIP's caller half: an offer rings
+the agent's ``sip`` endpoint through the same proxy, offering only the caller's codec; the phone's
+answer is the accept and the two legs' RTP is relayed packet by packet (``media``). A refusal or
+no answer declines the offer "no-answer" (re-queued, agent away); the caller hanging up cancels
+the ringing phone; the agent's BYE ends the caller's call. An agent without a ``sip`` endpoint
+accepts on the desktop (the caller stays on the hold audio).
 
 A voice interaction's channel references: ``sip_call_id`` (the caller's dialog), ``sip_caller``
 (the From user part as received).
@@ -241,7 +243,9 @@ class SipLineAdapter:
             await asyncio.to_thread(call.deny)
             return
         live.leg = await MediaLeg.open(media.sock, media.remote, media.payload_type,
-                                       greeting=self.prompts.greeting, hold=self.prompts.hold)
+                                       greeting=self.prompts.greeting, hold=self.prompts.hold,
+                                       dtmf_payload_type=media.dtmf_payload_type,
+                                       on_key=lambda key: self.on_dtmf(call, key))
         await asyncio.to_thread(call.answer)
         live.leg.play(greeting=True)
         log.info("sip call answered call=%s from=%s", call.call_id, fx.caller_number(call))
@@ -419,6 +423,9 @@ class SipLineAdapter:
                                      not_carried="not-a-sip-call")
 
     # ----- helpers -------------------------------------------------------------------------
+
+    def live_calls(self) -> tuple[LiveCall, ...]:
+        return tuple(self._calls.values())
 
     def call_for(self, interaction_id: str) -> LiveCall | None:
         for live in self._calls.values():

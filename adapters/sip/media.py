@@ -14,13 +14,14 @@ import os
 import socket
 import struct
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import cast
 
 import numpy as np
 
 from adapters.sip import g711
+from adapters.sip.dtmf import DtmfReader
 
 FRAME_SAMPLES = g711.FRAME_SAMPLES  # 20 ms at 8 kHz
 FRAME_SECONDS = 0.02
@@ -52,11 +53,14 @@ class MediaLeg(asyncio.DatagramProtocol):
     peer leg."""
 
     def __init__(self, remote: tuple[str, int], payload_type: int, *, greeting: g711.Prompt | None = None,
-                 hold: g711.Prompt | None = None) -> None:
+                 hold: g711.Prompt | None = None, dtmf_payload_type: int | None = None,
+                 on_key: Callable[[str], None] | None = None) -> None:
         self.remote = remote
         self.payload_type = payload_type
         self.greeting = greeting
         self.hold = hold or TONE
+        self.dtmf = DtmfReader(dtmf_payload_type)
+        self.on_key = on_key  # a key the far end pressed (RFC 4733 telephone-event)
         self.peer: MediaLeg | None = None
         self.counts = Counts()
         self.transport: asyncio.DatagramTransport | None = None
@@ -67,9 +71,12 @@ class MediaLeg(asyncio.DatagramProtocol):
 
     @classmethod
     async def open(cls, sock: socket.socket, remote: tuple[str, int], payload_type: int, *,
-                   greeting: g711.Prompt | None = None, hold: g711.Prompt | None = None) -> MediaLeg:
+                   greeting: g711.Prompt | None = None, hold: g711.Prompt | None = None,
+                   dtmf_payload_type: int | None = None,
+                   on_key: Callable[[str], None] | None = None) -> MediaLeg:
         loop = asyncio.get_running_loop()
-        leg = cls(remote, payload_type, greeting=greeting, hold=hold)
+        leg = cls(remote, payload_type, greeting=greeting, hold=hold, dtmf_payload_type=dtmf_payload_type,
+                  on_key=on_key)
         await loop.create_datagram_endpoint(lambda: leg, sock=sock)
         return leg
 
@@ -78,6 +85,8 @@ class MediaLeg(asyncio.DatagramProtocol):
 
     def datagram_received(self, data: bytes, addr: tuple[str | int, ...]) -> None:
         self.counts.received += 1
+        if self.on_key is not None and (key := self.dtmf.feed(data)) is not None:
+            self.on_key(key)
         peer = self.peer
         if peer is not None and len(data) > RTP_HEADER.size:
             peer.send_packet(data)
