@@ -4,7 +4,8 @@ The line registers with the configured registrar/proxy and keeps itself register
 call is answered and hears the greeting, then the hold audio (16-bit WAV prompts coded in the
 negotiated G.711 law, ``adapters.sip.g711``; a tone generated in code when none is configured);
 the digits the caller keys (SIP INFO, or RFC 4733 telephone-events in the RTP) until '#',
-``account_digits`` or ``digits_seconds`` become ``ivr.account``; then the call is a queued voice
+``account_digits`` or ``digits_seconds`` become ``ivr.account``, the next key ``ivr.reason``
+(named by ``reasons``; asked only when set); then the call is a queued voice
 interaction of the customer who owns the caller's number. A caller hanging up while waiting
 abandons it; after an answer, a hang-up ends the call into wrap-up.
 
@@ -28,7 +29,7 @@ import asyncio
 import contextlib
 import logging
 import socket
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -104,6 +105,15 @@ class LiveCall:
             self.leg.peer = None
 
 
+def account_of(keys: str, limit: int) -> tuple[str, int, bool]:
+    """(account, keys it used, complete) from the keys pressed so far: the digits before '#', at
+    most ``limit`` of them; complete at '#' or at ``limit`` keys."""
+    if "#" in keys[: limit + 1]:
+        before = keys.split("#", 1)[0]
+        return "".join(k for k in before if k.isdigit())[:limit], len(before) + 1, True
+    return "".join(k for k in keys[:limit] if k.isdigit()), min(len(keys), limit), len(keys) >= limit
+
+
 def e164(user: str, country: str) -> str:
     """The caller's number from a From user part: ``+1555…`` or ``1555…`` (11+ digits: already
     international, as trunks send it), else a national number in the default region."""
@@ -142,6 +152,7 @@ class SipLineAdapter:
 
     def __init__(self, config: SipConfig, deps: AdapterDeps, prompts: Prompts | None = None) -> None:
         self._config = config
+        self.config = config
         self.prompts = prompts or Prompts()
         self._deps = deps
         self._locks = KeyedLocks()
@@ -249,28 +260,36 @@ class SipLineAdapter:
         await asyncio.to_thread(call.answer)
         live.leg.play(greeting=True)
         log.info("sip call answered call=%s from=%s", call.call_id, fx.caller_number(call))
-        account = await self._collect_digits(live)
+        account, reason = await self._collect_digits(live)
         if live.ended:
             return
         async with self._locks.hold(call.call_id):
-            live.interaction_id = (await self._queue_caller(live, account)).id
+            live.interaction_id = (await self._queue_caller(live, account, reason)).id
 
-    async def _collect_digits(self, live: LiveCall) -> str:
+    async def _collect_digits(self, live: LiveCall) -> tuple[str, str]:
+        """The account (keys until '#' or ``account_digits``), then, when ``reasons`` are set, the
+        next key as the reason; each wait bounded by ``digits_seconds``."""
+        limit = self._config.account_digits
+        await self._keys_until(live, lambda: account_of("".join(live.digits), limit)[2])
+        account, used, _ = account_of("".join(live.digits), limit)
+        if not self._config.reasons:
+            return account, ""
+        await self._keys_until(live, lambda: len(live.digits) > used)
+        key = live.digits[used] if len(live.digits) > used else ""
+        return account, self._config.reasons.get(key, key)
+
+    async def _keys_until(self, live: LiveCall, done: Callable[[], bool]) -> None:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._config.digits_seconds
-        while not live.ended:
-            if "#" in live.digits or len(live.digits) >= self._config.account_digits:
-                break
+        while not live.ended and not done():
             left = deadline - loop.time()
             if left <= 0:
-                break
+                return
             live.digit_event.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(live.digit_event.wait(), left)
-        digits = "".join(live.digits).split("#", 1)[0]
-        return "".join(d for d in digits if d.isdigit())[: self._config.account_digits]
 
-    async def _queue_caller(self, live: LiveCall, account: str) -> Interaction:
+    async def _queue_caller(self, live: LiveCall, account: str, reason: str = "") -> Interaction:
         call = live.call
         caller = fx.caller_number(call)
         identities: list[InboundIdentity] = []
@@ -282,7 +301,7 @@ class SipLineAdapter:
         if not identities:
             identities.append(InboundIdentity(Identity(IdentityKind.CALL, call.call_id),
                                               IdentityLevel.ASSERTED, "call"))
-        context = {"ivr.account": account, "voice.did": fx.called_number(call)}
+        context = {"ivr.account": account, "ivr.reason": reason, "voice.did": fx.called_number(call)}
         interaction = await self._deps.interactions.start_inbound(
             channel=Channel.VOICE, identities=identities, display_name=None, queue=self._config.queue,
             channel_refs={REF_CALL_ID: call.call_id, REF_CALLER: caller},

@@ -172,3 +172,17 @@ async def test_keys_sent_as_rfc2833_events_are_the_account_with_the_info_ones(
             assert queued[0].context.get("ivr.account") == "55"
         finally:
             caller.kill()
+
+
+async def test_a_reason_key_after_the_account_becomes_the_reason(tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    async with sip_line(tmp_path, monkeypatch, reasons={"2": "billing"}) as line:
+        caller = await start_sipp(tmp_path, "caller", "caller.xml", line.target, "-s", LINE, "-m", "1",
+                                  "-key", "dtmf", "4711#2", "-key", "cli", CALLER,
+                                  "-set", "hangup_ms", "6000")
+        try:
+            queued = await until(lambda: voice_interactions(line.center), 20, "a queued voice interaction")
+            assert queued[0].context.get("ivr.account") == "4711"
+            assert queued[0].context.get("ivr.reason") == "billing"
+        finally:
+            caller.kill()

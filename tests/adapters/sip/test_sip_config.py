@@ -11,7 +11,7 @@ import pytest
 from adapters.channel import AdapterDeps
 from adapters.registry import build_adapters
 from adapters.sip import g711
-from adapters.sip.adapter import SipLineAdapter
+from adapters.sip.adapter import SipLineAdapter, account_of
 from cti.clock import ManualClock, SequentialIds
 from cti.config import ConfigError, parse_config
 from cti.domain import Channel
@@ -58,3 +58,20 @@ def test_a_missing_hold_file_is_refused_at_start(tmp_path: Path) -> None:
 def test_sip_and_twilio_voice_together_are_refused() -> None:
     with pytest.raises(ConfigError, match="second voice channel"):
         build_adapters({"sip": dict(SECTION), "twilio_voice": {}}, deps())
+
+
+@pytest.mark.parametrize(("keys", "limit", "expected"), [
+    ("4711#2", 12, ("4711", 5, True)), ("4711", 4, ("4711", 4, True)), ("47", 12, ("47", 2, False)),
+    ("#", 12, ("", 1, True)), ("12*3#", 12, ("123", 5, True)), ("9", 0, ("", 0, True))])
+def test_the_account_is_the_keys_before_hash_or_the_limit(keys: str, limit: int,
+                                                          expected: tuple[str, int, bool]) -> None:
+    assert account_of(keys, limit) == expected
+
+
+def test_reasons_map_one_key_each() -> None:
+    adapter = build_adapters({"sip": {**SECTION, "reasons": {"1": "billing", 2: "a fault"}}},
+                             deps())[Channel.VOICE]
+    assert isinstance(adapter, SipLineAdapter)
+    assert dict(adapter.config.reasons) == {"1": "billing", "2": "a fault"}
+    with pytest.raises(ConfigError, match="one phone key"):
+        build_adapters({"sip": {**SECTION, "reasons": {"12": "billing"}}}, deps())
