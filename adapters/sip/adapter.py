@@ -366,6 +366,7 @@ class SipLineAdapter:
                 leg.hangup()  # answered too late, or with another codec than the caller's
             log.info("sip agent leg not connected interaction=%s agent=%s outcome=%s status=%d",
                      offer.interaction_id, offer.agent_id, ring.outcome.value, ring.status)
+            endpoint.discard(leg.id)
             if still_ours:
                 with contextlib.suppress(Conflict, NotFound):
                     await self._deps.interactions.reject(offer.interaction_id, offer.agent_id,
@@ -379,6 +380,7 @@ class SipLineAdapter:
             if live.agent is leg:
                 live.agent = live.agent_id = None
             leg.hangup()
+            self._spawn(self._agent_hangs_up(live, leg))  # only to forget its events when it ends
             return
         live.agent_media = agent_media
         bridge(live.leg, agent_media)
@@ -387,7 +389,10 @@ class SipLineAdapter:
         self._spawn(self._agent_hangs_up(live, leg))
 
     async def _agent_hangs_up(self, live: LiveCall, leg: AgentLeg) -> None:
-        by = await leg.ended(timeout=24 * 3600.0)
+        try:
+            by = await leg.ended(timeout=24 * 3600.0)
+        finally:
+            leg.endpoint.discard(leg.id)
         if by != "remote" or live.agent is not leg or live.ended:
             return  # we ended it (caller gone, desktop hang-up, transfer)
         live.drop_agent()
