@@ -228,3 +228,27 @@ async def test_a_phone_nobody_answers_is_cancelled_after_the_ring_time(tmp_path:
             caller.kill()
             phone.kill()
             await desk.close()
+
+
+async def test_a_hang_up_from_the_desk_ends_both_legs(tmp_path: Path) -> None:
+    async with sip_center(tmp_path) as calls:
+        phone = calls.phone("alice", agent_with_record_route(tmp_path), "-set", "ring_ms", "200",
+                            "-set", "talk_ms", "0")  # talks until our BYE
+        desk = await calls.center.agent_socket("alice")
+        caller = await start_sipp(tmp_path, "caller", "caller.xml", f"127.0.0.1:{calls.kamailio.port}",
+                                  "-s", LINE, "-m", "1", "-key", "dtmf", "#", "-key", "cli", CALLER,
+                                  "-set", "hangup_ms", "0")  # waits for our BYE
+        try:
+            active = await until(lambda: _in_state(calls.center, InteractionState.ACTIVE), 30, "answered")
+            status, body = await calls.center.api("alice", "POST", f"/api/interactions/{active.id}/hangup")
+            assert status == 202, body
+            assert await caller.wait(10) == 0, caller.messages()[-3000:]
+            assert await asyncio.to_thread(phone.wait, 10) == 0
+            assert len(phone_received(phone, "BYE")) == 1
+            assert await _state_is(calls.center, active.id, InteractionState.WRAP_UP)
+            no_route_refusals(calls.kamailio)
+            await all_dialogs_ended(calls.kamailio)
+        finally:
+            caller.kill()
+            phone.kill()
+            await desk.close()
