@@ -88,7 +88,9 @@ class MediaLeg(asyncio.DatagramProtocol):
         if self.on_key is not None and (key := self.dtmf.feed(data)) is not None:
             self.on_key(key)
         peer = self.peer
-        if peer is not None and len(data) > RTP_HEADER.size:
+        # Only the codec both legs were given passes: the far phone was offered nothing else
+        # (telephone-events are read here, comfort noise and the rest dropped).
+        if peer is not None and len(data) > RTP_HEADER.size and data[1] & 0x7F == peer.payload_type:
             peer.send_packet(data)
 
     def error_received(self, exc: Exception) -> None:  # ICMP unreachable: the far end is gone

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from adapters.sip import g711
-from adapters.sip.media import MediaLeg
+from adapters.sip.dtmf import event_packet
+from adapters.sip.media import MediaLeg, bridge
 from tests.adapters.sip.test_g711 import peak_hz, tone
 
 RTP = struct.Struct("!BBHII")
@@ -76,3 +77,30 @@ async def test_without_prompts_the_caller_hears_a_400hz_tone_in_pcma() -> None:
     finally:
         leg.close()
         phone.close()
+
+
+async def test_bridged_legs_relay_the_negotiated_codec_only() -> None:
+    """The agent's phone was offered the caller's codec alone: telephone-events (or anything
+    else) the caller sends are not passed on to it."""
+    caller_phone, agent_phone = udp(), udp()
+    caller_leg = await MediaLeg.open(udp(), caller_phone.getsockname(), g711.PCMU, dtmf_payload_type=101)
+    agent_leg = await MediaLeg.open(udp(), agent_phone.getsockname(), g711.PCMU)
+    try:
+        bridge(caller_leg, agent_leg)
+        assert caller_leg.transport is not None
+        to_line = caller_leg.transport.get_extra_info("sockname")
+        audio = RTP.pack(0x80, g711.PCMU, 1, 160, 7) + bytes(160)
+        caller_phone.sendto(event_packet("5", 101, ts=160, seq=2, end=True), to_line)
+        caller_phone.sendto(RTP.pack(0x80, 13, 3, 320, 7) + b"\x40", to_line)  # comfort noise
+        caller_phone.sendto(audio, to_line)
+        got = await packets(agent_phone, 1)
+        assert got == [audio]
+        await asyncio.sleep(0.1)
+        with pytest.raises(BlockingIOError):
+            agent_phone.recv(2048)
+        assert caller_leg.counts.received == 3 and agent_leg.counts.relayed == 1
+    finally:
+        caller_leg.close()
+        agent_leg.close()
+        caller_phone.close()
+        agent_phone.close()
