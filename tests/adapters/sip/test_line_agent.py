@@ -66,30 +66,38 @@ async def sip_center(tmp_path: Path, **overrides: Any) -> AsyncIterator[Calls]:
             yield Calls(center, adapter, kam, tmp_path)
 
 
-def mulaw_tone_wav(path: Path, hz: float, seconds: float) -> Path:
-    """A G.711 μ-law WAV (format 7), as SIPp's rtp_stream plays it."""
-    data = g711.encode(tone(hz, seconds, dbfs=-10), g711.PCMU)
-    fmt = struct.pack("<HHIIHH", 7, 1, 8000, 8000, 1, 8)
+def g711_tone_wav(path: Path, hz: float, seconds: float, pt: int) -> Path:
+    """A G.711 WAV (format 7 μ-law, 6 A-law), as SIPp's rtp_stream plays it."""
+    data = g711.encode(tone(hz, seconds, dbfs=-10), pt)
+    fmt = struct.pack("<HHIIHH", 7 if pt == g711.PCMU else 6, 1, 8000, 8000, 1, 8)
     body = (b"WAVE" + b"fmt " + struct.pack("<I", len(fmt)) + fmt
             + b"data" + struct.pack("<I", len(data)) + data)
     path.write_bytes(b"RIFF" + struct.pack("<I", len(body)) + body)
     return path
 
 
-def caller_playing(tmp_path: Path, wav: Path) -> Path:
+SDP_PCMU = "RTP/AVP 0\n      a=rtpmap:0 PCMU/8000"
+SDP_PCMA = "RTP/AVP 8\n      a=rtpmap:8 PCMA/8000"
+
+
+def caller_playing(tmp_path: Path, wav: Path, pt: int) -> Path:
+    """caller.xml streaming ``wav`` and offering only the codec ``pt``."""
     text = (SIPP_DIR / "caller.xml").read_text()
-    assert text.count('rtp_stream="caller-voice.wav,-1,0"') == 1, "caller.xml changed"
+    assert text.count('rtp_stream="caller-voice.wav,-1,0"') == 1 and text.count(SDP_PCMU) == 1
     path = tmp_path / "caller_tone.xml"
-    path.write_text(text.replace('rtp_stream="caller-voice.wav,-1,0"', f'rtp_stream="{wav},-1,0"'))
+    path.write_text(text.replace('rtp_stream="caller-voice.wav,-1,0"', f'rtp_stream="{wav},-1,{pt}"')
+                    .replace(SDP_PCMU, SDP_PCMU if pt == g711.PCMU else SDP_PCMA))
     return path
 
 
-def agent_hearing_at(tmp_path: Path, port: int) -> Path:
-    """agent.xml (with Record-Route copied) whose SDP gives ``port`` as its media port."""
+def agent_hearing_at(tmp_path: Path, port: int, pt: int = g711.PCMU) -> Path:
+    """agent.xml (with Record-Route copied) whose SDP gives ``port`` as its media port and answers
+    with the codec ``pt``."""
     text = agent_with_record_route(tmp_path).read_text()
-    assert text.count("m=audio [rtpstream_audio_port] RTP/AVP 0") == 1
+    assert text.count("m=audio [rtpstream_audio_port] " + SDP_PCMU) == 1
     path = tmp_path / "agent_ear.xml"
-    path.write_text(text.replace("m=audio [rtpstream_audio_port] RTP/AVP 0", f"m=audio {port} RTP/AVP 0"))
+    path.write_text(text.replace("m=audio [rtpstream_audio_port] " + SDP_PCMU,
+                                 f"m=audio {port} " + (SDP_PCMU if pt == g711.PCMU else SDP_PCMA)))
     return path
 
 
@@ -104,16 +112,17 @@ async def rtp_payloads(ear: socket.socket, count: int, timeout: float) -> list[t
     return got
 
 
-async def test_the_callers_tone_reaches_the_agents_phone_through_the_relay(tmp_path: Path) -> None:
+@pytest.mark.parametrize("pt", [g711.PCMU, g711.PCMA])
+async def test_the_callers_tone_reaches_the_agents_phone_through_the_relay(tmp_path: Path, pt: int) -> None:
     ear = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     ear.bind(("127.0.0.1", 0))
     ear.setblocking(False)
     async with sip_center(tmp_path) as calls:
-        phone = calls.phone("alice", agent_hearing_at(tmp_path, ear.getsockname()[1]),
+        phone = calls.phone("alice", agent_hearing_at(tmp_path, ear.getsockname()[1], pt),
                             "-set", "ring_ms", "300", "-set", "talk_ms", "3000")
         desk = await calls.center.agent_socket("alice")
-        wav = mulaw_tone_wav(tmp_path / "tone-1k.wav", 1000, 10)
-        caller = await start_sipp(tmp_path, "caller", str(caller_playing(tmp_path, wav)),
+        wav = g711_tone_wav(tmp_path / "tone-1k.wav", 1000, 10, pt)
+        caller = await start_sipp(tmp_path, "caller", str(caller_playing(tmp_path, wav, pt)),
                                   f"127.0.0.1:{calls.kamailio.port}", "-s", LINE, "-m", "1",
                                   "-key", "dtmf", "4711#", "-key", "cli", CALLER, "-set", "hangup_ms", "0")
         try:
@@ -121,11 +130,11 @@ async def test_the_callers_tone_reaches_the_agents_phone_through_the_relay(tmp_p
                                  "the phone's answer to accept the call")
             assert active.agent_id == "alice" and active.context["ivr.account"] == "4711"
             heard = await rtp_payloads(ear, 100, 5)  # 2 s of what the relay sends to the phone
-            assert {pt for pt, _ in heard} == {g711.PCMU}
-            samples = np.concatenate([g711.decode(p, g711.PCMU) for _, p in heard[25:]])
+            assert {t for t, _ in heard} == {pt}
+            samples = np.concatenate([g711.decode(p, pt) for _, p in heard[25:]])
             frequency = peak_hz(samples)
             assert abs(frequency - 1000) <= 8, frequency
-            print(f"tone at the agent: {frequency:.1f} Hz over {len(heard)} packets")
+            print(f"tone at the agent: {frequency:.1f} Hz over {len(heard)} packets, PT {pt}")
             # The phone hangs up after talk_ms: the caller gets our BYE, the call goes to wrap-up.
             await until(lambda: _state_is(calls.center, active.id, InteractionState.WRAP_UP), 15,
                         "wrap-up after the agent hung up")
@@ -133,8 +142,8 @@ async def test_the_callers_tone_reaches_the_agents_phone_through_the_relay(tmp_p
             assert await asyncio.to_thread(phone.wait, 10) == 0
             invite = phone_received(phone, "INVITE")[0]
             # the phone is offered the caller's codec only: nothing to transcode
-            assert " RTP/AVP 0 " in invite + " " or "RTP/AVP 0\n" in invite, invite
-            assert "PCMA" not in invite
+            assert f"RTP/AVP {pt} 101" in invite or f"RTP/AVP {pt}\n" in invite, invite
+            assert ("PCMA" in invite) == (pt == g711.PCMA) and ("PCMU" in invite) == (pt == g711.PCMU)
             no_route_refusals(calls.kamailio)
             await all_dialogs_ended(calls.kamailio)
         finally:
