@@ -355,7 +355,13 @@ class SipLineAdapter:
                        session=Session(c.local_ip, sock.getsockname()[1]), formats=(pt,))
         live.agent, live.agent_id = leg, offer.agent_id
         log.info("sip ringing agent interaction=%s agent=%s", offer.interaction_id, offer.agent_id)
-        ring = await leg.ring(c.ring_seconds)
+        try:
+            ring = await leg.ring(c.ring_seconds)
+        except BaseException:  # stopped while ringing (the server's shutdown CANCELs the leg), or
+            sock.close()       # no final answer at all to our CANCEL
+            if live.agent is leg:
+                live.agent = live.agent_id = None
+            raise
         still_ours = live.agent is leg and not live.ended
         media = ring.media
         if ring.outcome is not Outcome.ANSWERED or media is None or not still_ours or media.codec != pt:

@@ -261,3 +261,35 @@ async def test_a_hang_up_from_the_desk_ends_both_legs(tmp_path: Path) -> None:
             caller.kill()
             phone.kill()
             await desk.close()
+
+
+async def test_a_blind_transfer_to_another_agent_rings_their_phone(tmp_path: Path) -> None:
+    async with sip_center(tmp_path) as calls:
+        alice_phone = calls.phone("alice", agent_with_record_route(tmp_path), "-set", "ring_ms", "200",
+                                  "-set", "talk_ms", "0")
+        bob_phone = calls.phone("bob", SIPP_DIR / "agent_noanswer.xml")  # rings until CANCEL
+        alice = await calls.center.agent_socket("alice")
+        caller = await start_sipp(tmp_path, "caller", "caller.xml", f"127.0.0.1:{calls.kamailio.port}",
+                                  "-s", LINE, "-m", "1", "-key", "dtmf", "#", "-key", "cli", CALLER,
+                                  "-set", "hangup_ms", "0")
+        bob = None
+        try:
+            active = await until(lambda: _in_state(calls.center, InteractionState.ACTIVE), 30, "answered")
+            assert active.agent_id == "alice"
+            bob = await calls.center.agent_socket("bob")
+            status, body = await calls.center.api("alice", "POST", f"/api/interactions/{active.id}/transfer",
+                                                  {"agent_id": "bob"})
+            assert status == 200, body
+            assert await asyncio.to_thread(alice_phone.wait, 10) == 0  # alice's leg got its BYE
+            assert len(phone_received(alice_phone, "BYE")) == 1
+            await until(lambda: bool(phone_received(bob_phone, "INVITE")), 10, "bob's phone to ring")
+            live = calls.adapter.call_for(active.id)
+            assert live is not None and live.agent_id == "bob" and live.ended is False
+            no_route_refusals(calls.kamailio)
+        finally:
+            caller.kill()
+            alice_phone.kill()
+            bob_phone.kill()
+            await alice.close()
+            if bob is not None:
+                await bob.close()
