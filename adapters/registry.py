@@ -25,6 +25,7 @@ PACKAGES: Mapping[str, tuple[Channel, str]] = {
     "x": (Channel.X, "adapters.x"),
     "slack": (Channel.SLACK, "adapters.slack"),
     "twilio_voice": (Channel.VOICE, "adapters.twilio_voice"),  # calls through Twilio, not Asterisk
+    "sip": (Channel.VOICE, "adapters.sip"),  # a direct SIP line to a trunk/proxy, not Asterisk
 }
 
 

@@ -2,6 +2,7 @@
 
 ``python -m bench sip --idle [--lines 10] [--seconds 20] [--expires 4]``
 ``python -m bench sip --core [--calls 20000]``
+``python -m bench sip --relay [--calls 50] [--seconds 20]`` (``bench/sip_relay.py``)
 
 A kamailio registrar/proxy (``tests/adapters/sip/kamailio.cfg``, a free loopback port) and
 ``--lines`` lines in this process, each a ``SipEndpoint`` with its own UDP socket registered as
@@ -133,13 +134,18 @@ def main(argv: list[str]) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--idle", action="store_true", help="idle registered lines")
     parser.add_argument("--core", action="store_true", help="call flows through the state machine")
+    parser.add_argument("--relay", action="store_true", help="bridged calls through the RTP relay")
     parser.add_argument("--calls", type=int, default=20000)
     parser.add_argument("--lines", type=int, default=10)
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--expires", type=int, default=4)
     args = parser.parse_args(argv)
-    if not (args.idle or args.core):
-        parser.error("--idle or --core (relayed calls come with the RTP relay)")
+    if not (args.idle or args.core or args.relay):
+        parser.error("--idle, --core or --relay")
+    if args.relay:
+        from bench.sip_relay import relay
+
+        asyncio.run(relay(args.calls if args.calls != 20000 else 50, args.seconds))
     if args.core:
         core_calls(args.calls)
     if args.idle:

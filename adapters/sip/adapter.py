@@ -1,18 +1,23 @@
 """Voice on a direct SIP line (pyVoIP, through ``adapters.sip.pyvoip_fixes``), without Asterisk.
 
 The line registers with the configured registrar/proxy and keeps itself registered. An incoming
-call is answered and hears a hold tone generated in code; the digits the caller keys (SIP INFO)
-until '#', ``account_digits`` or ``digits_seconds`` become ``ivr.account``; then the call is a
-queued voice interaction of the customer who owns the caller's number. A caller hanging up while
-waiting abandons it; after an answer, a hang-up ends the call into wrap-up.
+call is answered and hears the greeting, then the hold audio (16-bit WAV prompts coded in the
+negotiated G.711 law, ``adapters.sip.g711``; a tone generated in code when none is configured);
+the digits the caller keys (SIP INFO, or RFC 4733 telephone-events in the RTP) until '#',
+``account_digits`` or ``digits_seconds`` become ``ivr.account``, the next key ``ivr.reason``
+(named by ``reasons``; asked only when set); then the call is a queued voice
+interaction of the customer who owns the caller's number. A caller hanging up while waiting
+abandons it; after an answer, a hang-up ends the call into wrap-up.
 
 pyVoIP's threads report to ``_Bridge`` which hands every event to the loop with
 ``loop.call_soon_threadsafe``; nothing on the loop waits on pyVoIP's locks.
 
-Not done (see docs/channels/sip.md): calling the agent's SIP endpoint. pyVoIP's outbound dialog
-(its ACK, CANCEL, BYE, failure handling) would have to be rewritten, which is a SIP stack of our
-own; offers are left to the desktop (an agent may accept the call there; the caller stays on the
-hold tone).
+The agent's leg is on ``sipcore`` (``agent_leg``), beside pyVoIP's caller half: an offer rings
+the agent's ``sip`` endpoint through the same proxy, offering only the caller's codec; the phone's
+answer is the accept and the two legs' RTP is relayed packet by packet (``media``). A refusal or
+no answer declines the offer "no-answer" (re-queued, agent away); the caller hanging up cancels
+the ringing phone; the agent's BYE ends the caller's call. An agent without a ``sip`` endpoint
+accepts on the desktop (the caller stays on the hold audio).
 
 A voice interaction's channel references: ``sip_call_id`` (the caller's dialog), ``sip_caller``
 (the From user part as received).
@@ -23,7 +28,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Coroutine
+import socket
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,9 +37,14 @@ from aiohttp import web
 
 from adapters.channel import AdapterDeps, SendRefused, SendResult
 from adapters.locks import KeyedLocks
+from adapters.sip import g711
 from adapters.sip import pyvoip_fixes as fx
+from adapters.sip.agent_leg import AgentLeg, Outcome
 from adapters.sip.config import SipConfig
-from adapters.sip.media import MediaLeg
+from adapters.sip.media import MediaLeg, bridge
+from adapters.sip.sipcore.digest import Credentials
+from adapters.sip.sipcore.sdp import Session
+from adapters.sip.sipcore.transport import SipEndpoint
 from cti.calls import owned_live_call
 from cti.domain import (
     Channel,
@@ -47,6 +58,8 @@ from cti.domain import (
     Message,
 )
 from cti.errors import Conflict, InvalidInput, NotFound
+from cti.events import DomainEvent, InteractionOffered, OfferWithdrawn
+from cti.hub import Subscription
 from cti.identities import normalise_phone
 from cti.lifecycle import OPEN_STATES
 from cti.tasks import stop_tasks
@@ -58,6 +71,14 @@ REF_CALLER = "sip_caller"
 WAITING = frozenset({InteractionState.QUEUED, InteractionState.OFFERED})
 
 
+@dataclass(frozen=True)
+class Prompts:
+    """What a waiting caller hears: the greeting once, then the hold audio (None: a tone)."""
+
+    greeting: g711.Prompt | None = None
+    hold: g711.Prompt | None = None
+
+
 @dataclass
 class LiveCall:
     call: fx.FixedCall
@@ -66,6 +87,31 @@ class LiveCall:
     digit_event: asyncio.Event = field(default_factory=asyncio.Event)
     interaction_id: str | None = None
     ended: bool = False
+    agent: AgentLeg | None = None  # the agent's phone: ringing, or talking when ``agent_media``
+    agent_id: str | None = None
+    agent_media: MediaLeg | None = None
+
+    def drop_agent(self) -> None:
+        """End the agent's leg whatever it is doing: CANCEL while it rings, BYE once answered."""
+        leg, media = self.agent, self.agent_media
+        self.agent = self.agent_media = self.agent_id = None
+        if leg is not None and media is not None:
+            leg.hangup()
+        elif leg is not None:
+            leg.cancel()  # the core sends CANCEL, or BYE if the answer crossed it
+        if media is not None:
+            media.close()
+        if self.leg is not None:
+            self.leg.peer = None
+
+
+def account_of(keys: str, limit: int) -> tuple[str, int, bool]:
+    """(account, keys it used, complete) from the keys pressed so far: the digits before '#', at
+    most ``limit`` of them; complete at '#' or at ``limit`` keys."""
+    if "#" in keys[: limit + 1]:
+        before = keys.split("#", 1)[0]
+        return "".join(k for k in before if k.isdigit())[:limit], len(before) + 1, True
+    return "".join(k for k in keys[:limit] if k.isdigit()), min(len(keys), limit), len(keys) >= limit
 
 
 def e164(user: str, country: str) -> str:
@@ -104,13 +150,17 @@ class _Bridge:
 class SipLineAdapter:
     channel = Channel.VOICE
 
-    def __init__(self, config: SipConfig, deps: AdapterDeps) -> None:
+    def __init__(self, config: SipConfig, deps: AdapterDeps, prompts: Prompts | None = None) -> None:
         self._config = config
+        self.config = config
+        self.prompts = prompts or Prompts()
         self._deps = deps
         self._locks = KeyedLocks()
         self._phone: fx.FixedPhone | None = None
         self._calls: dict[str, LiveCall] = {}  # SIP Call-ID -> the live call
         self._tasks: set[asyncio.Task[None]] = set()
+        self._endpoint: SipEndpoint | None = None  # the agent legs (sipcore), through the same proxy
+        self._watcher: asyncio.Task[None] | None = None
         self.registered = asyncio.Event()
         self.registrations = 0  # successful REGISTER exchanges that changed the state (tests)
 
@@ -129,17 +179,28 @@ class SipLineAdapter:
                                     expires=c.register_expires,
                                     events=_Bridge(self, asyncio.get_running_loop()))
         await asyncio.to_thread(self._phone.sip.start)
+        self._endpoint = await SipEndpoint.open(
+            c.local_ip, c.agent_sip_port, outbound=(c.server, c.port), user=c.user,
+            credentials=Credentials(c.user, c.password) if c.password else None)
+        sub = self._deps.hub.subscribe(maxsize=1000, wants=lambda e: isinstance(
+            e, InteractionOffered | OfferWithdrawn) and self.call_for(e.interaction_id) is not None)
+        self._watcher = asyncio.create_task(self._watch(sub), name="sip-line-offers")
         log.info("sip line started user=%s registrar=%s:%d local=%s:%d", c.user, c.server, c.port,
                  c.local_ip, c.sip_port)
 
     async def aclose(self) -> None:
         phone, self._phone = self._phone, None
+        endpoint, self._endpoint = self._endpoint, None
         for live in list(self._calls.values()):
+            live.drop_agent()
             if live.leg is not None:
                 live.leg.close()
         self._calls.clear()
-        tasks = list(self._tasks)
+        tasks = [t for t in (self._watcher, *self._tasks) if t is not None]
+        self._watcher = None
         await stop_tasks(tasks)
+        if endpoint is not None:
+            await endpoint.shutdown()  # BYE/CANCEL through the route set for any leg left
         if phone is not None:
             await asyncio.to_thread(phone.sip.stop)
 
@@ -176,6 +237,7 @@ class SipLineAdapter:
             return
         live.ended = True
         live.digit_event.set()
+        live.drop_agent()  # a ringing agent is cancelled, a talking one hung up
         if live.leg is not None:
             live.leg.close()
         log.info("sip call ended call=%s why=%s interaction=%s", call.call_id, why, live.interaction_id)
@@ -191,32 +253,43 @@ class SipLineAdapter:
             log.warning("sip call without audio refused call=%s", call.call_id)
             await asyncio.to_thread(call.deny)
             return
-        live.leg = await MediaLeg.open(media.sock, media.remote, media.payload_type)
+        live.leg = await MediaLeg.open(media.sock, media.remote, media.payload_type,
+                                       greeting=self.prompts.greeting, hold=self.prompts.hold,
+                                       dtmf_payload_type=media.dtmf_payload_type,
+                                       on_key=lambda key: self.on_dtmf(call, key))
         await asyncio.to_thread(call.answer)
-        live.leg.play_tone()
+        live.leg.play(greeting=True)
         log.info("sip call answered call=%s from=%s", call.call_id, fx.caller_number(call))
-        account = await self._collect_digits(live)
+        account, reason = await self._collect_digits(live)
         if live.ended:
             return
         async with self._locks.hold(call.call_id):
-            live.interaction_id = (await self._queue_caller(live, account)).id
+            live.interaction_id = (await self._queue_caller(live, account, reason)).id
 
-    async def _collect_digits(self, live: LiveCall) -> str:
+    async def _collect_digits(self, live: LiveCall) -> tuple[str, str]:
+        """The account (keys until '#' or ``account_digits``), then, when ``reasons`` are set, the
+        next key as the reason; each wait bounded by ``digits_seconds``."""
+        limit = self._config.account_digits
+        await self._keys_until(live, lambda: account_of("".join(live.digits), limit)[2])
+        account, used, _ = account_of("".join(live.digits), limit)
+        if not self._config.reasons:
+            return account, ""
+        await self._keys_until(live, lambda: len(live.digits) > used)
+        key = live.digits[used] if len(live.digits) > used else ""
+        return account, self._config.reasons.get(key, key)
+
+    async def _keys_until(self, live: LiveCall, done: Callable[[], bool]) -> None:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._config.digits_seconds
-        while not live.ended:
-            if "#" in live.digits or len(live.digits) >= self._config.account_digits:
-                break
+        while not live.ended and not done():
             left = deadline - loop.time()
             if left <= 0:
-                break
+                return
             live.digit_event.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(live.digit_event.wait(), left)
-        digits = "".join(live.digits).split("#", 1)[0]
-        return "".join(d for d in digits if d.isdigit())[: self._config.account_digits]
 
-    async def _queue_caller(self, live: LiveCall, account: str) -> Interaction:
+    async def _queue_caller(self, live: LiveCall, account: str, reason: str = "") -> Interaction:
         call = live.call
         caller = fx.caller_number(call)
         identities: list[InboundIdentity] = []
@@ -228,7 +301,7 @@ class SipLineAdapter:
         if not identities:
             identities.append(InboundIdentity(Identity(IdentityKind.CALL, call.call_id),
                                               IdentityLevel.ASSERTED, "call"))
-        context = {"ivr.account": account, "voice.did": fx.called_number(call)}
+        context = {"ivr.account": account, "ivr.reason": reason, "voice.did": fx.called_number(call)}
         interaction = await self._deps.interactions.start_inbound(
             channel=Channel.VOICE, identities=identities, display_name=None, queue=self._config.queue,
             channel_refs={REF_CALL_ID: call.call_id, REF_CALLER: caller},
@@ -246,6 +319,102 @@ class SipLineAdapter:
             elif interaction.state is InteractionState.ACTIVE:
                 await self._deps.interactions.customer_left(interaction_id)  # wrap-up, customer-left
 
+    # ----- the agent's leg: an offer rings the agent's SIP phone, its answer is the accept ----
+
+    async def _watch(self, sub: Subscription) -> None:
+        try:
+            while True:
+                event: DomainEvent = await sub.get()
+                if isinstance(event, InteractionOffered):
+                    self._spawn(self._ring(event))
+                elif isinstance(event, OfferWithdrawn):
+                    live = self.call_for(event.interaction_id)
+                    if live is not None and live.agent is not None and live.agent_media is None:
+                        live.drop_agent()  # the offer expired or went elsewhere: stop ringing
+        finally:
+            sub.close()
+
+    async def _ring(self, offer: InteractionOffered) -> None:
+        """Ring the offered agent's phone (through the proxy, sipcore). Answered: the accept, and
+        the two legs' RTP relayed as it comes (the agent is offered the caller's codec only, so
+        nothing is transcoded). Refused or not answered: the offer is declined "no-answer" (the
+        core re-queues the caller with the wait kept and sets the agent away)."""
+        live = self.call_for(offer.interaction_id)
+        uri = self._config.endpoints.get(offer.agent_id)
+        endpoint = self._endpoint
+        if live is None or live.leg is None or live.ended or uri is None or endpoint is None:
+            return  # no phone: the agent accepts on the desktop, the caller stays on hold audio
+        if live.agent is not None:
+            live.drop_agent()
+        c = self._config
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock.setblocking(False)
+        sock.bind((c.local_ip, 0))
+        pt = live.leg.payload_type
+        leg = AgentLeg(endpoint, uri, from_uri=f"sip:{c.user}@{c.server}",
+                       session=Session(c.local_ip, sock.getsockname()[1]), formats=(pt,))
+        live.agent, live.agent_id = leg, offer.agent_id
+        log.info("sip ringing agent interaction=%s agent=%s", offer.interaction_id, offer.agent_id)
+        try:
+            ring = await leg.ring(c.ring_seconds)
+        except BaseException:  # stopped while ringing (the server's shutdown CANCELs the leg), or
+            sock.close()       # no final answer at all to our CANCEL
+            if live.agent is leg:
+                live.agent = live.agent_id = None
+            raise
+        still_ours = live.agent is leg and not live.ended
+        media = ring.media
+        if ring.outcome is not Outcome.ANSWERED or media is None or not still_ours or media.codec != pt:
+            sock.close()
+            if live.agent is leg:
+                live.agent = live.agent_id = None
+            if ring.outcome is Outcome.ANSWERED:
+                leg.hangup()  # answered too late, or with another codec than the caller's
+            log.info("sip agent leg not connected interaction=%s agent=%s outcome=%s status=%d",
+                     offer.interaction_id, offer.agent_id, ring.outcome.value, ring.status)
+            endpoint.discard(leg.id)
+            if still_ours:
+                with contextlib.suppress(Conflict, NotFound):
+                    await self._deps.interactions.reject(offer.interaction_id, offer.agent_id,
+                                                         why="no-answer")
+            return
+        agent_media = await MediaLeg.open(sock, (media.address, media.port), pt)
+        try:
+            await self._deps.interactions.accept(offer.interaction_id, offer.agent_id)
+        except (Conflict, NotFound):  # the offer expired a moment before
+            agent_media.close()
+            if live.agent is leg:
+                live.agent = live.agent_id = None
+            leg.hangup()
+            self._spawn(self._agent_hangs_up(live, leg))  # only to forget its events when it ends
+            return
+        live.agent_media = agent_media
+        bridge(live.leg, agent_media)
+        log.info("sip agent answered interaction=%s agent=%s codec=%d", offer.interaction_id,
+                 offer.agent_id, pt)
+        self._spawn(self._agent_hangs_up(live, leg))
+
+    async def _agent_hangs_up(self, live: LiveCall, leg: AgentLeg) -> None:
+        try:
+            by = await leg.ended(timeout=24 * 3600.0)
+        finally:
+            leg.endpoint.discard(leg.id)
+        if by != "remote" or live.agent is not leg or live.ended:
+            return  # we ended it (caller gone, desktop hang-up, transfer)
+        live.drop_agent()
+        interaction_id = live.interaction_id
+        self._calls.pop(live.call.call_id, None)
+        live.ended = True
+        if live.leg is not None:
+            live.leg.close()
+        with contextlib.suppress(fx.InvalidStateError):
+            await asyncio.to_thread(live.call.hangup)
+        if interaction_id is not None:
+            async with self._locks.hold(interaction_id):
+                with contextlib.suppress(Conflict, NotFound):
+                    await self._deps.interactions.call_ended(interaction_id, why="agent-hung-up")
+        log.info("sip agent hung up interaction=%s", interaction_id)
+
     # ----- call control (desktop) ----------------------------------------------------------
 
     def handles(self, interaction: Interaction) -> bool:
@@ -258,6 +427,7 @@ class SipLineAdapter:
             live = self._calls.pop(interaction.channel_refs[REF_CALL_ID], None)
             if live is not None:
                 live.ended = True
+                live.drop_agent()
                 if live.leg is not None:
                     live.leg.close()
                 with contextlib.suppress(fx.InvalidStateError):
@@ -267,15 +437,15 @@ class SipLineAdapter:
 
     async def transfer(self, interaction_id: str, agent_id: str, *, to_queue: str | None,
                        to_agent: str | None = None, note: str | None = None) -> Interaction:
-        """A blind transfer: the caller back on the hold tone, the interaction queued again."""
+        """A blind transfer: the caller back on the hold audio, the interaction queued again."""
         async with self._locks.hold(interaction_id):
             interaction = await self._live(interaction_id, agent_id)
             moved = await self._deps.interactions.transfer(interaction_id, agent_id, to_queue=to_queue,
                                                            to_agent=to_agent, note=note)
             live = self._calls.get(interaction.channel_refs[REF_CALL_ID])
             if live is not None and live.leg is not None:
-                live.leg.peer = None
-                live.leg.play_tone()
+                live.drop_agent()
+                live.leg.play(greeting=False)
         return moved
 
     async def _live(self, interaction_id: str, agent_id: str) -> Interaction:
@@ -283,6 +453,9 @@ class SipLineAdapter:
                                      not_carried="not-a-sip-call")
 
     # ----- helpers -------------------------------------------------------------------------
+
+    def live_calls(self) -> tuple[LiveCall, ...]:
+        return tuple(self._calls.values())
 
     def call_for(self, interaction_id: str) -> LiveCall | None:
         for live in self._calls.values():

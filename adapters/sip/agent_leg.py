@@ -4,7 +4,7 @@ say how it ended, hold and resume it by re-INVITE, hang it up.
 What the adapter needs from issue 15, item 2: an answer (with the phone's media address and codec
 for the relay), a rejection (486, 603 … → the caller is re-queued, the agent set away), no answer
 within the ring time (CANCEL, its 487) or the caller hanging up while the phone rings (``cancel``).
-Not yet used by ``adapter.py``.
+``adapter.py`` rings the agent's phone with it when the router offers a SIP-line call.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import logging
 from dataclasses import dataclass
 
 from adapters.sip.sipcore.core import Answered, Ended, ReinviteDone, Rejected
-from adapters.sip.sipcore.sdp import Media, SdpError, Session, parse
+from adapters.sip.sipcore.sdp import PCMA, PCMU, Media, SdpError, Session, parse
 from adapters.sip.sipcore.transaction import TIMEOUT
 from adapters.sip.sipcore.transport import SipEndpoint
 
@@ -37,15 +37,19 @@ class Ring:
 
 
 class AgentLeg:
-    def __init__(self, endpoint: SipEndpoint, uri: str, *, from_uri: str, session: Session) -> None:
+    def __init__(self, endpoint: SipEndpoint, uri: str, *, from_uri: str, session: Session,
+                 formats: tuple[int, ...] = (PCMU, PCMA)) -> None:
         self.endpoint, self.uri, self.from_uri, self.session = endpoint, uri, from_uri, session
+        # Offer only the caller's codec to relay without transcoding.
+        self.formats = formats
         self.id = ""
         self._cancelled = False
 
     async def ring(self, ring_seconds: float) -> Ring:
         """INVITE the phone; CANCEL it after ``ring_seconds`` without an answer."""
         core = self.endpoint.core
-        self.id, actions = core.invite(self.uri, from_uri=self.from_uri, body=self.session.offer())
+        self.id, actions = core.invite(self.uri, from_uri=self.from_uri,
+                                       body=self.session.offer(self.formats))
         self.endpoint.run(actions)
         try:
             event = await self.endpoint.next_event((Answered, Rejected, Ended), self.id, ring_seconds)
@@ -73,7 +77,7 @@ class AgentLeg:
     async def hold(self, on: bool = True) -> bool:
         """Re-INVITE with ``a=sendonly`` (hold) or ``a=sendrecv`` (resume); True if accepted."""
         actions = self.endpoint.core.reinvite(self.id, self.session.offer(
-            direction="sendonly" if on else "sendrecv"))
+            self.formats, direction="sendonly" if on else "sendrecv"))
         if not actions:
             return False
         self.endpoint.run(actions)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -13,7 +14,7 @@ WHERE = "channels.sip"
 ENDPOINT = "sip"  # the agent profile's endpoints key: "sip:agent1@127.0.0.1:5071"
 KEYS = frozenset({"server", "port", "user", "password", "local_ip", "sip_port", "rtp_port_low",
                   "rtp_port_high", "max_calls", "register_expires", "queue", "account_digits",
-                  "digits_seconds"})
+                  "digits_seconds", "greeting_wav", "hold_wav", "agent_sip_port", "ring_seconds", "reasons"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +33,11 @@ class SipConfig:
     account_digits: int = 12
     digits_seconds: float = 4.0  # how long the caller may key an account number ('#' ends it early)
     endpoints: Mapping[str, str] = field(default_factory=dict)  # agent id -> SIP URI
+    greeting_wav: str | None = None  # played once on answer (16-bit PCM WAV)
+    hold_wav: str | None = None  # looped while the caller waits (default: a 400 Hz tone)
+    agent_sip_port: int = 0  # the agent legs' SIP port (sipcore, through the same proxy); 0: any
+    ring_seconds: float = 20.0  # an agent's phone rings this long, then CANCEL and "no-answer"
+    reasons: Mapping[str, str] = field(default_factory=dict)  # key after the account -> reason
 
 
 def _int(raw: Mapping[str, Any], key: str, default: int, low: int, high: int) -> int:
@@ -60,6 +66,17 @@ def parse_sip_config(raw: Mapping[str, Any], app: AppConfig) -> SipConfig:
     seconds = raw.get("digits_seconds", 4.0)
     if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not 0 <= seconds <= 60:
         raise ConfigError(f"{WHERE}: 'digits_seconds' must be a number from 0 to 60")
+    ring = raw.get("ring_seconds", 20.0)
+    if isinstance(ring, bool) or not isinstance(ring, int | float) or not 1 <= ring <= 300:
+        raise ConfigError(f"{WHERE}: 'ring_seconds' must be a number from 1 to 300")
+    reasons_raw = raw.get("reasons") or {}
+    if not isinstance(reasons_raw, Mapping):
+        raise ConfigError(f"{WHERE}: 'reasons' must map a phone key to a reason")
+    reasons: dict[str, str] = {}
+    for key, reason in reasons_raw.items():
+        if not re.fullmatch(r"[0-9*#]", str(key)) or not isinstance(reason, str) or not reason.strip():
+            raise ConfigError(f"{WHERE}: reasons: {key!r} must be one phone key mapped to a reason")
+        reasons[str(key)] = reason.strip()
     endpoints: dict[str, str] = {}
     for profile in app.agents.values():
         value = profile.endpoints.get(ENDPOINT)
@@ -72,4 +89,12 @@ def parse_sip_config(raw: Mapping[str, Any], app: AppConfig) -> SipConfig:
         max_calls=_int(raw, "max_calls", 50, 1, 10000),
         register_expires=_int(raw, "register_expires", 300, 2, 86400), queue=queue,
         account_digits=_int(raw, "account_digits", 12, 0, 32), digits_seconds=float(seconds),
-        endpoints=endpoints)
+        agent_sip_port=_int(raw, "agent_sip_port", 0, 0, 65535), ring_seconds=float(ring), reasons=reasons,
+        endpoints=endpoints, greeting_wav=_path(raw, "greeting_wav"), hold_wav=_path(raw, "hold_wav"))
+
+
+def _path(raw: Mapping[str, Any], key: str) -> str | None:
+    value = raw.get(key)
+    if value is None:
+        return None
+    return _text(raw, key)

@@ -1,4 +1,5 @@
-"""A call's RTP on the asyncio loop: a hold tone generated in code, then payloads relayed as they come.
+"""A call's RTP on the asyncio loop: a greeting and hold audio (WAV prompts, or a tone generated in
+code), coded in the call's G.711 law, then payloads relayed as they come.
 
 No decoding and no re-pacing: a packet from one leg is sent on to the other leg's far end the
 moment it arrives (an RTP relay, like a proxy's media anchor). Nothing is queued here; when the
@@ -9,78 +10,73 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import math
 import os
 import socket
 import struct
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import cast
 
-FRAME_SAMPLES = 160  # 20 ms at 8 kHz
+import numpy as np
+
+from adapters.sip import g711
+from adapters.sip.dtmf import DtmfReader
+
+FRAME_SAMPLES = g711.FRAME_SAMPLES  # 20 ms at 8 kHz
 FRAME_SECONDS = 0.02
 MAX_WRITE_BUFFER = 64 * 1024
 RTP_HEADER = struct.Struct("!BBHII")
 
 
-def _mulaw(sample: int) -> int:
-    bias, clip = 0x84, 32635
-    sign = 0x80 if sample < 0 else 0
-    magnitude = min(abs(sample), clip) + bias
-    exponent = 7
-    mask = 0x4000
-    while exponent > 0 and not magnitude & mask:
-        exponent -= 1
-        mask >>= 1
-    mantissa = (magnitude >> (exponent + 3)) & 0x0F
-    return ~(sign | (exponent << 4) | mantissa) & 0xFF
-
-
-def _alaw(sample: int) -> int:
-    sign = 0x80 if sample >= 0 else 0
-    magnitude = min(abs(sample), 32767) >> 3
-    if magnitude < 32:
-        code = magnitude >> 1
-    else:
-        exponent = magnitude.bit_length() - 5
-        code = (exponent << 4) | ((magnitude >> exponent) & 0x0F)
-    return (code | sign) ^ 0x55
-
-
-def tone_frame(payload_type: int, *, hz: float = 400.0, dbfs: float = -20.0) -> bytes:
-    """20 ms of a sine tone in G.711 (400 Hz repeats exactly every 20 samples, so frames join)."""
+def tone_prompt(hz: float = 400.0, dbfs: float = -20.0) -> g711.Prompt:
+    """The hold audio when no WAV is configured: 20 ms of a sine (400 Hz repeats exactly every
+    20 samples, so the looped frames join)."""
+    n = np.arange(FRAME_SAMPLES)
     amplitude = 32767 * 10 ** (dbfs / 20)
-    encode = _alaw if payload_type == 8 else _mulaw
-    return bytes(encode(round(amplitude * math.sin(2 * math.pi * hz * n / 8000)))
-                 for n in range(FRAME_SAMPLES))
+    return g711.Prompt("tone", np.round(amplitude * np.sin(2 * np.pi * hz * n / 8000)).astype(np.int16))
+
+
+TONE = tone_prompt()
 
 
 @dataclass
 class Counts:
     received: int = 0
     relayed: int = 0
-    tone: int = 0
+    played: int = 0  # greeting and hold audio frames sent
     dropped: int = 0
 
 
 class MediaLeg(asyncio.DatagramProtocol):
-    """One leg's RTP socket. Alone it plays the hold tone; bridged it relays to the peer leg."""
+    """One leg's RTP socket. Alone it plays the greeting and hold audio; bridged it relays to the
+    peer leg."""
 
-    def __init__(self, remote: tuple[str, int], payload_type: int) -> None:
+    def __init__(self, remote: tuple[str, int], payload_type: int, *, greeting: g711.Prompt | None = None,
+                 hold: g711.Prompt | None = None, dtmf_payload_type: int | None = None,
+                 on_key: Callable[[str], None] | None = None) -> None:
         self.remote = remote
         self.payload_type = payload_type
+        self.greeting = greeting
+        self.hold = hold or TONE
+        self.dtmf = DtmfReader(dtmf_payload_type)
+        self.on_key = on_key  # a key the far end pressed (RFC 4733 telephone-event)
         self.peer: MediaLeg | None = None
         self.counts = Counts()
         self.transport: asyncio.DatagramTransport | None = None
-        self._tone: asyncio.Task[None] | None = None
+        self._audio: asyncio.Task[None] | None = None
         self._ssrc = int.from_bytes(os.urandom(4), "big")
         self._seq = int.from_bytes(os.urandom(2), "big")
         self._ts = int.from_bytes(os.urandom(4), "big")
 
     @classmethod
-    async def open(cls, sock: socket.socket, remote: tuple[str, int], payload_type: int) -> MediaLeg:
+    async def open(cls, sock: socket.socket, remote: tuple[str, int], payload_type: int, *,
+                   greeting: g711.Prompt | None = None, hold: g711.Prompt | None = None,
+                   dtmf_payload_type: int | None = None,
+                   on_key: Callable[[str], None] | None = None) -> MediaLeg:
         loop = asyncio.get_running_loop()
-        leg = cls(remote, payload_type)
+        leg = cls(remote, payload_type, greeting=greeting, hold=hold, dtmf_payload_type=dtmf_payload_type,
+                  on_key=on_key)
         await loop.create_datagram_endpoint(lambda: leg, sock=sock)
         return leg
 
@@ -89,8 +85,12 @@ class MediaLeg(asyncio.DatagramProtocol):
 
     def datagram_received(self, data: bytes, addr: tuple[str | int, ...]) -> None:
         self.counts.received += 1
+        if self.on_key is not None and (key := self.dtmf.feed(data)) is not None:
+            self.on_key(key)
         peer = self.peer
-        if peer is not None and len(data) > RTP_HEADER.size:
+        # Only the codec both legs were given passes: the far phone was offered nothing else
+        # (telephone-events are read here, comfort noise and the rest dropped).
+        if peer is not None and len(data) > RTP_HEADER.size and data[1] & 0x7F == peer.payload_type:
             peer.send_packet(data)
 
     def error_received(self, exc: Exception) -> None:  # ICMP unreachable: the far end is gone
@@ -106,22 +106,30 @@ class MediaLeg(asyncio.DatagramProtocol):
         transport.sendto(packet, self.remote)
         self.counts.relayed += 1
 
-    # ----- hold tone ------------------------------------------------------------------------
+    # ----- greeting and hold audio -------------------------------------------------------
 
-    def play_tone(self) -> None:
-        if self._tone is None or self._tone.done():
-            self._tone = asyncio.create_task(self._play(tone_frame(self.payload_type)), name="sip-tone")
+    def play(self, *, greeting: bool) -> None:
+        """The greeting once (if asked and configured), then the hold audio looped until
+        ``stop_audio`` or a bridge. Coded in this leg's negotiated law (PCMU or PCMA)."""
+        self.stop_audio()
+        first = self.greeting.frames(self.payload_type) if greeting and self.greeting is not None else ()
+        self._audio = asyncio.create_task(self._play(first, self.hold.frames(self.payload_type)),
+                                         name="sip-prompt")
 
-    def stop_tone(self) -> None:
-        if self._tone is not None:
-            self._tone.cancel()
-            self._tone = None
+    def stop_audio(self) -> None:
+        if self._audio is not None:
+            self._audio.cancel()
+            self._audio = None
 
-    async def _play(self, frame: bytes) -> None:
-        start = time.monotonic()
-        n = 0
-        marker = 0x80
+    def _frames(self, first: tuple[bytes, ...], looped: tuple[bytes, ...]) -> Iterator[bytes]:
+        yield from first
         while True:
+            yield from looped
+
+    async def _play(self, first: tuple[bytes, ...], looped: tuple[bytes, ...]) -> None:
+        start = time.monotonic()
+        marker = 0x80
+        for n, frame in enumerate(self._frames(first, looped), start=1):
             transport = self.transport
             if transport is None or transport.is_closing():
                 return
@@ -131,13 +139,12 @@ class MediaLeg(asyncio.DatagramProtocol):
             marker = 0
             with contextlib.suppress(OSError):
                 transport.sendto(header + frame, self.remote)
-                self.counts.tone += 1
-            n += 1
+                self.counts.played += 1
             # paced against the start, not the last send: no drift
             await asyncio.sleep(max(0.0, start + n * FRAME_SECONDS - time.monotonic()))
 
     def close(self) -> None:
-        self.stop_tone()
+        self.stop_audio()
         self.peer = None
         if self.transport is not None:
             self.transport.close()
@@ -145,8 +152,8 @@ class MediaLeg(asyncio.DatagramProtocol):
 
 def bridge(a: MediaLeg, b: MediaLeg) -> None:
     """From now on each leg's packets go to the other's far end, as they arrive."""
-    a.stop_tone()
-    b.stop_tone()
+    a.stop_audio()
+    b.stop_audio()
     a.peer, b.peer = b, a
 
 

@@ -84,6 +84,7 @@ class Media:
     local_port: int
     remote: tuple[str, int]
     payload_type: int  # the G.711 payload type both ends agreed (0 PCMU, 8 PCMA)
+    dtmf_payload_type: int | None = None  # telephone-event (RFC 4733), when the caller offered it
 
 
 class RtpPort:
@@ -325,8 +326,10 @@ class FixedCall(pv.VoIPCall):
         self.RTPClients.append(client)  # type: ignore[arg-type]
         self.assignedPorts[port] = codecs
         g711 = [pt for pt in codecs if pt in (0, 8)]
+        events = [pt for pt, codec in codecs.items() if str(codec) == "telephone-event"]
         self.media = Media(sock=sock, local_port=port, remote=(client.outIP, client.outPort),
-                           payload_type=g711[0] if g711 else 0)
+                           payload_type=g711[0] if g711 else 0,
+                           dtmf_payload_type=events[0] if events else None)
 
     def renegotiate(self, request: SIP.SIPMessage) -> None:
         super().renegotiate(request)

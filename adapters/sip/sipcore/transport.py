@@ -162,6 +162,11 @@ class SipEndpoint:
             if not waiter.done():
                 waiter.set_result(None)
 
+    def discard(self, leg: str) -> None:
+        """Drop the buffered events of a leg that is over (its provisionals, an Ended nobody
+        waits for): a leg's life ends in the TU, which alone knows nothing will ask for them."""
+        self._pending = deque(e for e in self._pending if e.leg != leg)
+
     async def next_event(self, kind: type[SipEvent] | tuple[type[SipEvent], ...] = SipEvent,
                          leg: str | None = None, timeout: float = 10.0) -> SipEvent:
         """The oldest buffered event of ``kind`` (for ``leg``), waiting for it if need be. Any

@@ -103,3 +103,21 @@ async def test_a_callback_takes_events_instead_of_the_buffer() -> None:
         assert seen == [Ringing("a", 180)] and ep.drain() == []
     finally:
         ep.close()
+
+
+async def test_a_finished_legs_unclaimed_events_are_discarded() -> None:
+    """Events nobody asks for (the 180s of a leg already over) do not fill the buffer for ever."""
+    ep = await SipEndpoint.open("127.0.0.1", 0)
+    try:
+        ep.run([Ringing("leg-1", 180), Ringing("leg-2", 180), Ringing("leg-1", 183)])
+        ep.discard("leg-1")
+        event = await ep.next_event(Ringing, timeout=0.1)
+        assert event.leg == "leg-2"
+        try:
+            await ep.next_event(Ringing, "leg-1", timeout=0.1)
+        except TimeoutError:
+            pass
+        else:
+            raise AssertionError("leg-1's events were kept")
+    finally:
+        ep.close()
