@@ -311,9 +311,10 @@ class Channel:
             return None  # nobody answered within the queue's time-out
         if a == "dial":
             self.vars["DIALSTATUS"] = self.sc.dial_status
-            if self.sc.dial_status == "ANSWER":
+            options = [*split_args(args), "", "", ""][2]
+            if self.sc.dial_status == "ANSWER" and "g" not in options:
                 raise Stop  # talked, then the agent hung up: Dial without g hangs up the caller
-            return None
+            return None  # not answered, or answered with g: the dial plan goes on
         if a in ("bridge", "hangup"):
             raise Stop
         raise NotImplementedError(app)

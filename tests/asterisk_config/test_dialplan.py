@@ -304,11 +304,25 @@ def test_unanswered_transfer_requeues_a_cti_caller_only(dp: Dialplan) -> None:
     ch = call(dp, dial_status="NOANSWER", **ONLINE)
     ch.vars.update({"CTI_ACCOUNT": "50005", "CTI_REASON": "2", "CTI_QUEUE": "support", "CTI_HOLD_SECS": "60"})
     run = ch.run("cti-agents", "202")
-    assert run.called("Dial") == [("cti-agents", "202", "Dial", "PJSIP/agent2,20")]
+    assert run.called("Dial") == [("cti-agents", "202", "Dial", "PJSIP/agent2,20,g")]
     assert run.events[0].headers.get("Requeued") == "yes"
 
     # an agent (or the Local channel of an attended transfer) has no CTI_QUEUE: it just hangs up
     run = call(dp, dial_status="NOANSWER", **ONLINE).run("cti-agents", "202")
+    assert run.events == [] and run.ended_in == ("cti-agents", "202", "Hangup")
+
+
+def test_a_transferred_caller_is_asked_the_survey_when_the_second_agent_hangs_up(dp: Dialplan) -> None:
+    ch = call(dp, dial_status="ANSWER", **ONLINE)
+    ch.vars.update({"CTI_ACCOUNT": "50005", "CTI_REASON": "2", "CTI_QUEUE": "support"})
+    ch.sc.keyed["CTI_RATING"] = "5"
+    run = ch.run("cti-agents", "202")
+    events = [(e.name, e.headers, e.context) for e in run.events]
+    assert events == [("CtiSurvey", {"Rating": "5"}, "cti-survey")]
+    assert run.ended_in == ("cti-survey", "s", "Hangup")
+
+    # two agents talking: the one who called just hangs up, no survey
+    run = call(dp, dial_status="ANSWER", **ONLINE).run("cti-agents", "202")
     assert run.events == [] and run.ended_in == ("cti-agents", "202", "Hangup")
 
 
