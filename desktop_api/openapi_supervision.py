@@ -99,7 +99,8 @@ def supervision_paths() -> dict[str, Schema]:
                                                  "Same as POST .../barge/leave.")},
         "/api/interactions/{interaction_id}/barge/leave": {"post": _op(
             "Leave a chat you joined (as DELETE .../barge)", tag="interactions", params=[iid],
-            errors=(400, 401, 403, 404, 409), ok=(200, _ref("Barge"), "left (barged false, the announcement)"),
+            errors=(400, 401, 403, 404, 409),
+            ok=(200, _ref("Barge"), "left (barged false, the announcement)"),
             op_id="leaveBargedChatPost", description=f"{SCOPE} 409 not-barged if you had not joined it.")},
         "/api/interactions/{interaction_id}/barge/messages": {"post": _op(
             "Write to the customer of a chat you joined", tag="interactions", params=[iid],

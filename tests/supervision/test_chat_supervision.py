@@ -111,7 +111,8 @@ async def test_a_supervisor_leaves_a_chat_after_barging_and_the_customer_is_told
         assert (status, body["error_id"]) == (409, "not-barged")  # nothing to leave
         status, body = await c.api("sam", "POST", f"/api/interactions/{iid}/barge")
         assert status == 200, body
-        await visitor.expect(lambda m: m.get("type") == "message" and m["body"] == "Sam Okafor joined the chat")
+        await visitor.expect(lambda m: m.get("type") == "message"
+                             and m["body"] == "Sam Okafor joined the chat")
         status, body = await c.api("sue", "DELETE", f"/api/interactions/{iid}/barge")
         assert (status, body["error_id"]) == (403, "not-your-team")
 
