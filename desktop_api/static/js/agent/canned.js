@@ -3,6 +3,7 @@
 // puts the text into the box (as text, never HTML) for the agent to read and send; Escape closes.
 import {el} from '../shared/dom.js';
 import {api, on, showError} from './desk.js';
+import {items} from './items.js';
 
 const TOKEN = /(^|\s)\/([^\s/]*)$/;  // "/" at the start of a word, up to the caret
 let seq = 0;
@@ -15,6 +16,8 @@ function attach(item) {
                          'aria-label': 'Canned replies', hidden: true});
   const state = {replies: null, shown: [], active: 0, loading: null};
   item.parts.canned = list;
+  // The admins changed the replies: filled in again from the server at the next "/".
+  item.parts.cannedStale = () => { state.replies = null; state.loading = null; };
   input.setAttribute('aria-controls', listId);
   input.setAttribute('aria-autocomplete', 'list');
   input.setAttribute('aria-expanded', 'false');
@@ -98,3 +101,6 @@ function attach(item) {
 }
 
 on('desk.item', ({item, mode}) => { if (mode === 'conversation') attach(item); });
+on('desk.options', () => {
+  for (const item of items.values()) if (item.parts && item.parts.cannedStale) item.parts.cannedStale();
+});
