@@ -6,7 +6,7 @@ import importlib
 import sys
 
 BENCHMARKS = ("routing", "screen_pop", "ami", "email", "login", "workers", "history", "config_change",
-              "figures", "sip", "waiting")
+              "figures", "sip", "waiting", "board_burst")
 
 
 def main(argv: list[str]) -> int:
