@@ -379,7 +379,9 @@ class InteractionService:
             self._poke()
             raise
         await self._routing.enqueue(replace(self._waiting_item(interaction, enqueued_at=item.enqueued_at),
-                                            target_agent=to_agent, working_agent=item.working_agent))
+                                            target_agent=to_agent, working_agent=item.working_agent,
+                                            # Picked in its queue: still offered where it overflowed.
+                                            also=item.also if interaction.queue == item.queue else {}))
         if offer is not None:
             await self._hub.publish(OfferWithdrawn(at=now, interaction_id=interaction_id,
                                                    agent_id=offer.agent_id, why=why))

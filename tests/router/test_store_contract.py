@@ -527,3 +527,7 @@ async def test_overflowed_work_goes_to_an_agent_of_either_queue(store: StatsStor
     assert await offer(store, "i3", "other") is None  # not overflowed: french only
     assert await offer(store, "i1", "other") is not None  # the other queue's agent
     assert await offer(store, "i2", "own") is not None  # its own queue's agent still
+    # A missed offer puts it back still offered to both queues (the overflow is not applied again).
+    await store.expire_offers(NOW + TIMEOUT + 1)
+    back = {w.interaction_id: w for w in (await store.snapshot()).waiting}
+    assert {q: dict(s) for q, s in back["i1"].also.items()} == {"support": {"english": 1}}
