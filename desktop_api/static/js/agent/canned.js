@@ -20,7 +20,7 @@ function attach(item) {
   item.parts.cannedStale = () => { state.replies = null; state.loading = null; };
   input.setAttribute('aria-controls', listId);
   input.setAttribute('aria-autocomplete', 'list');
-  input.setAttribute('aria-expanded', 'false');
+  // (No aria-expanded: a textarea may not carry it; the listbox's own visibility says it.)
   input.after(list);
 
   async function load() {
@@ -40,7 +40,6 @@ function attach(item) {
   function close() {
     list.hidden = true;
     state.shown = [];
-    input.setAttribute('aria-expanded', 'false');
     input.removeAttribute('aria-activedescendant');
   }
 
@@ -51,7 +50,6 @@ function attach(item) {
       onmousedown: (event) => { event.preventDefault(); choose(n); },
     }, el('strong', {text: `/${r.id}`}), ' ', el('span', {text: r.title}))));
     list.hidden = state.shown.length === 0;
-    input.setAttribute('aria-expanded', list.hidden ? 'false' : 'true');
     if (!list.hidden) input.setAttribute('aria-activedescendant', `${listId}-${state.active}`);
   }
 
