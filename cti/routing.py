@@ -174,7 +174,7 @@ class WaitingMove:
 
     interaction_id: str
     why: str  # "transfer-fallback" | "overflow"
-    queue: str  # where it waits from now (the same queue when only skills widen)
+    queue: str  # where it waits from now (an overflow keeps its queue; see ``also``)
     skills: Mapping[str, int]  # the required skills from now
     rule: str  # "to-agent-timeout" | "to-queue" | "widen": shown in the log's details
     after: float  # the rule's seconds, for the log
