@@ -6,7 +6,7 @@ import importlib
 import sys
 
 BENCHMARKS = ("routing", "screen_pop", "ami", "email", "login", "workers", "history", "config_change",
-              "figures", "sip", "waiting", "kb")
+              "figures", "sip", "waiting", "kb", "board_burst")
 
 
 def main(argv: list[str]) -> int:

@@ -54,7 +54,7 @@ def main(argv: list[str]) -> int:
     for _ in range(5):  # one move per item per sweep: a chain of rules takes a few
         due = due_moves(settled, queues=QUEUES, fallback=lambda q: 60.0, now=NOW)
         applied = {m.interaction_id: m for m in due}
-        settled = [replace(w, queue=m.queue, skills=m.skills, target_agent=None)
+        settled = [replace(w, queue=m.queue, skills=m.skills, also=m.also, target_agent=None)
                    if (m := applied.get(w.interaction_id)) else w for w in settled]
     sweeps, steady, rounds, base, moves = [], [], [], [], 0
     for _ in range(args.runs):

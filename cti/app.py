@@ -167,8 +167,11 @@ def build_core(*, config: AppConfig | LiveConfig, context: ContextStore, routing
     live.watch(routing_follows)
 
     async def on_move(move: WaitingMove, item: WaitingItem) -> None:
+        details: dict[str, object] = {"rule": move.rule, "after": move.after}
+        if move.also_queue is not None:
+            details["also_queue"] = move.also_queue  # the queue whose agents may take it from now
         await interactions.rewait(move.interaction_id, why=move.why, queue=move.queue, skills=move.skills,
-                                  details={"rule": move.rule, "after": move.after}, expected=item)
+                                  details=details, expected=item, also=move.also)
 
     sweep = WaitingSweep(
         store=routing, clock=clock, queues=lambda: dict(live.current.queues), on_move=on_move, interval=1.0,

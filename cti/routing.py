@@ -30,6 +30,9 @@ class WaitingItem:
     # The agent working another open interaction of this customer (the e-mail they have open
     # when the customer calls about it): preferred before the last agent who served them.
     working_agent: str | None = None
+    # Other queues it is also offered to (an overflow by wait: ``router.waiting_rules``), each with
+    # the skills an agent needs there. It stays in ``queue``: its own agents keep it too.
+    also: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
 
 
 # A service target of zero would divide by zero; the stores refuse it, but the policy takes
@@ -171,7 +174,9 @@ class WaitingMove:
 
     interaction_id: str
     why: str  # "transfer-fallback" | "overflow"
-    queue: str  # where it waits from now (the same queue when only skills widen)
+    queue: str  # where it waits from now (an overflow keeps its queue; see ``also``)
     skills: Mapping[str, int]  # the required skills from now
     rule: str  # "to-agent-timeout" | "to-queue" | "widen": shown in the log's details
     after: float  # the rule's seconds, for the log
+    also: Mapping[str, Mapping[str, int]] = field(default_factory=dict)  # the other queues it is offered to
+    also_queue: str | None = None  # the queue this move added to ``also``, for the log

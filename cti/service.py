@@ -379,7 +379,9 @@ class InteractionService:
             self._poke()
             raise
         await self._routing.enqueue(replace(self._waiting_item(interaction, enqueued_at=item.enqueued_at),
-                                            target_agent=to_agent, working_agent=item.working_agent))
+                                            target_agent=to_agent, working_agent=item.working_agent,
+                                            # Picked in its queue: still offered where it overflowed.
+                                            also=item.also if interaction.queue == item.queue else {}))
         if offer is not None:
             await self._hub.publish(OfferWithdrawn(at=now, interaction_id=interaction_id,
                                                    agent_id=offer.agent_id, why=why))
@@ -415,12 +417,15 @@ class InteractionService:
     async def rewait(self, interaction_id: str, *, why: str, queue: str | None = None,
                      skills: Mapping[str, int] | None = None, priority: float | None = None,
                      details: Mapping[str, Any] | None = None, keep_target: bool = False,
-                     expected: WaitingItem | None = None) -> Interaction | None:
+                     expected: WaitingItem | None = None,
+                     also: Mapping[str, Mapping[str, int]] | None = None) -> Interaction | None:
         """Waiting work changes where or how it waits (an overflow, a transfer fallback, a new
         priority); the wait goes on from where it started and the log says ``why``. None when it
         is not waiting in the router (offered, taken, gone): nothing to change.
 
         ``keep_target``: still aimed at the agent it was transferred to (else the whole queue).
+        ``also``: the other queues it is offered to from now (an overflow); else those it had, if
+        it stays in its queue.
         ``expected``: the waiting entry the change was decided on; if it changed meanwhile (its
         agent declined it, another node moved it) it is put back as it is and nothing changes."""
         if await self._routing.offer_for(interaction_id) is not None:
@@ -452,7 +457,8 @@ class InteractionService:
             return None  # no longer waiting (the customer left meanwhile)
         await self._routing.enqueue(replace(
             self._waiting_item(saved, enqueued_at=item.enqueued_at), working_agent=item.working_agent,
-            excluded_agents=item.excluded_agents, target_agent=item.target_agent if keep_target else None))
+            excluded_agents=item.excluded_agents, target_agent=item.target_agent if keep_target else None,
+            also=dict(also) if also is not None else item.also if saved.queue == item.queue else {}))
         if current.state is InteractionState.OFFERED and current.agent_id:
             await self._hub.publish(OfferWithdrawn(at=now, interaction_id=interaction_id,
                                                    agent_id=current.agent_id, why=why))

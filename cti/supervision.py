@@ -13,7 +13,8 @@ teams' work.
   so no channel (the chat widget included) can carry it to the customer.
 - ``barge``: the supervisor joins a live chat as a second agent. A system message
   "<name> joined the chat" tells the customer; ``say`` then writes to the customer under the
-  supervisor's name while the agent keeps the chat.
+  supervisor's name while the agent keeps the chat; ``leave`` ends that, and the customer reads
+  "<name> left the chat".
 
 Who may: the interaction is one the supervisor may see (their teams' queues or agents), a chosen
 agent is one of their teams', a chosen queue one of theirs. Every action is checked, then
@@ -171,6 +172,21 @@ class SupervisionService:
         await self._hub.publish(SupervisionChanged(at=now, supervisor_id=who.agent_id,
                                                    agent_id=interaction.agent_id or "", mode="barge",
                                                    active=True, interaction_id=interaction_id))
+        return announced
+
+    async def leave(self, who: Supervisor, interaction_id: str) -> Message:
+        """Leave a chat joined with ``barge``; the customer is told. Joining again is announced again."""
+        interaction = await self._chat(who, interaction_id)
+        if not interaction.context.get(BARGED + who.agent_id):
+            raise Conflict("not-barged", "you have not joined this chat", interaction_id=interaction_id)
+        await self._audit(who, "chat.barge_leave", interaction, agent_id=interaction.agent_id)
+        # An empty value, not a removed key: context entries are only ever merged in.
+        await self._interactions.update_refs(interaction_id, context={BARGED + who.agent_id: ""})
+        name = self._config().agents[who.agent_id].name
+        announced = await self._post(interaction, MessageSender.SYSTEM, f"{name} left the chat", author=None)
+        await self._hub.publish(SupervisionChanged(at=announced.at, supervisor_id=who.agent_id,
+                                                   agent_id=interaction.agent_id or "", mode="barge",
+                                                   active=False, interaction_id=interaction_id))
         return announced
 
     async def say(self, who: Supervisor, interaction_id: str, body: str) -> Message:

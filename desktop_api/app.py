@@ -78,6 +78,7 @@ def make_app(services: Services) -> web.Application:
     app[SERVICES] = services
     install_security_headers(app, chat_frame_ancestors=services.config.traffic.chat_frame_ancestors)
     track_sockets(app)
+    ws.follow_desk_options(app)
     app.router.add_get("/healthz", healthz)  # liveness; /readyz checks the dependencies
     install_observability(app)
     app.router.add_get("/api/openapi.json", openapi)

@@ -90,7 +90,18 @@ def supervision_paths() -> dict[str, Schema]:
             "Join a live chat as a second agent; the customer is told \"<name> joined the chat\"",
             tag="interactions", params=[iid], errors=(400, 401, 403, 404, 409),
             ok=(200, _ref("Barge"), "joined (announcement null when already joined)"),
-            op_id="bargeInteraction", description=f"{SCOPE} Chats only; calls use the call monitor.")},
+            op_id="bargeInteraction", description=f"{SCOPE} Chats only; calls use the call monitor."),
+            "delete": _op(
+            "Leave a chat you joined; the customer is told \"<name> left the chat\"",
+            tag="interactions", params=[iid], errors=(400, 401, 403, 404, 409),
+            ok=(200, _ref("Barge"), "left (barged false, the announcement)"),
+            op_id="leaveBargedChat", description=f"{SCOPE} 409 not-barged if you had not joined it. "
+                                                 "Same as POST .../barge/leave.")},
+        "/api/interactions/{interaction_id}/barge/leave": {"post": _op(
+            "Leave a chat you joined (as DELETE .../barge)", tag="interactions", params=[iid],
+            errors=(400, 401, 403, 404, 409),
+            ok=(200, _ref("Barge"), "left (barged false, the announcement)"),
+            op_id="leaveBargedChatPost", description=f"{SCOPE} 409 not-barged if you had not joined it.")},
         "/api/interactions/{interaction_id}/barge/messages": {"post": _op(
             "Write to the customer of a chat you joined", tag="interactions", params=[iid],
             body=_ref("BodyRequest"), errors=(400, 401, 403, 404, 409, 413),

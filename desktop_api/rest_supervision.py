@@ -1,4 +1,4 @@
-"""REST: the supervisor's waiting list, pick and reassign, and chat whisper and barge (the rules
+"""REST: the supervisor's waiting list, pick and reassign, and chat whisper, barge and leave (the rules
 and the audit are ``cti.supervision``'s; these handlers read the request and answer)."""
 
 from __future__ import annotations
@@ -68,6 +68,14 @@ async def barge(request: web.Request) -> web.Response:
     announced = await service.barge(who, _iid(request))
     return ok({"interaction_id": _iid(request), "barged": True,
                "announcement": jsonable(announced) if announced is not None else None})
+
+
+@routes.post("/api/interactions/{interaction_id}/barge/leave")
+@routes.delete("/api/interactions/{interaction_id}/barge")
+async def barge_leave(request: web.Request) -> web.Response:
+    service, who = _supervision(request)
+    announced = await service.leave(who, _iid(request))
+    return ok({"interaction_id": _iid(request), "barged": False, "announcement": jsonable(announced)})
 
 
 @routes.post("/api/interactions/{interaction_id}/barge/messages")

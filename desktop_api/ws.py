@@ -144,13 +144,30 @@ async def _pump(outbox: Outbox, who: Principal, services: Services, sub: Subscri
 
 
 EARLY_EVENTS = 1000  # held while the hello is read, as the hub's queue held them before
+# This node's open agent desks, so a configuration change can bring each its new desk options.
+AGENT_DESKS = web.AppKey("agent_desks", set["_AgentFeed"])
+
+
+def follow_desk_options(app: web.Application) -> None:
+    """Once per application: when the running configuration changes (an admin's edit, on any
+    node, reaches every node as a new version), each open agent desk whose options (dispositions,
+    away reasons, canned replies) changed gets ``desk.options``; before, only a reconnect did."""
+    desks: set[_AgentFeed] = set()
+    app[AGENT_DESKS] = desks
+    services = app[SERVICES]
+
+    async def changed(_old: object, _new: object) -> None:
+        for desk in list(desks):
+            desk.options_changed()
+
+    services.live.watch(changed)
 
 
 class _AgentFeed:
     """An agent's events into their socket's outbox, called by the hub in the publisher (never
     waits). Events published while the hello is being read are held and follow it, in order."""
 
-    __slots__ = ("_early", "_lagged", "_outbox", "_services", "_who", "closing")
+    __slots__ = ("_desk", "_early", "_lagged", "_outbox", "_services", "_who", "closing")
 
     def __init__(self, outbox: Outbox, who: Principal, services: Services) -> None:
         self._outbox = outbox
@@ -159,6 +176,7 @@ class _AgentFeed:
         self._early: list[DomainEvent] | None = []
         self._lagged = False
         self.closing: set[asyncio.Task[None]] = set()  # a close started from the publisher
+        self._desk: dict[str, Any] | None = None  # the desk options the desk has, once the hello is out
 
     def __call__(self, event: DomainEvent) -> None:
         if self._early is None:
@@ -176,6 +194,17 @@ class _AgentFeed:
             self._outbox.put(LAGGED)
         for event in early:
             self._put(event)
+        self._desk = hello["desk"]
+        self.options_changed()  # a change while the hello was read
+
+    def options_changed(self) -> None:
+        """Sends the desk its options if they differ from what it has (not before its hello)."""
+        if self._desk is None or self._outbox.closing:
+            return
+        desk = desk_options(self._services, self._who)
+        if desk != self._desk:
+            self._desk = desk
+            self._outbox.put({"type": "desk.options", "at": self._services.clock.now(), "desk": desk})
 
     def _put(self, event: DomainEvent) -> None:
         outbox = self._outbox
@@ -286,8 +315,11 @@ async def _run(ws: web.WebSocketResponse, who: Principal, services: Services, ou
             await outbox.aclose()
             raise
         pump: asyncio.Task[None] | None = None
+        desks = request.app.get(AGENT_DESKS)
         if feed is not None:
             feed.started(hello)
+            if desks is not None:
+                desks.add(feed)
         else:
             outbox.put(hello)
             pump = asyncio.create_task(_pump(outbox, who, services, sub), name=f"ws-pump-{who.agent_id}")
@@ -310,6 +342,8 @@ async def _run(ws: web.WebSocketResponse, who: Principal, services: Services, ou
                 elif msg.type is WSMsgType.ERROR:
                     log.warning("socket error agent=%s: %s", who.agent_id, ws.exception())
         finally:
+            if desks is not None and feed is not None:
+                desks.discard(feed)
             expiry.cancel()
             with contextlib.suppress(asyncio.CancelledError, ConnectionError):
                 await expiry

@@ -46,6 +46,7 @@ class _Item(msgspec.Struct):
     target_agent: str | None
     excluded: list[str] | dict[str, Any]
     working: str | None = None
+    also: dict[str, dict[str, int] | list[Any]] | list[Any] = {}  # (an empty Lua table comes back as [])
 
 
 class _Agent(msgspec.Struct):
@@ -153,6 +154,7 @@ def item_json(item: WaitingItem) -> str:
         "service_target": num(item.service_target), "priority": num(item.priority),
         "skills": {k: int(v) for k, v in item.skills.items()}, "target_agent": item.target_agent,
         "excluded": sorted(item.excluded_agents), "working": item.working_agent,
+        "also": {q: {k: int(v) for k, v in skills.items()} for q, skills in item.also.items()},
     }).decode()
 
 
@@ -163,7 +165,8 @@ def item_from(raw: Raw) -> WaitingItem:
         enqueued_at=_float(d.enqueued_at, "item"), service_target=_float(d.service_target, "item"),
         priority=_float(d.priority, "item"), skills=_mapping(d.skills), target_agent=d.target_agent,
         excluded_agents=frozenset(d.excluded if isinstance(d.excluded, list) else ()),
-        working_agent=d.working)
+        working_agent=d.working,
+        also={q: _mapping(skills) for q, skills in d.also.items()} if isinstance(d.also, dict) else {})
 
 
 def skills_json(skills: Mapping[str, int]) -> str:

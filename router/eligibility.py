@@ -31,7 +31,9 @@ def refusal(*, agent_id: str, state: AgentState, skills: Mapping[str, int],
     if state is not AgentState.AVAILABLE:
         return f"not-available:{state.value}"
     gap = skill_gap(skills, item.skills)
-    if gap is not None:
+    # Overflowed work: an agent who qualifies for one of the other queues it is offered to may
+    # take it (the own queue's gap is the one shown otherwise).
+    if gap is not None and not any(skill_gap(skills, item.also[q]) is None for q in sorted(item.also)):
         return gap
     return slot_refusal(capacity, load, item.channel)
 

@@ -30,7 +30,7 @@ from cti.routing import (
     urgency,
 )
 from router.eligibility import refusal, skill_match
-from router.pool import Pool, Slot, SlotPool, skill_key
+from router.pool import Pool, Slot, SlotPool, requirements
 
 __all__ = ["MIN_TARGET", "assign", "decide", "explain", "urgency"]
 
@@ -90,17 +90,21 @@ def assign(pool: SlotPool, item: WaitingItem, urgency: float, last_served: Mappi
 
 def _pick(pool: SlotPool, item: WaitingItem, preferred_ids: tuple[str, ...]
           ) -> tuple[Slot, str, tuple[str, ...]] | None:
-    required = skill_key(item.skills)
+    keys = requirements(item)
     if item.target_agent is not None:
         slot = pool.slot(item.target_agent)
-        if slot is None or not pool.eligible(slot, item, required):
+        if slot is None or not any(pool.eligible(slot, item, required) for required in keys):
             return None
         return slot, "target-agent", preferred_ids
     for preferred_id in preferred_ids:
         slot = pool.slot(preferred_id)
-        if slot is not None and pool.eligible(slot, item, required):
+        if slot is not None and any(pool.eligible(slot, item, required) for required in keys):
             return slot, "preferred-agent", preferred_ids
-    first, second = pool.best_two(item, required)
+    # The own queue's agents first; an overflow queue's agents when none of those is free.
+    for required in keys:
+        first, second = pool.best_two(item, required)
+        if first is not None:
+            break
     if first is None:
         return None
     # "best-skill" only when the skill level really decided against someone else.

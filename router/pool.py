@@ -209,3 +209,17 @@ class Pool(SlotPool):
 
 def skill_key(required: Mapping[str, int]) -> SkillKey:
     return tuple(sorted(required.items()))
+
+
+def requirements(item: WaitingItem) -> tuple[SkillKey, ...]:
+    """The skill sets that qualify an agent for ``item``, in order of preference: its own
+    queue's first, then those of the queues it overflowed to (sorted by queue name)."""
+    own = skill_key(item.skills)
+    if not item.also:
+        return (own,)
+    out = [own]
+    for queue in sorted(item.also):
+        key = skill_key(item.also[queue])
+        if key not in out:
+            out.append(key)
+    return tuple(out)

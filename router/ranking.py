@@ -40,12 +40,13 @@ from cti.domain import Channel
 from cti.routing import AgentSnapshot, Assignment, LastServed, RoutingSettings, RoutingSnapshot, WaitingItem
 from router.open_agents import OpenAgents, PassPool
 from router.policy import MIN_TARGET, assign, urgency
-from router.pool import SkillKey, skill_key
+from router.pool import SkillKey, requirements
 from router.records import check_item
 
 __all__ = ["ClassKey", "RoutingIndex", "class_key"]
 
-ClassKey = tuple[Channel, float, float, SkillKey, str | None, frozenset[str]]
+# The fourth part: the skill sets that qualify an agent (its own queue's, then any overflow queue's).
+ClassKey = tuple[Channel, float, float, tuple[SkillKey, ...], str | None, frozenset[str]]
 _Entry = tuple[float, str, int]  # (enqueued_at, interaction id, serial)
 
 # Compact a class's entry list when its dead entries outnumber the live ones by this much.
@@ -54,14 +55,14 @@ _COMPACT_SLACK = 64
 
 def class_key(item: WaitingItem) -> ClassKey:
     """What makes two items rank and qualify alike, apart from their age."""
-    return (item.channel, item.service_target, item.priority, skill_key(item.skills), item.target_agent,
+    return (item.channel, item.service_target, item.priority, requirements(item), item.target_agent,
             item.excluded_agents)
 
 
 @dataclass(eq=False, slots=True)
 class _Class:
     key: ClassKey
-    names: tuple[str, ...]  # the required skill names, sorted
+    names: tuple[tuple[str, ...], ...]  # per skill set of the key, its skill names, sorted
     target: float  # the service target as policy.urgency divides by it
     priority: float
     entries: list[_Entry] = field(default_factory=list)  # sorted; dead ones skipped lazily
@@ -82,6 +83,7 @@ class RoutingIndex:
         self._agents: dict[str, AgentSnapshot] = {}
         self._open = OpenAgents()  # agents who could take something now, ranked
         self._serial = itertools.count()
+        self._several = 0  # classes with more than one skill set (overflowed work)
 
     # ----- feeding ---------------------------------------------------------------------------
 
@@ -153,6 +155,7 @@ class RoutingIndex:
         self._groups.clear()
         self._agents.clear()
         self._open.clear()
+        self._several = 0
 
     # ----- deciding --------------------------------------------------------------------------
 
@@ -220,32 +223,33 @@ class RoutingIndex:
         return None
 
     def _new_class(self, key: ClassKey) -> _Class:
-        required = key[3]
-        names = tuple(name for name, _ in required)
+        names = tuple(tuple(name for name, _ in required) for required in key[3])
         klass = _Class(key=key, names=names, target=max(key[1], MIN_TARGET), priority=key[2])
         self._classes[key] = klass
-        self._open.use(key[0], names)
-        by_key = self._groups.setdefault(key[0], {}).setdefault(names, {})
-        group = by_key.get(required)
-        if group is None:
-            group = by_key[required] = set()
-        group.add(klass)
+        self._several += len(key[3]) > 1
+        # Under each skill set that qualifies an agent for it (more than one after an overflow).
+        for required, skill_names in zip(key[3], names, strict=True):
+            self._open.use(key[0], skill_names)
+            by_key = self._groups.setdefault(key[0], {}).setdefault(skill_names, {})
+            by_key.setdefault(required, set()).add(klass)
         return klass
 
     def _drop_class(self, klass: _Class) -> None:
         key = klass.key
         del self._classes[key]
-        self._open.release(key[0], klass.names)
-        by_names = self._groups[key[0]]
-        by_key = by_names[klass.names]
-        group = by_key[key[3]]
-        group.discard(klass)
-        if not group:
-            del by_key[key[3]]
-            if not by_key:
-                del by_names[klass.names]
-                if not by_names:
-                    del self._groups[key[0]]
+        self._several -= len(key[3]) > 1
+        for required, skill_names in zip(key[3], klass.names, strict=True):
+            self._open.release(key[0], skill_names)
+            by_names = self._groups[key[0]]
+            by_key = by_names[skill_names]
+            group = by_key[required]
+            group.discard(klass)
+            if not group:
+                del by_key[required]
+                if not by_key:
+                    del by_names[skill_names]
+                    if not by_names:
+                        del self._groups[key[0]]
 
     def _candidates(self, pool: PassPool) -> list[_Class]:
         """Classes that some agent free at the start of the pass could take, skills-wise."""
@@ -257,4 +261,5 @@ class RoutingIndex:
             for names, by_key in by_names.items():
                 for required in qualified(channel, names, by_key):
                     out.extend(by_key[required])
-        return out
+        # A class with several skill sets (overflowed work) may have come more than once.
+        return list(dict.fromkeys(out)) if self._several else out

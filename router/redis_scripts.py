@@ -98,20 +98,35 @@ local function free_slot(a, ch)
   a.load[ch] = n
 end
 
+local function skill_gap(a, required)
+  local names = {}
+  for k in pairs(required) do table.insert(names, k) end
+  table.sort(names)
+  for _, k in ipairs(names) do
+    local have = a.skills[k]
+    if have == nil then return 'missing-skill:' .. k end
+    if have < required[k] then return 'skill-too-low:' .. k end
+  end
+  return nil
+end
+
 local function refusal(agent_id, a, item)
   if item.target_agent ~= cjson.null and item.target_agent ~= agent_id then return 'not-target-agent' end
   for _, x in ipairs(item.excluded) do
     if x == agent_id then return 'excluded' end
   end
   if a.state ~= 'available' then return 'not-available:' .. a.state end
-  local names = {}
-  for k in pairs(item.skills) do table.insert(names, k) end
-  table.sort(names)
-  for _, k in ipairs(names) do
-    local have = a.skills[k]
-    if have == nil then return 'missing-skill:' .. k end
-    if have < item.skills[k] then return 'skill-too-low:' .. k end
+  local gap = skill_gap(a, item.skills)
+  if gap ~= nil and type(item.also) == 'table' then
+    -- Overflowed work: a skill set of a queue it is also offered to qualifies as well.
+    local queues = {}
+    for q in pairs(item.also) do table.insert(queues, q) end
+    table.sort(queues)
+    for _, q in ipairs(queues) do
+      if skill_gap(a, item.also[q]) == nil then gap = nil break end
+    end
   end
+  if gap ~= nil then return gap end
   local ch = item.channel
   if (a.load[ch] or 0) >= (a.capacity[ch] or 0) then return 'no-capacity:' .. ch end
   if ch == 'voice' then

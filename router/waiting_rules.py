@@ -6,13 +6,16 @@ Two rules, so that no customer waits for ever for someone who is not coming:
   taken ``fallback`` seconds after the transfer goes to the whole queue. The wait of a
   transferred item starts at the transfer (``enqueued_at``), so that is what is measured.
 * **overflow by wait**: each queue's rules, in order of ``after`` (seconds counted from the
-  start of the wait): move to ``to_queue`` (that queue's skills and service target) and/or
-  lower the required skill levels to ``widen`` (0 drops the requirement). A rule that would
-  change nothing (already applied) is not a move, so a rule applies once. Work still aimed at
-  one agent overflows only after it has fallen back to its queue.
+  start of the wait): also offer it to ``to_queue`` (that queue's skills, lowered by the rule's
+  ``widen``), and/or lower its own required skill levels to ``widen`` (0 drops the requirement).
+  The work stays in its queue, with its place and its wait: its own agents keep it, the other
+  queue's agents may take it too. A rule that would change nothing (already applied) is not a
+  move, so a rule applies once. Work still aimed at one agent overflows only after it has fallen
+  back to its queue. Only the work's own queue's rules apply (it is never moved anywhere whose
+  rules would then count).
 
-At most one move per item per call: the next call sees the moved item (a chain of overflows
-goes one queue per pass, each logged).
+At most one move per item per call: the next call sees the changed item (several rules reached
+at once apply one per pass, each logged).
 """
 
 from __future__ import annotations
@@ -46,7 +49,7 @@ def due_moves(waiting: Iterable[WaitingItem], *, queues: Mapping[str, QueueConfi
     # Per queue: its rules' thresholds and its fallback, looked up once per call, not per item.
     plans = {name: (tuple(r.after for r in q.overflow), fallback(q)) for name, q in queues.items()}
     # Items of one queue with the same skills that passed the same number of rules move alike.
-    decided: dict[tuple[str, tuple[tuple[str, int], ...], int], WaitingMove | None] = {}
+    decided: dict[tuple[str, tuple[tuple[str, int], ...], tuple[object, ...], int], WaitingMove | None] = {}
     for item in waiting:
         plan = plans.get(item.queue)
         if plan is None:
@@ -57,14 +60,14 @@ def due_moves(waiting: Iterable[WaitingItem], *, queues: Mapping[str, QueueConfi
             if waited >= after_fallback:
                 moves.append(WaitingMove(interaction_id=item.interaction_id, why="transfer-fallback",
                                          queue=item.queue, skills=dict(item.skills), rule="to-agent-timeout",
-                                         after=after_fallback))
+                                         after=after_fallback, also=dict(item.also)))
             continue
         if not afters or waited < afters[0]:
             continue  # the usual case: no rule reached yet
         passed = bisect.bisect_right(afters, waited)
         if not _changes(item, queues[item.queue].overflow[:passed]):
             continue  # every rule reached is applied already (the steady state): no allocation
-        key = (item.queue, tuple(sorted(item.skills.items())), passed)
+        key = (item.queue, tuple(sorted(item.skills.items())), _frozen(item.also), passed)
         if key not in decided:
             decided[key] = _overflow(item, queues[item.queue], queues, passed)
         move = decided[key]
@@ -73,11 +76,17 @@ def due_moves(waiting: Iterable[WaitingItem], *, queues: Mapping[str, QueueConfi
     return moves
 
 
+def _frozen(also: Mapping[str, Mapping[str, int]]) -> tuple[object, ...]:
+    return tuple(sorted((q, tuple(sorted(s.items()))) for q, s in also.items()))
+
+
 def _changes(item: WaitingItem, rules: Iterable[Overflow]) -> bool:
-    """Whether one of ``rules`` would change the item (a quick check before the move is built)."""
+    """Whether one of ``rules`` might change the item (a quick check before the move is built)."""
     for rule in rules:
-        if rule.to_queue is not None and rule.to_queue != item.queue:
-            return True
+        if rule.to_queue is not None:
+            if rule.to_queue != item.queue and rule.to_queue not in item.also:
+                return True
+            continue  # its widen is the other queue's
         for name, level in item.skills.items():
             cap = rule.widen.get(name)
             if cap is not None and (cap == 0 or level > cap):
@@ -89,12 +98,17 @@ def _overflow(item: WaitingItem, queue: QueueConfig, queues: Mapping[str, QueueC
               passed: int) -> WaitingMove | None:
     """The move of the first of the ``passed`` rules (in order of ``after``) that changes something."""
     for rule in queue.overflow[:passed]:
-        target = queues.get(rule.to_queue) if rule.to_queue is not None else None
-        base = dict(target.skills) if target is not None else dict(item.skills)
-        skills = widened(base, rule.widen)
-        name = target.name if target is not None else item.queue
-        if name == item.queue and skills == dict(item.skills):
+        if rule.to_queue is not None:
+            target = queues.get(rule.to_queue)
+            if target is None or target.name == item.queue or target.name in item.also:
+                continue  # removed meanwhile, or applied already
+            also = {**item.also, target.name: widened(target.skills, rule.widen)}
+            return WaitingMove(interaction_id=item.interaction_id, why="overflow", queue=item.queue,
+                               skills=dict(item.skills), rule="to-queue", after=rule.after, also=also,
+                               also_queue=target.name)
+        skills = widened(item.skills, rule.widen)
+        if skills == dict(item.skills):
             continue  # applied already
-        return WaitingMove(interaction_id=item.interaction_id, why="overflow", queue=name, skills=skills,
-                           rule="to-queue" if target is not None else "widen", after=rule.after)
+        return WaitingMove(interaction_id=item.interaction_id, why="overflow", queue=item.queue,
+                           skills=skills, rule="widen", after=rule.after, also=dict(item.also))
     return None

@@ -115,3 +115,29 @@ async def test_a_supervisor_edits_their_teams_replies_and_no_other(tmp_path: Pat
         status, body = await center.api("sam", "PUT", "/api/canned-replies/bad",
                                         {**reply, "body": "x" * 5000})
         assert (status, body["error_id"]) == (400, "invalid-config"), body
+
+
+@pytest.mark.integration
+async def test_open_desks_get_the_admins_changes_without_a_reconnect(tmp_path: Path) -> None:
+    async with desk_center(tmp_path) as center:
+        socks = {}
+        for agent in ("alice", "olga"):
+            token = await center.token(agent)
+            socks[agent] = JsonSocket(await center.http.ws_connect(
+                center.url.replace("http", "ws", 1) + f"/ws/agent?token={token}"))
+            await socks[agent].expect("hello")
+        reply = {"title": "Wait", "body": "One moment, {customer.name}.", "teams": ["support"]}
+        status, body = await center.api("sam", "PUT", "/api/canned-replies/wait", reply)
+        assert status == 200, body
+        pushed = await socks["alice"].expect("desk.options")
+        assert [r["id"] for r in pushed["desk"]["canned_replies"]] == ["hello", "refund", "wait"]
+        status, body = await center.api("ada", "PUT", "/api/admin/away_reasons",
+                                        {"value": ["lunch", "team meeting"]})
+        assert status == 200, body
+        for agent in ("alice", "olga"):
+            pushed = await socks[agent].expect("desk.options")
+            assert pushed["desk"]["away_reasons"] == ["lunch", "team meeting"]
+        # Olga's desk did not change with support's reply: her first push is the away reasons.
+        assert "wait" not in [r["id"] for r in pushed["desk"]["canned_replies"]]
+        for sock in socks.values():
+            await sock.close()

@@ -264,3 +264,33 @@ async def test_customer_search_finds_only_whom_the_agent_may_read(tmp_path: Path
         await alice.screenshot(path=str(tmp_path / "customer-panel.png"))
         await browser.close()
         await served.close()
+
+
+async def test_an_open_desk_gets_new_away_reasons_and_replies_without_a_reload(
+        tmp_path: Path, chromium: str) -> None:
+    from playwright.async_api import async_playwright, expect
+
+    async with desk_center(tmp_path) as center, async_playwright() as pw:
+        browser = await launch(pw, chromium)
+        page = await log_in(browser, center.url, "alice")
+        await go_available(page)
+        vera = await _chatting(center, page, "Vera")
+        box = page.locator("[data-testid=reply-input]")
+        await box.type("/wa")
+        await expect(page.locator("[data-testid=canned-option]")).to_have_count(0)  # none yet
+        await box.fill("")
+        status, body = await center.api("ada", "PUT", "/api/admin/away_reasons",
+                                        {"value": ["lunch", "team meeting"]})
+        assert status == 200, body
+        status, body = await center.api("sam", "PUT", "/api/canned-replies/wait",
+                                        {"title": "Wait", "body": "One moment, {customer.name}.",
+                                         "teams": ["support"]})
+        assert status == 200, body
+        await expect(page.locator("#state-reason option", has_text="team meeting")).to_have_count(1)
+        await box.type("/wa")
+        await expect(page.locator("[data-testid=canned-option]")).to_have_count(1)
+        await box.press("Enter")
+        await expect(box).to_have_value("One moment, Vera.")
+        await page.screenshot(path=str(tmp_path / "desk-options-live.png"))
+        await browser.close()
+        await vera.close()

@@ -14,12 +14,13 @@ DEFAULT_CAPACITY: Mapping[Channel, int] = {Channel.VOICE: 1, Channel.CHAT: 3, Ch
 def item(iid: str = "i1", channel: Channel = Channel.CHAT, *, waited: float = 0.0,
          target: float = 60.0, priority: float = 1.0, skills: Mapping[str, int] | None = None,
          customer: str | None = None, queue: str = "support", target_agent: str | None = None,
-         excluded: Iterable[str] = (), now: float = NOW) -> WaitingItem:
+         excluded: Iterable[str] = (), now: float = NOW,
+         also: Mapping[str, Mapping[str, int]] | None = None) -> WaitingItem:
     return WaitingItem(interaction_id=iid, channel=channel, queue=queue,
                        customer_id=customer or f"cust-{iid}", enqueued_at=now - waited,
                        service_target=target, priority=priority,
                        skills=dict(skills or {}), target_agent=target_agent,
-                       excluded_agents=frozenset(excluded))
+                       excluded_agents=frozenset(excluded), also=dict(also or {}))
 
 
 def agent(aid: str, *, state: AgentState = AgentState.AVAILABLE, skills: Mapping[str, int] | None = None,

@@ -50,7 +50,11 @@ def items(draw: st.DrawFn, iid: str) -> WaitingItem:
         skills=draw(st.dictionaries(st.sampled_from(SKILLS), st.integers(0, 2), max_size=2)),
         target_agent=draw(st.one_of(st.none(), st.none(), st.none(), agent_id)),
         excluded_agents=frozenset(draw(st.lists(agent_id, max_size=2))),
-        working_agent=draw(st.one_of(st.none(), st.none(), agent_id)))
+        working_agent=draw(st.one_of(st.none(), st.none(), agent_id)),
+        # Overflowed work: also offered to other queues, with their skill sets.
+        also=draw(st.one_of(st.just({}), st.just({}), st.dictionaries(
+            st.sampled_from(("q2", "q3")),
+            st.dictionaries(st.sampled_from(SKILLS), st.integers(0, 2), max_size=2), max_size=2))))
 
 
 @st.composite

@@ -512,3 +512,22 @@ async def test_stats(store: StatsStore) -> None:
     assert stats.oldest_wait == {"support": 300.0, "sales": 10.0}
     assert stats.agents_by_state == {AgentState.AVAILABLE: 1, AgentState.WRAP_UP: 1, AgentState.OFFLINE: 1,
                                      AgentState.AWAY: 0, AgentState.BUSY: 0}
+
+
+async def test_overflowed_work_goes_to_an_agent_of_either_queue(store: StatsStore) -> None:
+    await ready(store, "own", skills={"french": 5})
+    await ready(store, "other", skills={"english": 2})
+    await ready(store, "neither", skills={"german": 9})
+    await store.enqueue(item("i1", C, skills={"french": 5}, also={"support": {"english": 1}}))
+    await store.enqueue(item("i2", C, skills={"french": 5}, also={"support": {"english": 1}}))
+    await store.enqueue(item("i3", C, skills={"french": 5}))
+    (kept,) = [w for w in (await store.snapshot()).waiting if w.interaction_id == "i1"]
+    assert {q: dict(s) for q, s in kept.also.items()} == {"support": {"english": 1}}  # stored as given
+    assert await offer(store, "i1", "neither") is None
+    assert await offer(store, "i3", "other") is None  # not overflowed: french only
+    assert await offer(store, "i1", "other") is not None  # the other queue's agent
+    assert await offer(store, "i2", "own") is not None  # its own queue's agent still
+    # A missed offer puts it back still offered to both queues (the overflow is not applied again).
+    await store.expire_offers(NOW + TIMEOUT + 1)
+    back = {w.interaction_id: w for w in (await store.snapshot()).waiting}
+    assert {q: dict(s) for q, s in back["i1"].also.items()} == {"support": {"english": 1}}

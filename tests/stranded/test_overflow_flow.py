@@ -33,17 +33,19 @@ async def queued_whys(c: Center, interaction_id: str) -> list[dict[str, Any]]:
             if e.kind.value == "queued"]
 
 
-async def test_a_chat_nobody_can_take_overflows_to_another_queue_and_the_log_says_why(tmp_path: Path) -> None:
+async def test_a_chat_nobody_can_take_is_also_offered_to_another_queue_and_the_log_says_why(
+        tmp_path: Path) -> None:
     async with center(tmp_path, offer_timeout=20, queues=QUEUES, chat={"queue": "french"}) as c:
         alice = await c.agent_socket("alice")  # english 8, no french
         visitor = await chat(c)
         offer = await alice.expect("interaction.offered", timeout=8)
         interaction_id = str(offer["interaction_id"])
-        assert offer["screen_pop"]["interaction"]["queue"] == "support"
+        # Also offered to support's agents, it stays french's work, with its wait.
+        assert offer["screen_pop"]["interaction"]["queue"] == "french"
         whys = await queued_whys(c, interaction_id)
         assert whys[0] == {"queue": "french", "why": "arrival"}
-        assert whys[1] == {"queue": "support", "why": "overflow", "from_queue": "french", "rule": "to-queue",
-                           "after": 1}
+        assert whys[1] == {"queue": "french", "why": "overflow", "from_queue": "french", "rule": "to-queue",
+                           "after": 1, "also_queue": "support"}
         await alice.close()
         await visitor.close()
 

@@ -16,7 +16,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 NO_OVERFLOW = [{**q, "overflow": []} for q in QUEUES]
 
 
-async def test_an_overflow_rule_added_live_moves_a_chat_already_waiting(tmp_path: Path) -> None:
+async def test_an_overflow_rule_added_live_reaches_a_chat_already_waiting(tmp_path: Path) -> None:
     async with admin_center(tmp_path, queues=NO_OVERFLOW, chat={"queue": "french"},
                             presence={"disconnect_grace": 20}) as c:
         alice = await c.agent_socket("alice")  # no french: nothing is offered
@@ -28,7 +28,7 @@ async def test_an_overflow_rule_added_live_moves_a_chat_already_waiting(tmp_path
             "overflow": [{"after": 1, "to_queue": "support"}]})
         assert status == 200, body
         offer = await alice.expect("interaction.offered", timeout=8)  # it had waited over 1 s already
-        assert offer["screen_pop"]["interaction"]["queue"] == "support"
+        assert offer["screen_pop"]["interaction"]["queue"] == "french"  # also offered to support
         loop = {"skills": {"english": 1}, "service_targets": TARGETS,
                 "overflow": [{"after": 5, "to_queue": "french"}]}
         status, body = await c.api("ada", "PUT", "/api/admin/queues/support", loop)

@@ -32,16 +32,22 @@ QUEUES = {
 
 
 def item(*, waited_since: float = 0.0, q: str = "billing", skills: dict[str, int] | None = None,
-         target: str | None = None) -> WaitingItem:
+         target: str | None = None, also: dict[str, dict[str, int]] | None = None) -> WaitingItem:
     return WaitingItem(interaction_id="int-1", channel=Channel.CHAT, queue=q, customer_id="c",
                        enqueued_at=waited_since, service_target=60,
-                       skills=QUEUES[q].skills if skills is None else skills, target_agent=target)
+                       skills=QUEUES[q].skills if skills is None else skills, target_agent=target,
+                       also=also or {})
 
 
 def moves(it: WaitingItem, now: float) -> list[tuple[str, str, dict[str, int], str]]:
     return [(m.why, m.queue, dict(m.skills), m.rule)
             for m in due_moves([it], queues=QUEUES, fallback=lambda q: q.transfer_fallback_seconds or 99,
                                now=now)]
+
+
+def also_of(it: WaitingItem, now: float) -> list[dict[str, dict[str, int]]]:
+    return [{q: dict(s) for q, s in m.also.items()}
+            for m in due_moves([it], queues=QUEUES, fallback=lambda q: 99, now=now)]
 
 
 def test_nothing_moves_before_the_first_rule() -> None:
@@ -53,11 +59,33 @@ def test_after_30_s_the_required_billing_level_is_lowered_and_only_once() -> Non
     assert moves(item(skills={"billing": 4, "english": 3}), 45) == []  # applied already
 
 
-def test_after_60_s_it_moves_to_the_other_queue_with_that_queues_skills() -> None:
+def test_after_60_s_it_is_also_offered_to_the_other_queue_and_stays_in_its_own() -> None:
     widened_item = item(skills={"billing": 4, "english": 3})
-    assert moves(widened_item, 60) == [("overflow", "general", {"english": 1}, "to-queue")]
-    # In the other queue, with its rules (none): it stays.
-    assert moves(item(q="general"), 600) == []
+    # It keeps its queue and its (widened) skills: billing's agents still get it...
+    assert moves(widened_item, 60) == [("overflow", "billing", {"billing": 4, "english": 3}, "to-queue")]
+    # ...and general's agents also may, with general's skills.
+    assert also_of(widened_item, 60) == [{"general": {"english": 1}}]
+    # Applied once: later sweeps leave it.
+    assert moves(item(skills={"billing": 4, "english": 3}, also={"general": {"english": 1}}), 600) == []
+    # A rule reached first that was not applied yet comes first, the other after it.
+    assert moves(item(), 61)[0][3] == "widen"
+    assert also_of(item(skills={"billing": 4, "english": 3}, also={}), 61) == [{"general": {"english": 1}}]
+
+
+def test_an_agent_of_either_queue_may_take_overflowed_work() -> None:
+    from cti.domain import AgentState
+    from router.eligibility import refusal
+
+    overflowed = item(skills={"billing": 4, "english": 3}, also={"general": {"english": 1}})
+
+    def why(skills: dict[str, int], it: WaitingItem = overflowed) -> str | None:
+        return refusal(agent_id="a", state=AgentState.AVAILABLE, skills=skills, capacity={Channel.CHAT: 1},
+                       load={}, item=it)
+
+    assert why({"billing": 5, "english": 3}) is None  # billing's own agent: still theirs
+    assert why({"english": 1}) is None  # general's agent: also theirs now
+    assert why({"french": 9}) == "missing-skill:billing"  # neither: the own queue's gap is shown
+    assert why({"english": 1}, item(skills={"billing": 4, "english": 3})) == "missing-skill:billing"
 
 
 def test_work_aimed_at_one_agent_falls_back_after_the_queues_time_and_does_not_overflow_before() -> None:

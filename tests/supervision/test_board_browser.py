@@ -70,6 +70,13 @@ async def test_a_supervisor_reassigns_watches_whispers_and_barges_from_the_board
         await expect(widget.locator("#chat-messages")).not_to_contain_text("Be generous")
         await board.screenshot(path=str(tmp_path / "board-barge.png"), full_page=True)
         await widget.screenshot(path=str(tmp_path / "widget-barge.png"))
+
+        await board.click("[data-testid=barge-leave]")  # and out again: the customer is told
+        await expect(widget.locator("[data-testid=chat-message][data-sender=system]").last).to_contain_text(
+            "Sam Okafor left the chat")
+        await expect(board.locator("[data-testid=barge]")).to_be_enabled()
+        await expect(board.locator("[data-testid=barge-send]")).to_be_disabled()
+        await widget.screenshot(path=str(tmp_path / "widget-barge-left.png"))
         await browser.close()
         for sock in (alice, bob):
             await sock.close()

@@ -100,3 +100,37 @@ async def test_a_supervisor_barges_in_announced_and_writes_to_the_customer(tmp_p
         assert ("sam", "chat.barge", iid) in actions and ("sam", "chat.barge_message", iid) in actions
         for sock in (alice, visitor):
             await sock.close()
+
+
+async def test_a_supervisor_leaves_a_chat_after_barging_and_the_customer_is_told(tmp_path: Path) -> None:
+    async with running_center(tmp_path, {}, **TEAMS) as c:
+        alice = await c.agent_socket("alice")
+        visitor, iid = await taken_chat(c, alice)
+
+        status, body = await c.api("sam", "POST", f"/api/interactions/{iid}/barge/leave")
+        assert (status, body["error_id"]) == (409, "not-barged")  # nothing to leave
+        status, body = await c.api("sam", "POST", f"/api/interactions/{iid}/barge")
+        assert status == 200, body
+        await visitor.expect(lambda m: m.get("type") == "message"
+                             and m["body"] == "Sam Okafor joined the chat")
+        status, body = await c.api("sue", "DELETE", f"/api/interactions/{iid}/barge")
+        assert (status, body["error_id"]) == (403, "not-your-team")
+
+        status, body = await c.api("sam", "DELETE", f"/api/interactions/{iid}/barge")
+        assert status == 200, body
+        assert body["barged"] is False and body["announcement"]["body"] == "Sam Okafor left the chat"
+        left = await visitor.expect("message")
+        assert (left["sender"], left["body"]) == ("system", "Sam Okafor left the chat")
+        await alice.expect(lambda m: m.get("type") == "message.added"
+                           and m["message"]["body"] == "Sam Okafor left the chat")
+        # Gone: writing to the customer needs a new barge, and that is announced again.
+        status, body = await c.api("sam", "POST", f"/api/interactions/{iid}/barge/messages", {"body": "Hi"})
+        assert (status, body["error_id"]) == (409, "not-barged")
+        status, body = await c.api("sam", "POST", f"/api/interactions/{iid}/barge")
+        assert status == 200 and body["announcement"]["body"] == "Sam Okafor joined the chat"
+        status, body = await c.api("sam", "POST", f"/api/interactions/{iid}/barge/leave")
+        assert status == 200 and body["announcement"]["body"] == "Sam Okafor left the chat"
+        actions = await audit_actions(c, "sam")
+        assert ("sam", "chat.barge_leave", iid) in actions
+        for sock in (alice, visitor):
+            await sock.close()

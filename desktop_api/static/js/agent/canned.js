@@ -3,6 +3,7 @@
 // puts the text into the box (as text, never HTML) for the agent to read and send; Escape closes.
 import {el} from '../shared/dom.js';
 import {api, on, showError} from './desk.js';
+import {items} from './items.js';
 
 const TOKEN = /(^|\s)\/([^\s/]*)$/;  // "/" at the start of a word, up to the caret
 let seq = 0;
@@ -15,9 +16,11 @@ function attach(item) {
                          'aria-label': 'Canned replies', hidden: true});
   const state = {replies: null, shown: [], active: 0, loading: null};
   item.parts.canned = list;
+  // The admins changed the replies: filled in again from the server at the next "/".
+  item.parts.cannedStale = () => { state.replies = null; state.loading = null; };
   input.setAttribute('aria-controls', listId);
   input.setAttribute('aria-autocomplete', 'list');
-  input.setAttribute('aria-expanded', 'false');
+  // (No aria-expanded: a textarea may not carry it; the listbox's own visibility says it.)
   input.after(list);
 
   async function load() {
@@ -37,7 +40,6 @@ function attach(item) {
   function close() {
     list.hidden = true;
     state.shown = [];
-    input.setAttribute('aria-expanded', 'false');
     input.removeAttribute('aria-activedescendant');
   }
 
@@ -48,7 +50,6 @@ function attach(item) {
       onmousedown: (event) => { event.preventDefault(); choose(n); },
     }, el('strong', {text: `/${r.id}`}), ' ', el('span', {text: r.title}))));
     list.hidden = state.shown.length === 0;
-    input.setAttribute('aria-expanded', list.hidden ? 'false' : 'true');
     if (!list.hidden) input.setAttribute('aria-activedescendant', `${listId}-${state.active}`);
   }
 
@@ -98,3 +99,6 @@ function attach(item) {
 }
 
 on('desk.item', ({item, mode}) => { if (mode === 'conversation') attach(item); });
+on('desk.options', () => {
+  for (const item of items.values()) if (item.parts && item.parts.cannedStale) item.parts.cannedStale();
+});

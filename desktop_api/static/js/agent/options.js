@@ -1,4 +1,4 @@
-// The admins' lists for this desk (the hello's `desk`): the away reasons in the state form and
+// The admins' lists for this desk (the hello's `desk`, and `desk.options` when they change): the away reasons in the state form and
 // the dispositions of every conversation. An empty list keeps what the page has (anything goes).
 import {$, el} from '../shared/dom.js';
 import {on, session} from './desk.js';
@@ -18,8 +18,7 @@ function applyDispositions(item) {
   if (select && options.dispositions.length) fill(select, options.dispositions, 'Disposition…');
 }
 
-on('hello', (msg) => {
-  const desk = msg.desk || {};
+function apply(desk) {
   options.dispositions = Array.isArray(desk.dispositions) ? desk.dispositions : [];
   options.away_reasons = Array.isArray(desk.away_reasons) ? desk.away_reasons : [];
   options.canned_replies = Array.isArray(desk.canned_replies) ? desk.canned_replies : [];
@@ -31,6 +30,10 @@ on('hello', (msg) => {
     }
   }
   for (const item of items.values()) applyDispositions(item);
-});
+}
+
+on('hello', (msg) => apply(msg.desk || {}));
+// An admin changed them while the desk is open: the server pushes the new lists.
+on('desk.options', (msg) => apply(msg.desk || {}));
 
 on('desk.item', ({item, mode}) => { if (mode === 'conversation') applyDispositions(item); });

@@ -1,6 +1,6 @@
 // My teams' live chats: open one's transcript as it happens, whisper to the agent (a note only
 // the agent sees, never the customer), barge in (the customer is told "<name> joined the chat")
-// and write to the customer, or reassign the chat to another agent or queue. Every action is
+// and write to the customer, leave again (the customer is told "<name> left the chat"), or reassign the chat to another agent or queue. Every action is
 // checked and audited by the server; this module only asks.
 import {coalesced} from '../shared/coalesce.js';
 import {el} from '../shared/dom.js';
@@ -24,13 +24,15 @@ const sayText = el('input', {'data-testid': 'barge-text', 'aria-label': 'write t
                              placeholder: 'Write to the customer', disabled: true});
 const bargeButton = el('button', {type: 'button', 'data-testid': 'barge', text: 'Join the chat (barge)'});
 const sayButton = el('button', {type: 'button', 'data-testid': 'barge-send', text: 'Send', disabled: true});
+const leaveButton = el('button', {type: 'button', 'data-testid': 'barge-leave', text: 'Leave the chat',
+                                  disabled: true});
 const whisperButton = el('button', {type: 'button', 'data-testid': 'whisper', text: 'Whisper'});
 const moveTo = el('select', {'data-testid': 'reassign-target', 'aria-label': 'reassign the chat to'});
 const moveButton = el('button', {type: 'button', 'data-testid': 'reassign', text: 'Reassign'});
 const watchPane = el('div', {class: 'watch', 'data-testid': 'watch', hidden: true, 'aria-labelledby': 'watch-title'},
   title, transcript,
   el('div', {class: 'controls'}, whisperText, whisperButton),
-  el('div', {class: 'controls'}, bargeButton, sayText, sayButton),
+  el('div', {class: 'controls'}, bargeButton, sayText, sayButton, leaveButton),
   el('div', {class: 'controls'}, moveTo, moveButton));
 
 mount('board-top', el('section', {class: 'card', 'aria-labelledby': 'chats-title', 'data-testid': 'chats'},
@@ -62,6 +64,11 @@ function noteLine(n) {
   line('internal', `${who} (internal)`, n.body, n.at, n.id);
 }
 
+function joinedControls(joined) {
+  sayText.disabled = !joined; sayButton.disabled = !joined; leaveButton.disabled = !joined;
+  bargeButton.disabled = joined;
+}
+
 async function watch(chat) {
   C.watching = chat.id;
   C.seen = new Set();
@@ -69,7 +76,7 @@ async function watch(chat) {
   title.textContent = `Chat with ${chat.agent_id} · ${chat.queue}`;
   watchPane.hidden = false;
   const joined = C.barged.has(chat.id);
-  sayText.disabled = !joined; sayButton.disabled = !joined; bargeButton.disabled = joined;
+  joinedControls(joined);
   moveTo.replaceChildren(
     el('optgroup', {label: 'agent'}, [...S.agents.values()].filter((a) => a.id !== chat.agent_id)
       .map((a) => el('option', {value: `agent:${a.id}`, text: `${a.name || a.id} (${a.state})`}))),
@@ -134,9 +141,16 @@ bargeButton.addEventListener('click', () => {
   act(bargeButton, 'joined the chat', 'barge', undefined, (result) => {
     C.barged.add(result.interaction_id);
     if (result.announcement) messageLine(result.announcement);
-    sayText.disabled = false; sayButton.disabled = false;
-    bargeButton.disabled = true;
+    joinedControls(true);
     sayText.focus();
+  });
+});
+leaveButton.addEventListener('click', () => {
+  act(leaveButton, 'left the chat', 'barge/leave', undefined, (result) => {
+    C.barged.delete(result.interaction_id);
+    messageLine(result.announcement);
+    joinedControls(false);
+    bargeButton.focus();
   });
 });
 sayButton.addEventListener('click', () => {
