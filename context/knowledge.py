@@ -46,6 +46,7 @@ from cti.errors import Conflict, InvalidInput, NotFound
 from cti.knowledge import (
     MAX_BODY,
     MAX_TITLE,
+    SUGGESTION_CANDIDATES,
     SUGGESTION_WORDS,
     Article,
     ArticleText,
@@ -322,11 +323,14 @@ async def _plan(conn: Conn, tokens: Sequence[str], audience: Audience, postgres:
                 any_word: bool) -> tuple[list[str], list[float], bool] | None:
     """What to search for: (tokens, their weights, bounded), or None when nothing can match.
 
-    A suggestion keeps the ``SUGGESTION_WORDS`` rarest of its words that some article has and
-    that are not common (in ``COMMON_SHARE`` of the articles or more), weighed by their idf on
-    PostgreSQL (ts_rank knows no rarity). A search box keeps every word: all must match, so one
-    missing word is no match at all. ``bounded``: only common words are left, whose matches are
-    too many to score, so a bounded candidate set is ranked (``_ranked``)."""
+    A suggestion keeps, of its first ``SUGGESTION_CANDIDATES`` words, the ``SUGGESTION_WORDS``
+    rarest that some article has and that are not common (in ``COMMON_SHARE`` of the articles
+    or more), weighed by their idf on PostgreSQL (ts_rank knows no rarity). A search box keeps
+    every word: all must match, so one missing word is no match at all. ``bounded``: only common
+    words are left, whose matches are too many to score, so a bounded candidate set is ranked
+    (``_ranked``)."""
+    if any_word:
+        tokens = tokens[:SUGGESTION_CANDIDATES]
     total, counts = await _frequencies(conn, tokens, audience, postgres)
     common = _common_count(total)
     if not any_word:
