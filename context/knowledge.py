@@ -46,6 +46,7 @@ from cti.errors import Conflict, InvalidInput, NotFound
 from cti.knowledge import (
     MAX_BODY,
     MAX_TITLE,
+    SUGGESTION_CANDIDATES,
     SUGGESTION_WORDS,
     Article,
     ArticleText,
@@ -60,7 +61,12 @@ from cti.knowledge import (
 __all__ = ["SqlKnowledge"]
 
 MAX_RESULTS = 50
-COUNT_CAP = 256  # matches a word is counted up to when picking a message's distinctive words
+# A word found in this share of the articles (and at least COMMON_FLOOR of them) is common: a
+# suggestion drops it, and a query of common words only ranks the newest COMMON_POOL matches
+# instead of scoring every one (measured: docs/scale.md, python -m bench kb).
+COMMON_SHARE = 0.02
+COMMON_FLOOR = 50
+COMMON_POOL = 200
 _A = kb_articles.c
 _V = kb_article_versions.c
 _T = kb_article_tags.c
@@ -251,7 +257,11 @@ class SqlKnowledge:
         The public audience searches and gets the public part only.
 
         The search table alone finds, filters and ranks (``_ranked``); only the ``limit`` best
-        are then read from the articles, so the cost follows the matches, not the articles."""
+        are then read from the articles, so the cost follows the matches, not the articles.
+        Ranking is what costs: a word in most articles would have every one of them scored. So
+        each word's document frequency is counted first (capped, ``_frequencies``): a suggestion
+        keeps its rarest words and drops the common ones, and a query left with only common
+        words ranks a bounded set of ``COMMON_POOL`` candidates (``_ranked``)."""
         # Small words (how, do, my) are never required: a typed question still finds its article.
         # Only when nothing else is left are they searched for.
         tokens = search_tokens(text, drop_stop_words=True) or search_tokens(text)
@@ -262,17 +272,18 @@ class SqlKnowledge:
             params["kb_tag"] = tag.strip().lower()
         async with self._db.read() as conn:
             postgres = conn.dialect.name == "postgresql"
-            weights: list[float] = []
-            if any_word and (postgres or len(tokens) > SUGGESTION_WORDS):
-                tokens, weights = await _distinctive(conn, tokens, audience, postgres)
-                if not tokens:
-                    return []
-                if postgres:  # ts_rank knows no rarity: each word found adds its weight (idf)
-                    params.update({f"kb_t{n}": t for n, t in enumerate(tokens)})
-                    params.update({f"kb_w{n}": w for n, w in enumerate(weights)})
+            plan = await _plan(conn, tokens, audience, postgres, any_word)
+            if plan is None:
+                return []
+            tokens, weights, bounded = plan
+            if postgres and weights:  # ts_rank knows no rarity: each word found adds its weight (idf)
+                params.update({f"kb_t{n}": t for n, t in enumerate(tokens)})
+                params.update({f"kb_w{n}": w for n, w in enumerate(weights)})
+            if bounded:
+                params["kb_pool"] = COMMON_POOL
             params["kb_q"] = (" | " if any_word else " & ").join(tokens) if postgres else _fts_query(
                 tokens, audience, any_word)
-            query = _ranked(postgres, audience, tag is not None, len(weights))
+            query = _ranked(postgres, audience, tag is not None, len(weights), bounded)
             rows = (await conn.execute(query, params)).all()
         return [Hit(article=_article(r), rank=float(r.rank)) for r in rows]
 
@@ -308,33 +319,76 @@ def _fts_query(tokens: Sequence[str], audience: Audience, any_word: bool) -> str
     return f"{_FTS_PUBLIC_COLUMNS} : ({terms})" if audience is Audience.PUBLIC else terms
 
 
-async def _distinctive(conn: Conn, tokens: Sequence[str], audience: Audience,
-                       postgres: bool) -> tuple[list[str], list[float]]:
-    """The ``SUGGESTION_WORDS`` tokens found in the fewest articles (and in some), and each one's
-    weight (its idf), in one statement: counting a word's matches reads its posting list only,
-    ranking reads every match's positions. Counts stop at ``COUNT_CAP``: past it a word is
-    common, and how common no longer changes which words are kept."""
-    params = {f"kb_t{n}": t for n, t in enumerate(tokens)}
+async def _plan(conn: Conn, tokens: Sequence[str], audience: Audience, postgres: bool,
+                any_word: bool) -> tuple[list[str], list[float], bool] | None:
+    """What to search for: (tokens, their weights, bounded), or None when nothing can match.
+
+    A suggestion keeps, of its first ``SUGGESTION_CANDIDATES`` words, the ``SUGGESTION_WORDS``
+    rarest that some article has and that are not common (in ``COMMON_SHARE`` of the articles
+    or more), weighed by their idf on PostgreSQL (ts_rank knows no rarity). A search box keeps
+    every word: all must match, so one missing word is no match at all. ``bounded``: only common
+    words are left, whose matches are too many to score, so a bounded candidate set is ranked
+    (``_ranked``)."""
+    if any_word:
+        tokens = tokens[:SUGGESTION_CANDIDATES]
+    total, counts = await _frequencies(conn, tokens, audience, postgres)
+    common = _common_count(total)
+    if not any_word:
+        if not all(counts):
+            return None
+        return list(tokens), [], all(c >= common for c in counts)
+    found = sorted((c, n) for n, c in enumerate(counts) if c)
+    if not found:
+        return None
+    rare = [(c, n) for c, n in found if c < common][:SUGGESTION_WORDS]
+    if not rare:  # every word is common: the most frequent ones rank the newest matches
+        return [tokens[n] for _, n in found[:SUGGESTION_WORDS]], [], True
+    weights = [math.log(max(total, c) / c) for c, _ in rare] if postgres else []
+    return [tokens[n] for _, n in rare], weights, False
+
+
+def _common_count(total: int) -> int:
+    """Matches from which a word is common: a share of the articles, never below ``COMMON_FLOOR``
+    (a small knowledge base has no common words, only few articles)."""
+    return max(COMMON_FLOOR, math.ceil(total * COMMON_SHARE))
+
+
+async def _frequencies(conn: Conn, tokens: Sequence[str], audience: Audience,
+                       postgres: bool) -> tuple[int, list[int]]:
+    """The articles in all, and in how many each token is found, counted up to ``_common_count``
+    only (past it a word is common, and how common no longer changes the plan), in two
+    statements: counting a word's matches reads its posting list only, ranking reads every
+    match's positions. PostgreSQL's total is the planner's estimate when there is one (a scan
+    of the table otherwise): a threshold needs no exact count."""
+    if postgres:
+        total_sql = ("SELECT CASE WHEN c.reltuples >= 0 THEN c.reltuples::bigint"
+                     " ELSE (SELECT count(*) FROM kb_search) END FROM pg_class c"
+                     " WHERE c.oid = to_regclass('kb_search')")
+    else:
+        total_sql = "SELECT count(*) FROM kb_articles"
+    total = int((await conn.execute(text(total_sql))).scalar_one() or 0)
+    cap = _common_count(total)
+    params: dict[str, Any] = {f"kb_t{n}": t for n, t in enumerate(tokens)}
     if postgres:
         doc = "public_doc" if audience is Audience.PUBLIC else "staff_doc"
         counts = ", ".join(f"(SELECT count(*) FROM (SELECT 1 FROM kb_search WHERE {doc} @@ to_tsquery("
-                           f"'{PG_CONFIG}', :kb_t{n}) LIMIT {COUNT_CAP}) AS c{n})"
-                           for n in range(len(tokens)))
+                           f"'{PG_CONFIG}', :kb_t{n}) LIMIT {cap}) AS c{n})" for n in range(len(tokens)))
     else:
         scope = f"{_FTS_PUBLIC_COLUMNS} : " if audience is Audience.PUBLIC else ""
         params = {k: f'{scope}"{t}"' for k, t in params.items()}
         counts = ", ".join(f"(SELECT count(*) FROM (SELECT 1 FROM kb_search WHERE kb_search MATCH :kb_t{n}"
-                           f" LIMIT {COUNT_CAP}))" for n in range(len(tokens)))
-    row = (await conn.execute(text(f"SELECT (SELECT count(*) FROM kb_search), {counts}"), params)).one()
-    total = max(1, int(row[0]))
-    found = sorted((int(c), n) for n, c in enumerate(row[1:]) if c)[:SUGGESTION_WORDS]
-    return [tokens[n] for _, n in found], [math.log(total / c) for c, _ in found]
+                           f" LIMIT {cap}))" for n in range(len(tokens)))
+    row = (await conn.execute(text(f"SELECT {counts}"), params)).one()
+    return total, [int(c) for c in row]
 
 
 @functools.lru_cache(maxsize=64)
-def _ranked(postgres: bool, audience: Audience, by_tag: bool, weighted: int) -> Select[Any]:
+def _ranked(postgres: bool, audience: Audience, by_tag: bool, weighted: int, bounded: bool) -> Select[Any]:
     """The best ``:kb_limit`` articles for ``:kb_q`` (and ``:kb_tag``), built once per shape.
-    ``weighted`` (PostgreSQL): that many words ``:kb_tN``, each adding ``:kb_wN`` when found."""
+    ``weighted`` (PostgreSQL): that many words ``:kb_tN``, each adding ``:kb_wN`` when found.
+    ``bounded``: only ``:kb_pool`` matches are ranked (a query of common words): the newest on
+    SQLite, the first in the table's order on PostgreSQL; title matches still come first among
+    them (the title weighs most in both rankings)."""
     public = audience is Audience.PUBLIC
     if postgres:
         doc = _PG_SEARCH.c.public_doc if public else _PG_SEARCH.c.staff_doc
@@ -347,21 +401,45 @@ def _ranked(postgres: bool, audience: Audience, by_tag: bool, weighted: int) -> 
         for n in range(weighted):
             rank = rank + case((doc.op("@@")(parsed.c[f"w{n}"]), bindparam(f"kb_w{n}", type_=Float)),
                                else_=0.0)
-        inner = (select(_PG_SEARCH.c.article_id.label("article_id"), rank.label("score"))
-                 .select_from(_PG_SEARCH.join(parsed, true()))
-                 .where(doc.op("@@")(parsed.c.q)))
-        if public:
-            inner = inner.where(_PG_SEARCH.c.public.is_(True))
         key = _PG_SEARCH.c.article_id
+        found = doc.op("@@")(parsed.c.q)
+        if bounded:
+            # The first matches the index gives, in the table's order: a LIMIT with no ORDER BY
+            # stops the scan early, where "the newest" would read and sort every match (measured:
+            # 100 ms for a word in every article, the planner misjudging a parameter's matches).
+            # ts_rank then scores these few only.
+            pool = (select(key.label("article_id")).select_from(_PG_SEARCH.join(parsed, true()))
+                    .where(found).limit(bindparam("kb_pool")))
+            if public:
+                pool = pool.where(_PG_SEARCH.c.public.is_(True))
+            if by_tag:
+                pool = pool.where(key.in_(select(_T.article_id).where(_T.tag == bindparam("kb_tag"))))
+            candidates = pool.subquery("kb_pool")
+            inner = (select(key.label("article_id"), rank.label("score"))
+                     .select_from(_PG_SEARCH.join(candidates, candidates.c.article_id == key)
+                                  .join(parsed, true())))
+        else:
+            inner = (select(key.label("article_id"), rank.label("score"))
+                     .select_from(_PG_SEARCH.join(parsed, true())).where(found))
+            if public:
+                inner = inner.where(_PG_SEARCH.c.public.is_(True))
+            if by_tag:
+                inner = inner.where(key.in_(select(_T.article_id).where(_T.tag == bindparam("kb_tag"))))
     else:
         # bm25 is smaller for better matches; the answer's rank is larger-is-better everywhere.
         inner = (select(_FTS.c.article_id.label("article_id"), literal_column(f"-{_FTS_RANK}").label("score"))
                  .where(text("kb_search MATCH :kb_q")))
         if public:
             inner = inner.where(_FTS.c.public == 1)
-        key = _FTS.c.article_id
-    if by_tag:
-        inner = inner.where(key.in_(select(_T.article_id).where(_T.tag == bindparam("kb_tag"))))
+        if by_tag:
+            inner = inner.where(_FTS.c.article_id.in_(
+                select(_T.article_id).where(_T.tag == bindparam("kb_tag"))))
+        if bounded:
+            # FTS5 walks its matches by rowid, newest first (an edit re-inserts the row), and
+            # computes bm25 for the rows it returns only.
+            newest = inner.order_by(literal_column("kb_search.rowid").desc()).limit(
+                bindparam("kb_pool")).subquery("kb_pool")
+            inner = select(newest.c.article_id, newest.c.score)
     # "score", not "rank": FTS5 tables have a hidden column of that name.
     best = inner.order_by(literal_column("score").desc()).limit(bindparam("kb_limit")).subquery()
     query = select(kb_articles, best.c.score.label("rank")).join(best, best.c.article_id == _A.id)

@@ -83,6 +83,7 @@ from cti.typing_signal import TypingSignals
 from cti.wallboard import ServiceLevelBoard
 from cti.webhooks.dispatcher import WebhookDispatcher
 from desktop_api.app import make_app
+from desktop_api.kb_limits import PublicKbLimits
 from desktop_api.keys import LOGIN
 from desktop_api.observe import LIVE_FIGURES, READINESS
 from desktop_api.sockets import SOCKET_COUNTS
@@ -378,7 +379,11 @@ def build_app(config: AppConfig, settings: ServerSettings, *, clock: Clock | Non
                   if a in live.current.agents else a, traffic=config.traffic, waiting=waiting,
                   typing=services.typing,
                   survey_token=surveys.token if config.surveys.enabled else None)
-    setup_chat_knowledge(app, knowledge=context.knowledge)
+    # Public knowledge requests are counted across nodes when they share Redis, as log-ins are.
+    setup_chat_knowledge(app, knowledge=context.knowledge, limits=PublicKbLimits(
+        storage=_throttle_storage(redis_client, settings),
+        per_minute=config.traffic.public_kb_requests_per_minute,
+        trusted_proxies=config.traffic.trusted_proxies))
     return app
 
 

@@ -6,6 +6,8 @@
 - ``readers``: who among the given agents has and has not acknowledged a campaign.
 - ``pop``: the live campaigns an interaction's words match, for its screen pop; each match tags
   the interaction (a ``tagged`` log entry, written once whatever the number of pops).
+- ``rematch``: the same for one new customer message on a live interaction; the matches ride on
+  its ``message.added`` event to the agent's desk.
 
 Campaigns are few and change rarely, but a screen pop is built on every offer: they are read at
 most once every ``CACHE_SECONDS`` per node (and at once on the node that created one).
@@ -138,5 +140,18 @@ class CampaignService:
             try:
                 await self._log.record([tag_entry(interaction, c, now=now) for c in found])
             except Exception:  # the pop must reach the agent even if the tag is not written
+                log.exception("campaign tags of interaction=%s not written", interaction.id)
+        return [pop_view(c) for c in found]
+
+    async def rematch(self, interaction: Interaction, body: str) -> list[dict[str, Any]]:
+        """The live campaigns one new customer message names, each tagging the interaction (once:
+        the entry's key is the tag): a customer who names a campaign after the offer is matched
+        too, not only at the screen pop."""
+        now = self._clock.now()
+        found = matching(await self.campaigns(), [body], channel=interaction.channel.value, now=now)
+        if found:
+            try:
+                await self._log.record([tag_entry(interaction, c, now=now) for c in found])
+            except Exception:  # the message must reach the agent even if the tag is not written
                 log.exception("campaign tags of interaction=%s not written", interaction.id)
         return [pop_view(c) for c in found]

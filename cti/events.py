@@ -102,6 +102,8 @@ class MessageAdded(DomainEvent):
     interaction_id: str
     agent_id: str | None  # the agent working the interaction, who should see it
     message: Mapping[str, Any]
+    # Live campaigns a customer's message names (their pop views), tagged on the interaction.
+    campaigns: Sequence[Mapping[str, Any]] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -220,8 +220,11 @@ class InteractionService:
             return None
         # Read again: an offer made while the message was stored must still reach its agent.
         interaction = await self._context.interaction(interaction_id)
+        # A campaign named after the offer: matched (and tagged) now, shown on the desk with it.
+        campaigns = [] if self._campaigns is None else await self._campaigns.rematch(interaction, body)
         await self._hub.publish(MessageAdded(at=message.at, interaction_id=interaction_id,
-                                             agent_id=interaction.agent_id, message=jsonable(message)))
+                                             agent_id=interaction.agent_id, message=jsonable(message),
+                                             campaigns=campaigns))
         return message
 
     async def start_active(

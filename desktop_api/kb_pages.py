@@ -7,13 +7,16 @@ Content-Security-Policy has nothing to allow. Only an article's public part is r
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Awaitable, Callable
 from html import escape
 from urllib.parse import quote
 
 from aiohttp import web
 
-from cti.errors import NotFound
+from cti.errors import InvalidInput, NotFound
 from cti.knowledge import MAX_QUERY, Article, Audience, KnowledgeBase
+from desktop_api.kb_limits import KB_LIMITS, MAX_ARTICLE_ID, TooManyRequests, checked_query
 from desktop_api.keys import SERVICES
 
 routes = web.RouteTableDef()
@@ -89,22 +92,53 @@ def _kb(request: web.Request) -> KnowledgeBase:
     return knowledge
 
 
+Handler = Callable[[web.Request], Awaitable[web.Response]]
+
+
+def _public(handler: Handler) -> Handler:
+    """The client's request budget first (``desktop_api.kb_limits``); its refusals and bad input
+    answered as pages, since people read these paths in a browser."""
+
+    @functools.wraps(handler)
+    async def guarded(request: web.Request) -> web.Response:
+        try:
+            await request.app[KB_LIMITS].check(request)
+            return await handler(request)
+        except TooManyRequests as exc:
+            page = _layout("Too many requests", "<h1>Too many requests</h1><p>" + escape(exc.message)
+                           + f". Please wait {exc.retry_after} seconds.</p>")
+            response = _html(page, status=exc.status)
+            response.headers["Retry-After"] = str(exc.retry_after)
+            return response
+        except InvalidInput as exc:
+            return _html(_layout("Bad request", f"<h1>Bad request</h1><p>{escape(exc.message)}.</p>"),
+                         status=exc.status)
+
+    return guarded
+
+
 @routes.get("/kb")
+@_public
 async def kb_index(request: web.Request) -> web.Response:
     return _html(index_page(await _kb(request).latest(audience=Audience.PUBLIC, limit=INDEX_SHOWN)))
 
 
 @routes.get("/kb/search")
+@_public
 async def kb_search(request: web.Request) -> web.Response:
-    query = request.query.get("q", "")[:MAX_QUERY]
+    query = checked_query(request.query.get("q", ""), MAX_QUERY)
     hits = await _kb(request).search(query, audience=Audience.PUBLIC, limit=RESULTS_SHOWN)
     return _html(results_page(query, [h.article for h in hits]))
 
 
 @routes.get("/kb/articles/{article_id}")
+@_public
 async def kb_article(request: web.Request) -> web.Response:
+    article_id = request.match_info["article_id"]
     try:
-        article = await _kb(request).article(request.match_info["article_id"])
+        if len(article_id) > MAX_ARTICLE_ID:  # no id is this long: not worth a read
+            raise NotFound("article-not-found", "no such article")
+        article = await _kb(request).article(article_id)
     except NotFound:
         article = None
     if article is None or not article.is_public:

@@ -335,7 +335,8 @@ ERROR_TEXT = {
     409: "Not allowed in the current state (invalid-state, invalid-transition, offer-not-yours, "
          "customer-left, config-changed, ...)",
     413: "The request body is larger than 64 KiB",
-    429: "Too many failed log-ins for this account or from this address (too-many-attempts); "
+    429: "Too many failed log-ins for this account or from this address (too-many-attempts), or too "
+         "many requests to the public knowledge paths from this client (too-many-requests); "
          "the Retry-After header says how many seconds to wait",
     503: "A part this needs is not configured or not reachable (voice-not-configured, "
          "voice-unavailable)",

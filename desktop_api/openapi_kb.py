@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from cti.knowledge import MAX_BODY, MAX_QUERY, MAX_TAG, MAX_TAGS, MAX_TITLE, Outcome
+from cti.knowledge import MAX_BODY, MAX_MESSAGE_QUERY, MAX_QUERY, MAX_TAG, MAX_TAGS, MAX_TITLE, Outcome
 
 Schema = dict[str, Any]
 STR: Schema = {"type": "string"}
@@ -48,7 +48,10 @@ def _html(summary: str, op_id: str, description: str, params: list[Schema] | Non
                     "security": [], "parameters": list(params or []),
                     "responses": {"200": {"description": "an HTML page",
                                           "content": {"text/html": {"schema": STR}}},
-                                  "404": {"description": "no such public article (HTML)"}}}}
+                                  "400": {"description": "a search text too long (HTML)"},
+                                  "404": {"description": "no such public article (HTML)"},
+                                  "429": {"description": "too many requests from this client (HTML); "
+                                                         "Retry-After says how many seconds to wait"}}}}
 
 
 def kb_schemas() -> dict[str, Schema]:
@@ -155,12 +158,17 @@ def kb_paths() -> dict[str, Schema]:
             "Articles for a chat visitor's first message", "chatKbSuggest",
             {"type": "object", "properties": {"articles": {"type": "array",
                                                            "items": {"$ref": f"{S}KbPublicArticle"}}}},
-            (), tag="pages", public=True,
-            description="The chat widget asks before it queues the conversation. Public parts only.",
-            params=[_query("q", STR, "the visitor's message")])},
+            (400, 429), tag="pages", public=True,
+            description="The chat widget asks before it queues the conversation. Public parts only. "
+                        f"A message over {MAX_MESSAGE_QUERY} characters: 400 query-too-long. Every public "
+                        "knowledge path shares one budget per client "
+                        "(traffic.public_kb_requests_per_minute): past it, 429 too-many-requests with "
+                        "Retry-After.",
+            params=[_query("q", {"type": "string", "maxLength": MAX_MESSAGE_QUERY},
+                           "the visitor's message")])},
         "/chat/kb/feedback": {"post": _op(
             "A chat visitor says which article helped", "chatKbFeedback",
-            {"type": "object", "properties": {"article_id": STR, "outcome": STR}}, (400, 404),
+            {"type": "object", "properties": {"article_id": STR, "outcome": STR}}, (400, 404, 429),
             tag="pages", public=True,
             description="`solved`: the chat ends as self-served (nothing is queued); `helped`: counted, "
                         "the visitor goes on to an agent. Counters on the article (docs/knowledge.md).",

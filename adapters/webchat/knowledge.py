@@ -21,8 +21,9 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from cti.errors import InvalidInput
-from cti.knowledge import MAX_QUERY, SUGGESTIONS, Audience, KnowledgeBase, Outcome
+from cti.knowledge import MAX_MESSAGE_QUERY, SUGGESTIONS, Audience, KnowledgeBase, Outcome
 from desktop_api.input import parse_json
+from desktop_api.kb_limits import KB_LIMITS, PublicKbLimits, TooManyRequests, checked_query
 
 log = logging.getLogger(__name__)
 
@@ -38,11 +39,23 @@ class Feedback(BaseModel):
     outcome: Outcome = Field(strict=False)
 
 
-def setup_chat_knowledge(app: web.Application, *, knowledge: KnowledgeBase) -> None:
+def setup_chat_knowledge(app: web.Application, *, knowledge: KnowledgeBase, limits: PublicKbLimits) -> None:
+    """The widget's knowledge paths; ``limits`` also guards the ``/kb`` pages (one budget for all)."""
     app[KNOWLEDGE] = knowledge
+    app[KB_LIMITS] = limits
     app.router.add_get("/chat/chat_kb.js", script)
     app.router.add_get("/chat/kb/suggest", suggest)
     app.router.add_post("/chat/kb/feedback", feedback)
+
+
+async def _limited(request: web.Request) -> web.Response | None:
+    """None when the client is within its budget; the 429 answer (with Retry-After) otherwise."""
+    try:
+        await request.app[KB_LIMITS].check(request)
+    except TooManyRequests as exc:
+        return web.json_response(exc.to_dict(), status=exc.status,
+                                 headers={"Retry-After": str(exc.retry_after)})
+    return None
 
 
 async def script(request: web.Request) -> web.FileResponse:
@@ -50,7 +63,10 @@ async def script(request: web.Request) -> web.FileResponse:
 
 
 async def suggest(request: web.Request) -> web.Response:
-    text = request.query.get("q", "")[: MAX_QUERY * 4]
+    refused = await _limited(request)
+    if refused is not None:
+        return refused
+    text = checked_query(request.query.get("q", ""), MAX_MESSAGE_QUERY)
     hits = await request.app[KNOWLEDGE].search(text, audience=Audience.PUBLIC, any_word=True,
                                                limit=SUGGESTIONS)
     return web.json_response({"articles": [
@@ -58,6 +74,9 @@ async def suggest(request: web.Request) -> web.Response:
 
 
 async def feedback(request: web.Request) -> web.Response:
+    refused = await _limited(request)
+    if refused is not None:
+        return refused
     raw = await request.content.read(MAX_FEEDBACK_BODY + 1)
     if len(raw) > MAX_FEEDBACK_BODY:
         raise InvalidInput("body-too-large", "the body is too large", limit=MAX_FEEDBACK_BODY)

@@ -53,6 +53,12 @@ class TrafficSettings(BaseModel):
     # gets (see ``http_max_connections``), so visitors can never starve agents of connections.
     visitor_sockets_per_node: int = Field(default=5_000, ge=1)
 
+    # --- the public knowledge paths (/kb pages, the chat widget's suggestions and feedback) --------
+    # Requests one client address may make to them per minute, all paths together. 120: a reader
+    # opens a page every few seconds, an office behind one address a few readers; a script
+    # searching in a loop (each search costs the database) gets 429 with Retry-After.
+    public_kb_requests_per_minute: int = Field(default=120, ge=1)
+
     # --- HTTP ---------------------------------------------------------------------------------
     # Seconds a connection may sit without a complete request: from when it opens, and from the
     # end of each response (keep-alive). aiohttp (3.14) has one timer for both, its

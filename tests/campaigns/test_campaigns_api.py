@@ -8,6 +8,7 @@ import pytest
 
 from cti.domain import Channel
 from cti.eventlog import EntryKind
+from cti.events import MessageAdded
 from tests.campaigns.center import T0, Center
 
 DAY = 86_400.0
@@ -115,3 +116,24 @@ async def test_subject_and_ivr_reason_match_and_channels_are_respected(center: C
     for interaction_id, expected in ((mail, 1), (call, 1), (sms, 0)):
         pop = await center.interactions.screen_pop(await center.context.interaction(interaction_id))
         assert len(pop["campaigns"]) == expected, interaction_id
+
+
+async def test_a_campaign_named_after_the_offer_tags_once_and_reaches_the_agents_desk(center: Center) -> None:
+    await center.call("POST", "sam", "/api/campaigns", BODY)
+    center.at(2 * DAY + 10)  # live
+    chat = await center.arrive("ann", body="my invoice is wrong")
+    agent = await center.served(chat)
+    pop = await center.interactions.screen_pop(await center.context.interaction(chat))
+    assert pop["campaigns"] == []
+    events = center.hub.subscribe(maxsize=100).queue
+    for said in ("Also, does the black friday discount apply?", "So, Black Friday for renewals?"):
+        await center.interactions.customer_message(chat, said)
+    added = [e for e in (events.get_nowait() for _ in range(events.qsize())) if isinstance(e, MessageAdded)]
+    assert [e.agent_id for e in added] == [agent, agent]
+    assert [[c["name"] for c in e.campaigns] for e in added] == [["Black Friday 2026"]] * 2
+    assert added[0].campaigns[0]["internal_notes"] == BODY["internal_notes"]
+    tags = [e for e in await center.context.event_log.of(chat) if e.kind is EntryKind.TAGGED]
+    assert [dict(e.details) for e in tags] == [{"tag": "campaign:black-friday-2026"}]  # once
+    await center.interactions.customer_message(chat, "thanks, nothing else")
+    last = [e for e in (events.get_nowait() for _ in range(events.qsize())) if isinstance(e, MessageAdded)]
+    assert [e.campaigns for e in last] == [[]]

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from context import knowledge
 from context.knowledge import SqlKnowledge
 from context.store import SqlContextStore
 from cti.clock import ManualClock
@@ -151,3 +152,26 @@ async def test_a_campaign_faq_becomes_a_public_article_customers_find(kb: SqlKno
     article = await kb.article(article_id)
     assert article.text.tags == ("campaign-black-friday-2026",) and article.updated_by == "sam"
     assert article.text.internal_body == "Approve refunds up to 50 EUR"
+
+
+async def test_a_common_word_still_finds_relevant_articles_and_does_not_drown_a_suggestion(
+        kb: SqlKnowledge, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A word in 3 articles or more is common here (10,000 articles: in 200 of them).
+    monkeypatch.setattr(knowledge, "COMMON_FLOOR", 3)
+    router = await kb.create(ROUTER, by="sue")
+    notes = [await kb.create(ArticleText(title=f"Billing note {n}", internal_body="", tags=(),
+                                         public_body=f"Your password and invoice {n}."), by="sue")
+             for n in range(5)]
+    change = await kb.create(ArticleText(title="Change your password", internal_body="", tags=(),
+                                         public_body="Open settings, then security."), by="sue")
+    # Only common words: the candidates are ranked, the title match first, every hit has the word.
+    for audience in Audience:
+        hits = await kb.search("password", audience=audience)
+        assert hits[0].article.id == change.id
+        assert {h.article.id for h in hits} == {change.id, *(n.id for n in notes)}
+        suggested = await kb.search("password password please", audience=audience, any_word=True)
+        assert suggested[0].article.id == change.id
+    # A message with a distinctive word: the common word no longer brings in every article.
+    message = "my password is fine but the router blinks"
+    hits = await kb.search(message, audience=Audience.PUBLIC, any_word=True)
+    assert [h.article.id for h in hits] == [router.id]

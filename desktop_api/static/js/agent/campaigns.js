@@ -82,7 +82,9 @@ on('desk.logout', () => {
 
 // ----- the screen pop ----------------------------------------------------------------------
 
-on('desk.item', ({item}) => {
+const popped = new Map();  // interaction id -> its desk item, for campaigns named after the offer
+
+function showPopCampaigns(item) {
   const pop = item.parts && item.parts.pop;
   if (!pop) return;
   const old = pop.querySelector('[data-testid=pop-campaigns]');
@@ -93,4 +95,22 @@ on('desk.item', ({item}) => {
     el('h4', {text: 'Campaign'}),
     ...campaigns.map((c) => el('div', {class: 'campaign', 'data-testid': 'pop-campaign', 'data-tag': c.tag},
       el('strong', {text: c.name}), ...campaignBody(c)))));
+}
+
+on('desk.item', ({item}) => {
+  if (item.id) popped.set(item.id, item);
+  showPopCampaigns(item);
+});
+
+on('desk.item.removed', (item) => { if (item && item.id) popped.delete(item.id); });
+
+// A customer's later message that names a live campaign: added to the pop once (by tag).
+on('message.added', (msg) => {
+  const item = popped.get(msg.interaction_id);
+  if (!item || !item.pop || !(msg.campaigns || []).length) return;
+  const shown = item.pop.campaigns || [];
+  const fresh = msg.campaigns.filter((c) => !shown.some((s) => s.tag === c.tag));
+  if (!fresh.length) return;
+  item.pop.campaigns = [...shown, ...fresh];
+  showPopCampaigns(item);
 });
