@@ -29,7 +29,7 @@ import asyncio
 import contextlib
 import logging
 import socket
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,11 +41,11 @@ from adapters.sip import g711
 from adapters.sip import pyvoip_fixes as fx
 from adapters.sip.agent_leg import AgentLeg, Outcome
 from adapters.sip.config import SipConfig
-from adapters.sip.media import MediaLeg, bridge
+from adapters.sip.media import MediaLeg, bridge, unbridge
 from adapters.sip.sipcore.digest import Credentials
 from adapters.sip.sipcore.sdp import Session
 from adapters.sip.sipcore.transport import SipEndpoint
-from cti.calls import owned_live_call
+from cti.calls import may_monitor, owned_live_call
 from cti.domain import (
     Channel,
     Customer,
@@ -57,8 +57,8 @@ from cti.domain import (
     InteractionState,
     Message,
 )
-from cti.errors import Conflict, InvalidInput, NotFound
-from cti.events import DomainEvent, InteractionOffered, OfferWithdrawn
+from cti.errors import Conflict, InvalidInput, NotFound, Unavailable
+from cti.events import CallUpdated, DomainEvent, InteractionOffered, OfferWithdrawn
 from cti.hub import Subscription
 from cti.identities import normalise_phone
 from cti.lifecycle import OPEN_STATES
@@ -90,11 +90,13 @@ class LiveCall:
     agent: AgentLeg | None = None  # the agent's phone: ringing, or talking when ``agent_media``
     agent_id: str | None = None
     agent_media: MediaLeg | None = None
+    held: bool = False  # on hold from the desk: the caller hears the hold audio, nothing is relayed
 
     def drop_agent(self) -> None:
         """End the agent's leg whatever it is doing: CANCEL while it rings, BYE once answered."""
         leg, media = self.agent, self.agent_media
         self.agent = self.agent_media = self.agent_id = None
+        self.held = False
         if leg is not None and media is not None:
             leg.hangup()
         elif leg is not None:
@@ -447,6 +449,55 @@ class SipLineAdapter:
                 live.drop_agent()
                 live.leg.play(greeting=False)
         return moved
+
+    async def hold(self, interaction_id: str, agent_id: str, *, on: bool) -> None:
+        """Hold: the relay stops, the caller hears the hold audio and the agent's phone is
+        re-INVITEd ``sendonly`` through the route set; resume re-INVITEs it ``sendrecv`` and the
+        relay passes audio again. The audio follows the desk even if the phone refuses the
+        re-INVITE (the relay, not the phone, decides what each side hears)."""
+        async with self._locks.hold(interaction_id):
+            interaction = await self._live(interaction_id, agent_id)
+            live = self._calls.get(interaction.channel_refs[REF_CALL_ID])
+            if live is None or live.leg is None or live.ended:
+                raise Conflict("no-call", "the call is over", interaction_id=interaction_id)
+            if live.held != on:
+                live.held = on
+                leg, media = live.agent, live.agent_media
+                if on:
+                    unbridge(live.leg)
+                    live.leg.play(greeting=False)
+                if leg is not None and media is not None and not await leg.hold(on):
+                    log.warning("sip re-INVITE refused interaction=%s hold=%s", interaction_id, on)
+                if not on and live.agent_media is not None and not live.ended:
+                    bridge(live.leg, live.agent_media)
+        await self._call_updated(interaction_id, agent_id, "held" if on else "resumed", {"by": "desktop"})
+        log.info("sip %s interaction=%s agent=%s", "hold" if on else "resume", interaction_id, agent_id)
+
+    async def consult(self, interaction_id: str, agent_id: str, to_agent: str) -> None:
+        raise Unavailable("not-supported", "consult is not available on SIP-line calls yet")
+
+    async def cancel_consult(self, interaction_id: str, agent_id: str) -> None:
+        raise Unavailable("not-supported", "consult is not available on SIP-line calls yet")
+
+    async def complete_consult(self, interaction_id: str, agent_id: str) -> None:
+        raise Unavailable("not-supported", "consult is not available on SIP-line calls yet")
+
+    def dials_for(self, agent_id: str) -> bool:
+        return False  # click-to-dial through the trunk: not yet
+
+    async def dial(self, agent_id: str, number: str, *, queue: str | None = None) -> Interaction:
+        raise Unavailable("not-supported", "click-to-dial is not available on the SIP line yet")
+
+    async def monitor(self, supervisor_id: str, agent_id: str, mode: str) -> None:
+        may_monitor(self._deps.config, supervisor_id, agent_id, mode)
+        if not any(c.agent_id == agent_id and c.agent_media is not None for c in self._calls.values()):
+            raise Conflict("no-call", "the agent is not on a call", agent_id=agent_id)
+        raise Unavailable("not-supported", "listen, whisper and barge are not on SIP-line calls yet")
+
+    async def _call_updated(self, interaction_id: str, agent_id: str | None, what: str,
+                            details: Mapping[str, Any]) -> None:
+        await self._deps.hub.publish(CallUpdated(at=self._deps.clock.now(), interaction_id=interaction_id,
+                                                 agent_id=agent_id, what=what, details=dict(details)))
 
     async def _live(self, interaction_id: str, agent_id: str) -> Interaction:
         return await owned_live_call(self._deps.context, interaction_id, agent_id, carried=self.handles,

@@ -1,0 +1,190 @@
+"""The desk's controls on a SIP-line call, on the wire (kamailio with record-route, SIPp caller and
+phone): hold and resume. The caller's and the phone's SDP name sockets of this test as their media
+addresses, so the test hears what the relay sends each side."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+
+from adapters.sip import g711
+from cti.domain import InteractionState
+from cti.eventlog import EntryKind, LogEntry
+from tests.adapters.center import Center
+from tests.adapters.sip.peers import start_sipp
+from tests.adapters.sip.sipcore_line import all_dialogs_ended, no_route_refusals, phone_received
+from tests.adapters.sip.test_g711 import peak_hz
+from tests.adapters.sip.test_line import CALLER, LINE, until
+from tests.adapters.sip.test_line_agent import (
+    _in_state,
+    caller_playing,
+    g711_tone_wav,
+    rtp_payloads,
+    sip_center,
+)
+
+# A phone that answers (Record-Route copied, its media at the test's socket EAR, sending nothing),
+# takes two re-INVITEs (hold, resume) answering each with SDP, then waits for our BYE.
+_ANSWER = """
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:]TAG
+      [last_Call-ID:]
+      [last_CSeq:]
+      [last_Record-Route:]
+      Contact: <sip:[local_ip]:[local_port];transport=[transport]>
+      Content-Type: application/sdp
+      Content-Length: [len]
+
+      v=0
+      o=phone 1 VERSION IN IP[local_ip_type] [local_ip]
+      s=-
+      c=IN IP[media_ip_type] [media_ip]
+      t=0 0
+      m=audio EAR RTP/AVP 0
+      a=rtpmap:0 PCMU/8000
+      a=DIRECTION
+"""
+
+
+def _answer(tag: str, version: int, direction: str) -> str:
+    text = _ANSWER.replace("TAG", tag).replace("VERSION", str(version)).replace("DIRECTION", direction)
+    return f"  <send><![CDATA[\n{text}\n  ]]></send>\n  <recv request=\"ACK\" crlf=\"true\" />\n"
+
+
+HOLDING_PHONE_XML = (
+    '<?xml version="1.0" encoding="ISO-8859-1" ?>\n<!DOCTYPE scenario SYSTEM "sipp.dtd">\n'
+    '<scenario name="phone held and resumed">\n'
+    '  <recv request="INVITE" crlf="true" rrs="true" />\n'
+    + _answer(";tag=[pid]HD[call_number]", 1, "sendrecv")
+    + '  <recv request="INVITE" crlf="true" />\n' + _answer("", 2, "recvonly")
+    + '  <recv request="INVITE" crlf="true" />\n' + _answer("", 3, "sendrecv")
+    + """  <recv request="BYE" />
+  <send><![CDATA[
+
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Content-Length: 0
+
+  ]]></send>
+  <timewait milliseconds="300" />
+</scenario>
+""")
+
+
+@contextmanager
+def ear() -> Iterator[socket.socket]:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.setblocking(False)
+    try:
+        yield sock
+    finally:
+        sock.close()
+
+
+def port_of(sock: socket.socket) -> int:
+    return int(sock.getsockname()[1])
+
+
+def drain(sock: socket.socket) -> int:
+    n = 0
+    while True:
+        try:
+            sock.recv(2048)
+        except BlockingIOError:
+            return n
+        n += 1
+
+
+async def quiet(sock: socket.socket, seconds: float) -> int:
+    """Packets that arrive at ``sock`` within ``seconds`` (after what was already there)."""
+    drain(sock)
+    await asyncio.sleep(seconds)
+    return drain(sock)
+
+
+async def tone_at(sock: socket.socket, packets: int = 60) -> float:
+    drain(sock)
+    heard = await rtp_payloads(sock, packets, 5)
+    samples = np.concatenate([g711.decode(p, pt) for pt, p in heard[10:]])
+    return peak_hz(samples)
+
+
+async def log_kinds(center: Center, interaction_id: str, *wanted: EntryKind) -> list[LogEntry]:
+    records = center.services.event_log
+    assert records is not None
+    async with asyncio.timeout(10):
+        while True:
+            entries = list(await records.of(interaction_id))
+            if set(wanted) <= {e.kind for e in entries}:
+                return entries
+            await asyncio.sleep(0.1)
+
+
+async def test_hold_plays_the_hold_audio_to_the_caller_and_reinvites_the_phone(tmp_path: Path) -> None:
+    with ear() as agent_ear, ear() as caller_ear:
+        async with sip_center(tmp_path) as calls:
+            scenario = tmp_path / "holding_phone.xml"
+            scenario.write_text(HOLDING_PHONE_XML.replace("EAR", str(port_of(agent_ear))))
+            phone = calls.phone("alice", scenario)
+            alice = await calls.center.agent_socket("alice")
+            wav = g711_tone_wav(tmp_path / "tone-1k.wav", 1000, 30, g711.PCMU)
+            caller_xml = caller_playing(tmp_path, wav, g711.PCMU)
+            text = caller_xml.read_text()
+            assert text.count("m=audio [rtpstream_audio_port] ") == 1
+            caller_xml.write_text(text.replace("m=audio [rtpstream_audio_port] ",
+                                               f"m=audio {port_of(caller_ear)} "))
+            caller = await start_sipp(tmp_path, "caller", str(caller_xml), f"127.0.0.1:{calls.kamailio.port}",
+                                      "-s", LINE, "-m", "1", "-key", "dtmf", "#", "-key", "cli", CALLER,
+                                      "-set", "hangup_ms", "0")
+            try:
+                active = await until(lambda: _in_state(calls.center, InteractionState.ACTIVE), 30, "answered")
+                path = f"/api/interactions/{active.id}/hold"
+                assert abs(await tone_at(agent_ear) - 1000) <= 8  # talking: the caller's tone relayed
+                assert await quiet(caller_ear, 0.5) == 0  # the phone sends nothing: nor does the relay
+
+                status, body = await calls.center.api("bob", "POST", path, {"hold": True})
+                assert (status, body["error_id"]) == (403, "not-your-interaction")
+                status, body = await calls.center.api("alice", "POST", path, {"hold": True})
+                assert (status, body) == (200, {"interaction_id": active.id, "held": True})
+                await alice.expect(lambda m: m.get("type") == "call.updated" and m.get("what") == "held")
+                held_hz = await tone_at(caller_ear)  # the hold audio (the 400 Hz tone by default)
+                assert abs(held_hz - 400) <= 8, held_hz
+                assert await quiet(agent_ear, 0.5) == 0  # the caller is not heard by the agent
+                reinvites = phone_received(phone, "INVITE")[1:]
+                assert len(reinvites) == 1 and "a=sendonly" in reinvites[0], reinvites
+
+                status, body = await calls.center.api("alice", "POST", path, {"hold": False})
+                assert (status, body["held"]) == (200, False)
+                await alice.expect(lambda m: m.get("type") == "call.updated" and m.get("what") == "resumed")
+                assert abs(await tone_at(agent_ear) - 1000) <= 8  # the relay passes audio again
+                assert await quiet(caller_ear, 0.5) == 0  # and the hold audio has stopped
+                reinvites = phone_received(phone, "INVITE")[1:]
+                assert len(reinvites) == 2 and "a=sendrecv" in reinvites[1], reinvites
+                assert len(phone_received(phone, "ACK")) == 3  # the answer and both re-INVITEs ACKed
+
+                entries = await log_kinds(calls.center, active.id, EntryKind.HELD, EntryKind.RESUMED)
+                assert [e.agent_id for e in entries if e.kind in (EntryKind.HELD, EntryKind.RESUMED)] \
+                    == ["alice"] * 2
+
+                status, _ = await calls.center.api("alice", "POST", f"/api/interactions/{active.id}/hangup")
+                assert status == 202
+                assert await caller.wait(10) == 0, caller.messages()[-3000:]
+                assert await asyncio.to_thread(phone.wait, 10) == 0
+                no_route_refusals(calls.kamailio)
+                await all_dialogs_ended(calls.kamailio)
+            finally:
+                caller.kill()
+                phone.kill()
+                await alice.close()
