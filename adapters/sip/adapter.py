@@ -191,20 +191,39 @@ class SipLineAdapter:
                  c.local_ip, c.sip_port)
 
     async def aclose(self) -> None:
+        """A stop ends every call: BYE to each caller and each agent's phone through its route
+        set (nobody is left talking to a server that is gone, nor a dialog left in the proxy),
+        and the interactions close as Asterisk's do: a caller still waiting abandoned, a call
+        being talked into wrap-up ("server-stopped")."""
         phone, self._phone = self._phone, None
         endpoint, self._endpoint = self._endpoint, None
-        for live in list(self._calls.values()):
+        lives, self._calls = list(self._calls.values()), {}
+        tasks = [t for t in (self._watcher, *self._tasks) if t is not None]
+        self._watcher = None
+        await stop_tasks(tasks)  # no step of a call runs while it is ended here
+        for live in lives:
+            live.ended = True
             live.drop_agent()
             if live.leg is not None:
                 live.leg.close()
-        self._calls.clear()
-        tasks = [t for t in (self._watcher, *self._tasks) if t is not None]
-        self._watcher = None
-        await stop_tasks(tasks)
+            with contextlib.suppress(fx.InvalidStateError):
+                await asyncio.to_thread(live.call.hangup)
+            if live.interaction_id is not None:
+                with contextlib.suppress(Conflict, NotFound):
+                    await self._server_stopped(live.interaction_id)
         if endpoint is not None:
             await endpoint.shutdown()  # BYE/CANCEL through the route set for any leg left
         if phone is not None:
             await asyncio.to_thread(phone.sip.stop)
+
+    async def _server_stopped(self, interaction_id: str) -> None:
+        interaction = await self._deps.context.interaction(interaction_id)
+        if interaction.state in WAITING:
+            await self._deps.interactions.customer_left(interaction_id)  # abandoned
+        elif interaction.state is InteractionState.ACTIVE:
+            await self._deps.interactions.call_ended(interaction_id, why="server-stopped")
+        log.info("sip call ended by the stop interaction=%s state=%s", interaction_id,
+                 interaction.state.value)
 
     async def send(self, interaction: Interaction, message: Message, customer: Customer) -> SendResult:
         raise SendRefused("voice-call", "a call has no written replies")

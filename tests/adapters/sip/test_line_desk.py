@@ -16,17 +16,20 @@ from adapters.sip import g711
 from cti.domain import InteractionState
 from cti.eventlog import EntryKind, LogEntry
 from tests.adapters.center import Center
-from tests.adapters.sip.peers import start_sipp
+from tests.adapters.sip.peers import running_kamailio, start_sipp
 from tests.adapters.sip.sipcore_line import all_dialogs_ended, no_route_refusals, phone_received
 from tests.adapters.sip.test_g711 import peak_hz
-from tests.adapters.sip.test_line import CALLER, LINE, until
+from tests.adapters.sip.test_line import CALLER, LINE, until, voice_interactions
 from tests.adapters.sip.test_line_agent import (
     _in_state,
     caller_playing,
     g711_tone_wav,
+    line_center,
     rtp_payloads,
     sip_center,
+    sip_section,
 )
+from tests.adapters.sip.wire import agent_with_record_route
 
 # A phone that answers (Record-Route copied, its media at the test's socket EAR, sending nothing),
 # takes two re-INVITEs (hold, resume) answering each with SDP, then waits for our BYE.
@@ -188,3 +191,37 @@ async def test_hold_plays_the_hold_audio_to_the_caller_and_reinvites_the_phone(t
                 caller.kill()
                 phone.kill()
                 await alice.close()
+
+
+async def test_a_restart_ends_every_call_with_bye_and_closes_the_interactions(tmp_path: Path) -> None:
+    """One caller talking to alice's phone, one waiting in the queue; the server stops. Both
+    callers and the phone get our BYE through the route set, kamailio's dialog table empties, and
+    after the restart the talking call is in wrap-up and the waiting one abandoned."""
+    with running_kamailio(tmp_path) as kam:
+        section = sip_section(kam)
+        target = f"127.0.0.1:{kam.port}"
+        args = ("-s", LINE, "-m", "1", "-key", "dtmf", "#", "-key", "cli", CALLER, "-set", "hangup_ms", "0")
+        async with line_center(tmp_path, kam, section) as calls:
+            phone = calls.phone("alice", agent_with_record_route(tmp_path), "-set", "ring_ms", "200",
+                                "-set", "talk_ms", "0")  # talks until our BYE
+            alice = await calls.center.agent_socket("alice")
+            talking = await start_sipp(tmp_path, "talking", "caller.xml", target, *args)
+            active = await until(lambda: _in_state(calls.center, InteractionState.ACTIVE), 30, "answered")
+            waiting = await start_sipp(tmp_path, "waiting", "caller.xml", target, *args)
+            queued = await until(lambda: _in_state(calls.center, InteractionState.QUEUED), 30, "queued")
+            await until(lambda: kam.dialogs().get("all") == 3, 5, "three dialogs: two callers, a phone")
+            await alice.close()
+        try:  # the server has stopped
+            assert await talking.wait(10) == 0, talking.messages()[-3000:]
+            assert await waiting.wait(10) == 0, waiting.messages()[-3000:]
+            assert await asyncio.to_thread(phone.wait, 10) == 0
+            assert "BYE " in talking.messages() and "BYE " in waiting.messages()
+            no_route_refusals(kam)
+            await all_dialogs_ended(kam)
+        finally:
+            talking.kill()
+            waiting.kill()
+            phone.kill()
+        async with line_center(tmp_path, kam, section) as calls:  # the restart
+            states = {i.id: i.state for i in await voice_interactions(calls.center)}
+            assert states == {active.id: InteractionState.WRAP_UP, queued.id: InteractionState.ABANDONED}
