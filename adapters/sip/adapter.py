@@ -31,6 +31,7 @@ import logging
 import socket
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -42,6 +43,7 @@ from adapters.sip import pyvoip_fixes as fx
 from adapters.sip.agent_leg import AgentLeg, Outcome
 from adapters.sip.config import SipConfig
 from adapters.sip.media import MediaLeg, bridge, unbridge
+from adapters.sip.recording import Recording
 from adapters.sip.sipcore.digest import Credentials
 from adapters.sip.sipcore.sdp import Session
 from adapters.sip.sipcore.transport import SipEndpoint
@@ -91,6 +93,15 @@ class LiveCall:
     agent_id: str | None = None
     agent_media: MediaLeg | None = None
     held: bool = False  # on hold from the desk: the caller hears the hold audio, nothing is relayed
+    recording: Recording | None = None  # the desk's recording of both directions
+
+    def tap(self) -> None:
+        """The recording (if any) hears both legs: the caller on the left, the agent on the right."""
+        rec = self.recording
+        if self.leg is not None:
+            self.leg.recorder = rec.tap(0) if rec is not None else None
+        if self.agent_media is not None:
+            self.agent_media.recorder = rec.tap(1) if rec is not None else None
 
     def drop_agent(self) -> None:
         """End the agent's leg whatever it is doing: CANCEL while it rings, BYE once answered."""
@@ -206,6 +217,7 @@ class SipLineAdapter:
             live.drop_agent()
             if live.leg is not None:
                 live.leg.close()
+            await self._stop_recording(live)
             with contextlib.suppress(fx.InvalidStateError):
                 await asyncio.to_thread(live.call.hangup)
             if live.interaction_id is not None:
@@ -261,6 +273,8 @@ class SipLineAdapter:
         live.drop_agent()  # a ringing agent is cancelled, a talking one hung up
         if live.leg is not None:
             live.leg.close()
+        if live.recording is not None:
+            self._spawn(self._stop_recording(live))
         log.info("sip call ended call=%s why=%s interaction=%s", call.call_id, why, live.interaction_id)
         if live.interaction_id is not None:
             self._spawn(self._caller_gone(live.interaction_id, why))
@@ -411,6 +425,7 @@ class SipLineAdapter:
             return
         live.agent_media = agent_media
         bridge(live.leg, agent_media)
+        live.tap()
         log.info("sip agent answered interaction=%s agent=%s codec=%d", offer.interaction_id,
                  offer.agent_id, pt)
         self._spawn(self._agent_hangs_up(live, leg))
@@ -428,6 +443,7 @@ class SipLineAdapter:
         live.ended = True
         if live.leg is not None:
             live.leg.close()
+        await self._stop_recording(live)
         with contextlib.suppress(fx.InvalidStateError):
             await asyncio.to_thread(live.call.hangup)
         if interaction_id is not None:
@@ -451,6 +467,7 @@ class SipLineAdapter:
                 live.drop_agent()
                 if live.leg is not None:
                     live.leg.close()
+                await self._stop_recording(live)
                 with contextlib.suppress(fx.InvalidStateError):
                     await asyncio.to_thread(live.call.hangup)
             await self._deps.interactions.call_ended(interaction_id, why="agent-hung-up")
@@ -468,6 +485,47 @@ class SipLineAdapter:
                 live.drop_agent()
                 live.leg.play(greeting=False)
         return moved
+
+    async def record(self, interaction_id: str, agent_id: str, action: str) -> None:
+        """The desk's recording: ``start`` a WAV of both directions from the relay (two channels,
+        ``recording.py``) named in the interaction's ``voice.recording``; ``pause`` (silence is
+        kept in its place) and ``resume``; ``stop``. The call's end stops it too."""
+        what = {"start": "recording-started", "pause": "recording-paused",
+                "resume": "recording-resumed", "stop": "recording-stopped"}.get(action)
+        if what is None:
+            raise InvalidInput("bad-recording-action", "action is start, pause, resume or stop")
+        async with self._locks.hold(interaction_id):
+            interaction = await self._live(interaction_id, agent_id)
+            live = self._calls.get(interaction.channel_refs[REF_CALL_ID])
+            if live is None or live.leg is None or live.ended:
+                raise Conflict("no-call", "the call is over", interaction_id=interaction_id)
+            if action == "start":
+                if live.recording is not None:
+                    raise Conflict("recording-in-progress", "the call is being recorded",
+                                   interaction_id=interaction_id)
+                if not self._config.recording_dir:
+                    raise Unavailable("recording-not-configured", "the SIP line has no recording_dir")
+                path = Path(self._config.recording_dir) / f"{interaction_id}.wav"
+                live.recording = await Recording.open(path)
+                live.tap()
+                await self._deps.interactions.update_refs(interaction_id,
+                                                          context={"voice.recording": str(path)})
+            elif live.recording is None:
+                raise Conflict("not-recording", "the call is not being recorded",
+                               interaction_id=interaction_id)
+            elif action == "stop":
+                await self._stop_recording(live)
+            else:
+                live.recording.pause(action == "pause")
+        await self._call_updated(interaction_id, agent_id, what, {"by": "desktop"})
+        log.info("sip recording %s interaction=%s agent=%s", action, interaction_id, agent_id)
+
+    @staticmethod
+    async def _stop_recording(live: LiveCall) -> None:
+        rec, live.recording = live.recording, None
+        live.tap()
+        if rec is not None:
+            await rec.close()
 
     async def hold(self, interaction_id: str, agent_id: str, *, on: bool) -> None:
         """Hold: the relay stops, the caller hears the hold audio and the agent's phone is

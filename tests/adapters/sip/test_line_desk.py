@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import Iterator
+import time
+import wave
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -225,3 +228,71 @@ async def test_a_restart_ends_every_call_with_bye_and_closes_the_interactions(tm
         async with line_center(tmp_path, kam, section) as calls:  # the restart
             states = {i.id: i.state for i in await voice_interactions(calls.center)}
             assert states == {active.id: InteractionState.WRAP_UP, queued.id: InteractionState.ABANDONED}
+
+
+def call_updated(what: str) -> Callable[[dict[str, Any]], bool]:
+    return lambda m: m.get("type") == "call.updated" and m.get("what") == what
+
+
+def _silent_run(samples: np.ndarray, level: int = 64) -> float:
+    """The longest run of 20 ms frames whose samples all stay under ``level``, in seconds."""
+    frames = samples[: len(samples) - len(samples) % 160].reshape(-1, 160)
+    best = run = 0
+    for quiet_frame in (np.abs(frames.astype(np.int32)).max(axis=1) < level):
+        run = run + 1 if quiet_frame else 0
+        best = max(best, run)
+    return best * 0.02
+
+
+async def test_recording_with_pause_writes_both_directions_to_a_stereo_wav(tmp_path: Path) -> None:
+    recordings = tmp_path / "recordings"
+    async with sip_center(tmp_path, recording_dir=str(recordings)) as calls:
+        text = agent_with_record_route(tmp_path).read_text()
+        assert text.count('rtp_stream="phone-voice.wav,-1,0"') == 1
+        phone_tone = g711_tone_wav(tmp_path / "tone-600.wav", 600, 30, g711.PCMU)
+        scenario = tmp_path / "phone_600.xml"
+        scenario.write_text(text.replace('rtp_stream="phone-voice.wav,-1,0"',
+                                         f'rtp_stream="{phone_tone},-1,0"'))
+        phone = calls.phone("alice", scenario, "-set", "ring_ms", "200", "-set", "talk_ms", "0")
+        alice = await calls.center.agent_socket("alice")
+        wav = g711_tone_wav(tmp_path / "tone-1k.wav", 1000, 30, g711.PCMU)
+        caller = await start_sipp(tmp_path, "caller", str(caller_playing(tmp_path, wav, g711.PCMU)),
+                                  f"127.0.0.1:{calls.kamailio.port}", "-s", LINE, "-m", "1", "-key", "dtmf",
+                                  "#", "-key", "cli", CALLER, "-set", "hangup_ms", "0")
+        try:
+            active = await until(lambda: _in_state(calls.center, InteractionState.ACTIVE), 30, "answered")
+            path = f"/api/interactions/{active.id}/recording"
+            status, body = await calls.center.api("bob", "POST", path, {"action": "start"})
+            assert (status, body["error_id"]) == (403, "not-your-interaction")
+            at: dict[str, float] = {}  # when each step was answered
+            for action, seconds in (("start", 2.0), ("pause", 1.5), ("resume", 1.5), ("stop", 0.0)):
+                status, body = await calls.center.api("alice", "POST", path, {"action": action})
+                at[action] = time.monotonic()
+                assert (status, body) == (202, {"interaction_id": active.id, "recording": action})
+                what = {"start": "recording-started", "pause": "recording-paused",
+                        "resume": "recording-resumed", "stop": "recording-stopped"}[action]
+                await alice.expect(call_updated(what))
+                await asyncio.sleep(seconds)
+            stored = (await calls.center.services.context.interaction(active.id)).context["voice.recording"]
+            assert Path(stored) == recordings / f"{active.id}.wav"
+            with wave.open(stored, "rb") as w:
+                assert (w.getnchannels(), w.getsampwidth(), w.getframerate()) == (2, 2, 8000)
+                frames = np.frombuffer(w.readframes(w.getnframes()), "<i2").reshape(-1, 2)
+            seconds = len(frames) / 8000
+            print(f"recording: {seconds:.2f} s, caller {peak_hz(frames[:8000, 0]):.1f} Hz, "
+                  f"agent {peak_hz(frames[:8000, 1]):.1f} Hz, paused {_silent_run(frames[:, 0]):.2f} s")
+            # from start to stop, the pause kept as silence in its place
+            assert abs(seconds - (at["stop"] - at["start"])) <= 0.3, (seconds, at)
+            assert abs(peak_hz(frames[:8000, 0]) - 1000) <= 8  # left: what the caller says
+            assert abs(peak_hz(frames[:8000, 1]) - 600) <= 8  # right: what the agent's phone says
+            assert abs(peak_hz(frames[-8000:, 0]) - 1000) <= 8 and abs(peak_hz(frames[-8000:, 1]) - 600) <= 8
+            for side in (0, 1):  # the pause is silence on both sides, about as long as it was
+                paused = at["resume"] - at["pause"]
+                assert abs(_silent_run(frames[:, side]) - paused) <= 0.3, (_silent_run(frames[:, side]), at)
+            status, _ = await calls.center.api("alice", "POST", f"/api/interactions/{active.id}/hangup")
+            assert status == 202
+            assert await caller.wait(10) == 0
+        finally:
+            caller.kill()
+            phone.kill()
+            await alice.close()
