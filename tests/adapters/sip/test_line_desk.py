@@ -1,5 +1,5 @@
 """The desk's controls on a SIP-line call, on the wire (kamailio with record-route, SIPp caller and
-phone): hold and resume. The caller's and the phone's SDP name sockets of this test as their media
+phone): hold and resume, recording with pause, blind transfer to a queue, and a stop of the server. The caller's and the phone's SDP name sockets of this test as their media
 addresses, so the test hears what the relay sends each side."""
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from adapters.sip import g711
 from cti.domain import InteractionState
 from cti.eventlog import EntryKind, LogEntry
 from tests.adapters.center import Center
-from tests.adapters.sip.peers import running_kamailio, start_sipp
+from tests.adapters.sip.peers import SIPP_DIR, running_kamailio, start_sipp
 from tests.adapters.sip.sipcore_line import all_dialogs_ended, no_route_refusals, phone_received
 from tests.adapters.sip.test_g711 import peak_hz
 from tests.adapters.sip.test_line import CALLER, LINE, until, voice_interactions
@@ -296,3 +296,45 @@ async def test_recording_with_pause_writes_both_directions_to_a_stereo_wav(tmp_p
             caller.kill()
             phone.kill()
             await alice.close()
+
+
+async def test_a_blind_transfer_to_a_queue_hangs_up_the_phone_and_requeues_the_caller(tmp_path: Path) -> None:
+    with ear() as caller_ear:
+        async with sip_center(tmp_path) as calls:
+            phone = calls.phone("alice", agent_with_record_route(tmp_path), "-set", "ring_ms", "200",
+                                "-set", "talk_ms", "0")
+            bob_phone = calls.phone("bob", SIPP_DIR / "agent_noanswer.xml")  # rings until CANCEL
+            alice = await calls.center.agent_socket("alice")
+            caller_xml = tmp_path / "caller_ear.xml"
+            text = (SIPP_DIR / "caller.xml").read_text()
+            assert text.count("m=audio [rtpstream_audio_port] ") == 1
+            caller_xml.write_text(text.replace("m=audio [rtpstream_audio_port] ",
+                                               f"m=audio {port_of(caller_ear)} "))
+            caller = await start_sipp(tmp_path, "caller", str(caller_xml), f"127.0.0.1:{calls.kamailio.port}",
+                                      "-s", LINE, "-m", "1", "-key", "dtmf", "#", "-key", "cli", CALLER,
+                                      "-set", "hangup_ms", "0")
+            bob = None
+            try:
+                active = await until(lambda: _in_state(calls.center, InteractionState.ACTIVE), 30, "answered")
+                status, body = await calls.center.api(
+                    "alice", "POST", f"/api/interactions/{active.id}/transfer", {"queue": "support"})
+                assert status == 200, body
+                assert await asyncio.to_thread(phone.wait, 10) == 0  # alice's leg got its BYE
+                assert len(phone_received(phone, "BYE")) == 1
+                moved = await calls.center.services.context.interaction(active.id)
+                assert moved.state in (InteractionState.QUEUED, InteractionState.OFFERED), moved.state
+                assert moved.queue == "support"
+                assert abs(await tone_at(caller_ear) - 400) <= 8  # back on the hold audio
+                await until(lambda: calls.kamailio.dialogs().get("all") == 1, 5, "only the caller's dialog")
+                bob = await calls.center.agent_socket("bob")  # the router offers the caller again
+                await until(lambda: bool(phone_received(bob_phone, "INVITE")), 15, "bob's phone to ring")
+                live = calls.adapter.call_for(active.id)
+                assert live is not None and live.agent_id == "bob" and not live.ended
+                no_route_refusals(calls.kamailio)
+            finally:
+                caller.kill()
+                phone.kill()
+                bob_phone.kill()
+                await alice.close()
+                if bob is not None:
+                    await bob.close()
