@@ -1,6 +1,7 @@
 """The desk's controls on a SIP-line call, on the wire (kamailio with record-route, SIPp caller and
-phone): hold and resume, recording with pause, blind transfer to a queue, and a stop of the server. The caller's and the phone's SDP name sockets of this test as their media
-addresses, so the test hears what the relay sends each side."""
+phone): hold and resume, recording with pause, blind transfer to a queue, and a stop of the
+server. The caller's and the phone's SDP name sockets of this test as their media addresses, so
+the test hears what the relay sends each side."""
 
 from __future__ import annotations
 
