@@ -19,8 +19,13 @@ no answer declines the offer "no-answer" (re-queued, agent away); the caller han
 the ringing phone; the agent's BYE ends the caller's call. An agent without a ``sip`` endpoint
 accepts on the desktop (the caller stays on the hold audio).
 
+The desk's controls: hang-up, blind transfer, hold and resume (the relay switches the caller to
+the hold audio, the phone is re-INVITEd ``sendonly``/``sendrecv``), recording (``recording.py``)
+and click-to-dial (the agent's phone, then the customer through the trunk, both on ``sipcore``).
+A stop of the server ends every call with BYE and closes its interactions.
+
 A voice interaction's channel references: ``sip_call_id`` (the caller's dialog), ``sip_caller``
-(the From user part as received).
+(the From user part as received), ``sip_dialled`` (the number a click-to-dial called).
 """
 
 from __future__ import annotations
@@ -40,12 +45,12 @@ from adapters.channel import AdapterDeps, SendRefused, SendResult
 from adapters.locks import KeyedLocks
 from adapters.sip import g711
 from adapters.sip import pyvoip_fixes as fx
-from adapters.sip.agent_leg import AgentLeg, Outcome
+from adapters.sip.agent_leg import AgentLeg, Outcome, Ring
 from adapters.sip.config import SipConfig
 from adapters.sip.media import MediaLeg, bridge, unbridge
 from adapters.sip.recording import Recording
 from adapters.sip.sipcore.digest import Credentials
-from adapters.sip.sipcore.sdp import Session
+from adapters.sip.sipcore.sdp import PCMA, PCMU, Session
 from adapters.sip.sipcore.transport import SipEndpoint
 from cti.calls import may_monitor, owned_live_call
 from cti.domain import (
@@ -70,6 +75,7 @@ log = logging.getLogger(__name__)
 
 REF_CALL_ID = "sip_call_id"
 REF_CALLER = "sip_caller"
+REF_DIALLED = "sip_dialled"  # a click-to-dial: the number called through the trunk
 WAITING = frozenset({InteractionState.QUEUED, InteractionState.OFFERED})
 
 
@@ -116,6 +122,30 @@ class LiveCall:
             media.close()
         if self.leg is not None:
             self.leg.peer = None
+
+
+@dataclass
+class Dialled:
+    """A click-to-dial: the agent's phone first, then the customer through the trunk, relayed."""
+
+    interaction_id: str
+    legs: list[AgentLeg] = field(default_factory=list)
+    answered: set[str] = field(default_factory=set)  # the legs talking (BYE to end), not ringing
+    media: list[MediaLeg] = field(default_factory=list)
+    ended: bool = False
+
+    def end(self) -> None:
+        """BYE every answered leg, CANCEL a ringing one, close the relay."""
+        if self.ended:
+            return
+        self.ended = True
+        for media in self.media:
+            media.close()
+        for leg in self.legs:
+            if leg.id in self.answered:
+                leg.hangup()
+            else:
+                leg.cancel()
 
 
 def account_of(keys: str, limit: int) -> tuple[str, int, bool]:
@@ -171,6 +201,7 @@ class SipLineAdapter:
         self._locks = KeyedLocks()
         self._phone: fx.FixedPhone | None = None
         self._calls: dict[str, LiveCall] = {}  # SIP Call-ID -> the live call
+        self._dialled: dict[str, Dialled] = {}  # interaction id -> a click-to-dial's legs
         self._tasks: set[asyncio.Task[None]] = set()
         self._endpoint: SipEndpoint | None = None  # the agent legs (sipcore), through the same proxy
         self._watcher: asyncio.Task[None] | None = None
@@ -209,6 +240,7 @@ class SipLineAdapter:
         phone, self._phone = self._phone, None
         endpoint, self._endpoint = self._endpoint, None
         lives, self._calls = list(self._calls.values()), {}
+        dialled, self._dialled = list(self._dialled.values()), {}
         tasks = [t for t in (self._watcher, *self._tasks) if t is not None]
         self._watcher = None
         await stop_tasks(tasks)  # no step of a call runs while it is ended here
@@ -223,6 +255,10 @@ class SipLineAdapter:
             if live.interaction_id is not None:
                 with contextlib.suppress(Conflict, NotFound):
                     await self._server_stopped(live.interaction_id)
+        for call in dialled:
+            call.end()
+            with contextlib.suppress(Conflict, NotFound):
+                await self._server_stopped(call.interaction_id)
         if endpoint is not None:
             await endpoint.shutdown()  # BYE/CANCEL through the route set for any leg left
         if phone is not None:
@@ -455,13 +491,17 @@ class SipLineAdapter:
     # ----- call control (desktop) ----------------------------------------------------------
 
     def handles(self, interaction: Interaction) -> bool:
-        return interaction.channel is Channel.VOICE and bool(interaction.channel_refs.get(REF_CALL_ID))
+        refs = interaction.channel_refs
+        return interaction.channel is Channel.VOICE and bool(refs.get(REF_CALL_ID) or refs.get(REF_DIALLED))
 
     async def hangup(self, interaction_id: str, agent_id: str) -> None:
         """End the caller's call (a BYE through the proxy); the interaction goes to wrap-up."""
         async with self._locks.hold(interaction_id):
             interaction = await self._live(interaction_id, agent_id)
-            live = self._calls.pop(interaction.channel_refs[REF_CALL_ID], None)
+            dialled = self._dialled.pop(interaction_id, None)
+            if dialled is not None:
+                dialled.end()
+            live = self._calls.pop(interaction.channel_refs.get(REF_CALL_ID, ""), None)
             if live is not None:
                 live.ended = True
                 live.drop_agent()
@@ -478,9 +518,11 @@ class SipLineAdapter:
         """A blind transfer: the caller back on the hold audio, the interaction queued again."""
         async with self._locks.hold(interaction_id):
             interaction = await self._live(interaction_id, agent_id)
+            if interaction_id in self._dialled:
+                raise Unavailable("not-supported", "a dialled SIP call cannot be transferred yet")
             moved = await self._deps.interactions.transfer(interaction_id, agent_id, to_queue=to_queue,
                                                            to_agent=to_agent, note=note)
-            live = self._calls.get(interaction.channel_refs[REF_CALL_ID])
+            live = self._calls.get(interaction.channel_refs.get(REF_CALL_ID, ""))
             if live is not None and live.leg is not None:
                 live.drop_agent()
                 live.leg.play(greeting=False)
@@ -496,7 +538,7 @@ class SipLineAdapter:
             raise InvalidInput("bad-recording-action", "action is start, pause, resume or stop")
         async with self._locks.hold(interaction_id):
             interaction = await self._live(interaction_id, agent_id)
-            live = self._calls.get(interaction.channel_refs[REF_CALL_ID])
+            live = self._calls.get(interaction.channel_refs.get(REF_CALL_ID, ""))
             if live is None or live.leg is None or live.ended:
                 raise Conflict("no-call", "the call is over", interaction_id=interaction_id)
             if action == "start":
@@ -534,7 +576,7 @@ class SipLineAdapter:
         re-INVITE (the relay, not the phone, decides what each side hears)."""
         async with self._locks.hold(interaction_id):
             interaction = await self._live(interaction_id, agent_id)
-            live = self._calls.get(interaction.channel_refs[REF_CALL_ID])
+            live = self._calls.get(interaction.channel_refs.get(REF_CALL_ID, ""))
             if live is None or live.leg is None or live.ended:
                 raise Conflict("no-call", "the call is over", interaction_id=interaction_id)
             if live.held != on:
@@ -560,10 +602,87 @@ class SipLineAdapter:
         raise Unavailable("not-supported", "consult is not available on SIP-line calls yet")
 
     def dials_for(self, agent_id: str) -> bool:
-        return False  # click-to-dial through the trunk: not yet
+        return agent_id in self._config.endpoints
 
     async def dial(self, agent_id: str, number: str, *, queue: str | None = None) -> Interaction:
-        raise Unavailable("not-supported", "click-to-dial is not available on the SIP line yet")
+        """Click-to-dial: the agent's phone rings first (through the proxy); when they answer, the
+        customer is called through the trunk with the codec the phone chose, and the two legs are
+        relayed. Either side hanging up ends the other and the call goes to wrap-up."""
+        config = self._deps.config
+        uri = self._config.endpoints.get(agent_id)
+        if agent_id not in config.agents or not uri:
+            raise InvalidInput("no-phone", "you have no phone configured", agent_id=agent_id)
+        if queue is not None and queue not in config.queues:
+            raise NotFound("queue-not-found", f"no queue {queue!r}", queue=queue)
+        if self._endpoint is None:
+            raise Unavailable("sip-not-started", "the SIP line is not running")
+        phone = normalise_phone(number, region=config.phone_region)
+        dialled = number if number.isdigit() else phone.lstrip("+")
+        interaction, _ = await self._deps.interactions.start_active(
+            channel=Channel.VOICE, agent_id=agent_id, identities=[Identity(IdentityKind.PHONE, phone)],
+            display_name=None, queue=queue, channel_refs={REF_DIALLED: dialled},
+            context={"voice.dialled": dialled})
+        call = Dialled(interaction.id)
+        self._dialled[interaction.id] = call
+        self._spawn(self._dial_legs(call, uri, dialled))
+        log.info("sip click-to-dial agent=%s interaction=%s", agent_id, interaction.id)
+        return interaction
+
+    async def _ring_leg(self, call: Dialled, uri: str, formats: tuple[int, ...]) -> tuple[AgentLeg, Ring,
+                                                                                          socket.socket]:
+        endpoint = self._endpoint
+        if endpoint is None:
+            raise Unavailable("sip-not-started", "the SIP line is not running")
+        c = self._config
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock.setblocking(False)
+        sock.bind((c.local_ip, 0))
+        leg = AgentLeg(endpoint, uri, from_uri=f"sip:{c.user}@{c.server}",
+                       session=Session(c.local_ip, sock.getsockname()[1]), formats=formats)
+        call.legs.append(leg)
+        try:
+            ring = await leg.ring(c.ring_seconds)
+        except BaseException:
+            sock.close()
+            raise
+        if ring.outcome is Outcome.ANSWERED:
+            call.answered.add(leg.id)
+        return leg, ring, sock
+
+    async def _dial_legs(self, call: Dialled, agent_uri: str, dialled: str) -> None:
+        c = self._config
+        why = "hung-up"
+        try:
+            agent, ring, sock = await self._ring_leg(call, agent_uri, (PCMU, PCMA))
+            pt = ring.media.codec if ring.media is not None else None
+            if ring.media is None or pt is None or call.ended:
+                sock.close()
+                why = "agent-no-answer"
+                return
+            call.media.append(await MediaLeg.open(sock, (ring.media.address, ring.media.port), pt))
+            customer, ring, sock = await self._ring_leg(call, f"sip:{dialled}@{c.server}:{c.port}", (pt,))
+            if ring.media is None or call.ended or ring.media.codec != pt:
+                sock.close()
+                why = "no-answer" if ring.outcome is Outcome.NO_ANSWER else "customer-refused"
+                return
+            call.media.append(await MediaLeg.open(sock, (ring.media.address, ring.media.port), pt))
+            bridge(call.media[0], call.media[1])
+            log.info("sip click-to-dial answered interaction=%s codec=%d", call.interaction_id, pt)
+            waits = [asyncio.create_task(leg.ended(timeout=24 * 3600.0)) for leg in (agent, customer)]
+            try:
+                await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for task in waits:
+                    task.cancel()
+        finally:
+            for leg in call.legs:
+                leg.endpoint.discard(leg.id)
+            if not call.ended:  # not the desk's hang-up nor a stop: the call ended by itself
+                call.end()
+                self._dialled.pop(call.interaction_id, None)
+                async with self._locks.hold(call.interaction_id):
+                    with contextlib.suppress(Conflict, NotFound):
+                        await self._deps.interactions.call_ended(call.interaction_id, why=why)
 
     async def monitor(self, supervisor_id: str, agent_id: str, mode: str) -> None:
         may_monitor(self._deps.config, supervisor_id, agent_id, mode)

@@ -339,3 +339,34 @@ async def test_a_blind_transfer_to_a_queue_hangs_up_the_phone_and_requeues_the_c
                 await alice.close()
                 if bob is not None:
                     await bob.close()
+
+
+async def test_click_to_dial_rings_the_agent_then_the_customer_through_the_trunk(tmp_path: Path) -> None:
+    async with sip_center(tmp_path) as calls:
+        phone = calls.phone("alice", agent_with_record_route(tmp_path), "-set", "ring_ms", "200",
+                            "-set", "talk_ms", "0")
+        customer = calls.phone("15551230000", agent_with_record_route(tmp_path), "-set", "ring_ms", "200",
+                               "-set", "talk_ms", "0")
+        alice = await calls.center.agent_socket("alice")
+        try:
+            status, body = await calls.center.api("alice", "POST", "/api/calls", {"number": "+15551230000"})
+            assert status == 201, body
+            assert (body["state"], body["agent_id"]) == ("active", "alice")
+            await until(lambda: bool(phone_received(customer, "INVITE")), 15, "the customer's phone to ring")
+            invite = phone_received(customer, "INVITE")[0]
+            assert invite.startswith("INVITE sip:15551230000@"), invite.split("\n")[0]
+            assert len(phone_received(phone, "INVITE")) == 1  # the agent's phone first
+            await until(lambda: calls.kamailio.dialogs().get("ongoing") == 2, 10, "both legs talking")
+            status, _ = await calls.center.api("alice", "POST", f"/api/interactions/{body['id']}/hangup")
+            assert status == 202
+            assert await asyncio.to_thread(phone.wait, 10) == 0
+            assert await asyncio.to_thread(customer.wait, 10) == 0
+            assert len(phone_received(customer, "BYE")) == 1
+            ended = await calls.center.services.context.interaction(body["id"])
+            assert ended.state is InteractionState.WRAP_UP
+            no_route_refusals(calls.kamailio)
+            await all_dialogs_ended(calls.kamailio)
+        finally:
+            phone.kill()
+            customer.kill()
+            await alice.close()
