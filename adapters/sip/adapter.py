@@ -241,6 +241,8 @@ class SipLineAdapter:
         endpoint, self._endpoint = self._endpoint, None
         lives, self._calls = list(self._calls.values()), {}
         dialled, self._dialled = list(self._dialled.values()), {}
+        for call in dialled:
+            call.end()  # before its task stops: that task must not close it as "hung-up"
         tasks = [t for t in (self._watcher, *self._tasks) if t is not None]
         self._watcher = None
         await stop_tasks(tasks)  # no step of a call runs while it is ended here
@@ -256,7 +258,6 @@ class SipLineAdapter:
                 with contextlib.suppress(Conflict, NotFound):
                     await self._server_stopped(live.interaction_id)
         for call in dialled:
-            call.end()
             with contextlib.suppress(Conflict, NotFound):
                 await self._server_stopped(call.interaction_id)
         if endpoint is not None:

@@ -26,6 +26,7 @@ from tests.adapters.sip.test_g711 import peak_hz
 from tests.adapters.sip.test_line import CALLER, LINE, until, voice_interactions
 from tests.adapters.sip.test_line_agent import (
     _in_state,
+    _state_is,
     caller_playing,
     g711_tone_wav,
     line_center,
@@ -364,6 +365,28 @@ async def test_click_to_dial_rings_the_agent_then_the_customer_through_the_trunk
             assert len(phone_received(customer, "BYE")) == 1
             ended = await calls.center.services.context.interaction(body["id"])
             assert ended.state is InteractionState.WRAP_UP
+            no_route_refusals(calls.kamailio)
+            await all_dialogs_ended(calls.kamailio)
+        finally:
+            phone.kill()
+            customer.kill()
+            await alice.close()
+
+
+async def test_the_customer_hanging_up_a_dialled_call_ends_the_agents_leg(tmp_path: Path) -> None:
+    async with sip_center(tmp_path) as calls:
+        phone = calls.phone("alice", agent_with_record_route(tmp_path), "-set", "ring_ms", "200",
+                            "-set", "talk_ms", "0")
+        customer = calls.phone("15551230000", agent_with_record_route(tmp_path), "-set", "ring_ms", "200",
+                               "-set", "talk_ms", "1500")  # hangs up after 1.5 s
+        alice = await calls.center.agent_socket("alice")
+        try:
+            status, body = await calls.center.api("alice", "POST", "/api/calls", {"number": "15551230000"})
+            assert status == 201, body
+            assert await asyncio.to_thread(customer.wait, 15) == 0
+            assert await asyncio.to_thread(phone.wait, 10) == 0  # our BYE to alice's phone
+            assert len(phone_received(phone, "BYE")) == 1
+            await until(lambda: _state_is(calls.center, body["id"], InteractionState.WRAP_UP), 5, "wrap-up")
             no_route_refusals(calls.kamailio)
             await all_dialogs_ended(calls.kamailio)
         finally:
