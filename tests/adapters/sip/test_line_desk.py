@@ -393,3 +393,30 @@ async def test_the_customer_hanging_up_a_dialled_call_ends_the_agents_leg(tmp_pa
             phone.kill()
             customer.kill()
             await alice.close()
+
+
+async def test_a_restart_ends_a_dialled_call_with_bye_to_both_legs(tmp_path: Path) -> None:
+    with running_kamailio(tmp_path) as kam:
+        section = sip_section(kam)
+        async with line_center(tmp_path, kam, section) as calls:
+            phone = calls.phone("alice", agent_with_record_route(tmp_path), "-set", "ring_ms", "200",
+                                "-set", "talk_ms", "0")
+            customer = calls.phone("15551230000", agent_with_record_route(tmp_path), "-set", "ring_ms",
+                                   "200", "-set", "talk_ms", "0")
+            alice = await calls.center.agent_socket("alice")
+            status, body = await calls.center.api("alice", "POST", "/api/calls", {"number": "15551230000"})
+            assert status == 201, body
+            await until(lambda: kam.dialogs().get("ongoing") == 2, 15, "both legs talking")
+            await alice.close()
+        try:  # the server has stopped
+            assert await asyncio.to_thread(phone.wait, 10) == 0
+            assert await asyncio.to_thread(customer.wait, 10) == 0
+            assert len(phone_received(phone, "BYE")) == 1 and len(phone_received(customer, "BYE")) == 1
+            no_route_refusals(kam)
+            await all_dialogs_ended(kam)
+        finally:
+            phone.kill()
+            customer.kill()
+        async with line_center(tmp_path, kam, section) as calls:
+            ended = await calls.center.services.context.interaction(body["id"])
+            assert ended.state is InteractionState.WRAP_UP
