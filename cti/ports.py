@@ -140,6 +140,16 @@ class DeskCallControl(CallControl, Protocol):
     async def monitor(self, supervisor_id: str, agent_id: str, mode: str) -> None: ...
 
 
+@runtime_checkable
+class CallRecorder(Protocol):
+    """A telephony path that records its calls itself from the desk's recording button (the
+    SIP line's relay); the Asterisk bridge answers for the calls no such path carries."""
+
+    def handles(self, interaction: Interaction) -> bool: ...
+
+    async def record(self, interaction_id: str, agent_id: str, action: str) -> None: ...
+
+
 @dataclass(frozen=True, slots=True)
 class AttachmentFile:
     path: Path

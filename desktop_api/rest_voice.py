@@ -9,7 +9,7 @@ from aiohttp import web
 
 from cti.domain import Role, jsonable
 from cti.errors import InvalidInput, Unavailable
-from cti.ports import DeskCallControl
+from cti.ports import CallRecorder, DeskCallControl
 from desktop_api.common import field_str, json_body, ok, principal
 from desktop_api.keys import SERVICES
 
@@ -91,7 +91,12 @@ async def recording(request: web.Request) -> web.Response:
     who = principal(request)
     data = await json_body(request)
     action = field_str(data, "action", max_len=10) or ""
-    await _voice(request).recording(_iid(request), who.agent_id, action)
+    services = request.app[SERVICES]
+    interaction = await services.context.interaction(_iid(request))
+    recorder = next((c for c in services.call_controls if isinstance(c, CallRecorder)
+                     and c.handles(interaction)), None)
+    await (recorder.record(_iid(request), who.agent_id, action) if recorder is not None
+           else _voice(request).recording(_iid(request), who.agent_id, action))
     return ok({"interaction_id": _iid(request), "recording": action}, status=202)
 
 

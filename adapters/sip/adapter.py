@@ -19,8 +19,13 @@ no answer declines the offer "no-answer" (re-queued, agent away); the caller han
 the ringing phone; the agent's BYE ends the caller's call. An agent without a ``sip`` endpoint
 accepts on the desktop (the caller stays on the hold audio).
 
+The desk's controls: hang-up, blind transfer, hold and resume (the relay switches the caller to
+the hold audio, the phone is re-INVITEd ``sendonly``/``sendrecv``), recording (``recording.py``)
+and click-to-dial (the agent's phone, then the customer through the trunk, both on ``sipcore``).
+A stop of the server ends every call with BYE and closes its interactions.
+
 A voice interaction's channel references: ``sip_call_id`` (the caller's dialog), ``sip_caller``
-(the From user part as received).
+(the From user part as received), ``sip_dialled`` (the number a click-to-dial called).
 """
 
 from __future__ import annotations
@@ -29,8 +34,9 @@ import asyncio
 import contextlib
 import logging
 import socket
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -39,13 +45,14 @@ from adapters.channel import AdapterDeps, SendRefused, SendResult
 from adapters.locks import KeyedLocks
 from adapters.sip import g711
 from adapters.sip import pyvoip_fixes as fx
-from adapters.sip.agent_leg import AgentLeg, Outcome
+from adapters.sip.agent_leg import AgentLeg, Outcome, Ring
 from adapters.sip.config import SipConfig
-from adapters.sip.media import MediaLeg, bridge
+from adapters.sip.media import MediaLeg, bridge, unbridge
+from adapters.sip.recording import Recording
 from adapters.sip.sipcore.digest import Credentials
-from adapters.sip.sipcore.sdp import Session
+from adapters.sip.sipcore.sdp import PCMA, PCMU, Session
 from adapters.sip.sipcore.transport import SipEndpoint
-from cti.calls import owned_live_call
+from cti.calls import may_monitor, owned_live_call
 from cti.domain import (
     Channel,
     Customer,
@@ -57,8 +64,8 @@ from cti.domain import (
     InteractionState,
     Message,
 )
-from cti.errors import Conflict, InvalidInput, NotFound
-from cti.events import DomainEvent, InteractionOffered, OfferWithdrawn
+from cti.errors import Conflict, InvalidInput, NotFound, Unavailable
+from cti.events import CallUpdated, DomainEvent, InteractionOffered, OfferWithdrawn
 from cti.hub import Subscription
 from cti.identities import normalise_phone
 from cti.lifecycle import OPEN_STATES
@@ -68,6 +75,7 @@ log = logging.getLogger(__name__)
 
 REF_CALL_ID = "sip_call_id"
 REF_CALLER = "sip_caller"
+REF_DIALLED = "sip_dialled"  # a click-to-dial: the number called through the trunk
 WAITING = frozenset({InteractionState.QUEUED, InteractionState.OFFERED})
 
 
@@ -90,11 +98,22 @@ class LiveCall:
     agent: AgentLeg | None = None  # the agent's phone: ringing, or talking when ``agent_media``
     agent_id: str | None = None
     agent_media: MediaLeg | None = None
+    held: bool = False  # on hold from the desk: the caller hears the hold audio, nothing is relayed
+    recording: Recording | None = None  # the desk's recording of both directions
+
+    def tap(self) -> None:
+        """The recording (if any) hears both legs: the caller on the left, the agent on the right."""
+        rec = self.recording
+        if self.leg is not None:
+            self.leg.recorder = rec.tap(0) if rec is not None else None
+        if self.agent_media is not None:
+            self.agent_media.recorder = rec.tap(1) if rec is not None else None
 
     def drop_agent(self) -> None:
         """End the agent's leg whatever it is doing: CANCEL while it rings, BYE once answered."""
         leg, media = self.agent, self.agent_media
         self.agent = self.agent_media = self.agent_id = None
+        self.held = False
         if leg is not None and media is not None:
             leg.hangup()
         elif leg is not None:
@@ -103,6 +122,30 @@ class LiveCall:
             media.close()
         if self.leg is not None:
             self.leg.peer = None
+
+
+@dataclass
+class Dialled:
+    """A click-to-dial: the agent's phone first, then the customer through the trunk, relayed."""
+
+    interaction_id: str
+    legs: list[AgentLeg] = field(default_factory=list)
+    answered: set[str] = field(default_factory=set)  # the legs talking (BYE to end), not ringing
+    media: list[MediaLeg] = field(default_factory=list)
+    ended: bool = False
+
+    def end(self) -> None:
+        """BYE every answered leg, CANCEL a ringing one, close the relay."""
+        if self.ended:
+            return
+        self.ended = True
+        for media in self.media:
+            media.close()
+        for leg in self.legs:
+            if leg.id in self.answered:
+                leg.hangup()
+            else:
+                leg.cancel()
 
 
 def account_of(keys: str, limit: int) -> tuple[str, int, bool]:
@@ -158,6 +201,7 @@ class SipLineAdapter:
         self._locks = KeyedLocks()
         self._phone: fx.FixedPhone | None = None
         self._calls: dict[str, LiveCall] = {}  # SIP Call-ID -> the live call
+        self._dialled: dict[str, Dialled] = {}  # interaction id -> a click-to-dial's legs
         self._tasks: set[asyncio.Task[None]] = set()
         self._endpoint: SipEndpoint | None = None  # the agent legs (sipcore), through the same proxy
         self._watcher: asyncio.Task[None] | None = None
@@ -189,20 +233,46 @@ class SipLineAdapter:
                  c.local_ip, c.sip_port)
 
     async def aclose(self) -> None:
+        """A stop ends every call: BYE to each caller and each agent's phone through its route
+        set (nobody is left talking to a server that is gone, nor a dialog left in the proxy),
+        and the interactions close as Asterisk's do: a caller still waiting abandoned, a call
+        being talked into wrap-up ("server-stopped")."""
         phone, self._phone = self._phone, None
         endpoint, self._endpoint = self._endpoint, None
-        for live in list(self._calls.values()):
+        lives, self._calls = list(self._calls.values()), {}
+        dialled, self._dialled = list(self._dialled.values()), {}
+        for call in dialled:
+            call.end()  # before its task stops: that task must not close it as "hung-up"
+        tasks = [t for t in (self._watcher, *self._tasks) if t is not None]
+        self._watcher = None
+        await stop_tasks(tasks)  # no step of a call runs while it is ended here
+        for live in lives:
+            live.ended = True
             live.drop_agent()
             if live.leg is not None:
                 live.leg.close()
-        self._calls.clear()
-        tasks = [t for t in (self._watcher, *self._tasks) if t is not None]
-        self._watcher = None
-        await stop_tasks(tasks)
+            await self._stop_recording(live)
+            with contextlib.suppress(fx.InvalidStateError):
+                await asyncio.to_thread(live.call.hangup)
+            if live.interaction_id is not None:
+                with contextlib.suppress(Conflict, NotFound):
+                    await self._server_stopped(live.interaction_id)
+        for call in dialled:
+            with contextlib.suppress(Conflict, NotFound):
+                await self._server_stopped(call.interaction_id)
         if endpoint is not None:
             await endpoint.shutdown()  # BYE/CANCEL through the route set for any leg left
         if phone is not None:
             await asyncio.to_thread(phone.sip.stop)
+
+    async def _server_stopped(self, interaction_id: str) -> None:
+        interaction = await self._deps.context.interaction(interaction_id)
+        if interaction.state in WAITING:
+            await self._deps.interactions.customer_left(interaction_id)  # abandoned
+        elif interaction.state is InteractionState.ACTIVE:
+            await self._deps.interactions.call_ended(interaction_id, why="server-stopped")
+        log.info("sip call ended by the stop interaction=%s state=%s", interaction_id,
+                 interaction.state.value)
 
     async def send(self, interaction: Interaction, message: Message, customer: Customer) -> SendResult:
         raise SendRefused("voice-call", "a call has no written replies")
@@ -240,6 +310,8 @@ class SipLineAdapter:
         live.drop_agent()  # a ringing agent is cancelled, a talking one hung up
         if live.leg is not None:
             live.leg.close()
+        if live.recording is not None:
+            self._spawn(self._stop_recording(live))
         log.info("sip call ended call=%s why=%s interaction=%s", call.call_id, why, live.interaction_id)
         if live.interaction_id is not None:
             self._spawn(self._caller_gone(live.interaction_id, why))
@@ -390,6 +462,7 @@ class SipLineAdapter:
             return
         live.agent_media = agent_media
         bridge(live.leg, agent_media)
+        live.tap()
         log.info("sip agent answered interaction=%s agent=%s codec=%d", offer.interaction_id,
                  offer.agent_id, pt)
         self._spawn(self._agent_hangs_up(live, leg))
@@ -407,6 +480,7 @@ class SipLineAdapter:
         live.ended = True
         if live.leg is not None:
             live.leg.close()
+        await self._stop_recording(live)
         with contextlib.suppress(fx.InvalidStateError):
             await asyncio.to_thread(live.call.hangup)
         if interaction_id is not None:
@@ -418,18 +492,23 @@ class SipLineAdapter:
     # ----- call control (desktop) ----------------------------------------------------------
 
     def handles(self, interaction: Interaction) -> bool:
-        return interaction.channel is Channel.VOICE and bool(interaction.channel_refs.get(REF_CALL_ID))
+        refs = interaction.channel_refs
+        return interaction.channel is Channel.VOICE and bool(refs.get(REF_CALL_ID) or refs.get(REF_DIALLED))
 
     async def hangup(self, interaction_id: str, agent_id: str) -> None:
         """End the caller's call (a BYE through the proxy); the interaction goes to wrap-up."""
         async with self._locks.hold(interaction_id):
             interaction = await self._live(interaction_id, agent_id)
-            live = self._calls.pop(interaction.channel_refs[REF_CALL_ID], None)
+            dialled = self._dialled.pop(interaction_id, None)
+            if dialled is not None:
+                dialled.end()
+            live = self._calls.pop(interaction.channel_refs.get(REF_CALL_ID, ""), None)
             if live is not None:
                 live.ended = True
                 live.drop_agent()
                 if live.leg is not None:
                     live.leg.close()
+                await self._stop_recording(live)
                 with contextlib.suppress(fx.InvalidStateError):
                     await asyncio.to_thread(live.call.hangup)
             await self._deps.interactions.call_ended(interaction_id, why="agent-hung-up")
@@ -440,13 +519,182 @@ class SipLineAdapter:
         """A blind transfer: the caller back on the hold audio, the interaction queued again."""
         async with self._locks.hold(interaction_id):
             interaction = await self._live(interaction_id, agent_id)
+            if interaction_id in self._dialled:
+                raise Unavailable("not-supported", "a dialled SIP call cannot be transferred yet")
             moved = await self._deps.interactions.transfer(interaction_id, agent_id, to_queue=to_queue,
                                                            to_agent=to_agent, note=note)
-            live = self._calls.get(interaction.channel_refs[REF_CALL_ID])
+            live = self._calls.get(interaction.channel_refs.get(REF_CALL_ID, ""))
             if live is not None and live.leg is not None:
                 live.drop_agent()
                 live.leg.play(greeting=False)
         return moved
+
+    async def record(self, interaction_id: str, agent_id: str, action: str) -> None:
+        """The desk's recording: ``start`` a WAV of both directions from the relay (two channels,
+        ``recording.py``) named in the interaction's ``voice.recording``; ``pause`` (silence is
+        kept in its place) and ``resume``; ``stop``. The call's end stops it too."""
+        what = {"start": "recording-started", "pause": "recording-paused",
+                "resume": "recording-resumed", "stop": "recording-stopped"}.get(action)
+        if what is None:
+            raise InvalidInput("bad-recording-action", "action is start, pause, resume or stop")
+        async with self._locks.hold(interaction_id):
+            interaction = await self._live(interaction_id, agent_id)
+            live = self._calls.get(interaction.channel_refs.get(REF_CALL_ID, ""))
+            if live is None or live.leg is None or live.ended:
+                raise Conflict("no-call", "the call is over", interaction_id=interaction_id)
+            if action == "start":
+                if live.recording is not None:
+                    raise Conflict("recording-in-progress", "the call is being recorded",
+                                   interaction_id=interaction_id)
+                if not self._config.recording_dir:
+                    raise Unavailable("recording-not-configured", "the SIP line has no recording_dir")
+                path = Path(self._config.recording_dir) / f"{interaction_id}.wav"
+                live.recording = await Recording.open(path)
+                live.tap()
+                await self._deps.interactions.update_refs(interaction_id,
+                                                          context={"voice.recording": str(path)})
+            elif live.recording is None:
+                raise Conflict("not-recording", "the call is not being recorded",
+                               interaction_id=interaction_id)
+            elif action == "stop":
+                await self._stop_recording(live)
+            else:
+                live.recording.pause(action == "pause")
+        await self._call_updated(interaction_id, agent_id, what, {"by": "desktop"})
+        log.info("sip recording %s interaction=%s agent=%s", action, interaction_id, agent_id)
+
+    @staticmethod
+    async def _stop_recording(live: LiveCall) -> None:
+        rec, live.recording = live.recording, None
+        live.tap()
+        if rec is not None:
+            await rec.close()
+
+    async def hold(self, interaction_id: str, agent_id: str, *, on: bool) -> None:
+        """Hold: the relay stops, the caller hears the hold audio and the agent's phone is
+        re-INVITEd ``sendonly`` through the route set; resume re-INVITEs it ``sendrecv`` and the
+        relay passes audio again. The audio follows the desk even if the phone refuses the
+        re-INVITE (the relay, not the phone, decides what each side hears)."""
+        async with self._locks.hold(interaction_id):
+            interaction = await self._live(interaction_id, agent_id)
+            live = self._calls.get(interaction.channel_refs.get(REF_CALL_ID, ""))
+            if live is None or live.leg is None or live.ended:
+                raise Conflict("no-call", "the call is over", interaction_id=interaction_id)
+            if live.held != on:
+                live.held = on
+                leg, media = live.agent, live.agent_media
+                if on:
+                    unbridge(live.leg)
+                    live.leg.play(greeting=False)
+                if leg is not None and media is not None and not await leg.hold(on):
+                    log.warning("sip re-INVITE refused interaction=%s hold=%s", interaction_id, on)
+                if not on and live.agent_media is not None and not live.ended:
+                    bridge(live.leg, live.agent_media)
+        await self._call_updated(interaction_id, agent_id, "held" if on else "resumed", {"by": "desktop"})
+        log.info("sip %s interaction=%s agent=%s", "hold" if on else "resume", interaction_id, agent_id)
+
+    async def consult(self, interaction_id: str, agent_id: str, to_agent: str) -> None:
+        raise Unavailable("not-supported", "consult is not available on SIP-line calls yet")
+
+    async def cancel_consult(self, interaction_id: str, agent_id: str) -> None:
+        raise Unavailable("not-supported", "consult is not available on SIP-line calls yet")
+
+    async def complete_consult(self, interaction_id: str, agent_id: str) -> None:
+        raise Unavailable("not-supported", "consult is not available on SIP-line calls yet")
+
+    def dials_for(self, agent_id: str) -> bool:
+        return agent_id in self._config.endpoints
+
+    async def dial(self, agent_id: str, number: str, *, queue: str | None = None) -> Interaction:
+        """Click-to-dial: the agent's phone rings first (through the proxy); when they answer, the
+        customer is called through the trunk with the codec the phone chose, and the two legs are
+        relayed. Either side hanging up ends the other and the call goes to wrap-up."""
+        config = self._deps.config
+        uri = self._config.endpoints.get(agent_id)
+        if agent_id not in config.agents or not uri:
+            raise InvalidInput("no-phone", "you have no phone configured", agent_id=agent_id)
+        if queue is not None and queue not in config.queues:
+            raise NotFound("queue-not-found", f"no queue {queue!r}", queue=queue)
+        if self._endpoint is None:
+            raise Unavailable("sip-not-started", "the SIP line is not running")
+        phone = normalise_phone(number, region=config.phone_region)
+        dialled = number if number.isdigit() else phone.lstrip("+")
+        interaction, _ = await self._deps.interactions.start_active(
+            channel=Channel.VOICE, agent_id=agent_id, identities=[Identity(IdentityKind.PHONE, phone)],
+            display_name=None, queue=queue, channel_refs={REF_DIALLED: dialled},
+            context={"voice.dialled": dialled})
+        call = Dialled(interaction.id)
+        self._dialled[interaction.id] = call
+        self._spawn(self._dial_legs(call, uri, dialled))
+        log.info("sip click-to-dial agent=%s interaction=%s", agent_id, interaction.id)
+        return interaction
+
+    async def _ring_leg(self, call: Dialled, uri: str, formats: tuple[int, ...]) -> tuple[AgentLeg, Ring,
+                                                                                          socket.socket]:
+        endpoint = self._endpoint
+        if endpoint is None:
+            raise Unavailable("sip-not-started", "the SIP line is not running")
+        c = self._config
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock.setblocking(False)
+        sock.bind((c.local_ip, 0))
+        leg = AgentLeg(endpoint, uri, from_uri=f"sip:{c.user}@{c.server}",
+                       session=Session(c.local_ip, sock.getsockname()[1]), formats=formats)
+        call.legs.append(leg)
+        try:
+            ring = await leg.ring(c.ring_seconds)
+        except BaseException:
+            sock.close()
+            raise
+        if ring.outcome is Outcome.ANSWERED:
+            call.answered.add(leg.id)
+        return leg, ring, sock
+
+    async def _dial_legs(self, call: Dialled, agent_uri: str, dialled: str) -> None:
+        c = self._config
+        why = "hung-up"
+        try:
+            agent, ring, sock = await self._ring_leg(call, agent_uri, (PCMU, PCMA))
+            pt = ring.media.codec if ring.media is not None else None
+            if ring.media is None or pt is None or call.ended:
+                sock.close()
+                why = "agent-no-answer"
+                return
+            call.media.append(await MediaLeg.open(sock, (ring.media.address, ring.media.port), pt))
+            customer, ring, sock = await self._ring_leg(call, f"sip:{dialled}@{c.server}:{c.port}", (pt,))
+            if ring.media is None or call.ended or ring.media.codec != pt:
+                sock.close()
+                why = "no-answer" if ring.outcome is Outcome.NO_ANSWER else "customer-refused"
+                return
+            call.media.append(await MediaLeg.open(sock, (ring.media.address, ring.media.port), pt))
+            bridge(call.media[0], call.media[1])
+            log.info("sip click-to-dial answered interaction=%s codec=%d", call.interaction_id, pt)
+            waits = [asyncio.create_task(leg.ended(timeout=24 * 3600.0)) for leg in (agent, customer)]
+            try:
+                await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for task in waits:
+                    task.cancel()
+        finally:
+            for leg in call.legs:
+                leg.endpoint.discard(leg.id)
+            if not call.ended:  # not the desk's hang-up nor a stop: the call ended by itself
+                call.end()
+                self._dialled.pop(call.interaction_id, None)
+                async with self._locks.hold(call.interaction_id):
+                    with contextlib.suppress(Conflict, NotFound):
+                        await self._deps.interactions.call_ended(call.interaction_id, why=why)
+
+    async def monitor(self, supervisor_id: str, agent_id: str, mode: str) -> None:
+        may_monitor(self._deps.config, supervisor_id, agent_id, mode)
+        if not any(c.agent_id == agent_id and c.agent_media is not None for c in self._calls.values()):
+            raise Conflict("no-call", "the agent is not on a call", agent_id=agent_id)
+        raise Unavailable("not-supported", "listen, whisper and barge are not on SIP-line calls yet")
+
+    async def _call_updated(self, interaction_id: str, agent_id: str | None, what: str,
+                            details: Mapping[str, Any]) -> None:
+        await self._deps.hub.publish(CallUpdated(at=self._deps.clock.now(), interaction_id=interaction_id,
+                                                 agent_id=agent_id, what=what, details=dict(details)))
 
     async def _live(self, interaction_id: str, agent_id: str) -> Interaction:
         return await owned_live_call(self._deps.context, interaction_id, agent_id, carried=self.handles,

@@ -81,7 +81,10 @@ class AgentLeg:
         if not actions:
             return False
         self.endpoint.run(actions)
-        done = await self.endpoint.next_event(ReinviteDone, self.id, TIMEOUT + 1)
+        try:
+            done = await self.endpoint.next_event(ReinviteDone, self.id, TIMEOUT + 1)
+        except TimeoutError:  # no final answer at all (the core's timer B ends the transaction)
+            return False
         return isinstance(done, ReinviteDone) and 200 <= done.status < 300
 
     def hangup(self) -> None:

@@ -14,7 +14,8 @@ WHERE = "channels.sip"
 ENDPOINT = "sip"  # the agent profile's endpoints key: "sip:agent1@127.0.0.1:5071"
 KEYS = frozenset({"server", "port", "user", "password", "local_ip", "sip_port", "rtp_port_low",
                   "rtp_port_high", "max_calls", "register_expires", "queue", "account_digits",
-                  "digits_seconds", "greeting_wav", "hold_wav", "agent_sip_port", "ring_seconds", "reasons"})
+                  "digits_seconds", "greeting_wav", "hold_wav", "agent_sip_port", "ring_seconds", "reasons",
+                  "recording_dir"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +39,7 @@ class SipConfig:
     agent_sip_port: int = 0  # the agent legs' SIP port (sipcore, through the same proxy); 0: any
     ring_seconds: float = 20.0  # an agent's phone rings this long, then CANCEL and "no-answer"
     reasons: Mapping[str, str] = field(default_factory=dict)  # key after the account -> reason
+    recording_dir: str | None = None  # the desk's recordings (<interaction id>.wav); None: refused
 
 
 def _int(raw: Mapping[str, Any], key: str, default: int, low: int, high: int) -> int:
@@ -90,7 +92,8 @@ def parse_sip_config(raw: Mapping[str, Any], app: AppConfig) -> SipConfig:
         register_expires=_int(raw, "register_expires", 300, 2, 86400), queue=queue,
         account_digits=_int(raw, "account_digits", 12, 0, 32), digits_seconds=float(seconds),
         agent_sip_port=_int(raw, "agent_sip_port", 0, 0, 65535), ring_seconds=float(ring), reasons=reasons,
-        endpoints=endpoints, greeting_wav=_path(raw, "greeting_wav"), hold_wav=_path(raw, "hold_wav"))
+        endpoints=endpoints, greeting_wav=_path(raw, "greeting_wav"), hold_wav=_path(raw, "hold_wav"),
+        recording_dir=_path(raw, "recording_dir"))
 
 
 def _path(raw: Mapping[str, Any], key: str) -> str | None:

@@ -62,6 +62,7 @@ class MediaLeg(asyncio.DatagramProtocol):
         self.dtmf = DtmfReader(dtmf_payload_type)
         self.on_key = on_key  # a key the far end pressed (RFC 4733 telephone-event)
         self.peer: MediaLeg | None = None
+        self.recorder: Callable[[bytes], None] | None = None  # a recording's side: every packet
         self.counts = Counts()
         self.transport: asyncio.DatagramTransport | None = None
         self._audio: asyncio.Task[None] | None = None
@@ -87,6 +88,8 @@ class MediaLeg(asyncio.DatagramProtocol):
         self.counts.received += 1
         if self.on_key is not None and (key := self.dtmf.feed(data)) is not None:
             self.on_key(key)
+        if self.recorder is not None:
+            self.recorder(data)
         peer = self.peer
         # Only the codec both legs were given passes: the far phone was offered nothing else
         # (telephone-events are read here, comfort noise and the rest dropped).
@@ -146,6 +149,7 @@ class MediaLeg(asyncio.DatagramProtocol):
     def close(self) -> None:
         self.stop_audio()
         self.peer = None
+        self.recorder = None
         if self.transport is not None:
             self.transport.close()
 

@@ -52,18 +52,29 @@ class Calls:
         return phone
 
 
+def sip_section(kam: Kamailio, **overrides: Any) -> dict[str, Any]:
+    """The ``sip:`` channel section of a line registering at ``kam``."""
+    rtp_low = free_udp_range(20)
+    return {"server": "127.0.0.1", "port": kam.port, "user": LINE, "password": "secret",
+            "sip_port": free_udp_port(), "rtp_port_low": rtp_low, "rtp_port_high": rtp_low + 19,
+            "register_expires": 60, "digits_seconds": 4, "queue": "support", **overrides}
+
+
+@contextlib.asynccontextmanager
+async def line_center(tmp_path: Path, kam: Kamailio, section: dict[str, Any]) -> AsyncIterator[Calls]:
+    """The server with the SIP line ``section``, every agent's phone at ``kam``; registered."""
+    agents = [dict(a, endpoints={"sip": f"sip:{a['id']}@127.0.0.1:{kam.port}"}) for a in AGENTS]
+    async with running_center(tmp_path, {"sip": section}, agents=agents) as center:
+        adapter = next(c for c in center.services.call_controls if isinstance(c, SipLineAdapter))
+        await asyncio.wait_for(adapter.registered.wait(), 10)
+        yield Calls(center, adapter, kam, tmp_path)
+
+
 @contextlib.asynccontextmanager
 async def sip_center(tmp_path: Path, **overrides: Any) -> AsyncIterator[Calls]:
     with running_kamailio(tmp_path) as kam:
-        agents = [dict(a, endpoints={"sip": f"sip:{a['id']}@127.0.0.1:{kam.port}"}) for a in AGENTS]
-        rtp_low = free_udp_range(20)
-        section = {"server": "127.0.0.1", "port": kam.port, "user": LINE, "password": "secret",
-                   "sip_port": free_udp_port(), "rtp_port_low": rtp_low, "rtp_port_high": rtp_low + 19,
-                   "register_expires": 60, "digits_seconds": 4, "queue": "support", **overrides}
-        async with running_center(tmp_path, {"sip": section}, agents=agents) as center:
-            adapter = next(c for c in center.services.call_controls if isinstance(c, SipLineAdapter))
-            await asyncio.wait_for(adapter.registered.wait(), 10)
-            yield Calls(center, adapter, kam, tmp_path)
+        async with line_center(tmp_path, kam, sip_section(kam, **overrides)) as calls:
+            yield calls
 
 
 def g711_tone_wav(path: Path, hz: float, seconds: float, pt: int) -> Path:
