@@ -23,7 +23,9 @@ MAX_BODY = 20_000
 MAX_TAGS = 20
 MAX_TAG = 40
 MAX_QUERY = 500  # characters of a search box; the public paths refuse longer (400 query-too-long)
-MAX_MESSAGE_QUERY = 2_000  # characters of a message suggestions are made from (the chat widget)
+# Characters of a message suggestions are made from (the chat widget sends them in the URL): 500
+# characters of 4-byte UTF-8, percent-encoded, stay under the server's 8 KiB request line.
+MAX_MESSAGE_QUERY = 500
 MAX_TOKENS = 24  # words a query keeps: a long message is reduced to its first distinct words
 MIN_TOKEN = 2
 MAX_TOKEN = 40

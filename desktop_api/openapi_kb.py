@@ -115,15 +115,16 @@ def kb_paths() -> dict[str, Schema]:
             "post": _op("Create an article", "createKbArticle", one, (400, 401, 403), status=201,
                         description=EDITORS, body={"$ref": f"{S}KbArticleInput"})},
         "/api/kb/articles/{article_id}": {
-            "get": _op("An article, both parts", "getKbArticle", one, (401, 404), description=READERS,
+            "get": _op("An article, both parts", "getKbArticle", one, (400, 401, 404), description=READERS,
                        params=[article]),
             "put": _op("Edit an article: a new version", "editKbArticle", one, (400, 401, 403, 404, 409),
                        description=EDITORS, params=[article], body={"$ref": f"{S}KbArticleEdit"})},
         "/api/kb/articles/{article_id}/versions": {"get": _op(
-            "An article's versions, newest first", "listKbVersions", {"$ref": f"{S}KbVersions"}, (401, 404),
+            "An article's versions, newest first", "listKbVersions", {"$ref": f"{S}KbVersions"},
+            (400, 401, 404),
             description=READERS, params=[article])},
         "/api/kb/articles/{article_id}/versions/{version}": {"get": _op(
-            "One version of an article", "getKbVersion", {"$ref": f"{S}KbVersion"}, (401, 404),
+            "One version of an article", "getKbVersion", {"$ref": f"{S}KbVersion"}, (400, 401, 404),
             description=READERS, params=[article, version])},
         "/api/kb/articles/{article_id}/versions/{version}/restore": {"post": _op(
             "Restore an older version (stored again as the newest)", "restoreKbVersion", one,
@@ -140,7 +141,7 @@ def kb_paths() -> dict[str, Schema]:
             "Articles for an interaction (both parts)", "getKbSuggestions",
             {"type": "object", "properties": {"interaction_id": STR,
                                               "articles": {"type": "array", "items": one}}},
-            (401, 403, 404), tag="interactions", params=[_path("interaction_id")],
+            (400, 401, 403, 404), tag="interactions", params=[_path("interaction_id")],
             description="Whoever may see the interaction. Ranked by the words shared with its subject, "
                         "the customer's latest messages and its context.")},
         "/kb": _html("The public help centre", "kbIndex", "Public parts only, newest first; a search form."),
@@ -173,5 +174,7 @@ def kb_paths() -> dict[str, Schema]:
             description="`solved`: the chat ends as self-served (nothing is queued); `helped`: counted, "
                         "the visitor goes on to an agent. Counters on the article (docs/knowledge.md).",
             body={"type": "object", "additionalProperties": False, "required": ["article_id", "outcome"],
-                  "properties": {"article_id": STR, "outcome": {"enum": [o.value for o in Outcome]}}})},
+                  "properties": {"article_id": {"type": "string", "minLength": 1, "maxLength": 64,
+                                                "pattern": "^[A-Za-z0-9_-]+$"},
+                                 "outcome": {"enum": [o.value for o in Outcome]}}})},
     }

@@ -61,6 +61,11 @@ def test_a_campaign_notice_acknowledged_and_shown_in_the_screen_pop(
     visitor.click("#chat-start")
     visitor.fill("#chat-input", "Does the Spring Sale apply to my plan?")
     visitor.click("#chat-send")
+    # The campaign's public FAQ is a knowledge article: the widget suggests it before an agent.
+    suggested = visitor.locator("[data-testid=chat-kb-article]", has_text="Spring Sale")
+    expect(suggested).to_be_visible()
+    expect(suggested).not_to_contain_text("Offer the annual switch first")  # internal notes stay inside
+    visitor.get_by_test_id("chat-kb-agent").click()
     pop = agent.locator("[data-testid=offer] [data-testid=screen-pop]").first
     shown = pop.locator("[data-testid=pop-campaign]")
     expect(shown).to_contain_text("Spring Sale")

@@ -24,7 +24,7 @@ async function fetchArticles(text) {
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(), WAIT_MS);
   try {
-    const r = await fetch(`${SUGGEST}?q=${encodeURIComponent(text.slice(0, 2000))}`,
+    const r = await fetch(`${SUGGEST}?q=${encodeURIComponent(text.slice(0, 500))}`,
                           {signal: controller.signal, credentials: 'same-origin'});
     if (!r.ok) return [];
     const body = await r.json();
