@@ -10,8 +10,8 @@ import pytest
 from adapters.twilio_voice.adapter import TwilioVoiceAdapter
 from cti.domain import Channel
 from tests.adapters.center import running_center
-from tests.adapters.twilio_voice.fake_voice import FakeTwilioVoice
-from tests.adapters.twilio_voice.test_voice_flow import QUEUES, Voice, call_in, section, twilio
+from tests.adapters.twilio_voice.fake_voice import FakeTwilioVoice, twilio
+from tests.adapters.twilio_voice.test_voice_flow import QUEUES, Voice, call_in, section
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 __all__ = ["twilio"]  # the fake Twilio fixture, used here as it is by the voice flow tests

@@ -1,19 +1,7 @@
-"""The local fake Twilio API every voice test talks to."""
+"""The local fake Twilio API every voice test talks to (the fixture lives beside the fake)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from tests.adapters.twilio_voice.fake_voice import twilio
 
-import pytest
-
-from tests.adapters.twilio_voice.fake_voice import FakeTwilioVoice
-
-
-@pytest.fixture
-async def twilio() -> AsyncIterator[FakeTwilioVoice]:
-    fake = FakeTwilioVoice()
-    await fake.start()
-    try:
-        yield fake
-    finally:
-        await fake.close()
+__all__ = ["twilio"]

@@ -18,10 +18,11 @@ from __future__ import annotations
 import asyncio
 import secrets
 import xml.etree.ElementTree as ET
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import pytest
 from aiohttp import web
 
 from tests.adapters.sms.fake_twilio import PUBLIC_URL, FakeTwilioApi
@@ -294,3 +295,14 @@ def call_resource(account_sid: str, sid: str, call: Mapping[str, str]) -> dict[s
         "subresource_uris": {"notifications": uri.replace(".json", "/Notifications.json"),
                              "recordings": uri.replace(".json", "/Recordings.json")},
     }
+
+
+@pytest.fixture
+async def twilio() -> AsyncIterator[FakeTwilioVoice]:
+    """The local fake Twilio API, started for one test (the voice tests' fixture, shared)."""
+    fake = FakeTwilioVoice()
+    await fake.start()
+    try:
+        yield fake
+    finally:
+        await fake.close()
