@@ -103,7 +103,7 @@ class MessageAdded(DomainEvent):
     agent_id: str | None  # the agent working the interaction, who should see it
     message: Mapping[str, Any]
     # Live campaigns a customer's message names (their pop views), tagged on the interaction.
-    campaigns: Sequence[Mapping[str, Any]] = ()
+    campaigns: Sequence[Mapping[str, Any]] = field(default_factory=list)  # a list, as JSON gives back
 
 
 @dataclass(frozen=True, slots=True)
