@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from cti.domain import Channel
+from desktop_api.openapi_parts import E, S, Schema, operation
 
-Schema = dict[str, Any]
 STR: Schema = {"type": "string"}
 NUM: Schema = {"type": "number"}
-E = "#/components/responses/E"
-S = "#/components/schemas/"
 MOMENT: Schema = {"anyOf": [NUM, {"type": "string", "format": "date-time"}],
                   "description": "seconds since the epoch, or ISO 8601 (UTC without an offset)"}
 
@@ -23,18 +19,8 @@ def _op(summary: str, op_id: str, *, tag: str, ok: tuple[int, Schema], errors: t
         description: str, params: list[Schema] | None = None, body: Schema | None = None,
         public: bool = False) -> Schema:
     status, schema = ok
-    operation: Schema = {"operationId": op_id, "summary": summary, "description": description, "tags": [tag],
-                         "responses": {str(status): {"description": "the answer",
-                                                     "content": {"application/json": {"schema": schema}}},
-                                       **{str(s): {"$ref": f"{E}{s}"} for s in errors}}}
-    if params:
-        operation["parameters"] = params
-    if body is not None:
-        operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
-    if public:
-        operation["security"] = []
-    return operation
-
+    return operation(summary, op_id, schema, errors, description=description, tag=tag, params=params,
+                     body=body, status=status, public=public)
 
 def campaign_schemas() -> dict[str, Schema]:
     campaign_props: Schema = {

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from desktop_api.openapi_parts import S, Schema, operation
 
-Schema = dict[str, Any]
 STR: Schema = {"type": "string"}
 NUM: Schema = {"type": "number"}
 INT: Schema = {"type": "integer"}
 BOOL: Schema = {"type": "boolean"}
-E = "#/components/responses/E"
-S = "#/components/schemas/"
 
 
 def _null(schema: Schema) -> Schema:
@@ -19,12 +16,7 @@ def _null(schema: Schema) -> Schema:
 
 def _op(summary: str, op_id: str, ok: Schema, errors: tuple[int, ...], *, tag: str, description: str,
         params: list[Schema] | None = None) -> Schema:
-    return {"operationId": op_id, "summary": summary, "description": description, "tags": [tag],
-            "parameters": params or [],
-            "responses": {"200": {"description": "the answer",
-                                  "content": {"application/json": {"schema": ok}}},
-                          **{str(s): {"$ref": f"{E}{s}"} for s in errors}}}
-
+    return operation(summary, op_id, ok, errors, description=description, tag=tag, params=params)
 
 def _query(name: str, schema: Schema, text: str) -> Schema:
     return {"name": name, "in": "query", "required": False, "schema": schema, "description": text}

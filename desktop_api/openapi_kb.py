@@ -3,37 +3,22 @@ staff routes under /api/kb, the public pages under /kb and the chat widget's sel
 
 from __future__ import annotations
 
-from typing import Any
-
 from cti.knowledge import MAX_BODY, MAX_MESSAGE_QUERY, MAX_QUERY, MAX_TAG, MAX_TAGS, MAX_TITLE, Outcome
+from desktop_api.openapi_parts import S, Schema, operation
 
-Schema = dict[str, Any]
 STR: Schema = {"type": "string"}
 NUM: Schema = {"type": "number"}
 INT: Schema = {"type": "integer"}
-E = "#/components/responses/E"
-S = "#/components/schemas/"
 EDITORS = "Supervisors and admins (agents get 403 wrong-role); audited."
 READERS = "Agents, supervisors and admins: both parts."
 
-
-def _json(schema: Schema) -> Schema:
-    return {"content": {"application/json": {"schema": schema}}}
 
 
 def _op(summary: str, op_id: str, ok: Schema, errors: tuple[int, ...], *, description: str,
         params: list[Schema] | None = None, body: Schema | None = None, status: int = 200,
         tag: str = "knowledge", public: bool = False) -> Schema:
-    op: Schema = {"operationId": op_id, "summary": summary, "description": description, "tags": [tag],
-                  "parameters": list(params or []),
-                  "responses": {str(status): {"description": "the answer", **_json(ok)},
-                                **{str(s): {"$ref": f"{E}{s}"} for s in errors}}}
-    if body is not None:
-        op["requestBody"] = {"required": True, **_json(body)}
-    if public:
-        op["security"] = []
-    return op
-
+    return operation(summary, op_id, ok, errors, description=description, tag=tag, params=params, body=body,
+                     status=status, public=public)
 
 def _path(name: str, description: str = "") -> Schema:
     return {"name": name, "in": "path", "required": True, "schema": STR, "description": description}
