@@ -38,6 +38,7 @@ from cti.domain import (
     Message,
     MessageSender,
     Note,
+    QueueConfig,
     jsonable,
 )
 from cti.errors import Conflict, CtiError, Forbidden, InvalidInput, NotFound, StaleSnapshot
@@ -503,15 +504,17 @@ class InteractionService:
             raise Conflict("not-waiting", "only a waiting customer can ask for a callback",
                            interaction_id=interaction_id, state=known.state.value)
         now = self._clock.now()
+        # Refused before the routing store is touched: taking the item out withdraws an offer that
+        # is ringing an agent. Arrival is the earliest the wait can have begun.
+        if queue is None or queue.max_wait is None or now - known.arrived_at < queue.max_wait:
+            raise _callback_not_offered(interaction_id, queue)
         offer = await self._routing.offer_for(interaction_id)
         item = await self._routing.remove(interaction_id)
         began = item.enqueued_at if item is not None else (known.queued_at or known.arrived_at)
         if queue is None or queue.max_wait is None or now - began < queue.max_wait:
             if item is not None:
                 await self._routing.enqueue(item)  # it waits as it did
-            raise Conflict("callback-not-offered", "a callback is offered once the queue's maximum wait "
-                           "has passed", interaction_id=interaction_id,
-                           max_wait=queue.max_wait if queue else None)
+            raise _callback_not_offered(interaction_id, queue)
         callback_id = self._ids.new_id("int")
         _, closed = await self._change(interaction_id, lambda i: lifecycle.apply(
             i, "to_callback", now=now, details={"callback": callback_id})
@@ -877,3 +880,8 @@ def requeued(now: float, why: str | None = None) -> Change:
     ``why`` goes to the log ("timeout": a missed offer)."""
     return lambda i: lifecycle.apply(i, "requeue", now=now, details={"why": why}) \
         if lifecycle.can(i, "requeue") else None
+
+
+def _callback_not_offered(interaction_id: str, queue: QueueConfig | None) -> Conflict:
+    return Conflict("callback-not-offered", "a callback is offered once the queue's maximum wait has passed",
+                    interaction_id=interaction_id, max_wait=queue.max_wait if queue else None)

@@ -108,3 +108,21 @@ async def test_a_callback_before_the_maximum_wait_is_refused_and_the_chat_waits_
         assert refused["error_id"] == "callback-not-offered"
         assert await chat_id(c, 1) == [interaction_id]  # still waiting, in the router
         await visitor.close()
+
+
+async def test_an_early_callback_request_leaves_the_offer_out_to_the_agent(tmp_path: Path) -> None:
+    # Hostile or hasty: a visitor asks for a callback before the maximum wait while an agent's
+    # desk is ringing. The request is refused and the offer stays good: the agent can accept.
+    queues = [{**QUEUES[0], "max_wait": 3600}]
+    async with center(tmp_path, offer_timeout=20, queues=queues, chat=FAST, agents=ONE_CHAT_ALICE) as c:
+        alice = await c.agent_socket("alice")
+        visitor = await chat(c, "hello?")
+        offer = await alice.expect("interaction.offered")
+        for _ in range(3):
+            await visitor.send({"type": "callback", "phone": "(415) 555-0100"})
+            refused = await visitor.expect("error")
+            assert refused["error_id"] == "callback-not-offered", refused
+        accepted = await alice.command({"type": "accept", "interaction_id": offer["interaction_id"]})
+        assert accepted["type"] == "ack", accepted
+        for sock in (visitor, alice):
+            await sock.close()
