@@ -1,19 +1,20 @@
-"""Voice on a direct SIP line (pyVoIP, through ``adapters.sip.pyvoip_fixes``), without Asterisk.
+"""Voice on a direct SIP line, without Asterisk: both halves on our own SIP transaction and dialog
+layer (``adapters.sip.sipcore``) on the asyncio loop, and our own RTP (``media``).
 
-The line registers with the configured registrar/proxy and keeps itself registered. An incoming
-call is answered and hears the greeting, then the hold audio (16-bit WAV prompts coded in the
-negotiated G.711 law, ``adapters.sip.g711``; a tone generated in code when none is configured);
-the digits the caller keys (SIP INFO, or RFC 4733 telephone-events in the RTP) until '#',
+The caller's half (``caller_leg``, its decisions as plain data in ``caller_call``) keeps the line
+registered with the configured registrar/proxy (digest, refresh, retried for ever) on its own
+endpoint. An incoming call is answered (the SDP answer in the law the caller offered, PCMU or
+PCMA; 486 over ``max_calls``) and hears the greeting, then the hold audio (16-bit WAV prompts
+coded in that law, ``adapters.sip.g711``; a tone generated in code when none is configured); the
+digits the caller keys (SIP INFO, or RFC 4733 telephone-events in the RTP) until '#',
 ``account_digits`` or ``digits_seconds`` become ``ivr.account``, the next key ``ivr.reason``
-(named by ``reasons``; asked only when set); then the call is a queued voice
-interaction of the customer who owns the caller's number. A caller hanging up while waiting
-abandons it; after an answer, a hang-up ends the call into wrap-up.
+(named by ``reasons``; asked only when set); then the call is a queued voice interaction of the
+customer who owns the caller's number. A caller hanging up while waiting abandons it; after an
+answer, a hang-up ends the call into wrap-up. ``caller_leg`` calls ``on_registered``,
+``on_incoming``, ``on_dtmf`` and ``on_ended`` on the loop; no thread is involved.
 
-pyVoIP's threads report to ``_Bridge`` which hands every event to the loop with
-``loop.call_soon_threadsafe``; nothing on the loop waits on pyVoIP's locks.
-
-The agent's leg is on ``sipcore`` (``agent_leg``), beside pyVoIP's caller half: an offer rings
-the agent's ``sip`` endpoint through the same proxy, offering only the caller's codec; the phone's
+The agent's leg (``agent_leg``) is on a second ``sipcore`` endpoint: an offer rings the agent's
+``sip`` endpoint through the same proxy, offering only the caller's codec; the phone's
 answer is the accept and the two legs' RTP is relayed packet by packet (``media``). A refusal or
 no answer declines the offer "no-answer" (re-queued, agent away); the caller hanging up cancels
 the ringing phone; the agent's BYE ends the caller's call. An agent without a ``sip`` endpoint
@@ -44,8 +45,8 @@ from aiohttp import web
 from adapters.channel import AdapterDeps, SendRefused, SendResult
 from adapters.locks import KeyedLocks
 from adapters.sip import g711
-from adapters.sip import pyvoip_fixes as fx
 from adapters.sip.agent_leg import AgentLeg, Outcome, Ring
+from adapters.sip.caller_leg import CallerCall, CallerLine
 from adapters.sip.config import SipConfig
 from adapters.sip.media import MediaLeg, bridge, unbridge
 from adapters.sip.recording import Recording
@@ -89,7 +90,7 @@ class Prompts:
 
 @dataclass
 class LiveCall:
-    call: fx.FixedCall
+    call: CallerCall
     leg: MediaLeg | None = None
     digits: list[str] = field(default_factory=list)
     digit_event: asyncio.Event = field(default_factory=asyncio.Event)
@@ -166,30 +167,6 @@ def e164(user: str, country: str) -> str:
     return normalise_phone(digits, region=country)
 
 
-class _Bridge:
-    """``LineEvents`` on pyVoIP's threads -> the adapter's methods on the loop."""
-
-    def __init__(self, adapter: SipLineAdapter, loop: asyncio.AbstractEventLoop) -> None:
-        self._adapter = adapter
-        self._loop = loop
-
-    def _post(self, fn: Any, *args: Any) -> None:
-        with contextlib.suppress(RuntimeError):  # the loop is closed: the server is stopping
-            self._loop.call_soon_threadsafe(fn, *args)
-
-    def registered(self, ok: bool, why: str) -> None:
-        self._post(self._adapter.on_registered, ok, why)
-
-    def incoming(self, call: fx.FixedCall) -> None:
-        self._post(self._adapter.on_incoming, call)
-
-    def dtmf(self, call: fx.FixedCall, digit: str) -> None:
-        self._post(self._adapter.on_dtmf, call, digit)
-
-    def ended(self, call: fx.FixedCall, why: str) -> None:
-        self._post(self._adapter.on_ended, call, why)
-
-
 class SipLineAdapter:
     channel = Channel.VOICE
 
@@ -199,7 +176,7 @@ class SipLineAdapter:
         self.prompts = prompts or Prompts()
         self._deps = deps
         self._locks = KeyedLocks()
-        self._phone: fx.FixedPhone | None = None
+        self._line: CallerLine | None = None  # the caller's half: registration, incoming calls
         self._calls: dict[str, LiveCall] = {}  # SIP Call-ID -> the live call
         self._dialled: dict[str, Dialled] = {}  # interaction id -> a click-to-dial's legs
         self._tasks: set[asyncio.Task[None]] = set()
@@ -214,15 +191,11 @@ class SipLineAdapter:
         return None
 
     async def start(self) -> None:
-        if self._phone is not None:
+        if self._line is not None:
             return
         c = self._config
-        self._phone = fx.FixedPhone(server=c.server, port=c.port, user=c.user, password=c.password,
-                                    local_ip=c.local_ip, sip_port=c.sip_port, rtp_low=c.rtp_port_low,
-                                    rtp_high=c.rtp_port_high, max_calls=c.max_calls,
-                                    expires=c.register_expires,
-                                    events=_Bridge(self, asyncio.get_running_loop()))
-        await asyncio.to_thread(self._phone.sip.start)
+        self._line = CallerLine(c, self)
+        await self._line.start()
         self._endpoint = await SipEndpoint.open(
             c.local_ip, c.agent_sip_port, outbound=(c.server, c.port), user=c.user,
             credentials=Credentials(c.user, c.password) if c.password else None)
@@ -237,7 +210,7 @@ class SipLineAdapter:
         set (nobody is left talking to a server that is gone, nor a dialog left in the proxy),
         and the interactions close as Asterisk's do: a caller still waiting abandoned, a call
         being talked into wrap-up ("server-stopped")."""
-        phone, self._phone = self._phone, None
+        line, self._line = self._line, None
         endpoint, self._endpoint = self._endpoint, None
         lives, self._calls = list(self._calls.values()), {}
         dialled, self._dialled = list(self._dialled.values()), {}
@@ -252,18 +225,17 @@ class SipLineAdapter:
             if live.leg is not None:
                 live.leg.close()
             await self._stop_recording(live)
-            with contextlib.suppress(fx.InvalidStateError):
-                await asyncio.to_thread(live.call.hangup)
+            live.call.hangup()
             if live.interaction_id is not None:
                 with contextlib.suppress(Conflict, NotFound):
                     await self._server_stopped(live.interaction_id)
         for call in dialled:
             with contextlib.suppress(Conflict, NotFound):
                 await self._server_stopped(call.interaction_id)
-        if endpoint is not None:
-            await endpoint.shutdown()  # BYE/CANCEL through the route set for any leg left
-        if phone is not None:
-            await asyncio.to_thread(phone.sip.stop)
+        # BYE/CANCEL through the route set for any leg left, 480 to a caller still ringing, the
+        # line's registration removed; both endpoints at once (each waits for its answers)
+        await asyncio.gather(*(ep.shutdown() for ep in (endpoint,) if ep is not None),
+                             *(ln.stop() for ln in (line,) if ln is not None))
 
     async def _server_stopped(self, interaction_id: str) -> None:
         interaction = await self._deps.context.interaction(interaction_id)
@@ -288,20 +260,18 @@ class SipLineAdapter:
             self.registered.clear()
             log.warning("sip line not registered: %s (retrying)", why)
 
-    def on_incoming(self, call: fx.FixedCall) -> None:
-        if call.state != fx.CallState.RINGING:  # cancelled during pyVoIP's one-second wait
-            return
+    def on_incoming(self, call: CallerCall) -> None:
         live = LiveCall(call)
         self._calls[call.call_id] = live
         self._spawn(self._answer(live))
 
-    def on_dtmf(self, call: fx.FixedCall, digit: str) -> None:
+    def on_dtmf(self, call: CallerCall, digit: str) -> None:
         live = self._calls.get(call.call_id)
         if live is not None:
             live.digits.append(digit)
             live.digit_event.set()
 
-    def on_ended(self, call: fx.FixedCall, why: str) -> None:
+    def on_ended(self, call: CallerCall, why: str) -> None:
         live = self._calls.pop(call.call_id, None)
         if live is None or live.ended:
             return
@@ -320,18 +290,19 @@ class SipLineAdapter:
 
     async def _answer(self, live: LiveCall) -> None:
         call = live.call
-        media = call.media
-        if media is None:
-            log.warning("sip call without audio refused call=%s", call.call_id)
-            await asyncio.to_thread(call.deny)
+        if live.ended:  # cancelled before its media was opened
+            call.sock.close()
             return
-        live.leg = await MediaLeg.open(media.sock, media.remote, media.payload_type,
-                                       greeting=self.prompts.greeting, hold=self.prompts.hold,
-                                       dtmf_payload_type=media.dtmf_payload_type,
-                                       on_key=lambda key: self.on_dtmf(call, key))
-        await asyncio.to_thread(call.answer)
-        live.leg.play(greeting=True)
-        log.info("sip call answered call=%s from=%s", call.call_id, fx.caller_number(call))
+        leg = await MediaLeg.open(call.sock, call.remote, call.payload_type,
+                                  greeting=self.prompts.greeting, hold=self.prompts.hold,
+                                  dtmf_payload_type=call.dtmf_payload_type,
+                                  on_key=lambda key: self.on_dtmf(call, key))
+        if live.ended or not call.answer():  # cancelled meanwhile
+            leg.close()
+            return
+        live.leg = call.media = leg
+        leg.play(greeting=True)
+        log.info("sip call answered call=%s from=%s codec=%d", call.call_id, call.caller, call.payload_type)
         account, reason = await self._collect_digits(live)
         if live.ended:
             return
@@ -363,7 +334,7 @@ class SipLineAdapter:
 
     async def _queue_caller(self, live: LiveCall, account: str, reason: str = "") -> Interaction:
         call = live.call
-        caller = fx.caller_number(call)
+        caller = call.caller
         identities: list[InboundIdentity] = []
         with contextlib.suppress(InvalidInput):
             country = self._deps.config.phone_region
@@ -373,7 +344,7 @@ class SipLineAdapter:
         if not identities:
             identities.append(InboundIdentity(Identity(IdentityKind.CALL, call.call_id),
                                               IdentityLevel.ASSERTED, "call"))
-        context = {"ivr.account": account, "ivr.reason": reason, "voice.did": fx.called_number(call)}
+        context = {"ivr.account": account, "ivr.reason": reason, "voice.did": call.called}
         interaction = await self._deps.interactions.start_inbound(
             channel=Channel.VOICE, identities=identities, display_name=None, queue=self._config.queue,
             channel_refs={REF_CALL_ID: call.call_id, REF_CALLER: caller},
@@ -481,8 +452,7 @@ class SipLineAdapter:
         if live.leg is not None:
             live.leg.close()
         await self._stop_recording(live)
-        with contextlib.suppress(fx.InvalidStateError):
-            await asyncio.to_thread(live.call.hangup)
+        live.call.hangup()
         if interaction_id is not None:
             async with self._locks.hold(interaction_id):
                 with contextlib.suppress(Conflict, NotFound):
@@ -509,8 +479,7 @@ class SipLineAdapter:
                 if live.leg is not None:
                     live.leg.close()
                 await self._stop_recording(live)
-                with contextlib.suppress(fx.InvalidStateError):
-                    await asyncio.to_thread(live.call.hangup)
+                live.call.hangup()
             await self._deps.interactions.call_ended(interaction_id, why="agent-hung-up")
         log.info("sip hang-up from the desktop interaction=%s agent=%s", interaction_id, agent_id)
 

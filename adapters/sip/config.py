@@ -15,7 +15,7 @@ ENDPOINT = "sip"  # the agent profile's endpoints key: "sip:agent1@127.0.0.1:507
 KEYS = frozenset({"server", "port", "user", "password", "local_ip", "sip_port", "rtp_port_low",
                   "rtp_port_high", "max_calls", "register_expires", "queue", "account_digits",
                   "digits_seconds", "greeting_wav", "hold_wav", "agent_sip_port", "ring_seconds", "reasons",
-                  "recording_dir"})
+                  "recording_dir", "pickup_seconds"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +40,7 @@ class SipConfig:
     ring_seconds: float = 20.0  # an agent's phone rings this long, then CANCEL and "no-answer"
     reasons: Mapping[str, str] = field(default_factory=dict)  # key after the account -> reason
     recording_dir: str | None = None  # the desk's recordings (<interaction id>.wav); None: refused
+    pickup_seconds: float = 0.0  # a caller hears ringing (180) this long before the line answers
 
 
 def _int(raw: Mapping[str, Any], key: str, default: int, low: int, high: int) -> int:
@@ -71,6 +72,9 @@ def parse_sip_config(raw: Mapping[str, Any], app: AppConfig) -> SipConfig:
     ring = raw.get("ring_seconds", 20.0)
     if isinstance(ring, bool) or not isinstance(ring, int | float) or not 1 <= ring <= 300:
         raise ConfigError(f"{WHERE}: 'ring_seconds' must be a number from 1 to 300")
+    pickup = raw.get("pickup_seconds", 0.0)
+    if isinstance(pickup, bool) or not isinstance(pickup, int | float) or not 0 <= pickup <= 60:
+        raise ConfigError(f"{WHERE}: 'pickup_seconds' must be a number from 0 to 60")
     reasons_raw = raw.get("reasons") or {}
     if not isinstance(reasons_raw, Mapping):
         raise ConfigError(f"{WHERE}: 'reasons' must map a phone key to a reason")
@@ -93,7 +97,7 @@ def parse_sip_config(raw: Mapping[str, Any], app: AppConfig) -> SipConfig:
         account_digits=_int(raw, "account_digits", 12, 0, 32), digits_seconds=float(seconds),
         agent_sip_port=_int(raw, "agent_sip_port", 0, 0, 65535), ring_seconds=float(ring), reasons=reasons,
         endpoints=endpoints, greeting_wav=_path(raw, "greeting_wav"), hold_wav=_path(raw, "hold_wav"),
-        recording_dir=_path(raw, "recording_dir"))
+        recording_dir=_path(raw, "recording_dir"), pickup_seconds=float(pickup))
 
 
 def _path(raw: Mapping[str, Any], key: str) -> str | None:

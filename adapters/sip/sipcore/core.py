@@ -125,6 +125,12 @@ class RegistrationFailed(SipEvent):
     retry_in: float
 
 
+@dataclass(frozen=True)
+class RegistrationLapsed(SipEvent):
+    """The binding the registrar granted has expired and no refresh has succeeded since: the
+    registrar no longer routes calls to us (its refresh is still being retried)."""
+
+
 Action = Send | StartTimer | StopTimer | SipEvent
 
 
@@ -294,7 +300,8 @@ class SipCore:
         if reg is None:
             return []
         reg.expires = 0
-        return [StopTimer(("reg:" + aor, "refresh")), *self._send_register(reg)]
+        return [StopTimer(("reg:" + aor, "refresh")), StopTimer(("reg:" + aor, "lapse")),
+                *self._send_register(reg)]
 
     def shutdown(self) -> list[Action]:
         """Before the process goes: BYE every call through its route set, CANCEL every ringing
@@ -349,6 +356,10 @@ class SipCore:
             return self._server_actions(stxn.on_timer(name))
         if owner.startswith("reg:") and name == "refresh" and (reg := self.registrations.get(owner[4:])):
             return self._send_register(reg)
+        if owner.startswith("reg:") and name == "lapse" and (reg := self.registrations.get(owner[4:])):
+            # the refresh (sent at half the expiry) is still unanswered: the binding is gone
+            was, reg.registered = reg.registered, False
+            return [RegistrationLapsed(reg.aor)] if was else []
         leg = self.legs.get(owner)
         if leg is not None and name == "forget":
             del self.legs[leg.id]
@@ -640,14 +651,16 @@ class SipCore:
             if reg.expires == 0:
                 reg.registered = False
                 self.registrations.pop(aor, None)
-                return [Registered(aor, 0)]
+                return [StopTimer(("reg:" + aor, "lapse")), Registered(aor, 0)]
             granted = granted_expires(resp, reg.contact, reg.expires)
             reg.failures, reg.registered = 0, True
-            return [StartTimer(key, max(granted / 2, 1.0)), Registered(aor, granted)]
+            return [StartTimer(key, max(granted / 2, 1.0)), StartTimer(("reg:" + aor, "lapse"), granted),
+                    Registered(aor, granted)]
         reg.failures += 1
         reg.registered = False
         retry = min(2.0 ** reg.failures, REGISTER_RETRY_MAX)
-        return [StartTimer(key, retry), RegistrationFailed(aor, resp.status if resp else 408, retry)]
+        return [StartTimer(key, retry), StopTimer(("reg:" + aor, "lapse")),
+                RegistrationFailed(aor, resp.status if resp else 408, retry)]
 
 
 def granted_expires(resp: Response, contact: str, asked: int) -> int:

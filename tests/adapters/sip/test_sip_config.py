@@ -75,3 +75,10 @@ def test_reasons_map_one_key_each() -> None:
     assert dict(adapter.config.reasons) == {"1": "billing", "2": "a fault"}
     with pytest.raises(ConfigError, match="one phone key"):
         build_adapters({"sip": {**SECTION, "reasons": {"12": "billing"}}}, deps())
+
+
+def test_the_pickup_delay_is_seconds_from_0_to_60() -> None:
+    adapter = build_adapters({"sip": {**SECTION, "pickup_seconds": 1.5}}, deps())[Channel.VOICE]
+    assert isinstance(adapter, SipLineAdapter) and adapter.config.pickup_seconds == 1.5
+    with pytest.raises(ConfigError, match="'pickup_seconds' must be a number from 0 to 60"):
+        build_adapters({"sip": {**SECTION, "pickup_seconds": 61}}, deps())

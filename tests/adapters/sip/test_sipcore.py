@@ -17,6 +17,7 @@ from adapters.sip.sipcore.core import (
     InDialogRequest,
     Registered,
     RegistrationFailed,
+    RegistrationLapsed,
     ReinviteDone,
     Rejected,
     Ringing,
@@ -196,7 +197,7 @@ def test_s17_1_2_2_a_final_stops_e_and_f_and_timer_k_ends_it(core: SipCore) -> N
     resp.add("Contact", core.contact + ";expires=40")
     out = core.on_datagram(wire(resp), PROXY)
     assert StopTimer((tid, "E")) in out and StopTimer((tid, "F")) in out
-    assert timers(out) == {"K": 5.0, "refresh": 20.0}
+    assert timers(out) == {"K": 5.0, "refresh": 20.0, "lapse": 40.0}
     assert events(out) == [Registered("sip:line@127.0.0.1", 40)]
     assert core.on_datagram(wire(resp), PROXY) == []  # absorbed in Completed
     core.on_timer((tid, "K"))
@@ -219,6 +220,20 @@ def test_s10_registrar_failures_back_off_up_to_30_seconds(core: SipCore) -> None
         out = core.on_datagram(wire(response_to(reg, 503, to_tag="r")), PROXY)
         retries.append(timers(out)["refresh"])
     assert retries == [2.0, 4.0, 8.0, 16.0, 30.0, 30.0, 30.0]
+
+
+def test_s10_2_1_a_binding_not_refreshed_in_time_is_reported_lapsed_once(core: SipCore) -> None:
+    """A registrar that stops answering: the refresh retransmits for 32 s (Timer F), but the
+    binding it granted ends sooner; the TU hears of it then, not at Timer F."""
+    aor = "sip:line@127.0.0.1"
+    (reg,) = sent(core.register(aor, 4))
+    out = core.on_datagram(wire(response_to(reg, 200, to_tag="r")), PROXY)
+    assert timers(out) == {"K": 5.0, "refresh": 2.0, "lapse": 4.0}
+    (refresh,) = sent(core.on_timer(("reg:" + aor, "refresh")))  # unanswered from here on
+    assert events(core.on_timer(("reg:" + aor, "lapse"))) == [RegistrationLapsed(aor)]
+    assert core.on_timer(("reg:" + aor, "lapse")) == []  # told once
+    out = core.on_datagram(wire(response_to(refresh, 200, to_tag="r")), PROXY)  # the registrar is back
+    assert events(out) == [Registered(aor, 4)] and timers(out)["lapse"] == 4.0
 
 
 # --- §12.1.2 dialogs (UAC) and §13.2.2.4 the ACK for 2xx ---------------------------------------
