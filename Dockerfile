@@ -5,7 +5,7 @@
 #   docker build -t cti-server .
 #   docker run --rm cti-server --help
 
-# Python 3.11: Debian 12's, and pyVoIP still imports audioop (gone in 3.13).
+# Python 3.11: Debian 12's.
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 
 # --- build: the project and its dependencies, as wheels installed into /opt/cti ---------------

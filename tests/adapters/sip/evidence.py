@@ -6,7 +6,7 @@ Run (as root: the SIP packets are read from a raw socket on ``lo``)::
 
 It starts kamailio with ``tests/adapters/sip/kamailio.cfg`` (``peers.Kamailio``), SIPp phones
 (``tests/fixtures/ami/sipp``) registered to it by a plain REGISTER, and a plain
-``pyVoIP.VoIP.VoIPPhone`` (no fix from ``adapters.sip.pyvoip_fixes``) registered as ``line``;
+``pyVoIP.VoIP.VoIPPhone`` (none of the fixes the line carried while on pyVoIP) registered as ``line``;
 then it dials with ``phone.call(number)`` and prints every SIP datagram on loopback per call.
 Nothing of pyVoIP is changed; its ``debug`` function is only replaced by a recorder so the
 exceptions its receive loop swallows are seen. The sniffer, the SIPp phones and the report come
