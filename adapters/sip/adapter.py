@@ -224,6 +224,8 @@ class SipLineAdapter:
             live.drop_agent()
             if live.leg is not None:
                 live.leg.close()
+            else:  # stopped before its media opened: the socket is still bare
+                live.call.sock.close()
             await self._stop_recording(live)
             live.call.hangup()
             if live.interaction_id is not None:
