@@ -115,11 +115,15 @@ class CallerLine:
 
     async def start(self) -> None:
         c = self.config
-        self.endpoint = await SipEndpoint.open(
+        self.attach(await SipEndpoint.open(
             c.local_ip, c.sip_port, outbound=(c.server, c.port), user=c.user,
-            credentials=Credentials(c.user, c.password) if c.password else None)
-        self.endpoint.on_event = self._on_event
-        self.endpoint.run(self.endpoint.core.register(self.aor, c.register_expires))
+            credentials=Credentials(c.user, c.password) if c.password else None))
+
+    def attach(self, endpoint: SipEndpoint) -> None:
+        """Take ``endpoint``'s events and register through it (``start``; tests without a socket)."""
+        self.endpoint = endpoint
+        endpoint.on_event = self._on_event
+        endpoint.run(endpoint.core.register(self.aor, self.config.register_expires))
 
     async def stop(self) -> None:
         """480 to every call still ringing, BYE to every answered one, the registration removed;
