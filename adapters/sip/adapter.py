@@ -22,6 +22,10 @@ accepts on the desktop (the caller stays on the hold audio).
 The desk's controls: hang-up, blind transfer, hold and resume (the relay switches the caller to
 the hold audio, the phone is re-INVITEd ``sendonly``/``sendrecv``), recording (``recording.py``)
 and click-to-dial (the agent's phone, then the customer through the trunk, both on ``sipcore``).
+A caller's call (``LiveCall``) and a dialled one (``Dialled``) are both a ``talk.Talk`` (the
+customer's RTP leg, the agent's phone and its RTP, hold, the recording), so every control but
+click-to-dial acts on either the same way; a dialled customer handed over by a transfer is offered
+and rung like a caller.
 A stop of the server ends every call with BYE and closes its interactions.
 
 A voice interaction's channel references: ``sip_call_id`` (the caller's dialog), ``sip_caller``
@@ -621,11 +625,12 @@ class SipLineAdapter:
         customer or our side ends it."""
         c = self._config
         why = "hung-up"
-        agent, sock = self._new_leg(agent_uri, (PCMU, PCMA))
-        call.agent, call.agent_id = agent, agent_id
+        agent: AgentLeg | None = None
         customer: AgentLeg | None = None
         followed = False  # the agent's leg is followed (and forgotten) by _agent_hangs_up
         try:
+            agent, sock = self._new_leg(agent_uri, (PCMU, PCMA))
+            call.agent, call.agent_id = agent, agent_id
             ring = await self._ring_or_close(agent, sock)
             media = ring.media
             if media is None or media.codec is None or call.ended:
