@@ -23,6 +23,10 @@ accepts on the desktop (the caller stays on the hold audio).
 The desk's controls: hang-up, blind transfer, hold and resume (the relay switches the caller to
 the hold audio, the phone is re-INVITEd ``sendonly``/``sendrecv``), recording (``recording.py``)
 and click-to-dial (the agent's phone, then the customer through the trunk, both on ``sipcore``).
+A caller's call (``LiveCall``) and a dialled one (``Dialled``) are both a ``talk.Talk`` (the
+customer's RTP leg, the agent's phone and its RTP, hold, the recording), so every control but
+click-to-dial acts on either the same way; a dialled customer handed over by a transfer is offered
+and rung like a caller.
 A stop of the server ends every call with BYE and closes its interactions.
 
 A voice interaction's channel references: ``sip_call_id`` (the caller's dialog), ``sip_caller``
@@ -48,11 +52,11 @@ from adapters.sip import g711
 from adapters.sip.agent_leg import AgentLeg, Outcome, Ring
 from adapters.sip.caller_leg import CallerCall, CallerLine
 from adapters.sip.config import SipConfig
-from adapters.sip.media import MediaLeg, bridge, unbridge
-from adapters.sip.recording import Recording
+from adapters.sip.media import MediaLeg
 from adapters.sip.sipcore.digest import Credentials
 from adapters.sip.sipcore.sdp import PCMA, PCMU, Session
 from adapters.sip.sipcore.transport import SipEndpoint
+from adapters.sip.talk import Talk
 from cti.calls import may_monitor, owned_live_call
 from cti.domain import (
     Channel,
@@ -89,64 +93,38 @@ class Prompts:
 
 
 @dataclass
-class LiveCall:
+class LiveCall(Talk):
+    """A caller on the line's own caller half (``caller_leg``), from the answer: the digits,
+    then the talk."""
+
     call: CallerCall
-    leg: MediaLeg | None = None
     digits: list[str] = field(default_factory=list)
     digit_event: asyncio.Event = field(default_factory=asyncio.Event)
-    interaction_id: str | None = None
-    ended: bool = False
-    agent: AgentLeg | None = None  # the agent's phone: ringing, or talking when ``agent_media``
-    agent_id: str | None = None
-    agent_media: MediaLeg | None = None
-    held: bool = False  # on hold from the desk: the caller hears the hold audio, nothing is relayed
-    recording: Recording | None = None  # the desk's recording of both directions
-
-    def tap(self) -> None:
-        """The recording (if any) hears both legs: the caller on the left, the agent on the right."""
-        rec = self.recording
-        if self.leg is not None:
-            self.leg.recorder = rec.tap(0) if rec is not None else None
-        if self.agent_media is not None:
-            self.agent_media.recorder = rec.tap(1) if rec is not None else None
-
-    def drop_agent(self) -> None:
-        """End the agent's leg whatever it is doing: CANCEL while it rings, BYE once answered."""
-        leg, media = self.agent, self.agent_media
-        self.agent = self.agent_media = self.agent_id = None
-        self.held = False
-        if leg is not None and media is not None:
-            leg.hangup()
-        elif leg is not None:
-            leg.cancel()  # the core sends CANCEL, or BYE if the answer crossed it
-        if media is not None:
-            media.close()
-        if self.leg is not None:
-            self.leg.peer = None
 
 
 @dataclass
-class Dialled:
-    """A click-to-dial: the agent's phone first, then the customer through the trunk, relayed."""
+class Dialled(Talk):
+    """A click-to-dial: the agent's phone first, then the customer through the trunk (``customer``,
+    a sipcore leg), relayed; from then on a talk like a caller's."""
 
-    interaction_id: str
-    legs: list[AgentLeg] = field(default_factory=list)
-    answered: set[str] = field(default_factory=set)  # the legs talking (BYE to end), not ringing
-    media: list[MediaLeg] = field(default_factory=list)
-    ended: bool = False
+    interaction_id: str = field(kw_only=True)
+    customer: AgentLeg | None = None
+    customer_answered: bool = False
 
     def end(self) -> None:
-        """BYE every answered leg, CANCEL a ringing one, close the relay."""
+        """BYE every answered leg, CANCEL a ringing one, close the relay. The recording is closed
+        by whoever ends the call (``stop_recording``), after this."""
         if self.ended:
             return
         self.ended = True
-        for media in self.media:
-            media.close()
-        for leg in self.legs:
-            if leg.id in self.answered:
-                leg.hangup()
-            else:
-                leg.cancel()
+        self.drop_agent()
+        if self.leg is not None:
+            self.leg.close()
+        customer = self.customer
+        if customer is not None and self.customer_answered:
+            customer.hangup()
+        elif customer is not None:
+            customer.cancel()
 
 
 def account_of(keys: str, limit: int) -> tuple[str, int, bool]:
@@ -232,6 +210,7 @@ class SipLineAdapter:
                 with contextlib.suppress(Conflict, NotFound):
                     await self._server_stopped(live.interaction_id)
         for call in dialled:
+            await call.stop_recording()
             with contextlib.suppress(Conflict, NotFound):
                 await self._server_stopped(call.interaction_id)
         # BYE/CANCEL through the route set for any leg left, 480 to a caller still ringing, the
@@ -433,33 +412,41 @@ class SipLineAdapter:
             leg.hangup()
             self._spawn(self._agent_hangs_up(live, leg))  # only to forget its events when it ends
             return
-        live.agent_media = agent_media
-        bridge(live.leg, agent_media)
-        live.tap()
+        live.connect(agent_media)
         log.info("sip agent answered interaction=%s agent=%s codec=%d", offer.interaction_id,
                  offer.agent_id, pt)
         self._spawn(self._agent_hangs_up(live, leg))
 
-    async def _agent_hangs_up(self, live: LiveCall, leg: AgentLeg) -> None:
+    async def _agent_hangs_up(self, live: Talk, leg: AgentLeg) -> None:
         try:
             by = await leg.ended(timeout=24 * 3600.0)
         finally:
             leg.endpoint.discard(leg.id)
         if by != "remote" or live.agent is not leg or live.ended:
             return  # we ended it (caller gone, desktop hang-up, transfer)
-        live.drop_agent()
         interaction_id = live.interaction_id
-        self._calls.pop(live.call.call_id, None)
-        live.ended = True
-        if live.leg is not None:
-            live.leg.close()
-        await self._stop_recording(live)
-        live.call.hangup()
+        await self._end_customer(live)
         if interaction_id is not None:
             async with self._locks.hold(interaction_id):
                 with contextlib.suppress(Conflict, NotFound):
                     await self._deps.interactions.call_ended(interaction_id, why="agent-hung-up")
         log.info("sip agent hung up interaction=%s", interaction_id)
+
+    async def _end_customer(self, talk: Talk) -> None:
+        """End a call from our side (the agent hung up, or the desk did): BYE to the customer
+        (the caller's leg, or the dialled one) and to the agent's phone, the relay and the
+        recording closed."""
+        if isinstance(talk, Dialled):
+            self._dialled.pop(talk.interaction_id, None)
+            talk.end()
+        elif isinstance(talk, LiveCall):
+            self._calls.pop(talk.call.call_id, None)
+            talk.ended = True
+            talk.drop_agent()
+            if talk.leg is not None:
+                talk.leg.close()
+            talk.call.hangup()
+        await talk.stop_recording()
 
     # ----- call control (desktop) ----------------------------------------------------------
 
@@ -467,37 +454,44 @@ class SipLineAdapter:
         refs = interaction.channel_refs
         return interaction.channel is Channel.VOICE and bool(refs.get(REF_CALL_ID) or refs.get(REF_DIALLED))
 
+    def _talk(self, interaction: Interaction) -> Talk | None:
+        """The call of an interaction: a click-to-dial's, else the caller's."""
+        dialled = self._dialled.get(interaction.id)
+        if dialled is not None:
+            return dialled
+        return self._calls.get(interaction.channel_refs.get(REF_CALL_ID, ""))
+
+    def _connected(self, interaction: Interaction) -> Talk:
+        """The call the desk's controls act on: the customer's audio is ours."""
+        talk = self._talk(interaction)
+        if talk is None or talk.ended:
+            raise Conflict("no-call", "the call is over", interaction_id=interaction.id)
+        if talk.leg is None:
+            raise Conflict("call-not-connected", "the customer has not answered yet",
+                           interaction_id=interaction.id)
+        return talk
+
     async def hangup(self, interaction_id: str, agent_id: str) -> None:
-        """End the caller's call (a BYE through the proxy); the interaction goes to wrap-up."""
+        """End the customer's call (a BYE through the proxy); the interaction goes to wrap-up."""
         async with self._locks.hold(interaction_id):
             interaction = await self._live(interaction_id, agent_id)
-            dialled = self._dialled.pop(interaction_id, None)
-            if dialled is not None:
-                dialled.end()
-            live = self._calls.pop(interaction.channel_refs.get(REF_CALL_ID, ""), None)
-            if live is not None:
-                live.ended = True
-                live.drop_agent()
-                if live.leg is not None:
-                    live.leg.close()
-                await self._stop_recording(live)
-                live.call.hangup()
+            talk = self._talk(interaction)
+            if talk is not None:
+                await self._end_customer(talk)
             await self._deps.interactions.call_ended(interaction_id, why="agent-hung-up")
         log.info("sip hang-up from the desktop interaction=%s agent=%s", interaction_id, agent_id)
 
     async def transfer(self, interaction_id: str, agent_id: str, *, to_queue: str | None,
                        to_agent: str | None = None, note: str | None = None) -> Interaction:
-        """A blind transfer: the caller back on the hold audio, the interaction queued again."""
+        """A blind transfer: the agent's phone hung up, the customer back on the hold audio, the
+        interaction queued again or offered to ``to_agent`` (whose phone the offer rings)."""
         async with self._locks.hold(interaction_id):
-            interaction = await self._live(interaction_id, agent_id)
-            if interaction_id in self._dialled:
-                raise Unavailable("not-supported", "a dialled SIP call cannot be transferred yet")
+            talk = self._connected(await self._live(interaction_id, agent_id))
             moved = await self._deps.interactions.transfer(interaction_id, agent_id, to_queue=to_queue,
                                                            to_agent=to_agent, note=note)
-            live = self._calls.get(interaction.channel_refs.get(REF_CALL_ID, ""))
-            if live is not None and live.leg is not None:
-                live.drop_agent()
-                live.leg.play(greeting=False)
+            talk.hand_over()
+        log.info("sip transfer interaction=%s from=%s to_queue=%s to_agent=%s", interaction_id, agent_id,
+                 to_queue, to_agent)
         return moved
 
     async def record(self, interaction_id: str, agent_id: str, action: str) -> None:
@@ -509,58 +503,36 @@ class SipLineAdapter:
         if what is None:
             raise InvalidInput("bad-recording-action", "action is start, pause, resume or stop")
         async with self._locks.hold(interaction_id):
-            interaction = await self._live(interaction_id, agent_id)
-            live = self._calls.get(interaction.channel_refs.get(REF_CALL_ID, ""))
-            if live is None or live.leg is None or live.ended:
-                raise Conflict("no-call", "the call is over", interaction_id=interaction_id)
+            talk = self._connected(await self._live(interaction_id, agent_id))
             if action == "start":
-                if live.recording is not None:
+                if talk.recording is not None:
                     raise Conflict("recording-in-progress", "the call is being recorded",
                                    interaction_id=interaction_id)
                 if not self._config.recording_dir:
                     raise Unavailable("recording-not-configured", "the SIP line has no recording_dir")
                 path = Path(self._config.recording_dir) / f"{interaction_id}.wav"
-                live.recording = await Recording.open(path)
-                live.tap()
+                await talk.start_recording(path)
                 await self._deps.interactions.update_refs(interaction_id,
                                                           context={"voice.recording": str(path)})
-            elif live.recording is None:
+            elif talk.recording is None:
                 raise Conflict("not-recording", "the call is not being recorded",
                                interaction_id=interaction_id)
             elif action == "stop":
-                await self._stop_recording(live)
+                await talk.stop_recording()
             else:
-                live.recording.pause(action == "pause")
+                talk.recording.pause(action == "pause")
         await self._call_updated(interaction_id, agent_id, what, {"by": "desktop"})
         log.info("sip recording %s interaction=%s agent=%s", action, interaction_id, agent_id)
 
     @staticmethod
-    async def _stop_recording(live: LiveCall) -> None:
-        rec, live.recording = live.recording, None
-        live.tap()
-        if rec is not None:
-            await rec.close()
+    async def _stop_recording(live: Talk) -> None:
+        await live.stop_recording()
 
     async def hold(self, interaction_id: str, agent_id: str, *, on: bool) -> None:
-        """Hold: the relay stops, the caller hears the hold audio and the agent's phone is
-        re-INVITEd ``sendonly`` through the route set; resume re-INVITEs it ``sendrecv`` and the
-        relay passes audio again. The audio follows the desk even if the phone refuses the
-        re-INVITE (the relay, not the phone, decides what each side hears)."""
+        """Hold and resume (``Talk.hold``): the customer hears the hold audio, the agent's phone is
+        re-INVITEd ``sendonly``, then ``sendrecv``."""
         async with self._locks.hold(interaction_id):
-            interaction = await self._live(interaction_id, agent_id)
-            live = self._calls.get(interaction.channel_refs.get(REF_CALL_ID, ""))
-            if live is None or live.leg is None or live.ended:
-                raise Conflict("no-call", "the call is over", interaction_id=interaction_id)
-            if live.held != on:
-                live.held = on
-                leg, media = live.agent, live.agent_media
-                if on:
-                    unbridge(live.leg)
-                    live.leg.play(greeting=False)
-                if leg is not None and media is not None and not await leg.hold(on):
-                    log.warning("sip re-INVITE refused interaction=%s hold=%s", interaction_id, on)
-                if not on and live.agent_media is not None and not live.ended:
-                    bridge(live.leg, live.agent_media)
+            await self._connected(await self._live(interaction_id, agent_id)).hold(on)
         await self._call_updated(interaction_id, agent_id, "held" if on else "resumed", {"by": "desktop"})
         log.info("sip %s interaction=%s agent=%s", "hold" if on else "resume", interaction_id, agent_id)
 
@@ -594,14 +566,14 @@ class SipLineAdapter:
             channel=Channel.VOICE, agent_id=agent_id, identities=[Identity(IdentityKind.PHONE, phone)],
             display_name=None, queue=queue, channel_refs={REF_DIALLED: dialled},
             context={"voice.dialled": dialled})
-        call = Dialled(interaction.id)
+        call = Dialled(interaction_id=interaction.id)
         self._dialled[interaction.id] = call
-        self._spawn(self._dial_legs(call, uri, dialled))
+        self._spawn(self._dial_legs(call, agent_id, uri, dialled))
         log.info("sip click-to-dial agent=%s interaction=%s", agent_id, interaction.id)
         return interaction
 
-    async def _ring_leg(self, call: Dialled, uri: str, formats: tuple[int, ...]) -> tuple[AgentLeg, Ring,
-                                                                                          socket.socket]:
+    def _new_leg(self, uri: str, formats: tuple[int, ...]) -> tuple[AgentLeg, socket.socket]:
+        """A leg to ring through the proxy, and the RTP socket its offer names."""
         endpoint = self._endpoint
         if endpoint is None:
             raise Unavailable("sip-not-started", "the SIP line is not running")
@@ -611,50 +583,78 @@ class SipLineAdapter:
         sock.bind((c.local_ip, 0))
         leg = AgentLeg(endpoint, uri, from_uri=f"sip:{c.user}@{c.server}",
                        session=Session(c.local_ip, sock.getsockname()[1]), formats=formats)
-        call.legs.append(leg)
+        return leg, sock
+
+    async def _ring_or_close(self, leg: AgentLeg, sock: socket.socket) -> Ring:
         try:
-            ring = await leg.ring(c.ring_seconds)
+            return await leg.ring(self._config.ring_seconds)
         except BaseException:
             sock.close()
             raise
-        if ring.outcome is Outcome.ANSWERED:
-            call.answered.add(leg.id)
-        return leg, ring, sock
 
-    async def _dial_legs(self, call: Dialled, agent_uri: str, dialled: str) -> None:
+    async def _dial_legs(self, call: Dialled, agent_id: str, agent_uri: str, number: str) -> None:
+        """The agent's phone, then the customer: once both answered, a talk like a caller's (the
+        agent's BYE is followed by ``_agent_hangs_up``, the desk's controls act on it), until the
+        customer or our side ends it."""
         c = self._config
         why = "hung-up"
+        agent: AgentLeg | None = None
+        customer: AgentLeg | None = None
+        followed = False  # the agent's leg is followed (and forgotten) by _agent_hangs_up
         try:
-            agent, ring, sock = await self._ring_leg(call, agent_uri, (PCMU, PCMA))
-            pt = ring.media.codec if ring.media is not None else None
-            if ring.media is None or pt is None or call.ended:
+            agent, sock = self._new_leg(agent_uri, (PCMU, PCMA))
+            call.agent, call.agent_id = agent, agent_id
+            ring = await self._ring_or_close(agent, sock)
+            media = ring.media
+            if media is None or media.codec is None or call.ended:
                 sock.close()
                 why = "agent-no-answer"
+                return  # an answer the call cannot use is ended with it (``drop_agent``)
+            pt = media.codec
+            agent_media = await MediaLeg.open(sock, (media.address, media.port), pt)
+            if call.ended:
+                agent_media.close()
                 return
-            call.media.append(await MediaLeg.open(sock, (ring.media.address, ring.media.port), pt))
-            customer, ring, sock = await self._ring_leg(call, f"sip:{dialled}@{c.server}:{c.port}", (pt,))
-            if ring.media is None or call.ended or ring.media.codec != pt:
+            call.agent_media = agent_media
+            followed = True
+            self._spawn(self._agent_hangs_up(call, agent))
+            customer, sock = self._new_leg(f"sip:{number}@{c.server}:{c.port}", (pt,))
+            call.customer = customer
+            ring = await self._ring_or_close(customer, sock)
+            call.customer_answered = ring.outcome is Outcome.ANSWERED
+            media = ring.media
+            if media is None or call.ended or media.codec != pt:
                 sock.close()
                 why = "no-answer" if ring.outcome is Outcome.NO_ANSWER else "customer-refused"
                 return
-            call.media.append(await MediaLeg.open(sock, (ring.media.address, ring.media.port), pt))
-            bridge(call.media[0], call.media[1])
+            leg = await MediaLeg.open(sock, (media.address, media.port), pt, hold=self.prompts.hold)
+            if call.ended:
+                leg.close()
+                return
+            call.leg = leg
+            call.connect(agent_media)
             log.info("sip click-to-dial answered interaction=%s codec=%d", call.interaction_id, pt)
-            waits = [asyncio.create_task(leg.ended(timeout=24 * 3600.0)) for leg in (agent, customer)]
-            try:
-                await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                for task in waits:
-                    task.cancel()
+            await customer.ended(timeout=24 * 3600.0)
         finally:
-            for leg in call.legs:
-                leg.endpoint.discard(leg.id)
-            if not call.ended:  # not the desk's hang-up nor a stop: the call ended by itself
+            for done in (customer, None if followed else agent):
+                if done is not None:
+                    done.endpoint.discard(done.id)
+            if not call.ended:  # not our side (the desk, the agent, a stop): the customer, or no answer
                 call.end()
                 self._dialled.pop(call.interaction_id, None)
+                await call.stop_recording()
                 async with self._locks.hold(call.interaction_id):
                     with contextlib.suppress(Conflict, NotFound):
-                        await self._deps.interactions.call_ended(call.interaction_id, why=why)
+                        await self._customer_gone(call.interaction_id, why)
+
+    async def _customer_gone(self, interaction_id: str, why: str) -> None:
+        """A dialled customer hung up: waiting after a transfer, the call is abandoned; talking,
+        it ends into wrap-up."""
+        interaction = await self._deps.context.interaction(interaction_id)
+        if interaction.state in WAITING:
+            await self._deps.interactions.customer_left(interaction_id)
+        elif interaction.state is InteractionState.ACTIVE:
+            await self._deps.interactions.call_ended(interaction_id, why=why)
 
     async def monitor(self, supervisor_id: str, agent_id: str, mode: str) -> None:
         may_monitor(self._deps.config, supervisor_id, agent_id, mode)
@@ -676,7 +676,11 @@ class SipLineAdapter:
     def live_calls(self) -> tuple[LiveCall, ...]:
         return tuple(self._calls.values())
 
-    def call_for(self, interaction_id: str) -> LiveCall | None:
+    def call_for(self, interaction_id: str) -> Talk | None:
+        """The call (a caller's or a click-to-dial's) of a voice interaction on this line."""
+        dialled = self._dialled.get(interaction_id)
+        if dialled is not None:
+            return dialled
         for live in self._calls.values():
             if live.interaction_id == interaction_id:
                 return live

@@ -17,7 +17,8 @@ offers them to someone else.
 The conference gives the desk its controls (Participants API): hold and resume (``hold``,
 ``holdUrl``), consult (the second agent dialled in while the caller holds; handed over or
 cancelled), a supervisor's listen (``muted``), whisper (``coaching``, ``callSidToCoach``) and
-barge; click-to-dial rings the agent into a new conference, then the customer. The conference's
+barge; click-to-dial rings the agent into a new conference, then the customer. The desk's
+recording button records the caller's call (Recordings API: start, pause, resume, stop). The conference's
 and the added participants' status callbacks are signed webhooks like the others. The caller
 leaving the Twilio queue (the Enqueue action) or hanging up (the number's status callback) while
 waiting abandons it. When the agent's leg ends, the caller's Enqueue action answers with the
@@ -39,7 +40,8 @@ A voice interaction's channel references: ``twilio_call_sid`` (the caller's call
 ``twilio_caller`` (their number as Twilio gave it), ``twilio_agent_leg`` (the token of the
 current call to an agent, "" when none), ``twilio_agent_call_sid``, ``twilio_conference`` and
 ``twilio_conference_sid`` (the call's conference), ``twilio_held``, ``twilio_outbound``
-(click-to-dial) and ``twilio_consult_*`` (a consult under way).
+(click-to-dial), ``twilio_consult_*`` (a consult under way) and ``twilio_recording_sid`` (the
+desk's recording, while it runs).
 """
 
 from __future__ import annotations
@@ -110,6 +112,10 @@ REF_CONSULT_AGENT = "twilio_consult_agent"  # the agent being consulted ("" when
 REF_CONSULT_CALL_SID = "twilio_consult_call_sid"
 REF_CONSULT_LEG = "twilio_consult_leg"
 REF_CONSULT_ANSWERED = "twilio_consult_answered"  # "1": the consulted agent picked up
+REF_RECORDING_SID = "twilio_recording_sid"  # the desk's recording of the caller's call ("" when none)
+RECORDING_STEPS = {"start": "recording-started", "pause": "recording-paused",
+                   "resume": "recording-resumed", "stop": "recording-stopped"}
+RECORDING_STATUS = {"pause": "paused", "resume": "in-progress", "stop": "stopped"}
 CONSULT_CLEARED = {REF_CONSULT_AGENT: "", REF_CONSULT_CALL_SID: "", REF_CONSULT_LEG: "",
                    REF_CONSULT_ANSWERED: ""}
 MONITOR_MODES = {"listen": {"muted": True}, "whisper": {"coaching": True}, "barge": {}}
@@ -427,7 +433,8 @@ class TwilioVoiceAdapter:
         context = {"voice.recording": url, "voice.recording_sid": sid}
         if form.get("RecordingDuration", "").isdigit():
             context["voice.recording_seconds"] = form["RecordingDuration"]
-        await self._deps.interactions.update_refs(interaction.id, context=context)
+        refs = {REF_RECORDING_SID: ""} if interaction.channel_refs.get(REF_RECORDING_SID) == sid else None
+        await self._deps.interactions.update_refs(interaction.id, refs=refs, context=context)
         await self._call_updated(interaction.id, interaction.agent_id, "recording-ready",
                                  {"url": url, "recording_sid": sid})
         self._remember(key)
@@ -723,6 +730,37 @@ class TwilioVoiceAdapter:
             interaction.channel_refs[REF_CALL_SID],
             twiml=twiml.enqueue(self._config, interaction.channel_refs.get(REF_QUEUE, interaction.id),
                                 interaction.id))
+
+    async def record(self, interaction_id: str, agent_id: str, action: str) -> None:
+        """The desk's recording of the caller's call (Twilio's Recordings API, two channels):
+        ``start``, ``pause`` (silence kept in its place), ``resume``, ``stop``. Its status
+        callback (signed, like every webhook) puts the finished recording's URL in the
+        interaction's context; the call's end stops it too."""
+        what = RECORDING_STEPS.get(action)
+        if what is None:
+            raise InvalidInput("bad-recording-action", "action is start, pause, resume or stop")
+        async with self._locks.hold(interaction_id):
+            interaction = await self._live(interaction_id, agent_id)
+            self._conference_sid(interaction)  # connected: the caller (or dialled customer) is in it
+            call_sid = interaction.channel_refs[REF_CALL_SID]
+            recording = interaction.channel_refs.get(REF_RECORDING_SID, "")
+            calls = self._require_calls()
+            if action == "start":
+                if recording:
+                    raise Conflict("recording-in-progress", "the call is being recorded",
+                                   interaction_id=interaction_id)
+                sid = await calls.start_recording(call_sid, status_callback=twiml.url(
+                    self._config, twiml.RECORDING_PATH, {"interaction": interaction_id}))
+                await self._deps.interactions.update_refs(interaction_id, refs={REF_RECORDING_SID: sid})
+            elif not recording:
+                raise Conflict("not-recording", "the call is not being recorded",
+                               interaction_id=interaction_id)
+            else:
+                await calls.update_recording(call_sid, recording, RECORDING_STATUS[action])
+                if action == "stop":
+                    await self._deps.interactions.update_refs(interaction_id, refs={REF_RECORDING_SID: ""})
+        await self._call_updated(interaction_id, agent_id, what, {"by": "desktop"})
+        log.info("twilio recording %s interaction=%s agent=%s", action, interaction_id, agent_id)
 
     # ----- hold, consult, supervision and click-to-dial (the call's conference) ------------
 

@@ -1,6 +1,7 @@
-"""Calls through Twilio's REST API (``calls.create``, ``calls(sid).update``) and the participants of
-a call's conference (``conferences(…).participants.create`` and ``(…).participants(sid).update``),
-with the SDK's client.
+"""Calls through Twilio's REST API (``calls.create``, ``calls(sid).update``), the participants of
+a call's conference (``conferences(…).participants.create`` and ``(…).participants(sid).update``)
+and a call's recordings (``calls(sid).recordings.create`` and ``.recordings(sid).update``), with
+the SDK's client.
 
 The HTTP client is the SMS channel's (``adapters.sms.rest``): the SDK's native async path with a
 session timeout, and ``api_base_url`` to put a local server in Twilio's place in tests.
@@ -70,6 +71,25 @@ class TwilioCalls:
         """``hold=``/``hold_url=``, ``muted=``, ``end_conference_on_exit=``, ``coaching=``…"""
         participant = self._client.conferences(conference_sid).participants(call_sid)
         await self._run(participant.update_async(**changes))
+
+    async def start_recording(self, call_sid: str, *, status_callback: str) -> str:
+        """Record a live call, both directions on two channels (the caller on the left, what they
+        hear on the right); Twilio posts the finished recording to ``status_callback``. Returns
+        the RecordingSid."""
+        recording = await self._run(self._client.calls(call_sid).recordings.create_async(
+            recording_channels="dual", recording_status_callback=status_callback,
+            recording_status_callback_method="POST", recording_status_callback_event=["completed"]))
+        sid = str(getattr(recording, "sid", "") or "")
+        if not sid:
+            raise TwilioCallError("twilio-error", "Twilio answered without a recording sid")
+        return sid
+
+    async def update_recording(self, call_sid: str, recording_sid: str, status: str) -> None:
+        """``paused`` (silence kept in its place, as Asterisk's mute leaves it), ``in-progress``
+        or ``stopped``."""
+        options: dict[str, Any] = {"pause_behavior": "silence"} if status == "paused" else {}
+        await self._run(self._client.calls(call_sid).recordings(recording_sid).update_async(
+            status=status, **options))
 
     async def _run(self, pending: Any) -> Any:
         try:

@@ -1,4 +1,5 @@
-"""A local HTTP server playing Twilio's REST API for the Calls and conference Participants resources.
+"""A local HTTP server playing Twilio's REST API for the Calls, a call's Recordings and conference
+Participants resources.
 
 It checks each request as Twilio would (method, path, HTTP basic auth with the account SID and
 auth token, form encoding, the fields a call needs: ``To``, ``From``, exactly one of ``Url`` or
@@ -11,6 +12,12 @@ Conferences: a call joins one when Twilio runs its ``<Dial><Conference>`` (the t
 (``From``, ``To``, a ``StatusCallback`` on our URL, known events, ``Coaching`` only with a
 ``CallSidToCoach`` in that conference) and updated by the conference's SID only (the call must be
 in it; ``Hold=true`` with a ``HoldUrl`` on our URL; ``Coaching`` as on create).
+
+Recordings: created on a call in progress (an added call is "queued" until the test says it
+answered, ``calls[sid]["Status"]``), with only Twilio's fields (``RecordingChannels``,
+``RecordingTrack``, ``Trim``, a ``RecordingStatusCallback`` on our URL with known events), then
+updated by the SID Twilio gave, on the same call, from one state to another it allows
+(``in-progress`` <-> ``paused``, either -> ``stopped``; ``PauseBehavior`` only with ``paused``).
 """
 
 from __future__ import annotations
@@ -29,6 +36,13 @@ from tests.adapters.sms.fake_twilio import PUBLIC_URL, FakeTwilioApi
 
 CALL_EVENTS = frozenset({"initiated", "ringing", "answered", "completed"})
 UPDATE_STATUSES = frozenset({"canceled", "completed"})
+RECORDING_EVENTS = frozenset({"in-progress", "completed", "absent"})
+RECORDING_FIELDS = frozenset({"RecordingStatusCallback", "RecordingStatusCallbackMethod",
+                              "RecordingStatusCallbackEvent", "Trim", "RecordingChannels", "RecordingTrack",
+                              "RecordingConfigurationId"})
+# A recording's status -> the statuses an update may give it.
+RECORDING_MOVES = {"in-progress": frozenset({"paused", "stopped"}),
+                   "paused": frozenset({"in-progress", "stopped"}), "stopped": frozenset()}
 CONFERENCE_EVENTS = frozenset({"start", "end", "join", "leave", "mute", "hold", "modify", "speaker",
                                "announcement"})
 BOOLEAN = frozenset({"true", "false"})
@@ -46,6 +60,7 @@ class Request:
     events: list[str]  # the repeated StatusCallbackEvent fields
     created_sid: str = ""  # a create: the CallSid Twilio gave the new call
     conference: str = ""  # a participants request: the conference's SID (or name, on a create)
+    recording: str = ""  # a recordings request: the Recording's SID (the new one, on a create)
 
     @property
     def is_participant(self) -> bool:
@@ -58,6 +73,7 @@ class FakeTwilioVoice(FakeTwilioApi):
     requests: list[Request] = field(default_factory=list)  # every request Twilio accepted
     conferences: dict[str, str] = field(default_factory=dict)  # friendly name -> ConferenceSid
     members: dict[str, dict[str, dict[str, str]]] = field(default_factory=dict)  # CF sid -> CallSid -> state
+    recordings: dict[str, dict[str, str]] = field(default_factory=dict)  # RE sid -> CallSid, Status
 
     def inbound(self, sid: str, from_: str, to: str) -> None:
         """A call Twilio received (its webhook is what the test posts next)."""
@@ -83,12 +99,18 @@ class FakeTwilioVoice(FakeTwilioApi):
     @property
     def created(self) -> list[Request]:
         """Calls placed (``calls.create``)."""
-        return [r for r in self.requests if r.call_sid is None and not r.is_participant]
+        return [r for r in self.requests if r.call_sid is None and not r.is_participant and not r.recording]
 
     @property
     def updates(self) -> list[Request]:
         """Calls updated (``calls(sid).update``)."""
-        return [r for r in self.requests if r.call_sid is not None and not r.is_participant]
+        return [r for r in self.requests if r.call_sid is not None and not r.is_participant
+                and not r.recording]
+
+    @property
+    def recording_requests(self) -> list[Request]:
+        """Recordings created or updated (``calls(sid).recordings…``)."""
+        return [r for r in self.requests if r.recording]
 
     @property
     def participants(self) -> list[Request]:
@@ -123,6 +145,9 @@ class FakeTwilioVoice(FakeTwilioApi):
         if middle == "":
             return self._create(request.path, form, events)
         sid = middle.lstrip("/")
+        parts = sid.split("/")
+        if middle.startswith("/") and len(parts) in (2, 3) and parts[1] == "Recordings":
+            return self._recording(request.path, parts[0], parts[2] if len(parts) == 3 else "", form, posted)
         if not middle.startswith("/") or "/" in sid:
             return self._refuse(f"unexpected path {request.path}", 404, 20404, "Not found")
         return self._update(request.path, sid, form, events)
@@ -179,6 +204,57 @@ class FakeTwilioVoice(FakeTwilioApi):
         self.requests.append(Request("POST", path, sid, form, events))
         self.arrived.set()
         return web.json_response(call_resource(self.account_sid, sid, call), status=200)
+
+    def _recording(self, path: str, call_sid: str, recording_sid: str, form: dict[str, str],
+                   posted: Any) -> web.Response:
+        call = self.calls.get(call_sid)
+        if call is None:
+            return self._refuse(f"unknown call {call_sid}", 404, 20404, "Not found")
+        if call["Status"] != "in-progress":  # ringing, or over
+            return self._refuse(f"recording a call {call['Status']} {call_sid}", 400, 21220,
+                                "Invalid call state")
+        if not recording_sid:
+            return self._start_recording(path, call_sid, form, posted)
+        recording = self.recordings.get(recording_sid)
+        if recording is None or recording["CallSid"] != call_sid:
+            return self._refuse(f"unknown recording {recording_sid} of {call_sid}", 404, 20404, "Not found")
+        status = form.get("Status", "")
+        if not set(form) <= {"Status", "PauseBehavior"} or status not in RECORDING_MOVES:
+            return self._refuse(f"recording update {form}", 400, 21218, "Invalid parameter")
+        behaviour = form.get("PauseBehavior")
+        if behaviour is not None and (status != "paused" or behaviour not in ("skip", "silence")):
+            return self._refuse(f"PauseBehavior {form['PauseBehavior']!r} with {status}", 400, 21218,
+                                "Invalid parameter")
+        if status not in RECORDING_MOVES[recording["Status"]]:
+            return self._refuse(f"recording {recording['Status']} -> {status}", 400, 21220, "Invalid state")
+        recording["Status"] = status
+        self.requests.append(Request("POST", path, call_sid, form, [], recording=recording_sid))
+        self.arrived.set()
+        return web.json_response(recording_resource(self.account_sid, recording_sid, recording))
+
+    def _start_recording(self, path: str, call_sid: str, form: dict[str, str], posted: Any) -> web.Response:
+        if not set(form) <= RECORDING_FIELDS:
+            return self._refuse(f"recording fields {sorted(form)}", 400, 21218, "Invalid parameter")
+        events = [str(v) for v in posted.getall("RecordingStatusCallbackEvent", [])]
+        callback = form.get("RecordingStatusCallback", "")
+        if callback and not callback.startswith(PUBLIC_URL + "/"):
+            self.problems.append(f"recording callback not on our public URL: {callback!r}")
+        if form.get("RecordingStatusCallbackMethod", "POST") != "POST" or not set(events) <= RECORDING_EVENTS:
+            return self._refuse(f"recording callback {form} {events}", 400, 21626, "Invalid parameter")
+        for key, allowed in (("RecordingChannels", ("mono", "dual")),
+                             ("RecordingTrack", ("inbound", "outbound", "both")),
+                             ("Trim", ("trim-silence", "do-not-trim"))):
+            if key in form and form[key] not in allowed:
+                return self._refuse(f"{key}={form[key]!r}", 400, 21218, "Invalid parameter")
+        if any(r["CallSid"] == call_sid and r["Status"] != "stopped" for r in self.recordings.values()):
+            self.problems.append(f"a second recording of {call_sid} while one runs")
+        sid = "RE" + secrets.token_hex(16)
+        self.recordings[sid] = {"CallSid": call_sid, "Status": "in-progress",
+                                "Channels": "2" if form.get("RecordingChannels") == "dual" else "1",
+                                "Track": form.get("RecordingTrack", "both")}
+        self.requests.append(Request("POST", path, call_sid, form, events, recording=sid))
+        self.arrived.set()
+        return web.json_response(recording_resource(self.account_sid, sid, self.recordings[sid]), status=201)
 
     async def _participants(self, request: web.Request, parts: list[str]) -> web.Response:
         refused = self._unauthenticated(request)
@@ -277,6 +353,21 @@ def participant_resource(account_sid: str, conference_sid: str, call_sid: str,
         "queue_time": "0",
         "uri": (f"/2010-04-01/Accounts/{account_sid}/Conferences/{conference_sid}"
                 f"/Participants/{call_sid}.json"),
+    }
+
+
+def recording_resource(account_sid: str, sid: str, recording: Mapping[str, str]) -> dict[str, Any]:
+    """A call's Recording as ``POST …/Calls/{CallSid}/Recordings.json`` and
+    ``…/Recordings/{Sid}.json`` answer it."""
+    call_sid = recording["CallSid"]
+    return {
+        "account_sid": account_sid, "api_version": "2010-04-01", "call_sid": call_sid,
+        "conference_sid": None, "date_created": "Mon, 07 Dec 2026 15:00:00 +0000",
+        "date_updated": "Mon, 07 Dec 2026 15:00:00 +0000", "start_time": "Mon, 07 Dec 2026 15:00:00 +0000",
+        "duration": "-1", "sid": sid, "price": None, "price_unit": "USD", "status": recording["Status"],
+        "channels": int(recording["Channels"]), "source": "StartCallRecordingAPI", "error_code": None,
+        "track": recording["Track"], "encryption_details": None,
+        "uri": f"/2010-04-01/Accounts/{account_sid}/Calls/{call_sid}/Recordings/{sid}.json",
     }
 
 

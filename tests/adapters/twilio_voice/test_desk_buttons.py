@@ -1,5 +1,6 @@
-"""Chromium on the agent desktop during a Twilio call: the hold and consult buttons act on the
-call's conference (the local fake Twilio API checks each request), as on an Asterisk call."""
+"""Chromium on the agent desktop during a Twilio call: the recording, hold and consult buttons act
+on the call (its Recordings API) and its conference (the local fake Twilio API checks each
+request), as on an Asterisk call."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import pytest
 
 from tests.adapters.twilio_voice.fake_voice import FakeTwilioVoice
 from tests.adapters.twilio_voice.test_conference_controls import participant_callback, participant_request
+from tests.adapters.twilio_voice.test_recording_controls import recording_request
 from tests.adapters.twilio_voice.test_voice_flow import connected, voice_center
 from tests.browser import launch, log_in
 
@@ -30,7 +32,14 @@ async def test_hold_and_consult_buttons_on_a_twilio_call(tmp_path: Path, twilio:
         panel = page.locator("[data-testid=call-panel]")
         status = panel.locator("[data-testid=call-status]")
         await expect(status).to_have_text("on the call")
-        await expect(panel.locator("[data-testid=call-record]")).to_have_count(0)  # not on Twilio
+        record = panel.locator("[data-testid=call-record]")
+        await record.click()
+        started = await recording_request(voice, 1)
+        assert (started.call_sid, started.form["RecordingChannels"]) == (queued.call_sid, "dual")
+        await expect(record).to_have_text("Pause recording")
+        await record.click()
+        assert (await recording_request(voice, 2)).form == {"Status": "paused", "PauseBehavior": "silence"}
+        await expect(record).to_have_text("Resume recording")
 
         await panel.locator("[data-testid=call-hold]").click()
         held = await participant_request(voice, 1)

@@ -1,5 +1,5 @@
 // Calls: the panel that stands for the messages of a voice conversation (hang up; on Asterisk
-// and Twilio calls also hold and consult; recording on Asterisk calls), click-to-dial, and the call's events.
+// and Twilio calls also hold, consult and recording), click-to-dial, and the call's events.
 import {$, el} from '../shared/dom.js';
 import {api, mine, notice, on, showError} from './desk.js';
 import {customerName, items} from './items.js';
@@ -22,8 +22,8 @@ const CALL_STATE = {
   'consult-ended': {consulting: null, held: false},
 };
 
-// Hold and consult work on Asterisk and Twilio calls (Twilio: through the call's conference);
-// recording pause and resume on Asterisk calls only.
+// Hold, consult and recording (with pause and resume) work on Asterisk and Twilio calls (Twilio:
+// through the call's conference and its Recordings API).
 export function buildCallPanel(item) {
   const id = item.id;
   const p = item.parts;
@@ -46,7 +46,7 @@ export function buildCallPanel(item) {
   p.hold = el('button', {type: 'button', 'data-testid': 'call-hold',
     onclick: () => post('/hold', {hold: !item.call.held}, 'hold', p.hold,
                         (r) => { item.call.held = r.held; })});
-  if (asterisk) p.record = el('button', {type: 'button', 'data-testid': 'call-record', onclick: () => {
+  p.record = el('button', {type: 'button', 'data-testid': 'call-record', onclick: () => {
     const action = {null: 'start', on: 'pause', paused: 'resume'}[item.call.recording];
     post('/recording', {action}, 'recording', p.record,
          () => { item.call.recording = action === 'pause' ? 'paused' : 'on'; });
