@@ -58,8 +58,13 @@ def mix(frames: Sequence[Samples | None]) -> Samples:
         return SILENCE
     if len(present) == 1:
         return present[0]
-    total = np.sum(np.stack(present).astype(np.int32), axis=0)
-    clipped: Samples = np.clip(total, -32768, 32767).astype(np.int16)
+    total = present[0].astype(np.int32)
+    for frame in present[1:]:
+        total += frame
+    # minimum/maximum in place: a third of np.clip's cost on 160 samples (bench sip --mix)
+    np.minimum(total, 32767, out=total)
+    np.maximum(total, -32768, out=total)
+    clipped: Samples = total.astype(np.int16)
     return clipped
 
 
