@@ -24,6 +24,12 @@ the hold audio, the phone is re-INVITEd ``sendonly``/``sendrecv``), recording (`
 and click-to-dial (the agent's phone, then the customer through the trunk, both on ``sipcore``).
 A stop of the server ends every call with BYE and closes its interactions.
 
+A supervisor listens, whispers or barges (``monitor``) on their own ``sip`` phone, rung through
+the proxy like an agent's (``monitoring.py``); once it answers the relay mixes 20 ms frames for
+the directions that need it (``media.Conference``, ``mixer.py``) and stays pass-through for the
+others, and for every call no supervisor is on. The supervisor hanging up ends only their leg;
+the call ending ends it with BYE.
+
 A voice interaction's channel references: ``sip_call_id`` (the caller's dialog), ``sip_caller``
 (the From user part as received), ``sip_dialled`` (the number a click-to-dial called).
 """
