@@ -715,6 +715,8 @@ class SipLineAdapter:
         if current is not None and current.supervisor_id != supervisor_id:
             raise Conflict("already-monitored", "another supervisor is on this call", agent_id=agent_id)
         await audit_monitor(self._deps.context, supervisor_id, agent_id, mode, live.interaction_id)
+        if live.ended or live.agent_media is None or live.agent_id != agent_id:  # ended meanwhile
+            raise Conflict("no-call", "the agent is not on a call", agent_id=agent_id)
         if current is not None:
             current.set_mode(mode)
             if current.conference is not None:
@@ -740,6 +742,7 @@ class SipLineAdapter:
         finally:
             if live.supervision is sup:
                 live.supervision = None
+            sup.end()  # stopped while ringing or talking (a stop of the server): BYE, socket closed
 
     async def _supervision_changed(self, sup: Supervision, active: bool) -> None:
         await self._deps.hub.publish(SupervisionChanged(

@@ -219,3 +219,20 @@ async def test_the_supervisor_hanging_up_leaves_caller_and_agent_talking(tmp_pat
         assert status == 202
         assert await the.caller.wait(10) == 0
         await all_dialogs_ended(calls.kamailio)
+
+
+async def test_a_stop_of_the_server_ends_the_supervisors_leg_with_bye(tmp_path: Path) -> None:
+    async with monitored_call(tmp_path, supervisor_talk_ms=0) as the:
+        status, _ = await monitor(the.calls, "sam", "listen")
+        assert status == 202
+        await the.sam.expect("supervision.changed")
+        await until(lambda: the.calls.kamailio.dialogs().get("ongoing") == 3, 5, "three dialogs talking")
+        await the.calls.adapter.aclose()  # what the server's stop does
+        await asyncio.sleep(0)
+        assert [t for t in asyncio.all_tasks() if t.get_name() == "sip-mix" and not t.done()] == []
+        assert await asyncio.to_thread(the.sam_phone.wait, 10) == 0
+        assert len(phone_received(the.sam_phone, "BYE")) == 1
+        assert await the.caller.wait(10) == 0
+        assert await asyncio.to_thread(the.alice_phone.wait, 10) == 0
+        no_route_refusals(the.calls.kamailio)
+        await all_dialogs_ended(the.calls.kamailio)
