@@ -150,9 +150,9 @@ async def test_listen_whisper_and_barge_on_the_supervisors_phone(tmp_path: Path)
         assert await tones(the.caller_ear) == {AGENT_HZ}
 
         # an agent, and a supervisor of another team, are refused; nothing rings, nothing audited
-        for who in ("bob", "max"):
+        for who, why in (("bob", "wrong-role"), ("max", "not-your-team")):
             status, body = await monitor(calls, who, "listen")
-            assert status == 403, (who, body)
+            assert (status, body["error_id"]) == (403, why), (who, body)
         await asyncio.sleep(0.5)
         assert phone_received(sam_phone, "INVITE") == []
         assert await calls.center.services.context.audit_log(target="alice") == []
