@@ -3,6 +3,7 @@
 ``python -m bench sip --idle [--lines 10] [--seconds 20] [--expires 4]``
 ``python -m bench sip --core [--calls 20000]``
 ``python -m bench sip --relay [--calls 50] [--seconds 20]`` (``bench/sip_relay.py``)
+``python -m bench sip --mix [--frames 20000] [--calls 20] [--seconds 10]`` (``bench/sip_mix.py``)
 
 A kamailio registrar/proxy (``tests/adapters/sip/kamailio.cfg``, a free loopback port) and
 ``--lines`` lines in this process, each the caller's half of a SIP line as the server runs it
@@ -180,13 +181,20 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--idle", action="store_true", help="idle registered lines")
     parser.add_argument("--core", action="store_true", help="call flows through the state machine")
     parser.add_argument("--relay", action="store_true", help="bridged calls through the RTP relay")
+    parser.add_argument("--mix", action="store_true", help="a supervisor's 3-party mix, alone and relayed")
+    parser.add_argument("--frames", type=int, default=20000)
     parser.add_argument("--calls", type=int, default=20000)
     parser.add_argument("--lines", type=int, default=10)
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--expires", type=int, default=4)
     args = parser.parse_args(argv)
-    if not (args.idle or args.core or args.relay):
-        parser.error("--idle, --core or --relay")
+    if not (args.idle or args.core or args.relay or args.mix):
+        parser.error("--idle, --core, --relay or --mix")
+    if args.mix:
+        from bench.sip_mix import mix
+
+        mix(args.frames, args.calls if args.calls != 20000 else 20,
+            args.seconds if args.seconds != 20.0 else 10.0)
     if args.relay:
         from bench.sip_relay import relay
 

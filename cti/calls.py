@@ -39,3 +39,10 @@ def may_monitor(config: AppConfig, supervisor_id: str, agent_id: str, mode: str)
     if supervisor.role is Role.AGENT or not may_supervise(config, supervisor_id, agent_id):
         raise Forbidden("not-your-team", "you do not supervise this agent", agent_id=agent_id)
     return supervisor
+
+
+async def audit_monitor(context: ContextStore, supervisor_id: str, agent_id: str, mode: str,
+                        interaction_id: str) -> None:
+    """The audit entry every telephony path writes when a supervisor joins an agent's call."""
+    await context.audit(actor=supervisor_id, action=f"call.{mode}", target=agent_id,
+                        details={"interaction_id": interaction_id})

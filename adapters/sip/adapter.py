@@ -29,6 +29,12 @@ click-to-dial acts on either the same way; a dialled customer handed over by a t
 and rung like a caller.
 A stop of the server ends every call with BYE and closes its interactions.
 
+A supervisor listens, whispers or barges (``monitor``) on their own ``sip`` phone, rung through
+the proxy like an agent's (``monitoring.py``); once it answers the relay mixes 20 ms frames for
+the directions that need it (``media.Conference``, ``mixer.py``) and stays pass-through for the
+others, and for every call no supervisor is on. The supervisor hanging up ends only their leg;
+the call ending ends it with BYE.
+
 A voice interaction's channel references: ``sip_call_id`` (the caller's dialog), ``sip_caller``
 (the From user part as received), ``sip_dialled`` (the number a click-to-dial called).
 """
@@ -53,11 +59,12 @@ from adapters.sip.agent_leg import AgentLeg, Outcome, Ring
 from adapters.sip.caller_leg import CallerCall, CallerLine
 from adapters.sip.config import SipConfig
 from adapters.sip.media import MediaLeg
+from adapters.sip.monitoring import Supervision
 from adapters.sip.sipcore.digest import Credentials
 from adapters.sip.sipcore.sdp import PCMA, PCMU, Session
 from adapters.sip.sipcore.transport import SipEndpoint
 from adapters.sip.talk import Talk
-from cti.calls import may_monitor, owned_live_call
+from cti.calls import audit_monitor, may_monitor, owned_live_call
 from cti.domain import (
     Channel,
     Customer,
@@ -70,7 +77,7 @@ from cti.domain import (
     Message,
 )
 from cti.errors import Conflict, InvalidInput, NotFound, Unavailable
-from cti.events import CallUpdated, DomainEvent, InteractionOffered, OfferWithdrawn
+from cti.events import CallUpdated, DomainEvent, InteractionOffered, OfferWithdrawn, SupervisionChanged
 from cti.hub import Subscription
 from cti.identities import normalise_phone
 from cti.lifecycle import OPEN_STATES
@@ -100,6 +107,14 @@ class LiveCall(Talk):
     call: CallerCall
     digits: list[str] = field(default_factory=list)
     digit_event: asyncio.Event = field(default_factory=asyncio.Event)
+    supervision: Supervision | None = None  # a supervisor's phone: ringing, or in the mix
+
+    def drop_agent(self) -> None:
+        """End the agent's leg (``Talk.drop_agent``); a supervisor's leg ends with it."""
+        supervision, self.supervision = self.supervision, None
+        if supervision is not None:
+            supervision.end()
+        super().drop_agent()
 
 
 @dataclass
@@ -657,10 +672,56 @@ class SipLineAdapter:
             await self._deps.interactions.call_ended(interaction_id, why=why)
 
     async def monitor(self, supervisor_id: str, agent_id: str, mode: str) -> None:
+        """Listen to, whisper to or barge into the agent's call on the supervisor's own SIP phone
+        (``monitoring.py``): it rings through the proxy, and once answered the relay mixes as the
+        mode says. Asked again by the same supervisor, the mode changes on the same leg."""
         may_monitor(self._deps.config, supervisor_id, agent_id, mode)
-        if not any(c.agent_id == agent_id and c.agent_media is not None for c in self._calls.values()):
+        uri = self._config.endpoints.get(supervisor_id)
+        if not uri:
+            raise InvalidInput("no-phone", "you have no phone configured", agent_id=supervisor_id)
+        live = next((c for c in self._calls.values() if c.agent_id == agent_id and c.agent_media is not None
+                     and c.interaction_id is not None and not c.ended), None)
+        if live is None or live.interaction_id is None or live.leg is None:
             raise Conflict("no-call", "the agent is not on a call", agent_id=agent_id)
-        raise Unavailable("not-supported", "listen, whisper and barge are not on SIP-line calls yet")
+        if self._endpoint is None:
+            raise Unavailable("sip-not-started", "the SIP line is not running")
+        current = live.supervision if live.supervision is not None and not live.supervision.ended else None
+        if current is not None and current.supervisor_id != supervisor_id:
+            raise Conflict("already-monitored", "another supervisor is on this call", agent_id=agent_id)
+        await audit_monitor(self._deps.context, supervisor_id, agent_id, mode, live.interaction_id)
+        if live.ended or live.agent_media is None or live.agent_id != agent_id:  # ended meanwhile
+            raise Conflict("no-call", "the agent is not on a call", agent_id=agent_id)
+        if current is not None:
+            current.set_mode(mode)
+            if current.conference is not None:
+                await self._supervision_changed(current, True)
+            return
+        c = self._config
+        live.supervision = sup = Supervision.open(
+            self._endpoint, uri, from_uri=f"sip:{c.user}@{c.server}", local_ip=c.local_ip,
+            law=live.leg.payload_type, supervisor_id=supervisor_id, agent_id=agent_id,
+            interaction_id=live.interaction_id, mode=mode)
+        self._spawn(self._supervise(live, sup))
+        log.info("sip ringing supervisor interaction=%s supervisor=%s mode=%s", live.interaction_id,
+                 supervisor_id, mode)
+
+    async def _supervise(self, live: LiveCall, sup: Supervision) -> None:
+        def legs() -> tuple[MediaLeg, MediaLeg, bool] | None:
+            if live.supervision is not sup or live.ended or live.leg is None or live.agent_media is None:
+                return None
+            return live.leg, live.agent_media, live.held
+        try:
+            await sup.run(self._config.ring_seconds, legs,
+                          lambda active: self._supervision_changed(sup, active))
+        finally:
+            if live.supervision is sup:
+                live.supervision = None
+            sup.end()  # stopped while ringing or talking (a stop of the server): BYE, socket closed
+
+    async def _supervision_changed(self, sup: Supervision, active: bool) -> None:
+        await self._deps.hub.publish(SupervisionChanged(
+            at=self._deps.clock.now(), supervisor_id=sup.supervisor_id, agent_id=sup.agent_id, mode=sup.mode,
+            active=active, interaction_id=sup.interaction_id))
 
     async def _call_updated(self, interaction_id: str, agent_id: str | None, what: str,
                             details: Mapping[str, Any]) -> None:

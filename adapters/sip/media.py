@@ -4,17 +4,20 @@ code), coded in the call's G.711 law, then payloads relayed as they come.
 No decoding and no re-pacing: a packet from one leg is sent on to the other leg's far end the
 moment it arrives (an RTP relay, like a proxy's media anchor). Nothing is queued here; when the
 socket's write buffer is over ``MAX_WRITE_BUFFER`` a packet is dropped rather than delayed.
+
+A supervisor on the call (``Conference``) changes that only for the directions that need a mix
+(``mixer.py``): those get a frame decoded, mixed and coded every 20 ms on the conference's own
+clock; a direction that hears one party in its own law stays a packet-by-packet relay.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import socket
 import struct
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import cast
 
@@ -22,6 +25,8 @@ import numpy as np
 
 from adapters.sip import g711
 from adapters.sip.dtmf import DtmfReader
+from adapters.sip.mixer import Mixer, Party
+from adapters.sip.recording import rtp_payload
 
 FRAME_SAMPLES = g711.FRAME_SAMPLES  # 20 ms at 8 kHz
 FRAME_SECONDS = 0.02
@@ -45,6 +50,7 @@ class Counts:
     received: int = 0
     relayed: int = 0
     played: int = 0  # greeting and hold audio frames sent
+    mixed: int = 0  # frames a conference mixed for this leg's far end
     dropped: int = 0
 
 
@@ -63,6 +69,8 @@ class MediaLeg(asyncio.DatagramProtocol):
         self.on_key = on_key  # a key the far end pressed (RFC 4733 telephone-event)
         self.peer: MediaLeg | None = None
         self.recorder: Callable[[bytes], None] | None = None  # a recording's side: every packet
+        self.listener: Callable[[bytes], None] | None = None  # a conference's mix: every packet
+        self.conference: Conference | None = None
         self.counts = Counts()
         self.transport: asyncio.DatagramTransport | None = None
         self._audio: asyncio.Task[None] | None = None
@@ -90,6 +98,8 @@ class MediaLeg(asyncio.DatagramProtocol):
             self.on_key(key)
         if self.recorder is not None:
             self.recorder(data)
+        if self.listener is not None:
+            self.listener(data)
         peer = self.peer
         # Only the codec both legs were given passes: the far phone was offered nothing else
         # (telephone-events are read here, comfort noise and the rest dropped).
@@ -131,38 +141,145 @@ class MediaLeg(asyncio.DatagramProtocol):
 
     async def _play(self, first: tuple[bytes, ...], looped: tuple[bytes, ...]) -> None:
         start = time.monotonic()
-        marker = 0x80
         for n, frame in enumerate(self._frames(first, looped), start=1):
             transport = self.transport
             if transport is None or transport.is_closing():
                 return
-            self._seq = (self._seq + 1) & 0xFFFF
-            self._ts = (self._ts + FRAME_SAMPLES) & 0xFFFFFFFF
-            header = RTP_HEADER.pack(0x80, marker | self.payload_type, self._seq, self._ts, self._ssrc)
-            marker = 0
-            with contextlib.suppress(OSError):
-                transport.sendto(header + frame, self.remote)
+            if self._send_own(frame, marker=n == 1):
                 self.counts.played += 1
             # paced against the start, not the last send: no drift
             await asyncio.sleep(max(0.0, start + n * FRAME_SECONDS - time.monotonic()))
+
+    def _send_own(self, frame: bytes, *, marker: bool = False) -> bool:
+        """A frame of ours (prompt or mix) in this leg's own RTP stream: our SSRC, sequence and
+        timestamp, one frame on from the last we sent."""
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            return False
+        self._seq = (self._seq + 1) & 0xFFFF
+        self._ts = (self._ts + FRAME_SAMPLES) & 0xFFFFFFFF
+        header = RTP_HEADER.pack(0x80, (0x80 if marker else 0) | self.payload_type, self._seq, self._ts,
+                                 self._ssrc)
+        try:
+            transport.sendto(header + frame, self.remote)
+        except OSError:
+            return False
+        return True
+
+    def send_mixed(self, frame: bytes, *, marker: bool = False) -> None:
+        transport = self.transport
+        if transport is not None and transport.get_write_buffer_size() > MAX_WRITE_BUFFER:  # type: ignore[attr-defined]
+            self.counts.dropped += 1
+            return
+        if self._send_own(frame, marker=marker):
+            self.counts.mixed += 1
 
     def close(self) -> None:
         self.stop_audio()
         self.peer = None
         self.recorder = None
+        self.listener = None
+        self.conference = None
         if self.transport is not None:
             self.transport.close()
 
 
 def bridge(a: MediaLeg, b: MediaLeg) -> None:
-    """From now on each leg's packets go to the other's far end, as they arrive."""
+    """From now on each leg's packets go to the other's far end, as they arrive (or, when both
+    are in a conference, as its mode says)."""
     a.stop_audio()
     b.stop_audio()
+    if a.conference is not None and a.conference is b.conference:
+        a.conference.pause(False)
+        return
     a.peer, b.peer = b, a
 
 
 def unbridge(a: MediaLeg) -> None:
+    """Nothing relayed to or from ``a`` any more (nor mixed, if it is in a conference)."""
+    if a.conference is not None:
+        a.conference.pause(True)
+        return
     peer = a.peer
     a.peer = None
     if peer is not None:
         peer.peer = None
+
+
+class Conference:
+    """Caller, agent and supervisor legs, relayed and mixed as ``Mixer`` says for the mode: a
+    direction heard alone in its own law keeps the packet relay, the others are mixed each 20 ms
+    on this conference's clock. Paused (the call on hold), nothing is relayed nor mixed."""
+
+    def __init__(self, legs: Mapping[Party, MediaLeg], mode: str) -> None:
+        self.legs = dict(legs)
+        self.mixer = Mixer({party: leg.payload_type for party, leg in legs.items()}, mode)
+        self.paused = False
+        self.ticks = 0
+        self._clock: asyncio.Task[None] | None = None
+
+    @property
+    def mode(self) -> str:
+        return self.mixer.mode
+
+    def start(self, *, paused: bool = False) -> None:
+        for party, leg in self.legs.items():
+            leg.conference = self
+            leg.listener = self._listener(party)
+        self.pause(paused)
+
+    def _listener(self, party: Party) -> Callable[[bytes], None]:
+        def heard(packet: bytes) -> None:
+            found = rtp_payload(packet)
+            if found is not None:
+                self.mixer.feed(party, *found)
+        return heard
+
+    def set_mode(self, mode: str) -> None:
+        self.mixer.set_mode(mode)
+        self._route()
+
+    def pause(self, on: bool) -> None:
+        self.paused = on
+        self._route()
+
+    def _route(self) -> None:
+        for leg in self.legs.values():
+            leg.peer = None
+        passes = {} if self.paused else self.mixer.passes()
+        for source, hearer in passes.items():
+            self.legs[source].peer = self.legs[hearer]
+        if self.paused or not self.mixer.mixed():
+            self._stop_clock()
+        elif self._clock is None:
+            self._clock = asyncio.create_task(self._run(), name="sip-mix")
+
+    def _stop_clock(self) -> None:
+        if self._clock is not None:
+            self._clock.cancel()
+            self._clock = None
+
+    async def _run(self) -> None:
+        start = time.monotonic()
+        first = True
+        n = 0
+        while True:
+            for party, frame in self.mixer.tick().items():
+                self.legs[party].send_mixed(frame, marker=first)
+            first = False
+            self.ticks += 1
+            n += 1
+            # paced against the start, as the prompts are: no drift
+            await asyncio.sleep(max(0.0, start + n * FRAME_SECONDS - time.monotonic()))
+
+    def close(self) -> tuple[MediaLeg, MediaLeg]:
+        """The mix ends; the caller and agent legs are handed back bridged (unless paused)."""
+        self._stop_clock()
+        for leg in self.legs.values():
+            leg.listener = None
+            leg.conference = None
+            leg.peer = None
+        caller, agent = self.legs[Party.CALLER], self.legs[Party.AGENT]
+        if not self.paused:
+            bridge(caller, agent)
+        return caller, agent

@@ -64,7 +64,7 @@ from adapters.twilio_common import signed_form
 from adapters.twilio_voice import twiml
 from adapters.twilio_voice.config import ENDPOINT, TwilioVoiceConfig, endpoint
 from adapters.twilio_voice.rest import TwilioCallError, TwilioCalls
-from cti.calls import may_monitor, owned_live_call
+from cti.calls import audit_monitor, may_monitor, owned_live_call
 from cti.domain import (
     Channel,
     Customer,
@@ -890,8 +890,7 @@ class TwilioVoiceAdapter:
         options: dict[str, Any] = {"end_conference_on_exit": False, **MONITOR_MODES[mode]}
         if mode == "whisper":
             options["call_sid_to_coach"] = target.channel_refs.get(REF_AGENT_CALL_SID, "")
-        await self._deps.context.audit(actor=supervisor_id, action=f"call.{mode}", target=agent_id,
-                                       details={"interaction_id": target.id})
+        await audit_monitor(self._deps.context, supervisor_id, agent_id, mode, target.id)
         sid = await self._require_calls().add_participant(
             self._conference_sid(target), to=phone, from_=self._config.caller_id
             or target.channel_refs.get(REF_NUMBER, "") or phone, timeout=self._config.ring_seconds,

@@ -18,7 +18,7 @@ from cti.agents import AgentService
 from cti.ami.frames import AmiMessage
 from cti.ami.relay import CommandRelay
 from cti.ami.transfers import Consult, Transfers
-from cti.calls import may_monitor, owned_live_call
+from cti.calls import audit_monitor, may_monitor, owned_live_call
 from cti.clock import Clock
 from cti.config import AmiConfig, AppConfig
 from cti.domain import AgentProfile, Channel, Identity, IdentityKind, Interaction, InteractionState
@@ -320,8 +320,7 @@ class CallControl:
         if not live:
             raise Conflict("no-call", "the agent is not on a call", agent_id=agent_id)
         target = live[0]
-        await self._context.audit(actor=supervisor_id, action=f"call.{mode}", target=agent_id,
-                                  details={"interaction_id": target.id})
+        await audit_monitor(self._context, supervisor_id, agent_id, mode, target.id)
         self._spies[phone] = Spy(supervisor_id=supervisor_id, agent_id=agent_id, mode=mode,
                                   interaction_id=target.id)
         try:
