@@ -23,13 +23,25 @@ STATES = ["available", "away", "busy", "offline"]
 CENTER: dict[str, Any] = {"offer_timeout": 20, "agents": [*AGENTS, *TEAM],
                           "traffic": {"socket_queue_size": 2 * BURST}}
 
-# Installed before the page's own code: long tasks, and the longest gap between two frames
-# while ``__frames.watch`` is on.
+# Installed before the page's own code: long tasks, long animation frames (the browser's own
+# account of a frame over 50 ms: how long its scripts ran, of which forced style and layout, and
+# how long its rendering took; the rest is the wait for the thread, between short tasks or for the
+# CPU), and the longest gap between two frames while ``__frames.watch`` is on.
 WATCH = """
-window.__frames = {watch: false, maxGap: 0, long: []};
+window.__frames = {watch: false, maxGap: 0, long: [], loaf: []};
 new PerformanceObserver((list) => {
   for (const entry of list.getEntries()) if (window.__frames.watch) window.__frames.long.push(entry.duration);
 }).observe({type: 'longtask', buffered: true});
+new PerformanceObserver((list) => {
+  for (const e of list.getEntries()) {
+    if (!window.__frames.watch) continue;
+    const scripts = e.scripts.map((s) => ({what: `${s.invoker} ${s.sourceFunctionName || ''}`.trim(),
+                                           duration: s.duration, layout: s.forcedStyleAndLayoutDuration}));
+    window.__frames.loaf.push({duration: e.duration, render: e.startTime + e.duration - e.renderStart,
+      script: scripts.reduce((sum, s) => sum + s.duration, 0),
+      layout: scripts.reduce((sum, s) => sum + s.layout, 0), scripts});
+  }
+}).observe({type: 'long-animation-frame', buffered: true});
 let last = performance.now();
 const tick = (now) => {
   if (window.__frames.watch) window.__frames.maxGap = Math.max(window.__frames.maxGap, now - last);
@@ -41,12 +53,39 @@ requestAnimationFrame(tick);
 
 
 @dataclass(frozen=True, slots=True)
+class LongFrame:
+    """A long animation frame as the browser accounted for it, in ms."""
+
+    duration: float
+    script: float  # the scripts it ran (those over 5 ms: the browser lists no shorter one)
+    layout: float  # of which forced style and layout
+    render: float  # its rendering: animation frame callbacks, style, layout, paint
+    scripts: list[str]  # what ran them: "<invoker> <function>", longest first
+
+    @property
+    def waiting(self) -> float:
+        """Neither listed script nor rendering: short tasks, or the thread waiting for the CPU."""
+        return max(0.0, self.duration - self.script - self.render)
+
+    @classmethod
+    def from_page(cls, entry: dict[str, Any]) -> LongFrame:
+        scripts = sorted(entry["scripts"], key=lambda s: -float(s["duration"]))
+        return cls(duration=entry["duration"], script=entry["script"], layout=entry["layout"],
+                   render=entry["render"], scripts=[str(s["what"]) for s in scripts])
+
+    def __str__(self) -> str:
+        return (f"{self.duration:.0f} ms: script {self.script:.0f} (forced layout {self.layout:.0f}), "
+                f"render {self.render:.0f}, waiting {self.waiting:.0f}: {', '.join(self.scripts) or '-'}")
+
+
+@dataclass(frozen=True, slots=True)
 class BurstFigures:
     elapsed: float  # ms from the first event published to the last one drawn (and a second more)
     longest_frame: float  # ms, the longest gap between two frames
     long_tasks: list[float]  # ms, each task over 50 ms
     draws: list[float]  # ms, each redraw of the board
     agent_requests: int  # agent-detail requests the burst caused
+    long_frames: list[LongFrame]  # each animation frame over 50 ms
 
 
 def burst(round_: int = 0) -> list[DomainEvent]:
@@ -98,7 +137,7 @@ async def measure(c: Center, page: Any, round_: int = 0) -> BurstFigures:
             asked.append(r.url)
 
     page.on("request", on_request)
-    await page.evaluate("window.__frames.maxGap = 0, window.__frames.long = []")
+    await page.evaluate("window.__frames.maxGap = 0, window.__frames.long = [], window.__frames.loaf = []")
     started = await page.evaluate("window.__frames.watch = true, performance.now()")
     for event in burst(round_):
         await c.services.hub.publish(event)
@@ -117,4 +156,5 @@ async def measure(c: Center, page: Any, round_: int = 0) -> BurstFigures:
     elapsed = await page.evaluate("performance.now()") - started
     page.remove_listener("request", on_request)
     return BurstFigures(elapsed=elapsed, longest_frame=frames["maxGap"], long_tasks=list(frames["long"]),
-                        draws=list(draws), agent_requests=len(asked))
+                        draws=list(draws), agent_requests=len(asked),
+                        long_frames=[LongFrame.from_page(entry) for entry in frames["loaf"]])

@@ -17,57 +17,86 @@ function loadText(agent) {
   return parts.join(' · ') || '—';
 }
 
-function agentRow(agent) {
-  // The rows are rebuilt by every refresh: a state chosen but not yet set must survive that.
-  const chosen = S.chosen.get(agent.id) || agent.state;
-  const select = el('select', {'data-testid': 'state-select', 'aria-label': `state of ${agent.id}`,
-                               onchange: () => S.chosen.set(agent.id, select.value)},
-    STATES.map((s) => el('option', {value: s, text: s, selected: s === chosen})));
+// A row is built once per agent and then kept: a redraw writes only the parts whose text or
+// state changed (see fillRow), so a burst about the whole team restyles a few cells, not every
+// row's controls. The buttons read the agent as it is when they are pressed.
+function agentRow(agentId) {
+  const current = () => S.agents.get(agentId) || {id: agentId};
+  const select = el('select', {'data-testid': 'state-select', 'aria-label': `state of ${agentId}`,
+                               onchange: () => S.chosen.set(agentId, select.value)},
+    STATES.map((s) => el('option', {value: s, text: s})));
   const apply = el('button', {type: 'button', 'data-testid': 'state-apply', text: 'Set',
     onclick: async () => {
       apply.disabled = true;
       const state = select.value;
       try {
         const reason = state === 'away' ? 'supervisor' : undefined;
-        const view = await api('PUT', `/api/agents/${encodeURIComponent(agent.id)}/state`, {state, reason});
-        S.chosen.delete(agent.id);
+        const view = await api('PUT', `/api/agents/${encodeURIComponent(agentId)}/state`, {state, reason});
+        S.chosen.delete(agentId);
         upsertAgent(view);
-      } catch (err) { showError(err, `set ${agent.id}`); } finally { apply.disabled = false; }
+      } catch (err) { showError(err, `set ${agentId}`); } finally { apply.disabled = false; }
     }});
-  const onCall = ((agent.load || {}).voice || 0) > 0;
   const monitor = MONITOR_MODES.map((mode) => {
     const button = el('button', {type: 'button', 'data-testid': `monitor-${mode}`, text: mode,
-      disabled: !(S.voice && onCall),
-      title: S.voice ? (onCall ? `${mode} on your phone` : 'not on a call') : 'no telephony link',
       onclick: async () => {
         button.disabled = true;
         try {
-          await api('POST', `/api/agents/${encodeURIComponent(agent.id)}/monitor`, {mode});
-          addEvent(`you ${mode} to ${agent.name || agent.id}: your phone rings`);
-        } catch (err) { showError(err, `${mode} ${agent.id}`); } finally { button.disabled = false; }
+          await api('POST', `/api/agents/${encodeURIComponent(agentId)}/monitor`, {mode});
+          addEvent(`you ${mode} to ${current().name || agentId}: your phone rings`);
+        } catch (err) { showError(err, `${mode} ${agentId}`); } finally { button.disabled = false; }
       }});
     return button;
   });
-  return el('tr', {'data-testid': 'agent-row', 'data-agent': agent.id},
-    el('td', {}, el('strong', {text: agent.name || agent.id}), ' ', el('span', {class: 'muted', text: agent.id})),
-    el('td', {}, el('span', {class: 'pill', 'data-testid': 'agent-state', 'data-state': agent.state,
-                             text: agent.reason ? `${agent.state} (${agent.reason})` : agent.state})),
-    el('td', {class: 'num', 'data-testid': 'agent-load', text: loadText(agent)}),
-    el('td', {'data-testid': 'agent-work'}, workOf(agent.id)),
+  const name = el('strong');
+  const pill = el('span', {class: 'pill', 'data-testid': 'agent-state'});
+  const load = el('td', {class: 'num', 'data-testid': 'agent-load'});
+  const work = el('td', {'data-testid': 'agent-work'});
+  const tr = el('tr', {'data-testid': 'agent-row', 'data-agent': agentId},
+    el('td', {}, name, ' ', el('span', {class: 'muted', text: agentId})),
+    el('td', {}, pill), load, work,
     el('td', {}, el('div', {class: 'controls'}, select, apply)),
     el('td', {}, el('div', {class: 'controls'}, monitor)));
+  return {tr, name, pill, load, work, select, monitor, shown: {}};
 }
 
-// What each agent holds now: channel, state and how long (offered, talking, wrapping up).
+// Writes into a kept row what it shows of ``agent`` now, each part only when it changed.
+function fillRow(row, agent) {
+  const shown = row.shown;
+  const set = (key, value, write) => { if (shown[key] !== value) { shown[key] = value; write(value); } };
+  set('name', agent.name || agent.id, (v) => { row.name.textContent = v; });
+  set('state', agent.state, (v) => { row.pill.dataset.state = v; });
+  set('pill', agent.reason ? `${agent.state} (${agent.reason})` : agent.state, (v) => { row.pill.textContent = v; });
+  set('load', loadText(agent), (v) => { row.load.textContent = v; });
+  const items = workOf(agent.id);
+  set('work', items.key, () => { row.work.replaceChildren(...items.nodes()); });
+  // A state chosen but not yet set stays in the select; otherwise it shows the agent's state
+  // (the first choice for a state that is not one, as wrap_up).
+  const chosen = S.chosen.get(agent.id) || agent.state;
+  set('chosen', chosen, (v) => { row.select.value = STATES.includes(v) ? v : STATES[0]; });
+  const onCall = ((agent.load || {}).voice || 0) > 0;
+  set('monitor', `${S.voice}|${onCall}`, () => {
+    for (const button of row.monitor) {
+      button.disabled = !(S.voice && onCall);
+      button.title = S.voice ? (onCall ? `${button.textContent} on your phone` : 'not on a call') : 'no telephony link';
+    }
+  });
+}
+
+// What each agent holds now: channel, state and how long (offered, talking, wrapping up). The
+// key is the text shown, so the cell is rebuilt only when it reads differently.
 function workOf(agentId) {
   const now = Date.now() / 1000;
   const items = (S.work.get(agentId) || []).map((i) => {
     const since = i.state === 'offered' ? i.offered_at : (i.answered_at || i.offered_at || i.arrived_at);
-    return el('span', {class: 'work', 'data-testid': 'work-item', 'data-channel': i.channel, 'data-state': i.state},
-      `${i.channel} ${i.state.replace('_', ' ')} ${fmtSeconds(now - since)}`);
+    return {channel: i.channel, state: i.state, text: `${i.channel} ${i.state.replace('_', ' ')} ${fmtSeconds(now - since)}`};
   });
-  if (!items.length) return '—';
-  return items.flatMap((node, n) => (n ? [' · ', node] : [node]));
+  const nodes = () => {
+    if (!items.length) return ['—'];
+    return items.map((i) => el('span', {class: 'work', 'data-testid': 'work-item', 'data-channel': i.channel,
+                                        'data-state': i.state}, i.text))
+      .flatMap((node, n) => (n ? [' · ', node] : [node]));
+  };
+  return {key: JSON.stringify(items), nodes};
 }
 
 export async function refreshWork() {
@@ -87,24 +116,18 @@ function renderAgents() {
   drawSoon('agents', drawAgents);
 }
 
-// Rows are kept by agent and rebuilt only when what they show changed: a burst of events then
-// touches a few rows per frame instead of the whole table (and its layout).
-const rows = new Map();  // agent id -> {sig, tr}
+const rows = new Map();  // agent id -> the row agentRow built, kept while the agent is on the board
 
 function drawAgents() {
-  const now = Math.floor(Date.now() / 1000);
   const agents = [...S.agents.values()].sort((a, b) => (a.name || a.id).localeCompare(b.name || b.id));
   const wanted = agents.map((agent) => {
-    const sig = JSON.stringify([agent, S.work.get(agent.id) || null, S.chosen.get(agent.id) || null, S.voice,
-                                (S.work.get(agent.id) || []).length ? now : 0]);
-    const kept = rows.get(agent.id);
-    if (kept && kept.sig === sig) return kept.tr;
-    const tr = agentRow(agent);
-    rows.set(agent.id, {sig, tr});
-    return tr;
+    if (!rows.has(agent.id)) rows.set(agent.id, agentRow(agent.id));
+    const row = rows.get(agent.id);
+    fillRow(row, agent);
+    return row.tr;
   });
   for (const id of rows.keys()) if (!S.agents.has(id)) rows.delete(id);
-  // Only what changed moves: a new row goes in before the one it replaces, which ends up last.
+  // Only what moved is moved: rows gone from the board end up last and are removed.
   const body = $('agents');
   wanted.forEach((tr, n) => { if (body.children[n] !== tr) body.insertBefore(tr, body.children[n] || null); });
   while (body.children.length > wanted.length) body.lastElementChild.remove();

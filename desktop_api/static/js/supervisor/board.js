@@ -88,8 +88,14 @@ function handleSome(handle, budget) {
 const pendingEvents = [];  // [time, text], oldest first
 const clock = new Intl.DateTimeFormat([], {hour: '2-digit', minute: '2-digit', second: '2-digit'});
 
+// The time shown changes once a second: formatted once a second, not once per event of a burst.
+let clockSecond = -1;
+let clockText = '';
+
 export function addEvent(text) {
-  const now = clock.format(new Date());
+  const second = Math.floor(Date.now() / 1000);
+  if (second !== clockSecond) { clockSecond = second; clockText = clock.format(new Date(second * 1000)); }
+  const now = clockText;
   pendingEvents.push([now, text]);
   if (pendingEvents.length > MAX_EVENTS) pendingEvents.splice(0, pendingEvents.length - MAX_EVENTS);
   drawSoon('events', () => {
