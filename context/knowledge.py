@@ -152,7 +152,8 @@ class SqlKnowledge:
 
         async def work(conn: Conn) -> list[str]:
             for article_id, one in zip(ids, checked, strict=True):
-                await self._insert_new(conn, article_id, one, at=now, by=by)
+                await self._insert_new(conn, article_id, one, at=now, by=by, search=False)
+            await _write_search(conn, list(zip(ids, checked, strict=True)), replace=False)
             return ids
 
         return await self._db.write(work)
@@ -184,13 +185,13 @@ class SqlKnowledge:
         return await self._db.write(work)
 
     async def _insert_new(self, conn: Conn, article_id: str, checked: ArticleText, *, at: float,
-                          by: str) -> None:
+                          by: str, search: bool = True) -> None:
         await conn.execute(insert(kb_articles).values(
             id=article_id, title=checked.title, public_body=checked.public_body,
             internal_body=checked.internal_body, tags=list(checked.tags), version=1, created_at=at,
             updated_at=at, updated_by=by, helped=0, solved=0))
         await self._store_version(conn, article_id, 1, checked, at=at, by=by, restored_from=None,
-                                  replace=False)
+                                  replace=False, search=search)
 
     async def _new_version(self, conn: Conn, article_id: str, checked: ArticleText, *, by: str,
                            base_version: int, restored_from: int | None) -> Article:
@@ -215,7 +216,8 @@ class SqlKnowledge:
         return await self._require(conn, article_id)
 
     async def _store_version(self, conn: Conn, article_id: str, version: int, checked: ArticleText, *,
-                             at: float, by: str, restored_from: int | None, replace: bool) -> None:
+                             at: float, by: str, restored_from: int | None, replace: bool,
+                             search: bool = True) -> None:
         await conn.execute(insert(kb_article_versions).values(
             article_id=article_id, version=version, title=checked.title, public_body=checked.public_body,
             internal_body=checked.internal_body, tags=list(checked.tags), at=at, by=by,
@@ -225,7 +227,8 @@ class SqlKnowledge:
         if checked.tags:
             await conn.execute(insert(kb_article_tags), [{"article_id": article_id, "tag": t}
                                                          for t in checked.tags])
-        await _write_search(conn, article_id, checked, replace=replace)
+        if search:  # else written by the caller, with others (a bulk import)
+            await _write_search(conn, [(article_id, checked)], replace=replace)
 
     # reading
 
@@ -498,26 +501,32 @@ def _ranked(postgres: bool, audience: Audience, by_tag: bool, weighted: int, bou
     return query.order_by(best.c.score.desc(), _A.id)
 
 
-async def _write_search(conn: Conn, article_id: str, checked: ArticleText, *, replace: bool) -> None:
-    is_public = bool(checked.public_body.strip())
-    values: dict[str, Any] = {"id": article_id, "title": checked.title, "tags": " ".join(checked.tags),
-                              "public_body": checked.public_body, "internal_body": checked.internal_body,
-                              "public": is_public}
+async def _write_search(conn: Conn, articles: Sequence[tuple[str, ArticleText]], *, replace: bool) -> None:
+    """The search documents of ``articles`` (id, text), in one statement on PostgreSQL: its
+    word counts (migration 0024) are then updated once for a whole bulk import."""
+    rows = [{"id": article_id, "title": one.title, "tags": " ".join(one.tags), "public_body": one.public_body,
+             "internal_body": one.internal_body, "public": bool(one.public_body.strip())}
+            for article_id, one in articles]
     if conn.dialect.name == "postgresql":
         cfg = PG_CONFIG
-        public = (f"setweight(to_tsvector('{cfg}', :title), 'A')"
-                  f" || setweight(to_tsvector('{cfg}', :tags), 'B')"
-                  f" || setweight(to_tsvector('{cfg}', :public_body), 'C')")
+        public = (f"setweight(to_tsvector('{cfg}', s.title), 'A')"
+                  f" || setweight(to_tsvector('{cfg}', s.tags), 'B')"
+                  f" || setweight(to_tsvector('{cfg}', s.public_body), 'C')")
+        columns = ("id", "public", "title", "tags", "public_body", "internal_body")
+        arrays = ", ".join(f"CAST(:{c} AS {'boolean' if c == 'public' else 'text'}[])" for c in columns)
         await conn.execute(text(
             "INSERT INTO kb_search (article_id, public, public_doc, staff_doc)"
-            f" VALUES (:id, :public, {public},"
-            f" {public} || setweight(to_tsvector('{cfg}', :internal_body), 'D'))"
+            f" SELECT s.id, s.public, {public},"
+            f" {public} || setweight(to_tsvector('{cfg}', s.internal_body), 'D')"
+            f" FROM unnest({arrays}) AS s({', '.join(columns)})"
             " ON CONFLICT (article_id) DO UPDATE SET public = excluded.public,"
-            " public_doc = excluded.public_doc, staff_doc = excluded.staff_doc"), values)
+            " public_doc = excluded.public_doc, staff_doc = excluded.staff_doc"),
+            {c: [r[c] for r in rows] for c in columns})
         return
     if replace:
-        await conn.execute(text("DELETE FROM kb_search WHERE article_id = :id"), {"id": article_id})
+        await conn.execute(text("DELETE FROM kb_search WHERE article_id = :id"),
+                           [{"id": r["id"]} for r in rows])
     await conn.execute(text("INSERT INTO kb_search (article_id, public, title, tags, public_body,"
                             " internal_body) VALUES (:id, :public, :title, :tags, :public_body,"
                             " :internal_body)"),
-                       {**values, "public": int(is_public)})
+                       [{**r, "public": int(r["public"])} for r in rows])
