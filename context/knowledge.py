@@ -504,9 +504,10 @@ def _ranked(postgres: bool, audience: Audience, by_tag: bool, weighted: int, bou
 async def _write_search(conn: Conn, articles: Sequence[tuple[str, ArticleText]], *, replace: bool) -> None:
     """The search documents of ``articles`` (id, text), in one statement on PostgreSQL: its
     word counts (migration 0024) are then updated once for a whole bulk import."""
-    rows = [{"id": article_id, "title": one.title, "tags": " ".join(one.tags), "public_body": one.public_body,
-             "internal_body": one.internal_body, "public": bool(one.public_body.strip())}
-            for article_id, one in articles]
+    rows: list[dict[str, Any]] = [
+        {"id": article_id, "title": one.title, "tags": " ".join(one.tags), "public_body": one.public_body,
+         "internal_body": one.internal_body, "public": bool(one.public_body.strip())}
+        for article_id, one in articles]
     if conn.dialect.name == "postgresql":
         cfg = PG_CONFIG
         public = (f"setweight(to_tsvector('{cfg}', s.title), 'A')"
