@@ -363,8 +363,8 @@ async def _frequencies(conn: Conn, tokens: Sequence[str], audience: Audience,
     """The articles in all, and in how many each token is found, counted up to ``_common_count``
     only (past it a word is common, and how common no longer changes the plan), in one statement.
 
-    PostgreSQL reads each word's count from ``kb_search_words`` (migration 0024: kept by a
-    trigger), one indexed lookup a word where probing the GIN index cost 0.35 ms a word; a token
+    PostgreSQL reads each word's count from ``kb_search_words`` (migration 0024: kept by
+    triggers), one indexed lookup a word where probing the GIN index cost 0.35 ms a word; a token
     that is not one lexeme (none, or several) is probed as before, so every count is what a
     probe finds. Its total is the planner's estimate when there is one (a scan of the table
     otherwise): a threshold needs no exact count. SQLite counts each word's matches in its FTS5
