@@ -34,7 +34,8 @@ SUGGESTIONS = 3  # articles a suggestion shows
 # message's common words match most articles and only cost ranking time; these few decide.
 SUGGESTION_WORDS = 6
 # Words of a message counted to find those (its first ones): counting costs each word a probe of
-# the index (about 0.35 ms on PostgreSQL), and a 30-word message's first 12 words hold its topic.
+# SQLite's index or a row of PostgreSQL's word counts, and a 30-word message's first 12 words hold
+# its topic.
 SUGGESTION_CANDIDATES = 12
 
 # Words that carry no topic: dropped from suggestions made from whole messages.

@@ -24,7 +24,7 @@ TABLES = {"customers", "identities", "merges", "interactions", "interaction_refs
           "agent_states", "config_versions", "interaction_events", "chat_consults",
           "campaigns", "campaign_acks", "kb_articles", "kb_article_versions", "kb_article_tags"}
 ROOT = Path(__file__).resolve().parents[2]
-HEAD = "0023"  # the newest revision: every upgrade ends there
+HEAD = "0024"  # the newest revision: every upgrade ends there
 
 
 def _modelled(name: str | None, kind: str, _parent: object) -> bool:
