@@ -30,10 +30,10 @@ and rung like a caller.
 A stop of the server ends every call with BYE and closes its interactions.
 
 A supervisor listens, whispers or barges (``monitor``) on a caller's call or a dialled one, on
-their own ``sip`` phone, rung through the proxy like an agent's (``monitoring.py``); once it answers the relay mixes 20 ms frames for
-the directions that need it (``media.Conference``, ``mixer.py``) and stays pass-through for the
-others, and for every call no supervisor is on. The supervisor hanging up ends only their leg;
-the call ending ends it with BYE.
+their own ``sip`` phone, rung through the proxy like an agent's (``monitoring.py``); once it
+answers the relay mixes 20 ms frames for the directions that need it (``media.Conference``,
+``mixer.py``) and stays pass-through for the others, and for every call no supervisor is on.
+The supervisor hanging up ends only their leg; the call ending ends it with BYE.
 
 A voice interaction's channel references: ``sip_call_id`` (the caller's dialog), ``sip_caller``
 (the From user part as received), ``sip_dialled`` (the number a click-to-dial called).
@@ -154,6 +154,9 @@ def e164(user: str, country: str) -> str:
 
 class SipLineAdapter:
     channel = Channel.VOICE
+    # The desk's buttons for SIP-line calls (``cti.ports.DeskButtons``): no consult (503 below).
+    call_refs: tuple[str, ...] = (REF_CALL_ID, REF_DIALLED)
+    desk_controls: tuple[str, ...] = ("hold", "record")
 
     def __init__(self, config: SipConfig, deps: AdapterDeps, prompts: Prompts | None = None) -> None:
         self._config = config
