@@ -2,7 +2,8 @@
 SIPp caller and alice's SIPp phone): the call panel has the buttons the line states in the hello
 (hold, recording) and not consult, which the line refuses; Record, Pause, Resume and Stop write
 the WAV, Hold and Resume re-INVITE the phone and switch the caller to the hold audio, Hang up
-BYEs both legs. The caller's and the phone's SDP name sockets of this test, so the test hears what
+BYEs both legs. A call dialled from the desk's dial box gets the same buttons, and the transfer
+picker moves it to a queue. The parties' SDP name sockets of this test, so the test hears what
 the relay sends each side."""
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from tests.adapters.sip.test_line_desk import (
     quiet,
     tone_at,
 )
+from tests.adapters.sip.test_line_dialled import CUSTOMER, phone_xml, talking
 from tests.browser import go_available, launch, log_in, screenshot
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -70,6 +72,7 @@ async def test_the_desk_buttons_act_on_a_sip_line_call(tmp_path: Path, chromium:
                 record = panel.locator("[data-testid=call-record]")
                 stop = panel.locator("[data-testid=call-record-stop]")
                 await expect(hold).to_be_visible()
+                await expect(record).to_be_visible()
                 await expect(record).to_have_text("Record")
                 await expect(stop).to_be_hidden()  # nothing to stop yet
                 await expect(panel.locator("[data-testid=call-consult]")).to_be_hidden()  # 503 on this line
@@ -133,4 +136,51 @@ async def test_the_desk_buttons_act_on_a_sip_line_call(tmp_path: Path, chromium:
                 if caller is not None:
                     caller.kill()
                 phone.kill()
+                await browser.close()
+
+
+async def test_a_call_dialled_from_the_desk_has_the_buttons_and_the_transfer_picker(
+        tmp_path: Path, chromium: str) -> None:
+    from playwright.async_api import async_playwright, expect
+
+    with ear() as agent_ear, ear() as customer_ear:
+        async with sip_center(tmp_path) as calls, async_playwright() as pw:
+            scenario = tmp_path / "holding_phone.xml"  # takes the hold and resume re-INVITEs
+            scenario.write_text(HOLDING_PHONE_XML.replace("EAR", str(port_of(agent_ear))))
+            phone = calls.phone("alice", scenario)
+            customer = talking(calls, CUSTOMER, phone_xml(tmp_path, "customer", hz=1000,
+                                                          ear_port=port_of(customer_ear)))
+            browser = await launch(pw, chromium)
+            try:
+                page = await log_in(browser, calls.center.url, "alice")
+                await page.fill("[data-testid=dial-number]", "+" + CUSTOMER)
+                await page.click("[data-testid=dial-submit]")
+                await until(lambda: calls.kamailio.dialogs().get("ongoing") == 2, 15, "both legs talking")
+                panel = page.locator("[data-testid=call-panel]")
+                status = panel.locator("[data-testid=call-status]")
+                await expect(status).to_have_text("on the call")
+                await expect(panel.locator("[data-testid=call-record]")).to_be_visible()
+                await expect(panel.locator("[data-testid=call-consult]")).to_be_hidden()
+                hold = panel.locator("[data-testid=call-hold]")
+                await hold.click()
+                await expect(status).to_have_text("the caller is on hold")
+                assert abs(await tone_at(customer_ear) - 400) <= 8  # the dialled customer: the hold audio
+                await hold.click()
+                await expect(status).to_have_text("on the call")
+                assert abs(await tone_at(agent_ear) - 1000) <= 8  # alice hears the customer again
+                await screenshot(page, tmp_path, "sip-line-dialled-call-panel")
+
+                await page.click("[data-testid=transfer-pick]")
+                await page.click("[data-testid=pick-queue][data-queue=support]")
+                await page.click("[data-testid=transfer]")
+                await expect(page.locator("[data-testid=conversation]")).to_have_count(0)
+                assert await asyncio.to_thread(phone.wait, 10) == 0  # alice's leg got its BYE
+                assert len(phone_received(phone, "BYE")) == 1
+                assert abs(await tone_at(customer_ear) - 400) <= 8  # waiting on the hold audio
+                await until(lambda: calls.kamailio.dialogs().get("all") == 1, 5, "only the customer's dialog")
+                await expect(page.locator("[data-testid=error]")).to_have_count(0)
+                no_route_refusals(calls.kamailio)
+            finally:
+                phone.kill()
+                customer.kill()
                 await browser.close()
