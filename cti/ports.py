@@ -141,6 +141,17 @@ class DeskCallControl(CallControl, Protocol):
 
 
 @runtime_checkable
+class DeskButtons(Protocol):
+    """What a telephony path tells the agent desk about its calls (the agent socket's hello): a
+    call whose channel references hold one of ``call_refs`` is this path's, and gets the buttons
+    ``desk_controls`` names ("hold", "record", "consult") beside hang-up and transfer, which
+    every path has. The desk draws no button its path would refuse."""
+
+    call_refs: tuple[str, ...]
+    desk_controls: tuple[str, ...]
+
+
+@runtime_checkable
 class CallRecorder(Protocol):
     """A telephony path that records its calls itself from the desk's recording button (the
     SIP line's relay); the Asterisk bridge answers for the calls no such path carries."""

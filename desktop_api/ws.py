@@ -21,6 +21,7 @@ from cti.errors import Conflict, CtiError, InvalidInput
 from cti.events import DomainEvent
 from cti.hub import Subscription
 from cti.observe.logs import about
+from cti.ports import DeskButtons
 from cti.services import Services
 from cti.text import has_bad_text_chars
 from desktop_api import schemas
@@ -233,6 +234,10 @@ async def _hello(services: Services, who: Principal) -> dict[str, Any]:
                            for o in offers if o is not None and o.agent_id == who.agent_id]
         # Click-to-dial and call controls: Asterisk, or Twilio when their phone is on it.
         hello["telephony"] = services.voice is not None or services.dialer_for(who.agent_id) is not None
+        # Which call buttons each telephony path's calls get: the desk draws no button that would
+        # be refused (consult on a SIP-line call).
+        hello["call_controls"] = [{"refs": list(c.call_refs), "controls": list(c.desk_controls)}
+                                  for c in services.call_controls if isinstance(c, DeskButtons)]
     else:
         hello["queues"] = queues_for(services, who, await services.queue_stats())
         hello["agents"] = [await services.agents.view(a) for a in watched_agents(services, who)]

@@ -29,11 +29,11 @@ click-to-dial acts on either the same way; a dialled customer handed over by a t
 and rung like a caller.
 A stop of the server ends every call with BYE and closes its interactions.
 
-A supervisor listens, whispers or barges (``monitor``) on their own ``sip`` phone, rung through
-the proxy like an agent's (``monitoring.py``); once it answers the relay mixes 20 ms frames for
-the directions that need it (``media.Conference``, ``mixer.py``) and stays pass-through for the
-others, and for every call no supervisor is on. The supervisor hanging up ends only their leg;
-the call ending ends it with BYE.
+A supervisor listens, whispers or barges (``monitor``) on a caller's call or a dialled one, on
+their own ``sip`` phone, rung through the proxy like an agent's (``monitoring.py``); once it
+answers the relay mixes 20 ms frames for the directions that need it (``media.Conference``,
+``mixer.py``) and stays pass-through for the others, and for every call no supervisor is on.
+The supervisor hanging up ends only their leg; the call ending ends it with BYE.
 
 A voice interaction's channel references: ``sip_call_id`` (the caller's dialog), ``sip_caller``
 (the From user part as received), ``sip_dialled`` (the number a click-to-dial called).
@@ -107,14 +107,6 @@ class LiveCall(Talk):
     call: CallerCall
     digits: list[str] = field(default_factory=list)
     digit_event: asyncio.Event = field(default_factory=asyncio.Event)
-    supervision: Supervision | None = None  # a supervisor's phone: ringing, or in the mix
-
-    def drop_agent(self) -> None:
-        """End the agent's leg (``Talk.drop_agent``); a supervisor's leg ends with it."""
-        supervision, self.supervision = self.supervision, None
-        if supervision is not None:
-            supervision.end()
-        super().drop_agent()
 
 
 @dataclass
@@ -162,6 +154,9 @@ def e164(user: str, country: str) -> str:
 
 class SipLineAdapter:
     channel = Channel.VOICE
+    # The desk's buttons for SIP-line calls (``cti.ports.DeskButtons``): no consult (503 below).
+    call_refs: tuple[str, ...] = (REF_CALL_ID, REF_DIALLED)
+    desk_controls: tuple[str, ...] = ("hold", "record")
 
     def __init__(self, config: SipConfig, deps: AdapterDeps, prompts: Prompts | None = None) -> None:
         self._config = config
@@ -679,7 +674,8 @@ class SipLineAdapter:
         uri = self._config.endpoints.get(supervisor_id)
         if not uri:
             raise InvalidInput("no-phone", "you have no phone configured", agent_id=supervisor_id)
-        live = next((c for c in self._calls.values() if c.agent_id == agent_id and c.agent_media is not None
+        talks: list[Talk] = [*self._calls.values(), *self._dialled.values()]  # called in, or dialled
+        live = next((c for c in talks if c.agent_id == agent_id and c.agent_media is not None
                      and c.interaction_id is not None and not c.ended), None)
         if live is None or live.interaction_id is None or live.leg is None:
             raise Conflict("no-call", "the agent is not on a call", agent_id=agent_id)
@@ -705,7 +701,7 @@ class SipLineAdapter:
         log.info("sip ringing supervisor interaction=%s supervisor=%s mode=%s", live.interaction_id,
                  supervisor_id, mode)
 
-    async def _supervise(self, live: LiveCall, sup: Supervision) -> None:
+    async def _supervise(self, live: Talk, sup: Supervision) -> None:
         def legs() -> tuple[MediaLeg, MediaLeg, bool] | None:
             if live.supervision is not sup or live.ended or live.leg is None or live.agent_media is None:
                 return None

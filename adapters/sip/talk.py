@@ -1,10 +1,11 @@
 """What the desk's controls act on in a SIP-line call, whether the customer called in or was
-dialled: the customer's RTP leg, the agent's phone leg and its RTP, hold and the recording.
+dialled: the customer's RTP leg, the agent's phone leg and its RTP, hold, the recording and a
+supervisor's leg (``monitoring.py``).
 
 An inbound call (``LiveCall``) and a click-to-dial (``Dialled``) differ only in how the customer's
 side began and ends (the line's caller half, or a ``sipcore`` leg through the trunk); hold, the
-recording and handing the customer to another agent or queue are the same relay operations on
-both, so they live here once.
+recording, a supervisor joining and handing the customer to another agent or queue are the same
+relay operations on both, so they live here once.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 
 from adapters.sip.agent_leg import AgentLeg
 from adapters.sip.media import MediaLeg, bridge, unbridge
+from adapters.sip.monitoring import Supervision
 from adapters.sip.recording import Recording
 
 log = logging.getLogger(__name__)
@@ -29,6 +31,7 @@ class Talk:
     agent_media: MediaLeg | None = None
     held: bool = False  # on hold from the desk: the customer hears the hold audio, nothing is relayed
     recording: Recording | None = None  # the desk's recording of both directions
+    supervision: Supervision | None = None  # a supervisor's phone: ringing, or in the mix
     ended: bool = False
 
     def tap(self) -> None:
@@ -40,7 +43,11 @@ class Talk:
             self.agent_media.recorder = rec.tap(1) if rec is not None else None
 
     def drop_agent(self) -> None:
-        """End the agent's leg whatever it is doing: CANCEL while it rings, BYE once answered."""
+        """End the agent's leg whatever it is doing: CANCEL while it rings, BYE once answered. A
+        supervisor's leg ends with it: it listened to this agent, not to whoever takes the call next."""
+        supervision, self.supervision = self.supervision, None
+        if supervision is not None:
+            supervision.end()
         leg, media = self.agent, self.agent_media
         self.agent = self.agent_media = self.agent_id = None
         self.held = False

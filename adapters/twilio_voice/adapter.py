@@ -135,6 +135,9 @@ def _forbidden() -> web.Response:
 
 class TwilioVoiceAdapter:
     channel = Channel.VOICE
+    # The desk's buttons for Twilio calls (``cti.ports.DeskButtons``): as on Asterisk.
+    call_refs: tuple[str, ...] = (REF_CALL_SID, REF_OUTBOUND)
+    desk_controls: tuple[str, ...] = ("hold", "record", "consult")
 
     def __init__(self, config: TwilioVoiceConfig, deps: AdapterDeps) -> None:
         self._config = config

@@ -87,6 +87,10 @@ class CallControl:
     _spies: dict[str, Spy]  # supervisor device -> supervision in progress
     _dialing: dict[str, str]  # agent device -> click-to-dial interaction, until it rings
 
+    # The desk's buttons for Asterisk calls (``cti.ports.DeskButtons``).
+    call_refs: tuple[str, ...] = (REF_CHANNEL,)
+    desk_controls: tuple[str, ...] = ("hold", "record", "consult")
+
     def handles(self, interaction: Interaction) -> bool:
         refs = interaction.channel_refs
         return bool(refs.get(REF_AGENT_CHANNEL) and refs.get(REF_CHANNEL))

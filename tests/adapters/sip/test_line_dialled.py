@@ -1,6 +1,7 @@
 """The desk's controls on a click-to-dial SIP-line call, on the wire (kamailio with record-route,
 SIPp phones for the agents and the customer): hold and resume, recording with pause, blind
-transfer to an agent and to a queue, as on a caller's call (``test_line_desk.py``). The phones'
+transfer to an agent and to a queue, and a supervisor listening and whispering on their own phone,
+as on a caller's call (``test_line_desk.py``, ``test_line_monitor.py``). The phones'
 SDP name sockets of this test as their media addresses, so the test hears what the relay sends
 each side."""
 
@@ -32,6 +33,14 @@ from tests.adapters.sip.test_line_desk import (
     port_of,
     quiet,
     tone_at,
+)
+from tests.adapters.sip.test_line_monitor import (
+    AGENT_HZ,
+    CALLER_HZ,
+    SUPERVISOR_HZ,
+    monitor,
+    phone_playing,
+    tones,
 )
 from tests.adapters.sip.wire import Phone, agent_with_record_route
 
@@ -272,3 +281,56 @@ async def test_controls_before_the_customer_answers_are_a_conflict(tmp_path: Pat
             customer.kill()
             await alice.close()
 
+
+
+async def test_a_supervisor_listens_and_whispers_on_a_dialled_call(tmp_path: Path) -> None:
+    with ear() as agent_ear, ear() as customer_ear, ear() as sup_ear:
+        async with sip_center(tmp_path) as calls:
+            phone = talking(calls, "alice", phone_xml(tmp_path, "alice", hz=AGENT_HZ,
+                                                      ear_port=port_of(agent_ear)))
+            customer = talking(calls, CUSTOMER, phone_xml(tmp_path, "customer", hz=CALLER_HZ,
+                                                          ear_port=port_of(customer_ear)))
+            sam_phone = talking(calls, "sam", phone_playing(tmp_path, "sam", SUPERVISOR_HZ, port_of(sup_ear),
+                                                            g711.PCMU))
+            alice = await calls.center.agent_socket("alice")
+            sam = await calls.center.agent_socket("sam", available=False)
+            try:
+                interaction_id = await dialled(calls)
+                assert await tones(agent_ear) == {CALLER_HZ}  # no supervisor yet: the two of them
+
+                status, body = await monitor(calls, "sam", "listen")
+                assert (status, body) == (202, {"agent_id": "alice", "mode": "listen",
+                                                "supervisor_id": "sam"})
+                on = await sam.expect("supervision.changed")
+                assert (on["active"], on["mode"], on["interaction_id"]) == (True, "listen", interaction_id)
+                assert phone_received(sam_phone, "INVITE")[0].startswith("INVITE sip:sam@")
+                assert await tones(sup_ear) == {CALLER_HZ, AGENT_HZ}  # sam hears both sides
+                assert await tones(customer_ear) == {AGENT_HZ}  # and neither hears him
+                assert await tones(agent_ear) == {CALLER_HZ}
+
+                status, _ = await monitor(calls, "sam", "whisper")
+                assert status == 202
+                assert (await sam.expect("supervision.changed"))["mode"] == "whisper"
+                assert await tones(agent_ear) == {CALLER_HZ, SUPERVISOR_HZ}
+                assert await tones(customer_ear) == {AGENT_HZ}
+                audit = await calls.center.services.context.audit_log(target="alice")
+                assert sorted((a.action, a.details.get("interaction_id")) for a in audit) == [
+                    ("call.listen", interaction_id), ("call.whisper", interaction_id)]
+
+                # the dialled call ending ends sam's leg with a BYE through the route set
+                status, _ = await calls.center.api("alice", "POST",
+                                                   f"/api/interactions/{interaction_id}/hangup")
+                assert status == 202
+                assert await asyncio.to_thread(sam_phone.wait, 10) == 0
+                assert len(phone_received(sam_phone, "BYE")) == 1
+                off = await sam.expect(lambda m: m.get("type") == "supervision.changed" and not m["active"])
+                assert off["interaction_id"] == interaction_id
+                assert await asyncio.to_thread(customer.wait, 10) == 0
+                no_route_refusals(calls.kamailio)
+                await all_dialogs_ended(calls.kamailio)
+            finally:
+                phone.kill()
+                customer.kill()
+                sam_phone.kill()
+                await alice.close()
+                await sam.close()
