@@ -42,11 +42,13 @@ async def test_states_survive_a_restart_of_the_process(tmp_path: Path, http: aio
         assert status == 200
         await desk.close()  # and the server stops well within the grace
 
-    async with run_server_async(tmp_path, db_url=db, config=with_grace(tmp_path, 2)) as srv:
+    # The grace runs from the start: long enough for a log-in (a password hash) on a busy machine
+    # to read alice before it ends, short enough to see it end.
+    async with run_server_async(tmp_path, db_url=db, config=with_grace(tmp_path, 8)) as srv:
         sam = await login(http, srv, "sam")
         assert await agent_state(sam, "alice") == ("available", None)
         assert await agent_state(sam, "bob") == ("away", "training")
-        deadline = time.monotonic() + 15
+        deadline = time.monotonic() + 25
         while await agent_state(sam, "alice") != ("away", "disconnected"):
             assert time.monotonic() < deadline, "alice was not set away after the grace"
             await asyncio.sleep(0.1)
