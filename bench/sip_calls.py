@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import multiprocessing as mp
 import os
 import shutil
@@ -24,6 +25,7 @@ import statistics
 import subprocess
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +45,7 @@ from tests.adapters.sip.stamped_rtp import (
 from tests.adapters.sip.wire import agent_with_record_route, register
 
 LINE = "line"
+SLOTS = 10  # the callers' send times, spread over each 20 ms frame
 CALLER_STREAM = """  <nop>
     <action>
       <exec rtp_stream="caller-voice.wav,-1,0" />
@@ -111,15 +114,19 @@ async def _talk(ear_port: int, control: Any, out: Any) -> None:
 
     task = asyncio.create_task(commands())
     start = time.monotonic()
-    n = 0
+    tick = 0
     while not stop.is_set():
+        # Callers do not talk in step: call c sends in slot c % SLOTS of each 20 ms, so the relay
+        # sees packets spread over the frame rather than one burst of N (whose tail would wait
+        # behind its head in every hop and read as jitter).
         assert phones.transport is not None
-        now_ns = time.monotonic_ns()
+        frame, slot = divmod(tick, SLOTS)
         for address, call in list(phones.calls.items()):
-            phones.transport.sendto(stamped_packet(call, n, 0, now_ns), address)
-            phones.sent += 1
-        n += 1
-        await asyncio.sleep(max(0.0, start + n * 0.02 - time.monotonic()))
+            if call % SLOTS == slot:
+                phones.transport.sendto(stamped_packet(call, frame, 0, time.monotonic_ns()), address)
+                phones.sent += 1
+        tick += 1
+        await asyncio.sleep(max(0.0, start + tick * 0.02 / SLOTS - time.monotonic()))
     await task
 
 
@@ -152,7 +159,7 @@ def _sipp(workdir: Path, name: str, scenario: Path, *args: str) -> tuple[subproc
     port = free_udp_port()
     binary = shutil.which("sipp") or "sipp"
     proc = subprocess.Popen([binary, "-sf", str(scenario), "-i", "127.0.0.1", "-p", str(port),
-                             "-nostdin", "-trace_err", *args],
+                             "-nostdin", "-trace_err", "-trace_msg", *args],
                             cwd=where, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)
     return proc, port
@@ -181,11 +188,24 @@ def _scenarios(workdir: Path, ear_port: int) -> tuple[Path, Path]:
 # --- the run -------------------------------------------------------------------------------------
 
 async def calls(n: int, seconds: float) -> None:
-    with tempfile.TemporaryDirectory(prefix="bench-sip-calls-") as tmp:
-        await _run(Path(tmp), n, seconds)
+    tmp = Path(tempfile.mkdtemp(prefix="bench-sip-calls-"))
+    handler = logging.FileHandler(tmp / "server.log")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+    sip_log = logging.getLogger("adapters.sip")
+    sip_log.addHandler(handler)
+    sip_log.setLevel(logging.INFO)
+    try:
+        all_answered = await _run(tmp, n, seconds)
+    finally:
+        sip_log.removeHandler(handler)
+        handler.close()
+    if all_answered:
+        shutil.rmtree(tmp, ignore_errors=True)
+    else:  # the peers' logs and the line's, to find out why
+        print(f"kept: {tmp}")
 
 
-async def _run(tmp: Path, n: int, seconds: float) -> None:
+async def _run(tmp: Path, n: int, seconds: float) -> bool:
     binary = shutil.which("kamailio") or "/usr/sbin/kamailio"
     (tmp / "kamailio").mkdir()
     kam = Kamailio(port=free_udp_port(), workdir=tmp / "kamailio", binary=binary)
@@ -238,6 +258,11 @@ async def _run(tmp: Path, n: int, seconds: float) -> None:
                     break
                 await asyncio.sleep(0.5)
             active = len(talking)
+            if active < n:  # say why: where the other calls and their agents are
+                states = Counter(str(i.state) for i in found if i.channel is Channel.VOICE)
+                views = [await center.services.agents.view(a["id"]) for a in agents[:-1]]
+                agent_states = Counter(f"{v.get('state')}/{v.get('reason')}" for v in views)
+                print(f"not_all_answered: calls {dict(states)}  agents {dict(agent_states)}", flush=True)
             setup = time.monotonic() - t0
             await asyncio.sleep(1)  # the last bridges' echoes under way
             control.put(seconds)
@@ -255,6 +280,7 @@ async def _run(tmp: Path, n: int, seconds: float) -> None:
             for desk in desks:
                 await desk.close()
         _report(n, seconds, active, setup, cpu, wall, idle_share, rss_idle, rss, result, counts, load)
+        return active == n
     finally:
         if phones.is_alive():
             phones.kill()
