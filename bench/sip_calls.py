@@ -70,6 +70,15 @@ def relay_counts(adapter: SipLineAdapter, interactions: list[str]) -> dict[str, 
     return totals
 
 
+async def loop_lag(lags: list[float], stop: asyncio.Event) -> None:
+    """How late this process's loop wakes from a 20 ms sleep: the relay runs on this loop, so a
+    late wake-up is a packet waiting here; a tail seen only at the far end is somewhere else."""
+    while not stop.is_set():
+        asked = time.monotonic()
+        await asyncio.sleep(0.02)
+        lags.append(time.monotonic() - asked - 0.02)
+
+
 def rss_bytes() -> int:
     with open("/proc/self/statm") as f:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
@@ -268,18 +277,25 @@ async def _run(tmp: Path, n: int, seconds: float) -> bool:
             control.put(seconds)
             counts0 = relay_counts(adapter, talking)
             rss: list[tuple[float, int]] = []
+            lags: list[float] = []
+            lag_stop = asyncio.Event()
+            lag_task = asyncio.create_task(loop_lag(lags, lag_stop))
             cpu0, wall0 = time.process_time(), time.monotonic()
             while time.monotonic() - wall0 < seconds:
                 rss.append((time.monotonic() - wall0, rss_bytes()))
                 await asyncio.sleep(1)
             cpu, wall = time.process_time() - cpu0, time.monotonic() - wall0
+            lag_stop.set()
+            await lag_task
+            result_lag = sorted(lags)
             await asyncio.sleep(0.5)  # the last packets through
             counts = {k: v - counts0.get(k, 0) for k, v in relay_counts(adapter, talking).items()}
             result: dict[str, Any] = await asyncio.to_thread(out.get)
             load = os.getloadavg()
             for desk in desks:
                 await desk.close()
-        _report(n, seconds, active, setup, cpu, wall, idle_share, rss_idle, rss, result, counts, load)
+        _report(n, seconds, active, setup, cpu, wall, idle_share, rss_idle, rss, result, counts,
+                result_lag, load)
         return active == n
     finally:
         if phones.is_alive():
@@ -291,7 +307,7 @@ async def _run(tmp: Path, n: int, seconds: float) -> bool:
 
 def _report(n: int, seconds: float, active: int, setup: float, cpu: float, wall: float, idle_share: float,
             rss_idle: int,
-            rss: list[tuple[float, int]], r: dict[str, Any], counts: dict[str, int],
+            rss: list[tuple[float, int]], r: dict[str, Any], counts: dict[str, int], lags: list[float],
             load: tuple[float, float, float]) -> None:
     def ms(value: float | None, sign: str = "") -> str:
         return "n/a" if value is None else f"{1e3 * value:{sign}.2f}"
@@ -317,6 +333,9 @@ def _report(n: int, seconds: float, active: int, setup: float, cpu: float, wall:
     print(f"round_trip_delay_p50_ms: {ms(r['delay_p50'])}  p99_ms: {ms(r['delay_p99'])}  "
           "(two relay hops and the echo)")
     print(f"added_jitter_p50_ms: {ms(r['jitter_p50'])}  p99_ms: {ms(r['jitter_p99'])}")
+    if lags:
+        print(f"server_loop_lag_p50_ms: {ms(percentile(lags, 50))}  p99_ms: {ms(percentile(lags, 99))}  "
+              f"max_ms: {ms(lags[-1])}")
     print(f"drift_ms_per_minute_median: {ms(r['drift_per_min_median'], '+')}  "
           f"worst_call: {ms(r['drift_per_min_worst'], '+')}  "
           f"last_minus_first_minute_worst_ms: {ms(r['last_minus_first_minute_worst'], '+')}")
