@@ -62,7 +62,11 @@ async def _active(center: Center) -> Interaction | None:
 
 
 async def test_a_three_minute_call_keeps_its_caller_to_agent_delay(tmp_path: Path) -> None:
-    mouth, ear = loopback_socket(), loopback_socket()  # the caller's media address, the phone's
+    with loopback_socket() as mouth, loopback_socket() as ear:  # the caller's media address, the phone's
+        await _call_for_three_minutes(tmp_path, mouth, ear)
+
+
+async def _call_for_three_minutes(tmp_path: Path, mouth: socket.socket, ear: socket.socket) -> None:
     async with sip_center(tmp_path) as calls:
         phone = calls.phone("alice", agent_hearing_at(tmp_path, ear.getsockname()[1], g711.PCMU),
                             "-set", "ring_ms", "300", "-set", "talk_ms", "0")  # talks until our BYE
@@ -102,5 +106,3 @@ async def test_a_three_minute_call_keeps_its_caller_to_agent_delay(tmp_path: Pat
             caller.kill()
             phone.kill()
             await desk.close()
-    mouth.close()
-    ear.close()
