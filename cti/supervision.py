@@ -68,17 +68,22 @@ class WaitingCustomer:
     waited: float  # seconds since it first joined a queue (kept across re-queues)
     priority: float
     offered_to: str | None
+    # Other queues whose agents are also offered it (an overflow by wait): their supervisors see it too.
+    also_queues: tuple[str, ...] = ()
 
 
 def waiting_rows(queued: Iterable[WaitingItem], offered: Iterable[Interaction], *,
                  queues: Container[str] | None, now: float,
                  limit: int = MAX_WAITING) -> list[WaitingCustomer]:
     """The waiting list, longest wait first, at most ``limit`` (pure): ``queued`` as the router
-    holds them (their priority is the one routing uses), ``offered`` as stored."""
+    holds them (their priority is the one routing uses; shown in their queue and in the queues they
+    overflowed into), ``offered`` as stored."""
     rows = [WaitingCustomer(interaction_id=w.interaction_id, customer_id=w.customer_id,
                             channel=w.channel.value, queue=w.queue, state=InteractionState.QUEUED.value,
-                            waited=max(0.0, now - w.enqueued_at), priority=w.priority, offered_to=None)
-            for w in queued if queues is None or w.queue in queues]
+                            waited=max(0.0, now - w.enqueued_at), priority=w.priority, offered_to=None,
+                            also_queues=tuple(sorted(w.also)))
+            for w in queued
+            if queues is None or w.queue in queues or any(q in queues for q in w.also)]
     rows += [WaitingCustomer(interaction_id=i.id, customer_id=i.customer_id, channel=i.channel.value,
                              queue=i.queue, state=i.state.value,
                              waited=max(0.0, now - (i.queued_at or i.arrived_at)), priority=i.priority,

@@ -29,6 +29,8 @@ def supervision_schemas() -> dict[str, Schema]:
         "queue": STR, "state": {"type": "string", "enum": ["queued", "offered"]},
         "waited": {"type": "number", "description": "seconds since it first joined a queue"},
         "priority": NUM, "offered_to": _nullable(STR),
+        "also_queues": {"type": "array", "items": STR,
+                        "description": "other queues it overflowed into, whose agents are offered it too"},
     }
     channel = {
         "channel": STR, "waiting": INT, "longest_wait": _nullable(NUM), "target": _nullable(NUM),

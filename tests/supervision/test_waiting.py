@@ -3,6 +3,7 @@ and audited (two teams: sam supervises support, sue sales)."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -127,3 +128,23 @@ async def test_forcing_an_agent_state_is_for_their_teams_supervisor_and_audited(
         assert forced["by"] == "sam"
         assert ("sam", "agent.set_state", "alice") in await audit_actions(c, "sam")
         await alice.close()
+
+
+async def test_a_customer_overflowing_into_another_teams_queue_is_on_its_supervisors_list(
+        tmp_path: Path) -> None:
+    queues = [{**q, "overflow": [{"after": 1, "to_queue": "sales"}]} if q["name"] == "support" else q
+              for q in TEAMS["queues"]]
+    async with running_center(tmp_path, {}, **{**TEAMS, "queues": queues}) as c:
+        visitor = await chat(c, "Mia")  # nobody is available: she waits, then also for sales
+        status, body = await c.api("sue", "GET", "/api/waiting")
+        assert (status, body["waiting"]) == (200, [])  # not yet sales' customer
+        deadline = asyncio.get_running_loop().time() + 10
+        while not body["waiting"]:
+            assert asyncio.get_running_loop().time() < deadline, "never on the sales supervisor's list"
+            await asyncio.sleep(0.2)
+            status, body = await c.api("sue", "GET", "/api/waiting")
+        [row] = body["waiting"]
+        assert (row["queue"], row["also_queues"], row["state"]) == ("support", ["sales"], "queued")
+        status, body = await c.api("sam", "GET", "/api/waiting")
+        assert [r["also_queues"] for r in body["waiting"]] == [["sales"]]
+        await visitor.close()

@@ -9,9 +9,11 @@ from cti.supervision import waiting_rows
 NOW = 1_800_000_000.0
 
 
-def queued(iid: str, queue: str, waited: float, priority: float = 1.0) -> WaitingItem:
+def queued(iid: str, queue: str, waited: float, priority: float = 1.0,
+           also: tuple[str, ...] = ()) -> WaitingItem:
     return WaitingItem(interaction_id=iid, channel=Channel.EMAIL, queue=queue, customer_id="c",
-                       enqueued_at=NOW - waited, service_target=60.0, priority=priority)
+                       enqueued_at=NOW - waited, service_target=60.0, priority=priority,
+                       also={q: {} for q in also})
 
 
 def offered(iid: str, queue: str, waited: float,
@@ -32,3 +34,12 @@ def test_longest_wait_first_in_the_queues_shown_and_at_most_the_limit() -> None:
     everything = waiting_rows([queued(f"q{n}", "support", n) for n in range(10)], [], queues=None, now=NOW,
                               limit=3)
     assert [r.interaction_id for r in everything] == ["q9", "q8", "q7"]  # the longest waits are kept
+
+
+def test_work_overflowing_into_a_queue_is_on_that_queues_list_too() -> None:
+    items = [queued("fr", "french", 40, also=("support", "sales")), queued("s", "sales", 5)]
+    [row] = waiting_rows(items, [], queues={"support"}, now=NOW)
+    assert (row.interaction_id, row.queue, row.also_queues) == ("fr", "french", ("sales", "support"))
+    assert [r.interaction_id for r in waiting_rows(items, [], queues={"german"}, now=NOW)] == []
+    assert [r.also_queues for r in waiting_rows(items, [], queues={"french", "sales"}, now=NOW)] == [
+        ("sales", "support"), ()]

@@ -61,7 +61,8 @@ function row(item) {
   return el('tr', {'data-testid': 'waiting-row', 'data-interaction': item.interaction_id,
                    'data-channel': item.channel, 'data-state': item.state},
     el('td', {text: item.channel}),
-    el('td', {text: item.queue}),
+    el('td', {text: (item.also_queues || []).length ? `${item.queue} (also ${item.also_queues.join(', ')})`
+                                                    : item.queue}),
     el('td', {class: 'num', 'data-testid': 'waiting-for', 'data-since': String(W.at - item.waited)}),
     el('td', {class: 'num', text: String(item.priority)}),
     el('td', {text: item.offered_to ? `offered to ${item.offered_to}` : 'queued'}),
