@@ -25,6 +25,7 @@ import multiprocessing as mp
 import os
 import shutil
 import signal
+import socket
 import statistics
 import subprocess
 import tempfile
@@ -105,6 +106,10 @@ class _Phones(asyncio.DatagramProtocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
+        # A stall of this loop (it shares the cores with the server) would overflow the default
+        # buffer and drop packets unseen; held, they count as the late packets they are.
+        sock = transport.get_extra_info("socket")
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 * 1024 * 1024)  # capped at rmem_max
 
     def datagram_received(self, data: bytes, addr: tuple[str | int, ...]) -> None:
         now = time.monotonic_ns()
