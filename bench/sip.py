@@ -29,29 +29,36 @@ their cost counted apart and subtracted) and legs/transactions left (must be 0).
 This process is the server (``SipLineAdapter`` configured from ``channels: sip:`` with
 ``max_calls: N``, N agents each with a SIP phone in their profile and signed in on the desk,
 available). kamailio with record-route between every party; one SIPp UAS registered as every
-agent's address of record, answering after 200 ms with ``-rtp_echo`` (RTP sent back to its
-sender); one SIPp UAC placing the N calls at 10 a second (keys ``#``, then waits for our BYE),
-whose SDP names a socket of a third process that talks for the callers: it learns each call's RTP
-address from the line's hold audio, then sends 20 ms packets to every call, paced against a
-monotonic start, each stamped with its send time (``tests/adapters/sip/stamped_rtp.py``), and reads
-them back: caller -> line -> agent's phone -> line -> caller, two relay hops, both directions
-relayed as in a call. Once every call is ACTIVE (each offer accepted by the phone answering), the
-server's CPU (user + system of this process, ``time.process_time``), its RSS (``/proc/self/statm``,
-once a second) and the packets are measured over ``--seconds``. Printed: calls answered and
-relayed; CPU as a share of a core, the same over 10 s before the calls (registered, desks signed
-in), and per call over that idle figure, hence calls per core; packets sent, echoed back and lost;
-round-trip delay p50/p99; the added jitter p50/p99 (each packet's delay over its call's lowest:
-the delay variation the path added); the drift per minute (each call's median delay over its last
-10 s minus its first 10 s, per minute between them: the median call and the worst) and the worst
-call's last-minute-minus-first-minute median delay; RSS idle, at N calls (the first minute's
-median), per call, and the first minute against the last (flat memory). The machine's cores and
-load average are printed too: the figures are only as quiet as the machine. kamailio's, SIPp's
-and the talking process's CPU are not counted; their scheduling is in the delays.
+agent's address of record, answering after 200 ms, signalling only: its SDP names the agents' ear,
+a socket of a third process; one SIPp UAC placing the N calls at 10 a second (keys ``#``, then
+waits for our BYE), whose SDP names the callers' socket of that same process. That process (one
+asyncio loop, the two sockets) talks for the callers: it learns each call's RTP address from the
+line's hold audio, then sends 20 ms packets to every call, paced against a monotonic start, each
+stamped with its send time and call (``tests/adapters/sip/stamped_rtp.py``). The agents' ear reads
+each packet as the relay hands it on — **one way**, caller -> line -> agent's phone, one relay
+pass: the relay's own figure — and sends it back to the relay leg it came from, as a phone's echo;
+the callers' socket reads it again — the **round trip**, caller -> line -> phone -> line -> caller,
+two relay passes and the echo, both directions relayed as in a call. Both figures come from the
+same packets. Once every call is ACTIVE (each offer accepted by the phone answering), the server's
+CPU (user + system of this process, ``time.process_time``), its RSS (``/proc/self/statm``, once a
+second), its loop's wake-up lag (a 20 ms sleep) and the packets are measured over ``--seconds``.
+Printed: calls answered and relayed; CPU as a share of a core, the same over 10 s before the calls
+(registered, desks signed in), and per call over that idle figure, hence calls per core; packets
+sent, heard at the phones and echoed back, lost each way, and the relay's own counts; for one way
+and for the round trip apart: the added jitter p50/p99 (each packet's delay over its call's
+lowest: the delay variation the path added), the delay p50/p99, the drift per minute (each call's
+median delay over its last 10 s minus its first 10 s, per minute between them: the median call and
+the worst) and the worst call's last-minute-minus-first-minute median delay (0 on runs of a minute
+or less: both windows are the whole run); the server loop's lag p50/p99/max; RSS idle, at N calls
+(the first minute's median), per call, and the first minute against the last (flat memory). The
+machine's cores and load average are printed too: the figures are only as quiet as the machine.
+kamailio's, SIPp's and the talking process's CPU are not counted; their scheduling is in the
+delays (the one-way figure holds the talking process's reading once, the round trip twice).
 
 Measured, not asserted. The goals (issue 15): at least 50 concurrent calls per core with an added
-jitter p99 of at most 5 ms, no drift, flat memory. The idle goal is under 1 % of a core for 10
-lines: pyVoIP 2.0.0a4's waiting threads busy-polled (85 s of CPU in 79 s). kamailio's CPU is not
-counted (another process).
+relay jitter p99 of at most 5 ms (read against the one-way figure: one relay pass), no drift, flat
+memory. The idle goal is under 1 % of a core for 10 lines: pyVoIP 2.0.0a4's waiting threads
+busy-polled (85 s of CPU in 79 s). kamailio's CPU is not counted (another process).
 """
 
 from __future__ import annotations

@@ -4,23 +4,28 @@ to the audio. ``python -m bench sip --calls [N] [--seconds 180]`` (see ``bench/s
 This process is the server (``SipLineAdapter`` from ``channels: sip:``, N agents with SIP phones,
 each signed in on the desk and available). Everything else is another process: kamailio
 (registrar and record-routing proxy), one SIPp UAS answering for every agent's address of record
-with ``-rtp_echo`` (its SDP names the echo port; what it receives goes back to its sender), one
-SIPp UAC placing the N calls (keys ``#``, then waits for our BYE; its SDP names the ears' socket),
-and a phones process that talks for the callers: it learns each call's line RTP address from the
-hold audio, then sends stamped 20 ms packets to each (``tests/adapters/sip/stamped_rtp.py``,
-paced against a monotonic start) and reads the echoes. A packet's delay is caller → line →
-agent's phone → line → caller: two relay hops, and both directions relayed, as in a call.
+(signalling only: its SDP names the agents' ear, a socket of the phones process), one SIPp UAC
+placing the N calls (keys ``#``, then waits for our BYE; its SDP names the callers' socket of the
+phones process). The phones process (one asyncio loop, two sockets) talks for the callers: it
+learns each call's line RTP address from the hold audio, then sends stamped 20 ms packets to each
+(``tests/adapters/sip/stamped_rtp.py``, paced against a monotonic start). The agents' ear reads
+each packet the relay hands on — one way, caller → line → agent's phone: one relay pass, the
+relay's own figure — and sends it back to where it came from, as a phone's echo; the callers'
+socket reads it again — the round trip, caller → line → phone → line → caller: two relay passes
+and the echo, both directions relayed as in a call. Both are measured on the same packets.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import multiprocessing as mp
 import os
 import shutil
 import signal
+import socket
 import statistics
 import subprocess
 import tempfile
@@ -87,7 +92,12 @@ def rss_bytes() -> int:
 # --- the phones process: talks for every caller, reads the echoes -------------------------------
 
 class _Phones(asyncio.DatagramProtocol):
-    def __init__(self) -> None:
+    """One socket of the phones process: the callers' (``echo`` False: learns the calls from the
+    hold audio, reads the round trip) or the agents' ear (``echo`` True: reads the one-way pass and
+    sends each stamped packet back to the relay leg it came from)."""
+
+    def __init__(self, echo: bool = False) -> None:
+        self.echo = echo
         self.calls: dict[tuple[str, int], int] = {}  # the line's caller-leg RTP address -> call
         self.samples: list[Any] = []
         self.measuring_from: float | None = None
@@ -96,30 +106,44 @@ class _Phones(asyncio.DatagramProtocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
+        # A stall of this loop (it shares the cores with the server) would overflow the default
+        # buffer and drop packets unseen; held, they count as the late packets they are.
+        sock = transport.get_extra_info("socket")
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 * 1024 * 1024)  # capped at rmem_max
 
     def datagram_received(self, data: bytes, addr: tuple[str | int, ...]) -> None:
         now = time.monotonic_ns()
         sample = read_stamp(data, now)
-        if sample is None:  # hold audio: a call to talk to
-            self.calls.setdefault((str(addr[0]), int(addr[1])), len(self.calls))
-        elif self.measuring_from is not None and sample.sent >= self.measuring_from:
+        if sample is None:
+            if not self.echo:  # hold audio: a call to talk to
+                self.calls.setdefault((str(addr[0]), int(addr[1])), len(self.calls))
+            return
+        if self.echo and self.transport is not None:
+            self.transport.sendto(data, addr)
+        if self.measuring_from is not None and sample.sent >= self.measuring_from:
             self.samples.append(sample)
 
 
-async def _talk(ear_port: int, control: Any, out: Any) -> None:
+async def _talk(ear_port: int, agent_ear_port: int, control: Any, out: Any) -> None:
+    # Millions of samples kept: a full collection over them would stall this loop for tens of ms
+    # and read as jitter; nothing here makes reference cycles.
+    gc.disable()
     loop = asyncio.get_running_loop()
     _, phones = await loop.create_datagram_endpoint(_Phones, local_addr=("127.0.0.1", ear_port))
+    _, agents = await loop.create_datagram_endpoint(lambda: _Phones(echo=True),
+                                                    local_addr=("127.0.0.1", agent_ear_port))
     stop = asyncio.Event()
     out.put("ready")  # the calls may come: their hold audio tells us where to talk
 
     async def commands() -> None:
         seconds = await asyncio.to_thread(control.get)  # all calls answered: measure from now
-        phones.measuring_from = time.monotonic()
+        phones.measuring_from = agents.measuring_from = time.monotonic()
         phones.sent = 0
         await asyncio.sleep(seconds)
-        phones.measuring_from, until = None, phones.measuring_from
+        phones.measuring_from = agents.measuring_from = None
         stop.set()
-        out.put(_summary(phones, until))
+        out.put({"talking": len(phones.calls), "sent": phones.sent,
+                 "one_way": _figures(agents.samples), "round_trip": _figures(phones.samples)})
 
     task = asyncio.create_task(commands())
     start = time.monotonic()
@@ -139,14 +163,13 @@ async def _talk(ear_port: int, control: Any, out: Any) -> None:
     await task
 
 
-def _summary(phones: _Phones, measured_from: float | None) -> dict[str, Any]:
-    calls = by_call(phones.samples)
-    jitter = added_variation(phones.samples)
-    delays = sorted(s.delay for s in phones.samples)
+def _figures(samples: list[Any]) -> dict[str, Any]:
+    calls = by_call(samples)
+    jitter = added_variation(samples)
+    delays = sorted(s.delay for s in samples)
     slopes = [d for c in calls.values() if (d := drift_per_minute(c, 10.0)) is not None]
     ends = [d for c in calls.values() if (d := drift(c, 60.0)) is not None]
-    return {"talking": len(phones.calls), "heard_calls": len(calls), "sent": phones.sent,
-            "received": len(phones.samples),
+    return {"heard_calls": len(calls), "received": len(samples),
             "delay_p50": percentile(delays, 50) if delays else None,
             "delay_p99": percentile(delays, 99) if delays else None,
             "jitter_p50": percentile(jitter, 50) if jitter else None,
@@ -156,8 +179,8 @@ def _summary(phones: _Phones, measured_from: float | None) -> dict[str, Any]:
             "last_minus_first_minute_worst": max(ends, key=abs) if ends else None}
 
 
-def _phones_process(ear_port: int, control: Any, out: Any) -> None:
-    asyncio.run(_talk(ear_port, control, out))
+def _phones_process(ear_port: int, agent_ear_port: int, control: Any, out: Any) -> None:
+    asyncio.run(_talk(ear_port, agent_ear_port, control, out))
 
 
 # --- SIPp ----------------------------------------------------------------------------------------
@@ -181,7 +204,7 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
         proc.wait(5)
 
 
-def _scenarios(workdir: Path, ear_port: int) -> tuple[Path, Path]:
+def _scenarios(workdir: Path, ear_port: int, agent_ear_port: int) -> tuple[Path, Path]:
     caller = (SIPP_DIR / "caller.xml").read_text()
     media = "m=audio [rtpstream_audio_port] RTP/AVP 0"
     assert caller.count(media) == 1 and caller.count(CALLER_STREAM) == 1, "caller.xml changed"
@@ -190,7 +213,8 @@ def _scenarios(workdir: Path, ear_port: int) -> tuple[Path, Path]:
     agent = agent_with_record_route(workdir).read_text()
     assert agent.count(media) == 1 and agent.count(PHONE_STREAM) == 1, "agent.xml changed"
     agent_path = workdir / "bench_agent.xml"
-    agent_path.write_text(agent.replace(media, "m=audio [media_port] RTP/AVP 0").replace(PHONE_STREAM, ""))
+    agent_path.write_text(agent.replace(media, f"m=audio {agent_ear_port} RTP/AVP 0")
+                          .replace(PHONE_STREAM, ""))
     return caller_path, agent_path
 
 
@@ -222,8 +246,8 @@ async def _run(tmp: Path, n: int, seconds: float) -> bool:
     procs: list[subprocess.Popen[bytes]] = []
     ctx = mp.get_context("spawn")
     control, out = ctx.Queue(), ctx.Queue()
-    ear_port = free_udp_port()
-    phones = ctx.Process(target=_phones_process, args=(ear_port, control, out), daemon=True)
+    ear_port, agent_ear_port = free_udp_port(), free_udp_port()
+    phones = ctx.Process(target=_phones_process, args=(ear_port, agent_ear_port, control, out), daemon=True)
     try:
         agents: list[dict[str, Any]] = [
             {"id": f"agent{i}", "name": f"Agent {i}", "team": "support", "password": f"agent{i}",
@@ -235,11 +259,11 @@ async def _run(tmp: Path, n: int, seconds: float) -> bool:
         section = {"server": "127.0.0.1", "port": kam.port, "user": LINE, "password": "secret",
                    "sip_port": free_udp_port(), "rtp_port_low": rtp_low, "rtp_port_high": rtp_low + 2 * n + 1,
                    "max_calls": n, "register_expires": 300, "digits_seconds": 4, "queue": "support"}
-        caller_xml, agent_xml = _scenarios(tmp, ear_port)
+        caller_xml, agent_xml = _scenarios(tmp, ear_port, agent_ear_port)
         async with running_center(tmp, {"sip": section}, agents=agents) as center:
             adapter = next(c for c in center.services.call_controls if isinstance(c, SipLineAdapter))
             await asyncio.wait_for(adapter.registered.wait(), 10)
-            phone, phone_port = _sipp(tmp, "phones", agent_xml, "-mp", str(free_udp_range(4)), "-rtp_echo",
+            phone, phone_port = _sipp(tmp, "phones", agent_xml, "-mp", str(free_udp_range(4)),
                                       "-set", "ring_ms", "200", "-set", "talk_ms", "0", "-m", str(n))
             procs.append(phone)
             await asyncio.sleep(0.3)
@@ -322,23 +346,32 @@ def _report(n: int, seconds: float, active: int, setup: float, cpu: float, wall:
     print(f"server_cpu_percent_of_a_core: {100 * core_share:.1f}  idle_before_calls: {100 * idle_share:.1f}  "
           f"per_call_over_idle: {100 * per_call:.3f}")
     print(f"calls_per_core: {1 / per_call:.0f}" if per_call > 0 else "calls_per_core: n/a")
-    print(f"packets_sent: {r['sent']}  echoed_back: {r['received']}  lost: {r['sent'] - r['received']}  "
-          f"calls_talking: {r['talking']}  calls_heard: {r['heard_calls']}")
+    one, two = r["one_way"], r["round_trip"]
+    print(f"packets_sent: {r['sent']}  heard_at_phones: {one['received']}  echoed_back: {two['received']}  "
+          f"lost_one_way: {r['sent'] - one['received']}  lost_round_trip: {r['sent'] - two['received']}  "
+          f"calls_talking: {r['talking']}  calls_heard_at_phones: {one['heard_calls']}  "
+          f"calls_heard_back: {two['heard_calls']}")
     if counts:
         # where packets went missing: into the line, to and back from the phones' echo, or the relay
         print(f"relay_counts_in_window: from_callers {counts['caller_received']}  "
               f"to_phones {counts['agent_relayed']}  from_phones {counts['agent_received']}  "
               f"to_callers {counts['caller_relayed']}  "
               f"dropped {counts['caller_dropped'] + counts['agent_dropped']}")
-    print(f"round_trip_delay_p50_ms: {ms(r['delay_p50'])}  p99_ms: {ms(r['delay_p99'])}  "
-          "(two relay hops and the echo)")
-    print(f"added_jitter_p50_ms: {ms(r['jitter_p50'])}  p99_ms: {ms(r['jitter_p99'])}")
+    print("one way, caller -> line -> agent's phone (one relay pass):")
+    print(f"  one_way_added_jitter_p50_ms: {ms(one['jitter_p50'])}  p99_ms: {ms(one['jitter_p99'])}")
+    print(f"  one_way_delay_p50_ms: {ms(one['delay_p50'])}  p99_ms: {ms(one['delay_p99'])}")
+    print(f"  drift_ms_per_minute_median: {ms(one['drift_per_min_median'], '+')}  "
+          f"worst_call: {ms(one['drift_per_min_worst'], '+')}  "
+          f"last_minus_first_minute_worst_ms: {ms(one['last_minus_first_minute_worst'], '+')}")
+    print("round trip, caller -> line -> phone -> line -> caller (two relay passes and the echo):")
+    print(f"  round_trip_added_jitter_p50_ms: {ms(two['jitter_p50'])}  p99_ms: {ms(two['jitter_p99'])}")
+    print(f"  round_trip_delay_p50_ms: {ms(two['delay_p50'])}  p99_ms: {ms(two['delay_p99'])}")
+    print(f"  drift_ms_per_minute_median: {ms(two['drift_per_min_median'], '+')}  "
+          f"worst_call: {ms(two['drift_per_min_worst'], '+')}  "
+          f"last_minus_first_minute_worst_ms: {ms(two['last_minus_first_minute_worst'], '+')}")
     if lags:
         print(f"server_loop_lag_p50_ms: {ms(percentile(lags, 50))}  p99_ms: {ms(percentile(lags, 99))}  "
               f"max_ms: {ms(lags[-1])}")
-    print(f"drift_ms_per_minute_median: {ms(r['drift_per_min_median'], '+')}  "
-          f"worst_call: {ms(r['drift_per_min_worst'], '+')}  "
-          f"last_minus_first_minute_worst_ms: {ms(r['last_minus_first_minute_worst'], '+')}")
     print(f"rss_idle_mib: {rss_idle / mib:.1f}  rss_at_calls_mib: {first / mib:.1f}  "
           f"rss_per_call_kib: {(first - rss_idle) / n / 1024:.1f}")
     print(f"rss_first_minute_mib: {first / mib:.1f}  rss_last_minute_mib: {last / mib:.1f}  "
