@@ -55,13 +55,13 @@ from aiohttp import web
 from adapters.channel import AdapterDeps, SendRefused, SendResult
 from adapters.locks import KeyedLocks
 from adapters.sip import g711
-from adapters.sip.agent_leg import AgentLeg, Outcome, Ring
+from adapters.sip.agent_leg import AgentLeg, Outcome, Ring, phone_leg
 from adapters.sip.caller_leg import CallerCall, CallerLine
 from adapters.sip.config import SipConfig
 from adapters.sip.media import MediaLeg
 from adapters.sip.monitoring import Supervision
 from adapters.sip.sipcore.digest import Credentials
-from adapters.sip.sipcore.sdp import PCMA, PCMU, Session
+from adapters.sip.sipcore.sdp import PCMA, PCMU
 from adapters.sip.sipcore.transport import SipEndpoint
 from adapters.sip.talk import Talk
 from cti.calls import audit_monitor, may_monitor, owned_live_call
@@ -107,6 +107,18 @@ class LiveCall(Talk):
     call: CallerCall
     digits: list[str] = field(default_factory=list)
     digit_event: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def end(self, *, hang_up: bool) -> None:
+        """The call is over: the agent's phone CANCELled or hung up, the relay closed, and with
+        ``hang_up`` (our side ended it) the caller BYEd. The recording is closed by whoever ends
+        the call (``stop_recording``), after this."""
+        self.ended = True
+        self.digit_event.set()
+        self.drop_agent()
+        if self.leg is not None:
+            self.leg.close()
+        if hang_up:
+            self.call.hangup()
 
 
 @dataclass
@@ -208,14 +220,10 @@ class SipLineAdapter:
         self._watcher = None
         await stop_tasks(tasks)  # no step of a call runs while it is ended here
         for live in lives:
-            live.ended = True
-            live.drop_agent()
-            if live.leg is not None:
-                live.leg.close()
-            else:  # stopped before its media opened: the socket is still bare
+            if live.leg is None:  # stopped before its media opened: the socket is still bare
                 live.call.sock.close()
-            await self._stop_recording(live)
-            live.call.hangup()
+            live.end(hang_up=True)
+            await live.stop_recording()
             if live.interaction_id is not None:
                 with contextlib.suppress(Conflict, NotFound):
                     await self._server_stopped(live.interaction_id)
@@ -266,13 +274,9 @@ class SipLineAdapter:
         live = self._calls.pop(call.call_id, None)
         if live is None or live.ended:
             return
-        live.ended = True
-        live.digit_event.set()
-        live.drop_agent()  # a ringing agent is cancelled, a talking one hung up
-        if live.leg is not None:
-            live.leg.close()
+        live.end(hang_up=False)  # a ringing agent is cancelled, a talking one hung up
         if live.recording is not None:
-            self._spawn(self._stop_recording(live))
+            self._spawn(live.stop_recording())
         log.info("sip call ended call=%s why=%s interaction=%s", call.call_id, why, live.interaction_id)
         if live.interaction_id is not None:
             self._spawn(self._caller_gone(live.interaction_id, why))
@@ -381,12 +385,8 @@ class SipLineAdapter:
         if live.agent is not None:
             live.drop_agent()
         c = self._config
-        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        sock.setblocking(False)
-        sock.bind((c.local_ip, 0))
         pt = live.leg.payload_type
-        leg = AgentLeg(endpoint, uri, from_uri=f"sip:{c.user}@{c.server}",
-                       session=Session(c.local_ip, sock.getsockname()[1]), formats=(pt,))
+        leg, sock = self._new_leg(uri, (pt,))
         live.agent, live.agent_id = leg, offer.agent_id
         log.info("sip ringing agent interaction=%s agent=%s", offer.interaction_id, offer.agent_id)
         try:
@@ -451,11 +451,7 @@ class SipLineAdapter:
             talk.end()
         elif isinstance(talk, LiveCall):
             self._calls.pop(talk.call.call_id, None)
-            talk.ended = True
-            talk.drop_agent()
-            if talk.leg is not None:
-                talk.leg.close()
-            talk.call.hangup()
+            talk.end(hang_up=True)
         await talk.stop_recording()
 
     # ----- call control (desktop) ----------------------------------------------------------
@@ -534,10 +530,6 @@ class SipLineAdapter:
         await self._call_updated(interaction_id, agent_id, what, {"by": "desktop"})
         log.info("sip recording %s interaction=%s agent=%s", action, interaction_id, agent_id)
 
-    @staticmethod
-    async def _stop_recording(live: Talk) -> None:
-        await live.stop_recording()
-
     async def hold(self, interaction_id: str, agent_id: str, *, on: bool) -> None:
         """Hold and resume (``Talk.hold``): the customer hears the hold audio, the agent's phone is
         re-INVITEd ``sendonly``, then ``sendrecv``."""
@@ -588,12 +580,8 @@ class SipLineAdapter:
         if endpoint is None:
             raise Unavailable("sip-not-started", "the SIP line is not running")
         c = self._config
-        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        sock.setblocking(False)
-        sock.bind((c.local_ip, 0))
-        leg = AgentLeg(endpoint, uri, from_uri=f"sip:{c.user}@{c.server}",
-                       session=Session(c.local_ip, sock.getsockname()[1]), formats=formats)
-        return leg, sock
+        return phone_leg(endpoint, uri, from_uri=f"sip:{c.user}@{c.server}", local_ip=c.local_ip,
+                         formats=formats)
 
     async def _ring_or_close(self, leg: AgentLeg, sock: socket.socket) -> Ring:
         try:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import enum
 import logging
+import socket
 from dataclasses import dataclass
 
 from adapters.sip.sipcore.core import Answered, Ended, ReinviteDone, Rejected
@@ -95,3 +96,15 @@ class AgentLeg:
         event = await self.endpoint.next_event(Ended, self.id, timeout)
         assert isinstance(event, Ended)
         return event.by
+
+
+def phone_leg(endpoint: SipEndpoint, uri: str, *, from_uri: str, local_ip: str,
+              formats: tuple[int, ...]) -> tuple[AgentLeg, socket.socket]:
+    """A leg to ring through the proxy (an agent's, a supervisor's, a dialled customer's) and the
+    RTP socket its offer names, bound on ``local_ip``; the socket is the caller's to close."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.setblocking(False)
+    sock.bind((local_ip, 0))
+    leg = AgentLeg(endpoint, uri, from_uri=from_uri, session=Session(local_ip, sock.getsockname()[1]),
+                   formats=formats)
+    return leg, sock

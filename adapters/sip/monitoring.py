@@ -15,10 +15,10 @@ import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from adapters.sip.agent_leg import AgentLeg, Outcome
+from adapters.sip.agent_leg import AgentLeg, Outcome, phone_leg
 from adapters.sip.media import Conference, MediaLeg
 from adapters.sip.mixer import Party
-from adapters.sip.sipcore.sdp import PCMA, PCMU, Session
+from adapters.sip.sipcore.sdp import PCMA, PCMU
 from adapters.sip.sipcore.transport import SipEndpoint
 
 log = logging.getLogger(__name__)
@@ -46,12 +46,8 @@ class Supervision:
     @classmethod
     def open(cls, endpoint: SipEndpoint, uri: str, *, from_uri: str, local_ip: str, law: int,
              supervisor_id: str, agent_id: str, interaction_id: str, mode: str) -> Supervision:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        sock.setblocking(False)
-        sock.bind((local_ip, 0))
-        formats = (law, PCMA if law == PCMU else PCMU)
-        leg = AgentLeg(endpoint, uri, from_uri=from_uri, session=Session(local_ip, sock.getsockname()[1]),
-                       formats=formats)
+        leg, sock = phone_leg(endpoint, uri, from_uri=from_uri, local_ip=local_ip,
+                              formats=(law, PCMA if law == PCMU else PCMU))
         return cls(supervisor_id, agent_id, interaction_id, mode, leg, sock)
 
     def set_mode(self, mode: str) -> None:
