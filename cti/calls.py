@@ -11,6 +11,17 @@ from cti.errors import Conflict, Forbidden, InvalidInput
 from cti.ports import ContextStore
 
 MONITOR_MODES = ("listen", "whisper", "barge")
+# The desk's recording actions and the call update each one publishes.
+RECORDING_STEPS = {"start": "recording-started", "pause": "recording-paused",
+                   "resume": "recording-resumed", "stop": "recording-stopped"}
+
+
+def recording_step(action: str) -> str:
+    """The call update a recording ``action`` from the desk publishes; a bad action is a 400."""
+    what = RECORDING_STEPS.get(action)
+    if what is None:
+        raise InvalidInput("bad-recording-action", "action is start, pause, resume or stop")
+    return what
 
 
 async def owned_live_call(context: ContextStore, interaction_id: str, agent_id: str, *,

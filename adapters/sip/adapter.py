@@ -64,7 +64,7 @@ from adapters.sip.sipcore.digest import Credentials
 from adapters.sip.sipcore.sdp import PCMA, PCMU
 from adapters.sip.sipcore.transport import SipEndpoint
 from adapters.sip.talk import Talk
-from cti.calls import audit_monitor, may_monitor, owned_live_call
+from cti.calls import audit_monitor, may_monitor, owned_live_call, recording_step
 from cti.domain import (
     Channel,
     Customer,
@@ -504,10 +504,7 @@ class SipLineAdapter:
         """The desk's recording: ``start`` a WAV of both directions from the relay (two channels,
         ``recording.py``) named in the interaction's ``voice.recording``; ``pause`` (silence is
         kept in its place) and ``resume``; ``stop``. The call's end stops it too."""
-        what = {"start": "recording-started", "pause": "recording-paused",
-                "resume": "recording-resumed", "stop": "recording-stopped"}.get(action)
-        if what is None:
-            raise InvalidInput("bad-recording-action", "action is start, pause, resume or stop")
+        what = recording_step(action)
         async with self._locks.hold(interaction_id):
             talk = self._connected(await self._live(interaction_id, agent_id))
             if action == "start":

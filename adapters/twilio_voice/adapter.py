@@ -64,7 +64,7 @@ from adapters.twilio_common import signed_form
 from adapters.twilio_voice import twiml
 from adapters.twilio_voice.config import ENDPOINT, TwilioVoiceConfig, endpoint
 from adapters.twilio_voice.rest import TwilioCallError, TwilioCalls
-from cti.calls import audit_monitor, may_monitor, owned_live_call
+from cti.calls import audit_monitor, may_monitor, owned_live_call, recording_step
 from cti.domain import (
     Channel,
     Customer,
@@ -113,8 +113,6 @@ REF_CONSULT_CALL_SID = "twilio_consult_call_sid"
 REF_CONSULT_LEG = "twilio_consult_leg"
 REF_CONSULT_ANSWERED = "twilio_consult_answered"  # "1": the consulted agent picked up
 REF_RECORDING_SID = "twilio_recording_sid"  # the desk's recording of the caller's call ("" when none)
-RECORDING_STEPS = {"start": "recording-started", "pause": "recording-paused",
-                   "resume": "recording-resumed", "stop": "recording-stopped"}
 RECORDING_STATUS = {"pause": "paused", "resume": "in-progress", "stop": "stopped"}
 CONSULT_CLEARED = {REF_CONSULT_AGENT: "", REF_CONSULT_CALL_SID: "", REF_CONSULT_LEG: "",
                    REF_CONSULT_ANSWERED: ""}
@@ -739,9 +737,7 @@ class TwilioVoiceAdapter:
         ``start``, ``pause`` (silence kept in its place), ``resume``, ``stop``. Its status
         callback (signed, like every webhook) puts the finished recording's URL in the
         interaction's context; the call's end stops it too."""
-        what = RECORDING_STEPS.get(action)
-        if what is None:
-            raise InvalidInput("bad-recording-action", "action is start, pause, resume or stop")
+        what = recording_step(action)
         async with self._locks.hold(interaction_id):
             interaction = await self._live(interaction_id, agent_id)
             self._conference_sid(interaction)  # connected: the caller (or dialled customer) is in it
