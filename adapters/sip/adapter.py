@@ -108,6 +108,14 @@ class LiveCall(Talk):
     digits: list[str] = field(default_factory=list)
     digit_event: asyncio.Event = field(default_factory=asyncio.Event)
 
+    def key(self, digit: str, *, keep: int) -> None:
+        """A key the caller pressed, for the menu: only while it asks (before the call is queued)
+        and at most ``keep`` of them, so a caller keying for the whole call keeps nothing growing."""
+        if self.interaction_id is not None or len(self.digits) >= keep:
+            return
+        self.digits.append(digit)
+        self.digit_event.set()
+
     def end(self, *, hang_up: bool) -> None:
         """The call is over: the agent's phone CANCELled or hung up, the relay closed, and with
         ``hang_up`` (our side ended it) the caller BYEd. The recording is closed by whoever ends
@@ -267,8 +275,8 @@ class SipLineAdapter:
     def on_dtmf(self, call: CallerCall, digit: str) -> None:
         live = self._calls.get(call.call_id)
         if live is not None:
-            live.digits.append(digit)
-            live.digit_event.set()
+            # the account's digits, its '#', and the reason's key (``_collect_digits``)
+            live.key(digit, keep=self._config.account_digits + 2)
 
     def on_ended(self, call: CallerCall, why: str) -> None:
         live = self._calls.pop(call.call_id, None)
