@@ -62,17 +62,17 @@ PHONE_STREAM = CALLER_STREAM.replace("caller-voice", "phone-voice")
 
 def relay_counts(adapter: SipLineAdapter, interactions: list[str]) -> dict[str, int]:
     """The relay's own packet counts over the calls' two media legs (the caller's, the agent
-    phone's), read from the live calls; empty if the line keeps them elsewhere."""
-    totals: dict[str, int] = {}
+    phone's), read from the live calls."""
+    totals: Counter[str] = Counter()
     for interaction_id in interactions:
-        live = adapter.call_for(interaction_id)
-        legs = (("caller", getattr(live, "leg", None)), ("agent", getattr(live, "agent_media", None)))
-        for side, leg in legs:
-            counts = getattr(leg, "counts", None)
-            for name in ("received", "relayed", "dropped"):
-                key = f"{side}_{name}"
-                totals[key] = totals.get(key, 0) + int(getattr(counts, name, 0))
-    return totals
+        talk = adapter.call_for(interaction_id)
+        if talk is None:
+            continue
+        for side, leg in (("caller", talk.leg), ("agent", talk.agent_media)):
+            if leg is not None:
+                totals.update({f"{side}_received": leg.counts.received, f"{side}_relayed": leg.counts.relayed,
+                               f"{side}_dropped": leg.counts.dropped})
+    return dict(totals)
 
 
 async def loop_lag(lags: list[float], stop: asyncio.Event) -> None:
