@@ -35,6 +35,7 @@ from tests.adapters.sip.test_line_agent import (
     sip_section,
 )
 from tests.adapters.sip.wire import agent_with_record_route
+from tests.wsclient import JsonSocket
 
 # A phone that answers (Record-Route copied, its media at the test's socket EAR, sending nothing),
 # takes two re-INVITEs (hold, resume) answering each with SDP, then waits for our BYE.
@@ -246,6 +247,50 @@ def _silent_run(samples: np.ndarray, level: int = 64) -> float:
     return best * 0.02
 
 
+RECORDING_STEPS = (("start", 2.0), ("pause", 1.5), ("resume", 1.5), ("stop", 0.0))
+RECORDING_UPDATES = {"start": "recording-started", "pause": "recording-paused",
+                     "resume": "recording-resumed", "stop": "recording-stopped"}
+
+
+async def record_with_pause(center: Center, socket: JsonSocket,
+                            interaction_id: str) -> dict[str, tuple[float, float]]:
+    """Alice's desk starts, pauses, resumes and stops the recording; for each step, when it was
+    asked and when it was answered (the server acted somewhere between the two)."""
+    path = f"/api/interactions/{interaction_id}/recording"
+    steps: dict[str, tuple[float, float]] = {}
+    for action, seconds in RECORDING_STEPS:
+        asked = time.monotonic()
+        status, body = await center.api("alice", "POST", path, {"action": action})
+        steps[action] = (asked, time.monotonic())
+        assert (status, body) == (202, {"interaction_id": interaction_id, "recording": action})
+        await socket.expect(call_updated(RECORDING_UPDATES[action]))
+        await asyncio.sleep(seconds)
+    return steps
+
+
+def check_recording(stored: str, steps: dict[str, tuple[float, float]], left_hz: int, right_hz: int) -> None:
+    """A 16-bit stereo WAV from start to stop, ``left_hz`` on the left and ``right_hz`` on the
+    right, the pause kept as silence in its place on both sides, as long as it was (to a frame)."""
+    with wave.open(stored, "rb") as w:
+        assert (w.getnchannels(), w.getsampwidth(), w.getframerate()) == (2, 2, 8000)
+        frames = np.frombuffer(w.readframes(w.getnframes()), "<i2").reshape(-1, 2)
+    seconds = len(frames) / 8000
+    print(f"recording: {seconds:.2f} s, left {peak_hz(frames[:8000, 0]):.1f} Hz, "
+          f"right {peak_hz(frames[:8000, 1]):.1f} Hz, paused {_silent_run(frames[:, 0]):.2f} s")
+
+    def between(first: str, last: str) -> tuple[float, float]:
+        """The shortest and longest the time from step ``first`` to step ``last`` can have been."""
+        return steps[last][0] - steps[first][1] - 0.06, steps[last][1] - steps[first][0] + 0.06
+
+    shortest, longest = between("start", "stop")
+    assert shortest <= seconds <= longest, (seconds, steps)
+    for part in (frames[:8000], frames[-8000:]):
+        assert abs(peak_hz(part[:, 0]) - left_hz) <= 8 and abs(peak_hz(part[:, 1]) - right_hz) <= 8
+    shortest, longest = between("pause", "resume")
+    for side in (0, 1):
+        assert shortest <= _silent_run(frames[:, side]) <= longest, (_silent_run(frames[:, side]), steps)
+
+
 async def test_recording_with_pause_writes_both_directions_to_a_stereo_wav(tmp_path: Path) -> None:
     recordings = tmp_path / "recordings"
     async with sip_center(tmp_path, recording_dir=str(recordings)) as calls:
@@ -266,31 +311,10 @@ async def test_recording_with_pause_writes_both_directions_to_a_stereo_wav(tmp_p
             path = f"/api/interactions/{active.id}/recording"
             status, body = await calls.center.api("bob", "POST", path, {"action": "start"})
             assert (status, body["error_id"]) == (403, "not-your-interaction")
-            at: dict[str, float] = {}  # when each step was answered
-            for action, seconds in (("start", 2.0), ("pause", 1.5), ("resume", 1.5), ("stop", 0.0)):
-                status, body = await calls.center.api("alice", "POST", path, {"action": action})
-                at[action] = time.monotonic()
-                assert (status, body) == (202, {"interaction_id": active.id, "recording": action})
-                what = {"start": "recording-started", "pause": "recording-paused",
-                        "resume": "recording-resumed", "stop": "recording-stopped"}[action]
-                await alice.expect(call_updated(what))
-                await asyncio.sleep(seconds)
+            steps = await record_with_pause(calls.center, alice, active.id)
             stored = (await calls.center.services.context.interaction(active.id)).context["voice.recording"]
             assert Path(stored) == recordings / f"{active.id}.wav"
-            with wave.open(stored, "rb") as w:
-                assert (w.getnchannels(), w.getsampwidth(), w.getframerate()) == (2, 2, 8000)
-                frames = np.frombuffer(w.readframes(w.getnframes()), "<i2").reshape(-1, 2)
-            seconds = len(frames) / 8000
-            print(f"recording: {seconds:.2f} s, caller {peak_hz(frames[:8000, 0]):.1f} Hz, "
-                  f"agent {peak_hz(frames[:8000, 1]):.1f} Hz, paused {_silent_run(frames[:, 0]):.2f} s")
-            # from start to stop, the pause kept as silence in its place
-            assert abs(seconds - (at["stop"] - at["start"])) <= 0.3, (seconds, at)
-            assert abs(peak_hz(frames[:8000, 0]) - 1000) <= 8  # left: what the caller says
-            assert abs(peak_hz(frames[:8000, 1]) - 600) <= 8  # right: what the agent's phone says
-            assert abs(peak_hz(frames[-8000:, 0]) - 1000) <= 8 and abs(peak_hz(frames[-8000:, 1]) - 600) <= 8
-            for side in (0, 1):  # the pause is silence on both sides, about as long as it was
-                paused = at["resume"] - at["pause"]
-                assert abs(_silent_run(frames[:, side]) - paused) <= 0.3, (_silent_run(frames[:, side]), at)
+            check_recording(stored, steps, 1000, 600)  # left the caller, right the agent's phone
             status, _ = await calls.center.api("alice", "POST", f"/api/interactions/{active.id}/hangup")
             assert status == 202
             assert await caller.wait(10) == 0

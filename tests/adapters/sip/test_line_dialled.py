@@ -8,11 +8,8 @@ each side."""
 from __future__ import annotations
 
 import asyncio
-import time
-import wave
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from adapters.sip import g711
@@ -21,17 +18,17 @@ from cti.domain import InteractionState
 from cti.eventlog import EntryKind
 from tests.adapters.sip.peers import SIPP_DIR
 from tests.adapters.sip.sipcore_line import all_dialogs_ended, no_route_refusals, phone_received
-from tests.adapters.sip.test_g711 import peak_hz
 from tests.adapters.sip.test_line import until
 from tests.adapters.sip.test_line_agent import Calls, g711_tone_wav, sip_center
 from tests.adapters.sip.test_line_desk import (
     HOLDING_PHONE_XML,
-    _silent_run,
     call_updated,
+    check_recording,
     ear,
     log_kinds,
     port_of,
     quiet,
+    record_with_pause,
     tone_at,
 )
 from tests.adapters.sip.test_line_monitor import (
@@ -147,31 +144,11 @@ async def test_recording_a_dialled_call_with_pause(tmp_path: Path) -> None:
             assert (status, body["error_id"]) == (403, "not-your-interaction")
             status, body = await calls.center.api("alice", "POST", path, {"action": "pause"})
             assert (status, body["error_id"]) == (409, "not-recording")
-            at: dict[str, float] = {}
-            for action, seconds in (("start", 2.0), ("pause", 1.5), ("resume", 1.5), ("stop", 0.0)):
-                status, body = await calls.center.api("alice", "POST", path, {"action": action})
-                at[action] = time.monotonic()
-                assert (status, body) == (202, {"interaction_id": interaction_id, "recording": action})
-                await alice.expect(call_updated({"start": "recording-started", "pause": "recording-paused",
-                                                 "resume": "recording-resumed",
-                                                 "stop": "recording-stopped"}[action]))
-                await asyncio.sleep(seconds)
+            steps = await record_with_pause(calls.center, alice, interaction_id)
             found = await calls.center.services.context.interaction(interaction_id)
             stored = found.context["voice.recording"]
             assert Path(stored) == recordings / f"{interaction_id}.wav"
-            with wave.open(stored, "rb") as w:
-                assert (w.getnchannels(), w.getsampwidth(), w.getframerate()) == (2, 2, 8000)
-                frames = np.frombuffer(w.readframes(w.getnframes()), "<i2").reshape(-1, 2)
-            seconds = len(frames) / 8000
-            print(f"recording: {seconds:.2f} s, customer {peak_hz(frames[:8000, 0]):.1f} Hz, "
-                  f"agent {peak_hz(frames[:8000, 1]):.1f} Hz, paused {_silent_run(frames[:, 0]):.2f} s")
-            assert abs(seconds - (at["stop"] - at["start"])) <= 0.3, (seconds, at)
-            assert abs(peak_hz(frames[:8000, 0]) - 1000) <= 8  # left: what the customer says
-            assert abs(peak_hz(frames[:8000, 1]) - 600) <= 8  # right: what the agent's phone says
-            assert abs(peak_hz(frames[-8000:, 0]) - 1000) <= 8 and abs(peak_hz(frames[-8000:, 1]) - 600) <= 8
-            for side in (0, 1):
-                paused = at["resume"] - at["pause"]
-                assert abs(_silent_run(frames[:, side]) - paused) <= 0.3, (_silent_run(frames[:, side]), at)
+            check_recording(stored, steps, 1000, 600)  # left the customer, right the agent's phone
             status, _ = await calls.center.api("alice", "POST", f"/api/interactions/{interaction_id}/hangup")
             assert status == 202
             assert await asyncio.to_thread(customer.wait, 10) == 0
