@@ -294,3 +294,29 @@ async def test_an_open_desk_gets_new_away_reasons_and_replies_without_a_reload(
         await page.screenshot(path=str(tmp_path / "desk-options-live.png"))
         await browser.close()
         await vera.close()
+
+
+async def test_a_state_chosen_but_not_yet_applied_is_not_reset_by_an_update(tmp_path: Path,
+                                                                          chromium: str) -> None:
+    # Seen as a flaky reload test: the hello arrived between the agent choosing "available" and
+    # pressing Apply, put the menu back to "offline", and Apply set the agent offline.
+    from playwright.async_api import async_playwright, expect
+
+    async with desk_center(tmp_path) as center, async_playwright() as pw:
+        browser = await launch(pw, chromium)
+        page = await log_in(browser, center.url, "alice")
+        await page.select_option("#state-select", "busy")
+        status, body = await center.api("alice", "PUT", "/api/agents/alice/state",
+                                        {"state": "away", "reason": "lunch"})  # from another tab
+        assert status == 200, body
+        await expect(page.locator("#agent-state")).to_contain_text("away")
+        await expect(page.locator("#state-select")).to_have_value("busy")  # still what was chosen
+        await page.click("#state-apply")
+        await expect(page.locator("#agent-state")).to_have_text("busy")
+        status, body = await center.api("alice", "GET", "/api/me")
+        assert body["state"] == "busy"
+        # Once applied, the menu follows the state again.
+        status, body = await center.api("alice", "PUT", "/api/agents/alice/state", {"state": "available"})
+        assert status == 200, body
+        await expect(page.locator("#state-select")).to_have_value("available")
+        await browser.close()

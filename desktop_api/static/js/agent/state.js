@@ -3,6 +3,11 @@
 import {$} from '../shared/dom.js';
 import {api, mine, notice, on, session, showError} from './desk.js';
 
+// The agent picked a state (or reason) in the form and has not applied it yet: updates from the
+// server change the pill but leave the form alone, so Apply sets what the agent sees chosen (a
+// hello arriving between the choice and the click used to put the menu back to "offline").
+let chosen = false;
+
 export function setAgent(agent) {
   if (!agent) return;
   session.agent = agent;
@@ -14,6 +19,7 @@ function renderAgentState(state, reason) {
   const node = $('agent-state');
   node.dataset.state = state || 'offline';
   node.textContent = reason ? `${state} · ${reason}` : String(state || 'offline');
+  if (chosen) return;
   const select = $('state-select');
   if ([...select.options].some((o) => o.value === state)) select.value = state;
   if (state === 'away' && reason && [...$('state-reason').options].some((o) => o.value === reason)) {
@@ -34,6 +40,7 @@ async function onApplyState(event) {
   $('state-apply').disabled = true;
   try {
     const view = await api('PUT', `/api/agents/${encodeURIComponent(session.agentId)}/state`, body);
+    chosen = false;
     setAgent(view);
   } catch (exc) {
     if (exc.status !== 401) showError(exc, 'state');
@@ -43,9 +50,10 @@ async function onApplyState(event) {
 }
 
 $('state-form').addEventListener('submit', onApplyState);
-$('state-select').addEventListener('change', syncReason);
+$('state-select').addEventListener('change', () => { chosen = true; syncReason(); });
+$('state-reason').addEventListener('change', () => { chosen = true; });
 
-on('desk.login', setAgent);
+on('desk.login', (agent) => { chosen = false; setAgent(agent); });
 on('hello', (msg) => setAgent(msg.agent));
 on('agent.state_changed', (msg) => {
   if (!mine(msg)) return;
