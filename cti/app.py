@@ -51,7 +51,8 @@ from cti.codes import CodeSender
 from cti.config import AppConfig, ConfigError
 from cti.consult import ChatConsults
 from cti.datadir import token_secret
-from cti.domain import jsonable
+from cti.domain import Interaction, jsonable
+from cti.eventlog import overflowed_to
 from cti.eventlog_recorder import CallLogRecorder
 from cti.events import AgentStateChanged
 from cti.hours import queue_open
@@ -90,6 +91,7 @@ from desktop_api.sockets import SOCKET_COUNTS
 from router.engine import RoutingEngine
 from router.memory_store import MemoryRoutingStore
 from router.redis_store import RedisRoutingStore
+from router.waiting_rules import also_after
 from router.waiting_sweep import WaitingSweep
 
 log = logging.getLogger(__name__)
@@ -300,6 +302,15 @@ def build_app(config: AppConfig, settings: ServerSettings, *, clock: Clock | Non
     # One node sweeps: the others would repeat the same deletes.
     housekeeping = leases.one_node("janitor", start=janitor.start, stop=janitor.aclose)
 
+    async def overflowed_also(interaction: Interaction) -> Mapping[str, Mapping[str, int]]:
+        """Where waiting work had overflowed before the restart, read back from its log (the
+        routing store that held it may be the in-memory one, gone with the old process)."""
+        queues = live.current.queues
+        queue = queues.get(interaction.queue)
+        if queue is None or not any(rule.to_queue for rule in queue.overflow):
+            return {}  # the usual case: no log to read
+        return also_after(queue, queues, overflowed_to(await context.event_log.of(interaction.id)))
+
     async def lifecycle(_: web.Application) -> AsyncIterator[None]:
         bind_node(node_id)  # on every line of the tasks started from here
         if settings.migrate:
@@ -316,7 +327,8 @@ def build_app(config: AppConfig, settings: ServerSettings, *, clock: Clock | Non
         # As they were before the restart; those at their desk get the grace to reconnect.
         await presence.expect(await agents.restore())
         recovered = await interactions.recover(
-            await context.list_interactions(states=None, agent_id=None, limit=10_000, open_only=True))
+            await context.list_interactions(states=None, agent_id=None, limit=10_000, open_only=True),
+            also_for=overflowed_also)
         await engine.start()
         await core.sweep.start()
         await presence.start()

@@ -68,6 +68,10 @@ def queued_why(requeue_reason: str | None) -> QueuedWhy:
     return QueuedWhy.MISSED_OFFER if requeue_reason in _MISSED else QueuedWhy.REQUEUE
 
 
+# A wait that starts afresh: what an earlier wait overflowed to is not this one's.
+_NEW_WAIT = frozenset({QueuedWhy.ARRIVAL, QueuedWhy.TRANSFER, QueuedWhy.CALLBACK})
+
+
 @dataclass(frozen=True, slots=True)
 class LogEntry:
     """One entry: the interaction's channel, queue and agent as they were at that moment.
@@ -106,3 +110,22 @@ class EventLogRecords(Protocol):
 
     async def touching(self, start: float, end: float, *,
                        channels: Iterable[str] | None = None) -> Mapping[str, Sequence[LogEntry]]: ...
+
+
+def overflowed_to(entries: Iterable[LogEntry]) -> tuple[str, ...]:
+    """The other queues the interaction's current wait overflowed to, in order, from its log
+    (``entries`` in the order written). A transfer, a new arrival or a move to another queue
+    starts a new wait; a missed offer or a requeue keeps it."""
+    queue: str | None = None
+    reached: list[str] = []
+    for entry in entries:
+        if entry.kind is not EntryKind.QUEUED:
+            continue
+        why = entry.details.get("why")
+        if why in _NEW_WAIT or entry.queue != queue:
+            reached = []
+        queue = entry.queue
+        also = entry.details.get("also_queue")
+        if why == QueuedWhy.OVERFLOW and isinstance(also, str) and also not in reached:
+            reached.append(also)
+    return tuple(reached)

@@ -824,8 +824,12 @@ class InteractionService:
             skills=dict(interaction.skills),
         )
 
-    async def recover(self, interactions: Sequence[Interaction]) -> int:
+    async def recover(self, interactions: Sequence[Interaction], *,
+                      also_for: Callable[[Interaction], Awaitable[Mapping[str, Mapping[str, int]]]]
+                      | None = None) -> int:
         """After a start: waiting work back in the queue, agents' open work back on their load.
+        ``also_for``: the other queues a waiting interaction had overflowed to (from its log),
+        so it is still offered there and its overflow is neither repeated nor logged twice.
 
         Returns how many interactions were queued again.
         """
@@ -847,8 +851,10 @@ class InteractionService:
                     if saved is None:
                         continue  # taken or ended meanwhile
                     interaction = saved
-                await self._routing.enqueue(self._waiting_item(
-                    interaction, enqueued_at=interaction.queued_at or interaction.arrived_at))
+                item = self._waiting_item(interaction,
+                                          enqueued_at=interaction.queued_at or interaction.arrived_at)
+                also = await also_for(interaction) if also_for is not None else {}
+                await self._routing.enqueue(replace(item, also=dict(also)) if also else item)
                 count += 1
         if count:
             self._poke()

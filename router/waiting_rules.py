@@ -27,7 +27,7 @@ from dataclasses import replace
 from cti.domain import Overflow, QueueConfig
 from cti.routing import WaitingItem, WaitingMove
 
-__all__ = ["due_moves", "widened"]
+__all__ = ["also_after", "due_moves", "widened"]
 
 
 def widened(skills: Mapping[str, int], widen: Mapping[str, int]) -> dict[str, int]:
@@ -40,6 +40,23 @@ def widened(skills: Mapping[str, int], widen: Mapping[str, int]) -> dict[str, in
         elif cap > 0:
             out[name] = min(level, cap)
     return out
+
+
+def also_after(queue: QueueConfig, queues: Mapping[str, QueueConfig],
+               reached: Iterable[str]) -> dict[str, dict[str, int]]:
+    """The other queues a wait of ``queue`` is offered to once it overflowed to each of ``reached``
+    (read back from its log after a restart: the routing store forgot), with the skills the rules
+    that added them give; the sweep then finds those rules applied and neither moves nor logs
+    the work again."""
+    names = set(reached)
+    also: dict[str, dict[str, int]] = {}
+    for rule in queue.overflow:
+        target = queues.get(rule.to_queue) if rule.to_queue is not None else None
+        if target is None or target.name == queue.name or target.name in also:
+            continue
+        if target.name in names:
+            also[target.name] = widened(target.skills, rule.widen)
+    return also
 
 
 def due_moves(waiting: Iterable[WaitingItem], *, queues: Mapping[str, QueueConfig],

@@ -32,6 +32,9 @@ class Log:
     def queued(self, at: float, why: str = "arrival", *, queue: str | None = None) -> Log:
         return self._add(EntryKind.QUEUED, at, queue=queue, why=why)
 
+    def overflowed(self, at: float, also_queue: str) -> Log:
+        return self._add(EntryKind.QUEUED, at, why="overflow", rule="to-queue", also_queue=also_queue)
+
     def offered(self, at: float, agent: str, rule: str = "skills") -> Log:
         return self._add(EntryKind.OFFERED, at, agent, rule=rule)
 

@@ -3,6 +3,7 @@ real server in-process: what the agent is offered and what the interaction's log
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -159,3 +160,29 @@ async def test_a_move_decided_on_an_older_picture_changes_nothing(tmp_path: Path
         assert (await c.services.routing.snapshot()).waiting == [item]
         assert [w["why"] for w in await queued_whys(c, item.interaction_id)] == ["arrival"]
         await visitor.close()
+
+
+async def test_work_that_overflowed_before_a_restart_still_may_go_to_the_other_queue_and_is_logged_once(
+        tmp_path: Path) -> None:
+    email = {"channel": Channel.EMAIL, "queue": "french", "display_name": "Marie",
+             "identities": [InboundIdentity(normalise(IdentityKind.EMAIL, "marie@example.com"),
+                                            IdentityLevel.ASSERTED, "test")],
+             "first_message": "Bonjour"}
+    async with center(tmp_path, offer_timeout=20, queues=QUEUES) as c:
+        waiting = await c.services.interactions.start_inbound(**email)
+        await eventually(lambda: _overflowed(c, waiting.id), what="the overflow")
+
+    async with center(tmp_path, offer_timeout=20, queues=QUEUES) as c:  # the restart
+        (item,) = (await c.services.routing.snapshot()).waiting
+        assert item.also == {"support": {"english": 1}}  # support's agents may still take it
+        await asyncio.sleep(2.5)  # sweeps enough to have re-applied the rule, were it forgotten
+        whys = [w["why"] for w in await queued_whys(c, waiting.id)]
+        assert whys.count("overflow") == 1, whys
+        alice = await c.agent_socket("alice")  # english only: hers through the overflow
+        offer = await alice.expect("interaction.offered", timeout=8)
+        assert offer["interaction_id"] == waiting.id
+        await alice.close()
+
+
+async def _overflowed(c: Center, interaction_id: str) -> bool:
+    return any(w["why"] == "overflow" for w in await queued_whys(c, interaction_id))

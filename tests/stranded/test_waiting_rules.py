@@ -12,9 +12,11 @@ from cti import lifecycle
 from cti.config import ConfigError, parse_config
 from cti.domain import Channel, Direction, Interaction, InteractionState, Overflow, QueueConfig
 from cti.errors import Conflict
+from cti.eventlog import overflowed_to
 from cti.priority import PriorityRules, priority_for
 from cti.routing import WaitingItem
-from router.waiting_rules import due_moves, widened
+from router.waiting_rules import also_after, due_moves, widened
+from tests.eventlog.logs import Log
 
 
 def queue(name: str, skills: dict[str, int], *overflow: Overflow,
@@ -168,3 +170,31 @@ def test_a_move_logs_a_queued_entry_with_why_and_keeps_the_wait() -> None:
                                    "after": 60}
     with pytest.raises(Conflict, match="cannot rewait"):
         lifecycle.apply(replace(waiting, state=InteractionState.ACTIVE), "rewait", now=66.0)
+
+
+# ----- after a restart: where waiting work had overflowed, read back from its log -----------
+
+def test_the_queues_a_wait_overflowed_to_are_read_back_from_its_log() -> None:
+    log = (Log(queue="billing").queued(0)
+           .overflowed(60, "general")
+           .offered(61, "alice").queued(81, "requeue-after-missed-offer"))  # a missed offer keeps the wait
+    assert overflowed_to(log.entries) == ("general",)
+    assert also_after(QUEUES["billing"], QUEUES, ("general",)) == {"general": {"english": 1}}
+    # The sweep then finds the rule applied: no second move, so no second log entry.
+    restored = item(also=also_after(QUEUES["billing"], QUEUES, overflowed_to(log.entries)),
+                    skills={"billing": 4, "english": 3})
+    assert due_moves([restored], queues=QUEUES, fallback=lambda q: 20, now=90) == []
+
+
+def test_a_transfer_or_another_queue_starts_a_wait_with_no_overflow() -> None:
+    log = (Log(queue="billing").queued(0)
+           .overflowed(60, "general")
+           .accepted(70, "alice").queued(90, "transfer"))
+    assert overflowed_to(log.entries) == ()
+    log = (Log(queue="billing").queued(0)
+           .overflowed(60, "general")
+           .queued(70, "requeue", queue="general"))
+    assert overflowed_to(log.entries) == ()
+    assert overflowed_to(Log().queued(0).entries) == ()
+    # A queue its rules no longer name (an admin removed the rule) is not offered it again.
+    assert also_after(QUEUES["general"], QUEUES, ("billing",)) == {}
