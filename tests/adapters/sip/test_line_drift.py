@@ -79,7 +79,6 @@ async def _call_for_three_minutes(tmp_path: Path, mouth: socket.socket, ear: soc
             active: Interaction = await until(lambda: _active(calls.center), 30, "the phone to answer")
             sent, heard = await asyncio.to_thread(talk_and_listen, mouth, line_rtp, ear, CALL_SECONDS)
 
-            assert sent >= CALL_SECONDS / 0.02 - 1
             start = min(s.sent for s in heard)
             end = max(s.sent for s in heard)
             first = [s for s in heard if s.sent < start + WINDOW_SECONDS]
