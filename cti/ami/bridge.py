@@ -27,6 +27,7 @@ from typing import Any
 
 from cti.agents import AgentService
 from cti.ami import signals as sig
+from cti.ami.channels import device_of
 from cti.ami.control import (
     ENDPOINT,
     EXTENSION,
@@ -45,7 +46,7 @@ from cti.ami.fallback import FallbackCalls, caller_context, caller_identities, w
 from cti.ami.frames import AmiMessage
 from cti.ami.relay import CommandRelay
 from cti.ami.shutdown import fallback_redirect, held_callers
-from cti.ami.tracker import CallTracker, device_of
+from cti.ami.tracker import CallTracker
 from cti.ami.transfers import TRANSFER_RULE, Transfers
 from cti.clock import Clock
 from cti.config import AmiConfig, AppConfig

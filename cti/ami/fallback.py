@@ -17,8 +17,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 
+from cti.ami.channels import ChannelView
 from cti.ami.signals import CallerFallback
-from cti.ami.tracker import ChannelView
 from cti.domain import Channel, Identity, IdentityKind, IdentityLevel, InboundIdentity, Interaction
 from cti.errors import InvalidInput
 from cti.identities import normalise_phone

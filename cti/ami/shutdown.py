@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 
-from cti.ami.tracker import ChannelView
+from cti.ami.channels import ChannelView
 
 log = logging.getLogger(__name__)
 

@@ -4,6 +4,9 @@ No clock reads, no I/O: ``feed`` takes one parsed event and returns the ``cti.am
 implies, in order; times are the events' ``Timestamp``. Unknown events, responses and malformed
 events (no ``Uniqueid`` …) give ``[]`` and never raise.
 
+This module owns the folding (one handler per event, the resync snapshot); the tables it folds
+into and the rules that read them are ``callstate.py``'s, channel names and views ``channels.py``'s.
+
 What the recordings (``tests/fixtures/ami``) taught, and the rules that follow from them:
 
 * A *caller* is a channel that sent ``UserEvent CtiQueued``; after a resync, a channel in the
@@ -24,21 +27,18 @@ What the recordings (``tests/fixtures/ami``) taught, and the rules that follow f
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from types import MappingProxyType
+from collections.abc import Callable, Collection, Mapping, Sequence
 
+from cti.ami.callstate import CallState
+from cti.ami.channels import LiveChannel, device_of, event_time, hangup_cause, is_local
 from cti.ami.frames import AmiMessage
 from cti.ami.signals import (
     AgentLegCreated,
     CallerFallback,
-    CallerWaiting,
-    Connected,
     DeviceState,
     HoldChanged,
     HungUp,
     LinkReset,
-    OutboundConnected,
     RecordingChanged,
     Signal,
     SpyChanged,
@@ -47,7 +47,7 @@ from cti.ami.signals import (
     Transferred,
 )
 
-__all__ = ["MIXMONITOR_ID_VARIABLE", "BridgeView", "CallTracker", "ChannelView", "device_of"]
+__all__ = ["MIXMONITOR_ID_VARIABLE", "CallTracker"]
 
 # The variable the CTI names in MixMonitor's ``i()`` option: the only place the id shows up.
 MIXMONITOR_ID_VARIABLE = "CTI_MIXMON_ID"
@@ -56,123 +56,12 @@ SURVEY_CONTEXT = "cti-survey"  # the dial plan's post-call survey (asterisk-conf
 _NONE = "none"  # Uniqueid/Channel of global-variable VarSet events ("Channel: none")
 
 
-def device_of(channel: str) -> str:
-    """``PJSIP/agent1-0000002a`` → ``PJSIP/agent1``; a name without the sequence suffix is kept."""
-    base, sep, suffix = channel.rpartition("-")
-    if sep and base and len(suffix) == 8 and all(c in "0123456789abcdefABCDEF" for c in suffix):
-        return base
-    return channel
-
-
-def _is_local(channel: str) -> bool:
-    return channel.startswith("Local/")
-
-
-def _local_partner(channel: str) -> str | None:
-    """``Local/202@cti-agents-00000001;1`` ↔ ``…;2``: the two halves of one Local channel."""
-    if channel.endswith(";1"):
-        return channel[:-1] + "2"
-    if channel.endswith(";2"):
-        return channel[:-1] + "1"
-    return None
-
-
-def _timestamp(msg: AmiMessage) -> float | None:
-    raw = msg.get("Timestamp")
-    if not raw:
-        return None
-    try:
-        return float(raw)
-    except ValueError:
-        return None
-
-
-def _cause(msg: AmiMessage) -> int:
-    try:
-        return int(msg.get("Cause") or 0)
-    except ValueError:
-        return 0
-
-
-def _clean(value: str | None) -> str:
-    # CoreShowChannel says "" and Status says "(null)" for the same empty application.
-    return "" if value is None or value == "(null)" else value
-
-
-@dataclass(slots=True)
-class _Channel:
-    uniqueid: str
-    name: str
-    linkedid: str = ""
-    state: str = ""
-    caller_num: str = ""
-    caller_name: str = ""
-    connected_num: str = ""
-    connected_name: str = ""
-    context: str = ""
-    exten: str = ""
-    application: str = ""
-    app_data: str = ""
-    bridge_id: str | None = None
-    on_hold: bool | None = False  # None: unknown (found by a resync)
-    moh_class: str | None = None
-    variables: dict[str, str] = field(default_factory=dict)
-    is_caller: bool = False
-    did: str = ""
-    queue: str = ""
-    ivr: dict[str, str] = field(default_factory=dict)
-    app_queue: str | None = None
-    spying: bool = False
-    hangup_requested: bool = False
-    was_connected: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class ChannelView:
-    """A read-only copy of what the tracker knows about one live channel."""
-
-    uniqueid: str
-    name: str
-    device: str
-    role: str  # caller, agent, spy, other, local
-    linkedid: str
-    state: str
-    caller_num: str
-    caller_name: str
-    connected_num: str
-    connected_name: str
-    context: str
-    exten: str
-    application: str
-    bridge_id: str | None
-    on_hold: bool  # False too when unknown: a resync cannot tell
-    music_on_hold: bool
-    variables: Mapping[str, str]  # the CTI_* channel variables
-    did: str
-    queue: str  # the CTI queue (CtiQueued / CTI_QUEUE)
-    ivr: Mapping[str, str]  # account, reason
-    app_queue: str | None  # the app_queue queue the caller is in, after a fallback
-
-
-@dataclass(frozen=True, slots=True)
-class BridgeView:
-    bridge_id: str
-    members: tuple[str, ...]  # Uniqueids, in order of entry
-
-
-class CallTracker:
+class CallTracker(CallState):
     """The call state of one Asterisk, folded from its AMI events."""
 
     def __init__(self, *, hold_context: str = "cti-hold", agent_devices: Collection[str] = (),
                  spy_devices: Collection[str] = ()) -> None:
-        self.hold_context = hold_context
-        self.agent_devices = frozenset(agent_devices)
-        self.spy_devices = frozenset(spy_devices)
-        self._channels: dict[str, _Channel] = {}
-        self._by_name: dict[str, str] = {}
-        # dict as an ordered set: signals come out in order of entry, deterministically.
-        self._bridges: dict[str, dict[str, None]] = {}
-        self._paired: set[tuple[str, str]] = set()
+        super().__init__(hold_context=hold_context, agent_devices=agent_devices, spy_devices=spy_devices)
         self._handlers: dict[str, Callable[[AmiMessage, float | None], list[Signal]]] = {
             "Newchannel": self._on_newchannel,
             "VarSet": self._on_varset,
@@ -205,39 +94,6 @@ class CallTracker:
             "OriginateResponse": lambda msg, at: [],
         }
 
-    # ---------------------------------------------------------------- read-only accessors
-
-    def channel(self, uniqueid: str) -> ChannelView | None:
-        ch = self._channels.get(uniqueid)
-        return None if ch is None else self._view(ch)
-
-    def channel_by_name(self, name: str) -> ChannelView | None:
-        uid = self._by_name.get(name)
-        return None if uid is None else self.channel(uid)
-
-    def channels(self) -> tuple[ChannelView, ...]:
-        return tuple(self._view(ch) for ch in self._channels.values())
-
-    def channels_on(self, device: str) -> tuple[ChannelView, ...]:
-        """The live channels on an endpoint device (``PJSIP/agent1``), oldest first."""
-        return tuple(self._view(ch) for ch in self._channels.values() if device_of(ch.name) == device)
-
-    def callers(self) -> tuple[ChannelView, ...]:
-        return tuple(self._view(ch) for ch in self._channels.values() if ch.is_caller)
-
-    def bridge_of(self, uniqueid: str) -> BridgeView | None:
-        ch = self._channels.get(uniqueid)
-        if ch is None or ch.bridge_id is None or ch.bridge_id not in self._bridges:
-            return None
-        return BridgeView(ch.bridge_id, tuple(self._bridges[ch.bridge_id]))
-
-    def bridges(self) -> tuple[BridgeView, ...]:
-        return tuple(BridgeView(b, tuple(m)) for b, m in self._bridges.items())
-
-    def role_of(self, uniqueid: str) -> str | None:
-        ch = self._channels.get(uniqueid)
-        return None if ch is None else self._role(ch)
-
     # ---------------------------------------------------------------- folding
 
     def feed(self, msg: AmiMessage) -> list[Signal]:
@@ -249,7 +105,7 @@ class CallTracker:
         if handler is None:
             self._touch(msg)
             return []
-        return handler(msg, _timestamp(msg))
+        return handler(msg, event_time(msg))
 
     def reset(self, why: str, at: float | None = None) -> list[Signal]:
         """Forget everything (link lost, Asterisk restarted)."""
@@ -306,174 +162,6 @@ class CallTracker:
             else:
                 waiting.append(self._caller_waiting(ch, None, requeued=False, resynced=True))
         return waiting + signals
-
-    # ---------------------------------------------------------------- internals: state
-
-    def _clear(self) -> None:
-        self._channels.clear()
-        self._by_name.clear()
-        self._bridges.clear()
-        self._paired.clear()
-
-    def _role(self, ch: _Channel) -> str:
-        if _is_local(ch.name):
-            return "local"
-        if ch.is_caller:
-            return "caller"
-        device = device_of(ch.name)
-        if device in self.agent_devices:
-            return "agent"
-        if ch.spying or device in self.spy_devices:
-            return "spy"
-        return "other"
-
-    def _view(self, ch: _Channel) -> ChannelView:
-        return ChannelView(
-            uniqueid=ch.uniqueid, name=ch.name, device=device_of(ch.name), role=self._role(ch),
-            linkedid=ch.linkedid, state=ch.state, caller_num=ch.caller_num, caller_name=ch.caller_name,
-            connected_num=ch.connected_num, connected_name=ch.connected_name, context=ch.context,
-            exten=ch.exten, application=ch.application, bridge_id=ch.bridge_id, on_hold=bool(ch.on_hold),
-            music_on_hold=ch.moh_class is not None, variables=MappingProxyType(dict(ch.variables)),
-            did=ch.did, queue=ch.queue, ivr=MappingProxyType(dict(ch.ivr)), app_queue=ch.app_queue,
-        )
-
-    def _known(self, msg: AmiMessage) -> _Channel | None:
-        uid = msg.get("Uniqueid")
-        return None if not uid else self._channels.get(uid)
-
-    def _add(self, uid: str, name: str) -> _Channel:
-        ch = _Channel(uniqueid=uid, name=name)
-        self._channels[uid] = ch
-        self._by_name[name] = uid
-        return ch
-
-    def _update(self, ch: _Channel, msg: AmiMessage) -> None:
-        """Copy the channel snapshot headers every channel event carries."""
-        for key, attr in (("Linkedid", "linkedid"), ("ChannelStateDesc", "state"),
-                          ("CallerIDNum", "caller_num"), ("CallerIDName", "caller_name"),
-                          ("ConnectedLineNum", "connected_num"), ("ConnectedLineName", "connected_name"),
-                          ("Context", "context"), ("Exten", "exten")):
-            value = msg.get(key)
-            if value is not None:
-                setattr(ch, attr, value)
-        name = msg.get("Channel")
-        if name and name != ch.name:  # a masquerade renamed it
-            self._by_name.pop(ch.name, None)
-            ch.name = name
-            self._by_name[name] = ch.uniqueid
-
-    def _touch(self, msg: AmiMessage) -> _Channel | None:
-        ch = self._known(msg)
-        if ch is not None:
-            self._update(ch, msg)
-        return ch
-
-    def _load_channel(self, msg: AmiMessage) -> _Channel | None:
-        uid, name = msg.get("Uniqueid"), msg.get("Channel")
-        if not uid or not name:
-            return None
-        ch = self._channels.get(uid) or self._add(uid, name)
-        ch.on_hold = None
-        for key, attr in (("Linkedid", "linkedid"), ("ChannelStateDesc", "state"),
-                          ("CallerIDNum", "caller_num"), ("CallerIDName", "caller_name"),
-                          ("ConnectedLineNum", "connected_num"), ("ConnectedLineName", "connected_name"),
-                          ("Context", "context"), ("Exten", "exten"), ("DNID", "did")):
-            value = msg.get(key)
-            if value and not getattr(ch, attr):
-                setattr(ch, attr, value)
-        application = _clean(msg.get("Application"))
-        if application and not ch.application:
-            ch.application = application
-            ch.app_data = _clean(msg.get("ApplicationData", msg.get("Data")))
-            if application == "MusicOnHold":
-                ch.moh_class = ch.app_data.split(",", 1)[0]
-        bridge_id = msg.get("BridgeId") or msg.get("BridgeID")
-        if bridge_id and ch.bridge_id is None:
-            ch.bridge_id = bridge_id
-        return ch
-
-    def _classify_resynced(self, ch: _Channel) -> None:
-        if _is_local(ch.name):
-            return
-        v = ch.variables
-        if ch.context == self.hold_context or v.get("CTI_ACCOUNT") or v.get("CTI_QUEUE"):
-            ch.is_caller = True
-            ch.queue = v.get("CTI_QUEUE", "")
-            ch.ivr = {key: v[var] for key, var in (("account", "CTI_ACCOUNT"), ("reason", "CTI_REASON"))
-                      if v.get(var)}
-
-    def _caller_waiting(self, ch: _Channel, at: float | None, *, requeued: bool,
-                        resynced: bool) -> CallerWaiting:
-        return CallerWaiting(at=at, uniqueid=ch.uniqueid, channel=ch.name, linkedid=ch.linkedid,
-                             caller_num=ch.caller_num, caller_name=ch.caller_name, did=ch.did,
-                             queue=ch.queue, context=dict(ch.ivr), requeued=requeued,
-                             resynced=resynced)
-
-    def _pair(self, a: _Channel, b: _Channel, bridge_id: str, at: float | None, *,
-              resynced: bool = False) -> list[Signal]:
-        """Two channels now share a bridge: what that means for the call."""
-        if _is_local(a.name) or _is_local(b.name) or a.uniqueid == b.uniqueid:
-            return []
-        a.was_connected = b.was_connected = True
-        key = (min(a.uniqueid, b.uniqueid), max(a.uniqueid, b.uniqueid))
-        if key in self._paired:
-            return []
-        roles = {self._role(a): a, self._role(b): b}
-        agent = roles.get("agent")
-        if agent is None:
-            return []
-        other = b if agent is a else a
-        role = self._role(other)
-        self._paired.add(key)
-        device = device_of(agent.name)
-        if role == "caller":
-            return [Connected(at=at, caller_uniqueid=other.uniqueid, caller_channel=other.name,
-                              agent_uniqueid=agent.uniqueid, agent_channel=agent.name, device=device,
-                              bridge_id=bridge_id, resynced=resynced)]
-        if role == "other":
-            return [OutboundConnected(at=at, agent_uniqueid=agent.uniqueid, agent_channel=agent.name,
-                                      device=device, party_uniqueid=other.uniqueid, party_channel=other.name,
-                                      party_num=other.caller_num, bridge_id=bridge_id, resynced=resynced)]
-        return []
-
-    def _enter(self, ch: _Channel, bridge_id: str, at: float | None) -> list[Signal]:
-        members = self._bridges.setdefault(bridge_id, {})
-        if ch.bridge_id is not None and ch.bridge_id != bridge_id:
-            self._bridges.get(ch.bridge_id, {}).pop(ch.uniqueid, None)
-        ch.bridge_id = bridge_id
-        signals: list[Signal] = []
-        for uid in members:
-            other = self._channels.get(uid)
-            if other is not None:
-                signals.extend(self._pair(ch, other, bridge_id, at))
-        members[ch.uniqueid] = None
-        return signals
-
-    def _leave(self, ch: _Channel, bridge_id: str) -> None:
-        self._bridges.get(bridge_id, {}).pop(ch.uniqueid, None)
-        if ch.bridge_id == bridge_id:
-            ch.bridge_id = None
-
-    def _agents_with(self, bridge_id: str, exclude: Iterable[str], seen: set[str]) -> list[_Channel]:
-        """Agent legs in a bridge, looking through Local pairs to the bridge on their far side."""
-        if bridge_id in seen:
-            return []
-        seen.add(bridge_id)
-        found: list[_Channel] = []
-        skip = set(exclude)
-        for uid in self._bridges.get(bridge_id, {}):
-            ch = self._channels.get(uid)
-            if ch is None or uid in skip:
-                continue
-            if self._role(ch) == "agent":
-                found.append(ch)
-            elif _is_local(ch.name):
-                partner_name = _local_partner(ch.name)
-                partner_uid = self._by_name.get(partner_name) if partner_name else None
-                partner = self._channels.get(partner_uid) if partner_uid else None
-                if partner is not None and partner.bridge_id is not None:
-                    found.extend(self._agents_with(partner.bridge_id, skip, seen))
-        return found
 
     # ---------------------------------------------------------------- internals: events
 
@@ -589,7 +277,7 @@ class CallTracker:
         ch = self._channels.pop(uid, None)
         if ch is None:
             # Never seen (the link came up mid-call without a resync): report what the name tells.
-            ch = _Channel(uniqueid=uid, name=name)
+            ch = LiveChannel(uniqueid=uid, name=name)
         else:
             if self._by_name.get(ch.name) == uid:
                 del self._by_name[ch.name]
@@ -599,7 +287,7 @@ class CallTracker:
         role = self._role(ch)
         if role == "local":
             return []
-        return [HungUp(at=at, uniqueid=uid, channel=ch.name, role=role, cause=_cause(msg),
+        return [HungUp(at=at, uniqueid=uid, channel=ch.name, role=role, cause=hangup_cause(msg),
                        by_party=ch.hangup_requested, was_connected=ch.was_connected)]
 
     def _on_blind_transfer(self, msg: AmiMessage, at: float | None) -> list[Signal]:
@@ -634,7 +322,7 @@ class CallTracker:
 
     def _on_hold(self, msg: AmiMessage, at: float | None) -> list[Signal]:
         ch = self._touch(msg)
-        if ch is None or _is_local(ch.name):
+        if ch is None or is_local(ch.name):
             return []
         on_hold = msg.event == "Hold"
         if ch.on_hold is on_hold:

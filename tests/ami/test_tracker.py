@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from cti.ami.channels import device_of
 from cti.ami.frames import AmiMessage
 from cti.ami.signals import (
     AgentLegCreated,
@@ -27,7 +28,7 @@ from cti.ami.signals import (
     SpyChanged,
     Transferred,
 )
-from cti.ami.tracker import CallTracker, device_of
+from cti.ami.tracker import CallTracker
 from tests.ami.recordings import load, scenario_names
 
 AGENTS = ("PJSIP/agent1", "PJSIP/agent2", "PJSIP/agent3")
