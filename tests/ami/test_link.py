@@ -15,8 +15,9 @@ from typing import Any
 
 import pytest
 
+from cti.ami.errors import AmiActionError, AmiDisconnected, AmiLoginFailed
 from cti.ami.frames import AmiMessage, parse_frame
-from cti.ami.link import AmiActionError, AmiDisconnected, AmiLink, AmiLoginFailed
+from cti.ami.link import AmiLink
 from cti.errors import InvalidInput
 from tests.ami.fake_ami import FakeAmi, header, recorded_events
 
