@@ -1,12 +1,14 @@
 """The Asterisk bridge: call facts in, interaction steps and AMI actions out.
 
 Inbound: the link delivers AMI events; the tracker folds them into signals (``signals.py``);
-this module turns each signal into a step of the interaction service (a caller waiting becomes a
+the bridge turns each signal into a step of the interaction service (a caller waiting becomes a
 queued voice interaction, a caller bridged with the offered agent is an accept, a caller hanging
 up is an abandon or the end of the call). Outbound: offers of voice interactions become an
 ``Originate`` to the agent's phone; call control from the desktop (``control.py``) becomes AMI
 actions. Fallback-queue calls (``fallback.py``), transfers and consults (``transfers.py``), phone
-states (``devices.py``) and the clean stop (``shutdown.py``) have modules of their own. After
+states (``devices.py``) and the clean stop (``shutdown.py``) have modules of their own; what each
+signal does is ``signal_reactions.py``'s, what each hub event does ``hub_reactions.py``'s. This
+module owns the wiring, the link callbacks, the resync and the dial plan's globals. After
 every (re)connect the bridge rebuilds the tracker from Asterisk's own picture
 (``CoreShowChannels``, ``BridgeList``/``BridgeInfo``, the callers' ``CTI_*`` variables) before it
 trusts events, and reconciles the open voice interactions with what is live, so a call waiting or
@@ -27,7 +29,6 @@ from typing import Any
 
 from cti.agents import AgentService
 from cti.ami import signals as sig
-from cti.ami.channels import device_of
 from cti.ami.control import (
     ENDPOINT,
     EXTENSION,
@@ -37,44 +38,35 @@ from cti.ami.control import (
     REF_UNIQUEID,
     RELAYED,
     AmiActions,
-    CallControl,
     Ringing,
     Spy,
 )
 from cti.ami.devices import PhoneStates
-from cti.ami.fallback import FallbackCalls, caller_context, caller_identities, waits_in_fallback
+from cti.ami.fallback import FallbackCalls
 from cti.ami.frames import AmiMessage
 from cti.ami.relay import CommandRelay
 from cti.ami.shutdown import fallback_redirect, held_callers
+from cti.ami.signal_reactions import WAITING, SignalReactions
 from cti.ami.tracker import CallTracker
-from cti.ami.transfers import TRANSFER_RULE, Transfers
+from cti.ami.transfers import Transfers
 from cti.clock import Clock
 from cti.config import AmiConfig, AppConfig
 from cti.domain import (
-    AgentState,
     Channel,
-    Direction,
-    Identity,
-    IdentityKind,
     Interaction,
     InteractionState,
     Role,
 )
-from cti.errors import Conflict, CtiError, InvalidInput, NotFound
+from cti.errors import CtiError, InvalidInput
 from cti.events import (
     AgentStateChanged,
-    DomainEvent,
     InteractionAbandoned,
-    InteractionOffered,
     OfferWithdrawn,
-    SupervisionChanged,
     VoiceLinkChanged,
     offered_on,
 )
 from cti.hours import closed_variable, queue_open
 from cti.hub import EventHub
-from cti.identities import normalise_phone
-from cti.lifecycle import OPEN_STATES
 from cti.live_config import LiveConfig, as_live
 from cti.ports import ContextStore
 from cti.routing import RoutingStore
@@ -84,11 +76,13 @@ from cti.tasks import stop_tasks
 
 log = logging.getLogger(__name__)
 
-WAITING = frozenset({InteractionState.QUEUED, InteractionState.OFFERED})
 CTI_VARIABLES = ("CTI_ACCOUNT", "CTI_REASON", "CTI_QUEUE")
 
 
-class AmiBridge(CallControl):
+class AmiBridge(SignalReactions):
+    """The Asterisk side of the contact center: wiring, link callbacks, resync and the dial plan's
+    globals; the reactions and call control are its bases'."""
+
     def __init__(self, *, ami: AmiConfig, config: AppConfig | LiveConfig, interactions: InteractionService,
                  agents: AgentService, context: ContextStore, routing: RoutingStore, hub: EventHub,
                  clock: Clock, surveys: SurveyAnswers | None = None) -> None:
@@ -231,238 +225,6 @@ class AmiBridge(CallControl):
                 except CtiError as exc:
                     log.warning("ami signal %s refused: %s %s", type(signal).__name__, exc.error_id, exc)
 
-    # ----- signals -------------------------------------------------------------------------
-
-    async def _handle(self, signal: sig.Signal) -> None:
-        if isinstance(signal, sig.CallerWaiting):
-            await self._caller_waiting(signal)
-        elif isinstance(signal, sig.Connected):
-            await self._connected(signal)
-        elif isinstance(signal, sig.OutboundConnected):
-            outbound = await self._context.find_interaction_by_ref(REF_UNIQUEID, signal.agent_uniqueid)
-            if outbound is not None and outbound.state is InteractionState.ACTIVE:
-                await self._call_updated(outbound.id, outbound.agent_id, "customer-answered",
-                                         {"number": signal.party_num})
-        elif isinstance(signal, sig.HungUp):
-            await self._hung_up(signal)
-        elif isinstance(signal, sig.AgentLegCreated):
-            if await self._transfer_leg(signal):
-                return
-            dialing = self._dialing.pop(signal.device, None)
-            if dialing is not None:
-                await self._interactions.update_refs(dialing, refs={
-                    REF_UNIQUEID: signal.uniqueid, REF_AGENT_CHANNEL: signal.channel})
-                return
-            ringing = self._ringing.get(signal.device)
-            if ringing is not None and ringing.channel is None:
-                ringing.channel = signal.channel
-                await self._call_updated(ringing.interaction_id, ringing.agent_id, "ringing-agent",
-                                         {"channel": signal.channel})
-        elif isinstance(signal, sig.HoldChanged):
-            interaction = await self._by_any_channel(signal.uniqueid, signal.channel)
-            if interaction is not None:
-                await self._call_updated(interaction.id, interaction.agent_id,
-                                         "held" if signal.on_hold else "resumed", {"by": signal.channel})
-        elif isinstance(signal, sig.RecordingChanged):
-            await self._recording_changed(signal)
-        elif isinstance(signal, sig.SpyChanged):
-            await self._spy_changed(signal)
-        elif isinstance(signal, sig.CallerFallback):
-            interaction = await self._by_caller(signal.uniqueid)
-            if interaction is not None and interaction.state not in WAITING:
-                return  # not waiting for us any more: nothing of ours to hand over
-            if interaction is not None:
-                # app_queue rings the agents now (we were away or too slow): not ours to ring.
-                await self._stop_ringing(interaction.id)
-            moved = await self._fallback.arrived(signal, interaction, self.tracker.channel(signal.uniqueid))
-            await self._call_updated(moved.id, None, "fallback", {"queue": signal.queue, "why": signal.why})
-        elif isinstance(signal, sig.DeviceState):
-            await self._device_state(signal)
-        elif isinstance(signal, sig.SurveyStarted):
-            await self._survey_started(signal)
-        elif isinstance(signal, sig.SurveyAnswered):
-            await self._survey_answered(signal)
-        elif isinstance(signal, sig.Transferred):
-            log.info("transfer kind=%s caller=%s target=%s success=%s", signal.kind,
-                     signal.caller_uniqueid, signal.target, signal.success)
-            await self._transferred(signal)
-
-    async def _transfer_leg(self, s: sig.AgentLegCreated) -> bool:
-        """A leg dialled for a call already there (it carries that call's Linkedid, where our own
-        Originate's carries its own Uniqueid): a transfer's target ringing, or a member rung by
-        the fallback queue. True when it was such a leg: it is never our Originate's."""
-        if not s.linkedid or s.linkedid == s.uniqueid:
-            return False
-        call = await self._context.find_interaction_by_ref(REF_LINKEDID, s.linkedid)
-        agent_id = self._devices.get(s.device)
-        if call is not None and agent_id is not None and call.state is InteractionState.ACTIVE \
-                and call.agent_id != agent_id:
-            await self._transfers.target_ringing(call, agent_id)
-        return True
-
-    async def _transferred(self, s: sig.Transferred) -> None:
-        interaction = await self._by_caller(s.caller_uniqueid)
-        if interaction is None or interaction.state is not InteractionState.ACTIVE:
-            return
-        if s.kind == "attended":
-            await self._transfers.consult_ended(interaction.id, "completed" if s.success else "failed")
-            return
-        exten, _, context = s.target.partition("@")
-        if s.success and context == self._ami.agents_context:
-            await self._transfers.made_on_phone(interaction, exten)
-
-    async def _caller_waiting(self, s: sig.CallerWaiting) -> None:
-        existing = await self._by_caller(s.uniqueid)
-        if existing is not None and existing.state in OPEN_STATES:
-            if s.requeued and existing.state is InteractionState.ACTIVE and existing.agent_id:
-                # Transferred to a queue from the phone rather than from the desktop.
-                queue = s.queue if s.queue in self._config.queues else existing.queue
-                await self._transfers.not_answered(existing.id, "no-answer")
-                await self._interactions.transfer(existing.id, existing.agent_id, to_queue=queue,
-                                                  to_agent=None, note=None)
-                self._transfers.requeued_by_phone[existing.id] = (existing.agent_id, queue)
-            return
-        queue = s.queue if s.queue in self._config.queues else self._default_queue
-        identities = caller_identities(s.caller_num, s.uniqueid, region=self._config.phone_region)
-        name = s.caller_name if s.caller_name and s.caller_name != s.caller_num else None
-        context = caller_context(s.context, s.did)
-        interaction = await self._interactions.start_inbound(
-            channel=Channel.VOICE, identities=identities, display_name=name, queue=queue,
-            context=context, channel_refs={REF_UNIQUEID: s.uniqueid, REF_CHANNEL: s.channel,
-                                           REF_LINKEDID: s.linkedid})
-        log.info("caller queued uniqueid=%s interaction=%s resynced=%s", s.uniqueid, interaction.id,
-                 s.resynced)
-
-    async def _connected(self, s: sig.Connected) -> None:
-        self._ringing.pop(s.device, None)
-        interaction = await self._by_caller(s.caller_uniqueid)
-        if interaction is not None:
-            self._transfers.requeued_by_phone.pop(interaction.id, None)
-        agent_id = self._devices.get(s.device)
-        if interaction is None and agent_id is not None and s.resynced:
-            await self._adopt(s, agent_id)
-            return
-        if interaction is None or agent_id is None or interaction.state not in OPEN_STATES:
-            log.info("bridge without an open interaction or a known agent caller=%s device=%s",
-                     s.caller_uniqueid, s.device)
-            return
-        if interaction.state is InteractionState.QUEUED and waits_in_fallback(interaction):
-            await self._fallback.answered(interaction, agent_id, s.agent_channel)
-            return
-        interaction = await self._interactions.update_refs(interaction.id,
-                                                           refs={REF_AGENT_CHANNEL: s.agent_channel})
-        if interaction.state is InteractionState.OFFERED and interaction.agent_id == agent_id:
-            await self._interactions.accept(interaction.id, agent_id)
-        elif interaction.state is InteractionState.ACTIVE and interaction.agent_id != agent_id:
-            await self._transfers.answered(interaction, agent_id)
-        elif interaction.state is not InteractionState.ACTIVE:
-            log.warning("agent %s talks to caller %s but the interaction is %s", agent_id,
-                        s.caller_uniqueid, interaction.state.value)
-
-    async def _adopt(self, s: sig.Connected, agent_id: str) -> None:
-        """A call found talking at a resync that no interaction records (we were down when it
-        started): it becomes the agent's active interaction, so its end and wrap-up are seen."""
-        caller = self.tracker.channel(s.caller_uniqueid)
-        number = caller.caller_num if caller is not None else ""
-        identities = [Identity(IdentityKind.CALL, s.caller_uniqueid)]
-        with contextlib.suppress(InvalidInput):
-            identities = [Identity(IdentityKind.PHONE, normalise_phone(
-                number, region=self._config.phone_region))]
-        context = {f"ivr.{k}": v for k, v in (caller.ivr.items() if caller is not None else ()) if v}
-        interaction, _ = await self._interactions.start_active(
-            channel=Channel.VOICE, agent_id=agent_id, identities=identities, display_name=None,
-            direction=Direction.INBOUND, context=context, channel_refs={
-                REF_UNIQUEID: s.caller_uniqueid, REF_CHANNEL: s.caller_channel,
-                REF_LINKEDID: caller.linkedid if caller is not None else s.caller_uniqueid,
-                REF_AGENT_CHANNEL: s.agent_channel})
-        log.info("adopted a call found talking uniqueid=%s agent=%s interaction=%s",
-                 s.caller_uniqueid, agent_id, interaction.id)
-
-    async def _hung_up(self, s: sig.HungUp) -> None:
-        if s.role == "caller":
-            interaction = await self._by_caller(s.uniqueid)
-            if interaction is not None:
-                await self._transfers.caller_gone(interaction.id)
-            if interaction is None or interaction.state not in OPEN_STATES:
-                return
-            for device, ringing in list(self._ringing.items()):
-                if ringing.interaction_id == interaction.id:
-                    await self._hangup_quietly(ringing.channel)
-                    del self._ringing[device]
-            if interaction.state in WAITING or (interaction.state is InteractionState.ACTIVE and s.by_party):
-                await self._interactions.customer_left(interaction.id)
-            elif interaction.state is InteractionState.ACTIVE:
-                await self._interactions.call_ended(interaction.id, why="agent-hung-up")
-        elif s.role == "agent":
-            await self._transfers.leg_gone(s.channel, device_of(s.channel))
-            # A click-to-dial call is the agent leg's own interaction.
-            outbound = await self._context.find_interaction_by_ref(REF_UNIQUEID, s.uniqueid)
-            if outbound is not None and outbound.state is InteractionState.ACTIVE:
-                await self._interactions.call_ended(outbound.id, why="call-ended")
-        elif s.role == "spy":
-            spy = self._spies.pop(device_of(s.channel), None)
-            if spy is not None:
-                await self._hub.publish(SupervisionChanged(
-                    at=self._clock.now(), supervisor_id=spy.supervisor_id, agent_id=spy.agent_id,
-                    mode=spy.mode, active=False, interaction_id=spy.interaction_id))
-
-    async def _originate_response(self, msg: AmiMessage) -> None:
-        device = device_of(msg.get("Channel") or "")
-        if msg.get("Response") == "Success":
-            return
-        dialing = self._dialing.pop(device, None)
-        if dialing is not None:  # the agent's own phone never answered their click-to-dial
-            await self._interactions.call_ended(dialing, why="agent-not-reached")
-        ringing = self._ringing.get(device)
-        if ringing is None:
-            return
-        del self._ringing[device]
-        log.info("agent did not answer agent=%s interaction=%s reason=%s", ringing.agent_id,
-                 ringing.interaction_id, msg.get("Reason"))
-        # "no-answer" is a missed offer: the core sets the agent away (as app_queue's autopause),
-        # as for a chat that times out. If the offer timed out already, that did it.
-        with contextlib.suppress(NotFound, Conflict):
-            await self._interactions.reject(ringing.interaction_id, ringing.agent_id, why="no-answer")
-
-    async def _recording_changed(self, s: sig.RecordingChanged) -> None:
-        interaction = await self._by_any_channel(s.uniqueid, s.channel)
-        if interaction is None:
-            return
-        what = {"started": "recording-started", "muted": "recording-paused",
-                "unmuted": "recording-resumed", "stopped": "recording-stopped"}.get(s.state)
-        if what is None:
-            return
-        if s.state == "started" and s.mixmonitor_id:
-            await self._interactions.update_refs(interaction.id,
-                                                 refs={"asterisk_mixmonitor": s.mixmonitor_id})
-        await self._call_updated(interaction.id, interaction.agent_id, what, {})
-
-    async def _spy_changed(self, s: sig.SpyChanged) -> None:
-        device = device_of(s.spyer_channel)
-        spy = self._spies.get(device)
-        if spy is None:
-            return
-        if not s.active:
-            # The session is over: the spy's Hangup that follows ChanSpyStop must not end it again.
-            del self._spies[device]
-        await self._hub.publish(SupervisionChanged(
-            at=self._clock.now(), supervisor_id=spy.supervisor_id, agent_id=spy.agent_id,
-            mode=spy.mode, active=s.active, interaction_id=spy.interaction_id))
-
-    async def _device_state(self, s: sig.DeviceState) -> None:
-        agent_id = self._devices.get(s.device)
-        if agent_id is None or not self._phones.update(agent_id, s.state):
-            return
-        profile = self._config.agents[agent_id]
-        capacity = dict(profile.capacity)
-        why = self._phones.blocked(agent_id)
-        if why is not None:
-            # Chat and e-mail go on; calls wait until the phone is free (devices.py).
-            capacity.pop(Channel.VOICE, None)
-        await self._routing.register_agent(agent_id, skills=profile.skills, capacity=capacity,
-                                           now=self._clock.now())
-        log.info("agent phone %s agent=%s device=%s state=%s", why or "free", agent_id, s.device, s.state)
-
     async def _reconcile(self) -> None:
         """Open voice interactions whose caller is not live any more ended while we were away."""
         live = {c.uniqueid for c in self.tracker.callers()}
@@ -477,83 +239,6 @@ class AmiBridge(CallControl):
             elif interaction.state is InteractionState.ACTIVE:
                 await self._interactions.call_ended(interaction.id, why="ended-while-disconnected")
 
-    # ----- hub: offers, transfers, agent states --------------------------------------------
-
-    async def _watch_hub(self, sub: Any) -> None:
-        while True:
-            event: DomainEvent = await sub.get()
-            try:
-                await self._on_domain_event(event)
-            except CtiError as exc:
-                log.warning("ami: %s for %s: %s", exc.error_id, event.type, exc)
-            except Exception:
-                log.exception("ami: failed to act on %s", event.type)
-
-    async def _on_domain_event(self, event: DomainEvent) -> None:
-        if isinstance(event, InteractionOffered):
-            await self._ring_agent(event)
-        elif isinstance(event, OfferWithdrawn | InteractionAbandoned):
-            await self._stop_ringing(event.interaction_id)
-        elif isinstance(event, AgentStateChanged):
-            await self._pause_in_fallback(event.agent_id, event.state)
-
-    async def _ring_agent(self, offer: InteractionOffered) -> None:
-        if not self.connected:
-            return
-        if offer.reason.get("rule") == TRANSFER_RULE:
-            return  # Asterisk rings that phone already (transfers.py)
-        interaction = await self._context.interaction(offer.interaction_id)
-        caller = interaction.channel_refs.get(REF_CHANNEL)
-        if interaction.channel is not Channel.VOICE or not caller:
-            return
-        device = self._config.agents[offer.agent_id].endpoints.get(ENDPOINT)
-        if not device:
-            await self._interactions.reject(interaction.id, offer.agent_id, why="no-phone")
-            return
-        self._ringing[device] = Ringing(interaction_id=interaction.id, agent_id=offer.agent_id)
-        ring_ms = max(1000, int((offer.expires_at - offer.at) * 1000) - 500)
-        customer = await self._context.customer(interaction.customer_id)
-        number = next((i.value for i in customer.identities if i.kind is IdentityKind.PHONE), "")
-        caller_id = f'"{(customer.display_name or number)[:40]}" <{number}>'
-        try:
-            await self._require_link().send({
-                "Action": "Originate", "Channel": device, "Context": self._ami.connect_context,
-                "Exten": "s", "Priority": "1", "Timeout": str(ring_ms), "CallerID": caller_id,
-                "Variable": [f"CTI_CALLER={caller}", f"CTI_INTERACTION={interaction.id}"],
-                "Async": "true"})
-        except CtiError as exc:
-            self._ringing.pop(device, None)
-            log.warning("originate failed agent=%s interaction=%s: %s", offer.agent_id, interaction.id, exc)
-            with contextlib.suppress(NotFound, Conflict):
-                await self._interactions.reject(interaction.id, offer.agent_id, why="originate-failed")
-
-    async def _stop_ringing(self, interaction_id: str) -> None:
-        for device, ringing in list(self._ringing.items()):
-            if ringing.interaction_id == interaction_id:
-                del self._ringing[device]
-                await self._hangup_quietly(ringing.channel)
-
-    async def _pause_in_fallback(self, agent_id: str, state: str) -> None:
-        device = self._config.agents.get(agent_id)
-        if device is None or device.role is not Role.AGENT or not device.endpoints.get(ENDPOINT) \
-                or not self.connected:
-            return
-        paused = state not in (AgentState.AVAILABLE.value, AgentState.WRAP_UP.value,
-                               AgentState.BUSY.value)
-        with contextlib.suppress(CtiError):
-            await self._require_link().send({
-                "Action": "QueuePause", "Interface": device.endpoints[ENDPOINT],
-                "Queue": self._ami.fallback_queue, "Paused": "true" if paused else "false",
-                "Reason": state})
-
-    async def _pause_all_by_state(self) -> None:
-        # Only agents are members of the fallback queue; supervisors' phones are for monitoring.
-        for agent_id in self._devices.values():
-            if self._config.agents[agent_id].role is not Role.AGENT:
-                continue
-            snap = await self._routing.agent(agent_id)
-            await self._pause_in_fallback(agent_id, snap.state.value if snap else "offline")
-
     # ----- call control (desktop API) ------------------------------------------------------
 
     def status(self) -> dict[str, Any]:
@@ -561,37 +246,6 @@ class AmiBridge(CallControl):
                 "ringing": {d: r.agent_id for d, r in self._ringing.items()},
                 "unreachable_agents": self._phones.agents("unreachable"),
                 "busy_agents": self._phones.agents("busy")}
-
-    # ----- helpers -------------------------------------------------------------------------
-
-    async def _survey_started(self, s: sig.SurveyStarted) -> None:
-        """The caller went on to the survey: the agent hung up, so the call's talk is over now,
-        not when the caller hangs up after rating (the agent is free meanwhile)."""
-        interaction = await self._by_caller(s.uniqueid)
-        if interaction is not None and interaction.state is InteractionState.ACTIVE:
-            await self._interactions.call_ended(interaction.id, why="agent-hung-up")
-
-    async def _survey_answered(self, s: sig.SurveyAnswered) -> None:
-        """The rating the caller keyed after the call, on the call's interaction (a refused one,
-        a second answer or a bad key, is logged by the caller of ``_handle``)."""
-        interaction = await self._by_caller(s.uniqueid)
-        if interaction is None or self._surveys is None:
-            log.warning("survey answer of an unknown call uniqueid=%s", s.uniqueid)
-            return
-        if interaction.state is InteractionState.ACTIVE:
-            # The dial plan asks only once the agent hung up; the caller's own hang-up, which ends
-            # the call otherwise, comes after the survey.
-            await self._interactions.call_ended(interaction.id, why="agent-hung-up")
-        await self._surveys.answer(interaction.id, s.rating, None, via="dtmf")
-
-    async def _by_caller(self, uniqueid: str) -> Interaction | None:
-        return await self._context.find_interaction_by_ref(REF_UNIQUEID, uniqueid)
-
-    async def _by_any_channel(self, uniqueid: str, channel: str) -> Interaction | None:
-        found = await self._by_caller(uniqueid)
-        if found is None:
-            found = await self._context.find_interaction_by_ref(REF_AGENT_CHANNEL, channel)
-        return found
 
     @property
     def _config(self) -> AppConfig:
@@ -646,4 +300,3 @@ class AmiBridge(CallControl):
         while True:
             await asyncio.sleep(self._ami.heartbeat_seconds)
             await self._set_online(True)
-
