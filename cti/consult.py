@@ -21,9 +21,10 @@ from cti.domain import Channel, InteractionState, jsonable
 from cti.errors import Conflict, Forbidden, InvalidInput, NotFound
 from cti.events import ConsultEnded, ConsultMessage, ConsultStarted
 from cti.hub import EventHub
+from cti.interaction_core import owned
 from cti.live_config import LiveConfig
 from cti.ports import ContextStore
-from cti.service import InteractionService, owned
+from cti.service import InteractionService
 
 TRANSCRIPT = 50  # the newest messages the consulted agent is shown
 

@@ -15,8 +15,8 @@ from cti.clock import Clock
 from cti.domain import Channel, InteractionState
 from cti.events import TypingIndicated
 from cti.hub import EventHub
+from cti.interaction_core import owned
 from cti.ports import ContextStore
-from cti.service import owned
 
 Side = Literal["agent", "customer"]
 MIN_GAP = 2.0
