@@ -7,8 +7,9 @@ from typing import Any
 
 from adapters.channel import AdapterDeps
 from adapters.sip import g711
-from adapters.sip.adapter import Prompts, SipLineAdapter
+from adapters.sip.adapter import SipLineAdapter
 from adapters.sip.config import WHERE, SipConfig, parse_sip_config
+from adapters.sip.line import Prompts
 from cti.config import ConfigError
 
 __all__ = ["SipConfig", "SipLineAdapter", "from_config"]

@@ -4,7 +4,7 @@ say how it ended, hold and resume it by re-INVITE, hang it up.
 What the adapter needs from issue 15, item 2: an answer (with the phone's media address and codec
 for the relay), a rejection (486, 603 … → the caller is re-queued, the agent set away), no answer
 within the ring time (CANCEL, its 487) or the caller hanging up while the phone rings (``cancel``).
-``adapter.py`` rings the agent's phone with it when the router offers a SIP-line call.
+``offers.py`` rings the agent's phone with it when the router offers a SIP-line call.
 """
 
 from __future__ import annotations

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import cast
 
-from adapters.sip.adapter import LiveCall
 from adapters.sip.caller_leg import CallerCall
+from adapters.sip.calls import LiveCall
 
 
 def test_only_the_keys_the_menu_can_use_are_kept() -> None:

@@ -11,7 +11,8 @@ import pytest
 from adapters.channel import AdapterDeps
 from adapters.registry import build_adapters
 from adapters.sip import g711
-from adapters.sip.adapter import SipLineAdapter, account_of
+from adapters.sip.adapter import SipLineAdapter
+from adapters.sip.ivr import account_of
 from cti.clock import ManualClock, SequentialIds
 from cti.config import ConfigError, parse_config
 from cti.domain import Channel
