@@ -14,7 +14,7 @@ import logging
 import socket
 from dataclasses import dataclass
 
-from adapters.sip.sipcore.core import Answered, Ended, ReinviteDone, Rejected
+from adapters.sip.sipcore.events import Answered, Ended, ReinviteDone, Rejected
 from adapters.sip.sipcore.sdp import PCMA, PCMU, Media, SdpError, Session, parse
 from adapters.sip.sipcore.transaction import TIMEOUT
 from adapters.sip.sipcore.transport import SipEndpoint

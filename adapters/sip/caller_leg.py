@@ -26,7 +26,8 @@ from typing import Protocol
 from adapters.sip.caller_call import Refuse, Take, admit, info_key, moved_to, user_part
 from adapters.sip.config import SipConfig
 from adapters.sip.media import MediaLeg
-from adapters.sip.sipcore.core import (
+from adapters.sip.sipcore.digest import Credentials
+from adapters.sip.sipcore.events import (
     Cancelled,
     Confirmed,
     Ended,
@@ -37,7 +38,6 @@ from adapters.sip.sipcore.core import (
     RegistrationLapsed,
     SipEvent,
 )
-from adapters.sip.sipcore.digest import Credentials
 from adapters.sip.sipcore.message import Addr, Request
 from adapters.sip.sipcore.sdp import Session
 from adapters.sip.sipcore.transport import SipEndpoint

@@ -15,8 +15,9 @@ import socket
 from collections import deque
 from collections.abc import Callable
 
-from adapters.sip.sipcore.core import Action, SipCore, SipEvent
+from adapters.sip.sipcore.core import SipCore
 from adapters.sip.sipcore.digest import Credentials
+from adapters.sip.sipcore.events import Action, SipEvent
 from adapters.sip.sipcore.message import Addr
 from adapters.sip.sipcore.transaction import Send, StartTimer, StopTimer, TimerKey
 

@@ -9,8 +9,8 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from adapters.sip.sipcore.core import Registered
 from adapters.sip.sipcore.digest import Credentials
+from adapters.sip.sipcore.events import Registered
 from adapters.sip.sipcore.message import Addr
 from adapters.sip.sipcore.sdp import Session
 from adapters.sip.sipcore.transport import SipEndpoint

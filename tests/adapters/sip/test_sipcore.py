@@ -7,7 +7,9 @@ from collections.abc import Sequence
 
 import pytest
 
-from adapters.sip.sipcore.core import (
+from adapters.sip.sipcore.core import SipCore
+from adapters.sip.sipcore.digest import Credentials, authorization, parse_challenge
+from adapters.sip.sipcore.events import (
     Action,
     Answered,
     Cancelled,
@@ -21,10 +23,8 @@ from adapters.sip.sipcore.core import (
     ReinviteDone,
     Rejected,
     Ringing,
-    SipCore,
     SipEvent,
 )
-from adapters.sip.sipcore.digest import Credentials, authorization, parse_challenge
 from adapters.sip.sipcore.message import (
     NameAddr,
     Request,

@@ -6,7 +6,7 @@ import asyncio
 import socket
 import time
 
-from adapters.sip.sipcore.core import Ringing, SipEvent
+from adapters.sip.sipcore.events import Ringing, SipEvent
 from adapters.sip.sipcore.message import Request, Response, parse, response_to
 from adapters.sip.sipcore.transaction import Send
 from adapters.sip.sipcore.transport import SipEndpoint

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from adapters.sip.sipcore.core import (
+from adapters.sip.sipcore.digest import Credentials
+from adapters.sip.sipcore.events import (
     Answered,
     Confirmed,
     Ended,
@@ -22,7 +23,6 @@ from adapters.sip.sipcore.core import (
     Rejected,
     Ringing,
 )
-from adapters.sip.sipcore.digest import Credentials
 from adapters.sip.sipcore.sdp import PCMU
 from adapters.sip.sipcore.sdp import parse as parse_sdp
 from adapters.sip.sipcore.transport import SipEndpoint
