@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
+from adapters.sip.sipcore import registration
 from adapters.sip.sipcore.dialog import Dialog, via
 from adapters.sip.sipcore.digest import Credentials, authorization, parse_challenge
 from adapters.sip.sipcore.events import (
@@ -26,9 +27,6 @@ from adapters.sip.sipcore.events import (
     Ended,
     IncomingCall,
     InDialogRequest,
-    Registered,
-    RegistrationFailed,
-    RegistrationLapsed,
     ReinviteDone,
     Rejected,
     Ringing,
@@ -68,9 +66,6 @@ from adapters.sip.sipcore.transaction import (
 
 log = logging.getLogger(__name__)
 
-REGISTER_RETRY_MAX = 30.0
-
-
 @dataclass
 class Leg:
     id: str
@@ -90,20 +85,6 @@ class Leg:
     auth_tried: bool = False
 
 
-@dataclass
-class Registration:
-    aor: str
-    contact: str
-    registrar_uri: str
-    expires: int
-    call_id: str
-    tag: str
-    seq: int = 0
-    failures: int = 0
-    registered: bool = False
-    auth_tried: bool = False  # one authenticated retry per challenge, never a loop
-
-
 class SipCore:
     def __init__(self, local: Addr, *, outbound: Addr | None = None, user: str = "line",
                  user_agent: str = "cti-sipcore", credentials: Credentials | None = None) -> None:
@@ -113,7 +94,7 @@ class SipCore:
         self.user = user
         self.user_agent = user_agent
         self.legs: dict[str, Leg] = {}
-        self.registrations: dict[str, Registration] = {}
+        self.registrations: dict[str, registration.Registration] = {}
         self.clients: dict[str, ClientTxn] = {}
         self.servers: dict[str, ServerTxn] = {}
         self.owner: dict[str, str] = {}  # transaction id → leg id or "reg:" + AOR
@@ -225,7 +206,7 @@ class SipCore:
         """Keep ``aor`` bound to our Contact at the outbound proxy: refreshed at half the granted
         expiry, retried with back-off (up to 30 s) for ever after a failure or a timeout."""
         host, port = self.outbound or uri_hostport(aor)
-        reg = self.registrations.get(aor) or Registration(
+        reg = self.registrations.get(aor) or registration.Registration(
             aor=aor, contact=self.contact, registrar_uri=f"sip:{host}:{port}", expires=expires,
             call_id=new_call_id(self.local[0]), tag=new_tag())
         reg.expires = expires
@@ -237,8 +218,7 @@ class SipCore:
         if reg is None:
             return []
         reg.expires = 0
-        return [StopTimer(("reg:" + aor, "refresh")), StopTimer(("reg:" + aor, "lapse")),
-                *self._send_register(reg)]
+        return [*registration.stop_timers(reg), *self._send_register(reg)]
 
     def shutdown(self) -> list[Action]:
         """Before the process goes: BYE every call through its route set, CANCEL every ringing
@@ -291,12 +271,11 @@ class SipCore:
             return self._txn_actions(ctxn.on_timer(name))
         if (stxn := self.servers.get(owner)) is not None:
             return self._server_actions(stxn.on_timer(name))
-        if owner.startswith("reg:") and name == "refresh" and (reg := self.registrations.get(owner[4:])):
-            return self._send_register(reg)
-        if owner.startswith("reg:") and name == "lapse" and (reg := self.registrations.get(owner[4:])):
-            # the refresh (sent at half the expiry) is still unanswered: the binding is gone
-            was, reg.registered = reg.registered, False
-            return [RegistrationLapsed(reg.aor)] if was else []
+        if (reg := self._registration_of(owner)) is not None:
+            if name == "refresh":
+                return self._send_register(reg)
+            if name == "lapse":
+                return registration.lapsed(reg)
         leg = self.legs.get(owner)
         if leg is not None and name == "forget":
             del self.legs[leg.id]
@@ -528,8 +507,8 @@ class SipCore:
         owner = self.owner.get(tid, "")
         if not isinstance(msg, Response):
             return []
-        if owner.startswith("reg:"):
-            return self._on_register_response(owner[4:], msg)
+        if owner.startswith(registration.OWNER_PREFIX):
+            return self._on_register_response(owner.removeprefix(registration.OWNER_PREFIX), msg)
         leg = self.legs.get(owner)
         if leg is None:
             return []
@@ -542,8 +521,8 @@ class SipCore:
 
     def _timed_out(self, tid: str) -> list[Action]:
         owner = self.owner.get(tid, "")
-        if owner.startswith("reg:"):
-            return self._on_register_response(owner[4:], None)
+        if owner.startswith(registration.OWNER_PREFIX):
+            return self._on_register_response(owner.removeprefix(registration.OWNER_PREFIX), None)
         leg = self.legs.get(owner)
         if leg is None:
             return []
@@ -558,54 +537,26 @@ class SipCore:
 
     # --- registrations -------------------------------------------------------------------------
 
-    def _send_register(self, reg: Registration, auth: tuple[str, str] | None = None) -> list[Action]:
-        reg.seq += 1
-        req = Request(method="REGISTER", uri=reg.registrar_uri)
-        req.add("Via", via(self.local))
-        req.add("Max-Forwards", "70")
-        req.add("From", f"<{reg.aor}>;tag={reg.tag}")
-        req.add("To", f"<{reg.aor}>")
-        req.add("Call-ID", reg.call_id)
-        req.add("CSeq", f"{reg.seq} REGISTER")
-        req.add("Contact", reg.contact)
-        req.add("Expires", str(reg.expires))
-        req.add("User-Agent", self.user_agent)
-        if auth is not None:
-            req.add(*auth)
+    def _registration_of(self, owner: str) -> registration.Registration | None:
+        if not owner.startswith(registration.OWNER_PREFIX):
+            return None
+        return self.registrations.get(owner.removeprefix(registration.OWNER_PREFIX))
+
+    def _send_register(self, reg: registration.Registration,
+                       auth: tuple[str, str] | None = None) -> list[Action]:
+        req = registration.register_request(reg, self.local, self.user_agent, auth)
         dest = self.outbound or uri_hostport(reg.registrar_uri)
-        return self._client(ClientNonInvite(req, dest), "reg:" + reg.aor)
+        return self._client(ClientNonInvite(req, dest), reg.owner)
 
     def _on_register_response(self, aor: str, resp: Response | None) -> list[Action]:
         reg = self.registrations.get(aor)
         if reg is None or (resp is not None and resp.status < 200):
             return []
-        key = ("reg:" + aor, "refresh")
         if resp is not None and resp.status in (401, 407) and self.credentials and not reg.auth_tried:
             reg.auth_tried = True
             return self._send_register(reg, self._answer_challenge(resp, "REGISTER", reg.registrar_uri))
         reg.auth_tried = False
-        if resp is not None and 200 <= resp.status < 300:
-            if reg.expires == 0:
-                reg.registered = False
-                self.registrations.pop(aor, None)
-                return [StopTimer(("reg:" + aor, "lapse")), Registered(aor, 0)]
-            granted = granted_expires(resp, reg.contact, reg.expires)
-            reg.failures, reg.registered = 0, True
-            return [StartTimer(key, max(granted / 2, 1.0)), StartTimer(("reg:" + aor, "lapse"), granted),
-                    Registered(aor, granted)]
-        reg.failures += 1
-        reg.registered = False
-        retry = min(2.0 ** reg.failures, REGISTER_RETRY_MAX)
-        return [StartTimer(key, retry), StopTimer(("reg:" + aor, "lapse")),
-                RegistrationFailed(aor, resp.status if resp else 408, retry)]
-
-
-def granted_expires(resp: Response, contact: str, asked: int) -> int:
-    """The binding time the registrar gave our Contact (its ``expires`` param, else Expires)."""
-    ours = NameAddr.parse(contact).uri
-    for value in resp.all("Contact"):
-        c = NameAddr.parse(value)
-        if c.uri == ours and c.params.get("expires", "").isdigit():
-            return int(c.params["expires"])
-    header = resp.get("Expires")
-    return int(header) if header and header.strip().isdigit() else asked
+        out = registration.answered(reg, resp)
+        if reg.expires == 0 and resp is not None and 200 <= resp.status < 300:
+            self.registrations.pop(aor, None)  # unregistered: nothing left to refresh
+        return out
