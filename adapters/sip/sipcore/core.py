@@ -14,7 +14,6 @@ sent a BYE (§13.2.2.4).
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
 
 from adapters.sip.sipcore import registration
 from adapters.sip.sipcore.dialog import Dialog, via
@@ -31,6 +30,7 @@ from adapters.sip.sipcore.events import (
     Rejected,
     Ringing,
 )
+from adapters.sip.sipcore.leg import Leg, end_leg
 from adapters.sip.sipcore.message import (
     Addr,
     NameAddr,
@@ -65,24 +65,6 @@ from adapters.sip.sipcore.transaction import (
 )
 
 log = logging.getLogger(__name__)
-
-@dataclass
-class Leg:
-    id: str
-    role: str  # "uac" | "uas"
-    invite: Request
-    peer: Addr  # where the initial INVITE went (uac) or came from (uas)
-    state: str = "calling"  # calling, ringing, answered, confirmed, ended
-    dialog: Dialog | None = None
-    local_body: bytes = b""
-    local_tag: str = ""
-    cancel_wanted: bool = False  # asked before any provisional: sent when one arrives (§9.1)
-    cancel_sent: bool = False
-    acks: dict[int, Request] = field(default_factory=dict)  # CSeq → our ACK for its 2xx
-    pending_invite: Request | None = None  # our re-INVITE in flight
-    ok: Response | None = None  # our 2xx to the caller, retransmitted until ACKed
-    ok_interval: float = T1
-    auth_tried: bool = False
 
 
 class SipCore:
@@ -154,7 +136,7 @@ class SipCore:
         leg = self.legs.get(leg_id)
         if leg is None or leg.dialog is None or leg.state not in ("answered", "confirmed"):
             return []
-        out = self._end(leg)
+        out = end_leg(leg)
         req = leg.dialog.request("BYE", self.local, self.contact)
         return out + self._client(ClientNonInvite(req, leg.dialog.next_hop(self.outbound)), leg_id)
 
@@ -199,7 +181,7 @@ class SipCore:
             leg.dialog = Dialog.as_uas(leg.invite, leg.local_tag)
             out += [StartTimer((leg.id, "2xx"), T1), StartTimer((leg.id, "2xx-timeout"), TIMEOUT)]
         else:
-            out += self._end(leg)
+            out += end_leg(leg)
         return out
 
     def register(self, aor: str, expires: int) -> list[Action]:
@@ -234,18 +216,6 @@ class SipCore:
         for aor in list(self.registrations):
             out += self.unregister(aor)
         return out
-
-    def _end(self, leg: Leg) -> list[Action]:
-        """The leg is over: stop resending our 2xx, and forget it once retransmissions of its last
-        messages can no longer arrive (64*T1)."""
-        leg.state = "ended"
-        out: list[Action] = []
-        if leg.ok is not None:
-            out += [StopTimer((leg.id, "2xx")), StopTimer((leg.id, "2xx-timeout"))]
-            leg.ok = None
-        if leg.cancel_sent:
-            out.append(StopTimer((leg.id, "cancel-timeout")))
-        return [*out, StartTimer((leg.id, "forget"), TIMEOUT)]
 
     # --- input from the network and the clock --------------------------------------------------
 
@@ -285,7 +255,7 @@ class SipCore:
             tid = txn_id(leg.invite.branch, "INVITE")
             self.clients.pop(tid, None)
             self.owner.pop(tid, None)
-            return [*self._end(leg), Rejected(leg.id, 408, "Request Timeout")]
+            return [*end_leg(leg), Rejected(leg.id, 408, "Request Timeout")]
         if leg is not None and leg.ok is not None:
             if name == "2xx":  # §13.3.1.4: retransmit our 2xx, T1 doubling to T2, until the ACK
                 leg.ok_interval = min(leg.ok_interval * 2, T2)
@@ -339,7 +309,7 @@ class SipCore:
         # the transaction has ACKed it already (§17.1.1.3)
         if resp.status in (401, 407) and self.credentials and not leg.auth_tried and not leg.cancel_sent:
             return self._invite_again_with_auth(leg, resp)
-        return [*self._end(leg), Rejected(leg.id, resp.status, resp.reason)]
+        return [*end_leg(leg), Rejected(leg.id, resp.status, resp.reason)]
 
     def _invite_again_with_auth(self, leg: Leg, resp: Response) -> list[Action]:
         """§22.2: the same INVITE with credentials, a new branch and the next CSeq."""
@@ -447,7 +417,7 @@ class SipCore:
         if leg is None or inv.state != "proceeding" or leg.state not in ("calling", "ringing"):
             return out
         out += self._server_actions(inv.respond(response_to(inv.request, 487, to_tag=leg.local_tag)))
-        return [*out, *self._end(leg), Cancelled(leg.id)]
+        return [*out, *end_leg(leg), Cancelled(leg.id)]
 
     def _in_dialog(self, req: Request, source: Addr) -> list[Action]:
         leg = self.legs.get(req.call_id)
@@ -459,7 +429,7 @@ class SipCore:
         if not dialog.accept_remote(req):
             return self._reply(req, source, 500)
         if req.method == "BYE":
-            return [*self._end(leg), *self._reply(req, source, 200, to_tag=dialog.local_tag),
+            return [*end_leg(leg), *self._reply(req, source, 200, to_tag=dialog.local_tag),
                     Ended(leg.id, "remote")]
         if req.method == "INVITE" and (leg.pending_invite is not None or leg.ok is not None):
             return self._reply_invite(req, source, 491, dialog.local_tag)  # §14.2: glare
@@ -528,7 +498,7 @@ class SipCore:
             return []
         txn = self.clients.get(tid)
         if isinstance(txn, ClientInvite) and txn.request is leg.invite:
-            return [*self._end(leg), Rejected(leg.id, 408, "Request Timeout")]
+            return [*end_leg(leg), Rejected(leg.id, 408, "Request Timeout")]
         if isinstance(txn, ClientNonInvite) and txn.request.method == "BYE":
             return [Ended(leg.id, "local")]
         if isinstance(txn, ServerInvite) and leg.state == "ended":
