@@ -6,6 +6,10 @@ returns the actions to carry out in order: ``Send`` a message to an address, ``S
 ``StopTimer``, or an event for the TU (the ``SipEvent`` subclasses). ``transport.SipEndpoint``
 carries them out on asyncio; the unit tests read them as data.
 
+This module owns the TU's requests, the clock, responses to our requests and the transaction
+table; requests from the network are answered by ``incoming.IncomingRequests``, a leg's state is
+``leg.Leg``, the events are in ``events`` and the registrations' decisions in ``registration``.
+
 A leg is one INVITE dialog, keyed by its Call-ID (ours are random, so unique across restarts).
 Forking is not handled: the first 2xx makes the dialog, a 2xx from another fork is ACKed and
 sent a BYE (§13.2.2.4).
@@ -17,19 +21,16 @@ import logging
 
 from adapters.sip.sipcore import registration
 from adapters.sip.sipcore.dialog import Dialog, via
-from adapters.sip.sipcore.digest import Credentials, authorization, parse_challenge
+from adapters.sip.sipcore.digest import Credentials, answer_challenge
 from adapters.sip.sipcore.events import (
     Action,
     Answered,
-    Cancelled,
-    Confirmed,
     Ended,
-    IncomingCall,
-    InDialogRequest,
     ReinviteDone,
     Rejected,
     Ringing,
 )
+from adapters.sip.sipcore.incoming import IncomingRequests
 from adapters.sip.sipcore.leg import Leg, end_leg
 from adapters.sip.sipcore.message import (
     Addr,
@@ -53,7 +54,6 @@ from adapters.sip.sipcore.transaction import (
     Deliver,
     Send,
     ServerInvite,
-    ServerNonInvite,
     ServerTxn,
     StartTimer,
     StopTimer,
@@ -80,6 +80,7 @@ class SipCore:
         self.clients: dict[str, ClientTxn] = {}
         self.servers: dict[str, ServerTxn] = {}
         self.owner: dict[str, str] = {}  # transaction id → leg id or "reg:" + AOR
+        self.requests = IncomingRequests(self)
 
     @property
     def contact(self) -> str:
@@ -173,7 +174,7 @@ class SipCore:
         if body:
             resp.add("Content-Type", "application/sdp")
             resp.body = leg.local_body = body
-        out: list[Action] = list(self._server_actions(txn.respond(resp)))
+        out: list[Action] = list(self.server_actions(txn.respond(resp)))
         if status < 200:
             leg.state = "ringing"
         elif status < 300:
@@ -230,7 +231,7 @@ class SipCore:
         try:
             if isinstance(msg, Response):
                 return self._on_response(msg)
-            return self._on_request(msg, source)
+            return self.requests.on_request(msg, source)
         except SipParseError as exc:
             log.warning("sip.bad_message", extra={"source": f"{source[0]}:{source[1]}", "why": exc.message})
             return []
@@ -240,7 +241,7 @@ class SipCore:
         if (ctxn := self.clients.get(owner)) is not None:
             return self._txn_actions(ctxn.on_timer(name))
         if (stxn := self.servers.get(owner)) is not None:
-            return self._server_actions(stxn.on_timer(name))
+            return self.server_actions(stxn.on_timer(name))
         if (reg := self._registration_of(owner)) is not None:
             if name == "refresh":
                 return self._send_register(reg)
@@ -319,16 +320,9 @@ class SipCore:
         req = Request(method="INVITE", uri=old.uri, headers=list(old.headers), body=old.body)
         req.set("Via", via(self.local))
         req.set("CSeq", f"{old.cseq[0] + 1} INVITE")
-        req.set(*self._answer_challenge(resp, "INVITE", old.uri))
+        req.set(*answer_challenge(resp, self.credentials, "INVITE", old.uri))
         leg.invite = req
         return self._client(ClientInvite(req, leg.peer), leg.id)
-
-    def _answer_challenge(self, resp: Response, method: str, uri: str) -> tuple[str, str]:
-        assert self.credentials is not None
-        proxy = resp.status == 407
-        challenge = parse_challenge(resp.get("Proxy-Authenticate" if proxy else "WWW-Authenticate") or "")
-        value = authorization(challenge, self.credentials, method, uri)
-        return ("Proxy-Authorization" if proxy else "Authorization", value)
 
     def _on_reinvite_response(self, leg: Leg, resp: Response) -> list[Action]:
         if resp.status < 200 or leg.dialog is None:
@@ -349,105 +343,6 @@ class SipCore:
         bye = fork.request("BYE", self.local, self.contact)
         return [Send(fork.ack(resp.cseq[0], self.local), hop), *self._client(ClientNonInvite(bye, hop), "")]
 
-    # --- requests ------------------------------------------------------------------------------
-
-    def _on_request(self, req: Request, source: Addr) -> list[Action]:
-        tid = txn_id(req.branch, req.method)
-        if (stxn := self.servers.get(tid)) is not None:  # a retransmission, or the ACK of a failure
-            return self._server_actions(stxn.on_request(req))
-        if req.method == "ACK":
-            leg = self.legs.get(req.call_id)
-            if leg is not None and leg.ok is not None and leg.dialog is not None:
-                leg.dialog.accept_remote(req)
-                leg.state, leg.ok = "confirmed", None
-                return [StopTimer((leg.id, "2xx")), StopTimer((leg.id, "2xx-timeout")), Confirmed(leg.id)]
-            return []  # an ACK for nothing we know: dropped, never answered (§17.2.3)
-        if req.method == "CANCEL":
-            return self._on_cancel(req, source)
-        if req.to.params.get("tag"):
-            return self._in_dialog(req, source)
-        if req.method == "INVITE":
-            return self._new_invite(req, source)
-        if req.method == "OPTIONS":
-            return self._reply(req, source, 200)
-        return self._reply(req, source, 405)
-
-    def _reply(self, req: Request, source: Addr, status: int, body: bytes = b"",
-               to_tag: str = "") -> list[Action]:
-        txn = ServerNonInvite(req, source)
-        self.servers[txn.id] = txn
-        resp = response_to(req, status, to_tag=to_tag or new_tag())
-        if status == 405:
-            resp.add("Allow", "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO")
-        resp.add("Server", self.user_agent)
-        resp.body = body
-        return self._server_actions(txn.respond(resp))
-
-    def _reply_invite(self, req: Request, source: Addr, status: int, to_tag: str) -> list[Action]:
-        """A final failure to an INVITE, through an INVITE server transaction (Timer G/H)."""
-        txn = ServerInvite(req, source)
-        self.servers[txn.id] = txn
-        return self._server_actions(txn.respond(response_to(req, status, to_tag=to_tag)))
-
-    def _new_invite(self, req: Request, source: Addr) -> list[Action]:
-        known = self.legs.get(req.call_id)
-        if known is not None and known.role == "uas" and known.invite.branch == req.branch:
-            # the caller resends its INVITE after our 2xx ended the transaction (§13.3.1.4):
-            # our 2xx again if it is still unacknowledged, else nothing
-            return [Send(known.ok, known.peer)] if known.ok is not None else []
-        txn = ServerInvite(req, source)
-        self.servers[txn.id] = txn
-        if req.call_id in self.legs:  # a second INVITE with a known Call-ID and no tag: a loop
-            resp = response_to(req, 482, "Loop Detected", to_tag=new_tag())
-            return self._server_actions(txn.respond(resp))
-        leg = Leg(id=req.call_id, role="uas", invite=req, peer=source, local_tag=new_tag())
-        self.legs[leg.id] = leg
-        self.owner[txn.id] = leg.id
-        trying = response_to(req, 100)
-        return [*self._server_actions(txn.respond(trying)), IncomingCall(leg.id, req)]
-
-    def _on_cancel(self, req: Request, source: Addr) -> list[Action]:
-        """§9.2: match the INVITE's server transaction by branch; 200 to the CANCEL, then 487
-        to the INVITE if it is not answered yet."""
-        inv = self.servers.get(txn_id(req.branch, "INVITE"))
-        if not isinstance(inv, ServerInvite):
-            return self._reply(req, source, 481)
-        out = self._reply(req, source, 200, to_tag=inv.request.to.params.get("tag", ""))
-        leg = self.legs.get(inv.request.call_id)
-        if leg is None or inv.state != "proceeding" or leg.state not in ("calling", "ringing"):
-            return out
-        out += self._server_actions(inv.respond(response_to(inv.request, 487, to_tag=leg.local_tag)))
-        return [*out, *end_leg(leg), Cancelled(leg.id)]
-
-    def _in_dialog(self, req: Request, source: Addr) -> list[Action]:
-        leg = self.legs.get(req.call_id)
-        dialog = leg.dialog if leg else None
-        if (leg is None or dialog is None or leg.state == "ended"
-                or req.to.params.get("tag") != dialog.local_tag
-                or req.from_.params.get("tag") != dialog.remote_tag):
-            return self._reply(req, source, 481)
-        if not dialog.accept_remote(req):
-            return self._reply(req, source, 500)
-        if req.method == "BYE":
-            return [*end_leg(leg), *self._reply(req, source, 200, to_tag=dialog.local_tag),
-                    Ended(leg.id, "remote")]
-        if req.method == "INVITE" and (leg.pending_invite is not None or leg.ok is not None):
-            return self._reply_invite(req, source, 491, dialog.local_tag)  # §14.2: glare
-        if req.method == "INVITE":  # a re-INVITE: answered with our current offer
-            txn = ServerInvite(req, source)
-            self.servers[txn.id] = txn
-            resp = response_to(req, 200, to_tag=dialog.local_tag)
-            resp.add("Contact", self.contact)
-            if leg.local_body:
-                resp.add("Content-Type", "application/sdp")
-                resp.body = leg.local_body
-            leg.ok, leg.ok_interval, leg.peer = resp, T1, source
-            return [*self._server_actions(txn.respond(resp)), StartTimer((leg.id, "2xx"), T1),
-                    StartTimer((leg.id, "2xx-timeout"), TIMEOUT), InDialogRequest(leg.id, req)]
-        if req.method in ("INFO", "OPTIONS", "UPDATE"):
-            return [*self._reply(req, source, 200, to_tag=dialog.local_tag), InDialogRequest(leg.id, req)]
-        return self._reply(req, source, 405, to_tag=dialog.local_tag)
-
     # --- transactions and their owners ---------------------------------------------------------
 
     def _client(self, txn: ClientTxn, owner: str) -> list[Action]:
@@ -455,7 +350,7 @@ class SipCore:
         self.owner[txn.id] = owner
         return self._txn_actions(txn.start())
 
-    def _server_actions(self, actions: list[TxnAction]) -> list[Action]:
+    def server_actions(self, actions: list[TxnAction]) -> list[Action]:
         return self._txn_actions(actions)
 
     def _txn_actions(self, actions: list[TxnAction]) -> list[Action]:
@@ -524,7 +419,8 @@ class SipCore:
             return []
         if resp is not None and resp.status in (401, 407) and self.credentials and not reg.auth_tried:
             reg.auth_tried = True
-            return self._send_register(reg, self._answer_challenge(resp, "REGISTER", reg.registrar_uri))
+            auth = answer_challenge(resp, self.credentials, "REGISTER", reg.registrar_uri)
+            return self._send_register(reg, auth)
         reg.auth_tried = False
         out = registration.answered(reg, resp)
         if reg.expires == 0 and resp is not None and 200 <= resp.status < 300:

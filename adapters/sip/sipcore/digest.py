@@ -10,6 +10,8 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 
+from adapters.sip.sipcore.message import Response
+
 
 @dataclass(frozen=True)
 class Credentials:
@@ -60,3 +62,11 @@ def authorization(challenge: dict[str, str], creds: Credentials, method: str, ur
     if "opaque" in challenge:
         fields.append(f'opaque="{challenge["opaque"]}"')
     return "Digest " + ", ".join(fields)
+
+
+def answer_challenge(resp: Response, credentials: Credentials, method: str, uri: str) -> tuple[str, str]:
+    """The header that answers the 401 (``Authorization``) or 407 (``Proxy-Authorization``)."""
+    proxy = resp.status == 407
+    challenge = parse_challenge(resp.get("Proxy-Authenticate" if proxy else "WWW-Authenticate") or "")
+    value = authorization(challenge, credentials, method, uri)
+    return ("Proxy-Authorization" if proxy else "Authorization", value)
