@@ -38,6 +38,7 @@ from adapters.sip.sipcore.message import (
     Request,
     Response,
     SipParseError,
+    cancel_for,
     new_call_id,
     new_tag,
     parse,
@@ -121,16 +122,7 @@ class SipCore:
             leg.cancel_wanted = True
             return []
         leg.cancel_wanted, leg.cancel_sent = False, True
-        inv = leg.invite
-        cancel = Request(method="CANCEL", uri=inv.uri)
-        cancel.add("Via", inv.top_via)  # the INVITE's branch: the proxy matches it to the INVITE
-        for route in inv.all("Route"):
-            cancel.add("Route", route)
-        cancel.add("Max-Forwards", "70")
-        for name in ("From", "To", "Call-ID"):
-            cancel.add(name, inv.need(name))
-        cancel.add("CSeq", f"{inv.cseq[0]} CANCEL")
-        return [*self._client(ClientNonInvite(cancel, leg.peer), leg_id),
+        return [*self._client(ClientNonInvite(cancel_for(leg.invite), leg.peer), leg_id),
                 StartTimer((leg.id, "cancel-timeout"), TIMEOUT)]
 
     def bye(self, leg_id: str) -> list[Action]:

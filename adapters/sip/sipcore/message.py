@@ -292,3 +292,17 @@ def response_to(request: Request, status: int, reason: str = "", *, to_tag: str 
     if status == 100 or status >= 300:  # Record-Route belongs only on answers that make a dialog
         resp.remove("Record-Route")
     return resp
+
+
+def cancel_for(invite: Request) -> Request:
+    """The CANCEL of ``invite`` (§9.1): the same Request-URI, top Via, Route set, From, To,
+    Call-ID and CSeq number."""
+    cancel = Request(method="CANCEL", uri=invite.uri)
+    cancel.add("Via", invite.top_via)  # the INVITE's branch: the proxy matches it to the INVITE
+    for route in invite.all("Route"):
+        cancel.add("Route", route)
+    cancel.add("Max-Forwards", "70")
+    for name in ("From", "To", "Call-ID"):
+        cancel.add(name, invite.need(name))
+    cancel.add("CSeq", f"{invite.cseq[0]} CANCEL")
+    return cancel
