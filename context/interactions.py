@@ -12,7 +12,6 @@ from typing import Any
 
 from sqlalchemy import (
     Integer,
-    Row,
     Select,
     bindparam,
     delete,
@@ -31,6 +30,14 @@ from sqlalchemy.exc import IntegrityError
 from context.access import record_holder
 from context.db import Conn, Database
 from context.eventlog import write_saved
+from context.interaction_rows import (
+    COLUMNS,
+    MAX_REF_VALUE,
+    interaction_of,
+    load_interactions,
+    selected_columns,
+    values_of,
+)
 from context.models import (
     OPEN_STATES_SQL,
     customers,
@@ -47,28 +54,20 @@ from cti.errors import InvalidInput, NotFound, StaleSnapshot
 from cti.service_level import Outcome
 
 CLOSED_STATES = (InteractionState.CLOSED.value, InteractionState.ABANDONED.value)
-MAX_REF_KEY = 64
-MAX_REF_VALUE = 1000
-MAX_CONTEXT_KEY = 128
 _IMMUTABLE = frozenset({"id", "channel", "direction", "arrived_at"})  # set once, at the insert
-_IN_CHUNK = 500  # ids per IN list when loading references and context
 # Snapshots this process last read or saved, kept for the next read-change-save step of the same
 # interaction: a few KiB each, and an offer, its accept and its completion come within minutes.
 RECENT_SNAPSHOTS = 10_000
 _OPEN = text(OPEN_STATES_SQL)
 
-_COLUMNS = (
-    "id", "customer_id", "channel", "direction", "queue", "state", "priority", "skills", "arrived_at",
-    "queued_at", "offered_at", "answered_at", "ended_at", "agent_id", "disposition", "subject",
-    "customer_left", "version")
-_MUTABLE = [name for name in _COLUMNS if name not in _IMMUTABLE]
+_MUTABLE = [name for name in COLUMNS if name not in _IMMUTABLE]
 # Built and compiled once (SQLAlchemy caches the compiled form by the statement's shape).
 _UPDATE = (update(interactions)
            .where(interactions.c.id == bindparam("w_id"), interactions.c.version == bindparam("w_version"))
            .values({name: bindparam(f"v_{name}", type_=interactions.c[name].type) for name in _MUTABLE}))
 
 
-_BY_ID = select(*(interactions.c[name] for name in _COLUMNS)).where(interactions.c.id == bindparam("w_id"))
+_BY_ID = select(*(interactions.c[name] for name in COLUMNS)).where(interactions.c.id == bindparam("w_id"))
 _PAIRS = union_all(
     select(literal_column("'r'").label("src"), interaction_refs.c.key, interaction_refs.c.value)
     .where(interaction_refs.c.interaction_id == bindparam("w_id")),
@@ -78,7 +77,7 @@ _PAIRS_OF_ONE = select(_PAIRS).order_by(_PAIRS.c.key)
 # An agent's open interactions, newest first: read at each agent socket's hello, so built once
 # (building a 19-column select cost more CPU than running it). The open filter stays literal
 # text, so the partial index of open interactions serves it.
-_OPEN_OF_AGENT = (select(*(interactions.c[name] for name in _COLUMNS))
+_OPEN_OF_AGENT = (select(*(interactions.c[name] for name in COLUMNS))
                   .where(_OPEN).where(interactions.c.agent_id == bindparam("w_agent"))
                   .order_by(interactions.c.arrived_at.desc(), interactions.c.id.desc())
                   .limit(bindparam("w_limit", type_=Integer)))
@@ -87,7 +86,7 @@ _NOTES = (select(notes.c.id, notes.c.interaction_id, notes.c.author_id, notes.c.
 _ROOT_FOR_WRITE = (select(customers.c.root_id).where(customers.c.id == bindparam("customer_id"))
                    .with_for_update(read=True))
 _INSERT_VALUES = {name: bindparam(f"v_{name}", type_=interactions.c[name].type)
-                  for name in (*_COLUMNS, "root_customer_id")}
+                  for name in (*COLUMNS, "root_customer_id")}
 
 
 def _working_query() -> Select[Any]:
@@ -283,7 +282,7 @@ class Interactions:
         collected: dict[str, str] = {}
         for pair in pairs:
             (refs if pair.src == "r" else collected)[pair.key] = pair.value
-        found = _interaction(row, refs, collected)
+        found = interaction_of(row, refs, collected)
         self.remember(found)
         return found
 
@@ -521,21 +520,6 @@ async def _replace_pairs(conn: Conn, table: Any, interaction_id: str,
                                            for k, v in pairs.items()])
 
 
-def values_of(interaction: Interaction) -> dict[str, Any]:
-    for key, value in interaction.channel_refs.items():
-        if not key or len(key) > MAX_REF_KEY or len(value) > MAX_REF_VALUE:
-            raise InvalidInput("bad-channel-ref",
-                               f"channel reference {key[:MAX_REF_KEY]!r} is empty or too long")
-    for key in interaction.context:
-        if not key or len(key) > MAX_CONTEXT_KEY:
-            raise InvalidInput("bad-context-key",
-                               f"context key {key[:MAX_CONTEXT_KEY]!r} is empty or too long")
-    values = {name: getattr(interaction, name) for name in _COLUMNS}
-    values.update(channel=interaction.channel.value, direction=interaction.direction.value,
-                  state=interaction.state.value, skills=dict(interaction.skills))
-    return values
-
-
 async def _root_for_write(conn: Conn, customer_id: str) -> str:
     """The customer's root, with its row held FOR SHARE (PostgreSQL) so that a merge running at
     the same time either waits for us or has already re-rooted it."""
@@ -556,39 +540,3 @@ def _no_interaction(interaction_id: str) -> Iterator[None]:
     except IntegrityError as exc:
         raise NotFound("interaction-not-found", f"no interaction {interaction_id!r}",
                        interaction_id=interaction_id) from exc
-
-
-def selected_columns() -> list[Any]:
-    return [interactions.c[name] for name in _COLUMNS]
-
-
-async def load_interactions(conn: Conn, query: Any,
-                            params: Mapping[str, Any] | None = None) -> list[Interaction]:
-    rows = (await conn.execute(query, params)).all()
-    if not rows:
-        return []
-    wanted = [r.id for r in rows]
-    refs: dict[str, dict[str, str]] = {i: {} for i in wanted}
-    collected: dict[str, dict[str, str]] = {i: {} for i in wanted}
-    for start in range(0, len(wanted), _IN_CHUNK):
-        chunk = wanted[start:start + _IN_CHUNK]
-        # References and context in one round trip: every interaction load pays it.
-        r, c = interaction_refs.c, interaction_context.c
-        pairs = union_all(
-            select(literal_column("'r'").label("src"), r.interaction_id, r.key, r.value)
-            .where(r.interaction_id.in_(chunk)),
-            select(literal_column("'c'").label("src"), c.interaction_id, c.key, c.value)
-            .where(c.interaction_id.in_(chunk))).subquery()
-        for row in (await conn.execute(select(pairs).order_by(pairs.c.key))).all():
-            (refs if row.src == "r" else collected)[row.interaction_id][row.key] = row.value
-    return [_interaction(r, refs[r.id], collected[r.id]) for r in rows]
-
-
-def _interaction(r: Row[Any], refs: Mapping[str, str], collected: Mapping[str, str]) -> Interaction:
-    return Interaction(
-        id=r.id, channel=Channel(r.channel), direction=Direction(r.direction), customer_id=r.customer_id,
-        queue=r.queue, state=InteractionState(r.state), priority=r.priority,
-        skills={str(k): int(v) for k, v in (r.skills or {}).items()}, arrived_at=r.arrived_at,
-        queued_at=r.queued_at, offered_at=r.offered_at, answered_at=r.answered_at, ended_at=r.ended_at,
-        agent_id=r.agent_id, channel_refs=refs, context=collected, disposition=r.disposition,
-        subject=r.subject, customer_left=bool(r.customer_left), version=r.version)
