@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import functools
 from collections import OrderedDict
-from collections.abc import Awaitable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -25,11 +24,11 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import IntegrityError
 
 from context.access import record_holder
 from context.db import Conn, Database
 from context.eventlog import write_saved
+from context.interaction_messages import InteractionMessages
 from context.interaction_rows import (
     COLUMNS,
     MAX_REF_VALUE,
@@ -46,10 +45,9 @@ from context.models import (
     interaction_refs,
     interactions,
     messages,
-    notes,
 )
 from cti.access import Reach
-from cti.domain import Channel, Direction, Interaction, InteractionState, Message, MessageSender, Note
+from cti.domain import Channel, Direction, Interaction, InteractionState, Message, Note
 from cti.errors import InvalidInput, NotFound, StaleSnapshot
 from cti.service_level import Outcome
 
@@ -81,8 +79,6 @@ _OPEN_OF_AGENT = (select(*(interactions.c[name] for name in COLUMNS))
                   .where(_OPEN).where(interactions.c.agent_id == bindparam("w_agent"))
                   .order_by(interactions.c.arrived_at.desc(), interactions.c.id.desc())
                   .limit(bindparam("w_limit", type_=Integer)))
-_NOTES = (select(notes.c.id, notes.c.interaction_id, notes.c.author_id, notes.c.body, notes.c.at)
-          .where(notes.c.interaction_id == bindparam("w_id")).order_by(notes.c.at, notes.c.id))
 _ROOT_FOR_WRITE = (select(customers.c.root_id).where(customers.c.id == bindparam("customer_id"))
                    .with_for_update(read=True))
 _INSERT_VALUES = {name: bindparam(f"v_{name}", type_=interactions.c[name].type)
@@ -100,22 +96,6 @@ def _working_query() -> Select[Any]:
 
 
 _WORKING = _working_query()
-
-
-@functools.lru_cache(maxsize=8)
-def _latest_messages(limit: int) -> Select[Any]:
-    m = messages.c
-    return (select(m.id, m.interaction_id, m.sender, m.body, m.at, m.agent_id, m.channel_ref)
-            .where(m.interaction_id == bindparam("w_id")).order_by(m.at.desc(), m.id.desc()).limit(limit))
-
-
-@functools.lru_cache(maxsize=4)
-def _insert_message(dialect_name: str) -> Any:
-    dialect = postgresql if dialect_name == "postgresql" else sqlite
-    m = messages.c
-    columns = (m.id, m.interaction_id, m.sender, m.body, m.at, m.agent_id, m.channel_ref)
-    return (dialect.insert(messages).values({c.name: bindparam(c.name, type_=c.type) for c in columns})
-            .on_conflict_do_nothing().returning(m.id))
 
 
 @functools.lru_cache(maxsize=4)
@@ -142,6 +122,7 @@ class Interactions:
         self._node = node_id  # written on the log entries this process saves
         self._recent: OrderedDict[str, Interaction] = OrderedDict()
         self._recent_max = recent
+        self._messages = InteractionMessages(db=db)
 
     async def save(self, interaction: Interaction, *, before: Interaction | None = None) -> Interaction:
         """Store the snapshot and return it with its new version.
@@ -325,17 +306,7 @@ class Interactions:
         return await self._db.write(work)
 
     async def set_message_ref(self, message_id: str, channel_ref: str) -> None:
-        """Record the channel's id of a message we sent (its Message-ID, MessageSid…), so the
-        customer's answer to it threads back here."""
-        if not channel_ref or len(channel_ref) > MAX_REF_VALUE:
-            raise InvalidInput("bad-channel-ref", f"channel_ref empty or longer than {MAX_REF_VALUE}")
-
-        async def work(conn: Conn) -> None:
-            await conn.execute(update(messages).where(messages.c.id == message_id,
-                                                      messages.c.channel_ref.is_(None))
-                               .values(channel_ref=channel_ref))
-
-        await self._db.write(work)
+        await self._messages.set_message_ref(message_id, channel_ref)
 
     async def find_by_message_ref(self, refs: Sequence[str]) -> Interaction | None:
         """The newest interaction holding a message whose channel reference is one of ``refs``.
@@ -414,86 +385,26 @@ class Interactions:
             return await load_interactions(conn, query)
 
     async def add_message(self, message: Message) -> bool:
-        if message.channel_ref is not None and len(message.channel_ref) > MAX_REF_VALUE:
-            raise InvalidInput("bad-channel-ref", f"channel_ref longer than {MAX_REF_VALUE}")
-        values = {"id": message.id, "interaction_id": message.interaction_id,
-                  "sender": message.sender.value, "body": message.body, "at": message.at,
-                  "agent_id": message.agent_id, "channel_ref": message.channel_ref}
-
-        async def work(conn: Conn) -> bool:
-            # Nothing is stored when the id or (interaction, channel_ref) is already there.
-            with _no_interaction(message.interaction_id):
-                inserted = await conn.execute(_insert_message(conn.dialect.name), values)
-            return inserted.first() is not None
-
-        return await self._db.write(work)
+        return await self._messages.add_message(message)
 
     async def messages(self, interaction_id: str, *, limit: int) -> Sequence[Message]:
-        """The latest ``limit`` messages, oldest first."""
-        async with self._db.read() as conn:
-            return await read_messages(conn, interaction_id, limit=limit)
+        return await self._messages.messages(interaction_id, limit=limit)
 
     async def take_delivery(self, message_id: str) -> bool:
-        """True for the one node that may send this reply now (it was never taken)."""
-        async def work(conn: Conn) -> bool:
-            m = messages.c
-            done = await conn.execute(update(messages).where(m.id == message_id, m.delivery.is_(None))
-                                      .values(delivery="sending"))
-            return done.rowcount == 1
-
-        return await self._db.write(work)
+        return await self._messages.take_delivery(message_id)
 
     async def set_delivery(self, message_id: str, status: str) -> None:
-        async def work(conn: Conn) -> None:
-            await conn.execute(update(messages).where(messages.c.id == message_id).values(delivery=status))
-
-        await self._db.write(work)
+        await self._messages.set_delivery(message_id, status)
 
     async def undelivered(self, *, since: float, before: float,
                           channels: Sequence[Channel]) -> list[tuple[Channel, Message]]:
-        """Agents' replies on ``channels`` stored in [since, before) that no node ever took."""
-        m, i = messages.c, interactions.c
-        query = (select(i.channel, m.id, m.interaction_id, m.body, m.at, m.agent_id)
-                 .join(interactions, i.id == m.interaction_id)
-                 .where(m.sender == MessageSender.AGENT.value, m.delivery.is_(None), m.at >= since,
-                        m.at < before, i.channel.in_([c.value for c in channels]))
-                 .order_by(m.at).limit(500))
-        async with self._db.read() as conn:
-            rows = (await conn.execute(query)).all()
-        return [(Channel(r.channel), Message(id=r.id, interaction_id=r.interaction_id,
-                                             sender=MessageSender.AGENT, body=r.body, at=r.at,
-                                             agent_id=r.agent_id)) for r in rows]
+        return await self._messages.undelivered(since=since, before=before, channels=channels)
 
     async def add_note(self, note: Note) -> None:
-        values = {"id": note.id, "interaction_id": note.interaction_id, "author_id": note.author_id,
-                  "body": note.body, "at": note.at}
-
-        async def work(conn: Conn) -> None:
-            dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-            with _no_interaction(note.interaction_id):
-                await conn.execute(dialect.insert(notes).values(values).on_conflict_do_nothing())
-
-        await self._db.write(work)
+        await self._messages.add_note(note)
 
     async def notes(self, interaction_id: str) -> Sequence[Note]:
-        async with self._db.read() as conn:
-            return await read_notes(conn, interaction_id)
-
-
-async def read_messages(conn: Conn, interaction_id: str, *, limit: int) -> list[Message]:
-    """The latest ``limit`` messages, oldest first."""
-    if limit < 1:
-        raise InvalidInput("bad-limit", "'limit' must be at least 1")
-    rows = (await conn.execute(_latest_messages(limit), {"w_id": interaction_id})).all()
-    return [Message(id=r.id, interaction_id=r.interaction_id, sender=MessageSender(r.sender), body=r.body,
-                    at=r.at, agent_id=r.agent_id, channel_ref=r.channel_ref) for r in reversed(rows)]
-
-
-async def read_notes(conn: Conn, interaction_id: str) -> list[Note]:
-    rows = (await conn.execute(_NOTES, {"w_id": interaction_id})).all()
-    return [Note(id=r.id, interaction_id=r.interaction_id, author_id=r.author_id, body=r.body, at=r.at)
-            for r in rows]
-
+        return await self._messages.notes(interaction_id)
 
 async def _insert_pairs(conn: Conn, interaction: Interaction) -> None:
     if interaction.channel_refs:
@@ -528,15 +439,3 @@ async def _root_for_write(conn: Conn, customer_id: str) -> str:
     if root is None:
         raise NotFound("customer-not-found", f"no customer {customer_id!r}", customer_id=customer_id)
     return root
-
-
-@contextmanager
-def _no_interaction(interaction_id: str) -> Iterator[None]:
-    """Around an insert that skips duplicates (ON CONFLICT DO NOTHING): the integrity error
-    left is the foreign key to the interaction, so the interaction is not there. The database
-    checks that anyway; a SELECT before the insert would only check it twice."""
-    try:
-        yield
-    except IntegrityError as exc:
-        raise NotFound("interaction-not-found", f"no interaction {interaction_id!r}",
-                       interaction_id=interaction_id) from exc

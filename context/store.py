@@ -38,7 +38,8 @@ from context.customers import Customers
 from context.db import Conn, Database
 from context.eventlog import EventLog
 from context.inbound import check_items, newest_by_message_refs, newest_by_refs, store_inbound
-from context.interactions import Interactions, read_messages, read_notes
+from context.interaction_messages import read_messages, read_notes
+from context.interactions import Interactions
 from context.knowledge import SqlKnowledge
 from context.presented import Presented, read_presented
 from context.queries import require_customer
