@@ -1,5 +1,11 @@
-"""Interactions (whole snapshots with their channel references and collected context),
-their messages and notes."""
+"""Interactions: the store of whole snapshots (the row, its channel references and collected
+context) with their versioned saves, the read by id, this process's latest snapshots for the
+next save, and the claims that deduplicate inbound work across nodes.
+
+Its other methods hand over to collaborators: messages and notes to ``InteractionMessages``
+(``context.interaction_messages``), the other reads to ``InteractionReads``
+(``context.interaction_reads``); the row mapping is ``context.interaction_rows``.
+"""
 
 from __future__ import annotations
 
@@ -9,54 +15,25 @@ from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from sqlalchemy import (
-    Integer,
-    Select,
-    bindparam,
-    delete,
-    func,
-    insert,
-    literal_column,
-    or_,
-    select,
-    text,
-    union_all,
-    update,
-)
+from sqlalchemy import bindparam, delete, insert, literal_column, select, union_all, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from context.access import record_holder
 from context.db import Conn, Database
 from context.eventlog import write_saved
 from context.interaction_messages import InteractionMessages
-from context.interaction_rows import (
-    COLUMNS,
-    MAX_REF_VALUE,
-    interaction_of,
-    load_interactions,
-    selected_columns,
-    values_of,
-)
-from context.models import (
-    OPEN_STATES_SQL,
-    customers,
-    inbound_claims,
-    interaction_context,
-    interaction_refs,
-    interactions,
-    messages,
-)
+from context.interaction_reads import InteractionReads
+from context.interaction_rows import COLUMNS, MAX_REF_VALUE, interaction_of, values_of
+from context.models import customers, inbound_claims, interaction_context, interaction_refs, interactions
 from cti.access import Reach
-from cti.domain import Channel, Direction, Interaction, InteractionState, Message, Note
+from cti.domain import Channel, Interaction, InteractionState, Message, Note
 from cti.errors import InvalidInput, NotFound, StaleSnapshot
 from cti.service_level import Outcome
 
-CLOSED_STATES = (InteractionState.CLOSED.value, InteractionState.ABANDONED.value)
 _IMMUTABLE = frozenset({"id", "channel", "direction", "arrived_at"})  # set once, at the insert
 # Snapshots this process last read or saved, kept for the next read-change-save step of the same
 # interaction: a few KiB each, and an offer, its accept and its completion come within minutes.
 RECENT_SNAPSHOTS = 10_000
-_OPEN = text(OPEN_STATES_SQL)
 
 _MUTABLE = [name for name in COLUMNS if name not in _IMMUTABLE]
 # Built and compiled once (SQLAlchemy caches the compiled form by the statement's shape).
@@ -72,30 +49,10 @@ _PAIRS = union_all(
     select(literal_column("'c'").label("src"), interaction_context.c.key, interaction_context.c.value)
     .where(interaction_context.c.interaction_id == bindparam("w_id"))).subquery()
 _PAIRS_OF_ONE = select(_PAIRS).order_by(_PAIRS.c.key)
-# An agent's open interactions, newest first: read at each agent socket's hello, so built once
-# (building a 19-column select cost more CPU than running it). The open filter stays literal
-# text, so the partial index of open interactions serves it.
-_OPEN_OF_AGENT = (select(*(interactions.c[name] for name in COLUMNS))
-                  .where(_OPEN).where(interactions.c.agent_id == bindparam("w_agent"))
-                  .order_by(interactions.c.arrived_at.desc(), interactions.c.id.desc())
-                  .limit(bindparam("w_limit", type_=Integer)))
 _ROOT_FOR_WRITE = (select(customers.c.root_id).where(customers.c.id == bindparam("customer_id"))
                    .with_for_update(read=True))
 _INSERT_VALUES = {name: bindparam(f"v_{name}", type_=interactions.c[name].type)
                   for name in (*COLUMNS, "root_customer_id")}
-
-
-def _working_query() -> Select[Any]:
-    i = interactions.c
-    root = select(customers.c.root_id).where(customers.c.id == bindparam("customer_id")).scalar_subquery()
-    return (select(i.agent_id)
-            .where(i.root_customer_id == root,
-                   i.state.in_([InteractionState.ACTIVE.value, InteractionState.WRAP_UP.value]),
-                   i.agent_id.is_not(None), i.id != bindparam("besides"))
-            .order_by(i.arrived_at.desc(), i.id.desc()).limit(1))
-
-
-_WORKING = _working_query()
 
 
 @functools.lru_cache(maxsize=4)
@@ -123,6 +80,7 @@ class Interactions:
         self._recent: OrderedDict[str, Interaction] = OrderedDict()
         self._recent_max = recent
         self._messages = InteractionMessages(db=db)
+        self._reads = InteractionReads(db=db)
 
     async def save(self, interaction: Interaction, *, before: Interaction | None = None) -> Interaction:
         """Store the snapshot and return it with its new version.
@@ -268,14 +226,7 @@ class Interactions:
         return found
 
     async def find_by_ref(self, key: str, value: str) -> Interaction | None:
-        """The newest interaction carrying the channel reference ``key`` = ``value``."""
-        r = interaction_refs.c
-        query = (select(*selected_columns()).join(interaction_refs, r.interaction_id == interactions.c.id)
-                 .where(r.key == key, r.value == value)
-                 .order_by(interactions.c.arrived_at.desc(), interactions.c.id.desc()).limit(1))
-        async with self._db.read() as conn:
-            found = await load_interactions(conn, query)
-        return found[0] if found else None
+        return await self._reads.find_by_ref(key, value)
 
     async def claim_inbound(self, ref: str, now: float) -> bool:
         """True for the first caller with ``ref``, False for every later one, across nodes."""
@@ -309,80 +260,24 @@ class Interactions:
         await self._messages.set_message_ref(message_id, channel_ref)
 
     async def find_by_message_ref(self, refs: Sequence[str]) -> Interaction | None:
-        """The newest interaction holding a message whose channel reference is one of ``refs``.
-
-        How written channels thread and deduplicate: an e-mail's Message-ID, In-Reply-To and
-        References, a Twilio MessageSid, a Slack event id are each a message's ``channel_ref``.
-        """
-        wanted = [r for r in dict.fromkeys(refs) if r and len(r) <= MAX_REF_VALUE][:100]
-        if not wanted:
-            return None
-        m = messages.c
-        holder = (select(m.interaction_id).where(m.channel_ref.in_(wanted))
-                  .order_by(m.at.desc(), m.id.desc()).limit(1).scalar_subquery())
-        query = select(*selected_columns()).where(interactions.c.id == holder)
-        async with self._db.read() as conn:
-            found = await load_interactions(conn, query)
-        return found[0] if found else None
+        return await self._reads.find_by_message_ref(refs)
 
     async def open_for(self, customer_id: str, channel: Channel | None) -> Sequence[Interaction]:
-        """Interactions of the customer's whole merge tree not closed or abandoned, newest first."""
-        i = interactions.c
-        root = select(customers.c.root_id).where(customers.c.id == customer_id).scalar_subquery()
-        query = (select(*selected_columns()).where(i.root_customer_id == root, i.state.not_in(CLOSED_STATES))
-                 .order_by(i.arrived_at.desc(), i.id.desc()))
-        if channel is not None:
-            query = query.where(i.channel == channel.value)
-        async with self._db.read() as conn:
-            return await load_interactions(conn, query)
+        return await self._reads.open_for(customer_id, channel)
 
     async def working_agent(self, customer_id: str, besides: str) -> str | None:
-        """The agent of the newest interaction of the customer's merge tree that is being worked
-        (active or wrap-up), other than ``besides``: one row off the tree's index."""
-        async with self._db.read() as conn:
-            found: str | None = (await conn.execute(
-                _WORKING, {"customer_id": customer_id, "besides": besides})).scalar_one_or_none()
-        return found
+        return await self._reads.working_agent(customer_id, besides)
 
     async def outcomes(self, since: float) -> list[Outcome]:
-        """Inbound interactions that arrived at ``since`` or later, for the service level."""
-        i = interactions.c
-        query = (select(i.queue, i.channel, i.state, i.queued_at, i.answered_at, i.ended_at)
-                 .where(i.arrived_at >= since, i.direction == Direction.INBOUND.value))
-        async with self._db.read() as conn:
-            rows = (await conn.execute(query)).all()
-        return [Outcome(queue=r.queue, channel=Channel(r.channel), state=InteractionState(r.state),
-                        queued_at=r.queued_at, answered_at=r.answered_at, ended_at=r.ended_at)
-                for r in rows]
+        return await self._reads.outcomes(since)
 
     async def open_counts(self) -> dict[tuple[str, str], int]:
-        """Open interactions by (channel, state): the metrics' live figure."""
-        i = interactions.c
-        query = select(i.channel, i.state, func.count()).where(_OPEN).group_by(i.channel, i.state)
-        async with self._db.read() as conn:
-            rows = (await conn.execute(query)).all()
-        return {(str(r[0]), str(r[1])): int(r[2]) for r in rows}
+        return await self._reads.open_counts()
 
     async def listing(self, *, states: Sequence[InteractionState] | None, agent_id: str | None,
                       limit: int, open_only: bool, scope: Reach | None = None) -> Sequence[Interaction]:
-        if limit < 1:
-            raise InvalidInput("bad-limit", "'limit' must be at least 1")
-        if states is None and open_only and agent_id is not None and scope is None:
-            async with self._db.read() as conn:
-                return await load_interactions(conn, _OPEN_OF_AGENT, {"w_agent": agent_id, "w_limit": limit})
-        i = interactions.c
-        query = select(*selected_columns()).order_by(i.arrived_at.desc(), i.id.desc()).limit(limit)
-        if states is not None:
-            query = query.where(i.state.in_([s.value for s in states]))
-        if open_only:
-            # Literal text, so the partial index of open interactions serves an agent's list.
-            query = query.where(_OPEN)
-        if agent_id is not None:
-            query = query.where(i.agent_id == agent_id)
-        if scope is not None:
-            query = query.where(or_(i.queue.in_(list(scope.queues)), i.agent_id.in_(list(scope.agents))))
-        async with self._db.read() as conn:
-            return await load_interactions(conn, query)
+        return await self._reads.listing(states=states, agent_id=agent_id, limit=limit, open_only=open_only,
+                                         scope=scope)
 
     async def add_message(self, message: Message) -> bool:
         return await self._messages.add_message(message)

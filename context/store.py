@@ -1,9 +1,9 @@
 """``SqlContextStore``: the ``cti.ports.ContextStore`` on SQLAlchemy (SQLite or PostgreSQL).
 
-A thin facade: customers and merges live in ``context.customers``, interactions, messages and
-notes in ``context.interactions``, the timeline in ``context.timeline``, the audit log in
-``context.audit``. ``start()`` creates the engine; it does not migrate (``context.migrate`` does,
-and the app runs it first).
+A thin facade: customers and merges live in ``context.customers``, interactions in
+``context.interactions`` (messages and notes in ``context.interaction_messages``), the timeline
+in ``context.timeline``, the audit log in ``context.audit``. ``start()`` creates the engine; it
+does not migrate (``context.migrate`` does, and the app runs it first).
 
 Errors (all from ``cti.errors``)::
 
