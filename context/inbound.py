@@ -27,7 +27,7 @@ from context.chat_sessions import check_session, keep_session
 from context.customers import Customers, InboundAsk, check_inbound
 from context.db import Conn
 from context.eventlog import saved_rows
-from context.interactions import MAX_REF_VALUE, load_interactions, selected_columns, values_of
+from context.interaction_rows import MAX_REF_VALUE, load_interactions, selected_columns, values_of
 from context.models import (
     customers,
     inbound_claims,

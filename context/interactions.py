@@ -1,122 +1,58 @@
-"""Interactions (whole snapshots with their channel references and collected context),
-their messages and notes."""
+"""Interactions: the store of whole snapshots (the row, its channel references and collected
+context) with their versioned saves, the read by id, this process's latest snapshots for the
+next save, and the claims that deduplicate inbound work across nodes.
+
+Its other methods hand over to collaborators: messages and notes to ``InteractionMessages``
+(``context.interaction_messages``), the other reads to ``InteractionReads``
+(``context.interaction_reads``); the row mapping is ``context.interaction_rows``.
+"""
 
 from __future__ import annotations
 
 import functools
 from collections import OrderedDict
-from collections.abc import Awaitable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from sqlalchemy import (
-    Integer,
-    Row,
-    Select,
-    bindparam,
-    delete,
-    func,
-    insert,
-    literal_column,
-    or_,
-    select,
-    text,
-    union_all,
-    update,
-)
+from sqlalchemy import bindparam, delete, insert, literal_column, select, union_all, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import IntegrityError
 
 from context.access import record_holder
 from context.db import Conn, Database
 from context.eventlog import write_saved
-from context.models import (
-    OPEN_STATES_SQL,
-    customers,
-    inbound_claims,
-    interaction_context,
-    interaction_refs,
-    interactions,
-    messages,
-    notes,
-)
+from context.interaction_messages import InteractionMessages
+from context.interaction_reads import InteractionReads
+from context.interaction_rows import COLUMNS, MAX_REF_VALUE, interaction_of, values_of
+from context.models import customers, inbound_claims, interaction_context, interaction_refs, interactions
 from cti.access import Reach
-from cti.domain import Channel, Direction, Interaction, InteractionState, Message, MessageSender, Note
+from cti.domain import Channel, Interaction, InteractionState, Message, Note
 from cti.errors import InvalidInput, NotFound, StaleSnapshot
 from cti.service_level import Outcome
 
-CLOSED_STATES = (InteractionState.CLOSED.value, InteractionState.ABANDONED.value)
-MAX_REF_KEY = 64
-MAX_REF_VALUE = 1000
-MAX_CONTEXT_KEY = 128
 _IMMUTABLE = frozenset({"id", "channel", "direction", "arrived_at"})  # set once, at the insert
-_IN_CHUNK = 500  # ids per IN list when loading references and context
 # Snapshots this process last read or saved, kept for the next read-change-save step of the same
 # interaction: a few KiB each, and an offer, its accept and its completion come within minutes.
 RECENT_SNAPSHOTS = 10_000
-_OPEN = text(OPEN_STATES_SQL)
 
-_COLUMNS = (
-    "id", "customer_id", "channel", "direction", "queue", "state", "priority", "skills", "arrived_at",
-    "queued_at", "offered_at", "answered_at", "ended_at", "agent_id", "disposition", "subject",
-    "customer_left", "version")
-_MUTABLE = [name for name in _COLUMNS if name not in _IMMUTABLE]
+_MUTABLE = [name for name in COLUMNS if name not in _IMMUTABLE]
 # Built and compiled once (SQLAlchemy caches the compiled form by the statement's shape).
 _UPDATE = (update(interactions)
            .where(interactions.c.id == bindparam("w_id"), interactions.c.version == bindparam("w_version"))
            .values({name: bindparam(f"v_{name}", type_=interactions.c[name].type) for name in _MUTABLE}))
 
 
-_BY_ID = select(*(interactions.c[name] for name in _COLUMNS)).where(interactions.c.id == bindparam("w_id"))
+_BY_ID = select(*(interactions.c[name] for name in COLUMNS)).where(interactions.c.id == bindparam("w_id"))
 _PAIRS = union_all(
     select(literal_column("'r'").label("src"), interaction_refs.c.key, interaction_refs.c.value)
     .where(interaction_refs.c.interaction_id == bindparam("w_id")),
     select(literal_column("'c'").label("src"), interaction_context.c.key, interaction_context.c.value)
     .where(interaction_context.c.interaction_id == bindparam("w_id"))).subquery()
 _PAIRS_OF_ONE = select(_PAIRS).order_by(_PAIRS.c.key)
-# An agent's open interactions, newest first: read at each agent socket's hello, so built once
-# (building a 19-column select cost more CPU than running it). The open filter stays literal
-# text, so the partial index of open interactions serves it.
-_OPEN_OF_AGENT = (select(*(interactions.c[name] for name in _COLUMNS))
-                  .where(_OPEN).where(interactions.c.agent_id == bindparam("w_agent"))
-                  .order_by(interactions.c.arrived_at.desc(), interactions.c.id.desc())
-                  .limit(bindparam("w_limit", type_=Integer)))
-_NOTES = (select(notes.c.id, notes.c.interaction_id, notes.c.author_id, notes.c.body, notes.c.at)
-          .where(notes.c.interaction_id == bindparam("w_id")).order_by(notes.c.at, notes.c.id))
 _ROOT_FOR_WRITE = (select(customers.c.root_id).where(customers.c.id == bindparam("customer_id"))
                    .with_for_update(read=True))
 _INSERT_VALUES = {name: bindparam(f"v_{name}", type_=interactions.c[name].type)
-                  for name in (*_COLUMNS, "root_customer_id")}
-
-
-def _working_query() -> Select[Any]:
-    i = interactions.c
-    root = select(customers.c.root_id).where(customers.c.id == bindparam("customer_id")).scalar_subquery()
-    return (select(i.agent_id)
-            .where(i.root_customer_id == root,
-                   i.state.in_([InteractionState.ACTIVE.value, InteractionState.WRAP_UP.value]),
-                   i.agent_id.is_not(None), i.id != bindparam("besides"))
-            .order_by(i.arrived_at.desc(), i.id.desc()).limit(1))
-
-
-_WORKING = _working_query()
-
-
-@functools.lru_cache(maxsize=8)
-def _latest_messages(limit: int) -> Select[Any]:
-    m = messages.c
-    return (select(m.id, m.interaction_id, m.sender, m.body, m.at, m.agent_id, m.channel_ref)
-            .where(m.interaction_id == bindparam("w_id")).order_by(m.at.desc(), m.id.desc()).limit(limit))
-
-
-@functools.lru_cache(maxsize=4)
-def _insert_message(dialect_name: str) -> Any:
-    dialect = postgresql if dialect_name == "postgresql" else sqlite
-    m = messages.c
-    columns = (m.id, m.interaction_id, m.sender, m.body, m.at, m.agent_id, m.channel_ref)
-    return (dialect.insert(messages).values({c.name: bindparam(c.name, type_=c.type) for c in columns})
-            .on_conflict_do_nothing().returning(m.id))
+                  for name in (*COLUMNS, "root_customer_id")}
 
 
 @functools.lru_cache(maxsize=4)
@@ -143,6 +79,8 @@ class Interactions:
         self._node = node_id  # written on the log entries this process saves
         self._recent: OrderedDict[str, Interaction] = OrderedDict()
         self._recent_max = recent
+        self._messages = InteractionMessages(db=db)
+        self._reads = InteractionReads(db=db)
 
     async def save(self, interaction: Interaction, *, before: Interaction | None = None) -> Interaction:
         """Store the snapshot and return it with its new version.
@@ -283,19 +221,12 @@ class Interactions:
         collected: dict[str, str] = {}
         for pair in pairs:
             (refs if pair.src == "r" else collected)[pair.key] = pair.value
-        found = _interaction(row, refs, collected)
+        found = interaction_of(row, refs, collected)
         self.remember(found)
         return found
 
     async def find_by_ref(self, key: str, value: str) -> Interaction | None:
-        """The newest interaction carrying the channel reference ``key`` = ``value``."""
-        r = interaction_refs.c
-        query = (select(*selected_columns()).join(interaction_refs, r.interaction_id == interactions.c.id)
-                 .where(r.key == key, r.value == value)
-                 .order_by(interactions.c.arrived_at.desc(), interactions.c.id.desc()).limit(1))
-        async with self._db.read() as conn:
-            found = await load_interactions(conn, query)
-        return found[0] if found else None
+        return await self._reads.find_by_ref(key, value)
 
     async def claim_inbound(self, ref: str, now: float) -> bool:
         """True for the first caller with ``ref``, False for every later one, across nodes."""
@@ -326,175 +257,49 @@ class Interactions:
         return await self._db.write(work)
 
     async def set_message_ref(self, message_id: str, channel_ref: str) -> None:
-        """Record the channel's id of a message we sent (its Message-ID, MessageSid…), so the
-        customer's answer to it threads back here."""
-        if not channel_ref or len(channel_ref) > MAX_REF_VALUE:
-            raise InvalidInput("bad-channel-ref", f"channel_ref empty or longer than {MAX_REF_VALUE}")
-
-        async def work(conn: Conn) -> None:
-            await conn.execute(update(messages).where(messages.c.id == message_id,
-                                                      messages.c.channel_ref.is_(None))
-                               .values(channel_ref=channel_ref))
-
-        await self._db.write(work)
+        await self._messages.set_message_ref(message_id, channel_ref)
 
     async def find_by_message_ref(self, refs: Sequence[str]) -> Interaction | None:
-        """The newest interaction holding a message whose channel reference is one of ``refs``.
-
-        How written channels thread and deduplicate: an e-mail's Message-ID, In-Reply-To and
-        References, a Twilio MessageSid, a Slack event id are each a message's ``channel_ref``.
-        """
-        wanted = [r for r in dict.fromkeys(refs) if r and len(r) <= MAX_REF_VALUE][:100]
-        if not wanted:
-            return None
-        m = messages.c
-        holder = (select(m.interaction_id).where(m.channel_ref.in_(wanted))
-                  .order_by(m.at.desc(), m.id.desc()).limit(1).scalar_subquery())
-        query = select(*selected_columns()).where(interactions.c.id == holder)
-        async with self._db.read() as conn:
-            found = await load_interactions(conn, query)
-        return found[0] if found else None
+        return await self._reads.find_by_message_ref(refs)
 
     async def open_for(self, customer_id: str, channel: Channel | None) -> Sequence[Interaction]:
-        """Interactions of the customer's whole merge tree not closed or abandoned, newest first."""
-        i = interactions.c
-        root = select(customers.c.root_id).where(customers.c.id == customer_id).scalar_subquery()
-        query = (select(*selected_columns()).where(i.root_customer_id == root, i.state.not_in(CLOSED_STATES))
-                 .order_by(i.arrived_at.desc(), i.id.desc()))
-        if channel is not None:
-            query = query.where(i.channel == channel.value)
-        async with self._db.read() as conn:
-            return await load_interactions(conn, query)
+        return await self._reads.open_for(customer_id, channel)
 
     async def working_agent(self, customer_id: str, besides: str) -> str | None:
-        """The agent of the newest interaction of the customer's merge tree that is being worked
-        (active or wrap-up), other than ``besides``: one row off the tree's index."""
-        async with self._db.read() as conn:
-            found: str | None = (await conn.execute(
-                _WORKING, {"customer_id": customer_id, "besides": besides})).scalar_one_or_none()
-        return found
+        return await self._reads.working_agent(customer_id, besides)
 
     async def outcomes(self, since: float) -> list[Outcome]:
-        """Inbound interactions that arrived at ``since`` or later, for the service level."""
-        i = interactions.c
-        query = (select(i.queue, i.channel, i.state, i.queued_at, i.answered_at, i.ended_at)
-                 .where(i.arrived_at >= since, i.direction == Direction.INBOUND.value))
-        async with self._db.read() as conn:
-            rows = (await conn.execute(query)).all()
-        return [Outcome(queue=r.queue, channel=Channel(r.channel), state=InteractionState(r.state),
-                        queued_at=r.queued_at, answered_at=r.answered_at, ended_at=r.ended_at)
-                for r in rows]
+        return await self._reads.outcomes(since)
 
     async def open_counts(self) -> dict[tuple[str, str], int]:
-        """Open interactions by (channel, state): the metrics' live figure."""
-        i = interactions.c
-        query = select(i.channel, i.state, func.count()).where(_OPEN).group_by(i.channel, i.state)
-        async with self._db.read() as conn:
-            rows = (await conn.execute(query)).all()
-        return {(str(r[0]), str(r[1])): int(r[2]) for r in rows}
+        return await self._reads.open_counts()
 
     async def listing(self, *, states: Sequence[InteractionState] | None, agent_id: str | None,
                       limit: int, open_only: bool, scope: Reach | None = None) -> Sequence[Interaction]:
-        if limit < 1:
-            raise InvalidInput("bad-limit", "'limit' must be at least 1")
-        if states is None and open_only and agent_id is not None and scope is None:
-            async with self._db.read() as conn:
-                return await load_interactions(conn, _OPEN_OF_AGENT, {"w_agent": agent_id, "w_limit": limit})
-        i = interactions.c
-        query = select(*selected_columns()).order_by(i.arrived_at.desc(), i.id.desc()).limit(limit)
-        if states is not None:
-            query = query.where(i.state.in_([s.value for s in states]))
-        if open_only:
-            # Literal text, so the partial index of open interactions serves an agent's list.
-            query = query.where(_OPEN)
-        if agent_id is not None:
-            query = query.where(i.agent_id == agent_id)
-        if scope is not None:
-            query = query.where(or_(i.queue.in_(list(scope.queues)), i.agent_id.in_(list(scope.agents))))
-        async with self._db.read() as conn:
-            return await load_interactions(conn, query)
+        return await self._reads.listing(states=states, agent_id=agent_id, limit=limit, open_only=open_only,
+                                         scope=scope)
 
     async def add_message(self, message: Message) -> bool:
-        if message.channel_ref is not None and len(message.channel_ref) > MAX_REF_VALUE:
-            raise InvalidInput("bad-channel-ref", f"channel_ref longer than {MAX_REF_VALUE}")
-        values = {"id": message.id, "interaction_id": message.interaction_id,
-                  "sender": message.sender.value, "body": message.body, "at": message.at,
-                  "agent_id": message.agent_id, "channel_ref": message.channel_ref}
-
-        async def work(conn: Conn) -> bool:
-            # Nothing is stored when the id or (interaction, channel_ref) is already there.
-            with _no_interaction(message.interaction_id):
-                inserted = await conn.execute(_insert_message(conn.dialect.name), values)
-            return inserted.first() is not None
-
-        return await self._db.write(work)
+        return await self._messages.add_message(message)
 
     async def messages(self, interaction_id: str, *, limit: int) -> Sequence[Message]:
-        """The latest ``limit`` messages, oldest first."""
-        async with self._db.read() as conn:
-            return await read_messages(conn, interaction_id, limit=limit)
+        return await self._messages.messages(interaction_id, limit=limit)
 
     async def take_delivery(self, message_id: str) -> bool:
-        """True for the one node that may send this reply now (it was never taken)."""
-        async def work(conn: Conn) -> bool:
-            m = messages.c
-            done = await conn.execute(update(messages).where(m.id == message_id, m.delivery.is_(None))
-                                      .values(delivery="sending"))
-            return done.rowcount == 1
-
-        return await self._db.write(work)
+        return await self._messages.take_delivery(message_id)
 
     async def set_delivery(self, message_id: str, status: str) -> None:
-        async def work(conn: Conn) -> None:
-            await conn.execute(update(messages).where(messages.c.id == message_id).values(delivery=status))
-
-        await self._db.write(work)
+        await self._messages.set_delivery(message_id, status)
 
     async def undelivered(self, *, since: float, before: float,
                           channels: Sequence[Channel]) -> list[tuple[Channel, Message]]:
-        """Agents' replies on ``channels`` stored in [since, before) that no node ever took."""
-        m, i = messages.c, interactions.c
-        query = (select(i.channel, m.id, m.interaction_id, m.body, m.at, m.agent_id)
-                 .join(interactions, i.id == m.interaction_id)
-                 .where(m.sender == MessageSender.AGENT.value, m.delivery.is_(None), m.at >= since,
-                        m.at < before, i.channel.in_([c.value for c in channels]))
-                 .order_by(m.at).limit(500))
-        async with self._db.read() as conn:
-            rows = (await conn.execute(query)).all()
-        return [(Channel(r.channel), Message(id=r.id, interaction_id=r.interaction_id,
-                                             sender=MessageSender.AGENT, body=r.body, at=r.at,
-                                             agent_id=r.agent_id)) for r in rows]
+        return await self._messages.undelivered(since=since, before=before, channels=channels)
 
     async def add_note(self, note: Note) -> None:
-        values = {"id": note.id, "interaction_id": note.interaction_id, "author_id": note.author_id,
-                  "body": note.body, "at": note.at}
-
-        async def work(conn: Conn) -> None:
-            dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-            with _no_interaction(note.interaction_id):
-                await conn.execute(dialect.insert(notes).values(values).on_conflict_do_nothing())
-
-        await self._db.write(work)
+        await self._messages.add_note(note)
 
     async def notes(self, interaction_id: str) -> Sequence[Note]:
-        async with self._db.read() as conn:
-            return await read_notes(conn, interaction_id)
-
-
-async def read_messages(conn: Conn, interaction_id: str, *, limit: int) -> list[Message]:
-    """The latest ``limit`` messages, oldest first."""
-    if limit < 1:
-        raise InvalidInput("bad-limit", "'limit' must be at least 1")
-    rows = (await conn.execute(_latest_messages(limit), {"w_id": interaction_id})).all()
-    return [Message(id=r.id, interaction_id=r.interaction_id, sender=MessageSender(r.sender), body=r.body,
-                    at=r.at, agent_id=r.agent_id, channel_ref=r.channel_ref) for r in reversed(rows)]
-
-
-async def read_notes(conn: Conn, interaction_id: str) -> list[Note]:
-    rows = (await conn.execute(_NOTES, {"w_id": interaction_id})).all()
-    return [Note(id=r.id, interaction_id=r.interaction_id, author_id=r.author_id, body=r.body, at=r.at)
-            for r in rows]
-
+        return await self._messages.notes(interaction_id)
 
 async def _insert_pairs(conn: Conn, interaction: Interaction) -> None:
     if interaction.channel_refs:
@@ -521,21 +326,6 @@ async def _replace_pairs(conn: Conn, table: Any, interaction_id: str,
                                            for k, v in pairs.items()])
 
 
-def values_of(interaction: Interaction) -> dict[str, Any]:
-    for key, value in interaction.channel_refs.items():
-        if not key or len(key) > MAX_REF_KEY or len(value) > MAX_REF_VALUE:
-            raise InvalidInput("bad-channel-ref",
-                               f"channel reference {key[:MAX_REF_KEY]!r} is empty or too long")
-    for key in interaction.context:
-        if not key or len(key) > MAX_CONTEXT_KEY:
-            raise InvalidInput("bad-context-key",
-                               f"context key {key[:MAX_CONTEXT_KEY]!r} is empty or too long")
-    values = {name: getattr(interaction, name) for name in _COLUMNS}
-    values.update(channel=interaction.channel.value, direction=interaction.direction.value,
-                  state=interaction.state.value, skills=dict(interaction.skills))
-    return values
-
-
 async def _root_for_write(conn: Conn, customer_id: str) -> str:
     """The customer's root, with its row held FOR SHARE (PostgreSQL) so that a merge running at
     the same time either waits for us or has already re-rooted it."""
@@ -544,51 +334,3 @@ async def _root_for_write(conn: Conn, customer_id: str) -> str:
     if root is None:
         raise NotFound("customer-not-found", f"no customer {customer_id!r}", customer_id=customer_id)
     return root
-
-
-@contextmanager
-def _no_interaction(interaction_id: str) -> Iterator[None]:
-    """Around an insert that skips duplicates (ON CONFLICT DO NOTHING): the integrity error
-    left is the foreign key to the interaction, so the interaction is not there. The database
-    checks that anyway; a SELECT before the insert would only check it twice."""
-    try:
-        yield
-    except IntegrityError as exc:
-        raise NotFound("interaction-not-found", f"no interaction {interaction_id!r}",
-                       interaction_id=interaction_id) from exc
-
-
-def selected_columns() -> list[Any]:
-    return [interactions.c[name] for name in _COLUMNS]
-
-
-async def load_interactions(conn: Conn, query: Any,
-                            params: Mapping[str, Any] | None = None) -> list[Interaction]:
-    rows = (await conn.execute(query, params)).all()
-    if not rows:
-        return []
-    wanted = [r.id for r in rows]
-    refs: dict[str, dict[str, str]] = {i: {} for i in wanted}
-    collected: dict[str, dict[str, str]] = {i: {} for i in wanted}
-    for start in range(0, len(wanted), _IN_CHUNK):
-        chunk = wanted[start:start + _IN_CHUNK]
-        # References and context in one round trip: every interaction load pays it.
-        r, c = interaction_refs.c, interaction_context.c
-        pairs = union_all(
-            select(literal_column("'r'").label("src"), r.interaction_id, r.key, r.value)
-            .where(r.interaction_id.in_(chunk)),
-            select(literal_column("'c'").label("src"), c.interaction_id, c.key, c.value)
-            .where(c.interaction_id.in_(chunk))).subquery()
-        for row in (await conn.execute(select(pairs).order_by(pairs.c.key))).all():
-            (refs if row.src == "r" else collected)[row.interaction_id][row.key] = row.value
-    return [_interaction(r, refs[r.id], collected[r.id]) for r in rows]
-
-
-def _interaction(r: Row[Any], refs: Mapping[str, str], collected: Mapping[str, str]) -> Interaction:
-    return Interaction(
-        id=r.id, channel=Channel(r.channel), direction=Direction(r.direction), customer_id=r.customer_id,
-        queue=r.queue, state=InteractionState(r.state), priority=r.priority,
-        skills={str(k): int(v) for k, v in (r.skills or {}).items()}, arrived_at=r.arrived_at,
-        queued_at=r.queued_at, offered_at=r.offered_at, answered_at=r.answered_at, ended_at=r.ended_at,
-        agent_id=r.agent_id, channel_refs=refs, context=collected, disposition=r.disposition,
-        subject=r.subject, customer_left=bool(r.customer_left), version=r.version)

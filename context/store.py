@@ -1,9 +1,9 @@
 """``SqlContextStore``: the ``cti.ports.ContextStore`` on SQLAlchemy (SQLite or PostgreSQL).
 
-A thin facade: customers and merges live in ``context.customers``, interactions, messages and
-notes in ``context.interactions``, the timeline in ``context.timeline``, the audit log in
-``context.audit``. ``start()`` creates the engine; it does not migrate (``context.migrate`` does,
-and the app runs it first).
+A thin facade: customers and merges live in ``context.customers``, interactions in
+``context.interactions`` (messages and notes in ``context.interaction_messages``), the timeline
+in ``context.timeline``, the audit log in ``context.audit``. ``start()`` creates the engine; it
+does not migrate (``context.migrate`` does, and the app runs it first).
 
 Errors (all from ``cti.errors``)::
 
@@ -38,7 +38,8 @@ from context.customers import Customers
 from context.db import Conn, Database
 from context.eventlog import EventLog
 from context.inbound import check_items, newest_by_message_refs, newest_by_refs, store_inbound
-from context.interactions import Interactions, read_messages, read_notes
+from context.interaction_messages import read_messages, read_notes
+from context.interactions import Interactions
 from context.knowledge import SqlKnowledge
 from context.presented import Presented, read_presented
 from context.queries import require_customer

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 import pytest
 from sqlalchemy import create_engine, text
 
-from context import knowledge
+from context import kb_search
 from context.knowledge import SqlKnowledge
 from context.migrate import downgrade, sync_url, upgrade
 from context.store import SqlContextStore
@@ -40,7 +40,7 @@ def _note(n: int, *, password: bool) -> ArticleText:
 @pytest.fixture
 async def kb(store: SqlContextStore, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[SqlKnowledge]:
     # A word in 3 articles or more is common here (10,000 articles: in 200 of them).
-    monkeypatch.setattr(knowledge, "COMMON_FLOOR", 3)
+    monkeypatch.setattr(kb_search, "COMMON_FLOOR", 3)
     yield store.knowledge
 
 

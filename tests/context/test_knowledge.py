@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from context import knowledge
+from context import kb_search
 from context.knowledge import SqlKnowledge
 from context.store import SqlContextStore
 from cti.clock import ManualClock
@@ -157,7 +157,7 @@ async def test_a_campaign_faq_becomes_a_public_article_customers_find(kb: SqlKno
 async def test_a_common_word_still_finds_relevant_articles_and_does_not_drown_a_suggestion(
         kb: SqlKnowledge, monkeypatch: pytest.MonkeyPatch) -> None:
     # A word in 3 articles or more is common here (10,000 articles: in 200 of them).
-    monkeypatch.setattr(knowledge, "COMMON_FLOOR", 3)
+    monkeypatch.setattr(kb_search, "COMMON_FLOOR", 3)
     router = await kb.create(ROUTER, by="sue")
     notes = [await kb.create(ArticleText(title=f"Billing note {n}", internal_body="", tags=(),
                                          public_body=f"Your password and invoice {n}."), by="sue")
