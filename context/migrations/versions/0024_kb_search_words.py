@@ -12,7 +12,7 @@ updating common words would otherwise lock their rows in different orders and de
 Articles are written seldom; they wait for each other instead.
 
 SQLite has no table for this: FTS5 counts a word's matches from its own index cheaply (see
-``context.knowledge._frequencies``), and an FTS5 table takes no triggers.
+``context.kb_search._frequencies``), and an FTS5 table takes no triggers.
 
 Revision ID: 0024
 Revises: 0023
