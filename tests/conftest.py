@@ -131,3 +131,9 @@ def _root_logging() -> Iterator[None]:
         if handler not in root.handlers:
             root.addHandler(handler)
     root.setLevel(level)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The tests marked ``long`` first (in their order), the rest as collected: started at once,
+    a minute-long test runs beside the others instead of after them, alone, at the end of the run."""
+    items.sort(key=lambda item: item.get_closest_marker("long") is None)

@@ -78,6 +78,7 @@ async def _pages(conn: AsyncConnection, customer_id: str, size: int, *, old: boo
         cursor = Cursor(at=last.at, id=last.id, kind=last.kind)
 
 
+@pytest.mark.long
 @pytest.mark.parametrize("seed", [1, 2])
 async def test_the_same_rows_as_before(store: SqlContextStore, conn: AsyncConnection, seed: int) -> None:
     rnd = random.Random(seed)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -79,6 +80,7 @@ def full_sort(index: RoutingIndex) -> list[Assignment]:
     return decide(snap, now=NOW, settings=SETTINGS)
 
 
+@pytest.mark.long
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(snapshots())
 def test_the_index_decides_like_the_full_sort(snapshot: RoutingSnapshot) -> None:

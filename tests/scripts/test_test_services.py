@@ -161,6 +161,7 @@ def _as(user: pwd.struct_passwd | None, argv: list[str], env: dict[str, str]) ->
 
 
 # A whole virtual environment is installed from the package index: minutes on a busy machine.
+@pytest.mark.long
 @pytest.mark.timeout(900)
 def test_the_test_command_sets_itself_up_as_a_user_with_services_of_its_own() -> None:
     """``./scripts/test --collect-only`` run in a fresh checkout by a user who is not root, told of

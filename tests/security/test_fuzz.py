@@ -50,6 +50,7 @@ def _token(srv: RunningServer) -> str:
     return str(r.json()["token"])
 
 
+@pytest.mark.long
 def test_no_server_errors_and_every_answer_as_documented(srv: RunningServer) -> None:
     import schemathesis
     from schemathesis import GenerationMode

@@ -26,7 +26,7 @@ from tests.adapters.sip.stamped_rtp import drift, learn_far_end, talk_and_listen
 from tests.adapters.sip.test_line import CALLER, LINE, until, voice_interactions
 from tests.adapters.sip.test_line_agent import agent_hearing_at, sip_center
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.long]
 
 CALL_SECONDS = 180.0  # the figure
 WINDOW_SECONDS = 5.0
