@@ -11,7 +11,6 @@ from dataclasses import replace
 
 from cti import lifecycle
 from cti.availability import transfer_refusal
-from cti.config import AppConfig
 from cti.domain import AgentState, Interaction, InteractionState, Message, MessageSender, Note, jsonable
 from cti.errors import Conflict, InvalidInput, NotFound
 from cti.events import (
@@ -21,23 +20,13 @@ from cti.events import (
     InteractionTransferred,
     MessageAdded,
 )
-from cti.interaction_core import LIVE, InteractionCore, owned
+from cti.interaction_core import LIVE, CoreSteps, InteractionCore, owned
 from cti.text import has_bad_line_chars
 
 
-class AgentWork:
+class AgentWork(CoreSteps):
     def __init__(self, core: InteractionCore) -> None:
-        self._core = core
-        self._context = core.context
-        self._routing = core.routing
-        self._hub = core.hub
-        self._clock = core.clock
-        self._ids = core.ids
-        self._poke = core.poke
-
-    @property
-    def _config(self) -> AppConfig:
-        return self._core.config
+        super().__init__(core)
 
     async def reply(self, interaction_id: str, agent_id: str, body: str) -> Message:
         self._core.check_body(body)

@@ -14,7 +14,6 @@ from dataclasses import replace
 
 from cti import lifecycle
 from cti.campaigns import PopCampaigns
-from cti.config import AppConfig
 from cti.domain import (
     Channel,
     ChatSession,
@@ -38,7 +37,7 @@ from cti.events import (
     MessageAdded,
 )
 from cti.inbound_batch import InboundBatches, InboundItem, InboundStored
-from cti.interaction_core import ROUTED_ELSEWHERE, InteractionCore
+from cti.interaction_core import ROUTED_ELSEWHERE, CoreSteps, InteractionCore
 from cti.priority import priority_for
 from cti.text import clean_line, clean_text
 
@@ -46,25 +45,15 @@ from cti.text import clean_line, clean_text
 log = logging.getLogger("cti.service")
 
 
-class ChannelSteps:
+class ChannelSteps(CoreSteps):
     def __init__(self, core: InteractionCore, *, campaigns: PopCampaigns | None = None) -> None:
-        self._core = core
-        self._context = core.context
-        self._routing = core.routing
-        self._hub = core.hub
-        self._clock = core.clock
-        self._ids = core.ids
-        self._poke = core.poke
+        super().__init__(core)
         self._campaigns = campaigns  # the campaign notices an interaction's words match (issue 13)
         self._batches = InboundBatches(
             config=core.live, context=core.context, routing=core.routing, hub=core.hub, clock=core.clock,
             ids=core.ids, poke=core.poke, check_body=core.check_body,
             waiting_item=lambda i, at, working: replace(core.waiting_item(i, enqueued_at=at),
                                                         working_agent=working))
-
-    @property
-    def _config(self) -> AppConfig:
-        return self._core.config
 
     async def start_inbound(
         self, *, channel: Channel, identities: Sequence[InboundIdentity], display_name: str | None,

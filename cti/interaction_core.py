@@ -161,3 +161,20 @@ def requeued(now: float, why: str | None = None) -> Change:
     ``why`` goes to the log ("timeout": a missed offer)."""
     return lambda i: lifecycle.apply(i, "requeue", now=now, details={"why": why}) \
         if lifecycle.can(i, "requeue") else None
+
+
+class CoreSteps:
+    """A group of the service's steps: what they all reach through the core, named once."""
+
+    def __init__(self, core: InteractionCore) -> None:
+        self._core = core
+        self._context = core.context
+        self._routing = core.routing
+        self._hub = core.hub
+        self._clock = core.clock
+        self._ids = core.ids
+        self._poke = core.poke
+
+    @property
+    def _config(self) -> AppConfig:
+        return self._core.config  # read at each use: an admin's change counts at once

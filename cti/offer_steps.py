@@ -13,10 +13,9 @@ from typing import Any
 
 from cti import lifecycle
 from cti.campaigns import PopCampaigns
-from cti.config import AppConfig
 from cti.domain import Interaction, jsonable
 from cti.events import InteractionAccepted, InteractionOffered, InteractionQueued, OfferWithdrawn
-from cti.interaction_core import InteractionCore, requeued
+from cti.interaction_core import CoreSteps, InteractionCore, requeued
 from cti.routing import Offer, WaitingItem
 from cti.screenpop import build_screen_pop
 
@@ -29,21 +28,12 @@ SCREEN_POP_TIMELINE = 50
 MISSED = frozenset({"timeout", "no-answer"})
 
 
-class OfferSteps:
+class OfferSteps(CoreSteps):
     def __init__(self, core: InteractionCore, *, campaigns: PopCampaigns | None = None,
                  on_missed_offer: Callable[[str], Awaitable[None]] | None = None) -> None:
-        self._core = core
-        self._context = core.context
-        self._routing = core.routing
-        self._hub = core.hub
-        self._clock = core.clock
-        self._poke = core.poke
+        super().__init__(core)
         self._campaigns = campaigns  # the campaign notices an interaction's words match (issue 13)
         self._on_missed_offer = on_missed_offer
-
-    @property
-    def _config(self) -> AppConfig:
-        return self._core.config
 
     async def on_offer(self, offer: Offer) -> None:
         interaction = await self._core.apply(offer.interaction_id, lambda i: lifecycle.apply(

@@ -14,7 +14,6 @@ from dataclasses import replace
 from typing import Any
 
 from cti import lifecycle
-from cti.config import AppConfig
 from cti.domain import (
     Channel,
     Direction,
@@ -29,7 +28,7 @@ from cti.domain import (
 from cti.errors import Conflict, CtiError, InvalidInput, NotFound
 from cti.eventlog import QueuedWhy
 from cti.events import InteractionAccepted, InteractionClosed, InteractionQueued, OfferWithdrawn
-from cti.interaction_core import ROUTED_ELSEWHERE, InteractionCore, requeued
+from cti.interaction_core import ROUTED_ELSEWHERE, CoreSteps, InteractionCore, requeued
 from cti.priority import MAX_PRIORITY, MIN_PRIORITY
 from cti.routing import WaitingItem
 
@@ -37,19 +36,9 @@ from cti.routing import WaitingItem
 log = logging.getLogger("cti.service")
 
 
-class WaitingWork:
+class WaitingWork(CoreSteps):
     def __init__(self, core: InteractionCore) -> None:
-        self._core = core
-        self._context = core.context
-        self._routing = core.routing
-        self._hub = core.hub
-        self._clock = core.clock
-        self._ids = core.ids
-        self._poke = core.poke
-
-    @property
-    def _config(self) -> AppConfig:
-        return self._core.config
+        super().__init__(core)
 
     async def hand_off(self, interaction_id: str, *, to: str, why: str) -> Interaction:
         """Waiting work that something outside the router takes on from now (``to``: Asterisk's
