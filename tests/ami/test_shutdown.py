@@ -57,6 +57,8 @@ async def test_queue_pauses_follow_the_agents_states_after_every_reconnect(tmp_p
         await center.available("bob")  # while nobody can tell Asterisk
         await center.ami.wait_logins(logins + 1, timeout=5)
         await center.ami.wait_for(lambda: paused(center, "PJSIP/agent2") == "false", timeout=3)
+        # Each agent's QueuePause is its own action after the log-in: wait for the last one too.
+        await center.ami.wait_for(lambda: paused(center, "PJSIP/agent3") is not None, timeout=3)
         assert paused(center, "PJSIP/agent1") == "true"  # alice never logged in: offline
         assert paused(center, "PJSIP/agent3") == "true"
 
